@@ -1,0 +1,167 @@
+"""Training data: clean image sources and on-the-fly ``(degraded, clean)`` pairs.
+
+Clean sources are folders of photos (any format OpenCV reads) and a procedural *dead leaves*
+generator (occluding disks with power-law sizes), which is known to train denoisers that
+transfer to real photos and lets training run with no data at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .degrade import Degrader, DegradationConfig, to_float
+
+__all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Image files under ``root`` (recursive, sorted); ``root`` may also be a single file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {root}")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.ndarray:
+    """One ``(size, size, channels)`` float32 dead-leaves image in ``[0, 1]``.
+
+    Disks with radius drawn from ``p(r) ∝ r^-3`` on ``[size/200, size/3]`` are painted back
+    to front with random colours, some with a soft gradient; a mild blur removes aliasing.
+    """
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = rng.random(3).astype(np.float32)
+    rmin, rmax = max(1.0, size / 200), size / 3
+    coverage = np.zeros((size, size), np.uint8)
+    for _ in range(4000):
+        u = rng.random()
+        r = (rmin**-2 + u * (rmax**-2 - rmin**-2)) ** -0.5  # inverse CDF of r^-3
+        cx, cy = rng.integers(0, size, 2)
+        color = rng.random(3).astype(np.float32)
+        if rng.random() < 0.3:
+            color = np.full(3, rng.random(), np.float32)
+        cv2.circle(img, (int(cx), int(cy)), int(r), color.tolist(), -1, lineType=cv2.LINE_AA)
+        cv2.circle(coverage, (int(cx), int(cy)), int(r), 1, -1)
+        if coverage.mean() > 0.999:
+            break
+    if rng.random() < 0.5:  # slow illumination gradient
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        g = 0.6 + 0.4 * (rng.random() * xx + rng.random() * yy) / 2
+        img *= g[:, :, None]
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    if channels == 1:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[:, :, None]
+    return np.clip(img, 0, 1)
+
+
+def _read_rgb(path: Path) -> np.ndarray | None:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None
+    f = to_float(img)
+    if f.ndim == 2:
+        f = np.repeat(f[:, :, None], 3, axis=2)
+    elif f.shape[2] == 4:
+        f = f[:, :, :3]
+    return np.ascontiguousarray(f[:, :, ::-1])  # BGR → RGB
+
+
+def load_clean_images(
+    folders: Sequence[str | Path], min_size: int = 64, downscale: float = 1.0
+) -> list[np.ndarray]:
+    """Read every image under ``folders`` as float32 RGB ``(H,W,3)``.
+
+    ``downscale`` < 1 shrinks each photo (INTER_AREA) first, which averages away the sensor
+    noise and JPEG artifacts that "clean" photos already carry.
+    """
+    out: list[np.ndarray] = []
+    for folder in folders:
+        for p in list_images(folder):
+            img = _read_rgb(p)
+            if img is None or min(img.shape[:2]) * downscale < min_size:
+                continue
+            if downscale != 1.0:
+                img = cv2.resize(img, None, fx=downscale, fy=downscale, interpolation=cv2.INTER_AREA)
+            out.append(img)
+    return out
+
+
+class PairSampler:
+    """Random ``(degraded, clean)`` crop batches from photos and/or dead leaves.
+
+    Args:
+        images: clean float32 RGB photos; may be empty when ``p_dead_leaves == 1``.
+        crop: square crop side.
+        channels: 3 for RGB pairs, 1 for gray (luma of the RGB crop).
+        degradation: a config or preset name for :class:`~cvdenoise.degrade.Degrader`.
+        p_dead_leaves: share of crops taken from procedural images.
+        seed: seed of the single generator behind every random choice.
+
+    ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        crop: int = 64,
+        channels: int = 3,
+        degradation: DegradationConfig | str = "mixed",
+        p_dead_leaves: float = 0.3,
+        seed: int = 0,
+        leaves_pool: int = 64,
+    ) -> None:
+        if not images and p_dead_leaves < 1.0:
+            raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
+        self.images = [im for im in images if min(im.shape[:2]) >= crop]
+        self.crop, self.channels = crop, channels
+        self.degrader = Degrader(degradation)
+        self.rng = np.random.default_rng(seed)
+        self.p_dead_leaves = p_dead_leaves if self.images else 1.0
+        self._leaves: list[np.ndarray] = []
+        self._leaves_pool = leaves_pool
+
+    def _leaf(self) -> np.ndarray:
+        if len(self._leaves) < self._leaves_pool:
+            self._leaves.append(dead_leaves(max(4 * self.crop, 256), self.rng))
+            return self._leaves[-1]
+        i = int(self.rng.integers(len(self._leaves)))
+        if self.rng.random() < 0.05:  # refresh the pool slowly
+            self._leaves[i] = dead_leaves(max(4 * self.crop, 256), self.rng)
+        return self._leaves[i]
+
+    def clean_crop(self) -> np.ndarray:
+        src = self._leaf() if self.rng.random() < self.p_dead_leaves else self.images[int(self.rng.integers(len(self.images)))]
+        h, w = src.shape[:2]
+        y, x = int(self.rng.integers(0, h - self.crop + 1)), int(self.rng.integers(0, w - self.crop + 1))
+        c = src[y : y + self.crop, x : x + self.crop]
+        k = int(self.rng.integers(4))
+        c = np.rot90(c, k)
+        if self.rng.random() < 0.5:
+            c = c[:, ::-1]
+        if self.channels == 1:
+            c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
+        return np.ascontiguousarray(c, dtype=np.float32)
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray]:
+        clean = self.clean_crop()
+        if self.rng.random() < 0.5:  # quantise to 8 bit like most real inputs
+            clean = np.round(clean * 255) / 255
+        return self.degrader(clean, self.rng), clean
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [self.pair() for _ in range(n)]
+        noisy = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2).contiguous()
+        clean = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2).contiguous()
+        return noisy, clean
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        while True:
+            yield self.pair()

@@ -1,0 +1,273 @@
+"""Synthetic degradations that turn a clean image into a realistic noisy copy.
+
+Built on albumentations (which has each operation) with our own sampling of *which* operations
+run, in *which order* and at *what strength*, driven by one seeded ``numpy.random.Generator`` so
+every pair is reproducible. Works on RGB and single-channel images, ``uint8``, ``uint16`` and
+float (``[0, 1]``); the degraded image keeps the clean image's dtype, shape and range.
+
+Example:
+    >>> import numpy as np
+    >>> from cvdenoise.degrade import degrade
+    >>> clean = np.full((32, 32, 3), 128, np.uint8)
+    >>> noisy, same = degrade(clean, "gaussian25", seed=0)
+    >>> noisy.dtype, noisy.shape, bool((same == clean).all())
+    (dtype('uint8'), (32, 32, 3), True)
+"""
+
+from __future__ import annotations
+
+from . import _env  # noqa: F401  (must precede albumentations)
+
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import albumentations as A
+import numpy as np
+
+__all__ = [
+    "DegradationConfig",
+    "PRESETS",
+    "Degrader",
+    "degrade",
+    "to_float",
+    "from_float",
+]
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    """Probabilities and strength ranges of each degradation family.
+
+    Noise strengths are in units of the ``[0, 1]`` value range (``sigma=25/255`` etc).
+    ``noise_kinds`` weights which noise model runs when noise is applied.
+    """
+
+    p_clean: float = 0.05
+    p_blur: float = 0.25
+    p_resize: float = 0.15
+    p_noise: float = 0.95
+    p_jpeg: float = 0.3
+    # noise families: gaussian, poisson (+read), speckle, iso, saltpepper
+    noise_kinds: tuple[tuple[str, float], ...] = (
+        ("gaussian", 0.55),
+        ("poisson", 0.2),
+        ("speckle", 0.1),
+        ("iso", 0.1),
+        ("saltpepper", 0.05),
+    )
+    gaussian_sigma: Range = (1 / 255, 55 / 255)
+    p_gray_noise: float = 0.4  # same noise in every channel (luminance-only sensor noise)
+    poisson_scale: Range = (0.002, 0.05)  # 1 / photons per unit intensity
+    read_sigma: Range = (0.0, 8 / 255)
+    speckle_sigma: Range = (0.02, 0.25)
+    iso_intensity: Range = (0.1, 0.6)
+    saltpepper_amount: Range = (0.002, 0.03)
+    blur_sigma: Range = (0.4, 1.6)
+    motion_kernel: tuple[int, int] = (3, 7)
+    defocus_radius: tuple[int, int] = (1, 3)
+    resize_scale: Range = (0.5, 0.9)
+    jpeg_quality: tuple[int, int] = (30, 95)
+    shuffle: bool = True  # random order of blur / resize / noise (JPEG always last)
+
+
+def _fixed(**overrides: object) -> DegradationConfig:
+    """A deterministic chain: only the listed families, each with probability 1 when set."""
+    base = DegradationConfig(p_clean=0.0, p_blur=0.0, p_resize=0.0, p_noise=0.0, p_jpeg=0.0, shuffle=False)
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def _gaussian(sigma: float) -> DegradationConfig:
+    s = sigma / 255
+    return _fixed(p_noise=1.0, noise_kinds=(("gaussian", 1.0),), gaussian_sigma=(s, s), p_gray_noise=0.0)
+
+
+#: Named configurations. ``mixed`` is the training distribution; the others are the fixed
+#: benchmark chains.
+PRESETS: dict[str, DegradationConfig] = {
+    "mixed": DegradationConfig(),
+    "gaussian15": _gaussian(15),
+    "gaussian25": _gaussian(25),
+    "gaussian50": _gaussian(50),
+    "lowlight": _fixed(
+        p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.01, 0.01), read_sigma=(4 / 255, 4 / 255)
+    ),
+    "chain": _fixed(
+        p_blur=1.0,
+        blur_sigma=(1.0, 1.0),
+        p_noise=1.0,
+        noise_kinds=(("gaussian", 1.0),),
+        gaussian_sigma=(15 / 255, 15 / 255),
+        p_gray_noise=0.0,
+        p_jpeg=1.0,
+        jpeg_quality=(60, 60),
+    ),
+}
+
+
+def to_float(image: np.ndarray) -> np.ndarray:
+    """Any supported dtype → float32 in ``[0, 1]`` (uint8 /255, uint16 /65535, float as is)."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if np.issubdtype(image.dtype, np.floating):
+        return image.astype(np.float32, copy=False)
+    raise TypeError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
+
+
+def from_float(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float ``[0, 1]`` → ``dtype`` (rounded and clipped for integer types)."""
+    dtype = np.dtype(dtype)
+    x = np.clip(image, 0.0, 1.0)
+    if dtype == np.uint8:
+        return np.rint(x * 255.0).astype(np.uint8)
+    if dtype == np.uint16:
+        return np.rint(x * 65535.0).astype(np.uint16)
+    return x.astype(dtype, copy=False)
+
+
+def _uniform(rng: np.random.Generator, r: Range) -> float:
+    return float(rng.uniform(r[0], r[1])) if r[1] > r[0] else float(r[0])
+
+
+def _loguniform(rng: np.random.Generator, r: Range) -> float:
+    if r[1] <= r[0] or r[0] <= 0:
+        return _uniform(rng, r)
+    return float(math.exp(rng.uniform(math.log(r[0]), math.log(r[1]))))
+
+
+def _apply(transform: A.BasicTransform, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    transform.set_random_seed(int(rng.integers(0, 2**31 - 1)))
+    return transform(image=img)["image"]
+
+
+class Degrader:
+    """Random degradation chain for one :class:`DegradationConfig`.
+
+    Args:
+        config: a :class:`DegradationConfig` or a preset name from :data:`PRESETS`.
+
+    Call with ``(image, rng)``: ``image`` is ``(H,W)``, ``(H,W,1)`` or ``(H,W,3)`` in uint8,
+    uint16 or float ``[0,1]``; returns the degraded image with the same shape and dtype.
+    """
+
+    def __init__(self, config: DegradationConfig | str = "mixed") -> None:
+        if isinstance(config, str):
+            if config not in PRESETS:
+                raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
+            config = PRESETS[config]
+        self.config = config
+        kinds, weights = zip(*config.noise_kinds)
+        self._kinds: tuple[str, ...] = kinds
+        w = np.asarray(weights, dtype=np.float64)
+        self._kind_p = w / w.sum()
+
+    # -- one family each -------------------------------------------------------------------
+    def _blur(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = self.config
+        kind = rng.choice(["gaussian", "motion", "defocus"], p=[0.6, 0.2, 0.2])
+        if kind == "gaussian":
+            s = _uniform(rng, c.blur_sigma)
+            t: A.BasicTransform = A.GaussianBlur(sigma_limit=(s, s), blur_limit=0, p=1.0)
+        elif kind == "motion":
+            k = int(rng.integers(c.motion_kernel[0] // 2, c.motion_kernel[1] // 2 + 1)) * 2 + 1
+            t = A.MotionBlur(blur_limit=(k, k), allow_shifted=False, p=1.0)
+        else:
+            r = int(rng.integers(c.defocus_radius[0], c.defocus_radius[1] + 1))
+            t = A.Defocus(radius=(r, r), alias_blur=(0.1, 0.3), p=1.0)
+        return _apply(t, img, rng)
+
+    def _resize(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        s = _uniform(rng, self.config.resize_scale)
+        import cv2
+
+        interp = int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_CUBIC]))
+        t = A.Downscale(
+            scale_range=(s, s), interpolation_pair={"downscale": interp, "upscale": cv2.INTER_LINEAR}, p=1.0
+        )
+        return _apply(t, img, rng)
+
+    def _noise(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = self.config
+        kind = self._kinds[int(rng.choice(len(self._kinds), p=self._kind_p))]
+        gray = bool(rng.random() < c.p_gray_noise)
+        if kind == "gaussian":
+            # half uniform, half log-uniform: enough light noise that clean-ish input is not smeared
+            s = _uniform(rng, c.gaussian_sigma) if rng.random() < 0.5 else _loguniform(rng, c.gaussian_sigma)
+            return _apply(A.GaussNoise(std_range=(s, s), per_channel=not gray, p=1.0), img, rng)
+        if kind == "poisson":
+            s = _loguniform(rng, c.poisson_scale)
+            out = _apply(A.ShotNoise(scale_range=(s, s), p=1.0), img, rng)
+            r = _uniform(rng, c.read_sigma)
+            if r > 0:
+                out = _apply(A.GaussNoise(std_range=(r, r), per_channel=not gray, p=1.0), out, rng)
+            return out
+        if kind == "speckle":
+            s = _uniform(rng, c.speckle_sigma)
+            noise = rng.normal(0.0, s, img.shape[:2] + ((1,) if gray or img.ndim == 2 else (img.shape[2],)))
+            noise = noise.reshape(img.shape[:2]) if img.ndim == 2 else noise
+            return np.clip(img * (1.0 + noise), 0.0, 1.0).astype(np.float32)
+        if kind == "iso":
+            i = _uniform(rng, c.iso_intensity)
+            if img.ndim == 3 and img.shape[2] == 3:
+                return _apply(A.ISONoise(color_shift=(0.01, 0.05), intensity=(i, i), p=1.0), img, rng)
+            s = i * 0.1  # ISONoise is RGB-only; luminance noise of comparable strength for gray
+            return _apply(A.GaussNoise(std_range=(s, s), p=1.0), img, rng)
+        if kind == "saltpepper":
+            a = _uniform(rng, c.saltpepper_amount)
+            return _apply(A.SaltAndPepper(amount=(a, a), p=1.0), img, rng)
+        raise ValueError(f"unknown noise kind {kind!r}")
+
+    def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        q = int(rng.integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1))
+        return _apply(A.ImageCompression(quality_range=(q, q), compression_type="jpeg", p=1.0), img, rng)
+
+    # -- the chain -------------------------------------------------------------------------
+    def __call__(self, image: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
+            raise ValueError(f"expected (H,W), (H,W,1) or (H,W,3) image, got shape {image.shape}")
+        dtype = image.dtype
+        x = to_float(image)
+        squeeze = x.ndim == 3 and x.shape[2] == 1
+        if squeeze:
+            x = x[:, :, 0]
+        x = np.ascontiguousarray(x)
+        c = self.config
+        if rng.random() >= c.p_clean:
+            steps: list[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = []
+            if rng.random() < c.p_blur:
+                steps.append(self._blur)
+            if rng.random() < c.p_resize:
+                steps.append(self._resize)
+            if rng.random() < c.p_noise:
+                steps.append(self._noise)
+            if c.shuffle:
+                order = rng.permutation(len(steps))
+                steps = [steps[i] for i in order]
+            if rng.random() < c.p_jpeg:
+                steps.append(self._jpeg)
+            for step in steps:
+                x = np.ascontiguousarray(step(x, rng), dtype=np.float32)
+        if squeeze:
+            x = x[:, :, None]
+        return from_float(x, dtype)
+
+
+def degrade(
+    image: np.ndarray, preset: DegradationConfig | str = "mixed", seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Degrade one clean image; returns ``(degraded, clean)`` with equal shape and dtype."""
+    return Degrader(preset)(image, seed), image
+
+
+def degrade_batch(
+    images: Sequence[np.ndarray], preset: DegradationConfig | str = "mixed", seed: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Degrade several images with one seeded generator (reproducible as a whole)."""
+    d = Degrader(preset)
+    rng = np.random.default_rng(seed)
+    return [(d(im, rng), im) for im in images]

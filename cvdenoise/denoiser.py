@@ -1,0 +1,393 @@
+"""The one inference core: :class:`Denoiser` and :func:`load`.
+
+Every entry point (CLI, transforms, video, exports) goes through :meth:`Denoiser.__call__`,
+which owns input checking, dtype/range conversion, channel order, alpha, padding, tiling with
+blended overlaps, batching, device and half precision.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence, TypeVar, Union, overload
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import DenoiseAutoencoder
+from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
+
+__all__ = ["Denoiser", "load", "ImageLike"]
+
+ImageLike = Union[np.ndarray, torch.Tensor]
+T = TypeVar("T", np.ndarray, torch.Tensor)
+Backend = Callable[[torch.Tensor], torch.Tensor]
+
+_INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
+_FLOAT_TOL = 1e-3
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+class Denoiser:
+    """Denoise images of any supported kind with a loaded model.
+
+    Use :func:`load` to build one. Calling it returns an image of the *same type, shape and
+    dtype*:
+
+    * numpy ``(H,W)``, ``(H,W,1)``, ``(H,W,3)`` or ``(H,W,4)`` (alpha kept untouched), dtype
+      ``uint8``, ``uint16`` or float in ``[0,1]``; colour order given by ``channel_order``;
+    * torch ``(C,H,W)`` or ``(B,C,H,W)`` with ``C`` in 1/3/4 (RGB order by default), dtype
+      ``uint8``, ``uint16`` or float in ``[0,1]``, on any device (computed on the model's
+      device, returned on the input's).
+
+    Args:
+        models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)`` or a
+            zero-argument loader returning one (loaded on first use).
+        multiple: the backends' required size multiple (inputs are padded internally).
+        device: where the model runs.
+        half: run in float16 (CUDA only).
+        tile: images larger than ``tile×tile`` are processed in overlapping tiles, so memory
+            stays bounded for any size; ``0`` disables tiling.
+        overlap: tile overlap in pixels; overlaps are blended with linear ramps (no seams).
+        border: reflect-pad every image by this many pixels before denoising (and crop back),
+            so image borders get natural context (and tiled and single-pass runs agree there).
+        batch_size: tiles / images per forward pass.
+        channel_order: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel inputs.
+        strength: ``0`` returns the input, ``1`` the model output, values between blend.
+        name: weights name, for reports.
+    """
+
+    def __init__(
+        self,
+        models: dict[int, Backend | Callable[[], Backend]],
+        multiple: int = 8,
+        device: str | torch.device = "cpu",
+        half: bool = False,
+        tile: int = 1024,
+        overlap: int = 64,
+        border: int = 16,
+        batch_size: int = 4,
+        channel_order: Literal["rgb", "bgr"] = "rgb",
+        strength: float = 1.0,
+        name: str = "custom",
+        lazy: Sequence[int] = (),
+    ) -> None:
+        if not models:
+            raise ValueError("Denoiser needs at least one model")
+        if set(models) - {1, 3}:
+            raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
+        self.device = _resolve_device(device)
+        if half and self.device.type != "cuda":
+            raise ValueError("half=True needs a CUDA device (float16 convolutions are slow or missing on CPU)")
+        if tile and tile < 2 * overlap + multiple:
+            raise ValueError(f"tile ({tile}) must be at least 2*overlap + {multiple} ({2 * overlap + multiple})")
+        if overlap < 0 or border < 0 or batch_size < 1:
+            raise ValueError("overlap and border must be >= 0 and batch_size >= 1")
+        self._check_order(channel_order)
+        self._check_strength(strength)
+        self._models: dict[int, Any] = dict(models)
+        self._lazy = set(lazy)
+        self.multiple, self.half, self.tile, self.overlap = multiple, half, tile, overlap
+        self.border = border
+        self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
+
+    # ------------------------------------------------------------------ checks
+    @staticmethod
+    def _check_order(order: str) -> None:
+        if order not in ("rgb", "bgr"):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {order!r}")
+
+    @staticmethod
+    def _check_strength(strength: float) -> None:
+        if not (isinstance(strength, (int, float)) and 0.0 <= float(strength) <= 1.0):
+            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Channel counts with a dedicated model (others are mapped onto these)."""
+        return tuple(sorted(self._models))
+
+    def __repr__(self) -> str:
+        return (
+            f"Denoiser(name={self.name!r}, channels={self.channels}, device={str(self.device)!r}, "
+            f"half={self.half}, tile={self.tile}, overlap={self.overlap})"
+        )
+
+    # ------------------------------------------------------------------ public API
+    @overload
+    def __call__(self, image: np.ndarray, *, channel_order: str | None = ..., strength: float | None = ...) -> np.ndarray: ...
+    @overload
+    def __call__(self, image: torch.Tensor, *, channel_order: str | None = ..., strength: float | None = ...) -> torch.Tensor: ...
+
+    def __call__(
+        self, image: ImageLike, *, channel_order: str | None = None, strength: float | None = None
+    ) -> ImageLike:
+        """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out."""
+        order = channel_order or self.channel_order
+        self._check_order(order)
+        s = self.strength if strength is None else strength
+        self._check_strength(s)
+        if isinstance(image, np.ndarray):
+            x, restore = self._from_numpy(image)
+        elif isinstance(image, torch.Tensor):
+            x, restore = self._from_torch(image)
+        else:
+            raise TypeError(
+                f"expected a numpy array or torch tensor image, got {type(image).__module__}.{type(image).__name__}"
+            )
+        alpha = x[:, 3:] if x.shape[1] == 4 else None
+        rgb = x[:, :3] if alpha is not None else x
+        if order == "bgr" and rgb.shape[1] == 3:
+            rgb = rgb.flip(1)
+        out = self.denoise_tensor(rgb) if s > 0 else rgb
+        if s < 1:
+            out = rgb + s * (out - rgb)
+        if order == "bgr" and out.shape[1] == 3:
+            out = out.flip(1)
+        if alpha is not None:
+            out = torch.cat([out, alpha], 1)
+        return restore(out)
+
+    def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same.
+
+        Runs on :attr:`device` (tiles are moved there and back), returns on ``x.device``.
+        """
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"denoise_tensor expects (B,1|3,H,W), got {tuple(x.shape)}")
+        b, c, h, w = x.shape
+        with torch.inference_mode():
+            xp = _reflect_pad(x, self.border)
+            if c in self._models:
+                y = self._tiled(xp, self._backend(c))
+            elif c == 1:  # only a colour model: run it on the replicated plane, average back
+                y = self._tiled(xp.expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
+            else:  # only a gray model: every colour plane on its own
+                y = self._tiled(xp.reshape(b * 3, 1, *xp.shape[-2:]), self._backend(1)).reshape(b, 3, *xp.shape[-2:])
+            p = self.border
+            return y[..., p : p + h, p : p + w] if p else y
+
+    # ------------------------------------------------------------------ internals
+    def _backend(self, c: int) -> Backend:
+        m = self._models[c]
+        if c in self._lazy:
+            m = m()
+            self._lazy.discard(c)
+        if isinstance(m, torch.nn.Module):
+            m = m.to(self.device).eval()
+            if self.half:
+                m = m.half()
+        self._models[c] = m
+        return m
+
+    def _forward(self, backend: Backend, x: torch.Tensor) -> torch.Tensor:
+        """Forward a batch already cut to size: pad small sides, run on device, return float32."""
+        h, w = x.shape[-2:]
+        m = self.multiple
+        ph, pw = max(0, m - h), max(0, m - w)
+        if ph or pw:  # reflect padding inside the model needs at least `multiple` pixels
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        dev = x.to(self.device, torch.float16 if self.half else torch.float32, non_blocking=True)
+        y = backend(dev).float()
+        return y[..., :h, :w].to(x.device)
+
+    def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
+        b, c, h, w = x.shape
+        t, o = self.tile, self.overlap
+        if not t or (h <= t and w <= t):
+            return torch.cat([self._forward(backend, x[i : i + self.batch_size]) for i in range(0, b, self.batch_size)])
+        ys, xs = _starts(h, t, o), _starts(w, t, o)
+        th, tw = min(t, h), min(t, w)
+        wy, wx = _ramp(th, o, x.device), _ramp(tw, o, x.device)
+        out = torch.zeros(b, c, h, w, dtype=torch.float32, device=x.device)
+        norm = torch.zeros(1, 1, h, w, dtype=torch.float32, device=x.device)
+        boxes = [(i, y0, x0) for i in range(b) for y0 in ys for x0 in xs]
+        for k in range(0, len(boxes), self.batch_size):
+            chunk = boxes[k : k + self.batch_size]
+            tiles = torch.stack([x[i, :, y0 : y0 + th, x0 : x0 + tw] for i, y0, x0 in chunk])
+            res = self._forward(backend, tiles)
+            for (i, y0, x0), r in zip(chunk, res):
+                # full weight at the image border, linear ramps where tiles overlap
+                wyy = wy.clone()
+                wxx = wx.clone()
+                if y0 == 0:
+                    wyy[: th // 2] = 1
+                if y0 + th == h:
+                    wyy[th // 2 :] = 1
+                if x0 == 0:
+                    wxx[: tw // 2] = 1
+                if x0 + tw == w:
+                    wxx[tw // 2 :] = 1
+                win = wyy[:, None] * wxx[None, :]
+                out[i, :, y0 : y0 + th, x0 : x0 + tw] += r * win
+                if i == 0:
+                    norm[0, 0, y0 : y0 + th, x0 : x0 + tw] += win
+        return out / norm
+
+    # -- numpy ---------------------------------------------------------------------------
+    @staticmethod
+    def _from_numpy(a: np.ndarray) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
+        if a.ndim == 2:
+            hwc = a[:, :, None]
+        elif a.ndim == 3:
+            hwc = a
+        else:
+            raise ValueError(f"numpy images must be (H,W) or (H,W,C); got {a.ndim} dimensions {a.shape}")
+        h, w, c = hwc.shape
+        if h == 0 or w == 0:
+            raise ValueError(f"empty image of shape {a.shape}")
+        if c not in (1, 3, 4):
+            raise ValueError(
+                f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}"
+            )
+        dtype = a.dtype
+        if dtype in _INT_MAX:
+            x = torch.from_numpy(np.ascontiguousarray(hwc).astype(np.float32)) / _INT_MAX[dtype]
+        elif np.issubdtype(dtype, np.floating):
+            x = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32))
+            _check_float_range(x)
+        else:
+            raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float32 in [0,1]")
+        x = x.permute(2, 0, 1)[None]
+
+        def restore(y: torch.Tensor) -> np.ndarray:
+            arr = y[0].permute(1, 2, 0).cpu().numpy()
+            if dtype in _INT_MAX:
+                arr = np.rint(np.clip(arr, 0.0, 1.0) * _INT_MAX[dtype]).astype(dtype)
+            else:
+                arr = arr.astype(dtype, copy=False)
+            return arr.reshape(a.shape)
+
+        return x, restore
+
+    # -- torch ---------------------------------------------------------------------------
+    @staticmethod
+    def _from_torch(t: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        shape, dtype = t.shape, t.dtype
+        if t.ndim == 3:
+            x = t[None]
+        elif t.ndim == 4:
+            x = t
+        else:
+            raise ValueError(f"tensor images must be (C,H,W) or (B,C,H,W); got shape {tuple(shape)}")
+        if x.numel() == 0:
+            raise ValueError(f"empty image tensor of shape {tuple(shape)}")
+        if x.shape[1] not in (1, 3, 4):
+            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}")
+        if dtype in _TORCH_INT_MAX:
+            xf = x.float() / _TORCH_INT_MAX[dtype]
+        elif dtype.is_floating_point:
+            xf = x.float()
+            _check_float_range(xf)
+        else:
+            raise TypeError(f"unsupported tensor dtype {dtype}; expected uint8, uint16 or float in [0,1]")
+
+        def restore(y: torch.Tensor) -> torch.Tensor:
+            if dtype in _TORCH_INT_MAX:
+                y = (y.clamp(0, 1) * _TORCH_INT_MAX[dtype]).round().to(dtype)
+            else:
+                y = y.to(dtype)
+            return y.reshape(shape)
+
+        return xf, restore
+
+
+def _check_float_range(x: torch.Tensor) -> None:
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("image contains NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -_FLOAT_TOL or hi > 1 + _FLOAT_TOL:
+        raise ValueError(
+            f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] "
+            "(divide uint8 data by 255, or pass the integer array)"
+        )
+
+
+def _reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Reflect-pad all sides by ``p`` (replicate where the image is too small to reflect)."""
+    if p == 0:
+        return x
+    h, w = x.shape[-2:]
+    if min(h, w) > p:
+        return F.pad(x, (p, p, p, p), mode="reflect")
+    return F.pad(x, (p, p, p, p), mode="replicate")
+
+
+def _starts(n: int, tile: int, overlap: int) -> list[int]:
+    """Tile start offsets covering ``[0, n)`` with at least ``overlap`` shared pixels."""
+    if n <= tile:
+        return [0]
+    step = tile - overlap
+    k = math.ceil((n - tile) / step) + 1
+    return [min(i * step, n - tile) for i in range(k)]
+
+
+def _ramp(n: int, overlap: int, device: torch.device) -> torch.Tensor:
+    """1-D blending weights: linear from ~0 to 1 over ``overlap`` pixels at both ends."""
+    i = torch.arange(n, dtype=torch.float32, device=device)
+    if overlap == 0:
+        return torch.ones(n, device=device)
+    r = torch.minimum((i + 1) / (overlap + 1), (n - i) / (overlap + 1))
+    return r.clamp(max=1.0)
+
+
+def load(
+    weights: str | Path = "default",
+    device: str | torch.device = "cpu",
+    *,
+    half: bool = False,
+    tile: int = 1024,
+    overlap: int = 64,
+    border: int = 16,
+    batch_size: int = 4,
+    channel_order: Literal["rgb", "bgr"] = "rgb",
+    strength: float = 1.0,
+) -> Denoiser:
+    """Load shipped or local weights into a :class:`Denoiser`.
+
+    Args:
+        weights: ``"default"`` or ``"fast"`` (a colour model plus its gray twin, loaded when
+            a gray image arrives), a shipped file name such as ``"gray-fast"`` (see
+            :func:`cvdenoise.weights.available`), or a path to a ``.safetensors`` file.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
+        half, tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
+
+    Raises:
+        cvdenoise.weights.WeightsError: unknown name, unreadable file, or tensors that do not
+            match the architecture.
+
+    Example:
+        >>> import numpy as np, cvdenoise
+        >>> den = cvdenoise.load("fast")
+        >>> den(np.zeros((20, 30, 3), np.uint8)).shape
+        (20, 30, 3)
+    """
+    kw: dict[str, Any] = dict(
+        device=device, half=half, tile=tile, overlap=overlap, border=border, batch_size=batch_size,
+        channel_order=channel_order, strength=strength,
+    )
+    name = str(weights)
+    if name in FAMILIES:
+        fam = FAMILIES[name]
+        color = load_model(fam[3])
+        models: dict[int, Any] = {3: color}
+        lazy: list[int] = []
+        try:
+            resolve(fam[1])
+            models[1] = lambda f=fam[1]: load_model(f)
+            lazy.append(1)
+        except WeightsError:
+            pass
+        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, **kw)
+    model = load_model(weights)
+    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, **kw)

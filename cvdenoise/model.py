@@ -1,0 +1,199 @@
+"""The cvdenoise autoencoder family: small convolutional encoder–decoders.
+
+Pure ``torch.nn`` code: no I/O, no numpy. Every model maps ``(B,C,H,W) float`` in ``[0,1]`` to
+the same shape, pads internally to :attr:`DenoiseAutoencoder.multiple` and crops back, and
+predicts a residual (``out = clamp(x + r, 0, 1)``).
+
+Layout (``unshuffle=f``, ``widths=(w0, w1, …)``)::
+
+    x ─ pixel_unshuffle(f) ─ conv3x3 ─ [blocks w0] ─ down ─ [blocks w1] ─ … ─ [bottleneck]
+                                          │skip                │skip
+    x + pixel_shuffle(f) ─ conv3x3 ─ [blocks w0] ─ up ─ [blocks w1] ─ … ─ up ─┘
+
+``down`` is a stride-2 2×2 conv, ``up`` a stride-2 2×2 transposed conv, skips are added.
+The pixel-unshuffle front end lets every convolution work at reduced resolution, which keeps
+multiply-adds per pixel low enough for CPU video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "CONFIGS"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one autoencoder.
+
+    Attributes:
+        channels: image channels, 1 (gray) or 3 (RGB).
+        widths: feature channels per encoder level, full→coarse; ``len(widths)`` levels.
+        enc_blocks: residual blocks per encoder level (the last entry is the bottleneck).
+        dec_blocks: residual blocks per decoder level (``len(widths) - 1`` entries).
+        unshuffle: pixel-unshuffle factor of the front end (1 = work at full resolution).
+    """
+
+    channels: int = 3
+    widths: tuple[int, ...] = (48, 96, 192)
+    enc_blocks: tuple[int, ...] = (1, 1, 2)
+    dec_blocks: tuple[int, ...] = (1, 1)
+    unshuffle: int = 2
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if len(self.widths) < 1 or any(w <= 0 for w in self.widths):
+            raise ValueError(f"widths must be positive, got {self.widths}")
+        if len(self.enc_blocks) != len(self.widths):
+            raise ValueError(
+                f"enc_blocks needs one entry per level ({len(self.widths)}), got {self.enc_blocks}"
+            )
+        if len(self.dec_blocks) != len(self.widths) - 1:
+            raise ValueError(
+                f"dec_blocks needs {len(self.widths) - 1} entries, got {self.dec_blocks}"
+            )
+        if self.unshuffle < 1:
+            raise ValueError(f"unshuffle must be >= 1, got {self.unshuffle}")
+
+    @property
+    def multiple(self) -> int:
+        """Height and width are padded to a multiple of this."""
+        return self.unshuffle * 2 ** (len(self.widths) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+#: Named sizes. ``fast`` is budgeted for real-time CPU video, ``default`` for quality.
+CONFIGS: dict[str, ModelConfig] = {
+    "fast": ModelConfig(widths=(24, 48, 96), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
+    "default": ModelConfig(widths=(48, 96, 192), enc_blocks=(1, 1, 2), dec_blocks=(1, 1), unshuffle=2),
+}
+
+
+class ResBlock(nn.Module):
+    """``x + conv3x3(relu(conv3x3(x)))`` at constant width."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+def _stage(width: int, n: int) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock(width) for _ in range(n)])
+
+
+class DenoiseAutoencoder(nn.Module):
+    """Residual convolutional denoising autoencoder.
+
+    Args:
+        config: architecture; see :class:`ModelConfig`.
+
+    Shapes:
+        input ``(B, C, H, W)`` float in ``[0, 1]``, any ``H, W >= 1`` (internally reflect-padded
+        to :attr:`multiple`; ``H`` and ``W`` must exceed the pad, which the :class:`Denoiser`
+        guarantees); output the same shape and dtype, clamped to ``[0, 1]``.
+
+    Example:
+        >>> m = DenoiseAutoencoder(CONFIGS["fast"])
+        >>> m(torch.rand(2, 3, 37, 50)).shape
+        torch.Size([2, 3, 37, 50])
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        c, f, ws = self.config.channels, self.config.unshuffle, self.config.widths
+        self.head = nn.Conv2d(c * f * f, ws[0], 3, padding=1)
+        self.encoders = nn.ModuleList(_stage(w, n) for w, n in zip(ws, self.config.enc_blocks))
+        self.downs = nn.ModuleList(nn.Conv2d(ws[i], ws[i + 1], 2, stride=2) for i in range(len(ws) - 1))
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(ws[i + 1], ws[i], 2, stride=2) for i in range(len(ws) - 1)
+        )
+        self.decoders = nn.ModuleList(_stage(w, n) for w, n in zip(ws[:-1], self.config.dec_blocks))
+        self.tail = nn.Conv2d(ws[0], c * f * f, 3, padding=1)
+
+    @property
+    def multiple(self) -> int:
+        return self.config.multiple
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.config.multiple
+        ph = (m - x.shape[-2] % m) % m
+        pw = (m - x.shape[-1] % m) % m
+        return F.pad(x, (0, pw, 0, ph), mode="reflect") if m > 1 else x
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features, full→coarse; ``x`` must already be a multiple of :attr:`multiple`.
+
+        Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level; the last is the
+        bottleneck code.
+        """
+        h = self.head(F.pixel_unshuffle(x, self.config.unshuffle))
+        feats: list[torch.Tensor] = []
+        for i, enc in enumerate(self.encoders):
+            if i > 0:
+                h = F.relu(self.downs[i - 1](h))
+            h = enc(h)
+            feats.append(h)
+        return feats
+
+    def decode(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Residual ``(B, C, H, W)`` from :meth:`encode`'s features."""
+        h = feats[-1]
+        for i in range(len(self.decoders) - 1, -1, -1):
+            h = F.relu(self.ups[i](h)) + feats[i]
+            h = self.decoders[i](h)
+        return F.pixel_shuffle(self.tail(h), self.config.unshuffle)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        xp = self._pad(x)
+        out = xp + self.decode(self.encode(xp))
+        return out[..., :h, :w].clamp(0.0, 1.0)
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_macs(model: DenoiseAutoencoder, size: int = 64) -> float:
+    """Multiply–accumulates per input pixel, counted on a ``size×size`` input."""
+    total = 0
+
+    def hook(mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+            total += out.numel() * k
+        elif isinstance(mod, nn.ConvTranspose2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels // mod.groups
+            total += inp[0].numel() * k
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, model.config.channels, size, size))
+    finally:
+        for h in handles:
+            h.remove()
+    return total / (size * size)

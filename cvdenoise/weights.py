@@ -1,0 +1,157 @@
+"""Shipped weights: registry, safetensors save/load, model cards and checks.
+
+Weights are stored as ``<name>.safetensors`` (never pickle) next to ``<name>.json``, a small
+model card (architecture config, training recipe, parameter count, benchmark figures). The
+architecture config is also embedded in the safetensors header, so a file is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file, safe_open
+
+from .model import DenoiseAutoencoder, ModelConfig, count_macs, count_params
+
+__all__ = [
+    "WEIGHTS_DIR",
+    "FAMILIES",
+    "available",
+    "resolve",
+    "save_weights",
+    "load_model",
+    "read_card",
+    "WeightsError",
+]
+
+#: Folder of the shipped weights (inside the installed package data or the source checkout).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "_weights"
+if not WEIGHTS_DIR.is_dir():  # editable install / source checkout: repo-root weights/
+    WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+#: Short names → shipped file per channel count.
+FAMILIES: dict[str, dict[int, str]] = {
+    "default": {3: "color-default", 1: "gray-default"},
+    "fast": {3: "color-fast", 1: "gray-fast"},
+}
+
+
+class WeightsError(ValueError):
+    """A weights file is missing, unreadable or does not match the architecture."""
+
+
+def available() -> list[str]:
+    """Names of the shipped weight files (without suffix)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
+def resolve(name: str | Path) -> Path:
+    """Shipped name (``color-default``) or a path → existing ``.safetensors`` path."""
+    p = Path(name)
+    if p.suffix == ".safetensors" or p.exists():
+        if not p.is_file():
+            raise WeightsError(f"weights file not found: {p}")
+        return p
+    cand = WEIGHTS_DIR / f"{name}.safetensors"
+    if cand.is_file():
+        return cand
+    names = sorted(set(available()) | set(FAMILIES))
+    raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
+
+
+def save_weights(model: DenoiseAutoencoder, path: str | Path, card: dict[str, Any] | None = None) -> Path:
+    """Write ``path`` (.safetensors, config in the header) and ``path.with_suffix('.json')``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = model.config.to_dict()
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={"format": "cvdenoise", "config": json.dumps(cfg)})
+    full = {
+        "name": path.stem,
+        "architecture": "DenoiseAutoencoder",
+        "config": cfg,
+        "parameters": count_params(model),
+        "macs_per_pixel": round(count_macs(model)),
+        "multiple": model.config.multiple,
+        "input": f"(B,{model.config.channels},H,W) float32 in [0,1], RGB order" if model.config.channels == 3
+        else "(B,1,H,W) float32 in [0,1]",
+    }
+    full.update(card or {})
+    path.with_suffix(".json").write_text(json.dumps(full, indent=2) + "\n")
+    return path
+
+
+def read_card(name: str | Path) -> dict[str, Any]:
+    """The JSON model card of shipped or local weights (empty dict when there is none)."""
+    p = resolve(name).with_suffix(".json")
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAutoencoder:
+    """Build the model described by a weights file and load it, checking every tensor.
+
+    Raises:
+        WeightsError: the file is missing or not safetensors, carries no/invalid config, or
+            its tensors do not match the architecture (missing/unexpected keys, wrong shapes).
+    """
+    path = resolve(name)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
+        raise WeightsError(f"{path} is not a readable safetensors file: {e}") from e
+    if config is None:
+        if "config" not in meta:
+            raise WeightsError(f"{path} has no cvdenoise architecture config in its header")
+        try:
+            config = ModelConfig.from_dict(json.loads(meta["config"]))
+        except (ValueError, TypeError) as e:
+            raise WeightsError(f"{path}: invalid architecture config: {e}") from e
+    model = DenoiseAutoencoder(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensors (e.g. {missing[:3]})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[:3]})")
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[:2]})")
+        raise WeightsError(f"{path} does not match architecture {config}: " + "; ".join(parts))
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return model.eval()
+
+
+def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
+    """Exact 1-channel twin of an RGB model.
+
+    The gray model computes ``mean_c(color_model(gray.repeat(3)))``: input-conv weights of the
+    three colour planes are summed, output-conv weights averaged. A starting point for
+    fine-tuning on gray data.
+    """
+    cfg = model.config
+    if cfg.channels != 3:
+        raise ValueError("color_to_gray needs a 3-channel model")
+    f2 = cfg.unshuffle**2
+    gray = DenoiseAutoencoder(ModelConfig(**{**cfg.__dict__, "channels": 1}))
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    # pixel_unshuffle orders channels as c * f² + offset
+    w = sd["head.weight"]
+    sd["head.weight"] = w.view(w.shape[0], 3, f2, *w.shape[2:]).sum(1)
+    tw, tb = sd["tail.weight"], sd["tail.bias"]
+    sd["tail.weight"] = tw.view(3, f2, *tw.shape[1:]).mean(0)
+    sd["tail.bias"] = tb.view(3, f2).mean(0)
+    gray.load_state_dict(sd)
+    return gray.eval()
