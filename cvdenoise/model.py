@@ -172,8 +172,8 @@ class DenoiseAutoencoder(nn.Module):
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def count_macs(model: DenoiseAutoencoder, size: int = 64) -> float:

@@ -1,0 +1,103 @@
+"""``cvdenoise`` command line: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
+    p.add_argument("--tile", type=int, default=1024, help="tile size for large images (0: never tile)")
+    p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202
+    from .denoiser import load
+
+    return load(
+        args.weights, device=args.device, half=args.half, tile=args.tile, overlap=args.overlap,
+        strength=args.strength,
+    )
+
+
+def _cmd_denoise(args: argparse.Namespace) -> int:
+    from .folder import denoise_files, plan_jobs
+
+    try:
+        jobs = plan_jobs(args.inputs, args.output)
+        den = _load(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
+        return 2
+    report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)
+    print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output}")
+    for path, reason in report.failed:
+        print(f"FAILED {path}: {reason}", file=sys.stderr)
+    if report.failed:
+        print(f"{len(report.failed)} file(s) failed", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    import json
+
+    from .weights import FAMILIES, available, read_card
+
+    for name in available():
+        card = read_card(name)
+        fam = [f for f, m in FAMILIES.items() if name in m.values()]
+        bench = card.get("benchmark", {})
+        print(
+            f"{name:16s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
+            f"MACs/px={card.get('macs_per_pixel', '?'):>7}  {json.dumps(bench) if bench and args.verbose else ''}"
+        )
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import main as train_main
+
+    return train_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="cvdenoise", description="Learned image/video denoising for computer vision.")
+    parser.add_argument("--version", action="version", version=f"cvdenoise {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("denoise", help="denoise image files and folders into an output folder")
+    p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="output folder (created; never an input)")
+    p.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_denoiser_options(p)
+    p.set_defaults(func=_cmd_denoise)
+
+    p = sub.add_parser("train", help="train a model on clean images (or procedural dead leaves)")
+    from .train import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("weights", help="list shipped weights")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_cmd_weights)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Denoise files and folders to an output folder (the engine behind ``cvdenoise denoise``).
+
+Outputs keep their path relative to the folder given (``in/sub/b.jpg`` → ``out/sub/b.jpg``),
+their name, format, channel count and bit depth. A file that cannot be read, denoised or
+written is reported and skipped; the others are still written. Inputs are never overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tqdm import tqdm
+
+from .data import IMAGE_SUFFIXES
+from .denoiser import Denoiser
+from .io import read_image, write_image
+
+__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its denoised copy goes."""
+
+    src: Path
+    dst: Path
+
+
+@dataclass
+class FolderReport:
+    """What a folder run did: files written and files that failed (with the reason)."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
+    """Map files and folders (recursive) to output paths under ``outdir``.
+
+    Raises:
+        FileNotFoundError: an input does not exist.
+        ValueError: nothing to do, two inputs map to the same output, or an output would
+            overwrite an input file.
+    """
+    out = Path(outdir).resolve()
+    jobs: list[Job] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_file():
+            jobs.append(Job(p, out / p.name))
+        elif p.is_dir():
+            root = p.resolve()
+            for f in sorted(root.rglob("*")):
+                if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                if out == f.resolve().parent or out in f.resolve().parents:
+                    continue  # never re-process earlier outputs living inside an input folder
+                jobs.append(Job(f, out / f.relative_to(root)))
+        else:
+            raise FileNotFoundError(f"input not found: {p}")
+    if not jobs:
+        raise ValueError(f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
+    srcs = {j.src.resolve() for j in jobs}
+    seen: dict[Path, Path] = {}
+    for j in jobs:
+        if j.dst in srcs:
+            raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input")
+        if j.dst in seen:
+            raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
+        seen[j.dst] = j.src
+    return jobs
+
+
+def denoise_files(
+    jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False
+) -> FolderReport:
+    """Read, denoise (OpenCV BGR order) and write every job; failures are collected, not raised."""
+    jobs = list(jobs)
+    report = FolderReport()
+    for job in tqdm(jobs, desc="denoise", unit="img", disable=not progress):
+        if skip_existing and job.dst.exists():
+            continue
+        try:
+            img = read_image(job.src)
+            out = denoiser(img, channel_order="bgr")
+            write_image(job.dst, out)
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            report.failed.append((job.src, f"{type(e).__name__}: {e}"))
+            continue
+        report.written.append(job.dst)
+    return report

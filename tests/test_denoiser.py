@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import cvdenoise
+from cvdenoise.weights import load_model
+
+from helpers import add_noise, psnr
+
+
+# ---------------------------------------------------------------- round trips
+@pytest.mark.parametrize(
+    "shape,dtype",
+    [
+        ((37, 53), np.uint8),
+        ((37, 53, 1), np.uint8),
+        ((37, 53, 3), np.uint8),
+        ((37, 53, 4), np.uint8),
+        ((37, 53), np.uint16),
+        ((37, 53, 3), np.uint16),
+        ((37, 53, 3), np.float32),
+        ((37, 53), np.float32),
+        ((37, 53, 3), np.float64),
+        ((1, 1, 3), np.uint8),
+        ((3, 200, 3), np.uint8),
+    ],
+)
+def test_numpy_round_trip(fast: cvdenoise.Denoiser, shape: tuple[int, ...], dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    if np.issubdtype(dtype, np.integer):
+        img = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    else:
+        img = rng.random(shape).astype(dtype)
+    out = fast(img)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == img.shape and out.dtype == img.dtype
+    if np.issubdtype(dtype, np.floating):
+        assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(3, 40, 33), (1, 40, 33), (4, 40, 33), (2, 3, 40, 33), (2, 1, 17, 9)])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float16])
+def test_tensor_round_trip(fast: cvdenoise.Denoiser, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    t = torch.rand(shape)
+    t = (t * 255).to(dtype) if dtype == torch.uint8 else t.to(dtype)
+    out = fast(t)
+    assert isinstance(out, torch.Tensor)
+    assert out.shape == t.shape and out.dtype == t.dtype and out.device == t.device
+
+
+def test_uint16_tensor(fast: cvdenoise.Denoiser) -> None:
+    t = (torch.rand(1, 24, 24) * 65535).to(torch.uint16)
+    out = fast(t)
+    assert out.dtype == torch.uint16 and out.shape == t.shape
+
+
+def test_batch_equals_single(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    x = torch.from_numpy(add_noise(clean_rgb, 25)).permute(2, 0, 1).float() / 255
+    batch = torch.stack([x, x.flip(-1)])
+    out = fast(batch)
+    assert torch.allclose(out[0], fast(x), atol=1e-4)
+    assert torch.allclose(out[1], fast(x.flip(-1)), atol=1e-4)
+
+
+def test_rgba_alpha_untouched(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    rgba = np.dstack([add_noise(clean_rgb, 25), np.random.default_rng(1).integers(0, 256, clean_rgb.shape[:2], dtype=np.uint8)])
+    out = fast(rgba)
+    assert np.array_equal(out[..., 3], rgba[..., 3])
+    assert not np.array_equal(out[..., :3], rgba[..., :3])
+
+
+def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 25)
+    rgb_out = fast(noisy)
+    bgr_out = fast(np.ascontiguousarray(noisy[..., ::-1]), channel_order="bgr")
+    assert np.abs(bgr_out[..., ::-1].astype(int) - rgb_out.astype(int)).max() <= 1
+
+
+def test_strength(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 25)
+    assert np.array_equal(fast(noisy, strength=0.0), noisy)
+    full, half = fast(noisy).astype(float), fast(noisy, strength=0.5).astype(float)
+    assert np.abs(half - (noisy + 0.5 * (full - noisy))).max() <= 1.0
+
+
+# ---------------------------------------------------------------- tiling
+def test_tiling_matches_single_pass(clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(np.concatenate([clean_rgb, clean_rgb[::-1]], 0), 25).astype(np.float32) / 255  # 512×256
+    whole = cvdenoise.load("fast", tile=0)(noisy)
+    tiled_den = cvdenoise.load("fast", tile=160, overlap=48, batch_size=3)
+    tiled = tiled_den(noisy)
+    diff = np.abs(whole - tiled)
+    assert diff.mean() < 1e-3 and diff.max() < 0.03, (diff.mean(), diff.max())
+
+
+def test_tiling_batch_tensor(clean_rgb: np.ndarray) -> None:
+    x = torch.from_numpy(add_noise(clean_rgb, 15)).permute(2, 0, 1).float()[None] / 255
+    x = torch.cat([x, x.flip(-2)])
+    whole = cvdenoise.load("fast", tile=0)(x)
+    tiled = cvdenoise.load("fast", tile=128, overlap=32)(x)
+    assert (whole - tiled).abs().mean() < 1e-3
+
+
+def test_large_image_bounded(fast: cvdenoise.Denoiser) -> None:
+    den = cvdenoise.load("fast", tile=256, overlap=32)
+    img = np.full((700, 1100, 3), 128, np.uint8)
+    out = den(img)
+    assert out.shape == img.shape and np.abs(out.astype(int) - 128).max() <= 2
+
+
+# ---------------------------------------------------------------- quality
+@pytest.mark.parametrize("name", ["fast", "default"])
+def test_shipped_model_removes_noise_color(name: str, clean_rgb: np.ndarray, request: pytest.FixtureRequest) -> None:
+    den = request.getfixturevalue(name)
+    for sigma in (15, 25, 50):
+        noisy = add_noise(clean_rgb, sigma, seed=sigma)
+        gain = psnr(den(noisy), clean_rgb) - psnr(noisy, clean_rgb)
+        assert gain > 3.0, (name, sigma, gain)
+
+
+@pytest.mark.parametrize("name", ["fast", "default"])
+def test_shipped_model_removes_noise_gray_16bit(name: str, clean_gray: np.ndarray, request: pytest.FixtureRequest) -> None:
+    den = request.getfixturevalue(name)
+    clean16 = clean_gray.astype(np.uint16) * 257
+    noisy = add_noise(clean16, 20)
+    out = den(noisy)
+    assert out.dtype == np.uint16
+    gain = psnr(out, clean16, 65535.0) - psnr(noisy, clean16, 65535.0)
+    assert gain > 3.0, gain
+
+
+def test_gray_input_on_color_only_model(clean_gray: np.ndarray) -> None:
+    den = cvdenoise.load("color-fast")
+    assert den.channels == (3,)
+    noisy = add_noise(clean_gray, 25)
+    assert psnr(den(noisy), clean_gray) > psnr(noisy, clean_gray) + 3
+
+
+def test_color_input_on_gray_only_model(clean_rgb: np.ndarray) -> None:
+    den = cvdenoise.load("gray-fast")
+    noisy = add_noise(clean_rgb, 25)
+    out = den(noisy)
+    assert out.shape == noisy.shape and psnr(out, clean_rgb) > psnr(noisy, clean_rgb) + 3
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "bad,exc,words",
+    [
+        (np.zeros((0, 10, 3), np.uint8), ValueError, "empty"),
+        (np.zeros((10, 10, 2), np.uint8), ValueError, "channels"),
+        (np.zeros((10, 10, 5), np.uint8), ValueError, "channels"),
+        (np.zeros((2, 10, 10, 3), np.uint8), ValueError, "dimensions"),
+        (np.full((8, 8, 3), np.nan, np.float32), ValueError, "NaN"),
+        (np.full((8, 8, 3), 2.0, np.float32), ValueError, "[0, 1]"),
+        (np.zeros((8, 8, 3), np.int32), TypeError, "dtype"),
+        (np.zeros((8, 8, 3), bool), TypeError, "dtype"),
+        (torch.zeros(2, 8, 8), ValueError, "channels"),
+        (torch.zeros(8), ValueError, "(C,H,W)"),
+        (torch.zeros(3, 0, 8), ValueError, "empty"),
+        (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
+        ([[0, 1], [2, 3]], TypeError, "numpy array or torch tensor"),
+        ("image.png", TypeError, "numpy array or torch tensor"),
+    ],
+)
+def test_bad_input_errors(fast: cvdenoise.Denoiser, bad: object, exc: type, words: str) -> None:
+    with pytest.raises(exc, match=words.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")):
+        fast(bad)  # type: ignore[arg-type]
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ValueError, match="channel_order"):
+        cvdenoise.load("fast", channel_order="brg")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="strength"):
+        cvdenoise.load("fast", strength=2.0)
+    with pytest.raises(ValueError, match="CUDA"):
+        cvdenoise.load("fast", half=True)
+    with pytest.raises(ValueError, match="tile"):
+        cvdenoise.load("fast", tile=64, overlap=64)
+
+
+def test_repr_and_channels(default: cvdenoise.Denoiser) -> None:
+    assert default.channels == (1, 3)
+    assert "default" in repr(default)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_half(clean_rgb: np.ndarray) -> None:
+    den = cvdenoise.load("fast", device="cuda", half=True)
+    noisy = add_noise(clean_rgb, 25)
+    out = den(noisy)
+    assert np.isfinite(out).all() and psnr(out, clean_rgb) > psnr(noisy, clean_rgb) + 3
+    t = torch.from_numpy(noisy).permute(2, 0, 1).cuda()
+    assert den(t).device.type == "cuda"
+
+
+def test_loaded_model_is_the_file() -> None:
+    m = load_model("color-fast")
+    den = cvdenoise.load("color-fast", tile=0, border=0)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        assert torch.allclose(den(x), m(x), atol=1e-6)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig
+from cvdenoise.weights import FAMILIES, WeightsError, available, color_to_gray, load_model, read_card, save_weights
+
+
+def test_every_family_ships_color_and_gray() -> None:
+    names = set(available())
+    for fam in FAMILIES.values():
+        assert set(fam.values()) <= names
+
+
+@pytest.mark.parametrize("name", ["color-default", "color-fast", "gray-default", "gray-fast"])
+def test_shipped_weights_load_with_card(name: str) -> None:
+    m = load_model(name)
+    card = read_card(name)
+    assert card["config"] == m.config.to_dict()
+    assert card["parameters"] == sum(p.numel() for p in m.parameters())
+    assert card["macs_per_pixel"] > 0 and "training" in card
+    assert m.config.channels == (1 if name.startswith("gray") else 3)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    m = DenoiseAutoencoder(CONFIGS["fast"])
+    p = save_weights(m, tmp_path / "mine.safetensors", {"note": "x"})
+    m2 = load_model(p)
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert json.loads(p.with_suffix(".json").read_text())["note"] == "x"
+
+
+def test_mismatched_shapes_rejected(tmp_path: Path) -> None:
+    small = DenoiseAutoencoder(CONFIGS["fast"])
+    p = tmp_path / "bad.safetensors"
+    # tensors of the fast model under a header that claims the default architecture
+    save_file({k: v.contiguous() for k, v in small.state_dict().items()}, str(p),
+              metadata={"config": json.dumps(CONFIGS["default"].to_dict())})
+    with pytest.raises(WeightsError, match="does not match"):
+        load_model(p)
+
+
+def test_missing_tensors_rejected(tmp_path: Path) -> None:
+    m = DenoiseAutoencoder(CONFIGS["fast"])
+    state = {k: v.contiguous() for k, v in m.state_dict().items() if not k.startswith("tail")}
+    p = tmp_path / "partial.safetensors"
+    save_file(state, str(p), metadata={"config": json.dumps(m.config.to_dict())})
+    with pytest.raises(WeightsError, match="missing"):
+        load_model(p)
+
+
+def test_corrupt_and_unknown_files(tmp_path: Path) -> None:
+    p = tmp_path / "junk.safetensors"
+    p.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        load_model(p)
+    with pytest.raises(WeightsError, match="unknown weights"):
+        load_model("no-such-model")
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    q = tmp_path / "noconfig.safetensors"
+    save_file({"a": torch.zeros(1)}, str(q))
+    with pytest.raises(WeightsError, match="no cvdenoise architecture config"):
+        load_model(q)
+
+
+def test_color_to_gray_is_exact() -> None:
+    torch.manual_seed(0)
+    m = DenoiseAutoencoder(ModelConfig(widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,)))
+    g = color_to_gray(m)
+    x = torch.rand(2, 1, 24, 40)
+    with torch.no_grad():
+        ref = m.decode(m.encode(x.repeat(1, 3, 1, 1))).mean(1, keepdim=True)
+        assert torch.allclose(g.decode(g.encode(x)), ref, atol=1e-5)
