@@ -92,7 +92,7 @@ PRESETS: dict[str, DegradationConfig] = {
     "gaussian25": _gaussian(25),
     "gaussian50": _gaussian(50),
     "lowlight": _fixed(
-        p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.01, 0.01), read_sigma=(4 / 255, 4 / 255)
+        p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.03, 0.03), read_sigma=(5 / 255, 5 / 255)
     ),
     "chain": _fixed(
         p_blur=1.0,

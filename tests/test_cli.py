@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cvdenoise.cli import main
+
+from helpers import add_noise, psnr
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def noisy_folder(tmp_path: Path, clean_rgb: np.ndarray, clean_gray: np.ndarray) -> Path:
+    src = tmp_path / "in"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    bgr = cv2.cvtColor(clean_rgb, cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(src / "a.png"), add_noise(bgr, 25))
+    cv2.imwrite(str(src / "sub" / "b.jpg"), add_noise(bgr, 15), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(src / "sub" / "gray16.png"), add_noise(clean_gray.astype(np.uint16) * 257, 20))
+    cv2.imwrite(str(src / "sub" / "deeper" / "gray.tif"), add_noise(clean_gray, 25))
+    rgba = np.dstack([add_noise(bgr, 25)[:64, :80], np.full((64, 80), 200, np.uint8)])
+    cv2.imwrite(str(src / "rgba.png"), rgba)
+    (src / "sub" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "readme.txt").write_text("ignored: not an image")
+    return src
+
+
+def test_folder_with_corrupt_files(noisy_folder: Path, tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _digest(noisy_folder)
+    out = tmp_path / "out"
+    code = main(["denoise", str(noisy_folder), "-o", str(out), "--weights", "fast", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "corrupt.png" in err and "empty.jpg" in err and "2 file(s) failed" in err
+    assert _digest(noisy_folder) == before  # inputs untouched
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["a.png", "rgba.png", "sub/b.jpg", "sub/deeper/gray.tif", "sub/gray16.png"]
+    for rel in written:
+        a = cv2.imread(str(noisy_folder / rel), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(out / rel), cv2.IMREAD_UNCHANGED)
+        assert a.shape == b.shape and a.dtype == b.dtype, rel
+    assert cv2.imread(str(out / "sub/gray16.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert (cv2.imread(str(out / "rgba.png"), cv2.IMREAD_UNCHANGED)[..., 3] == 200).all()
+    den = cv2.cvtColor(cv2.imread(str(out / "a.png")), cv2.COLOR_BGR2RGB)
+    noisy = cv2.cvtColor(cv2.imread(str(noisy_folder / "a.png")), cv2.COLOR_BGR2RGB)
+    assert psnr(den, clean_rgb) > psnr(noisy, clean_rgb) + 3
+
+
+def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o2"
+    code = main(["denoise", str(noisy_folder / "a.png"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(out), "-q", "-w", "fast"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+
+
+def test_refuses_to_overwrite_inputs(noisy_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _digest(noisy_folder)
+    code = main(["denoise", str(noisy_folder / "a.png"), "-o", str(noisy_folder), "-q", "-w", "fast"])
+    assert code == 2 and "refusing to overwrite" in capsys.readouterr().err
+    code = main(["denoise", str(noisy_folder), "-o", str(noisy_folder), "-q", "-w", "fast"])
+    assert code == 2
+    assert _digest(noisy_folder) == before
+
+
+def test_output_inside_input_folder_is_not_reprocessed(noisy_folder: Path) -> None:
+    out = noisy_folder / "denoised"
+    main(["denoise", str(noisy_folder), "-o", str(out), "-q", "-w", "fast"])
+    first = _digest(out)
+    main(["denoise", str(noisy_folder), "-o", str(out), "-q", "-w", "fast"])
+    assert _digest(out).keys() == first.keys()
+
+
+def test_empty_and_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["denoise", str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "-q"]) == 2
+    assert "no images found" in capsys.readouterr().err
+    assert main(["denoise", str(tmp_path / "nope"), "-o", str(tmp_path / "o"), "-q"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_bad_weights_reported(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    assert main(["denoise", str(noisy_folder), "-o", str(tmp_path / "o"), "-w", str(bad), "-q"]) == 2
+    assert "safetensors" in capsys.readouterr().err
+
+
+def test_module_entry_point_and_weights_list() -> None:
+    r = subprocess.run([sys.executable, "-m", "cvdenoise", "weights"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for name in ("color-default", "color-fast", "gray-default", "gray-fast"):
+        assert name in r.stdout
