@@ -1,7 +1,6 @@
 """Training loop: clean images → random crops → on-the-fly degradation → residual autoencoder.
 
-Recipe: per-sample log-Charbonnier loss (a PSNR-like objective, so light and heavy noise get
-equal weight), AdamW, linear warm-up then cosine decay, gradient clipping, an exponential moving
+Recipe: Charbonnier (smooth L1) loss, AdamW, linear warm-up then cosine decay, gradient clipping, an exponential moving
 average (EMA) of the weights that is validated and exported, mixed precision on CUDA, fixed
 seeds, checkpoints every few minutes and ``--resume``.
 
@@ -56,6 +55,7 @@ class TrainConfig:
     threads: int = 0
     device: str = "cpu"
     init: str | None = None  # weights to start from (a .safetensors path or shipped name)
+    loss: str = "charbonnier"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -64,9 +64,14 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(mse)
 
 
-def _loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+    """Charbonnier (smooth L1) loss; ``log-charbonnier`` averages its per-image logarithm."""
     charb = torch.sqrt((pred.float() - target.float()) ** 2 + 1e-6).flatten(1).mean(1)
-    return torch.log(charb + 2e-3).mean()
+    if kind == "log-charbonnier":
+        return torch.log(charb + 2e-3).mean()
+    if kind != "charbonnier":
+        raise ValueError(f"unknown loss {kind!r}")
+    return charb.mean()
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -155,7 +160,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             g["lr"] = _lr_at(step, cfg)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(noisy)
-        loss = _loss(pred, clean)
+        loss = _loss(pred, clean, cfg.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -216,6 +221,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch default)")
     p.add_argument("--device", default=d.device)
     p.add_argument("--init", default=None, help="start from these weights (colour → gray converted)")
+    p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier"))
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -226,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
         downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, degradation=args.degradation,
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
-        device=args.device, init=args.init,
+        device=args.device, init=args.init, loss=args.loss,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

