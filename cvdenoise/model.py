@@ -80,7 +80,7 @@ class ModelConfig:
 
 #: Named sizes. ``fast`` is budgeted for real-time CPU video, ``default`` for quality.
 CONFIGS: dict[str, ModelConfig] = {
-    "fast": ModelConfig(widths=(24, 48, 96), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
+    "fast": ModelConfig(widths=(28, 56, 112), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
     "default": ModelConfig(widths=(48, 96, 192), enc_blocks=(1, 1, 2), dec_blocks=(1, 1), unshuffle=2),
 }
 
