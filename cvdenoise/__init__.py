@@ -9,7 +9,8 @@ Public API::
 
 from . import _env  # noqa: F401  (environment switches before third-party imports)
 from .denoiser import Denoiser, load
+from .video import FrameFilter
 
 __version__ = "0.1.0"
 
-__all__ = ["Denoiser", "load", "__version__"]
+__all__ = ["Denoiser", "FrameFilter", "load", "__version__"]

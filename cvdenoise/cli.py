@@ -45,6 +45,25 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _cmd_video(args: argparse.Namespace) -> int:
+    from .video import FrameFilter, VideoReadError, denoise_video
+
+    try:
+        den = _load(args)
+        ff = FrameFilter(denoiser=den, gate=tuple(args.gate) if args.gate else False)
+        infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet)
+    except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
+        print(f"cvdenoise video: error: {e}", file=sys.stderr)
+        return 2
+    ms = sorted(i.ms for i in infos)
+    print(f"wrote {len(infos)} frames to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
+    if args.gate:
+        passed = sum(i.strength == 0 for i in infos)
+        sig = [i.sigma for i in infos if i.sigma is not None]
+        print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged")
+    return 0
+
+
 def _cmd_weights(args: argparse.Namespace) -> int:
     import json
 
@@ -81,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_denoise)
+
+    p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
+    p.add_argument("input", help="input video")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .avi, .mkv, .mov)")
+    p.add_argument("--batch", type=int, default=4, help="frames per forward pass")
+    p.add_argument("--gate", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                   help="pass frames with noise σ < LOW (8-bit units) through, full denoising above HIGH")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_denoiser_options(p)
+    p.set_defaults(func=_cmd_video, weights="fast")
 
     p = sub.add_parser("train", help="train a model on clean images (or procedural dead leaves)")
     from .train import add_arguments

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import cvdenoise
+from cvdenoise.cli import main
+from cvdenoise.noise import estimate_sigma
+from cvdenoise.video import FrameFilter, VideoReadError, read_video
+
+from helpers import add_noise, psnr
+
+
+@pytest.fixture(scope="module")
+def ff() -> FrameFilter:
+    return FrameFilter("fast")
+
+
+def test_bgr_and_gray_frames(ff: FrameFilter, clean_rgb: np.ndarray, clean_gray: np.ndarray) -> None:
+    bgr = cv2.cvtColor(clean_rgb, cv2.COLOR_RGB2BGR)
+    noisy = add_noise(bgr, 25)
+    out = ff(noisy)
+    assert out.shape == bgr.shape and out.dtype == np.uint8
+    assert psnr(out, bgr) > psnr(noisy, bgr) + 3
+    # BGR order respected: same as the RGB path of the Denoiser, flipped
+    ref = ff.denoiser(np.ascontiguousarray(noisy[..., ::-1]), channel_order="rgb")[..., ::-1]
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    g = add_noise(clean_gray, 25)
+    og = ff(g)
+    assert og.shape == g.shape and og.dtype == np.uint8 and psnr(og, clean_gray) > psnr(g, clean_gray) + 3
+
+
+def test_stream_matches_single(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
+    frames = [add_noise(clean_rgb, 20, seed=i) for i in range(5)] + [add_noise(clean_rgb[:100], 20)]
+    streamed = list(ff.stream(iter(frames), batch_size=3))
+    assert len(streamed) == len(frames)
+    for f, s in zip(frames, streamed):
+        assert np.abs(ff(f).astype(int) - s.astype(int)).max() <= 1
+
+
+def test_bad_frames(ff: FrameFilter) -> None:
+    with pytest.raises(TypeError, match="uint8"):
+        ff(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        ff(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(ValueError, match="gate"):
+        FrameFilter("fast", gate=(5, 1))
+
+
+def test_noise_estimate_tracks_sigma(clean_rgb: np.ndarray) -> None:
+    est = [estimate_sigma(add_noise(clean_rgb, s)) for s in (0, 5, 10, 25)]
+    assert est == sorted(est)
+    assert abs(est[2] - 10) < 2.5 and abs(est[3] - 25) < 4
+    assert est[0] < 3
+
+
+def test_gate_passes_clean_and_denoises_noisy(clean_rgb: np.ndarray) -> None:
+    gated = FrameFilter("fast", gate=True)
+    clean = cv2.cvtColor(clean_rgb, cv2.COLOR_RGB2BGR)
+    assert np.array_equal(gated(clean), clean)
+    assert gated.info is not None and gated.info.strength == 0.0 and gated.info.sigma < 3
+    noisy = add_noise(clean, 25)
+    out = gated(noisy)
+    assert gated.info.strength == 1.0 and gated.info.sigma > 15
+    assert psnr(out, clean) > psnr(noisy, clean) + 3
+    assert [i.index for i in gated.history] == [0, 1]
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float = 12.0) -> None:
+    h, w = frames[0].shape[:2]
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert wr.isOpened()
+    for f in frames:
+        wr.write(f)
+    wr.release()
+
+
+def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    bgr = cv2.cvtColor(clean_rgb[:128, :160], cv2.COLOR_RGB2BGR)
+    frames = [add_noise(np.roll(bgr, i * 3, axis=1), 25, seed=i) for i in range(8)]
+    src = tmp_path / "in.avi"
+    _write_video(src, frames)
+    before = src.read_bytes()
+    out = tmp_path / "out" / "clean.mp4"
+    code = main(["video", str(src), "-o", str(out), "-q", "--gate", "3", "6"])
+    assert code == 0, capsys.readouterr().err
+    assert "wrote 8 frames" in capsys.readouterr().out
+    assert src.read_bytes() == before
+    got, fps, size, count = read_video(out)
+    got_frames = list(got)
+    assert len(got_frames) == 8 and size == (160, 128) and abs(fps - 12.0) < 0.01
+    # decoded output is smoother than the decoded input (lossy codecs on both sides)
+    src_frames = list(read_video(src)[0])
+    assert np.mean([estimate_sigma(f) for f in got_frames]) < 0.5 * np.mean([estimate_sigma(f) for f in src_frames])
+
+
+def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"definitely not a video")
+    with pytest.raises(VideoReadError, match="cannot read video"):
+        read_video(bad)
+    assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    assert "cannot read video" in capsys.readouterr().err
+    assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_public_api() -> None:
+    assert cvdenoise.FrameFilter is FrameFilter
