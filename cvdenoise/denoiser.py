@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .dicom import denoise_dataset, is_dicom_dataset
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
@@ -48,7 +49,9 @@ class Denoiser:
       ``uint8``, ``uint16`` or float in ``[0,1]``; colour order given by ``channel_order``;
     * torch ``(C,H,W)`` or ``(B,C,H,W)`` with ``C`` in 1/3/4 (RGB order by default), dtype
       ``uint8``, ``uint16`` or float in ``[0,1]``, on any device (computed on the model's
-      device, returned on the input's).
+      device, returned on the input's);
+    * a ``pydicom.Dataset`` (returns a copy with denoised pixel data, same bit depth and
+      metadata; see :mod:`cvdenoise.dicom`).
 
     Args:
         models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)`` or a
@@ -141,6 +144,8 @@ class Denoiser:
             x, restore = self._from_numpy(image)
         elif isinstance(image, torch.Tensor):
             x, restore = self._from_torch(image)
+        elif is_dicom_dataset(image):
+            return denoise_dataset(image, self)  # type: ignore[arg-type]
         else:
             raise TypeError(
                 f"expected a numpy array or torch tensor image, got {type(image).__module__}.{type(image).__name__}"

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 from tqdm import tqdm
 
 from .data import IMAGE_SUFFIXES
+from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import read_image, write_image
 
@@ -57,7 +58,7 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
         elif p.is_dir():
             root = p.resolve()
             for f in sorted(root.rglob("*")):
-                if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
+                if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES:
                     continue
                 if out == f.resolve().parent or out in f.resolve().parents:
                     continue  # never re-process earlier outputs living inside an input folder
@@ -65,7 +66,9 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
         else:
             raise FileNotFoundError(f"input not found: {p}")
     if not jobs:
-        raise ValueError(f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
+        raise ValueError(
+            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)})"
+        )
     srcs = {j.src.resolve() for j in jobs}
     seen: dict[Path, Path] = {}
     for j in jobs:
@@ -87,10 +90,11 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
-            img = read_image(job.src)
-            out = denoiser(img, channel_order="bgr")
-            write_image(job.dst, out)
-        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            if job.src.suffix.lower() in DICOM_SUFFIXES:
+                write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
+            else:
+                write_image(job.dst, denoiser(read_image(job.src), channel_order="bgr"))
+        except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
             report.failed.append((job.src, f"{type(e).__name__}: {e}"))
             continue
         report.written.append(job.dst)

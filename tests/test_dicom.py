@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pydicom = pytest.importorskip("pydicom")
+from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid  # noqa: E402
+
+import cvdenoise  # noqa: E402
+from cvdenoise.cli import main  # noqa: E402
+
+from helpers import psnr  # noqa: E402
+
+
+def make_dicom(pixels: np.ndarray, bits_stored: int) -> Dataset:
+    """A minimal secondary-capture DICOM dataset holding ``pixels`` (made here, no files)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "Test^Phantom"
+    ds.PatientID = "cvd-001"
+    ds.Modality = "CT"
+    ds.WindowCenter = 40
+    ds.WindowWidth = 400
+    ds.set_pixel_data(pixels, "MONOCHROME2", bits_stored, generate_instance_uid=False)
+    return ds
+
+
+@pytest.fixture()
+def ct_pair(clean_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    clean = (clean_gray.astype(np.int32) * 12 - 1024).astype(np.int16)  # CT-like, 12-bit signed range
+    noisy = np.clip(clean + rng.normal(0, 0.08 * 3060, clean.shape), -2048, 2047).astype(np.int16)
+    return clean, noisy
+
+
+def test_denoiser_accepts_dataset(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    clean, noisy = ct_pair
+    ds = make_dicom(noisy, 12)
+    out = cvdenoise.load("fast")(ds)
+    assert out is not ds and out.PatientName == "Test^Phantom" and out.SOPInstanceUID == ds.SOPInstanceUID
+    assert out.BitsStored == 12 and out.PixelRepresentation == 1
+    px = out.pixel_array
+    assert px.dtype == np.int16 and px.shape == clean.shape
+    assert np.array_equal(ds.pixel_array, noisy)  # input dataset untouched
+    peak = float(clean.max() - clean.min())
+    assert psnr(px, clean, peak) > psnr(noisy, clean, peak) + 2
+
+
+def test_folder_cli_writes_dicom(tmp_path: Path, ct_pair: tuple[np.ndarray, np.ndarray], clean_gray: np.ndarray) -> None:
+    _, noisy = ct_pair
+    src = tmp_path / "in"
+    src.mkdir()
+    make_dicom(noisy, 12).save_as(src / "ct.dcm", enforce_file_format=True)
+    u16 = (clean_gray.astype(np.uint16) * 14 + np.random.default_rng(1).integers(0, 400, clean_gray.shape)).astype(np.uint16)
+    make_dicom(u16, 12).save_as(src / "mr.dcm", enforce_file_format=True)
+    (src / "broken.dcm").write_bytes(b"not dicom")
+    code = main(["denoise", str(src), "-o", str(tmp_path / "out"), "-q", "-w", "fast"])
+    assert code == 1  # broken.dcm reported
+    for name, dtype in (("ct.dcm", np.int16), ("mr.dcm", np.uint16)):
+        a = pydicom.dcmread(src / name)
+        b = pydicom.dcmread(tmp_path / "out" / name)
+        assert b.pixel_array.dtype == dtype and b.pixel_array.shape == a.pixel_array.shape
+        assert b.BitsStored == a.BitsStored and b.PatientID == a.PatientID and b.WindowWidth == a.WindowWidth
+        assert not np.array_equal(a.pixel_array, b.pixel_array)
+    assert not (tmp_path / "out" / "broken.dcm").exists()
