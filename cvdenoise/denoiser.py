@@ -7,6 +7,7 @@ blended overlaps, batching, device and half precision.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence, TypeVar, Union, overload
@@ -302,6 +303,8 @@ class Denoiser:
                 y = (y.clamp(0, 1) * _TORCH_INT_MAX[dtype]).round().to(dtype)
             else:
                 y = y.to(dtype)
+            if y.is_inference():  # a normal tensor, so callers may modify it in place
+                y = y.clone()
             return y.reshape(shape)
 
         return xf, restore
@@ -389,7 +392,7 @@ def load(
         lazy: list[int] = []
         try:
             resolve(fam[1])
-            models[1] = lambda f=fam[1]: load_model(f)
+            models[1] = functools.partial(load_model, fam[1])
             lazy.append(1)
         except WeightsError:
             pass

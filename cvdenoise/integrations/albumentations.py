@@ -1,0 +1,123 @@
+"""albumentations 2.x adapter: :class:`Denoise`, an ``ImageOnlyTransform``.
+
+A thin wrapper around :class:`cvdenoise.Denoiser`; bounding boxes, masks and keypoints are
+not touched (denoising moves no pixel).
+
+Example:
+    >>> import numpy as np
+    >>> import albumentations as A
+    >>> from cvdenoise.integrations.albumentations import Denoise
+    >>> pipe = A.Compose([Denoise("fast"), A.HorizontalFlip(p=1.0)],
+    ...                  bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]))
+    >>> img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = pipe(image=img, bboxes=np.array([[4, 8, 20, 30]]), labels=[1])
+    >>> out["image"].shape, out["image"].dtype, out["bboxes"].tolist()
+    ((64, 64, 3), dtype('uint8'), [[44.0, 8.0, 60.0, 30.0]])
+"""
+
+from __future__ import annotations
+
+from .. import _env  # noqa: F401  (must precede albumentations)
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
+from pydantic import Field, field_validator
+
+from ..denoiser import Denoiser, load
+from ..transforms import _check_device, _check_tile, _check_weights
+
+__all__ = ["Denoise"]
+
+
+class Denoise(ImageOnlyTransform):
+    """Denoise the image with a cvdenoise model (albumentations 2.x).
+
+    Args:
+        weights: ``"default"``, ``"fast"``, a shipped file name or a ``.safetensors`` path
+            (checked here, loaded on first use).
+        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA
+            when available).
+        strength: ``0`` keeps the input, ``1`` the model output, values between blend.
+        channel_order: ``"rgb"`` or ``"bgr"`` (images read with OpenCV) for 3/4-channel images.
+        tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
+        p: probability of applying the transform.
+
+    Targets:
+        image, images, volume, volumes
+
+    Image types:
+        uint8, float32 (in ``[0, 1]``); ``uint16`` works too. The output keeps the dtype.
+
+    Number of channels:
+        1 (``(H,W)`` or ``(H,W,1)``), 3, 4 (alpha kept untouched)
+
+    The model is loaded lazily, once per process, and is never pickled, so the transform can be
+    used in a ``DataLoader`` with ``num_workers > 0``; ``A.to_dict``/``A.from_dict`` keep the
+    constructor arguments.
+    """
+
+    class InitSchema(BaseTransformInitSchema):
+        weights: str | Path
+        device: str | None
+        strength: float = Field(ge=0, le=1)
+        channel_order: Literal["rgb", "bgr"]
+        tile: int = Field(ge=0)
+
+        @field_validator("weights")
+        @classmethod
+        def _weights(cls, v: str | Path) -> str:
+            return _check_weights(v)
+
+        @field_validator("device")
+        @classmethod
+        def _device(cls, v: str | None) -> str:
+            return _check_device(v)
+
+        @field_validator("tile")
+        @classmethod
+        def _tile(cls, v: int) -> int:
+            return _check_tile(v)
+
+    def __init__(
+        self,
+        weights: str | Path = "default",
+        device: str | None = "cpu",
+        strength: float = 1.0,
+        channel_order: Literal["rgb", "bgr"] = "rgb",
+        tile: int = 1024,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        self.weights = weights
+        self.device = device
+        self.strength = strength
+        self.channel_order = channel_order
+        self.tile = tile
+        self._denoiser: Denoiser | None = None
+        self._pid = os.getpid()
+
+    @property
+    def denoiser(self) -> Denoiser:
+        """The :class:`Denoiser` (loaded on first use in each process)."""
+        if self._denoiser is None or self._pid != os.getpid():
+            self._denoiser = load(
+                self.weights, self.device, tile=self.tile, strength=self.strength, channel_order=self.channel_order
+            )
+            self._pid = os.getpid()
+        return self._denoiser
+
+    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
+        """``(H,W)``, ``(H,W,1)``, ``(H,W,3)`` or ``(H,W,4)`` image → same shape and dtype."""
+        return self.denoiser(img)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("weights", "device", "strength", "channel_order", "tile")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_denoiser"] = None  # reloaded lazily in the unpickling process
+        return state

@@ -1,0 +1,174 @@
+"""torchvision ``transforms.v2`` adapter: :class:`Denoise` cleans images inside a pipeline.
+
+A thin wrapper around :class:`cvdenoise.Denoiser` (which owns padding, tiling, dtype and
+device handling); it only routes v2 inputs to it and passes everything else through.
+
+Example:
+    >>> import torch
+    >>> from torchvision import tv_tensors
+    >>> from torchvision.transforms import v2
+    >>> from cvdenoise.transforms import Denoise
+    >>> pipe = v2.Compose([v2.ToImage(), Denoise("fast"), v2.ToDtype(torch.float32, scale=True)])
+    >>> img = tv_tensors.Image(torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8))
+    >>> boxes = tv_tensors.BoundingBoxes([[4, 4, 40, 40]], format="XYXY", canvas_size=(64, 64))
+    >>> out, out_boxes = pipe(img, boxes)
+    >>> type(out).__name__, out.dtype, tuple(out.shape), bool((out_boxes == boxes).all())
+    ('Image', torch.float32, (3, 64, 64), True)
+"""
+
+from __future__ import annotations
+
+from . import _env  # noqa: F401  (environment switches before third-party imports)
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2.functional import is_pure_tensor
+
+from .denoiser import Denoiser, load
+from .weights import FAMILIES, resolve
+
+__all__ = ["Denoise"]
+
+#: PIL modes that map onto a supported numpy image (gray, RGB, RGBA, 16-bit gray).
+PIL_MODES = ("L", "RGB", "RGBA", "I;16")
+# Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap (64) and the shipped
+# models' size multiple (8), checked up front instead of on first use.
+_MIN_TILE = 2 * 64 + 8
+
+
+# ---------------------------------------------------------------------- argument checks
+# (shared with cvdenoise.integrations.albumentations)
+def _check_weights(weights: str | Path) -> str:
+    """Shipped family / file name or ``.safetensors`` path → ``str``; nothing is loaded."""
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be a name ('default', 'fast', ...) or a path, got {weights!r}")
+    name = os.fspath(weights)
+    if name not in FAMILIES:
+        resolve(name)  # WeightsError (a ValueError) listing the shipped names
+    return name
+
+
+def _check_device(device: str | torch.device | None) -> str:
+    """``None``/``"auto"`` → ``"auto"``; anything ``torch.device`` parses → its canonical string."""
+    if device is None or str(device) == "auto":
+        return "auto"
+    try:
+        return str(torch.device(device))
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or None, got {device!r}") from e
+
+
+def _check_unit(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_tile(tile: int) -> int:
+    if isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < _MIN_TILE):
+        raise ValueError(f"tile must be 0 (no tiling) or an integer >= {_MIN_TILE}, got {tile!r}")
+    return tile
+
+
+class Denoise(v2.Transform):
+    """Denoise the images of a torchvision v2 sample with a cvdenoise model.
+
+    Targets (everything else — ``BoundingBoxes``, ``Mask``, ``KeyPoints``, labels, plain
+    tensors next to an image, strings — is returned untouched, v2's usual rules):
+
+    * ``tv_tensors.Image`` and ``tv_tensors.Video``, ``(..., C, H, W)`` with ``C`` in 1/3/4
+      (RGB, alpha kept): any leading dims are flattened into one batch;
+    * a plain ``torch.Tensor`` ``(..., C, H, W)``, only when the sample holds no Image, Video
+      or PIL image (then the first plain tensor is the image);
+    * ``PIL.Image.Image`` of mode ``L``, ``RGB``, ``RGBA`` or ``I;16``.
+
+    Dtypes: ``uint8``, ``uint16`` or float in ``[0, 1]``. The output keeps the input's type
+    (tv_tensor class, PIL mode), shape, dtype and device.
+
+    Args:
+        weights: ``"default"``, ``"fast"``, a shipped file name or a ``.safetensors`` path
+            (checked here, loaded on first use).
+        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"``/
+            ``None`` for the input tensor's own device (CPU for PIL images).
+        p: probability of denoising a sample (``p=1`` and ``p=0`` draw no random number).
+        strength: ``0`` keeps the input, ``1`` the model output, values between blend.
+        tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
+
+    Raises:
+        ValueError: bad arguments (unknown weights raise
+            :class:`cvdenoise.weights.WeightsError`, a ``ValueError``), an unsupported PIL mode
+            or a tensor with fewer than 3 dims; the denoiser's own checks (channels, float range).
+
+    The model is loaded lazily, once per process and device, and is never pickled, so the
+    transform can live in a ``Dataset`` used by a ``DataLoader`` with ``num_workers > 0``.
+
+    Example:
+        >>> import torch
+        >>> from torchvision.transforms import v2
+        >>> from cvdenoise.transforms import Denoise
+        >>> pipe = v2.Compose([v2.ToImage(), Denoise("fast", p=1.0), v2.RandomHorizontalFlip()])
+        >>> pipe(torch.rand(2, 3, 32, 32)).shape
+        torch.Size([2, 3, 32, 32])
+    """
+
+    _transformed_types = (tv_tensors.Image, tv_tensors.Video, is_pure_tensor, PIL.Image.Image)
+
+    def __init__(
+        self,
+        weights: str | Path = "default",
+        device: str | torch.device | None = "cpu",
+        p: float = 1.0,
+        strength: float = 1.0,
+        tile: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.weights = _check_weights(weights)
+        self.device = _check_device(device)
+        self.p = _check_unit("p", p)
+        self.strength = _check_unit("strength", strength)
+        self.tile = _check_tile(tile)
+        self._denoisers: dict[str, Denoiser] = {}
+        self._pid = os.getpid()
+
+    def denoiser(self, device: str | torch.device = "cpu") -> Denoiser:
+        """The :class:`Denoiser` used for inputs on ``device`` (loaded on first call)."""
+        key = str(torch.device(device)) if self.device == "auto" else self.device
+        if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
+            self._denoisers, self._pid = {}, os.getpid()
+        if key not in self._denoisers:
+            self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength)
+        return self._denoisers[key]
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        apply = self.p >= 1.0 or (self.p > 0.0 and bool(torch.rand(1) < self.p))
+        return {"apply": apply}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if not params["apply"]:
+            return inpt
+        if isinstance(inpt, PIL.Image.Image):
+            if inpt.mode not in PIL_MODES:
+                raise ValueError(
+                    f"PIL images of mode {inpt.mode!r} are not supported; use one of {PIL_MODES} "
+                    f"(e.g. image.convert('RGB'))"
+                )
+            return PIL.Image.fromarray(self.denoiser("cpu")(np.asarray(inpt)))
+        x = inpt.as_subclass(torch.Tensor)
+        if x.ndim < 3:
+            raise ValueError(f"image tensors must be (..., C, H, W); got shape {tuple(x.shape)}")
+        out = self.denoiser(x.device)(x.reshape(-1, *x.shape[-3:])).reshape(x.shape)
+        if out.is_inference():  # float outputs come out of inference_mode; allow in-place ops later
+            out = out.clone()
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_denoisers"] = {}  # models are reloaded lazily in the unpickling process
+        return state

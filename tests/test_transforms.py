@@ -1,0 +1,267 @@
+"""The torchvision v2 and albumentations adapters (cvdenoise.transforms, cvdenoise.integrations)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from helpers import add_noise, psnr
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from cvdenoise.transforms import Denoise
+
+SIGMA = 25
+
+
+@pytest.fixture(scope="module")
+def clean128() -> np.ndarray:
+    """128×128 RGB uint8 crop of skimage's astronaut."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[100:228, 180:308])
+
+
+@pytest.fixture(scope="module")
+def noisy128(clean128: np.ndarray) -> np.ndarray:
+    return add_noise(clean128, SIGMA, seed=0)
+
+
+def _chw(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()
+
+
+def _hwc(t: torch.Tensor) -> np.ndarray:
+    return t.permute(1, 2, 0).numpy()
+
+
+# ------------------------------------------------------------------ torchvision v2
+def test_v2_compose_denoises_image_and_keeps_boxes_mask_labels(clean128: np.ndarray, noisy128: np.ndarray) -> None:
+    img = tv_tensors.Image(_chw(noisy128))
+    boxes = tv_tensors.BoundingBoxes([[10, 20, 60, 90], [0, 0, 128, 128]], format="XYXY", canvas_size=(128, 128))
+    mask = tv_tensors.Mask((torch.arange(128 * 128).reshape(128, 128) % 3).to(torch.uint8))
+    labels = torch.tensor([3, 7])  # plain tensor next to an Image: must pass through
+    pipe = v2.Compose([v2.ToImage(), Denoise("fast"), v2.ClampBoundingBoxes()])
+
+    out = pipe({"image": img, "boxes": boxes, "mask": mask, "labels": labels})
+
+    assert type(out["image"]) is tv_tensors.Image
+    assert out["image"].dtype == torch.uint8 and out["image"].shape == img.shape
+    assert not torch.equal(out["image"], img)
+    assert type(out["boxes"]) is tv_tensors.BoundingBoxes and torch.equal(out["boxes"], boxes)
+    assert out["boxes"].format == boxes.format and out["boxes"].canvas_size == boxes.canvas_size
+    assert type(out["mask"]) is tv_tensors.Mask and torch.equal(out["mask"], mask)
+    assert torch.equal(out["labels"], labels)
+    before, after = psnr(noisy128, clean128), psnr(_hwc(out["image"]), clean128)
+    assert after > before + 2, (before, after)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 40, 48), (3, 40, 48), (2, 2, 1, 24, 32)])
+def test_v2_plain_float_tensor_round_trip(shape: tuple[int, ...]) -> None:
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    y = Denoise("fast")(x)
+    assert type(y) is torch.Tensor and y.dtype == x.dtype and y.shape == x.shape
+    assert not torch.equal(y, x)
+    y.mul_(1.0)  # a normal tensor: in-place ops downstream (e.g. Normalize(inplace=True)) work
+    # leading dims are one batch: same result as denoising each image on its own
+    flat = x.reshape(-1, *shape[-3:])
+    assert torch.allclose(y.reshape(flat.shape)[-1], Denoise("fast")(flat[-1]), atol=1e-5)
+
+
+def test_v2_video_keeps_type() -> None:
+    vid = tv_tensors.Video(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8))
+    out = Denoise("fast")(vid)
+    assert type(out) is tv_tensors.Video and out.dtype == torch.uint8 and out.shape == vid.shape
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_v2_pil_round_trip(noisy128: np.ndarray, clean128: np.ndarray, mode: str) -> None:
+    img = PIL.Image.fromarray(noisy128).convert(mode)
+    out = Denoise("fast")(img)
+    assert isinstance(out, PIL.Image.Image) and out.mode == mode and out.size == img.size
+    ref = np.asarray(PIL.Image.fromarray(clean128).convert(mode))
+    assert psnr(np.asarray(out), ref) > psnr(np.asarray(img), ref) + 2
+    if mode == "RGBA":
+        assert np.array_equal(np.asarray(out)[..., 3], np.asarray(img)[..., 3])
+
+
+def test_v2_pil_unsupported_mode() -> None:
+    with pytest.raises(ValueError, match="mode 'P'"):
+        Denoise("fast")(PIL.Image.new("P", (16, 16)))
+
+
+def test_v2_p_zero_returns_input_unchanged(noisy128: np.ndarray) -> None:
+    img = tv_tensors.Image(_chw(noisy128))
+    boxes = tv_tensors.BoundingBoxes([[1, 2, 3, 4]], format="XYXY", canvas_size=(128, 128))
+    t = Denoise("fast", p=0.0)
+    out, out_boxes = t(img, boxes)
+    assert out is img and out_boxes is boxes
+    pil = PIL.Image.fromarray(noisy128)
+    assert t(pil) is pil
+    assert t._denoisers == {}  # never loaded
+
+
+def test_v2_p_half_applies_sometimes() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(3, 16, 16)
+    t = Denoise("fast", p=0.5)
+    applied = [not torch.equal(t(x), x) for _ in range(20)]
+    assert 0 < sum(applied) < 20
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"p": 1.5}, "p must be"),
+        ({"strength": -0.1}, "strength must be"),
+        ({"strength": True}, "strength must be"),
+        ({"tile": 64}, "tile must be"),
+        ({"tile": 256.0}, "tile must be"),
+        ({"weights": "nope"}, "unknown weights"),
+        ({"weights": 3}, "weights must be"),
+        ({"device": "bogus"}, "device must be"),
+    ],
+)
+def test_v2_invalid_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Denoise(**kwargs)
+
+
+def test_v2_auto_device_follows_input() -> None:
+    t = Denoise("fast", device=None)
+    assert t.device == "auto"
+    t(torch.rand(3, 16, 16))
+    assert list(t._denoisers) == ["cpu"]
+    if torch.cuda.is_available():
+        y = t(torch.rand(3, 16, 16, device="cuda"))
+        assert y.device.type == "cuda" and "cuda:0" in t._denoisers
+
+
+def test_v2_pickle_before_and_after_use(noisy128: np.ndarray) -> None:
+    x = tv_tensors.Image(_chw(noisy128[:48, :48]))
+    t = Denoise("fast", strength=0.8)
+    fresh = pickle.loads(pickle.dumps(t))
+    ref = t(x)
+    assert t._denoisers  # loaded now
+    blob = pickle.dumps(t)
+    assert len(blob) < 10_000  # no model weights inside
+    used = pickle.loads(blob)
+    assert used._denoisers == {} and (used.weights, used.strength, used.p) == ("fast", 0.8, 1.0)
+    assert torch.equal(fresh(x), ref) and torch.equal(used(x), ref)
+    assert t._denoisers  # pickling did not drop the original's cache
+
+
+class NoisyBoxes(Dataset):
+    """Four noisy 64×64 crops, each with one box; returns ``transform(Image, BoundingBoxes)``."""
+
+    def __init__(self, images: list[np.ndarray], transform: v2.Transform) -> None:
+        self.images, self.transform = images, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def raw(self, i: int) -> tuple[tv_tensors.Image, tv_tensors.BoundingBoxes]:
+        img = tv_tensors.Image(_chw(self.images[i]))
+        boxes = tv_tensors.BoundingBoxes([[8, 4 + i, 40, 60]], format="XYXY", canvas_size=(64, 64))
+        return img, boxes
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(*self.raw(i))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_v2_dataloader_workers(clean128: np.ndarray, context: str) -> None:
+    cleans = [np.ascontiguousarray(clean128[y : y + 64, x : x + 64]) for y in (0, 64) for x in (0, 64)]
+    ds = NoisyBoxes([add_noise(c, SIGMA, seed=i) for i, c in enumerate(cleans)], Denoise("fast"))
+    expected = [ds[i][0] for i in range(len(ds))]  # main process (also loads its model first)
+
+    loader = DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context=context)
+    images, boxes = zip(*loader)
+    images_t, boxes_t = torch.cat(images), torch.cat(boxes)
+
+    assert images_t.shape == (4, 3, 64, 64) and images_t.dtype == torch.uint8
+    assert torch.equal(boxes_t, torch.stack([ds.raw(i)[1] for i in range(4)]))
+    diff = (images_t.int() - torch.stack(expected).int()).abs().max().item()
+    assert diff <= 1, diff
+    for out, noisy, clean in zip(images_t, ds.images, cleans):
+        assert psnr(_hwc(out), clean) > psnr(noisy, clean) + 2
+
+
+# ------------------------------------------------------------------ albumentations
+A = pytest.importorskip("albumentations")
+from cvdenoise.integrations.albumentations import Denoise as ADenoise  # noqa: E402
+
+
+def _bbox_pipe(*transforms: object) -> object:
+    return A.Compose(list(transforms), bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]))
+
+
+def test_albu_compose_denoises_and_flips_bbox(clean128: np.ndarray, noisy128: np.ndarray) -> None:
+    pipe = _bbox_pipe(ADenoise("fast"), A.HorizontalFlip(p=1.0))
+    out = pipe(image=noisy128, bboxes=np.array([[10, 20, 60, 90]], np.float32), labels=[5])
+
+    img = out["image"]
+    assert img.dtype == np.uint8 and img.shape == noisy128.shape
+    flipped_clean, flipped_noisy = clean128[:, ::-1], noisy128[:, ::-1]
+    assert psnr(img, flipped_clean) > psnr(flipped_noisy, flipped_clean) + 2
+    np.testing.assert_allclose(out["bboxes"], [[128 - 60, 20, 128 - 10, 90]])
+    assert list(out["labels"]) == [5]
+
+
+def test_albu_float32_and_gray(clean128: np.ndarray, noisy128: np.ndarray, clean_gray: np.ndarray) -> None:
+    t = A.Compose([ADenoise("fast")])
+    clean_f, noisy_f = clean128.astype(np.float32) / 255, noisy128.astype(np.float32) / 255
+    out = t(image=noisy_f)["image"]
+    assert out.dtype == np.float32 and out.shape == noisy_f.shape
+    assert psnr(out, clean_f, 1.0) > psnr(noisy_f, clean_f, 1.0) + 2
+
+    gray = np.ascontiguousarray(clean_gray[:128, :128])
+    noisy_g = add_noise(gray, SIGMA, seed=1)
+    for img in (noisy_g, noisy_g[:, :, None]):
+        out = t(image=img)["image"]
+        assert out.dtype == np.uint8 and out.shape == img.shape
+        assert psnr(out.reshape(gray.shape), gray) > psnr(noisy_g, gray) + 2
+
+
+def test_albu_bgr_order(noisy128: np.ndarray) -> None:
+    rgb = A.Compose([ADenoise("fast")])(image=noisy128)["image"]
+    bgr = A.Compose([ADenoise("fast", channel_order="bgr")])(image=np.ascontiguousarray(noisy128[..., ::-1]))["image"]
+    assert np.abs(bgr[..., ::-1].astype(int) - rgb.astype(int)).max() <= 1
+
+
+def test_albu_serialization_and_pickle(noisy128: np.ndarray) -> None:
+    pipe = _bbox_pipe(ADenoise("fast", strength=0.7, channel_order="bgr", tile=512, p=0.9), A.HorizontalFlip(p=1.0))
+    d = A.to_dict(pipe)
+    args = {"weights": "fast", "device": "cpu", "strength": 0.7, "channel_order": "bgr", "tile": 512}
+    assert d["transform"]["transforms"][0] == {
+        "__class_fullname__": "cvdenoise.integrations.albumentations.Denoise", "p": 0.9, **args
+    }
+    back = A.from_dict(d).transforms[0]
+    assert type(back) is ADenoise and back.get_transform_init_args() == args and back.p == 0.9
+
+    t = ADenoise("fast")
+    ref = t(image=noisy128[:48, :48])["image"]
+    blob = pickle.dumps(t)
+    assert len(blob) < 10_000  # model not pickled
+    assert np.array_equal(pickle.loads(blob)(image=noisy128[:48, :48])["image"], ref)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"strength": 2}, "strength"),
+        ({"channel_order": "xyz"}, "channel_order"),
+        ({"tile": 10}, "tile"),
+        ({"weights": "nope"}, "weights"),
+        ({"device": "bogus"}, "device"),
+        ({"p": -1}, "p"),
+    ],
+)
+def test_albu_invalid_arguments(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"(?s)validation error.*\b{field}\b"):
+        ADenoise(**kwargs)
