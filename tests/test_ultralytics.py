@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import csv
+import socket
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ultralytics")
+
+from cvdenoise.integrations.ultralytics import attach, configure_offline, detach, hooks_of  # noqa: E402
+
+configure_offline()
+
+import cvdenoise  # noqa: E402
+from cvdenoise.cli import main  # noqa: E402
+
+from helpers import add_noise  # noqa: E402
+
+
+@pytest.fixture()
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Any outgoing connection attempt fails the test."""
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object, *a: object) -> None:
+        attempts.append(address)
+        raise OSError(f"network blocked in tests: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    yield attempts
+    assert attempts == [], f"network was contacted: {attempts}"
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    from ultralytics.utils import ASSETS
+
+    img = cv2.imread(str(ASSETS / "bus.jpg"))
+    return add_noise(cv2.resize(img, (320, 416)), 25)
+
+
+def test_attach_predict_equals_manual_and_detach_restores(no_network: list[object], frame: np.ndarray) -> None:
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    model = YOLO("yolo11n.yaml")
+    kw = dict(conf=0.0, max_det=30, imgsz=320, verbose=False)
+    raw = model.predict(frame.copy(), **kw)[0]
+    den = cvdenoise.load("fast")
+    attach(model, den)
+    attached = model.predict(frame.copy(), **kw)[0]
+    called = model(frame.copy(), **kw)[0]
+    assert hooks_of(model) is not None and len(hooks_of(model).denoise_ms) == 2
+    detach(model)
+    assert hooks_of(model) is None
+    manual = model.predict(den(frame, channel_order="bgr"), **kw)[0]
+    again = model.predict(frame.copy(), **kw)[0]
+    assert len(attached.boxes) > 0
+    assert torch.equal(attached.boxes.data, manual.boxes.data)
+    assert torch.equal(called.boxes.data, manual.boxes.data)
+    assert np.array_equal(attached.orig_img, manual.orig_img)
+    assert not np.array_equal(attached.orig_img, raw.orig_img)  # frames really were changed
+    assert torch.equal(again.boxes.data, raw.boxes.data)  # detach restores the original behaviour
+
+
+def test_attach_track(no_network: list[object], frame: np.ndarray) -> None:
+    from ultralytics import YOLO
+
+    model = attach(YOLO("yolo11n.yaml"))
+    res = model.track(frame.copy(), imgsz=320, conf=0.0, max_det=5, verbose=False, persist=False)[0]
+    assert res.orig_img.shape == frame.shape and len(hooks_of(model).denoise_ms) == 1
+
+
+def test_attach_rejects_non_model() -> None:
+    with pytest.raises(TypeError, match="ultralytics YOLO"):
+        attach(object())
+
+
+def test_detect_cli_folder_and_video(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
+    src = tmp_path / "imgs"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "a.jpg"), frame)
+    cv2.imwrite(str(src / "sub" / "b.png"), frame[:200, :240])
+    out = tmp_path / "out"
+    assert main(["detect", str(src), "--model", "yolo26n.yaml", "-o", str(out), "--imgsz", "320", "-q"]) == 0
+    assert (out / "a.jpg").is_file() and (out / "sub" / "b.png").is_file()
+    rows = list(csv.DictReader((out / "timing.csv").open()))
+    assert [r["frame"] for r in rows] == ["a.jpg", "sub/b.png"]
+    assert all(float(r["denoise_ms"]) > 0 and float(r["detect_ms"]) > 0 for r in rows)
+    video = tmp_path / "clip.avi"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 416))
+    for i in range(3):
+        wr.write(np.roll(frame, i * 4, axis=1))
+    wr.release()
+    assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(tmp_path / "vout"), "--imgsz", "320", "-q"]) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "vout" / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()
+
+
+def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
+    from ultralytics import YOLO
+
+    for split in ("images", "labels"):
+        (tmp_path / split / "val").mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / "images" / "val" / f"{i}.jpg"), frame)
+        (tmp_path / "labels" / "val" / f"{i}.txt").write_text("5 0.5 0.5 0.8 0.6\n")
+    data = tmp_path / "data.yaml"
+    data.write_text(f"path: {tmp_path}\ntrain: images/val\nval: images/val\nnames: ['a', 'b', 'c', 'd', 'e', 'bus']\n")
+    model = attach(YOLO("yolo11n.yaml"))
+    model.val(data=str(data), imgsz=64, batch=2, plots=False, verbose=False, workers=0)
+    assert len(hooks_of(model).denoise_ms) == 1
