@@ -1,0 +1,44 @@
+"""Every example runs offline and does what it prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(script: str, *args: str) -> str:
+    r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+def test_denoise_folder(tmp_path: Path) -> None:
+    out = run("denoise_folder.py", str(EXAMPLES / "data"), str(tmp_path))
+    assert "wrote 4 of 4 images" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (EXAMPLES / "data").iterdir())
+
+
+def test_dataloader_transform() -> None:
+    out = run("dataloader_transform.py")
+    line = [l for l in out.splitlines() if l.startswith("mean PSNR")][0]
+    before, after = (float(w) for w in line.replace("dB", "").split() if w.replace(".", "").isdigit())
+    assert after > before + 2
+
+
+def test_medical_dicom(tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")
+    out = run("medical_dicom.py", str(tmp_path))
+    assert "int16 -> int16" in out and (tmp_path / "denoised.dcm").is_file()
+    err = out.split("RMS error vs the clean image:")[1].split("(")[0].split("->")
+    assert float(err[1]) < float(err[0])
+
+
+def test_video_yolo(tmp_path: Path) -> None:
+    pytest.importorskip("ultralytics")
+    out = run("video_yolo.py", str(tmp_path))
+    assert out.count("denoise") >= 6 and "6 frames" in out
