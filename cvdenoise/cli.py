@@ -13,7 +13,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
-    p.add_argument("--tile", type=int, default=1024, help="tile size for large images (0: never tile)")
+    p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
 

@@ -126,7 +126,7 @@ class Denoise(v2.Transform):
         device: str | torch.device | None = "cpu",
         p: float = 1.0,
         strength: float = 1.0,
-        tile: int = 1024,
+        tile: int = 2048,
     ) -> None:
         super().__init__()
         self.weights = _check_weights(weights)

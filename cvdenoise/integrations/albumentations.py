@@ -88,7 +88,7 @@ class Denoise(ImageOnlyTransform):
         device: str | None = "cpu",
         strength: float = 1.0,
         channel_order: Literal["rgb", "bgr"] = "rgb",
-        tile: int = 1024,
+        tile: int = 2048,
         p: float = 1.0,
     ) -> None:
         super().__init__(p=p)
