@@ -9,19 +9,19 @@ Compressed transfer syntaxes are decoded (when pydicom has a decoder) and writte
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
     from .denoiser import Denoiser
 
-__all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "read_dicom", "write_dicom", "denoise_dataset"]
+__all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "read_dicom", "write_dicom", "denoise_dataset", "dataset_from_array"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
@@ -53,18 +53,29 @@ def read_dicom(path: str | Path) -> "Dataset":
 
 def write_dicom(path: str | Path, ds: "Dataset") -> Path:
     """Write ``ds`` atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=".dcm", dir=str(path.parent))
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
+
+
+def dataset_from_array(pixels: np.ndarray, bits_stored: int, **elements: Any) -> "Dataset":
+    """A minimal secondary-capture DICOM dataset holding a gray ``(H,W)`` integer array.
+
+    ``elements`` are set as attributes (``PatientName="Anon"``, ``Modality="CT"``, …).
+    """
+    _pydicom()
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    for k, v in elements.items():
+        setattr(ds, k, v)
+    ds.set_pixel_data(pixels, "MONOCHROME2", bits_stored, generate_instance_uid=False)
+    return ds
 
 
 def _denoise_frame(frame: np.ndarray, denoiser: "Denoiser", rgb: bool) -> np.ndarray:

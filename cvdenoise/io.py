@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "ImageWriteError", "read_image", "write_image", "IMAGE_SUFFIXES"]
+__all__ = ["ImageReadError", "ImageWriteError", "read_image", "write_image", "atomic_write", "IMAGE_SUFFIXES"]
 
 from .data import IMAGE_SUFFIXES
 
@@ -72,11 +73,17 @@ def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> 
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {e}") from e
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=ext, dir=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=path.suffix, dir=str(path.parent))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -13,25 +13,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.dataset import Dataset
 from skimage import data
 
 import cvdenoise
+from cvdenoise.dicom import dataset_from_array
 
 
 def make_dataset() -> tuple[Dataset, np.ndarray]:
     clean = data.camera().astype(np.float64) / 255 * 3000 - 1000  # (512,512), CT-like values
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 120, clean.shape), -2048, 2047).astype(np.int16)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.Modality = "Anonymous^Phantom", "0000", "OT"
-    ds.set_pixel_data(noisy, "MONOCHROME2", 12, generate_instance_uid=False)
+    ds = dataset_from_array(noisy, 12, PatientName="Anonymous^Phantom", PatientID="0000", Modality="OT")
     return ds, clean
 
 

@@ -6,32 +6,17 @@ import numpy as np
 import pytest
 
 pydicom = pytest.importorskip("pydicom")
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid  # noqa: E402
 
 import cvdenoise  # noqa: E402
 from cvdenoise.cli import main  # noqa: E402
+from cvdenoise.dicom import dataset_from_array  # noqa: E402
 
 from helpers import psnr  # noqa: E402
 
 
-def make_dicom(pixels: np.ndarray, bits_stored: int) -> Dataset:
-    """A minimal secondary-capture DICOM dataset holding ``pixels`` (made here, no files)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName = "Test^Phantom"
-    ds.PatientID = "cvd-001"
-    ds.Modality = "CT"
-    ds.WindowCenter = 40
-    ds.WindowWidth = 400
-    ds.set_pixel_data(pixels, "MONOCHROME2", bits_stored, generate_instance_uid=False)
-    return ds
+def make_dicom(pixels: np.ndarray, bits_stored: int) -> "pydicom.Dataset":
+    return dataset_from_array(pixels, bits_stored, PatientName="Test^Phantom", PatientID="cvd-001", Modality="CT",
+                              WindowCenter=40, WindowWidth=400)
 
 
 @pytest.fixture()
