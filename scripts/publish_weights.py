@@ -1,6 +1,6 @@
 """Copy trained runs into weights/ as the shipped models, with complete model cards.
 
-    python weights/publish.py RUNS_DIR
+    python scripts/publish_weights.py RUNS_DIR
 
 expects RUNS_DIR/<name>/<name>.safetensors (+ .json written by ``cvdenoise train``) for
 color-default, color-fast, gray-default, gray-fast. A gray run that is missing is replaced by
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cvdenoise.weights import color_to_gray, load_model, save_weights
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "weights"
 TRAINING_DATA = (
     "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data; every 10th file held out "
     "for validation), downscaled ×0.5, plus 30 % procedural dead-leaves images; degradations: "

@@ -1,0 +1,25 @@
+"""The distribution ships every subpackage and the weights."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_subpackage_is_listed() -> None:
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "cvdenoise").rglob("__init__.py")}
+    assert found <= listed, f"missing from pyproject packages: {sorted(found - listed)}"
+    assert cfg["package-dir"]["cvdenoise._weights"] == "weights"
+    assert "*.safetensors" in cfg["package-data"]["cvdenoise._weights"]
+
+
+def test_console_script_target_exists() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    mod, func = scripts["cvdenoise"].split(":")
+    import importlib
+
+    assert callable(getattr(importlib.import_module(mod), func))
