@@ -164,8 +164,6 @@ class Denoise(v2.Transform):
         if x.ndim < 3:
             raise ValueError(f"image tensors must be (..., C, H, W); got shape {tuple(x.shape)}")
         out = self.denoiser(x.device)(x.reshape(-1, *x.shape[-3:])).reshape(x.shape)
-        if out.is_inference():  # float outputs come out of inference_mode; allow in-place ops later
-            out = out.clone()
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
     def __getstate__(self) -> dict[str, Any]:
