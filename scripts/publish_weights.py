@@ -41,6 +41,9 @@ def publish(runs: Path) -> None:
             else:
                 raise FileNotFoundError(src)
             keep = {"training": card.get("training", {}), "benchmark": card.get("benchmark", {})}
+            recipe = keep["training"].get("recipe", {})
+            if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
+                recipe["loss"] = "log-charbonnier"
             keep["training"]["data"] = TRAINING_DATA
             keep["training"]["recipe_doc"] = "weights/RECIPE.md"
             save_weights(model, HERE / f"{name}.safetensors", keep)
