@@ -100,6 +100,34 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "torchscript" and (args.opset is not None or args.batch is not None or args.static):
+        print("cvdenoise export: error: --opset, --batch and --static apply to --format onnx only", file=sys.stderr)
+        return 2
+    from .export import ExportError, to_onnx, to_torchscript
+    from .weights import WeightsError
+
+    try:
+        if args.format == "onnx":
+            report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
+                             half=args.half, batch=args.batch, static=tuple(args.static) if args.static else None,
+                             check=not args.no_check)
+        else:
+            report = to_torchscript(args.output, args.weights, channels=args.channels, half=args.half,
+                                    check=not args.no_check)
+    except ImportError as e:
+        print(f"cvdenoise export: error: {e}", file=sys.stderr)
+        return 2
+    except ExportError as e:
+        print(f"cvdenoise export: FAILED: {e}", file=sys.stderr)
+        return 1
+    except (WeightsError, ValueError, OSError) as e:
+        print(f"cvdenoise export: error: {e}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import main as train_main
 
@@ -146,6 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="export weights to ONNX or TorchScript, verified against PyTorch")
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript"],
+                   help="onnx (preferred; dynamo exporter) or torchscript (for stacks that need it)")
+    p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="3 (RGB) or 1 (gray) member of a family (default 3; a file's own count for files)")
+    p.add_argument("--half", action="store_true", help="float16 network with float32 input/output")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    p.add_argument("--batch", type=int, default=None, help="fix the batch size (ONNX; default dynamic)")
+    p.add_argument("--static", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="fix the input height and width (ONNX; default dynamic)")
+    p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
+    p.add_argument("-o", "--output", required=True, help="output file (.onnx, or .pt/.ts/.torchscript)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("weights", help="list shipped weights")
     p.add_argument("-v", "--verbose", action="store_true")

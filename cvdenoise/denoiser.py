@@ -366,13 +366,17 @@ def load(
     Args:
         weights: ``"default"`` or ``"fast"`` (a colour model plus its gray twin, loaded when
             a gray image arrives), a shipped file name such as ``"gray-fast"`` (see
-            :func:`cvdenoise.weights.available`), or a path to a ``.safetensors`` file.
+            :func:`cvdenoise.weights.available`), a path to a ``.safetensors`` file, or a
+            model exported by :mod:`cvdenoise.export`: ``.onnx`` (run by onnxruntime, CUDA/
+            TensorRT providers on CUDA devices) or ``.pt``/``.ts``/``.torchscript``
+            (TorchScript); see :mod:`cvdenoise.backends`. Exports with a fixed ``H×W`` cap
+            ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         half, tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
 
     Raises:
-        cvdenoise.weights.WeightsError: unknown name, unreadable file, or tensors that do not
-            match the architecture.
+        cvdenoise.weights.WeightsError: unknown name, unreadable file, tensors that do not
+            match the architecture, or an exported file without cvdenoise metadata.
 
     Example:
         >>> import numpy as np, cvdenoise
@@ -385,6 +389,16 @@ def load(
         channel_order=channel_order, strength=strength,
     )
     name = str(weights)
+    if Path(name).suffix.lower() in (".onnx", ".pt", ".ts", ".torchscript"):  # exported: cvdenoise.backends
+        from .backends import load_backend
+
+        if half:
+            raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
+        be = load_backend(weights, _resolve_device(device))
+        if be.size is not None:  # fixed H×W export: every tile must fit it
+            kw["tile"] = min(tile or min(be.size), *be.size)
+            kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
+        return Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, **kw)
     if name in FAMILIES:
         fam = FAMILIES[name]
         color = load_model(fam[3])

@@ -1,0 +1,286 @@
+"""Inference backends for exported models: onnxruntime (``.onnx``) and TorchScript (``.pt``).
+
+:func:`cvdenoise.load` dispatches here by file suffix; the result is a normal
+:class:`~cvdenoise.denoiser.Denoiser` whose backend is one of the classes below, so the call API,
+tiling, borders, channel order and dtype rules are exactly those of the PyTorch backend.
+
+A backend is a callable ``(B, C, H, W) float tensor on the Denoiser's device → (B, C, H, W)
+float32 tensor on the same device`` (values in ``[0, 1]``, RGB order for ``C = 3``). Exported
+graphs always take and return float32 — an fp16 export casts inside the graph — so the
+precision of an exported model is fixed at export time (:mod:`cvdenoise.export`).
+
+Files must carry the cvdenoise metadata written by :mod:`cvdenoise.export` (ONNX
+``metadata_props`` or the TorchScript extra file ``cvdenoise.json``; keys in
+:data:`METADATA_KEYS`); anything else is rejected with a :class:`~cvdenoise.weights.WeightsError`
+naming the file and the problem.
+
+``onnxruntime`` is imported only when an ONNX file is loaded, so ``import cvdenoise`` stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+
+from .weights import WeightsError
+
+__all__ = [
+    "METADATA_KEYS",
+    "ONNX_SUFFIXES",
+    "TORCHSCRIPT_SUFFIXES",
+    "EXPORTED_SUFFIXES",
+    "OnnxBackend",
+    "TorchScriptBackend",
+    "ExportedBackend",
+    "load_backend",
+    "default_providers",
+]
+
+#: Metadata every cvdenoise export carries (ONNX ``metadata_props`` / TorchScript ``cvdenoise.json``).
+METADATA_KEYS: tuple[str, ...] = (
+    "cvdenoise_version", "weights", "channels", "value_range", "multiple", "layout", "color_order",
+)
+ONNX_SUFFIXES: tuple[str, ...] = (".onnx",)
+TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".ts", ".torchscript")
+EXPORTED_SUFFIXES: tuple[str, ...] = ONNX_SUFFIXES + TORCHSCRIPT_SUFFIXES
+#: Name of the TorchScript archive's metadata file.
+TORCHSCRIPT_META = "cvdenoise.json"
+
+
+def _check_metadata(path: Path, meta: dict[str, Any], where: str) -> tuple[int, int]:
+    """Validate cvdenoise metadata; returns ``(channels, multiple)``."""
+    missing = [k for k in METADATA_KEYS if k not in meta]
+    if len(missing) == len(METADATA_KEYS):
+        raise WeightsError(
+            f"{path} is not a cvdenoise export: its {where} carries no cvdenoise metadata "
+            f"(expected keys {list(METADATA_KEYS)}; export models with `cvdenoise export`)"
+        )
+    if missing:
+        raise WeightsError(f"{path}: incomplete cvdenoise metadata in its {where}, missing {missing}")
+    try:
+        channels, multiple = int(meta["channels"]), int(meta["multiple"])
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{path}: invalid channels/multiple in its cvdenoise metadata: {e}") from e
+    if channels not in (1, 3) or multiple < 1:
+        raise WeightsError(f"{path}: cvdenoise metadata has channels={channels}, multiple={multiple}; "
+                           "expected channels 1 or 3 and multiple >= 1")
+    if str(meta["layout"]).upper() != "BCHW":
+        raise WeightsError(f"{path}: layout {meta['layout']!r} is not supported (expected 'BCHW')")
+    return channels, multiple
+
+
+def default_providers(device: torch.device) -> list[str]:
+    """onnxruntime execution providers for ``device``, best first.
+
+    CUDA devices get ``TensorrtExecutionProvider`` and ``CUDAExecutionProvider`` where this
+    onnxruntime build has them (``pip install onnxruntime-gpu``), then CPU. Note that TensorRT
+    builds an engine for every new input shape: keep tile sizes fixed (or export ``static``)
+    when using it.
+    """
+    import onnxruntime as ort
+
+    have = set(ort.get_available_providers())
+    out: list[str] = []
+    if device.type == "cuda":
+        out += [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in have]
+    return out + ["CPUExecutionProvider"]
+
+
+class OnnxBackend:
+    """An onnxruntime ``InferenceSession`` behind the backend interface.
+
+    Args:
+        path: a ``.onnx`` file written by :func:`cvdenoise.export.to_onnx`.
+        device: the Denoiser's device; CUDA selects the CUDA/TensorRT providers when this
+            onnxruntime build has them (else CPU, with a warning).
+        providers: explicit provider list (overrides :func:`default_providers`).
+        threads: intra-op threads (default: ``torch.get_num_threads()``, so ORT and PyTorch
+            use the same thread budget).
+
+    Inputs are converted through numpy (``(B,C,H,W)`` float32, C-contiguous) and the output is
+    returned on the input's device. Exports with a fixed batch run the input in chunks of that
+    batch (the last one padded by repetition); exports with a fixed ``H×W`` accept inputs up to
+    that size (replicate-padded, then cropped back) and reject larger ones.
+
+    Raises:
+        WeightsError: not an ONNX file, no cvdenoise metadata, or not a ``(B,C,H,W)`` model.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        *,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "loading .onnx models needs onnxruntime: pip install 'cvdenoise[onnx]'"
+            ) from e
+        self.path = Path(path)
+        self.device = torch.device(device)
+        if not self.path.is_file():
+            raise WeightsError(f"model file not found: {self.path}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads if threads is not None else torch.get_num_threads())
+        opts.log_severity_level = 3  # errors only
+        provs = providers or default_providers(self.device)
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=provs)
+        except Exception as e:  # onnxruntime raises its own exception types (not RuntimeError)
+            raise WeightsError(f"{self.path} is not a loadable ONNX model: {e}") from e
+        if self.device.type == "cuda" and self.session.get_providers() == ["CPUExecutionProvider"]:
+            warnings.warn(
+                f"{self.path.name}: this onnxruntime build has no CUDA provider; running on CPU "
+                "(pip install onnxruntime-gpu)", RuntimeWarning, stacklevel=2,
+            )
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.channels, self.multiple = _check_metadata(self.path, self.metadata, "ONNX metadata_props")
+        ins, outs = self.session.get_inputs(), self.session.get_outputs()
+        if len(ins) != 1 or len(outs) != 1:
+            raise WeightsError(f"{self.path}: expected one input and one output, got {len(ins)} and {len(outs)}")
+        shape = list(ins[0].shape)
+        if len(shape) != 4:
+            raise WeightsError(f"{self.path}: input {ins[0].name!r} has rank {len(shape)} {shape}; expected (B,C,H,W)")
+        if ins[0].type != "tensor(float)":
+            raise WeightsError(f"{self.path}: input {ins[0].name!r} is {ins[0].type}; expected tensor(float) (float32)")
+        if isinstance(shape[1], int) and shape[1] != self.channels:
+            raise WeightsError(f"{self.path}: input has {shape[1]} channels but the metadata says {self.channels}")
+        self.input_name, self.output_name = ins[0].name, outs[0].name
+        #: fixed batch of the graph, or None when dynamic
+        self.batch: int | None = shape[0] if isinstance(shape[0], int) else None
+        #: fixed (H, W) of the graph, or None when dynamic
+        self.size: tuple[int, int] | None = (
+            (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
+        )
+        self.precision: str = self.metadata.get("precision", "fp32")
+
+    def __repr__(self) -> str:
+        return f"OnnxBackend({str(self.path)!r}, providers={self.session.get_providers()})"
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run([self.output_name], {self.input_name: x})[0]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        if c != self.channels:
+            raise ValueError(f"{self.path.name} takes {self.channels} channel(s), got {c}")
+        xc = x.detach().to("cpu", torch.float32)
+        if self.size is not None:
+            fh, fw = self.size
+            if h > fh or w > fw:
+                raise ValueError(
+                    f"{self.path.name} was exported for a fixed {fh}×{fw} input; got {h}×{w} "
+                    "(cvdenoise.load caps the tile size for such models; or export without static)"
+                )
+            if (h, w) != (fh, fw):
+                xc = torch.nn.functional.pad(xc, (0, fw - w, 0, fh - h), mode="replicate")
+        arr = np.ascontiguousarray(xc.numpy())
+        if self.batch is None:
+            y = self._run(arr)
+        else:
+            n, parts = self.batch, []
+            for i in range(0, b, n):
+                chunk = arr[i : i + n]
+                if len(chunk) < n:  # pad the last chunk to the fixed batch
+                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], n - len(chunk), 0)])
+                parts.append(self._run(chunk)[: min(n, b - i)])
+            y = np.concatenate(parts)
+        out = torch.from_numpy(y)[..., :h, :w]
+        return out.to(x.device)
+
+
+class TorchScriptBackend:
+    """A TorchScript module (``torch.jit.load``) behind the backend interface.
+
+    Args:
+        path: a ``.pt`` / ``.ts`` / ``.torchscript`` archive written by
+            :func:`cvdenoise.export.to_torchscript`.
+        device: where the module runs (loaded with ``map_location=device``).
+
+    The module is probed once on a ``(1, C, multiple, multiple)`` input at load time, so a file
+    that cannot run here fails at load with a clear message, not on the first image.
+
+    Raises:
+        WeightsError: not a TorchScript archive (a ``torch.save`` checkpoint is not one), no
+            ``cvdenoise.json`` metadata, or the module does not map ``(B,C,H,W)`` to itself.
+    """
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
+        self.path = Path(path)
+        self.device = torch.device(device)
+        if not self.path.is_file():
+            raise WeightsError(f"model file not found: {self.path}")
+        extra: dict[str, Any] = {TORCHSCRIPT_META: ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+                self.module = torch.jit.load(str(self.path), map_location=self.device, _extra_files=extra)
+        except Exception as e:  # RuntimeError from the zip reader / deserializer, and friends
+            raise WeightsError(
+                f"{self.path} is not a loadable TorchScript archive ({e.__class__.__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else e!r}); torch.save checkpoints are not supported — "
+                "use .safetensors weights or `cvdenoise export --format torchscript`"
+            ) from e
+        raw = extra[TORCHSCRIPT_META]
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        try:
+            meta = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as e:
+            raise WeightsError(f"{self.path}: {TORCHSCRIPT_META} is not valid JSON: {e}") from e
+        if not isinstance(meta, dict):
+            raise WeightsError(f"{self.path}: {TORCHSCRIPT_META} must hold a JSON object")
+        self.metadata: dict[str, Any] = meta
+        self.channels, self.multiple = _check_metadata(self.path, meta, f"extra file {TORCHSCRIPT_META!r}")
+        self.precision: str = str(meta.get("precision", "fp32"))
+        self.batch: int | None = None
+        self.size: tuple[int, int] | None = None
+        self.module.eval()
+        m = self.multiple
+        probe = torch.zeros(1, self.channels, m, m, device=self.device)
+        try:
+            with torch.inference_mode():
+                out = self.module(probe)
+        except Exception as e:
+            raise WeightsError(
+                f"{self.path}: the TorchScript module fails on a (1,{self.channels},{m},{m}) float32 "
+                f"input on {self.device}: {str(e).splitlines()[0] if str(e) else e!r}"
+            ) from e
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(probe.shape):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise WeightsError(f"{self.path}: module maps {tuple(probe.shape)} to {got}; expected the same shape")
+
+    def __repr__(self) -> str:
+        return f"TorchScriptBackend({str(self.path)!r}, device={str(self.device)!r})"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.channels:
+            raise ValueError(f"{self.path.name} takes {self.channels} channel(s), got {x.shape[1]}")
+        return self.module(x.to(self.device, torch.float32)).float()
+
+
+ExportedBackend = Union[OnnxBackend, TorchScriptBackend]
+
+
+def load_backend(path: str | Path, device: str | torch.device = "cpu") -> ExportedBackend:
+    """Open an exported model by suffix: ``.onnx`` → :class:`OnnxBackend`, ``.pt``/``.ts``/
+    ``.torchscript`` → :class:`TorchScriptBackend`.
+
+    Raises:
+        WeightsError: unknown suffix, missing or invalid file (see the classes).
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in ONNX_SUFFIXES:
+        return OnnxBackend(p, device)
+    if suffix in TORCHSCRIPT_SUFFIXES:
+        return TorchScriptBackend(p, device)
+    raise WeightsError(f"{p}: unknown exported-model suffix {suffix!r}; expected one of {list(EXPORTED_SUFFIXES)}")

@@ -1,0 +1,509 @@
+"""Export shipped or local weights for deployment: ONNX (preferred) and TorchScript, verified.
+
+ONNX, written with PyTorch's dynamo exporter (``torch.onnx.export(..., dynamo=True)`` with
+``torch.export.Dim`` dynamic shapes), is the preferred format: it runs in onnxruntime (CPU, CUDA,
+TensorRT), TensorRT itself, OpenVINO and most serving stacks. TorchScript (``torch.jit.trace``)
+is kept for the serving stacks that still need it (TorchServe, LibTorch/C++, Triton's PyTorch
+backend); ``torch.jit`` is deprecated in torch 2.14, so prefer ONNX for new deployments.
+
+Graph contract (both formats)::
+
+    input  "image"    (B, C, H, W) float32 in [0, 1]   C = 1 (gray) or 3 (RGB order)
+    output "denoised" (B, C, H, W) float32 in [0, 1]
+
+``B``, ``H`` and ``W`` are dynamic by default; the graph contains the model's own
+reflect-pad-to-``multiple`` and crop, so any ``H, W >= multiple`` works (the
+:class:`~cvdenoise.denoiser.Denoiser` pads smaller images before they reach the graph). For
+ONNX, ``batch=N`` fixes the batch and ``static=(H, W)`` the spatial size (for runtimes that
+want fixed shapes; onnxruntime then rejects other sizes). ``half=True`` runs the network in
+float16 with float32 I/O (casts inside the graph).
+
+Dynamo exporter notes: the symbolic reflect pad exports as is (``Mod``/``Sub`` on the input
+``Shape`` feeding ``Pad`` — no ``dynamo=False`` fallback is used); the example input is
+``(2, C, 64, 64)`` so batch is not specialised to 1, and ``Dim`` minimums of ``1`` (batch)
+and ``multiple`` (height/width) keep the pad amount valid for every admitted size. Tracing
+(TorchScript) likewise records the pad amount from ``aten::size``, not as a constant; the
+checks below verify both at odd sizes.
+
+Every file carries metadata (ONNX ``metadata_props``; TorchScript extra file
+``cvdenoise.json``): ``cvdenoise_version``, ``weights``, ``channels``, ``value_range``
+(``"0,1"``), ``multiple``, ``layout`` (``"BCHW"``), ``color_order`` (``"RGB"``; ``"gray"`` for
+one channel), plus ``precision``, ``format`` and, for ONNX, ``opset``, ``batch`` and ``static``.
+:func:`cvdenoise.load` reads it to build a :class:`~cvdenoise.denoiser.Denoiser` around an
+onnxruntime session or the TorchScript module (:mod:`cvdenoise.backends`).
+
+With ``check=True`` (default) the written file is validated (``onnx.checker`` for ONNX), reloaded
+(onnxruntime on CPU / ``torch.jit.load``) and compared with eager PyTorch on random inputs and a
+noisy real photo at ``(1,C,64,64)``, ``(2,C,67,45)`` and ``(1,C,130,97)`` (odd sizes and batch 2);
+an fp32 max abs error above :data:`TOLERANCE` raises :class:`ExportError` and removes the file.
+fp16 exports are compared with the fp32 model on CUDA when available, else tried on CPU; where
+they cannot run the check is skipped with a note in the report.
+
+Example:
+    >>> from cvdenoise.export import to_onnx
+    >>> report = to_onnx("fast.onnx", "fast")            # doctest: +SKIP
+    >>> print(report.summary())                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backends import (
+    ONNX_SUFFIXES,
+    TORCHSCRIPT_META,
+    TORCHSCRIPT_SUFFIXES,
+    OnnxBackend,
+    TorchScriptBackend,
+)
+from .model import DenoiseAutoencoder
+from .weights import FAMILIES, WeightsError, load_model
+
+__all__ = [
+    "to_onnx",
+    "to_torchscript",
+    "ExportReport",
+    "ExportError",
+    "TOLERANCE",
+    "HALF_TOLERANCE",
+    "CHECK_SIZES",
+    "MIN_OPSET",
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+]
+
+#: fp32 parity bound (max abs error, values in [0, 1]) between an export and eager PyTorch.
+TOLERANCE = 1e-4
+#: fp16 exports vs the fp32 model (about 1.3 uint8 levels; measured ~1e-3 on CPU, fp16 has ~3 digits).
+HALF_TOLERANCE = 5e-3
+#: (B, H, W) of the parity checks: a multiple, odd sizes with batch 2, a size above 128.
+CHECK_SIZES: tuple[tuple[int, int, int], ...] = ((1, 64, 64), (2, 67, 45), (1, 130, 97))
+#: lowest ONNX opset: the dynamo exporter's native opset (down-conversion fails on Pad).
+MIN_OPSET = 18
+INPUT_NAME = "image"
+OUTPUT_NAME = "denoised"
+
+Format = Literal["onnx", "torchscript"]
+
+
+class ExportError(ValueError):
+    """Export failed, or the exported file does not reproduce the PyTorch model."""
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote and how well it matches eager PyTorch.
+
+    Attributes:
+        path: the written file.
+        format: ``"onnx"`` or ``"torchscript"``.
+        weights: name of the exported weights (shipped file name or file stem).
+        channels: 1 or 3.
+        multiple: the model's pad multiple (``H, W >= multiple``).
+        half: float16 network (I/O stays float32).
+        file_size: bytes on disk.
+        max_abs_error: ``"BxCxHxW"`` → max abs error against eager fp32 PyTorch over a random
+            input and a noisy photo of that size (empty when not checked).
+        tolerance: the bound that was enforced, or ``None`` when nothing was compared.
+        checked: parity was measured and passed.
+        runtime: what ran the export for the check (e.g. ``"onnxruntime CPUExecutionProvider"``).
+        metadata: the metadata written into the file.
+        notes: anything worth knowing (skipped checks, tracer warnings, suffix hints).
+    """
+
+    path: Path
+    format: Format
+    weights: str
+    channels: int
+    multiple: int
+    half: bool
+    file_size: int
+    max_abs_error: dict[str, float] = field(default_factory=dict)
+    tolerance: float | None = None
+    checked: bool = False
+    runtime: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def worst(self) -> float | None:
+        """Largest error over all checked sizes (``None`` when not checked)."""
+        return max(self.max_abs_error.values()) if self.max_abs_error else None
+
+    def summary(self) -> str:
+        """Human-readable multi-line report (what the CLI prints)."""
+        prec = "fp16 (float32 I/O)" if self.half else "fp32"
+        extra = ""
+        if self.format == "onnx":
+            b, s = self.metadata.get("batch", ""), self.metadata.get("static", "")
+            extra = f", opset {self.metadata.get('opset', '?')}, batch {b or 'dynamic'}, H×W {s.replace(',', '×') if s else 'dynamic'}"
+        lines = [
+            f"wrote {self.path} ({self.file_size / 1e6:.2f} MB, {self.format}, {prec}{extra})",
+            f"weights {self.weights}: {self.channels} channel(s), H and W >= {self.multiple}, "
+            f"input {INPUT_NAME!r} → output {OUTPUT_NAME!r}, (B,C,H,W) float32 in [0,1]",
+        ]
+        if self.max_abs_error:
+            lines.append(f"parity vs eager PyTorch fp32 ({self.runtime}; max |Δ|, tolerance {self.tolerance:g}):")
+            lines += [f"  {k:>14s}  {v:.3g}" for k, v in self.max_abs_error.items()]
+        else:
+            lines.append("parity: not checked")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+class _HalfIO(nn.Module):
+    """float32 in → model in float16 → float32 out (casts inside the exported graph)."""
+
+    def __init__(self, model: DenoiseAutoencoder) -> None:
+        super().__init__()
+        self.model = model.half()
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image.to(torch.float16)).to(torch.float32)
+
+
+# ---------------------------------------------------------------------- helpers
+def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder]:
+    if channels not in (None, 1, 3):
+        raise ExportError(f"channels must be 1 or 3, got {channels!r}")
+    name = str(weights)
+    if name in FAMILIES:
+        ch = channels or 3
+        if ch not in FAMILIES[name]:
+            raise WeightsError(f"weights family {name!r} has no {ch}-channel model")
+        return FAMILIES[name][ch], load_model(FAMILIES[name][ch])
+    model = load_model(weights)
+    if channels is not None and model.config.channels != channels:
+        raise ExportError(
+            f"weights {name!r} are a {model.config.channels}-channel model, but channels={channels} was asked for"
+        )
+    return Path(name).stem, model
+
+
+def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
+    """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
+    twin = DenoiseAutoencoder(model.config)
+    twin.load_state_dict(model.state_dict())
+    return twin.eval()
+
+
+def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool) -> dict[str, str]:
+    from . import __version__
+
+    c = model.config.channels
+    return {
+        "cvdenoise_version": __version__,
+        "weights": name,
+        "channels": str(c),
+        "value_range": "0,1",
+        "multiple": str(model.multiple),
+        "layout": "BCHW",
+        "color_order": "RGB" if c == 3 else "gray",
+        "precision": "fp16" if half else "fp32",
+        "io_dtype": "float32",
+        "format": fmt,
+        "config": json.dumps(model.config.to_dict()),
+    }
+
+
+def _photo(h: int, w: int, channels: int, index: int) -> tuple[np.ndarray, bool]:
+    """A real photo crop (skimage astronaut) as float32 ``(C,h,w)`` in [0,1]; synthetic if skimage is missing."""
+    try:
+        from skimage import data
+
+        img = data.astronaut().astype(np.float32) / 255.0
+        real = True
+    except ImportError:
+        yy, xx = np.mgrid[0:512, 0:512].astype(np.float32) / 512.0
+        img = np.stack([yy, xx, ((yy * 8).astype(int) + (xx * 8).astype(int)) % 2 * 0.6 + 0.2], -1)
+        real = False
+    y0, x0 = 64 + 37 * index, 128 + 53 * index
+    need_h, need_w = y0 + h, x0 + w
+    if need_h > img.shape[0] or need_w > img.shape[1]:  # large sizes: mirror the photo
+        img = np.pad(img, ((0, max(0, need_h - img.shape[0])), (0, max(0, need_w - img.shape[1])), (0, 0)), mode="symmetric")
+    crop = img[y0 : y0 + h, x0 : x0 + w]
+    if channels == 1:
+        crop = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+        crop = crop[..., None]
+    return np.ascontiguousarray(crop.transpose(2, 0, 1)), real
+
+
+def _inputs(b: int, c: int, h: int, w: int, seed: int) -> tuple[list[tuple[str, torch.Tensor]], bool]:
+    """A uniform random batch and a noisy-photo batch (σ = 25/255) of shape ``(b,c,h,w)``."""
+    rng = np.random.default_rng(seed)
+    rand = torch.from_numpy(rng.random((b, c, h, w), dtype=np.float32))
+    photos, real = zip(*(_photo(h, w, c, i) for i in range(b)))
+    noisy = np.clip(np.stack(photos) + rng.normal(0, 25 / 255, (b, c, h, w)).astype(np.float32), 0, 1)
+    return [("random", rand), ("photo", torch.from_numpy(noisy.astype(np.float32)))], all(real)
+
+
+def _check_sizes(batch: int | None, static: tuple[int, int] | None) -> list[tuple[int, int, int]]:
+    if static is not None:
+        return [(batch or 1, *static)] + ([(2, *static)] if batch is None else [])
+    return [(batch or b, h, w) for b, h, w in CHECK_SIZES]
+
+
+def _parity(
+    report: ExportReport,
+    model: DenoiseAutoencoder,
+    backend: Any,
+    sizes: list[tuple[int, int, int]],
+    tol: float,
+) -> None:
+    """Fill ``report.max_abs_error``; raise :class:`ExportError` (removing the file) past ``tol``."""
+    c = model.config.channels
+    real = True
+    with torch.inference_mode():
+        for i, (b, h, w) in enumerate(sizes):
+            key = f"{b}x{c}x{h}x{w}"
+            inputs, real_i = _inputs(b, c, h, w, seed=i)
+            real = real and real_i
+            worst = 0.0
+            for label, x in inputs:
+                ref = model(x)
+                got = backend(x.to(backend.device)).float().cpu()
+                if got.shape != ref.shape:
+                    report.path.unlink(missing_ok=True)
+                    raise ExportError(
+                        f"{report.format} export of {report.weights}: output shape {tuple(got.shape)} "
+                        f"for input {key} ({label}); expected {tuple(ref.shape)} (file removed)"
+                    )
+                err = float((got - ref).abs().max())
+                if not np.isfinite(err) or err > tol:
+                    report.path.unlink(missing_ok=True)
+                    raise ExportError(
+                        f"{report.format} export of {report.weights} does not match PyTorch: max abs error "
+                        f"{err:.3g} > {tol:g} at input {key} ({label} input, {report.runtime}); "
+                        "file removed (export with check=False to keep it for inspection)"
+                    )
+                worst = max(worst, err)
+            report.max_abs_error[key] = worst
+    report.tolerance, report.checked = tol, True
+    if not real:
+        report.notes.append("scikit-image not installed: a synthetic image replaced the photo in the parity check")
+
+
+def _half_device(report: ExportReport) -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    report.notes.append("fp16 export checked on CPU (no CUDA here); CUDA numbers may differ slightly")
+    return "cpu"
+
+
+def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple: int) -> None:
+    if batch is not None and (not isinstance(batch, int) or batch < 1):
+        raise ExportError(f"batch must be a positive integer or None, got {batch!r}")
+    if static is not None:
+        if len(static) != 2 or any(not isinstance(s, int) or s < multiple for s in static):
+            raise ExportError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
+
+
+# ---------------------------------------------------------------------- ONNX
+def to_onnx(
+    path: str | Path,
+    weights: str | Path = "default",
+    *,
+    channels: int | None = None,
+    opset: int = 18,
+    half: bool = False,
+    batch: int | None = None,
+    static: tuple[int, int] | None = None,
+    check: bool = True,
+) -> ExportReport:
+    """Export weights to ONNX with the dynamo exporter and verify it in onnxruntime.
+
+    Args:
+        path: output file (``.onnx``; parent folders are created). Weights are stored inside
+            the file (no external-data side file).
+        weights: ``"default"``/``"fast"`` (the family member for ``channels``), a shipped file
+            name (``"gray-fast"``) or a ``.safetensors`` path.
+        channels: 3 (RGB) or 1 (gray) to pick from a family (default 3); for a file ``None``
+            means the file's own channel count, a different value is an error.
+        opset: ONNX opset, at least :data:`MIN_OPSET` (18, the exporter's native opset; higher
+            ones go through onnxscript's version converter).
+        half: float16 network with float32 input/output.
+        batch: fix the batch dimension to this size (default: dynamic).
+        static: fix ``(H, W)`` (default: dynamic, any ``H, W >= multiple``).
+        check: run ``onnx.checker`` and compare onnxruntime (CPU) with eager PyTorch; see the
+            module docstring.
+
+    Returns:
+        :class:`ExportReport`.
+
+    Raises:
+        ExportError: invalid arguments, the exporter failed, or parity is worse than
+            :data:`TOLERANCE` (the file is removed).
+        cvdenoise.weights.WeightsError: unknown or invalid weights.
+        ImportError: onnx / onnxruntime / onnxscript not installed (``pip install 'cvdenoise[onnx]'``).
+    """
+    try:
+        import onnx  # noqa: F401  (needed by the exporter and the checker)
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"ONNX export needs onnx and onnxscript: pip install 'cvdenoise[onnx]' ({e})") from e
+    from torch.export import Dim
+
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ExportError(
+            f"opset {opset!r} is not supported: the dynamo exporter emits opset {MIN_OPSET}+ and ONNX's version "
+            f"converter has no down-conversion for Pad (the model's reflect pad); use opset >= {MIN_OPSET}"
+        )
+    path = Path(path)
+    name, model = _resolve(weights, channels)
+    c, m = model.config.channels, model.multiple
+    _validate_common(batch, static, m)
+    if static is not None:
+        static = (int(static[0]), int(static[1]))
+    meta = _metadata(name, model, "onnx", half)
+    meta.update(opset=str(opset), batch=str(batch or ""), static=f"{static[0]},{static[1]}" if static else "")
+
+    side = max(64, 4 * m)
+    h, w = static or (side, side)
+    example = torch.rand(batch or 2, c, h, w)  # batch 2: a batch-1 example would specialise B
+    dims: dict[int, Any] = {}
+    if batch is None:
+        dims[0] = Dim("batch", min=1)
+    if static is None:
+        dims[2], dims[3] = Dim("height", min=m), Dim("width", min=m)
+    net: nn.Module = _HalfIO(_copy_model(model)) if half else model
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # exporter chatter; failures raise
+            program = torch.onnx.export(
+                net.eval(), (example,), None, dynamo=True, dynamic_shapes=(dims,) if dims else None,
+                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset, verbose=False,
+            )
+    except Exception as e:
+        raise ExportError(f"ONNX export (torch.onnx.export, dynamo=True) of {name} failed: {e}") from e
+    if program is None:  # pragma: no cover - only with dynamo=False
+        raise ExportError("torch.onnx.export returned no program")
+    got_opset = program.model.opset_imports.get("")
+    if got_opset != opset:  # the exporter keeps its own opset when version conversion fails
+        raise ExportError(f"the dynamo exporter could not produce opset {opset} (got {got_opset}); use opset >= {MIN_OPSET}")
+    program.model.metadata_props.update(meta)
+    program.model.doc_string = f"cvdenoise {name}: (B,{c},H,W) float32 in [0,1] → same"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program.save(str(path), external_data=False)
+
+    report = ExportReport(path=path, format="onnx", weights=name, channels=c, multiple=m, half=half,
+                          file_size=path.stat().st_size, metadata=meta)
+    if path.suffix.lower() not in ONNX_SUFFIXES:
+        report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises ONNX files by '.onnx'")
+    if not check:
+        report.notes.append("not verified (check=False)")
+        return report
+
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as e:
+        path.unlink(missing_ok=True)
+        raise ExportError(f"onnx.checker rejects the exported {path} (file removed): {e}") from e
+    device = _half_device(report) if half else "cpu"
+    try:
+        backend = OnnxBackend(path, device)
+    except WeightsError as e:
+        if half:  # e.g. a provider without float16 kernels for some op
+            report.notes.append(f"fp16 parity check skipped: onnxruntime cannot load the fp16 graph on {device} ({e})")
+            return report
+        path.unlink(missing_ok=True)
+        raise ExportError(f"onnxruntime cannot load the exported model (file removed): {e}") from e
+    report.runtime = "onnxruntime " + backend.session.get_providers()[0]
+    sizes = _check_sizes(batch, static)
+    if half:
+        try:
+            _parity(report, model, backend, sizes, HALF_TOLERANCE)
+        except ExportError:
+            raise
+        except Exception as e:  # noqa: BLE001  # e.g. no fp16 kernels for an op on this provider
+            report.notes.append(f"fp16 parity check skipped: {report.runtime} cannot run the fp16 graph "
+                                f"({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    else:
+        _parity(report, model, backend, sizes, TOLERANCE)
+    return report
+
+
+# ---------------------------------------------------------------------- TorchScript
+def to_torchscript(
+    path: str | Path,
+    weights: str | Path = "default",
+    *,
+    channels: int | None = None,
+    half: bool = False,
+    check: bool = True,
+) -> ExportReport:
+    """Export weights to TorchScript (``torch.jit.trace``) and verify the reloaded archive.
+
+    Kept for serving stacks that need TorchScript; prefer :func:`to_onnx` (``torch.jit`` is
+    deprecated in torch 2.14, its deprecation warnings are silenced here). The trace records
+    the pad-to-multiple amount from the input's runtime size (``aten::size`` → ``remainder``),
+    so batch, height and width stay dynamic; the check runs odd sizes to prove it. Metadata is
+    stored as the archive's extra file ``cvdenoise.json``; load it back with
+    ``torch.jit.load(path, _extra_files={"cvdenoise.json": ""})`` or :func:`cvdenoise.load`.
+
+    Args:
+        path: output archive (``.pt``, ``.ts`` or ``.torchscript``).
+        weights, channels, half, check: as in :func:`to_onnx` (the check reloads the archive
+            with ``torch.jit.load`` on CPU, or on CUDA for ``half`` when available).
+
+    Returns:
+        :class:`ExportReport` (tracer warnings, if any, are listed in ``notes``).
+
+    Raises:
+        ExportError: tracing failed or parity is worse than :data:`TOLERANCE` (file removed).
+        cvdenoise.weights.WeightsError: unknown or invalid weights.
+    """
+    path = Path(path)
+    name, model = _resolve(weights, channels)
+    c, m = model.config.channels, model.multiple
+    meta = _metadata(name, model, "torchscript", half)
+    net: nn.Module = _HalfIO(_copy_model(model)) if half else model
+    trace_device = "cpu"
+    example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m))
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with torch.no_grad():
+                traced = torch.jit.trace(net.eval().to(trace_device), (example.to(trace_device),), check_trace=False)
+    except Exception as e:
+        raise ExportError(f"TorchScript trace of {name} failed: {e}") from e
+    for wmsg in caught:
+        text = str(wmsg.message)
+        if issubclass(wmsg.category, FutureWarning) and "deprecated" in text:
+            continue  # torch.jit deprecation notice (see the docstring)
+        notes.append(f"trace warning ({wmsg.category.__name__}): {text.splitlines()[0]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+        torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
+
+    report = ExportReport(path=path, format="torchscript", weights=name, channels=c, multiple=m, half=half,
+                          file_size=path.stat().st_size, metadata=meta, notes=notes)
+    if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
+        report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises TorchScript by {list(TORCHSCRIPT_SUFFIXES)}")
+    if not check:
+        report.notes.append("not verified (check=False)")
+        return report
+    device = _half_device(report) if half else "cpu"
+    try:
+        backend = TorchScriptBackend(path, device)
+    except WeightsError as e:
+        if half:  # e.g. no float16 convolution kernels on this device
+            report.notes.append(f"fp16 parity check skipped: the archive cannot run on {device} ({e})")
+            return report
+        path.unlink(missing_ok=True)
+        raise ExportError(f"the exported archive does not reload (file removed): {e}") from e
+    report.runtime = f"torch.jit.load on {device}"
+    _parity(report, model, backend, _check_sizes(None, None), HALF_TOLERANCE if half else TOLERANCE)
+    return report
+

@@ -1,0 +1,357 @@
+"""Export to ONNX / TorchScript, the onnxruntime and TorchScript backends, and ``cvdenoise export``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+import cvdenoise
+from cvdenoise.backends import METADATA_KEYS, OnnxBackend, TorchScriptBackend
+from cvdenoise.cli import main
+from cvdenoise.weights import WeightsError, load_model
+
+from helpers import add_noise
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from cvdenoise import export  # noqa: E402
+from cvdenoise.export import ExportError, ExportReport, to_onnx, to_torchscript  # noqa: E402
+
+#: (B, H, W): a multiple of 8, odd sizes with batch 2, and one above 128 (stated in the issue)
+SIZES = [(1, 64, 64), (2, 67, 45), (1, 130, 97)]
+TOL = 1e-4
+WEIGHTS = {3: "color-fast", 1: "gray-fast"}
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+Exporter = Callable[..., tuple[Path, ExportReport]]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exporter:
+    """``exported(fmt, channels, **kw)`` → (path, report); each distinct export runs once per module."""
+    root = tmp_path_factory.mktemp("exports")
+    cache: dict[tuple[Any, ...], tuple[Path, ExportReport]] = {}
+
+    def get(fmt: str, channels: int = 3, **kw: Any) -> tuple[Path, ExportReport]:
+        key = (fmt, channels, tuple(sorted(kw.items())))
+        if key not in cache:
+            stem = f"fast{channels}-" + "-".join(f"{k}{v}" for k, v in sorted(kw.items())).replace(" ", "")
+            torch.set_num_threads(2)
+            if fmt == "onnx":
+                path = root / f"{stem}.onnx"
+                rep = to_onnx(path, "fast", channels=channels, **kw)
+            else:
+                path = root / f"{stem}.pt"
+                rep = to_torchscript(path, "fast", channels=channels, **kw)
+            cache[key] = (path, rep)
+        return cache[key]
+
+    return get
+
+
+def _inputs(b: int, c: int, h: int, w: int, clean_rgb: np.ndarray, seed: int) -> list[torch.Tensor]:
+    """A random batch and a noisy-photo batch, (b,c,h,w) float32 in [0,1]."""
+    rng = np.random.default_rng(seed)
+    photo = add_noise(clean_rgb, 25, seed).astype(np.float32) / 255.0
+    if c == 1:
+        photo = photo.mean(-1, keepdims=True)
+    crops = [photo[11 * i : 11 * i + h, 7 * i : 7 * i + w].transpose(2, 0, 1) for i in range(b)]
+    return [torch.from_numpy(rng.random((b, c, h, w), dtype=np.float32)), torch.from_numpy(np.ascontiguousarray(np.stack(crops)))]
+
+
+def _session(path: Path) -> Any:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+# ---------------------------------------------------------------------- round trips
+@pytest.mark.parametrize("channels", [3, 1])
+def test_onnx_round_trip_parity(exported: Exporter, channels: int, clean_rgb: np.ndarray) -> None:
+    path, rep = exported("onnx", channels)
+    assert rep.checked and rep.format == "onnx" and rep.channels == channels
+    assert list(rep.max_abs_error) == [f"{b}x{channels}x{h}x{w}" for b, h, w in SIZES]
+    assert rep.worst is not None and rep.worst <= TOL
+    assert rep.file_size == path.stat().st_size > 100_000
+    onnx.checker.check_model(str(path))
+    # independent of the exporter's own check: plain onnxruntime vs eager PyTorch
+    model = load_model(WEIGHTS[channels])
+    sess = _session(path)
+    for i, (b, h, w) in enumerate(SIZES):
+        for x in _inputs(b, channels, h, w, clean_rgb, seed=i):
+            with torch.no_grad():
+                ref = model(x).numpy()
+            (got,) = sess.run(["denoised"], {"image": x.numpy()})
+            assert got.shape == ref.shape == (b, channels, h, w)
+            assert np.abs(got - ref).max() <= TOL, (b, h, w)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_torchscript_round_trip_parity(exported: Exporter, channels: int, clean_rgb: np.ndarray) -> None:
+    path, rep = exported("torchscript", channels)
+    assert rep.checked and rep.worst is not None and rep.worst <= TOL
+    assert not [n for n in rep.notes if "warning" in n], rep.notes  # no tracer warnings
+    model = load_model(WEIGHTS[channels])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ts = torch.jit.load(str(path))
+    for i, (b, h, w) in enumerate(SIZES):  # odd sizes: the pad amount was not frozen at trace time
+        for x in _inputs(b, channels, h, w, clean_rgb, seed=i):
+            with torch.no_grad():
+                ref, got = model(x), ts(x)
+            assert got.shape == ref.shape == (b, channels, h, w)
+            assert float((got - ref).abs().max()) <= TOL, (b, h, w)
+
+
+def test_metadata_in_both_formats(exported: Exporter) -> None:
+    path, rep = exported("onnx", 3)
+    m = onnx.load(str(path))
+    props = {p.key: p.value for p in m.metadata_props}
+    assert set(METADATA_KEYS) <= set(props)
+    assert props["cvdenoise_version"] == cvdenoise.__version__
+    assert (props["weights"], props["channels"], props["multiple"]) == ("color-fast", "3", "8")
+    assert (props["value_range"], props["layout"], props["color_order"]) == ("0,1", "BCHW", "RGB")
+    assert props["precision"] == "fp32" and rep.metadata == props
+    (inp,), (out,) = m.graph.input, m.graph.output
+    assert (inp.name, out.name) == ("image", "denoised")
+    dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert isinstance(dims[0], str) and dims[1] == 3 and isinstance(dims[2], str) and isinstance(dims[3], str)
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert not list(path.parent.glob(path.name + ".data"))  # weights inside the file
+
+    gpath, _ = exported("torchscript", 1)
+    extra = {"cvdenoise.json": ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.load(str(gpath), _extra_files=extra)
+    meta = json.loads(extra["cvdenoise.json"])
+    assert set(METADATA_KEYS) <= set(meta)
+    assert (meta["weights"], meta["channels"], meta["color_order"], meta["layout"]) == ("gray-fast", "1", "gray", "BCHW")
+
+
+# ---------------------------------------------------------------------- backends via cvdenoise.load
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_rgb: np.ndarray) -> None:
+    path, _ = exported(fmt, 3)
+    kw = dict(tile=64, overlap=16, batch_size=3)  # 96² + border 16 → 128²: forces 3×3 tiles
+    ref, got = cvdenoise.load("fast", **kw), cvdenoise.load(path, **kw)
+    assert got.channels == (3,) and got.multiple == ref.multiple == 8 and got.name == path.stem
+    assert isinstance(got._backend(3), OnnxBackend if fmt == "onnx" else TorchScriptBackend)
+    img = add_noise(clean_rgb[:96, :96], 25)
+    a, b = ref(img), got(img)
+    assert b.shape == img.shape and b.dtype == np.uint8
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert np.abs(b.astype(int) - img.astype(int)).mean() > 2  # it did denoise
+    bgr = np.ascontiguousarray(img[:, :, ::-1])
+    assert np.abs(ref(bgr, channel_order="bgr").astype(int) - got(bgr, channel_order="bgr").astype(int)).max() <= 1
+    x = torch.from_numpy(np.stack([img[:64, :80], img[20:84, 9:89]]).transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    tx, gx = ref(x), got(x)
+    assert gx.shape == x.shape == (2, 3, 64, 80) and gx.dtype == torch.float32
+    assert float((tx - gx).abs().max()) <= 1e-4
+    # untiled, odd size, batch of 3 (one chunk)
+    ref0, got0 = cvdenoise.load("fast", tile=0), cvdenoise.load(path, tile=0)
+    y = torch.rand(3, 3, 45, 67)
+    assert float((ref0(y) - got0(y)).abs().max()) <= 1e-4
+
+
+def test_gray_onnx_backend_matches_gray_weights(exported: Exporter, clean_gray: np.ndarray) -> None:
+    path, _ = exported("onnx", 1)
+    img = add_noise(clean_gray[:80, :72], 25)
+    ref, got = cvdenoise.load("gray-fast", tile=64, overlap=16), cvdenoise.load(path, tile=64, overlap=16)
+    a, b = ref(img), got(img)
+    assert b.shape == img.shape and b.dtype == np.uint8
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_exported_half_flag_is_rejected(exported: Exporter) -> None:
+    path, _ = exported("onnx", 3)
+    with pytest.raises(ValueError, match="precision is fixed at export time"):
+        cvdenoise.load(path, half=True)
+
+
+# ---------------------------------------------------------------------- static / fixed batch
+def test_static_export_rejects_other_sizes(exported: Exporter, clean_rgb: np.ndarray) -> None:
+    path, rep = exported("onnx", 3, static=(64, 64), batch=2)
+    assert rep.checked and list(rep.max_abs_error) == ["2x3x64x64"] and rep.worst <= TOL
+    dims = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [2, 3, 64, 64]
+    sess = _session(path)
+    assert sess.run(None, {"image": np.random.rand(2, 3, 64, 64).astype(np.float32)})[0].shape == (2, 3, 64, 64)
+    for bad in [(2, 3, 64, 72), (1, 3, 64, 64)]:
+        with pytest.raises(Exception, match="(?i)invalid|dimension|shape"):
+            sess.run(None, {"image": np.random.rand(*bad).astype(np.float32)})
+    # cvdenoise.load caps tiles to the fixed size and chunks batches, so any image works
+    den = cvdenoise.load(path)
+    assert den.tile == 64 and 2 * den.overlap + den.multiple <= den.tile
+    img = add_noise(clean_rgb[:90, :75], 25)
+    out = den(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    dyn = cvdenoise.load("fast", tile=64, overlap=den.overlap)(img)
+    assert np.abs(out.astype(int) - dyn.astype(int)).max() <= 1  # all tiles are 64×64 in both runs
+    batch3 = torch.rand(3, 3, 40, 50)
+    assert den(batch3).shape == batch3.shape
+
+
+# ---------------------------------------------------------------------- half / CUDA
+def test_half_onnx_export_cpu(exported: Exporter) -> None:
+    path, rep = exported("onnx", 3, half=True)
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert props["precision"] == "fp16" and rep.half
+    inp = onnx.load(str(path)).graph.input[0]
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 I/O around an fp16 graph
+    if rep.checked:  # onnxruntime ran the fp16 graph here: within the fp16 bound
+        assert rep.worst is not None and rep.worst <= export.HALF_TOLERANCE
+    else:
+        assert any("fp16 parity check skipped" in n for n in rep.notes), rep.notes
+    if not torch.cuda.is_available():
+        assert any("CPU" in n for n in rep.notes)
+
+
+@needs_cuda
+def test_half_exports_on_cuda(exported: Exporter) -> None:
+    for fmt in ("onnx", "torchscript"):
+        path, rep = exported(fmt, 3, half=True)
+        assert rep.checked and rep.worst is not None and rep.worst <= export.HALF_TOLERANCE
+        den = cvdenoise.load(path, device="cuda")
+        x = torch.rand(1, 3, 70, 90, device="cuda")
+        assert den(x).shape == x.shape and den(x).device == x.device
+
+
+@needs_cuda
+def test_onnx_backend_on_cuda_matches_cpu(exported: Exporter) -> None:
+    path, _ = exported("onnx", 3)
+    x = torch.rand(2, 3, 67, 45)
+    a = cvdenoise.load(path)(x)
+    b = cvdenoise.load(path, device="cuda")(x.cuda()).cpu()
+    assert float((a - b).abs().max()) <= 1e-3
+
+
+# ---------------------------------------------------------------------- bad files
+def test_corrupt_files_give_weights_error(tmp_path: Path) -> None:
+    for name, data in [("broken.onnx", b"\x08\x07 definitely not a protobuf model"), ("broken.pt", b"PK\x03\x04 not a zip"),
+                       ("empty.ts", b"")]:
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(WeightsError, match=name.replace(".", r"\.")) as e:
+            cvdenoise.load(p)
+        assert "ONNX" in str(e.value) or "TorchScript" in str(e.value)
+    with pytest.raises(WeightsError, match="not found"):
+        cvdenoise.load(tmp_path / "missing.onnx")
+
+
+def _identity_onnx(path: Path, shape: list[int | str], meta: dict[str, str] | None = None) -> Path:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    for k, v in (meta or {}).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_foreign_onnx_files_give_weights_error(tmp_path: Path) -> None:
+    plain = _identity_onnx(tmp_path / "identity.onnx", ["B", 3, "H", "W"])
+    assert _session(plain).run(None, {"x": np.zeros((1, 3, 8, 8), np.float32)})[0].shape == (1, 3, 8, 8)  # valid ONNX
+    with pytest.raises(WeightsError, match=r"identity\.onnx is not a cvdenoise export.*metadata"):
+        cvdenoise.load(plain)
+    meta = {"cvdenoise_version": "0.1.0", "weights": "x", "channels": "3", "value_range": "0,1", "multiple": "8",
+            "layout": "BCHW", "color_order": "RGB"}
+    rank2 = _identity_onnx(tmp_path / "rank2.onnx", ["N", 3], meta)
+    with pytest.raises(WeightsError, match=r"rank2\.onnx.*rank 2"):
+        cvdenoise.load(rank2)
+    partial = _identity_onnx(tmp_path / "partial.onnx", ["B", 3, "H", "W"], {"channels": "3"})
+    with pytest.raises(WeightsError, match=r"partial\.onnx.*missing"):
+        cvdenoise.load(partial)
+    wrong_c = _identity_onnx(tmp_path / "wrongc.onnx", ["B", 1, "H", "W"], meta)
+    with pytest.raises(WeightsError, match=r"wrongc\.onnx.*1 channels"):
+        cvdenoise.load(wrong_c)
+
+
+def test_foreign_torchscript_gives_weights_error(tmp_path: Path) -> None:
+    p = tmp_path / "plain.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(torch.nn.Identity()), str(p))
+    with pytest.raises(WeightsError, match=r"plain\.pt is not a cvdenoise export"):
+        cvdenoise.load(p)
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"w": torch.zeros(2)}, ckpt)  # a pickle checkpoint, not TorchScript
+    with pytest.raises(WeightsError, match=r"checkpoint\.pt is not a loadable TorchScript archive"):
+        cvdenoise.load(ckpt)
+
+
+# ---------------------------------------------------------------------- argument checks
+def test_export_argument_errors(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="1-channel model"):
+        to_onnx(tmp_path / "x.onnx", "gray-fast", channels=3)
+    with pytest.raises(ExportError, match="static"):
+        to_onnx(tmp_path / "x.onnx", "fast", static=(4, 64))
+    with pytest.raises(ExportError, match="opset 17 is not supported.*opset >= 18"):
+        to_onnx(tmp_path / "x.onnx", "fast", opset=17)  # the exporter would silently keep opset 18
+    with pytest.raises(WeightsError, match="unknown weights"):
+        to_torchscript(tmp_path / "x.pt", "no-such-weights")
+    assert not list(tmp_path.iterdir())
+
+
+def test_parity_failure_raises_and_removes_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend that is off by 1e-3 must fail the check (the check can fail)."""
+
+    class Shifted(TorchScriptBackend):
+        def __call__(self, x: torch.Tensor) -> torch.Tensor:
+            return super().__call__(x) + 1e-3
+
+    monkeypatch.setattr(export, "TorchScriptBackend", Shifted)
+    out = tmp_path / "bad.pt"
+    with pytest.raises(ExportError, match=r"max abs error 0\.001 > 0\.0001 at input 1x1x64x64"):
+        to_torchscript(out, "gray-fast")
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_export_onnx_runs_in_plain_onnxruntime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli" / "fast.onnx"
+    assert main(["export", "--format", "onnx", "--weights", "fast", "--channels", "3", "--opset", "18", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "parity vs eager PyTorch" in text and "2x3x67x45" in text and str(out) in text
+    sess = _session(out)
+    (y,) = sess.run(["denoised"], {"image": np.random.rand(2, 3, 67, 45).astype(np.float32)})
+    assert y.shape == (2, 3, 67, 45) and y.dtype == np.float32 and 0 <= y.min() and y.max() <= 1
+
+
+def test_cli_export_torchscript_and_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "gray.ts"
+    assert main(["export", "--format", "torchscript", "-w", "gray-fast", "-o", str(out)]) == 0
+    assert "torch.jit.load" in capsys.readouterr().out
+    den = cvdenoise.load(out)
+    assert den.channels == (1,) and den(np.zeros((20, 30), np.uint8)).shape == (20, 30)
+
+    assert main(["export", "--format", "torchscript", "--static", "64", "64", "-o", str(tmp_path / "s.pt")]) == 2
+    assert "--format onnx only" in capsys.readouterr().err
+    assert main(["export", "--format", "onnx", "-w", "nope", "-o", str(tmp_path / "n.onnx")]) == 2
+    assert "unknown weights 'nope'" in capsys.readouterr().err
+
+    class Broken(TorchScriptBackend):
+        def __call__(self, x: torch.Tensor) -> torch.Tensor:
+            return super().__call__(x) * 0.5
+
+    monkeypatch.setattr(export, "TorchScriptBackend", Broken)
+    bad = tmp_path / "bad.pt"
+    assert main(["export", "--format", "torchscript", "-w", "gray-fast", "-o", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "does not match PyTorch" in err and "1x1x64x64" in err
+    assert not bad.exists()
