@@ -44,6 +44,9 @@ class FrameInfo:
 class FrameFilter:
     """Denoise OpenCV video frames: BGR ``uint8`` in, BGR ``uint8`` out.
 
+    Gray ``(H,W)`` frames and 16-bit (``uint16``, e.g. medical or thermal) frames are accepted
+    too and returned in kind.
+
     Args:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -91,8 +94,8 @@ class FrameFilter:
     def _check(frame: np.ndarray) -> None:
         if not isinstance(frame, np.ndarray):
             raise TypeError(f"FrameFilter expects numpy frames, got {type(frame).__name__}")
-        if frame.dtype != np.uint8:
-            raise TypeError(f"FrameFilter expects uint8 frames (OpenCV), got {frame.dtype}; use Denoiser for other dtypes")
+        if frame.dtype not in (np.uint8, np.uint16):
+            raise TypeError(f"FrameFilter expects uint8 (or 16-bit uint16) frames, got {frame.dtype}; use Denoiser for floats")
         if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3))):
             raise ValueError(f"FrameFilter expects (H,W) gray or (H,W,3) BGR frames, got shape {frame.shape}")
 

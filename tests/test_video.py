@@ -41,6 +41,16 @@ def test_stream_matches_single(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
         assert np.abs(ff(f).astype(int) - s.astype(int)).max() <= 1
 
 
+def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
+    clean16 = clean_gray.astype(np.uint16) * 257
+    noisy = add_noise(clean16, 20)
+    gated = FrameFilter(denoiser=ff.denoiser, gate=True)
+    out = gated(noisy)
+    assert out.dtype == np.uint16 and out.shape == noisy.shape
+    assert psnr(out, clean16, 65535.0) > psnr(noisy, clean16, 65535.0) + 3
+    assert gated.info is not None and gated.info.sigma > 10
+
+
 def test_bad_frames(ff: FrameFilter) -> None:
     with pytest.raises(TypeError, match="uint8"):
         ff(np.zeros((8, 8, 3), np.float32))
