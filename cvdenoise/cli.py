@@ -55,6 +55,14 @@ def _cmd_video(args: argparse.Namespace) -> int:
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
         return 2
+    if args.report:
+        import csv
+
+        with open(args.report, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["frame", "sigma", "strength", "ms"])
+            for i in infos:
+                w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
     ms = sorted(i.ms for i in infos)
     print(f"wrote {len(infos)} frames to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
     if args.gate:
@@ -155,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=4, help="frames per forward pass")
     p.add_argument("--gate", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
                    help="pass frames with noise σ < LOW (8-bit units) through, full denoising above HIGH")
+    p.add_argument("--report", default=None, metavar="CSV", help="write per-frame noise σ, strength and ms")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_video, weights="fast")

@@ -95,8 +95,12 @@ def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pyt
     _write_video(src, frames)
     before = src.read_bytes()
     out = tmp_path / "out" / "clean.mp4"
-    code = main(["video", str(src), "-o", str(out), "-q", "--gate", "3", "6"])
+    report = tmp_path / "frames.csv"
+    code = main(["video", str(src), "-o", str(out), "-q", "--gate", "3", "6", "--report", str(report)])
     assert code == 0, capsys.readouterr().err
+    rows = report.read_text().splitlines()
+    assert rows[0] == "frame,sigma,strength,ms" and len(rows) == 9
+    assert all(float(r.split(",")[1]) > 10 and float(r.split(",")[2]) == 1.0 for r in rows[1:])
     assert "wrote 8 frames" in capsys.readouterr().out
     assert src.read_bytes() == before
     got, fps, size, count = read_video(out)
