@@ -87,12 +87,13 @@ def test_strength(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- tiling
 def test_tiling_matches_single_pass(clean_rgb: np.ndarray) -> None:
-    noisy = add_noise(np.concatenate([clean_rgb, clean_rgb[::-1]], 0), 25).astype(np.float32) / 255  # 512×256
+    half = np.concatenate([clean_rgb, clean_rgb[::-1]], 0)
+    noisy = add_noise(np.concatenate([half, half[:, ::-1]], 1), 25).astype(np.float32) / 255  # 512×512
     whole = cvdenoise.load("fast", tile=0)(noisy)
-    tiled_den = cvdenoise.load("fast", tile=160, overlap=48, batch_size=3)
+    tiled_den = cvdenoise.load("fast", tile=256, overlap=64, batch_size=3)  # 3×3 tiles
     tiled = tiled_den(noisy)
     diff = np.abs(whole - tiled)
-    assert diff.mean() < 1e-3 and diff.max() < 0.03, (diff.mean(), diff.max())
+    assert diff.mean() < 5e-4 and diff.max() < 0.02, (diff.mean(), diff.max())
 
 
 def test_tiling_batch_tensor(clean_rgb: np.ndarray) -> None:
