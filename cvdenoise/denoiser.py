@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .backends import EXPORTED_SUFFIXES
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
@@ -101,6 +102,7 @@ class Denoiser:
         self._check_strength(strength)
         self._models: dict[int, Any] = dict(models)
         self._lazy = set(lazy)
+        self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
         self.multiple, self.half, self.tile, self.overlap = multiple, half, tile, overlap
         self.border = border
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
@@ -185,16 +187,18 @@ class Denoiser:
 
     # ------------------------------------------------------------------ internals
     def _backend(self, c: int) -> Backend:
-        m = self._models[c]
+        """The backend for ``c`` channels, loaded and placed on the device once (not per call)."""
         if c in self._lazy:
-            m = m()
             self._lazy.discard(c)
-        if isinstance(m, torch.nn.Module):
-            m = m.to(self.device).eval()
-            if self.half:
-                m = m.half()
-        self._models[c] = m
-        return m
+            self._models[c] = self._models[c]()
+            self._unplaced.add(c)
+        if c in self._unplaced:
+            m = self._models[c]
+            if isinstance(m, torch.nn.Module):
+                m = m.to(self.device).eval()
+                self._models[c] = m.half() if self.half else m
+            self._unplaced.discard(c)
+        return self._models[c]
 
     def _forward(self, backend: Backend, x: torch.Tensor) -> torch.Tensor:
         """Forward a batch already cut to size: pad small sides, run on device, return float32."""
@@ -389,7 +393,7 @@ def load(
         channel_order=channel_order, strength=strength,
     )
     name = str(weights)
-    if Path(name).suffix.lower() in (".onnx", ".pt", ".ts", ".torchscript"):  # exported: cvdenoise.backends
+    if Path(name).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
         from .backends import load_backend
 
         if half:

@@ -192,7 +192,7 @@ def count_macs(model: DenoiseAutoencoder, size: int = 64) -> float:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, model.config.channels, size, size))
+            model(torch.zeros(1, model.config.channels, size, size, device=next(model.parameters()).device))
     finally:
         for h in handles:
             h.remove()

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         card = {
             "training": {"recipe": asdict(cfg), "steps_done": step, "val_psnr_db": round(val_psnr, 3)},
         }
-        return save_weights(ema.cpu(), out / f"{cfg.name}{tag}.safetensors", card)
+        return save_weights(ema, out / f"{cfg.name}{tag}.safetensors", card)
 
     def validate() -> float:
         ema.eval()
@@ -175,12 +175,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{_lr_at(step, cfg):.1e}")
         if step % cfg.val_every == 0 or step == cfg.steps:
             v = validate()
-            ema.to(device)
             log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
             log.flush()
             tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
             export("", v)
-            ema.to(device)
             best = max(best, v)
         if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or step == cfg.steps:
             tmp = ckpt.with_suffix(".tmp")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from cvdenoise.data import PairSampler, dead_leaves, list_images, load_clean_images
@@ -58,10 +59,4 @@ def test_psnr() -> None:
     b = a.clone()
     b[1] += 0.1
     p = psnr(a, b)
-    assert p[1].item() == pytest_approx(20.0)
-
-
-def pytest_approx(v: float) -> object:
-    import pytest
-
-    return pytest.approx(v, abs=1e-3)
+    assert p[1].item() == pytest.approx(20.0, abs=1e-3)
