@@ -9,10 +9,13 @@ from typing import Sequence
 __all__ = ["main", "build_parser"]
 
 
-def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
+def _add_denoiser_options(p: argparse.ArgumentParser, half: object = False) -> None:
     p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--half", action="store_true", help="float16 inference (CUDA only)")
+    p.add_argument(
+        "--half", action=argparse.BooleanOptionalAction, default=half,
+        help=f"reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX (default: {half}; 'auto' = where fast)",
+    )
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
@@ -50,7 +53,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
     try:
         den = _load(args)
-        ff = FrameFilter(denoiser=den, gate=tuple(args.gate) if args.gate else False)
+        ff = FrameFilter(denoiser=den, gate=tuple(args.gate) if args.gate else False, temporal=args.temporal)
         infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
@@ -163,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=4, help="frames per forward pass")
     p.add_argument("--gate", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
                    help="pass frames with noise σ < LOW (8-bit units) through, full denoising above HIGH")
+    p.add_argument("--temporal", type=float, default=0.0, metavar="W",
+                   help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
     p.add_argument("--report", default=None, metavar="CSV", help="write per-frame noise σ, strength and ms")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_denoiser_options(p)
+    _add_denoiser_options(p, half="auto")
     p.set_defaults(func=_cmd_video, weights="fast")
 
     p = sub.add_parser("detect", help="denoise → Ultralytics YOLO on images or a video (offline)")
@@ -175,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("-q", "--quiet", action="store_true")
-    _add_denoiser_options(p)
+    _add_denoiser_options(p, half="auto")
     p.set_defaults(func=_cmd_detect, weights="fast")
 
     p = sub.add_parser("train", help="train a model on clean images (or procedural dead leaves)")

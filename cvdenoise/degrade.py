@@ -59,6 +59,7 @@ class DegradationConfig:
         ("saltpepper", 0.05),
     )
     gaussian_sigma: Range = (1 / 255, 55 / 255)
+    sigma_log_fraction: float = 0.5  # share of σ draws that are log-uniform (the rest uniform)
     p_gray_noise: float = 0.4  # same noise in every channel (luminance-only sensor noise)
     poisson_scale: Range = (0.002, 0.05)  # 1 / photons per unit intensity
     read_sigma: Range = (0.0, 8 / 255)
@@ -88,6 +89,18 @@ def _gaussian(sigma: float) -> DegradationConfig:
 #: benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
+    # noise first: fewer blur/resize/JPEG steps, more colour (per-channel) noise, σ drawn mostly
+    # uniformly — what the shipped weights are fine-tuned on
+    "noise": DegradationConfig(
+        p_clean=0.03,
+        p_blur=0.12,
+        p_resize=0.08,
+        p_jpeg=0.15,
+        p_noise=0.97,
+        noise_kinds=(("gaussian", 0.6), ("poisson", 0.22), ("speckle", 0.06), ("iso", 0.07), ("saltpepper", 0.05)),
+        p_gray_noise=0.2,
+        sigma_log_fraction=0.3,
+    ),
     "gaussian15": _gaussian(15),
     "gaussian25": _gaussian(25),
     "gaussian50": _gaussian(50),
@@ -196,7 +209,7 @@ class Degrader:
         gray = bool(rng.random() < c.p_gray_noise)
         if kind == "gaussian":
             # half uniform, half log-uniform: enough light noise that clean-ish input is not smeared
-            s = _uniform(rng, c.gaussian_sigma) if rng.random() < 0.5 else _loguniform(rng, c.gaussian_sigma)
+            s = _loguniform(rng, c.gaussian_sigma) if rng.random() < c.sigma_log_fraction else _uniform(rng, c.gaussian_sigma)
             return _apply(A.GaussNoise(std_range=(s, s), per_channel=not gray, p=1.0), img, rng)
         if kind == "poisson":
             s = _loguniform(rng, c.poisson_scale)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import cvdenoise
+import cvdenoise.denoiser as denoiser_module
 from cvdenoise.weights import load_model
 
 from helpers import add_noise, psnr
@@ -176,8 +177,8 @@ def test_bad_options() -> None:
         cvdenoise.load("fast", channel_order="brg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="strength"):
         cvdenoise.load("fast", strength=2.0)
-    with pytest.raises(ValueError, match="CUDA"):
-        cvdenoise.load("fast", half=True)
+    with pytest.raises(ValueError, match="half must be"):
+        cvdenoise.load("fast", half="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tile"):
         cvdenoise.load("fast", tile=64, overlap=64)
 
@@ -185,6 +186,24 @@ def test_bad_options() -> None:
 def test_repr_and_channels(default: cvdenoise.Denoiser) -> None:
     assert default.channels == (1, 3)
     assert "default" in repr(default)
+
+
+def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: False)
+    with pytest.raises(ValueError, match="AMX"):
+        cvdenoise.load("fast", half=True)
+    assert cvdenoise.load("fast", half="auto").precision == "fp32"
+    assert cvdenoise.load("fast").precision == "fp32"
+
+
+@pytest.mark.skipif(not denoiser_module.cpu_has_fast_bf16(), reason="needs a CPU with AMX bfloat16")
+def test_cpu_bf16_is_close_to_fp32(clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 25)
+    fp32, bf16 = cvdenoise.load("fast"), cvdenoise.load("fast", half="auto")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    a, b = fp32(noisy).astype(float), bf16(noisy).astype(float)
+    assert np.abs(a - b).mean() < 0.5 and np.abs(a - b).max() <= 4  # 8-bit levels
+    assert abs(psnr(b.astype(np.uint8), clean_rgb) - psnr(a.astype(np.uint8), clean_rgb)) < 0.1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -113,14 +113,14 @@ def attach(model: Any, denoiser: Denoiser | None = None) -> Any:
 
     Args:
         model: a YOLO model (``YOLO("yolo11n.yaml")`` or a local ``.pt``).
-        denoiser: defaults to ``cvdenoise.load("fast")``.
+        denoiser: defaults to ``cvdenoise.load("fast", half="auto")`` (bfloat16 on AMX CPUs).
 
     Returns ``model`` (attached). Attaching twice replaces the earlier hooks.
     """
     if not hasattr(model, "add_callback") or not hasattr(model, "callbacks"):
         raise TypeError(f"attach() expects an ultralytics YOLO model, got {type(model).__name__}")
     detach(model)
-    hooks = DenoiseHooks(denoiser or load("fast"))
+    hooks = DenoiseHooks(denoiser or load("fast", half="auto"))
     hooks.callbacks = {
         "on_predict_batch_start": hooks.on_predict_batch_start,
         "on_val_start": hooks.on_val_start,
@@ -188,7 +188,7 @@ def run_detection(
 
     src, out = Path(source), Path(out)
     yolo = YOLO(str(model))
-    ff = FrameFilter(denoiser=denoiser or load("fast"))
+    ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     timings: list[FrameTiming] = []
     out.mkdir(parents=True, exist_ok=True)
 

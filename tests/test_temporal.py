@@ -1,0 +1,99 @@
+"""Temporal smoothing: less flicker on static scenes, no ghosting behind moving objects."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cvdenoise.temporal import TemporalSmoother, flicker, temporal_blend
+from cvdenoise.video import FrameFilter
+
+from helpers import add_noise, psnr
+
+SQ, STEP, N = 24, 6, 10
+
+
+def _clip(clean_rgb: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """A static photo with a bright square moving right; returns (clean, noisy, static mask)."""
+    bg = cv2.cvtColor(np.ascontiguousarray(clean_rgb[40:168, 40:200]), cv2.COLOR_RGB2BGR)
+    clean, noisy = [], []
+    moving = np.zeros(bg.shape[:2], bool)
+    for i in range(N):
+        f = bg.copy()
+        x = 8 + i * STEP
+        f[50 : 50 + SQ, x : x + SQ] = (40, 220, 250)
+        moving[40 : 60 + SQ, x - 8 : x + SQ + 8] = True
+        clean.append(f)
+        noisy.append(add_noise(f, 15, seed=100 + i))
+    return clean, noisy, ~moving
+
+
+@pytest.fixture(scope="module")
+def ff_plain() -> FrameFilter:
+    return FrameFilter("fast", half=False)
+
+
+def test_temporal_reduces_flicker_without_ghosts(ff_plain: FrameFilter, clean_rgb: np.ndarray) -> None:
+    clean, noisy, static = _clip(clean_rgb)
+    smooth = FrameFilter(denoiser=ff_plain.denoiser, temporal=0.6)
+    off = [ff_plain(f) for f in noisy]
+    on = list(smooth.stream(iter(noisy), batch_size=3))
+    # static background: much less frame-to-frame change, and no less accurate
+    assert flicker(on, static) < 0.7 * flicker(off, static)
+    assert flicker(noisy, static) > flicker(off, static)
+    err_off = np.mean([np.abs(o.astype(float) - c)[static].mean() for o, c in zip(off[2:], clean[2:])])
+    err_on = np.mean([np.abs(o.astype(float) - c)[static].mean() for o, c in zip(on[2:], clean[2:])])
+    assert err_on <= err_off + 0.05
+    # the moving square and the background it just uncovered are not smeared with old frames
+    last = N - 1
+    x = 8 + last * STEP
+    obj = (slice(50, 50 + SQ), slice(x, x + SQ))
+    behind = (slice(50, 50 + SQ), slice(x - 2 * STEP, x))
+    for region in (obj, behind):
+        e_on = np.abs(on[last][region].astype(float) - clean[last][region]).mean()
+        e_off = np.abs(off[last][region].astype(float) - clean[last][region]).mean()
+        assert e_on <= e_off + 1.5, (region, e_on, e_off)
+    assert psnr(on[last], clean[last]) >= psnr(off[last], clean[last]) - 0.1
+
+
+def test_blend_weights() -> None:
+    prev = np.full((16, 16, 3), 100.0, np.float32)
+    same = np.full((16, 16, 3), 104, np.uint8)
+    moved = np.full((16, 16, 3), 160, np.uint8)
+    assert np.allclose(temporal_blend(same, prev, 0.5, threshold=8.0), 104 - 0.5 * 0.5 * 4)
+    assert np.allclose(temporal_blend(moved, prev, 0.9), 160)  # change above the threshold: untouched
+    assert np.allclose(temporal_blend(same, prev, 0.0), 104)
+    # uint16 frames: the threshold is in 8-bit units (×257)
+    p16 = np.full((8, 8), 25700.0, np.float32)
+    c16 = np.full((8, 8), 25700 + 4 * 257, np.uint16)
+    assert np.allclose(temporal_blend(c16, p16, 0.5, threshold=8.0), 25700 + 4 * 257 - 0.25 * 4 * 257)
+    with pytest.raises(ValueError, match="shapes"):
+        temporal_blend(same, prev[:8], 0.5)
+    with pytest.raises(ValueError, match="weight"):
+        temporal_blend(same, prev, 1.0)
+
+
+def test_smoother_state() -> None:
+    s = TemporalSmoother(0.5)
+    a = np.full((8, 8), 100, np.uint8)
+    assert s(a) is a  # first frame passes
+    assert s(np.full((8, 8), 102, np.uint8))[0, 0] == 101
+    big = np.full((4, 4), 7, np.uint8)
+    assert (s(big) == big).all()  # size change: restart, no blending with the old size
+    s.reset()
+    assert (s(np.full((8, 8), 50, np.uint8)) == 50).all()
+    with pytest.raises(ValueError, match="weight"):
+        TemporalSmoother(1.5)
+    with pytest.raises(ValueError, match="flicker needs"):
+        flicker([a])
+
+
+def test_gate_and_temporal_keep_clean_frames(ff_plain: FrameFilter, clean_rgb: np.ndarray) -> None:
+    bgr = cv2.cvtColor(clean_rgb, cv2.COLOR_RGB2BGR)
+    ff = FrameFilter(denoiser=ff_plain.denoiser, gate=True, temporal=0.6)
+    ff(add_noise(bgr, 20, seed=1))
+    out = ff(bgr)  # clean frame after a noisy one: still passed through bit-exactly
+    assert ff.info is not None and ff.info.strength == 0.0 and (out == bgr).all()
+    ff.reset()
+    assert ff.history == [] and ff.info is None
