@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> None:
         print(rows[-1], flush=True)
     plain = loader_rate(None, args.images)
     den = loader_rate(Denoise("fast"), args.images)
-    data["dataloader_images_per_s"] = {"without": plain, "with_denoise": den}
+    den_auto = loader_rate(Denoise("fast", half="auto"), args.images)
+    data["dataloader_images_per_s"] = {"without": plain, "with_denoise": den, "with_denoise_half_auto": den_auto,
+                                       "half_auto_precision": prec}
     md = f"""## Pipeline throughput (`python benchmarks/pipeline.py`)
 
 Machine: {machine()}. Medians of {args.repeats} runs, same process.
@@ -97,7 +99,8 @@ Machine: {machine()}. Medians of {args.repeats} runs, same process.
 {markdown_table(["frame", f"FrameFilter (fast, {prec})", "FrameFilter (fast, fp32)", "yolo26n", "FrameFilter → yolo26n", "filter / yolo time"], rows)}
 
 DataLoader (2 workers, batch 8, {args.images} noisy 320×320 uint8 images): {plain:.0f} images/s without the
-transform, {den:.1f} images/s with `cvdenoise.transforms.Denoise("fast")`.
+transform, {den:.1f} images/s with `cvdenoise.transforms.Denoise("fast")` (float32), {den_auto:.1f} images/s with
+`Denoise("fast", half="auto")` ({prec} here).
 """
     print(md)
     write_section("pipeline", md, data)

@@ -37,6 +37,7 @@ from _common import machine, markdown_table, median_time, write_section  # noqa:
 
 import cvdenoise  # noqa: E402
 from cvdenoise.degrade import Degrader  # noqa: E402
+from cvdenoise.denoiser import cpu_has_fast_bf16  # noqa: E402
 from cvdenoise.model import count_macs, count_params  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
@@ -126,7 +127,9 @@ def run(args: argparse.Namespace) -> None:
     imgs = photos(args.crop, args.quick)
     peers = Peers()
     ours = {name: cvdenoise.load(name) for name in ("default", "fast")}
+    ens = cvdenoise.load("default", ensemble=4)  # the flip/transpose self-ensemble option
     methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + [f"cvdenoise-{n}" for n in ours]
+    methods.append("cvdenoise-default ensemble=4")
     if args.quick:
         methods.remove("bm3d (true σ)")
     res: dict[str, dict[str, dict[str, float]]] = {p: {} for p in PRESETS}
@@ -163,6 +166,7 @@ def run(args: argparse.Namespace) -> None:
         score("ffdnet (true σ)", peers.ffdnet)
         for n, den in ours.items():
             score(f"cvdenoise-{n}", lambda x, s, d=den: d(x))
+        score("cvdenoise-default ensemble=4", lambda x, s: ens(x))
 
     # grayscale: luma of the same photos, AWGN σ=15/25/50, gray models (loaded as shipped names)
     gray_res: dict[str, dict[str, float]] = {}
@@ -188,8 +192,17 @@ def run(args: argparse.Namespace) -> None:
     # latency at 640×640 RGB uint8 (the targets), median of several runs
     frame = np.ascontiguousarray(cv2.resize(skdata.astronaut(), (640, 640)))
     lat = {n: median_time(lambda d=d: d(frame), repeats=args.repeats) for n, d in ours.items()}
+    lat["default ensemble=4"] = median_time(lambda: ens(frame), repeats=3)
     ffd_frame = lambda: peers.ffdnet(frame, 25 / 255)  # noqa: E731
     lat["ffdnet"] = median_time(ffd_frame, repeats=3)
+    # reduced precision where the CPU has AMX bfloat16 units (what FrameFilter uses by default)
+    bf16: dict[str, dict[str, float]] = {}
+    if cpu_has_fast_bf16():
+        for n in ours:
+            d16 = cvdenoise.load(n, half=True)
+            pairs25 = [(c, Degrader("gaussian25")(c, np.random.default_rng(1000 + i))) for i, c in enumerate(imgs.values())]
+            bf16[n] = {"latency_640_s": median_time(lambda d=d16: d(frame), repeats=args.repeats),
+                       "gaussian25_psnr": float(np.mean([metrics(d16(nz), c)[0] for c, nz in pairs25]))}
     models = {n: load_model(f"color-{n}") for n in ours}
 
     # ---- report
@@ -198,20 +211,26 @@ def run(args: argparse.Namespace) -> None:
         rows.append([m] + [f"{res[p][m]['psnr']:.2f} / {res[p][m]['ssim']:.3f}" for p in PRESETS]
                     + [f"{np.median(secs[m]):.3f}" if m != "noisy" else "-"])
     qt = markdown_table(["method"] + [f"{p} PSNR/SSIM" for p in PRESETS] + ["s / MP"], rows)
+    def bf(n: str, key: str, fmt: str) -> str:
+        return format(bf16[n][key] * (1e3 if key.startswith("lat") else 1), fmt) if n in bf16 else "n/a (no AMX)"
+
     st = markdown_table(
-        ["model", "params", "MACs / pixel", "640×640 RGB latency (ms)"],
-        [[f"cvdenoise-{n}", f"{count_params(m):,}", f"{count_macs(m):,.0f}", f"{lat[n] * 1e3:.0f}"] for n, m in models.items()]
-        + [["ffdnet (peer)", "-", "-", f"{lat['ffdnet'] * 1e3:.0f}"]],
+        ["model", "params", "MACs / pixel", "640×640 RGB latency (ms)", "bf16 latency (ms)", "bf16 PSNR σ=25"],
+        [[f"cvdenoise-{n}", f"{count_params(m):,}", f"{count_macs(m):,.0f}", f"{lat[n] * 1e3:.0f}",
+          bf(n, "latency_640_s", ".0f"), bf(n, "gaussian25_psnr", ".2f")] for n, m in models.items()]
+        + [["cvdenoise-default ensemble=4", "same", "4×", f"{lat['default ensemble=4'] * 1e3:.0f}", "-", "-"]]
+        + [["ffdnet (peer)", "-", "-", f"{lat['ffdnet'] * 1e3:.0f}", "-", "-"]],
     )
-    d_bm3d = {p: res[p]["cvdenoise-default"]["psnr"] - res[p].get("bm3d (true σ)", {"psnr": float("nan")})["psnr"] for p in PRESETS}
-    d_ffd = {p: res[p]["cvdenoise-default"]["psnr"] - res[p]["ffdnet (true σ)"]["psnr"] for p in PRESETS}
-    f_bm3d = {p: res[p]["cvdenoise-fast"]["psnr"] - res[p].get("bm3d (true σ)", {"psnr": float("nan")})["psnr"] for p in PRESETS}
-    gaps = markdown_table(
-        ["PSNR difference (dB)"] + PRESETS,
-        [["default − BM3D"] + [f"{d_bm3d[p]:+.2f}" for p in PRESETS],
-         ["default − FFDNet"] + [f"{d_ffd[p]:+.2f}" for p in PRESETS],
-         ["fast − BM3D"] + [f"{f_bm3d[p]:+.2f}" for p in PRESETS]],
-    )
+    def gap(ours_m: str, peer: str) -> dict[str, float]:
+        return {p: res[p][ours_m]["psnr"] - res[p].get(peer, {"psnr": float("nan")})["psnr"] for p in PRESETS}
+
+    gap_rows = [("default − BM3D", "cvdenoise-default", "bm3d (true σ)"),
+                ("default − FFDNet", "cvdenoise-default", "ffdnet (true σ)"),
+                ("default ensemble=4 − BM3D", "cvdenoise-default ensemble=4", "bm3d (true σ)"),
+                ("default ensemble=4 − FFDNet", "cvdenoise-default ensemble=4", "ffdnet (true σ)"),
+                ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)")]
+    gaps = markdown_table(["PSNR difference (dB)"] + PRESETS,
+                          [[label] + [f"{v:+.2f}" for v in gap(a, b).values()] for label, a, b in gap_rows])
     gt = markdown_table(["gray method", "σ=15", "σ=25", "σ=50"],
                         [[m] + [f"{v[f'gaussian{s}']:.2f}" for s in (15, 25, 50)] for m, v in gray_res.items()])
     if args.update_cards:
@@ -231,10 +250,14 @@ Grayscale (luma of the same crops, AWGN, PSNR dB):
 {gt}
 
 {st}
+
+Latency: median of {args.repeats} runs of `Denoiser(frame)` on a 640×640 RGB uint8 frame (float32). bf16 columns:
+`cvdenoise.load(name, half=True)` — bfloat16 autocast on CPUs with AMX units (FrameFilter's default
+`half="auto"`), PSNR on the same σ=25 pairs as above.
 """
     print(md)
     write_section("quality", md, {"presets": res, "gray": gray_res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
-                                  "latency_640_s": lat, "args": vars(args)})
+                                  "latency_640_s": lat, "bf16": bf16, "args": vars(args)})
 
 
 def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict) -> None:

@@ -19,6 +19,8 @@ def _add_denoiser_options(p: argparse.ArgumentParser, half: object = False) -> N
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
+    p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="flip/rotate self-ensemble: average of N passes (slower, ~+0.2 dB)")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
@@ -26,7 +28,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
 
     return load(
         args.weights, device=args.device, half=args.half, tile=args.tile, overlap=args.overlap,
-        strength=args.strength,
+        strength=args.strength, ensemble=args.ensemble,
     )
 
 

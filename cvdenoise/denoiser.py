@@ -30,6 +30,28 @@ Backend = Callable[[torch.Tensor], torch.Tensor]
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
 _FLOAT_TOL = 1e-3
+#: dihedral transforms per ensemble size (bit 0: flip W, bit 1: flip H, bit 2: transpose)
+_ENSEMBLES = {1: (0,), 2: (0, 1), 4: (0, 1, 2, 4), 8: tuple(range(8))}
+
+
+def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k & 4:
+        x = x.transpose(-1, -2)
+    if k & 1:
+        x = x.flip(-1)
+    if k & 2:
+        x = x.flip(-2)
+    return x
+
+
+def _dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
+    if k & 4:
+        x = x.transpose(-1, -2)
+    return x
 
 
 Half = Union[bool, Literal["auto"]]
@@ -105,6 +127,9 @@ class Denoiser:
         batch_size: tiles / images per forward pass.
         channel_order: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel inputs.
         strength: ``0`` returns the input, ``1`` the model output, values between blend.
+        ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
+            (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
+            mapped back and averaged — about +0.2 dB PSNR for 2×/4× the time.
         name: weights name, for reports.
     """
 
@@ -120,6 +145,7 @@ class Denoiser:
         batch_size: int = 4,
         channel_order: Literal["rgb", "bgr"] = "rgb",
         strength: float = 1.0,
+        ensemble: int = 1,
         name: str = "custom",
         lazy: Sequence[int] = (),
     ) -> None:
@@ -136,6 +162,9 @@ class Denoiser:
             raise ValueError("overlap and border must be >= 0 and batch_size >= 1")
         self._check_order(channel_order)
         self._check_strength(strength)
+        if ensemble not in _ENSEMBLES:
+            raise ValueError(f"ensemble must be one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
+        self.ensemble = ensemble
         self._models: dict[int, Any] = dict(models)
         self._lazy = set(lazy)
         self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
@@ -163,7 +192,7 @@ class Denoiser:
     def __repr__(self) -> str:
         return (
             f"Denoiser(name={self.name!r}, channels={self.channels}, device={str(self.device)!r}, "
-            f"precision={self.precision!r}, tile={self.tile}, overlap={self.overlap})"
+            f"precision={self.precision!r}, ensemble={self.ensemble}, tile={self.tile}, overlap={self.overlap})"
         )
 
     # ------------------------------------------------------------------ public API
@@ -251,8 +280,15 @@ class Denoiser:
         dev = x.to(self.device, torch.float16 if self.precision == "fp16" else torch.float32, non_blocking=True)
         if self.device.type == "cpu" and isinstance(backend, torch.nn.Module):
             dev = dev.contiguous(memory_format=torch.channels_last)
+        ks = _ENSEMBLES[self.ensemble]
+        y = torch.zeros_like(dev, dtype=torch.float32)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            y = backend(dev).float()
+            for k in ks:
+                xk = _dihedral(dev, k)
+                if k and self.device.type == "cpu" and isinstance(backend, torch.nn.Module):
+                    xk = xk.contiguous(memory_format=torch.channels_last)
+                y += _dihedral_inverse(backend(xk).float(), k)
+        y = y / len(ks) if len(ks) > 1 else y
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
@@ -408,6 +444,7 @@ def load(
     batch_size: int = 4,
     channel_order: Literal["rgb", "bgr"] = "rgb",
     strength: float = 1.0,
+    ensemble: int = 1,
 ) -> Denoiser:
     """Load shipped or local weights into a :class:`Denoiser`.
 
@@ -420,7 +457,8 @@ def load(
             (TorchScript); see :mod:`cvdenoise.backends`. Exports with a fixed ``H×W`` cap
             ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
-        half, tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
+        half, tile, overlap, border, batch_size, channel_order, strength, ensemble: see
+            :class:`Denoiser`.
 
     Raises:
         cvdenoise.weights.WeightsError: unknown name, unreadable file, tensors that do not
@@ -434,7 +472,7 @@ def load(
     """
     kw: dict[str, Any] = dict(
         device=device, half=half, tile=tile, overlap=overlap, border=border, batch_size=batch_size,
-        channel_order=channel_order, strength=strength,
+        channel_order=channel_order, strength=strength, ensemble=ensemble,
     )
     name = str(weights)
     if Path(name).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
@@ -444,6 +482,8 @@ def load(
             raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
         kw["half"] = False
         be = load_backend(weights, _resolve_device(device))
+        if be.size is not None and be.size[0] != be.size[1] and ensemble > 2:
+            raise ValueError(f"{name}: ensemble={ensemble} transposes tiles, which a non-square fixed-size export cannot take")
         if be.size is not None:  # fixed H×W export: every tile must fit it
             kw["tile"] = min(tile or min(be.size), *be.size)
             kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)

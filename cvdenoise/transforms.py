@@ -100,6 +100,9 @@ class Denoise(v2.Transform):
         p: probability of denoising a sample (``p=1`` and ``p=0`` draw no random number).
         strength: ``0`` keeps the input, ``1`` the model output, values between blend.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
+        half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
+            on CPUs with AMX units and float16 on CUDA, several times faster, within ~1/255
+            of float32; ``False`` (default) keeps float32.
 
     Raises:
         ValueError: bad arguments (unknown weights raise
@@ -127,8 +130,12 @@ class Denoise(v2.Transform):
         p: float = 1.0,
         strength: float = 1.0,
         tile: int = 2048,
+        half: bool | str = False,
     ) -> None:
         super().__init__()
+        if half not in (True, False, "auto"):
+            raise ValueError(f"half must be True, False or 'auto', got {half!r}")
+        self.half = half
         self.weights = _check_weights(weights)
         self.device = _check_device(device)
         self.p = _check_unit("p", p)
@@ -143,7 +150,7 @@ class Denoise(v2.Transform):
         if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
             self._denoisers, self._pid = {}, os.getpid()
         if key not in self._denoisers:
-            self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength)
+            self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half)  # type: ignore[arg-type]
         return self._denoisers[key]
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:

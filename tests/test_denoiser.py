@@ -87,6 +87,20 @@ def test_strength(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------- tiling
+def test_ensemble_averages_flipped_passes(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb[:200, :150], 25).astype(np.float32) / 255  # non-square: transpose path
+    ens2 = cvdenoise.load("fast", ensemble=2)
+    manual = (fast(noisy) + fast(np.ascontiguousarray(noisy[:, ::-1]))[:, ::-1]) / 2
+    assert np.abs(ens2(noisy) - manual).max() < 1e-5
+    ens4 = cvdenoise.load("fast", ensemble=4)
+    out4 = ens4(noisy)
+    assert out4.shape == noisy.shape and out4.dtype == np.float32
+    assert psnr(out4 * 255, clean_rgb[:200, :150]) > psnr(fast(noisy) * 255, clean_rgb[:200, :150])
+    with pytest.raises(ValueError, match="ensemble"):
+        cvdenoise.load("fast", ensemble=3)
+    assert "ensemble=4" in repr(ens4)
+
+
 def test_tiling_matches_single_pass(clean_rgb: np.ndarray) -> None:
     half = np.concatenate([clean_rgb, clean_rgb[::-1]], 0)
     noisy = add_noise(np.concatenate([half, half[:, ::-1]], 1), 25).astype(np.float32) / 255  # 512×512

@@ -8,6 +8,8 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+
+import cvdenoise
 from helpers import add_noise, psnr
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
@@ -124,11 +126,20 @@ def test_v2_p_half_applies_sometimes() -> None:
         ({"weights": "nope"}, "unknown weights"),
         ({"weights": 3}, "weights must be"),
         ({"device": "bogus"}, "device must be"),
+        ({"half": "yes"}, "half must be"),
     ],
 )
 def test_v2_invalid_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Denoise(**kwargs)
+
+
+def test_v2_half_auto_matches_the_denoiser(noisy128: np.ndarray) -> None:
+    t = Denoise("fast", half="auto")
+    x = torch.from_numpy(noisy128).permute(2, 0, 1).contiguous()
+    ref = cvdenoise.load("fast", half="auto")
+    assert t.denoiser().precision == ref.precision
+    assert torch.equal(t(x), ref(x))
 
 
 def test_v2_auto_device_follows_input() -> None:
