@@ -41,7 +41,7 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
     img[:] = rng.random(3).astype(np.float32)
     rmin, rmax = max(1.0, size / 200), size / 3
     coverage = np.zeros((size, size), np.uint8)
-    for _ in range(4000):
+    for i in range(4000):
         u = rng.random()
         r = (rmin**-2 + u * (rmax**-2 - rmin**-2)) ** -0.5  # inverse CDF of r^-3
         cx, cy = rng.integers(0, size, 2)
@@ -50,7 +50,7 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
             color = np.full(3, rng.random(), np.float32)
         cv2.circle(img, (int(cx), int(cy)), int(r), color.tolist(), -1, lineType=cv2.LINE_AA)
         cv2.circle(coverage, (int(cx), int(cy)), int(r), 1, -1)
-        if coverage.mean() > 0.999:
+        if i % 64 == 63 and coverage.mean() > 0.999:  # checking every disk cost more than painting
             break
     if rng.random() < 0.5:  # slow illumination gradient
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size

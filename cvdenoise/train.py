@@ -1,7 +1,8 @@
 """Training loop: clean images → random crops → on-the-fly degradation → residual autoencoder.
 
 Recipe: Charbonnier (smooth L1) loss, AdamW, linear warm-up then cosine decay, gradient clipping, an exponential moving
-average (EMA) of the weights that is validated and exported, mixed precision on CUDA, fixed
+average (EMA) of the weights that is validated and exported, bfloat16 mixed precision on CUDA and
+on CPUs with AMX units (``--no-amp`` for float32), fixed
 seeds, checkpoints every few minutes and ``--resume``.
 
 Run ``cvdenoise train --help`` (or ``python -m cvdenoise.train``) for the options.
@@ -23,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .data import PairSampler, load_clean_images
+from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
 from .weights import color_to_gray, load_model, save_weights
 
@@ -56,6 +58,7 @@ class TrainConfig:
     device: str = "cpu"
     init: str | None = None  # weights to start from (a .safetensors path or shipped name)
     loss: str = "charbonnier"
+    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX units (~2-3× faster there)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -119,12 +122,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     )
     val_noisy, val_clean = val_sampler.batch(cfg.val_size)
 
-    model = _build_model(cfg).to(device)
+    # oneDNN convolutions (and their bf16 AMX kernels) are fastest in channels-last on CPU
+    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    model = _build_model(cfg).to(device, memory_format=fmt)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    use_amp = device.type == "cuda"
+    use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
     step, best = 0, -1.0
     ckpt = out / "last.pt"
     if resume and ckpt.is_file():
@@ -155,7 +160,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     model.train()
     while step < cfg.steps:
         noisy, clean = sampler.batch(cfg.batch)
-        noisy, clean = noisy.to(device), clean.to(device)
+        noisy, clean = noisy.to(device, memory_format=fmt), clean.to(device, memory_format=fmt)
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -220,6 +225,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=d.device)
     p.add_argument("--init", default=None, help="start from these weights (colour → gray converted)")
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier"))
+    p.add_argument("--no-amp", dest="amp", action="store_false",
+                   help="train in float32 (default: bfloat16 autocast on CUDA and AMX CPUs)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -230,7 +237,7 @@ def main(args: argparse.Namespace) -> int:
         downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, degradation=args.degradation,
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
-        device=args.device, init=args.init, loss=args.loss,
+        device=args.device, init=args.init, loss=args.loss, amp=args.amp,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent.parent / "weights"
 TRAINING_DATA = (
     "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data; every 10th file held out "
     "for validation), downscaled ×0.5, plus 30 % procedural dead-leaves images; degradations: "
-    "cvdenoise.degrade preset 'mixed'"
+    "cvdenoise.degrade preset '{preset}'"
 )
 
 
@@ -44,7 +44,11 @@ def publish(runs: Path) -> None:
             recipe = keep["training"].get("recipe", {})
             if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
                 recipe["loss"] = "log-charbonnier"
-            keep["training"]["data"] = TRAINING_DATA
+            keep["training"]["data"] = TRAINING_DATA.format(preset=recipe.get("degradation", "mixed"))
+            old_card = HERE / f"{name}.json"
+            if str(recipe.get("init") or "").endswith(f"{name}.safetensors") and old_card.is_file():
+                # fine-tuned from the previously shipped weights: keep that stage's record
+                keep["training"]["previous_stage"] = json.loads(old_card.read_text()).get("training", {})
             keep["training"]["recipe_doc"] = "weights/RECIPE.md"
             save_weights(model, HERE / f"{name}.safetensors", keep)
             print("published", name)

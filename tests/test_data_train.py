@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from cvdenoise.cli import build_parser
+
 from cvdenoise.data import PairSampler, dead_leaves, list_images, load_clean_images
 from cvdenoise.train import TrainConfig, psnr, train
 from cvdenoise.weights import load_model
@@ -52,6 +54,19 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     train(cfg, resume=True)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [3, 6, 9]
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_train_precision_flag(tmp_path: Path, amp: bool) -> None:
+    """bf16 autocast (AMX CPUs; a no-op elsewhere) and float32 both train and export finite weights."""
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=4, batch=2, crop=32,
+                      val_every=4, val_size=2, warmup=1, seed=0, amp=amp)
+    w = train(cfg)
+    m = load_model(w)
+    assert all(torch.isfinite(p).all() for p in m.parameters())
+    assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["amp"] is amp
+    args = build_parser().parse_args(["train", "--no-amp", "--steps", "1"])
+    assert args.amp is False
 
 
 def test_psnr() -> None:
