@@ -33,6 +33,9 @@ def publish(runs: Path) -> None:
             if src.is_file():
                 model = load_model(src)
                 card = json.loads(src.with_suffix(".json").read_text())
+            elif ch == "gray" and (HERE / f"{name}.safetensors").is_file() and "--keep-missing" in sys.argv:
+                print("kept", name)  # not retrained in this round: the shipped file stays
+                continue
             elif ch == "gray":
                 color = runs / f"color-{size}" / f"color-{size}.safetensors"
                 model = color_to_gray(load_model(color))
