@@ -278,17 +278,16 @@ class Denoiser:
         if ph or pw:  # reflect padding inside the model needs at least `multiple` pixels
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         dev = x.to(self.device, torch.float16 if self.precision == "fp16" else torch.float32, non_blocking=True)
-        if self.device.type == "cpu" and isinstance(backend, torch.nn.Module):
-            dev = dev.contiguous(memory_format=torch.channels_last)
+        nhwc = self.device.type == "cpu" and isinstance(backend, torch.nn.Module)  # oneDNN's fast layout
         ks = _ENSEMBLES[self.ensemble]
-        y = torch.zeros_like(dev, dtype=torch.float32)
+        outs = []
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for k in ks:
                 xk = _dihedral(dev, k)
-                if k and self.device.type == "cpu" and isinstance(backend, torch.nn.Module):
+                if nhwc:
                     xk = xk.contiguous(memory_format=torch.channels_last)
-                y += _dihedral_inverse(backend(xk).float(), k)
-        y = y / len(ks) if len(ks) > 1 else y
+                outs.append(_dihedral_inverse(backend(xk).float(), k))
+        y = outs[0] if len(outs) == 1 else torch.stack(outs).mean(0)
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
