@@ -8,7 +8,7 @@ transfer to real photos and lets training run with no data at all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ import torch
 
 from .degrade import Degrader, DegradationConfig, to_float
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler", "PairBatches"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 
@@ -165,3 +165,25 @@ class PairSampler:
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         while True:
             yield self.pair()
+
+
+class PairBatches(torch.utils.data.IterableDataset):
+    """Endless ``(degraded, clean)`` batches for a ``DataLoader`` with worker processes.
+
+    Each worker builds its own :class:`PairSampler` seeded ``seed + 1000 * (worker_id + 1)``, so
+    workers never repeat each other; use it with ``batch_size=None``. With ``num_workers=0`` it
+    behaves like one sampler seeded ``seed + 1000``. Yields two ``(batch, C, crop, crop)``
+    float32 tensors.
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], batch: int, seed: int = 0, **sampler_kwargs: Any) -> None:
+        super().__init__()
+        self.images, self.batch, self.seed, self.kwargs = list(images), batch, seed, sampler_kwargs
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info is not None else 0
+        torch.set_num_threads(1)
+        sampler = PairSampler(self.images, seed=self.seed + 1000 * (wid + 1), **self.kwargs)
+        while True:
+            yield sampler.batch(self.batch)

@@ -81,7 +81,7 @@ class ModelConfig:
 #: Named sizes. ``fast`` is budgeted for real-time CPU video, ``default`` for quality.
 CONFIGS: dict[str, ModelConfig] = {
     "fast": ModelConfig(widths=(28, 56, 112), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
-    "default": ModelConfig(widths=(48, 96, 192), enc_blocks=(1, 1, 2), dec_blocks=(1, 1), unshuffle=2),
+    "default": ModelConfig(widths=(48, 96, 160, 256), enc_blocks=(2, 2, 3, 4), dec_blocks=(2, 2, 2), unshuffle=2),
 }
 
 

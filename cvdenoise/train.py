@@ -17,13 +17,13 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import PairSampler, load_clean_images
+from .data import PairBatches, PairSampler, load_clean_images
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
 from .weights import color_to_gray, load_model, save_weights
@@ -59,6 +59,8 @@ class TrainConfig:
     init: str | None = None  # weights to start from (a .safetensors path or shipped name)
     loss: str = "charbonnier"
     amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX units (~2-3× faster there)
+    workers: int = 0  # data-loader processes making pairs (0: in the training process)
+    minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -77,10 +79,12 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -
     return charb.mean()
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
+def _lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
+    """Warm-up then cosine decay to 1 % of ``cfg.lr``; ``progress`` in ``[0,1]`` overrides
+    the step-based position after warm-up (time-budgeted runs)."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup) if progress is None else progress
     return 1e-2 * cfg.lr + 0.5 * (cfg.lr - 1e-2 * cfg.lr) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
@@ -112,32 +116,35 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         raise ValueError(f"no readable images of at least {cfg.crop}px in {cfg.folders}")
     # hold out every 10th photo for validation
     val_imgs, train_imgs = images[::10], [im for i, im in enumerate(images) if i % 10]
-    sampler = PairSampler(
-        train_imgs, crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
-        p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0, seed=cfg.seed,
+    pair_kwargs: dict[str, Any] = dict(
+        crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
+        p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0,
     )
+    sampler = PairSampler(train_imgs, seed=cfg.seed, **pair_kwargs)
     val_sampler = PairSampler(
         val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=0.0 if val_imgs else 1.0, seed=10_000 + cfg.seed, leaves_pool=8,
     )
     val_noisy, val_clean = val_sampler.batch(cfg.val_size)
 
-    # oneDNN convolutions (and their bf16 AMX kernels) are fastest in channels-last on CPU
-    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    # oneDNN (CPU, bf16 AMX kernels) and cuDNN (tensor cores) are fastest in channels-last
+    fmt = torch.channels_last
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     model = _build_model(cfg).to(device, memory_format=fmt)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
-    step, best = 0, -1.0
+    step, best, elapsed_before = 0, -1.0, 0.0
     ckpt = out / "last.pt"
     if resume and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
-        step, best = state["step"], state["best"]
+        step, best, elapsed_before = state["step"], state["best"], state.get("elapsed", 0.0)
         sampler.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed {ckpt} at step {step}")
@@ -155,14 +162,43 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             outs = torch.cat([ema(val_noisy[i : i + 8].to(device)) for i in range(0, len(val_noisy), 8)])
         return float(psnr(outs.cpu(), val_clean).mean())
 
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
+    if cfg.workers > 0:
+        # pairs are made in worker processes (the CPU side is the bottleneck on a GPU); resuming
+        # restores the weights, optimiser and step but not the workers' random streams
+        loader = torch.utils.data.DataLoader(
+            PairBatches(train_imgs, cfg.batch, seed=cfg.seed + step, **pair_kwargs), batch_size=None,
+            num_workers=cfg.workers, pin_memory=device.type == "cuda", prefetch_factor=4,
+            persistent_workers=True,
+        )
+        batches = iter(loader)
+    else:
+        batches = iter(lambda: sampler.batch(cfg.batch), None)
+
+    start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
+    budget_s = cfg.minutes * 60
+
+    def progress() -> float | None:
+        """Schedule position after warm-up when a time budget is set (else step-based)."""
+        if budget_s <= 0:
+            return None
+        by_steps = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return min(1.0, max(by_steps, (time.time() - start) / budget_s))
+
+    def finished() -> bool:
+        p = progress()
+        return step >= cfg.steps or (p is not None and p >= 1.0)
+
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     last_ckpt = time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
     model.train()
-    while step < cfg.steps:
-        noisy, clean = sampler.batch(cfg.batch)
-        noisy, clean = noisy.to(device, memory_format=fmt), clean.to(device, memory_format=fmt)
+    while not finished():
+        noisy, clean = next(batches)
+        noisy = noisy.to(device, memory_format=fmt, non_blocking=True)
+        clean = clean.to(device, memory_format=fmt, non_blocking=True)
         for g in opt.param_groups:
-            g["lr"] = _lr_at(step, cfg)
+            g["lr"] = _lr_at(step, cfg, progress())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(noisy)
         loss = _loss(pred, clean, cfg.loss)
@@ -172,26 +208,27 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         opt.step()
         with torch.no_grad():
             d = min(cfg.ema, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - d)
+            torch._foreach_lerp_(ema_params, model_params, 1 - d)
         step += 1
         bar.update(1)
         if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{_lr_at(step, cfg):.1e}")
-        if step % cfg.val_every == 0 or step == cfg.steps:
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
+        done = finished()
+        if step % cfg.val_every == 0 or done:
             v = validate()
             log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
             log.flush()
             tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
             export("", v)
             best = max(best, v)
-        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or step == cfg.steps:
+        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done:
             tmp = ckpt.with_suffix(".tmp")
             torch.save(
                 {
                     "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "step": step, "best": best, "rng": sampler.rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
+                    "elapsed": time.time() - start,
                 },
                 tmp,
             )
@@ -227,6 +264,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier"))
     p.add_argument("--no-amp", dest="amp", action="store_false",
                    help="train in float32 (default: bfloat16 autocast on CUDA and AMX CPUs)")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="data-loader processes that make the pairs (use most CPU cores when training on a GPU)")
+    p.add_argument("--minutes", type=float, default=d.minutes,
+                   help="wall-clock budget; the cosine schedule then ends when the budget or --steps runs out")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -238,6 +279,7 @@ def main(args: argparse.Namespace) -> int:
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,
+        workers=args.workers, minutes=args.minutes,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

@@ -18,10 +18,33 @@ from cvdenoise.weights import color_to_gray, load_model, save_weights
 
 HERE = Path(__file__).resolve().parent.parent / "weights"
 TRAINING_DATA = (
-    "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data; every 10th file held out "
-    "for validation), downscaled ×0.5, plus 30 % procedural dead-leaves images; degradations: "
+    "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data){extra}; every 10th file held "
+    "out for validation; downscaled ×0.5, plus 30 % procedural dead-leaves images; degradations: "
     "cvdenoise.degrade preset '{preset}'"
 )
+EXTRA_DATA = (
+    " and 56 more images (scripts/training_photos.py: Debian wallpaper photos and renders, scikit-image "
+    "and matplotlib sample images that the quality benchmark does not use, Ultralytics' bus/zidane)"
+)
+
+
+def _data_text(recipe: dict) -> str:
+    extra = any(str(f).rstrip("/").endswith("extra") for f in recipe.get("folders", []))
+    return TRAINING_DATA.format(extra=EXTRA_DATA if extra else "", preset=recipe.get("degradation", "mixed"))
+
+
+def _previous_stage(name: str, recipe: dict) -> dict | None:
+    """The training record of the weights this run started from (``--init``), if known."""
+    init = str(recipe.get("init") or "")
+    if not init:
+        return None
+    sibling = Path(init).with_suffix(".json")
+    if sibling.is_file():  # a run folder's card (or the shipped card when --init weights/<name>...)
+        return json.loads(sibling.read_text()).get("training", {})
+    old_card = HERE / f"{name}.json"
+    if init.endswith(f"{name}.safetensors") and old_card.is_file():
+        return json.loads(old_card.read_text()).get("training", {})
+    return None
 
 
 def publish(runs: Path) -> None:
@@ -47,11 +70,10 @@ def publish(runs: Path) -> None:
             recipe = keep["training"].get("recipe", {})
             if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
                 recipe["loss"] = "log-charbonnier"
-            keep["training"]["data"] = TRAINING_DATA.format(preset=recipe.get("degradation", "mixed"))
-            old_card = HERE / f"{name}.json"
-            if str(recipe.get("init") or "").endswith(f"{name}.safetensors") and old_card.is_file():
-                # fine-tuned from the previously shipped weights: keep that stage's record
-                keep["training"]["previous_stage"] = json.loads(old_card.read_text()).get("training", {})
+            keep["training"]["data"] = _data_text(recipe)
+            previous = _previous_stage(name, recipe)
+            if previous is not None:  # fine-tuned: keep the record of the stage before
+                keep["training"]["previous_stage"] = previous
             keep["training"]["recipe_doc"] = "weights/RECIPE.md"
             save_weights(model, HERE / f"{name}.safetensors", keep)
             print("published", name)

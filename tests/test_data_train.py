@@ -10,8 +10,8 @@ import torch
 
 from cvdenoise.cli import build_parser
 
-from cvdenoise.data import PairSampler, dead_leaves, list_images, load_clean_images
-from cvdenoise.train import TrainConfig, psnr, train
+from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
+from cvdenoise.train import TrainConfig, _lr_at, psnr, train
 from cvdenoise.weights import load_model
 
 
@@ -67,6 +67,30 @@ def test_train_precision_flag(tmp_path: Path, amp: bool) -> None:
     assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["amp"] is amp
     args = build_parser().parse_args(["train", "--no-amp", "--steps", "1"])
     assert args.amp is False
+
+
+def test_pair_batches_workers_differ() -> None:
+    """Each data-loader worker gets its own seed: two workers never yield the same batch."""
+    ds = PairBatches([], batch=2, seed=3, crop=32, p_dead_leaves=1.0, leaves_pool=2)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    it = iter(loader)
+    (n1, c1), (n2, c2) = next(it), next(it)  # round-robin: one batch from each worker
+    assert n1.shape == c1.shape == (2, 3, 32, 32) and n1.dtype == torch.float32
+    assert not torch.equal(c1, c2)
+    first = next(iter(PairBatches([], batch=2, seed=3, crop=32, p_dead_leaves=1.0, leaves_pool=2)))
+    assert torch.equal(first[1], c1)  # in-process iteration is worker 0's stream
+
+
+def test_train_time_budget_with_workers(tmp_path: Path) -> None:
+    """``minutes`` stops a run on the clock (cosine fully decayed) and exports; workers feed it."""
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=10**6, batch=2, crop=32,
+                      val_every=10**6, val_size=2, warmup=1, seed=0, minutes=0.1, workers=1, p_dead_leaves=1.0)
+    w = train(cfg)
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and 1 < log[0]["step"] < 10**6  # stopped by the budget, validated once
+    assert load_model(w).config.channels == 3
+    assert _lr_at(5, cfg, progress=1.0) == pytest.approx(0.01 * cfg.lr)
+    assert _lr_at(5, cfg, progress=0.0) == pytest.approx(cfg.lr)
 
 
 def test_psnr() -> None:
