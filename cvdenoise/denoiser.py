@@ -210,9 +210,9 @@ class Denoiser:
         s = self.strength if strength is None else strength
         self._check_strength(s)
         if isinstance(image, np.ndarray):
-            x, restore = self._from_numpy(image)
+            x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):
-            x, restore = self._from_torch(image)
+            x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self)  # type: ignore[arg-type]
         else:
@@ -323,9 +323,24 @@ class Denoiser:
                     norm[0, 0, y0 : y0 + th, x0 : x0 + tw] += win
         return out / norm
 
+    def _staging_device(self, hw: tuple[int, ...]) -> torch.device | None:
+        """The accelerator to move an untiled image to *before* converting it to float.
+
+        On a GPU, uploading the integer pixels and converting (and quantising the result) there
+        moves a quarter of the bytes of float32 and keeps the per-pixel work off the CPU. Tiled
+        images stay where they are, so host memory bounds them, not GPU memory.
+        """
+        if self.device.type == "cpu" or len(hw) != 2:
+            return None
+        if self.tile and max(hw) > self.tile:
+            return None
+        return self.device
+
     # -- numpy ---------------------------------------------------------------------------
     @staticmethod
-    def _from_numpy(a: np.ndarray) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
+    def _from_numpy(
+        a: np.ndarray, stage: torch.device | None = None
+    ) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
         if a.ndim == 2:
             hwc = a[:, :, None]
         elif a.ndim == 3:
@@ -341,28 +356,36 @@ class Denoiser:
             )
         dtype = a.dtype
         if dtype in _INT_MAX:
-            x = torch.from_numpy(np.ascontiguousarray(hwc).astype(np.float32)) / _INT_MAX[dtype]
+            # integers travel as they are (uint16 as int32: torch's uint16 support is partial)
+            t = torch.from_numpy(np.ascontiguousarray(hwc).astype(np.uint8 if dtype == np.uint8 else np.int32))
+            x = (t if stage is None else t.to(stage)).float() / _INT_MAX[dtype]
         elif np.issubdtype(dtype, np.floating):
             x = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32))
             _check_float_range(x)
+            x = x if stage is None else x.to(stage)
         else:
             raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float32 in [0,1]")
         x = x.permute(2, 0, 1)[None]
 
         def restore(y: torch.Tensor) -> np.ndarray:
-            arr = y[0].permute(1, 2, 0).cpu().numpy()
-            if dtype in _INT_MAX:
-                arr = np.rint(np.clip(arr, 0.0, 1.0) * _INT_MAX[dtype]).astype(dtype)
+            hwc_out = y[0].permute(1, 2, 0)
+            if dtype in _INT_MAX:  # quantise where the result is (GPU or CPU), then copy back
+                q = (hwc_out.clamp(0.0, 1.0) * _INT_MAX[dtype]).round()
+                arr = q.to(torch.uint8 if dtype == np.uint8 else torch.int32).cpu().numpy().astype(dtype, copy=False)
             else:
-                arr = arr.astype(dtype, copy=False)
+                arr = hwc_out.cpu().numpy().astype(dtype, copy=False)
             return arr.reshape(a.shape)
 
         return x, restore
 
     # -- torch ---------------------------------------------------------------------------
     @staticmethod
-    def _from_torch(t: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
-        shape, dtype = t.shape, t.dtype
+    def _from_torch(
+        t: torch.Tensor, stage: torch.device | None = None
+    ) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        shape, dtype, home = t.shape, t.dtype, t.device
+        if stage is not None and dtype != torch.uint16:
+            t = t.to(stage)  # integers upload at their own width; the result comes back to `home`
         if t.ndim == 3:
             x = t[None]
         elif t.ndim == 4:
@@ -386,6 +409,7 @@ class Denoiser:
                 y = (y.clamp(0, 1) * _TORCH_INT_MAX[dtype]).round().to(dtype)
             else:
                 y = y.to(dtype)
+            y = y.to(home)
             if y.is_inference():  # a normal tensor, so callers may modify it in place
                 y = y.clone()
             return y.reshape(shape)

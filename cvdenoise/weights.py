@@ -63,12 +63,23 @@ def resolve(name: str | Path) -> Path:
     raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
 
 
-def save_weights(model: DenoiseAutoencoder, path: str | Path, card: dict[str, Any] | None = None) -> Path:
-    """Write ``path`` (.safetensors, config in the header) and ``path.with_suffix('.json')``."""
+def save_weights(
+    model: DenoiseAutoencoder,
+    path: str | Path,
+    card: dict[str, Any] | None = None,
+    storage: torch.dtype = torch.float32,
+) -> Path:
+    """Write ``path`` (.safetensors, config in the header) and ``path.with_suffix('.json')``.
+
+    ``storage=torch.float16`` halves the file (the shipped default models use it); loading
+    always builds a float32 model, so only the weights' rounding changes (< 0.01 dB here).
+    """
+    if storage not in (torch.float32, torch.float16):
+        raise ValueError(f"storage must be torch.float32 or torch.float16, got {storage}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config.to_dict()
-    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().to(storage).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata={"format": "cvdenoise", "config": json.dumps(cfg)})
     full = {
         "name": path.stem,
@@ -77,6 +88,7 @@ def save_weights(model: DenoiseAutoencoder, path: str | Path, card: dict[str, An
         "parameters": count_params(model),
         "macs_per_pixel": round(count_macs(model)),
         "multiple": model.config.multiple,
+        "storage_dtype": str(storage).removeprefix("torch."),
         "input": f"(B,{model.config.channels},H,W) float32 in [0,1], RGB order" if model.config.channels == 3
         else "(B,1,H,W) float32 in [0,1]",
     }

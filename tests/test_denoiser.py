@@ -220,6 +220,29 @@ def test_cpu_bf16_is_close_to_fp32(clean_rgb: np.ndarray) -> None:
     assert abs(psnr(b.astype(np.uint8), clean_rgb) - psnr(a.astype(np.uint8), clean_rgb)) < 0.1
 
 
+def test_staging_path_gives_identical_results(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU path (integers uploaded, converted and quantised on the device) is exact: here it
+    is forced onto the CPU and must equal the plain path for every input kind."""
+    noisy = add_noise(clean_rgb, 25)
+    inputs = [noisy, noisy[:, :, :1], (noisy.astype(np.uint16) * 257), noisy.astype(np.float32) / 255,
+              torch.from_numpy(noisy).permute(2, 0, 1), torch.from_numpy(noisy).permute(2, 0, 1)[None].float() / 255]
+    plain = [fast(x) for x in inputs]
+    monkeypatch.setattr(fast, "_staging_device", lambda hw: torch.device("cpu"))
+    for x, ref in zip(inputs, plain):
+        out = fast(x)
+        assert type(out) is type(ref) and out.dtype == ref.dtype and out.shape == ref.shape
+        assert (np.array_equal(out, ref) if isinstance(ref, np.ndarray) else torch.equal(out, ref))
+
+
+def test_staging_device_choice() -> None:
+    den = cvdenoise.load("fast", tile=256)
+    assert den._staging_device((100, 100)) is None  # CPU: nothing to stage
+    den.device = torch.device("cuda")  # only the decision is exercised; nothing runs there
+    assert den._staging_device((100, 100)) == torch.device("cuda")
+    assert den._staging_device((100, 300)) is None  # tiled: stays in host memory
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_half(clean_rgb: np.ndarray) -> None:
     den = cvdenoise.load("fast", device="cuda", half=True)
@@ -228,6 +251,10 @@ def test_cuda_half(clean_rgb: np.ndarray) -> None:
     assert np.isfinite(out).all() and psnr(out, clean_rgb) > psnr(noisy, clean_rgb) + 3
     t = torch.from_numpy(noisy).permute(2, 0, 1).cuda()
     assert den(t).device.type == "cuda"
+    cpu_t = torch.from_numpy(noisy).permute(2, 0, 1)  # a CPU tensor is staged and comes back
+    res = den(cpu_t)
+    assert res.device.type == "cpu" and res.dtype == torch.uint8
+    assert (res.int() - torch.from_numpy(out).permute(2, 0, 1).int()).abs().max() <= 1
 
 
 def test_loaded_model_is_the_file() -> None:

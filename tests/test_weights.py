@@ -36,6 +36,20 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert json.loads(p.with_suffix(".json").read_text())["note"] == "x"
 
 
+def test_float16_storage_round_trip(tmp_path: Path) -> None:
+    """Half-size files load into a float32 model equal to the float16-rounded weights."""
+    m = DenoiseAutoencoder(CONFIGS["fast"])
+    p32 = save_weights(m, tmp_path / "a.safetensors")
+    p16 = save_weights(m, tmp_path / "b.safetensors", storage=torch.float16)
+    assert p16.stat().st_size < 0.6 * p32.stat().st_size
+    assert json.loads(p16.with_suffix(".json").read_text())["storage_dtype"] == "float16"
+    m2 = load_model(p16)
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        assert b.dtype == torch.float32 and torch.equal(a.half().float(), b), k
+    with pytest.raises(ValueError, match="storage"):
+        save_weights(m, tmp_path / "c.safetensors", storage=torch.bfloat16)
+
+
 def test_mismatched_shapes_rejected(tmp_path: Path) -> None:
     small = DenoiseAutoencoder(CONFIGS["fast"])
     p = tmp_path / "bad.safetensors"
