@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .data import PairBatches, PairSampler, load_clean_images
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import color_to_gray, load_model, save_weights
+from .weights import FAMILIES, color_to_gray, load_model, save_weights
 
 __all__ = ["TrainConfig", "train", "psnr", "add_arguments", "main"]
 
@@ -90,7 +90,8 @@ def _lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
 
 def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     if cfg.init:
-        m = load_model(cfg.init)
+        # a family name ("default", "fast") starts from its member with the run's channel count
+        m = load_model(FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init)
         if m.config.channels == 3 and cfg.channels == 1:
             m = color_to_gray(m)
         if m.config.channels != cfg.channels:
@@ -260,7 +261,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch default)")
     p.add_argument("--device", default=d.device)
-    p.add_argument("--init", default=None, help="start from these weights (colour → gray converted)")
+    p.add_argument("--init", default=None,
+                   help="start from these weights: a file, a shipped name or default/fast (colour → gray converted)")
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier"))
     p.add_argument("--no-amp", dest="amp", action="store_false",
                    help="train in float32 (default: bfloat16 autocast on CUDA and AMX CPUs)")

@@ -59,6 +59,12 @@ def resolve(name: str | Path) -> Path:
     cand = WEIGHTS_DIR / f"{name}.safetensors"
     if cand.is_file():
         return cand
+    if str(name) in FAMILIES:
+        pair = FAMILIES[str(name)]
+        raise WeightsError(
+            f"{str(name)!r} names a colour + gray pair of files: use {pair[3]!r} or {pair[1]!r} here "
+            f"(cvdenoise.load({str(name)!r}) picks the one matching each image's channels)"
+        )
     names = sorted(set(available()) | set(FAMILIES))
     raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
 

@@ -11,7 +11,7 @@ import torch
 from cvdenoise.cli import build_parser
 
 from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
-from cvdenoise.train import TrainConfig, _lr_at, psnr, train
+from cvdenoise.train import TrainConfig, _build_model, _lr_at, psnr, train
 from cvdenoise.weights import load_model
 
 
@@ -67,6 +67,15 @@ def test_train_precision_flag(tmp_path: Path, amp: bool) -> None:
     assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["amp"] is amp
     args = build_parser().parse_args(["train", "--no-amp", "--steps", "1"])
     assert args.amp is False
+
+
+def test_init_from_family_name(tmp_path: Path) -> None:
+    """``--init fast`` starts a gray run from gray-fast and a colour run from color-fast."""
+    for ch, shipped in ((1, "gray-fast"), (3, "color-fast")):
+        cfg = TrainConfig(out=str(tmp_path / str(ch)), init="fast", channels=ch, steps=0)
+        m = _build_model(cfg)
+        ref = load_model(shipped)
+        assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), ref.state_dict().values()))
 
 
 def test_pair_batches_workers_differ() -> None:

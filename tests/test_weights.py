@@ -78,6 +78,8 @@ def test_corrupt_and_unknown_files(tmp_path: Path) -> None:
         load_model("no-such-model")
     with pytest.raises(WeightsError, match="not found"):
         load_model(tmp_path / "missing.safetensors")
+    with pytest.raises(WeightsError, match="'color-default' or 'gray-default'"):
+        load_model("default")  # a family: load() picks by channels, a single file needs a name
     q = tmp_path / "noconfig.safetensors"
     save_file({"a": torch.zeros(1)}, str(q))
     with pytest.raises(WeightsError, match="no cvdenoise architecture config"):
