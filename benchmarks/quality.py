@@ -3,8 +3,9 @@
 Run:  python benchmarks/quality.py            (needs: pip install -e ".[bench]")
       python benchmarks/quality.py --quick    (2 photos, no BM3D: a smoke run)
 
-Test photos are scikit-image's bundled photos (never used in training: the shipped models
-train on OpenCV's sample photos and dead leaves), centre-cropped to ``--crop`` pixels, as
+Test photos are six of scikit-image's bundled photos (never used in training: the shipped
+models train on OpenCV's sample photos, dead leaves and the images of
+``scripts/training_photos.py``, which leaves these six out), centre-cropped to ``--crop`` pixels, as
 uint8. Presets (``cvdenoise.degrade.PRESETS``, fixed seeds): AWGN σ=15/25/50, low-light
 (Poisson + read noise) and a chain (Gaussian blur σ=1 → AWGN σ=15 → JPEG q=60).
 
