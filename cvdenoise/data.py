@@ -183,7 +183,8 @@ class PairBatches(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
-        torch.set_num_threads(1)
+        if info is not None:  # one thread per worker process; never change the caller's setting
+            torch.set_num_threads(1)
         sampler = PairSampler(self.images, seed=self.seed + 1000 * (wid + 1), **self.kwargs)
         while True:
             yield sampler.batch(self.batch)

@@ -213,7 +213,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         step += 1
         bar.update(1)
         if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
+            post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
+            if budget_s > 0:
+                post["left"] = f"{max(0.0, budget_s - (time.time() - start)) / 60:.1f} min"
+            bar.set_postfix(post)
         done = finished()
         if step % cfg.val_every == 0 or done:
             v = validate()

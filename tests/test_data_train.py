@@ -86,8 +86,10 @@ def test_pair_batches_workers_differ() -> None:
     (n1, c1), (n2, c2) = next(it), next(it)  # round-robin: one batch from each worker
     assert n1.shape == c1.shape == (2, 3, 32, 32) and n1.dtype == torch.float32
     assert not torch.equal(c1, c2)
+    threads = torch.get_num_threads()
     first = next(iter(PairBatches([], batch=2, seed=3, crop=32, p_dead_leaves=1.0, leaves_pool=2)))
     assert torch.equal(first[1], c1)  # in-process iteration is worker 0's stream
+    assert torch.get_num_threads() == threads  # and leaves the caller's thread count alone
 
 
 def test_train_time_budget_with_workers(tmp_path: Path) -> None:
