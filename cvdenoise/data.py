@@ -133,7 +133,7 @@ class PairSampler:
             self._leaves.append(dead_leaves(max(4 * self.crop, 256), self.rng))
             return self._leaves[-1]
         i = int(self.rng.integers(len(self._leaves)))
-        if self.rng.random() < 0.05:  # refresh the pool slowly
+        if self.rng.random() < 0.02:  # refresh the pool slowly (a 512² leaf costs ~50× a crop)
             self._leaves[i] = dead_leaves(max(4 * self.crop, 256), self.rng)
         return self._leaves[i]
 
