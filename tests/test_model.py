@@ -44,6 +44,11 @@ def test_invalid_config(kw: dict) -> None:
         ModelConfig(**kw)
 
 
+def test_default_config_is_the_default_size() -> None:
+    assert ModelConfig() == CONFIGS["default"] and len(CONFIGS["default"].widths) == 4
+    assert DenoiseAutoencoder().config == CONFIGS["default"]
+
+
 def test_config_dict_round_trip() -> None:
     c = CONFIGS["default"]
     assert ModelConfig.from_dict(c.to_dict()) == c
