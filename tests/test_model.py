@@ -37,7 +37,7 @@ def test_budget_fast_vs_default() -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(channels=2), dict(widths=()), dict(enc_blocks=(1,)), dict(dec_blocks=(1, 1, 1)), dict(unshuffle=0)],
+    [dict(channels=2), dict(widths=()), dict(enc_blocks=(1,)), dict(dec_blocks=(1, 1, 1, 1)), dict(unshuffle=0)],
 )
 def test_invalid_config(kw: dict) -> None:
     with pytest.raises(ValueError):
