@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, markdown_table, median_time, write_section  # noqa: E402
 
 import cvdenoise  # noqa: E402
 from cvdenoise.video import FrameFilter  # noqa: E402
@@ -30,17 +29,14 @@ from cvdenoise.video import FrameFilter  # noqa: E402
 SIZES = ((640, 640), (1080, 1920))
 
 
-def _median_s(fn: Callable[[], Any], runs: int = 10, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(runs):
-        t = time.perf_counter()
+def _median_s(fn: Callable[[], Any]) -> float:
+    """Median seconds of ``fn()`` with the GPU work finished inside each timed call."""
+
+    def synced() -> None:
         fn()
         torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+
+    return median_time(synced, repeats=10, warmup=3)
 
 
 def run(weights: list[str]) -> list[dict[str, Any]]:
