@@ -15,16 +15,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import markdown_table  # noqa: E402
-from quality import PRESETS, photos  # noqa: E402
+from quality import PRESETS, gray_pairs, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
-from cvdenoise.degrade import Degrader  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
 GRAY_SIGMAS = (15, 25, 50)
@@ -36,12 +34,8 @@ def main() -> int:
     ap.add_argument("--crop", type=int, default=320)
     args = ap.parse_args()
     imgs = list(photos(args.crop, False).values())
-    color = {p: [(c, Degrader(p)(c, np.random.default_rng(1000 + i))) for i, c in enumerate(imgs)] for p in PRESETS}
-    grays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in imgs]
-    gray = {
-        s: [(g, Degrader(f"gaussian{s}")(g, np.random.default_rng(2000 + i))) for i, g in enumerate(grays)]
-        for s in GRAY_SIGMAS
-    }
+    color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}
+    gray = {s: gray_pairs(imgs, s) for s in GRAY_SIGMAS}
     crows, grows = [], []
     for w in args.weights:
         channels = load_model(w).config.channels

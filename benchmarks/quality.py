@@ -66,6 +66,20 @@ def photos(crop: int, quick: bool) -> dict[str, np.ndarray]:
     return out
 
 
+def noisy_copy(clean: np.ndarray, preset: str, i: int) -> np.ndarray:
+    """The degraded copy of photo ``i`` for ``preset`` (fixed seed: every run scores the same pairs)."""
+    return Degrader(preset)(clean, np.random.default_rng(1000 + i))
+
+
+def gray_pairs(imgs: list[np.ndarray], sigma: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(clean luma, noisy)`` pairs of the RGB photos ``imgs`` at AWGN ``sigma`` (fixed seeds)."""
+    out = []
+    for i, clean in enumerate(imgs):
+        g = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
+        out.append((g, Degrader(f"gaussian{sigma}")(g, np.random.default_rng(2000 + i))))
+    return out
+
+
 def metrics(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return (
         peak_signal_noise_ratio(clean, out, data_range=255),
@@ -139,7 +153,7 @@ def run(args: argparse.Namespace) -> None:
     for preset in PRESETS:
         pairs = []
         for i, (name, clean) in enumerate(imgs.items()):
-            noisy = Degrader(preset)(clean, np.random.default_rng(1000 + i))
+            noisy = noisy_copy(clean, preset, i)
             sigma = float(np.std(noisy.astype(np.float64) - clean)) / 255  # oracle σ
             if preset.startswith("gaussian"):
                 sigma = int(preset[len("gaussian"):]) / 255
@@ -181,10 +195,7 @@ def run(args: argparse.Namespace) -> None:
     if args.quick:
         del gray_methods["bm3d (true σ)"]
     for sig in (15, 25, 50):
-        pairs_g = []
-        for i, clean in enumerate(imgs.values()):
-            g = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
-            pairs_g.append((g, Degrader(f"gaussian{sig}")(g, np.random.default_rng(2000 + i))))
+        pairs_g = gray_pairs(list(imgs.values()), sig)
         for m, fn in gray_methods.items():
             p = float(np.mean([metrics(fn(n, sig / 255), c)[0] for c, n in pairs_g]))
             gray_res.setdefault(m, {})[f"gaussian{sig}"] = p
@@ -201,7 +212,7 @@ def run(args: argparse.Namespace) -> None:
     if cpu_has_fast_bf16():
         for n in ours:
             d16 = cvdenoise.load(n, half=True)
-            pairs25 = [(c, Degrader("gaussian25")(c, np.random.default_rng(1000 + i))) for i, c in enumerate(imgs.values())]
+            pairs25 = [(c, noisy_copy(c, "gaussian25", i)) for i, c in enumerate(imgs.values())]
             bf16[n] = {"latency_640_s": median_time(lambda d=d16: d(frame), repeats=args.repeats),
                        "gaussian25_psnr": float(np.mean([metrics(d16(nz), c)[0] for c, nz in pairs25]))}
     models = {n: load_model(f"color-{n}") for n in ours}

@@ -280,14 +280,17 @@ class Denoiser:
         dev = x.to(self.device, torch.float16 if self.precision == "fp16" else torch.float32, non_blocking=True)
         nhwc = self.device.type == "cpu" and isinstance(backend, torch.nn.Module)  # oneDNN's fast layout
         ks = _ENSEMBLES[self.ensemble]
-        outs = []
+        y: torch.Tensor | None = None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for k in ks:
                 xk = _dihedral(dev, k)
                 if nhwc:
                     xk = xk.contiguous(memory_format=torch.channels_last)
-                outs.append(_dihedral_inverse(backend(xk).float(), k))
-        y = outs[0] if len(outs) == 1 else torch.stack(outs).mean(0)
+                out = _dihedral_inverse(backend(xk).float(), k)
+                y = out if y is None else y.add_(out)  # one running sum, not every pass kept
+        assert y is not None
+        if len(ks) > 1:
+            y = y.div_(len(ks))
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
@@ -357,8 +360,9 @@ class Denoiser:
         dtype = a.dtype
         if dtype in _INT_MAX:
             # integers travel as they are (uint16 as int32: torch's uint16 support is partial)
-            t = torch.from_numpy(np.ascontiguousarray(hwc).astype(np.uint8 if dtype == np.uint8 else np.int32))
-            x = (t if stage is None else t.to(stage)).float() / _INT_MAX[dtype]
+            ints = np.ascontiguousarray(hwc).astype(np.uint8 if dtype == np.uint8 else np.int32, copy=False)
+            t = torch.from_numpy(ints if ints.flags.writeable else ints.copy())  # torch rejects read-only memory
+            x = (t if stage is None else t.to(stage)).float().div_(_INT_MAX[dtype])
         elif np.issubdtype(dtype, np.floating):
             x = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32))
             _check_float_range(x)
