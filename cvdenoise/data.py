@@ -150,17 +150,30 @@ class PairSampler:
             c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
         return np.ascontiguousarray(c, dtype=np.float32)
 
-    def pair(self) -> tuple[np.ndarray, np.ndarray]:
+    def _clean_8bit(self) -> np.ndarray:
         clean = self.clean_crop()
         if self.rng.random() < 0.5:  # quantise to 8 bit like most real inputs
             clean = np.round(clean * 255) / 255
+        return clean
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray]:
+        clean = self._clean_8bit()
         return self.degrader(clean, self.rng), clean
 
-    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        pairs = [self.pair() for _ in range(n)]
-        noisy = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2).contiguous()
-        clean = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2).contiguous()
-        return noisy, clean
+    def batch(self, n: int, degraded: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` clean crops and the degraded copies of the first ``degraded`` of them (all by
+        default; fewer when the rest is degraded elsewhere, e.g. on a GPU by
+        :class:`~cvdenoise.degrade_torch.TorchDegrader`).
+
+        Returns ``(degraded, C, crop, crop)`` and ``(n, C, crop, crop)`` float32 tensors.
+        """
+        k = n if degraded is None else max(0, min(n, degraded))
+        pairs = [self.pair() for _ in range(k)]
+        cleans = [p[1] for p in pairs] + [self._clean_8bit() for _ in range(n - k)]
+        c = self.channels
+        noisy = torch.from_numpy(np.stack([p[0] for p in pairs])) if pairs else torch.empty(0, self.crop, self.crop, c)
+        clean = torch.from_numpy(np.stack(cleans))
+        return noisy.permute(0, 3, 1, 2).contiguous(), clean.permute(0, 3, 1, 2).contiguous()
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         while True:
@@ -172,13 +185,18 @@ class PairBatches(torch.utils.data.IterableDataset):
 
     Each worker builds its own :class:`PairSampler` seeded ``seed + 1000 * (worker_id + 1)``, so
     workers never repeat each other; use it with ``batch_size=None``. With ``num_workers=0`` it
-    behaves like one sampler seeded ``seed + 1000``. Yields two ``(batch, C, crop, crop)``
+    behaves like one sampler seeded ``seed + 1000``. Yields ``PairSampler.batch(batch,
+    degraded)``: ``(degraded, C, crop, crop)`` noisy and ``(batch, C, crop, crop)`` clean
     float32 tensors.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], batch: int, seed: int = 0, **sampler_kwargs: Any) -> None:
+    def __init__(
+        self, images: Sequence[np.ndarray], batch: int, seed: int = 0, degraded: int | None = None,
+        **sampler_kwargs: Any,
+    ) -> None:
         super().__init__()
         self.images, self.batch, self.seed, self.kwargs = list(images), batch, seed, sampler_kwargs
+        self.degraded = degraded
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
@@ -187,4 +205,4 @@ class PairBatches(torch.utils.data.IterableDataset):
             torch.set_num_threads(1)
         sampler = PairSampler(self.images, seed=self.seed + 1000 * (wid + 1), **self.kwargs)
         while True:
-            yield sampler.batch(self.batch)
+            yield sampler.batch(self.batch, self.degraded)

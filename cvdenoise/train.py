@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .data import PairBatches, PairSampler, load_clean_images
+from .degrade_torch import TorchDegrader
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
 from .weights import FAMILIES, color_to_gray, load_model, save_weights
@@ -61,6 +62,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX units (~2-3× faster there)
     workers: int = 0  # data-loader processes making pairs (0: in the training process)
     minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
+    device_degrade: float = 0.0  # share of each batch degraded on the training device (TorchDegrader)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -163,18 +165,24 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             outs = torch.cat([ema(val_noisy[i : i + 8].to(device)) for i in range(0, len(val_noisy), 8)])
         return float(psnr(outs.cpu(), val_clean).mean())
 
+    if not 0.0 <= cfg.device_degrade <= 1.0:
+        raise ValueError(f"device_degrade is a share of the batch in [0, 1], got {cfg.device_degrade}")
+    # the first n_cpu crops of a batch are degraded by the albumentations chain (data workers),
+    # the rest by the batched torch chain on the training device (a GPU outruns the workers)
+    n_cpu = cfg.batch - round(cfg.batch * cfg.device_degrade)
+    device_degrader = TorchDegrader(cfg.degradation, seed=cfg.seed + 7 + step) if n_cpu < cfg.batch else None
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
     if cfg.workers > 0:
         # pairs are made in worker processes (the CPU side is the bottleneck on a GPU); resuming
         # restores the weights, optimiser and step but not the workers' random streams
         loader = torch.utils.data.DataLoader(
-            PairBatches(train_imgs, cfg.batch, seed=cfg.seed + step, **pair_kwargs), batch_size=None,
+            PairBatches(train_imgs, cfg.batch, seed=cfg.seed + step, degraded=n_cpu, **pair_kwargs), batch_size=None,
             num_workers=cfg.workers, pin_memory=device.type == "cuda", prefetch_factor=4,
             persistent_workers=True,
         )
         batches = iter(loader)
     else:
-        batches = iter(lambda: sampler.batch(cfg.batch), None)
+        batches = iter(lambda: sampler.batch(cfg.batch, n_cpu), None)
 
     start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
     budget_s = cfg.minutes * 60
@@ -196,8 +204,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     model.train()
     while not finished():
         noisy, clean = next(batches)
-        noisy = noisy.to(device, memory_format=fmt, non_blocking=True)
-        clean = clean.to(device, memory_format=fmt, non_blocking=True)
+        noisy = noisy.to(device, non_blocking=True)
+        clean = clean.to(device, non_blocking=True)
+        if device_degrader is not None:
+            noisy = torch.cat([noisy, device_degrader(clean[n_cpu:])])
+        noisy = noisy.contiguous(memory_format=fmt)
+        clean = clean.contiguous(memory_format=fmt)
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg, progress())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -273,6 +285,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="data-loader processes that make the pairs (use most CPU cores when training on a GPU)")
     p.add_argument("--minutes", type=float, default=d.minutes,
                    help="wall-clock budget; the cosine schedule then ends when the budget or --steps runs out")
+    p.add_argument("--device-degrade", type=float, default=d.device_degrade,
+                   help="share of each batch degraded on the training device by the batched torch chain "
+                        "(cvdenoise.degrade_torch; 0.75 keeps a GPU busy), the rest by the albumentations chain")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -284,7 +299,7 @@ def main(args: argparse.Namespace) -> int:
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,
-        workers=args.workers, minutes=args.minutes,
+        workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

@@ -110,3 +110,22 @@ def test_psnr() -> None:
     b[1] += 0.1
     p = psnr(a, b)
     assert p[1].item() == pytest.approx(20.0, abs=1e-3)
+
+
+def test_partial_cpu_degradation_and_device_degrade(tmp_path: Path) -> None:
+    """``batch(n, k)`` degrades only the first k crops; training with ``device_degrade`` makes
+    the rest with the torch chain and still trains and exports."""
+    s = PairSampler([], crop=32, p_dead_leaves=1.0, seed=0, leaves_pool=2)
+    noisy, clean = s.batch(5, 2)
+    assert noisy.shape == (2, 3, 32, 32) and clean.shape == (5, 3, 32, 32)
+    noisy, clean = s.batch(3, 0)
+    assert noisy.shape == (0, 3, 32, 32) and clean.shape == (3, 3, 32, 32)
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=4, batch=4, crop=32,
+                      val_every=4, val_size=2, warmup=1, seed=0, device_degrade=0.75, p_dead_leaves=1.0)
+    w = train(cfg)
+    assert load_model(w).config.channels == 3
+    assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["device_degrade"] == 0.75
+    with pytest.raises(ValueError, match="device_degrade"):
+        train(TrainConfig(out=str(tmp_path / "bad"), steps=1, device_degrade=1.5, p_dead_leaves=1.0))
+    args = build_parser().parse_args(["train", "--device-degrade", "0.9"])
+    assert args.device_degrade == 0.9

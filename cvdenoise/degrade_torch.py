@@ -1,0 +1,319 @@
+"""The degradations of :mod:`cvdenoise.degrade` as batched torch operations (for GPU training).
+
+On a GPU the albumentations chain, run sample by sample in data-loader processes, cannot keep
+up with the model: the CPU becomes the bottleneck. :class:`TorchDegrader` draws the same
+families with the same probabilities and strength ranges from one
+:class:`~cvdenoise.degrade.DegradationConfig`, for a whole ``(B,C,H,W)`` batch at once on the
+batch's device — every sample gets its own operations, order and strengths. It is a training
+accelerator; :class:`~cvdenoise.degrade.Degrader` stays the reference pipeline (validation
+pairs and benchmarks use it).
+
+Operations: Gaussian / Poisson (shot, on linear intensities) + read / speckle / ISO / salt-and-pepper
+noise, per channel or shared across channels; Gaussian, motion and defocus blur (per-sample
+kernels in one grouped convolution); down/up-scaling; JPEG as the codec's lossy steps
+(YCbCr, 4:2:0 chroma subsampling, 8×8 DCT quantised with the IJG tables scaled by quality,
+rounding to 8 bit) — entropy coding is lossless and left out.
+
+Example:
+    >>> import torch
+    >>> from cvdenoise.degrade_torch import TorchDegrader
+    >>> clean = torch.full((4, 3, 32, 32), 0.5)
+    >>> noisy = TorchDegrader("gaussian25", seed=0)(clean)
+    >>> noisy.shape, round(float((noisy - clean).std()) * 255)
+    (torch.Size([4, 3, 32, 32]), 25)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .degrade import PRESETS, DegradationConfig
+
+__all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+# IJG (libjpeg) base quantisation tables, Annex K of the JPEG standard
+_LUMA_Q = torch.tensor([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=torch.float32).view(8, 8)
+_CHROMA_Q = torch.tensor([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+] + [99] * 32, dtype=torch.float32).view(8, 8)
+
+
+def _dct_matrix(device: torch.device) -> torch.Tensor:
+    """Orthonormal 8-point DCT-II matrix ``D`` (``D @ block @ D.T`` transforms a block)."""
+    k = torch.arange(8, dtype=torch.float32, device=device)
+    d = torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / 16) * math.sqrt(2 / 8)
+    d[0] /= math.sqrt(2)
+    return d
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """``(B,3,H,W)`` RGB in ``[0,1]`` → full-range YCbCr (JPEG/BT.601) in ``[0,1]``."""
+    r, g, b = x.unbind(1)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 0.5
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b + 0.5
+    return torch.stack([y, cb, cr], 1)
+
+
+def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_ycbcr` (no clipping)."""
+    y, cb, cr = x[:, 0], x[:, 1] - 0.5, x[:, 2] - 0.5
+    return torch.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1)
+
+
+def _quant_tables(quality: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """IJG quality scaling: ``(B,)`` qualities in 1..100 → ``(B,1,1,1,8,8)`` tables."""
+    q = quality.float().clamp(1, 100)
+    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
+    t = torch.floor((base.to(q.device)[None] * scale[:, None, None] + 50) / 100).clamp(1, 255)
+    return t[:, None, None, None]
+
+
+def _dct_quantise(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Quantise the 8×8 DCT of ``(B,1,H,W)`` planes (0–255 scale, H and W multiples of 8)."""
+    b, _, h, w = plane.shape
+    d = _dct_matrix(plane.device)
+    blocks = (plane - 128).view(b, 1, h // 8, 8, w // 8, 8).transpose(3, 4)  # (B,1,h/8,w/8,8,8)
+    coef = d @ blocks @ d.T
+    coef = torch.round(coef / table) * table
+    out = d.T @ coef @ d
+    return out.transpose(3, 4).reshape(b, 1, h, w) + 128
+
+
+def jpeg(x: torch.Tensor, quality: torch.Tensor | int) -> torch.Tensor:
+    """JPEG round trip of ``(B,C,H,W)`` images in ``[0,1]`` (C = 1 or 3), any H×W.
+
+    ``quality`` is an int or a ``(B,)`` tensor of 1..100. Colour images are coded as YCbCr
+    with 4:2:0 chroma (box-filtered down, bilinear up). Returns float32 in ``[0,1]`` on the
+    8-bit grid, like a decoded file.
+    """
+    b, c, h, w = x.shape
+    if c not in (1, 3):
+        raise ValueError(f"jpeg expects 1 or 3 channels, got {c}")
+    q = torch.as_tensor(quality, device=x.device).expand(b) if not torch.is_tensor(quality) or quality.ndim == 0 else quality
+    ph, pw = (-h) % 16, (-w) % 16
+    xp = F.pad(x.float(), (0, pw, 0, ph), mode="replicate") if ph or pw else x.float()
+    xp = torch.round(xp.clamp(0, 1) * 255) / 255  # the encoder reads 8-bit pixels
+    if c == 1:
+        out = _dct_quantise(xp * 255, _quant_tables(q, _LUMA_Q)) / 255
+    else:
+        ycc = rgb_to_ycbcr(xp) * 255
+        y = _dct_quantise(ycc[:, :1], _quant_tables(q, _LUMA_Q))
+        chroma_q = _quant_tables(q, _CHROMA_Q)
+        small = F.avg_pool2d(ycc[:, 1:], 2)
+        chroma = torch.cat([_dct_quantise(small[:, i : i + 1], chroma_q) for i in range(2)], 1)
+        chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
+        out = ycbcr_to_rgb(torch.cat([y, chroma], 1) / 255)
+    return (torch.round(out.clamp(0, 1) * 255) / 255)[:, :, :h, :w]
+
+
+def blur_kernels(
+    kind: torch.Tensor, sigma: torch.Tensor, length: torch.Tensor, angle: torch.Tensor,
+    radius: torch.Tensor, size: int,
+) -> torch.Tensor:
+    """Per-sample normalised ``(N,size,size)`` blur kernels.
+
+    ``kind`` (N,) long: 0 Gaussian (std ``sigma``), 1 motion (a line of ``length`` pixels at
+    ``angle`` radians, anti-aliased), 2 defocus (an anti-aliased disk of ``radius``).
+    """
+    r = size // 2
+    grid = torch.arange(-r, r + 1, dtype=torch.float32, device=sigma.device)
+    v, u = torch.meshgrid(grid, grid, indexing="ij")
+    u, v = u[None], v[None]
+    s = sigma[:, None, None].clamp_min(1e-3)
+    gauss = torch.exp(-(u**2 + v**2) / (2 * s**2))
+    ca, sa = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    half = (length[:, None, None] - 1) / 2
+    t = (u * ca + v * sa).clamp(-half, half)
+    line = (1 - torch.sqrt((u - t * ca) ** 2 + (v - t * sa) ** 2)).clamp_min(0)
+    disk = (radius[:, None, None] + 0.5 - torch.sqrt(u**2 + v**2)).clamp(0, 1)
+    k = torch.where(kind[:, None, None] == 0, gauss, torch.where(kind[:, None, None] == 1, line, disk))
+    return k / k.sum((1, 2), keepdim=True)
+
+
+def filter2d(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Convolve each ``(C,H,W)`` image of ``x`` with its own ``(K,K)`` kernel (reflect border)."""
+    n, c, h, w = x.shape
+    k = kernels.shape[-1]
+    xp = F.pad(x.reshape(1, n * c, h, w), (k // 2,) * 4, mode="reflect")
+    weight = kernels.to(x.dtype).repeat_interleave(c, 0)[:, None]
+    return F.conv2d(xp, weight, groups=n * c).view(n, c, h, w)
+
+
+class TorchDegrader:
+    """Random degradation of whole ``(B,C,H,W)`` batches, on the batch's device.
+
+    Args:
+        config: a :class:`~cvdenoise.degrade.DegradationConfig` or a preset name.
+        seed: seed of the generators (one on the CPU for the per-sample choices, one on the
+            device for the noise fields); ``None`` draws fresh seeds.
+
+    Call with a ``(B,C,H,W)`` float tensor in ``[0,1]``, C = 1 or 3; returns a new tensor of
+    the same shape, dtype and device, in ``[0,1]``. The input is not modified.
+    """
+
+    def __init__(self, config: DegradationConfig | str = "mixed", seed: int | None = None) -> None:
+        if isinstance(config, str):
+            if config not in PRESETS:
+                raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
+            config = PRESETS[config]
+        self.config = config
+        self._kinds = [k for k, _ in config.noise_kinds]
+        w = torch.tensor([p for _, p in config.noise_kinds], dtype=torch.float64)
+        self._kind_p = w / w.sum()
+        self._seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else seed
+        self.gen = torch.Generator().manual_seed(self._seed)
+        self._dev_gens: dict[torch.device, torch.Generator] = {}
+
+    # -- random numbers ----------------------------------------------------------------------
+    def _rand(self, n: int) -> torch.Tensor:
+        return torch.rand(n, generator=self.gen)
+
+    def _uniform(self, n: int, r: tuple[float, float]) -> torch.Tensor:
+        return r[0] + (r[1] - r[0]) * self._rand(n)
+
+    def _loguniform(self, n: int, r: tuple[float, float]) -> torch.Tensor:
+        if r[1] <= r[0] or r[0] <= 0:
+            return self._uniform(n, r)
+        return torch.exp(self._uniform(n, (math.log(r[0]), math.log(r[1]))))
+
+    def _randint(self, n: int, lo: int, hi: int) -> torch.Tensor:
+        """Integers in ``[lo, hi]``."""
+        return torch.randint(lo, hi + 1, (n,), generator=self.gen)
+
+    def _dev_gen(self, device: torch.device) -> torch.Generator:
+        if device not in self._dev_gens:
+            self._dev_gens[device] = torch.Generator(device).manual_seed(self._seed + 1)
+        return self._dev_gens[device]
+
+    def _randn_like(self, x: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Standard normal field shaped like ``x``; samples flagged in ``shared`` get one plane
+        repeated over the channels (luminance-only noise)."""
+        g = self._dev_gen(x.device)
+        n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        if shared is not None and x.shape[1] > 1 and bool(shared.any()):
+            n = torch.where(shared.to(x.device)[:, None, None, None], n[:, :1].expand_as(n), n)
+        return n
+
+    # -- families ----------------------------------------------------------------------------
+    def _blur(self, x: torch.Tensor) -> torch.Tensor:
+        c, n = self.config, x.shape[0]
+        kind = torch.multinomial(torch.tensor([0.6, 0.2, 0.2]), n, replacement=True, generator=self.gen)
+        sigma = self._uniform(n, c.blur_sigma)
+        length = self._randint(n, c.motion_kernel[0] // 2, c.motion_kernel[1] // 2) * 2 + 1
+        angle = self._rand(n) * math.pi
+        radius = self._randint(n, c.defocus_radius[0], c.defocus_radius[1])
+        size = max(2 * math.ceil(3 * c.blur_sigma[1]) + 1, c.motion_kernel[1] | 1, 2 * c.defocus_radius[1] + 3)
+        size = min(size, 2 * (min(x.shape[-2:]) // 2) - 1)  # reflect padding needs pad < side
+        k = blur_kernels(kind, sigma, length.float(), angle, radius.float(), size)
+        return filter2d(x, k.to(x.device))
+
+    def _resize(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        scale = self._uniform(x.shape[0], self.config.resize_scale)
+        modes = self._randint(x.shape[0], 0, 2)
+        out = torch.empty_like(x)
+        for i in range(x.shape[0]):  # one size per sample: a short loop over the few samples
+            size = (max(1, round(h * float(scale[i]))), max(1, round(w * float(scale[i]))))
+            mode = ("bilinear", "area", "bicubic")[int(modes[i])]
+            aa = {"antialias": True} if mode != "area" else {}
+            small = F.interpolate(x[i : i + 1], size=size, mode=mode, **aa)
+            out[i] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
+        return out.clamp(0, 1)
+
+    def _noise(self, x: torch.Tensor) -> torch.Tensor:
+        c, n = self.config, x.shape[0]
+        kind = torch.multinomial(self._kind_p, n, replacement=True, generator=self.gen)
+        shared = self._rand(n) < c.p_gray_noise
+        out = x.clone()
+        for ki, name in enumerate(self._kinds):
+            idx = (kind == ki).nonzero().flatten()
+            if len(idx):
+                sel = idx.to(x.device)
+                out[sel] = getattr(self, f"_noise_{name}")(x[sel], shared[idx])
+        return out.clamp(0, 1)
+
+    def _per_sample(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return v.to(x.device, x.dtype)[:, None, None, None]
+
+    def _noise_gaussian(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        c, n = self.config, x.shape[0]
+        use_log = self._rand(n) < c.sigma_log_fraction
+        s = torch.where(use_log, self._loguniform(n, c.gaussian_sigma), self._uniform(n, c.gaussian_sigma))
+        return x + self._per_sample(s, x) * self._randn_like(x, shared)
+
+    def _noise_poisson(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        """Shot noise on linear intensities (gamma 2.2, as albumentations' ShotNoise) + read noise."""
+        c, n = self.config, x.shape[0]
+        scale = self._per_sample(self._loguniform(n, c.poisson_scale), x)
+        linear = x.clamp(0, 1) ** 2.2
+        photons = torch.poisson((linear + scale * 1e-6) / scale, generator=self._dev_gen(x.device))
+        out = (photons * scale).clamp(0, 1) ** (1 / 2.2)
+        read = self._per_sample(self._uniform(n, c.read_sigma), x)
+        return out + read * self._randn_like(x, shared)
+
+    def _noise_speckle(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        s = self._per_sample(self._uniform(x.shape[0], self.config.speckle_sigma), x)
+        return x * (1 + s * self._randn_like(x, shared))
+
+    def _noise_iso(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        """Camera ISO noise as albumentations' ISONoise makes it for float images: sparse
+        brightening impulses of lightness, Poisson counts with mean ``std(L) * intensity``,
+        each lifting ``L`` by ``intensity * (1 - L)`` (its hue jitter is below 0.1° and left
+        out); gray images get Gaussian noise of std ``intensity / 10`` as in the numpy chain."""
+        i = self._per_sample(self._uniform(x.shape[0], self.config.iso_intensity), x)
+        if x.shape[1] == 1:
+            return x + i * 0.1 * self._randn_like(x)
+        light = (x.amax(1, keepdim=True) + x.amin(1, keepdim=True)) / 2  # HLS lightness
+        lam = light.flatten(1).std(1)[:, None, None, None] * i
+        counts = torch.poisson(lam.expand_as(light).contiguous(), generator=self._dev_gen(x.device))
+        return x + counts * i * (1 - light)
+
+    def _noise_saltpepper(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        a = self._per_sample(self._uniform(x.shape[0], self.config.saltpepper_amount), x)
+        g = self._dev_gen(x.device)
+        u = torch.rand((x.shape[0], 1, *x.shape[2:]), generator=g, device=x.device, dtype=x.dtype)
+        salt = torch.rand(u.shape, generator=g, device=x.device, dtype=x.dtype) < 0.5
+        return torch.where(u < a, salt.to(x.dtype).expand_as(x), x)
+
+    # -- the chain ---------------------------------------------------------------------------
+    def __call__(self, clean: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(clean) or clean.ndim != 4 or clean.shape[1] not in (1, 3):
+            shape = tuple(clean.shape) if torch.is_tensor(clean) else type(clean).__name__
+            raise ValueError(f"expected a (B,C,H,W) tensor with C = 1 or 3, got {shape}")
+        if not clean.is_floating_point():
+            raise TypeError(f"expected a float tensor in [0, 1], got {clean.dtype}")
+        c, n = self.config, clean.shape[0]
+        x = clean.float().clone()
+        active = self._rand(n) >= c.p_clean
+        ops = {"blur": self._blur, "resize": self._resize, "noise": self._noise}
+        chosen = {
+            "blur": active & (self._rand(n) < c.p_blur),
+            "resize": active & (self._rand(n) < c.p_resize),
+            "noise": active & (self._rand(n) < c.p_noise),
+        }
+        # per-sample order of blur / resize / noise (fixed in that order when not shuffled)
+        keys = self._rand(n * 3).view(n, 3) if c.shuffle else torch.arange(3.0).expand(n, 3)
+        rank = keys.argsort(1).argsort(1)
+        for slot in range(3):
+            for j, name in enumerate(ops):
+                idx = (chosen[name] & (rank[:, j] == slot)).nonzero().flatten()
+                if len(idx):
+                    sel = idx.to(x.device)
+                    x[sel] = ops[name](x[sel])
+        use_jpeg = active & (self._rand(n) < c.p_jpeg)
+        quality = self._randint(n, c.jpeg_quality[0], c.jpeg_quality[1])
+        idx = use_jpeg.nonzero().flatten()
+        if len(idx):
+            sel = idx.to(x.device)
+            x[sel] = jpeg(x[sel], quality[idx].to(x.device))
+        return x.clamp_(0, 1).to(clean.dtype)
