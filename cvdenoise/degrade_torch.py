@@ -99,7 +99,7 @@ def jpeg(x: torch.Tensor, quality: torch.Tensor | int) -> torch.Tensor:
     b, c, h, w = x.shape
     if c not in (1, 3):
         raise ValueError(f"jpeg expects 1 or 3 channels, got {c}")
-    q = torch.as_tensor(quality, device=x.device).expand(b) if not torch.is_tensor(quality) or quality.ndim == 0 else quality
+    q = torch.as_tensor(quality, device=x.device).expand(b)
     ph, pw = (-h) % 16, (-w) % 16
     xp = F.pad(x.float(), (0, pw, 0, ph), mode="replicate") if ph or pw else x.float()
     xp = torch.round(xp.clamp(0, 1) * 255) / 255  # the encoder reads 8-bit pixels
