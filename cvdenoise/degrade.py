@@ -32,6 +32,8 @@ __all__ = [
     "degrade",
     "to_float",
     "from_float",
+    "resolve_config",
+    "BLUR_KINDS",
 ]
 
 Range = tuple[float, float]
@@ -120,6 +122,19 @@ PRESETS: dict[str, DegradationConfig] = {
 }
 
 
+#: Blur families and their probabilities when a blur step runs (both chains draw from these).
+BLUR_KINDS: tuple[tuple[str, float], ...] = (("gaussian", 0.6), ("motion", 0.2), ("defocus", 0.2))
+
+
+def resolve_config(config: DegradationConfig | str) -> DegradationConfig:
+    """A :class:`DegradationConfig` as given, or the preset of that name from :data:`PRESETS`."""
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
+        return PRESETS[config]
+    return config
+
+
 def to_float(image: np.ndarray) -> np.ndarray:
     """Any supported dtype → float32 in ``[0, 1]`` (uint8 /255, uint16 /65535, float as is)."""
     if image.dtype == np.uint8:
@@ -168,11 +183,7 @@ class Degrader:
     """
 
     def __init__(self, config: DegradationConfig | str = "mixed") -> None:
-        if isinstance(config, str):
-            if config not in PRESETS:
-                raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
-            config = PRESETS[config]
-        self.config = config
+        self.config = config = resolve_config(config)
         kinds, weights = zip(*config.noise_kinds)
         self._kinds: tuple[str, ...] = kinds
         w = np.asarray(weights, dtype=np.float64)
@@ -181,7 +192,7 @@ class Degrader:
     # -- one family each -------------------------------------------------------------------
     def _blur(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c = self.config
-        kind = rng.choice(["gaussian", "motion", "defocus"], p=[0.6, 0.2, 0.2])
+        kind = rng.choice([k for k, _ in BLUR_KINDS], p=[p for _, p in BLUR_KINDS])
         if kind == "gaussian":
             s = _uniform(rng, c.blur_sigma)
             t: A.BasicTransform = A.GaussianBlur(sigma_limit=(s, s), blur_limit=0, p=1.0)

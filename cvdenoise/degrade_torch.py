@@ -26,11 +26,12 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from .degrade import PRESETS, DegradationConfig
+from .degrade import BLUR_KINDS, DegradationConfig, resolve_config
 
 __all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -162,17 +163,14 @@ class TorchDegrader:
     """
 
     def __init__(self, config: DegradationConfig | str = "mixed", seed: int | None = None) -> None:
-        if isinstance(config, str):
-            if config not in PRESETS:
-                raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
-            config = PRESETS[config]
-        self.config = config
+        self.config = config = resolve_config(config)
         self._kinds = [k for k, _ in config.noise_kinds]
         w = torch.tensor([p for _, p in config.noise_kinds], dtype=torch.float64)
         self._kind_p = w / w.sum()
         self._seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else seed
         self.gen = torch.Generator().manual_seed(self._seed)
         self._dev_gens: dict[torch.device, torch.Generator] = {}
+        self._blur_p = torch.tensor([p for _, p in BLUR_KINDS])  # kinds in blur_kernels' order
 
     # -- random numbers ----------------------------------------------------------------------
     def _rand(self, n: int) -> torch.Tensor:
@@ -207,7 +205,7 @@ class TorchDegrader:
     # -- families ----------------------------------------------------------------------------
     def _blur(self, x: torch.Tensor) -> torch.Tensor:
         c, n = self.config, x.shape[0]
-        kind = torch.multinomial(torch.tensor([0.6, 0.2, 0.2]), n, replacement=True, generator=self.gen)
+        kind = torch.multinomial(self._blur_p, n, replacement=True, generator=self.gen)
         sigma = self._uniform(n, c.blur_sigma)
         length = self._randint(n, c.motion_kernel[0] // 2, c.motion_kernel[1] // 2) * 2 + 1
         angle = self._rand(n) * math.pi
@@ -234,13 +232,22 @@ class TorchDegrader:
         c, n = self.config, x.shape[0]
         kind = torch.multinomial(self._kind_p, n, replacement=True, generator=self.gen)
         shared = self._rand(n) < c.p_gray_noise
-        out = x.clone()
+        out = torch.empty_like(x)  # every sample gets exactly one kind
         for ki, name in enumerate(self._kinds):
-            idx = (kind == ki).nonzero().flatten()
-            if len(idx):
-                sel = idx.to(x.device)
-                out[sel] = getattr(self, f"_noise_{name}")(x[sel], shared[idx])
+            self._apply_to(out, x, kind == ki, getattr(self, f"_noise_{name}"), shared)
         return out.clamp(0, 1)
+
+    @staticmethod
+    def _apply_to(
+        dst: torch.Tensor, src: torch.Tensor, mask: torch.Tensor, fn: Callable[..., torch.Tensor],
+        *per_sample: torch.Tensor,
+    ) -> None:
+        """``dst[mask] = fn(src[mask], *(v[mask] for v in per_sample))``; ``mask`` is a (B,) bool
+        CPU tensor (no device sync), the per-sample CPU values are indexed where they are."""
+        idx = mask.nonzero().flatten()
+        if len(idx):
+            sel = idx.to(dst.device)
+            dst[sel] = fn(src[sel], *(v[idx] for v in per_sample))
 
     def _per_sample(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return v.to(x.device, x.dtype)[:, None, None, None]
@@ -293,7 +300,7 @@ class TorchDegrader:
         if not clean.is_floating_point():
             raise TypeError(f"expected a float tensor in [0, 1], got {clean.dtype}")
         c, n = self.config, clean.shape[0]
-        x = clean.float().clone()
+        x = clean.to(torch.float32, copy=True)
         active = self._rand(n) >= c.p_clean
         ops = {"blur": self._blur, "resize": self._resize, "noise": self._noise}
         chosen = {
@@ -306,14 +313,8 @@ class TorchDegrader:
         rank = keys.argsort(1).argsort(1)
         for slot in range(3):
             for j, name in enumerate(ops):
-                idx = (chosen[name] & (rank[:, j] == slot)).nonzero().flatten()
-                if len(idx):
-                    sel = idx.to(x.device)
-                    x[sel] = ops[name](x[sel])
+                self._apply_to(x, x, chosen[name] & (rank[:, j] == slot), ops[name])
         use_jpeg = active & (self._rand(n) < c.p_jpeg)
         quality = self._randint(n, c.jpeg_quality[0], c.jpeg_quality[1])
-        idx = use_jpeg.nonzero().flatten()
-        if len(idx):
-            sel = idx.to(x.device)
-            x[sel] = jpeg(x[sel], quality[idx].to(x.device))
+        self._apply_to(x, x, use_jpeg, jpeg, quality)
         return x.clamp_(0, 1).to(clean.dtype)
