@@ -388,6 +388,7 @@ class Denoiser:
         t: torch.Tensor, stage: torch.device | None = None
     ) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
         shape, dtype, home = t.shape, t.dtype, t.device
+        t = t.detach()  # denoising is not differentiated through; no autograd warnings
         if stage is not None and dtype != torch.uint16:
             t = t.to(stage)  # integers upload at their own width; the result comes back to `home`
         if t.ndim == 3:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,14 @@ def test_tensor_round_trip(fast: cvdenoise.Denoiser, shape: tuple[int, ...], dty
     out = fast(t)
     assert isinstance(out, torch.Tensor)
     assert out.shape == t.shape and out.dtype == t.dtype and out.device == t.device
+
+
+def test_tensor_that_requires_grad(fast: cvdenoise.Denoiser) -> None:
+    t = torch.rand(3, 24, 24, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no autograd warning from inside the Denoiser
+        out = fast(t)
+    assert not out.requires_grad and torch.equal(out, fast(t.detach()))
 
 
 def test_uint16_tensor(fast: cvdenoise.Denoiser) -> None:
