@@ -24,8 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .noise import noise_level
-
 __all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "CONFIGS"]
 
 
@@ -39,10 +37,6 @@ class ModelConfig:
         enc_blocks: residual blocks per encoder level (the last entry is the bottleneck).
         dec_blocks: residual blocks per decoder level (``len(widths) - 1`` entries).
         unshuffle: pixel-unshuffle factor of the front end (1 = work at full resolution).
-        noise_input: the head also sees the input's own noise level — one constant plane per
-            image channel holding :func:`cvdenoise.noise.noise_level` of that channel — so a
-            blind model knows, image-wide, how strong the noise is (FFDNet takes such a map
-            from the user; here it is estimated from the input itself).
     """
 
     channels: int = 3
@@ -50,7 +44,6 @@ class ModelConfig:
     enc_blocks: tuple[int, ...] = (2, 2, 3, 4)
     dec_blocks: tuple[int, ...] = (2, 2, 2)
     unshuffle: int = 2
-    noise_input: bool = False
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -74,11 +67,7 @@ class ModelConfig:
         return self.unshuffle * 2 ** (len(self.widths) - 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready config; ``noise_input`` appears only when set (older files lack it)."""
-        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        if not self.noise_input:
-            del d["noise_input"]
-        return d
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
@@ -94,10 +83,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "fast": ModelConfig(widths=(28, 56, 112), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
     "default": ModelConfig(),  # 4 levels, 8.36 M parameters, 145 k MACs/px
 }
-
-
-#: σ (in ``[0,1]`` units, 25/255 ≈ 0.1) is fed to the head ×10, i.e. on the scale of the pixels.
-_SIGMA_SCALE = 10.0
 
 
 class ResBlock(nn.Module):
@@ -137,7 +122,7 @@ class DenoiseAutoencoder(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         c, f, ws = self.config.channels, self.config.unshuffle, self.config.widths
-        self.head = nn.Conv2d(c * f * f + (c if self.config.noise_input else 0), ws[0], 3, padding=1)
+        self.head = nn.Conv2d(c * f * f, ws[0], 3, padding=1)
         self.encoders = nn.ModuleList(_stage(w, n) for w, n in zip(ws, self.config.enc_blocks))
         self.downs = nn.ModuleList(nn.Conv2d(ws[i], ws[i + 1], 2, stride=2) for i in range(len(ws) - 1))
         self.ups = nn.ModuleList(
@@ -156,19 +141,13 @@ class DenoiseAutoencoder(nn.Module):
         pw = (m - x.shape[-1] % m) % m
         return F.pad(x, (0, pw, 0, ph), mode="reflect") if m > 1 else x
 
-    def encode(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Encoder features, full→coarse; ``x`` must already be a multiple of :attr:`multiple`.
 
-        ``sigma``: ``(B, C)`` noise level per image channel (``[0,1]`` units) for models with
-        ``noise_input``; estimated from ``x`` when not given, ignored by other models.
         Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level; the last is the
         bottleneck code.
         """
-        z = F.pixel_unshuffle(x, self.config.unshuffle)
-        if self.config.noise_input:
-            s = noise_level(x) if sigma is None else sigma
-            z = torch.cat([z, (s.to(z.dtype) * _SIGMA_SCALE)[:, :, None, None].expand(-1, -1, *z.shape[-2:])], 1)
-        h = self.head(z)
+        h = self.head(F.pixel_unshuffle(x, self.config.unshuffle))
         feats: list[torch.Tensor] = []
         for i, enc in enumerate(self.encoders):
             if i > 0:
@@ -185,14 +164,10 @@ class DenoiseAutoencoder(nn.Module):
             h = self.decoders[i](h)
         return F.pixel_shuffle(self.tail(h), self.config.unshuffle)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-        """``sigma``: optional ``(B, C)`` noise level for ``noise_input`` models (default: estimated
-        from the unpadded ``x``)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
-        if self.config.noise_input and sigma is None:
-            sigma = noise_level(x)
         xp = self._pad(x)
-        out = xp + self.decode(self.encode(xp, sigma))
+        out = xp + self.decode(self.encode(xp))
         return out[..., :h, :w].clamp(0.0, 1.0)
 
 

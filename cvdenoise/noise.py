@@ -10,38 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["estimate_sigma", "noise_level"]
+__all__ = ["estimate_sigma"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
-#: at most this many HH coefficients per channel enter the median (a regular subsample beyond)
-_MAX_COEFFS = 1 << 18
-
-
-def noise_level(x: torch.Tensor) -> torch.Tensor:
-    """Per-channel noise standard deviation of a float batch (pure torch, exportable).
-
-    Args:
-        x: ``(B, C, H, W)`` float in ``[0, 1]``, ``H, W >= 2``.
-
-    Returns:
-        ``(B, C)`` float32 σ in ``[0, 1]`` units (``25/255`` for AWGN σ=25 on a flat image).
-        Computed in float32 whatever ``x``'s dtype; the median is taken by sorting (ONNX has no
-        median operator) over at most 2^18 coefficients per channel (a regular subsample of
-        larger images).
-
-    Example:
-        >>> flat = torch.full((1, 1, 128, 128), 0.5) + torch.randn(1, 1, 128, 128) * 0.04
-        >>> round(float(noise_level(flat)[0, 0]), 2)
-        0.04
-    """
-    x = x.float()
-    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-    x = x[..., :h, :w]
-    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    v = hh.abs().flatten(2)
-    v = v[:, :, :: v.shape[2] // _MAX_COEFFS + 1]
-    med = v.sort(dim=2).values[:, :, (v.shape[2] - 1) // 2]
-    return med * _MAD_TO_SIGMA
 
 
 def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
@@ -74,5 +45,8 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
     if x.ndim != 4 or x.shape[-1] < 2 or x.shape[-2] < 2:
         raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
-    sigma = noise_level(x).mean(1) * 255.0
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    sigma = hh.abs().flatten(2).median(dim=2).values.mean(1) * _MAD_TO_SIGMA * 255.0
     return sigma if batched else float(sigma[0])

@@ -27,7 +27,7 @@ from .data import PairBatches, PairSampler, load_clean_images
 from .degrade_torch import TorchDegrader
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import FAMILIES, color_to_gray, load_model, save_weights, with_noise_input
+from .weights import FAMILIES, color_to_gray, load_model, save_weights
 
 __all__ = ["TrainConfig", "train", "psnr", "add_arguments", "main"]
 
@@ -63,7 +63,6 @@ class TrainConfig:
     workers: int = 0  # data-loader processes making pairs (0: in the training process)
     minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
     device_degrade: float = 0.0  # share of each batch degraded on the training device (TorchDegrader)
-    noise_input: bool = False  # model sees its input's estimated noise level (--init models are converted)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -99,13 +98,11 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
             m = color_to_gray(m)
         if m.config.channels != cfg.channels:
             raise ValueError(f"--init has {m.config.channels} channels, training wants {cfg.channels}")
-        return (with_noise_input(m) if cfg.noise_input else m).train()
+        return m.train()
     if cfg.size not in CONFIGS:
         raise ValueError(f"unknown size {cfg.size!r}; choose from {sorted(CONFIGS)}")
     base = CONFIGS[cfg.size]
-    return DenoiseAutoencoder(
-        ModelConfig(**{**base.__dict__, "channels": cfg.channels, "noise_input": cfg.noise_input or base.noise_input})
-    )
+    return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, "channels": cfg.channels}))
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -291,9 +288,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-degrade", type=float, default=d.device_degrade,
                    help="share of each batch degraded on the training device by the batched torch chain "
                         "(cvdenoise.degrade_torch; 0.9 kept an H200 busy), the rest by the albumentations chain")
-    p.add_argument("--noise-input", action="store_true",
-                   help="the model also sees its input's estimated noise level (ModelConfig.noise_input); "
-                        "--init weights without it are converted with zero weights for the new planes")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -306,7 +300,6 @@ def main(args: argparse.Namespace) -> int:
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,
         workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
-        noise_input=args.noise_input,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

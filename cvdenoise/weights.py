@@ -152,24 +152,6 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     return model.eval()
 
 
-def with_noise_input(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
-    """The same model with a ``noise_input`` head whose noise-level weights are zero.
-
-    Computes exactly what ``model`` computes (the new input planes are ignored until trained):
-    the starting point for teaching a blind model to use its input's estimated noise level.
-    A model that already has ``noise_input`` is returned unchanged.
-    """
-    cfg = model.config
-    if cfg.noise_input:
-        return model
-    twin = DenoiseAutoencoder(ModelConfig(**{**cfg.__dict__, "noise_input": True}))
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
-    w = sd["head.weight"]
-    sd["head.weight"] = torch.cat([w, w.new_zeros(w.shape[0], cfg.channels, *w.shape[2:])], 1)
-    twin.load_state_dict(sd)
-    return twin.train(model.training)
-
-
 def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """Exact 1-channel twin of an RGB model.
 
@@ -183,13 +165,9 @@ def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     f2 = cfg.unshuffle**2
     gray = DenoiseAutoencoder(ModelConfig(**{**cfg.__dict__, "channels": 1}))
     sd = {k: v.clone() for k, v in model.state_dict().items()}
-    # pixel_unshuffle orders channels as c * f² + offset; noise-level planes (one per colour
-    # channel, all equal for a replicated gray plane) follow
+    # pixel_unshuffle orders channels as c * f² + offset
     w = sd["head.weight"]
-    gw = w[:, : 3 * f2].reshape(w.shape[0], 3, f2, *w.shape[2:]).sum(1)
-    if cfg.noise_input:
-        gw = torch.cat([gw, w[:, 3 * f2 :].sum(1, keepdim=True)], 1)
-    sd["head.weight"] = gw
+    sd["head.weight"] = w.view(w.shape[0], 3, f2, *w.shape[2:]).sum(1)
     tw, tb = sd["tail.weight"], sd["tail.bias"]
     sd["tail.weight"] = tw.view(3, f2, *tw.shape[1:]).mean(0)
     sd["tail.bias"] = tb.view(3, f2).mean(0)

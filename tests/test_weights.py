@@ -8,9 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from cvdenoise.weights import (
-    FAMILIES, WeightsError, available, color_to_gray, load_model, read_card, save_weights, with_noise_input,
-)
+from cvdenoise.weights import FAMILIES, WeightsError, available, color_to_gray, load_model, read_card, save_weights
 
 
 def test_every_family_ships_color_and_gray() -> None:
@@ -96,19 +94,3 @@ def test_color_to_gray_is_exact() -> None:
     with torch.no_grad():
         ref = m.decode(m.encode(x.repeat(1, 3, 1, 1))).mean(1, keepdim=True)
         assert torch.allclose(g.decode(g.encode(x)), ref, atol=1e-5)
-
-
-def test_with_noise_input_is_exact_and_gray_twin_keeps_sigma_planes() -> None:
-    torch.manual_seed(0)
-    m = DenoiseAutoencoder(ModelConfig(widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,))).eval()
-    n = with_noise_input(m)
-    assert n.config.noise_input and with_noise_input(n) is n
-    x = torch.rand(2, 3, 24, 40)
-    with torch.no_grad():
-        assert torch.equal(n(x), m(x))  # zero weights on the new σ planes
-        n.head.weight[:, 12:] = torch.randn_like(n.head.weight[:, 12:])
-        g = color_to_gray(n)
-        assert g.config.noise_input and g.head.in_channels == 4 + 1
-        xg = torch.rand(1, 1, 32, 48)
-        ref = n.decode(n.encode(xg.repeat(1, 3, 1, 1))).mean(1, keepdim=True)
-        assert torch.allclose(g.decode(g.encode(xg)), ref, atol=1e-5)
