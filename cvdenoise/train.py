@@ -40,6 +40,11 @@ class TrainConfig:
     name: str = "color-default"
     size: str = "default"
     channels: int = 3
+    # architecture overrides of the named size (training from scratch only; see ModelConfig)
+    widths: tuple[int, ...] | None = None
+    enc_blocks: tuple[int, ...] | None = None
+    dec_blocks: tuple[int, ...] | None = None
+    unshuffle: int | None = None
     folders: list[str] = field(default_factory=list)
     downscale: float = 0.5
     p_dead_leaves: float = 0.3
@@ -90,7 +95,19 @@ def _lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
     return 1e-2 * cfg.lr + 0.5 * (cfg.lr - 1e-2 * cfg.lr) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+_ARCH_FIELDS = ("widths", "enc_blocks", "dec_blocks", "unshuffle")
+
+
+def _arch_overrides(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in _ARCH_FIELDS if getattr(cfg, k) is not None}
+
+
 def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
+    overrides = _arch_overrides(cfg)
+    if cfg.init and overrides:
+        raise ValueError(
+            f"--init takes the architecture from its weights; drop {', '.join('--' + k.replace('_', '-') for k in overrides)}"
+        )
     if cfg.init:
         # a family name ("default", "fast") starts from its member with the run's channel count
         m = load_model(FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init)
@@ -102,7 +119,7 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     if cfg.size not in CONFIGS:
         raise ValueError(f"unknown size {cfg.size!r}; choose from {sorted(CONFIGS)}")
     base = CONFIGS[cfg.size]
-    return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, "channels": cfg.channels}))
+    return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, **overrides, "channels": cfg.channels}))
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -115,6 +132,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
+    model = _build_model(cfg)  # before the (slow) photo loading: a bad architecture fails at once
 
     images = load_clean_images(cfg.folders, min_size=cfg.crop, downscale=cfg.downscale) if cfg.folders else []
     if cfg.folders and not images:
@@ -136,7 +154,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     fmt = torch.channels_last
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    model = _build_model(cfg).to(device, memory_format=fmt)
+    model = model.to(device, memory_format=fmt)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -262,6 +280,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>)")
     p.add_argument("--size", default=d.size, choices=sorted(CONFIGS))
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3))
+    arch = "override of --size's architecture (from scratch only; the card records the result)"
+    p.add_argument("--widths", type=int, nargs="+", default=None, metavar="W", help=f"feature channels per level, {arch}")
+    p.add_argument("--enc-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per encoder level, {arch}")
+    p.add_argument("--dec-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per decoder level, {arch}")
+    p.add_argument("--unshuffle", type=int, default=None, help=f"pixel-unshuffle factor, {arch}")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--crop", type=int, default=d.crop)
@@ -291,10 +314,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
+def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
+    return None if v is None else tuple(v)
+
+
 def main(args: argparse.Namespace) -> int:
     name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{args.size}"
     cfg = TrainConfig(
         out=args.out, name=name, size=args.size, channels=args.channels, folders=list(args.folders),
+        widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),
+        unshuffle=args.unshuffle,
         downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, degradation=args.degradation,
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,

@@ -129,3 +129,19 @@ def test_partial_cpu_degradation_and_device_degrade(tmp_path: Path) -> None:
         train(TrainConfig(out=str(tmp_path / "bad"), steps=1, device_degrade=1.5, p_dead_leaves=1.0))
     args = build_parser().parse_args(["train", "--device-degrade", "0.9"])
     assert args.device_degrade == 0.9
+
+
+def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--widths/--enc-blocks/--dec-blocks/--unshuffle train a custom size; the weights carry it."""
+    args = build_parser().parse_args([
+        "train", "--size", "fast", "--widths", "8", "12", "--enc-blocks", "1", "1", "--dec-blocks", "1",
+        "--unshuffle", "1", "--steps", "2", "--batch", "2", "--crop", "32", "--val-every", "2", "--val-size", "2",
+        "--out", str(tmp_path / "run"), "--name", "custom",
+    ])
+    assert args.func(args) == 0
+    m = load_model(tmp_path / "run" / "custom.safetensors")
+    assert (m.config.widths, m.config.enc_blocks, m.config.dec_blocks, m.config.unshuffle) == ((8, 12), (1, 1), (1,), 1)
+    with pytest.raises(ValueError, match="--init takes the architecture"):
+        _build_model(TrainConfig(init="fast", widths=(8, 16)))
+    with pytest.raises(ValueError, match="enc_blocks needs one entry per level"):  # fails before any photo is read
+        train(TrainConfig(out=str(tmp_path / "bad"), size="default", widths=(8, 16), folders=["/nonexistent"]))
