@@ -27,7 +27,7 @@ from .data import PairBatches, PairSampler, load_clean_images
 from .degrade_torch import TorchDegrader
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import FAMILIES, color_to_gray, load_model, save_weights
+from .weights import FAMILIES, color_to_gray, grow, load_model, save_weights
 
 __all__ = ["TrainConfig", "train", "psnr", "add_arguments", "main"]
 
@@ -40,7 +40,7 @@ class TrainConfig:
     name: str = "color-default"
     size: str = "default"
     channels: int = 3
-    # architecture overrides of the named size (training from scratch only; see ModelConfig)
+    # architecture overrides of the named size, or of the --init model (grown: weights.grow)
     widths: tuple[int, ...] | None = None
     enc_blocks: tuple[int, ...] | None = None
     dec_blocks: tuple[int, ...] | None = None
@@ -104,10 +104,6 @@ def _arch_overrides(cfg: TrainConfig) -> dict[str, Any]:
 
 def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     overrides = _arch_overrides(cfg)
-    if cfg.init and overrides:
-        raise ValueError(
-            f"--init takes the architecture from its weights; drop {', '.join('--' + k.replace('_', '-') for k in overrides)}"
-        )
     if cfg.init:
         # a family name ("default", "fast") starts from its member with the run's channel count
         m = load_model(FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init)
@@ -115,6 +111,8 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
             m = color_to_gray(m)
         if m.config.channels != cfg.channels:
             raise ValueError(f"--init has {m.config.channels} channels, training wants {cfg.channels}")
+        if overrides:  # more capacity, same function: weights.grow
+            m = grow(m, ModelConfig(**{**m.config.__dict__, **overrides}), seed=cfg.seed)
         return m.train()
     if cfg.size not in CONFIGS:
         raise ValueError(f"unknown size {cfg.size!r}; choose from {sorted(CONFIGS)}")
@@ -280,7 +278,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>)")
     p.add_argument("--size", default=d.size, choices=sorted(CONFIGS))
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3))
-    arch = "override of --size's architecture (from scratch only; the card records the result)"
+    arch = "overrides --size's architecture, or grows the --init model to it (same output at the start)"
     p.add_argument("--widths", type=int, nargs="+", default=None, metavar="W", help=f"feature channels per level, {arch}")
     p.add_argument("--enc-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per encoder level, {arch}")
     p.add_argument("--dec-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per decoder level, {arch}")

@@ -26,6 +26,8 @@ __all__ = [
     "load_model",
     "read_card",
     "WeightsError",
+    "color_to_gray",
+    "grow",
 ]
 
 #: Folder of the shipped weights (inside the installed package data or the source checkout).
@@ -173,3 +175,49 @@ def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     sd["tail.bias"] = tb.view(3, f2).mean(0)
     gray.load_state_dict(sd)
     return gray.eval()
+
+
+def grow(model: DenoiseAutoencoder, config: ModelConfig, seed: int = 0) -> DenoiseAutoencoder:
+    """A larger model that computes exactly what ``model`` computes (a warm start for more capacity).
+
+    ``config`` may widen levels (``widths``) and add residual blocks (``enc_blocks``,
+    ``dec_blocks``) but keeps ``channels``, ``unshuffle`` and the number of levels. Trained
+    weights are copied into the leading slices; weights that *write* new channels get the
+    usual random initialisation (so the new channels carry features and learn), weights that
+    carry new channels into old ones are zero, and each added block's second convolution is
+    zero (the block starts as the identity). The output is unchanged until training moves
+    the zeros.
+
+    Raises:
+        ValueError: ``config`` shrinks the model or changes channels, unshuffle or depth.
+    """
+    old = model.config
+    if (config.channels, config.unshuffle, len(config.widths)) != (old.channels, old.unshuffle, len(old.widths)):
+        raise ValueError(
+            f"grow keeps channels, unshuffle and the number of levels: {old.channels}/{old.unshuffle}/"
+            f"{len(old.widths)} → {config.channels}/{config.unshuffle}/{len(config.widths)}"
+        )
+    pairs = zip(old.widths + old.enc_blocks + old.dec_blocks, config.widths + config.enc_blocks + config.dec_blocks)
+    if any(n < o for o, n in pairs):
+        raise ValueError(f"grow cannot shrink a model: {old} → {config}")
+    torch.manual_seed(seed)
+    big = DenoiseAutoencoder(config)
+    sd_old, sd = model.state_dict(), big.state_dict()
+    transposed = {f"{k}.weight" for k, m in big.named_modules() if isinstance(m, torch.nn.ConvTranspose2d)}
+    with torch.no_grad():
+        for k, w in sd.items():
+            if k not in sd_old:  # an added block: zero its output convolution → identity
+                if ".conv2." in k:
+                    w.zero_()
+                continue
+            o = sd_old[k]
+            if o.ndim == 1:  # bias: old outputs keep theirs, new outputs keep the random init
+                w[: o.shape[0]] = o
+                continue
+            out_dim, in_dim = (1, 0) if k in transposed else (0, 1)
+            n_out, n_in = o.shape[out_dim], o.shape[in_dim]
+            old_out = w.narrow(out_dim, 0, n_out)
+            old_out.zero_()  # new inputs → old outputs: zero
+            old_out.narrow(in_dim, 0, n_in).copy_(o)
+    big.load_state_dict(sd)
+    return big.train(model.training)

@@ -141,7 +141,9 @@ def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert args.func(args) == 0
     m = load_model(tmp_path / "run" / "custom.safetensors")
     assert (m.config.widths, m.config.enc_blocks, m.config.dec_blocks, m.config.unshuffle) == ((8, 12), (1, 1), (1,), 1)
-    with pytest.raises(ValueError, match="--init takes the architecture"):
-        _build_model(TrainConfig(init="fast", widths=(8, 16)))
+    grown = _build_model(TrainConfig(init="fast", widths=(32, 56, 112), enc_blocks=(1, 1, 1)))
+    assert grown.config.widths == (32, 56, 112) and grown.config.enc_blocks == (1, 1, 1)
+    with pytest.raises(ValueError, match="cannot shrink"):
+        _build_model(TrainConfig(init="fast", widths=(8, 56, 112)))
     with pytest.raises(ValueError, match="enc_blocks needs one entry per level"):  # fails before any photo is read
         train(TrainConfig(out=str(tmp_path / "bad"), size="default", widths=(8, 16), folders=["/nonexistent"]))

@@ -7,8 +7,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from cvdenoise.weights import FAMILIES, WeightsError, available, color_to_gray, load_model, read_card, save_weights
+from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig, count_params
+from cvdenoise.weights import (
+    FAMILIES, WeightsError, available, color_to_gray, grow, load_model, read_card, save_weights,
+)
 
 
 def test_every_family_ships_color_and_gray() -> None:
@@ -94,3 +96,29 @@ def test_color_to_gray_is_exact() -> None:
     with torch.no_grad():
         ref = m.decode(m.encode(x.repeat(1, 3, 1, 1))).mean(1, keepdim=True)
         assert torch.allclose(g.decode(g.encode(x)), ref, atol=1e-5)
+
+
+def test_grow_keeps_the_function_and_the_new_parts_learn() -> None:
+    torch.manual_seed(0)
+    small = DenoiseAutoencoder(ModelConfig(widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,))).eval()
+    for p in small.parameters():  # non-trivial weights everywhere (incl. the residual branches)
+        p.data.normal_(0, 0.1)
+    cfg = ModelConfig(widths=(12, 20), enc_blocks=(2, 1), dec_blocks=(2,))
+    big = grow(small, cfg)
+    assert big.config == cfg and count_params(big) > count_params(small)
+    x = torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        assert torch.allclose(big(x), small(x), atol=1e-6)
+    big.train()
+    opt = torch.optim.SGD(big.parameters(), lr=0.05)
+    new_head = big.head.weight[8:].detach().clone()
+    for _ in range(2):  # step 1 opens the zero read-outs, step 2 reaches the new channels' writers
+        opt.zero_grad()
+        ((big(x) - x.flip(-1)) ** 2).mean().backward()
+        opt.step()
+    assert not torch.equal(big.head.weight[8:], new_head)
+    assert big.encoders[0][1].conv2.weight.abs().sum() > 0  # the added block left the identity
+    with pytest.raises(ValueError, match="cannot shrink"):
+        grow(big, ModelConfig(widths=(8, 20), enc_blocks=(2, 1), dec_blocks=(2,)))
+    with pytest.raises(ValueError, match="number of levels"):
+        grow(small, ModelConfig(widths=(8, 16, 32), enc_blocks=(1, 1, 1), dec_blocks=(1, 1)))
