@@ -7,6 +7,11 @@ Uses the photos, presets and seeds of ``benchmarks/quality.py`` (so the figures 
 table) without the peers or timing: a few seconds per model, for choosing between training
 checkpoints. Colour weights are scored on the colour presets, gray weights (or a gray family
 member) on the grayscale AWGN pairs. Prints a table; writes nothing.
+
+``--heldout FOLDER ...`` adds a column scored the way training validates: 64 crops of 128² from
+every 10th photo of the training folders (the photos ``cvdenoise train`` holds out), degraded by
+the ``noise`` preset (albumentations chain, fixed seed) — the training distribution, not the
+benchmark's fixed presets.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from skimage.metrics import peak_signal_noise_ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,34 +29,52 @@ from _common import markdown_table  # noqa: E402
 from quality import PRESETS, gray_pairs, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
+from cvdenoise.data import PairSampler, load_clean_images  # noqa: E402
+from cvdenoise.train import psnr as batch_psnr  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
 GRAY_SIGMAS = (15, 25, 50)
+
+
+def _heldout(folders: list[str], channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy, clean) ``(64, C, 128, 128)`` float32 crops of the photos training holds out."""
+    images = load_clean_images(folders, min_size=128, downscale=0.5)[::10]
+    if not images:
+        raise SystemExit(f"no images of at least 128 px in {folders}")
+    sampler = PairSampler(images, crop=128, channels=channels, degradation="noise", p_dead_leaves=0.0, seed=20_000)
+    return sampler.batch(64)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("weights", nargs="+")
     ap.add_argument("--crop", type=int, default=320)
+    ap.add_argument("--heldout", nargs="+", default=None, metavar="FOLDER", help="training folders (see above)")
     args = ap.parse_args()
     imgs = list(photos(args.crop, False).values())
     color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}
     gray = {s: gray_pairs(imgs, s) for s in GRAY_SIGMAS}
     crows, grows = [], []
+    heldout = {ch: _heldout(args.heldout, ch) for ch in (1, 3)} if args.heldout else {}
     for w in args.weights:
-        channels = load_model(w).config.channels
+        model = load_model(w)
+        channels = model.config.channels
         den = cvdenoise.load(w)
         if channels == 3:
             psnr = [np.mean([peak_signal_noise_ratio(c, den(n), data_range=255) for c, n in color[p]]) for p in PRESETS]
-            crows.append([w] + [f"{x:.2f}" for x in psnr])
         else:
             psnr = [np.mean([peak_signal_noise_ratio(g, den(n), data_range=255) for g, n in gray[s]]) for s in GRAY_SIGMAS]
-            grows.append([w] + [f"{x:.2f}" for x in psnr])
+        if heldout:
+            noisy, clean = heldout[channels]
+            with torch.inference_mode():
+                psnr.append(float(batch_psnr(model(noisy), clean).mean()))
+        (crows if channels == 3 else grows).append([w] + [f"{x:.2f}" for x in psnr])
         print(f"{w}: " + " ".join(f"{x:.2f}" for x in psnr), flush=True)
+    extra = ["held-out crops"] if heldout else []
     if crows:
-        print(markdown_table(["colour weights"] + PRESETS, crows))
+        print(markdown_table(["colour weights"] + PRESETS + extra, crows))
     if grows:
-        print(markdown_table(["gray weights"] + [f"σ={s}" for s in GRAY_SIGMAS], grows))
+        print(markdown_table(["gray weights"] + [f"σ={s}" for s in GRAY_SIGMAS] + extra, grows))
     return 0
 
 
