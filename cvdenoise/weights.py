@@ -200,8 +200,9 @@ def grow(model: DenoiseAutoencoder, config: ModelConfig, seed: int = 0) -> Denoi
     pairs = zip(old.widths + old.enc_blocks + old.dec_blocks, config.widths + config.enc_blocks + config.dec_blocks)
     if any(n < o for o, n in pairs):
         raise ValueError(f"grow cannot shrink a model: {old} → {config}")
-    torch.manual_seed(seed)
-    big = DenoiseAutoencoder(config)
+    with torch.random.fork_rng(devices=[]):  # seeded new weights, caller's RNG state untouched
+        torch.manual_seed(seed)
+        big = DenoiseAutoencoder(config)
     sd_old, sd = model.state_dict(), big.state_dict()
     transposed = {f"{k}.weight" for k, m in big.named_modules() if isinstance(m, torch.nn.ConvTranspose2d)}
     with torch.no_grad():
