@@ -4,7 +4,8 @@
 
 expects RUNS_DIR/<name>/<name>.safetensors (+ .json written by ``cvdenoise train``) for
 color-default, color-fast, gray-default, gray-fast. A gray run that is missing is replaced by
-the exact colour→gray conversion of its colour model (``cvdenoise.weights.color_to_gray``).
+the exact colour→gray conversion of its colour model (``cvdenoise.weights.color_to_gray``);
+with ``--keep-missing`` any missing run keeps its shipped file instead.
 Benchmark figures are added to the cards afterwards by ``benchmarks/quality.py --update-cards``.
 """
 
@@ -44,7 +45,8 @@ def _previous_stage(name: str, recipe: dict) -> dict | None:
     if sibling.is_file():  # a run folder's card (or the shipped card when --init weights/<name>...)
         return json.loads(sibling.read_text()).get("training", {})
     old_card = HERE / f"{name}.json"
-    if init.endswith(f"{name}.safetensors") and old_card.is_file():
+    shipped = init.endswith(f"{name}.safetensors") or init in (name, name.split("-")[1])  # file, name or family
+    if shipped and old_card.is_file():
         return json.loads(old_card.read_text()).get("training", {})
     return None
 
@@ -58,7 +60,7 @@ def publish(runs: Path) -> None:
             if src.is_file():
                 model = load_model(src)
                 card = json.loads(src.with_suffix(".json").read_text())
-            elif ch == "gray" and (HERE / f"{name}.safetensors").is_file() and "--keep-missing" in sys.argv:
+            elif (HERE / f"{name}.safetensors").is_file() and "--keep-missing" in sys.argv:
                 print("kept", name)  # not retrained in this round: the shipped file stays
                 continue
             elif ch == "gray":
