@@ -24,9 +24,10 @@ from _common import machine, markdown_table, median_time, write_section  # noqa:
 
 from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig, count_macs, count_params  # noqa: E402
 
-#: candidates for a larger ``default`` (widths / encoder blocks / decoder blocks; unshuffle 2)
+#: the stage-5 default (gray-default's size) and candidates for a larger ``default``
+#: (widths / encoder blocks / decoder blocks; unshuffle 2)
 CANDIDATES = [
-    "64 96 160 256 / 3 2 3 4 / 3 2 2",
+    "48 96 160 256 / 2 2 3 4 / 2 2 2",
     "80 112 176 256 / 3 2 3 4 / 3 2 2",
     "96 128 192 256 / 2 2 3 4 / 2 2 2",
 ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Next accelerator stage (weights/RECIPE.md, "Next"): the shipped colour default grown to a larger
-# architecture (cvdenoise.weights.grow: same output at the start) and trained on one CUDA GPU
-# with the pairs degraded on the GPU, then its gray twin.
+# Next accelerator stage (weights/RECIPE.md, "Next"): the shipped colour default (optionally grown
+# further with ARCH, cvdenoise.weights.grow: same output at the start) trained on one CUDA GPU
+# with the pairs degraded on the GPU, then its gray twin (which then gets the same architecture).
 #
 #   bash scripts/train_gpu.sh PHOTOS EXTRA RUNS [MINUTES] [GRAY_MINUTES]
 #
@@ -18,8 +18,9 @@ MIN=${4:-9}
 GMIN=${5:-3}
 PY=${PYTHON:-python3}
 W=${WORKERS:-$(( $(nproc) - 2 ))}
-# 216 k MACs/px, 673 ms per 640² frame on 2 CPU cores (python benchmarks/arch.py): under the 1 s target
-ARCH=${ARCH:---widths 64 96 160 256 --enc-blocks 3 2 3 4 --dec-blocks 3 2 2}
+# e.g. ARCH="--widths 80 112 176 256" (304 k MACs/px, 912 ms per 640² frame on 2 CPU cores,
+# python benchmarks/arch.py — close to the 1 s target); empty: keep the shipped architecture
+ARCH=${ARCH:-}
 mkdir -p "$RUNS"
 common=(train "$PHOTOS" "$EXTRA" --device "${DEVICE:-cuda}" --steps 10000000 --crop 128 --batch 48 --degradation noise
         --val-every 2000 --threads 2 --ckpt-minutes 4 --device-degrade 0.9 --loss log-charbonnier --workers "$W")
