@@ -1,11 +1,12 @@
 """Cost of candidate architectures on this CPU: parameters, MACs per pixel, latency per 640² frame.
 
 Run:  python benchmarks/arch.py [--threads 2] [--size 640]
-      python benchmarks/arch.py --candidate "64 96 160 256 / 3 2 3 4 / 3 2 2"   (widths / enc / dec)
+      python benchmarks/arch.py --candidate "80 112 176 256 / 3 2 3 4 / 3 2 2"   (widths / enc / dec)
 
 Untrained models with random weights (latency does not depend on the weights): the named
-sizes (``fast``, ``default``) and candidate sizes for the next accelerator training, timed as
-the Denoiser runs them on a CPU (float32, channels-last, ``torch.inference_mode``, batch 1, RGB).
+sizes (``fast``, ``default``) and candidate sizes for the next accelerator training: the model
+alone, as the Denoiser calls it on a CPU (float32, channels-last, ``torch.inference_mode``,
+batch 1, RGB), without the Denoiser's border padding and uint8 conversions.
 Median of 5 runs after a warm-up, all in one process, so the ratios to ``default`` are the
 figures to compare across machines. Writes ``benchmarks/results/arch.json`` and the ``arch``
 section of RESULTS.md (skipped with ``--no-write``).

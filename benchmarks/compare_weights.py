@@ -57,9 +57,9 @@ def main() -> int:
     crows, grows = [], []
     heldout = {ch: _heldout(args.heldout, ch) for ch in (1, 3)} if args.heldout else {}
     for w in args.weights:
-        model = load_model(w)
+        model = load_model(w)  # loaded once: scored through a Denoiser and, held out, directly
         channels = model.config.channels
-        den = cvdenoise.load(w)
+        den = cvdenoise.Denoiser({channels: model}, multiple=model.multiple, name=str(w))
         if channels == 3:
             psnr = [np.mean([peak_signal_noise_ratio(c, den(n), data_range=255) for c, n in color[p]]) for p in PRESETS]
         else:

@@ -81,9 +81,7 @@ class ModelConfig:
 #: Named sizes. ``fast`` is budgeted for real-time CPU video, ``default`` for quality.
 CONFIGS: dict[str, ModelConfig] = {
     "fast": ModelConfig(widths=(28, 56, 112), enc_blocks=(0, 1, 1), dec_blocks=(0, 1), unshuffle=2),
-    # 4 levels, 8.65 M parameters, 216 k MACs/px (color-default; gray-default still has the
-    # stage-5 widths 48/96/160/256 and blocks 2-2-3-4 / 2-2-2 — each file carries its own config)
-    "default": ModelConfig(),
+    "default": ModelConfig(),  # 4 levels, 8.65 M parameters, 216 k MACs/px
 }
 
 
