@@ -37,18 +37,31 @@ def _data_text(recipe: dict) -> str:
 
 
 def _previous_stage(name: str, recipe: dict) -> dict | None:
-    """The training record of the weights this run started from (``--init``), if known."""
+    """The training record of the weights this run started from (``--init``), if known.
+
+    ``--init`` may be a run's weights file (its card sits beside it), a shipped name (``name``,
+    its family, or another model such as the colour twin of a gray run) or a shipped file. A run
+    card that was itself published is replaced by its shipped card, which also holds the history
+    before it (``training.previous_stage``, nested).
+    """
     init = str(recipe.get("init") or "")
     if not init:
         return None
+    if init.endswith(f"{name}.safetensors") or init in (name, name.split("-")[1]):  # file, name or family
+        shipped_name = name
+    else:
+        shipped_name = Path(init).stem if init.endswith(".safetensors") else init
+    shipped_card = HERE / f"{shipped_name}.json"
+    shipped = json.loads(shipped_card.read_text()).get("training") if shipped_card.is_file() else None
+    if shipped is not None:
+        shipped = {k: v for k, v in shipped.items() if k != "recipe_doc"}
     sibling = Path(init).with_suffix(".json")
     if sibling.is_file():  # a run folder's card (or the shipped card when --init weights/<name>...)
-        return json.loads(sibling.read_text()).get("training", {})
-    old_card = HERE / f"{name}.json"
-    shipped = init.endswith(f"{name}.safetensors") or init in (name, name.split("-")[1])  # file, name or family
-    if shipped and old_card.is_file():
-        return json.loads(old_card.read_text()).get("training", {})
-    return None
+        record = json.loads(sibling.read_text()).get("training", {})
+        if shipped and "previous_stage" not in record and shipped.get("recipe") == record.get("recipe"):
+            return shipped  # that run is the shipped model: its card keeps the earlier stages too
+        return record
+    return shipped
 
 
 def publish(runs: Path) -> None:
