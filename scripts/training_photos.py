@@ -11,6 +11,9 @@ writes
                scikit-image's bundled images that the quality benchmark does not use,
                matplotlib's ``grace_hopper.jpg`` and Ultralytics' ``bus.jpg``/``zidane.jpg``
                when installed.
+  OUT/more/    20 high-resolution photos (stage 8), shrunk and saved the same way: the photographs
+               among the wallpapers of ``plasma-workspace-wallpapers`` and ``lomiri-wallpapers-16.04``
+               (landscapes, plants, water, objects, architecture; their renders left out).
 The Debian packages come from the package registry (``apt-get download``, no other network).
 """
 
@@ -41,6 +44,17 @@ WALLPAPERS = [  # under usr/share/backgrounds/
     "firstgeneration.jpg", "fluent-color.png", "focal-ubuntukylin.png", "goldfish.png", "rhythm.jpg",
     "rollpaper.png", "string.jpg", "the-mouse.jpg",
 ]
+MORE_PACKAGES = ("plasma-workspace-wallpapers", "lomiri-wallpapers-16.04")
+MORE = [  # under usr/share/
+    *(f"backgrounds/{n}.jpg" for n in (
+        "Picture_1A_by_freespace", "Picture_0B_by_freespace", "Wine_by_Jakkub_Mede",
+        "seeding_by_Clements_Engelhardt", "aitzgorri_by_Aitzol_Berasategi", "Dragonfly_by_Bolly",
+        "friends_by_Aitzol_Berasategi", "sunset_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
+        "life_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk")),
+    *(f"wallpapers/{n}/contents/images/2560x1600.jpg" for n in (
+        "FallenLeaf", "Path", "summer_1am", "EveningGlow", "Grey", "ColorfulCups", "OneStandsOut",
+        "ColdRipple", "BytheWater")),
+]
 # the quality benchmark uses astronaut, coffee, chelsea, rocket, stereo_motorcycle, immunohistochemistry
 SKIMAGE = ["retina", "hubble_deep_field", "brick", "grass", "gravel", "moon", "coins", "page", "clock", "horse"]
 
@@ -59,12 +73,12 @@ def _unpack(pkgs: tuple[str, ...], root: Path) -> None:
 
 
 def build(out: Path) -> None:
-    photos, extra = out / "photos", out / "extra"
-    photos.mkdir(parents=True, exist_ok=True)
-    extra.mkdir(parents=True, exist_ok=True)
+    photos, extra, more = out / "photos", out / "extra", out / "more"
+    for d in (photos, extra, more):
+        d.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        _unpack(PACKAGES, root)
+        _unpack(PACKAGES + MORE_PACKAGES, root)
         for p in sorted((root / "x" / OPENCV_DATA).iterdir()):
             if p.suffix in (".jpg", ".png"):
                 shutil.copy(p, photos / p.name)
@@ -73,6 +87,11 @@ def build(out: Path) -> None:
             if im is None:
                 raise RuntimeError(f"unreadable wallpaper {rel}")
             _save(extra / f"wp{i:02d}.jpg", im)
+        for rel in MORE:
+            im = cv2.imread(str(root / "x/usr/share" / rel))
+            if im is None:
+                raise RuntimeError(f"unreadable wallpaper {rel}")
+            _save(more / f"{rel.split('/')[1 if rel.startswith('wallpapers') else -1].removesuffix('.jpg')}.jpg", im)
     from skimage import data as skdata
 
     for name in SKIMAGE:
@@ -92,7 +111,8 @@ def build(out: Path) -> None:
     else:
         for name in ("bus", "zidane"):
             _save(extra / f"ul_{name}.jpg", cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / f"{name}.jpg")))
-    print(f"{len(list(photos.iterdir()))} photos in {photos}, {len(list(extra.iterdir()))} images in {extra}")
+    print(f"{len(list(photos.iterdir()))} photos in {photos}, {len(list(extra.iterdir()))} images in {extra}, "
+          f"{len(list(more.iterdir()))} in {more}")
 
 
 if __name__ == "__main__":
