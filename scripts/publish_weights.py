@@ -29,11 +29,18 @@ EXTRA_DATA = (
     " and 56 more images (scripts/training_photos.py: Debian wallpaper photos and renders, scikit-image "
     "and matplotlib sample images that the quality benchmark does not use, Ultralytics' bus/zidane)"
 )
+MORE_DATA = (
+    " and 20 high-resolution photographs (scripts/training_photos.py OUT/more: wallpapers of the Debian "
+    "packages plasma-workspace-wallpapers and lomiri-wallpapers-16.04)"
+)
 
 
 def _data_text(recipe: dict) -> str:
-    extra = any(str(f).rstrip("/").endswith("extra") for f in recipe.get("folders", []))
-    return TRAINING_DATA.format(extra=EXTRA_DATA if extra else "", preset=recipe.get("degradation", "mixed"))
+    folders = [str(f).rstrip("/") for f in recipe.get("folders", [])]
+    extra = (EXTRA_DATA if any(f.endswith("extra") for f in folders) else "") + (
+        MORE_DATA if any(f.endswith("more") for f in folders) else ""
+    )
+    return TRAINING_DATA.format(extra=extra, preset=recipe.get("degradation", "mixed"))
 
 
 def _previous_stage(name: str, recipe: dict) -> dict | None:
