@@ -11,7 +11,11 @@ member) on the grayscale AWGN pairs. Prints a table; writes nothing.
 ``--heldout FOLDER ...`` adds a column scored the way training validates: 64 crops of 128² from
 every 10th photo of the training folders (the photos ``cvdenoise train`` holds out), degraded by
 the ``noise`` preset (albumentations chain, fixed seed) — the training distribution, not the
-benchmark's fixed presets.
+benchmark's fixed presets. ``--heldout-seeds N`` scores N such sets of 64 crops (seeds 20000…;
+the first is the default set) and prints, for each further weights file, its per-crop difference
+to the first weights of the same architecture: mean, median, share of crops improved, and the
+mean difference in each quarter of the crops ordered by the first model's PSNR (a loss only in
+the top quarter is a loss on crops both return almost unchanged).
 """
 
 from __future__ import annotations
@@ -36,13 +40,29 @@ from cvdenoise.weights import load_model  # noqa: E402
 GRAY_SIGMAS = (15, 25, 50)
 
 
-def _heldout(folders: list[str], channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy, clean) ``(64, C, 128, 128)`` float32 crops of the photos training holds out."""
+def _heldout(folders: list[str], channels: int, seeds: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``seeds`` sets of (noisy, clean) ``(64, C, 128, 128)`` float32 crops of the photos training holds out."""
     images = load_clean_images(folders, min_size=128, downscale=0.5)[::10]
     if not images:
         raise SystemExit(f"no images of at least 128 px in {folders}")
-    sampler = PairSampler(images, crop=128, channels=channels, degradation="noise", p_dead_leaves=0.0, seed=20_000)
-    return sampler.batch(64)
+    return [
+        PairSampler(images, crop=128, channels=channels, degradation="noise", p_dead_leaves=0.0, seed=20_000 + i).batch(64)
+        for i in range(seeds)
+    ]
+
+
+def _crop_diff(name: str, scores: torch.Tensor, base: torch.Tensor) -> str:
+    """One line: per-crop PSNR difference of ``scores`` to ``base`` (both ``(N,)`` dB)."""
+    d = scores - base
+    quarters = torch.argsort(base).chunk(4)
+    means = " ".join(f"{base[i].mean():.1f}" for i in quarters)
+    by_quarter = " ".join(f"{d[i].mean():+.3f}" for i in quarters)
+    return (
+        f"{name}: held-out per crop vs the first of its architecture (n={len(d)}): "
+        f"mean {d.mean():+.3f} ± {d.std() / len(d) ** 0.5:.3f}, median {d.median():+.3f}, "
+        f"improved {float((d > 0).float().mean()):.0%}; "
+        f"by quarter of the first's PSNR (low → high, means {means}): {by_quarter}"
+    )
 
 
 def main() -> int:
@@ -50,12 +70,15 @@ def main() -> int:
     ap.add_argument("weights", nargs="+")
     ap.add_argument("--crop", type=int, default=320)
     ap.add_argument("--heldout", nargs="+", default=None, metavar="FOLDER", help="training folders (see above)")
+    ap.add_argument("--heldout-seeds", type=int, default=1, metavar="N", help="sets of 64 held-out crops (see above)")
     args = ap.parse_args()
     imgs = list(photos(args.crop, False).values())
     color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}
     gray = {s: gray_pairs(imgs, s) for s in GRAY_SIGMAS}
     crows, grows = [], []
-    heldout = {ch: _heldout(args.heldout, ch) for ch in (1, 3)} if args.heldout else {}
+    heldout = {ch: _heldout(args.heldout, ch, args.heldout_seeds) for ch in (1, 3)} if args.heldout else {}
+    crop_scores: dict[str, torch.Tensor] = {}  # per-crop PSNR of the first weights of each architecture
+    diffs: list[str] = []
     for w in args.weights:
         model = load_model(w)  # loaded once: scored through a Denoiser and, held out, directly
         channels = model.config.channels
@@ -65,9 +88,14 @@ def main() -> int:
         else:
             psnr = [np.mean([peak_signal_noise_ratio(g, den(n), data_range=255) for g, n in gray[s]]) for s in GRAY_SIGMAS]
         if heldout:
-            noisy, clean = heldout[channels]
             with torch.inference_mode():
-                psnr.append(float(batch_psnr(model(noisy), clean).mean()))
+                scores = torch.cat([batch_psnr(model(noisy), clean) for noisy, clean in heldout[channels]])
+            psnr.append(float(scores[:64].mean()))  # the first set: comparable across --heldout-seeds
+            arch = repr(model.config)
+            if arch in crop_scores:
+                diffs.append(_crop_diff(str(w), scores, crop_scores[arch]))
+            else:
+                crop_scores[arch] = scores
         (crows if channels == 3 else grows).append([w] + [f"{x:.2f}" for x in psnr])
         print(f"{w}: " + " ".join(f"{x:.2f}" for x in psnr), flush=True)
     extra = ["held-out crops"] if heldout else []
@@ -75,6 +103,8 @@ def main() -> int:
         print(markdown_table(["colour weights"] + PRESETS + extra, crows))
     if grows:
         print(markdown_table(["gray weights"] + [f"σ={s}" for s in GRAY_SIGMAS] + extra, grows))
+    if args.heldout_seeds > 1:
+        print("\n".join(diffs))
     return 0
 
 
