@@ -43,16 +43,18 @@ def _data_text(recipe: dict) -> str:
     return TRAINING_DATA.format(extra=extra, preset=recipe.get("degradation", "mixed"))
 
 
-def _previous_stage(name: str, recipe: dict) -> dict | None:
+def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     """The training record of the weights this run started from (``--init``), if known.
 
     ``--init`` may be a run's weights file (its card sits beside it), a shipped name (``name``,
     its family, or another model such as the colour twin of a gray run) or a shipped file. A run
     card that was itself published is replaced by its shipped card, which also holds the history
-    before it (``training.previous_stage``, nested).
+    before it (``training.previous_stage``, nested); an unpublished run card gets its own
+    ``previous_stage`` the same way (e.g. a gray run started from a colour run on another machine,
+    whose ``--init`` path is that run's: resolved through the shipped card of that name).
     """
     init = str(recipe.get("init") or "")
-    if not init:
+    if not init or depth > 20:
         return None
     if init.endswith(f"{name}.safetensors") or init in (name, name.split("-")[1]):  # file, name or family
         shipped_name = name
@@ -67,6 +69,10 @@ def _previous_stage(name: str, recipe: dict) -> dict | None:
         record = json.loads(sibling.read_text()).get("training", {})
         if shipped and "previous_stage" not in record and shipped.get("recipe") == record.get("recipe"):
             return shipped  # that run is the shipped model: its card keeps the earlier stages too
+        if "previous_stage" not in record and record.get("recipe"):
+            earlier = _previous_stage(str(record["recipe"].get("name") or name), record["recipe"], depth + 1)
+            if earlier is not None:
+                record["previous_stage"] = earlier
         return record
     return shipped
 
