@@ -67,6 +67,8 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     sibling = Path(init).with_suffix(".json")
     if sibling.is_file():  # a run folder's card (or the shipped card when --init weights/<name>...)
         record = json.loads(sibling.read_text()).get("training", {})
+        if record.get("recipe") == recipe:  # this very run, already published: keep its history
+            return record.get("previous_stage")
         if shipped and "previous_stage" not in record and shipped.get("recipe") == record.get("recipe"):
             return shipped  # that run is the shipped model: its card keeps the earlier stages too
         if "previous_stage" not in record and record.get("recipe"):
