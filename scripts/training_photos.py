@@ -45,16 +45,16 @@ WALLPAPERS = [  # under usr/share/backgrounds/
     "rollpaper.png", "string.jpg", "the-mouse.jpg",
 ]
 MORE_PACKAGES = ("plasma-workspace-wallpapers", "lomiri-wallpapers-16.04")
-MORE = [  # under usr/share/
-    *(f"backgrounds/{n}.jpg" for n in (
+MORE = {  # output name → file under usr/share/
+    **{n: f"backgrounds/{n}.jpg" for n in (
         "Picture_1A_by_freespace", "Picture_0B_by_freespace", "Wine_by_Jakkub_Mede",
         "seeding_by_Clements_Engelhardt", "aitzgorri_by_Aitzol_Berasategi", "Dragonfly_by_Bolly",
         "friends_by_Aitzol_Berasategi", "sunset_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
-        "life_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk")),
-    *(f"wallpapers/{n}/contents/images/2560x1600.jpg" for n in (
+        "life_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk")},
+    **{n: f"wallpapers/{n}/contents/images/2560x1600.jpg" for n in (
         "FallenLeaf", "Path", "summer_1am", "EveningGlow", "Grey", "ColorfulCups", "OneStandsOut",
-        "ColdRipple", "BytheWater")),
-]
+        "ColdRipple", "BytheWater")},
+}
 # the quality benchmark uses astronaut, coffee, chelsea, rocket, stereo_motorcycle, immunohistochemistry
 SKIMAGE = ["retina", "hubble_deep_field", "brick", "grass", "gravel", "moon", "coins", "page", "clock", "horse"]
 
@@ -87,11 +87,11 @@ def build(out: Path) -> None:
             if im is None:
                 raise RuntimeError(f"unreadable wallpaper {rel}")
             _save(extra / f"wp{i:02d}.jpg", im)
-        for rel in MORE:
+        for name, rel in MORE.items():
             im = cv2.imread(str(root / "x/usr/share" / rel))
             if im is None:
                 raise RuntimeError(f"unreadable wallpaper {rel}")
-            _save(more / f"{rel.split('/')[1 if rel.startswith('wallpapers') else -1].removesuffix('.jpg')}.jpg", im)
+            _save(more / f"{name}.jpg", im)
     from skimage import data as skdata
 
     for name in SKIMAGE:
