@@ -1,0 +1,58 @@
+"""scripts/publish_weights.py: the training history a published card records (``previous_stage``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "publish_weights.py"
+
+
+@pytest.fixture()
+def pw(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("publish_weights", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "HERE", tmp_path / "weights")
+    (tmp_path / "weights").mkdir()
+    return mod
+
+
+def _card(path: Path, training: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"training": training}))
+
+
+def _recipe(name: str, init: str | None, steps: int) -> dict:
+    return {"name": name, "init": init, "steps": steps}
+
+
+def test_run_that_is_the_shipped_model_resolves_to_the_shipped_card(pw, tmp_path):
+    old = _recipe("color-default", "color-default", 1)
+    _card(pw.HERE / "color-default.json", {"recipe": old, "previous_stage": {"recipe": _recipe("color-default", None, 0)}})
+    _card(tmp_path / "run1" / "color-default.json", {"recipe": old})  # the run the shipped card came from
+    new = _recipe("color-default", str(tmp_path / "run1" / "color-default.safetensors"), 2)
+    prev = pw._previous_stage("color-default", new)
+    assert prev["recipe"] == old and prev["previous_stage"]["recipe"]["steps"] == 0
+
+
+def test_publishing_the_same_run_again_does_not_nest_its_card_in_itself(pw):
+    first = {"recipe": _recipe("color-fast", None, 0)}
+    this = _recipe("color-fast", str(pw.HERE / "color-fast.safetensors"), 1)
+    _card(pw.HERE / "color-fast.json", {"recipe": this, "previous_stage": first})
+    assert pw._previous_stage("color-fast", this) == first
+
+
+def test_unpublished_run_card_gets_its_own_history(pw, tmp_path):
+    color = {"recipe": _recipe("color-default", None, 5)}
+    _card(pw.HERE / "color-default.json", color)
+    _card(pw.HERE / "gray-default.json", {"recipe": _recipe("gray-default", None, 9)})  # an older gray model
+    # a gray run started on another machine from a colour run whose file is not here
+    gray_gpu = _recipe("gray-default", "/elsewhere/runs/color-default/color-default.safetensors", 6)
+    _card(tmp_path / "g" / "gray-default.json", {"recipe": gray_gpu})
+    prev = pw._previous_stage("gray-default", _recipe("gray-default", str(tmp_path / "g" / "gray-default.safetensors"), 7))
+    assert prev["recipe"] == gray_gpu
+    assert prev["previous_stage"] == color
