@@ -77,7 +77,15 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
-    """Charbonnier (smooth L1) loss; ``log-charbonnier`` averages its per-image logarithm."""
+    """The training loss of a batch ``(B,C,H,W)``, a scalar.
+
+    ``charbonnier`` (smooth L1); ``log-charbonnier`` averages its per-image logarithm (every
+    image counts alike, however degraded); ``psnr`` averages the per-image logarithm of the
+    mean squared error, i.e. it maximises the mean per-image PSNR (a final fine-tune for PSNR).
+    """
+    if kind == "psnr":
+        mse = ((pred.float() - target.float()) ** 2).flatten(1).mean(1)
+        return (10.0 / math.log(10.0)) * torch.log(mse + 1e-6).mean()
     charb = torch.sqrt((pred.float() - target.float()) ** 2 + 1e-6).flatten(1).mean(1)
     if kind == "log-charbonnier":
         return torch.log(charb + 2e-3).mean()
@@ -299,7 +307,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=d.device)
     p.add_argument("--init", default=None,
                    help="start from these weights: a file, a shipped name or default/fast (colour → gray converted)")
-    p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier"))
+    p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier", "psnr"),
+                   help="charbonnier (smooth L1), log-charbonnier (its per-image log), psnr (per-image log MSE)")
     p.add_argument("--no-amp", dest="amp", action="store_false",
                    help="train in float32 (default: bfloat16 autocast on CUDA and AMX CPUs)")
     p.add_argument("--workers", type=int, default=d.workers,

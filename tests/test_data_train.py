@@ -11,7 +11,7 @@ import torch
 from cvdenoise.cli import build_parser
 
 from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
-from cvdenoise.train import TrainConfig, _build_model, _lr_at, psnr, train
+from cvdenoise.train import TrainConfig, _build_model, _loss, _lr_at, psnr, train
 from cvdenoise.weights import load_model
 
 
@@ -110,6 +110,24 @@ def test_psnr() -> None:
     b[1] += 0.1
     p = psnr(a, b)
     assert p[1].item() == pytest.approx(20.0, abs=1e-3)
+
+
+def test_losses() -> None:
+    clean = torch.zeros(2, 3, 8, 8)
+    pred = clean.clone()
+    pred[0] += 0.1  # 20 dB
+    pred[1] += 0.01  # 40 dB
+    # psnr: minus the mean per-image PSNR (up to the 1e-6 floor on the MSE)
+    assert _loss(pred, clean, "psnr").item() == pytest.approx(-30.0, abs=0.05)
+    assert _loss(pred, clean, "charbonnier").item() == pytest.approx(0.055, abs=1e-3)
+    assert _loss(pred, clean, "log-charbonnier").item() < _loss(pred[:1], clean[:1], "log-charbonnier").item()
+    with pytest.raises(ValueError, match="unknown loss"):
+        _loss(pred, clean, "l2")
+    # per-image PSNR weighting: the better image gets the larger gradient per unit error
+    pred.requires_grad_(True)
+    _loss(pred, clean, "psnr").backward()
+    g = pred.grad.abs().flatten(1).mean(1)
+    assert g[1] > 5 * g[0]
 
 
 def test_partial_cpu_degradation_and_device_degrade(tmp_path: Path) -> None:
