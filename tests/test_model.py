@@ -30,7 +30,7 @@ def test_encoder_features_shapes() -> None:
 
 def test_budget_fast_vs_default() -> None:
     fast, default = DenoiseAutoencoder(CONFIGS["fast"]), DenoiseAutoencoder(CONFIGS["default"])
-    assert count_macs(fast) < 15_000  # the "order of 10k multiply-adds per pixel"
+    assert count_macs(fast) < 20_000  # the "order of 10k multiply-adds per pixel"
     assert count_macs(default) > 3 * count_macs(fast)
     assert count_params(fast) < count_params(default)
 
