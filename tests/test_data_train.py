@@ -159,8 +159,8 @@ def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert args.func(args) == 0
     m = load_model(tmp_path / "run" / "custom.safetensors")
     assert (m.config.widths, m.config.enc_blocks, m.config.dec_blocks, m.config.unshuffle) == ((8, 12), (1, 1), (1,), 1)
-    grown = _build_model(TrainConfig(init="fast", widths=(32, 56, 112), enc_blocks=(1, 1, 1)))
-    assert grown.config.widths == (32, 56, 112) and grown.config.enc_blocks == (1, 1, 1)
+    grown = _build_model(TrainConfig(init="fast", widths=(32, 56, 112), enc_blocks=(1, 1, 2)))
+    assert grown.config.widths == (32, 56, 112) and grown.config.enc_blocks == (1, 1, 2)
     with pytest.raises(ValueError, match="cannot shrink"):
         _build_model(TrainConfig(init="fast", widths=(8, 56, 112)))
     with pytest.raises(ValueError, match="enc_blocks needs one entry per level"):  # fails before any photo is read
