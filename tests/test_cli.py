@@ -100,3 +100,16 @@ def test_module_entry_point_and_weights_list() -> None:
     assert r.returncode == 0
     for name in ("color-default", "color-fast", "gray-default", "gray-fast"):
         assert name in r.stdout
+
+
+def test_precision_and_ensemble_options() -> None:
+    from cvdenoise.cli import build_parser
+
+    parse = build_parser().parse_args
+    a = parse(["denoise", "x.png", "-o", "out"])
+    assert (a.half, a.ensemble) == ("auto", "auto")  # what cvdenoise.load() defaults to
+    a = parse(["denoise", "x.png", "-o", "out", "--no-half", "--ensemble", "4"])
+    assert (a.half, a.ensemble) == (False, 4)
+    assert parse(["video", "v.mp4", "-o", "o.mp4", "--half"]).half is True
+    with pytest.raises(SystemExit):
+        parse(["denoise", "x.png", "-o", "out", "--ensemble", "3"])

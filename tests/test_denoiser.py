@@ -220,10 +220,33 @@ def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cvdenoise.load("fast").precision == "fp32"
 
 
+@pytest.mark.parametrize("amx", [False, True])
+def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, amx: bool,
+                                                              tmp_path) -> None:  # noqa: ANN001
+    """``load()`` defaults: bfloat16 + a 4-pass self-ensemble for ``default``-size models on AMX
+    CPUs, one float32 pass elsewhere; ``fast`` models, float32 and explicit values are left alone."""
+    monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: amx)
+    auto = (("bf16", 4) if amx else ("fp32", 1))
+    for name in ("default", "gray-default", "color-default"):
+        den = cvdenoise.load(name)
+        assert (den.precision, den.ensemble) == auto, name
+    assert (cvdenoise.load("fast").precision, cvdenoise.load("fast").ensemble) == (auto[0], 1)
+    assert cvdenoise.load("default", half=False).ensemble == 1
+    assert cvdenoise.load("default", ensemble=2).ensemble == 2
+    assert cvdenoise.load("default", half=False, ensemble=8).ensemble == 8
+    # a file of the default architecture counts; another architecture does not
+    from cvdenoise.weights import save_weights
+
+    save_weights(load_model("color-default"), tmp_path / "mine.safetensors")
+    assert cvdenoise.load(tmp_path / "mine.safetensors").ensemble == auto[1]
+    with pytest.raises(ValueError, match="ensemble"):
+        cvdenoise.load("default", ensemble="best")  # type: ignore[arg-type]
+
+
 @pytest.mark.skipif(not denoiser_module.cpu_has_fast_bf16(), reason="needs a CPU with AMX bfloat16")
 def test_cpu_bf16_is_close_to_fp32(clean_rgb: np.ndarray) -> None:
     noisy = add_noise(clean_rgb, 25)
-    fp32, bf16 = cvdenoise.load("fast"), cvdenoise.load("fast", half="auto")
+    fp32, bf16 = cvdenoise.load("fast", half=False), cvdenoise.load("fast", half="auto")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     a, b = fp32(noisy).astype(float), bf16(noisy).astype(float)
     assert np.abs(a - b).mean() < 0.5 and np.abs(a - b).max() <= 4  # 8-bit levels
@@ -269,7 +292,7 @@ def test_cuda_half(clean_rgb: np.ndarray) -> None:
 
 def test_loaded_model_is_the_file() -> None:
     m = load_model("color-fast")
-    den = cvdenoise.load("color-fast", tile=0, border=0)
+    den = cvdenoise.load("color-fast", tile=0, border=0, half=False)
     x = torch.rand(1, 3, 32, 32)
     with torch.inference_mode():
         assert torch.allclose(den(x), m(x), atol=1e-6)

@@ -142,7 +142,7 @@ def test_metadata_in_both_formats(exported: Exporter) -> None:
 def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_rgb: np.ndarray) -> None:
     path, _ = exported(fmt, 3)
     kw = dict(tile=64, overlap=16, batch_size=3)  # 96² + border 16 → 128²: forces 3×3 tiles
-    ref, got = cvdenoise.load("fast", **kw), cvdenoise.load(path, **kw)
+    ref, got = cvdenoise.load("fast", half=False, **kw), cvdenoise.load(path, **kw)  # fp32 reference
     assert got.channels == (3,) and got.multiple == ref.multiple == 8 and got.name == path.stem
     assert isinstance(got._backend(3), OnnxBackend if fmt == "onnx" else TorchScriptBackend)
     img = add_noise(clean_rgb[:96, :96], 25)
@@ -157,7 +157,7 @@ def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_
     assert gx.shape == x.shape == (2, 3, 64, 80) and gx.dtype == torch.float32
     assert float((tx - gx).abs().max()) <= 1e-4
     # untiled, odd size, batch of 3 (one chunk)
-    ref0, got0 = cvdenoise.load("fast", tile=0), cvdenoise.load(path, tile=0)
+    ref0, got0 = cvdenoise.load("fast", tile=0, half=False), cvdenoise.load(path, tile=0)
     y = torch.rand(3, 3, 45, 67)
     assert float((ref0(y) - got0(y)).abs().max()) <= 1e-4
 
@@ -165,7 +165,7 @@ def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_
 def test_gray_onnx_backend_matches_gray_weights(exported: Exporter, clean_gray: np.ndarray) -> None:
     path, _ = exported("onnx", 1)
     img = add_noise(clean_gray[:80, :72], 25)
-    ref, got = cvdenoise.load("gray-fast", tile=64, overlap=16), cvdenoise.load(path, tile=64, overlap=16)
+    ref, got = cvdenoise.load("gray-fast", tile=64, overlap=16, half=False), cvdenoise.load(path, tile=64, overlap=16)
     a, b = ref(img), got(img)
     assert b.shape == img.shape and b.dtype == np.uint8
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
@@ -194,7 +194,7 @@ def test_static_export_rejects_other_sizes(exported: Exporter, clean_rgb: np.nda
     img = add_noise(clean_rgb[:90, :75], 25)
     out = den(img)
     assert out.shape == img.shape and out.dtype == np.uint8
-    dyn = cvdenoise.load("fast", tile=64, overlap=den.overlap)(img)
+    dyn = cvdenoise.load("fast", tile=64, overlap=den.overlap, half=False)(img)
     assert np.abs(out.astype(int) - dyn.astype(int)).max() <= 1  # all tiles are 64×64 in both runs
     batch3 = torch.rand(3, 3, 40, 50)
     assert den(batch3).shape == batch3.shape
