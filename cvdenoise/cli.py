@@ -51,7 +51,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)
-    print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output}")
+    print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
+          f"({den.name}, {den.precision} ×{den.ensemble} on {den.device})")
     for path, reason in report.failed:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     if report.failed:

@@ -56,11 +56,13 @@ def test_folder_with_corrupt_files(noisy_folder: Path, tmp_path: Path, clean_rgb
     assert psnr(den, clean_rgb) > psnr(noisy, clean_rgb) + 3
 
 
-def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path) -> None:
+def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o2"
-    code = main(["denoise", str(noisy_folder / "a.png"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(out), "-q", "-w", "fast"])
+    code = main(["denoise", str(noisy_folder / "a.png"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(out), "-q", "-w", "fast",
+                 "--no-half"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert "wrote 2 of 2 images" in (said := capsys.readouterr().out) and "(fast, fp32 ×1 on cpu)" in said
 
 
 def test_refuses_to_overwrite_inputs(noisy_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
