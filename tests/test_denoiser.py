@@ -223,10 +223,10 @@ def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("amx", [False, True])
 def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, amx: bool,
                                                               tmp_path) -> None:  # noqa: ANN001
-    """``load()`` defaults: bfloat16 + a 4-pass self-ensemble for ``default``-size models on AMX
+    """``load()`` defaults: bfloat16 + a 2-pass self-ensemble for ``default``-size models on AMX
     CPUs, one float32 pass elsewhere; ``fast`` models, float32 and explicit values are left alone."""
     monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: amx)
-    auto = (("bf16", 4) if amx else ("fp32", 1))
+    auto = (("bf16", 2) if amx else ("fp32", 1))
     for name in ("default", "gray-default", "color-default"):
         den = cvdenoise.load(name)
         assert (den.precision, den.ensemble) == auto, name
