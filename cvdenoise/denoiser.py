@@ -501,7 +501,8 @@ def load(
             (default): ``2`` for a quality-size model (``default``, ``gray-default`` or any
             weights of the ``default`` architecture) running in bfloat16 on the CPU — two
             bfloat16 passes take about half the time of one float32 pass there and add ~0.1 dB
-            PSNR (``4`` adds ~0.2 dB but costs about one float32 pass) — and ``1`` otherwise (float32, CUDA, the ``fast`` models, exported graphs).
+            PSNR (``4`` adds ~0.2 dB but costs about one float32 pass) — and ``1`` otherwise
+            (float32, CUDA, the ``fast`` models, exported graphs).
             :attr:`Denoiser.ensemble` says what was chosen.
         tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
 
