@@ -102,7 +102,8 @@ class Denoise(v2.Transform):
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
             on CPUs with AMX units and float16 on CUDA, several times faster, within ~1/255
-            of float32; ``False`` (default) keeps float32.
+            of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
+            2-pass ``ensemble="auto"`` on AMX CPUs); ``False`` (default) keeps float32.
 
     Raises:
         ValueError: bad arguments (unknown weights raise

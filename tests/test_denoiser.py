@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,7 +223,7 @@ def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("amx", [False, True])
 def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, amx: bool,
-                                                              tmp_path) -> None:  # noqa: ANN001
+                                                              tmp_path: Path) -> None:
     """``load()`` defaults: bfloat16 + a 2-pass self-ensemble for ``default``-size models on AMX
     CPUs, one float32 pass elsewhere; ``fast`` models, float32 and explicit values are left alone."""
     monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: amx)
