@@ -38,8 +38,24 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def machine() -> str:
-    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}"
+    """One line naming what the figures were measured on (timings differ across CPUs)."""
+    from cvdenoise.denoiser import cpu_bf16_units
+
+    units = cpu_bf16_units() or "no bf16 units"
+    return (f"{platform.machine()} {cpu_name()} ({units}), {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
 def write_section(name: str, markdown: str, data: dict[str, Any]) -> None:

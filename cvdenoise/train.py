@@ -2,7 +2,7 @@
 
 Recipe: Charbonnier (smooth L1) loss, AdamW, linear warm-up then cosine decay, gradient clipping, an exponential moving
 average (EMA) of the weights that is validated and exported, bfloat16 mixed precision on CUDA and
-on CPUs with AMX units (``--no-amp`` for float32), fixed
+on CPUs with AMX or AVX512-BF16 units (``--no-amp`` for float32), fixed
 seeds, checkpoints every few minutes and ``--resume``.
 
 Run ``cvdenoise train --help`` (or ``python -m cvdenoise.train``) for the options.
@@ -64,7 +64,7 @@ class TrainConfig:
     device: str = "cpu"
     init: str | None = None  # weights to start from (a .safetensors path or shipped name)
     loss: str = "charbonnier"
-    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX units (~2-3× faster there)
+    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX/AVX512-BF16 (~2-3× faster there)
     workers: int = 0  # data-loader processes making pairs (0: in the training process)
     minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
     device_degrade: float = 0.0  # share of each batch degraded on the training device (TorchDegrader)
@@ -159,7 +159,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     )
     val_noisy, val_clean = val_sampler.batch(cfg.val_size)
 
-    # oneDNN (CPU, bf16 AMX kernels) and cuDNN (tensor cores) are fastest in channels-last
+    # oneDNN (CPU, bf16 AMX/AVX512-BF16 kernels) and cuDNN (tensor cores) are fastest in channels-last
     fmt = torch.channels_last
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -313,7 +313,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier", "psnr"),
                    help="charbonnier (smooth L1), log-charbonnier (its per-image log), psnr (per-image log MSE)")
     p.add_argument("--no-amp", dest="amp", action="store_false",
-                   help="train in float32 (default: bfloat16 autocast on CUDA and AMX CPUs)")
+                   help="train in float32 (default: bfloat16 autocast on CUDA and AMX/AVX512-BF16 CPUs)")
     p.add_argument("--workers", type=int, default=d.workers,
                    help="data-loader processes that make the pairs (use most CPU cores when training on a GPU)")
     p.add_argument("--minutes", type=float, default=d.minutes,

@@ -101,7 +101,7 @@ class Denoise(v2.Transform):
         strength: ``0`` keeps the input, ``1`` the model output, values between blend.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
-            on CPUs with AMX units and float16 on CUDA, several times faster, within ~1/255
+            on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
             of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX CPUs); ``False`` (default) keeps float32.
 

@@ -53,7 +53,7 @@ class FrameFilter:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         half: reduced precision, ``"auto"`` by default: float16 on CUDA, bfloat16 on CPUs with
-            AMX units (about 3× faster there), float32 elsewhere; ``True``/``False`` force it
+            AMX or AVX512-BF16 units (2-3× faster there), float32 elsewhere; ``True``/``False`` force it
             (see :class:`~cvdenoise.Denoiser`).
         gate: ``False`` (denoise every frame), ``True`` (default thresholds, σ 3→6 in 8-bit
             units) or ``(low, high)``: frames whose estimated σ is below ``low`` pass

@@ -214,20 +214,21 @@ def test_repr_and_channels(default: cvdenoise.Denoiser) -> None:
 
 
 def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(denoiser_module, "cpu_bf16_units", lambda: None)
     with pytest.raises(ValueError, match="AMX"):
         cvdenoise.load("fast", half=True)
     assert cvdenoise.load("fast", half="auto").precision == "fp32"
     assert cvdenoise.load("fast").precision == "fp32"
 
 
-@pytest.mark.parametrize("amx", [False, True])
-def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, amx: bool,
+@pytest.mark.parametrize("units", [None, "avx512_bf16", "amx"])
+def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, units: str | None,
                                                               tmp_path: Path) -> None:
-    """``load()`` defaults: bfloat16 + a 2-pass self-ensemble for ``default``-size models on AMX
-    CPUs, one float32 pass elsewhere; ``fast`` models, float32 and explicit values are left alone."""
-    monkeypatch.setattr(denoiser_module, "cpu_has_fast_bf16", lambda: amx)
-    auto = (("bf16", 2) if amx else ("fp32", 1))
+    """``load()`` defaults: bfloat16 on CPUs with AMX or AVX512-BF16 (one pass), plus a 2-pass
+    self-ensemble for ``default``-size models on AMX CPUs only (where two passes cost about one on
+    AVX512-BF16), float32 elsewhere; ``fast`` models, float32 and explicit values are left alone."""
+    monkeypatch.setattr(denoiser_module, "cpu_bf16_units", lambda: units)
+    auto = {None: ("fp32", 1), "avx512_bf16": ("bf16", 1), "amx": ("bf16", 2)}[units]
     for name in ("default", "gray-default", "color-default"):
         den = cvdenoise.load(name)
         assert (den.precision, den.ensemble) == auto, name
@@ -244,7 +245,7 @@ def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytes
         cvdenoise.load("default", ensemble="best")  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not denoiser_module.cpu_has_fast_bf16(), reason="needs a CPU with AMX bfloat16")
+@pytest.mark.skipif(not denoiser_module.cpu_has_fast_bf16(), reason="needs a CPU with AMX or AVX512-BF16")
 def test_cpu_bf16_is_close_to_fp32(clean_rgb: np.ndarray) -> None:
     noisy = add_noise(clean_rgb, 25)
     fp32, bf16 = cvdenoise.load("fast", half=False), cvdenoise.load("fast", half="auto")
