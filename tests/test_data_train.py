@@ -58,7 +58,7 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("amp", [True, False])
 def test_train_precision_flag(tmp_path: Path, amp: bool) -> None:
-    """bf16 autocast (AMX CPUs; a no-op elsewhere) and float32 both train and export finite weights."""
+    """bf16 autocast (AMX or AVX512-BF16 CPUs; a no-op elsewhere) and float32 both train and export finite weights."""
     cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=4, batch=2, crop=32,
                       val_every=4, val_size=2, warmup=1, seed=0, amp=amp)
     w = train(cfg)
