@@ -22,7 +22,8 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
-        help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 (default: where fast; --no-half: float32)",
+        help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
+             "(default: where fast; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")

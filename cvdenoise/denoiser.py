@@ -101,8 +101,8 @@ def resolve_precision(half: Half, device: torch.device) -> Literal["fp32", "fp16
     if half == "auto":
         return "fp32"
     raise ValueError(
-        f"half=True on {device.type} needs CUDA (float16) or a CPU with bfloat16 units (AMX or AVX512-BF16); "
-        "use half='auto' to fall back to float32"
+        f"half=True on {device.type} needs CUDA (float16) or a CPU with bfloat16 units "
+        "(AMX or AVX512-BF16); use half='auto' to fall back to float32"
     )
 
 
@@ -517,8 +517,8 @@ def load(
             ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
-            on CPUs with AMX or AVX512-BF16 units (≤ 2/255 from float32, 2-3× faster) and float32 elsewhere
-            on the CPU; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
+            on CPUs with AMX or AVX512-BF16 units (≤ 2/255 from float32, 2-3× faster) and
+            float32 on other CPUs; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
             (e.g. bit-for-bit reproducible results across machines, or 16-bit data where the
             last few codes matter).
         ensemble: the flip/transpose self-ensemble (see :class:`Denoiser`) or ``"auto"``

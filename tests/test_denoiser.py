@@ -221,6 +221,20 @@ def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cvdenoise.load("fast").precision == "fp32"
 
 
+@pytest.mark.parametrize(("amx", "avx512_bf16", "expected"),
+                         [(True, True, "amx"), (True, False, "amx"), (False, True, "avx512_bf16"), (False, False, None)])
+def test_cpu_bf16_units_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool,
+                                            expected: str | None) -> None:
+    """AMX wins over AVX512-BF16 (Sapphire Rapids has both); neither means float32 under "auto"."""
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert denoiser_module.cpu_bf16_units() == expected
+    assert denoiser_module.cpu_has_fast_bf16() is (expected is not None)
+    auto = denoiser_module.resolve_precision("auto", torch.device("cpu"))
+    assert auto == ("fp32" if expected is None else "bf16")
+
+
 @pytest.mark.parametrize("units", [None, "avx512_bf16", "amx"])
 def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, units: str | None,
                                                               tmp_path: Path) -> None:
