@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from cvdenoise.denoiser import cpu_bf16_units
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 OUT = HERE / "results"
@@ -51,8 +53,6 @@ def cpu_name() -> str:
 
 def machine() -> str:
     """One line naming what the figures were measured on (timings differ across CPUs)."""
-    from cvdenoise.denoiser import cpu_bf16_units
-
     units = cpu_bf16_units() or "no bf16 units"
     return (f"{platform.machine()} {cpu_name()} ({units}), {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}")
