@@ -103,6 +103,19 @@ PRESETS: dict[str, DegradationConfig] = {
         p_gray_noise=0.2,
         sigma_log_fraction=0.3,
     ),
+    # stage 12: the "noise" mix shifted towards light and moderate sensor noise — more Gaussian
+    # and Poisson draws, σ uniform in 3–52/255 (no near-clean σ < 3), fewer blur/resize/JPEG steps
+    "sensor": DegradationConfig(
+        p_clean=0.03,
+        p_blur=0.08,
+        p_resize=0.05,
+        p_jpeg=0.10,
+        p_noise=0.98,
+        noise_kinds=(("gaussian", 0.75), ("poisson", 0.15), ("speckle", 0.03), ("iso", 0.04), ("saltpepper", 0.03)),
+        gaussian_sigma=(3 / 255, 52 / 255),
+        sigma_log_fraction=0.0,
+        p_gray_noise=0.2,
+    ),
     "gaussian15": _gaussian(15),
     "gaussian25": _gaussian(25),
     "gaussian50": _gaussian(50),
