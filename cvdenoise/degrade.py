@@ -87,26 +87,29 @@ def _gaussian(sigma: float) -> DegradationConfig:
     return _fixed(p_noise=1.0, noise_kinds=(("gaussian", 1.0),), gaussian_sigma=(s, s), p_gray_noise=0.0)
 
 
+# noise first: fewer blur/resize/JPEG steps, more colour (per-channel) noise, σ drawn mostly
+# uniformly — what the shipped weights are fine-tuned on
+_NOISE = DegradationConfig(
+    p_clean=0.03,
+    p_blur=0.12,
+    p_resize=0.08,
+    p_jpeg=0.15,
+    p_noise=0.97,
+    noise_kinds=(("gaussian", 0.6), ("poisson", 0.22), ("speckle", 0.06), ("iso", 0.07), ("saltpepper", 0.05)),
+    p_gray_noise=0.2,
+    sigma_log_fraction=0.3,
+)
+
+
 #: Named configurations. ``mixed`` is the training distribution; the others are the fixed
 #: benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
-    # noise first: fewer blur/resize/JPEG steps, more colour (per-channel) noise, σ drawn mostly
-    # uniformly — what the shipped weights are fine-tuned on
-    "noise": DegradationConfig(
-        p_clean=0.03,
-        p_blur=0.12,
-        p_resize=0.08,
-        p_jpeg=0.15,
-        p_noise=0.97,
-        noise_kinds=(("gaussian", 0.6), ("poisson", 0.22), ("speckle", 0.06), ("iso", 0.07), ("saltpepper", 0.05)),
-        p_gray_noise=0.2,
-        sigma_log_fraction=0.3,
-    ),
+    "noise": _NOISE,
     # stage 12: the "noise" mix shifted towards light and moderate sensor noise — more Gaussian
     # and Poisson draws, σ uniform in 3–52/255 (no near-clean σ < 3), fewer blur/resize/JPEG steps
-    "sensor": DegradationConfig(
-        p_clean=0.03,
+    "sensor": replace(
+        _NOISE,
         p_blur=0.08,
         p_resize=0.05,
         p_jpeg=0.10,
@@ -114,7 +117,6 @@ PRESETS: dict[str, DegradationConfig] = {
         noise_kinds=(("gaussian", 0.75), ("poisson", 0.15), ("speckle", 0.03), ("iso", 0.04), ("saltpepper", 0.03)),
         gaussian_sigma=(3 / 255, 52 / 255),
         sigma_log_fraction=0.0,
-        p_gray_noise=0.2,
     ),
     "gaussian15": _gaussian(15),
     "gaussian25": _gaussian(25),
