@@ -88,7 +88,7 @@ def _gaussian(sigma: float) -> DegradationConfig:
 
 
 # noise first: fewer blur/resize/JPEG steps, more colour (per-channel) noise, σ drawn mostly
-# uniformly — what the shipped weights are fine-tuned on
+# uniformly — the fine-tuning mix of the shipped weights up to stage 11 (weights/RECIPE.md)
 _NOISE = DegradationConfig(
     p_clean=0.03,
     p_blur=0.12,
@@ -101,8 +101,8 @@ _NOISE = DegradationConfig(
 )
 
 
-#: Named configurations. ``mixed`` is the training distribution; the others are the fixed
-#: benchmark chains.
+#: Named configurations. ``mixed`` is the general training distribution, ``noise`` and ``sensor``
+#: the fine-tuning mixes of the shipped weights; the others are the fixed benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
     "noise": _NOISE,
