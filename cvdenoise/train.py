@@ -68,6 +68,7 @@ class TrainConfig:
     workers: int = 0  # data-loader processes making pairs (0: in the training process)
     minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
     device_degrade: float = 0.0  # share of each batch degraded on the training device (TorchDegrader)
+    keep_exports: bool = False  # also keep each validation's weights as <name>-step<N>.safetensors
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -263,6 +264,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             log.flush()
             tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
             export("", v)
+            if cfg.keep_exports:
+                export(f"-step{step}", v)
             best = max(best, v)
         if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done:
             tmp = ckpt.with_suffix(".tmp")
@@ -321,6 +324,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-degrade", type=float, default=d.device_degrade,
                    help="share of each batch degraded on the training device by the batched torch chain "
                         "(cvdenoise.degrade_torch; 0.9 kept an H200 busy), the rest by the albumentations chain")
+    p.add_argument("--keep-exports", action="store_true",
+                   help="also keep the weights of every validation as <out>/<name>-step<N>.safetensors "
+                        "(by default each validation overwrites <out>/<name>.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
 
 
@@ -339,6 +345,7 @@ def main(args: argparse.Namespace) -> int:
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,
         workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
+        keep_exports=args.keep_exports,
     )
     path = train(cfg, resume=args.resume)
     print(f"weights: {path}")

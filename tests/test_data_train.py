@@ -50,10 +50,16 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     assert [r["step"] for r in log] == [3, 6]
     card = json.loads(w.with_suffix(".json").read_text())
     assert card["training"]["recipe"]["steps"] == 6 and card["training"]["steps_done"] == 6
-    cfg.steps = 9
+    assert not list((tmp_path / "run").glob("tiny-step*"))  # each validation overwrote the export
+    cfg.steps, cfg.keep_exports = 9, True
     train(cfg, resume=True)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [3, 6, 9]
+    kept = tmp_path / "run" / "tiny-step9.safetensors"
+    assert sorted(p.name for p in (tmp_path / "run").glob("tiny-step*.safetensors")) == [kept.name]
+    assert json.loads(kept.with_suffix(".json").read_text())["training"]["steps_done"] == 9
+    assert torch.equal(load_model(kept).head.weight, load_model(w).head.weight)
+    assert build_parser().parse_args(["train", "--keep-exports"]).keep_exports is True
 
 
 @pytest.mark.parametrize("amp", [True, False])
