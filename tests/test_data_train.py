@@ -57,7 +57,8 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     assert [r["step"] for r in log] == [3, 6, 9]
     kept = tmp_path / "run" / "tiny-step9.safetensors"
     assert sorted(p.name for p in (tmp_path / "run").glob("tiny-step*.safetensors")) == [kept.name]
-    assert json.loads(kept.with_suffix(".json").read_text())["training"]["steps_done"] == 9
+    kept_card = json.loads(kept.with_suffix(".json").read_text())
+    assert kept_card["name"] == "tiny-step9" and kept_card["training"]["steps_done"] == 9
     assert torch.equal(load_model(kept).head.weight, load_model(w).head.weight)
     assert build_parser().parse_args(["train", "--keep-exports"]).keep_exports is True
 
