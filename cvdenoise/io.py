@@ -32,6 +32,13 @@ class ImageWriteError(OSError):
 _JPEG = {".jpg", ".jpeg", ".jpe"}
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (``0o666`` less the process umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
@@ -83,6 +90,7 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=path.suffix, dir=str(path.parent))
     os.close(fd)
     try:
+        os.chmod(tmp, _file_mode())  # mkstemp makes 0600 files; outputs get the usual permissions
         write(tmp)
         os.replace(tmp, path)
     except BaseException:

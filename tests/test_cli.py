@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +64,10 @@ def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path, capsy
                  "--no-half"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in out.iterdir():  # written atomically, yet with the permissions a plain open() gives
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p
     assert "wrote 2 of 2 images" in (said := capsys.readouterr().out) and "(fast, fp32 ×1 on cpu)" in said
 
 
