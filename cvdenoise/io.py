@@ -90,8 +90,8 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=path.suffix, dir=str(path.parent))
     os.close(fd)
     try:
-        os.chmod(tmp, _file_mode())  # mkstemp makes 0600 files; outputs get the usual permissions
         write(tmp)
+        os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file, safe_open
 
+from .io import atomic_write
 from .model import DenoiseAutoencoder, ModelConfig, count_macs, count_params
 
 __all__ = [
@@ -88,7 +89,7 @@ def save_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config.to_dict()
     state = {k: v.detach().cpu().to(storage).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "cvdenoise", "config": json.dumps(cfg)})
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"format": "cvdenoise", "config": json.dumps(cfg)}))
     full = {
         "name": path.stem,
         "architecture": "DenoiseAutoencoder",
