@@ -22,7 +22,7 @@ from cvdenoise.weights import color_to_gray, load_model, save_weights
 HERE = Path(__file__).resolve().parent.parent / "weights"
 TRAINING_DATA = (
     "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data){extra}; every 10th file held "
-    "out for validation; downscaled ×0.5, plus 30 % procedural dead-leaves images; degradations: "
+    "out for validation; downscaled ×{downscale:g}, plus {dead_leaves:g} % procedural dead-leaves images; degradations: "
     "cvdenoise.degrade preset '{preset}'"
 )
 EXTRA_DATA = (
@@ -40,7 +40,10 @@ def _data_text(recipe: dict) -> str:
     extra = (EXTRA_DATA if any(f.endswith("extra") for f in folders) else "") + (
         MORE_DATA if any(f.endswith("more") for f in folders) else ""
     )
-    return TRAINING_DATA.format(extra=extra, preset=recipe.get("degradation", "mixed"))
+    return TRAINING_DATA.format(
+        extra=extra, preset=recipe.get("degradation", "mixed"), downscale=recipe.get("downscale", 0.5),
+        dead_leaves=round(100 * recipe.get("p_dead_leaves", 0.3), 1),
+    )
 
 
 def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
@@ -106,6 +109,11 @@ def publish(runs: Path) -> None:
             previous = _previous_stage(name, recipe)
             if previous is not None:  # fine-tuned: keep the record of the stage before
                 keep["training"]["previous_stage"] = previous
+            stage = keep["training"].get("previous_stage")
+            while stage:  # data lines written before they followed the recipe (all said 30 % dead leaves)
+                if stage.get("recipe", {}).get("folders"):
+                    stage["data"] = _data_text(stage["recipe"])
+                stage = stage.get("previous_stage")
             keep["training"]["recipe_doc"] = "weights/RECIPE.md"
             # float16 files for the large models (half the download; < 0.01 dB change)
             storage = torch.float16 if size == "default" else torch.float32

@@ -56,3 +56,9 @@ def test_unpublished_run_card_gets_its_own_history(pw, tmp_path):
     prev = pw._previous_stage("gray-default", _recipe("gray-default", str(tmp_path / "g" / "gray-default.safetensors"), 7))
     assert prev["recipe"] == gray_gpu
     assert prev["previous_stage"] == color
+
+
+def test_data_text_follows_the_recipe(pw):
+    text = pw._data_text({"folders": ["P/photos", "P/extra"], "p_dead_leaves": 0.05, "downscale": 0.5, "degradation": "sensor"})
+    assert "plus 5 % procedural dead-leaves" in text and "×0.5" in text and "'sensor'" in text
+    assert "56 more images" in text and "high-resolution" not in text
