@@ -8,6 +8,7 @@ interrupted run never leaves a half-written image.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -32,8 +33,12 @@ class ImageWriteError(OSError):
 _JPEG = {".jpg", ".jpeg", ".jpe"}
 
 
+@functools.cache
 def _file_mode() -> int:
-    """The mode a plain ``open()`` would give a new file (``0o666`` less the process umask)."""
+    """The mode a plain ``open()`` would give a new file (``0o666`` less the process umask).
+
+    Read once: ``os.umask`` can only be read by setting it, which is not thread-safe.
+    """
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
