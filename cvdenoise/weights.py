@@ -102,7 +102,8 @@ def save_weights(
         else "(B,1,H,W) float32 in [0,1]",
     }
     full.update(card or {})
-    path.with_suffix(".json").write_text(json.dumps(full, indent=2) + "\n")
+    text = json.dumps(full, indent=2) + "\n"
+    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
     return path
 
 
