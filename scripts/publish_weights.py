@@ -46,6 +46,18 @@ def _data_text(recipe: dict) -> str:
     )
 
 
+def _rewrite_data_lines(stage: dict | None) -> None:
+    """Rewrite the data line of ``stage`` and of every earlier stage nested in it from its recipe.
+
+    Cards published before the data line followed the recipe all said 30 % dead leaves; a stage
+    whose recipe names no folders (a record without the run's arguments) keeps its line.
+    """
+    while stage:
+        if stage.get("recipe", {}).get("folders"):
+            stage["data"] = _data_text(stage["recipe"])
+        stage = stage.get("previous_stage")
+
+
 def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     """The training record of the weights this run started from (``--init``), if known.
 
@@ -109,11 +121,7 @@ def publish(runs: Path) -> None:
             previous = _previous_stage(name, recipe)
             if previous is not None:  # fine-tuned: keep the record of the stage before
                 keep["training"]["previous_stage"] = previous
-            stage = keep["training"].get("previous_stage")
-            while stage:  # data lines written before they followed the recipe (all said 30 % dead leaves)
-                if stage.get("recipe", {}).get("folders"):
-                    stage["data"] = _data_text(stage["recipe"])
-                stage = stage.get("previous_stage")
+            _rewrite_data_lines(keep["training"].get("previous_stage"))
             keep["training"]["recipe_doc"] = "weights/RECIPE.md"
             # float16 files for the large models (half the download; < 0.01 dB change)
             storage = torch.float16 if size == "default" else torch.float32

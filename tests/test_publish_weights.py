@@ -62,3 +62,16 @@ def test_data_text_follows_the_recipe(pw):
     text = pw._data_text({"folders": ["P/photos", "P/extra"], "p_dead_leaves": 0.05, "downscale": 0.5, "degradation": "sensor"})
     assert "plus 5 % procedural dead-leaves" in text and "×0.5" in text and "'sensor'" in text
     assert "56 more images" in text and "high-resolution" not in text
+
+
+def test_data_lines_of_the_whole_history_follow_their_recipes(pw):
+    stale = "… plus 30 % procedural dead-leaves images …"
+    oldest = {"recipe": {"steps": 1}, "data": "a record without the run's arguments"}
+    gpu = {"recipe": {"folders": ["P/photos"], "p_dead_leaves": 0.3, "degradation": "mixed"}, "data": stale,
+           "previous_stage": oldest}
+    cpu = {"recipe": {"folders": ["P/photos", "P/more"], "p_dead_leaves": 0.05, "degradation": "sensor"}, "data": stale,
+           "previous_stage": gpu}
+    pw._rewrite_data_lines(cpu)
+    assert "plus 5 % procedural" in cpu["data"] and "'sensor'" in cpu["data"] and "high-resolution" in cpu["data"]
+    assert "plus 30 % procedural" in gpu["data"] and "'mixed'" in gpu["data"] and gpu["data"] != stale
+    assert oldest["data"] == "a record without the run's arguments"
