@@ -50,6 +50,11 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
+def _json(flat: float, textured: float) -> dict[str, float | None]:
+    """JSON has no NaN: a region a photo does not have is ``null``."""
+    return {k: None if np.isnan(v) else v for k, v in (("flat", flat), ("textured", textured))}
+
+
 def _cell(flat: float, textured: float) -> str:
     return " / ".join("-" if np.isnan(v) else f"{v:.1f}" for v in (flat, textured))
 
@@ -69,23 +74,22 @@ def main() -> int:
     header = ["σ", "photo", "flat %"] + [f"{m} flat / textured" for m in [*models, "ffdnet"]]
     rows, data = [], []
     for sigma in args.sigma:
-        pooled: dict[str, list[list[np.ndarray]]] = {}  # model → [flat errors, textured errors] of every photo
+        pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # model → [flat errors, textured errors] of every photo
         for i, (name, clean) in enumerate(imgs.items()):
             noisy = noisy_copy(clean, f"gaussian{sigma}", i)
             flat = flat_mask(clean)
             outs = {m: d(noisy) for m, d in models.items()} | {"ffdnet": peers.ffdnet(noisy, sigma / 255)}
             errs = {m: region_errors(o, clean, flat) for m, o in outs.items()}
             for m, (ef, et) in errs.items():
-                pooled.setdefault(m, [[], []])
-                pooled[m][0].append(ef)
+                pooled.setdefault(m, ([], []))[0].append(ef)
                 pooled[m][1].append(et)
             mse = {m: (_mean(ef), _mean(et)) for m, (ef, et) in errs.items()}
             rows.append([sigma, name, f"{100 * flat.mean():.0f}"] + [_cell(f, t) for f, t in mse.values()])
             data.append({"sigma": sigma, "photo": name, "flat_fraction": float(flat.mean()),
-                         "mse": {m: {"flat": f, "textured": t} for m, (f, t) in mse.items()}})
+                         "mse": {m: _json(f, t) for m, (f, t) in mse.items()}})
         tot = {m: (_mean(np.concatenate(f)), _mean(np.concatenate(t))) for m, (f, t) in pooled.items()}
         rows.append([sigma, "**all**", ""] + [_cell(f, t) for f, t in tot.values()])
-        data.append({"sigma": sigma, "photo": "all", "mse": {m: {"flat": f, "textured": t} for m, (f, t) in tot.items()}})
+        data.append({"sigma": sigma, "photo": "all", "mse": {m: _json(f, t) for m, (f, t) in tot.items()}})
     table = markdown_table(header, rows)
     print(table)
     md = (f"## Error by region (`python benchmarks/regions.py`)\n\nThe photos and AWGN pairs of the quality "
