@@ -119,12 +119,13 @@ PRESETS: dict[str, DegradationConfig] = {
         sigma_log_fraction=0.0,
     ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
-    "awgn": replace(
-        _fixed(p_noise=0.98, noise_kinds=(("gaussian", 1.0),), p_gray_noise=0.0),
+    "awgn": _fixed(
         p_clean=0.02,
+        p_noise=0.98,
+        noise_kinds=(("gaussian", 1.0),),
         gaussian_sigma=(1 / 255, 55 / 255),
         sigma_log_fraction=0.0,
-        shuffle=True,
+        p_gray_noise=0.0,
     ),
     "gaussian15": _gaussian(15),
     "gaussian25": _gaussian(25),

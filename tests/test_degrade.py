@@ -75,3 +75,22 @@ def test_bad_inputs() -> None:
         Degrader("mixed")(np.zeros((8, 8, 2), np.uint8), 0)
     with pytest.raises(TypeError, match="dtype"):
         Degrader("mixed")(np.zeros((8, 8, 3), np.int32), 0)
+
+
+def test_awgn_is_zero_mean_colour_noise_only() -> None:
+    """`awgn`: per-channel Gaussian noise, σ within 1–55/255, nothing blurred or shifted."""
+    clean = np.full((96, 96, 3), 96, np.uint8)
+    clean[:, 48:] = 160  # a vertical edge: any blur, rescaling or JPEG leaves a mean error beside it
+    sigmas, noises = [], []
+    for seed in range(20):
+        noise = degrade(clean, "awgn", seed=seed)[0].astype(np.float64) - clean
+        if not noise.any():  # the 2 % clean draws
+            continue
+        c = np.corrcoef(noise.reshape(-1, 3).T)
+        assert np.abs(c[np.triu_indices(3, 1)]).max() < 0.1  # channels independent (colour noise)
+        sigmas.append(noise.std())
+        noises.append(noise)
+    assert len(sigmas) >= 15 and 0.5 < min(sigmas) and max(sigmas) < 56
+    assert max(sigmas) - min(sigmas) > 20  # σ is drawn, not fixed
+    column_mean = np.mean(noises, axis=(0, 1, 3))
+    assert np.abs(column_mean).max() < 3  # zero mean everywhere, the edge columns included
