@@ -13,7 +13,8 @@ every 10th photo of the training folders (the photos ``cvdenoise train`` holds o
 the ``noise`` preset (albumentations chain, fixed seed) — the training distribution, not the
 benchmark's fixed presets. ``--heldout-seeds N`` scores N such sets of 64 crops (seeds 20000…;
 the first is the default set) and prints, for each further weights file, its per-crop difference
-to the first weights of the same architecture: mean, median, share of crops improved, and the
+to the first weights of the same channel count (any architecture: a grown model against the one
+it was grown from): mean, median, share of crops improved, and the
 mean difference in each quarter of the crops ordered by the first model's PSNR (a loss only in
 the top quarter is a loss on crops both return almost unchanged).
 """
@@ -58,7 +59,7 @@ def _crop_diff(name: str, scores: torch.Tensor, base: torch.Tensor) -> str:
     means = " ".join(f"{base[i].mean():.1f}" for i in quarters)
     by_quarter = " ".join(f"{d[i].mean():+.3f}" for i in quarters)
     return (
-        f"{name}: held-out per crop vs the first of its architecture (n={len(d)}): "
+        f"{name}: held-out per crop vs the first of its channel count (n={len(d)}): "
         f"mean {d.mean():+.3f} ± {d.std() / len(d) ** 0.5:.3f}, median {d.median():+.3f}, "
         f"improved {float((d > 0).float().mean()):.0%}; "
         f"by quarter of the first's PSNR (low → high, means {means}): {by_quarter}"
@@ -77,7 +78,7 @@ def main() -> int:
     gray = {s: gray_pairs(imgs, s) for s in GRAY_SIGMAS}
     crows, grows = [], []
     heldout = {ch: _heldout(args.heldout, ch, args.heldout_seeds) for ch in (1, 3)} if args.heldout else {}
-    crop_scores: dict[str, torch.Tensor] = {}  # per-crop PSNR of the first weights of each architecture
+    crop_scores: dict[int, torch.Tensor] = {}  # per-crop PSNR of the first weights of each channel count
     diffs: list[str] = []
     for w in args.weights:
         model = load_model(w)  # loaded once: scored through a Denoiser and, held out, directly
@@ -91,11 +92,10 @@ def main() -> int:
             with torch.inference_mode():
                 scores = torch.cat([batch_psnr(model(noisy), clean) for noisy, clean in heldout[channels]])
             psnr.append(float(scores[:64].mean()))  # the first set: comparable across --heldout-seeds
-            arch = repr(model.config)
-            if arch in crop_scores:
-                diffs.append(_crop_diff(str(w), scores, crop_scores[arch]))
+            if channels in crop_scores:
+                diffs.append(_crop_diff(str(w), scores, crop_scores[channels]))
             else:
-                crop_scores[arch] = scores
+                crop_scores[channels] = scores
         (crows if channels == 3 else grows).append([w] + [f"{x:.2f}" for x in psnr])
         print(f"{w}: " + " ".join(f"{x:.2f}" for x in psnr), flush=True)
     extra = ["held-out crops"] if heldout else []
