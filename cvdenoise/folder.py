@@ -1,7 +1,8 @@
 """Denoise files and folders to an output folder (the engine behind ``cvdenoise denoise``).
 
 Outputs keep their path relative to the folder given (``in/sub/b.jpg`` → ``out/sub/b.jpg``),
-their name, format, channel count and bit depth. A file that cannot be read, denoised or
+their name, format, channel count and bit depth (a gray + alpha PNG is denoised as gray, its
+alpha kept, as ``Denoiser`` keeps an RGBA image's alpha). A file that cannot be read, denoised or
 written is reported and skipped; the others are still written. Inputs are never overwritten.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from .data import IMAGE_SUFFIXES
@@ -80,6 +82,13 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
     return jobs
 
 
+def _denoise_image(image: np.ndarray, denoiser: Denoiser) -> np.ndarray:
+    """Denoise an array of ``read_image``; ``(H,W,2)`` gray + alpha: the gray plane, alpha untouched."""
+    if image.ndim == 3 and image.shape[2] == 2:
+        return np.dstack([denoiser(image[..., 0]), image[..., 1]])
+    return denoiser(image, channel_order="bgr")
+
+
 def denoise_files(
     jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False
 ) -> FolderReport:
@@ -93,7 +102,7 @@ def denoise_files(
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
-                write_image(job.dst, denoiser(read_image(job.src), channel_order="bgr"))
+                write_image(job.dst, _denoise_image(read_image(job.src), denoiser))
         except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
             report.failed.append((job.src, f"{type(e).__name__}: {e}"))
             continue

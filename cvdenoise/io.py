@@ -1,7 +1,8 @@
 """Read and write images keeping format, bit depth and channel count.
 
-Arrays are in OpenCV order (``(H,W)`` gray, ``(H,W,3)`` BGR, ``(H,W,4)`` BGRA) and keep the
-file's dtype (``uint8``, ``uint16``, ``float32``). Paths may contain any characters (files are
+Arrays are in OpenCV order (``(H,W)`` gray, ``(H,W,3)`` BGR, ``(H,W,4)`` BGRA; ``(H,W,2)`` gray +
+alpha for PNGs stored that way, which OpenCV alone would widen to BGRA) and keep the file's dtype
+(``uint8``, ``uint16``, ``float32``). Paths may contain any characters (files are
 decoded from bytes). Writes are atomic: a temporary file is renamed into place, so an
 interrupted run never leaves a half-written image.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +34,32 @@ class ImageWriteError(OSError):
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_GRAY_ALPHA = 4  # IHDR colour type
+
+
+def _png_color_type(data: np.ndarray) -> int | None:
+    """The IHDR colour type of PNG bytes ``data`` (``4``: gray + alpha); ``None`` if not a PNG."""
+    if data.size >= 26 and data[:8].tobytes() == _PNG_SIGNATURE and data[12:16].tobytes() == b"IHDR":
+        return int(data[25])
+    return None
+
+
+def _encode_png_gray_alpha(image: np.ndarray) -> bytes:
+    """PNG bytes of a ``(H,W,2)`` uint8/uint16 gray + alpha array (colour type 4; OpenCV cannot write it)."""
+    h, w, _ = image.shape
+    depth = 8 * image.dtype.itemsize
+    rows = np.ascontiguousarray(image.astype(">u2") if depth == 16 else image).view(np.uint8).reshape(h, -1)
+    sub = rows.copy()  # PNG filter 1 ("Sub"): each byte minus the same byte of the pixel to its left
+    bpp = 2 * image.dtype.itemsize
+    sub[:, bpp:] -= rows[:, :-bpp]
+    raw = np.hstack([np.ones((h, 1), np.uint8), sub]).tobytes()
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, _PNG_GRAY_ALPHA, 0, 0, 0)
+    return _PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
 @functools.cache
@@ -47,7 +76,8 @@ def _file_mode() -> int:
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
-    JPEGs are rotated upright by their EXIF orientation (the written copy has no EXIF).
+    JPEGs are rotated upright by their EXIF orientation (the written copy has no EXIF). A gray +
+    alpha PNG comes back as ``(H,W,2)`` (gray, alpha), not the BGRA OpenCV makes of it.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -63,17 +93,27 @@ def read_image(path: str | Path) -> np.ndarray:
     img = cv2.imdecode(data, flags)
     if img is None or img.size == 0:
         raise ImageReadError(f"{path}: cannot decode image (corrupt or unsupported format)")
+    if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:
+        img = np.ascontiguousarray(img[..., [0, 3]])
     return img
 
 
 def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
     """Encode ``image`` by ``path``'s suffix and write it atomically.
 
+    A ``(H,W,2)`` gray + alpha uint8/uint16 array is written as a gray + alpha PNG, or as BGRA
+    to other formats.
+
     Raises:
         ImageWriteError: the format cannot hold this array or the file cannot be written.
     """
     path = Path(path)
     ext = path.suffix.lower() or ".png"
+    if image.ndim == 3 and image.shape[2] == 2:
+        if ext == ".png" and image.dtype in (np.uint8, np.uint16):
+            buf = _encode_png_gray_alpha(image)
+            return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf))
+        image = image[..., [0, 0, 0, 1]]
     params: list[int] = []
     if ext in _JPEG:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]

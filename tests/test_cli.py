@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from cvdenoise.cli import main
 
@@ -30,13 +31,16 @@ def noisy_folder(tmp_path: Path, clean_rgb: np.ndarray, clean_gray: np.ndarray) 
     cv2.imwrite(str(src / "sub" / "deeper" / "gray.tif"), add_noise(clean_gray, 25))
     rgba = np.dstack([add_noise(bgr, 25)[:64, :80], np.full((64, 80), 200, np.uint8)])
     cv2.imwrite(str(src / "rgba.png"), rgba)
+    Image.fromarray(np.dstack([add_noise(clean_gray, 25), np.full_like(clean_gray, 90)]), "LA").save(src / "la.png")
     (src / "sub" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     (src / "empty.jpg").write_bytes(b"")
     (src / "readme.txt").write_text("ignored: not an image")
     return src
 
 
-def test_folder_with_corrupt_files(noisy_folder: Path, tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_with_corrupt_files(
+    noisy_folder: Path, tmp_path: Path, clean_rgb: np.ndarray, clean_gray: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _digest(noisy_folder)
     out = tmp_path / "out"
     code = main(["denoise", str(noisy_folder), "-o", str(out), "--weights", "fast", "-q"])
@@ -45,13 +49,16 @@ def test_folder_with_corrupt_files(noisy_folder: Path, tmp_path: Path, clean_rgb
     assert "corrupt.png" in err and "empty.jpg" in err and "2 file(s) failed" in err
     assert _digest(noisy_folder) == before  # inputs untouched
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert written == ["a.png", "rgba.png", "sub/b.jpg", "sub/deeper/gray.tif", "sub/gray16.png"]
+    assert written == ["a.png", "la.png", "rgba.png", "sub/b.jpg", "sub/deeper/gray.tif", "sub/gray16.png"]
     for rel in written:
         a = cv2.imread(str(noisy_folder / rel), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(str(out / rel), cv2.IMREAD_UNCHANGED)
         assert a.shape == b.shape and a.dtype == b.dtype, rel
     assert cv2.imread(str(out / "sub/gray16.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
     assert (cv2.imread(str(out / "rgba.png"), cv2.IMREAD_UNCHANGED)[..., 3] == 200).all()
+    la_in, la_out = (np.asarray(Image.open(d / "la.png")) for d in (noisy_folder, out))
+    assert Image.open(out / "la.png").mode == "LA" and (la_out[..., 1] == 90).all()  # still gray + alpha
+    assert psnr(la_out[..., 0], clean_gray) > psnr(la_in[..., 0], clean_gray) + 3
     den = cv2.cvtColor(cv2.imread(str(out / "a.png")), cv2.COLOR_BGR2RGB)
     noisy = cv2.cvtColor(cv2.imread(str(noisy_folder / "a.png")), cv2.COLOR_BGR2RGB)
     assert psnr(den, clean_rgb) > psnr(noisy, clean_rgb) + 3

@@ -193,6 +193,8 @@ def run_detection(
     out.mkdir(parents=True, exist_ok=True)
 
     def process(name: str, frame: np.ndarray) -> np.ndarray:
+        if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
+            frame = frame[..., 0]
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         frame = frame[:, :, :3]
