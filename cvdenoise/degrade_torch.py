@@ -9,7 +9,8 @@ accelerator; :class:`~cvdenoise.degrade.Degrader` stays the reference pipeline (
 pairs and benchmarks use it).
 
 Operations: Gaussian / Poisson (shot, on linear intensities) + read / speckle / ISO / salt-and-pepper
-noise, per channel or shared across channels; Gaussian, motion and defocus blur (per-sample
+noise, per channel or shared across channels; camera noise (shot + read noise on a Bayer mosaic,
+bilinearly demosaiced); Gaussian, motion and defocus blur (per-sample
 kernels in one grouped convolution); down/up-scaling; JPEG as the codec's lossy steps
 (YCbCr, 4:2:0 chroma subsampling, 8×8 DCT quantised with the IJG tables scaled by quality,
 rounding to 8 bit) — entropy coding is lossless and left out.
@@ -31,7 +32,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .degrade import BLUR_KINDS, DegradationConfig, resolve_config
+from .degrade import _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, DegradationConfig, cfa_masks, resolve_config
 
 __all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -284,6 +285,31 @@ class TorchDegrader:
         lam = light.flatten(1).std(1)[:, None, None, None] * i
         counts = torch.poisson(lam.expand_as(light).contiguous(), generator=self._dev_gen(x.device))
         return x + counts * i * (1 - light)
+
+    def _noise_camera(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        """As ``Degrader._camera``: shot + read noise drawn on an RGGB mosaic of random phase,
+        bilinearly demosaiced (the noise only), added in linear light."""
+        c, (n, ch, h, w) = self.config, x.shape
+        scale = self._per_sample(self._loguniform(n, c.camera_scale), x)
+        read = self._per_sample(self._uniform(n, c.camera_read), x)
+        linear = x.clamp(0, 1) ** GAMMA
+        mosaic, masks = linear, None
+        if ch == 3:
+            phases = torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
+            masks = phases[self._randint(n, 0, 3)].to(x.device, x.dtype)
+            mosaic = (linear * masks).sum(1, keepdim=True)
+        g = self._dev_gen(x.device)
+        noise = torch.poisson(mosaic / scale, generator=g) * scale - mosaic
+        noise = noise + read * torch.randn(mosaic.shape, generator=g, device=x.device, dtype=x.dtype)
+        if masks is not None:
+            k = torch.stack([torch.from_numpy(_CFA_RB), torch.from_numpy(_CFA_G), torch.from_numpy(_CFA_RB)])[:, None]
+            k = k.to(x.device, x.dtype)
+
+            def conv(t: torch.Tensor) -> torch.Tensor:
+                return F.conv2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+
+            noise = conv(noise * masks) / conv(masks)
+        return (linear + noise).clamp(0, 1) ** (1 / GAMMA)
 
     def _noise_saltpepper(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         a = self._per_sample(self._uniform(x.shape[0], self.config.saltpepper_amount), x)

@@ -94,3 +94,21 @@ def test_awgn_is_zero_mean_colour_noise_only() -> None:
     assert max(sigmas) - min(sigmas) > 20  # σ is drawn, not fixed
     column_mean = np.mean(noises, axis=(0, 1, 3))
     assert np.abs(column_mean).max() < 3  # zero mean everywhere, the edge columns included
+
+
+def test_camera_noise_is_demosaiced_noise_only() -> None:
+    """The ``camera`` preset adds noise that is spatially correlated (drawn on a Bayer mosaic and
+    demosaiced) and zero-mean on mid-tones; the image itself is not blurred by the demosaicing
+    (averaged over seeds the noisy copies converge on the clean image, not on a softened one)."""
+    from skimage import data
+
+    rgb = np.ascontiguousarray(data.astronaut()[::2, ::2][:96, 64:160]).astype(np.float32) / 255
+    noisy = np.stack([Degrader("camera")(rgb, s) for s in range(64)])
+    noise = noisy - rgb
+    horiz = np.corrcoef(noise[:, :, :-1].ravel(), noise[:, :, 1:].ravel())[0, 1]
+    assert horiz > 0.3, horiz  # independent per-pixel noise gives ~0
+    mid = (rgb > 0.2) & (rgb < 0.8)
+    assert abs(float(noise[:, mid].mean())) < 0.004
+    assert np.abs(noisy.mean(0) - rgb)[mid].mean() < 0.01  # a blurred image would stay ~0.02 away
+    white = Degrader("gaussian25")(rgb, 0) - rgb
+    assert abs(np.corrcoef(white[:, :-1].ravel(), white[:, 1:].ravel())[0, 1]) < 0.1

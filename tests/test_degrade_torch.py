@@ -67,7 +67,7 @@ def test_motion_and_defocus_kernels() -> None:
     assert disk[5, 5] > 0 and disk[5, 9] == 0 and disk[5, 8] > 0
 
 
-@pytest.mark.parametrize("preset", ["gaussian15", "gaussian25", "gaussian50", "lowlight", "chain"])
+@pytest.mark.parametrize("preset", ["gaussian15", "gaussian25", "gaussian50", "lowlight", "camera", "chain"])
 def test_presets_match_reference_chain(preset: str) -> None:
     """Each fixed benchmark chain degrades a photo as much as the albumentations chain does
     (mean PSNR over seeds within 0.35 dB)."""
@@ -80,7 +80,7 @@ def test_presets_match_reference_chain(preset: str) -> None:
     assert abs(ours_db - ref_db) < 0.35, (ours_db, ref_db)
 
 
-@pytest.mark.parametrize("kind", ["poisson", "speckle", "iso", "saltpepper"])
+@pytest.mark.parametrize("kind", ["poisson", "speckle", "iso", "saltpepper", "camera"])
 def test_noise_kinds_match_reference(kind: str) -> None:
     """At one fixed strength each noise family degrades a photo as much as the reference does
     (mean PSNR within 0.5 dB; ISO lifts lightness in RGB, not HLS: 0.36 dB apart) and shifts
@@ -89,6 +89,7 @@ def test_noise_kinds_match_reference(kind: str) -> None:
         PRESETS["noise"], p_clean=0.0, p_blur=0.0, p_resize=0.0, p_jpeg=0.0, p_noise=1.0,
         noise_kinds=((kind, 1.0),), poisson_scale=(0.01, 0.01), read_sigma=(2 / 255, 2 / 255),
         speckle_sigma=(0.1, 0.1), iso_intensity=(0.4, 0.4), saltpepper_amount=(0.01, 0.01),
+        camera_scale=(0.01, 0.01), camera_read=(3 / 255, 3 / 255),
     )
     img = _photo().astype(np.float32) / 255
     rng = np.random.default_rng(0)
@@ -142,3 +143,21 @@ def test_cuda_matches_distribution() -> None:
     assert out.device.type == "cuda"
     assert abs(float((out - x).std()) * 255 - 23.5) < 2.0  # 25 before clipping at the photo's extremes
     assert TorchDegrader("noise", seed=0)(x).device.type == "cuda"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_camera_noise_correlation_matches_reference(channels: int) -> None:
+    """Demosaiced camera noise is correlated between horizontal neighbours (RGB only: a gray
+    sensor has no mosaic) as much in the torch chain as in the reference."""
+    img = _photo(channels).astype(np.float32) / 255
+    ref = [Degrader("camera")(img, s) - img for s in range(8)]
+    ours = TorchDegrader("camera", seed=0)(_tensor(img * 255).expand(8, -1, -1, -1)) - _tensor(img * 255)
+
+    def corr(noise: np.ndarray) -> float:
+        n = noise.reshape(noise.shape[0], noise.shape[1], -1)
+        return float(np.corrcoef(n[:, :-1].ravel(), n[:, 1:].ravel())[0, 1])
+
+    ref_c = np.mean([corr(n) for n in ref])
+    ours_c = np.mean([corr(_numpy(ours[i : i + 1])) for i in range(8)])
+    assert abs(ours_c - ref_c) < 0.05, (ours_c, ref_c)
+    assert (ref_c > 0.3) if channels == 3 else (abs(ref_c) < 0.1), ref_c
