@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .data import PairBatches, PairSampler, load_clean_images
+from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
 from .denoiser import cpu_has_fast_bf16
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
@@ -304,7 +305,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--downscale", type=float, default=d.downscale, help="shrink photos first (cleaner targets)")
     p.add_argument("--p-dead-leaves", type=float, default=d.p_dead_leaves)
-    p.add_argument("--degradation", default=d.degradation, help="degradation preset for the noisy inputs")
+    p.add_argument("--degradation", default=d.degradation, choices=sorted(PRESETS), metavar="PRESET",
+                   help=f"degradation preset for the noisy inputs: {', '.join(sorted(PRESETS))} (default: {d.degradation})")
     p.add_argument("--val-every", type=int, default=d.val_every)
     p.add_argument("--val-size", type=int, default=d.val_size)
     p.add_argument("--ckpt-minutes", type=float, default=d.ckpt_minutes)
