@@ -4,6 +4,7 @@ Sources are scikit-image's bundled photos (CC0 / public domain); each gets a dif
 realistic degradation from ``cvdenoise.degrade`` with a fixed seed.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,9 @@ def main() -> None:
         ("coffee_gaussian25.png", data.coffee(), PRESETS["gaussian25"]),
         ("chelsea_lowlight.jpg", data.chelsea(), PRESETS["lowlight"]),
         ("rocket_camera_iso.jpg", data.rocket(), camera_like),
+        # a camera's own noise (demosaiced: correlated between neighbouring pixels), saved as JPEG
+        ("astronaut_camera.jpg", data.astronaut(),
+         replace(PRESETS["camera"], camera_scale=(0.015, 0.015), p_jpeg=1.0, jpeg_quality=(90, 90))),
     ]
     for name, rgb, cfg in items:
         h, w = rgb.shape[:2]
