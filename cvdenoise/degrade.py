@@ -36,6 +36,7 @@ __all__ = [
     "BLUR_KINDS",
     "GAMMA",
     "cfa_masks",
+    "camera_color_matrix",
     "demosaic_bilinear",
 ]
 
@@ -74,6 +75,9 @@ class DegradationConfig:
     saltpepper_amount: Range = (0.002, 0.03)
     camera_scale: Range = (0.0005, 0.03)  # 1 / photons per unit linear intensity (log-uniform)
     camera_read: Range = (0.0, 6 / 255)  # read noise on the linear mosaic
+    camera_red_gain: Range = (1.6, 2.4)  # white-balance gains applied after the sensor (green 1)
+    camera_blue_gain: Range = (1.3, 2.0)
+    camera_saturation: Range = (0.2, 0.8)  # colour matrix (1+s)·I − s/3: rows sum to 1, grey stays grey
     blur_sigma: Range = (0.4, 1.6)
     motion_kernel: tuple[int, int] = (3, 7)
     defocus_radius: tuple[int, int] = (1, 3)
@@ -150,7 +154,10 @@ PRESETS: dict[str, DegradationConfig] = {
         p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.03, 0.03), read_sigma=(5 / 255, 5 / 255)
     ),
     # a camera's own noise: shot + read noise on the Bayer mosaic, demosaiced, no σ to give
-    "camera": _fixed(p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(0.01, 0.01), camera_read=(4 / 255, 4 / 255)),
+    "camera": _fixed(
+        p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(0.005, 0.005), camera_read=(3 / 255, 3 / 255),
+        camera_red_gain=(2.0, 2.0), camera_blue_gain=(1.6, 1.6), camera_saturation=(0.5, 0.5),
+    ),
     "chain": _fixed(
         p_blur=1.0,
         blur_sigma=(1.0, 1.0),
@@ -179,6 +186,11 @@ def cfa_masks(h: int, w: int, dy: int = 0, dx: int = 0) -> np.ndarray:
     xx = (np.arange(w)[None, :] + dx) % 2
     r, b = (yy == 0) & (xx == 0), (yy == 1) & (xx == 1)
     return np.stack([r, ~(r | b), b], -1).astype(np.float32)
+
+
+def camera_color_matrix(saturation: float) -> np.ndarray:
+    """``(3,3)`` float32 colour matrix ``(1+s)·I − s/3``: saturates colours, keeps grey (rows sum to 1)."""
+    return ((1.0 + saturation) * np.eye(3) - saturation / 3.0).astype(np.float32)
 
 
 def demosaic_bilinear(raw: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -320,19 +332,26 @@ class Degrader:
         raise ValueError(f"unknown noise kind {kind!r}")
 
     def _camera(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Shot + read noise drawn on an RGGB Bayer mosaic of the linear-light image (random
-        phase) and spread to RGB by bilinear demosaicing, so it is correlated across neighbouring
-        pixels and colours as a camera's is. Only the noise is demosaiced (the image keeps its
-        detail: the model learns to remove noise, not to re-sharpen). Gray images (no colour
-        filter) get the same noise without the mosaic."""
+        """A camera's noise: the linear-light image is taken back through a colour matrix and
+        white-balance gains to what the sensor recorded, shot + read noise is drawn on its RGGB
+        Bayer mosaic (random phase), spread to RGB by bilinear demosaicing and sent forward
+        through the gains and the matrix — correlated between neighbouring pixels, stronger in
+        red and blue, mixed between colours, as a camera's output is. Only the noise is
+        demosaiced (the image keeps its detail: the model learns to remove noise, not to
+        re-sharpen). Gray images (no colour filter) get shot + read noise alone."""
         c = self.config
         scale, read = _loguniform(rng, c.camera_scale), _uniform(rng, c.camera_read)
         linear = np.clip(img, 0.0, 1.0) ** GAMMA
-        masks = cfa_masks(*img.shape[:2], int(rng.integers(2)), int(rng.integers(2))) if img.ndim == 3 else None
-        mosaic = (linear * masks).sum(2) if masks is not None else linear
+        if img.ndim == 2:
+            noise = rng.poisson(linear / scale) * scale - linear + rng.normal(0.0, read, linear.shape)
+            return np.clip(linear + noise.astype(np.float32), 0.0, 1.0) ** (1 / GAMMA)
+        gains = np.array([_uniform(rng, c.camera_red_gain), 1.0, _uniform(rng, c.camera_blue_gain)], np.float32)
+        ccm = camera_color_matrix(_uniform(rng, c.camera_saturation))
+        sensor = np.clip(linear @ np.linalg.inv(ccm).T, 0.0, None) / gains
+        masks = cfa_masks(*img.shape[:2], int(rng.integers(2)), int(rng.integers(2)))
+        mosaic = (sensor * masks).sum(2)
         noise = (rng.poisson(mosaic / scale) * scale - mosaic + rng.normal(0.0, read, mosaic.shape)).astype(np.float32)
-        if masks is not None:
-            noise = demosaic_bilinear(noise, masks)
+        noise = (demosaic_bilinear(noise, masks) * gains) @ ccm.T
         return np.clip(linear + noise, 0.0, 1.0) ** (1 / GAMMA)
 
     def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:

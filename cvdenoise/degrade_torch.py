@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .degrade import _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, DegradationConfig, cfa_masks, resolve_config
+from .degrade import _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config
 
 __all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -287,28 +287,36 @@ class TorchDegrader:
         return x + counts * i * (1 - light)
 
     def _noise_camera(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
-        """As ``Degrader._camera``: shot + read noise drawn on an RGGB mosaic of random phase,
-        bilinearly demosaiced (the noise only), added in linear light."""
+        """As ``Degrader._camera``: back through a colour matrix and white-balance gains, shot +
+        read noise on an RGGB mosaic of random phase, bilinearly demosaiced (the noise only) and
+        sent forward, added in linear light; gray images get shot + read noise alone."""
         c, (n, ch, h, w) = self.config, x.shape
         scale = self._per_sample(self._loguniform(n, c.camera_scale), x)
         read = self._per_sample(self._uniform(n, c.camera_read), x)
         linear = x.clamp(0, 1) ** GAMMA
-        mosaic, masks = linear, None
-        if ch == 3:
-            phases = torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
-            masks = phases[self._randint(n, 0, 3)].to(x.device, x.dtype)
-            mosaic = (linear * masks).sum(1, keepdim=True)
         g = self._dev_gen(x.device)
-        noise = torch.poisson(mosaic / scale, generator=g) * scale - mosaic
-        noise = noise + read * torch.randn(mosaic.shape, generator=g, device=x.device, dtype=x.dtype)
-        if masks is not None:
-            k = torch.stack([torch.from_numpy(_CFA_RB), torch.from_numpy(_CFA_G), torch.from_numpy(_CFA_RB)])[:, None]
-            k = k.to(x.device, x.dtype)
 
-            def conv(t: torch.Tensor) -> torch.Tensor:
-                return F.conv2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+        def shot_read(signal: torch.Tensor) -> torch.Tensor:
+            noise = torch.poisson(signal / scale, generator=g) * scale - signal
+            return noise + read * torch.randn(signal.shape, generator=g, device=x.device, dtype=x.dtype)
 
-            noise = conv(noise * masks) / conv(masks)
+        if ch == 1:
+            return (linear + shot_read(linear)).clamp(0, 1) ** (1 / GAMMA)
+        gains = torch.stack([self._uniform(n, c.camera_red_gain), torch.ones(n), self._uniform(n, c.camera_blue_gain)], 1)
+        gains = gains.to(x.device, x.dtype)[:, :, None, None]
+        sat = self._uniform(n, c.camera_saturation)
+        ccm = torch.stack([torch.from_numpy(camera_color_matrix(float(v))) for v in sat]).to(x.device, x.dtype)
+        sensor = torch.einsum("nij,njhw->nihw", torch.linalg.inv(ccm), linear).clamp(min=0) / gains
+        phases = torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
+        masks = phases[self._randint(n, 0, 3)].to(x.device, x.dtype)
+        noise = shot_read((sensor * masks).sum(1, keepdim=True))
+        k = torch.stack([torch.from_numpy(_CFA_RB), torch.from_numpy(_CFA_G), torch.from_numpy(_CFA_RB)])[:, None]
+        k = k.to(x.device, x.dtype)
+
+        def conv(t: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+
+        noise = torch.einsum("nij,njhw->nihw", ccm, conv(noise * masks) / conv(masks) * gains)
         return (linear + noise).clamp(0, 1) ** (1 / GAMMA)
 
     def _noise_saltpepper(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
