@@ -7,8 +7,9 @@ Test photos are six of scikit-image's bundled photos (never used in training: th
 models train on OpenCV's sample photos, dead leaves and the images of
 ``scripts/training_photos.py``, which leaves these six out), centre-cropped to ``--crop`` pixels, as
 uint8. Presets (``cvdenoise.degrade.PRESETS``, fixed seeds): AWGN σ=15/25/50, low-light
-(Poisson + read noise), camera (Poisson + read noise drawn on a Bayer mosaic and demosaiced:
-correlated between neighbouring pixels, as a camera's own noise is) and a chain (Gaussian blur
+(Poisson + read noise), camera (Poisson + read noise drawn on a Bayer mosaic, demosaiced,
+white-balanced and colour-matrixed: correlated between neighbouring pixels and colours, as a
+camera's own noise is) and a chain (Gaussian blur
 σ=1 → AWGN σ=15 → JPEG q=60).
 
 Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (oracle-tuned on

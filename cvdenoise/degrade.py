@@ -56,8 +56,9 @@ class DegradationConfig:
     p_resize: float = 0.15
     p_noise: float = 0.95
     p_jpeg: float = 0.3
-    # noise families: gaussian, poisson (+read), speckle, iso, saltpepper, camera (Bayer mosaic
-    # + shot + read noise, demosaiced: spatially and colour-correlated, as a camera's output)
+    # noise families: gaussian, poisson (+read), speckle, iso, saltpepper, camera (shot + read
+    # noise on a Bayer mosaic, demosaiced, white-balanced, colour-matrixed: correlated in space
+    # and between colours, as a camera's output)
     noise_kinds: tuple[tuple[str, float], ...] = (
         ("gaussian", 0.55),
         ("poisson", 0.2),
@@ -153,7 +154,8 @@ PRESETS: dict[str, DegradationConfig] = {
     "lowlight": _fixed(
         p_noise=1.0, noise_kinds=(("poisson", 1.0),), poisson_scale=(0.03, 0.03), read_sigma=(5 / 255, 5 / 255)
     ),
-    # a camera's own noise: shot + read noise on the Bayer mosaic, demosaiced, no σ to give
+    # a camera's own noise (shot + read noise on the Bayer mosaic, demosaiced, through white
+    # balance and a colour matrix): correlated, no single σ to give
     "camera": _fixed(
         p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(0.005, 0.005), camera_read=(3 / 255, 3 / 255),
         camera_red_gain=(2.0, 2.0), camera_blue_gain=(1.6, 1.6), camera_saturation=(0.5, 0.5),
