@@ -35,6 +35,7 @@ __all__ = [
     "resolve_config",
     "BLUR_KINDS",
     "GAMMA",
+    "LUMA",
     "cfa_masks",
     "camera_color_matrix",
     "demosaic_bilinear",
@@ -79,6 +80,7 @@ class DegradationConfig:
     camera_red_gain: Range = (1.6, 2.4)  # white-balance gains applied after the sensor (green 1)
     camera_blue_gain: Range = (1.3, 2.0)
     camera_saturation: Range = (0.2, 0.8)  # colour matrix (1+s)·I − s/3: rows sum to 1, grey stays grey
+    p_camera_mono: float = 0.5  # gray images: share from a monochrome sensor (the rest: luma of a colour camera's)
     blur_sigma: Range = (0.4, 1.6)
     motion_kernel: tuple[int, int] = (3, 7)
     defocus_radius: tuple[int, int] = (1, 3)
@@ -172,6 +174,9 @@ PRESETS: dict[str, DegradationConfig] = {
     ),
 }
 
+
+#: BT.601 luma weights of R, G, B (OpenCV's RGB → gray).
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 #: sRGB-like transfer exponent: shot noise is drawn on ``x ** GAMMA`` (linear light), as
 #: albumentations' ShotNoise does.
@@ -340,8 +345,11 @@ class Degrader:
         through the gains and the matrix — correlated between neighbouring pixels, stronger in
         red and blue, mixed between colours, as a camera's output is. Only the noise is
         demosaiced (the image keeps its detail: the model learns to remove noise, not to
-        re-sharpen). Gray images (no colour filter) get shot + read noise alone."""
+        re-sharpen). A gray image is, with probability ``p_camera_mono``, from a monochrome
+        sensor (shot + read noise alone), otherwise the luma of a colour camera's noisy frame."""
         c = self.config
+        if img.ndim == 2 and rng.random() >= c.p_camera_mono:
+            return self._camera(np.repeat(img[:, :, None], 3, 2), rng) @ LUMA
         scale, read = _loguniform(rng, c.camera_scale), _uniform(rng, c.camera_read)
         linear = np.clip(img, 0.0, 1.0) ** GAMMA
         if img.ndim == 2:

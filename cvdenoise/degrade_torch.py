@@ -32,7 +32,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .degrade import _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config
+from .degrade import (
+    _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, LUMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config,
+)
 
 __all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -289,19 +291,16 @@ class TorchDegrader:
     def _noise_camera(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         """As ``Degrader._camera``: back through a colour matrix and white-balance gains, shot +
         read noise on an RGGB mosaic of random phase, bilinearly demosaiced (the noise only) and
-        sent forward, added in linear light; gray images get shot + read noise alone."""
+        sent forward, added in linear light; gray images: a monochrome sensor's shot + read noise
+        (share ``p_camera_mono``) or the luma of a colour camera's noisy frame."""
         c, (n, ch, h, w) = self.config, x.shape
-        scale = self._per_sample(self._loguniform(n, c.camera_scale), x)
-        read = self._per_sample(self._uniform(n, c.camera_read), x)
-        linear = x.clamp(0, 1) ** GAMMA
-        g = self._dev_gen(x.device)
-
-        def shot_read(signal: torch.Tensor) -> torch.Tensor:
-            noise = torch.poisson(signal / scale, generator=g) * scale - signal
-            return noise + read * torch.randn(signal.shape, generator=g, device=x.device, dtype=x.dtype)
-
         if ch == 1:
-            return (linear + shot_read(linear)).clamp(0, 1) ** (1 / GAMMA)
+            out = torch.empty_like(x)
+            colour = self._rand(n) >= c.p_camera_mono
+            self._apply_to(out, x, colour, self._noise_camera_luma)
+            self._apply_to(out, x, ~colour, self._noise_camera_mono)
+            return out
+        linear = x.clamp(0, 1) ** GAMMA
         gains = torch.stack([self._uniform(n, c.camera_red_gain), torch.ones(n), self._uniform(n, c.camera_blue_gain)], 1)
         gains = gains.to(x.device, x.dtype)[:, :, None, None]
         sat = self._uniform(n, c.camera_saturation)
@@ -309,7 +308,7 @@ class TorchDegrader:
         sensor = torch.einsum("nij,njhw->nihw", torch.linalg.inv(ccm), linear).clamp(min=0) / gains
         phases = torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
         masks = phases[self._randint(n, 0, 3)].to(x.device, x.dtype)
-        noise = shot_read((sensor * masks).sum(1, keepdim=True))
+        noise = self._shot_read((sensor * masks).sum(1, keepdim=True))
         k = torch.stack([torch.from_numpy(_CFA_RB), torch.from_numpy(_CFA_G), torch.from_numpy(_CFA_RB)])[:, None]
         k = k.to(x.device, x.dtype)
 
@@ -318,6 +317,26 @@ class TorchDegrader:
 
         noise = torch.einsum("nij,njhw->nihw", ccm, conv(noise * masks) / conv(masks) * gains)
         return (linear + noise).clamp(0, 1) ** (1 / GAMMA)
+
+    def _noise_camera_luma(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N,1,H,W)``: the luma of a colour camera's noisy frame of a gray scene."""
+        luma = torch.from_numpy(LUMA).to(x.device, x.dtype)[None, :, None, None]
+        return (self._noise_camera(x.expand(-1, 3, -1, -1), x.new_zeros(0)) * luma).sum(1, keepdim=True)
+
+    def _noise_camera_mono(self, x: torch.Tensor) -> torch.Tensor:
+        """A monochrome sensor: shot + read noise on linear light, no mosaic."""
+        linear = x.clamp(0, 1) ** GAMMA
+        return (linear + self._shot_read(linear)).clamp(0, 1) ** (1 / GAMMA)
+
+    def _shot_read(self, signal: torch.Tensor) -> torch.Tensor:
+        """Zero-mean shot (Poisson, ``camera_scale`` per photon) + read (Gaussian) noise for a
+        ``(N,1,H,W)`` linear-light signal, strengths drawn per sample."""
+        c, n = self.config, signal.shape[0]
+        scale = self._per_sample(self._loguniform(n, c.camera_scale), signal)
+        read = self._per_sample(self._uniform(n, c.camera_read), signal)
+        g = self._dev_gen(signal.device)
+        noise = torch.poisson(signal / scale, generator=g) * scale - signal
+        return noise + read * torch.randn(signal.shape, generator=g, device=signal.device, dtype=signal.dtype)
 
     def _noise_saltpepper(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         a = self._per_sample(self._uniform(x.shape[0], self.config.saltpepper_amount), x)
