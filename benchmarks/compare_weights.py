@@ -6,7 +6,8 @@ Run:  python benchmarks/compare_weights.py WEIGHTS [WEIGHTS ...]
 Uses the photos, presets and seeds of ``benchmarks/quality.py`` (so the figures match its
 table) without the peers or timing: a few seconds per model, for choosing between training
 checkpoints. Colour weights are scored on the colour presets, gray weights (or a gray family
-member) on the grayscale AWGN pairs. Prints a table; writes nothing.
+member) on the grayscale pairs (AWGN σ=15/25/50 and the luma of the camera preset). Prints a
+table; writes nothing.
 
 ``--heldout FOLDER ...`` adds a column scored the way training validates: 64 crops of 128² from
 every 10th photo of the training folders (the photos ``cvdenoise train`` holds out), degraded by
@@ -31,14 +32,13 @@ from skimage.metrics import peak_signal_noise_ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import markdown_table  # noqa: E402
-from quality import PRESETS, gray_pairs, noisy_copy, photos  # noqa: E402
+from quality import GRAY_HEADERS, GRAY_PRESETS, PRESETS, gray_pairs, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
 from cvdenoise.data import PairSampler, load_clean_images  # noqa: E402
 from cvdenoise.train import psnr as batch_psnr  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
-GRAY_SIGMAS = (15, 25, 50)
 
 
 def _heldout(folders: list[str], channels: int, seeds: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -75,7 +75,7 @@ def main() -> int:
     args = ap.parse_args()
     imgs = list(photos(args.crop, False).values())
     color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}
-    gray = {s: gray_pairs(imgs, s) for s in GRAY_SIGMAS}
+    gray = {p: gray_pairs(imgs, p) for p in GRAY_PRESETS}
     crows, grows = [], []
     heldout = {ch: _heldout(args.heldout, ch, args.heldout_seeds) for ch in (1, 3)} if args.heldout else {}
     crop_scores: dict[int, torch.Tensor] = {}  # per-crop PSNR of the first weights of each channel count
@@ -87,7 +87,7 @@ def main() -> int:
         if channels == 3:
             psnr = [np.mean([peak_signal_noise_ratio(c, den(n), data_range=255) for c, n in color[p]]) for p in PRESETS]
         else:
-            psnr = [np.mean([peak_signal_noise_ratio(g, den(n), data_range=255) for g, n in gray[s]]) for s in GRAY_SIGMAS]
+            psnr = [np.mean([peak_signal_noise_ratio(g, den(n), data_range=255) for g, n in gray[p]]) for p in GRAY_PRESETS]
         if heldout:
             with torch.inference_mode():
                 scores = torch.cat([batch_psnr(model(noisy), clean) for noisy, clean in heldout[channels]])
@@ -102,7 +102,7 @@ def main() -> int:
     if crows:
         print(markdown_table(["colour weights"] + PRESETS + extra, crows))
     if grows:
-        print(markdown_table(["gray weights"] + [f"σ={s}" for s in GRAY_SIGMAS] + extra, grows))
+        print(markdown_table(["gray weights"] + GRAY_HEADERS + extra, grows))
     if args.heldout_seeds > 1:
         print("\n".join(diffs))
     return 0

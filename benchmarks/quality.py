@@ -49,6 +49,8 @@ from cvdenoise.model import count_macs, count_params  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
 PRESETS = ["gaussian15", "gaussian25", "gaussian50", "lowlight", "camera", "chain"]
+GRAY_PRESETS = ["gaussian15", "gaussian25", "gaussian50", "camera"]
+GRAY_HEADERS = ["σ=15", "σ=25", "σ=50", "camera (luma)"]
 NLM_H = [3, 5, 7, 9, 12, 15, 19, 24, 30]
 
 
@@ -77,13 +79,26 @@ def noisy_copy(clean: np.ndarray, preset: str, i: int) -> np.ndarray:
     return Degrader(preset)(clean, np.random.default_rng(1000 + i))
 
 
-def gray_pairs(imgs: list[np.ndarray], sigma: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(clean luma, noisy)`` pairs of the RGB photos ``imgs`` at AWGN ``sigma`` (fixed seeds)."""
+def gray_pairs(imgs: list[np.ndarray], preset: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(clean luma, noisy)`` pairs of the RGB photos ``imgs`` for a :data:`GRAY_PRESETS` entry
+    (fixed seeds): AWGN on the luma, or (``camera``) the luma of a colour camera's noisy frame."""
     out = []
     for i, clean in enumerate(imgs):
         g = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
-        out.append((g, Degrader(f"gaussian{sigma}")(g, np.random.default_rng(2000 + i))))
+        rng = np.random.default_rng(2000 + i)
+        if preset == "camera":
+            out.append((g, cv2.cvtColor(Degrader("camera")(clean, rng), cv2.COLOR_RGB2GRAY)))
+        else:
+            out.append((g, Degrader(preset)(g, rng)))
     return out
+
+
+def _sigma(preset: str, noisy: np.ndarray, clean: np.ndarray) -> float:
+    """The σ (in ``[0,1]`` units) the peers are given: the preset's own for AWGN, otherwise the
+    standard deviation of ``noisy − clean`` (an oracle)."""
+    if preset.startswith("gaussian"):
+        return int(preset[len("gaussian"):]) / 255
+    return float(np.std(noisy.astype(np.float64) - clean)) / 255
 
 
 def metrics(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
@@ -166,10 +181,7 @@ def run(args: argparse.Namespace) -> None:
         pairs = []
         for i, (name, clean) in enumerate(imgs.items()):
             noisy = noisy_copy(clean, preset, i)
-            sigma = float(np.std(noisy.astype(np.float64) - clean)) / 255  # oracle σ
-            if preset.startswith("gaussian"):
-                sigma = int(preset[len("gaussian"):]) / 255
-            pairs.append((name, clean, noisy, sigma))
+            pairs.append((name, clean, noisy, _sigma(preset, noisy, clean)))
 
         def score(method: str, fn: Callable[[np.ndarray, float], np.ndarray]) -> None:
             ps, ss = [], []
@@ -194,7 +206,8 @@ def run(args: argparse.Namespace) -> None:
         for m, den in ours.items():
             score(m, lambda x, s, d=den: d(x))
 
-    # grayscale: luma of the same photos, AWGN σ=15/25/50, gray models (loaded as shipped names)
+    # grayscale: luma of the same photos, AWGN σ=15/25/50 and the luma of the camera preset's
+    # colour frames, gray models (loaded as shipped names)
     gray_res: dict[str, dict[str, float]] = {}
     gray_methods = {
         "noisy": lambda n, s: n,
@@ -206,12 +219,12 @@ def run(args: argparse.Namespace) -> None:
     }
     if args.quick:
         del gray_methods["bm3d (true σ)"]
-    for sig in (15, 25, 50):
-        pairs_g = gray_pairs(list(imgs.values()), sig)
+    for preset in GRAY_PRESETS:
+        pairs_g = gray_pairs(list(imgs.values()), preset)
         for m, fn in gray_methods.items():
-            p = float(np.mean([metrics(fn(n, sig / 255), c)[0] for c, n in pairs_g]))
-            gray_res.setdefault(m, {})[f"gaussian{sig}"] = p
-            print(f"gray σ={sig} {m:24s} PSNR {p:6.2f}", flush=True)
+            p = float(np.mean([metrics(fn(n, _sigma(preset, n, c)), c)[0] for c, n in pairs_g]))
+            gray_res.setdefault(m, {})[preset] = p
+            print(f"gray {preset:11s} {m:24s} PSNR {p:6.2f}", flush=True)
 
     # latency at 640×640 RGB uint8 (the targets), median of several runs
     frame = np.ascontiguousarray(cv2.resize(skdata.astronaut(), (640, 640)))
@@ -253,8 +266,7 @@ def run(args: argparse.Namespace) -> None:
                 ("fast fp32 ×1 − BM3D", "cvdenoise-fast fp32 ×1", "bm3d (true σ)")]
     gaps = markdown_table(["PSNR difference (dB)"] + PRESETS,
                           [[label] + [f"{v:+.2f}" for v in gap(a, b).values()] for label, a, b in gap_rows])
-    gt = markdown_table(["gray method", "σ=15", "σ=25", "σ=50"],
-                        [[m] + [f"{v[f'gaussian{s}']:.2f}" for s in (15, 25, 50)] for m, v in gray_res.items()])
+    gt = markdown_table(["gray method"] + GRAY_HEADERS, [[m] + [f"{v[p]:.2f}" for p in GRAY_PRESETS] for m, v in gray_res.items()])
     if args.update_cards:
         update_cards(res, gray_res, lat, secs, {m: settings(d) for m, d in ours.items()})
     md = f"""## Denoising quality and speed (`python benchmarks/quality.py{' --quick' if args.quick else ''}`)
@@ -267,7 +279,7 @@ ours blind. Machine: {machine()}.
 
 {gaps}
 
-Grayscale (luma of the same crops, AWGN, PSNR dB):
+Grayscale (luma of the same crops: AWGN, and the luma of the camera preset's colour frames; PSNR dB):
 
 {gt}
 
