@@ -82,8 +82,9 @@ __all__ = [
 
 #: fp32 parity bound (max abs error, values in [0, 1]) between an export and eager PyTorch.
 TOLERANCE = 1e-4
-#: fp16 exports vs the fp32 model (about 1.3 uint8 levels; measured ~1e-3 on CPU, fp16 has ~3 digits).
-HALF_TOLERANCE = 5e-3
+#: fp16 exports vs the fp32 model (2 uint8 levels; fp16 has ~3 digits: ~1e-3 typical on CPU, up to
+#: 5e-3 on the random-noise check inputs for the stage-17 ``color-fast``).
+HALF_TOLERANCE = 8e-3
 #: (B, H, W) of the parity checks: a multiple, odd sizes with batch 2, a size above 128.
 CHECK_SIZES: tuple[tuple[int, int, int], ...] = ((1, 64, 64), (2, 67, 45), (1, 130, 97))
 #: lowest ONNX opset: the dynamo exporter's native opset (down-conversion fails on Pad).
