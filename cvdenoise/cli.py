@@ -26,7 +26,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
              "(default: where fast; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
-    p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
+    p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (cvdenoise.denoiser.DEFAULT_OVERLAP)")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "

@@ -31,16 +31,16 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
-from .denoiser import Denoiser, load
+from .denoiser import DEFAULT_OVERLAP, Denoiser, load
 from .weights import FAMILIES, resolve
 
 __all__ = ["Denoise"]
 
 #: PIL modes that map onto a supported numpy image (gray, RGB, RGBA, 16-bit gray).
 PIL_MODES = ("L", "RGB", "RGBA", "I;16")
-# Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap (64) and the shipped
+# Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap and the shipped
 # models' size multiple (8), checked up front instead of on first use.
-_MIN_TILE = 2 * 64 + 8
+_MIN_TILE = 2 * DEFAULT_OVERLAP + 8
 
 
 # ---------------------------------------------------------------------- argument checks

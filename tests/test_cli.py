@@ -126,3 +126,15 @@ def test_precision_and_ensemble_options() -> None:
     assert parse(["video", "v.mp4", "-o", "o.mp4", "--half"]).half is True
     with pytest.raises(SystemExit):
         parse(["denoise", "x.png", "-o", "out", "--ensemble", "3"])
+
+
+def test_cli_tiling_defaults_match_the_api() -> None:
+    import inspect
+
+    from cvdenoise.cli import build_parser
+    from cvdenoise.denoiser import DEFAULT_OVERLAP, load
+
+    args = build_parser().parse_args(["denoise", "x.png", "-o", "out"])
+    params = inspect.signature(load).parameters
+    assert args.overlap == DEFAULT_OVERLAP == params["overlap"].default
+    assert args.tile == params["tile"].default
