@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -49,6 +50,13 @@ _CHROMA_Q = torch.tensor([
     17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
     24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
 ] + [99] * 32, dtype=torch.float32).view(8, 8)
+
+
+@functools.lru_cache(maxsize=8)
+def _cfa_phases(h: int, w: int) -> torch.Tensor:
+    """``(4,3,H,W)`` RGGB masks of :func:`cvdenoise.degrade.cfa_masks` at its four phases (built
+    once per crop size, not per batch)."""
+    return torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
 
 
 def _dct_matrix(device: torch.device) -> torch.Tensor:
@@ -306,8 +314,7 @@ class TorchDegrader:
         sat = self._uniform(n, c.camera_saturation)
         ccm = torch.stack([torch.from_numpy(camera_color_matrix(float(v))) for v in sat]).to(x.device, x.dtype)
         sensor = torch.einsum("nij,njhw->nihw", torch.linalg.inv(ccm), linear).clamp(min=0) / gains
-        phases = torch.stack([torch.from_numpy(cfa_masks(h, w, dy, dx)).permute(2, 0, 1) for dy in (0, 1) for dx in (0, 1)])
-        masks = phases[self._randint(n, 0, 3)].to(x.device, x.dtype)
+        masks = _cfa_phases(h, w)[self._randint(n, 0, 3)].to(x.device, x.dtype)
         noise = self._shot_read((sensor * masks).sum(1, keepdim=True))
         k = torch.stack([torch.from_numpy(_CFA_RB), torch.from_numpy(_CFA_G), torch.from_numpy(_CFA_RB)])[:, None]
         k = k.to(x.device, x.dtype)
