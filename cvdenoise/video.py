@@ -10,6 +10,7 @@ residual flicker over time where the scene is static (:mod:`cvdenoise.temporal`)
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -215,7 +216,9 @@ def denoise_video(
     """Re-encode ``src`` to ``dst`` with every frame filtered, keeping size and fps.
 
     The codec follows ``dst``'s suffix (``.mp4``/``.mov`` → mp4v, ``.avi``/``.mkv`` → MJPG).
-    Returns the per-frame :class:`FrameInfo` records.
+    These codecs store even sizes only: an odd width or height loses its last column or row
+    (pixels keep their coordinates; a ``UserWarning`` says so). Returns the per-frame
+    :class:`FrameInfo` records.
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and dst.resolve() == src.resolve():
@@ -224,14 +227,25 @@ def denoise_video(
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     frames, fps, size, count = read_video(src)
+    even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+    if even != size:
+        if min(even) == 0:
+            raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
+        warnings.warn(
+            f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
+            f"({_FOURCC[ext]} stores even sizes only; the last odd column/row is dropped)",
+            stacklevel=2,
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial{ext}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, size)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, even)
     if not writer.isOpened():
         raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
     start = len(frame_filter.history)
     try:
         for f in tqdm(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
+            if f.shape[:2] != (even[1], even[0]):
+                f = np.ascontiguousarray(f[: even[1], : even[0]])
             writer.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
     except BaseException:
         writer.release()

@@ -111,6 +111,25 @@ def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pyt
     assert np.mean([estimate_sigma(f) for f in got_frames]) < 0.5 * np.mean([estimate_sigma(f) for f in src_frames])
 
 
+def test_odd_frame_size_is_cropped_to_even(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the codecs store even sizes only; OpenCV cannot write an odd-sized source, so fake the reader
+    import cvdenoise.video as video
+
+    odd = [add_noise(cv2.cvtColor(clean_rgb[:49, :65], cv2.COLOR_RGB2BGR), 25, seed=i) for i in range(3)]
+    monkeypatch.setattr(video, "read_video", lambda p: (iter(odd), 10.0, (65, 49), 3))
+    out = tmp_path / "odd.avi"
+    with pytest.warns(UserWarning, match="65x49 frames are written as 64x48"):
+        infos = video.denoise_video(tmp_path / "src.avi", out, FrameFilter("fast"), progress=False)
+    assert len(infos) == 3
+    monkeypatch.undo()
+    got, _, size, _ = read_video(out)
+    frames = list(got)
+    assert size == (64, 48) and len(frames) == 3
+    # cropped, not resampled: the output lines up with the input's top-left 64x48
+    clean = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    assert psnr(frames[0], clean) > psnr(odd[0][:48, :64], clean) + 3
+
+
 def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"definitely not a video")
