@@ -2,7 +2,14 @@
 
 :func:`estimate_sigma` is the robust median-absolute-deviation estimator of Donoho & Johnstone
 applied to the finest diagonal Haar wavelet band: ``σ ≈ median(|HH|) / 0.6745``. The HH band of
-a natural image is mostly noise, and the median ignores the few edge coefficients.
+a natural image is mostly noise, and the median ignores the few edge coefficients. It needs no
+model, but it sees only the finest scale: a camera's demosaiced noise, correlated between
+neighbouring pixels, reads at about 0.4 of its standard deviation.
+
+:func:`residual_sigma` measures what a denoiser removed instead (the same robust estimate on
+``noisy − denoised``): it reads correlated camera noise at 0.7–0.8 of its standard deviation,
+white noise at about 0.9, and clean or JPEG-compressed photos at about 1 level, which is what
+:class:`cvdenoise.FrameFilter`'s gate uses (``python benchmarks/gate.py`` compares the two).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["estimate_sigma"]
+__all__ = ["estimate_sigma", "residual_sigma"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
 
@@ -32,6 +39,42 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         >>> round(estimate_sigma(flat.astype(np.float32)))
         10
     """
+    x, batched = _as_float_batch(image)
+    if x.shape[-1] < 2 or x.shape[-2] < 2:
+        raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    sigma = hh.abs().flatten(2).median(dim=2).values.mean(1) * _MAD_TO_SIGMA * 255.0
+    return sigma if batched else float(sigma[0])
+
+
+def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torch.Tensor) -> float | torch.Tensor:
+    """Noise standard deviation that a denoiser removed, in 8-bit units (0–255 scale).
+
+    The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
+    channel, averaged. Give it float images (a denoiser's float output) rather than rounded
+    integers: rounding quantises the median to steps of 1.5 levels.
+
+    Args:
+        noisy: as :func:`estimate_sigma`.
+        denoised: the denoiser's output for ``noisy``, same shape (any accepted dtype).
+
+    Returns:
+        a float, or a ``(B,)`` tensor for ``(B,C,H,W)`` batches.
+    """
+    x, batched = _as_float_batch(noisy)
+    y, _ = _as_float_batch(denoised)
+    if x.shape != y.shape:
+        raise ValueError(f"noisy and denoised differ in shape: {tuple(noisy.shape)} vs {tuple(denoised.shape)}")
+    r = (x - y.to(x.device)).flatten(2)
+    mad = (r - r.median(dim=2, keepdim=True).values).abs().median(dim=2).values
+    sigma = mad.mean(1) * _MAD_TO_SIGMA * 255.0
+    return sigma if batched else float(sigma[0])
+
+
+def _as_float_batch(image: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """numpy ``(H,W[,C])`` or tensor ``(C,H,W)``/``(B,C,H,W)`` → float ``(B,C,H,W)`` in [0,1]."""
     batched = isinstance(image, torch.Tensor) and image.ndim == 4
     if isinstance(image, np.ndarray):
         a = image if image.ndim == 3 else image[:, :, None]
@@ -43,10 +86,6 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         x = t.float() / scale
     else:
         raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
-    if x.ndim != 4 or x.shape[-1] < 2 or x.shape[-2] < 2:
-        raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
-    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-    x = x[..., :h, :w]
-    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    sigma = hh.abs().flatten(2).median(dim=2).values.mean(1) * _MAD_TO_SIGMA * 255.0
-    return sigma if batched else float(sigma[0])
+    if x.ndim != 4:
+        raise ValueError(f"image malformed for noise estimation: {tuple(image.shape)}")
+    return x, batched

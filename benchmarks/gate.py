@@ -1,0 +1,114 @@
+"""How the noise gate of FrameFilter reads clean, compressed, white-noise and camera-noise photos.
+
+Run:  python benchmarks/gate.py [--weights fast default] [--crop 384]
+
+The six benchmark photos of ``quality.py`` (never trained on), cropped to ``--crop``², each
+degraded by: nothing, JPEG quality 70, white Gaussian noise σ = 2/4/6/10, the camera noise of
+``cvdenoise.degrade`` (shot + read noise on a Bayer mosaic, demosaiced, white balance and colour
+matrix as the ``camera`` preset) at four shot-noise scales, and the second camera level followed by
+JPEG quality 85 (a compressed camera frame). For each case it reports the true noise standard
+deviation (``noisy − clean``, 8-bit levels) and two estimates, averaged over the photos:
+
+* ``HH``: :func:`cvdenoise.noise.estimate_sigma` (finest diagonal wavelet band, no model),
+* ``residual <w>``: :func:`cvdenoise.noise.residual_sigma` of what model ``w`` removes (the
+  estimate FrameFilter's gate uses),
+
+and the gate strength each gives with the default thresholds (σ 3 → 6: 0 = passed through,
+1 = fully denoised). Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, markdown_table, write_section  # noqa: E402
+from quality import photos  # noqa: E402
+
+import cvdenoise  # noqa: E402
+from cvdenoise.degrade import Degrader, _fixed  # noqa: E402
+from cvdenoise.noise import estimate_sigma, residual_sigma  # noqa: E402
+from cvdenoise.video import DEFAULT_GATE  # noqa: E402
+
+
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def _camera(scale: float, read: float) -> Degrader:
+    return Degrader(_fixed(
+        p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(scale, scale), camera_read=(read / 255, read / 255),
+        camera_red_gain=(2.0, 2.0), camera_blue_gain=(1.6, 1.6), camera_saturation=(0.5, 0.5),
+    ))
+
+
+def cases() -> dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
+    def awgn(s: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+        return lambda im, rng: np.clip(im + rng.normal(0, s, im.shape), 0, 255).round().astype(np.uint8)
+
+    out: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+        "clean": lambda im, rng: im,
+        "JPEG q70": lambda im, rng: _jpeg(im, 70),
+    }
+    out.update({f"white σ={s}": awgn(s) for s in (2, 4, 6, 10)})
+    cams = {"camera 1": (0.0005, 1.0), "camera 2": (0.001, 1.5), "camera 3": (0.002, 2.0), "camera 4": (0.005, 3.0)}
+    for name, (scale, read) in cams.items():
+        out[name] = lambda im, rng, d=_camera(scale, read): d(im, rng)
+    out["camera 2 + JPEG q85"] = lambda im, rng, d=_camera(*cams["camera 2"]): _jpeg(d(im, rng), 85)
+    return out
+
+
+def strength(sigma: float) -> float:
+    lo, hi = DEFAULT_GATE
+    return float(np.clip((sigma - lo) / (hi - lo), 0.0, 1.0))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", nargs="+", default=["fast", "default"])
+    ap.add_argument("--crop", type=int, default=384)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = ap.parse_args()
+    imgs = list(photos(args.crop, quick=False).values())
+    models = {w: cvdenoise.load(w) for w in args.weights}
+    header = ["case", "true σ", "HH", *(f"residual {w}" for w in models), "gate HH", *(f"gate {w}" for w in models)]
+    rows, data = [], {}
+    for name, make in cases().items():
+        rng = np.random.default_rng(0)
+        true, hh, res = [], [], {w: [] for w in models}
+        for im in imgs:
+            noisy = make(im, rng)
+            true.append(float((noisy.astype(np.float64) - im).std()))
+            hh.append(float(estimate_sigma(noisy)))
+            x = noisy.astype(np.float32) / 255.0
+            for w, den in models.items():
+                with torch.inference_mode():
+                    res[w].append(float(residual_sigma(x, den(x))))
+        means = [float(np.mean(true)), float(np.mean(hh)), *(float(np.mean(v)) for v in res.values())]
+        gates = [float(np.mean([strength(s) for s in hh])), *(float(np.mean([strength(s) for s in v])) for v in res.values())]
+        rows.append([name, *means, *gates])
+        data[name] = {"true": true, "hh": hh, "residual": res}
+        print(" | ".join(f"{v:.2f}" if isinstance(v, float) else v for v in rows[-1]), flush=True)
+    table = markdown_table(header, rows)
+    print(table)
+    if args.no_write:
+        return
+    md = (
+        f"{len(imgs)} benchmark photos ({args.crop}² crops), noise σ in 8-bit levels (mean over the photos); "
+        f"gate = strength with the default thresholds σ {DEFAULT_GATE[0]:g} → {DEFAULT_GATE[1]:g} "
+        "(0 = passed through, 1 = fully denoised). Machine: " + machine() + "\n\n" + table
+    )
+    write_section("gate", md, {"crop": args.crop, "gate": DEFAULT_GATE, "cases": data})
+
+
+if __name__ == "__main__":
+    main()
