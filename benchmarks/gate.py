@@ -13,8 +13,9 @@ deviation (``noisy − clean``, 8-bit levels) and two estimates, averaged over t
 * ``residual <w>``: :func:`cvdenoise.noise.residual_sigma` of what model ``w`` removes (the
   estimate FrameFilter's gate uses),
 
-and the gate strength each gives with the default thresholds (σ 3 → 6: 0 = passed through,
-1 = fully denoised). Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
+the gate strength each gives with the default thresholds (σ 3 → 6: 0 = passed through,
+1 = fully denoised), and the PSNR (dB, against the clean photo) of the first model's output
+blended by the strength from each estimate. Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def cases() -> dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]
     return out
 
 
+def _psnr(x: np.ndarray, clean: np.ndarray) -> float:
+    """PSNR (dB) of float ``x`` in [0,1], rounded to uint8, against the uint8 ``clean`` (inf if equal)."""
+    mse = np.mean((np.rint(np.clip(x, 0, 1) * 255) - clean.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse)) if mse > 0 else float("inf")
+
+
 def strength(sigma: float) -> float:
     lo, hi = DEFAULT_GATE
     return float(np.clip((sigma - lo) / (hi - lo), 0.0, 1.0))
@@ -80,11 +87,14 @@ def main() -> None:
     args = ap.parse_args()
     imgs = list(photos(args.crop, quick=False).values())
     models = {w: cvdenoise.load(w) for w in args.weights}
-    header = ["case", "true σ", "HH", *(f"residual {w}" for w in models), "gate HH", *(f"gate {w}" for w in models)]
+    first = args.weights[0]
+    header = ["case", "true σ", "HH", *(f"residual {w}" for w in models), "gate HH", *(f"gate {w}" for w in models),
+              "PSNR input", f"PSNR {first} gated by HH", f"PSNR {first} gated by residual"]
     rows, data = [], {}
     for name, make in cases().items():
         rng = np.random.default_rng(0)
         true, hh, res = [], [], {w: [] for w in models}
+        psnr_in, psnr_hh, psnr_res = [], [], []
         for im in imgs:
             noisy = make(im, rng)
             true.append(float((noisy.astype(np.float64) - im).std()))
@@ -92,11 +102,18 @@ def main() -> None:
             x = noisy.astype(np.float32) / 255.0
             for w, den in models.items():
                 with torch.inference_mode():
-                    res[w].append(float(residual_sigma(x, den(x))))
+                    y = den(x)
+                res[w].append(float(residual_sigma(x, y)))
+                if w == first:
+                    psnr_in.append(_psnr(x, im))
+                    psnr_hh.append(_psnr(x + strength(hh[-1]) * (y - x), im))
+                    psnr_res.append(_psnr(x + strength(res[w][-1]) * (y - x), im))
         means = [float(np.mean(true)), float(np.mean(hh)), *(float(np.mean(v)) for v in res.values())]
         gates = [float(np.mean([strength(s) for s in hh])), *(float(np.mean([strength(s) for s in v])) for v in res.values())]
-        rows.append([name, *means, *gates])
-        data[name] = {"true": true, "hh": hh, "residual": res}
+        psnrs = [float(np.mean(v)) for v in (psnr_in, psnr_hh, psnr_res)]
+        rows.append([name, *means, *gates, *psnrs])
+        data[name] = {"true": true, "hh": hh, "residual": res, "psnr_input": psnr_in,
+                      "psnr_gated_hh": psnr_hh, "psnr_gated_residual": psnr_res}
         print(" | ".join(f"{v:.2f}" if isinstance(v, float) else v for v in rows[-1]), flush=True)
     table = markdown_table(header, rows)
     print(table)
