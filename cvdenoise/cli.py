@@ -64,9 +64,13 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .video import FrameFilter, VideoReadError, denoise_video
 
+    if args.gate is not None and len(args.gate) not in (0, 2):
+        print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}", file=sys.stderr)
+        return 2
+    gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
     try:
         den = _load(args)
-        ff = FrameFilter(denoiser=den, gate=tuple(args.gate) if args.gate else False, temporal=args.temporal)
+        ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
         infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
@@ -81,7 +85,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
                 w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
     ms = sorted(i.ms for i in infos)
     print(f"wrote {len(infos)} frames to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
-    if args.gate:
+    if gate:
         passed = sum(i.strength == 0 for i in infos)
         sig = [i.sigma for i in infos if i.sigma is not None]
         print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged")
@@ -177,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="input video")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=int, default=4, help="frames per forward pass")
-    p.add_argument("--gate", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
-                   help="pass frames with noise σ < LOW (8-bit units) through, full denoising above HIGH")
+    p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
+                   help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
+                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
     p.add_argument("--report", default=None, metavar="CSV", help="write per-frame noise σ, strength and ms")

@@ -137,6 +137,11 @@ def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pyt
     # decoded output is smoother than the decoded input (lossy codecs on both sides)
     src_frames = list(read_video(src)[0])
     assert np.mean([estimate_sigma(f) for f in got_frames]) < 0.5 * np.mean([estimate_sigma(f) for f in src_frames])
+    # a bare --gate is the default gate; a clean clip passes through it
+    _write_video(src, [bgr] * 3)
+    assert main(["video", str(src), "-o", str(out), "-q", "--gate", "--report", str(report)]) == 0
+    assert "3 frame(s) passed through unchanged" in capsys.readouterr().out
+    assert all(float(r.split(",")[2]) == 0.0 for r in report.read_text().splitlines()[1:])
 
 
 def test_odd_frame_size_is_cropped_to_even(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,6 +171,8 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
     assert "cannot read video" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "1", "2", "3"]) == 2
+    assert "--gate takes no value" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists()
 
 
