@@ -15,7 +15,8 @@ deviation (``noisy − clean``, 8-bit levels) and two estimates, averaged over t
 
 the gate strength each gives with the default thresholds (σ 3 → 6: 0 = passed through,
 1 = fully denoised), and the PSNR (dB, against the clean photo) of the first model's output
-blended by the strength from each estimate. Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
+blended by the strength from each estimate. A second table reads three clean gray textures of
+scikit-image (grass, gravel, brick), whose fine detail the wavelet band takes for noise. Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Callable
 import cv2
 import numpy as np
 import torch
+from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, write_section  # noqa: E402
@@ -117,12 +119,24 @@ def main() -> None:
         print(" | ".join(f"{v:.2f}" if isinstance(v, float) else v for v in rows[-1]), flush=True)
     table = markdown_table(header, rows)
     print(table)
+    tex_rows = []
+    for name in ("grass", "gravel", "brick"):
+        im = getattr(skdata, name)()[: args.crop, : args.crop]
+        x = im.astype(np.float32) / 255.0
+        with torch.inference_mode():
+            est = [float(residual_sigma(x, den(x))) for den in models.values()]
+        tex_rows.append([f"{name} (clean, gray)", float(estimate_sigma(im)), *est,
+                         strength(float(estimate_sigma(im))), *(strength(e) for e in est)])
+        data[f"texture {name}"] = {"hh": tex_rows[-1][1], "residual": dict(zip(models, est))}
+    tex_table = markdown_table(["texture", "HH", *(f"residual {w}" for w in models), "gate HH",
+                                *(f"gate {w}" for w in models)], tex_rows)
+    print(tex_table)
     if args.no_write:
         return
     md = (
         f"{len(imgs)} benchmark photos ({args.crop}² crops), noise σ in 8-bit levels (mean over the photos); "
         f"gate = strength with the default thresholds σ {DEFAULT_GATE[0]:g} → {DEFAULT_GATE[1]:g} "
-        "(0 = passed through, 1 = fully denoised). Machine: " + machine() + "\n\n" + table
+        "(0 = passed through, 1 = fully denoised). Machine: " + machine() + "\n\n" + table + "\n\n" + tex_table
     )
     write_section("gate", md, {"crop": args.crop, "gate": DEFAULT_GATE, "cases": data})
 
