@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +37,7 @@ from _common import machine, markdown_table, write_section  # noqa: E402
 from quality import photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
-from cvdenoise.degrade import Degrader, _fixed  # noqa: E402
+from cvdenoise.degrade import PRESETS, Degrader  # noqa: E402
 from cvdenoise.noise import estimate_sigma, residual_sigma  # noqa: E402
 from cvdenoise.video import DEFAULT_GATE  # noqa: E402
 
@@ -48,10 +49,8 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 def _camera(scale: float, read: float) -> Degrader:
-    return Degrader(_fixed(
-        p_noise=1.0, noise_kinds=(("camera", 1.0),), camera_scale=(scale, scale), camera_read=(read / 255, read / 255),
-        camera_red_gain=(2.0, 2.0), camera_blue_gain=(1.6, 1.6), camera_saturation=(0.5, 0.5),
-    ))
+    """The ``camera`` preset (its white balance and colour matrix) at another noise level."""
+    return Degrader(replace(PRESETS["camera"], camera_scale=(scale, scale), camera_read=(read / 255, read / 255)))
 
 
 def cases() -> dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:

@@ -3,8 +3,9 @@
 :class:`FrameFilter` takes OpenCV frames — BGR ``uint8`` ``(H,W,3)`` or gray ``(H,W)`` — and
 returns the same, ready for a detector. With ``gate`` it measures each frame's noise level by
 what the model removes (:func:`cvdenoise.noise.residual_sigma`) and passes clean frames through
-unchanged, blending linearly up to full denoising between the two gate thresholds. With ``temporal`` it smooths
-residual flicker over time where the scene is static (:mod:`cvdenoise.temporal`).
+unchanged, blending linearly up to full denoising between the two gate thresholds. With
+``temporal`` it smooths residual flicker over time where the scene is static
+(:mod:`cvdenoise.temporal`).
 """
 
 from __future__ import annotations
