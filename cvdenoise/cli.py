@@ -30,7 +30,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
-                        "auto: 2 for the default model in bfloat16 on AMX CPUs (together about half a float32 pass), else 1")
+                        "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs (together about one float32 pass), else 1")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202

@@ -83,6 +83,30 @@ def cpu_bf16_units() -> Literal["amx", "avx512_bf16", None]:
     return None
 
 
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags of this CPU as Linux lists them (``/proc/cpuinfo``), or an empty
+    set where that file does not exist (macOS, Windows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_runs_two_bf16_passes() -> bool:
+    """True where two bfloat16 passes of the ``default`` model take about what one float32 pass
+    does: AMX (Intel Sapphire Rapids and newer, ~260 ms per 640² pass on 2 cores), or AVX512-BF16
+    together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (334 ms per pass,
+    580 ms for two, float32 545 ms). Zen 4 (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit
+    units: 480–578 ms per pass, over 1 s for two."""
+    units = cpu_bf16_units()
+    return units == "amx" or (units == "avx512_bf16" and "avx_vnni" in cpu_flags())
+
+
 def cpu_has_fast_bf16() -> bool:
     """True when this CPU runs bfloat16 convolutions in hardware (AMX or AVX512-BF16)."""
     return cpu_bf16_units() is not None
@@ -487,14 +511,12 @@ def _ramp(n: int, overlap: int, device: torch.device) -> torch.Tensor:
 
 
 def _auto_ensemble(model: DenoiseAutoencoder, half: Half, device: str | torch.device) -> int:
-    """``ensemble="auto"``: 2 for a ``default``-architecture model in AMX bfloat16, else 1.
-
-    AMX runs a 640² ``default`` pass in ~260 ms on 2 cores, so two passes stay near 500 ms;
-    AVX512-BF16 needs ~480 ms for one, so it keeps one pass under the 1 s budget.
-    """
+    """``ensemble="auto"``: 2 for a ``default``-architecture model running in bfloat16 on a CPU
+    where two such passes stay far under the 1 s budget of a 640² frame
+    (:func:`cpu_runs_two_bf16_passes`), else 1."""
     quality_size = replace(model.config, channels=3) == CONFIGS["default"]
     bf16 = resolve_precision(half, _resolve_device(device)) == "bf16"
-    return 2 if quality_size and bf16 and cpu_bf16_units() == "amx" else 1
+    return 2 if quality_size and bf16 and cpu_runs_two_bf16_passes() else 1
 
 
 def load(
@@ -528,11 +550,11 @@ def load(
             last few codes matter).
         ensemble: the flip/transpose self-ensemble (see :class:`Denoiser`) or ``"auto"``
             (default): ``2`` for a quality-size model (``default``, ``gray-default`` or any
-            weights of the ``default`` architecture) running in bfloat16 on an AMX CPU — two
-            bfloat16 passes take about half the time of one float32 pass there and add ~0.1 dB
-            PSNR (``4`` adds ~0.2 dB but costs about one float32 pass) — and ``1`` otherwise
-            (AVX512-BF16 CPUs, where one bfloat16 pass is about half a float32 one; float32,
-            CUDA, the ``fast`` models, exported graphs).
+            weights of the ``default`` architecture) running in bfloat16 where two such passes
+            are fast (:func:`cpu_runs_two_bf16_passes`: AMX, where they take about half a float32
+            pass, and AMD Zen 5, about one) — they add ~0.1 dB PSNR (``4`` adds ~0.2 dB) — and
+            ``1`` otherwise (Zen 4 and other AVX512-BF16 CPUs, where two passes would exceed 1 s
+            for a 640² frame; float32, CUDA, the ``fast`` models, exported graphs).
             :attr:`Denoiser.ensemble` says what was chosen.
         tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
 

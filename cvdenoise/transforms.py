@@ -103,7 +103,7 @@ class Denoise(v2.Transform):
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
             on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
             of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
-            2-pass ``ensemble="auto"`` on AMX CPUs); ``False`` (default) keeps float32.
+            2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
 
     Raises:
         ValueError: bad arguments (unknown weights raise

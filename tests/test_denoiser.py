@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import platform
 import warnings
 from pathlib import Path
 
@@ -237,14 +238,21 @@ def test_cpu_bf16_units_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, amx
     assert auto == ("fp32" if expected is None else "bf16")
 
 
-@pytest.mark.parametrize("units", [None, "avx512_bf16", "amx"])
+@pytest.mark.parametrize(("units", "flags", "auto"), [
+    (None, {"avx2", "avx_vnni"}, ("fp32", 1)),
+    ("avx512_bf16", {"avx512_bf16", "avx512_vnni"}, ("bf16", 1)),  # Zen 4: two passes > 1 s
+    ("avx512_bf16", {"avx512_bf16", "avx512_vnni", "avx_vnni"}, ("bf16", 2)),  # Zen 5
+    ("amx", {"amx_tile", "avx512_bf16"}, ("bf16", 2)),
+])
 def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytest.MonkeyPatch, units: str | None,
+                                                              flags: set[str], auto: tuple[str, int],
                                                               tmp_path: Path) -> None:
-    """``load()`` defaults: bfloat16 on CPUs with AMX or AVX512-BF16 (one pass), plus a 2-pass
-    self-ensemble for ``default``-size models on AMX CPUs only (where two passes cost about one on
-    AVX512-BF16), float32 elsewhere; ``fast`` models, float32 and explicit values are left alone."""
+    """``load()`` defaults: bfloat16 on CPUs with AMX or AVX512-BF16, with a 2-pass self-ensemble
+    for ``default``-size models where two bfloat16 passes are fast (AMX; AVX512-BF16 with AVX-VNNI,
+    i.e. Zen 5) and one pass on other AVX512-BF16 CPUs (Zen 4), float32 elsewhere; ``fast``
+    models, float32 and explicit values are left alone."""
     monkeypatch.setattr(denoiser_module, "cpu_bf16_units", lambda: units)
-    auto = {None: ("fp32", 1), "avx512_bf16": ("bf16", 1), "amx": ("bf16", 2)}[units]
+    monkeypatch.setattr(denoiser_module, "cpu_flags", lambda: frozenset(flags))
     for name in ("default", "gray-default", "color-default"):
         den = cvdenoise.load(name)
         assert (den.precision, den.ensemble) == auto, name
@@ -259,6 +267,17 @@ def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytes
     assert cvdenoise.load(tmp_path / "mine.safetensors").ensemble == auto[1]
     with pytest.raises(ValueError, match="ensemble"):
         cvdenoise.load("default", ensemble="best")  # type: ignore[arg-type]
+
+
+def test_cpu_flags_reads_proc_cpuinfo() -> None:
+    """The flags line of /proc/cpuinfo where Linux has one, an empty set elsewhere; cached."""
+    flags = denoiser_module.cpu_flags()
+    assert flags is denoiser_module.cpu_flags()
+    if Path("/proc/cpuinfo").exists() and platform.machine() in ("x86_64", "AMD64"):
+        assert "sse2" in flags  # every x86-64 CPU has it
+        assert ("avx512_bf16" in flags) == bool(torch.cpu._is_avx512_bf16_supported())
+    else:
+        assert isinstance(flags, frozenset)
 
 
 @pytest.mark.skipif(not denoiser_module.cpu_has_fast_bf16(), reason="needs a CPU with AMX or AVX512-BF16")
