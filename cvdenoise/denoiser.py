@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence, TypeVar, Union, overload
 
 import numpy as np
+import PIL.Image
 import torch
 import torch.nn.functional as F
 
@@ -22,14 +23,17 @@ from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
-__all__ = ["Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "cpu_bf16_units", "cpu_has_fast_bf16", "resolve_precision"]
+__all__ = ["Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_has_fast_bf16", "resolve_precision"]
 
 #: tile overlap (pixels): covers the context the shipped models look at around a pixel (the
 #: camera-noise-trained ``fast`` model ~96 px; with 64, tiled and whole results differed by up to
 #: 7 levels at seams)
 DEFAULT_OVERLAP = 96
 
-ImageLike = Union[np.ndarray, torch.Tensor]
+ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
+#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray): denoised as the
+#: numpy array they hold and returned as a PIL image of the same mode.
+PIL_MODES = ("L", "RGB", "RGBA", "I;16")
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 
@@ -155,6 +159,8 @@ class Denoiser:
     * torch ``(C,H,W)`` or ``(B,C,H,W)`` with ``C`` in 1/3/4 (RGB order by default), dtype
       ``uint8``, ``uint16`` or float in ``[0,1]``, on any device (computed on the model's
       device, returned on the input's);
+    * a ``PIL.Image.Image`` of a mode in :data:`PIL_MODES` (always RGB order; returns a new
+      image of the same mode and size);
     * a ``pydicom.Dataset`` (returns a copy with denoised pixel data, same bit depth and
       metadata; see :mod:`cvdenoise.dicom`).
 
@@ -249,6 +255,8 @@ class Denoiser:
     def __call__(self, image: np.ndarray, *, channel_order: str | None = ..., strength: float | None = ...) -> np.ndarray: ...
     @overload
     def __call__(self, image: torch.Tensor, *, channel_order: str | None = ..., strength: float | None = ...) -> torch.Tensor: ...
+    @overload
+    def __call__(self, image: PIL.Image.Image, *, channel_order: str | None = ..., strength: float | None = ...) -> PIL.Image.Image: ...
 
     def __call__(
         self, image: ImageLike, *, channel_order: str | None = None, strength: float | None = None
@@ -262,11 +270,19 @@ class Denoiser:
             x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
+        elif isinstance(image, PIL.Image.Image):
+            if image.mode not in PIL_MODES:
+                raise ValueError(
+                    f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} "
+                    f"(e.g. image.convert('RGB'))"
+                )
+            return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self)  # type: ignore[arg-type]
         else:
             raise TypeError(
-                f"expected a numpy array or torch tensor image, got {type(image).__module__}.{type(image).__name__}"
+                "expected a numpy array, torch tensor or PIL image, "
+                f"got {type(image).__module__}.{type(image).__name__}"
             )
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x

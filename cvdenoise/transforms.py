@@ -24,7 +24,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
@@ -36,8 +35,6 @@ from .weights import FAMILIES, resolve
 
 __all__ = ["Denoise"]
 
-#: PIL modes that map onto a supported numpy image (gray, RGB, RGBA, 16-bit gray).
-PIL_MODES = ("L", "RGB", "RGBA", "I;16")
 # Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap and the shipped
 # models' size multiple (8), checked up front instead of on first use.
 _MIN_TILE = 2 * DEFAULT_OVERLAP + 8
@@ -162,12 +159,7 @@ class Denoise(v2.Transform):
         if not params["apply"]:
             return inpt
         if isinstance(inpt, PIL.Image.Image):
-            if inpt.mode not in PIL_MODES:
-                raise ValueError(
-                    f"PIL images of mode {inpt.mode!r} are not supported; use one of {PIL_MODES} "
-                    f"(e.g. image.convert('RGB'))"
-                )
-            return PIL.Image.fromarray(self.denoiser("cpu")(np.asarray(inpt)))
+            return self.denoiser("cpu")(inpt)
         x = inpt.as_subclass(torch.Tensor)
         if x.ndim < 3:
             raise ValueError(f"image tensors must be (..., C, H, W); got shape {tuple(x.shape)}")

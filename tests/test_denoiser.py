@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import cvdenoise
 import cvdenoise.denoiser as denoiser_module
@@ -82,6 +83,34 @@ def test_rgba_alpha_untouched(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -
     out = fast(rgba)
     assert np.array_equal(out[..., 3], rgba[..., 3])
     assert not np.array_equal(out[..., :3], rgba[..., :3])
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16"])
+def test_pil_round_trip(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray, mode: str) -> None:
+    """A PIL image comes back as a PIL image of the same mode and size, denoised like its array
+    (RGB order whatever ``channel_order`` says; alpha untouched)."""
+    noisy = add_noise(clean_rgb, 25)
+    arrays = {"L": noisy[..., 0], "RGB": noisy, "I;16": noisy[..., 0].astype(np.uint16) * 257,
+              "RGBA": np.dstack([noisy, np.arange(noisy[..., 0].size, dtype=np.uint8).reshape(noisy.shape[:2])])}
+    img = Image.fromarray(arrays[mode])
+    assert img.mode == mode
+    out = fast(img)
+    assert isinstance(out, Image.Image) and out.mode == mode and out.size == img.size
+    assert np.array_equal(np.asarray(out), fast(arrays[mode]))
+    bgr = cvdenoise.load("fast", channel_order="bgr")
+    assert np.array_equal(np.asarray(bgr(img)), np.asarray(out))
+    if mode == "RGBA":
+        assert np.array_equal(np.asarray(out)[..., 3], arrays[mode][..., 3])
+    clean = {"L": clean_rgb[..., 0], "I;16": clean_rgb[..., 0].astype(np.uint16) * 257}.get(mode, clean_rgb)
+    err = lambda a: np.abs(a[..., :3].astype(float) - clean[..., :3]).mean()  # noqa: E731
+    assert err(np.asarray(out)) < 0.7 * err(arrays[mode])
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "LA", "1", "F"])
+def test_pil_modes_without_a_numpy_twin_are_refused(fast: cvdenoise.Denoiser, mode: str) -> None:
+    img = Image.new("RGB", (20, 16), (10, 200, 30)).convert(mode)
+    with pytest.raises(ValueError, match=f"mode '{mode}'.*convert"):
+        fast(img)
 
 
 def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
@@ -191,8 +220,8 @@ def test_color_input_on_gray_only_model(clean_rgb: np.ndarray) -> None:
         (torch.zeros(8), ValueError, "(C,H,W)"),
         (torch.zeros(3, 0, 8), ValueError, "empty"),
         (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
-        ([[0, 1], [2, 3]], TypeError, "numpy array or torch tensor"),
-        ("image.png", TypeError, "numpy array or torch tensor"),
+        ([[0, 1], [2, 3]], TypeError, "numpy array, torch tensor or PIL image"),
+        ("image.png", TypeError, "numpy array, torch tensor or PIL image"),
     ],
 )
 def test_bad_input_errors(fast: cvdenoise.Denoiser, bad: object, exc: type, words: str) -> None:
