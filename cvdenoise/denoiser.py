@@ -419,8 +419,9 @@ class Denoiser:
         if h == 0 or w == 0:
             raise ValueError(f"empty image of shape {a.shape}")
         if c not in (1, 3, 4):
+            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if a.ndim == 3 and a.shape[0] in (1, 3, 4) else ""
             raise ValueError(
-                f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}"
+                f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}{hint}"
             )
         dtype = a.dtype
         if dtype in _INT_MAX:
@@ -465,7 +466,8 @@ class Denoiser:
         if x.numel() == 0:
             raise ValueError(f"empty image tensor of shape {tuple(shape)}")
         if x.shape[1] not in (1, 3, 4):
-            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}")
+            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
+            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}{hint}")
         if dtype in _TORCH_INT_MAX:
             xf = x.float() / _TORCH_INT_MAX[dtype]
         elif dtype.is_floating_point:

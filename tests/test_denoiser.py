@@ -217,6 +217,8 @@ def test_color_input_on_gray_only_model(clean_rgb: np.ndarray) -> None:
         (np.zeros((8, 8, 3), np.int32), TypeError, "dtype"),
         (np.zeros((8, 8, 3), bool), TypeError, "dtype"),
         (torch.zeros(2, 8, 8), ValueError, "channels"),
+        (torch.zeros(20, 30, 3), ValueError, "looks like (H,W,C): use t.permute(2, 0, 1)"),
+        (np.zeros((3, 20, 30), np.uint8), ValueError, "looks like (C,H,W): use a.transpose(1, 2, 0)"),
         (torch.zeros(8), ValueError, "(C,H,W)"),
         (torch.zeros(3, 0, 8), ValueError, "empty"),
         (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
