@@ -5,7 +5,7 @@ Run:  python benchmarks/export.py            (needs: pip install -e ".[onnx]")
 
 For the shipped "fast" and "default" colour models, one forward pass of a ``(1, 3, H, W)``
 float32 input at 640×640 and 1920×1080 (W×H), medians of ``--repeats`` runs in one process.
-On CPU: eager PyTorch, TorchScript (``cvdenoise.export.to_torchscript``) and onnxruntime's CPU
+On CPU: eager PyTorch (NCHW, and channels-last as ``Denoiser`` runs float32 on a CPU), TorchScript (``cvdenoise.export.to_torchscript``) and onnxruntime's CPU
 provider (``to_onnx``), with torch threads = onnxruntime intra-op threads = ``--threads``. With
 CUDA also eager fp16, TorchScript fp16, onnxruntime's CUDA provider (fp32 and an fp16 graph;
 device-resident I/O through IO binding) and the TensorRT provider when this onnxruntime build
@@ -17,6 +17,7 @@ the ``export`` section of RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import tempfile
 import warnings
@@ -57,8 +58,14 @@ def cpu_runners(files: dict[str, Path], model: torch.nn.Module, x: torch.Tensor,
     sess = _session(files["onnx"], threads, ["CPUExecutionProvider"])
     arr = np.ascontiguousarray(x.numpy())
 
+    model_nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    x_nhwc = x.contiguous(memory_format=torch.channels_last)
+
     def eager() -> np.ndarray:
         return model(x).numpy()
+
+    def eager_nhwc() -> np.ndarray:
+        return model_nhwc(x_nhwc).contiguous().numpy()
 
     def script() -> np.ndarray:
         return ts(x).numpy()
@@ -66,7 +73,8 @@ def cpu_runners(files: dict[str, Path], model: torch.nn.Module, x: torch.Tensor,
     def onnx_cpu() -> np.ndarray:
         return sess.run(None, {"image": arr})[0]
 
-    return {"eager PyTorch (CPU)": (eager, eager), "TorchScript (CPU)": (script, script),
+    return {"eager PyTorch (CPU)": (eager, eager), "eager channels-last (CPU; Denoiser fp32)": (eager_nhwc, eager_nhwc),
+            "TorchScript (CPU)": (script, script),
             "onnxruntime CPU": (onnx_cpu, onnx_cpu)}
 
 

@@ -104,8 +104,8 @@ def cpu_flags() -> frozenset[str]:
 def cpu_runs_two_bf16_passes() -> bool:
     """True where two bfloat16 passes of the ``default`` model take about what one float32 pass
     does: AMX (Intel Sapphire Rapids and newer, ~260 ms per 640² pass on 2 cores), or AVX512-BF16
-    together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (334 ms per pass,
-    580 ms for two, float32 545 ms). Zen 4 (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit
+    together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (277–334 ms per
+    pass, 553–580 ms for two, float32 545–581 ms in ``benchmarks/quality.py`` runs). Zen 4 (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit
     units: 480–578 ms per pass, over 1 s for two."""
     units = cpu_bf16_units()
     return units == "amx" or (units == "avx512_bf16" and "avx_vnni" in cpu_flags())
