@@ -5,11 +5,12 @@ Run:  python benchmarks/export.py            (needs: pip install -e ".[onnx]")
 
 For the shipped "fast" and "default" colour models, one forward pass of a ``(1, 3, H, W)``
 float32 input at 640×640 and 1920×1080 (W×H), medians of ``--repeats`` runs in one process.
-On CPU: eager PyTorch (NCHW, and channels-last as ``Denoiser`` runs float32 on a CPU), TorchScript (``cvdenoise.export.to_torchscript``) and onnxruntime's CPU
-provider (``to_onnx``), with torch threads = onnxruntime intra-op threads = ``--threads``. With
-CUDA also eager fp16, TorchScript fp16, onnxruntime's CUDA provider (fp32 and an fp16 graph;
-device-resident I/O through IO binding) and the TensorRT provider when this onnxruntime build
-has it (its engine build happens in the warm-up and is not timed). The last column is the max
+On CPU: eager PyTorch (NCHW, and channels-last as ``Denoiser`` runs float32 on a CPU),
+TorchScript (``cvdenoise.export.to_torchscript``) and onnxruntime's CPU provider (``to_onnx``),
+with torch threads = onnxruntime intra-op threads = ``--threads``. With CUDA also eager fp16,
+TorchScript fp16, onnxruntime's CUDA provider (fp32 and an fp16 graph; device-resident I/O
+through IO binding) and the TensorRT provider when this onnxruntime build has it (its engine
+build happens in the warm-up and is not timed). The last column is the max
 abs difference to eager fp32 on the same input. Writes ``benchmarks/results/export.json`` and
 the ``export`` section of RESULTS.md.
 """
@@ -73,9 +74,9 @@ def cpu_runners(files: dict[str, Path], model: torch.nn.Module, x: torch.Tensor,
     def onnx_cpu() -> np.ndarray:
         return sess.run(None, {"image": arr})[0]
 
-    return {"eager PyTorch (CPU)": (eager, eager), "eager channels-last (CPU; Denoiser fp32)": (eager_nhwc, eager_nhwc),
-            "TorchScript (CPU)": (script, script),
-            "onnxruntime CPU": (onnx_cpu, onnx_cpu)}
+    return {"eager PyTorch (CPU)": (eager, eager),
+            "eager channels-last (CPU; Denoiser fp32)": (eager_nhwc, eager_nhwc),
+            "TorchScript (CPU)": (script, script), "onnxruntime CPU": (onnx_cpu, onnx_cpu)}
 
 
 def cuda_runners(files: dict[str, Path], family: str, x: torch.Tensor, threads: int) -> dict[str, tuple[Runner, Runner]]:

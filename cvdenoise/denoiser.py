@@ -23,7 +23,10 @@ from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
-__all__ = ["Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_has_fast_bf16", "resolve_precision"]
+__all__ = [
+    "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
+    "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "resolve_precision",
+]
 
 #: tile overlap (pixels): covers the context the shipped models look at around a pixel (the
 #: camera-noise-trained ``fast`` model ~96 px; with 64, tiled and whole results differed by up to
@@ -105,8 +108,9 @@ def cpu_runs_two_bf16_passes() -> bool:
     """True where two bfloat16 passes of the ``default`` model take about what one float32 pass
     does: AMX (Intel Sapphire Rapids and newer, ~260 ms per 640² pass on 2 cores), or AVX512-BF16
     together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (277–334 ms per
-    pass, 553–580 ms for two, float32 545–581 ms in ``benchmarks/quality.py`` runs). Zen 4 (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit
-    units: 480–578 ms per pass, over 1 s for two."""
+    pass, 553–580 ms for two, float32 545–581 ms in ``benchmarks/quality.py`` runs). Zen 4
+    (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit units: 480–578 ms per pass, over 1 s for
+    two."""
     units = cpu_bf16_units()
     return units == "amx" or (units == "avx512_bf16" and "avx_vnni" in cpu_flags())
 
@@ -419,7 +423,8 @@ class Denoiser:
         if h == 0 or w == 0:
             raise ValueError(f"empty image of shape {a.shape}")
         if c not in (1, 3, 4):
-            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if a.ndim == 3 and a.shape[0] in (1, 3, 4) else ""
+            transposed = a.ndim == 3 and a.shape[0] in (1, 3, 4)
+            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if transposed else ""
             raise ValueError(
                 f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}{hint}"
             )
@@ -466,8 +471,11 @@ class Denoiser:
         if x.numel() == 0:
             raise ValueError(f"empty image tensor of shape {tuple(shape)}")
         if x.shape[1] not in (1, 3, 4):
-            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
-            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}{hint}")
+            transposed = t.ndim == 3 and t.shape[-1] in (1, 3, 4)
+            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if transposed else ""
+            raise ValueError(
+                f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}{hint}"
+            )
         if dtype in _TORCH_INT_MAX:
             xf = x.float() / _TORCH_INT_MAX[dtype]
         elif dtype.is_floating_point:
