@@ -16,7 +16,8 @@ deviation (``noisy − clean``, 8-bit levels) and two estimates, averaged over t
 the gate strength each gives with the default thresholds (σ 3 → 6: 0 = passed through,
 1 = fully denoised), and the PSNR (dB, against the clean photo) of the first model's output
 blended by the strength from each estimate. A second table reads three clean gray textures of
-scikit-image (grass, gravel, brick), whose fine detail the wavelet band takes for noise. Writes ``results/gate.json`` and the ``gate`` section of RESULTS.md.
+scikit-image (grass, gravel, brick), whose fine detail the wavelet band takes for noise. Writes
+``results/gate.json`` and the ``gate`` section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -122,10 +123,10 @@ def main() -> None:
     for name in ("grass", "gravel", "brick"):
         im = getattr(skdata, name)()[: args.crop, : args.crop]
         x = im.astype(np.float32) / 255.0
+        wavelet = float(estimate_sigma(im))
         with torch.inference_mode():
             est = [float(residual_sigma(x, den(x))) for den in models.values()]
-        tex_rows.append([f"{name} (clean, gray)", float(estimate_sigma(im)), *est,
-                         strength(float(estimate_sigma(im))), *(strength(e) for e in est)])
+        tex_rows.append([f"{name} (clean, gray)", wavelet, *est, strength(wavelet), *(strength(e) for e in est)])
         data[f"texture {name}"] = {"hh": tex_rows[-1][1], "residual": dict(zip(models, est))}
     tex_table = markdown_table(["texture", "HH", *(f"residual {w}" for w in models), "gate HH",
                                 *(f"gate {w}" for w in models)], tex_rows)

@@ -30,7 +30,8 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
-                        "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs (together about one float32 pass), else 1")
+                        "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
+                        "(together about one float32 pass), else 1")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
@@ -65,7 +66,8 @@ def _cmd_video(args: argparse.Namespace) -> int:
     from .video import FrameFilter, VideoReadError, denoise_video
 
     if args.gate is not None and len(args.gate) not in (0, 2):
-        print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}", file=sys.stderr)
+        print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
+              file=sys.stderr)
         return 2
     gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
     try:

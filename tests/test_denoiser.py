@@ -305,8 +305,8 @@ def test_cpu_flags_reads_proc_cpuinfo() -> None:
     flags = denoiser_module.cpu_flags()
     assert flags is denoiser_module.cpu_flags()
     if Path("/proc/cpuinfo").exists() and platform.machine() in ("x86_64", "AMD64"):
-        assert "sse2" in flags  # every x86-64 CPU has it
-        assert ("avx512_bf16" in flags) == bool(torch.cpu._is_avx512_bf16_supported())
+        assert {"sse2", "fpu"} <= flags  # every x86-64 CPU has them
+        assert all(f == f.strip() and f for f in flags)
     else:
         assert isinstance(flags, frozenset)
 
