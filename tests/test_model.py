@@ -54,3 +54,22 @@ def test_config_dict_round_trip() -> None:
     assert ModelConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="unknown"):
         ModelConfig.from_dict({**c.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize("size", ["fast", "default"])
+def test_inference_in_place_path_matches_training_path(size: str) -> None:
+    """Inference reuses buffers in place; it must give the training graph's output, and the
+    training graph must still backpropagate (no tensor it saved was overwritten)."""
+    torch.manual_seed(0)
+    m = DenoiseAutoencoder(CONFIGS[size])
+    for p in m.parameters():  # non-zero residual, so every branch contributes
+        p.data.normal_(0, 0.05)
+    x = torch.rand(2, 3, 32, 48)
+    with torch.inference_mode():
+        y_inf = m(x)
+    y_train = m(x)
+    assert y_train.requires_grad
+    torch.testing.assert_close(y_inf, y_train.detach(), rtol=0, atol=1e-6)
+    assert (y_inf - x).abs().mean() > 1e-3  # the network did change the image
+    y_train.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
