@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .backends import EXPORTED_SUFFIXES
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
-from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
+from .weights import FAMILIES, WeightsError, load_model, resolve
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",

@@ -17,7 +17,7 @@ multiply-adds per pixel low enough for CPU video.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch

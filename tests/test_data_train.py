@@ -92,7 +92,7 @@ def test_pair_batches_workers_differ() -> None:
     it = iter(loader)
     (n1, c1), (n2, c2) = next(it), next(it)  # round-robin: one batch from each worker
     assert n1.shape == c1.shape == (2, 3, 32, 32) and n1.dtype == torch.float32
-    assert not torch.equal(c1, c2)
+    assert not torch.equal(c1, c2) and not torch.equal(n1, n2)
     threads = torch.get_num_threads()
     first = next(iter(PairBatches([], batch=2, seed=3, crop=32, p_dead_leaves=1.0, leaves_pool=2)))
     assert torch.equal(first[1], c1)  # in-process iteration is worker 0's stream
