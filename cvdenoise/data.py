@@ -37,7 +37,7 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
     Disks with radius drawn from ``p(r) ∝ r^-3`` on ``[size/200, size/3]`` are painted back
     to front with random colours, some with a soft gradient; a mild blur removes aliasing.
     """
-    img = np.empty((size, size, 3), np.float32)
+    img: np.ndarray = np.empty((size, size, 3), np.float32)
     img[:] = rng.random(3).astype(np.float32)
     rmin, rmax = max(1.0, size / 200), size / 3
     coverage = np.zeros((size, size), np.uint8)

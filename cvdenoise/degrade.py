@@ -358,7 +358,7 @@ class Degrader:
         gains = np.array([_uniform(rng, c.camera_red_gain), 1.0, _uniform(rng, c.camera_blue_gain)], np.float32)
         ccm = camera_color_matrix(_uniform(rng, c.camera_saturation))
         sensor = np.clip(linear @ np.linalg.inv(ccm).T, 0.0, None) / gains
-        masks = cfa_masks(*img.shape[:2], int(rng.integers(2)), int(rng.integers(2)))
+        masks = cfa_masks(img.shape[0], img.shape[1], int(rng.integers(2)), int(rng.integers(2)))
         mosaic = (sensor * masks).sum(2)
         noise = (rng.poisson(mosaic / scale) * scale - mosaic + rng.normal(0.0, read, mosaic.shape)).astype(np.float32)
         noise = (demosaic_bilinear(noise, masks) * gains) @ ccm.T

@@ -270,6 +270,7 @@ class Denoiser:
         self._check_order(order)
         s = self.strength if strength is None else strength
         self._check_strength(s)
+        restore: Callable[[torch.Tensor], Any]
         if isinstance(image, np.ndarray):
             x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):

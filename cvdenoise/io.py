@@ -111,8 +111,8 @@ def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> 
     ext = path.suffix.lower() or ".png"
     if image.ndim == 3 and image.shape[2] == 2:
         if ext == ".png" and image.dtype in (np.uint8, np.uint16):
-            buf = _encode_png_gray_alpha(image)
-            return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf))
+            png = _encode_png_gray_alpha(image)
+            return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
         image = image[..., [0, 0, 0, 1]]
     params: list[int] = []
     if ext in _JPEG:

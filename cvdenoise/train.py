@@ -164,7 +164,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     fmt = torch.channels_last
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    model = model.to(device, memory_format=fmt)
+    model = model.to(device).to(memory_format=fmt)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -226,7 +226,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         p = progress()
         return step >= cfg.steps or (p is not None and p >= 1.0)
 
-    ema_params, model_params = list(ema.parameters()), list(model.parameters())
+    ema_params: list[torch.Tensor] = list(ema.parameters())
+    model_params: list[torch.Tensor] = list(model.parameters())
     last_ckpt = time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
     model.train()

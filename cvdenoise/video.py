@@ -253,7 +253,7 @@ def denoise_video(
         )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial{ext}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, even)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
     if not writer.isOpened():
         raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
     start = len(frame_filter.history)

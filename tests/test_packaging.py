@@ -15,6 +15,8 @@ def test_every_subpackage_is_listed() -> None:
     assert found <= listed, f"missing from pyproject packages: {sorted(found - listed)}"
     assert cfg["package-dir"]["cvdenoise._weights"] == "weights"
     assert "*.safetensors" in cfg["package-data"]["cvdenoise._weights"]
+    # PEP 561 marker: users' type checkers read cvdenoise's annotations
+    assert "py.typed" in cfg["package-data"]["cvdenoise"] and (ROOT / "cvdenoise" / "py.typed").is_file()
 
 
 def test_console_script_target_exists() -> None:

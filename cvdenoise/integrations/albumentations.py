@@ -105,7 +105,7 @@ class Denoise(ImageOnlyTransform):
         """The :class:`Denoiser` (loaded on first use in each process)."""
         if self._denoiser is None or self._pid != os.getpid():
             self._denoiser = load(
-                self.weights, self.device, tile=self.tile, strength=self.strength, channel_order=self.channel_order
+                self.weights, self.device or "auto", tile=self.tile, strength=self.strength, channel_order=self.channel_order
             )
             self._pid = os.getpid()
         return self._denoiser

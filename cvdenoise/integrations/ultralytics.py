@@ -203,7 +203,7 @@ def run_detection(
         t0 = time.perf_counter()
         clean = ff(frame)
         t1 = time.perf_counter()
-        res = yolo.predict(clean, conf=conf, imgsz=imgsz, verbose=False)[0]
+        res: Any = list(yolo.predict(clean, conf=conf, imgsz=imgsz, verbose=False))[0]
         t2 = time.perf_counter()
         timings.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, len(res.boxes)))
         return res.plot()
@@ -218,7 +218,7 @@ def run_detection(
     else:
         frames, fps, size, count = read_video(src)
         dst = out / f"{src.stem}.mp4"
-        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*_FOURCC[".mp4"]), fps, size)
+        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*_FOURCC[".mp4"]), fps, size)
         try:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 writer.write(process(f"{i:06d}", f))
