@@ -10,6 +10,10 @@ neighbouring pixels, reads at about 0.4 of its standard deviation.
 ``noisy − denoised``): it reads correlated camera noise at 0.7–0.8 of its standard deviation,
 white noise at about 0.9, and clean or JPEG-compressed photos at about 1 level, which is what
 :class:`cvdenoise.FrameFilter`'s gate uses (``python benchmarks/gate.py`` compares the two).
+
+Both skip pixels the input holds at the ends of its range (0 or full scale): there the noise was
+clipped away, and an image that is mostly black or white (a night frame, a silhouette, a scan)
+would otherwise read as clean however noisy its other pixels are.
 """
 
 from __future__ import annotations
@@ -44,8 +48,10 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     x = x[..., :h, :w]
-    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    sigma = hh.abs().flatten(2).median(dim=2).values.mean(1) * _MAD_TO_SIGMA * 255.0
+    blocks = (x[..., 0::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 0::2], x[..., 1::2, 1::2])
+    hh = (blocks[0] - blocks[1] - blocks[2] + blocks[3]) / 2
+    unclipped = torch.stack([_unclipped(b) for b in blocks]).all(0)  # 2×2 blocks without a clipped pixel
+    sigma = _masked_median(hh.abs(), unclipped).mean(1) * _MAD_TO_SIGMA * 255.0
     return sigma if batched else float(sigma[0])
 
 
@@ -67,10 +73,23 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
     y, _ = _as_float_batch(denoised)
     if x.shape != y.shape:
         raise ValueError(f"noisy and denoised differ in shape: {tuple(noisy.shape)} vs {tuple(denoised.shape)}")
-    r = (x - y.to(x.device)).flatten(2)
-    mad = (r - r.median(dim=2, keepdim=True).values).abs().median(dim=2).values
+    r = x - y.to(x.device)
+    keep = _unclipped(x)
+    med = _masked_median(r, keep)
+    mad = _masked_median((r - med[..., None, None]).abs(), keep)
     sigma = mad.mean(1) * _MAD_TO_SIGMA * 255.0
     return sigma if batched else float(sigma[0])
+
+
+def _unclipped(x: torch.Tensor) -> torch.Tensor:
+    """Pixels strictly inside ``(0, 1)``: at 0 or 1 any noise was clipped away."""
+    return (x > 0) & (x < 1)
+
+
+def _masked_median(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Median over ``H, W`` of the kept elements of ``(B,C,H,W)`` ``v`` → ``(B,C)``; 0 where none is kept."""
+    m = torch.where(keep, v, torch.full_like(v, float("nan"))).flatten(2).nanmedian(dim=2).values
+    return torch.nan_to_num(m, nan=0.0)
 
 
 def _as_float_batch(image: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:

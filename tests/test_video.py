@@ -95,6 +95,29 @@ def test_residual_sigma() -> None:
         residual_sigma(u8, u8[:32])
 
 
+def test_noise_estimates_skip_clipped_pixels() -> None:
+    """A mostly black frame (a night scene) keeps its noise where it is not clipped at 0: both
+    estimates read that noise instead of the 0 the clipped majority would give, and the gate
+    denoises the frame instead of passing it through as clean."""
+    rng = np.random.default_rng(3)
+    scene = np.zeros((128, 160, 3), np.float32)
+    scene[40:80, 50:110] = np.linspace(0.3, 0.7, 60, dtype=np.float32)[None, :, None]  # one lit object, 12 %
+    noisy = np.clip(scene + rng.normal(0, 12 / 255, scene.shape), 0, 1)
+    u8 = (noisy * 255).round().astype(np.uint8)
+    assert (u8 == 0).mean() > 0.4  # most of the frame is clipped black
+    truth = (scene * 255).round().astype(np.uint8)
+    # (counting the clipped pixels: 6.9 and 3.0; the black pixels left unclipped hold one-sided
+    # noise, so the residual still reads low)
+    assert abs(estimate_sigma(u8) - 12) < 3
+    assert 6 < residual_sigma(u8, truth) < 14
+    gated = FrameFilter("fast", gate=True)
+    out = gated(u8)
+    assert gated.info is not None and gated.info.strength > 0.4  # counting clipped pixels: 0.14
+    assert psnr(out, truth) > psnr(u8, truth) + 2
+    white = np.full((16, 16), 255, np.uint8)
+    assert estimate_sigma(white) == 0.0 and residual_sigma(white, white) == 0.0  # nothing unclipped
+
+
 def test_gate_reads_camera_noise(clean_rgb: np.ndarray) -> None:
     # demosaiced camera noise is correlated between neighbours: the wavelet estimate sees less
     # than half of it, the gate (what the model removes) most of it
