@@ -141,6 +141,20 @@ PRESETS: dict[str, DegradationConfig] = {
             ("gaussian", 0.55), ("poisson", 0.12), ("camera", 0.25), ("speckle", 0.02), ("iso", 0.03), ("saltpepper", 0.03),
         ),
     ),
+    # stage 20: "camera-mix" plus near-clean input — 6 % identity pairs, 8 % of the rest without
+    # noise (JPEG, blur or rescaling alone), twice the JPEG steps, a quarter of the Gaussian σ
+    # log-uniform from 0.5/255 — so that clean or lightly compressed photos keep their fine texture
+    "camera-mix-clean": replace(
+        _SENSOR,
+        p_clean=0.06,
+        p_noise=0.92,
+        p_jpeg=0.2,
+        noise_kinds=(
+            ("gaussian", 0.55), ("poisson", 0.12), ("camera", 0.25), ("speckle", 0.02), ("iso", 0.03), ("saltpepper", 0.03),
+        ),
+        gaussian_sigma=(0.5 / 255, 52 / 255),
+        sigma_log_fraction=0.25,
+    ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
     "awgn": _fixed(
         p_clean=0.02,
