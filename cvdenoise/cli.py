@@ -17,6 +17,18 @@ def _ensemble(value: str) -> int | str:
     return int(value)
 
 
+def _strength(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        s = float(value)
+    except ValueError:
+        s = -1.0
+    if not 0.0 <= s <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}")
+    return s
+
+
 def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -27,7 +39,9 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
     p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (cvdenoise.denoiser.DEFAULT_OVERLAP)")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full denoising")
+    p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",
+                   help="auto (default): per image, from what the model removes — clean and lightly degraded "
+                        "images keep their fine texture; or 0 (input) to 1 (plain model output)")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "

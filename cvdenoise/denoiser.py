@@ -8,10 +8,11 @@ blended overlaps, batching, device and half precision.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence, TypeVar, Union, overload
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 import numpy as np
 import PIL.Image
@@ -19,9 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from .backends import EXPORTED_SUFFIXES
+from .blend import StrengthRule
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
-from .weights import FAMILIES, WeightsError, load_model, resolve
+from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
@@ -39,6 +41,8 @@ ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 PIL_MODES = ("L", "RGB", "RGBA", "I;16")
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
+#: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
+Strength = Union[float, Literal["auto"]]
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
@@ -185,11 +189,17 @@ class Denoiser:
             so image borders get natural context (and tiled and single-pass runs agree there).
         batch_size: tiles / images per forward pass.
         channel_order: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel inputs.
-        strength: ``0`` returns the input, ``1`` the model output, values between blend.
+        strength: ``0`` returns the input, ``1`` the model output, values between blend;
+            ``"auto"`` picks it per image from what the model removed
+            (:class:`~cvdenoise.blend.StrengthRule` of the model card, in ``rules``): clean,
+            lightly compressed and lightly noisy images keep their fine texture, noisy ones get
+            the full output. Without a rule for the model, ``"auto"`` is ``1``.
+            :attr:`last_strength` holds the strengths of the last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
             mapped back and averaged — about +0.2 dB PSNR for 2×/4× the time.
         name: weights name, for reports.
+        rules: channel count of a model → its ``"auto"`` strength rule.
     """
 
     def __init__(
@@ -203,10 +213,11 @@ class Denoiser:
         border: int = 16,
         batch_size: int = 4,
         channel_order: Literal["rgb", "bgr"] = "rgb",
-        strength: float = 1.0,
+        strength: Strength = "auto",
         ensemble: int = 1,
         name: str = "custom",
         lazy: Sequence[int] = (),
+        rules: Mapping[int, StrengthRule] | None = None,
     ) -> None:
         if not models:
             raise ValueError("Denoiser needs at least one model")
@@ -231,6 +242,9 @@ class Denoiser:
         self.multiple, self.tile, self.overlap = multiple, tile, overlap
         self.border = border
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
+        self.rules: dict[int, StrengthRule] = dict(rules or {})
+        #: strength applied to each image of the last call (``(B,)`` list; the ``"auto"`` choice)
+        self.last_strength: list[float] = []
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -239,9 +253,11 @@ class Denoiser:
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {order!r}")
 
     @staticmethod
-    def _check_strength(strength: float) -> None:
-        if not (isinstance(strength, (int, float)) and 0.0 <= float(strength) <= 1.0):
-            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    def _check_strength(strength: Strength) -> None:
+        if strength == "auto":
+            return
+        if isinstance(strength, bool) or not (isinstance(strength, (int, float)) and 0.0 <= float(strength) <= 1.0):
+            raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
 
     @property
     def channels(self) -> tuple[int, ...]:
@@ -256,14 +272,14 @@ class Denoiser:
 
     # ------------------------------------------------------------------ public API
     @overload
-    def __call__(self, image: np.ndarray, *, channel_order: str | None = ..., strength: float | None = ...) -> np.ndarray: ...
+    def __call__(self, image: np.ndarray, *, channel_order: str | None = ..., strength: Strength | None = ...) -> np.ndarray: ...
     @overload
-    def __call__(self, image: torch.Tensor, *, channel_order: str | None = ..., strength: float | None = ...) -> torch.Tensor: ...
+    def __call__(self, image: torch.Tensor, *, channel_order: str | None = ..., strength: Strength | None = ...) -> torch.Tensor: ...
     @overload
-    def __call__(self, image: PIL.Image.Image, *, channel_order: str | None = ..., strength: float | None = ...) -> PIL.Image.Image: ...
+    def __call__(self, image: PIL.Image.Image, *, channel_order: str | None = ..., strength: Strength | None = ...) -> PIL.Image.Image: ...
 
     def __call__(
-        self, image: ImageLike, *, channel_order: str | None = None, strength: float | None = None
+        self, image: ImageLike, *, channel_order: str | None = None, strength: Strength | None = None
     ) -> ImageLike:
         """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out."""
         order = channel_order or self.channel_order
@@ -293,14 +309,34 @@ class Denoiser:
         rgb = x[:, :3] if alpha is not None else x
         if order == "bgr" and rgb.shape[1] == 3:
             rgb = rgb.flip(1)
-        out = self.denoise_tensor(rgb) if s > 0 else rgb
-        if s < 1:
-            out = rgb + s * (out - rgb)
+        out = self._blend(rgb, s)
         if order == "bgr" and out.shape[1] == 3:
             out = out.flip(1)
         if alpha is not None:
             out = torch.cat([out, alpha], 1)
         return restore(out)
+
+    def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
+        """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``)."""
+        n = x.shape[0]
+        if strength == "auto":
+            out = self.denoise_tensor(x)
+            rule = self.rule_for(x.shape[1])
+            if rule is None:
+                self.last_strength = [1.0] * n
+                return out
+            per_image = rule(x, out)
+            self.last_strength = per_image.tolist()
+            return x + per_image.to(x.device, x.dtype).view(-1, 1, 1, 1) * (out - x)
+        s = float(strength)
+        self.last_strength = [s] * n
+        out = self.denoise_tensor(x) if s > 0 else x
+        return out if s == 1 else x + s * (out - x)
+
+    def rule_for(self, channels: int) -> StrengthRule | None:
+        """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""
+        key = channels if channels in self._models else next(iter(self._models))
+        return self.rules.get(key)
 
     def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same.
@@ -556,7 +592,7 @@ def load(
     border: int = 16,
     batch_size: int = 4,
     channel_order: Literal["rgb", "bgr"] = "rgb",
-    strength: float = 1.0,
+    strength: Strength = "auto",
     ensemble: int | Literal["auto"] = "auto",
 ) -> Denoiser:
     """Load shipped or local weights into a :class:`Denoiser`.
@@ -583,7 +619,13 @@ def load(
             ``1`` otherwise (Zen 4 and other AVX512-BF16 CPUs, where two passes would exceed 1 s
             for a 640² frame; float32, CUDA, the ``fast`` models, exported graphs).
             :attr:`Denoiser.ensemble` says what was chosen.
-        tile, overlap, border, batch_size, channel_order, strength: see :class:`Denoiser`.
+        strength: ``"auto"`` (default): per image, from what the model removed, with the rule
+            fitted for these weights (``auto_strength`` in the model card, see
+            :mod:`cvdenoise.blend`): clean, lightly compressed and lightly noisy images keep
+            their fine texture, noisy ones (σ ≳ 5) get the full output. A number in ``[0, 1]``
+            fixes it (``1``: the plain model output, what weights without a rule give;
+            exports made by :mod:`cvdenoise.export` carry their model card's rule).
+        tile, overlap, border, batch_size, channel_order: see :class:`Denoiser`.
 
     Raises:
         cvdenoise.weights.WeightsError: unknown name, unreadable file, tensors that do not
@@ -614,22 +656,44 @@ def load(
         if be.size is not None:  # fixed H×W export: every tile must fit it
             kw["tile"] = min(tile or min(be.size), *be.size)
             kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
-        return Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, **kw)
+        meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
+        try:
+            rule = StrengthRule.from_card({"auto_strength": json.loads(meta_rule) if meta_rule else None})
+        except (ValueError, TypeError) as e:
+            raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
+        rules = {be.channels: rule} if rule else {}
+        return Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
     if name in FAMILIES:
         fam = FAMILIES[name]
         color = load_model(fam[3])
         if ensemble == "auto":
             kw["ensemble"] = _auto_ensemble(color, half, device)
         models: dict[int, Any] = {3: color}
+        rules = _rules({3: fam[3]})
         lazy: list[int] = []
         try:
             resolve(fam[1])
             models[1] = functools.partial(load_model, fam[1])
             lazy.append(1)
+            rules.update(_rules({1: fam[1]}))
         except WeightsError:
             pass
-        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, **kw)
+        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, **kw)
     model = load_model(weights)
     if ensemble == "auto":
         kw["ensemble"] = _auto_ensemble(model, half, device)
-    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, **kw)
+    rules = _rules({model.config.channels: weights})
+    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
+
+
+def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:
+    """``"auto"`` strength rules from the model cards of ``names`` (channel count → weights)."""
+    out = {}
+    for c, name in names.items():
+        try:
+            rule = StrengthRule.from_card(read_card(name))
+        except ValueError as e:
+            raise WeightsError(f"{name}: {e}") from e
+        if rule is not None:
+            out[c] = rule
+    return out

@@ -65,7 +65,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from .model import DenoiseAutoencoder
-from .weights import FAMILIES, WeightsError, load_model
+from .weights import FAMILIES, WeightsError, load_model, read_card
 
 __all__ = [
     "to_onnx",
@@ -173,6 +173,7 @@ class _HalfIO(nn.Module):
 
 # ---------------------------------------------------------------------- helpers
 def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder]:
+    """``(name, model)`` of the weights to export (a family's ``channels``-channel model)."""
     if channels not in (None, 1, 3):
         raise ExportError(f"channels must be 1 or 3, got {channels!r}")
     name = str(weights)
@@ -189,6 +190,12 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
     return Path(name).stem, model
 
 
+def _source(weights: str | Path, channels: int | None) -> str | Path:
+    """The weights file or shipped name whose model card describes the export."""
+    name = str(weights)
+    return FAMILIES[name][channels or 3] if name in FAMILIES else weights
+
+
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
     twin = DenoiseAutoencoder(model.config)
@@ -196,11 +203,13 @@ def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     return twin.eval()
 
 
-def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool) -> dict[str, str]:
+def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool, source: str | Path) -> dict[str, str]:
     from . import __version__
 
     c = model.config.channels
+    rule = read_card(source).get("auto_strength")  # strength="auto" of cvdenoise.load(export)
     return {
+        **({"auto_strength": json.dumps({k: rule[k] for k in ("a", "b", "k") if k in rule})} if rule else {}),
         "cvdenoise_version": __version__,
         "weights": name,
         "channels": str(c),
@@ -363,7 +372,7 @@ def to_onnx(
     _validate_common(batch, static, m)
     if static is not None:
         static = (int(static[0]), int(static[1]))
-    meta = _metadata(name, model, "onnx", half)
+    meta = _metadata(name, model, "onnx", half, _source(weights, channels))
     meta.update(opset=str(opset), batch=str(batch or ""), static=f"{static[0]},{static[1]}" if static else "")
 
     side = max(64, 4 * m)
@@ -466,7 +475,7 @@ def to_torchscript(
     path = Path(path)
     name, model = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
-    meta = _metadata(name, model, "torchscript", half)
+    meta = _metadata(name, model, "torchscript", half, _source(weights, channels))
     net: nn.Module = _HalfIO(_copy_model(model)) if half else model
     trace_device = "cpu"
     example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m))

@@ -68,6 +68,11 @@ def _check_unit(name: str, value: float) -> float:
     return float(value)
 
 
+def _check_strength(value: float | str) -> float | str:
+    """A strength in ``[0, 1]`` or ``"auto"``."""
+    return "auto" if value == "auto" else _check_unit("strength", value)  # type: ignore[arg-type]
+
+
 def _check_tile(tile: int) -> int:
     if isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < _MIN_TILE):
         raise ValueError(f"tile must be 0 (no tiling) or an integer >= {_MIN_TILE}, got {tile!r}")
@@ -95,7 +100,9 @@ class Denoise(v2.Transform):
         device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"``/
             ``None`` for the input tensor's own device (CPU for PIL images).
         p: probability of denoising a sample (``p=1`` and ``p=0`` draw no random number).
-        strength: ``0`` keeps the input, ``1`` the model output, values between blend.
+        strength: ``"auto"`` (default; per image, as :func:`cvdenoise.load`: clean and lightly
+            degraded images keep their fine texture), or ``0`` (the input) to ``1`` (the plain
+            model output).
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
             on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
@@ -126,7 +133,7 @@ class Denoise(v2.Transform):
         weights: str | Path = "default",
         device: str | torch.device | None = "cpu",
         p: float = 1.0,
-        strength: float = 1.0,
+        strength: float | str = "auto",
         tile: int = 2048,
         half: bool | str = False,
     ) -> None:
@@ -137,7 +144,7 @@ class Denoise(v2.Transform):
         self.weights = _check_weights(weights)
         self.device = _check_device(device)
         self.p = _check_unit("p", p)
-        self.strength = _check_unit("strength", strength)
+        self.strength = _check_strength(strength)
         self.tile = _check_tile(tile)
         self._denoisers: dict[str, Denoiser] = {}
         self._pid = os.getpid()

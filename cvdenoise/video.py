@@ -154,7 +154,7 @@ class FrameFilter:
                 continue
             # gated: denoise in float, so the removed residual is not rounded, then blend
             xf = x.float() / (255.0 if arr.dtype == np.uint8 else 65535.0)
-            yf = self.denoiser(xf, channel_order="bgr")
+            yf = self.denoiser(xf, channel_order="bgr", strength=1.0)  # the gate is the blend
             batch_sigma = residual_sigma(xf, yf)
             assert isinstance(batch_sigma, torch.Tensor)
             for k, i in enumerate(idx):

@@ -114,6 +114,11 @@ def publish(runs: Path) -> None:
             else:
                 raise FileNotFoundError(src)
             keep = {"training": card.get("training", {}), "benchmark": card.get("benchmark", {})}
+            shipped_card = HERE / f"{name}.json"
+            rule = card.get("auto_strength") or (
+                json.loads(shipped_card.read_text()).get("auto_strength") if shipped_card.is_file() else None)
+            if rule:  # strength="auto" rule of the weights before: refit with benchmarks/strength.py --calibrate
+                keep["auto_strength"] = rule
             recipe = keep["training"].get("recipe", {})
             if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
                 recipe["loss"] = "log-charbonnier"

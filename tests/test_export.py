@@ -355,3 +355,20 @@ def test_cli_export_torchscript_and_failures(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "FAILED" in err and "does not match PyTorch" in err and "1x1x64x64" in err
     assert not bad.exists()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("channels", [3, 1])
+def test_exports_carry_the_auto_strength_rule(exported: Exporter, fmt: str, channels: int, clean_rgb: np.ndarray) -> None:
+    """``cvdenoise.load(export)`` blends by the model card's rule, as ``load("fast")`` does."""
+    from cvdenoise.blend import StrengthRule
+    from cvdenoise.weights import read_card
+
+    path, _ = exported(fmt, channels)
+    den, ref = cvdenoise.load(str(path)), cvdenoise.load("fast", half=False)
+    rule = StrengthRule.from_card(read_card(WEIGHTS[channels]))
+    assert rule is not None and den.rules == {channels: rule}
+    img = clean_rgb if channels == 3 else np.ascontiguousarray(clean_rgb[..., 1])
+    out, want = den(img), ref(img)
+    assert den.last_strength == pytest.approx(ref.last_strength, abs=1e-3) and den.last_strength[0] < 0.9
+    assert np.abs(out.astype(int) - want.astype(int)).max() <= 1

@@ -28,7 +28,7 @@ from albumentations.core.transforms_interface import BaseTransformInitSchema, Im
 from pydantic import Field, field_validator
 
 from ..denoiser import Denoiser, load
-from ..transforms import _check_device, _check_tile, _check_weights
+from ..transforms import _check_device, _check_strength, _check_tile, _check_weights
 
 __all__ = ["Denoise"]
 
@@ -41,7 +41,9 @@ class Denoise(ImageOnlyTransform):
             (checked here, loaded on first use).
         device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA
             when available).
-        strength: ``0`` keeps the input, ``1`` the model output, values between blend.
+        strength: ``"auto"`` (default; per image, as :func:`cvdenoise.load`: clean and lightly
+            degraded images keep their fine texture), or ``0`` (the input) to ``1`` (the plain
+            model output).
         channel_order: ``"rgb"`` or ``"bgr"`` (images read with OpenCV) for 3/4-channel images.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         p: probability of applying the transform.
@@ -63,7 +65,7 @@ class Denoise(ImageOnlyTransform):
     class InitSchema(BaseTransformInitSchema):
         weights: str | Path
         device: str | None
-        strength: float = Field(ge=0, le=1)
+        strength: float | Literal["auto"]
         channel_order: Literal["rgb", "bgr"]
         tile: int = Field(ge=0)
 
@@ -77,6 +79,11 @@ class Denoise(ImageOnlyTransform):
         def _device(cls, v: str | None) -> str:
             return _check_device(v)
 
+        @field_validator("strength")
+        @classmethod
+        def _strength(cls, v: float | str) -> float | str:
+            return _check_strength(v)
+
         @field_validator("tile")
         @classmethod
         def _tile(cls, v: int) -> int:
@@ -86,7 +93,7 @@ class Denoise(ImageOnlyTransform):
         self,
         weights: str | Path = "default",
         device: str | None = "cpu",
-        strength: float = 1.0,
+        strength: float | Literal["auto"] = "auto",
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = 2048,
         p: float = 1.0,

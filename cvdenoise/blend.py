@@ -1,0 +1,101 @@
+"""Automatic per-image strength: how much of the model output to keep.
+
+A blind denoiser trained mostly on visible degradations takes some fine texture for noise: on a
+clean, lightly compressed or lightly noisy photo the plain output loses detail that blending part
+of the input back restores (``python benchmarks/strength.py`` measures it). How much to blend
+follows from how much the model removed, :func:`cvdenoise.noise.residual_sigma` ``σ_r`` (8-bit
+units)::
+
+    s = clip(a + b · ln(σ_r + 0.1), 0, 1)        output = input + s · (model(input) − input)
+
+with ``s = 1`` wherever the model removed much (heavy noise: unchanged) and also where the
+input's own finest-scale energy, :func:`cvdenoise.noise.estimate_sigma`, is below ``k · σ_r``
+(a blurred or heavily compressed input the model sharpens or deblocks: unchanged). ``a, b, k``
+are fitted per model on its training photos (``python benchmarks/strength.py --calibrate``) and
+stored in the model card as ``auto_strength``; weights without one keep the full output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import torch
+
+from .noise import estimate_sigma, residual_sigma
+
+__all__ = ["StrengthRule", "subsample_blocks"]
+
+#: pixels per channel the noise statistics read at most (2×2 blocks on a regular grid beyond it)
+MAX_PIXELS = 1 << 18
+
+
+def subsample_blocks(x: torch.Tensor, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """``(B,C,H,W)`` → ``(B,C,h,w)`` made of the image's 2×2 pixel blocks on a regular grid, at
+    most about ``max_pixels`` per channel (``x`` itself when it is small enough).
+
+    Whole 2×2 blocks are kept, so neighbouring pixels stay neighbours at even offsets and
+    :func:`~cvdenoise.noise.estimate_sigma`'s Haar band reads the same noise as on the full image.
+    """
+    b, c, h, w = x.shape
+    if h * w <= max_pixels:
+        return x
+    step = math.ceil(math.sqrt(h * w / max_pixels))
+    h2, w2 = h // 2 * 2, w // 2 * 2
+    blocks = x[..., :h2, :w2].reshape(b, c, h2 // 2, 2, w2 // 2, 2)[:, :, ::step, :, ::step, :]
+    return blocks.reshape(b, c, blocks.shape[2] * 2, blocks.shape[4] * 2)
+
+
+@dataclass(frozen=True)
+class StrengthRule:
+    """Per-image strength from what the model removed (see the module docstring).
+
+    Args:
+        a, b: ``s = clip(a + b·ln(σ_r + 0.1), 0, 1)``, ``σ_r`` in 8-bit units.
+        k: ``s = 1`` where the input's :func:`~cvdenoise.noise.estimate_sigma` is below
+            ``k·σ_r`` (blurred or blocky inputs keep the full output).
+
+    Example:
+        >>> rule = StrengthRule(a=0.3, b=0.44, k=0.3)
+        >>> x = torch.rand(2, 3, 32, 32)
+        >>> rule(x, x).shape  # nothing removed: s = clip(0.3 + 0.44·ln 0.1) = 0
+        torch.Size([2])
+    """
+
+    a: float
+    b: float
+    k: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (self.a, self.b, self.k)) or self.b < 0 or self.k < 0:
+            raise ValueError(f"StrengthRule needs finite a, and b, k >= 0; got {self}")
+
+    def strength_for(self, removed_sigma: torch.Tensor, input_sigma: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` strengths in ``[0, 1]`` for ``(B,)`` residual and input noise levels (8-bit units)."""
+        s = (self.a + self.b * torch.log(removed_sigma + 0.1)).clamp(0.0, 1.0)
+        return torch.where(input_sigma < self.k * removed_sigma, torch.ones_like(s), s)
+
+    def __call__(self, noisy: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` float32 strengths for ``(B,C,H,W)`` float images in ``[0,1]`` (input, plain model output)."""
+        x, y = subsample_blocks(noisy.float()), subsample_blocks(denoised.float())
+        removed = residual_sigma(x, y)
+        assert isinstance(removed, torch.Tensor)  # (B,) for a batch
+        level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros_like(removed)
+        assert isinstance(level, torch.Tensor)
+        return self.strength_for(removed, level.to(removed.device))
+
+    def to_card(self) -> dict[str, float]:
+        """The ``auto_strength`` entry of a model card."""
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> StrengthRule | None:
+        """The rule stored in a model card, or ``None`` when it has none."""
+        entry = card.get("auto_strength")
+        if not entry:
+            return None
+        try:
+            return cls(float(entry["a"]), float(entry["b"]), float(entry.get("k", 0.3)))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"malformed auto_strength entry in model card: {entry!r}") from e

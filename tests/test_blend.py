@@ -1,0 +1,127 @@
+"""strength="auto": the per-image rule (cvdenoise.blend) and its use by load() and the adapters."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import add_noise, psnr
+
+import cvdenoise
+from cvdenoise.blend import StrengthRule, subsample_blocks
+from cvdenoise.cli import _strength
+from cvdenoise.noise import estimate_sigma, residual_sigma
+from cvdenoise.weights import FAMILIES, WeightsError, read_card
+
+
+def test_rule_rises_with_the_removed_noise_and_is_clipped() -> None:
+    rule = StrengthRule(a=0.3, b=0.44, k=0.3)
+    removed = torch.tensor([0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 30.0])
+    s = rule.strength_for(removed, torch.full_like(removed, 100.0))  # input far noisier than k·σ_r
+    assert (s[1:] >= s[:-1]).all() and s[0] == 0.0 and s[-1] == 1.0
+    assert float(s[2]) == pytest.approx(0.3 + 0.44 * np.log(1.1), abs=1e-6)
+    # a smooth input (finest-scale level below k·σ_r: blurred, blocky) keeps the full output
+    assert rule.strength_for(torch.tensor([2.0]), torch.tensor([0.5]))[0] == 1.0
+    assert rule.strength_for(torch.tensor([2.0]), torch.tensor([0.7]))[0] < 1.0
+
+
+def test_rule_card_round_trip_and_errors() -> None:
+    rule = StrengthRule(0.56, 0.26, 0.3)
+    assert StrengthRule.from_card({"auto_strength": rule.to_card()}) == rule
+    assert StrengthRule.from_card({}) is None
+    with pytest.raises(ValueError, match="auto_strength"):
+        StrengthRule.from_card({"auto_strength": {"a": 0.5}})
+    with pytest.raises(ValueError, match="b, k >= 0"):
+        StrengthRule(0.5, -1.0)
+
+
+def test_subsample_blocks_keeps_the_noise_statistics() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = (0.5 + torch.randn(1, 3, 1200, 1000, generator=gen) * 10 / 255).clamp(0, 1)
+    y = torch.full_like(x, 0.5)
+    small = subsample_blocks(x, max_pixels=1 << 16)
+    assert small.shape[-2] * small.shape[-1] <= 1.3 * (1 << 16) and small.shape[:2] == x.shape[:2]
+    assert torch.equal(small[..., :2, :2], x[..., :2, :2])  # whole 2×2 blocks
+    assert float(estimate_sigma(small)[0]) == pytest.approx(float(estimate_sigma(x)[0]), rel=0.05)
+    assert float(residual_sigma(small, subsample_blocks(y, 1 << 16))[0]) == pytest.approx(10, rel=0.05)
+    assert subsample_blocks(x[..., :64, :64]) is not None and subsample_blocks(x[..., :64, :64]).shape[-1] == 64
+
+
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_shipped_cards_carry_rules(name: str) -> None:
+    den = cvdenoise.load(name)
+    assert set(den.rules) == {1, 3} and den.strength == "auto"
+    for ch in (1, 3):
+        assert StrengthRule.from_card(read_card(FAMILIES[name][ch])) == den.rules[ch]
+
+
+def test_auto_keeps_clean_texture_and_fully_denoises_noise(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    # a clean photo: the plain output loses fine texture, auto blends the input back
+    plain, auto = fast(clean_rgb, strength=1.0), fast(clean_rgb)
+    assert fast.last_strength[0] < 0.9
+    assert psnr(auto, clean_rgb) > psnr(plain, clean_rgb) + 1.0
+    # light noise: auto is better than both the input and the plain output
+    light = add_noise(clean_rgb, 2)
+    plain, auto = fast(light, strength=1.0), fast(light)
+    assert psnr(auto, clean_rgb) > max(psnr(plain, clean_rgb), psnr(light, clean_rgb))
+    # visible noise: the full output, bit for bit
+    noisy = add_noise(clean_rgb, 25)
+    assert np.array_equal(fast(noisy), fast(noisy, strength=1.0)) and fast.last_strength == [1.0]
+
+
+def test_auto_is_per_image_in_a_batch(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    pair = np.stack([clean_rgb, add_noise(clean_rgb, 25)])
+    out = fast(torch.from_numpy(pair).permute(0, 3, 1, 2))
+    s_clean, s_noisy = fast.last_strength
+    assert s_clean < 0.9 and s_noisy == 1.0
+    single = fast(clean_rgb)
+    assert np.abs(out[0].permute(1, 2, 0).numpy().astype(int) - single.astype(int)).max() <= 1
+
+
+def test_auto_without_a_rule_is_the_plain_output(clean_rgb: np.ndarray) -> None:
+    fast = cvdenoise.load("fast")
+    bare = cvdenoise.Denoiser({3: cvdenoise.weights.load_model("color-fast")}, border=fast.border)
+    assert bare.rules == {} and bare.strength == "auto"
+    assert np.array_equal(bare(clean_rgb), fast(clean_rgb, strength=1.0)) and bare.last_strength == [1.0]
+
+
+def test_malformed_card_rule_is_a_weights_error(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    src = resolve("color-fast")
+    dst = tmp_path / "mine.safetensors"
+    shutil.copy(src, dst)
+    card = json.loads(src.with_suffix(".json").read_text())
+    card["auto_strength"] = {"a": "x"}
+    dst.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="auto_strength"):
+        cvdenoise.load(str(dst))
+
+
+def test_strength_option_parsing() -> None:
+    assert _strength("auto") == "auto" and _strength("0.5") == 0.5
+    for bad in ("2", "x", "-0.1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="auto or a number"):
+            _strength(bad)
+    with pytest.raises(ValueError, match="'auto'"):
+        cvdenoise.load("fast", strength="full")  # type: ignore[arg-type]
+
+
+def test_transforms_take_auto(clean_rgb: np.ndarray) -> None:
+    from cvdenoise.integrations.albumentations import Denoise as ADenoise
+    from cvdenoise.transforms import Denoise
+
+    x = torch.from_numpy(clean_rgb).permute(2, 0, 1)
+    ref = cvdenoise.load("fast", half=False)(x)
+    assert Denoise("fast").strength == "auto" and torch.equal(Denoise("fast")(x), ref)
+    assert np.array_equal(ADenoise("fast")(image=clean_rgb)["image"], ref.permute(1, 2, 0).numpy())
+    with pytest.raises(ValueError, match="strength"):
+        Denoise("fast", strength="more")
+    with pytest.raises(ValueError, match="strength"):
+        ADenoise("fast", strength=1.5)
