@@ -8,7 +8,8 @@ trained mostly on visible noise may take fine texture for noise and smooth it aw
 measures that. The six benchmark photos of ``benchmarks/quality.py`` (scikit-image, never used in
 training), centre crops, as given (lossless), JPEG-compressed at quality 95/90/85/75 (OpenCV), and
 with light white Gaussian noise σ = 1/2/3 (fixed seeds). Every model runs one float32 pass
-(``half=False, ensemble=1``: the same numbers on every CPU). Reported: mean PSNR (dB) of the
+(``half=False, ensemble=1``: the same numbers on every CPU) and gives its plain output
+(``strength=1``); ``benchmarks/strength.py`` shows what the default ``strength="auto"`` makes of it. Reported: mean PSNR (dB) of the
 output against the *uncompressed, noise-free* photo, and for the input; for the lossless input the
 input column is ∞, so the output's PSNR is how much the model changed a clean photo. A model that
 leaves such inputs alone scores the input's PSNR; below it, the model removed detail.
@@ -60,7 +61,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     imgs = list(photos(args.crop, False).values())
-    dens = {w: cvdenoise.load(w, half=False, ensemble=1) for w in args.weights}
+    dens = {w: cvdenoise.load(w, half=False, ensemble=1, strength=1.0) for w in args.weights}
     rows, data = [], {}
     for cond in CONDITIONS:
         pairs = [(c, degrade(c, cond, i)) for i, c in enumerate(imgs)]

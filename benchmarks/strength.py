@@ -11,10 +11,12 @@ where the input's finest-scale noise estimate is below ``k·σ_r`` (blurred or b
 
 ``--calibrate`` fits ``a, b, k`` of each shipped model on its *training* photos
 (``scripts/training_photos.py`` builds ``.gpudata``; every 4th OpenCV sample photo and every 3rd
-high-resolution photo, 256² centre crops) under the degradations of :func:`conditions`: it scores
+high-resolution photo, 256² centre crops) under the degradations of :func:`conditions` and the
+presets of ``quality.py``: it scores
 each image's PSNR at strengths 0, 0.1, …, 1 and picks the rule with the best mean gain over
 the plain output across conditions, a loss in any condition counting 10× (so heavy noise, blur and
 strong JPEG keep the full output), and writes it to the model card (``auto_strength``).
+Refit after publishing new weights (``scripts/publish_weights.py`` carries the previous rule over).
 
 Without ``--calibrate`` it checks the cards' rules on the six benchmark photos of
 ``benchmarks/quality.py`` (never trained on, never used for the fit): for each condition the PSNR
@@ -200,7 +202,7 @@ def calibrate(args: argparse.Namespace) -> None:
         den = cvdenoise.load(name, half=False, ensemble=1)
         src = _gray(imgs) if name.startswith("gray") else imgs
         data = {}
-        for cond, f in conditions().items():
+        for cond, f in conditions(with_presets=True).items():
             data[cond] = curves(den, src, f)
             print(f"{name} {cond}: σ_r {data[cond]['rs'].mean():.2f}", flush=True)
         rule, gains = fit(data)

@@ -42,7 +42,7 @@ class FrameInfo:
 
     index: int
     sigma: float | None  # noise σ the model removed, 8-bit units (None when gating is off)
-    strength: float  # 0 = passed through, 1 = fully denoised
+    strength: float  # 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's)
     ms: float  # filter time for this frame (batch time / batch size when streaming)
 
 
@@ -58,7 +58,9 @@ class FrameFilter:
         half: reduced precision, ``"auto"`` by default: float16 on CUDA, bfloat16 on CPUs with
             AMX or AVX512-BF16 units (2-3× faster there), float32 elsewhere; ``True``/``False`` force it
             (see :class:`~cvdenoise.Denoiser`).
-        gate: ``False`` (denoise every frame), ``True`` (default thresholds, σ 3→6 in 8-bit
+        gate: ``False`` (every frame at the denoiser's ``strength``: ``"auto"`` by default,
+            a per-frame blend from what the model removes, see :mod:`cvdenoise.blend`),
+            ``True`` (the plain output blended by a gate instead; thresholds σ 3→6 in 8-bit
             units) or ``(low, high)``: frames whose noise σ is below ``low`` pass
             through unchanged, above ``high`` get full denoising, linear blend between. σ is
             the robust standard deviation of what the model removes
@@ -151,6 +153,7 @@ class FrameFilter:
                 y = self.denoiser(x, channel_order="bgr").permute(0, 2, 3, 1).numpy()
                 for k, i in enumerate(idx):
                     out[i] = y[k].reshape(shape)
+                    strengths[i] = self.denoiser.last_strength[k]  # the denoiser's own ("auto": per frame)
                 continue
             # gated: denoise in float, so the removed residual is not rounded, then blend
             xf = x.float() / (255.0 if arr.dtype == np.uint8 else 65535.0)

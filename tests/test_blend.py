@@ -125,3 +125,14 @@ def test_transforms_take_auto(clean_rgb: np.ndarray) -> None:
         Denoise("fast", strength="more")
     with pytest.raises(ValueError, match="strength"):
         ADenoise("fast", strength=1.5)
+
+
+def test_frame_filter_records_the_auto_strength(clean_rgb: np.ndarray) -> None:
+    ff = cvdenoise.FrameFilter("fast")
+    frames = [np.ascontiguousarray(clean_rgb[..., ::-1]), add_noise(np.ascontiguousarray(clean_rgb[..., ::-1]), 25)]
+    outs = list(ff.stream(frames, batch_size=2))
+    assert [o.shape for o in outs] == [f.shape for f in frames]
+    assert ff.history[0].strength < 0.9 and ff.history[1].strength == 1.0
+    gated = cvdenoise.FrameFilter("fast", gate=True)  # the gate blends the plain output
+    gated(frames[1])
+    assert gated.info is not None and gated.info.strength == 1.0 and gated.denoiser.last_strength == [1.0]
