@@ -28,7 +28,7 @@ from .noise import estimate_sigma, residual_sigma
 __all__ = ["StrengthRule", "subsample_blocks"]
 
 #: pixels per channel the noise statistics read at most (2×2 blocks on a regular grid beyond it)
-MAX_PIXELS = 1 << 18
+MAX_PIXELS = 1 << 16
 
 
 def subsample_blocks(x: torch.Tensor, max_pixels: int = MAX_PIXELS) -> torch.Tensor:

@@ -172,8 +172,8 @@ class _HalfIO(nn.Module):
 
 
 # ---------------------------------------------------------------------- helpers
-def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder]:
-    """``(name, model)`` of the weights to export (a family's ``channels``-channel model)."""
+def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder, dict[str, Any]]:
+    """``(name, model, card)`` of the weights to export (a family's ``channels``-channel model)."""
     if channels not in (None, 1, 3):
         raise ExportError(f"channels must be 1 or 3, got {channels!r}")
     name = str(weights)
@@ -181,19 +181,13 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
         ch = channels or 3
         if ch not in FAMILIES[name]:
             raise WeightsError(f"weights family {name!r} has no {ch}-channel model")
-        return FAMILIES[name][ch], load_model(FAMILIES[name][ch])
+        return FAMILIES[name][ch], load_model(FAMILIES[name][ch]), read_card(FAMILIES[name][ch])
     model = load_model(weights)
     if channels is not None and model.config.channels != channels:
         raise ExportError(
             f"weights {name!r} are a {model.config.channels}-channel model, but channels={channels} was asked for"
         )
-    return Path(name).stem, model
-
-
-def _source(weights: str | Path, channels: int | None) -> str | Path:
-    """The weights file or shipped name whose model card describes the export."""
-    name = str(weights)
-    return FAMILIES[name][channels or 3] if name in FAMILIES else weights
+    return Path(name).stem, model, read_card(weights)
 
 
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
@@ -203,11 +197,11 @@ def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     return twin.eval()
 
 
-def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool, source: str | Path) -> dict[str, str]:
+def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool, card: dict[str, Any]) -> dict[str, str]:
     from . import __version__
 
     c = model.config.channels
-    rule = read_card(source).get("auto_strength")  # strength="auto" of cvdenoise.load(export)
+    rule = card.get("auto_strength")  # strength="auto" of cvdenoise.load(export)
     return {
         **({"auto_strength": json.dumps({k: rule[k] for k in ("a", "b", "k") if k in rule})} if rule else {}),
         "cvdenoise_version": __version__,
@@ -367,12 +361,12 @@ def to_onnx(
             f"converter has no down-conversion for Pad (the model's reflect pad); use opset >= {MIN_OPSET}"
         )
     path = Path(path)
-    name, model = _resolve(weights, channels)
+    name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     _validate_common(batch, static, m)
     if static is not None:
         static = (int(static[0]), int(static[1]))
-    meta = _metadata(name, model, "onnx", half, _source(weights, channels))
+    meta = _metadata(name, model, "onnx", half, card)
     meta.update(opset=str(opset), batch=str(batch or ""), static=f"{static[0]},{static[1]}" if static else "")
 
     side = max(64, 4 * m)
@@ -473,9 +467,9 @@ def to_torchscript(
         cvdenoise.weights.WeightsError: unknown or invalid weights.
     """
     path = Path(path)
-    name, model = _resolve(weights, channels)
+    name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
-    meta = _metadata(name, model, "torchscript", half, _source(weights, channels))
+    meta = _metadata(name, model, "torchscript", half, card)
     net: nn.Module = _HalfIO(_copy_model(model)) if half else model
     trace_device = "cpu"
     example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m))
