@@ -137,9 +137,12 @@ def _cmd_weights(args: argparse.Namespace) -> int:
         card = read_card(name)
         fam = [f for f, m in FAMILIES.items() if name in m.values()]
         bench = card.get("benchmark", {})
+        rule = card.get("auto_strength") or {}
+        auto = f"a={rule['a']} b={rule['b']} k={rule['k']}" if {"a", "b", "k"} <= set(rule) else "none (auto = 1)"
         print(
             f"{name:16s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
-            f"MACs/px={card.get('macs_per_pixel', '?'):>7}  {json.dumps(bench) if bench and args.verbose else ''}"
+            f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
+            f"  {json.dumps(bench) if bench and args.verbose else ''}".rstrip()
         )
     return 0
 

@@ -112,7 +112,8 @@ def test_module_entry_point_and_weights_list() -> None:
     r = subprocess.run([sys.executable, "-m", "cvdenoise", "weights"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     for name in ("color-default", "color-fast", "gray-default", "gray-fast"):
-        assert name in r.stdout
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith(name))
+        assert "auto-strength a=" in line  # every shipped card carries its strength rule
 
 
 def test_precision_and_ensemble_options() -> None:
@@ -120,7 +121,7 @@ def test_precision_and_ensemble_options() -> None:
 
     parse = build_parser().parse_args
     a = parse(["denoise", "x.png", "-o", "out"])
-    assert (a.half, a.ensemble) == ("auto", "auto")  # what cvdenoise.load() defaults to
+    assert (a.half, a.ensemble, a.strength) == ("auto", "auto", "auto")  # what cvdenoise.load() defaults to
     a = parse(["denoise", "x.png", "-o", "out", "--no-half", "--ensemble", "4"])
     assert (a.half, a.ensemble) == (False, 4)
     assert parse(["video", "v.mp4", "-o", "o.mp4", "--half"]).half is True
