@@ -624,7 +624,7 @@ def load(
         strength: ``"auto"`` (default): per image, from what the model removed, with the rule
             fitted for these weights (``auto_strength`` in the model card, see
             :mod:`cvdenoise.blend`): clean, lightly compressed and lightly noisy images keep
-            their fine texture, noisy ones (σ ≳ 5) get the full output. A number in ``[0, 1]``
+            their fine texture, noisy ones (white σ ≳ 8) get the full output. A number in ``[0, 1]``
             fixes it (``1``: the plain model output, what weights without a rule give;
             exports made by :mod:`cvdenoise.export` carry their model card's rule).
         tile, overlap, border, batch_size, channel_order: see :class:`Denoiser`.
