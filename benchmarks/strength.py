@@ -10,10 +10,9 @@ output. ``strength="auto"`` blends per image by :class:`cvdenoise.blend.Strength
 where the input's finest-scale noise estimate is below ``k·σ_r`` (blurred or blocky inputs).
 
 ``--calibrate`` fits ``a, b, k`` of each shipped model on its *training* photos
-(``scripts/training_photos.py`` builds ``.gpudata``; every 4th OpenCV sample photo and every 3rd
-high-resolution photo, 256² centre crops) under the degradations of :func:`conditions` and the
-presets of ``quality.py``: it scores
-each image's PSNR at strengths 0, 0.1, …, 1 and picks the rule with the best mean gain over
+(``scripts/training_photos.py`` builds ``.gpudata``; by default every 4th OpenCV sample photo and
+every 3rd high-resolution photo, ``--sets photos:4 more:3``; 256² centre crops) under the
+degradations of :func:`conditions` and the presets of ``quality.py``: it scores each image's PSNR at strengths 0, 0.1, …, 1 and picks the rule with the best mean gain over
 the plain output across conditions, a loss in any condition counting 10× (so heavy noise, blur and
 strong JPEG keep the full output), and writes it to the model card (``auto_strength``).
 Refit after publishing new weights (``scripts/publish_weights.py`` carries the previous rule over).
@@ -175,8 +174,12 @@ def fit(data: dict[str, dict[str, np.ndarray]]) -> tuple[StrengthRule, dict[str,
     return best[1], _gains(best[1], data)
 
 
-def training_crops(root: Path, crop: int = 256) -> list[np.ndarray]:
-    files = sorted((root / "photos").glob("*"))[::4] + sorted((root / "more").glob("*"))[::3]
+def training_crops(root: Path, sets: list[str], crop: int = 256) -> list[np.ndarray]:
+    """Centre crops of every ``step``-th photo of each ``folder:step`` in ``sets`` under ``root``."""
+    files: list[Path] = []
+    for entry in sets:
+        folder, _, step = entry.partition(":")
+        files += sorted((root / folder).glob("*"))[:: int(step or 1)]
     out = []
     for f in files:
         im = cv2.imread(str(f), cv2.IMREAD_COLOR)
@@ -196,7 +199,7 @@ def _gray(imgs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def calibrate(args: argparse.Namespace) -> None:
-    imgs = training_crops(Path(args.photos))
+    imgs = training_crops(Path(args.photos), args.sets)
     print(f"{len(imgs)} training crops from {args.photos}", flush=True)
     for name in args.weights:
         den = cvdenoise.load(name, half=False, ensemble=1)
@@ -207,10 +210,13 @@ def calibrate(args: argparse.Namespace) -> None:
             print(f"{name} {cond}: σ_r {data[cond]['rs'].mean():.2f}", flush=True)
         rule, gains = fit(data)
         print(f"{name}: {rule}  gains (dB) " + ", ".join(f"{c} {g:+.2f}" for c, g in gains.items()), flush=True)
+        if args.no_write:
+            continue
         card_path = WEIGHTS_DIR / f"{name}.json"
         card = json.loads(card_path.read_text())
-        card["auto_strength"] = {**rule.to_card(), "fitted_on": f"{len(imgs)} training crops (256²), "
-                                 f"`python benchmarks/strength.py --calibrate`",
+        card["auto_strength"] = {**rule.to_card(), "fitted_on": f"{len(imgs)} training crops (256²) of "
+                                 f"{' '.join(args.sets)} (folder:every n-th photo), "
+                                 "`python benchmarks/strength.py --calibrate`",
                                  "fit_gain_db": {c: round(g, 3) for c, g in gains.items()}}
         card_path.write_text(json.dumps(card, indent=2) + "\n")
 
@@ -260,9 +266,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calibrate", action="store_true", help="fit the rules on training photos; write the model cards")
     ap.add_argument("--photos", default=".gpudata", help="training-photo root (scripts/training_photos.py OUT)")
+    ap.add_argument("--sets", nargs="+", default=["photos:4", "more:3"], metavar="FOLDER:STEP",
+                    help="--calibrate: every STEP-th photo of each FOLDER under --photos")
     ap.add_argument("--weights", nargs="+", default=MODELS)
     ap.add_argument("--crop", type=int, default=320)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md (and the cards) alone")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     calibrate(args) if args.calibrate else check(args)
