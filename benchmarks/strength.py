@@ -1,7 +1,8 @@
 """Automatic strength (``strength="auto"``, the default of ``cvdenoise.load``): fit and check.
 
 Run:  python benchmarks/strength.py [--crop 320] [--no-write]
-      python benchmarks/strength.py --calibrate [--photos .gpudata] [--weights color-fast ...]
+      python benchmarks/strength.py --calibrate [--photos .gpudata] [--sets photos:4 more:3] [--weights ...]
+      python benchmarks/strength.py --weights gray-fast --rule gray-fast=0.3,0.4,0.2   (try a rule)
 
 A blind model trained mostly on visible degradations takes some fine texture for noise, so on
 clean, lightly compressed or lightly noisy photos part of the input blended back beats the plain
@@ -225,6 +226,11 @@ def check(args: argparse.Namespace) -> None:
     imgs = list(photos(args.crop, False).values())
     names = [w for w in args.weights if StrengthRule.from_card(read_card(w)) is not None]
     dens = {n: cvdenoise.load(n, half=False, ensemble=1) for n in names}
+    for entry in args.rule:  # candidate rules instead of the cards' (NAME=a,b,k)
+        name, _, abk = entry.partition("=")
+        if name not in dens:
+            raise SystemExit(f"--rule {entry}: {name} is not among --weights")
+        dens[name].rules = {c: StrengthRule(*map(float, abk.split(","))) for c in dens[name].rules}
     rows, data = [], {}
     for cond, f in conditions(with_presets=True).items():
         row: list[object] = [cond]
@@ -269,10 +275,13 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=["photos:4", "more:3"], metavar="FOLDER:STEP",
                     help="--calibrate: every STEP-th photo of each FOLDER under --photos")
     ap.add_argument("--weights", nargs="+", default=MODELS)
+    ap.add_argument("--rule", nargs="+", default=[], metavar="NAME=A,B,K",
+                    help="check: try these rules instead of the cards' (implies --no-write)")
     ap.add_argument("--crop", type=int, default=320)
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md (and the cards) alone")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
+    args.no_write = args.no_write or bool(args.rule)
     calibrate(args) if args.calibrate else check(args)
 
 
