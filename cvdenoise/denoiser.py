@@ -317,23 +317,18 @@ class Denoiser:
         return restore(out)
 
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
-        """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``)."""
-        n = x.shape[0]
-        if strength == "auto":
+        """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``, per image)."""
+        rule = self.rule_for(x.shape[1]) if strength == "auto" else None
+        if strength == "auto" or float(strength) > 0:
             out = self.denoise_tensor(x)
-            rule = self.rule_for(x.shape[1])
-            if rule is None:
-                self.last_strength = [1.0] * n
-                return out
-            per_image = rule(x, out)
-            self.last_strength = per_image.tolist()
-            if min(self.last_strength) == 1.0:  # visibly noisy: the plain output, bit for bit
-                return out
-            return x + per_image.to(x.device, x.dtype).view(-1, 1, 1, 1) * (out - x)
-        s = float(strength)
-        self.last_strength = [s] * n
-        out = self.denoise_tensor(x) if s > 0 else x
-        return out if s == 1 else x + s * (out - x)
+            per_image = rule(x, out).tolist() if rule else [1.0 if strength == "auto" else float(strength)] * len(x)
+        else:
+            out, per_image = x, [0.0] * len(x)
+        self.last_strength = per_image
+        if min(per_image) == 1.0 or max(per_image) == 0.0:  # the plain output or the input, as they are
+            return out if per_image[0] == 1.0 else x
+        s = torch.tensor(per_image, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+        return x + s * (out - x)
 
     def rule_for(self, channels: int) -> StrengthRule | None:
         """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""

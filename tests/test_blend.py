@@ -47,7 +47,8 @@ def test_subsample_blocks_keeps_the_noise_statistics() -> None:
     assert torch.equal(small[..., :2, :2], x[..., :2, :2])  # whole 2×2 blocks
     assert float(estimate_sigma(small)[0]) == pytest.approx(float(estimate_sigma(x)[0]), rel=0.05)
     assert float(residual_sigma(small, subsample_blocks(y, 1 << 16))[0]) == pytest.approx(10, rel=0.05)
-    assert subsample_blocks(x[..., :64, :64]) is not None and subsample_blocks(x[..., :64, :64]).shape[-1] == 64
+    corner = x[..., :64, :64]
+    assert subsample_blocks(corner) is corner  # small enough: read whole
 
 
 @pytest.mark.parametrize("name", ["default", "fast"])
