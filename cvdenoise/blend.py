@@ -23,29 +23,9 @@ from typing import Any, Mapping
 
 import torch
 
-from .noise import estimate_sigma, residual_sigma
+from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
 __all__ = ["StrengthRule", "subsample_blocks"]
-
-#: pixels per channel the noise statistics read at most (2×2 blocks on a regular grid beyond it)
-MAX_PIXELS = 1 << 16
-
-
-def subsample_blocks(x: torch.Tensor, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """``(B,C,H,W)`` → ``(B,C,h,w)`` made of the image's 2×2 pixel blocks on a regular grid, at
-    most about ``max_pixels`` per channel (``x`` itself when it is small enough).
-
-    Whole 2×2 blocks are kept, so neighbouring pixels stay neighbours at even offsets and
-    :func:`~cvdenoise.noise.estimate_sigma`'s Haar band reads the same noise as on the full image.
-    """
-    b, c, h, w = x.shape
-    if h * w <= max_pixels:
-        return x
-    step = math.ceil(math.sqrt(h * w / max_pixels))
-    h2, w2 = h // 2 * 2, w // 2 * 2
-    blocks = x[..., :h2, :w2].reshape(b, c, h2 // 2, 2, w2 // 2, 2)[:, :, ::step, :, ::step, :]
-    return blocks.reshape(b, c, blocks.shape[2] * 2, blocks.shape[4] * 2)
-
 
 @dataclass(frozen=True)
 class StrengthRule:
