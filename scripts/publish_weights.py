@@ -7,6 +7,12 @@ color-default, color-fast, gray-default, gray-fast. A gray run that is missing i
 the exact colour→gray conversion of its colour model (``cvdenoise.weights.color_to_gray``);
 with ``--keep-missing`` any missing run keeps its shipped file instead.
 Benchmark figures are added to the cards afterwards by ``benchmarks/quality.py --update-cards``.
+
+    python scripts/publish_weights.py --specialist RUN.safetensors NAME
+
+publishes a white-noise specialist (``cvdenoise.route``) as ``weights/NAME.safetensors``; fit
+its routing rule into the blind model's card afterwards with
+``python benchmarks/route.py --calibrate --specialist NAME``.
 """
 
 from __future__ import annotations
@@ -134,5 +140,28 @@ def publish(runs: Path) -> None:
             print("published", name)
 
 
+def publish_specialist(src: Path, name: str) -> None:
+    """``src`` (a run's weights, fine-tuned from a shipped model) → ``weights/<name>``."""
+    model = load_model(src)
+    card = json.loads(src.with_suffix(".json").read_text())
+    training = card.get("training", {})
+    recipe = training.get("recipe", {})
+    training["data"] = _data_text(recipe)
+    previous = _previous_stage(name, recipe)
+    if previous is not None:
+        training["previous_stage"] = previous
+    _rewrite_data_lines(training.get("previous_stage"))
+    training["recipe_doc"] = "weights/RECIPE.md"
+    keep = {"role": "white-noise specialist: run by cvdenoise.load() for images whose noise reads as additive white "
+                    "Gaussian noise (cvdenoise.route; the routing rule is in the blind model's card)",
+            "training": training}
+    storage = torch.float16 if model.config.widths[0] >= 48 else torch.float32
+    save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
+    print("published", name)
+
+
 if __name__ == "__main__":
-    publish(Path(sys.argv[1]))
+    if sys.argv[1] == "--specialist":
+        publish_specialist(Path(sys.argv[2]), sys.argv[3])
+    else:
+        publish(Path(sys.argv[1]))
