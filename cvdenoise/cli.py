@@ -46,9 +46,6 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
                         "(together about one float32 pass), else 1")
-    p.add_argument("--specialist", action=argparse.BooleanOptionalAction, default=True,
-                   help="run the model's white-noise specialist on images whose noise reads as additive white "
-                        "Gaussian noise, where the model card names one (default; --no-specialist: never)")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
@@ -56,7 +53,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
 
     return load(
         args.weights, device=args.device, half=args.half, tile=args.tile, overlap=args.overlap,
-        strength=args.strength, ensemble=args.ensemble, specialist=args.specialist,
+        strength=args.strength, ensemble=args.ensemble,
     )
 
 
@@ -142,13 +139,10 @@ def _cmd_weights(args: argparse.Namespace) -> int:
         bench = card.get("benchmark", {})
         rule = card.get("auto_strength") or {}
         auto = f"a={rule['a']} b={rule['b']} k={rule['k']}" if {"a", "b", "k"} <= set(rule) else "none (auto = 1)"
-        spec = card.get("white_noise_specialist") or {}
-        role = f"  white-noise specialist {spec['weights']}" if spec.get("weights") else ""
-        if "specialist" in str(card.get("role", "")):
-            role = "  (a white-noise specialist, routed to by its blind model)"
         print(
             f"{name:18s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
-            f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}{role}"
+            f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
+            f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
             f"  {json.dumps(bench) if bench and args.verbose else ''}".rstrip()
         )
     return 0

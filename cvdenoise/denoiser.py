@@ -23,7 +23,6 @@ from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
-from .route import RouteRule, Specialist
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
 __all__ = [
@@ -201,11 +200,6 @@ class Denoiser:
             mapped back and averaged — about +0.2 dB PSNR for 2×/4× the time.
         name: weights name, for reports.
         rules: channel count of a model → its ``"auto"`` strength rule.
-        specialists: channel count of a model → its white-noise
-            :class:`~cvdenoise.route.Specialist`: images whose noise profile reads as additive
-            white Gaussian noise (:class:`~cvdenoise.route.RouteRule`) are denoised by it, at full
-            strength under ``"auto"``, instead of by the blind model. :attr:`last_routed` says
-            which images of the last call went to it.
     """
 
     def __init__(
@@ -224,7 +218,6 @@ class Denoiser:
         name: str = "custom",
         lazy: Sequence[int] = (),
         rules: Mapping[int, StrengthRule] | None = None,
-        specialists: Mapping[int, Specialist] | None = None,
     ) -> None:
         if not models:
             raise ValueError("Denoiser needs at least one model")
@@ -252,12 +245,6 @@ class Denoiser:
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         #: strength applied to each image of the last call (``(B,)`` list; the ``"auto"`` choice)
         self.last_strength: list[float] = []
-        if specialists and set(specialists) - set(self._models):
-            raise ValueError(f"specialists for channel counts without a model: {sorted(set(specialists) - set(self._models))}")
-        self.specialists: dict[int, Specialist] = dict(specialists or {})
-        self._specialist_models: dict[int, Backend] = {}  # loaded and placed on first use
-        #: which images of the last call the white-noise specialist denoised (``(B,)`` list)
-        self.last_routed: list[bool] = []
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -332,59 +319,33 @@ class Denoiser:
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
         """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``, per image)."""
         rule = self.rule_for(x.shape[1]) if strength == "auto" else None
-        spec = self.specialists.get(x.shape[1])
-        routed = spec.rule(x) if spec is not None and strength != 0 else [False] * len(x)
         if strength == "auto" or float(strength) > 0:
-            out = self._routed_output(x, routed)
+            out = self.denoise_tensor(x)
             per_image = rule(x, out).tolist() if rule else [1.0 if strength == "auto" else float(strength)] * len(x)
-            if strength == "auto":  # the specialist's output is used as it is
-                per_image = [1.0 if r else s for r, s in zip(routed, per_image)]
         else:
             out, per_image = x, [0.0] * len(x)
-        self.last_strength, self.last_routed = per_image, routed
+        self.last_strength = per_image
         if min(per_image) == 1.0 or max(per_image) == 0.0:  # the plain output or the input, as they are
             return out if per_image[0] == 1.0 else x
         s = torch.tensor(per_image, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
         return x + s * (out - x)
-
-    def _routed_output(self, x: torch.Tensor, routed: list[bool]) -> torch.Tensor:
-        """The plain output of each image by the model it is routed to."""
-        if not any(routed):
-            return self.denoise_tensor(x)
-        if all(routed):
-            return self.denoise_tensor(x, specialist=True)
-        idx = torch.tensor(routed, device=x.device)
-        out = torch.empty_like(x)
-        out[idx] = self.denoise_tensor(x[idx], specialist=True)
-        out[~idx] = self.denoise_tensor(x[~idx])
-        return out
-
-    def specialist_name(self, channels: int) -> str | None:
-        """The weights name of the white-noise specialist for ``channels``-channel images, if any."""
-        spec = self.specialists.get(channels)
-        return spec.name if spec is not None else None
 
     def rule_for(self, channels: int) -> StrengthRule | None:
         """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""
         key = channels if channels in self._models else next(iter(self._models))
         return self.rules.get(key)
 
-    def denoise_tensor(self, x: torch.Tensor, *, specialist: bool = False) -> torch.Tensor:
+    def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same.
 
         Runs on :attr:`device` (tiles are moved there and back), returns on ``x.device``.
-        ``specialist=True`` runs the white-noise specialist of the ``C``-channel model (no routing).
         """
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"denoise_tensor expects (B,1|3,H,W), got {tuple(x.shape)}")
         b, c, h, w = x.shape
-        if specialist and c not in self.specialists:
-            raise ValueError(f"no white-noise specialist for {c}-channel images")
         with torch.inference_mode():
             xp = _reflect_pad(x, self.border)
-            if specialist:
-                y = self._tiled(xp, self._specialist_backend(c))
-            elif c in self._models:
+            if c in self._models:
                 y = self._tiled(xp, self._backend(c))
             elif c == 1:  # only a colour model: run it on the replicated plane, average back
                 y = self._tiled(xp.expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
@@ -401,26 +362,16 @@ class Denoiser:
             self._models[c] = self._models[c]()
             self._unplaced.add(c)
         if c in self._unplaced:
-            self._models[c] = self._place(self._models[c])
+            m = self._models[c]
+            if isinstance(m, torch.nn.Module):
+                m = m.to(self.device).eval()
+                if self.precision == "fp16":
+                    m = m.half()
+                elif self.device.type == "cpu":  # oneDNN convolutions are fastest in NHWC
+                    m = m.to(memory_format=torch.channels_last)
+                self._models[c] = m
             self._unplaced.discard(c)
         return self._models[c]
-
-    def _specialist_backend(self, c: int) -> Backend:
-        """The white-noise specialist for ``c`` channels, loaded and placed on first use."""
-        if c not in self._specialist_models:
-            spec = self.specialists[c]
-            self._specialist_models[c] = self._place(spec.model() if spec.lazy else spec.model)
-        return self._specialist_models[c]
-
-    def _place(self, m: Any) -> Any:
-        """An ``nn.Module`` moved to the device, in eval mode and the chosen precision/layout."""
-        if isinstance(m, torch.nn.Module):
-            m = m.to(self.device).eval()
-            if self.precision == "fp16":
-                m = m.half()
-            elif self.device.type == "cpu":  # oneDNN convolutions are fastest in NHWC
-                m = m.to(memory_format=torch.channels_last)
-        return m
 
     def _forward(self, backend: Backend, x: torch.Tensor) -> torch.Tensor:
         """Forward a batch already cut to size: pad small sides, run on device, return float32."""
@@ -640,7 +591,6 @@ def load(
     channel_order: Literal["rgb", "bgr"] = "rgb",
     strength: Strength = "auto",
     ensemble: int | Literal["auto"] = "auto",
-    specialist: bool = True,
 ) -> Denoiser:
     """Load shipped or local weights into a :class:`Denoiser`.
 
@@ -672,11 +622,6 @@ def load(
             their fine texture, noisy ones (white σ ≳ 8) get the full output. A number in ``[0, 1]``
             fixes it (``1``: the plain model output, what weights without a rule give;
             exports made by :mod:`cvdenoise.export` carry their model card's rule).
-        specialist: where the model card names a white-noise specialist
-            (``white_noise_specialist``; see :mod:`cvdenoise.route`), images whose noise reads as
-            additive white Gaussian noise are denoised by it (loaded on first use) — higher PSNR
-            there, the blind model for everything else. ``False`` always runs the blind model.
-            Exported graphs hold the blind model only.
         tile, overlap, border, batch_size, channel_order: see :class:`Denoiser`.
 
     Raises:
@@ -730,15 +675,12 @@ def load(
             rules.update(_rules({1: fam[1]}))
         except WeightsError:
             pass
-        specs = _specialists({3: fam[3]}) if specialist else {}
-        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, specialists=specs, **kw)
+        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, **kw)
     model = load_model(weights)
     if ensemble == "auto":
         kw["ensemble"] = _auto_ensemble(model, half, device)
     rules = _rules({model.config.channels: weights})
-    specs = _specialists({model.config.channels: weights}) if specialist else {}
-    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules,
-                    specialists=specs, **kw)
+    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
 
 
 def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:
@@ -751,24 +693,4 @@ def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:
             raise WeightsError(f"{name}: {e}") from e
         if rule is not None:
             out[c] = rule
-    return out
-
-
-def _specialists(names: Mapping[int, str | Path]) -> dict[int, Specialist]:
-    """White-noise specialists named by the model cards of ``names`` (channel count → weights)."""
-    out = {}
-    for c, name in names.items():
-        entry = read_card(name).get("white_noise_specialist")
-        if not entry:
-            continue
-        try:
-            rule, weights = RouteRule.from_card(entry), str(entry["weights"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise WeightsError(f"{name}: malformed white_noise_specialist entry: {e}") from e
-        try:
-            resolve(weights)
-        except WeightsError as e:
-            raise WeightsError(f"{name}: its white-noise specialist {weights!r} is missing ({e}); "
-                               "pass specialist=False to run without it") from e
-        out[c] = Specialist(weights, rule, functools.partial(load_model, weights), lazy=True)
     return out

@@ -10,9 +10,8 @@ Benchmark figures are added to the cards afterwards by ``benchmarks/quality.py -
 
     python scripts/publish_weights.py --specialist RUN.safetensors NAME
 
-publishes a white-noise specialist (``cvdenoise.route``) as ``weights/NAME.safetensors``; fit
-its routing rule into the blind model's card afterwards with
-``python benchmarks/route.py --calibrate --specialist NAME``.
+publishes a specialist fine-tuned from a shipped model (``color-default-awgn``: white Gaussian
+noise only) as ``weights/NAME.safetensors``, with its training record.
 """
 
 from __future__ import annotations
@@ -140,6 +139,14 @@ def publish(runs: Path) -> None:
             print("published", name)
 
 
+#: what each specialist is for (its card's ``role``)
+ROLES = {
+    "color-default-awgn": "white-noise specialist: color-default fine-tuned on additive white Gaussian noise alone; "
+                          "higher PSNR on that noise, much lower on camera, low-light and compressed noise "
+                          "(weights/RECIPE.md, stage 21). Load it by name for images known to carry white Gaussian noise.",
+}
+
+
 def publish_specialist(src: Path, name: str) -> None:
     """``src`` (a run's weights, fine-tuned from a shipped model) → ``weights/<name>``."""
     model = load_model(src)
@@ -152,9 +159,7 @@ def publish_specialist(src: Path, name: str) -> None:
         training["previous_stage"] = previous
     _rewrite_data_lines(training.get("previous_stage"))
     training["recipe_doc"] = "weights/RECIPE.md"
-    keep = {"role": "white-noise specialist: run by cvdenoise.load() for images whose noise reads as additive white "
-                    "Gaussian noise (cvdenoise.route; the routing rule is in the blind model's card)",
-            "training": training}
+    keep = {"role": ROLES.get(name, "specialist"), "training": training}
     storage = torch.float16 if model.config.widths[0] >= 48 else torch.float32
     save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
     print("published", name)

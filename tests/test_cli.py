@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from cvdenoise.cli import main
-from cvdenoise.weights import read_card
 
 from helpers import add_noise, psnr
 
@@ -113,10 +112,8 @@ def test_module_entry_point_and_weights_list() -> None:
     r = subprocess.run([sys.executable, "-m", "cvdenoise", "weights"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     for name in ("color-default", "color-fast", "gray-default", "gray-fast"):
-        line = next(ln for ln in r.stdout.splitlines() if ln.split()[0] == name)
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith(name))
         assert "auto-strength a=" in line  # every shipped card carries its strength rule
-        spec = (read_card(name).get("white_noise_specialist") or {}).get("weights")
-        assert (f"white-noise specialist {spec}" in line) if spec else "specialist" not in line
 
 
 def test_precision_and_ensemble_options() -> None:
@@ -124,10 +121,9 @@ def test_precision_and_ensemble_options() -> None:
 
     parse = build_parser().parse_args
     a = parse(["denoise", "x.png", "-o", "out"])
-    assert (a.half, a.ensemble, a.strength, a.specialist) == ("auto", "auto", "auto", True)  # as cvdenoise.load()
+    assert (a.half, a.ensemble, a.strength) == ("auto", "auto", "auto")  # what cvdenoise.load() defaults to
     a = parse(["denoise", "x.png", "-o", "out", "--no-half", "--ensemble", "4"])
     assert (a.half, a.ensemble) == (False, 4)
-    assert parse(["denoise", "x.png", "-o", "out", "--no-specialist"]).specialist is False
     assert parse(["video", "v.mp4", "-o", "o.mp4", "--half"]).half is True
     with pytest.raises(SystemExit):
         parse(["denoise", "x.png", "-o", "out", "--ensemble", "3"])

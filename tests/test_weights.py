@@ -19,7 +19,7 @@ def test_every_family_ships_color_and_gray() -> None:
         assert set(fam.values()) <= names
 
 
-@pytest.mark.parametrize("name", ["color-default", "color-fast", "gray-default", "gray-fast"])
+@pytest.mark.parametrize("name", ["color-default", "color-fast", "gray-default", "gray-fast", "color-default-awgn"])
 def test_shipped_weights_load_with_card(name: str) -> None:
     m = load_model(name)
     card = read_card(name)
@@ -125,3 +125,20 @@ def test_grow_keeps_the_function_and_the_new_parts_learn() -> None:
         grow(big, ModelConfig(widths=(8, 20), enc_blocks=(2, 1), dec_blocks=(2,)))
     with pytest.raises(ValueError, match="number of levels"):
         grow(small, ModelConfig(widths=(8, 16, 32), enc_blocks=(1, 1, 1), dec_blocks=(1, 1)))
+
+
+def test_white_noise_specialist_ships_and_wins_only_on_white_noise(clean_rgb) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    from helpers import add_noise, psnr
+
+    import cvdenoise
+    from cvdenoise.degrade import Degrader
+
+    card = read_card("color-default-awgn")
+    assert card["role"].startswith("white-noise specialist") and card["training"]["recipe"]["degradation"] == "awgn"
+    spec = cvdenoise.load("color-default-awgn", half=False)
+    blind = cvdenoise.load("color-default", half=False, ensemble=1)
+    noisy = add_noise(clean_rgb, 15)
+    assert psnr(spec(noisy), clean_rgb) > psnr(blind(noisy), clean_rgb) + 0.1
+    camera = Degrader("camera")(clean_rgb, np.random.default_rng(0))  # what it was not trained for
+    assert psnr(spec(camera), clean_rgb) < psnr(blind(camera), clean_rgb) - 1.0
