@@ -7,7 +7,8 @@ Uses the photos, presets and seeds of ``benchmarks/quality.py`` (so the figures 
 table) without the peers or timing: a few seconds per model, for choosing between training
 checkpoints. Colour weights are scored on the colour presets, gray weights (or a gray family
 member) on the grayscale pairs (AWGN σ=15/25/50 and the luma of the camera preset). Prints a
-table; writes nothing.
+table; with ``--write`` also the ``weights`` section of RESULTS.md and ``results/weights.json``
+(how the shipped specialist ``color-default-awgn`` compares with ``color-default``).
 
 ``--heldout FOLDER ...`` adds a column scored the way training validates: 64 crops of 128² from
 every 10th photo of the training folders (the photos ``cvdenoise train`` holds out), degraded by
@@ -31,7 +32,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table  # noqa: E402
+from _common import machine, markdown_table, write_section  # noqa: E402
 from quality import GRAY_HEADERS, GRAY_PRESETS, PRESETS, gray_pairs, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -72,7 +73,9 @@ def main() -> int:
     ap.add_argument("--crop", type=int, default=320)
     ap.add_argument("--heldout", nargs="+", default=None, metavar="FOLDER", help="training folders (see above)")
     ap.add_argument("--heldout-seeds", type=int, default=1, metavar="N", help="sets of 64 held-out crops (see above)")
+    ap.add_argument("--write", action="store_true", help="write the table into RESULTS.md (section 'weights')")
     args = ap.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
     imgs = list(photos(args.crop, False).values())
     color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}
     gray = {p: gray_pairs(imgs, p) for p in GRAY_PRESETS}
@@ -105,6 +108,14 @@ def main() -> int:
         print(markdown_table(["gray weights"] + GRAY_HEADERS + extra, grows))
     if args.heldout_seeds > 1:
         print("\n".join(diffs))
+    if args.write:
+        tables = [markdown_table(["colour weights"] + PRESETS + extra, crows)] if crows else []
+        tables += [markdown_table(["gray weights"] + GRAY_HEADERS + extra, grows)] if grows else []
+        md = ("## Weights side by side (`python benchmarks/compare_weights.py`)\n\n"
+              f"The photos, presets and seeds of `quality.py` ({len(imgs)} photos, {args.crop}² crops), one float32 pass "
+              f"of each weights file, mean PSNR (dB). `python benchmarks/compare_weights.py {' '.join(args.weights)} "
+              f"--write`. Machine: {machine()}\n\n" + "\n\n".join(tables))
+        write_section("weights", md, {"weights": args.weights, "colour": crows, "gray": grows})
     return 0
 
 
