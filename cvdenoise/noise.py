@@ -101,9 +101,8 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     x = x[..., :h, :w]
-    blocks = (x[..., 0::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 0::2], x[..., 1::2, 1::2])
-    hh = (blocks[0] - blocks[1] - blocks[2] + blocks[3]) / 2
-    unclipped = torch.stack([_unclipped(b) for b in blocks]).all(0)  # 2×2 blocks without a clipped pixel
+    _, hh = _haar_ll_hh(x)
+    unclipped = _blocks_unclipped(x)  # 2×2 blocks without a clipped pixel, per channel
     sigma = _masked_median(hh.abs(), unclipped).mean(1) * _MAD_TO_SIGMA * 255.0
     return sigma if batched else float(sigma[0])
 
@@ -159,7 +158,7 @@ def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[Noise
     ll, hh = _haar_ll_hh(x)
     _, hh2 = _haar_ll_hh(ll)
     lum = ll.mean(1).flatten(1)  # (B, N) local means (×2)
-    unclipped = _blocks_unclipped(x).flatten(1)  # (B, N)
+    unclipped = _blocks_unclipped(x).all(1).flatten(1)  # (B, N): no channel clipped
     out = []
     for i in range(x.shape[0]):
         h1 = hh[i].flatten(1)  # (C, N)
@@ -194,9 +193,9 @@ def _haar_ll_hh(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _blocks_unclipped(x: torch.Tensor) -> torch.Tensor:
-    """``(B,H/2,W/2)``: 2×2 blocks with no pixel of any channel at 0 or full scale."""
+    """``(B,C,H/2,W/2)``: 2×2 blocks with no pixel at 0 or full scale."""
     u = _unclipped(x)
-    return (u[..., 0::2, 0::2] & u[..., 0::2, 1::2] & u[..., 1::2, 0::2] & u[..., 1::2, 1::2]).all(1)
+    return u[..., 0::2, 0::2] & u[..., 0::2, 1::2] & u[..., 1::2, 0::2] & u[..., 1::2, 1::2]
 
 
 def _mad(v: torch.Tensor) -> torch.Tensor:

@@ -99,6 +99,20 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     return shipped
 
 
+def _complete_training_record(name: str, training: dict) -> None:
+    """Fill a run card's ``training`` in place: data text, the record of the stage it started
+    from (``previous_stage``), a pointer to RECIPE.md."""
+    recipe = training.get("recipe", {})
+    if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
+        recipe["loss"] = "log-charbonnier"
+    training["data"] = _data_text(recipe)
+    previous = _previous_stage(name, recipe)
+    if previous is not None:  # fine-tuned: keep the record of the stage before
+        training["previous_stage"] = previous
+    _rewrite_data_lines(training.get("previous_stage"))
+    training["recipe_doc"] = "weights/RECIPE.md"
+
+
 def publish(runs: Path) -> None:
     for size in ("default", "fast"):
         for ch in ("color", "gray"):
@@ -124,15 +138,7 @@ def publish(runs: Path) -> None:
                 json.loads(shipped_card.read_text()).get("auto_strength") if shipped_card.is_file() else None)
             if rule:  # strength="auto" rule of the weights before: refit with benchmarks/strength.py --calibrate
                 keep["auto_strength"] = rule
-            recipe = keep["training"].get("recipe", {})
-            if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
-                recipe["loss"] = "log-charbonnier"
-            keep["training"]["data"] = _data_text(recipe)
-            previous = _previous_stage(name, recipe)
-            if previous is not None:  # fine-tuned: keep the record of the stage before
-                keep["training"]["previous_stage"] = previous
-            _rewrite_data_lines(keep["training"].get("previous_stage"))
-            keep["training"]["recipe_doc"] = "weights/RECIPE.md"
+            _complete_training_record(name, keep["training"])
             # float16 files for the large models (half the download; < 0.01 dB change)
             storage = torch.float16 if size == "default" else torch.float32
             save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
@@ -152,13 +158,7 @@ def publish_specialist(src: Path, name: str) -> None:
     model = load_model(src)
     card = json.loads(src.with_suffix(".json").read_text())
     training = card.get("training", {})
-    recipe = training.get("recipe", {})
-    training["data"] = _data_text(recipe)
-    previous = _previous_stage(name, recipe)
-    if previous is not None:
-        training["previous_stage"] = previous
-    _rewrite_data_lines(training.get("previous_stage"))
-    training["recipe_doc"] = "weights/RECIPE.md"
+    _complete_training_record(name, training)
     keep = {"role": ROLES.get(name, "specialist"), "training": training}
     storage = torch.float16 if model.config.widths[0] >= 48 else torch.float32
     save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
