@@ -25,7 +25,18 @@ import torch
 
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "subsample_blocks"]
+__all__ = ["StrengthRule", "check_strength"]
+
+
+def check_strength(value: object) -> float | str:
+    """A valid ``strength``: ``"auto"`` or a number in ``[0, 1]`` (as a float); anything else
+    raises ``ValueError`` naming it."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {value!r}")
+    return float(value)
+
 
 @dataclass(frozen=True)
 class StrengthRule:

@@ -18,15 +18,12 @@ def _ensemble(value: str) -> int | str:
 
 
 def _strength(value: str) -> float | str:
-    if value == "auto":
-        return value
+    from .blend import check_strength
+
     try:
-        s = float(value)
+        return check_strength(value if value == "auto" else float(value))
     except ValueError:
-        s = -1.0
-    if not 0.0 <= s <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}")
-    return s
+        raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}") from None
 
 
 def _add_denoiser_options(p: argparse.ArgumentParser) -> None:

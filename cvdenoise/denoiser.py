@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .backends import EXPORTED_SUFFIXES
-from .blend import StrengthRule
+from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
@@ -254,10 +254,7 @@ class Denoiser:
 
     @staticmethod
     def _check_strength(strength: Strength) -> None:
-        if strength == "auto":
-            return
-        if isinstance(strength, bool) or not (isinstance(strength, (int, float)) and 0.0 <= float(strength) <= 1.0):
-            raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {strength!r}")
+        check_strength(strength)
 
     @property
     def channels(self) -> tuple[int, ...]:

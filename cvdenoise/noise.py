@@ -136,8 +136,8 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
 def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[NoiseProfile]:
     """The :class:`NoiseProfile` of an image (a list of them for a ``(B,C,H,W)`` batch).
 
-    Reads at most about :data:`MAX_PIXELS` pixels per channel (4×4 blocks on a grid), a few
-    milliseconds for any image size.
+    Reads at most about :data:`MAX_PIXELS` pixels per channel (4×4 blocks on a grid, taken
+    before any dtype conversion), so its cost does not grow with the image size.
 
     Args:
         image: as :func:`estimate_sigma`; at least 8×8 pixels.
@@ -149,10 +149,9 @@ def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[Noise
         >>> round(p.sigma), abs(p.channel_corr) < 0.1, 0.8 < p.whiteness < 1.2
         (20, True, True)
     """
-    x, batched = _as_float_batch(image)
+    x, batched = _as_float_batch(image, block=4)  # subsampled before the float conversion
     if x.shape[-1] < 8 or x.shape[-2] < 8:
         raise ValueError(f"image too small for a noise profile (needs 8×8): {tuple(image.shape)}")
-    x = subsample_blocks(x, block=4)
     h, w = x.shape[-2] // 4 * 4, x.shape[-1] // 4 * 4
     x = x[..., :h, :w]
     ll, hh = _haar_ll_hh(x)
@@ -165,16 +164,16 @@ def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[Noise
         keep = unclipped[i]
         if int(keep.sum()) < 64:  # nearly all clipped: read the whole band
             keep = torch.ones_like(keep)
-        s1 = _mad(h1[:, keep])  # (C,)
+        hk = h1[:, keep]
+        s1 = _mad(hk)  # (C,)
         s2 = _mad(hh2[i].flatten(1))
         sigma = float(s1.mean()) * 255.0
-        white = float((s2.mean() / s1.mean().clamp_min(1e-6)))
+        white = float(s2.mean() / s1.mean().clamp_min(1e-6))
         corr = 0.0
-        if h1.shape[0] > 1:
-            pairs = [(0, 1), (1, 2), (0, 2)][: 3 if h1.shape[0] >= 3 else 1]
+        if len(hk) > 1:
             rs = []
-            for a, b in pairs:
-                sp, sd = _mad(h1[a, keep] + h1[b, keep]), _mad(h1[a, keep] - h1[b, keep])
+            for a, b in [(0, 1), (1, 2), (0, 2)][: 3 if len(hk) >= 3 else 1]:
+                sp, sd = _mad(hk[a] + hk[b]), _mad(hk[a] - hk[b])
                 rs.append(float((sp**2 - sd**2) / (sp**2 + sd**2).clamp_min(1e-12)))
             corr = sum(rs) / len(rs)
         idx = keep.nonzero()[:, 0]
@@ -201,7 +200,7 @@ def _blocks_unclipped(x: torch.Tensor) -> torch.Tensor:
 def _mad(v: torch.Tensor) -> torch.Tensor:
     """Robust σ (median absolute value / 0.6745) over the last dimension (0 when empty)."""
     if v.shape[-1] == 0:
-        return torch.zeros(v.shape[:-1])
+        return v.new_zeros(v.shape[:-1])
     return v.abs().median(-1).values * _MAD_TO_SIGMA
 
 
@@ -216,19 +215,20 @@ def _masked_median(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(m, nan=0.0)
 
 
-def _as_float_batch(image: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """numpy ``(H,W[,C])`` or tensor ``(C,H,W)``/``(B,C,H,W)`` → float ``(B,C,H,W)`` in [0,1]."""
+def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) -> tuple[torch.Tensor, bool]:
+    """numpy ``(H,W[,C])`` or tensor ``(C,H,W)``/``(B,C,H,W)`` → float ``(B,C,H,W)`` in [0,1]
+    (with ``block``: :func:`subsample_blocks` first, so a large image is never converted whole)."""
     batched = isinstance(image, torch.Tensor) and image.ndim == 4
     if isinstance(image, np.ndarray):
         a = image if image.ndim == 3 else image[:, :, None]
-        scale = 255.0 if a.dtype == np.uint8 else 65535.0 if a.dtype == np.uint16 else 1.0
-        x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / scale
+        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
     elif isinstance(image, torch.Tensor):
         t = image if image.ndim == 4 else image[None]
-        scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else 1.0
-        x = t.float() / scale
     else:
         raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
-    if x.ndim != 4:
+    if t.ndim != 4:
         raise ValueError(f"image malformed for noise estimation: {tuple(image.shape)}")
-    return x, batched
+    scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else 1.0
+    if block is not None:
+        t = subsample_blocks(t, block=block)
+    return t.float() / scale, batched

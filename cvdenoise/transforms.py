@@ -30,6 +30,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
+from .blend import check_strength as _check_strength
 from .denoiser import DEFAULT_OVERLAP, Denoiser, load
 from .weights import FAMILIES, resolve
 
@@ -66,11 +67,6 @@ def _check_unit(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     return float(value)
-
-
-def _check_strength(value: float | str) -> float | str:
-    """A strength in ``[0, 1]`` or ``"auto"``."""
-    return "auto" if value == "auto" else _check_unit("strength", value)  # type: ignore[arg-type]
 
 
 def _check_tile(tile: int) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from cvdenoise.model import CONFIGS, DenoiseAutoencoder
 from cvdenoise.weights import color_to_gray, load_model, save_weights
 
 HERE = Path(__file__).resolve().parent.parent / "weights"
@@ -99,6 +100,11 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     return shipped
 
 
+def _storage(model: DenoiseAutoencoder) -> torch.dtype:
+    """float16 files for the ``default``-size models (half the download; < 0.01 dB change)."""
+    return torch.float16 if model.config.widths == CONFIGS["default"].widths else torch.float32
+
+
 def _complete_training_record(name: str, training: dict) -> None:
     """Fill a run card's ``training`` in place: data text, the record of the stage it started
     from (``previous_stage``), a pointer to RECIPE.md."""
@@ -139,9 +145,7 @@ def publish(runs: Path) -> None:
             if rule:  # strength="auto" rule of the weights before: refit with benchmarks/strength.py --calibrate
                 keep["auto_strength"] = rule
             _complete_training_record(name, keep["training"])
-            # float16 files for the large models (half the download; < 0.01 dB change)
-            storage = torch.float16 if size == "default" else torch.float32
-            save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
+            save_weights(model, HERE / f"{name}.safetensors", keep, storage=_storage(model))
             print("published", name)
 
 
@@ -160,8 +164,7 @@ def publish_specialist(src: Path, name: str) -> None:
     training = card.get("training", {})
     _complete_training_record(name, training)
     keep = {"role": ROLES.get(name, "specialist"), "training": training}
-    storage = torch.float16 if model.config.widths[0] >= 48 else torch.float32
-    save_weights(model, HERE / f"{name}.safetensors", keep, storage=storage)
+    save_weights(model, HERE / f"{name}.safetensors", keep, storage=_storage(model))
     print("published", name)
 
 

@@ -11,9 +11,9 @@ import torch
 from helpers import add_noise, psnr
 
 import cvdenoise
-from cvdenoise.blend import StrengthRule, subsample_blocks
+from cvdenoise.blend import StrengthRule, check_strength
 from cvdenoise.cli import _strength
-from cvdenoise.noise import estimate_sigma, residual_sigma
+from cvdenoise.noise import estimate_sigma, residual_sigma, subsample_blocks
 from cvdenoise.weights import FAMILIES, WeightsError, read_card
 
 
@@ -112,6 +112,10 @@ def test_strength_option_parsing() -> None:
             _strength(bad)
     with pytest.raises(ValueError, match="'auto'"):
         cvdenoise.load("fast", strength="full")  # type: ignore[arg-type]
+    assert check_strength(1) == 1.0 and isinstance(check_strength(1), float) and check_strength("auto") == "auto"
+    for bad in (True, 1.5, "0.5", None):
+        with pytest.raises(ValueError, match="strength must be"):
+            check_strength(bad)
 
 
 def test_transforms_take_auto(clean_rgb: np.ndarray) -> None:

@@ -48,3 +48,5 @@ def test_profile_of_gray_and_batches(clean_gray: np.ndarray, clean_rgb: np.ndarr
         noise_profile(np.zeros((4, 40, 3), np.uint8))
     big = add_noise(np.repeat(np.repeat(clean_rgb, 4, 0), 4, 1), 25)  # 1024²: read on a grid of 4×4 blocks
     assert _profile(big).sigma == pytest.approx(_profile(add_noise(clean_rgb, 25)).sigma, rel=0.1)
+    deep = big.astype(np.uint16) * 257  # 16-bit: the same image, the same 8-bit-unit profile
+    assert _profile(deep).sigma == pytest.approx(_profile(big).sigma, rel=1e-3)
