@@ -27,6 +27,7 @@ from typing import Any, Union
 import numpy as np
 import torch
 
+from .model import pad_to
 from .weights import WeightsError
 
 __all__ = [
@@ -105,7 +106,7 @@ class OnnxBackend:
     Inputs are converted through numpy (``(B,C,H,W)`` float32, C-contiguous) and the output is
     returned on the input's device. Exports with a fixed batch run the input in chunks of that
     batch (the last one padded by repetition); exports with a fixed ``H×W`` accept inputs up to
-    that size (replicate-padded, then cropped back) and reject larger ones.
+    that size (reflect-padded as the model pads, then cropped back) and reject larger ones.
 
     Raises:
         WeightsError: not an ONNX file, no cvdenoise metadata, or not a ``(B,C,H,W)`` model.
@@ -182,7 +183,7 @@ class OnnxBackend:
                     "(cvdenoise.load caps the tile size for such models; or export without static)"
                 )
             if (h, w) != (fh, fw):
-                xc = torch.nn.functional.pad(xc, (0, fw - w, 0, fh - h), mode="replicate")
+                xc = pad_to(xc, fh, fw)  # reflect, as the model pads: the fixed-size result matches a dynamic one
         arr = np.ascontiguousarray(xc.numpy())
         if self.batch is None:
             y = self._run(arr)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
-from .model import CONFIGS, DenoiseAutoencoder
+from .model import CONFIGS, DenoiseAutoencoder, pad_to
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
 __all__ = [
@@ -394,11 +394,18 @@ class Denoiser:
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
-        b, c, h, w = x.shape
-        t, o = self.tile, self.overlap
-        if not t or (h <= t and w <= t):
+        b, c, h0, w0 = x.shape
+        t, o, m = self.tile, self.overlap, self.multiple
+        if not t or (h0 <= t and w0 <= t):
             return torch.cat([self._forward(backend, x[i : i + self.batch_size]) for i in range(0, b, self.batch_size)])
-        ys, xs = _starts(h, t, o), _starts(w, t, o)
+        # The models are not shift-invariant (pixel-unshuffle and stride-2 convolutions): a tile
+        # gives the whole-image result only where it starts on the whole pass's grid, a multiple
+        # of `multiple`. So pad as the model pads a whole image (reflect, bottom/right), and use
+        # a tile size and tile starts that are multiples of it.
+        x = pad_to(x, -(-h0 // m) * m, -(-w0 // m) * m)
+        h, w = x.shape[-2:]
+        t = max(m, t - t % m)
+        ys, xs = _starts(h, t, o, m), _starts(w, t, o, m)
         th, tw = min(t, h), min(t, w)
         wy, wx = _ramp(th, o, x.device), _ramp(tw, o, x.device)
         out = torch.zeros(b, c, h, w, dtype=torch.float32, device=x.device)
@@ -424,7 +431,7 @@ class Denoiser:
                 out[i, :, y0 : y0 + th, x0 : x0 + tw] += r * win
                 if i == 0:
                     norm[0, 0, y0 : y0 + th, x0 : x0 + tw] += win
-        return out / norm
+        return (out / norm)[..., :h0, :w0]
 
     def _staging_device(self, hw: tuple[int, ...]) -> torch.device | None:
         """The accelerator to move an untiled image to *before* converting it to float.
@@ -549,11 +556,14 @@ def _reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
     return F.pad(x, (p, p, p, p), mode="replicate")
 
 
-def _starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Tile start offsets covering ``[0, n)`` with at least ``overlap`` shared pixels."""
+def _starts(n: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
+    """Tile start offsets covering ``[0, n)`` with at least ``overlap`` shared pixels.
+
+    With ``n`` and ``tile`` multiples of ``multiple``, every start is one too.
+    """
     if n <= tile:
         return [0]
-    step = tile - overlap
+    step = max(multiple, (tile - overlap) // multiple * multiple)
     k = math.ceil((n - tile) / step) + 1
     return [min(i * step, n - tile) for i in range(k)]
 

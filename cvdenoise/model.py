@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "CONFIGS"]
+__all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "pad_to", "CONFIGS"]
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,21 @@ class DenoiseAutoencoder(nn.Module):
         xp = self._pad(x)
         out = xp + self.decode(self.encode(xp))
         return out[..., :h, :w].clamp(0.0, 1.0)
+
+
+def pad_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Pad ``(…, H, W)`` at the bottom and right to ``h×w`` by reflection, as the models pad.
+
+    Reflects again where one reflection is not enough (a side shorter than its padding), and
+    replicates a side of one pixel, which has nothing to reflect.
+    """
+    while x.shape[-2] < h or x.shape[-1] < w:
+        ch, cw = x.shape[-2:]
+        ph, pw = min(h - ch, ch - 1), min(w - cw, cw - 1)
+        if (ph <= 0 < h - ch) or (pw <= 0 < w - cw):  # a 1-pixel side: nothing to reflect
+            return F.pad(x, (0, max(0, w - cw), 0, max(0, h - ch)), mode="replicate")
+        x = F.pad(x, (0, max(0, pw), 0, max(0, ph)), mode="reflect")
+    return x
 
 
 def count_params(model: nn.Module) -> int:

@@ -198,6 +198,11 @@ def test_static_export_rejects_other_sizes(exported: Exporter, clean_rgb: np.nda
     assert np.abs(out.astype(int) - dyn.astype(int)).max() <= 1  # all tiles are 64×64 in both runs
     batch3 = torch.rand(3, 3, 40, 50)
     assert den(batch3).shape == batch3.shape
+    # a smaller image is padded to the fixed size by reflection, as the model pads (replicate
+    # padding changed pixels near the bottom/right edges by up to 14 levels)
+    small = add_noise(clean_rgb[:21, :30], 25)
+    whole = cvdenoise.load("fast", tile=0, half=False)(small)
+    assert np.abs(den(small).astype(int) - whole.astype(int)).max() <= 4
 
 
 # ---------------------------------------------------------------------- half / CUDA
