@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
@@ -19,6 +20,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_float_range
 from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
@@ -46,7 +48,6 @@ Strength = Union[float, Literal["auto"]]
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
-_FLOAT_TOL = 1e-3
 #: dihedral transforms per ensemble size (bit 0: flip W, bit 1: flip H, bit 2: transpose)
 _ENSEMBLES = {1: (0,), 2: (0, 1), 4: (0, 1, 2, 4), 8: tuple(range(8))}
 
@@ -238,6 +239,7 @@ class Denoiser:
         self._models: dict[int, Any] = dict(models)
         self._lazy = set(lazy)
         self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
+        self._load_lock = threading.Lock()
         self.half = self.precision != "fp32"
         self.multiple, self.tile, self.overlap = multiple, tile, overlap
         self.border = border
@@ -245,6 +247,15 @@ class Denoiser:
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         #: strength applied to each image of the last call (``(B,)`` list; the ``"auto"`` choice)
         self.last_strength: list[float] = []
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable: the lock is not
+        state = self.__dict__.copy()
+        del state["_load_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._load_lock = threading.Lock()
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -353,11 +364,20 @@ class Denoiser:
 
     # ------------------------------------------------------------------ internals
     def _backend(self, c: int) -> Backend:
-        """The backend for ``c`` channels, loaded and placed on the device once (not per call)."""
+        """The backend for ``c`` channels, loaded and placed on the device once (not per call).
+
+        Thread-safe: the first calls from several threads load and place it once.
+        """
+        if c in self._lazy or c in self._unplaced:
+            with self._load_lock:
+                self._load(c)
+        return self._models[c]
+
+    def _load(self, c: int) -> None:
         if c in self._lazy:
-            self._lazy.discard(c)
             self._models[c] = self._models[c]()
             self._unplaced.add(c)
+            self._lazy.discard(c)  # only now: another thread must not see the loader as the model
         if c in self._unplaced:
             m = self._models[c]
             if isinstance(m, torch.nn.Module):
@@ -368,7 +388,6 @@ class Denoiser:
                     m = m.to(memory_format=torch.channels_last)
                 self._models[c] = m
             self._unplaced.discard(c)
-        return self._models[c]
 
     def _forward(self, backend: Backend, x: torch.Tensor) -> torch.Tensor:
         """Forward a batch already cut to size: pad small sides, run on device, return float32."""
@@ -473,11 +492,12 @@ class Denoiser:
             t = torch.from_numpy(ints if ints.flags.writeable else ints.copy())  # torch rejects read-only memory
             x = (t if stage is None else t.to(stage)).float().div_(_INT_MAX[dtype])
         elif np.issubdtype(dtype, np.floating):
-            x = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32))
-            _check_float_range(x)
+            f32 = np.ascontiguousarray(hwc, dtype=np.float32)
+            x = torch.from_numpy(f32 if f32.flags.writeable else f32.copy())  # torch warns on read-only memory
+            check_float_range(x)
             x = x if stage is None else x.to(stage)
         else:
-            raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float32 in [0,1]")
+            raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float (16/32/64 bit) in [0,1]")
         x = x.permute(2, 0, 1)[None]
 
         def restore(y: torch.Tensor) -> np.ndarray:
@@ -518,7 +538,7 @@ class Denoiser:
             xf = x.float() / _TORCH_INT_MAX[dtype]
         elif dtype.is_floating_point:
             xf = x.float()
-            _check_float_range(xf)
+            check_float_range(xf)
         else:
             raise TypeError(f"unsupported tensor dtype {dtype}; expected uint8, uint16 or float in [0,1]")
 
@@ -533,17 +553,6 @@ class Denoiser:
             return y.reshape(shape)
 
         return xf, restore
-
-
-def _check_float_range(x: torch.Tensor) -> None:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("image contains NaN or infinite values")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < -_FLOAT_TOL or hi > 1 + _FLOAT_TOL:
-        raise ValueError(
-            f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] "
-            "(divide uint8 data by 255, or pass the integer array)"
-        )
 
 
 def _reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:

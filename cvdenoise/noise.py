@@ -25,14 +25,20 @@ channels (chroma subsampling), and low-light shot noise grows in the shadows.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ._checks import check_float_range
+
 __all__ = ["NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
+
+#: how far float images may stray outside ``[0, 1]`` (unclipped synthetic noise); 0–255 floats are refused
+UNCLIPPED_TOL = 0.5
 
 #: pixels per channel the noise statistics read at most (pixel blocks on a regular grid beyond it)
 MAX_PIXELS = 1 << 16
@@ -217,18 +223,47 @@ def _masked_median(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) -> tuple[torch.Tensor, bool]:
     """numpy ``(H,W[,C])`` or tensor ``(C,H,W)``/``(B,C,H,W)`` → float ``(B,C,H,W)`` in [0,1]
-    (with ``block``: :func:`subsample_blocks` first, so a large image is never converted whole)."""
-    batched = isinstance(image, torch.Tensor) and image.ndim == 4
+    (with ``block``: :func:`subsample_blocks` first, so a large image is never converted whole).
+
+    ``C`` is 1, 3 or 4 (an alpha channel is left out: it holds no noise). Integers must be
+    uint8 or uint16; floats finite and in ``[0, 1]``, give or take :data:`UNCLIPPED_TOL` for
+    noise that was not clipped (checked on the pixels read). Anything else
+    raises ``ValueError``/``TypeError`` naming the problem, as :class:`cvdenoise.Denoiser` does.
+    """
     if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3):
+            raise ValueError(f"numpy images must be (H,W) or (H,W,C); got shape {image.shape}")
         a = image if image.ndim == 3 else image[:, :, None]
-        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+        if a.shape[-1] not in (1, 3, 4):
+            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if a.shape[0] in (1, 3, 4) else ""
+            raise ValueError(f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {image.shape}{hint}")
+        if a.dtype not in (np.uint8, np.uint16) and not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(f"unsupported image dtype {a.dtype}; expected uint8, uint16 or float in [0,1]")
+        with warnings.catch_warnings():  # read-only arrays: nothing here writes to them
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+        batched = False
     elif isinstance(image, torch.Tensor):
-        t = image if image.ndim == 4 else image[None]
+        if image.ndim not in (3, 4):
+            raise ValueError(f"tensor images must be (C,H,W) or (B,C,H,W); got shape {tuple(image.shape)}")
+        t = (image if image.ndim == 4 else image[None]).detach()
+        if t.shape[1] not in (1, 3, 4):
+            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if image.ndim == 3 and image.shape[-1] in (1, 3, 4) else ""
+            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(image.shape)}{hint}")
+        if t.dtype not in (torch.uint8, torch.uint16) and not t.dtype.is_floating_point:
+            raise TypeError(f"unsupported tensor dtype {t.dtype}; expected uint8, uint16 or float in [0,1]")
+        batched = image.ndim == 4
     else:
         raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
-    if t.ndim != 4:
-        raise ValueError(f"image malformed for noise estimation: {tuple(image.shape)}")
-    scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else 1.0
+    if t.shape[1] == 4:
+        t = t[:, :3]
+    if t.numel() == 0:
+        raise ValueError(f"empty image of shape {tuple(image.shape)}")
+    scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else None
     if block is not None:
         t = subsample_blocks(t, block=block)
+    if scale is None:
+        x = t.float()
+        check_float_range(x, tol=UNCLIPPED_TOL)
+        return x, batched
     return t.float() / scale, batched

@@ -118,7 +118,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
 
     Raises:
         WeightsError: the file is missing or not safetensors, carries no/invalid config, or
-            its tensors do not match the architecture (missing/unexpected keys, wrong shapes).
+            its tensors do not match the architecture (missing/unexpected keys, wrong shapes) or
+            hold NaN/inf values.
     """
     path = resolve(name)
     try:
@@ -152,6 +153,9 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
         if wrong:
             parts.append(f"{len(wrong)} shape mismatches (e.g. {wrong[:2]})")
         raise WeightsError(f"{path} does not match architecture {config}: " + "; ".join(parts))
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:  # a damaged payload: the model would output NaN (uint8: all black)
+        raise WeightsError(f"{path}: {len(bad)} tensors hold NaN or inf values (e.g. {bad[:3]}); the file is damaged")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model.eval()
 

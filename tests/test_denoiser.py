@@ -377,3 +377,32 @@ def test_loaded_model_is_the_file() -> None:
     x = torch.rand(1, 3, 32, 32)
     with torch.inference_mode():
         assert torch.allclose(den(x), m(x), atol=1e-6)
+
+
+def test_first_calls_from_two_threads_load_the_gray_model_once(clean_gray: np.ndarray) -> None:
+    # the gray twin loads lazily; two threads racing into the first gray call used to see the
+    # loader in place of the model (one of them failed)
+    import pickle
+    import threading
+
+    for _ in range(3):
+        den = cvdenoise.load("fast", half=False)
+        img = add_noise(clean_gray[:64, :64], 20)
+        outs: list[np.ndarray] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                outs.append(den(img))
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(outs) == 4 and all(np.array_equal(o, outs[0]) for o in outs)
+    clone = pickle.loads(pickle.dumps(den))  # still picklable (the lock is rebuilt)
+    assert np.array_equal(clone(img), outs[0])

@@ -1,6 +1,8 @@
-"""cvdenoise.noise.noise_profile: what kind of noise an image holds."""
+"""cvdenoise.noise: what kind of noise an image holds, and the checks on what the helpers read."""
 
 from __future__ import annotations
+
+import warnings
 
 import cv2
 import numpy as np
@@ -9,7 +11,7 @@ import torch
 from helpers import add_noise
 
 from cvdenoise.degrade import Degrader
-from cvdenoise.noise import NoiseProfile, noise_profile
+from cvdenoise.noise import NoiseProfile, estimate_sigma, noise_profile, residual_sigma
 
 
 def _profile(img: np.ndarray) -> NoiseProfile:
@@ -50,3 +52,39 @@ def test_profile_of_gray_and_batches(clean_gray: np.ndarray, clean_rgb: np.ndarr
     assert _profile(big).sigma == pytest.approx(_profile(add_noise(clean_rgb, 25)).sigma, rel=0.1)
     deep = big.astype(np.uint16) * 257  # 16-bit: the same image, the same 8-bit-unit profile
     assert _profile(deep).sigma == pytest.approx(_profile(big).sigma, rel=1e-3)
+
+
+def test_noise_helpers_refuse_what_they_cannot_read(clean_rgb: np.ndarray) -> None:
+    # they used to return 0 or a plausible wrong σ for these, or fail deep inside torch
+    noisy = add_noise(clean_rgb, 15)
+    bad_values: list[tuple[object, type[Exception], str]] = [
+        (noisy.astype(np.float64), ValueError, r"\[0, 1\]"),  # 0–255 floats
+        (np.full((32, 32), np.nan, np.float32), ValueError, "NaN"),
+        (noisy.astype(np.int32), TypeError, "dtype"),
+        (noisy > 128, TypeError, "dtype"),
+        (torch.from_numpy(noisy).permute(2, 0, 1).int(), TypeError, "dtype"),
+        (noisy[:, :, 0].ravel(), ValueError, "shape"),
+        (noisy[None], ValueError, "shape"),
+        (np.ascontiguousarray(noisy.transpose(2, 0, 1)), ValueError, r"\(C,H,W\)"),
+        (torch.from_numpy(noisy), ValueError, r"\(H,W,C\)"),
+        (noisy[:, :, :2], ValueError, "channels"),
+        ("image.png", TypeError, "numpy array or torch tensor"),
+    ]
+    for bad, exc, msg in bad_values:
+        for fn in (estimate_sigma, noise_profile, lambda im: residual_sigma(im, im)):
+            with pytest.raises(exc, match=msg):
+                fn(bad)  # type: ignore[operator]
+    # an alpha channel holds no noise: it is left out, not averaged in as a clean channel
+    rgba = np.dstack([noisy, np.full(noisy.shape[:2], 255, np.uint8)])
+    assert estimate_sigma(rgba) == pytest.approx(estimate_sigma(noisy))
+    assert noise_profile(rgba).sigma == pytest.approx(noise_profile(noisy).sigma)
+    den = add_noise(clean_rgb, 1)
+    assert residual_sigma(rgba, np.dstack([den, rgba[:, :, 3]])) == pytest.approx(residual_sigma(noisy, den))
+    # read-only arrays and tensors that require grad: no warning, same answer
+    ro = noisy.copy()
+    ro.flags.writeable = False
+    grad = torch.from_numpy(noisy).permute(2, 0, 1).float().div(255).requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert estimate_sigma(ro) == estimate_sigma(noisy)
+        assert estimate_sigma(grad) == pytest.approx(estimate_sigma(noisy), abs=1e-3)

@@ -74,6 +74,16 @@ def test_missing_tensors_rejected(tmp_path: Path) -> None:
         load_model(p)
 
 
+def test_non_finite_weights_rejected(tmp_path: Path) -> None:
+    # a damaged payload (bytes overwritten) parses fine but holds NaN: refuse it at load time
+    state = {k: v.contiguous().clone() for k, v in load_model("color-fast").state_dict().items()}
+    state["encoders.1.0.conv1.weight"][0, 0, 0, 0] = float("nan")
+    p = tmp_path / "nan.safetensors"
+    save_file(state, str(p), metadata={"config": json.dumps(CONFIGS["fast"].to_dict())})
+    with pytest.raises(WeightsError, match=r"NaN or inf.*encoders\.1\.0\.conv1\.weight"):
+        load_model(p)
+
+
 def test_corrupt_and_unknown_files(tmp_path: Path) -> None:
     p = tmp_path / "junk.safetensors"
     p.write_bytes(b"not a safetensors file at all")
