@@ -18,9 +18,11 @@ stored in the model card as ``auto_strength``; weights without one keep the full
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
@@ -28,12 +30,17 @@ from .noise import estimate_sigma, residual_sigma, subsample_blocks
 __all__ = ["StrengthRule", "check_strength"]
 
 
+def is_real(value: object) -> bool:
+    """A real number (Python or numpy int/float), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_strength(value: object) -> float | str:
     """A valid ``strength``: ``"auto"`` or a number in ``[0, 1]`` (as a float); anything else
     raises ``ValueError`` naming it."""
     if value == "auto":
         return "auto"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+    if not isinstance(value, numbers.Real) or not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {value!r}")
     return float(value)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import numbers
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
-    "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "resolve_precision",
+    "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "resolve_device", "resolve_precision",
 ]
 
 #: tile overlap (pixels): covers the context the shipped models look at around a pixel (the
@@ -148,12 +149,29 @@ def resolve_precision(half: Half, device: torch.device) -> Literal["fp32", "fp16
     )
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU) or a device that exists here.
+
+    Raises:
+        ValueError: not a device name, or a device this machine or PyTorch build lacks
+            (``"cuda"`` without a GPU, ``"cuda:3"`` with two, ``"mps"`` off Apple silicon).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device {device!r} requested but MPS (Apple silicon) is not available")
+    elif dev.type != "cpu":
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}")
     return dev
 
 
@@ -224,9 +242,13 @@ class Denoiser:
             raise ValueError("Denoiser needs at least one model")
         if set(models) - {1, 3}:
             raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
         self.precision = resolve_precision(half, self.device)
+        for arg, v in (("tile", tile), ("overlap", overlap), ("border", border), ("batch_size", batch_size)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+                raise ValueError(f"{arg} must be an integer, got {v!r}")
+        tile, overlap, border, batch_size = int(tile), int(overlap), int(border), int(batch_size)
         if tile and tile < 2 * overlap + multiple:
             raise ValueError(f"tile ({tile}) must be at least 2*overlap + {multiple} ({2 * overlap + multiple})")
         if overlap < 0 or border < 0 or batch_size < 1:
@@ -517,6 +539,7 @@ class Denoiser:
         t: torch.Tensor, stage: torch.device | None = None
     ) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
         shape, dtype, home = t.shape, t.dtype, t.device
+        channels_last = t.ndim == 4 and t.shape[1] > 1 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
         t = t.detach()  # denoising is not differentiated through; no autograd warnings
         if stage is not None and dtype != torch.uint16:
             t = t.to(stage)  # integers upload at their own width; the result comes back to `home`
@@ -548,8 +571,11 @@ class Denoiser:
             else:
                 y = y.to(dtype)
             y = y.to(home)
-            if y.is_inference():  # a normal tensor, so callers may modify it in place
-                y = y.clone()
+            # the input's memory format (channels-last stays channels-last, anything else comes
+            # back contiguous), and a normal tensor, so callers may modify it in place
+            fmt = torch.channels_last if channels_last else torch.contiguous_format
+            if y.is_inference() or not y.is_contiguous(memory_format=fmt):
+                y = y.clone(memory_format=fmt)
             return y.reshape(shape)
 
         return xf, restore
@@ -591,7 +617,7 @@ def _auto_ensemble(model: DenoiseAutoencoder, half: Half, device: str | torch.de
     where two such passes stay far under the 1 s budget of a 640² frame
     (:func:`cpu_runs_two_bf16_passes`), else 1."""
     quality_size = replace(model.config, channels=3) == CONFIGS["default"]
-    bf16 = resolve_precision(half, _resolve_device(device)) == "bf16"
+    bf16 = resolve_precision(half, resolve_device(device)) == "bf16"
     return 2 if quality_size and bf16 and cpu_runs_two_bf16_passes() else 1
 
 
@@ -663,7 +689,7 @@ def load(
         if half is True:
             raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
         kw["half"] = False
-        be = load_backend(weights, _resolve_device(device))
+        be = load_backend(weights, resolve_device(device))
         if be.size is not None and be.size[0] != be.size[1] and kw["ensemble"] > 2:
             raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
         if be.size is not None:  # fixed H×W export: every tile must fit it

@@ -21,9 +21,11 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (environment switches before third-party imports)
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
@@ -31,7 +33,8 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .blend import check_strength as _check_strength
-from .denoiser import DEFAULT_OVERLAP, Denoiser, load
+from .blend import is_real
+from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision
 from .weights import FAMILIES, resolve
 
 __all__ = ["Denoise"]
@@ -54,17 +57,15 @@ def _check_weights(weights: str | Path) -> str:
 
 
 def _check_device(device: str | torch.device | None) -> str:
-    """``None``/``"auto"`` → ``"auto"``; anything ``torch.device`` parses → its canonical string."""
+    """``None``/``"auto"`` → ``"auto"``; a device that exists here → its canonical string
+    (``ValueError`` now, not in a ``DataLoader`` worker at the first sample)."""
     if device is None or str(device) == "auto":
         return "auto"
-    try:
-        return str(torch.device(device))
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or None, got {device!r}") from e
+    return str(resolve_device(device))
 
 
 def _check_unit(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+    if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     return float(value)
 
@@ -73,6 +74,10 @@ def _check_tile(tile: int) -> int:
     if isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < _MIN_TILE):
         raise ValueError(f"tile must be 0 (no tiling) or an integer >= {_MIN_TILE}, got {tile!r}")
     return tile
+
+
+def _is_image(x: Any) -> bool:
+    return isinstance(x, (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image)) or is_pure_tensor(x)
 
 
 class Denoise(v2.Transform):
@@ -139,6 +144,8 @@ class Denoise(v2.Transform):
         self.half = half
         self.weights = _check_weights(weights)
         self.device = _check_device(device)
+        if self.device != "auto":  # half=True where the device has no fast half type: refused now
+            resolve_precision(half, torch.device(self.device))  # type: ignore[arg-type]
         self.p = _check_unit("p", p)
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile)
@@ -153,6 +160,14 @@ class Denoise(v2.Transform):
         if key not in self._denoisers:
             self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half)  # type: ignore[arg-type]
         return self._denoisers[key]
+
+    def check_inputs(self, flat_inputs: list[Any]) -> None:
+        if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
+            warnings.warn(
+                "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
+                "was denoised); put v2.ToImage() before Denoise, or call cvdenoise.load(...) on arrays",
+                UserWarning, stacklevel=4,
+            )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         apply = self.p >= 1.0 or (self.p > 0.0 and bool(torch.rand(1) < self.p))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .blend import is_real
 from .denoiser import Denoiser, Half, load
 from .degrade import from_float
 from .noise import residual_sigma
@@ -75,7 +76,9 @@ class FrameFilter:
             and is not smoothed.
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights``.
 
-    ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames.
+    ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames since
+    the last :meth:`reset` (one small record per frame: reset it now and then on an endless
+    live stream).
 
     Example:
         >>> import numpy as np
@@ -100,10 +103,10 @@ class FrameFilter:
         if gate is True:
             gate = DEFAULT_GATE
         if gate is not False and gate is not None:
-            lo, hi = map(float, gate)  # type: ignore[misc]
-            if not 0 <= lo < hi:
-                raise ValueError(f"gate must be (low, high) with 0 <= low < high, got {gate}")
-            self.gate: tuple[float, float] | None = (lo, hi)
+            pair = tuple(gate) if isinstance(gate, (tuple, list)) else ()
+            if len(pair) != 2 or not all(is_real(v) for v in pair) or not 0 <= float(pair[0]) < float(pair[1]):
+                raise ValueError(f"gate must be True, False or (low, high) numbers with 0 <= low < high, got {gate!r}")
+            self.gate: tuple[float, float] | None = (float(pair[0]), float(pair[1]))
         else:
             self.gate = None
         self.history: list[FrameInfo] = []
@@ -167,6 +170,8 @@ class FrameFilter:
                 if s > 0.0:
                     blend = xf[k] + s * (yf[k] - xf[k])
                     out[i] = from_float(blend.permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
+                else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
+                    out[i] = frames[i].copy()
         if self.smoother.weight > 0:  # in frame order; passed-through frames stay untouched
             for i, (o, s) in enumerate(zip(out, strengths)):
                 if s == 0.0:

@@ -406,3 +406,30 @@ def test_first_calls_from_two_threads_load_the_gray_model_once(clean_gray: np.nd
         assert len(outs) == 4 and all(np.array_equal(o, outs[0]) for o in outs)
     clone = pickle.loads(pickle.dumps(den))  # still picklable (the lock is rebuilt)
     assert np.array_equal(clone(img), outs[0])
+
+
+def test_bad_arguments_are_named_at_load() -> None:
+    for bad in ("gpu", "tpu:0", 3.5):
+        with pytest.raises(ValueError, match="device"):
+            cvdenoise.load("fast", bad)  # type: ignore[arg-type]
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS"):
+            cvdenoise.load("fast", "mps")
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA device"):
+            cvdenoise.load("fast", f"cuda:{torch.cuda.device_count()}")
+    for kw in ({"tile": 256.5}, {"batch_size": 2.5}, {"overlap": "32"}, {"border": True}):
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            cvdenoise.load("fast", **kw)  # type: ignore[arg-type]
+    assert cvdenoise.load("fast", tile=np.int64(256)).tile == 256  # numpy integers are integers
+    den = cvdenoise.load("fast", strength=np.float32(0.5))  # and numpy floats are numbers
+    assert den.strength == 0.5
+
+
+def test_tensor_outputs_keep_a_plain_memory_layout(fast: cvdenoise.Denoiser) -> None:
+    # batch-1 outputs used to come back with channels-last strides (`.view(-1)` failed)
+    for x in (torch.rand(3, 40, 56), torch.rand(1, 3, 40, 56), (torch.rand(2, 1, 40, 56) * 255).byte()):
+        y = fast(x)
+        assert y.is_contiguous() and y.view(-1).numel() == x.numel()
+    cl = torch.rand(2, 3, 40, 56).contiguous(memory_format=torch.channels_last)
+    assert fast(cl).is_contiguous(memory_format=torch.channels_last)

@@ -276,3 +276,23 @@ def test_albu_serialization_and_pickle(noisy128: np.ndarray) -> None:
 def test_albu_invalid_arguments(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=rf"(?s)validation error.*\b{field}\b"):
         ADenoise(**kwargs)
+
+
+def test_transform_refuses_an_unusable_device_or_precision_at_construction() -> None:
+    # not later, inside a DataLoader worker, at the first sample
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            Denoise("fast", device="cuda")
+    if not cvdenoise.denoiser.cpu_has_fast_bf16():
+        with pytest.raises(ValueError, match="half=True"):
+            Denoise("fast", half=True)
+    with pytest.raises(ValueError, match="device"):
+        Denoise("fast", device="gpu")
+    assert Denoise("fast", p=np.float32(0.5)).p == 0.5
+
+
+def test_numpy_input_warns_that_it_passes_through() -> None:
+    arr = np.zeros((16, 16, 3), np.uint8)
+    with pytest.warns(UserWarning, match="ToImage"):
+        out = Denoise("fast")(arr)
+    assert out is arr

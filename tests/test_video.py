@@ -203,3 +203,15 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_public_api() -> None:
     assert cvdenoise.FrameFilter is FrameFilter
+
+
+def test_gate_argument_and_passed_through_frames() -> None:
+    for bad in ((1, 2, 3), "yes", (2, 1), (None, 3), (1,)):
+        with pytest.raises(ValueError, match="gate"):
+            FrameFilter("fast", gate=bad)  # type: ignore[arg-type]
+    assert FrameFilter("fast", gate=[1, np.float32(4)]).gate == (1.0, 4.0)
+    f = FrameFilter("fast", gate=True, half=False)
+    clean = np.full((48, 64, 3), 120, np.uint8)
+    out = f(clean)
+    assert f.info is not None and f.info.strength == 0.0 and np.array_equal(out, clean)
+    assert not np.shares_memory(out, clean)  # drawing on the output leaves the caller's frame alone
