@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Sequence
+import warnings
+from pathlib import Path
+from typing import Sequence, TextIO
 
 __all__ = ["main", "build_parser"]
 
@@ -34,8 +37,10 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
         help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
              "(default: where fast; --no-half: float32)",
     )
-    p.add_argument("--tile", type=int, default=2048, help="tile size for large images (0: never tile)")
-    p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (cvdenoise.denoiser.DEFAULT_OVERLAP)")
+    p.add_argument("--tile", type=int, default=2048,
+                   help="tile size for large images (0: never tile; at least 2 × overlap + 8; a smaller tile "
+                        "needs less memory)")
+    p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (default 96)")
     p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",
                    help="auto (default): per image, from what the model removes — clean and lightly degraded "
                         "images keep their fine texture; or 0 (input) to 1 (plain model output)")
@@ -64,8 +69,10 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)
+    skipped = len(jobs) - len(report.written) - len(report.failed)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
-          f"({den.name}, {den.precision} ×{den.ensemble} on {den.device})")
+          f"({den.name}, {den.precision} ×{den.ensemble} on {den.device})"
+          + (f"; skipped {skipped} that already existed" if skipped else ""))
     for path, reason in report.failed:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     if report.failed:
@@ -81,6 +88,15 @@ def _cmd_video(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
+    if gate and args.strength != "auto":
+        print("cvdenoise video: error: --strength and --gate both set how much of the model's output is kept; "
+              "use one of them", file=sys.stderr)
+        return 2
+    if args.report:
+        problem = _report_problem(Path(args.report), Path(args.input), Path(args.output))
+        if problem:
+            print(f"cvdenoise video: error: --report {args.report}: {problem}", file=sys.stderr)
+            return 2
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
@@ -91,11 +107,16 @@ def _cmd_video(args: argparse.Namespace) -> int:
     if args.report:
         import csv
 
-        with open(args.report, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["frame", "sigma", "strength", "ms"])
-            for i in infos:
-                w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
+        try:
+            with open(args.report, "w", newline="") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(["frame", "sigma", "strength", "ms"])
+                for i in infos:
+                    w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
+        except OSError as e:
+            print(f"cvdenoise video: error: cannot write --report {args.report}: {e} (the video was written)",
+                  file=sys.stderr)
+            return 1
     ms = sorted(i.ms for i in infos)
     print(f"wrote {len(infos)} frames to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
     if gate:
@@ -103,6 +124,24 @@ def _cmd_video(args: argparse.Namespace) -> int:
         sig = [i.sigma for i in infos if i.sigma is not None]
         print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged")
     return 0
+
+
+def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
+    """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
+
+    Creates its folder."""
+    target = report.resolve()
+    if target in (src.resolve(), dst.resolve()):
+        return "is the input or the output video; give the CSV its own file name"
+    if report.is_dir():
+        return "is a folder; give a file name such as frames.csv"
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"cannot create its folder: {e}"
+    if not os.access(report.parent, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
+        return "is not writable"
+    return None
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -149,7 +188,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.format == "torchscript" and (args.opset is not None or args.batch is not None or args.static):
         print("cvdenoise export: error: --opset, --batch and --static apply to --format onnx only", file=sys.stderr)
         return 2
-    from .export import ExportError, to_onnx, to_torchscript
+    from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript
     from .weights import WeightsError
 
     try:
@@ -160,7 +199,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             report = to_torchscript(args.output, args.weights, channels=args.channels, half=args.half,
                                     check=not args.no_check)
-    except ImportError as e:
+    except (ImportError, ExportArgumentError) as e:
         print(f"cvdenoise export: error: {e}", file=sys.stderr)
         return 2
     except ExportError as e:
@@ -247,7 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    with warnings.catch_warnings():  # warnings as one line each, without Python's source location
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            print(f"cvdenoise {args.command}: interrupted", file=sys.stderr)
+            return 130
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    print(f"cvdenoise: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def resolve_precision(half: Half, device: torch.device) -> Literal["fp32", "fp16
         return "fp32"
     raise ValueError(
         f"half=True on {device.type} needs CUDA (float16) or a CPU with bfloat16 units "
-        "(AMX or AVX512-BF16); use half='auto' to fall back to float32"
+        "(AMX or AVX512-BF16); use half='auto' (command line: leave out --half) to fall back to float32"
     )
 
 
@@ -250,7 +250,10 @@ class Denoiser:
                 raise ValueError(f"{arg} must be an integer, got {v!r}")
         tile, overlap, border, batch_size = int(tile), int(overlap), int(border), int(batch_size)
         if tile and tile < 2 * overlap + multiple:
-            raise ValueError(f"tile ({tile}) must be at least 2*overlap + {multiple} ({2 * overlap + multiple})")
+            raise ValueError(
+                f"tile ({tile}) must be at least 2 × overlap ({overlap}) + {multiple} = {2 * overlap + multiple}; "
+                "raise the tile or lower the overlap"
+            )
         if overlap < 0 or border < 0 or batch_size < 1:
             raise ValueError("overlap and border must be >= 0 and batch_size >= 1")
         self._check_order(channel_order)

@@ -72,6 +72,7 @@ __all__ = [
     "to_torchscript",
     "ExportReport",
     "ExportError",
+    "ExportArgumentError",
     "TOLERANCE",
     "HALF_TOLERANCE",
     "CHECK_SIZES",
@@ -97,6 +98,11 @@ Format = Literal["onnx", "torchscript"]
 
 class ExportError(ValueError):
     """Export failed, or the exported file does not reproduce the PyTorch model."""
+
+
+class ExportArgumentError(ExportError):
+    """An export argument is invalid (nothing was exported): channels, batch, static, opset,
+    or an output suffix of the other format."""
 
 
 @dataclass
@@ -175,7 +181,7 @@ class _HalfIO(nn.Module):
 def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder, dict[str, Any]]:
     """``(name, model, card)`` of the weights to export (a family's ``channels``-channel model)."""
     if channels not in (None, 1, 3):
-        raise ExportError(f"channels must be 1 or 3, got {channels!r}")
+        raise ExportArgumentError(f"channels must be 1 or 3, got {channels!r}")
     name = str(weights)
     if name in FAMILIES:
         ch = channels or 3
@@ -184,7 +190,7 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
         return FAMILIES[name][ch], load_model(FAMILIES[name][ch]), read_card(FAMILIES[name][ch])
     model = load_model(weights)
     if channels is not None and model.config.channels != channels:
-        raise ExportError(
+        raise ExportArgumentError(
             f"weights {name!r} are a {model.config.channels}-channel model, but channels={channels} was asked for"
         )
     return Path(name).stem, model, read_card(weights)
@@ -302,12 +308,21 @@ def _half_device(report: ExportReport) -> str:
     return "cpu"
 
 
+def _check_suffix(path: Path, fmt: Format) -> None:
+    """Refuse an output suffix of the *other* format (``cvdenoise.load`` picks the runtime by it)."""
+    other = TORCHSCRIPT_SUFFIXES if fmt == "onnx" else ONNX_SUFFIXES
+    if path.suffix.lower() in other:
+        want = ONNX_SUFFIXES[0] if fmt == "onnx" else "/".join(TORCHSCRIPT_SUFFIXES)
+        kind = "ONNX" if fmt == "onnx" else "TorchScript"
+        raise ExportArgumentError(f"{path}: {path.suffix!r} is the other format's suffix; {kind} files use {want}")
+
+
 def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple: int) -> None:
     if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise ExportError(f"batch must be a positive integer or None, got {batch!r}")
+        raise ExportArgumentError(f"batch must be a positive integer or None, got {batch!r}")
     if static is not None:
         if len(static) != 2 or any(not isinstance(s, int) or s < multiple for s in static):
-            raise ExportError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
+            raise ExportArgumentError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
 
 
 # ---------------------------------------------------------------------- ONNX
@@ -349,18 +364,23 @@ def to_onnx(
         ImportError: onnx / onnxruntime / onnxscript not installed (``pip install 'cvdenoise[onnx]'``).
     """
     try:
-        import onnx  # noqa: F401  (needed by the exporter and the checker)
+        import onnx  # (needed by the exporter and the checker)
+        import onnx.defs
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise ImportError(f"ONNX export needs onnx and onnxscript: pip install 'cvdenoise[onnx]' ({e})") from e
     from torch.export import Dim
 
     if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ExportError(
+        raise ExportArgumentError(
             f"opset {opset!r} is not supported: the dynamo exporter emits opset {MIN_OPSET}+ and ONNX's version "
             f"converter has no down-conversion for Pad (the model's reflect pad); use opset >= {MIN_OPSET}"
         )
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise ExportArgumentError(f"opset {opset} is newer than this onnx package knows ({newest}); use {MIN_OPSET}..{newest}")
     path = Path(path)
+    _check_suffix(path, "onnx")
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     _validate_common(batch, static, m)
@@ -467,6 +487,7 @@ def to_torchscript(
         cvdenoise.weights.WeightsError: unknown or invalid weights.
     """
     path = Path(path)
+    _check_suffix(path, "torchscript")
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     meta = _metadata(name, model, "torchscript", half, card)

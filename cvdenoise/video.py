@@ -202,9 +202,11 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
 
     Raises:
         FileNotFoundError: no such file.
-        VideoReadError: OpenCV cannot open it or decode a first frame.
+        VideoReadError: a folder, or OpenCV cannot open it or decode a first frame.
     """
     path = Path(path)
+    if path.is_dir():
+        raise VideoReadError(f"{path} is a folder, not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
     cap = cv2.VideoCapture(str(path))
@@ -247,6 +249,8 @@ def denoise_video(
     if dst.exists() and dst.resolve() == src.resolve():
         raise ValueError(f"refusing to overwrite the input video {src}")
     ext = dst.suffix.lower()
+    if dst.is_dir():
+        raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     frames, fps, size, count = read_video(src)
@@ -276,4 +280,7 @@ def denoise_video(
         raise
     writer.release()
     tmp.replace(dst)
+    done = len(frame_filter.history) - start
+    if count and done < count:  # a truncated or damaged file: say so rather than pass it off as whole
+        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those", stacklevel=2)
     return frame_filter.history[start:]

@@ -139,3 +139,41 @@ def test_cli_tiling_defaults_match_the_api() -> None:
     params = inspect.signature(load).parameters
     assert args.overlap == DEFAULT_OVERLAP == params["overlap"].default
     assert args.tile == params["tile"].default
+
+
+def test_output_argument_mistakes_are_usage_errors(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _digest(noisy_folder)
+    assert main(["denoise", str(noisy_folder), "-o", str(noisy_folder), "-q", "-w", "fast"]) == 2
+    assert "refusing to write into the input folder" in capsys.readouterr().err
+    assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(noisy_folder / "rgba.png"), "-q", "-w", "fast"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(tmp_path / "o"), "-q", "--device", "gpu"]) == 2
+    assert "device must be" in capsys.readouterr().err
+    assert _digest(noisy_folder) == before
+
+
+def test_a_file_given_twice_is_denoised_once(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = str(noisy_folder / "a.png")
+    out = tmp_path / "o"
+    assert main(["denoise", a, a, "-o", str(out), "-q", "-w", "fast"]) == 0
+    assert "wrote 1 of 1" in capsys.readouterr().out and [p.name for p in out.iterdir()] == ["a.png"]
+    # a folder and a file inside it (a shell glob next to its folder): the folder's place wins
+    assert main(["denoise", str(noisy_folder / "sub"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(tmp_path / "o2"),
+                 "-q", "-w", "fast"]) == 1  # sub/corrupt.png fails, as in the folder run
+    assert sorted(p.name for p in (tmp_path / "o2").rglob("*") if p.is_file()) == ["b.jpg", "gray.tif", "gray16.png"]
+    capsys.readouterr()
+    assert main(["denoise", a, "-o", str(out), "-q", "-w", "fast", "--skip-existing"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote 0 of 1 images" in text and "skipped 1 that already existed" in text
+
+
+def test_interrupt_exits_130_without_a_traceback(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvdenoise.folder
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cvdenoise.folder, "denoise_files", interrupted)
+    assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 130
+    assert "cvdenoise denoise: interrupted" in capsys.readouterr().err

@@ -23,7 +23,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from cvdenoise import export  # noqa: E402
-from cvdenoise.export import ExportError, ExportReport, to_onnx, to_torchscript  # noqa: E402
+from cvdenoise.export import ExportArgumentError, ExportError, ExportReport, to_onnx, to_torchscript  # noqa: E402
 
 #: (B, H, W): a multiple of 8, odd sizes with batch 2, and one above 128 (stated in the issue)
 SIZES = [(1, 64, 64), (2, 67, 45), (1, 130, 97)]
@@ -308,8 +308,24 @@ def test_export_argument_errors(tmp_path: Path) -> None:
         to_onnx(tmp_path / "x.onnx", "fast", static=(4, 64))
     with pytest.raises(ExportError, match="opset 17 is not supported.*opset >= 18"):
         to_onnx(tmp_path / "x.onnx", "fast", opset=17)  # the exporter would silently keep opset 18
+    with pytest.raises(ExportArgumentError, match="newer than this onnx package"):
+        to_onnx(tmp_path / "x.onnx", "fast", opset=99)
+    with pytest.raises(ExportArgumentError, match="other format's suffix; ONNX files use .onnx"):
+        to_onnx(tmp_path / "x.pt", "fast")  # cvdenoise.load would read it as TorchScript
+    with pytest.raises(ExportArgumentError, match="TorchScript files use"):
+        to_torchscript(tmp_path / "x.onnx", "fast")
     with pytest.raises(WeightsError, match="unknown weights"):
         to_torchscript(tmp_path / "x.pt", "no-such-weights")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # invalid arguments are usage errors (rc 2, "error:"); rc 1 / FAILED is kept for parity failures
+    for extra in (["--batch", "0"], ["--static", "3", "5"], ["--opset", "5"], ["--opset", "99"]):
+        assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "cvdenoise export: error:" in err and "Traceback" not in err
+    assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.pt")]) == 2
     assert not list(tmp_path.iterdir())
 
 

@@ -215,3 +215,37 @@ def test_gate_argument_and_passed_through_frames() -> None:
     out = f(clean)
     assert f.info is not None and f.info.strength == 0.0 and np.array_equal(out, clean)
     assert not np.shares_memory(out, clean)  # drawing on the output leaves the caller's frame alone
+
+
+def test_video_report_and_path_mistakes(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    bgr = cv2.cvtColor(clean_rgb[:64, :80], cv2.COLOR_RGB2BGR)
+    src = tmp_path / "in.avi"
+    _write_video(src, [add_noise(bgr, 20, seed=i) for i in range(3)])
+    before = src.read_bytes()
+    out = tmp_path / "out.mp4"
+    # the CSV must never take the place of the input or the output video
+    for report in (src, out):
+        assert main(["video", str(src), "-o", str(out), "-q", "--report", str(report)]) == 2
+        assert "give the CSV its own file name" in capsys.readouterr().err
+    assert src.read_bytes() == before and not out.exists()
+    # its folder is created up front; lines end in \n
+    report = tmp_path / "new" / "dir" / "frames.csv"
+    assert main(["video", str(src), "-o", str(out), "-q", "--report", str(report)]) == 0
+    assert report.read_bytes().count(b"\r") == 0 and len(report.read_text().splitlines()) == 4
+    assert main(["video", str(src), "-o", str(out), "-q", "--gate", "--strength", "0.5"]) == 2
+    assert "--strength and --gate" in capsys.readouterr().err
+    assert main(["video", str(tmp_path), "-o", str(out), "-q"]) == 2
+    assert "is a folder, not a video file" in capsys.readouterr().err
+    assert main(["video", str(src), "-o", str(tmp_path / "new"), "-q"]) == 2
+    assert "is a folder; give a video file name" in capsys.readouterr().err
+
+
+def test_truncated_video_warns(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    import cvdenoise.video as video
+
+    frames = [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2
+    monkeypatch.setattr(video, "read_video", lambda p: (iter(frames), 10.0, (64, 48), 5))  # the header claims 5
+    assert main(["video", str(tmp_path / "src.avi"), "-o", str(tmp_path / "o.avi"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "cvdenoise: warning:" in err and "only 2 of its 5 frames could be decoded" in err and "Traceback" not in err
