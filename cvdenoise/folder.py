@@ -48,10 +48,14 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
 
     Raises:
         FileNotFoundError: an input does not exist.
-        ValueError: nothing to do, two inputs map to the same output, or an output would
-            overwrite an input file.
+        ValueError: nothing to do, ``outdir`` is a file or an input folder, two different
+            inputs map to the same output, or an output would overwrite an input file. A file
+            given twice (or both on its own and inside a given folder) is denoised once, to the
+            first place it maps to.
     """
     out = Path(outdir).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
     jobs: list[Job] = []
     for item in inputs:
         p = Path(item)
@@ -59,6 +63,8 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             jobs.append(Job(p, out / p.name))
         elif p.is_dir():
             root = p.resolve()
+            if out == root:
+                raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
             for f in sorted(root.rglob("*")):
                 if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES:
                     continue
@@ -66,12 +72,16 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
                     continue  # never re-process earlier outputs living inside an input folder
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
-            raise FileNotFoundError(f"input not found: {p}")
+            raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)})"
         )
-    srcs = {j.src.resolve() for j in jobs}
+    unique: dict[Path, Job] = {}
+    for j in jobs:  # a file given twice, or as a file and inside a folder: denoised once
+        unique.setdefault(j.src.resolve(), j)
+    jobs = list(unique.values())
+    srcs = set(unique)
     seen: dict[Path, Path] = {}
     for j in jobs:
         if j.dst in srcs:
