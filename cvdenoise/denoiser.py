@@ -38,6 +38,9 @@ __all__ = [
 #: 7 levels at seams)
 DEFAULT_OVERLAP = 96
 
+#: most tile pixels one forward pass takes (tiles are batched up to ``batch_size`` within it)
+TILE_PIXELS_PER_PASS = 2048 * 2048
+
 ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 #: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray): denoised as the
 #: numpy array they hold and returned as a PIL image of the same mode.
@@ -455,8 +458,11 @@ class Denoiser:
         out = torch.zeros(b, c, h, w, dtype=torch.float32, device=x.device)
         norm = torch.zeros(1, 1, h, w, dtype=torch.float32, device=x.device)
         boxes = [(i, y0, x0) for i in range(b) for y0 in ys for x0 in xs]
-        for k in range(0, len(boxes), self.batch_size):
-            chunk = boxes[k : k + self.batch_size]
+        # tiles per forward pass: batch_size, but no more pixels than TILE_PIXELS_PER_PASS (the
+        # activations of one pass set the peak memory; 4 tiles of 2048² took 3.3 GB with `fast`)
+        per_pass = max(1, min(self.batch_size, TILE_PIXELS_PER_PASS // (th * tw)))
+        for k in range(0, len(boxes), per_pass):
+            chunk = boxes[k : k + per_pass]
             tiles = torch.stack([x[i, :, y0 : y0 + th, x0 : x0 + tw] for i, y0, x0 in chunk])
             res = self._forward(backend, tiles)
             for (i, y0, x0), r in zip(chunk, res):

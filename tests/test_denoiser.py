@@ -433,3 +433,17 @@ def test_tensor_outputs_keep_a_plain_memory_layout(fast: cvdenoise.Denoiser) -> 
         assert y.is_contiguous() and y.view(-1).numel() == x.numel()
     cl = torch.rand(2, 3, 40, 56).contiguous(memory_format=torch.channels_last)
     assert fast(cl).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_tiles_per_pass_are_capped_by_pixels(clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    # peak memory follows the pixels of one forward pass: batch_size tiles, but no more than
+    # TILE_PIXELS_PER_PASS of them (4 tiles of 2048² took 3.3 GB with `fast`)
+    monkeypatch.setattr(denoiser_module, "TILE_PIXELS_PER_PASS", 2 * 200 * 200)
+    den = cvdenoise.load("fast", tile=200, batch_size=4, half=False)
+    model = den._backend(3)
+    seen: list[int] = []
+    monkeypatch.setitem(den._models, 3, lambda x: (seen.append(x.shape[0]), model(x))[1])
+    img = add_noise(np.concatenate([clean_rgb, clean_rgb], 1), 20)  # 256×512: 2×5 tiles of 200²
+    out = den(img)
+    assert len(seen) >= 3 and max(seen) == 2 and all(n == 2 for n in seen[:-1])
+    assert np.array_equal(out, cvdenoise.load("fast", tile=200, batch_size=1, half=False)(img))
