@@ -341,6 +341,9 @@ class Denoiser:
                 "expected a numpy array, torch tensor or PIL image, "
                 f"got {type(image).__module__}.{type(image).__name__}"
             )
+        if s != "auto" and float(s) == 0.0:  # the input itself (checked above), bit for bit in any dtype
+            self.last_strength = [0.0] * x.shape[0]
+            return image.copy() if isinstance(image, np.ndarray) else image.detach().clone()
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
         if order == "bgr" and rgb.shape[1] == 3:
@@ -538,6 +541,8 @@ class Denoiser:
                 arr = q.to(torch.uint8 if dtype == np.uint8 else torch.int32).cpu().numpy().astype(dtype, copy=False)
             else:
                 arr = hwc_out.cpu().numpy().astype(dtype, copy=False)
+                if c == 4:  # alpha as given (float64 would come back rounded through float32)
+                    arr[..., 3] = a[..., 3]
             return arr.reshape(a.shape)
 
         return x, restore

@@ -447,3 +447,12 @@ def test_tiles_per_pass_are_capped_by_pixels(clean_rgb: np.ndarray, monkeypatch:
     out = den(img)
     assert len(seen) >= 3 and max(seen) == 2 and all(n == 2 for n in seen[:-1])
     assert np.array_equal(out, cvdenoise.load("fast", tile=200, batch_size=1, half=False)(img))
+
+
+def test_float64_input_keeps_exact_alpha_and_strength_zero(fast: cvdenoise.Denoiser) -> None:
+    a = np.random.default_rng(3).random((40, 50, 4))  # float64 RGBA
+    assert np.array_equal(fast(a, strength=0), a)  # used to come back rounded through float32
+    out = fast(a)
+    assert out.dtype == np.float64 and np.array_equal(out[..., 3], a[..., 3])
+    t = torch.rand(2, 3, 20, 20, dtype=torch.float64)
+    assert torch.equal(fast(t, strength=0), t) and fast.last_strength == [0.0, 0.0]
