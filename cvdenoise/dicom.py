@@ -1,8 +1,9 @@
 """DICOM support through ``pydicom`` (optional extra: ``pip install cvdenoise[dicom]``).
 
-Pixel data is denoised in place of the original: every other element (patient, study,
-geometry, UIDs, window settings) is kept, and so are the pixel dtype, ``BitsStored`` and the
-signedness. Values are mapped to ``[0, 1]`` by each frame's own min/max for the model and back.
+Pixel data is denoised in place of the original: every other element (patient, study, series,
+geometry, window settings) is kept, and so are the pixel dtype, ``BitsStored`` and the
+signedness. As the standard asks of changed pixels, the copy is a new instance: a new SOP
+Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are mapped to ``[0, 1]`` by each frame's own min/max for the model and back.
 Compressed transfer syntaxes are decoded (when pydicom has a decoder) and written uncompressed.
 """
 
@@ -72,6 +73,7 @@ def dataset_from_array(pixels: np.ndarray, bits_stored: int, **elements: Any) ->
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     for k, v in elements.items():
         setattr(ds, k, v)
     ds.set_pixel_data(pixels, "MONOCHROME2", bits_stored, generate_instance_uid=False)
@@ -90,7 +92,8 @@ def _denoise_frame(frame: np.ndarray, denoiser: "Denoiser", rgb: bool) -> np.nda
 
 
 def denoise_dataset(ds: "Dataset", denoiser: "Denoiser") -> "Dataset":
-    """A copy of ``ds`` with denoised pixel data (same dtype, bit depth and metadata)."""
+    """A copy of ``ds`` with denoised pixel data (same dtype, bit depth and metadata; a new SOP
+    Instance UID, ``ImageType`` DERIVED)."""
     try:
         arr = ds.pixel_array
     except Exception as e:  # pydicom raises many types for missing decoders / bad data
@@ -106,5 +109,12 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser") -> "Dataset":
     photometric = str(ds.PhotometricInterpretation)
     if photometric.startswith("YBR") and rgb:
         photometric = "RGB"  # pydicom's pixel_array converted it to RGB
-    new.set_pixel_data(out, photometric, int(ds.BitsStored), generate_instance_uid=False)
+    # new pixels make a new image (DICOM PS3.3 C.12.1.1.1): a new SOP Instance UID (also in the
+    # file meta), ImageType DERIVED, and a note of what was done; patient, study and series stay
+    new.set_pixel_data(out, photometric, int(ds.BitsStored), generate_instance_uid=True)
+    image_type = list(getattr(ds, "ImageType", None) or ["ORIGINAL", "PRIMARY"])
+    new.ImageType = ["DERIVED", *image_type[1:]] if image_type else ["DERIVED", "SECONDARY"]
+    note = f"denoised by cvdenoise ({denoiser.name})"
+    old_note = str(getattr(ds, "DerivationDescription", "") or "")
+    new.DerivationDescription = (f"{old_note}; {note}" if old_note else note)[:1024]
     return new

@@ -31,7 +31,11 @@ def test_denoiser_accepts_dataset(ct_pair: tuple[np.ndarray, np.ndarray]) -> Non
     clean, noisy = ct_pair
     ds = make_dicom(noisy, 12)
     out = cvdenoise.load("fast")(ds)
-    assert out is not ds and out.PatientName == "Test^Phantom" and out.SOPInstanceUID == ds.SOPInstanceUID
+    assert out is not ds and out.PatientName == "Test^Phantom"
+    # changed pixels make a new instance of the same study and series (DICOM PS3.3 C.12.1.1.1)
+    assert out.SOPInstanceUID != ds.SOPInstanceUID and out.StudyInstanceUID == ds.StudyInstanceUID
+    assert out.SeriesInstanceUID == ds.SeriesInstanceUID and out.ImageType[0] == "DERIVED"
+    assert "cvdenoise" in out.DerivationDescription
     assert out.BitsStored == 12 and out.PixelRepresentation == 1
     px = out.pixel_array
     assert px.dtype == np.int16 and px.shape == clean.shape
@@ -55,5 +59,6 @@ def test_folder_cli_writes_dicom(tmp_path: Path, ct_pair: tuple[np.ndarray, np.n
         b = pydicom.dcmread(tmp_path / "out" / name)
         assert b.pixel_array.dtype == dtype and b.pixel_array.shape == a.pixel_array.shape
         assert b.BitsStored == a.BitsStored and b.PatientID == a.PatientID and b.WindowWidth == a.WindowWidth
+        assert b.SOPInstanceUID != a.SOPInstanceUID and b.file_meta.MediaStorageSOPInstanceUID == b.SOPInstanceUID
         assert not np.array_equal(a.pixel_array, b.pixel_array)
     assert not (tmp_path / "out" / "broken.dcm").exists()
