@@ -690,6 +690,10 @@ def load(
         >>> den(np.zeros((20, 30, 3), np.uint8)).shape
         (20, 30, 3)
     """
+    if not isinstance(weights, (str, Path)):
+        raise TypeError(f"weights must be a name ('default', 'fast', …) or a file path, got {weights!r}")
+    if not str(weights).strip():
+        raise WeightsError("weights is empty: give a name ('default', 'fast', …) or a file path")
     if ensemble != "auto" and ensemble not in _ENSEMBLES:
         raise ValueError(f"ensemble must be 'auto' or one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
     kw: dict[str, Any] = dict(

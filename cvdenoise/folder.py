@@ -2,7 +2,8 @@
 
 Outputs keep their path relative to the folder given (``in/sub/b.jpg`` → ``out/sub/b.jpg``),
 their name, format, channel count and bit depth (a gray + alpha PNG is denoised as gray, its
-alpha kept, as ``Denoiser`` keeps an RGBA image's alpha). A file that cannot be read, denoised or
+alpha kept, as ``Denoiser`` keeps an RGBA image's alpha), and their ICC profile and EXIF
+(:func:`cvdenoise.io.read_metadata`). A file that cannot be read, denoised or
 written is reported and skipped; the others are still written. Inputs are never overwritten.
 """
 
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import read_image, write_image
+from .io import read_image, read_metadata, write_image
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files"]
 
@@ -112,7 +113,7 @@ def denoise_files(
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
-                write_image(job.dst, _denoise_image(read_image(job.src), denoiser))
+                write_image(job.dst, _denoise_image(read_image(job.src), denoiser), metadata=read_metadata(job.src))
         except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
             report.failed.append((job.src, f"{type(e).__name__}: {e}"))
             continue

@@ -5,22 +5,38 @@ alpha for PNGs stored that way, which OpenCV alone would widen to BGRA) and keep
 (``uint8``, ``uint16``, ``float32``). Paths may contain any characters (files are
 decoded from bytes). Writes are atomic: a temporary file is renamed into place, so an
 interrupted run never leaves a half-written image.
+
+Files holding several pages or frames (multi-page TIFF, animated PNG/WebP/GIF) are refused rather
+than silently cut to their first frame. ``read_metadata`` collects a file's ICC profile and EXIF
+(and a gray/RGB PNG's ``tRNS``) without decoding pixels; ``write_image(..., metadata=...)`` splices
+them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC only) without re-encoding.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import struct
 import tempfile
 import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "ImageWriteError", "read_image", "write_image", "atomic_write", "IMAGE_SUFFIXES"]
+__all__ = [
+    "ImageReadError",
+    "ImageWriteError",
+    "ImageMetadata",
+    "read_image",
+    "read_metadata",
+    "write_image",
+    "atomic_write",
+    "IMAGE_SUFFIXES",
+]
 
 from .data import IMAGE_SUFFIXES
 
@@ -31,6 +47,24 @@ class ImageReadError(ValueError):
 
 class ImageWriteError(OSError):
     """An image could not be encoded or written."""
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """What ``write_image`` can carry from a source file into its denoised copy.
+
+    Attributes:
+        icc_profile: the ICC colour profile, or ``None``.
+        exif: the EXIF block as TIFF-structured bytes (no ``Exif\\0\\0`` prefix), its orientation
+            tag already describing the pixels ``read_image`` returns (reset to 1 for JPEGs, which
+            ``read_image`` rotates upright); ``None`` if absent or unreadable.
+        png_trns: a gray/RGB (non-palette) PNG's ``tRNS`` chunk as ``(bit depth, colour type,
+            chunk body)``; OpenCV ignores it for gray PNGs, so it is copied verbatim instead.
+    """
+
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    png_trns: tuple[int, int, bytes] | None = None
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe"}
@@ -54,12 +88,311 @@ def _encode_png_gray_alpha(image: np.ndarray) -> bytes:
     bpp = 2 * image.dtype.itemsize
     sub[:, bpp:] -= rows[:, :-bpp]
     raw = np.hstack([np.ones((h, 1), np.uint8), sub]).tobytes()
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-
     ihdr = struct.pack(">IIBBBBB", w, h, depth, _PNG_GRAY_ALPHA, 0, 0, 0)
-    return _PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return (
+        _PNG_SIGNATURE
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(raw, 6))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+_Buffer = bytes | bytearray | memoryview
+
+
+def _png_chunk(tag: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+
+def _png_chunks(buf: _Buffer, until: bytes = b"IEND") -> Iterator[tuple[bytes, int, int]]:
+    """``(type, body start, body end)`` of each chunk of PNG bytes, stopping at chunk ``until``."""
+    pos = 8
+    while pos + 12 <= len(buf):
+        size, tag = struct.unpack_from(">I4s", buf, pos)
+        if tag == until or pos + 12 + size > len(buf):
+            return
+        yield tag, pos + 8, pos + 8 + size
+        pos += 12 + size
+
+
+def _riff_chunks(buf: _Buffer) -> Iterator[tuple[bytes, int, int]]:
+    """``(fourcc, body start, body end)`` of each chunk of RIFF (WebP) bytes."""
+    pos = 12
+    while pos + 8 <= len(buf):
+        tag, size = struct.unpack_from("<4sI", buf, pos)
+        if pos + 8 + size > len(buf):
+            return
+        yield tag, pos + 8, pos + 8 + size
+        pos += 8 + size + (size & 1)
+
+
+def _riff_chunk(tag: bytes, body: bytes) -> bytes:
+    """One RIFF chunk: fourcc, little-endian size, body padded to an even length."""
+    return tag + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)
+
+
+def _jpeg_segments(buf: _Buffer) -> Iterator[tuple[int, int, int]]:
+    """``(marker, payload start, payload end)`` of each JPEG marker segment before the scan data."""
+    pos = 2
+    while pos + 4 <= len(buf) and buf[pos] == 0xFF:
+        marker = buf[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xDA, 0xD9):  # start of scan, end of image
+            return
+        (size,) = struct.unpack_from(">H", buf, pos + 2)
+        if size < 2 or pos + 2 + size > len(buf):
+            return
+        yield marker, pos + 4, pos + 2 + size
+        pos += 2 + size
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """One JPEG marker segment (payload at most 65533 bytes)."""
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+_TIFF_ICC = 34675  # InterColorProfile tag
+_Entry = tuple[int, int, int, int]  # tag, type, count, offset of the 12-byte entry
+
+
+def _tiff_order(buf: _Buffer) -> str | None:
+    """``struct`` byte order of classic TIFF (or EXIF) bytes; ``None`` if not classic TIFF."""
+    head = bytes(buf[:4])
+    return "<" if head == b"II*\0" else ">" if head == b"MM\0*" else None
+
+
+def _tiff_ifd(buf: _Buffer, order: str, offset: int) -> tuple[list[_Entry], int]:
+    """The entries of the TIFF IFD at ``offset`` and the offset of the next IFD (0: none)."""
+    (count,) = struct.unpack_from(order + "H", buf, offset)
+    entries: list[_Entry] = []
+    for i in range(count):
+        at = offset + 2 + 12 * i
+        tag, typ, n = struct.unpack_from(order + "HHI", buf, at)
+        entries.append((tag, typ, n, at))
+    (nxt,) = struct.unpack_from(order + "I", buf, offset + 2 + 12 * count)
+    return entries, nxt
+
+
+def _tiff_pages(buf: _Buffer) -> int:
+    """Full-resolution pages of classic TIFF bytes (IFDs not flagged as reduced-resolution)."""
+    order = _tiff_order(buf)
+    if order is None:
+        return 1  # BigTIFF: not counted
+    (offset,) = struct.unpack_from(order + "I", buf, 4)
+    pages, seen = 0, set[int]()
+    while offset and offset not in seen and len(seen) < 100_000:
+        seen.add(offset)
+        entries, offset = _tiff_ifd(buf, order, offset)
+        subfile = [e for e in entries if e[0] == 254 and e[1] in (3, 4)]  # NewSubfileType
+        fmt = order + ("H" if subfile and subfile[0][1] == 3 else "I")
+        pages += not (subfile and struct.unpack_from(fmt, buf, subfile[0][3] + 8)[0] & 1)
+    return max(pages, 1)
+
+
+def _gif_frames(buf: _Buffer) -> int:
+    """Image frames of GIF bytes (walks the block structure, decodes nothing)."""
+    pos, flags = 13, buf[10]
+    if flags & 0x80:  # global colour table
+        pos += 3 << ((flags & 7) + 1)
+    frames = 0
+    while pos < len(buf) and buf[pos] != 0x3B:  # trailer
+        if buf[pos] == 0x2C:  # image descriptor (+ local colour table + LZW code size)
+            frames += 1
+            flags = buf[pos + 9]
+            pos += 11 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
+        elif buf[pos] == 0x21:  # extension: introducer + label
+            pos += 2
+        else:
+            break
+        while pos < len(buf) and buf[pos]:  # data sub-blocks up to the terminator
+            pos += buf[pos] + 1
+        pos += 1
+    return frames
+
+
+def _frame_count(buf: _Buffer) -> int:
+    """Pages/frames in TIFF, animated PNG/WebP or GIF bytes; 1 for other formats or when unsure."""
+    head = bytes(buf[:16])
+    try:
+        if _tiff_order(head):
+            return _tiff_pages(buf)
+        if head[:8] == _PNG_SIGNATURE:  # APNG: acTL (frame count) precedes the first IDAT
+            actl = [s for tag, s, _ in _png_chunks(buf, until=b"IDAT") if tag == b"acTL"]
+            return int(struct.unpack_from(">I", buf, actl[0])[0]) if actl else 1
+        if head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and buf[20] & 0x02:  # animation flag
+            return sum(tag == b"ANMF" for tag, _, _ in _riff_chunks(buf))
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            return _gif_frames(buf)
+    except (struct.error, IndexError):
+        pass
+    return 1
+
+
+def _valid_icc(icc: bytes | None) -> bytes | None:
+    """``icc`` if it looks like an ICC profile (``acsp`` signature), else ``None``."""
+    return icc if icc is not None and len(icc) >= 132 and icc[36:40] == b"acsp" else None
+
+
+def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
+    """EXIF as TIFF-structured bytes, orientation set to 1 if ``upright``; ``None`` if unreadable."""
+    if exif is None:
+        return None
+    if exif.startswith(b"Exif\0\0"):
+        exif = exif[6:]
+    order = _tiff_order(exif)
+    if order is None:
+        return None
+    try:
+        (ifd0,) = struct.unpack_from(order + "I", exif, 4)
+        entries, _ = _tiff_ifd(exif, order, ifd0)
+        out = bytearray(exif)
+        for tag, typ, n, at in entries:
+            if upright and tag == 0x0112 and typ == 3 and n == 1:  # Orientation (SHORT)
+                struct.pack_into(order + "H", out, at + 8, 1)
+    except struct.error:
+        return None
+    return bytes(out)
+
+
+def read_metadata(path: str | Path) -> ImageMetadata:
+    """The ICC profile, EXIF and PNG ``tRNS`` of a JPEG, PNG, WebP or TIFF (TIFF: ICC only).
+
+    Parses the container only (no pixel decoding). Never raises: a missing, unreadable or
+    malformed piece is left out (``None``), so a file with broken EXIF is still denoised.
+    The EXIF orientation is reset to 1 for JPEGs, matching ``read_image``, which rotates them.
+    """
+    path = Path(path)
+    icc: bytes | None = None
+    exif: bytes | None = None
+    trns: tuple[int, int, bytes] | None = None
+    try:
+        buf = path.read_bytes()
+        if buf[:2] == b"\xff\xd8":
+            parts: dict[int, bytes] = {}
+            for marker, a, b in _jpeg_segments(buf):
+                if marker == 0xE1 and exif is None and buf[a : a + 6] == b"Exif\0\0":
+                    exif = buf[a:b]
+                elif marker == 0xE2 and buf[a : a + 12] == b"ICC_PROFILE\0" and b - a > 14:
+                    parts[buf[a + 12]] = buf[a + 14 : b]
+            if parts and sorted(parts) == list(range(1, len(parts) + 1)):
+                icc = b"".join(parts[k] for k in sorted(parts))
+        elif buf[:8] == _PNG_SIGNATURE:
+            for tag, a, b in _png_chunks(buf):
+                if tag == b"iCCP":
+                    name_end = buf.index(b"\0", a, b)
+                    icc = zlib.decompress(buf[name_end + 2 : b])
+                elif tag == b"eXIf":
+                    exif = buf[a:b]
+                elif tag == b"tRNS" and buf[25] in (0, 2):
+                    trns = (buf[24], buf[25], buf[a:b])
+        elif buf[:4] == b"RIFF" and buf[8:12] == b"WEBP":
+            for tag, a, b in _riff_chunks(buf):
+                if tag == b"ICCP":
+                    icc = buf[a:b]
+                elif tag == b"EXIF":
+                    exif = buf[a:b]
+        elif (order := _tiff_order(buf)) is not None:
+            entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
+            for tiff_tag, _typ, n, at in entries:
+                if tiff_tag == _TIFF_ICC and n > 4:
+                    (start,) = struct.unpack_from(order + "I", buf, at + 8)
+                    icc = buf[start : start + n]
+    except Exception:  # metadata is best effort: never fail a file over it
+        pass
+    upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
+    return ImageMetadata(_valid_icc(icc), _normalise_exif(exif, upright), trns)
+
+
+def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
+    """JPEG bytes with APP1 (Exif) and APP2 (ICC_PROFILE, in ≤65519-byte chunks) after SOI/JFIF."""
+    segments = []
+    if meta.exif and len(meta.exif) <= 0xFFFF - 8:  # an Exif block cannot be split over segments
+        segments.append(_jpeg_segment(0xE1, b"Exif\0\0" + meta.exif))
+    if meta.icc_profile:
+        step = 0xFFFF - 2 - 14
+        parts = [meta.icc_profile[i : i + step] for i in range(0, len(meta.icc_profile), step)]
+        if len(parts) <= 255:
+            for k, part in enumerate(parts, 1):
+                segments.append(_jpeg_segment(0xE2, b"ICC_PROFILE\0" + bytes([k, len(parts)]) + part))
+    at = 2
+    if buf[2:4] == b"\xff\xe0":  # keep the JFIF APP0 segment first
+        at += 2 + struct.unpack_from(">H", buf, 4)[0]
+    return buf[:at] + b"".join(segments) + buf[at:]
+
+
+def _embed_png(buf: bytes, meta: ImageMetadata) -> bytes:
+    """PNG bytes with ``iCCP``, ``eXIf`` and (same colour type and bit depth) ``tRNS`` after IHDR."""
+    if buf[12:16] != b"IHDR" or struct.unpack_from(">I", buf, 8)[0] != 13:
+        return buf
+    extra = b""
+    if meta.icc_profile:
+        extra += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_profile))
+    if meta.exif:
+        extra += _png_chunk(b"eXIf", meta.exif)
+    if meta.png_trns and meta.png_trns[:2] == (buf[24], buf[25]):
+        extra += _png_chunk(b"tRNS", meta.png_trns[2])
+    return buf[:33] + extra + buf[33:]
+
+
+def _embed_webp(buf: bytes, meta: ImageMetadata, width: int, height: int) -> bytes:
+    """WebP bytes in the extended format: VP8X header, ``ICCP`` first, ``EXIF`` last."""
+    chunks = [(tag, buf[a:b]) for tag, a, b in _riff_chunks(buf)]
+    if not chunks or any(tag in (b"ICCP", b"EXIF", b"ANMF") for tag, _ in chunks):
+        return buf
+    if chunks[0][0] == b"VP8X":
+        header = bytearray(chunks.pop(0)[1])
+    else:  # simple format: one VP8 (lossy, opaque) or VP8L (lossless) chunk
+        header = bytearray(10)
+        header[4:7] = (width - 1).to_bytes(3, "little")
+        header[7:10] = (height - 1).to_bytes(3, "little")
+        tag, body = chunks[0]
+        if tag == b"VP8L" and int.from_bytes(body[1:5], "little") >> 28 & 1:
+            header[0] |= 0x10  # alpha
+    if meta.icc_profile:
+        header[0] |= 0x20
+        chunks.insert(0, (b"ICCP", meta.icc_profile))
+    if meta.exif:
+        header[0] |= 0x08
+        chunks.append((b"EXIF", meta.exif))
+    body = b"WEBP" + _riff_chunk(b"VP8X", bytes(header)) + b"".join(_riff_chunk(t, c) for t, c in chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _embed_tiff(buf: bytes, meta: ImageMetadata) -> bytes:
+    """TIFF bytes with the ICC profile: a copy of IFD0 plus the ICC tag, appended and pointed to."""
+    order, icc = _tiff_order(buf), meta.icc_profile
+    if order is None or not icc:
+        return buf
+    (ifd0,) = struct.unpack_from(order + "I", buf, 4)
+    entries, nxt = _tiff_ifd(buf, order, ifd0)
+    tags = [e[0] for e in entries]
+    if _TIFF_ICC in tags:
+        return buf
+    out = bytearray(buf) + b"\0" * (len(buf) & 1)  # TIFF offsets are word-aligned
+    icc_at = len(out)
+    out += icc + b"\0" * (len(icc) & 1)
+    raw = [buf[at : at + 12] for *_, at in entries]
+    raw.insert(bisect.bisect(tags, _TIFF_ICC), struct.pack(order + "HHII", _TIFF_ICC, 7, len(icc), icc_at))
+    ifd_at = len(out)
+    out += struct.pack(order + "H", len(raw)) + b"".join(raw) + struct.pack(order + "I", nxt)
+    struct.pack_into(order + "I", out, 4, ifd_at)  # the old IFD0 stays behind, unreferenced
+    return bytes(out)
+
+
+def _embed_metadata(buf: bytes, meta: ImageMetadata, image: np.ndarray) -> bytes:
+    """Encoded image bytes with ``meta`` spliced in (chosen by the bytes' own signature)."""
+    if buf[:2] == b"\xff\xd8":
+        return _embed_jpeg(buf, meta)
+    if buf[:8] == _PNG_SIGNATURE:
+        return _embed_png(buf, meta)
+    if buf[:4] == b"RIFF" and buf[8:12] == b"WEBP":
+        return _embed_webp(buf, meta, image.shape[1], image.shape[0])
+    if _tiff_order(buf):
+        return _embed_tiff(buf, meta)
+    return buf
 
 
 @functools.cache
@@ -76,12 +409,15 @@ def _file_mode() -> int:
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
-    JPEGs are rotated upright by their EXIF orientation (the written copy has no EXIF). A gray +
-    alpha PNG comes back as ``(H,W,2)`` (gray, alpha), not the BGRA OpenCV makes of it.
+    JPEGs are rotated upright by their EXIF orientation (``read_metadata`` resets the orientation
+    tag it hands on to 1 to match). A gray + alpha PNG comes back as ``(H,W,2)`` (gray, alpha), not
+    the BGRA OpenCV makes of it. Multi-page TIFFs (reduced-resolution pages not counted) and
+    animated PNG/WebP/GIF files are refused: OpenCV would silently return only the first frame.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageReadError: the file is empty, corrupt or not an image format OpenCV reads.
+        ImageReadError: the file is empty, corrupt, not an image format OpenCV reads, or holds
+            several pages/frames.
     """
     path = Path(path)
     if not path.is_file():
@@ -89,6 +425,11 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(f"{path}: file is empty")
+    frames = _frame_count(data.data)
+    if frames > 1:
+        raise ImageReadError(
+            f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
+        )
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in _JPEG else cv2.IMREAD_UNCHANGED
     img = cv2.imdecode(data, flags)
     if img is None or img.size == 0:
@@ -98,11 +439,20 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
-def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
+def write_image(
+    path: str | Path, image: np.ndarray, jpeg_quality: int = 95, metadata: ImageMetadata | None = None
+) -> Path:
     """Encode ``image`` by ``path``'s suffix and write it atomically.
 
     A ``(H,W,2)`` gray + alpha uint8/uint16 array is written as a gray + alpha PNG, or as BGRA
-    to other formats.
+    to other formats. ``metadata`` (from ``read_metadata``) is spliced into the encoded bytes, so
+    pixels and bit depth are exactly those OpenCV encodes: ICC profile and EXIF for JPEG, PNG and
+    WebP; ICC only for TIFF (EXIF is left out there); nothing for other formats. An EXIF block over
+    64 KiB is left out of JPEGs. A PNG ``tRNS`` chunk is added only when the output has the
+    source's colour type and bit depth; it names a colour, so pixels that denoising moved onto or
+    off that colour change transparency. An ICC profile of another colour space than the output
+    (e.g. a CMYK JPEG's, which OpenCV decodes to BGR) is left out. If splicing fails the image is
+    written without metadata.
 
     Raises:
         ImageWriteError: the format cannot hold this array or the file cannot be written.
@@ -111,7 +461,7 @@ def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> 
     ext = path.suffix.lower() or ".png"
     if image.ndim == 3 and image.shape[2] == 2:
         if ext == ".png" and image.dtype in (np.uint8, np.uint16):
-            png = _encode_png_gray_alpha(image)
+            png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
             return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
         image = image[..., [0, 0, 0, 1]]
     params: list[int] = []
@@ -125,7 +475,24 @@ def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> 
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {e}") from e
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
+    data = _with_metadata(buf.tobytes(), metadata, image)
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def _with_metadata(buf: bytes, metadata: ImageMetadata | None, image: np.ndarray) -> bytes:
+    """``buf`` with ``metadata`` spliced in; ``buf`` unchanged if there is none or splicing fails.
+
+    An ICC profile whose colour space (gray or RGB) does not match ``image`` is left out.
+    """
+    if metadata is None or metadata == ImageMetadata():
+        return buf
+    gray = image.ndim == 2 or image.shape[2] <= 2
+    if metadata.icc_profile and metadata.icc_profile[16:20] != (b"GRAY" if gray else b"RGB "):
+        metadata = replace(metadata, icc_profile=None)  # e.g. a CMYK JPEG's profile: OpenCV made it BGR
+    try:
+        return _embed_metadata(buf, metadata, image)
+    except Exception:  # best effort: a metadata problem never costs the image
+        return buf
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:

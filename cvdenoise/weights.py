@@ -108,9 +108,21 @@ def save_weights(
 
 
 def read_card(name: str | Path) -> dict[str, Any]:
-    """The JSON model card of shipped or local weights (empty dict when there is none)."""
+    """The JSON model card of shipped or local weights (empty dict when there is none).
+
+    Raises:
+        WeightsError: the card is not a readable JSON object.
+    """
     p = resolve(name).with_suffix(".json")
-    return json.loads(p.read_text()) if p.is_file() else {}
+    if not p.is_file():
+        return {}
+    try:
+        card = json.loads(p.read_text())
+    except (ValueError, OSError) as e:
+        raise WeightsError(f"{p}: the model card is not readable JSON: {e}") from e
+    if not isinstance(card, dict):
+        raise WeightsError(f"{p}: the model card must be a JSON object, got {type(card).__name__}")
+    return card
 
 
 def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAutoencoder:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
-from cvdenoise.io import ImageReadError, read_image, write_image
+import cvdenoise
+from cvdenoise.folder import denoise_files, plan_jobs
+from cvdenoise.io import ImageMetadata, ImageReadError, read_image, read_metadata, write_image
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -43,3 +47,204 @@ def test_corrupt_png_names_the_file(tmp_path: Path) -> None:
     (bad := tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
     with pytest.raises(ImageReadError, match="bad.png"):
         read_image(bad)
+
+
+# --- multi-page / animated files, metadata (ICC, EXIF, tRNS) ---------------------------------
+
+_MAKE, _ORIENTATION = 0x010F, 0x0112
+
+
+@pytest.fixture(scope="module")
+def fast32() -> cvdenoise.Denoiser:
+    return cvdenoise.load("fast", half=False)
+
+
+@pytest.fixture(scope="module")
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _frames(n: int = 3) -> list[Image.Image]:
+    return [Image.fromarray(np.full((24, 32, 3), 60 * k + 20, np.uint8)) for k in range(n)]
+
+
+def _save_multi(path: Path) -> Path:
+    first, *rest = _frames()
+    first.save(path, save_all=True, append_images=rest, **({"lossless": True} if path.suffix == ".webp" else {}))
+    return path
+
+
+def _parse_exif(data: bytes | None) -> Image.Exif:
+    exif = Image.Exif()
+    exif.load(data or b"")
+    return exif
+
+
+def _png_with_chunk(png: bytes, tag: bytes, body: bytes) -> bytes:
+    """PNG bytes with one more chunk right after IHDR (built here, independent of cvdenoise.io)."""
+    chunk = struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+    return png[:33] + chunk + png[33:]
+
+
+@pytest.mark.parametrize("name", ["pages.tif", "anim.webp", "anim.gif", "anim.png"])
+def test_multi_frame_files_are_refused(tmp_path: Path, name: str) -> None:
+    path = _save_multi(tmp_path / name)
+    assert Image.open(path).n_frames == 3
+    with pytest.raises(ImageReadError, match=rf"{name}: holds 3 pages/frames.*split the file first"):
+        read_image(path)
+
+
+def test_single_frame_files_and_tiff_thumbnail_pages_still_read(tmp_path: Path) -> None:
+    for name in ("one.tif", "one.webp", "one.gif", "one.png"):
+        _frames(1)[0].save(tmp_path / name, **({"lossless": True} if name.endswith(".webp") else {}))
+        assert read_image(tmp_path / name).shape[:2] == (24, 32)
+    # page 2 flagged as a reduced-resolution image (NewSubfileType bit 0): a thumbnail, not a page
+    big, thumb = _frames(2)
+    big.save(tmp_path / "thumb.tif", save_all=True, append_images=[thumb.resize((8, 6))], tiffinfo={254: 0})
+    raw = bytearray((tmp_path / "thumb.tif").read_bytes())
+    order = "<" if raw[:2] == b"II" else ">"
+    ifd = struct.unpack_from(order + "I", raw, 4)[0]
+    ifd = struct.unpack_from(order + "I", raw, ifd + 2 + 12 * struct.unpack_from(order + "H", raw, ifd)[0])[0]
+    for i in range(struct.unpack_from(order + "H", raw, ifd)[0]):
+        tag, typ = struct.unpack_from(order + "HH", raw, ifd + 2 + 12 * i)
+        if tag == 254:
+            struct.pack_into(order + ("H" if typ == 3 else "I"), raw, ifd + 2 + 12 * i + 8, 1)
+            break
+    else:
+        pytest.fail("Pillow wrote no NewSubfileType tag")
+    (tmp_path / "thumb.tif").write_bytes(bytes(raw))
+    assert Image.open(tmp_path / "thumb.tif").n_frames == 2
+    assert read_image(tmp_path / "thumb.tif").shape[:2] == (24, 32)
+
+
+def test_folder_run_reports_multi_frame_files_and_writes_the_rest(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    _save_multi(src / "pages.tif")
+    _save_multi(src / "anim.webp")
+    rng = np.random.default_rng(5)
+    cv2.imwrite(str(src / "good.png"), rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
+    cv2.imwrite(str(src / "good.tif"), rng.integers(0, 256, (32, 40), dtype=np.uint8))
+    out = tmp_path / "out"
+    report = denoise_files(plan_jobs([src], out), fast32, progress=False)
+    assert sorted(p.name for p in report.written) == ["good.png", "good.tif"]
+    assert {p.name: why for p, why in report.failed} == {
+        "anim.webp": f"ImageReadError: {src.resolve() / 'anim.webp'}: holds 3 pages/frames; "
+        "cvdenoise denoises single images (split the file first)",
+        "pages.tif": f"ImageReadError: {src.resolve() / 'pages.tif'}: holds 3 pages/frames; "
+        "cvdenoise denoises single images (split the file first)",
+    }
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "good.tif"]
+
+
+def test_jpeg_exif_and_icc_survive_a_folder_run_upright(
+    tmp_path: Path, fast32: cvdenoise.Denoiser, srgb_icc: bytes
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    stored = np.zeros((48, 64, 3), np.uint8)
+    stored[:, 32:] = 220  # stored: left dark, right bright; orientation 6 shows it turned 90° clockwise
+    exif = Image.Exif()
+    exif[_ORIENTATION], exif[_MAKE] = 6, "TestCam"
+    Image.fromarray(stored).save(src / "photo.jpg", quality=95, exif=exif.tobytes(), icc_profile=srgb_icc)
+    report = denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    assert report.ok and [p.name for p in report.written] == ["photo.jpg"]
+    with Image.open(tmp_path / "out" / "photo.jpg") as im:
+        assert im.info["icc_profile"] == srgb_icc
+        assert im.getexif()[_MAKE] == "TestCam" and im.getexif()[_ORIENTATION] == 1
+        assert im.size == (48, 64)  # stored upright now: 48 wide, 64 high
+        upright = np.asarray(im.convert("L"), np.float32)
+    assert upright[:28].mean() < 40 and upright[36:].mean() > 180  # top dark, bottom bright
+    # a second run sees orientation 1: no second rotation
+    again = denoise_files(plan_jobs([tmp_path / "out"], tmp_path / "again"), fast32, progress=False)
+    assert again.ok and read_image(tmp_path / "again" / "photo.jpg").shape == (64, 48, 3)
+
+
+def test_exif_orientation_is_reset_only_where_read_image_rotates(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[_ORIENTATION] = 6
+    stored = np.zeros((6, 10, 3), np.uint8)
+    for name in ("r.jpg", "r.png"):
+        Image.fromarray(stored).save(tmp_path / name, exif=exif.tobytes())
+    assert read_image(tmp_path / "r.jpg").shape[:2] == (10, 6)  # rotated upright: orientation now 1
+    assert _parse_exif(read_metadata(tmp_path / "r.jpg").exif)[_ORIENTATION] == 1
+    assert read_image(tmp_path / "r.png").shape[:2] == (6, 10)  # not rotated: orientation 6 still true
+    assert _parse_exif(read_metadata(tmp_path / "r.png").exif)[_ORIENTATION] == 6
+
+
+def test_16bit_png_keeps_pixels_and_icc(tmp_path: Path, srgb_icc: bytes) -> None:
+    px = np.random.default_rng(6).integers(0, 65536, (21, 17, 3), dtype=np.uint16)
+    png = cv2.imencode(".png", px)[1].tobytes()
+    src = tmp_path / "in16.png"
+    src.write_bytes(_png_with_chunk(png, b"iCCP", b"wide gamut\0\0" + zlib.compress(srgb_icc)))
+    assert read_metadata(src).icc_profile == srgb_icc
+    write_image(tmp_path / "out16.png", read_image(src), metadata=read_metadata(src))
+    back = cv2.imread(str(tmp_path / "out16.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and np.array_equal(back, px)
+    with Image.open(tmp_path / "out16.png") as im:
+        assert im.info["icc_profile"] == srgb_icc
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "quality"),
+    [("l.webp", np.uint8, 101), ("q.webp", np.uint8, 90), ("rgb16.tif", np.uint16, 95), ("rgba.png", np.uint8, 95)],
+)
+def test_webp_tiff_png_get_icc_and_exif_without_touching_pixels(
+    tmp_path: Path, srgb_icc: bytes, name: str, dtype: type, quality: int
+) -> None:
+    shape = (19, 23, 4 if "rgba" in name else 3)
+    img = np.random.default_rng(7).integers(0, np.iinfo(dtype).max + 1, shape).astype(dtype)
+    exif = Image.Exif()
+    exif[_MAKE] = "TestCam"
+    meta = ImageMetadata(icc_profile=srgb_icc, exif=exif.tobytes())
+    write_image(tmp_path / ("plain_" + name), img, jpeg_quality=quality)
+    write_image(tmp_path / name, img, jpeg_quality=quality, metadata=meta)
+    plain, tagged = read_image(tmp_path / ("plain_" + name)), read_image(tmp_path / name)
+    assert tagged.dtype == dtype and tagged.shape == img.shape and np.array_equal(tagged, plain)
+    assert read_metadata(tmp_path / name).icc_profile == srgb_icc
+    with Image.open(tmp_path / name) as im:
+        assert im.info["icc_profile"] == srgb_icc
+        if not name.endswith(".tif"):  # TIFF: ICC only
+            assert im.getexif()[_MAKE] == "TestCam"
+
+
+def test_broken_metadata_never_fails_a_file(tmp_path: Path, fast32: cvdenoise.Denoiser, srgb_icc: bytes) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb = np.random.default_rng(8).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    truncated = b"Exif\0\0II*\0\x08\0\0\0\x05\0\x12\x01"  # IFD0 claims 5 entries, holds none
+    Image.fromarray(rgb).save(src / "bad_exif.jpg", exif=truncated, icc_profile=srgb_icc)
+    Image.fromarray(rgb).save(src / "junk_exif.jpg", exif=b"Exif\0\0not a TIFF header", icc_profile=srgb_icc)
+    png = cv2.imencode(".png", rgb)[1].tobytes()
+    (src / "bad_icc.png").write_bytes(_png_with_chunk(png, b"iCCP", b"x\0\0 not zlib data"))
+    assert read_metadata(src / "bad_exif.jpg") == ImageMetadata(icc_profile=srgb_icc)
+    assert read_metadata(src / "junk_exif.jpg") == ImageMetadata(icc_profile=srgb_icc)
+    assert read_metadata(src / "bad_icc.png") == ImageMetadata()
+    report = denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    assert report.ok and sorted(p.name for p in report.written) == ["bad_exif.jpg", "bad_icc.png", "junk_exif.jpg"]
+    for name in ("bad_exif.jpg", "junk_exif.jpg"):
+        with Image.open(tmp_path / "out" / name) as im:
+            assert im.info["icc_profile"] == srgb_icc and "exif" not in im.info
+    assert read_image(tmp_path / "out" / "bad_icc.png").shape == (32, 40, 3)
+
+
+def test_failed_metadata_splice_writes_the_image_without_it(
+    tmp_path: Path, srgb_icc: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> bytes:
+        raise struct.error("simulated splice failure")
+
+    monkeypatch.setattr("cvdenoise.io._embed_png", broken)
+    img = np.random.default_rng(9).integers(0, 256, (8, 9, 3), dtype=np.uint8)
+    write_image(tmp_path / "x.png", img, metadata=ImageMetadata(icc_profile=srgb_icc))
+    assert np.array_equal(read_image(tmp_path / "x.png"), img) and read_metadata(tmp_path / "x.png") == ImageMetadata()
+
+
+def test_gray_png_trns_is_carried_over(tmp_path: Path) -> None:
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8)).save(tmp_path / "g.png", transparency=5)
+    gray = read_image(tmp_path / "g.png")
+    assert gray.shape == (6, 8)  # OpenCV ignores a gray PNG's tRNS: no alpha plane to keep
+    write_image(tmp_path / "out.png", gray, metadata=read_metadata(tmp_path / "g.png"))
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.mode == "L" and im.info["transparency"] == 5
+        assert np.asarray(im.convert("LA"))[..., 1].tolist() == (np.where(gray == 5, 0, 255)).tolist()

@@ -152,3 +152,22 @@ def test_white_noise_specialist_ships_and_wins_only_on_white_noise(clean_rgb) ->
     assert psnr(spec(noisy), clean_rgb) > psnr(blind(noisy), clean_rgb) + 0.1
     camera = Degrader("camera")(clean_rgb, np.random.default_rng(0))  # what it was not trained for
     assert psnr(spec(camera), clean_rgb) < psnr(blind(camera), clean_rgb) - 1.0
+
+
+def test_weights_argument_and_card_errors(tmp_path: Path) -> None:
+    import cvdenoise
+
+    for bad in (None, 3):
+        with pytest.raises(TypeError, match="weights must be a name"):
+            cvdenoise.load(bad)  # type: ignore[arg-type]
+    with pytest.raises(WeightsError, match="weights is empty"):
+        cvdenoise.load("")
+    m = DenoiseAutoencoder(CONFIGS["fast"])
+    p = tmp_path / "m.safetensors"
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(p), metadata={"config": json.dumps(m.config.to_dict())})
+    p.with_suffix(".json").write_text("[1, 2]")
+    with pytest.raises(WeightsError, match="must be a JSON object"):
+        read_card(p)
+    p.with_suffix(".json").write_text("{not json")
+    with pytest.raises(WeightsError, match="not readable JSON"):
+        cvdenoise.load(p)
