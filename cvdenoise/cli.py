@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
-    p.add_argument("--report", default=None, metavar="CSV", help="write per-frame noise σ, strength and ms")
+    p.add_argument("--report", default=None, metavar="CSV", help="write a CSV of per-frame noise σ (with --gate), strength and ms")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_video, weights="fast")
