@@ -179,8 +179,10 @@ class Denoise(v2.Transform):
         if isinstance(inpt, PIL.Image.Image):
             return self.denoiser("cpu")(inpt)
         x = inpt.as_subclass(torch.Tensor)
-        if x.ndim < 3:
-            raise ValueError(f"image tensors must be (..., C, H, W); got shape {tuple(x.shape)}")
+        if x.ndim < 3 or x.shape[-3] not in (1, 3, 4) or x.numel() == 0:
+            raise ValueError(
+                f"image tensors must be non-empty (..., C, H, W) with C in 1, 3 or 4; got shape {tuple(x.shape)}"
+            )
         out = self.denoiser(x.device)(x.reshape(-1, *x.shape[-3:])).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 

@@ -128,6 +128,8 @@ class FrameFilter:
             raise TypeError(f"FrameFilter expects uint8 (or 16-bit uint16) frames, got {frame.dtype}; use Denoiser for floats")
         if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3))):
             raise ValueError(f"FrameFilter expects (H,W) gray or (H,W,3) BGR frames, got shape {frame.shape}")
+        if frame.size == 0:
+            raise ValueError(f"FrameFilter got an empty frame of shape {frame.shape}")
 
     def _strength(self, sigma: float) -> float:
         assert self.gate is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import PIL.Image
@@ -296,3 +297,9 @@ def test_numpy_input_warns_that_it_passes_through() -> None:
     with pytest.warns(UserWarning, match="ToImage"):
         out = Denoise("fast")(arr)
     assert out is arr
+
+
+def test_transform_errors_name_the_callers_shape() -> None:
+    for shape in ((2, 32, 32), (5, 3, 0, 8)):
+        with pytest.raises(ValueError, match=re.escape(str(shape))):
+            Denoise("fast")(tv_tensors.Image(torch.rand(*shape)))

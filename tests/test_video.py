@@ -58,6 +58,8 @@ def test_bad_frames(ff: FrameFilter) -> None:
         ff(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ValueError, match="shape"):
         ff(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"empty frame of shape \(0, 8, 3\)"):  # the caller's shape
+        ff(np.zeros((0, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="gate"):
         FrameFilter("fast", gate=(5, 1))
 
