@@ -9,6 +9,7 @@ written is reported and skipped; the others are still written. Inputs are never 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -44,6 +45,21 @@ class FolderReport:
         return not self.failed
 
 
+def _files_under(root: Path) -> list[Path]:
+    """Files under ``root``, recursively and sorted, through symlinked folders too (each real
+    folder once, so a link cycle ends). A dangling link is listed: reading it is then reported."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        found.extend(Path(dirpath) / name for name in filenames)
+    return sorted(found)
+
+
 def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
@@ -66,8 +82,8 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             root = p.resolve()
             if out == root:
                 raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
-            for f in sorted(root.rglob("*")):
-                if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES:
+            for f in _files_under(root):
+                if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES:
                     continue
                 if out == f.resolve().parent or out in f.resolve().parents:
                     continue  # never re-process earlier outputs living inside an input folder

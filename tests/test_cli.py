@@ -177,3 +177,18 @@ def test_interrupt_exits_130_without_a_traceback(noisy_folder: Path, tmp_path: P
     monkeypatch.setattr(cvdenoise.folder, "denoise_files", interrupted)
     assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 130
     assert "cvdenoise denoise: interrupted" in capsys.readouterr().err
+
+
+def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "linked").symlink_to(noisy_folder / "sub", target_is_directory=True)  # a dataset folder linked in
+    (root / "loop").symlink_to(root, target_is_directory=True)  # a cycle must end
+    (root / "gone.png").symlink_to(tmp_path / "missing.png")
+    out = tmp_path / "o"
+    assert main(["denoise", str(root), "-o", str(out), "-q", "-w", "fast"]) == 1
+    err = capsys.readouterr().err
+    assert "gone.png" in err and "corrupt.png" in err  # reported, not silently skipped
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
