@@ -157,11 +157,16 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise detect: error: {e}", file=sys.stderr)
         return 2
-    d = sorted(t.denoise_ms for t in timings)
-    y = sorted(t.detect_ms for t in timings)
-    print(f"{len(timings)} frame(s) → {args.output}; median denoise {d[len(d) // 2]:.1f} ms, "
-          f"detect {y[len(y) // 2]:.1f} ms per frame (timing.csv)")
-    return 0
+    if timings:
+        d = sorted(t.denoise_ms for t in timings)
+        y = sorted(t.detect_ms for t in timings)
+        print(f"{len(timings)} frame(s) → {args.output}; median denoise {d[len(d) // 2]:.1f} ms, "
+              f"detect {y[len(y) // 2]:.1f} ms per frame (timing.csv)")
+    for path, reason in timings.failed:
+        print(f"FAILED {path}: {reason}", file=sys.stderr)
+    if timings.failed:
+        print(f"{len(timings.failed)} file(s) failed", file=sys.stderr)
+    return 1 if timings.failed else 0
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:

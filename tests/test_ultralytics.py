@@ -118,3 +118,53 @@ def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Pa
     model = attach(YOLO("yolo11n.yaml"))
     model.val(data=str(data), imgsz=64, batch=2, plots=False, verbose=False, workers=0)
     assert len(hooks_of(model).denoise_ms) == 1
+
+
+def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), frame[:160, :160])
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    opts = ["--model", "yolo26n.yaml", "--imgsz", "160", "-q"]
+    # the input folder as output: refused, nothing touched
+    assert main(["detect", str(src), "-o", str(src), *opts]) == 2
+    assert "input folder" in capsys.readouterr().err
+    # a corrupt image is reported, the good one written, timing.csv written, rc 1
+    out = src / "out"
+    assert main(["detect", str(src), "-o", str(out), *opts]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "broken.jpg" in err
+    assert (out / "a.png").is_file() and (out / "timing.csv").is_file()
+    # run again: earlier outputs inside the input folder are not read as inputs
+    assert main(["detect", str(src), "-o", str(out), *opts]) == 1
+    assert not (out / "out").exists()
+    assert {p.name: p.read_bytes() for p in src.iterdir() if p.is_file()} == before
+    # a video whose output would replace it
+    video = tmp_path / "clip.mp4"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 160))
+    wr.write(frame[:160, :160])
+    wr.release()
+    vbytes = video.read_bytes()
+    assert main(["detect", str(video), "-o", str(tmp_path), *opts]) == 2
+    assert "refusing to overwrite the input video" in capsys.readouterr().err and video.read_bytes() == vbytes
+    # weights that are not a local file: refused before Ultralytics could try to download them
+    for model in ("yolo26n.pt", str(tmp_path / "nope.pt")):
+        assert main(["detect", str(src / "a.png"), "--model", model, "-o", str(tmp_path / "o"), "-q"]) == 2
+        assert "YOLO model file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a model")
+    assert main(["detect", str(src / "a.png"), "--model", str(bad), "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "not a YOLO model Ultralytics can load" in err and "Traceback" not in err
+
+
+def test_attach_warns_on_frames_it_cannot_denoise(no_network: list[object]) -> None:
+    from ultralytics import YOLO
+
+    model = attach(YOLO("yolo11n.yaml"), cvdenoise.load("fast"))
+    with pytest.warns(RuntimeWarning, match="undenoised"):
+        model.predict(torch.rand(1, 3, 160, 160), imgsz=160, verbose=False)
+    assert hooks_of(model).denoise_ms == []  # type: ignore[union-attr]  (no time booked for it)

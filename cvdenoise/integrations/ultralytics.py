@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,7 +34,10 @@ import torch
 
 from ..denoiser import Denoiser, load
 
-__all__ = ["configure_offline", "attach", "detach", "hooks_of", "DenoiseHooks", "FrameTiming", "run_detection"]
+__all__ = [
+    "configure_offline", "attach", "detach", "hooks_of", "load_yolo", "DenoiseHooks", "DetectionRun", "FrameTiming",
+    "run_detection",
+]
 
 _ATTR = "_cvdenoise_hooks"
 
@@ -78,14 +82,25 @@ class DenoiseHooks:
     denoiser: Denoiser
     denoise_ms: list[float] = field(default_factory=list)
     callbacks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
+    warned: bool = False
 
     def on_predict_batch_start(self, predictor: Any) -> None:
         im0s = predictor.batch[1]
         t = time.perf_counter()
+        done = 0
         for i, im in enumerate(im0s):
             if isinstance(im, np.ndarray) and im.dtype == np.uint8:
                 im0s[i] = self.denoiser(im, channel_order="bgr")  # list mutated in place
-        self.denoise_ms.append((time.perf_counter() - t) * 1e3 / max(1, len(im0s)))
+                done += 1
+        if done:
+            self.denoise_ms.append((time.perf_counter() - t) * 1e3 / done)
+        if done < len(im0s) and not self.warned:
+            self.warned = True
+            warnings.warn(
+                "cvdenoise attach(): YOLO got frames that are not uint8 BGR images (a torch tensor "
+                "source?) and sees them undenoised; pass numpy frames, paths or videos, or denoise "
+                "the tensor with the Denoiser first", RuntimeWarning, stacklevel=2,
+            )
 
     def on_val_start(self, validator: Any) -> None:
         if getattr(validator.preprocess, "_cvdenoise", False):
@@ -159,6 +174,44 @@ class FrameTiming:
     detections: int
 
 
+class DetectionRun(list[FrameTiming]):
+    """What :func:`run_detection` did: a list of :class:`FrameTiming` (one per frame written)
+    plus ``failed``, the ``(file, reason)`` of images that could not be read or written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: list[tuple[Path, str]] = []
+
+
+#: model suffixes Ultralytics builds from a config (bundled with the package: no download)
+_CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def load_yolo(model: str | Path) -> Any:
+    """``ultralytics.YOLO(model)``, offline: a ``.yaml`` config (Ultralytics ships them, e.g.
+    ``yolo26n.yaml``; random weights) or a local weights file. A weights name that is not a
+    local file is refused here, because Ultralytics would try to download it.
+
+    Raises:
+        FileNotFoundError: a weights file (``.pt``, …) that does not exist.
+        ValueError: a file Ultralytics cannot build a model from.
+    """
+    configure_offline()
+    from ultralytics import YOLO
+
+    path = Path(model)
+    if path.suffix.lower() not in _CONFIG_SUFFIXES and not path.is_file():
+        raise FileNotFoundError(
+            f"YOLO model file not found: {model} (cvdenoise runs offline and downloads nothing: "
+            "give a local .pt, or a .yaml config such as yolo26n.yaml for an untrained model)"
+        )
+    try:
+        return YOLO(str(model))
+    except Exception as e:  # Ultralytics raises many types for files it cannot use
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{model}: not a YOLO model Ultralytics can load ({first})") from e
+
+
 def run_detection(
     source: str | Path,
     model: str | Path,
@@ -167,12 +220,23 @@ def run_detection(
     conf: float = 0.25,
     imgsz: int = 640,
     progress: bool = True,
-) -> list[FrameTiming]:
+) -> DetectionRun:
     """Denoise → YOLO on an image folder/file or a video; write annotated output and timings.
 
-    Images are written as ``out/<relative path>``; a video as ``out/<stem>.mp4``. A
-    ``timing.csv`` (frame, denoise_ms, detect_ms, detections) is written to ``out``.
-    ``denoiser=None`` loads ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
+    Images are written as ``out/<relative path>`` (the folder rules of ``cvdenoise denoise``:
+    never over an input, never into an input folder, earlier outputs inside an input folder are
+    not read again); an image that cannot be read or written is recorded in
+    :attr:`DetectionRun.failed` and the others are still processed. A video is written as
+    ``out/<stem>.mp4`` (even width and height, as the codec needs). A ``timing.csv`` (frame,
+    denoise_ms, detect_ms, detections) is written to ``out``; YOLO is warmed up first, so the
+    first row is not its start-up. YOLO runs on the denoiser's device. ``denoiser=None`` loads
+    ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
+
+    Raises:
+        FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
+        ValueError: no images, an output that would overwrite the input, or a model file
+            Ultralytics cannot load.
+        cvdenoise.video.VideoReadError: an unreadable video.
     """
     import csv
 
@@ -180,17 +244,26 @@ def run_detection(
     from tqdm import tqdm
 
     from ..data import IMAGE_SUFFIXES
+    from ..folder import plan_jobs
     from ..io import read_image, write_image
     from ..video import FrameFilter, _FOURCC, read_video
 
-    configure_offline()
-    from ultralytics import YOLO
-
     src, out = Path(source), Path(out)
-    yolo = YOLO(str(model))
+    if not src.exists():
+        raise FileNotFoundError(f"source not found: {src}")
+    is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
+    jobs = [j for j in plan_jobs([src], out) if j.src.suffix.lower() in IMAGE_SUFFIXES] if is_images else []
+    if is_images and not jobs:
+        raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
+    dst = out / f"{src.stem}.mp4"
+    if not is_images and dst.resolve() == src.resolve():
+        raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
+    yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
-    timings: list[FrameTiming] = []
+    device = str(ff.denoiser.device)
+    run = DetectionRun()
     out.mkdir(parents=True, exist_ok=True)
+    yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)  # warm-up
 
     def process(name: str, frame: np.ndarray) -> np.ndarray:
         if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
@@ -203,30 +276,32 @@ def run_detection(
         t0 = time.perf_counter()
         clean = ff(frame)
         t1 = time.perf_counter()
-        res: Any = list(yolo.predict(clean, conf=conf, imgsz=imgsz, verbose=False))[0]
+        res: Any = list(yolo.predict(clean, conf=conf, imgsz=imgsz, verbose=False, device=device))[0]
         t2 = time.perf_counter()
-        timings.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, len(res.boxes)))
+        run.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, len(res.boxes)))
         return res.plot()
 
-    if src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES:
-        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if src.is_dir() else [src]
-        if not files:
-            raise ValueError(f"no images found in {src}")
-        for f in tqdm(files, desc="detect", unit="img", disable=not progress):
-            rel = f.relative_to(src) if src.is_dir() else Path(f.name)
-            write_image(out / rel, process(str(rel), read_image(f)))
+    if is_images:
+        for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
+            try:
+                write_image(job.dst, process(str(job.dst.relative_to(out.resolve())), read_image(job.src)))
+            except (OSError, ValueError) as e:
+                run.failed.append((job.src, str(e)))
     else:
         frames, fps, size, count = read_video(src)
-        dst = out / f"{src.stem}.mp4"
-        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*_FOURCC[".mp4"]), fps, size)
+        even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+        if even != size:
+            warnings.warn(f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
+                          "(the codec stores even sizes only)", stacklevel=2)
+        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*_FOURCC[".mp4"]), fps, even)
         try:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                writer.write(process(f"{i:06d}", f))
+                writer.write(np.ascontiguousarray(process(f"{i:06d}", f)[: even[1], : even[0]]))
         finally:
             writer.release()
     with (out / "timing.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
-        for t in timings:
+        for t in run:
             w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
-    return timings
+    return run
