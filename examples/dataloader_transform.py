@@ -3,7 +3,7 @@
 A tiny detection-style dataset (scikit-image's bundled photos, synthetic Gaussian noise
 sigma=25, one box per image) goes through ``v2.Compose`` with
 ``cvdenoise.transforms.Denoise("fast")``; boxes and labels pass through untouched. Runs offline
-on CPU in a few seconds::
+on CPU in a few seconds (the photos come from scikit-image: ``pip install scikit-image``)::
 
     python examples/dataloader_transform.py
 """

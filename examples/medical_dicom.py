@@ -1,6 +1,6 @@
 """Denoise a 16-bit DICOM image, keeping its metadata and bit depth.
 
-    pip install 'cvdenoise[dicom]'
+    pip install 'cvdenoise[dicom]' scikit-image
     python examples/medical_dicom.py [OUT_DIR]
 
 Builds a noisy 12-bit CT-like secondary-capture DICOM from scikit-image's ``camera`` photo
