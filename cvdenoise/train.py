@@ -11,25 +11,27 @@ Run ``cvdenoise train --help`` (or ``python -m cvdenoise.train``) for the option
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from tqdm import tqdm
 
-from .data import PairBatches, PairSampler, load_clean_images
+from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
 from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
-from .denoiser import cpu_has_fast_bf16
+from .denoiser import cpu_has_fast_bf16, resolve_device
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import FAMILIES, color_to_gray, grow, load_model, save_weights
+from .weights import FAMILIES, WeightsError, color_to_gray, grow, load_model, save_weights
 
-__all__ = ["TrainConfig", "train", "psnr", "add_arguments", "main"]
+__all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "main"]
 
 
 @dataclass
@@ -132,23 +134,139 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, **overrides, "channels": cfg.channels}))
 
 
+class TrainSetupError(ValueError):
+    """A run that cannot start: a bad option, no usable images, a missing or unfitting checkpoint.
+
+    Raised by :func:`train` before anything is written (``cvdenoise train``: one error line, exit 2).
+    """
+
+
+# option (a TrainConfig field, --field-name on the command line) → test, what the value must be
+_CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("steps", lambda v: v >= 1, ">= 1"),
+    ("batch", lambda v: v >= 1, ">= 1"),
+    ("crop", lambda v: v >= 1, ">= 1"),
+    ("val_every", lambda v: v >= 1, ">= 1"),
+    ("val_size", lambda v: v >= 1, ">= 1"),
+    ("warmup", lambda v: v >= 0, ">= 0"),
+    ("lr", lambda v: 0 < v < math.inf, "> 0"),
+    ("downscale", lambda v: 0 < v <= 1, "in (0, 1] (1: photos as they are)"),
+    ("p_dead_leaves", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    ("device_degrade", lambda v: 0 <= v <= 1, "a share of the batch in [0, 1]"),
+    ("minutes", lambda v: 0 <= v < math.inf, ">= 0 (0: no time budget)"),
+    ("ckpt_minutes", lambda v: 0 <= v < math.inf, ">= 0"),
+    ("threads", lambda v: v >= 0, ">= 0 (0: torch default)"),
+    ("workers", lambda v: v >= 0, ">= 0"),
+    ("seed", lambda v: v >= 0, ">= 0"),
+)
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Raise :class:`TrainSetupError` naming the first option out of its domain."""
+    for name, ok, what in _CHECKS:
+        v = getattr(cfg, name)
+        if not ok(v):  # NaN fails every test
+            raise TrainSetupError(f"{_option(name)} must be {what}, got {v!r}")
+
+
+@contextlib.contextmanager
+def _bad_input(prefix: str = "") -> Iterator[None]:
+    """Errors while setting up (bad device, weights, architecture, folder) → TrainSetupError."""
+    try:
+        yield
+    except TrainSetupError:
+        raise
+    except (ValueError, FileNotFoundError) as e:
+        raise TrainSetupError(("--init: " if isinstance(e, WeightsError) else prefix) + str(e)) from e
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _arch_desc(c: dict[str, Any]) -> str:
+    """The options that fix a run's architecture, as on the command line."""
+    fmt = lambda v: " ".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)  # noqa: E731
+    return " ".join(f"{_option(k)} {fmt(c[k])}" for k in ("size", "channels", *_ARCH_FIELDS, "init")
+                    if c.get(k) is not None)
+
+
+def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """Read ``last.pt`` and load its weights into ``model`` (fails with one line if they do not fit)."""
+    if not ckpt.is_file():
+        raise TrainSetupError(f"--resume: no checkpoint {ckpt} to resume from (drop --resume to start a new run)")
+    try:
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+    except Exception as e:  # truncated, not a torch file, … (unpickling raises many kinds)
+        raise TrainSetupError(f"--resume: cannot read {ckpt}: {e}") from e
+    if not isinstance(state, dict) or not {"model", "ema", "opt", "step"} <= state.keys():
+        raise TrainSetupError(f"--resume: {ckpt} is not a cvdenoise training checkpoint")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        saved, wanted = _arch_desc(state.get("config") or {}), _arch_desc(asdict(cfg))
+        raise TrainSetupError(
+            f"--resume: {ckpt} holds a model trained with {saved or 'another architecture'}; this run asks for "
+            f"{wanted if wanted != saved else model.config} (use the checkpoint's options or another --out)"
+        ) from None
+    return state
+
+
+def _load_images(cfg: TrainConfig) -> list[Any]:
+    """The usable photos of ``cfg.folders``; fails if there are none, warns about skipped files."""
+    if not cfg.folders:
+        return []
+    files = [p for folder in cfg.folders for p in list_images(folder)]
+    where = ", ".join(map(str, cfg.folders))
+    if not files:
+        raise TrainSetupError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {where}")
+    images = load_clean_images(files, min_size=cfg.crop, downscale=cfg.downscale)
+    need = math.ceil(cfg.crop / cfg.downscale - 1e-9)  # short side before --downscale
+    limit = f"a short side of at least {need} px (--crop {cfg.crop} at --downscale {cfg.downscale})"
+    if not images:
+        raise TrainSetupError(f"none of the {len(files)} image files in {where} is readable with {limit}")
+    if len(images) < len(files):
+        _warn(f"skipped {len(files) - len(images)} of {len(files)} image files: unreadable or without {limit}")
+    return images
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Train (or resume) and return the path of the exported EMA ``.safetensors``."""
-    if not 0.0 <= cfg.device_degrade <= 1.0:
-        raise ValueError(f"device_degrade is a share of the batch in [0, 1], got {cfg.device_degrade}")
+    """Train (or resume) and return the path of the exported EMA ``.safetensors``.
+
+    Raises:
+        TrainSetupError: an option out of its domain, an unavailable device, bad ``init``
+            weights or architecture, no usable images, or (``resume``) a missing or unfitting
+            checkpoint; raised before anything is written.
+    """
+    _check_config(cfg)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "last.pt"
+    with _bad_input("--device: "):
+        device = resolve_device(cfg.device)
+    with _bad_input():
+        model = _build_model(cfg)  # before the (slow) photo loading: a bad architecture fails at once
+        if cfg.crop < model.multiple:
+            raise TrainSetupError(f"--crop must be at least {model.multiple} for this architecture, got {cfg.crop}")
+        state = _load_checkpoint(ckpt, model, cfg, device) if resume else None
+        images = _load_images(cfg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainSetupError(f"--out {out}: cannot create the run folder: {e}") from e
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
-    model = _build_model(cfg)  # before the (slow) photo loading: a bad architecture fails at once
 
-    images = load_clean_images(cfg.folders, min_size=cfg.crop, downscale=cfg.downscale) if cfg.folders else []
-    if cfg.folders and not images:
-        raise ValueError(f"no readable images of at least {cfg.crop}px in {cfg.folders}")
-    # hold out every 10th photo for validation
-    val_imgs, train_imgs = images[::10], [im for i, im in enumerate(images) if i % 10]
+    if len(images) == 1:  # holding it out would leave nothing but dead leaves to train on
+        _warn("only one usable image: it is used for training and for validation (the validation PSNR is "
+              "optimistic); add more images for an honest hold-out")
+        val_imgs, train_imgs = images, images
+    else:  # hold out every 10th photo for validation
+        val_imgs, train_imgs = images[::10], [im for i, im in enumerate(images) if i % 10]
     pair_kwargs: dict[str, Any] = dict(
         crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0,
@@ -158,6 +276,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=0.0 if val_imgs else 1.0, seed=10_000 + cfg.seed, leaves_pool=8,
     )
+    if val_imgs and not val_sampler.images:
+        _warn(f"the validation images are under {val_sampler.crop} px after --downscale {cfg.downscale}: "
+              "validating on dead leaves instead")
     val_noisy, val_clean = val_sampler.batch(cfg.val_size)
 
     # oneDNN (CPU, bf16 AMX/AVX512-BF16 kernels) and cuDNN (tensor cores) are fastest in channels-last
@@ -171,10 +292,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
     step, best, elapsed_before = 0, -1.0, 0.0
-    ckpt = out / "last.pt"
-    if resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
+    if state is not None:  # the model's weights are loaded already (_load_checkpoint)
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         step, best, elapsed_before = state["step"], state["best"], state.get("elapsed", 0.0)
@@ -229,7 +347,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     ema_params: list[torch.Tensor] = list(ema.parameters())
     model_params: list[torch.Tensor] = list(model.parameters())
     last_ckpt = time.time()
-    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+    # with a time budget the bar runs on the clock (seconds against the budget), else on steps
+    timed = budget_s > 0
+    bar = tqdm(total=round(budget_s), initial=min(round(elapsed_before), round(budget_s)), desc=cfg.name,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
+               dynamic_ncols=True, mininterval=5) if timed else \
+        tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
     model.train()
     while not finished():
         noisy, clean = next(batches)
@@ -252,11 +375,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             d = min(cfg.ema, (1 + step) / (10 + step))
             torch._foreach_lerp_(ema_params, model_params, 1 - d)
         step += 1
-        bar.update(1)
+        bar.update(min(bar.total, round(time.time() - start)) - bar.n if timed else 1)
         if step % 50 == 0:
             post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
-            if budget_s > 0:
-                post["left"] = f"{max(0.0, budget_s - (time.time() - start)) / 60:.1f} min"
+            if timed:
+                post["step"] = str(step)
             bar.set_postfix(post)
         done = finished()
         if step % cfg.val_every == 0 or done:
@@ -329,7 +452,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-exports", action="store_true",
                    help="also keep the weights of every validation as <out>/<name>-step<N>.safetensors "
                         "(by default each validation overwrites <out>/<name>.safetensors)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/last.pt (an error if there is none or it holds another architecture)")
 
 
 def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
@@ -349,7 +473,11 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
         keep_exports=args.keep_exports,
     )
-    path = train(cfg, resume=args.resume)
+    try:
+        path = train(cfg, resume=args.resume)
+    except TrainSetupError as e:
+        print(f"cvdenoise train: error: {e}", file=sys.stderr)
+        return 2
     print(f"weights: {path}")
     return 0
 

@@ -150,7 +150,7 @@ def test_partial_cpu_degradation_and_device_degrade(tmp_path: Path) -> None:
     w = train(cfg)
     assert load_model(w).config.channels == 3
     assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["device_degrade"] == 0.75
-    with pytest.raises(ValueError, match="device_degrade"):
+    with pytest.raises(ValueError, match="device-degrade"):
         train(TrainConfig(out=str(tmp_path / "bad"), steps=1, device_degrade=1.5, p_dead_leaves=1.0))
     args = build_parser().parse_args(["train", "--device-degrade", "0.9"])
     assert args.device_degrade == 0.9
@@ -172,3 +172,90 @@ def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[st
         _build_model(TrainConfig(init="fast", widths=(8, 56, 112)))
     with pytest.raises(ValueError, match="enc_blocks needs one entry per level"):  # fails before any photo is read
         train(TrainConfig(out=str(tmp_path / "bad"), size="default", widths=(8, 16), folders=["/nonexistent"]))
+
+
+def _train_cli(tmp_path: Path, *argv: str) -> int:
+    """``cvdenoise train`` with a tiny recipe (one step, 32 px crops); ``argv`` overrides it."""
+    args = build_parser().parse_args([
+        "train", "--size", "fast", "--steps", "1", "--batch", "2", "--crop", "32", "--val-size", "2",
+        "--warmup", "1", "--out", str(tmp_path / "run"), *argv,
+    ])
+    return args.func(args)
+
+
+def _write_image(path: Path, side: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), (dead_leaves(side, np.random.default_rng(side)) * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--steps", "0"], "--steps must be >= 1"),
+    (["--steps", "-5"], "--steps must be >= 1"),
+    (["--batch", "0"], "--batch must be >= 1"),
+    (["--val-size", "0"], "--val-size must be >= 1"),
+    (["--crop", "0"], "--crop must be >= 1"),
+    (["--crop", "4"], "--crop must be at least 8"),
+    (["--val-every", "0"], "--val-every must be >= 1"),
+    (["--p-dead-leaves", "5"], "--p-dead-leaves must be a probability"),
+    (["--minutes", "-1"], "--minutes must be >= 0"),
+    (["--downscale", "0"], "--downscale must be in (0, 1]"),
+    (["--lr", "nan"], "--lr must be > 0"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--device", "cuda:99"], "--device: device 'cuda:99'"),
+    (["--device", "tpu"], "--device: device must be"),
+    (["--init", "{tmp}/missing.safetensors"], "--init: weights file not found"),
+    (["--init", "{tmp}/junk.safetensors"], "--init: {tmp}/junk.safetensors is not a readable safetensors file"),
+    (["{tmp}/empty"], "no image files"),
+    (["{tmp}/missing"], "no such file or folder"),
+    (["--out", "{tmp}/junk.safetensors"], "--out {tmp}/junk.safetensors: cannot create the run folder"),
+])
+def test_train_refuses_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    """Unusable options fail before anything is written: one error line naming the option, exit 2."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.safetensors").write_text("not weights")
+    capsys.readouterr()
+    assert _train_cli(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in argv)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cvdenoise train: error: ") and err.count("\n") == 1, err
+    assert expected.replace("{tmp}", str(tmp_path)) in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_single_image_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One photo is not silently held out (leaving dead leaves only): it trains and validates, with a warning."""
+    _write_image(tmp_path / "photos" / "a.png", 128)
+    assert _train_cli(tmp_path, str(tmp_path / "photos"), "--downscale", "1", "--p-dead-leaves", "0") == 0
+    err = capsys.readouterr().err
+    assert "warning: only one usable image" in err
+    assert "dead leaves instead" not in err  # 128 px: big enough for the 96 px validation crops
+
+
+def test_train_size_error_states_real_minimum(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 100 px photo at --crop 64 --downscale 0.5 needs 128 px: the message says so (not 64 px)."""
+    _write_image(tmp_path / "photos" / "small.png", 100)
+    _write_image(tmp_path / "photos" / "big.png", 100)
+    capsys.readouterr()
+    assert _train_cli(tmp_path, str(tmp_path / "photos"), "--crop", "64", "--downscale", "0.5") == 2
+    err = capsys.readouterr().err
+    assert "none of the 2 image files" in err and "at least 128 px (--crop 64 at --downscale 0.5)" in err
+    _write_image(tmp_path / "photos" / "big.png", 160)  # one usable, one skipped: a warning, then training
+    assert _train_cli(tmp_path, str(tmp_path / "photos"), "--crop", "64", "--downscale", "0.5") == 0
+    assert "skipped 1 of 2 image files" in capsys.readouterr().err
+
+
+def test_train_resume_needs_a_fitting_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume without a checkpoint, or with one of another architecture, is one error line, exit 2."""
+    assert _train_cli(tmp_path, "--resume") == 2
+    assert "--resume: no checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert _train_cli(tmp_path) == 0
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    capsys.readouterr()
+    assert _train_cli(tmp_path, "--resume", "--size", "default") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--size fast --channels 3" in err and "--size default --channels 3" in err
+    assert (tmp_path / "run" / "log.jsonl").read_text() == log  # nothing written
+    assert _train_cli(tmp_path, "--resume", "--steps", "2") == 0
+    assert "resumed" in capsys.readouterr().out
