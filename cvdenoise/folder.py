@@ -10,6 +10,7 @@ written is reported and skipped; the others are still written. Inputs are never 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -46,17 +47,28 @@ class FolderReport:
 
 
 def _files_under(root: Path) -> list[Path]:
-    """Files under ``root``, recursively and sorted, through symlinked folders too (each real
-    folder once, so a link cycle ends). A dangling link is listed: reading it is then reported."""
+    """Files under ``root``, recursively and sorted, through symlinked folders too.
+
+    Real folders are walked first, so a file keeps its real path when a link also leads to it;
+    then each linked folder not reached that way, once (a link cycle ends). A dangling link is
+    listed: reading it is then reported.
+    """
     found: list[Path] = []
     seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
-            dirnames[:] = []
-            continue
-        seen.add(real)
+    links: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):  # real folders (links are not entered)
+        seen.add(os.path.realpath(dirpath))
+        links += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         found.extend(Path(dirpath) / name for name in filenames)
+    for link in sorted(links):
+        for dirpath, dirnames, filenames in os.walk(link, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            dirnames.sort()
+            found.extend(Path(dirpath) / name for name in filenames)
     return sorted(found)
 
 
@@ -67,8 +79,8 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
         FileNotFoundError: an input does not exist.
         ValueError: nothing to do, ``outdir`` is a file or an input folder, two different
             inputs map to the same output, or an output would overwrite an input file. A file
-            given twice (or both on its own and inside a given folder) is denoised once, to the
-            first place it maps to.
+            reached twice (named twice, on its own and inside a given folder, or through a
+            symlink) is denoised once, under the first name that is not a link, with a warning.
     """
     out = Path(outdir).resolve()
     if out.exists() and not out.is_dir():
@@ -95,8 +107,13 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)})"
         )
     unique: dict[Path, Job] = {}
-    for j in jobs:  # a file given twice, or as a file and inside a folder: denoised once
-        unique.setdefault(j.src.resolve(), j)
+    for j in jobs:  # a file given twice, as a file and inside a folder, or through a link: denoised once,
+        key = j.src.resolve()  # under the first name that is not a link
+        if key not in unique or (unique[key].src.is_symlink() and not j.src.is_symlink()):
+            unique[key] = j
+    if len(unique) < len(jobs):
+        warnings.warn(f"{len(jobs) - len(unique)} file(s) reached twice (named twice, or through a link) "
+                      "are denoised once", stacklevel=2)
     jobs = list(unique.values())
     srcs = set(unique)
     seen: dict[Path, Path] = {}

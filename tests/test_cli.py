@@ -192,3 +192,17 @@ def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder
     assert "gone.png" in err and "corrupt.png" in err  # reported, not silently skipped
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
+
+
+def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clean_rgb: np.ndarray,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "photos"
+    (top / "2024").mkdir(parents=True)
+    cv2.imwrite(str(top / "2024" / "x.png"), add_noise(clean_rgb[:64, :64], 20))
+    (top / "2024" / "alias.png").symlink_to("x.png")  # the same file under a second name
+    for name in ("latest", "a-link", "zz"):  # links sorting before and after the real folder
+        (top / name).symlink_to("2024", target_is_directory=True)
+    out = tmp_path / "o"
+    assert main(["denoise", str(top), "-o", str(out), "-q", "-w", "fast"]) == 0
+    assert [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()] == ["2024/x.png"]
+    assert "reached twice" in capsys.readouterr().err  # merged, and said so
