@@ -60,11 +60,13 @@ class ImageMetadata:
             ``read_image`` rotates upright); ``None`` if absent or unreadable.
         png_trns: a gray/RGB (non-palette) PNG's ``tRNS`` chunk as ``(bit depth, colour type,
             chunk body)``; OpenCV ignores it for gray PNGs, so it is copied verbatim instead.
+        lossless: the source is a lossless WebP (``VP8L``): its copy is written lossless too.
     """
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
     png_trns: tuple[int, int, bytes] | None = None
+    lossless: bool = False
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe"}
@@ -258,7 +260,7 @@ def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
 
 
 def read_metadata(path: str | Path) -> ImageMetadata:
-    """The ICC profile, EXIF and PNG ``tRNS`` of a JPEG, PNG, WebP or TIFF (TIFF: ICC only).
+    """The ICC profile, EXIF, PNG ``tRNS`` and WebP losslessness of a JPEG, PNG, WebP or TIFF (TIFF: ICC only).
 
     Parses the container only (no pixel decoding). Never raises: a missing, unreadable or
     malformed piece is left out (``None``), so a file with broken EXIF is still denoised.
@@ -268,6 +270,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     icc: bytes | None = None
     exif: bytes | None = None
     trns: tuple[int, int, bytes] | None = None
+    lossless = False
     try:
         buf = path.read_bytes()
         if buf[:2] == b"\xff\xd8":
@@ -294,6 +297,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     icc = buf[a:b]
                 elif tag == b"EXIF":
                     exif = buf[a:b]
+                elif tag == b"VP8L":
+                    lossless = True
         elif (order := _tiff_order(buf)) is not None:
             entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
             for tiff_tag, _typ, n, at in entries:
@@ -303,7 +308,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     except Exception:  # metadata is best effort: never fail a file over it
         pass
     upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
-    return ImageMetadata(_valid_icc(icc), _normalise_exif(exif, upright), trns)
+    return ImageMetadata(_valid_icc(icc), _normalise_exif(exif, upright), trns, lossless)
 
 
 def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
@@ -467,8 +472,8 @@ def write_image(
     params: list[int] = []
     if ext in _JPEG:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
-    elif ext == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, int(jpeg_quality)]
+    elif ext == ".webp":  # OpenCV writes lossless WebP for a quality above 100
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101 if metadata is not None and metadata.lossless else int(jpeg_quality)]
     try:
         ok, buf = cv2.imencode(ext, image, params)
     except cv2.error as e:

@@ -248,3 +248,18 @@ def test_gray_png_trns_is_carried_over(tmp_path: Path) -> None:
     with Image.open(tmp_path / "out.png") as im:
         assert im.mode == "L" and im.info["transparency"] == 5
         assert np.asarray(im.convert("LA"))[..., 1].tolist() == (np.where(gray == 5, 0, 255)).tolist()
+
+
+def test_lossless_webp_stays_lossless(tmp_path: Path) -> None:
+    from cvdenoise.io import read_metadata, write_image
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    src = tmp_path / "in.webp"
+    cv2.imwrite(str(src), img, [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless
+    meta = read_metadata(src)
+    assert meta.lossless
+    out = write_image(tmp_path / "out.webp", img, metadata=meta)
+    assert np.array_equal(cv2.imread(str(out)), img) and b"VP8L" in out.read_bytes()[:64]
+    lossy = write_image(tmp_path / "lossy.webp", img, metadata=read_metadata(tmp_path / "nothing.webp"))
+    assert not read_metadata(lossy).lossless  # a lossy (or unknown) source keeps the quality setting
