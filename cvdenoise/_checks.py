@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 
 #: float images may overshoot ``[0, 1]`` by this much (rounding in the caller's pipeline)
@@ -19,3 +22,41 @@ def check_float_range(x: torch.Tensor, tol: float = FLOAT_TOL) -> None:
             f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] "
             "(divide uint8 data by 255, or pass the integer array)"
         )
+
+
+def is_real(value: object) -> bool:
+    """A real number (Python or numpy int/float), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: object) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def image_hwc(a: np.ndarray) -> np.ndarray:
+    """A numpy ``(H,W)`` / ``(H,W,C)`` image as an ``(H,W,C)`` view; ``ValueError`` naming the
+    problem for another rank, an empty image or ``C`` not in 1/3/4."""
+    if a.ndim not in (2, 3):
+        raise ValueError(f"numpy images must be (H,W) or (H,W,C); got {a.ndim} dimensions, shape {a.shape}")
+    hwc = a if a.ndim == 3 else a[:, :, None]
+    if hwc.shape[0] == 0 or hwc.shape[1] == 0:
+        raise ValueError(f"empty image of shape {a.shape}")
+    if hwc.shape[2] not in (1, 3, 4):
+        hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if a.ndim == 3 and a.shape[0] in (1, 3, 4) else ""
+        raise ValueError(f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}{hint}")
+    return hwc
+
+
+def image_bchw(t: torch.Tensor) -> torch.Tensor:
+    """A tensor ``(C,H,W)`` / ``(B,C,H,W)`` image as ``(B,C,H,W)``; ``ValueError`` naming the
+    problem for another rank, an empty tensor or ``C`` not in 1/3/4."""
+    if t.ndim not in (3, 4):
+        raise ValueError(f"tensor images must be (C,H,W) or (B,C,H,W); got shape {tuple(t.shape)}")
+    x = t if t.ndim == 4 else t[None]
+    if x.numel() == 0:
+        raise ValueError(f"empty image tensor of shape {tuple(t.shape)}")
+    if x.shape[1] not in (1, 3, 4):
+        hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
+        raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(t.shape)}{hint}")
+    return x

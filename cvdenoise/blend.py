@@ -22,17 +22,12 @@ import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 
+from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
 __all__ = ["StrengthRule", "check_strength"]
-
-
-def is_real(value: object) -> bool:
-    """A real number (Python or numpy int/float), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_strength(value: object) -> float | str:

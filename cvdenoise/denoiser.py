@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import numbers
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_float_range
+from ._checks import check_float_range, image_bchw, image_hwc, is_integer
 from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
@@ -249,7 +248,7 @@ class Denoiser:
         #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
         self.precision = resolve_precision(half, self.device)
         for arg, v in (("tile", tile), ("overlap", overlap), ("border", border), ("batch_size", batch_size)):
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            if not is_integer(v):
                 raise ValueError(f"{arg} must be an integer, got {v!r}")
         tile, overlap, border, batch_size = int(tile), int(overlap), int(border), int(batch_size)
         if tile and tile < 2 * overlap + multiple:
@@ -504,21 +503,8 @@ class Denoiser:
     def _from_numpy(
         a: np.ndarray, stage: torch.device | None = None
     ) -> tuple[torch.Tensor, Callable[[torch.Tensor], np.ndarray]]:
-        if a.ndim == 2:
-            hwc = a[:, :, None]
-        elif a.ndim == 3:
-            hwc = a
-        else:
-            raise ValueError(f"numpy images must be (H,W) or (H,W,C); got {a.ndim} dimensions {a.shape}")
-        h, w, c = hwc.shape
-        if h == 0 or w == 0:
-            raise ValueError(f"empty image of shape {a.shape}")
-        if c not in (1, 3, 4):
-            transposed = a.ndim == 3 and a.shape[0] in (1, 3, 4)
-            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if transposed else ""
-            raise ValueError(
-                f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {a.shape}{hint}"
-            )
+        hwc = image_hwc(a)
+        c = hwc.shape[2]
         dtype = a.dtype
         if dtype in _INT_MAX:
             # integers travel as they are (uint16 as int32: torch's uint16 support is partial)
@@ -557,20 +543,7 @@ class Denoiser:
         t = t.detach()  # denoising is not differentiated through; no autograd warnings
         if stage is not None and dtype != torch.uint16:
             t = t.to(stage)  # integers upload at their own width; the result comes back to `home`
-        if t.ndim == 3:
-            x = t[None]
-        elif t.ndim == 4:
-            x = t
-        else:
-            raise ValueError(f"tensor images must be (C,H,W) or (B,C,H,W); got shape {tuple(shape)}")
-        if x.numel() == 0:
-            raise ValueError(f"empty image tensor of shape {tuple(shape)}")
-        if x.shape[1] not in (1, 3, 4):
-            transposed = t.ndim == 3 and t.shape[-1] in (1, 3, 4)
-            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if transposed else ""
-            raise ValueError(
-                f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(shape)}{hint}"
-            )
+        x = image_bchw(t)
         if dtype in _TORCH_INT_MAX:
             xf = x.float() / _TORCH_INT_MAX[dtype]
         elif dtype.is_floating_point:

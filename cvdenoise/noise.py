@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_float_range
+from ._checks import check_float_range, image_bchw, image_hwc
 
 __all__ = ["NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
@@ -231,12 +231,7 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
     raises ``ValueError``/``TypeError`` naming the problem, as :class:`cvdenoise.Denoiser` does.
     """
     if isinstance(image, np.ndarray):
-        if image.ndim not in (2, 3):
-            raise ValueError(f"numpy images must be (H,W) or (H,W,C); got shape {image.shape}")
-        a = image if image.ndim == 3 else image[:, :, None]
-        if a.shape[-1] not in (1, 3, 4):
-            hint = "; this looks like (C,H,W): use a.transpose(1, 2, 0)" if a.shape[0] in (1, 3, 4) else ""
-            raise ValueError(f"numpy images need 1, 3 or 4 channels in the last axis (H,W,C); got shape {image.shape}{hint}")
+        a = image_hwc(image)
         if a.dtype not in (np.uint8, np.uint16) and not np.issubdtype(a.dtype, np.floating):
             raise TypeError(f"unsupported image dtype {a.dtype}; expected uint8, uint16 or float in [0,1]")
         with warnings.catch_warnings():  # read-only arrays: nothing here writes to them
@@ -244,12 +239,7 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
             t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
         batched = False
     elif isinstance(image, torch.Tensor):
-        if image.ndim not in (3, 4):
-            raise ValueError(f"tensor images must be (C,H,W) or (B,C,H,W); got shape {tuple(image.shape)}")
-        t = (image if image.ndim == 4 else image[None]).detach()
-        if t.shape[1] not in (1, 3, 4):
-            hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if image.ndim == 3 and image.shape[-1] in (1, 3, 4) else ""
-            raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(image.shape)}{hint}")
+        t = image_bchw(image.detach())
         if t.dtype not in (torch.uint8, torch.uint16) and not t.dtype.is_floating_point:
             raise TypeError(f"unsupported tensor dtype {t.dtype}; expected uint8, uint16 or float in [0,1]")
         batched = image.ndim == 4
@@ -257,8 +247,6 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
         raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
     if t.shape[1] == 4:
         t = t[:, :3]
-    if t.numel() == 0:
-        raise ValueError(f"empty image of shape {tuple(image.shape)}")
     scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else None
     if block is not None:
         t = subsample_blocks(t, block=block)

@@ -17,6 +17,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -185,7 +186,7 @@ def _bad_input(prefix: str = "") -> Iterator[None]:
 
 
 def _warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr)
+    warnings.warn(msg, UserWarning, stacklevel=3)  # `cvdenoise train` prints it as one line
 
 
 def _arch_desc(c: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .blend import check_strength as _check_strength
-from .blend import is_real
+from ._checks import is_integer, is_real
 from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision
 from .weights import FAMILIES, resolve
 
@@ -71,9 +71,9 @@ def _check_unit(name: str, value: float) -> float:
 
 
 def _check_tile(tile: int) -> int:
-    if isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < _MIN_TILE):
+    if not is_integer(tile) or (tile != 0 and tile < _MIN_TILE):
         raise ValueError(f"tile must be 0 (no tiling) or an integer >= {_MIN_TILE}, got {tile!r}")
-    return tile
+    return int(tile)
 
 
 def _is_image(x: Any) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .blend import is_real
+from ._checks import is_real
 from .denoiser import Denoiser, Half, load
 from .degrade import from_float
 from .noise import residual_sigma
@@ -234,6 +234,21 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     return frames(), float(fps), size, count
 
 
+def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, int]:
+    """The ``(width, height)`` a ``codec`` writer takes for ``size`` frames: even sides (the
+    last odd column/row is dropped, with a warning); ``ValueError`` when nothing is left."""
+    even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+    if even != size:
+        if min(even) == 0:
+            raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
+        warnings.warn(
+            f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
+            f"({codec} stores even sizes only; the last odd column/row is dropped)",
+            stacklevel=3,
+        )
+    return even
+
+
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
@@ -256,15 +271,7 @@ def denoise_video(
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     frames, fps, size, count = read_video(src)
-    even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
-    if even != size:
-        if min(even) == 0:
-            raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
-        warnings.warn(
-            f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
-            f"({_FOURCC[ext]} stores even sizes only; the last odd column/row is dropped)",
-            stacklevel=2,
-        )
+    even = even_size(src, size, _FOURCC[ext])
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.partial{ext}")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvdenoise.cli import build_parser
+from cvdenoise.cli import build_parser, main
 
 from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
 from cvdenoise.train import TrainConfig, _build_model, _loss, _lr_at, psnr, train
@@ -176,11 +176,10 @@ def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def _train_cli(tmp_path: Path, *argv: str) -> int:
     """``cvdenoise train`` with a tiny recipe (one step, 32 px crops); ``argv`` overrides it."""
-    args = build_parser().parse_args([
+    return main([
         "train", "--size", "fast", "--steps", "1", "--batch", "2", "--crop", "32", "--val-size", "2",
         "--warmup", "1", "--out", str(tmp_path / "run"), *argv,
     ])
-    return args.func(args)
 
 
 def _write_image(path: Path, side: int) -> None:

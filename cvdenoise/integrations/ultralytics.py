@@ -246,7 +246,7 @@ def run_detection(
     from ..data import IMAGE_SUFFIXES
     from ..folder import plan_jobs
     from ..io import read_image, write_image
-    from ..video import FrameFilter, _FOURCC, read_video
+    from ..video import FrameFilter, _FOURCC, even_size, read_video
 
     src, out = Path(source), Path(out)
     if not src.exists():
@@ -289,10 +289,7 @@ def run_detection(
                 run.failed.append((job.src, str(e)))
     else:
         frames, fps, size, count = read_video(src)
-        even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
-        if even != size:
-            warnings.warn(f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
-                          "(the codec stores even sizes only)", stacklevel=2)
+        even = even_size(src, size, _FOURCC[".mp4"])
         writer = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*_FOURCC[".mp4"]), fps, even)
         try:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
