@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -24,12 +25,12 @@ def check_float_range(x: torch.Tensor, tol: float = FLOAT_TOL) -> None:
         )
 
 
-def is_real(value: object) -> bool:
+def is_real(value: object) -> TypeGuard[numbers.Real]:
     """A real number (Python or numpy int/float), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def is_integer(value: object) -> bool:
+def is_integer(value: object) -> TypeGuard[numbers.Integral]:
     """An integer (Python or numpy), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 

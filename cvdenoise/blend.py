@@ -18,7 +18,6 @@ stored in the model card as ``auto_strength``; weights without one keep the full
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -35,7 +34,7 @@ def check_strength(value: object) -> float | str:
     raises ``ValueError`` naming it."""
     if value == "auto":
         return "auto"
-    if not isinstance(value, numbers.Real) or not is_real(value) or not 0.0 <= float(value) <= 1.0:
+    if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {value!r}")
     return float(value)
 
