@@ -73,11 +73,16 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
           f"({den.name}, {den.precision} ×{den.ensemble} on {den.device})"
           + (f"; skipped {skipped} that already existed" if skipped else ""))
-    for path, reason in report.failed:
+    return _report_failures(report.failed)
+
+
+def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
+    """Print one ``FAILED path: reason`` line per failed file and a count; return the exit code."""
+    for path, reason in failed:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
-    if report.failed:
-        print(f"{len(report.failed)} file(s) failed", file=sys.stderr)
-    return 1 if report.failed else 0
+    if failed:
+        print(f"{len(failed)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
@@ -162,11 +167,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         y = sorted(t.detect_ms for t in timings)
         print(f"{len(timings)} frame(s) → {args.output}; median denoise {d[len(d) // 2]:.1f} ms, "
               f"detect {y[len(y) // 2]:.1f} ms per frame (timing.csv)")
-    for path, reason in timings.failed:
-        print(f"FAILED {path}: {reason}", file=sys.stderr)
-    if timings.failed:
-        print(f"{len(timings.failed)} file(s) failed", file=sys.stderr)
-    return 1 if timings.failed else 0
+    return _report_failures(timings.failed)
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:
