@@ -18,7 +18,7 @@ from .degrade import Degrader, DegradationConfig, to_float
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler", "PairBatches"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 
 
 def list_images(root: str | Path) -> list[Path]:

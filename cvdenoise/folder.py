@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import read_image, read_metadata, write_image
+from .io import check_encodable, read_image, read_metadata, write_image
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files"]
 
@@ -72,6 +72,17 @@ def _files_under(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def _is_apple_double(path: Path) -> bool:
+    """A macOS ``._name`` companion file (resource fork on a non-Mac volume), not an image."""
+    if not path.name.startswith("._"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x00\x05\x16\x07"
+    except OSError:
+        return False
+
+
 def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
@@ -95,7 +106,7 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             if out == root:
                 raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
             for f in _files_under(root):
-                if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES:
+                if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES or _is_apple_double(f):
                     continue
                 if out == f.resolve().parent or out in f.resolve().parents:
                     continue  # never re-process earlier outputs living inside an input folder
@@ -126,10 +137,30 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
     return jobs
 
 
+def significant_bits(image: np.ndarray) -> int:
+    """Bits a ``uint16`` image's colour samples use (8 … 16), from its largest value.
+
+    Machine-vision and scientific cameras store 10/12/14-bit samples in 16-bit PNG/TIFF files;
+    scaled by 65535 such an image looks dark and nearly noise-free to the model.
+    """
+    colour = image if image.ndim == 2 or image.shape[2] == 1 else image[..., : min(3, image.shape[2])]
+    return min(16, max(8, int(colour.max(initial=0)).bit_length()))
+
+
 def _denoise_image(image: np.ndarray, denoiser: Denoiser) -> np.ndarray:
-    """Denoise an array of ``read_image``; ``(H,W,2)`` gray + alpha: the gray plane, alpha untouched."""
+    """Denoise an array of ``read_image``; ``(H,W,2)`` gray + alpha: the gray plane, alpha untouched.
+
+    A ``uint16`` image whose samples use fewer than 16 bits (10/12/14-bit camera data) is
+    denoised at its own full scale, ``2**bits - 1`` (see :func:`significant_bits`), then put back.
+    """
     if image.ndim == 3 and image.shape[2] == 2:
-        return np.dstack([denoiser(image[..., 0]), image[..., 1]])
+        return np.dstack([_denoise_image(image[..., 0], denoiser), image[..., 1]])
+    if image.dtype == np.uint16 and (bits := significant_bits(image)) < 16:
+        full = float(2**bits - 1)
+        colour = image if image.ndim == 2 else image[..., :3]
+        out = denoiser(np.minimum(colour.astype(np.float32) / full, 1.0), channel_order="bgr")
+        out = np.rint(out.astype(np.float64) * full).clip(0, full).astype(np.uint16)
+        return out if image.ndim == 2 or image.shape[2] == 3 else np.dstack([out, image[..., 3:]])
     return denoiser(image, channel_order="bgr")
 
 
@@ -146,9 +177,14 @@ def denoise_files(
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
-                write_image(job.dst, _denoise_image(read_image(job.src), denoiser), metadata=read_metadata(job.src))
+                image = read_image(job.src)
+                check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
+                write_image(job.dst, _denoise_image(image, denoiser), metadata=read_metadata(job.src))
         except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
-            report.failed.append((job.src, f"{type(e).__name__}: {e}"))
+            message = str(e)
+            for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already
+                message = message.removeprefix(p)
+            report.failed.append((job.src, f"{type(e).__name__}: {message}"))
             continue
         report.written.append(job.dst)
     return report

@@ -19,6 +19,7 @@ import functools
 import os
 import struct
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "write_image",
     "atomic_write",
     "IMAGE_SUFFIXES",
+    "check_encodable",
 ]
 
 from .data import IMAGE_SUFFIXES
@@ -69,7 +71,13 @@ class ImageMetadata:
     lossless: bool = False
 
 
-_JPEG = {".jpg", ".jpeg", ".jpe"}
+_JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
+# what each format's encoder holds; OpenCV silently saturates anything else to 8 bits
+_DTYPES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys((*_JPEG, ".bmp", ".webp"), ("uint8",)),
+    **dict.fromkeys((".png", ".pgm", ".ppm", ".pnm"), ("uint8", "uint16")),
+    **dict.fromkeys((".tif", ".tiff"), ("uint8", "uint16", "float32", "float64")),
+}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GRAY_ALPHA = 4  # IHDR colour type
 
@@ -411,6 +419,37 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> None:
+    """Refuse a TIFF that OpenCV decoded with fewer samples or bits than the file holds.
+
+    OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
+    as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
+    """
+    order = _tiff_order(buf)
+    if order is None:
+        return
+    try:
+        entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
+        tags = {}
+        for tag, typ, n, at in entries:
+            if tag in (258, 262, 277) and typ in (3, 4):  # BitsPerSample, Photometric, SamplesPerPixel
+                fmt = order + ("H" if typ == 3 else "I")
+                size = struct.calcsize(fmt)
+                where = at + 8 if n * size <= 4 else struct.unpack_from(order + "I", buf, at + 8)[0]
+                tags[tag] = struct.unpack_from(fmt, buf, where)[0]  # the first value (of one per sample)
+    except (struct.error, IndexError):
+        return
+    samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if photometric in (0, 1) and samples > 1 and channels < samples:  # gray + extra samples (alpha)
+        raise ImageReadError(
+            f"{path}: a gray TIFF with {samples} samples per pixel (gray + alpha) is not supported: "
+            "OpenCV decodes only its gray plane (save it as PNG, which keeps gray + alpha)"
+        )
+    if bits == 16 and img.dtype == np.uint8:
+        raise ImageReadError(f"{path}: a 16-bit TIFF that OpenCV decodes only as 8-bit (save it as PNG or RGB TIFF)")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
@@ -437,11 +476,38 @@ def read_image(path: str | Path) -> np.ndarray:
         )
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in _JPEG else cv2.IMREAD_UNCHANGED
     img = cv2.imdecode(data, flags)
+    truncated_jpeg = data.size > 4 and bytes(data[:2]) == b"\xff\xd8" and bytes(data[-2:]) != b"\xff\xd9"
+    if (img is None or img.size == 0) and truncated_jpeg:  # an interrupted download or copy: libjpeg
+        img = cv2.imdecode(np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
+        if img is not None and img.size:
+            warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
-        raise ImageReadError(f"{path}: cannot decode image (corrupt or unsupported format)")
+        what = "truncated JPEG" if truncated_jpeg else "corrupt or unsupported format"
+        raise ImageReadError(f"{path}: cannot decode image ({what})")
+    _check_tiff_layout(path, data.data, img)
     if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:
         img = np.ascontiguousarray(img[..., [0, 3]])
     return img
+
+
+def check_encodable(path: str | Path, dtype: np.dtype | type) -> None:
+    """Raise ``ImageWriteError`` if ``path``'s format cannot hold ``dtype`` samples.
+
+    JPEG, BMP and WebP hold 8 bits, PNG and PNM 8 or 16, TIFF also float32/float64. OpenCV's
+    encoders would otherwise cut 16-bit or float data to 8 bits (a white or black image). A file
+    whose name does not match its content (16-bit PNG bytes named ``.jpg``) is caught here before
+    any work is done on it. Suffixes not listed are left to OpenCV.
+    """
+    path = Path(path)
+    ext = path.suffix.lower() or ".png"
+    name = np.dtype(dtype).name
+    allowed = _DTYPES.get(ext)
+    if allowed is not None and name not in allowed:
+        keep = ".png or .tif" if name == "uint16" else ".tif"
+        raise ImageWriteError(
+            f"{path}: a {ext} file holds {' or '.join(allowed)} samples, this image is {name} "
+            f"(writing it would cut it to 8 bits; use a {keep} name to keep its depth)"
+        )
 
 
 def write_image(
@@ -464,6 +530,7 @@ def write_image(
     """
     path = Path(path)
     ext = path.suffix.lower() or ".png"
+    check_encodable(path, image.dtype)
     if image.ndim == 3 and image.shape[2] == 2:
         if ext == ".png" and image.dtype in (np.uint8, np.uint16):
             png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
@@ -475,9 +542,10 @@ def write_image(
     elif ext == ".webp":  # OpenCV writes lossless WebP for a quality above 100
         params = [cv2.IMWRITE_WEBP_QUALITY, 101 if metadata is not None and metadata.lossless else int(jpeg_quality)]
     try:
-        ok, buf = cv2.imencode(ext, image, params)
+        ok, buf = cv2.imencode(".jpg" if ext in _JPEG else ext, image, params)
     except cv2.error as e:
-        raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {e}") from e
+        reason = str(e).strip().splitlines()[-1].split(") ", 1)[-1]  # OpenCV's message, not its source path
+        raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {reason}") from e
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
     data = _with_metadata(buf.tobytes(), metadata, image)

@@ -11,7 +11,7 @@ from PIL import Image, ImageCms
 
 import cvdenoise
 from cvdenoise.folder import denoise_files, plan_jobs
-from cvdenoise.io import ImageMetadata, ImageReadError, read_image, read_metadata, write_image
+from cvdenoise.io import ImageMetadata, ImageReadError, ImageWriteError, read_image, read_metadata, write_image
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -47,6 +47,93 @@ def test_corrupt_png_names_the_file(tmp_path: Path) -> None:
     (bad := tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
     with pytest.raises(ImageReadError, match="bad.png"):
         read_image(bad)
+
+
+def test_formats_that_cannot_hold_the_depth_are_refused_not_cut_to_8_bits(tmp_path: Path) -> None:
+    gray16 = np.random.default_rng(6).integers(0, 65536, (9, 11), dtype=np.uint16)
+    for name in ("a.jpg", "a.jfif", "a.webp", "a.bmp"):
+        with pytest.raises(ImageWriteError, match=rf"{name}: a \.\w+ file holds uint8 samples, this image is uint16"):
+            write_image(tmp_path / name, gray16)
+    with pytest.raises(ImageWriteError, match="this image is float32.*a .tif name"):
+        write_image(tmp_path / "a.png", gray16.astype(np.float32) / 65535)
+    assert not list(tmp_path.iterdir())
+    write_image(tmp_path / "a.png", gray16)
+    write_image(tmp_path / "a.tif", gray16.astype(np.float32) / 65535)
+    assert np.array_equal(read_image(tmp_path / "a.png"), gray16)
+
+
+def test_jfif_and_jpe_are_jpegs(tmp_path: Path) -> None:
+    bgr = np.random.default_rng(7).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    for name in ("a.jfif", "b.JPE"):
+        write_image(tmp_path / name, bgr)
+        assert (tmp_path / name).read_bytes()[:2] == b"\xff\xd8"
+        assert read_image(tmp_path / name).shape == bgr.shape
+    assert sorted(j.src.name for j in plan_jobs([tmp_path], tmp_path / "out")) == ["a.jfif", "b.JPE"]
+
+
+def test_truncated_jpeg_is_decoded_with_a_warning(tmp_path: Path) -> None:
+    bgr = cv2.resize(np.random.default_rng(8).integers(0, 256, (8, 8, 3), dtype=np.uint8), (64, 64))
+    data = cv2.imencode(".jpg", bgr)[1].tobytes()
+    (cut := tmp_path / "cut.jpg").write_bytes(data[:-2])  # an interrupted copy: no end marker
+    with pytest.warns(UserWarning, match="cut.jpg: truncated JPEG"):
+        assert np.array_equal(read_image(cut), read_image_bytes(data, tmp_path))
+    (stub := tmp_path / "stub.jpg").write_bytes(data[:40])
+    with pytest.raises(ImageReadError, match=r"stub.jpg: cannot decode image \(truncated JPEG\)"):
+        read_image(stub)
+
+
+def read_image_bytes(data: bytes, folder: Path) -> np.ndarray:
+    (whole := folder / "whole.jpg").write_bytes(data)
+    return read_image(whole)
+
+
+def test_gray_alpha_tiff_is_refused_not_cut_to_gray(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    g = np.random.default_rng(9).integers(0, 65536, (12, 10), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "ga.tif", np.dstack([g, g]), photometric="minisblack", extrasamples=[2])
+    with pytest.raises(ImageReadError, match="ga.tif: a gray TIFF with 2 samples per pixel"):
+        read_image(tmp_path / "ga.tif")
+    tifffile.imwrite(tmp_path / "rgb.tif", np.dstack([g, g, g]), photometric="rgb")
+    assert read_image(tmp_path / "rgb.tif").dtype == np.uint16
+
+
+def test_folder_run_skips_apple_double_files_and_refuses_16_bit_data_named_jpg(
+    tmp_path: Path, fast32: cvdenoise.Denoiser
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(10)
+    cv2.imwrite(str(src / "good.jpg"), rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
+    (src / "._good.jpg").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 80)  # macOS resource-fork companion
+    (src / "deep.jpg").write_bytes(cv2.imencode(".png", rng.integers(0, 65536, (32, 40), dtype=np.uint16))[1].tobytes())
+    jobs = plan_jobs([src], tmp_path / "out")
+    assert sorted(j.src.name for j in jobs) == ["deep.jpg", "good.jpg"]
+    report = denoise_files(jobs, fast32, progress=False)
+    assert [p.name for p in report.written] == ["good.jpg"]
+    [(path, why)] = report.failed
+    assert path.name == "deep.jpg" and why.startswith("ImageWriteError: a .jpg file holds uint8 samples, this image is uint16")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
+
+
+@pytest.mark.parametrize("bits", [10, 12])
+def test_low_bit_depth_uint16_files_are_denoised_at_their_own_scale(tmp_path: Path, bits: int) -> None:
+    from skimage import data
+
+    full = 2**bits - 1
+    clean = data.camera()[:128, :128].astype(np.float64) / 255
+    rng = np.random.default_rng(bits)
+    noisy = np.clip(np.rint((clean + rng.normal(0, 20 / 255, clean.shape)) * full), 0, full).astype(np.uint16)
+    (src := tmp_path / "in").mkdir()
+    cv2.imwrite(str(src / "scan.png"), noisy)
+    report = denoise_files(plan_jobs([src], tmp_path / "out"), cvdenoise.load("fast", half=False), progress=False)
+    assert report.ok
+    out = read_image(tmp_path / "out" / "scan.png")
+    assert out.dtype == np.uint16 and out.max() <= full
+
+    def err(a: np.ndarray) -> float:
+        return float(np.mean((a / full - clean) ** 2))
+
+    assert err(out) < 0.3 * err(noisy)  # scaled by 65535 it came back nearly unchanged (auto strength ≈ 0.03)
 
 
 # --- multi-page / animated files, metadata (ICC, EXIF, tRNS) ---------------------------------
@@ -129,10 +216,8 @@ def test_folder_run_reports_multi_frame_files_and_writes_the_rest(tmp_path: Path
     report = denoise_files(plan_jobs([src], out), fast32, progress=False)
     assert sorted(p.name for p in report.written) == ["good.png", "good.tif"]
     assert {p.name: why for p, why in report.failed} == {
-        "anim.webp": f"ImageReadError: {src.resolve() / 'anim.webp'}: holds 3 pages/frames; "
-        "cvdenoise denoises single images (split the file first)",
-        "pages.tif": f"ImageReadError: {src.resolve() / 'pages.tif'}: holds 3 pages/frames; "
-        "cvdenoise denoises single images (split the file first)",
+        "anim.webp": "ImageReadError: holds 3 pages/frames; cvdenoise denoises single images (split the file first)",
+        "pages.tif": "ImageReadError: holds 3 pages/frames; cvdenoise denoises single images (split the file first)",
     }
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "good.tif"]
 

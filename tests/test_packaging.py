@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,13 @@ def test_console_script_target_exists() -> None:
     import importlib
 
     assert callable(getattr(importlib.import_module(mod), func))
+
+
+def test_submodules_are_reachable_after_a_plain_import() -> None:
+    code = (
+        "import sys, cvdenoise; assert 'cvdenoise.export' not in sys.modules; "
+        "print(cvdenoise.export.to_onnx.__name__, cvdenoise.transforms.Denoise.__name__, "
+        "cvdenoise.integrations.albumentations.Denoise.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["to_onnx", "Denoise", "cvdenoise.integrations.albumentations"]
