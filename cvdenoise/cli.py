@@ -290,8 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_opencv() -> None:
+    """Silence OpenCV's own log lines (``[ WARN:0@…] global loadsave.cpp …``): every problem with a
+    file is reported by cvdenoise as one line naming the file."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_opencv()
     with warnings.catch_warnings():  # warnings as one line each, without Python's source location
         warnings.showwarning = _show_warning
         try:
