@@ -30,15 +30,16 @@ def _strength(value: str) -> float | str:
 
 
 def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--weights", "-w", default="default",
+                   help="'default' (default), 'fast', a shipped name, a .safetensors path or an exported .onnx/.pt file")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
         help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
              "(default: where fast; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=2048,
-                   help="tile size for large images (0: never tile; at least 2 × overlap + 8; a smaller tile "
+                   help="tile size for large images (default 2048; 0: never tile; at least 2 × overlap + 8; a smaller tile "
                         "needs less memory)")
     p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (default 96)")
     p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",
@@ -242,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
     p.add_argument("input", help="input video")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .avi, .mkv, .mov)")
-    p.add_argument("--batch", type=int, default=4, help="frames per forward pass")
+    p.add_argument("--batch", type=int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
                         "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised")
@@ -257,9 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="image file, image folder or video file")
     p.add_argument("--model", required=True, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
     p.add_argument("-o", "--output", required=True, help="output folder for annotated frames and timing.csv")
-    p.add_argument("--conf", type=float, default=0.25)
-    p.add_argument("--imgsz", type=int, default=640)
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--conf", type=float, default=0.25, help="YOLO confidence threshold (default 0.25)")
+    p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size in pixels (default 640)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_detect, weights="fast")
 
@@ -272,11 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export weights to ONNX or TorchScript, verified against PyTorch")
     p.add_argument("--format", required=True, choices=["onnx", "torchscript"],
                    help="onnx (preferred; dynamo exporter) or torchscript (for stacks that need it)")
-    p.add_argument("--weights", "-w", default="default", help="'default', 'fast', a shipped name or a .safetensors path")
+    p.add_argument("--weights", "-w", default="default", help="'default' (default), 'fast', a shipped name or a .safetensors path")
     p.add_argument("--channels", type=int, choices=[1, 3], default=None,
                    help="3 (RGB) or 1 (gray) member of a family (default 3; a file's own count for files)")
     p.add_argument("--half", action="store_true", help="float16 network with float32 input/output")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or newer (default 18)")
     p.add_argument("--batch", type=int, default=None, help="fix the batch size (ONNX; default dynamic)")
     p.add_argument("--static", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="fix the input height and width (ONNX; default dynamic)")
