@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("detect", help="denoise → Ultralytics YOLO on images or a video (offline)")
     p.add_argument("source", help="image file, image folder or video file")
     p.add_argument("--model", required=True, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
-    p.add_argument("-o", "--output", required=True, help="output folder for annotated frames and timing.csv")
+    p.add_argument("-o", "--output", required=True, help="output folder for the annotated images (or video) and timing.csv")
     p.add_argument("--conf", type=float, default=0.25, help="YOLO confidence threshold (default 0.25)")
     p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

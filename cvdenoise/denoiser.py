@@ -337,7 +337,7 @@ class Denoiser:
             return denoise_dataset(image, self)  # type: ignore[arg-type]
         else:
             raise TypeError(
-                "expected a numpy array, torch tensor or PIL image, "
+                "expected a numpy array, torch tensor, PIL image or pydicom Dataset, "
                 f"got {type(image).__module__}.{type(image).__name__}"
             )
         if s != "auto" and float(s) == 0.0:  # the input itself (checked above), bit for bit in any dtype

@@ -61,7 +61,13 @@ def dataset_from_array(pixels: np.ndarray, bits_stored: int, **elements: Any) ->
     """A minimal secondary-capture DICOM dataset holding a gray ``(H,W)`` integer array.
 
     ``elements`` are set as attributes (``PatientName="Anon"``, ``Modality="CT"``, …).
+
+    Raises:
+        ValueError: ``pixels`` is not a 2-D integer array.
     """
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 2 or pixels.dtype.kind not in "ui":
+        what = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+        raise ValueError(f"dataset_from_array takes a gray (H,W) integer array, got {what}")
     _pydicom()
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid

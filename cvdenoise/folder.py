@@ -43,6 +43,7 @@ class FolderReport:
 
     @property
     def ok(self) -> bool:
+        """``True`` when no file failed."""
         return not self.failed
 
 

@@ -162,6 +162,7 @@ class Denoise(v2.Transform):
         return self._denoisers[key]
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
+        """torchvision's hook over the sample's leaves: warns when a numpy image would pass through undenoised."""
         if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "

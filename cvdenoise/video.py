@@ -118,6 +118,12 @@ class FrameFilter:
 
     @property
     def info(self) -> FrameInfo | None:
+        """The last processed frame's :class:`FrameInfo` (``None`` before the first frame).
+
+        ``stream()`` processes a batch ahead of what it yields: inside its loop use
+        :attr:`history` (one entry per frame, in order) for the frame just yielded.
+        ``sigma`` is set only with ``gate``.
+        """
         return self.history[-1] if self.history else None
 
     @staticmethod

@@ -62,3 +62,10 @@ def test_folder_cli_writes_dicom(tmp_path: Path, ct_pair: tuple[np.ndarray, np.n
         assert b.SOPInstanceUID != a.SOPInstanceUID and b.file_meta.MediaStorageSOPInstanceUID == b.SOPInstanceUID
         assert not np.array_equal(a.pixel_array, b.pixel_array)
     assert not (tmp_path / "out" / "broken.dcm").exists()
+
+
+def test_dataset_from_array_refuses_colour_and_float_arrays() -> None:
+    with pytest.raises(ValueError, match=r"gray \(H,W\) integer array, got uint8 \(4, 5, 3\)"):
+        dataset_from_array(np.zeros((4, 5, 3), np.uint8), 8)
+    with pytest.raises(ValueError, match="got float32"):
+        dataset_from_array(np.zeros((4, 5), np.float32), 8)

@@ -85,6 +85,7 @@ class DenoiseHooks:
     warned: bool = False
 
     def on_predict_batch_start(self, predictor: Any) -> None:
+        """Ultralytics callback: replace the batch's original frames (``im0s``) by denoised copies."""
         im0s = predictor.batch[1]
         t = time.perf_counter()
         done = 0
@@ -103,6 +104,7 @@ class DenoiseHooks:
             )
 
     def on_val_start(self, validator: Any) -> None:
+        """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch."""
         if getattr(validator.preprocess, "_cvdenoise", False):
             return
         original = validator.preprocess
@@ -120,6 +122,7 @@ class DenoiseHooks:
         validator.preprocess = preprocess
 
     def on_val_end(self, validator: Any) -> None:
+        """Ultralytics callback: restore the validator's own ``preprocess``."""
         validator.preprocess = getattr(validator.preprocess, "_original", validator.preprocess)
 
 
