@@ -235,8 +235,8 @@ def test_color_input_on_gray_only_model(clean_rgb: np.ndarray) -> None:
         (torch.zeros(8), ValueError, "(C,H,W)"),
         (torch.zeros(3, 0, 8), ValueError, "empty"),
         (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
-        ([[0, 1], [2, 3]], TypeError, "numpy array, torch tensor or PIL image"),
-        ("image.png", TypeError, "numpy array, torch tensor or PIL image"),
+        ([[0, 1], [2, 3]], TypeError, "numpy array, torch tensor, PIL image or pydicom Dataset"),
+        ("image.png", TypeError, "numpy array, torch tensor, PIL image or pydicom Dataset"),
     ],
 )
 def test_bad_input_errors(fast: cvdenoise.Denoiser, bad: object, exc: type, words: str) -> None:
