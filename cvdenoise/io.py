@@ -63,12 +63,19 @@ class ImageMetadata:
         png_trns: a gray/RGB (non-palette) PNG's ``tRNS`` chunk as ``(bit depth, colour type,
             chunk body)``; OpenCV ignores it for gray PNGs, so it is copied verbatim instead.
         lossless: the source is a lossless WebP (``VP8L``): its copy is written lossless too.
+        png_chunks: a PNG's ``gAMA``, ``cHRM``, ``sRGB`` and ``pHYs`` chunks as ``(tag, body)``
+            (colour encoding and pixel density, which denoising does not change), copied verbatim.
+        jpeg_density: a JPEG's JFIF density (units, x, y: the 5 bytes of its APP0 segment).
+        jpeg_full_chroma: the source JPEG is 4:4:4 (no chroma subsampling): so is its copy.
     """
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
     png_trns: tuple[int, int, bytes] | None = None
     lossless: bool = False
+    png_chunks: tuple[tuple[bytes, bytes], ...] = ()
+    jpeg_density: bytes | None = None
+    jpeg_full_chroma: bool = False
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
@@ -80,6 +87,7 @@ _DTYPES: dict[str, tuple[str, ...]] = {
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GRAY_ALPHA = 4  # IHDR colour type
+_PNG_COPIED = (b"gAMA", b"cHRM", b"sRGB", b"pHYs")  # colour encoding and density: unchanged by denoising
 
 
 def _png_color_type(data: np.ndarray) -> int | None:
@@ -279,12 +287,20 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     exif: bytes | None = None
     trns: tuple[int, int, bytes] | None = None
     lossless = False
+    png_chunks: list[tuple[bytes, bytes]] = []
+    density: bytes | None = None
+    full_chroma = False
     try:
         buf = path.read_bytes()
         if buf[:2] == b"\xff\xd8":
             parts: dict[int, bytes] = {}
             for marker, a, b in _jpeg_segments(buf):
-                if marker == 0xE1 and exif is None and buf[a : a + 6] == b"Exif\0\0":
+                if marker == 0xE0 and buf[a : a + 5] == b"JFIF\0" and b - a >= 12:
+                    density = buf[a + 7 : a + 12] if buf[a + 7 : a + 12] != b"\0\0\x01\0\x01" else None  # not 1:1
+                elif marker in (0xC0, 0xC1, 0xC2) and b - a >= 6 + 3 * buf[a + 5]:  # frame header
+                    factors = {buf[a + 7 + 3 * k] for k in range(buf[a + 5])}  # H/V sampling per component
+                    full_chroma = buf[a + 5] == 3 and len(factors) == 1
+                elif marker == 0xE1 and exif is None and buf[a : a + 6] == b"Exif\0\0":
                     exif = buf[a:b]
                 elif marker == 0xE2 and buf[a : a + 12] == b"ICC_PROFILE\0" and b - a > 14:
                     parts[buf[a + 12]] = buf[a + 14 : b]
@@ -299,6 +315,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     exif = buf[a:b]
                 elif tag == b"tRNS" and buf[25] in (0, 2):
                     trns = (buf[24], buf[25], buf[a:b])
+                elif tag in _PNG_COPIED:
+                    png_chunks.append((tag, buf[a:b]))
         elif buf[:4] == b"RIFF" and buf[8:12] == b"WEBP":
             for tag, a, b in _riff_chunks(buf):
                 if tag == b"ICCP":
@@ -316,11 +334,13 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     except Exception:  # metadata is best effort: never fail a file over it
         pass
     upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
-    return ImageMetadata(_valid_icc(icc), _normalise_exif(exif, upright), trns, lossless)
+    return ImageMetadata(
+        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma
+    )
 
 
 def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
-    """JPEG bytes with APP1 (Exif) and APP2 (ICC_PROFILE, in ≤65519-byte chunks) after SOI/JFIF."""
+    """JPEG bytes with APP1 (Exif) and APP2 (ICC_PROFILE, in ≤65519-byte chunks) after SOI/JFIF, and the source's JFIF density."""
     segments = []
     if meta.exif and len(meta.exif) <= 0xFFFF - 8:  # an Exif block cannot be split over segments
         segments.append(_jpeg_segment(0xE1, b"Exif\0\0" + meta.exif))
@@ -333,11 +353,13 @@ def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
     at = 2
     if buf[2:4] == b"\xff\xe0":  # keep the JFIF APP0 segment first
         at += 2 + struct.unpack_from(">H", buf, 4)[0]
+        if meta.jpeg_density and buf[6:11] == b"JFIF\0" and at >= 18:  # units, x and y density
+            buf = buf[:13] + meta.jpeg_density + buf[18:]
     return buf[:at] + b"".join(segments) + buf[at:]
 
 
 def _embed_png(buf: bytes, meta: ImageMetadata) -> bytes:
-    """PNG bytes with ``iCCP``, ``eXIf`` and (same colour type and bit depth) ``tRNS`` after IHDR."""
+    """PNG bytes with ``iCCP``, ``eXIf``, ``gAMA``/``cHRM``/``sRGB``/``pHYs`` and (same colour type and bit depth) ``tRNS`` after IHDR."""
     if buf[12:16] != b"IHDR" or struct.unpack_from(">I", buf, 8)[0] != 13:
         return buf
     extra = b""
@@ -345,6 +367,8 @@ def _embed_png(buf: bytes, meta: ImageMetadata) -> bytes:
         extra += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_profile))
     if meta.exif:
         extra += _png_chunk(b"eXIf", meta.exif)
+    for tag, body in meta.png_chunks:
+        extra += _png_chunk(tag, body)
     if meta.png_trns and meta.png_trns[:2] == (buf[24], buf[25]):
         extra += _png_chunk(b"tRNS", meta.png_trns[2])
     return buf[:33] + extra + buf[33:]
@@ -518,8 +542,9 @@ def write_image(
     A ``(H,W,2)`` gray + alpha uint8/uint16 array is written as a gray + alpha PNG, or as BGRA
     to other formats. ``metadata`` (from ``read_metadata``) is spliced into the encoded bytes, so
     pixels and bit depth are exactly those OpenCV encodes: ICC profile and EXIF for JPEG, PNG and
-    WebP; ICC only for TIFF (EXIF is left out there); nothing for other formats. An EXIF block over
-    64 KiB is left out of JPEGs. A PNG ``tRNS`` chunk is added only when the output has the
+    WebP; ICC only for TIFF (EXIF and resolution are left out there); nothing for other formats;
+    also a PNG's gamma, chromaticities, sRGB intent and pixel density, and a JPEG's JFIF density and
+    4:4:4 chroma sampling (other JPEGs are written 4:2:0). An EXIF block over 64 KiB is left out of JPEGs. A PNG ``tRNS`` chunk is added only when the output has the
     source's colour type and bit depth; it names a colour, so pixels that denoising moved onto or
     off that colour change transparency. An ICC profile of another colour space than the output
     (e.g. a CMYK JPEG's, which OpenCV decodes to BGR) is left out. If splicing fails the image is
@@ -539,6 +564,8 @@ def write_image(
     params: list[int] = []
     if ext in _JPEG:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+        if metadata is not None and metadata.jpeg_full_chroma:  # keep a 4:4:4 source's colour resolution
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     elif ext == ".webp":  # OpenCV writes lossless WebP for a quality above 100
         params = [cv2.IMWRITE_WEBP_QUALITY, 101 if metadata is not None and metadata.lossless else int(jpeg_quality)]
     try:

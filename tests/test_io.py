@@ -87,6 +87,24 @@ def read_image_bytes(data: bytes, folder: Path) -> np.ndarray:
     return read_image(whole)
 
 
+def test_png_colour_chunks_and_jpeg_density_and_444_sampling_are_kept(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    from PIL import JpegImagePlugin
+
+    rgb = cv2.resize(np.random.default_rng(11).integers(0, 256, (12, 16, 3), dtype=np.uint8), (64, 48))
+    (src := tmp_path / "in").mkdir()
+    Image.fromarray(rgb).save(src / "a.jpg", quality=95, subsampling=0, dpi=(300, 300))
+    Image.fromarray(rgb).save(src / "b.jpg", quality=95, subsampling=2)
+    png = cv2.imencode(".png", rgb)[1].tobytes()
+    gama, phys = struct.pack(">I", 55555), struct.pack(">IIB", 11811, 11811, 1)  # gamma 1/1.8, 300 dpi
+    (src / "c.png").write_bytes(_png_with_chunk(_png_with_chunk(png, b"gAMA", gama), b"pHYs", phys))
+    assert denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False).ok
+    with Image.open(tmp_path / "out" / "a.jpg") as a, Image.open(tmp_path / "out" / "b.jpg") as b:
+        assert JpegImagePlugin.get_sampling(a) == 0 and JpegImagePlugin.get_sampling(b) == 2
+        assert a.info["dpi"] == pytest.approx((300, 300))
+    meta = read_metadata(tmp_path / "out" / "c.png")
+    assert dict(meta.png_chunks) == {b"gAMA": gama, b"pHYs": phys}
+
+
 def test_gray_alpha_tiff_is_refused_not_cut_to_gray(tmp_path: Path) -> None:
     tifffile = pytest.importorskip("tifffile")
     g = np.random.default_rng(9).integers(0, 65536, (12, 10), dtype=np.uint16)
