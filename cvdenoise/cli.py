@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -301,9 +303,16 @@ def _quiet_opencv() -> None:
         logging.setLogLevel(logging.LOG_LEVEL_SILENT)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, a job scheduler) unwinds like Ctrl-C, so partial outputs are removed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_opencv()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     with warnings.catch_warnings():  # warnings as one line each, without Python's source location
         warnings.showwarning = _show_warning
         try:
@@ -311,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"cvdenoise {args.command}: interrupted", file=sys.stderr)
             return 130
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

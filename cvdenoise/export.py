@@ -48,10 +48,13 @@ Example:
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch
@@ -325,6 +328,27 @@ def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple
             raise ExportArgumentError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
 
 
+@contextmanager
+def _replace_on_success(path: Path) -> Iterator[None]:
+    """Move an existing ``path`` aside while the block writes and checks a new one; put it back
+    if the block fails (a failed export never costs the user the file that was there)."""
+    backup: Path | None = None
+    if path.is_file():
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".previous", dir=path.parent)
+        os.close(fd)
+        backup = Path(name)
+        os.replace(path, backup)
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        if backup is not None:
+            os.replace(backup, path)
+        raise
+    if backup is not None:
+        backup.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------- ONNX
 def to_onnx(
     path: str | Path,
@@ -359,7 +383,7 @@ def to_onnx(
 
     Raises:
         ExportError: invalid arguments, the exporter failed, or parity is worse than
-            :data:`TOLERANCE` (the file is removed).
+            :data:`TOLERANCE` (nothing is written: a file already at ``path`` is kept).
         cvdenoise.weights.WeightsError: unknown or invalid weights.
         ImportError: onnx / onnxruntime / onnxscript not installed (``pip install 'cvdenoise[onnx]'``).
     """
@@ -414,46 +438,47 @@ def to_onnx(
         raise ExportError(f"the dynamo exporter could not produce opset {opset} (got {got_opset}); use opset >= {MIN_OPSET}")
     program.model.metadata_props.update(meta)
     program.model.doc_string = f"cvdenoise {name}: (B,{c},H,W) float32 in [0,1] → same"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    program.save(str(path), external_data=False)
+    with _replace_on_success(path):  # an existing file is kept until the new one passes its checks
+        path.parent.mkdir(parents=True, exist_ok=True)
+        program.save(str(path), external_data=False)
 
-    report = ExportReport(path=path, format="onnx", weights=name, channels=c, multiple=m, half=half,
-                          file_size=path.stat().st_size, metadata=meta)
-    if path.suffix.lower() not in ONNX_SUFFIXES:
-        report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises ONNX files by '.onnx'")
-    if not check:
-        report.notes.append("not verified (check=False)")
-        return report
-
-    import onnx
-
-    try:
-        onnx.checker.check_model(str(path))
-    except Exception as e:
-        path.unlink(missing_ok=True)
-        raise ExportError(f"onnx.checker rejects the exported {path} (file removed): {e}") from e
-    device = _half_device(report) if half else "cpu"
-    try:
-        backend = OnnxBackend(path, device)
-    except WeightsError as e:
-        if half:  # e.g. a provider without float16 kernels for some op
-            report.notes.append(f"fp16 parity check skipped: onnxruntime cannot load the fp16 graph on {device} ({e})")
+        report = ExportReport(path=path, format="onnx", weights=name, channels=c, multiple=m, half=half,
+                              file_size=path.stat().st_size, metadata=meta)
+        if path.suffix.lower() not in ONNX_SUFFIXES:
+            report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises ONNX files by '.onnx'")
+        if not check:
+            report.notes.append("not verified (check=False)")
             return report
-        path.unlink(missing_ok=True)
-        raise ExportError(f"onnxruntime cannot load the exported model (file removed): {e}") from e
-    report.runtime = "onnxruntime " + backend.session.get_providers()[0]
-    sizes = _check_sizes(batch, static)
-    if half:
+
+        import onnx
+
         try:
-            _parity(report, model, backend, sizes, HALF_TOLERANCE)
-        except ExportError:
-            raise
-        except Exception as e:  # noqa: BLE001  # e.g. no fp16 kernels for an op on this provider
-            report.notes.append(f"fp16 parity check skipped: {report.runtime} cannot run the fp16 graph "
-                                f"({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-    else:
-        _parity(report, model, backend, sizes, TOLERANCE)
-    return report
+            onnx.checker.check_model(str(path))
+        except Exception as e:
+            path.unlink(missing_ok=True)
+            raise ExportError(f"onnx.checker rejects the exported {path} (file removed): {e}") from e
+        device = _half_device(report) if half else "cpu"
+        try:
+            backend = OnnxBackend(path, device)
+        except WeightsError as e:
+            if half:  # e.g. a provider without float16 kernels for some op
+                report.notes.append(f"fp16 parity check skipped: onnxruntime cannot load the fp16 graph on {device} ({e})")
+                return report
+            path.unlink(missing_ok=True)
+            raise ExportError(f"onnxruntime cannot load the exported model (file removed): {e}") from e
+        report.runtime = "onnxruntime " + backend.session.get_providers()[0]
+        sizes = _check_sizes(batch, static)
+        if half:
+            try:
+                _parity(report, model, backend, sizes, HALF_TOLERANCE)
+            except ExportError:
+                raise
+            except Exception as e:  # noqa: BLE001  # e.g. no fp16 kernels for an op on this provider
+                report.notes.append(f"fp16 parity check skipped: {report.runtime} cannot run the fp16 graph "
+                                    f"({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        else:
+            _parity(report, model, backend, sizes, TOLERANCE)
+        return report
 
 
 # ---------------------------------------------------------------------- TorchScript
@@ -507,28 +532,29 @@ def to_torchscript(
         if issubclass(wmsg.category, FutureWarning) and "deprecated" in text:
             continue  # torch.jit deprecation notice (see the docstring)
         notes.append(f"trace warning ({wmsg.category.__name__}): {text.splitlines()[0]}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
-        torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
+    with _replace_on_success(path):  # an existing file is kept until the new one passes its checks
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
+            torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
 
-    report = ExportReport(path=path, format="torchscript", weights=name, channels=c, multiple=m, half=half,
-                          file_size=path.stat().st_size, metadata=meta, notes=notes)
-    if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
-        report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises TorchScript by {list(TORCHSCRIPT_SUFFIXES)}")
-    if not check:
-        report.notes.append("not verified (check=False)")
-        return report
-    device = _half_device(report) if half else "cpu"
-    try:
-        backend = TorchScriptBackend(path, device)
-    except WeightsError as e:
-        if half:  # e.g. no float16 convolution kernels on this device
-            report.notes.append(f"fp16 parity check skipped: the archive cannot run on {device} ({e})")
+        report = ExportReport(path=path, format="torchscript", weights=name, channels=c, multiple=m, half=half,
+                              file_size=path.stat().st_size, metadata=meta, notes=notes)
+        if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
+            report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises TorchScript by {list(TORCHSCRIPT_SUFFIXES)}")
+        if not check:
+            report.notes.append("not verified (check=False)")
             return report
-        path.unlink(missing_ok=True)
-        raise ExportError(f"the exported archive does not reload (file removed): {e}") from e
-    report.runtime = f"torch.jit.load on {device}"
-    _parity(report, model, backend, _check_sizes(None, None), HALF_TOLERANCE if half else TOLERANCE)
-    return report
+        device = _half_device(report) if half else "cpu"
+        try:
+            backend = TorchScriptBackend(path, device)
+        except WeightsError as e:
+            if half:  # e.g. no float16 convolution kernels on this device
+                report.notes.append(f"fp16 parity check skipped: the archive cannot run on {device} ({e})")
+                return report
+            path.unlink(missing_ok=True)
+            raise ExportError(f"the exported archive does not reload (file removed): {e}") from e
+        report.runtime = f"torch.jit.load on {device}"
+        _parity(report, model, backend, _check_sizes(None, None), HALF_TOLERANCE if half else TOLERANCE)
+        return report
 

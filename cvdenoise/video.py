@@ -10,20 +10,24 @@ unchanged, blending linearly up to full denoising between the two gate threshold
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import is_real
+from ._checks import is_integer, is_real
 from .denoiser import Denoiser, Half, load
 from .degrade import from_float
+from .io import _file_mode
 from .noise import residual_sigma
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
@@ -31,6 +35,16 @@ __all__ = ["FrameFilter", "FrameInfo", "VideoReadError", "read_video", "denoise_
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
+
+
+def _equal_planes(frame: np.ndarray) -> bool:
+    """``True`` for an ``(H,W,3)`` frame whose three planes are identical (gray content)."""
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        return False
+    b, g, r = frame[::7, ::7, 0], frame[::7, ::7, 1], frame[::7, ::7, 2]  # cheap rejection first
+    if not (np.array_equal(b, g) and np.array_equal(g, r)):
+        return False
+    return bool(np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]))
 
 
 class VideoReadError(ValueError):
@@ -75,6 +89,9 @@ class FrameFilter:
         temporal_threshold: local change (8-bit units) above which a pixel counts as moving
             and is not smoothed.
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights``.
+
+    A ``(H,W,3)`` frame whose three planes are equal (a gray camera or video, as OpenCV decodes
+    it) is denoised by the gray model and returned with three equal planes, so it stays gray.
 
     ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames since
     the last :meth:`reset` (one small record per frame: reset it now and then on an endless
@@ -150,6 +167,8 @@ class FrameFilter:
         t0 = time.perf_counter()
         for f in frames:
             self._check(f)
+        gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B = G = R
+        frames = [f[:, :, 0] if g else f for f, g in zip(frames, gray3)]
         sigmas: list[float | None] = [None] * len(frames)
         strengths = [1.0] * len(frames)
         out: list[np.ndarray] = list(frames)
@@ -180,6 +199,7 @@ class FrameFilter:
                     out[i] = from_float(blend.permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
                     out[i] = frames[i].copy()
+        out = [np.repeat(o[:, :, None], 3, axis=2) if g else o for o, g in zip(out, gray3)]
         if self.smoother.weight > 0:  # in frame order; passed-through frames stay untouched
             for i, (o, s) in enumerate(zip(out, strengths)):
                 if s == 0.0:
@@ -193,8 +213,9 @@ class FrameFilter:
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 4) -> Iterator[np.ndarray]:
         """Denoise an iterator of frames in batches of ``batch_size``; yields frames in order."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        if not is_integer(batch_size) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        batch_size = int(batch_size)
         buf: list[np.ndarray] = []
         for f in frames:
             buf.append(f)
@@ -258,44 +279,84 @@ def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, 
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """``True`` when both paths exist and name one file: through a symlink, a hard link or a
+    case-insensitive file system (``GOPR0001.MP4`` vs ``GOPR0001.mp4``)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@contextmanager
+def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, int]) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write frames of ``size`` (``(width, height)``) to ``dst``, encoded by its suffix (see :data:`_FOURCC`).
+
+    Yields a ``write(frame)`` function taking BGR ``(H,W,3)`` or gray ``(H,W)`` uint8 frames
+    (cropped to even sides, see :func:`even_size`). Frames go to a uniquely named hidden file
+    beside ``dst``, renamed onto ``dst`` only when the block ends without an error; on an error
+    it is removed and an existing ``dst`` is left as it was.
+
+    Raises:
+        ValueError: ``dst`` is ``src`` itself, a folder, or has an unsupported suffix.
+        OSError: OpenCV cannot open a writer for it.
+    """
+    src, dst = Path(src), Path(dst)
+    ext = dst.suffix.lower()
+    if same_file(src, dst) or dst.resolve() == src.resolve():
+        raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
+    if dst.is_dir():
+        raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
+    if ext not in _FOURCC:
+        raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
+    even = even_size(src, size, _FOURCC[ext])
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".partial{ext}", dir=dst.parent)
+    os.close(fd)
+    writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
+    if not writer.isOpened():
+        os.unlink(tmp)
+        raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
+
+    def write(frame: np.ndarray) -> None:
+        if frame.shape[:2] != (even[1], even[0]):
+            frame = np.ascontiguousarray(frame[: even[1], : even[0]])
+        writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+
+    try:
+        yield write
+    except BaseException:
+        writer.release()
+        os.unlink(tmp)
+        raise
+    writer.release()
+    os.chmod(tmp, _file_mode())  # mkstemp makes 0600 files
+    os.replace(tmp, dst)
+
+
+def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> None:
+    """Warn when fewer frames were decoded than the container announced (a damaged file)."""
+    if count and done < count:
+        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those", stacklevel=3)
+
+
 def denoise_video(
     src: str | Path, dst: str | Path, frame_filter: FrameFilter, batch_size: int = 4, progress: bool = True
 ) -> list[FrameInfo]:
     """Re-encode ``src`` to ``dst`` with every frame filtered, keeping size and fps.
 
-    The codec follows ``dst``'s suffix (``.mp4``/``.mov`` → mp4v, ``.avi``/``.mkv`` → MJPG).
-    These codecs store even sizes only: an odd width or height loses its last column or row
-    (pixels keep their coordinates; a ``UserWarning`` says so). Returns the per-frame
+    The codec follows ``dst``'s suffix (``.mp4``/``.mov`` → mp4v, ``.avi``/``.mkv`` → MJPG):
+    lossy, so even a frame passed through unchanged is re-encoded. These codecs store even sizes
+    only: an odd width or height loses its last column or row (pixels keep their coordinates; a
+    ``UserWarning`` says so). ``dst`` is written whole or not at all (an existing file is
+    replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
+    no temporal state or history carried over from an earlier clip). Returns the per-frame
     :class:`FrameInfo` records.
     """
-    src, dst = Path(src), Path(dst)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise ValueError(f"refusing to overwrite the input video {src}")
-    ext = dst.suffix.lower()
-    if dst.is_dir():
-        raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
-    if ext not in _FOURCC:
-        raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     frames, fps, size, count = read_video(src)
-    even = even_size(src, size, _FOURCC[ext])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.partial{ext}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
-    if not writer.isOpened():
-        raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
-    start = len(frame_filter.history)
-    try:
+    frame_filter.reset()
+    with video_writer(src, dst, fps, size) as write:
         for f in tqdm(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
-            if f.shape[:2] != (even[1], even[0]):
-                f = np.ascontiguousarray(f[: even[1], : even[0]])
-            writer.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    except BaseException:
-        writer.release()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.release()
-    tmp.replace(dst)
-    done = len(frame_filter.history) - start
-    if count and done < count:  # a truncated or damaged file: say so rather than pass it off as whole
-        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those", stacklevel=2)
-    return frame_filter.history[start:]
+            write(f)
+    warn_if_truncated(src, dst, len(frame_filter.history), count)
+    return list(frame_filter.history)

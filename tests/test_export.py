@@ -376,6 +376,9 @@ def test_cli_export_torchscript_and_failures(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "FAILED" in err and "does not match PyTorch" in err and "1x1x64x64" in err
     assert not bad.exists()
+    bad.write_bytes(b"an earlier export")  # a failed export leaves the file that was there
+    assert main(["export", "--format", "torchscript", "-w", "gray-fast", "-o", str(bad)]) == 1
+    assert bad.read_bytes() == b"an earlier export" and sorted(tmp_path.glob(".bad*")) == []
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

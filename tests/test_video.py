@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -251,3 +252,66 @@ def test_truncated_video_warns(tmp_path: Path, clean_rgb: np.ndarray, monkeypatc
     assert main(["video", str(tmp_path / "src.avi"), "-o", str(tmp_path / "o.avi"), "-q"]) == 0
     err = capsys.readouterr().err
     assert "cvdenoise: warning:" in err and "only 2 of its 5 frames could be decoded" in err and "Traceback" not in err
+
+
+def test_gray_content_in_bgr_frames_uses_the_gray_model_and_stays_gray(ff: FrameFilter, clean_gray: np.ndarray) -> None:
+    noisy = add_noise(clean_gray[:64, :80], 20, seed=3)
+    as_bgr = np.repeat(noisy[:, :, None], 3, axis=2)  # how OpenCV decodes a gray video
+    out = ff(as_bgr)
+    assert out.shape == as_bgr.shape and np.array_equal(out[..., 0], out[..., 2])
+    assert np.array_equal(out[..., 0], ff(noisy))
+    colour = add_noise(np.dstack([clean_gray[:64, :80]] * 3), 20, seed=4)
+    both = list(ff.stream([as_bgr, colour], batch_size=2))
+    assert np.array_equal(both[0], out) and not np.array_equal(both[1][..., 0], both[1][..., 2])
+
+
+def test_stream_batch_size_must_be_an_integer(ff: FrameFilter) -> None:
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 2.5"):
+        list(ff.stream([np.zeros((8, 8), np.uint8)], batch_size=2.5))  # type: ignore[arg-type]
+
+
+def test_video_output_that_is_the_input_under_another_name_is_refused(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cvdenoise.video import denoise_video
+
+    bgr = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    src = tmp_path / "clip.avi"
+    _write_video(src, [add_noise(bgr, 20, seed=i) for i in range(4)])
+    before = src.read_bytes()
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "out" / "clip.avi"
+    os.link(src, link)  # a hard link (or the same name on a case-insensitive disk)
+    assert main(["video", str(src), "-o", str(link), "-q"]) == 2
+    assert "refusing to overwrite the input video" in capsys.readouterr().err
+    assert src.read_bytes() == before
+    # a reused FrameFilter starts each clip afresh; nothing is left beside the output
+    f = FrameFilter("fast", half=False, temporal=0.5)
+    first = denoise_video(src, tmp_path / "a.avi", f, progress=False)
+    second = denoise_video(src, tmp_path / "b.avi", f, progress=False)
+    assert [i.index for i in second] == [i.index for i in first] == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.avi", "b.avi", "clip.avi", "out"]
+
+
+def test_sigterm_mid_video_removes_the_partial_output(
+    tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    bgr = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    src = tmp_path / "clip.avi"
+    _write_video(src, [bgr] * 4)
+    real_stream = FrameFilter.stream
+
+    def killed_after_one(self: FrameFilter, frames: object, batch_size: int = 4) -> object:
+        for k, f in enumerate(real_stream(self, frames, 1)):  # type: ignore[arg-type]
+            if k == 1:
+                os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or a job scheduler would
+            yield f
+
+    monkeypatch.setattr(FrameFilter, "stream", killed_after_one)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["video", str(src), "-o", str(tmp_path / "out.avi"), "-q", "-w", "fast"]) == 130
+    assert "cvdenoise video: interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -249,7 +249,7 @@ def run_detection(
     from ..data import IMAGE_SUFFIXES
     from ..folder import plan_jobs
     from ..io import read_image, write_image
-    from ..video import FrameFilter, _FOURCC, even_size, read_video
+    from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
     src, out = Path(source), Path(out)
     if not src.exists():
@@ -259,7 +259,7 @@ def run_detection(
     if is_images and not jobs:
         raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
     dst = out / f"{src.stem}.mp4"
-    if not is_images and dst.resolve() == src.resolve():
+    if not is_images and (same_file(src, dst) or dst.resolve() == src.resolve()):
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
@@ -292,13 +292,10 @@ def run_detection(
                 run.failed.append((job.src, str(e)))
     else:
         frames, fps, size, count = read_video(src)
-        even = even_size(src, size, _FOURCC[".mp4"])
-        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter.fourcc(*_FOURCC[".mp4"]), fps, even)
-        try:
+        with video_writer(src, dst, fps, size) as write:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                writer.write(np.ascontiguousarray(process(f"{i:06d}", f)[: even[1], : even[0]]))
-        finally:
-            writer.release()
+                write(process(f"{i:06d}", f))
+        warn_if_truncated(src, dst, len(run), count)
     with (out / "timing.csv").open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
