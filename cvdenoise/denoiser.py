@@ -257,7 +257,7 @@ class Denoiser:
                 "raise the tile or lower the overlap"
             )
         if overlap < 0 or border < 0 or batch_size < 1:
-            raise ValueError("overlap and border must be >= 0 and batch_size >= 1")
+            raise ValueError(f"overlap ({overlap}) and border ({border}) must be >= 0 and batch_size ({batch_size}) >= 1")
         self._check_order(channel_order)
         self._check_strength(strength)
         if ensemble not in _ENSEMBLES:

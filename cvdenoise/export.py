@@ -67,6 +67,7 @@ from .backends import (
     OnnxBackend,
     TorchScriptBackend,
 )
+from .io import file_above
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card
 
@@ -312,7 +313,12 @@ def _half_device(report: ExportReport) -> str:
 
 
 def _check_suffix(path: Path, fmt: Format) -> None:
-    """Refuse an output suffix of the *other* format (``cvdenoise.load`` picks the runtime by it)."""
+    """Refuse an output that is a folder, lies under a file, or has the *other* format's suffix
+    (``cvdenoise.load`` picks the runtime by it) — before the export's work, not after."""
+    if path.is_dir():
+        raise ExportArgumentError(f"{path} is a folder; give the output file's name, e.g. {path / ('model' + (ONNX_SUFFIXES[0] if fmt == 'onnx' else '.pt'))}")
+    if (blocking := file_above(path)) is not None:
+        raise ExportArgumentError(f"{path}: {blocking} is a file, so no folder can be made there")
     other = TORCHSCRIPT_SUFFIXES if fmt == "onnx" else ONNX_SUFFIXES
     if path.suffix.lower() in other:
         want = ONNX_SUFFIXES[0] if fmt == "onnx" else "/".join(TORCHSCRIPT_SUFFIXES)

@@ -595,6 +595,11 @@ def _with_metadata(buf: bytes, metadata: ImageMetadata | None, image: np.ndarray
         return buf
 
 
+def file_above(path: str | Path) -> Path | None:
+    """The first of ``path``'s parents that exists but is not a folder (no output can go there), or ``None``."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+
+
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ._checks import is_integer, is_real
 from .denoiser import Denoiser, Half, load
 from .degrade import from_float
-from .io import _file_mode
+from .io import _file_mode, file_above
 from .noise import residual_sigma
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
@@ -307,6 +307,8 @@ def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, 
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
     if dst.is_dir():
         raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
+    if (blocking := file_above(dst)) is not None:
+        raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     even = even_size(src, size, _FOURCC[ext])

@@ -396,3 +396,11 @@ def test_exports_carry_the_auto_strength_rule(exported: Exporter, fmt: str, chan
     out, want = den(img), ref(img)
     assert den.last_strength == pytest.approx(ref.last_strength, abs=1e-3) and den.last_strength[0] < 0.9
     assert np.abs(out.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_export_output_that_cannot_be_a_file_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("x")
+    assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path)]) == 2
+    assert "is a folder; give the output file's name" in capsys.readouterr().err
+    assert main(["export", "--format", "torchscript", "-w", "fast", "-o", str(tmp_path / "afile" / "m.pt")]) == 2
+    assert "afile is a file, so no folder can be made there" in capsys.readouterr().err

@@ -315,3 +315,10 @@ def test_sigterm_mid_video_removes_the_partial_output(
     assert "cvdenoise video: interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_video_output_under_a_file_is_refused(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "clip.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+    assert main(["video", str(src), "-o", str(src / "out.mp4"), "-q"]) == 2
+    assert "clip.avi is a file, so no folder can be made there" in capsys.readouterr().err
