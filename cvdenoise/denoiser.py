@@ -330,7 +330,7 @@ class Denoiser:
             if image.mode not in PIL_MODES:
                 raise ValueError(
                     f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} "
-                    f"(e.g. image.convert('RGB'))"
+                    f"(e.g. image.convert({'I;16' if image.mode.startswith(('I', 'F')) else 'RGB'!r}))"
                 )
             return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):

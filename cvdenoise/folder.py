@@ -156,6 +156,11 @@ def _denoise_image(image: np.ndarray, denoiser: Denoiser) -> np.ndarray:
     """
     if image.ndim == 3 and image.shape[2] == 2:
         return np.dstack([_denoise_image(image[..., 0], denoiser), image[..., 1]])
+    if image.dtype.kind == "f" and np.isfinite(image).all() and not (-1e-3 <= image.min() and image.max() <= 1 + 1e-3):
+        raise ValueError(
+            f"a float image must hold values in [0, 1], this one spans [{image.min():.4g}, {image.max():.4g}] "
+            "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)"
+        )
     if image.dtype == np.uint16 and (bits := significant_bits(image)) < 16:
         full = float(2**bits - 1)
         colour = image if image.ndim == 2 else image[..., :3]

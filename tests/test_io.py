@@ -366,3 +366,13 @@ def test_lossless_webp_stays_lossless(tmp_path: Path) -> None:
     assert np.array_equal(cv2.imread(str(out)), img) and b"VP8L" in out.read_bytes()[:64]
     lossy = write_image(tmp_path / "lossy.webp", img, metadata=read_metadata(tmp_path / "nothing.webp"))
     assert not read_metadata(lossy).lossless  # a lossy (or unknown) source keeps the quality setting
+
+
+def test_out_of_range_float_tiff_gets_a_file_level_message(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    (src := tmp_path / "in").mkdir()
+    tifffile.imwrite(src / "hdr.tif", np.linspace(0, 4, 20 * 20, dtype=np.float32).reshape(20, 20))
+    report = denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    [(_, why)] = report.failed
+    assert why == ("ValueError: a float image must hold values in [0, 1], this one spans [0, 4] "
+                   "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)")
