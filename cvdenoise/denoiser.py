@@ -381,15 +381,16 @@ class Denoiser:
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"denoise_tensor expects (B,1|3,H,W), got {tuple(x.shape)}")
         b, c, h, w = x.shape
+        p = self.border
         with torch.inference_mode():
-            xp = _reflect_pad(x, self.border)
+            # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
-                y = self._tiled(xp, self._backend(c))
+                y = self._tiled(_reflect_pad(x, p), self._backend(c))
             elif c == 1:  # only a colour model: run it on the replicated plane, average back
-                y = self._tiled(xp.expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
+                y = self._tiled(_reflect_pad(x, p).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
             else:  # only a gray model: every colour plane on its own
-                y = self._tiled(xp.reshape(b * 3, 1, *xp.shape[-2:]), self._backend(1)).reshape(b, 3, *xp.shape[-2:])
-            p = self.border
+                hp, wp = h + 2 * p, w + 2 * p
+                y = self._tiled(_reflect_pad(x, p).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
             return y[..., p : p + h, p : p + w] if p else y
 
     # ------------------------------------------------------------------ internals
@@ -483,7 +484,8 @@ class Denoiser:
                 out[i, :, y0 : y0 + th, x0 : x0 + tw] += r * win
                 if i == 0:
                     norm[0, 0, y0 : y0 + th, x0 : x0 + tw] += win
-        return (out / norm)[..., :h0, :w0]
+        del x, tiles, res  # the padded input: no longer needed
+        return out.div_(norm)[..., :h0, :w0]
 
     def _staging_device(self, hw: tuple[int, ...]) -> torch.device | None:
         """The accelerator to move an untiled image to *before* converting it to float.
@@ -523,7 +525,7 @@ class Denoiser:
         def restore(y: torch.Tensor) -> np.ndarray:
             hwc_out = y[0].permute(1, 2, 0)
             if dtype in _INT_MAX:  # quantise where the result is (GPU or CPU), then copy back
-                q = (hwc_out.clamp(0.0, 1.0) * _INT_MAX[dtype]).round()
+                q = hwc_out.clamp(0.0, 1.0).mul_(_INT_MAX[dtype]).round_()  # one temporary, not three
                 arr = q.to(torch.uint8 if dtype == np.uint8 else torch.int32).cpu().numpy().astype(dtype, copy=False)
             else:
                 arr = hwc_out.cpu().numpy().astype(dtype, copy=False)
