@@ -168,3 +168,18 @@ def test_attach_warns_on_frames_it_cannot_denoise(no_network: list[object]) -> N
     with pytest.warns(RuntimeWarning, match="undenoised"):
         model.predict(torch.rand(1, 3, 160, 160), imgsz=160, verbose=False)
     assert hooks_of(model).denoise_ms == []  # type: ignore[union-attr]  (no time booked for it)
+
+
+def test_detect_reads_12_bit_and_float_stills_at_their_own_scale(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray
+) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    gray8 = cv2.cvtColor(frame[:160, :160], cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(src / "scan12.png"), gray8.astype(np.uint16) * 16)  # 12-bit data in a 16-bit PNG
+    cv2.imwrite(str(src / "linear.tif"), gray8.astype(np.float32) / 255)
+    out = tmp_path / "out"
+    assert main(["detect", str(src), "-o", str(out), "--model", "yolo26n.yaml", "--imgsz", "160", "-q"]) == 0
+    for name in ("scan12.png", "linear.tif"):
+        seen = cv2.imread(str(out / name), cv2.IMREAD_GRAYSCALE)
+        assert abs(float(seen.mean()) - float(gray8.mean())) < 8, name  # not a dark (÷65535) or failed frame

@@ -247,7 +247,7 @@ def run_detection(
     from tqdm import tqdm
 
     from ..data import IMAGE_SUFFIXES
-    from ..folder import plan_jobs
+    from ..folder import plan_jobs, significant_bits
     from ..io import read_image, write_image
     from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
@@ -274,8 +274,9 @@ def run_detection(
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         frame = frame[:, :, :3]
-        if frame.dtype != np.uint8:  # 16-bit stills: scale to 8 bit for the detector
-            frame = (frame.astype(np.float32) / np.iinfo(frame.dtype).max * 255).round().astype(np.uint8)
+        if frame.dtype != np.uint8:  # 16-bit (at its own bit depth, as `denoise` reads it) or float stills → 8 bit
+            full = 1.0 if frame.dtype.kind == "f" else float(2 ** significant_bits(frame) - 1)
+            frame = (frame.astype(np.float32) / full * 255).clip(0, 255).round().astype(np.uint8)
         t0 = time.perf_counter()
         clean = ff(frame)
         t1 = time.perf_counter()
