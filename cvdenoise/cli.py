@@ -293,36 +293,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_opencv() -> None:
-    """Silence OpenCV's own log lines (``[ WARN:0@…] global loadsave.cpp …``): every problem with a
-    file is reported by cvdenoise as one line naming the file."""
+def _quiet_opencv(level: int | None = None) -> int | None:
+    """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
+    not repeat what cvdenoise reports as one line naming the file); returns the previous level."""
     import cv2
 
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is not None and hasattr(logging, "setLogLevel"):
-        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    if logging is None or not hasattr(logging, "setLogLevel"):
+        return None
+    previous = int(logging.getLogLevel())
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT if level is None else level)
+    return previous
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler): unwinds like Ctrl-C, so partial outputs are removed."""
 
 
 def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM (``kill``, a job scheduler) unwinds like Ctrl-C, so partial outputs are removed."""
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_opencv()
+    restore_level = _quiet_opencv()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     with warnings.catch_warnings():  # warnings as one line each, without Python's source location
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args))
-        except KeyboardInterrupt:
-            print(f"cvdenoise {args.command}: interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as e:
+            print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}", file=sys.stderr)
+            return 143 if isinstance(e, _Terminated) else 130  # the shell's 128 + signal number
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+            if restore_level is not None:
+                _quiet_opencv(restore_level)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -288,7 +288,7 @@ def _parity(
                     report.path.unlink(missing_ok=True)
                     raise ExportError(
                         f"{report.format} export of {report.weights}: output shape {tuple(got.shape)} "
-                        f"for input {key} ({label}); expected {tuple(ref.shape)} (file removed)"
+                        f"for input {key} ({label}); expected {tuple(ref.shape)} (not written)"
                     )
                 err = float((got - ref).abs().max())
                 if not np.isfinite(err) or err > tol:
@@ -296,7 +296,7 @@ def _parity(
                     raise ExportError(
                         f"{report.format} export of {report.weights} does not match PyTorch: max abs error "
                         f"{err:.3g} > {tol:g} at input {key} ({label} input, {report.runtime}); "
-                        "file removed (export with check=False to keep it for inspection)"
+                        "not written (export with check=False to keep it for inspection)"
                     )
                 worst = max(worst, err)
             report.max_abs_error[key] = worst
@@ -315,6 +315,8 @@ def _half_device(report: ExportReport) -> str:
 def _check_suffix(path: Path, fmt: Format) -> None:
     """Refuse an output that is a folder, lies under a file, or has the *other* format's suffix
     (``cvdenoise.load`` picks the runtime by it) — before the export's work, not after."""
+    if path.suffix.lower() in (".safetensors", ".json"):
+        raise ExportArgumentError(f"{path}: exports are {'.onnx' if fmt == 'onnx' else '.pt'} files; a {path.suffix} name would take the place of weights or their card")
     if path.is_dir():
         raise ExportArgumentError(f"{path} is a folder; give the output file's name, e.g. {path / ('model' + (ONNX_SUFFIXES[0] if fmt == 'onnx' else '.pt'))}")
     if (blocking := file_above(path)) is not None:
@@ -462,7 +464,7 @@ def to_onnx(
             onnx.checker.check_model(str(path))
         except Exception as e:
             path.unlink(missing_ok=True)
-            raise ExportError(f"onnx.checker rejects the exported {path} (file removed): {e}") from e
+            raise ExportError(f"onnx.checker rejects the exported {path} (not written): {e}") from e
         device = _half_device(report) if half else "cpu"
         try:
             backend = OnnxBackend(path, device)
@@ -471,7 +473,7 @@ def to_onnx(
                 report.notes.append(f"fp16 parity check skipped: onnxruntime cannot load the fp16 graph on {device} ({e})")
                 return report
             path.unlink(missing_ok=True)
-            raise ExportError(f"onnxruntime cannot load the exported model (file removed): {e}") from e
+            raise ExportError(f"onnxruntime cannot load the exported model (not written): {e}") from e
         report.runtime = "onnxruntime " + backend.session.get_providers()[0]
         sizes = _check_sizes(batch, static)
         if half:
@@ -514,7 +516,7 @@ def to_torchscript(
         :class:`ExportReport` (tracer warnings, if any, are listed in ``notes``).
 
     Raises:
-        ExportError: tracing failed or parity is worse than :data:`TOLERANCE` (file removed).
+        ExportError: tracing failed or parity is worse than :data:`TOLERANCE` (not written).
         cvdenoise.weights.WeightsError: unknown or invalid weights.
     """
     path = Path(path)
@@ -559,7 +561,7 @@ def to_torchscript(
                 report.notes.append(f"fp16 parity check skipped: the archive cannot run on {device} ({e})")
                 return report
             path.unlink(missing_ok=True)
-            raise ExportError(f"the exported archive does not reload (file removed): {e}") from e
+            raise ExportError(f"the exported archive does not reload (not written): {e}") from e
         report.runtime = f"torch.jit.load on {device}"
         _parity(report, model, backend, _check_sizes(None, None), HALF_TOLERANCE if half else TOLERANCE)
         return report

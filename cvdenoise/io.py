@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+import re
 import struct
 import tempfile
 import warnings
@@ -83,7 +84,7 @@ _JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
 _DTYPES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((*_JPEG, ".bmp", ".webp"), ("uint8",)),
     **dict.fromkeys((".png", ".pgm", ".ppm", ".pnm"), ("uint8", "uint16")),
-    **dict.fromkeys((".tif", ".tiff"), ("uint8", "uint16", "float32", "float64")),
+    **dict.fromkeys((".tif", ".tiff"), ("uint8", "uint16", "int16", "int32", "float32", "float64")),
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GRAY_ALPHA = 4  # IHDR colour type
@@ -506,7 +507,7 @@ def read_image(path: str | Path) -> np.ndarray:
         if img is not None and img.size:
             warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
-        what = "truncated JPEG" if truncated_jpeg else "corrupt or unsupported format"
+        what = "truncated or corrupt JPEG" if truncated_jpeg else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     _check_tiff_layout(path, data.data, img)
     if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:
@@ -527,11 +528,9 @@ def check_encodable(path: str | Path, dtype: np.dtype | type) -> None:
     name = np.dtype(dtype).name
     allowed = _DTYPES.get(ext)
     if allowed is not None and name not in allowed:
-        keep = ".png or .tif" if name == "uint16" else ".tif"
-        raise ImageWriteError(
-            f"{path}: a {ext} file holds {' or '.join(allowed)} samples, this image is {name} "
-            f"(writing it would cut it to 8 bits; use a {keep} name to keep its depth)"
-        )
+        keep = [e for e in (".png", ".tif") if name in _DTYPES[e]]
+        advice = f"; use a {' or '.join(keep)} name to keep its depth" if keep else ""
+        raise ImageWriteError(f"{path}: a {ext} file holds {', '.join(allowed)} samples, this image is {name}{advice}")
 
 
 def write_image(
@@ -571,7 +570,9 @@ def write_image(
     try:
         ok, buf = cv2.imencode(".jpg" if ext in _JPEG else ext, image, params)
     except cv2.error as e:
-        reason = str(e).strip().splitlines()[-1].split(") ", 1)[-1]  # OpenCV's message, not its source path
+        text = " ".join(str(e).split())
+        found = re.search(r"error: \(-?\d+:[^)]*\) (.*)", text)  # OpenCV's message without its source path
+        reason = found.group(1) if found else text
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {reason}") from e
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")

@@ -37,14 +37,22 @@ __all__ = ["FrameFilter", "FrameInfo", "VideoReadError", "read_video", "denoise_
 DEFAULT_GATE = (3.0, 6.0)
 
 
+#: a frame whose colour planes differ by at most this (8-bit levels) everywhere is gray content:
+#: a gray clip stored with a colour codec decodes with planes 1-3 levels apart
+GRAY_TOLERANCE = 4
+
+
 def _equal_planes(frame: np.ndarray) -> bool:
-    """``True`` for an ``(H,W,3)`` frame whose three planes are identical (gray content)."""
+    """``True`` for an ``(H,W,3)`` frame whose planes agree within :data:`GRAY_TOLERANCE` everywhere."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         return False
-    b, g, r = frame[::7, ::7, 0], frame[::7, ::7, 1], frame[::7, ::7, 2]  # cheap rejection first
-    if not (np.array_equal(b, g) and np.array_equal(g, r)):
-        return False
-    return bool(np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]))
+    tol = GRAY_TOLERANCE * (257 if frame.dtype == np.uint16 else 1)
+
+    def close(v: np.ndarray) -> bool:
+        b, g, r = (v[..., k].astype(np.int32) for k in range(3))
+        return int(np.abs(b - g).max()) <= tol and int(np.abs(g - r).max()) <= tol
+
+    return close(frame[::7, ::7]) and close(frame)  # a cheap rejection first
 
 
 class VideoReadError(ValueError):
@@ -90,8 +98,9 @@ class FrameFilter:
             and is not smoothed.
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights``.
 
-    A ``(H,W,3)`` frame whose three planes are equal (a gray camera or video, as OpenCV decodes
-    it) is denoised by the gray model and returned with three equal planes, so it stays gray.
+    A ``(H,W,3)`` frame whose three planes agree within :data:`GRAY_TOLERANCE` levels everywhere
+    (a gray camera or video as OpenCV decodes it, also through a colour codec) is denoised by the
+    gray model on its luma and returned with three equal planes, so it stays gray.
 
     ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames since
     the last :meth:`reset` (one small record per frame: reset it now and then on an endless
@@ -167,8 +176,8 @@ class FrameFilter:
         t0 = time.perf_counter()
         for f in frames:
             self._check(f)
-        gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B = G = R
-        frames = [f[:, :, 0] if g else f for f, g in zip(frames, gray3)]
+        gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R
+        frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if g else f for f, g in zip(frames, gray3)]
         sigmas: list[float | None] = [None] * len(frames)
         strengths = [1.0] * len(frames)
         out: list[np.ndarray] = list(frames)
@@ -356,8 +365,8 @@ def denoise_video(
     :class:`FrameInfo` records.
     """
     frames, fps, size, count = read_video(src)
-    frame_filter.reset()
     with video_writer(src, dst, fps, size) as write:
+        frame_filter.reset()
         for f in tqdm(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
             write(f)
     warn_if_truncated(src, dst, len(frame_filter.history), count)

@@ -404,3 +404,7 @@ def test_export_output_that_cannot_be_a_file_is_refused_up_front(tmp_path: Path,
     assert "is a folder; give the output file's name" in capsys.readouterr().err
     assert main(["export", "--format", "torchscript", "-w", "fast", "-o", str(tmp_path / "afile" / "m.pt")]) == 2
     assert "afile is a file, so no folder can be made there" in capsys.readouterr().err
+    weights = tmp_path / "mine.safetensors"
+    weights.write_bytes(b"trained weights")
+    assert main(["export", "--format", "onnx", "-w", str(weights), "-o", str(weights)]) == 2
+    assert "would take the place of weights" in capsys.readouterr().err and weights.read_bytes() == b"trained weights"

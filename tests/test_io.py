@@ -54,8 +54,12 @@ def test_formats_that_cannot_hold_the_depth_are_refused_not_cut_to_8_bits(tmp_pa
     for name in ("a.jpg", "a.jfif", "a.webp", "a.bmp"):
         with pytest.raises(ImageWriteError, match=rf"{name}: a \.\w+ file holds uint8 samples, this image is uint16"):
             write_image(tmp_path / name, gray16)
-    with pytest.raises(ImageWriteError, match="this image is float32.*a .tif name"):
+    with pytest.raises(ImageWriteError, match="this image is float32; use a .tif name"):
         write_image(tmp_path / "a.png", gray16.astype(np.float32) / 65535)
+    with pytest.raises(ImageWriteError, match="this image is int16; use a .tif name"):
+        write_image(tmp_path / "a.jpg", gray16.astype(np.int16))
+    write_image(tmp_path / "i.tif", gray16.astype(np.int16))  # TIFF holds signed data
+    (tmp_path / "i.tif").unlink()
     assert not list(tmp_path.iterdir())
     write_image(tmp_path / "a.png", gray16)
     write_image(tmp_path / "a.tif", gray16.astype(np.float32) / 65535)
@@ -77,8 +81,13 @@ def test_truncated_jpeg_is_decoded_with_a_warning(tmp_path: Path) -> None:
     (cut := tmp_path / "cut.jpg").write_bytes(data[:-2])  # an interrupted copy: no end marker
     with pytest.warns(UserWarning, match="cut.jpg: truncated JPEG"):
         assert np.array_equal(read_image(cut), read_image_bytes(data, tmp_path))
+    (half := tmp_path / "half.jpg").write_bytes(data[: len(data) * 3 // 5])  # most of the scan data missing
+    with pytest.warns(UserWarning, match="half.jpg: truncated JPEG"):
+        part = read_image(half)
+    whole = read_image_bytes(data, tmp_path)
+    assert part.shape == whole.shape and np.array_equal(part[:8], whole[:8]) and not np.array_equal(part, whole)
     (stub := tmp_path / "stub.jpg").write_bytes(data[:40])
-    with pytest.raises(ImageReadError, match=r"stub.jpg: cannot decode image \(truncated JPEG\)"):
+    with pytest.raises(ImageReadError, match=r"stub.jpg: cannot decode image \(truncated or corrupt JPEG\)"):
         read_image(stub)
 
 
