@@ -148,20 +148,24 @@ def significant_bits(image: np.ndarray) -> int:
     return min(16, max(8, int(colour.max(initial=0)).bit_length()))
 
 
-def _denoise_image(image: np.ndarray, denoiser: Denoiser) -> np.ndarray:
+def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = None) -> np.ndarray:
     """Denoise an array of ``read_image``; ``(H,W,2)`` gray + alpha: the gray plane, alpha untouched.
 
     A ``uint16`` image whose samples use fewer than 16 bits (10/12/14-bit camera data) is
-    denoised at its own full scale, ``2**bits - 1`` (see :func:`significant_bits`), then put back.
+    denoised at its own full scale, ``2**bits - 1``: ``bits`` as the file declares it (PNG
+    ``sBIT``), else read from its values (see :func:`significant_bits`); then put back.
     """
     if image.ndim == 3 and image.shape[2] == 2:
-        return np.dstack([_denoise_image(image[..., 0], denoiser), image[..., 1]])
+        return np.dstack([_denoise_image(image[..., 0], denoiser, bits), image[..., 1]])
     if image.dtype.kind == "f" and np.isfinite(image).all() and not (-1e-3 <= image.min() and image.max() <= 1 + 1e-3):
         raise ValueError(
             f"a float image must hold values in [0, 1], this one spans [{image.min():.4g}, {image.max():.4g}] "
             "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)"
         )
-    if image.dtype == np.uint16 and (bits := significant_bits(image)) < 16:
+    if image.dtype == np.uint16:
+        used = significant_bits(image)  # a declared depth counts, but never below what the values use
+        bits = used if bits is None else max(min(16, max(8, bits)), used)
+    if image.dtype == np.uint16 and bits is not None and bits < 16:
         full = float(2**bits - 1)
         colour = image if image.ndim == 2 else image[..., :3]
         out = denoiser(np.minimum(colour.astype(np.float32) / full, 1.0), channel_order="bgr")
@@ -185,7 +189,8 @@ def denoise_files(
             else:
                 image = read_image(job.src)
                 check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
-                write_image(job.dst, _denoise_image(image, denoiser), metadata=read_metadata(job.src))
+                meta = read_metadata(job.src)
+                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits), metadata=meta)
         except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

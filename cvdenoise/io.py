@@ -68,6 +68,8 @@ class ImageMetadata:
             (colour encoding and pixel density, which denoising does not change), copied verbatim.
         jpeg_density: a JPEG's JFIF density (units, x, y: the 5 bytes of its APP0 segment).
         jpeg_full_chroma: the source JPEG is 4:4:4 (no chroma subsampling): so is its copy.
+        png_sbit: a PNG's ``sBIT`` chunk (significant bits per channel, e.g. 12 for 12-bit
+            camera data in a 16-bit PNG) as ``(bit depth, colour type, chunk body)``.
     """
 
     icc_profile: bytes | None = None
@@ -77,6 +79,16 @@ class ImageMetadata:
     png_chunks: tuple[tuple[bytes, bytes], ...] = ()
     jpeg_density: bytes | None = None
     jpeg_full_chroma: bool = False
+    png_sbit: tuple[int, int, bytes] | None = None
+
+    @property
+    def significant_bits(self) -> int | None:
+        """Bits the colour samples use by the PNG ``sBIT`` chunk (alpha left out), or ``None``."""
+        if self.png_sbit is None or not self.png_sbit[2]:
+            return None
+        body, colour_type = self.png_sbit[2], self.png_sbit[1]
+        colour = body[:1] if colour_type in (0, 4) else body[:3]  # gray (+ alpha) / RGB (+ alpha)
+        return max(colour) if colour else None
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
@@ -291,6 +303,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     png_chunks: list[tuple[bytes, bytes]] = []
     density: bytes | None = None
     full_chroma = False
+    sbit: tuple[int, int, bytes] | None = None
     try:
         buf = path.read_bytes()
         if buf[:2] == b"\xff\xd8":
@@ -318,6 +331,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     trns = (buf[24], buf[25], buf[a:b])
                 elif tag in _PNG_COPIED:
                     png_chunks.append((tag, buf[a:b]))
+                elif tag == b"sBIT":
+                    sbit = (buf[24], buf[25], buf[a:b])
         elif buf[:4] == b"RIFF" and buf[8:12] == b"WEBP":
             for tag, a, b in _riff_chunks(buf):
                 if tag == b"ICCP":
@@ -336,7 +351,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
         pass
     upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
     return ImageMetadata(
-        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma
+        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit
     )
 
 
@@ -372,6 +387,8 @@ def _embed_png(buf: bytes, meta: ImageMetadata) -> bytes:
         extra += _png_chunk(tag, body)
     if meta.png_trns and meta.png_trns[:2] == (buf[24], buf[25]):
         extra += _png_chunk(b"tRNS", meta.png_trns[2])
+    if meta.png_sbit and meta.png_sbit[:2] == (buf[24], buf[25]):  # same layout: the values still fit
+        extra += _png_chunk(b"sBIT", meta.png_sbit[2])
     return buf[:33] + extra + buf[33:]
 
 

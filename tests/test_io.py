@@ -385,3 +385,28 @@ def test_out_of_range_float_tiff_gets_a_file_level_message(tmp_path: Path, fast3
     [(_, why)] = report.failed
     assert why == ("ValueError: a float image must hold values in [0, 1], this one spans [0, 4] "
                    "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)")
+
+
+def test_png_sbit_sets_the_scale_and_is_carried_over(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    from skimage import data
+
+    clean = data.camera()[:96, :96].astype(np.float64) / 255 * 0.3  # a dim 12-bit frame: values below 2**11
+    rng = np.random.default_rng(12)
+    noisy = np.clip(np.rint((clean + rng.normal(0, 10 / 255, clean.shape)) * 4095), 0, 4095).astype(np.uint16)
+    assert noisy.max() < 2**11
+    (src := tmp_path / "in").mkdir()
+    png = cv2.imencode(".png", noisy)[1].tobytes()
+    (src / "dim12.png").write_bytes(_png_with_chunk(png, b"sBIT", bytes([12])))
+    assert read_metadata(src / "dim12.png").significant_bits == 12
+    assert denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False).ok
+    out = read_image(tmp_path / "out" / "dim12.png")
+    assert read_metadata(tmp_path / "out" / "dim12.png").significant_bits == 12
+
+    def err(a: np.ndarray) -> float:
+        return float(np.mean((a / 4095 - clean) ** 2))
+
+    # the 12-bit scale, not the 11 bits its brightest value uses: the same result as at full range
+    from cvdenoise.folder import _denoise_image
+
+    assert np.array_equal(out, _denoise_image(noisy, fast32, 12)) and not np.array_equal(out, _denoise_image(noisy, fast32))
+    assert err(out) < 0.5 * err(noisy)
