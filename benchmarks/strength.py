@@ -204,7 +204,7 @@ def calibrate(args: argparse.Namespace) -> None:
     print(f"{len(imgs)} training crops from {args.photos}", flush=True)
     for name in args.weights:
         den = cvdenoise.load(name, half=False, ensemble=1)
-        src = _gray(imgs) if name.startswith("gray") else imgs
+        src = _gray(imgs) if den.channels == (1,) else imgs  # a gray model (shipped name or your file)
         data = {}
         for cond, f in conditions(with_presets=True).items():
             data[cond] = curves(den, src, f)
@@ -213,7 +213,8 @@ def calibrate(args: argparse.Namespace) -> None:
         print(f"{name}: {rule}  gains (dB) " + ", ".join(f"{c} {g:+.2f}" for c, g in gains.items()), flush=True)
         if args.no_write:
             continue
-        card_path = WEIGHTS_DIR / f"{name}.json"
+        # a shipped name's card, or the card beside your own .safetensors (cvdenoise train writes one)
+        card_path = Path(name).with_suffix(".json") if name.endswith(".safetensors") else WEIGHTS_DIR / f"{name}.json"
         card = json.loads(card_path.read_text())
         card["auto_strength"] = {**rule.to_card(), "fitted_on": f"{len(imgs)} training crops (256²) of "
                                  f"{' '.join(args.sets)} (folder:every n-th photo), "

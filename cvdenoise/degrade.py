@@ -387,8 +387,15 @@ class Degrader:
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
             raise ValueError(f"expected (H,W), (H,W,1) or (H,W,3) image, got shape {image.shape}")
+        if image.size == 0:
+            raise ValueError(f"expected a non-empty image, got shape {image.shape}")
         dtype = image.dtype
         x = to_float(image)
+        if np.issubdtype(dtype, np.floating) and not (np.isfinite(x).all() and -1e-3 <= x.min() and x.max() <= 1 + 1e-3):
+            raise ValueError(
+                f"float images must be finite and in [0, 1]; got values in [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}] "
+                "(divide uint8 data by 255, or pass the integer array)"
+            )
         squeeze = x.ndim == 3 and x.shape[2] == 1
         if squeeze:
             x = x[:, :, 0]

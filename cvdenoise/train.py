@@ -246,6 +246,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     _check_config(cfg)
     out = Path(cfg.out)
     ckpt = out / "last.pt"
+    if not resume:  # a new run never writes over an earlier one's checkpoint or weights
+        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors") if p.exists()]
+        if earlier:
+            raise TrainSetupError(
+                f"--out {out} already holds a run ({', '.join(earlier)}): add --resume to continue it, "
+                "or give another --out"
+            )
+    torch.manual_seed(cfg.seed)  # before the model's random initialisation: a seeded run repeats exactly
     with _bad_input("--device: "):
         device = resolve_device(cfg.device)
     with _bad_input():
@@ -301,6 +309,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed {ckpt} at step {step}")
     log = (out / "log.jsonl").open("a")
+    if state is not None:  # validations after this line repeat steps the earlier process logged
+        log.write(json.dumps({"resumed_at_step": step, "time": time.time()}) + "\n")
 
     def export(tag: str, val_psnr: float) -> Path:
         card = {
@@ -354,57 +364,67 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
                dynamic_ncols=True, mininterval=5) if timed else \
         tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+
+    def save_checkpoint() -> None:
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                "step": step, "best": best, "rng": sampler.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
+                "elapsed": time.time() - start,
+            },
+            tmp,
+        )
+        tmp.replace(ckpt)
+
     model.train()
-    while not finished():
-        noisy, clean = next(batches)
-        noisy = noisy.to(device, non_blocking=True)
-        clean = clean.to(device, non_blocking=True)
-        if device_degrader is not None:
-            noisy = torch.cat([noisy, device_degrader(clean[n_cpu:])])
-        noisy = noisy.contiguous(memory_format=fmt)
-        clean = clean.contiguous(memory_format=fmt)
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, cfg, progress())
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(noisy)
-        loss = _loss(pred, clean, cfg.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(cfg.ema, (1 + step) / (10 + step))
-            torch._foreach_lerp_(ema_params, model_params, 1 - d)
-        step += 1
-        bar.update(min(bar.total, round(time.time() - start)) - bar.n if timed else 1)
-        if step % 50 == 0:
-            post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
-            if timed:
-                post["step"] = str(step)
-            bar.set_postfix(post)
-        done = finished()
-        if step % cfg.val_every == 0 or done:
-            v = validate()
-            log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
-            log.flush()
-            tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
-            export("", v)
-            if cfg.keep_exports:
-                export(f"-step{step}", v)
-            best = max(best, v)
-        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done:
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "best": best, "rng": sampler.rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
-                    "elapsed": time.time() - start,
-                },
-                tmp,
-            )
-            tmp.replace(ckpt)
-            last_ckpt = time.time()
+    try:
+        while not finished():
+            noisy, clean = next(batches)
+            noisy = noisy.to(device, non_blocking=True)
+            clean = clean.to(device, non_blocking=True)
+            if device_degrader is not None:
+                noisy = torch.cat([noisy, device_degrader(clean[n_cpu:])])
+            noisy = noisy.contiguous(memory_format=fmt)
+            clean = clean.contiguous(memory_format=fmt)
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(step, cfg, progress())
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                pred = model(noisy)
+            loss = _loss(pred, clean, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            with torch.no_grad():
+                d = min(cfg.ema, (1 + step) / (10 + step))
+                torch._foreach_lerp_(ema_params, model_params, 1 - d)
+            step += 1
+            bar.update(min(bar.total, round(time.time() - start)) - bar.n if timed else 1)
+            if step % 50 == 0:
+                post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
+                if timed:
+                    post["step"] = str(step)
+                bar.set_postfix(post)
+            done = finished()
+            if step % cfg.val_every == 0 or done:
+                v = validate()
+                log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
+                log.flush()
+                tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
+                export("", v)
+                if cfg.keep_exports:
+                    export(f"-step{step}", v)
+                best = max(best, v)
+            if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done:
+                save_checkpoint()
+                last_ckpt = time.time()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI turns it into one): keep what was trained
+        if step > (state["step"] if state is not None else 0):
+            save_checkpoint()
+            tqdm.write(f"interrupted at step {step}: checkpoint saved, continue with --resume")
+        raise
     bar.close()
     return out / f"{cfg.name}.safetensors"
 
@@ -414,7 +434,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     p.add_argument("folders", nargs="*", help="folders of clean images (none: dead leaves only)")
     p.add_argument("--out", default=d.out, help="run folder for checkpoints, logs and weights")
-    p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>)")
+    p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>, or -<the --init model's size>)")
     p.add_argument("--size", default=d.size, choices=sorted(CONFIGS), help=f"architecture (default {d.size})")
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3), help=f"3: colour, 1: gray (default {d.channels})")
     arch = "overrides --size's architecture, or grows the --init model to it (same output at the start)"
@@ -462,7 +482,12 @@ def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{args.size}"
+    kind = args.size
+    if args.init in FAMILIES:  # --init fast trains the fast network: name it so
+        kind = args.init
+    elif args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init):
+        kind = str(args.init).split("-", 1)[1]  # a shipped name: color-fast → fast
+    name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{kind}"
     cfg = TrainConfig(
         out=args.out, name=name, size=args.size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),

@@ -54,7 +54,7 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg.steps, cfg.keep_exports = 9, True
     train(cfg, resume=True)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [3, 6, 9]
+    assert [r.get("step", r.get("resumed_at_step")) for r in log] == [3, 6, 6, 9] and "resumed_at_step" in log[2]
     kept = tmp_path / "run" / "tiny-step9.safetensors"
     assert sorted(p.name for p in (tmp_path / "run").glob("tiny-step*.safetensors")) == [kept.name]
     kept_card = json.loads(kept.with_suffix(".json").read_text())
@@ -258,3 +258,52 @@ def test_train_resume_needs_a_fitting_checkpoint(tmp_path: Path, capsys: pytest.
     assert (tmp_path / "run" / "log.jsonl").read_text() == log  # nothing written
     assert _train_cli(tmp_path, "--resume", "--steps", "2") == 0
     assert "resumed" in capsys.readouterr().out
+
+
+def test_a_new_run_never_overwrites_an_earlier_one_and_seeds_repeat(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from cvdenoise.train import TrainSetupError
+
+    def cfg(out: str) -> TrainConfig:
+        return TrainConfig(out=str(tmp_path / out), name="tiny", size="fast", steps=3, batch=2, crop=32,
+                           val_every=3, val_size=2, warmup=1, ckpt_minutes=0.0, seed=5)
+
+    first = train(cfg("a"))
+    before = first.read_bytes()
+    with pytest.raises(TrainSetupError, match="already holds a run .*add --resume to continue it"):
+        train(cfg("a"))
+    assert first.read_bytes() == before
+    second = train(cfg("b"))  # the same seed from scratch: the same weights
+    a, b = load_file(str(first)), load_file(str(second))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupted_run_saves_a_checkpoint_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvdenoise.train as train_mod
+
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=8, batch=2, crop=32,
+                      val_every=4, val_size=2, warmup=1, ckpt_minutes=60.0, seed=1)
+    calls = {"n": 0}
+
+    def loss_then_ctrl_c(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return _loss(pred, target, kind)
+
+    monkeypatch.setattr(train_mod, "_loss", loss_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2  # before the 60-minute checkpoint
+    monkeypatch.setattr(train_mod, "_loss", _loss)
+    train(cfg, resume=True)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 8
+
+
+def test_init_names_the_run_after_the_network_it_starts_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ft"
+    args = ["train", "--init", "fast", "--steps", "2", "--batch", "2", "--crop", "32", "--val-every", "2",
+            "--val-size", "2", "--warmup", "1", "--out", str(out), "--p-dead-leaves", "1"]
+    assert main(args) == 0
+    assert (out / "color-fast.safetensors").is_file() and not (out / "color-default.safetensors").exists()

@@ -112,3 +112,15 @@ def test_camera_noise_is_demosaiced_noise_only() -> None:
     assert np.abs(noisy.mean(0) - rgb)[mid].mean() < 0.01  # a blurred image would stay ~0.02 away
     white = Degrader("gaussian25")(rgb, 0) - rgb
     assert abs(np.corrcoef(white[:, :-1].ravel(), white[:, 1:].ravel())[0, 1]) < 0.1
+
+
+def test_float_images_outside_0_1_or_empty_are_refused() -> None:
+    from cvdenoise.degrade import Degrader
+
+    d = Degrader("noise")
+    with pytest.raises(ValueError, match=r"float images must be finite and in \[0, 1\]; got values in \[0, 255\]"):
+        d(np.linspace(0, 255, 64 * 64, dtype=np.float32).reshape(64, 64), rng=0)
+    with pytest.raises(ValueError, match="finite"):
+        d(np.full((8, 8), np.nan, np.float32), rng=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        d(np.zeros((0, 8, 3), np.uint8), rng=0)

@@ -303,3 +303,19 @@ def test_transform_errors_name_the_callers_shape() -> None:
     for shape in ((2, 32, 32), (5, 3, 0, 8)):
         with pytest.raises(ValueError, match=re.escape(str(shape))):
             Denoise("fast")(tv_tensors.Image(torch.rand(*shape)))
+
+
+def test_albumentations_twin_runs_float32_like_the_torchvision_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvdenoise.integrations.albumentations as alb
+
+    seen: dict[str, object] = {}
+    real_load = alb.load
+
+    def spy(*args: object, **kwargs: object) -> cvdenoise.Denoiser:
+        seen.update(kwargs)
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alb, "load", spy)
+    t = alb.Denoise("fast", p=1.0)
+    assert t(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
+    assert seen["half"] is False and t.denoiser.precision == "fp32"

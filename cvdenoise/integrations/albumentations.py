@@ -111,8 +111,9 @@ class Denoise(ImageOnlyTransform):
     def denoiser(self) -> Denoiser:
         """The :class:`Denoiser` (loaded on first use in each process)."""
         if self._denoiser is None or self._pid != os.getpid():
-            self._denoiser = load(
-                self.weights, self.device or "auto", tile=self.tile, strength=self.strength, channel_order=self.channel_order
+            self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
+                self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
+                channel_order=self.channel_order,
             )
             self._pid = os.getpid()
         return self._denoiser
