@@ -30,6 +30,7 @@ __all__ = [
     "PRESETS",
     "Degrader",
     "degrade",
+    "degrade_batch",
     "to_float",
     "from_float",
     "resolve_config",
@@ -391,11 +392,14 @@ class Degrader:
             raise ValueError(f"expected a non-empty image, got shape {image.shape}")
         dtype = image.dtype
         x = to_float(image)
-        if np.issubdtype(dtype, np.floating) and not (np.isfinite(x).all() and -1e-3 <= x.min() and x.max() <= 1 + 1e-3):
-            raise ValueError(
-                f"float images must be finite and in [0, 1]; got values in [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}] "
-                "(divide uint8 data by 255, or pass the integer array)"
-            )
+        if np.issubdtype(dtype, np.floating):
+            if not np.isfinite(x).all():
+                raise ValueError("float images must be finite and in [0, 1]; this one holds NaN or infinite values")
+            if not -1e-3 <= x.min() <= x.max() <= 1 + 1e-3:
+                raise ValueError(
+                    f"float images must be finite and in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}] "
+                    "(divide uint8 data by 255, or pass the integer array)"
+                )
         squeeze = x.ndim == 3 and x.shape[2] == 1
         if squeeze:
             x = x[:, :, 0]

@@ -147,7 +147,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             config = ModelConfig.from_dict(json.loads(meta["config"]))
         except (ValueError, TypeError) as e:
             raise WeightsError(f"{path}: invalid architecture config: {e}") from e
-    model = DenoiseAutoencoder(config)
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
+        model = DenoiseAutoencoder(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -171,3 +171,12 @@ def test_weights_argument_and_card_errors(tmp_path: Path) -> None:
     p.with_suffix(".json").write_text("{not json")
     with pytest.raises(WeightsError, match="not readable JSON"):
         cvdenoise.load(p)
+
+
+def test_loading_weights_leaves_the_global_random_stream_alone() -> None:
+    # a lazily loaded transform must not change what seeded augmentations draw next
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    load_model("color-fast")
+    assert torch.equal(torch.rand(4), expected)
