@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, publish  # noqa: E402
 
 import cvdenoise  # noqa: E402
 
@@ -69,13 +69,11 @@ def main() -> int:
                          "worst_channel_error": errs})
         worst = {m: max(r["worst_channel_error"][m] for r in data if r["sigma"] == sigma) for m in models}
         rows.append([f"{sigma:g}", "**worst**", ""] + [f"{worst[m]:.1f}" for m in models])
-    table = markdown_table(header, rows)
-    print(table)
-    md = (f"## Clipped noise on flat colours (`python benchmarks/dark_colours.py`)\n\n{SIDE}×{SIDE} flat RGB "
-          f"patches plus white Gaussian noise, clipped to [0, 255] and rounded; per-channel mean of the noisy "
-          f"patch and of each output (one float32 pass, strength 1), and the largest channel error of that "
-          f"mean (8-bit levels). Machine: {machine()}.\n\n{table}\n")
-    write_section("dark_colours", md, {"machine": machine(), "side": SIDE, "rows": data})
+    publish("dark_colours", "Clipped noise on flat colours (`python benchmarks/dark_colours.py`)",
+            f"{SIDE}×{SIDE} flat RGB patches plus white Gaussian noise, clipped to [0, 255] and rounded; "
+            f"per-channel mean of the noisy patch and of each output (one float32 pass, strength 1), and the "
+            f"largest channel error of that mean (8-bit levels). Machine: {machine()}.",
+            header, rows, {"machine": machine(), "side": SIDE, "rows": data})
     return 0
 
 

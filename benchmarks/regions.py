@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, publish  # noqa: E402
 from quality import Peers, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -90,13 +90,11 @@ def main() -> int:
         tot = {m: (_mean(np.concatenate(f)), _mean(np.concatenate(t))) for m, (f, t) in pooled.items()}
         rows.append([sigma, "**all**", ""] + [_cell(f, t) for f, t in tot.values()])
         data.append({"sigma": sigma, "photo": "all", "mse": {m: _json(f, t) for m, (f, t) in tot.items()}})
-    table = markdown_table(header, rows)
-    print(table)
-    md = (f"## Error by region (`python benchmarks/regions.py`)\n\nThe photos and AWGN pairs of the quality "
-          f"benchmark; mean squared error (8-bit levels², lower is better) over *flat* pixels (clean luma's "
-          f"{WINDOW}×{WINDOW} standard deviation < {FLAT_STD:g}) / *textured* pixels. Ours: one float32 pass, "
-          f"blind; FFDNet given the true σ. Machine: {machine()}.\n\n{table}\n")
-    write_section("regions", md, {"machine": machine(), "flat_std": FLAT_STD, "window": WINDOW, "rows": data})
+    publish("regions", "Error by region (`python benchmarks/regions.py`)",
+            f"The photos and AWGN pairs of the quality benchmark; mean squared error (8-bit levels², lower is "
+            f"better) over *flat* pixels (clean luma's {WINDOW}×{WINDOW} standard deviation < {FLAT_STD:g}) / "
+            f"*textured* pixels. Ours: one float32 pass, blind; FFDNet given the true σ. Machine: {machine()}.",
+            header, rows, {"machine": machine(), "flat_std": FLAT_STD, "window": WINDOW, "rows": data})
     return 0
 
 
