@@ -52,12 +52,16 @@ class ModelConfig:
             raise ValueError(f"widths must be positive, got {self.widths}")
         if len(self.enc_blocks) != len(self.widths):
             raise ValueError(
-                f"enc_blocks needs one entry per level ({len(self.widths)}), got {self.enc_blocks}"
+                f"enc_blocks (--enc-blocks) needs one entry per level: {len(self.widths)} for widths "
+                f"{self.widths}, got {self.enc_blocks} (give it when you change the number of levels)"
             )
         if len(self.dec_blocks) != len(self.widths) - 1:
             raise ValueError(
-                f"dec_blocks needs {len(self.widths) - 1} entries, got {self.dec_blocks}"
+                f"dec_blocks (--dec-blocks) needs one entry per level but the last: {len(self.widths) - 1} for "
+                f"widths {self.widths}, got {self.dec_blocks}"
             )
+        if any(n < 0 for n in (*self.enc_blocks, *self.dec_blocks)):
+            raise ValueError(f"block counts must be >= 0, got enc_blocks {self.enc_blocks}, dec_blocks {self.dec_blocks}")
         if self.unshuffle < 1:
             raise ValueError(f"unshuffle must be >= 1, got {self.unshuffle}")
 

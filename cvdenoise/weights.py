@@ -134,6 +134,15 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             hold NaN/inf values.
     """
     path = resolve(name)
+    head = b""
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    if head in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # zip / pickle: torch.save output
+        raise WeightsError(
+            f"{path} is a PyTorch checkpoint (torch.save / pickle), not safetensors: cvdenoise loads weights "
+            "only from .safetensors (a run's last.pt continues with cvdenoise train --resume)"
+        )
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -169,6 +178,10 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:  # a damaged payload: the model would output NaN (uint8: all black)
         raise WeightsError(f"{path}: {len(bad)} tensors hold NaN or inf values (e.g. {bad[:3]}); the file is damaged")
+    integer = sorted(k for k, v in state.items() if expected[k].is_floating_point() and not v.is_floating_point())
+    if integer:  # e.g. weights cast to int8: they would load as garbage
+        raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
+                           + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model.eval()
 

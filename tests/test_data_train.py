@@ -170,7 +170,7 @@ def test_architecture_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert grown.config.widths == (32, 56, 112) and grown.config.enc_blocks == (1, 1, 2)
     with pytest.raises(ValueError, match="cannot shrink"):
         _build_model(TrainConfig(init="fast", widths=(8, 56, 112)))
-    with pytest.raises(ValueError, match="enc_blocks needs one entry per level"):  # fails before any photo is read
+    with pytest.raises(ValueError, match=r"enc_blocks \(--enc-blocks\) needs one entry per level"):  # fails before any photo is read
         train(TrainConfig(out=str(tmp_path / "bad"), size="default", widths=(8, 16), folders=["/nonexistent"]))
 
 

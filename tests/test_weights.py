@@ -180,3 +180,31 @@ def test_loading_weights_leaves_the_global_random_stream_alone() -> None:
     torch.manual_seed(3)
     load_model("color-fast")
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_pickles_and_integer_tensors_are_named_as_such(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    m = load_model("color-fast")
+    torch.save(m.state_dict(), tmp_path / "ckpt.safetensors")
+    with pytest.raises(WeightsError, match=r"is a PyTorch checkpoint \(torch.save / pickle\), not safetensors"):
+        load_model(tmp_path / "ckpt.safetensors")
+    from safetensors import safe_open
+
+    from cvdenoise.weights import resolve
+
+    src = resolve("color-fast")
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+    save_file({k: v.to(torch.int8) for k, v in m.state_dict().items()}, str(tmp_path / "int8.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match="tensors must be floating point; .* is torch.int8"):
+        load_model(tmp_path / "int8.safetensors")
+
+
+def test_architecture_errors_name_the_options() -> None:
+    from cvdenoise.model import ModelConfig
+
+    with pytest.raises(ValueError, match=r"enc_blocks \(--enc-blocks\) needs one entry per level: 1 for widths"):
+        ModelConfig(widths=(8,), enc_blocks=(0, 1, 2), dec_blocks=())
+    with pytest.raises(ValueError, match="block counts must be >= 0"):
+        ModelConfig(widths=(8, 16), enc_blocks=(-1, 0), dec_blocks=(0,))
