@@ -49,8 +49,8 @@ def _equal_planes(frame: np.ndarray) -> bool:
     tol = GRAY_TOLERANCE * (257 if frame.dtype == np.uint16 else 1)
 
     def close(v: np.ndarray) -> bool:
-        b, g, r = (v[..., k].astype(np.int32) for k in range(3))
-        return int(np.abs(b - g).max()) <= tol and int(np.abs(g - r).max()) <= tol
+        b, g, r = cv2.split(np.ascontiguousarray(v))  # absdiff in the frame's own dtype: no int32 copies
+        return int(cv2.absdiff(b, g).max()) <= tol and int(cv2.absdiff(g, r).max()) <= tol
 
     return close(frame[::7, ::7]) and close(frame)  # a cheap rejection first
 
