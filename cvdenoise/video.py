@@ -176,6 +176,7 @@ class FrameFilter:
         t0 = time.perf_counter()
         for f in frames:
             self._check(f)
+        given = frames
         gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R
         frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if g else f for f, g in zip(frames, gray3)]
         sigmas: list[float | None] = [None] * len(frames)
@@ -207,7 +208,8 @@ class FrameFilter:
                     blend = xf[k] + s * (yf[k] - xf[k])
                     out[i] = from_float(blend.permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
-                    out[i] = frames[i].copy()
+                    out[i] = given[i].copy()
+                    gray3[i] = False  # the frame as given, not its luma
         out = [np.repeat(o[:, :, None], 3, axis=2) if g else o for o, g in zip(out, gray3)]
         if self.smoother.weight > 0:  # in frame order; passed-through frames stay untouched
             for i, (o, s) in enumerate(zip(out, strengths)):

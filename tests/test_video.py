@@ -327,3 +327,11 @@ def test_video_output_under_a_file_is_refused(tmp_path: Path, clean_rgb: np.ndar
     _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
     assert main(["video", str(src), "-o", str(src / "out.mp4"), "-q"]) == 2
     assert "clip.avi is a file, so no folder can be made there" in capsys.readouterr().err
+
+
+def test_gate_passes_near_gray_frames_through_exactly(clean_gray: np.ndarray) -> None:
+    base = np.repeat(clean_gray[:64, :80, None], 3, axis=2)
+    near = np.clip(base.astype(int) + np.random.default_rng(6).integers(-2, 3, base.shape), 0, 255).astype(np.uint8)
+    ff = FrameFilter("fast", half=False, gate=(50.0, 60.0))  # everything below σ 50 passes through
+    out = ff(near)
+    assert ff.info is not None and ff.info.strength == 0.0 and np.array_equal(out, near) and out is not near
