@@ -12,17 +12,19 @@ import torch
 FLOAT_TOL = 1e-3
 
 
-def check_float_range(x: torch.Tensor, tol: float = FLOAT_TOL) -> None:
-    """Refuse a float image with NaN/inf values or values more than ``tol`` outside ``[0, 1]``
-    (``ValueError``)."""
-    if not bool(torch.isfinite(x).all()):
+#: what the range error suggests to an API user
+FLOAT_HINT = "divide uint8 data by 255, or pass the integer array"
+
+
+def check_float_range(x: torch.Tensor | np.ndarray, tol: float = FLOAT_TOL, hint: str = FLOAT_HINT) -> None:
+    """Refuse a float image (tensor or array) with NaN/inf values or values more than ``tol``
+    outside ``[0, 1]`` (``ValueError``; ``hint`` says what to do instead)."""
+    finite = np.isfinite(x).all() if isinstance(x, np.ndarray) else torch.isfinite(x).all()
+    if not bool(finite):
         raise ValueError("image contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
     if lo < -tol or hi > 1 + tol:
-        raise ValueError(
-            f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] "
-            "(divide uint8 data by 255, or pass the integer array)"
-        )
+        raise ValueError(f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] ({hint})")
 
 
 def is_real(value: object) -> TypeGuard[numbers.Real]:

@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 import albumentations as A
 import numpy as np
 
+from ._checks import check_float_range
+
 __all__ = [
     "DegradationConfig",
     "PRESETS",
@@ -393,13 +395,7 @@ class Degrader:
         dtype = image.dtype
         x = to_float(image)
         if np.issubdtype(dtype, np.floating):
-            if not np.isfinite(x).all():
-                raise ValueError("float images must be finite and in [0, 1]; this one holds NaN or infinite values")
-            if not -1e-3 <= x.min() <= x.max() <= 1 + 1e-3:
-                raise ValueError(
-                    f"float images must be finite and in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}] "
-                    "(divide uint8 data by 255, or pass the integer array)"
-                )
+            check_float_range(x)
         squeeze = x.ndim == 3 and x.shape[2] == 1
         if squeeze:
             x = x[:, :, 0]

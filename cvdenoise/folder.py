@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from ._checks import check_float_range
 from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
@@ -157,11 +158,8 @@ def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = Non
     """
     if image.ndim == 3 and image.shape[2] == 2:
         return np.dstack([_denoise_image(image[..., 0], denoiser, bits), image[..., 1]])
-    if image.dtype.kind == "f" and np.isfinite(image).all() and not (-1e-3 <= image.min() and image.max() <= 1 + 1e-3):
-        raise ValueError(
-            f"a float image must hold values in [0, 1], this one spans [{image.min():.4g}, {image.max():.4g}] "
-            "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)"
-        )
+    if image.dtype.kind == "f":  # advice a command-line user can act on
+        check_float_range(image, hint="HDR or linear data: scale it to [0, 1] first, or save it as 16-bit")
     if image.dtype == np.uint16:
         used = significant_bits(image)  # a declared depth counts, but never below what the values use
         bits = used if bits is None else max(min(16, max(8, bits)), used)
