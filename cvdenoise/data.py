@@ -104,6 +104,9 @@ class PairSampler:
         degradation: a config or preset name for :class:`~cvdenoise.degrade.Degrader`.
         p_dead_leaves: share of crops taken from procedural images.
         seed: seed of the single generator behind every random choice.
+        p_colour_gain: share of RGB crops whose channels are scaled by independent random gains
+            in ``[0, 1]`` (squared uniforms, so small gains are common): dark, saturated colours
+            with near-empty channels, where noise clipped at 0 lifts the channel mean.
 
     ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
     """
@@ -117,6 +120,7 @@ class PairSampler:
         p_dead_leaves: float = 0.3,
         seed: int = 0,
         leaves_pool: int = 64,
+        p_colour_gain: float = 0.0,
     ) -> None:
         if not images and p_dead_leaves < 1.0:
             raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
@@ -127,6 +131,7 @@ class PairSampler:
         self.p_dead_leaves = p_dead_leaves if self.images else 1.0
         self._leaves: list[np.ndarray] = []
         self._leaves_pool = leaves_pool
+        self.p_colour_gain = p_colour_gain
 
     def _leaf(self) -> np.ndarray:
         if len(self._leaves) < self._leaves_pool:
@@ -148,6 +153,8 @@ class PairSampler:
             c = c[:, ::-1]
         if self.channels == 1:
             c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
+        elif self.p_colour_gain and self.rng.random() < self.p_colour_gain:
+            c = c * (self.rng.random(3) ** 2).astype(np.float32)
         return np.ascontiguousarray(c, dtype=np.float32)
 
     def _clean_8bit(self) -> np.ndarray:

@@ -38,6 +38,24 @@ def test_folder_images_and_sampler(tmp_path: Path) -> None:
         assert not torch.equal(noisy, clean)
 
 
+def test_colour_gain_makes_dark_saturated_crops() -> None:
+    gray = [np.full((48, 48, 3), 0.8, np.float32)]  # a flat light gray: every crop has equal channels
+    plain = PairSampler(gray, crop=16, p_dead_leaves=0.0, seed=3)
+    assert all(np.ptp(plain.clean_crop()[0, 0]) == 0 for _ in range(20))
+    tinted = PairSampler(gray, crop=16, p_dead_leaves=0.0, seed=3, p_colour_gain=1.0)
+    crops = [tinted.clean_crop() for _ in range(200)]
+    px = np.stack([c[0, 0] for c in crops])  # (200, 3) the colour of each (flat) crop
+    assert px.min() >= 0 and px.max() <= 0.8 + 1e-6
+    assert (np.ptp(px, axis=1) > 0.1).mean() > 0.5  # mostly coloured, not gray
+    assert (px.min(axis=1) < 0.05).mean() > 0.2  # often a near-empty channel (a saturated colour)
+    for c in crops:  # each crop stays flat: one gain per channel, not per pixel
+        assert np.ptp(c.reshape(-1, 3), axis=0).max() < 1e-6
+    g = PairSampler(gray, crop=16, channels=1, p_dead_leaves=0.0, seed=3, p_colour_gain=1.0)
+    assert g.clean_crop().shape == (16, 16, 1) and np.allclose(g.clean_crop(), 0.8, atol=0.01)
+    with pytest.raises(ValueError, match="p-colour-gain"):
+        train(TrainConfig(p_colour_gain=1.5, steps=1))
+
+
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg = TrainConfig(
         out=str(tmp_path / "run"), name="tiny", size="fast", steps=6, batch=2, crop=32,
