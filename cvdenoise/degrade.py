@@ -226,7 +226,10 @@ def demosaic_bilinear(raw: np.ndarray, masks: np.ndarray) -> np.ndarray:
     for c, k in enumerate((_CFA_RB, _CFA_G, _CFA_RB)):
         m = masks[..., c]
         num = cv2.filter2D(raw * m, -1, k, borderType=cv2.BORDER_REFLECT_101)
-        out[..., c] = num / cv2.filter2D(m, -1, k, borderType=cv2.BORDER_REFLECT_101)
+        den = cv2.filter2D(m, -1, k, borderType=cv2.BORDER_REFLECT_101)
+        # a 1-pixel-high or -wide image can hold no photosite of a colour near a pixel: take the
+        # recorded value there instead of 0/0
+        out[..., c] = np.where(den > 0, num / np.maximum(den, 1e-12), raw)
     return out
 
 

@@ -152,11 +152,19 @@ def blur_kernels(
     return k / k.sum((1, 2), keepdim=True)
 
 
+def pad_reflect(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Pad the last two dims by ``p`` on every side: reflect (OpenCV's ``BORDER_REFLECT_101``)
+    where the image is larger than ``p``, else replicate (which it equals on 1-pixel sides)."""
+    if p <= 0:
+        return x
+    return F.pad(x, (p,) * 4, mode="reflect" if min(x.shape[-2:]) > p else "replicate")
+
+
 def filter2d(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Convolve each ``(C,H,W)`` image of ``x`` with its own ``(K,K)`` kernel (reflect border)."""
     n, c, h, w = x.shape
     k = kernels.shape[-1]
-    xp = F.pad(x.reshape(1, n * c, h, w), (k // 2,) * 4, mode="reflect")
+    xp = pad_reflect(x.reshape(1, n * c, h, w), k // 2)
     weight = kernels.to(x.dtype).repeat_interleave(c, 0)[:, None]
     return F.conv2d(xp, weight, groups=n * c).view(n, c, h, w)
 
@@ -222,7 +230,7 @@ class TorchDegrader:
         angle = self._rand(n) * math.pi
         radius = self._randint(n, c.defocus_radius[0], c.defocus_radius[1])
         size = max(2 * math.ceil(3 * c.blur_sigma[1]) + 1, c.motion_kernel[1] | 1, 2 * c.defocus_radius[1] + 3)
-        size = min(size, 2 * (min(x.shape[-2:]) // 2) - 1)  # reflect padding needs pad < side
+        size = max(1, min(size, 2 * (min(x.shape[-2:]) // 2) - 1))  # reflect padding needs pad < side
         k = blur_kernels(kind, sigma, length.float(), angle, radius.float(), size)
         return filter2d(x, k.to(x.device))
 
@@ -292,7 +300,7 @@ class TorchDegrader:
         if x.shape[1] == 1:
             return x + i * 0.1 * self._randn_like(x)
         light = (x.amax(1, keepdim=True) + x.amin(1, keepdim=True)) / 2  # HLS lightness
-        lam = light.flatten(1).std(1)[:, None, None, None] * i
+        lam = light.flatten(1).std(1, correction=0)[:, None, None, None] * i  # np.std, as albumentations
         counts = torch.poisson(lam.expand_as(light).contiguous(), generator=self._dev_gen(x.device))
         return x + counts * i * (1 - light)
 
@@ -320,9 +328,11 @@ class TorchDegrader:
         k = k.to(x.device, x.dtype)
 
         def conv(t: torch.Tensor) -> torch.Tensor:
-            return F.conv2d(F.pad(t, (1, 1, 1, 1), mode="reflect"), k, groups=3)
+            return F.conv2d(pad_reflect(t, 1), k, groups=3)
 
-        noise = torch.einsum("nij,njhw->nihw", ccm, conv(noise * masks) / conv(masks) * gains)
+        den = conv(masks)  # 0 only where a 1-pixel-high or -wide crop holds no photosite of a colour
+        demosaiced = torch.where(den > 0, conv(noise * masks) / den.clamp(min=1e-12), noise)
+        noise = torch.einsum("nij,njhw->nihw", ccm, demosaiced * gains)
         return (linear + noise).clamp(0, 1) ** (1 / GAMMA)
 
     def _noise_camera_luma(self, x: torch.Tensor) -> torch.Tensor:

@@ -114,6 +114,17 @@ def test_camera_noise_is_demosaiced_noise_only() -> None:
     assert abs(np.corrcoef(white[:, :-1].ravel(), white[:, 1:].ravel())[0, 1]) < 0.1
 
 
+@pytest.mark.parametrize("shape", [(1, 40, 3), (40, 1, 3), (1, 1, 3), (1, 40), (2, 3, 3)])
+def test_tiny_images_stay_finite(shape: tuple[int, ...]) -> None:
+    # a 1-pixel-high mosaic holds no blue photosite: the camera presets' demosaic gave 0/0 = NaN
+    img = np.full(shape, 0.5, np.float32)
+    for preset in PRESETS:
+        for seed in range(8):
+            out = Degrader(preset)(img, seed)
+            assert out.shape == img.shape and np.isfinite(out).all(), (preset, seed)
+            assert 0 <= out.min() and out.max() <= 1
+
+
 def test_float_images_outside_0_1_or_empty_are_refused() -> None:
     from cvdenoise.degrade import Degrader
 

@@ -163,3 +163,15 @@ def test_camera_noise_correlation_matches_reference(channels: int, mono: float) 
     ours_c = np.mean([corr(_numpy(ours[i : i + 1])) for i in range(8)])
     assert abs(ours_c - ref_c) < 0.05, (ours_c, ref_c)
     assert (abs(ref_c) < 0.1) if mono == 1.0 else (ref_c > 0.3), ref_c
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 1, 40), (3, 3, 40, 1), (3, 3, 1, 1), (3, 1, 1, 24), (3, 3, 2, 3)])
+def test_tiny_images_every_preset(shape: tuple[int, int, int, int]) -> None:
+    # 1-pixel sides: reflect padding, an empty Bayer colour and a one-pixel std used to raise or give NaN
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    for preset in PRESETS:
+        d = TorchDegrader(preset, seed=2)
+        for _ in range(4):
+            y = d(x)
+            assert y.shape == x.shape and torch.isfinite(y).all(), preset
+            assert 0 <= float(y.min()) and float(y.max()) <= 1, preset
