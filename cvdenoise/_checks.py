@@ -63,3 +63,15 @@ def image_bchw(t: torch.Tensor) -> torch.Tensor:
         hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
         raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(t.shape)}{hint}")
     return x
+
+
+def check_tensor_dtype(dtype: torch.dtype) -> None:
+    """``TypeError`` unless ``dtype`` is one a tensor image may have: uint8, uint16 or float."""
+    if dtype not in (torch.uint8, torch.uint16) and not dtype.is_floating_point:
+        raise TypeError(f"unsupported tensor dtype {dtype}; expected uint8, uint16 or float in [0,1]")
+
+
+def check_array_dtype(dtype: np.dtype) -> None:
+    """``TypeError`` unless ``dtype`` is one a numpy image may have: uint8, uint16 or float."""
+    if dtype not in (np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float (16/32/64 bit) in [0,1]")

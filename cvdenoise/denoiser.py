@@ -20,7 +20,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_float_range, image_bchw, image_hwc, is_integer
+from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, image_bchw, image_hwc, is_integer
 from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
@@ -215,7 +215,7 @@ class Denoiser:
             (:class:`~cvdenoise.blend.StrengthRule` of the model card, in ``rules``): clean,
             lightly compressed and lightly noisy images keep their fine texture, noisy ones get
             the full output. Without a rule for the model, ``"auto"`` is ``1``.
-            :attr:`last_strength` holds the strengths of the last call.
+            :attr:`last_strength` holds the strengths of the calling thread's last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
             mapped back and averaged — about +0.2 dB PSNR for 2×/4× the time.
@@ -272,17 +272,27 @@ class Denoiser:
         self.border = border
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
-        #: strength applied to each image of the last call (``(B,)`` list; the ``"auto"`` choice)
-        self.last_strength: list[float] = []
+        self._calls = threading.local()  # per-thread record of the last call (last_strength)
+
+    @property
+    def last_strength(self) -> list[float]:
+        """Strength applied to each image of this thread's last call (``(B,)`` list; the
+        ``"auto"`` choice). Per thread, so a shared Denoiser reports each caller its own."""
+        return getattr(self._calls, "strength", [])
+
+    @last_strength.setter
+    def last_strength(self, value: list[float]) -> None:
+        self._calls.strength = value
 
     def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable: the lock is not
         state = self.__dict__.copy()
-        del state["_load_lock"]
+        del state["_load_lock"], state["_calls"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._load_lock = threading.Lock()
+        self._calls = threading.local()
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -513,13 +523,12 @@ class Denoiser:
             ints = np.ascontiguousarray(hwc).astype(np.uint8 if dtype == np.uint8 else np.int32, copy=False)
             t = torch.from_numpy(ints if ints.flags.writeable else ints.copy())  # torch rejects read-only memory
             x = (t if stage is None else t.to(stage)).float().div_(_INT_MAX[dtype])
-        elif np.issubdtype(dtype, np.floating):
+        else:
+            check_array_dtype(dtype)
             f32 = np.ascontiguousarray(hwc, dtype=np.float32)
             x = torch.from_numpy(f32 if f32.flags.writeable else f32.copy())  # torch warns on read-only memory
             check_float_range(x)
             x = x if stage is None else x.to(stage)
-        else:
-            raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float (16/32/64 bit) in [0,1]")
         x = x.permute(2, 0, 1)[None]
 
         def restore(y: torch.Tensor) -> np.ndarray:
@@ -548,11 +557,10 @@ class Denoiser:
         x = image_bchw(t)
         if dtype in _TORCH_INT_MAX:
             xf = x.float() / _TORCH_INT_MAX[dtype]
-        elif dtype.is_floating_point:
+        else:
+            check_tensor_dtype(dtype)
             xf = x.float()
             check_float_range(xf)
-        else:
-            raise TypeError(f"unsupported tensor dtype {dtype}; expected uint8, uint16 or float in [0,1]")
 
         def restore(y: torch.Tensor) -> torch.Tensor:
             if dtype in _TORCH_INT_MAX:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (environment switches before third-party imports)
 
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .blend import check_strength as _check_strength
-from ._checks import is_integer, is_real
+from ._checks import check_tensor_dtype, image_bchw, is_integer, is_real
 from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision
 from .weights import FAMILIES, resolve
 
@@ -78,6 +79,20 @@ def _check_tile(tile: int) -> int:
 
 def _is_image(x: Any) -> bool:
     return isinstance(x, (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image)) or is_pure_tensor(x)
+
+
+def _image_batch(x: torch.Tensor) -> torch.Tensor:
+    """An ``(..., C, H, W)`` image tensor as ``(B, C, H, W)``; ``ValueError``/``TypeError``
+    naming the problem for a wrong rank, an empty tensor, ``C`` not in 1/3/4 or a wrong dtype."""
+    check_tensor_dtype(x.dtype)
+    if x.ndim > 4:
+        if x.numel() == 0:
+            raise ValueError(f"empty image tensor of shape {tuple(x.shape)}")
+        x = x.reshape(-1, *x.shape[-3:])
+    return image_bchw(x)
+
+
+_LOAD_LOCK = threading.Lock()  # one model load at a time (transforms used from several threads)
 
 
 class Denoise(v2.Transform):
@@ -155,14 +170,19 @@ class Denoise(v2.Transform):
     def denoiser(self, device: str | torch.device = "cpu") -> Denoiser:
         """The :class:`Denoiser` used for inputs on ``device`` (loaded on first call)."""
         key = str(torch.device(device)) if self.device == "auto" else self.device
-        if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
-            self._denoisers, self._pid = {}, os.getpid()
-        if key not in self._denoisers:
-            self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half)  # type: ignore[arg-type]
-        return self._denoisers[key]
+        with _LOAD_LOCK:
+            if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
+                self._denoisers, self._pid = {}, os.getpid()
+            if key not in self._denoisers:
+                self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half)  # type: ignore[arg-type]
+            return self._denoisers[key]
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
-        """torchvision's hook over the sample's leaves: warns when a numpy image would pass through undenoised."""
+        """torchvision's hook over every sample's leaves (also when ``p`` skips the sample): checks
+        the image tensors' shape and dtype, and warns when a numpy image would pass through undenoised."""
+        for leaf, needed in zip(flat_inputs, self._needs_transform_list(flat_inputs)):
+            if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
+                _image_batch(leaf.as_subclass(torch.Tensor))
         if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
@@ -180,11 +200,7 @@ class Denoise(v2.Transform):
         if isinstance(inpt, PIL.Image.Image):
             return self.denoiser("cpu")(inpt)
         x = inpt.as_subclass(torch.Tensor)
-        if x.ndim < 3 or x.shape[-3] not in (1, 3, 4) or x.numel() == 0:
-            raise ValueError(
-                f"image tensors must be non-empty (..., C, H, W) with C in 1, 3 or 4; got shape {tuple(x.shape)}"
-            )
-        out = self.denoiser(x.device)(x.reshape(-1, *x.shape[-3:])).reshape(x.shape)
+        out = self.denoiser(x.device)(_image_batch(x)).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
     def __getstate__(self) -> dict[str, Any]:

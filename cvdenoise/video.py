@@ -75,6 +75,9 @@ class FrameFilter:
     Gray ``(H,W)`` frames and 16-bit (``uint16``, e.g. medical or thermal) frames are accepted
     too and returned in kind.
 
+    A filter keeps one stream's state (the previous output, the gate's history): use one per
+    stream and thread. Filters on several threads may share one :class:`Denoiser`.
+
     Args:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.

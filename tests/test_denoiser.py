@@ -456,3 +456,32 @@ def test_float64_input_keeps_exact_alpha_and_strength_zero(fast: cvdenoise.Denoi
     assert out.dtype == np.float64 and np.array_equal(out[..., 3], a[..., 3])
     t = torch.rand(2, 3, 20, 20, dtype=torch.float64)
     assert torch.equal(fast(t, strength=0), t) and fast.last_strength == [0.0, 0.0]
+
+
+def test_last_strength_is_per_thread() -> None:
+    """Two threads sharing a Denoiser each read the strengths of their own last call."""
+    import threading
+
+    den = cvdenoise.load("fast", half=False)
+    x = np.full((16, 16, 3), 128, np.uint8)
+    both_called = threading.Barrier(2)
+    seen: dict[float, list[float]] = {}
+
+    def run(strength: float) -> None:
+        den(x, strength=strength)
+        both_called.wait()  # both calls are done before either reads
+        seen[strength] = den.last_strength
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (0.25, 0.75)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {0.25: [0.25], 0.75: [0.75]}
+    assert den.last_strength == []  # this thread made no call
+    den(x, strength=0.5)
+    assert den.last_strength == [0.5]
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(den)).last_strength == [] and copy.deepcopy(den)(x).shape == x.shape

@@ -319,3 +319,27 @@ def test_albumentations_twin_runs_float32_like_the_torchvision_one(monkeypatch: 
     t = alb.Denoise("fast", p=1.0)
     assert t(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
     assert seen["half"] is False and t.denoiser.precision == "fp32"
+
+
+def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None:
+    import albumentations as A
+
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    skip = Denoise("fast", p=0.0)
+    with pytest.raises(ValueError, match="channels"):
+        skip(tv_tensors.Image(torch.rand(2, 16, 16)))
+    with pytest.raises(ValueError, match=r"permute\(2, 0, 1\)"):  # the Denoiser's (H,W,C) hint
+        skip(torch.rand(16, 16, 3))
+    with pytest.raises(TypeError, match="int32"):
+        skip(tv_tensors.Image(torch.zeros(3, 16, 16, dtype=torch.int32)))
+    ok = tv_tensors.Image(torch.rand(3, 16, 16))
+    labels = torch.tensor([1])  # a plain tensor next to an Image is not checked as an image
+    out, target = skip(ok, {"labels": labels})
+    assert out is ok and target["labels"] is labels
+    albu = A.Compose([AlbuDenoise("fast", p=0.0)])
+    with pytest.raises(ValueError, match="channels"):
+        albu(image=np.zeros((16, 16, 2), np.uint8))
+    with pytest.raises(TypeError, match="int32"):
+        albu(images=np.zeros((2, 16, 16, 3), np.int32))
+    assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)

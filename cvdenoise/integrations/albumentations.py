@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import _env  # noqa: F401  (must precede albumentations)
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,8 +28,11 @@ import numpy as np
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
+from .._checks import check_array_dtype, image_hwc
 from ..denoiser import Denoiser, load
 from ..transforms import _check_device, _check_strength, _check_tile, _check_weights
+
+_LOAD_LOCK = threading.Lock()  # one model load at a time (transforms used from several threads)
 
 __all__ = ["Denoise"]
 
@@ -110,13 +114,24 @@ class Denoise(ImageOnlyTransform):
     @property
     def denoiser(self) -> Denoiser:
         """The :class:`Denoiser` (loaded on first use in each process)."""
-        if self._denoiser is None or self._pid != os.getpid():
-            self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
-                self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
-                channel_order=self.channel_order,
-            )
-            self._pid = os.getpid()
-        return self._denoiser
+        with _LOAD_LOCK:
+            if self._denoiser is None or self._pid != os.getpid():
+                self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
+                    self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
+                    channel_order=self.channel_order,
+                )
+                self._pid = os.getpid()
+            return self._denoiser
+
+    def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
+        # the image's shape and dtype are checked on every sample, also when `p` skips it, so a
+        # bad sample fails where it first appears and not at a random later step
+        image, images = kwargs.get("image"), kwargs.get("images")
+        for img in ([image] if image is not None else []) + (list(images) if images is not None else []):
+            if isinstance(img, np.ndarray):
+                check_array_dtype(img.dtype)
+                image_hwc(img)
+        return super().__call__(*args, force_apply=force_apply, **kwargs)
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         """``(H,W)``, ``(H,W,1)``, ``(H,W,3)`` or ``(H,W,4)`` image → same shape and dtype."""
