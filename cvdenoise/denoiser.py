@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import threading
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
@@ -44,6 +45,13 @@ ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 #: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray): denoised as the
 #: numpy array they hold and returned as a PIL image of the same mode.
 PIL_MODES = ("L", "RGB", "RGBA", "I;16")
+
+
+def _pil_hint(mode: str) -> str:
+    """The supported PIL mode to convert ``mode`` to (keeping alpha and bit depth where it can)."""
+    if mode.startswith(("I", "F")):
+        return "I;16"
+    return "RGBA" if mode in ("LA", "La", "PA", "RGBa") or mode.endswith("A") else "RGB"
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
@@ -199,11 +207,12 @@ class Denoiser:
         multiple: the backends' required size multiple (inputs are padded internally).
         device: where the model runs.
         half: reduced precision: ``True`` runs float16 on CUDA and bfloat16 on CPUs with AMX
-            (Intel Sapphire Rapids and later; ~3× faster, ≤ 2/255 from float32) or AVX512-BF16
+            (Intel Sapphire Rapids and later; ~3× faster; within about 0.5/255 of float32 on average, a few levels at most) or AVX512-BF16
             (AMD Zen 4 and later, Intel Cooper Lake; ~2× faster), and raises
             elsewhere; ``"auto"`` does the same where it is available and float32 otherwise.
             :attr:`precision` says what was chosen.
-        tile: images larger than ``tile×tile`` are processed in overlapping tiles, so memory
+        tile: images larger than ``tile×tile`` after the ``border`` padding (so
+            a side over ``tile − 2·border`` pixels) are processed in overlapping tiles, so memory
             stays bounded for any size; ``0`` disables tiling.
         overlap: tile overlap in pixels; overlaps are blended with linear ramps (no seams).
         border: reflect-pad every image by this many pixels before denoising (and crop back),
@@ -218,7 +227,7 @@ class Denoiser:
             :attr:`last_strength` holds the strengths of the calling thread's last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
-            mapped back and averaged — about +0.2 dB PSNR for 2×/4× the time.
+            mapped back and averaged — about +0.1 / +0.2 dB PSNR for 2× / 4× the time.
         name: weights name, for reports.
         rules: channel count of a model → its ``"auto"`` strength rule.
     """
@@ -251,6 +260,8 @@ class Denoiser:
             if not is_integer(v):
                 raise ValueError(f"{arg} must be an integer, got {v!r}")
         tile, overlap, border, batch_size = int(tile), int(overlap), int(border), int(batch_size)
+        if tile < 0:
+            raise ValueError(f"tile must be >= 0 (0: no tiling), got {tile}")
         if tile and tile < 2 * overlap + multiple:
             raise ValueError(
                 f"tile ({tile}) must be at least 2 × overlap ({overlap}) + {multiple} = {2 * overlap + multiple}; "
@@ -260,8 +271,9 @@ class Denoiser:
             raise ValueError(f"overlap ({overlap}) and border ({border}) must be >= 0 and batch_size ({batch_size}) >= 1")
         self._check_order(channel_order)
         self._check_strength(strength)
-        if ensemble not in _ENSEMBLES:
+        if not is_integer(ensemble) or ensemble not in _ENSEMBLES:
             raise ValueError(f"ensemble must be one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
+        ensemble = int(ensemble)
         self.ensemble = ensemble
         self._models: dict[int, Any] = dict(models)
         self._lazy = set(lazy)
@@ -327,7 +339,7 @@ class Denoiser:
         self, image: ImageLike, *, channel_order: str | None = None, strength: Strength | None = None
     ) -> ImageLike:
         """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out."""
-        order = channel_order or self.channel_order
+        order = self.channel_order if channel_order is None else channel_order
         self._check_order(order)
         s = self.strength if strength is None else strength
         self._check_strength(s)
@@ -340,7 +352,7 @@ class Denoiser:
             if image.mode not in PIL_MODES:
                 raise ValueError(
                     f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} "
-                    f"(e.g. image.convert({'I;16' if image.mode.startswith(('I', 'F')) else 'RGB'!r}))"
+                    f"(e.g. image.convert({_pil_hint(image.mode)!r}))"
                 )
             return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):
@@ -567,6 +579,8 @@ class Denoiser:
                 y = (y.clamp(0, 1) * _TORCH_INT_MAX[dtype]).round().to(dtype)
             else:
                 y = y.to(dtype)
+                if x.shape[1] == 4 and dtype == torch.float64:  # alpha as given, not via float32
+                    y[:, 3:] = x[:, 3:].to(y.device)
             y = y.to(home)
             # the input's memory format (channels-last stays channels-last, anything else comes
             # back contiguous), and a normal tensor, so callers may modify it in place
@@ -643,7 +657,7 @@ def load(
             ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
-            on CPUs with AMX or AVX512-BF16 units (≤ 2/255 from float32, 2-3× faster) and
+            on CPUs with AMX or AVX512-BF16 units (within about 0.5/255 of float32 on average, 2-3× faster) and
             float32 on other CPUs; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
             (e.g. bit-for-bit reproducible results across machines, or 16-bit data where the
             last few codes matter).
@@ -677,7 +691,7 @@ def load(
         raise TypeError(f"weights must be a name ('default', 'fast', …) or a file path, got {weights!r}")
     if not str(weights).strip():
         raise WeightsError("weights is empty: give a name ('default', 'fast', …) or a file path")
-    if ensemble != "auto" and ensemble not in _ENSEMBLES:
+    if ensemble != "auto" and (not is_integer(ensemble) or ensemble not in _ENSEMBLES):
         raise ValueError(f"ensemble must be 'auto' or one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
     kw: dict[str, Any] = dict(
         device=device, half=half, tile=tile, overlap=overlap, border=border, batch_size=batch_size,
@@ -723,6 +737,13 @@ def load(
     if ensemble == "auto":
         kw["ensemble"] = _auto_ensemble(model, half, device)
     rules = _rules({model.config.channels: weights})
+    card = resolve(weights).with_suffix(".json")
+    if strength == "auto" and not card.is_file():
+        warnings.warn(
+            f"{weights}: no model card ({card.name}) next to the weights, so strength='auto' has no rule "
+            "and gives the plain model output; copy the card along, or pass a strength to silence this",
+            UserWarning, stacklevel=2,
+        )
     return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
 
 

@@ -156,6 +156,13 @@ class DenoiseAutoencoder(nn.Module):
         Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level; the last is the
         bottleneck code.
         """
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager calls: say what is wrong
+            m, c = self.config.multiple, self.config.channels
+            if x.ndim not in (3, 4) or x.shape[-3] != c or x.shape[-2] % m or x.shape[-1] % m:
+                raise ValueError(
+                    f"encode needs a (B,{c},H,W) or ({c},H,W) tensor with H and W multiples of {m} (model.multiple; "
+                    f"pad first, as forward does); got shape {tuple(x.shape)}"
+                )
         h = self.head(F.pixel_unshuffle(x, self.config.unshuffle))
         feats: list[torch.Tensor] = []
         for i, enc in enumerate(self.encoders):

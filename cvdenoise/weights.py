@@ -56,6 +56,8 @@ def resolve(name: str | Path) -> Path:
     """Shipped name (``color-default``) or a path → existing ``.safetensors`` path."""
     p = Path(name)
     if p.suffix == ".safetensors" or p.exists():
+        if p.is_dir():
+            raise WeightsError(f"weights must be a .safetensors file, got a folder: {p}")
         if not p.is_file():
             raise WeightsError(f"weights file not found: {p}")
         return p

@@ -485,3 +485,40 @@ def test_last_strength_is_per_thread() -> None:
     import pickle
 
     assert pickle.loads(pickle.dumps(den)).last_strength == [] and copy.deepcopy(den)(x).shape == x.shape
+
+
+def test_argument_checks_found_by_the_api_audit(tmp_path: Path) -> None:
+    for kw, match in ((dict(ensemble=True), "ensemble"), (dict(ensemble=2.0), "ensemble"), (dict(tile=-5), "0: no tiling")):
+        with pytest.raises(ValueError, match=match):
+            cvdenoise.load("fast", **kw)
+    den = cvdenoise.load("fast")
+    with pytest.raises(ValueError, match="channel_order"):  # "" was taken as the default
+        den(np.zeros((8, 8, 3), np.uint8), channel_order="")
+    with pytest.raises(cvdenoise.weights.WeightsError, match="folder"):
+        cvdenoise.load(str(tmp_path))
+    with pytest.raises(ValueError, match=r"convert\('RGBA'\)"):  # keeps the alpha of an LA image
+        den(Image.new("LA", (8, 8)))
+
+
+def test_float64_tensor_alpha_comes_back_exactly() -> None:
+    den = cvdenoise.load("fast")
+    for x in (torch.rand(4, 24, 24, dtype=torch.float64), torch.rand(2, 4, 24, 24, dtype=torch.float64)):
+        y = den(x)
+        assert y.dtype == torch.float64 and torch.equal(y[..., 3, :, :], x[..., 3, :, :])
+
+
+def test_weights_without_their_card_warn_that_auto_strength_has_no_rule(tmp_path: Path) -> None:
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    src = resolve("color-fast")
+    shutil.copy(src, tmp_path / "copy.safetensors")
+    with pytest.warns(UserWarning, match="no model card"):
+        bare = cvdenoise.load(tmp_path / "copy.safetensors")
+    assert bare.rules == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cvdenoise.load(tmp_path / "copy.safetensors", strength=1.0)  # a fixed strength needs no rule
+        shutil.copy(src.with_suffix(".json"), tmp_path / "copy.json")
+        assert cvdenoise.load(tmp_path / "copy.safetensors").rules  # the card brings the rule

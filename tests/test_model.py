@@ -26,6 +26,10 @@ def test_encoder_features_shapes() -> None:
     feats = m.encode(torch.rand(1, 3, 64, 64))
     assert [f.shape[1] for f in feats] == list(cfg.widths)
     assert feats[-1].shape[-1] == 64 // cfg.multiple
+    assert [f.shape for f in m.encode(torch.rand(3, 64, 64))] == [f.shape[1:] for f in feats]  # unbatched
+    for bad in ((1, 3, 60, 64), (1, 1, 64, 64), (64, 64)):  # not a multiple, wrong channels, no channels
+        with pytest.raises(ValueError, match=r"multiples of 8 \(model.multiple"):
+            m.encode(torch.rand(*bad))
 
 
 def test_budget_fast_vs_default() -> None:

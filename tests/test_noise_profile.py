@@ -88,3 +88,15 @@ def test_noise_helpers_refuse_what_they_cannot_read(clean_rgb: np.ndarray) -> No
         warnings.simplefilter("error")
         assert estimate_sigma(ro) == estimate_sigma(noisy)
         assert estimate_sigma(grad) == pytest.approx(estimate_sigma(noisy), abs=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(8, 8200), (16, 50000), (100000, 16), (3000, 2000)])
+def test_thin_strips_get_a_profile_within_the_pixel_budget(shape: tuple[int, int]) -> None:
+    # subsampling with one stride for both axes left a long 8- or 16-pixel strip under 8 rows
+    from cvdenoise.noise import MAX_PIXELS, subsample_blocks
+
+    img = np.clip(128 + np.random.default_rng(0).normal(0, 20, shape), 0, 255).astype(np.uint8)
+    assert noise_profile(img).sigma == pytest.approx(20, abs=1.5)
+    for block in (2, 4):
+        h, w = subsample_blocks(torch.zeros(1, 1, *shape), block=block).shape[-2:]
+        assert min(h, w) >= min(2 * block, *shape) and h * w <= MAX_PIXELS
