@@ -73,10 +73,12 @@ def write_section(name: str, markdown: str, data: dict[str, Any]) -> None:
 
 
 def publish(name: str, heading: str, text: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
-            data: dict[str, Any]) -> str:
-    """Print the table of ``rows`` and write it, under ``## heading`` and ``text``, as the ``name``
-    section of RESULTS.md (with ``data`` as ``results/<name>.json``); returns the table."""
+            data: dict[str, Any], write: bool = True) -> str:
+    """Print the table of ``rows`` and (unless ``write`` is false) write it, under ``## heading``
+    and ``text``, as the ``name`` section of RESULTS.md (with ``data`` as
+    ``results/<name>.json``); returns the table."""
     table = markdown_table(header, rows)
     print(table)
-    write_section(name, f"## {heading}\n\n{text}\n\n{table}\n", data)
+    if write:
+        write_section(name, f"## {heading}\n\n{text}\n\n{table}\n", data)
     return table

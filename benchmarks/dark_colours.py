@@ -1,6 +1,6 @@
 """Flat colour patches under clipped noise: does the model undo the clipping bias?
 
-Run:  python benchmarks/dark_colours.py [--sigma 10 25] [--weights default fast]
+Run:  python benchmarks/dark_colours.py [--sigma 10 25] [--weights default fast] [--no-write]
 
 Noise added to a dark or saturated colour is clipped at 0 (and at 255 near white), so the noisy
 patch's mean is lifted (or lowered) in the clipped channels; a good denoiser puts it back. For a
@@ -49,6 +49,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sigma", type=float, nargs="+", default=[10.0, 25.0])
     ap.add_argument("--weights", nargs="+", default=["default", "fast"])
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,7 +74,7 @@ def main() -> int:
             f"{SIDE}×{SIDE} flat RGB patches plus white Gaussian noise, clipped to [0, 255] and rounded; "
             f"per-channel mean of the noisy patch and of each output (one float32 pass, strength 1), and the "
             f"largest channel error of that mean (8-bit levels). Machine: {machine()}.",
-            header, rows, {"machine": machine(), "side": SIDE, "rows": data})
+            header, rows, {"machine": machine(), "side": SIDE, "rows": data}, write=not args.no_write)
     return 0
 
 

@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--sigma", type=int, nargs="+", default=[15, 25], choices=[15, 25, 50])
     ap.add_argument("--weights", nargs="+", default=["default", "fast"])
     ap.add_argument("--crop", type=int, default=320)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -94,7 +95,7 @@ def main() -> int:
             f"The photos and AWGN pairs of the quality benchmark; mean squared error (8-bit levels², lower is "
             f"better) over *flat* pixels (clean luma's {WINDOW}×{WINDOW} standard deviation < {FLAT_STD:g}) / "
             f"*textured* pixels. Ours: one float32 pass, blind; FFDNet given the true σ. Machine: {machine()}.",
-            header, rows, {"machine": machine(), "flat_std": FLAT_STD, "window": WINDOW, "rows": data})
+            header, rows, {"machine": machine(), "flat_std": FLAT_STD, "window": WINDOW, "rows": data}, write=not args.no_write)
     return 0
 
 
