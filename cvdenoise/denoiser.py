@@ -51,7 +51,7 @@ def _pil_hint(mode: str) -> str:
     """The supported PIL mode to convert ``mode`` to (keeping alpha and bit depth where it can)."""
     if mode.startswith(("I", "F")):
         return "I;16"
-    return "RGBA" if mode in ("LA", "La", "PA", "RGBa") or mode.endswith("A") else "RGB"
+    return "RGBA" if mode in ("LA", "PA", "RGBa") or mode.endswith("A") else "RGB"
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)

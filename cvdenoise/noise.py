@@ -53,20 +53,23 @@ def subsample_blocks(x: torch.Tensor, max_pixels: int = MAX_PIXELS, block: int =
     finest band, ``4`` for the next one too).
     """
     b, c, h, w = x.shape
-    if h * w <= max_pixels:
-        return x
     h2, w2 = h // block * block, w // block * block
     nby, nbx = h2 // block, w2 // block
-    target = max(1, max_pixels // block**2)  # blocks to keep
-    step = math.ceil(math.sqrt(nby * nbx / target))
+    if h * w <= max_pixels or not (nby and nbx):  # small, or thinner than a block: the caller decides
+        return x
+    step = math.ceil(math.sqrt(h * w / max_pixels))
+    sy = sx = step  # one stride for both axes ...
+    ky, kx = -(-nby // step), -(-nbx // step)
+    if ky < 2 or kx < 2 or ky * kx * block * block > max_pixels:
+        # ... unless it leaves a strip under 2 blocks across or overshoots the budget (thin
+        # images): then the short side keeps 2 blocks (or all it has), the long side the rest
+        target = max(1, max_pixels // block**2)
 
-    def steps(n_short: int, n_long: int) -> tuple[int, int]:
-        # the short side keeps at least 2 blocks (a thin strip still has a profile); the long
-        # side gets the rest of the budget
-        s_short = max(1, min(step, n_short // 2))
-        return s_short, max(1, math.ceil(n_long / max(1, target // math.ceil(n_short / s_short))))
+        def steps(n_short: int, n_long: int) -> tuple[int, int]:
+            s_short = max(1, min(step, n_short // 2))
+            return s_short, max(1, math.ceil(n_long / max(1, target // math.ceil(n_short / s_short))))
 
-    sy, sx = steps(nby, nbx) if nby <= nbx else steps(nbx, nby)[::-1]
+        sy, sx = steps(nby, nbx) if nby <= nbx else steps(nbx, nby)[::-1]
     blocks = x[..., :h2, :w2].reshape(b, c, nby, block, nbx, block)[:, :, ::sy, :, ::sx, :]
     return blocks.reshape(b, c, blocks.shape[2] * block, blocks.shape[4] * block)
 

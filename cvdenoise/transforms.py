@@ -85,14 +85,31 @@ def _image_batch(x: torch.Tensor) -> torch.Tensor:
     """An ``(..., C, H, W)`` image tensor as ``(B, C, H, W)``; ``ValueError``/``TypeError``
     naming the problem for a wrong rank, an empty tensor, ``C`` not in 1/3/4 or a wrong dtype."""
     check_tensor_dtype(x.dtype)
-    if x.ndim > 4:
-        if x.numel() == 0:
-            raise ValueError(f"empty image tensor of shape {tuple(x.shape)}")
-        x = x.reshape(-1, *x.shape[-3:])
-    return image_bchw(x)
+    if x.ndim <= 4:
+        return image_bchw(x)
+    if x.numel() == 0:
+        raise ValueError(f"empty image tensor of shape {tuple(x.shape)}")
+    if x.shape[-3] not in (1, 3, 4):  # named with the caller's shape, not the flattened one
+        raise ValueError(f"image tensors need 1, 3 or 4 channels in dim -3 (..., C, H, W); got shape {tuple(x.shape)}")
+    return image_bchw(x.reshape(-1, *x.shape[-3:]))
 
 
 _LOAD_LOCK = threading.Lock()  # one model load at a time (transforms used from several threads)
+
+
+def _fresh_load_lock() -> None:
+    # a child forked while another thread held the lock (loading a model) would wait forever
+    global _LOAD_LOCK
+    _LOAD_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_fresh_load_lock)
+
+
+def load_lock() -> threading.Lock:
+    """The lock the transforms hold while loading a model (a fresh one in each forked child)."""
+    return _LOAD_LOCK
 
 
 class Denoise(v2.Transform):
@@ -170,7 +187,7 @@ class Denoise(v2.Transform):
     def denoiser(self, device: str | torch.device = "cpu") -> Denoiser:
         """The :class:`Denoiser` used for inputs on ``device`` (loaded on first call)."""
         key = str(torch.device(device)) if self.device == "auto" else self.device
-        with _LOAD_LOCK:
+        with load_lock():
             if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
                 self._denoisers, self._pid = {}, os.getpid()
             if key not in self._denoisers:
@@ -180,9 +197,19 @@ class Denoise(v2.Transform):
     def check_inputs(self, flat_inputs: list[Any]) -> None:
         """torchvision's hook over every sample's leaves (also when ``p`` skips the sample): checks
         the image tensors' shape and dtype, and warns when a numpy image would pass through undenoised."""
+        has_array = any(isinstance(i, np.ndarray) for i in flat_inputs)
         for leaf, needed in zip(flat_inputs, self._needs_transform_list(flat_inputs)):
             if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
-                _image_batch(leaf.as_subclass(torch.Tensor))
+                try:
+                    _image_batch(leaf.as_subclass(torch.Tensor))
+                except (ValueError, TypeError) as e:
+                    if has_array and is_pure_tensor(leaf):  # the likely cause is the array, not the tensor
+                        raise type(e)(
+                            f"{e} — this plain tensor was taken for the image because the sample's image is a "
+                            "numpy array, which torchvision v2 does not treat as an image: wrap it as "
+                            "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) or put v2.ToImage() first"
+                        ) from None
+                    raise
         if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "

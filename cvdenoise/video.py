@@ -128,6 +128,8 @@ class FrameFilter:
         **load_kwargs: object,
     ) -> None:
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
+        if gate is not False and gate is not None:
+            load_kwargs.setdefault("strength", 1.0)  # the gate is the blend: no "auto" rule is read
         self.denoiser = denoiser or load(weights, device=device, half=half, **load_kwargs)  # type: ignore[arg-type]
         if gate is True:
             gate = DEFAULT_GATE

@@ -100,3 +100,22 @@ def test_thin_strips_get_a_profile_within_the_pixel_budget(shape: tuple[int, int
     for block in (2, 4):
         h, w = subsample_blocks(torch.zeros(1, 1, *shape), block=block).shape[-2:]
         assert min(h, w) >= min(2 * block, *shape) and h * w <= MAX_PIXELS
+
+
+def test_subsampling_of_ordinary_sizes_is_one_stride_and_thinner_than_a_block_is_refused() -> None:
+    import math
+
+    from cvdenoise.noise import MAX_PIXELS, estimate_sigma, subsample_blocks
+
+    for h, w in ((480, 640), (720, 960), (1080, 1920), (2160, 3840), (4000, 6000)):
+        x = torch.arange(h * w, dtype=torch.float32).reshape(1, 1, h, w)
+        for block in (2, 4):
+            step = math.ceil(math.sqrt(h * w / MAX_PIXELS))  # what the automatic strength was fitted with
+            hb, wb = h // block, w // block
+            want = x[..., : hb * block, : wb * block].reshape(1, 1, hb, block, wb, block)[:, :, ::step, :, ::step, :]
+            assert torch.equal(subsample_blocks(x, block=block), want.reshape(1, 1, want.shape[2] * block, -1))
+    for shape in ((1, 70000), (3, 30000), (70000, 1)):  # divided by zero
+        with pytest.raises(ValueError, match="too small"):
+            noise_profile(np.zeros(shape, np.uint8))
+    with pytest.raises(ValueError, match="too small"):  # a clear error, not ZeroDivisionError
+        estimate_sigma(np.zeros((1, 70000), np.uint8))

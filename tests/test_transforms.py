@@ -343,3 +343,25 @@ def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None
     with pytest.raises(TypeError, match="int32"):
         albu(images=np.zeros((2, 16, 16, 3), np.int32))
     assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
+
+
+def test_forked_child_gets_a_fresh_model_load_lock() -> None:
+    import multiprocessing as mp
+
+    from cvdenoise.transforms import load_lock
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    with load_lock():  # another thread loading a model at fork time
+        proc = ctx.Process(target=lambda: q.put(load_lock().acquire(timeout=10)))
+        proc.start()
+        got = q.get(timeout=30)
+    proc.join(30)
+    assert got is True
+
+
+def test_transform_errors_name_the_real_cause() -> None:
+    with pytest.raises(ValueError, match=re.escape("(2, 4, 2, 8, 8)")):  # the caller's shape, not the flattened one
+        Denoise("fast", p=0.0)(tv_tensors.Video(torch.rand(2, 4, 2, 8, 8)))
+    with pytest.raises(TypeError, match="numpy array"):  # labels taken for the image: say why
+        Denoise("fast", p=0.0)(np.zeros((8, 8, 3), np.uint8), {"labels": torch.tensor([1])})

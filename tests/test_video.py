@@ -335,3 +335,18 @@ def test_gate_passes_near_gray_frames_through_exactly(clean_gray: np.ndarray) ->
     ff = FrameFilter("fast", half=False, gate=(50.0, 60.0))  # everything below σ 50 passes through
     out = ff(near)
     assert ff.info is not None and ff.info.strength == 0.0 and np.array_equal(out, near) and out is not near
+
+
+def test_gated_filter_on_weights_without_a_card_does_not_warn(tmp_path: Path) -> None:
+    import shutil
+    import warnings
+
+    from cvdenoise.weights import resolve
+
+    shutil.copy(resolve("color-fast"), tmp_path / "bare.safetensors")  # no card: no "auto" rule
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the gate never reads the rule: nothing to warn about
+        ff = FrameFilter(str(tmp_path / "bare.safetensors"), half=False, gate=True)
+    assert ff(np.full((32, 32, 3), 128, np.uint8)).shape == (32, 32, 3)
+    with pytest.warns(UserWarning, match="no model card"):
+        FrameFilter(str(tmp_path / "bare.safetensors"), half=False)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from .. import _env  # noqa: F401  (must precede albumentations)
 
 import os
-import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,9 +29,7 @@ from pydantic import Field, field_validator
 
 from .._checks import check_array_dtype, image_hwc
 from ..denoiser import Denoiser, load
-from ..transforms import _check_device, _check_strength, _check_tile, _check_weights
-
-_LOAD_LOCK = threading.Lock()  # one model load at a time (transforms used from several threads)
+from ..transforms import _check_device, _check_strength, _check_tile, _check_weights, load_lock
 
 __all__ = ["Denoise"]
 
@@ -114,7 +111,7 @@ class Denoise(ImageOnlyTransform):
     @property
     def denoiser(self) -> Denoiser:
         """The :class:`Denoiser` (loaded on first use in each process)."""
-        with _LOAD_LOCK:
+        with load_lock():
             if self._denoiser is None or self._pid != os.getpid():
                 self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
                     self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
