@@ -46,10 +46,14 @@ def _data_text(recipe: dict) -> str:
     extra = (EXTRA_DATA if any(f.endswith("extra") for f in folders) else "") + (
         MORE_DATA if any(f.endswith("more") for f in folders) else ""
     )
-    return TRAINING_DATA.format(
+    text = TRAINING_DATA.format(
         extra=extra, preset=recipe.get("degradation", "mixed"), downscale=recipe.get("downscale", 0.5),
         dead_leaves=round(100 * recipe.get("p_dead_leaves", 0.3), 1),
     )
+    gain = recipe.get("p_colour_gain") or 0
+    if gain:
+        text += f"; {round(100 * gain, 1):g} % of the clean crops with random per-channel gains (dark saturated colours)"
+    return text
 
 
 def _rewrite_data_lines(stage: dict | None) -> None:
