@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from .degrade import (
     _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, LUMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config,
 )
+from .model import reflect_pad
 
 __all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -152,19 +153,11 @@ def blur_kernels(
     return k / k.sum((1, 2), keepdim=True)
 
 
-def pad_reflect(x: torch.Tensor, p: int) -> torch.Tensor:
-    """Pad the last two dims by ``p`` on every side: reflect (OpenCV's ``BORDER_REFLECT_101``)
-    where the image is larger than ``p``, else replicate (which it equals on 1-pixel sides)."""
-    if p <= 0:
-        return x
-    return F.pad(x, (p,) * 4, mode="reflect" if min(x.shape[-2:]) > p else "replicate")
-
-
 def filter2d(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Convolve each ``(C,H,W)`` image of ``x`` with its own ``(K,K)`` kernel (reflect border)."""
     n, c, h, w = x.shape
     k = kernels.shape[-1]
-    xp = pad_reflect(x.reshape(1, n * c, h, w), k // 2)
+    xp = reflect_pad(x.reshape(1, n * c, h, w), k // 2)
     weight = kernels.to(x.dtype).repeat_interleave(c, 0)[:, None]
     return F.conv2d(xp, weight, groups=n * c).view(n, c, h, w)
 
@@ -328,7 +321,7 @@ class TorchDegrader:
         k = k.to(x.device, x.dtype)
 
         def conv(t: torch.Tensor) -> torch.Tensor:
-            return F.conv2d(pad_reflect(t, 1), k, groups=3)
+            return F.conv2d(reflect_pad(t, 1), k, groups=3)
 
         den = conv(masks)  # 0 only where a 1-pixel-high or -wide crop holds no photosite of a colour
         demosaiced = torch.where(den > 0, conv(noise * masks) / den.clamp(min=1e-12), noise)

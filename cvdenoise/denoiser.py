@@ -25,7 +25,7 @@ from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, i
 from .backends import EXPORTED_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
-from .model import CONFIGS, DenoiseAutoencoder, pad_to
+from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 
 __all__ = [
@@ -407,12 +407,12 @@ class Denoiser:
         with torch.inference_mode():
             # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
-                y = self._tiled(_reflect_pad(x, p), self._backend(c))
+                y = self._tiled(reflect_pad(x, p), self._backend(c))
             elif c == 1:  # only a colour model: run it on the replicated plane, average back
-                y = self._tiled(_reflect_pad(x, p).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
+                y = self._tiled(reflect_pad(x, p).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
             else:  # only a gray model: every colour plane on its own
                 hp, wp = h + 2 * p, w + 2 * p
-                y = self._tiled(_reflect_pad(x, p).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
+                y = self._tiled(reflect_pad(x, p).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
             return y[..., p : p + h, p : p + w] if p else y
 
     # ------------------------------------------------------------------ internals
@@ -590,16 +590,6 @@ class Denoiser:
             return y.reshape(shape)
 
         return xf, restore
-
-
-def _reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
-    """Reflect-pad all sides by ``p`` (replicate where the image is too small to reflect)."""
-    if p == 0:
-        return x
-    h, w = x.shape[-2:]
-    if min(h, w) > p:
-        return F.pad(x, (p, p, p, p), mode="reflect")
-    return F.pad(x, (p, p, p, p), mode="replicate")
 
 
 def _starts(n: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:

@@ -204,6 +204,14 @@ def pad_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return x
 
 
+def reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Pad ``(…, H, W)`` by ``p`` on every side: reflect (OpenCV's ``BORDER_REFLECT_101``) where
+    the image is larger than ``p``, else replicate (which it equals on 1-pixel sides)."""
+    if p <= 0:
+        return x
+    return F.pad(x, (p, p, p, p), mode="reflect" if min(x.shape[-2:]) > p else "replicate")
+
+
 def count_params(model: nn.Module) -> int:
     """Number of parameters."""
     return sum(p.numel() for p in model.parameters())
