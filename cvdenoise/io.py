@@ -22,6 +22,7 @@ import struct
 import tempfile
 import warnings
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -36,6 +37,7 @@ __all__ = [
     "read_image",
     "read_metadata",
     "write_image",
+    "atomic_path",
     "atomic_write",
     "IMAGE_SUFFIXES",
     "check_encodable",
@@ -618,18 +620,27 @@ def file_above(path: str | Path) -> Path | None:
     return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
 
 
-def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+@contextmanager
+def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None) -> Iterator[str]:
+    """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
+    an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
+    (an existing ``path`` is then left as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cvdenoise-", suffix=path.suffix, dir=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
     os.close(fd)
     try:
-        write(tmp)
+        yield tmp
         os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)

@@ -11,7 +11,6 @@ unchanged, blending linearly up to full denoising between the two gate threshold
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from ._checks import is_integer, is_real
 from .denoiser import Denoiser, Half, load
 from .degrade import from_float
-from .io import _file_mode, file_above
+from .io import atomic_path, file_above
 from .noise import residual_sigma
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
@@ -328,28 +327,20 @@ def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, 
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     even = even_size(src, size, _FOURCC[ext])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".partial{ext}", dir=dst.parent)
-    os.close(fd)
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
-    if not writer.isOpened():
-        os.unlink(tmp)
-        raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
+    with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}") as tmp:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
+        if not writer.isOpened():
+            raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
 
-    def write(frame: np.ndarray) -> None:
-        if frame.shape[:2] != (even[1], even[0]):
-            frame = np.ascontiguousarray(frame[: even[1], : even[0]])
-        writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        def write(frame: np.ndarray) -> None:
+            if frame.shape[:2] != (even[1], even[0]):
+                frame = np.ascontiguousarray(frame[: even[1], : even[0]])
+            writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
 
-    try:
-        yield write
-    except BaseException:
-        writer.release()
-        os.unlink(tmp)
-        raise
-    writer.release()
-    os.chmod(tmp, _file_mode())  # mkstemp makes 0600 files
-    os.replace(tmp, dst)
+        try:
+            yield write
+        finally:
+            writer.release()  # before the rename (or the removal) of its file
 
 
 def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> None:
