@@ -51,6 +51,9 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
                         "(together about one float32 pass), else 1")
+    p.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
+                   help="where the model runs: auto (default) uses onnxruntime for float32 on the CPU when "
+                        "installed (pip install 'cvdenoise[onnx]'; faster), else PyTorch")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
@@ -58,7 +61,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
 
     return load(
         args.weights, device=args.device, half=args.half, tile=args.tile, overlap=args.overlap,
-        strength=args.strength, ensemble=args.ensemble,
+        strength=args.strength, ensemble=args.ensemble, runtime=args.runtime,
     )
 
 

@@ -77,6 +77,12 @@ def _check_tile(tile: int) -> int:
     return int(tile)
 
 
+def _check_runtime(runtime: str) -> str:
+    if runtime not in ("auto", "torch", "onnxruntime"):
+        raise ValueError(f"runtime must be 'auto', 'torch' or 'onnxruntime', got {runtime!r}")
+    return runtime
+
+
 def _is_image(x: Any) -> bool:
     return isinstance(x, (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image)) or is_pure_tensor(x)
 
@@ -141,6 +147,9 @@ class Denoise(v2.Transform):
             on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
             of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
+        runtime: ``"auto"`` (default: float32 on the CPU runs in onnxruntime when it is
+            installed, within a level of PyTorch and faster), ``"torch"`` or ``"onnxruntime"``;
+            see :func:`cvdenoise.load`.
 
     Raises:
         ValueError: bad arguments (unknown weights raise
@@ -169,6 +178,7 @@ class Denoise(v2.Transform):
         strength: float | str = "auto",
         tile: int = 2048,
         half: bool | str = False,
+        runtime: str = "auto",
     ) -> None:
         super().__init__()
         if half not in (True, False, "auto"):
@@ -181,6 +191,7 @@ class Denoise(v2.Transform):
         self.p = _check_unit("p", p)
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile)
+        self.runtime = _check_runtime(runtime)
         self._denoisers: dict[str, Denoiser] = {}
         self._pid = os.getpid()
 
@@ -191,7 +202,8 @@ class Denoise(v2.Transform):
             if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
                 self._denoisers, self._pid = {}, os.getpid()
             if key not in self._denoisers:
-                self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half)  # type: ignore[arg-type]
+                self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half,  # type: ignore[arg-type]
+                                              runtime=self.runtime)  # type: ignore[arg-type]
             return self._denoisers[key]
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:

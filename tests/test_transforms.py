@@ -247,9 +247,10 @@ def test_albu_bgr_order(noisy128: np.ndarray) -> None:
 
 
 def test_albu_serialization_and_pickle(noisy128: np.ndarray) -> None:
-    pipe = _bbox_pipe(ADenoise("fast", strength=0.7, channel_order="bgr", tile=512, p=0.9), A.HorizontalFlip(p=1.0))
+    pipe = _bbox_pipe(ADenoise("fast", strength=0.7, channel_order="bgr", tile=512, p=0.9, runtime="torch"),
+                      A.HorizontalFlip(p=1.0))
     d = A.to_dict(pipe)
-    args = {"weights": "fast", "device": "cpu", "strength": 0.7, "channel_order": "bgr", "tile": 512}
+    args = {"weights": "fast", "device": "cpu", "strength": 0.7, "channel_order": "bgr", "tile": 512, "runtime": "torch"}
     assert d["transform"]["transforms"][0] == {
         "__class_fullname__": "cvdenoise.integrations.albumentations.Denoise", "p": 0.9, **args
     }

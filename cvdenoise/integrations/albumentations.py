@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 
 from .._checks import check_array_dtype, image_hwc
 from ..denoiser import Denoiser, load
-from ..transforms import _check_device, _check_strength, _check_tile, _check_weights, load_lock
+from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
 
 __all__ = ["Denoise"]
 
@@ -48,6 +48,8 @@ class Denoise(ImageOnlyTransform):
         channel_order: ``"rgb"`` or ``"bgr"`` (images read with OpenCV) for 3/4-channel images.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         p: probability of applying the transform.
+        runtime: ``"auto"`` (default: float32 on the CPU runs in onnxruntime when it is
+            installed), ``"torch"`` or ``"onnxruntime"``; see :func:`cvdenoise.load`.
 
     Targets:
         image, images, volume, volumes
@@ -69,6 +71,7 @@ class Denoise(ImageOnlyTransform):
         strength: float | Literal["auto"]
         channel_order: Literal["rgb", "bgr"]
         tile: int = Field(ge=0)
+        runtime: Literal["auto", "torch", "onnxruntime"] = "auto"
 
         @field_validator("weights")
         @classmethod
@@ -90,6 +93,11 @@ class Denoise(ImageOnlyTransform):
         def _tile(cls, v: int) -> int:
             return _check_tile(v)
 
+        @field_validator("runtime")
+        @classmethod
+        def _runtime(cls, v: str) -> str:
+            return _check_runtime(v)
+
     def __init__(
         self,
         weights: str | Path = "default",
@@ -98,6 +106,7 @@ class Denoise(ImageOnlyTransform):
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = 2048,
         p: float = 1.0,
+        runtime: Literal["auto", "torch", "onnxruntime"] = "auto",
     ) -> None:
         super().__init__(p=p)
         self.weights = weights
@@ -105,6 +114,7 @@ class Denoise(ImageOnlyTransform):
         self.strength = strength
         self.channel_order = channel_order
         self.tile = tile
+        self.runtime = runtime
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
 
@@ -115,7 +125,7 @@ class Denoise(ImageOnlyTransform):
             if self._denoiser is None or self._pid != os.getpid():
                 self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
                     self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
-                    channel_order=self.channel_order,
+                    channel_order=self.channel_order, runtime=self.runtime,
                 )
                 self._pid = os.getpid()
             return self._denoiser
@@ -135,7 +145,7 @@ class Denoise(ImageOnlyTransform):
         return self.denoiser(img)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("weights", "device", "strength", "channel_order", "tile")
+        return ("weights", "device", "strength", "channel_order", "tile", "runtime")
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

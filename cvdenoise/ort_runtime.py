@@ -1,0 +1,233 @@
+"""Run a :class:`~cvdenoise.model.DenoiseAutoencoder` in onnxruntime on CPU, built in memory.
+
+On CPUs without bfloat16 units (AVX2-only x86, most ARM) onnxruntime's convolution kernels,
+which fuse each convolution with its ReLU and residual add, run these models about 1.2–1.4×
+faster than eager PyTorch in float32 (``python benchmarks/export.py``). :func:`cvdenoise.load`
+therefore runs CPU float32 inference here when ``onnxruntime`` and ``onnx`` are installed
+(``pip install 'cvdenoise[onnx]'``; ``runtime="auto"``), and in PyTorch otherwise.
+
+Nothing is exported with ``torch.onnx``: :func:`onnx_graph` writes the (small, fixed) graph of
+the architecture directly from the model's tensors — Conv, Relu, Add, ConvTranspose and the
+pixel (un)shuffles as SpaceToDepth/DepthToSpace — so building a session takes milliseconds.
+The graph takes ``(B, C, H, W)`` float32 with ``H`` and ``W`` multiples of the model's
+``multiple``; :class:`OrtModel` pads (reflect, bottom/right, as the model does) and crops, so
+it is a drop-in for the module (outputs agree with PyTorch to ~1e-6).
+
+:class:`OrtModel` is safe to share between threads, picklable (the session is rebuilt where it
+is unpickled) and fork-aware: a forked child (e.g. a DataLoader worker) builds its own session,
+and the parent's sessions it inherited are set aside, never run nor destroyed there —
+onnxruntime's intra-op threads do not survive ``fork``, and running or freeing such a session
+in the child hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+import torch
+
+from .model import DenoiseAutoencoder, ResBlock
+
+__all__ = ["available", "onnx_graph", "OrtModel", "OPSET"]
+
+#: ONNX opset of the graph (DepthToSpace ``CRD`` mode and Clip with tensor bounds need >= 11).
+OPSET = 17
+
+#: every live OrtModel, so a forked child can take their sessions away (see _after_fork_in_child)
+_LIVE: "weakref.WeakSet[OrtModel]" = weakref.WeakSet()
+#: sessions a forked child inherited: kept alive and never run nor destroyed there, because
+#: destroying one joins intra-op threads that exist only in the parent (it hangs)
+_INHERITED: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    for model in list(_LIVE):
+        if model._session is not None:
+            _INHERITED.append(model._session)
+            model._session = None
+        model._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def available() -> bool:
+    """True when ``onnxruntime`` and ``onnx`` can be imported (the ``onnx`` extra)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Graph:
+    """Accumulates ONNX nodes and float32 initializers with unique names."""
+
+    def __init__(self) -> None:
+        import onnx
+
+        self.onnx = onnx
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.n = 0
+
+    def name(self, stem: str) -> str:
+        self.n += 1
+        return f"{stem}_{self.n}"
+
+    def const(self, stem: str, array: np.ndarray) -> str:
+        name = self.name(stem)
+        self.inits.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+        return name
+
+    def op(self, op: str, inputs: list[str], stem: str, **attrs: Any) -> str:
+        out = self.name(stem)
+        self.nodes.append(self.onnx.helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv(self, x: str, conv: torch.nn.Module, stem: str, weight: np.ndarray | None = None) -> str:
+        assert isinstance(conv, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)), type(conv)
+        w = conv.weight.detach().float().cpu().numpy() if weight is None else weight
+        ins = [x, self.const(stem + ".w", w)]
+        if conv.bias is not None:
+            ins.append(self.const(stem + ".b", conv.bias.detach().float().cpu().numpy()))
+        k, s, p = conv.kernel_size, conv.stride, conv.padding
+        assert isinstance(p, tuple)
+        op = "ConvTranspose" if isinstance(conv, torch.nn.ConvTranspose2d) else "Conv"
+        return self.op(op, ins, stem, kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]])
+
+    def block(self, x: str, blk: torch.nn.Module, stem: str) -> str:
+        assert isinstance(blk, ResBlock), type(blk)
+        h = self.op("Relu", [self.conv(x, blk.conv1, stem + ".conv1")], stem + ".relu")
+        return self.op("Add", [self.conv(h, blk.conv2, stem + ".conv2"), x], stem + ".add")
+
+
+def onnx_graph(model: DenoiseAutoencoder) -> bytes:
+    """The serialized ONNX model of ``model``'s forward pass on a padded input.
+
+    Input ``x``: ``(B, C, H, W)`` float32 in ``[0, 1]``, ``H`` and ``W`` multiples of
+    ``model.multiple``; output ``y``: same shape, ``clamp(x + residual, 0, 1)`` — exactly
+    ``model(x)`` for such inputs.
+
+    Raises:
+        ImportError: ``onnx`` is not installed.
+    """
+    g = _Graph()
+    onnx = g.onnx
+    cfg = model.config
+    c, f = cfg.channels, cfg.unshuffle
+    x = "x"
+    head_w = model.head.weight.detach().float().cpu().numpy()
+    if f > 1:
+        # SpaceToDepth puts input channel ci of block offset k at k*C + ci; pixel_unshuffle at
+        # ci*f² + k: permute the head's input channels instead of the image.
+        o = head_w.shape[0]
+        head_w = head_w.reshape(o, c, f * f, 3, 3).transpose(0, 2, 1, 3, 4).reshape(o, c * f * f, 3, 3)
+        x = g.op("SpaceToDepth", [x], "unshuffle", blocksize=f)
+    h = g.conv(x, model.head, "head", weight=head_w)
+    feats = []
+    for i, enc in enumerate(model.encoders):
+        if i > 0:
+            h = g.op("Relu", [g.conv(h, model.downs[i - 1], f"down{i}")], f"down{i}.relu")
+        for j, blk in enumerate(enc.children()):
+            h = g.block(h, blk, f"enc{i}.{j}")
+        feats.append(h)
+    for i in range(len(model.decoders) - 1, -1, -1):
+        u = g.op("Relu", [g.conv(h, model.ups[i], f"up{i}")], f"up{i}.relu")
+        h = g.op("Add", [u, feats[i]], f"skip{i}")
+        for j, blk in enumerate(model.decoders[i].children()):
+            h = g.block(h, blk, f"dec{i}.{j}")
+    r = g.conv(h, model.tail, "tail")
+    if f > 1:
+        r = g.op("DepthToSpace", [r], "shuffle", blocksize=f, mode="CRD")  # CRD is pixel_shuffle's order
+    out = g.op("Add", ["x", r], "residual")
+    g.nodes.append(onnx.helper.make_node(
+        "Clip", [out, g.const("zero", np.zeros((), np.float32)), g.const("one", np.ones((), np.float32))], ["y"],
+        name="clamp",
+    ))
+    dims = ["batch", c, "height", "width"]
+    graph = onnx.helper.make_graph(
+        g.nodes, "cvdenoise",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, dims)],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, dims)],
+        g.inits,
+    )
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    proto.ir_version = min(proto.ir_version, 8)  # readable by every onnxruntime >= 1.18
+    return bytes(proto.SerializeToString())
+
+
+class OrtModel:
+    """A CPU onnxruntime session with the interface of the module it was built from.
+
+    Args:
+        model: the network (its tensors are copied into the graph; the module is kept for
+            :meth:`encode` and for pickling).
+        threads: intra-op threads (default: ``torch.get_num_threads()`` when the session is
+            built, so onnxruntime and PyTorch use the same thread budget).
+
+    ``__call__``: ``(B, C, H, W)`` float tensor (any H×W of at least ``model.multiple``) →
+    float32 ``(B, C, H, W)`` in ``[0, 1]`` on the input's device, like ``model(x)``.
+
+    Raises:
+        ImportError: ``onnxruntime`` or ``onnx`` is not installed.
+    """
+
+    def __init__(self, model: DenoiseAutoencoder, threads: int | None = None) -> None:
+        if not available():
+            raise ImportError("runtime='onnxruntime' needs onnxruntime and onnx: pip install 'cvdenoise[onnx]'")
+        self.model = model.eval()
+        self.config = model.config
+        self.multiple = model.multiple
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._session: Any = None
+        _LIVE.add(self)
+        self._get_session()  # build now: errors surface at load time, not on the first frame
+
+    def __repr__(self) -> str:
+        return f"OrtModel({self.config}, threads={self.threads})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_session"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    def _get_session(self) -> Any:
+        """This process's session, built on first use (a forked child's is taken away at fork)."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    import onnxruntime as ort
+
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = int(self.threads or torch.get_num_threads())
+                    opts.inter_op_num_threads = 1
+                    opts.log_severity_level = 3
+                    self._session = ort.InferenceSession(onnx_graph(self.model), opts, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The PyTorch module's :meth:`~cvdenoise.model.DenoiseAutoencoder.encode`."""
+        return self.model.encode(x)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.config.channels:
+            raise ValueError(f"expected (B,{self.config.channels},H,W), got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        xp = self.model._pad(x.detach().to("cpu", torch.float32))
+        arr = np.ascontiguousarray(xp.numpy())
+        y = self._get_session().run(["y"], {"x": arr})[0]
+        return torch.from_numpy(y)[..., :h, :w].to(x.device)
