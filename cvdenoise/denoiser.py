@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, image_bchw, image_hwc, is_integer
-from .backends import EXPORTED_SUFFIXES
+from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
@@ -747,7 +747,7 @@ def load(
 
         if runtime != "auto":
             raise ValueError(f"{name}: an exported model runs in its own runtime; leave runtime='auto' (got {runtime!r})")
-        kw["runtime"] = "torch"  # (what a DenoiseAutoencoder would use; an exported graph is not one)
+        kw["runtime"] = "torch"  # no DenoiseAutoencoder to place; den.runtime names the file's runtime below
         if half is True:
             raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
         kw["half"] = False
@@ -763,7 +763,9 @@ def load(
         except (ValueError, TypeError) as e:
             raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
         rules = {be.channels: rule} if rule else {}
-        return Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
+        den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
+        den.runtime = "torch" if Path(name).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
+        return den
     if name in FAMILIES:
         fam = FAMILIES[name]
         color = load_model(fam[3])

@@ -227,7 +227,9 @@ class OrtModel:
         if x.ndim != 4 or x.shape[1] != self.config.channels:
             raise ValueError(f"expected (B,{self.config.channels},H,W), got {tuple(x.shape)}")
         h, w = x.shape[-2:]
-        xp = self.model._pad(x.detach().to("cpu", torch.float32))
+        xp = x.detach().to("cpu", torch.float32)
+        if h % self.multiple or w % self.multiple:  # (F.pad copies even when there is nothing to add)
+            xp = self.model._pad(xp)
         arr = np.ascontiguousarray(xp.numpy())
         y = self._get_session().run(["y"], {"x": arr})[0]
         return torch.from_numpy(y)[..., :h, :w].to(x.device)

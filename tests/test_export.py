@@ -145,6 +145,7 @@ def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_
     ref, got = cvdenoise.load("fast", half=False, **kw), cvdenoise.load(path, **kw)  # fp32 reference
     assert got.channels == (3,) and got.multiple == ref.multiple == 8 and got.name == path.stem
     assert isinstance(got._backend(3), OnnxBackend if fmt == "onnx" else TorchScriptBackend)
+    assert got.runtime == ("onnxruntime" if fmt == "onnx" else "torch")
     img = add_noise(clean_rgb[:96, :96], 25)
     a, b = ref(img), got(img)
     assert b.shape == img.shape and b.dtype == np.uint8
