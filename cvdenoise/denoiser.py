@@ -515,6 +515,8 @@ class Denoiser:
         b, c, h0, w0 = x.shape
         t, o, m = self.tile, self.overlap, self.multiple
         if not t or (h0 <= t and w0 <= t):
+            if b <= self.batch_size:  # one pass: no concatenation copy
+                return self._forward(backend, x)
             return torch.cat([self._forward(backend, x[i : i + self.batch_size]) for i in range(0, b, self.batch_size)])
         # The models are not shift-invariant (pixel-unshuffle and stride-2 convolutions): a tile
         # gives the whole-image result only where it starts on the whole pass's grid, a multiple
