@@ -169,8 +169,9 @@ class OrtModel:
     Args:
         model: the network (its tensors are copied into the graph; the module is kept for
             :meth:`encode` and for pickling).
-        threads: intra-op threads (default: ``torch.get_num_threads()`` when the session is
-            built, so onnxruntime and PyTorch use the same thread budget).
+        threads: intra-op threads (default: follow ``torch.get_num_threads()``, so onnxruntime
+            and PyTorch use the same thread budget; the session is rebuilt when it changes, as
+            Ultralytics and DataLoader workers change it).
 
     ``__call__``: ``(B, C, H, W)`` float tensor (any H×W of at least ``model.multiple``) →
     float32 ``(B, C, H, W)`` in ``[0, 1]`` on the input's device, like ``model(x)``.
@@ -188,6 +189,7 @@ class OrtModel:
         self.threads = threads
         self._lock = threading.Lock()
         self._session: Any = None
+        self._session_threads = 0  # intra-op threads of _session
         _LIVE.add(self)
         self._get_session()  # build now: errors surface at load time, not on the first frame
 
@@ -206,21 +208,25 @@ class OrtModel:
         _LIVE.add(self)
 
     def _get_session(self) -> Any:
-        """This process's session, built on first use (a forked child's is taken away at fork)."""
-        if self._session is None:
+        """This process's session for the current thread budget, built on first use and when the
+        budget changes (a forked child's inherited session is taken away at fork)."""
+        threads = int(self.threads or torch.get_num_threads())
+        if self._session is None or self._session_threads != threads:
             with self._lock:
-                if self._session is None:
+                if self._session is None or self._session_threads != threads:
                     import onnxruntime as ort
 
                     opts = ort.SessionOptions()
-                    opts.intra_op_num_threads = int(self.threads or torch.get_num_threads())
+                    opts.intra_op_num_threads = threads
                     opts.inter_op_num_threads = 1
                     opts.log_severity_level = 3
                     # no busy-waiting after a run: spinning intra-op threads take the cores from the
                     # PyTorch work around it (the Denoiser's own, a YOLO model next in the loop);
                     # with it a 640² frame then a small PyTorch net took 223 ms, without 176 ms
                     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                    # (a call still running on a replaced session holds its own reference to it)
                     self._session = ort.InferenceSession(onnx_graph(self.model), opts, providers=["CPUExecutionProvider"])
+                    self._session_threads = threads
         return self._session
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -154,3 +154,20 @@ def test_runtime_reaches_every_entry_point(tmp_path) -> None:
     assert np.abs(outs["torch"].astype(int) - outs["onnxruntime"]).max() <= 1
     with pytest.raises(SystemExit):
         main(["denoise", str(src), "-o", str(tmp_path / "x"), "--runtime", "tensorrt"])
+
+
+def test_session_follows_torch_thread_count() -> None:
+    model = _random_model(4, channels=3, widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,), unshuffle=2)
+    om = ort_runtime.OrtModel(model)
+    x = torch.rand(1, 3, 40, 40)
+    ref = om(x)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert torch.allclose(om(x), ref, atol=1e-6)
+        assert om._get_session().get_session_options().intra_op_num_threads == 1
+    finally:
+        torch.set_num_threads(old)
+    assert om._get_session().get_session_options().intra_op_num_threads == old
+    fixed = ort_runtime.OrtModel(model, threads=1)
+    assert fixed._get_session().get_session_options().intra_op_num_threads == 1
