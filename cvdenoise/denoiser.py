@@ -58,7 +58,7 @@ Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
 Strength = Union[float, Literal["auto"]]
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
-Runtime = Literal["auto", "torch", "onnxruntime"]
+Runtime = Literal["torch", "onnxruntime"]
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
@@ -188,36 +188,30 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> Literal["torch", "onnxruntime"]:
-    """What ``runtime`` means for a model on ``device`` at ``precision``.
+def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> Runtime:
+    """Check that ``runtime`` can run a model on ``device`` at ``precision``.
 
-    ``"auto"``: onnxruntime for float32 on CPU when ``onnxruntime`` and ``onnx`` are installed
-    (``pip install 'cvdenoise[onnx]'``; its fused convolutions run the shipped models 1.2–1.4×
-    faster than PyTorch there, see :mod:`cvdenoise.ort_runtime`), else PyTorch — which also runs
-    bfloat16 (CPUs with bf16 units, faster still), CUDA and MPS. ``"torch"`` always PyTorch.
-    ``"onnxruntime"`` insists.
+    ``"torch"`` runs anywhere. ``"onnxruntime"`` (:mod:`cvdenoise.ort_runtime`) runs float32 on
+    the CPU and needs ``onnxruntime`` and ``onnx`` (``pip install 'cvdenoise[onnx]'``).
 
     Raises:
         ValueError: an unknown runtime, or ``"onnxruntime"`` off the CPU or in reduced precision.
-        ImportError: ``"onnxruntime"`` without onnxruntime/onnx installed.
+        ImportError: ``"onnxruntime"`` without a working onnxruntime/onnx install (the cause is named).
     """
-    if runtime not in ("auto", "torch", "onnxruntime"):
-        raise ValueError(f"runtime must be 'auto', 'torch' or 'onnxruntime', got {runtime!r}")
-    if runtime == "torch":
-        return "torch"
-    from . import ort_runtime
+    if runtime not in ("torch", "onnxruntime"):
+        raise ValueError(f"runtime must be 'torch' or 'onnxruntime', got {runtime!r}")
+    if runtime == "onnxruntime":
+        if device.type != "cpu" or precision != "fp32":
+            raise ValueError(
+                f"runtime='onnxruntime' runs float32 on the CPU; got device {str(device)!r} with precision "
+                f"{precision!r} (use runtime='torch' / --runtime torch, or device='cpu' without half=True / --half)"
+            )
+        from .ort_runtime import unavailable_reason
 
-    fits = device.type == "cpu" and precision == "fp32"
-    if runtime == "auto":
-        return "onnxruntime" if fits and ort_runtime.available() else "torch"
-    if not fits:
-        raise ValueError(
-            f"runtime='onnxruntime' runs float32 on the CPU; got device {str(device)!r} with precision "
-            f"{precision!r} (use runtime='torch', or half=False on the CPU)"
-        )
-    if not ort_runtime.available():
-        raise ImportError("runtime='onnxruntime' needs onnxruntime and onnx: pip install 'cvdenoise[onnx]'")
-    return "onnxruntime"
+        why = unavailable_reason()
+        if why is not None:
+            raise ImportError(f"runtime='onnxruntime' needs onnxruntime and onnx (pip install 'cvdenoise[onnx]'): {why}")
+    return runtime
 
 
 class Denoiser:
@@ -265,10 +259,10 @@ class Denoiser:
             mapped back and averaged — about +0.1 / +0.2 dB PSNR for 2× / 4× the time.
         name: weights name, for reports.
         rules: channel count of a model → its ``"auto"`` strength rule.
-        runtime: where :class:`~cvdenoise.model.DenoiseAutoencoder` models run (other backends
-            run as they are): ``"auto"`` (default) onnxruntime for float32 on the CPU when it is
-            installed, else PyTorch; ``"torch"`` or ``"onnxruntime"`` to choose (see
-            :func:`resolve_runtime`). :attr:`runtime` says what was chosen.
+        runtime: where ``nn.Module`` models run: ``"torch"`` (default) or ``"onnxruntime"``
+            (float32 on the CPU, :mod:`cvdenoise.ort_runtime`; the module must be a plain
+            :class:`~cvdenoise.model.DenoiseAutoencoder`, copied into the graph when first
+            used; ``half="auto"`` then means float32). Other backends run as they are.
     """
 
     def __init__(
@@ -287,7 +281,7 @@ class Denoiser:
         name: str = "custom",
         lazy: Sequence[int] = (),
         rules: Mapping[int, StrengthRule] | None = None,
-        runtime: Runtime = "auto",
+        runtime: Runtime = "torch",
     ) -> None:
         if not models:
             raise ValueError("Denoiser needs at least one model")
@@ -295,9 +289,12 @@ class Denoiser:
             raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
         self.device = resolve_device(device)
         #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
+        if runtime == "onnxruntime" and half == "auto":  # "where fast": onnxruntime runs float32
+            half = False
         self.precision = resolve_precision(half, self.device)
-        #: ``"torch"`` or ``"onnxruntime"``: where DenoiseAutoencoder models run (``runtime``)
-        self.runtime = resolve_runtime(runtime, self.device, self.precision)
+        #: where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model
+        #: loaded from an exported file, that file's runtime)
+        self.runtime: Runtime = resolve_runtime(runtime, self.device, self.precision)
         for arg, v in (("tile", tile), ("overlap", overlap), ("border", border), ("batch_size", batch_size)):
             if not is_integer(v):
                 raise ValueError(f"{arg} must be an integer, got {v!r}")
@@ -475,10 +472,10 @@ class Denoiser:
             self._lazy.discard(c)  # only now: another thread must not see the loader as the model
         if c in self._unplaced:
             m = self._models[c]
-            if isinstance(m, DenoiseAutoencoder) and self.runtime == "onnxruntime":
+            if isinstance(m, torch.nn.Module) and self.runtime == "onnxruntime":
                 from .ort_runtime import OrtModel
 
-                m = OrtModel(m.eval())
+                m = OrtModel(m.eval())  # type: ignore[arg-type]  # (refuses anything but a plain DenoiseAutoencoder)
             elif isinstance(m, torch.nn.Module):
                 m = m.to(self.device).eval()
                 if self.precision == "fp16":
@@ -682,7 +679,7 @@ def load(
     channel_order: Literal["rgb", "bgr"] = "rgb",
     strength: Strength = "auto",
     ensemble: int | Literal["auto"] = "auto",
-    runtime: Runtime = "auto",
+    runtime: Runtime | None = None,
 ) -> Denoiser:
     """Load shipped or local weights into a :class:`Denoiser`.
 
@@ -698,7 +695,7 @@ def load(
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
             on CPUs with AMX or AVX512-BF16 units (within about 0.5/255 of float32 on average, 2-3× faster) and
             float32 on other CPUs; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
-            (e.g. bit-for-bit reproducible results across machines, or 16-bit data where the
+            (e.g. results that agree across CPUs to float rounding, or 16-bit data where the
             last few codes matter).
         ensemble: the flip/transpose self-ensemble (see :class:`Denoiser`) or ``"auto"``
             (default): ``2`` for a quality-size model (``default``, ``gray-default`` or any
@@ -714,12 +711,12 @@ def load(
             their fine texture, noisy ones (white σ ≳ 8) get the full output. A number in ``[0, 1]``
             fixes it (``1``: the plain model output, what weights without a rule give;
             exports made by :mod:`cvdenoise.export` carry their model card's rule).
-        runtime: ``"auto"`` (default): float32 inference on the CPU runs in onnxruntime when it
-            is installed (``pip install 'cvdenoise[onnx]'``; the network is written into an
-            in-memory ONNX graph, no export step; 1.2–1.4× faster than PyTorch on CPUs without
-            bfloat16 units), everything else in PyTorch; ``"torch"`` or ``"onnxruntime"`` to
-            choose (:func:`resolve_runtime`). Exported files run in their own runtime (leave it
-            ``"auto"``). :attr:`Denoiser.runtime` says what was chosen.
+        runtime: ``"torch"`` (the default for weights) or ``"onnxruntime"``: float32 CPU
+            inference in onnxruntime (``pip install 'cvdenoise[onnx]'``; the network is written
+            into an in-memory ONNX graph, no export step; ``half="auto"`` then means float32;
+            see :mod:`cvdenoise.ort_runtime` for when it is faster). An exported file runs in
+            its own runtime (``None``, the default, or that runtime's name).
+            :attr:`Denoiser.runtime` says where the model runs.
         tile, overlap, border, batch_size, channel_order: see :class:`Denoiser`.
 
     Raises:
@@ -738,18 +735,21 @@ def load(
         raise WeightsError("weights is empty: give a name ('default', 'fast', …) or a file path")
     if ensemble != "auto" and (not is_integer(ensemble) or ensemble not in _ENSEMBLES):
         raise ValueError(f"ensemble must be 'auto' or one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
+    if runtime == "onnxruntime" and half == "auto":  # (before the ensemble choice, which reads it)
+        half = False
     kw: dict[str, Any] = dict(
         device=device, half=half, tile=tile, overlap=overlap, border=border, batch_size=batch_size,
         channel_order=channel_order, strength=strength, ensemble=1 if ensemble == "auto" else ensemble,
-        runtime=runtime,
+        runtime=runtime or "torch",
     )
     name = str(weights)
     if Path(name).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
         from .backends import load_backend
 
-        if runtime != "auto":
-            raise ValueError(f"{name}: an exported model runs in its own runtime; leave runtime='auto' (got {runtime!r})")
-        kw["runtime"] = "torch"  # no DenoiseAutoencoder to place; den.runtime names the file's runtime below
+        own: Runtime = "torch" if Path(name).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
+        if runtime not in (None, own):
+            raise ValueError(f"{name}: an exported model runs in its own runtime, {own}; got runtime={runtime!r}")
+        kw["runtime"] = "torch"  # no nn.Module to convert; den.runtime names the file's runtime below
         if half is True:
             raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
         kw["half"] = False
@@ -766,7 +766,7 @@ def load(
             raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
         rules = {be.channels: rule} if rule else {}
         den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
-        den.runtime = "torch" if Path(name).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
+        den.runtime = own
         return den
     if name in FAMILIES:
         fam = FAMILIES[name]

@@ -1,27 +1,37 @@
-"""Run a :class:`~cvdenoise.model.DenoiseAutoencoder` in onnxruntime on CPU, built in memory.
+"""Run a :class:`~cvdenoise.model.DenoiseAutoencoder` in onnxruntime on the CPU, built in memory.
 
-On CPUs without bfloat16 units (AVX2-only x86, most ARM) onnxruntime's convolution kernels,
-which fuse each convolution with its ReLU and residual add, run these models about 1.2–1.4×
-faster than eager PyTorch in float32 (``python benchmarks/export.py``). :func:`cvdenoise.load`
-therefore runs CPU float32 inference here when ``onnxruntime`` and ``onnx`` are installed
-(``pip install 'cvdenoise[onnx]'``; ``runtime="auto"``), and in PyTorch otherwise.
+``cvdenoise.load(..., runtime="onnxruntime")`` (``--runtime onnxruntime``; needs ``pip install
+'cvdenoise[onnx]'``) runs float32 CPU inference here instead of in PyTorch. onnxruntime fuses
+each convolution with its ReLU and residual add; on an AVX2-only CPU (no bfloat16 units) it ran
+the network alone 0.9–1.3× as fast as the channels-last PyTorch pass ``runtime="torch"`` uses
+(``python benchmarks/export.py``: faster for ``default`` and for ``fast`` at 640², slower for
+``fast`` at 1080p in one run), so it is an option, not the default. Where bfloat16 units exist,
+PyTorch's bfloat16 pass (``half="auto"``) is faster than either.
 
 Nothing is exported with ``torch.onnx``: :func:`onnx_graph` writes the (small, fixed) graph of
 the architecture directly from the model's tensors — Conv, Relu, Add, ConvTranspose and the
-pixel (un)shuffles as SpaceToDepth/DepthToSpace — so building a session takes milliseconds.
-The graph takes ``(B, C, H, W)`` float32 with ``H`` and ``W`` multiples of the model's
+pixel (un)shuffles as SpaceToDepth/DepthToSpace — so building a session takes well under a
+second. The graph takes ``(B, C, H, W)`` float32 with ``H`` and ``W`` multiples of the model's
 ``multiple``; :class:`OrtModel` pads (reflect, bottom/right, as the model does) and crops, so
-it is a drop-in for the module (outputs agree with PyTorch to ~1e-6).
+it is a drop-in for the module (outputs agree with PyTorch to about 1e-6 for the shipped
+weights; a level of an 8-bit image is 4e-3). The weights are copied into the graph when the
+session is built: later changes to the module's parameters are not seen.
 
 :class:`OrtModel` is safe to share between threads, picklable (the session is rebuilt where it
 is unpickled) and fork-aware: a forked child (e.g. a DataLoader worker) builds its own session,
-and the parent's sessions it inherited are set aside, never run nor destroyed there —
+and the parent's sessions it inherited are set aside, never run nor freed there —
 onnxruntime's intra-op threads do not survive ``fork``, and running or freeing such a session
-in the child hangs.
+in the child hangs. (multiprocessing and DataLoader workers leave through ``os._exit``; a child
+forked by hand that ends through interpreter shutdown, ``sys.exit``, can still abort in
+onnxruntime's own teardown there: use ``runtime="torch"`` in such a process.) Sessions do not busy-wait after a run (spinning threads took the cores
+from the PyTorch work around them) and give the memory of a run back (the arena shrinks), as
+PyTorch does.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import threading
 import weakref
@@ -32,23 +42,23 @@ import torch
 
 from .model import DenoiseAutoencoder, ResBlock
 
-__all__ = ["available", "onnx_graph", "OrtModel", "OPSET"]
+__all__ = ["available", "unavailable_reason", "onnx_graph", "OrtModel", "OPSET"]
 
 #: ONNX opset of the graph (DepthToSpace ``CRD`` mode and Clip with tensor bounds need >= 11).
 OPSET = 17
 
 #: every live OrtModel, so a forked child can take their sessions away (see _after_fork_in_child)
 _LIVE: "weakref.WeakSet[OrtModel]" = weakref.WeakSet()
-#: sessions a forked child inherited: kept alive and never run nor destroyed there, because
-#: destroying one joins intra-op threads that exist only in the parent (it hangs)
-_INHERITED: list[Any] = []
 
 
 def _after_fork_in_child() -> None:
+    """Set the sessions a forked child inherited aside for good: never run there (their
+    intra-op threads exist only in the parent) and never freed, not even at interpreter exit
+    (freeing one joins those threads: it hangs) — hence one extra reference that is never dropped."""
     for model in list(_LIVE):
-        if model._session is not None:
-            _INHERITED.append(model._session)
-            model._session = None
+        for session in model._sessions.values():
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(session))
+        model._sessions = {}
         model._lock = threading.Lock()
 
 
@@ -56,14 +66,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def available() -> bool:
-    """True when ``onnxruntime`` and ``onnx`` can be imported (the ``onnx`` extra)."""
+@functools.lru_cache(maxsize=1)
+def unavailable_reason() -> str | None:
+    """``None`` when ``onnxruntime`` and ``onnx`` (the ``onnx`` extra) import, else why not —
+    including a broken install (e.g. a protobuf version clash), not only a missing one."""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    except Exception as e:  # noqa: BLE001 - any import failure means: not usable here
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def available() -> bool:
+    """True when ``onnxruntime`` and ``onnx`` can be imported (the ``onnx`` extra)."""
+    return unavailable_reason() is None
 
 
 class _Graph:
@@ -93,6 +110,10 @@ class _Graph:
 
     def conv(self, x: str, conv: torch.nn.Module, stem: str, weight: np.ndarray | None = None) -> str:
         assert isinstance(conv, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)), type(conv)
+        if conv.padding_mode != "zeros" or conv.dilation != (1, 1) or conv.groups != 1 or (
+            isinstance(conv, torch.nn.ConvTranspose2d) and conv.output_padding != (0, 0)
+        ):
+            raise ValueError(f"{stem}: only plain convolutions are written to the graph, got {conv}")
         w = conv.weight.detach().float().cpu().numpy() if weight is None else weight
         ins = [x, self.const(stem + ".w", w)]
         if conv.bias is not None:
@@ -167,38 +188,50 @@ class OrtModel:
     """A CPU onnxruntime session with the interface of the module it was built from.
 
     Args:
-        model: the network (its tensors are copied into the graph; the module is kept for
-            :meth:`encode` and for pickling).
+        model: a plain :class:`~cvdenoise.model.DenoiseAutoencoder` (its tensors are copied
+            into the graph when a session is built; the module is kept for :meth:`encode` and
+            for pickling).
         threads: intra-op threads (default: follow ``torch.get_num_threads()``, so onnxruntime
-            and PyTorch use the same thread budget; the session is rebuilt when it changes, as
-            Ultralytics and DataLoader workers change it).
+            and PyTorch use the same thread budget; one session per thread count is kept, so
+            a budget that changes — Ultralytics and DataLoader workers change it — costs one
+            build per count, not one per call).
 
     ``__call__``: ``(B, C, H, W)`` float tensor (any H×W of at least ``model.multiple``) →
     float32 ``(B, C, H, W)`` in ``[0, 1]`` on the input's device, like ``model(x)``.
 
     Raises:
-        ImportError: ``onnxruntime`` or ``onnx`` is not installed.
+        ImportError: ``onnxruntime`` or ``onnx`` is not installed or does not import.
+        ValueError: ``model`` is not a plain ``DenoiseAutoencoder`` (a subclass, or one with
+            forward hooks), whose forward the graph would not reproduce.
     """
 
     def __init__(self, model: DenoiseAutoencoder, threads: int | None = None) -> None:
-        if not available():
-            raise ImportError("runtime='onnxruntime' needs onnxruntime and onnx: pip install 'cvdenoise[onnx]'")
+        why = unavailable_reason()
+        if why is not None:
+            raise ImportError(f"runtime='onnxruntime' needs onnxruntime and onnx (pip install 'cvdenoise[onnx]'): {why}")
+        if type(model) is not DenoiseAutoencoder or any(
+            m._forward_hooks or m._forward_pre_hooks for m in model.modules()
+        ):
+            raise ValueError(
+                f"runtime='onnxruntime' writes a plain DenoiseAutoencoder into a graph; got {type(model).__name__}"
+                " (a subclass or a module with forward hooks): use runtime='torch'"
+            )
         self.model = model.eval()
         self.config = model.config
         self.multiple = model.multiple
         self.threads = threads
         self._lock = threading.Lock()
-        self._session: Any = None
-        self._session_threads = 0  # intra-op threads of _session
+        self._sessions: dict[int, Any] = {}  # intra-op thread count → session
+        self._run_options: Any = None
         _LIVE.add(self)
-        self._get_session()  # build now: errors surface at load time, not on the first frame
+        self._get_session()  # build now: a graph or onnxruntime error surfaces where the model is placed
 
     def __repr__(self) -> str:
         return f"OrtModel({self.config}, threads={self.threads})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_session"] = None
+        state["_sessions"], state["_run_options"] = {}, None
         del state["_lock"]
         return state
 
@@ -208,12 +241,14 @@ class OrtModel:
         _LIVE.add(self)
 
     def _get_session(self) -> Any:
-        """This process's session for the current thread budget, built on first use and when the
-        budget changes (a forked child's inherited session is taken away at fork)."""
+        """This process's session for the current thread budget (built on first use; a forked
+        child's inherited sessions are set aside at fork)."""
         threads = int(self.threads or torch.get_num_threads())
-        if self._session is None or self._session_threads != threads:
+        session = self._sessions.get(threads)
+        if session is None:
             with self._lock:
-                if self._session is None or self._session_threads != threads:
+                session = self._sessions.get(threads)
+                if session is None:
                     import onnxruntime as ort
 
                     opts = ort.SessionOptions()
@@ -224,10 +259,15 @@ class OrtModel:
                     # PyTorch work around it (the Denoiser's own, a YOLO model next in the loop);
                     # with it a 640² frame then a small PyTorch net took 223 ms, without 176 ms
                     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                    # (a call still running on a replaced session holds its own reference to it)
-                    self._session = ort.InferenceSession(onnx_graph(self.model), opts, providers=["CPUExecutionProvider"])
-                    self._session_threads = threads
-        return self._session
+                    session = ort.InferenceSession(onnx_graph(self.model), opts, providers=["CPUExecutionProvider"])
+                    if self._run_options is None:
+                        run = ort.RunOptions()
+                        # give a run's memory back, as PyTorch does: the arena would otherwise keep
+                        # the peak of the largest image (0.4 GB more after one 2048² pass of `fast`)
+                        run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+                        self._run_options = run
+                    self._sessions = {**self._sessions, threads: session}  # readers see old or new dict
+        return session
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The PyTorch module's :meth:`~cvdenoise.model.DenoiseAutoencoder.encode`."""
@@ -241,5 +281,6 @@ class OrtModel:
         if h % self.multiple or w % self.multiple:  # (F.pad copies even when there is nothing to add)
             xp = self.model._pad(xp)
         arr = np.ascontiguousarray(xp.numpy())
-        y = self._get_session().run(["y"], {"x": arr})[0]
+        session = self._get_session()
+        y = session.run(["y"], {"x": arr}, self._run_options)[0]
         return torch.from_numpy(y)[..., :h, :w].to(x.device)

@@ -35,7 +35,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .blend import check_strength as _check_strength
 from ._checks import check_tensor_dtype, image_bchw, is_integer, is_real
-from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision
+from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision, resolve_runtime
 from .weights import FAMILIES, resolve
 
 __all__ = ["Denoise"]
@@ -77,9 +77,14 @@ def _check_tile(tile: int) -> int:
     return int(tile)
 
 
-def _check_runtime(runtime: str) -> str:
-    if runtime not in ("auto", "torch", "onnxruntime"):
-        raise ValueError(f"runtime must be 'auto', 'torch' or 'onnxruntime', got {runtime!r}")
+def _check_runtime(runtime: str, device: str = "auto", half: bool | str = False) -> str:
+    """``runtime`` checked now, not at the first sample in a worker: the name, and for
+    ``"onnxruntime"`` the install and (unless the device is ``"auto"``) the device and precision."""
+    if runtime not in ("torch", "onnxruntime"):
+        raise ValueError(f"runtime must be 'torch' or 'onnxruntime', got {runtime!r}")
+    if runtime == "onnxruntime":
+        dev = torch.device("cpu" if device == "auto" else device)
+        resolve_runtime(runtime, dev, resolve_precision(False if half == "auto" else half, dev))  # type: ignore[arg-type]
     return runtime
 
 
@@ -147,9 +152,8 @@ class Denoise(v2.Transform):
             on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
             of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
-        runtime: ``"auto"`` (default: float32 on the CPU runs in onnxruntime when it is
-            installed, within a level of PyTorch and faster), ``"torch"`` or ``"onnxruntime"``;
-            see :func:`cvdenoise.load`.
+        runtime: ``"torch"`` (default) or ``"onnxruntime"`` (float32 on the CPU; outputs
+            within a level of PyTorch's); see :func:`cvdenoise.load`.
 
     Raises:
         ValueError: bad arguments (unknown weights raise
@@ -178,7 +182,7 @@ class Denoise(v2.Transform):
         strength: float | str = "auto",
         tile: int = 2048,
         half: bool | str = False,
-        runtime: str = "auto",
+        runtime: str = "torch",
     ) -> None:
         super().__init__()
         if half not in (True, False, "auto"):
@@ -191,7 +195,7 @@ class Denoise(v2.Transform):
         self.p = _check_unit("p", p)
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile)
-        self.runtime = _check_runtime(runtime)
+        self.runtime = _check_runtime(runtime, self.device, half)
         self._denoisers: dict[str, Denoiser] = {}
         self._pid = os.getpid()
 

@@ -99,6 +99,8 @@ class FrameFilter:
         temporal_threshold: local change (8-bit units) above which a pixel counts as moving
             and is not smoothed.
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights``.
+        **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
+            ``runtime="onnxruntime"``, …).
 
     A ``(H,W,3)`` frame whose three planes agree within :data:`GRAY_TOLERANCE` levels everywhere
     (a gray camera or video as OpenCV decodes it, also through a colour codec) is denoised by the

@@ -146,6 +146,7 @@ def test_exported_backend_matches_torch_api(exported: Exporter, fmt: str, clean_
     assert got.channels == (3,) and got.multiple == ref.multiple == 8 and got.name == path.stem
     assert isinstance(got._backend(3), OnnxBackend if fmt == "onnx" else TorchScriptBackend)
     assert got.runtime == ("onnxruntime" if fmt == "onnx" else "torch")
+    assert cvdenoise.load(path, runtime=got.runtime, **kw).runtime == got.runtime  # its own runtime, named: accepted
     img = add_noise(clean_rgb[:96, :96], 25)
     a, b = ref(img), got(img)
     assert b.shape == img.shape and b.dtype == np.uint8

@@ -48,8 +48,8 @@ class Denoise(ImageOnlyTransform):
         channel_order: ``"rgb"`` or ``"bgr"`` (images read with OpenCV) for 3/4-channel images.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         p: probability of applying the transform.
-        runtime: ``"auto"`` (default: float32 on the CPU runs in onnxruntime when it is
-            installed), ``"torch"`` or ``"onnxruntime"``; see :func:`cvdenoise.load`.
+        runtime: ``"torch"`` (default) or ``"onnxruntime"`` (float32 on the CPU; outputs
+            within a level of PyTorch's); see :func:`cvdenoise.load`.
 
     Targets:
         image, images, volume, volumes
@@ -71,7 +71,7 @@ class Denoise(ImageOnlyTransform):
         strength: float | Literal["auto"]
         channel_order: Literal["rgb", "bgr"]
         tile: int = Field(ge=0)
-        runtime: Literal["auto", "torch", "onnxruntime"] = "auto"
+        runtime: Literal["torch", "onnxruntime"] = "torch"
 
         @field_validator("weights")
         @classmethod
@@ -106,7 +106,7 @@ class Denoise(ImageOnlyTransform):
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = 2048,
         p: float = 1.0,
-        runtime: Literal["auto", "torch", "onnxruntime"] = "auto",
+        runtime: Literal["torch", "onnxruntime"] = "torch",
     ) -> None:
         super().__init__(p=p)
         self.weights = weights
@@ -114,7 +114,7 @@ class Denoise(ImageOnlyTransform):
         self.strength = strength
         self.channel_order = channel_order
         self.tile = tile
-        self.runtime = runtime
+        self.runtime = _check_runtime(runtime, device or "auto")  # (the device is validated by then)
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
 
@@ -125,7 +125,7 @@ class Denoise(ImageOnlyTransform):
             if self._denoiser is None or self._pid != os.getpid():
                 self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
                     self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
-                    channel_order=self.channel_order, runtime=self.runtime,
+                    channel_order=self.channel_order, runtime=self.runtime,  # type: ignore[arg-type]
                 )
                 self._pid = os.getpid()
             return self._denoiser
