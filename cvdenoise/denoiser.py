@@ -288,9 +288,9 @@ class Denoiser:
         if set(models) - {1, 3}:
             raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
         self.device = resolve_device(device)
-        #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
         if runtime == "onnxruntime" and half == "auto":  # "where fast": onnxruntime runs float32
             half = False
+        #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
         self.precision = resolve_precision(half, self.device)
         #: where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model
         #: loaded from an exported file, that file's runtime)
