@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> None:
 
 Machine: {machine()}. Medians of {args.repeats} runs, same process.
 
-{markdown_table(["frame", f"FrameFilter (fast, {prec})", "FrameFilter (fast, fp32)", f"FrameFilter (fast, fp32, {rt32})", "yolo26n", "FrameFilter → yolo26n", "filter / yolo time"], rows)}
+{markdown_table(["frame", f"FrameFilter (fast; load default: {prec})", "FrameFilter (fast, fp32)", f"FrameFilter (fast, fp32, {rt32})", "yolo26n", "FrameFilter → yolo26n", "filter / yolo time"], rows)}
 
 DataLoader (2 workers, batch 8, {args.images} noisy 320×320 uint8 images): {plain:.0f} images/s without the
 transform, {den:.1f} images/s with `cvdenoise.transforms.Denoise("fast")` (float32), {den_auto:.1f} images/s with
