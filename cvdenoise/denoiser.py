@@ -206,11 +206,9 @@ def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> R
                 f"runtime='onnxruntime' runs float32 on the CPU; got device {str(device)!r} with precision "
                 f"{precision!r} (use runtime='torch' / --runtime torch, or device='cpu' without half=True / --half)"
             )
-        from .ort_runtime import unavailable_reason
+        from .ort_runtime import require
 
-        why = unavailable_reason()
-        if why is not None:
-            raise ImportError(f"runtime='onnxruntime' needs onnxruntime and onnx (pip install 'cvdenoise[onnx]'): {why}")
+        require()
     return runtime
 
 

@@ -42,7 +42,7 @@ import torch
 
 from .model import DenoiseAutoencoder, ResBlock
 
-__all__ = ["available", "unavailable_reason", "onnx_graph", "OrtModel", "OPSET"]
+__all__ = ["require", "unavailable_reason", "onnx_graph", "OrtModel", "OPSET"]
 
 #: ONNX opset of the graph (DepthToSpace ``CRD`` mode and Clip with tensor bounds need >= 11).
 OPSET = 17
@@ -78,9 +78,11 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def available() -> bool:
-    """True when ``onnxruntime`` and ``onnx`` can be imported (the ``onnx`` extra)."""
-    return unavailable_reason() is None
+def require() -> None:
+    """Raise ``ImportError`` naming the cause unless onnxruntime and onnx import."""
+    why = unavailable_reason()
+    if why is not None:
+        raise ImportError(f"runtime='onnxruntime' needs onnxruntime and onnx (pip install 'cvdenoise[onnx]'): {why}")
 
 
 class _Graph:
@@ -189,8 +191,7 @@ class OrtModel:
 
     Args:
         model: a plain :class:`~cvdenoise.model.DenoiseAutoencoder` (its tensors are copied
-            into the graph when a session is built; the module is kept for :meth:`encode` and
-            for pickling).
+            into the graph when a session is built; the module is kept for padding and pickling).
         threads: intra-op threads (default: follow ``torch.get_num_threads()``, so onnxruntime
             and PyTorch use the same thread budget; one session per thread count is kept, so
             a budget that changes — Ultralytics and DataLoader workers change it — costs one
@@ -206,9 +207,7 @@ class OrtModel:
     """
 
     def __init__(self, model: DenoiseAutoencoder, threads: int | None = None) -> None:
-        why = unavailable_reason()
-        if why is not None:
-            raise ImportError(f"runtime='onnxruntime' needs onnxruntime and onnx (pip install 'cvdenoise[onnx]'): {why}")
+        require()
         if type(model) is not DenoiseAutoencoder or any(
             m._forward_hooks or m._forward_pre_hooks for m in model.modules()
         ):
@@ -256,22 +255,17 @@ class OrtModel:
                     opts.inter_op_num_threads = 1
                     opts.log_severity_level = 3
                     # no busy-waiting after a run: spinning intra-op threads take the cores from the
-                    # PyTorch work around it (the Denoiser's own, a YOLO model next in the loop);
-                    # with it a 640² frame then a small PyTorch net took 223 ms, without 176 ms
+                    # PyTorch work around it (the Denoiser's own, a YOLO model next in the loop)
                     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     session = ort.InferenceSession(onnx_graph(self.model), opts, providers=["CPUExecutionProvider"])
                     if self._run_options is None:
                         run = ort.RunOptions()
                         # give a run's memory back, as PyTorch does: the arena would otherwise keep
-                        # the peak of the largest image (0.4 GB more after one 2048² pass of `fast`)
+                        # the peak of the largest image for the session's lifetime
                         run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
                         self._run_options = run
                     self._sessions = {**self._sessions, threads: session}  # readers see old or new dict
         return session
-
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The PyTorch module's :meth:`~cvdenoise.model.DenoiseAutoencoder.encode`."""
-        return self.model.encode(x)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.config.channels:

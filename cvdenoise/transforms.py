@@ -80,12 +80,10 @@ def _check_tile(tile: int) -> int:
 def _check_runtime(runtime: str, device: str = "auto", half: bool | str = False) -> str:
     """``runtime`` checked now, not at the first sample in a worker: the name, and for
     ``"onnxruntime"`` the install and (unless the device is ``"auto"``) the device and precision."""
-    if runtime not in ("torch", "onnxruntime"):
-        raise ValueError(f"runtime must be 'torch' or 'onnxruntime', got {runtime!r}")
-    if runtime == "onnxruntime":
-        dev = torch.device("cpu" if device == "auto" else device)
-        resolve_runtime(runtime, dev, resolve_precision(False if half == "auto" else half, dev))  # type: ignore[arg-type]
-    return runtime
+    dev = torch.device("cpu" if device == "auto" else device)
+    # (half="auto" means float32 with onnxruntime, as in load(); PyTorch takes any precision)
+    precision = resolve_precision(half, dev) if runtime == "onnxruntime" and half is True else "fp32"
+    return resolve_runtime(runtime, dev, precision)  # type: ignore[arg-type]
 
 
 def _is_image(x: Any) -> bool:

@@ -15,7 +15,7 @@ from cvdenoise import ort_runtime
 from cvdenoise.denoiser import resolve_runtime
 from cvdenoise.model import DenoiseAutoencoder, ModelConfig
 
-pytestmark = pytest.mark.skipif(not ort_runtime.available(), reason="onnxruntime/onnx not installed")
+pytestmark = pytest.mark.skipif(ort_runtime.unavailable_reason() is not None, reason="onnxruntime/onnx not installed")
 
 
 def _random_model(seed: int, **cfg: object) -> DenoiseAutoencoder:
@@ -116,7 +116,7 @@ def test_exported_files_keep_their_own_runtime(tmp_path) -> None:
         cvdenoise.load(tmp_path / "x.pt", runtime="onnxruntime")
 
 
-def test_pickle_threads_and_encode() -> None:
+def test_pickle_and_threads() -> None:
     model = _random_model(2, channels=3, widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,), unshuffle=2)
     om = ort_runtime.OrtModel(model, threads=1)
     x = torch.rand(1, 3, 40, 40)
@@ -130,7 +130,6 @@ def test_pickle_threads_and_encode() -> None:
     for t in threads:
         t.join()
     assert len(outs) == 4 and all(torch.equal(o, ref) for o in outs)
-    assert [f.shape[1] for f in om.encode(x)] == [8, 16]
 
 
 class _Noisy(torch.utils.data.Dataset):
