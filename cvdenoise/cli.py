@@ -41,7 +41,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
              "(default: where fast; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=2048,
-                   help="tile size for large images (default 2048; 0: never tile; at least 2 × overlap + 8; a smaller tile "
+                   help="tile size for large images (default 2048; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "
                         "needs less memory)")
     p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (default 96)")
     p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",

@@ -48,11 +48,19 @@ ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 PIL_MODES = ("L", "RGB", "RGBA", "I;16")
 
 
-def _pil_hint(mode: str) -> str:
-    """The supported PIL mode to convert ``mode`` to (keeping alpha and bit depth where it can)."""
-    if mode.startswith(("I", "F")):
-        return "I;16"
-    return "RGBA" if mode in ("LA", "PA", "RGBa") or mode.endswith("A") else "RGB"
+def _pil_hint(image: PIL.Image.Image) -> str:
+    """How to make a PIL image of an unsupported mode acceptable, keeping alpha (also a palette's
+    transparency), bit depth and float values where it can."""
+    mode = image.mode
+    if mode == "F":  # converting to an integer mode would round [0, 1] to 0 and 1
+        return "np.asarray(image): a float32 array in [0, 1] is accepted"
+    if mode.startswith("I"):
+        return "image.convert('I;16')"
+    if mode in ("LA", "PA", "RGBa") or mode.endswith("A") or "transparency" in image.info:
+        return "image.convert('RGBA')"
+    return "image.convert('RGB')"
+
+
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
@@ -389,7 +397,7 @@ class Denoiser:
             if image.mode not in PIL_MODES:
                 raise ValueError(
                     f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} "
-                    f"(e.g. image.convert({_pil_hint(image.mode)!r}))"
+                    f"(e.g. {_pil_hint(image)})"
                 )
             return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):

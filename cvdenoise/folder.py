@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -22,17 +22,27 @@ from ._checks import check_float_range
 from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import check_encodable, read_image, read_metadata, write_image
+from .io import check_encodable, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "OUTPUT_MARKER"]
+
+#: File written into an output folder that lies inside an input folder: the images in a folder
+#: holding it are cvdenoise's earlier outputs, not read as inputs by a later run. An existing
+#: folder inside an input folder without it holds the user's own images, and is refused as output.
+OUTPUT_MARKER = ".cvdenoise-output"
+_MARKER_TEXT = "Denoised copies written by cvdenoise; a later run does not read the images here as inputs.\n"
+#: sub-folders a folder walk does not enter: hidden ones (.git, .thumbnails) and NAS/zip thumbnails
+_SKIPPED_FOLDERS = ("@eaDir", "__MACOSX")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its denoised copy goes."""
+    """One input file and where its denoised copy goes (``marker``: an :data:`OUTPUT_MARKER`
+    file to create before the copy is written, for an output folder inside an input folder)."""
 
     src: Path
     dst: Path
+    marker: Path | None = None
 
 
 @dataclass
@@ -53,12 +63,14 @@ def _files_under(root: Path) -> list[Path]:
 
     Real folders are walked first, so a file keeps its real path when a link also leads to it;
     then each linked folder not reached that way, once (a link cycle ends). A dangling link is
-    listed: reading it is then reported.
+    listed: reading it is then reported. Hidden sub-folders (``.git``, ``.thumbnails``) and
+    thumbnail folders (``@eaDir``, ``__MACOSX``) are not entered.
     """
     found: list[Path] = []
     seen: set[str] = set()
     links: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):  # real folders (links are not entered)
+        dirnames[:] = [d for d in dirnames if not _skipped_folder(d)]
         seen.add(os.path.realpath(dirpath))
         links += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         found.extend(Path(dirpath) / name for name in filenames)
@@ -69,9 +81,13 @@ def _files_under(root: Path) -> list[Path]:
                 dirnames[:] = []
                 continue
             seen.add(real)
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not _skipped_folder(d))
             found.extend(Path(dirpath) / name for name in filenames)
     return sorted(found)
+
+
+def _skipped_folder(name: str) -> bool:
+    return name.startswith(".") or name in _SKIPPED_FOLDERS
 
 
 def _is_apple_double(path: Path) -> bool:
@@ -88,16 +104,26 @@ def _is_apple_double(path: Path) -> bool:
 def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
+    ``outdir`` may lie inside an input folder: a new or empty one is marked as cvdenoise's own
+    (:data:`OUTPUT_MARKER`, written with the first image), and the images in a marked one are not
+    read as inputs by a later run. An existing unmarked folder there that holds images is refused:
+    those images are the user's, and copies of the same names would replace them.
+
     Raises:
         FileNotFoundError: an input does not exist.
-        ValueError: nothing to do, ``outdir`` is a file or an input folder, two different
-            inputs map to the same output, or an output would overwrite an input file. A file
-            reached twice (named twice, on its own and inside a given folder, or through a
-            symlink) is denoised once, under the first name that is not a link, with a warning.
+        ValueError: nothing to do, ``outdir`` is a file, below a file, an input folder or an
+            unmarked folder of images inside one, two different inputs map to the same output,
+            or an output would overwrite an input file. A file reached twice (named twice, on its
+            own and inside a given folder, or through a symlink) is denoised once, under the
+            first name that is not a link, with a warning.
     """
     out = Path(outdir).resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
+    if (blocker := file_above(out)) is not None:
+        raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
+    marked = (out / OUTPUT_MARKER).is_file()
+    marker: Path | None = None
     jobs: list[Job] = []
     for item in inputs:
         p = Path(item)
@@ -107,14 +133,27 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             root = p.resolve()
             if out == root:
                 raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
+            inside = root in out.parents  # the output folder lies inside this input folder
+            if inside and not marked:
+                marker = out / OUTPUT_MARKER
             for f in _files_under(root):
                 if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES or _is_apple_double(f):
                     continue
-                if out == f.resolve().parent or out in f.resolve().parents:
-                    continue  # never re-process earlier outputs living inside an input folder
+                if f.name.startswith(".cvdenoise-"):
+                    continue  # a temporary file left by an interrupted write
+                if inside and out in f.resolve().parents:
+                    if not marked:
+                        raise ValueError(
+                            f"output folder {outdir} lies inside the input folder {p} and already holds images "
+                            f"cvdenoise did not write (e.g. {f.relative_to(root)}): copies of the same names would "
+                            "replace them; choose a new or empty output folder"
+                        )
+                    continue  # cvdenoise's earlier outputs, not inputs
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
             raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
+    if marker is not None:
+        jobs = [replace(j, marker=marker) for j in jobs]
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)})"
@@ -182,6 +221,9 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
+            if job.marker is not None and not job.marker.exists():
+                job.marker.parent.mkdir(parents=True, exist_ok=True)
+                job.marker.write_text(_MARKER_TEXT)
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
@@ -189,7 +231,7 @@ def denoise_files(
                 check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
                 write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits), metadata=meta)
-        except (OSError, ValueError, TypeError, RuntimeError, ImportError) as e:
+        except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already
                 message = message.removeprefix(p)

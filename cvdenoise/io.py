@@ -64,7 +64,8 @@ class ImageMetadata:
             tag already describing the pixels ``read_image`` returns (reset to 1 for JPEGs, which
             ``read_image`` rotates upright); ``None`` if absent or unreadable.
         png_trns: a gray/RGB (non-palette) PNG's ``tRNS`` chunk as ``(bit depth, colour type,
-            chunk body)``; OpenCV ignores it for gray PNGs, so it is copied verbatim instead.
+            chunk body)``, copied to an output of the same colour type and bit depth
+            (``read_image`` itself turns it into an alpha plane, so its outputs carry alpha instead).
         lossless: the source is a lossless WebP (``VP8L``): its copy is written lossless too.
         png_chunks: a PNG's ``gAMA``, ``cHRM``, ``sRGB`` and ``pHYs`` chunks as ``(tag, body)``
             (colour encoding and pixel density, which denoising does not change), copied verbatim.
@@ -182,6 +183,16 @@ def _jpeg_segments(buf: _Buffer) -> Iterator[tuple[int, int, int]]:
         pos += 2 + size
 
 
+def _jpeg_exif(buf: _Buffer) -> bytes | None:
+    """The first EXIF block (``APP1``, with its ``Exif\\0\\0`` prefix) of JPEG bytes, or ``None``."""
+    if bytes(buf[:2]) != b"\xff\xd8":
+        return None
+    try:
+        return next((bytes(buf[a:b]) for m, a, b in _jpeg_segments(buf) if m == 0xE1 and buf[a : a + 6] == b"Exif\0\0"), None)
+    except struct.error:
+        return None
+
+
 def _jpeg_segment(marker: int, payload: bytes) -> bytes:
     """One JPEG marker segment (payload at most 65533 bytes)."""
     return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
@@ -209,19 +220,36 @@ def _tiff_ifd(buf: _Buffer, order: str, offset: int) -> tuple[list[_Entry], int]
     return entries, nxt
 
 
+def _bigtiff_order(buf: _Buffer) -> str | None:
+    """``struct`` byte order of BigTIFF bytes (64-bit offsets); ``None`` if not BigTIFF."""
+    head = bytes(buf[:8])
+    return "<" if head == b"II+\0\x08\0\0\0" else ">" if head == b"MM\0+\0\x08\0\0" else None
+
+
 def _tiff_pages(buf: _Buffer) -> int:
-    """Full-resolution pages of classic TIFF bytes (IFDs not flagged as reduced-resolution)."""
-    order = _tiff_order(buf)
+    """Full-resolution pages of TIFF or BigTIFF bytes (IFDs not flagged as reduced-resolution)."""
+    order, big = _tiff_order(buf), False
     if order is None:
-        return 1  # BigTIFF: not counted
-    (offset,) = struct.unpack_from(order + "I", buf, 4)
+        order, big = _bigtiff_order(buf), True
+        if order is None:
+            return 1
+    # classic: 2-byte entry count, 12-byte entries (tag, type, 4-byte count, 4-byte value), 4-byte offsets;
+    # BigTIFF: 8-byte count, 20-byte entries (8-byte count and value), 8-byte offsets
+    count_fmt, entry_size, value_at, offset_fmt = ("Q", 20, 12, "Q") if big else ("H", 12, 8, "I")
+    (offset,) = struct.unpack_from(order + offset_fmt, buf, 8 if big else 4)
     pages, seen = 0, set[int]()
     while offset and offset not in seen and len(seen) < 100_000:
         seen.add(offset)
-        entries, offset = _tiff_ifd(buf, order, offset)
-        subfile = [e for e in entries if e[0] == 254 and e[1] in (3, 4)]  # NewSubfileType
-        fmt = order + ("H" if subfile and subfile[0][1] == 3 else "I")
-        pages += not (subfile and struct.unpack_from(fmt, buf, subfile[0][3] + 8)[0] & 1)
+        (count,) = struct.unpack_from(order + count_fmt, buf, offset)
+        first = offset + struct.calcsize(count_fmt)
+        subfile = 0
+        for i in range(min(count, 10_000)):
+            at = first + entry_size * i
+            tag, typ = struct.unpack_from(order + "HH", buf, at)
+            if tag == 254 and typ in (3, 4):  # NewSubfileType
+                subfile = struct.unpack_from(order + ("H" if typ == 3 else "I"), buf, at + value_at)[0]
+        pages += not subfile & 1  # bit 0: a reduced-resolution copy of another page
+        (offset,) = struct.unpack_from(order + offset_fmt, buf, first + entry_size * count)
     return max(pages, 1)
 
 
@@ -250,7 +278,7 @@ def _frame_count(buf: _Buffer) -> int:
     """Pages/frames in TIFF, animated PNG/WebP or GIF bytes; 1 for other formats or when unsure."""
     head = bytes(buf[:16])
     try:
-        if _tiff_order(head):
+        if _tiff_order(head) or _bigtiff_order(head):
             return _tiff_pages(buf)
         if head[:8] == _PNG_SIGNATURE:  # APNG: acTL (frame count) precedes the first IDAT
             actl = [s for tag, s, _ in _png_chunks(buf, until=b"IDAT") if tag == b"acTL"]
@@ -269,22 +297,78 @@ def _valid_icc(icc: bytes | None) -> bytes | None:
     return icc if icc is not None and len(icc) >= 132 and icc[36:40] == b"acsp" else None
 
 
-def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
-    """EXIF as TIFF-structured bytes, orientation set to 1 if ``upright``; ``None`` if unreadable."""
-    if exif is None:
-        return None
-    if exif.startswith(b"Exif\0\0"):
-        exif = exif[6:]
+_ORIENTATION = 0x0112  # EXIF Orientation: how the stored pixels are turned for display (1: as stored)
+
+
+def _exif_entries(exif: bytes) -> tuple[str, list[_Entry], list[_Entry]] | None:
+    """Byte order, IFD0 entries and Exif sub-IFD entries of TIFF-structured EXIF bytes."""
     order = _tiff_order(exif)
     if order is None:
         return None
+    (ifd0,) = struct.unpack_from(order + "I", exif, 4)
+    entries, _ = _tiff_ifd(exif, order, ifd0)
+    sub: list[_Entry] = []
+    for tag, typ, n, at in entries:
+        if tag == 0x8769 and typ in (4, 13) and n == 1:  # pointer to the Exif sub-IFD
+            sub, _ = _tiff_ifd(exif, order, struct.unpack_from(order + "I", exif, at + 8)[0])
+    return order, entries, sub
+
+
+def _short_or_long(order: str, typ: int) -> str:
+    return order + ("H" if typ == 3 else "I")
+
+
+def exif_orientation(exif: bytes | None) -> int:
+    """The EXIF orientation (1–8) of EXIF bytes (with or without the ``Exif\\0\\0`` prefix); 1 if
+    absent or unreadable. The standard SHORT and the LONG some writers use are both read."""
+    if exif is None:
+        return 1
+    exif = exif.removeprefix(b"Exif\0\0")
     try:
-        (ifd0,) = struct.unpack_from(order + "I", exif, 4)
-        entries, _ = _tiff_ifd(exif, order, ifd0)
-        out = bytearray(exif)
+        parsed = _exif_entries(exif)
+        if parsed is None:
+            return 1
+        order, entries, _ = parsed
         for tag, typ, n, at in entries:
-            if upright and tag == 0x0112 and typ == 3 and n == 1:  # Orientation (SHORT)
-                struct.pack_into(order + "H", out, at + 8, 1)
+            if tag == _ORIENTATION and typ in (3, 4) and n == 1:
+                value = struct.unpack_from(_short_or_long(order, typ), exif, at + 8)[0]
+                return value if 1 <= value <= 8 else 1
+    except struct.error:
+        pass
+    return 1
+
+
+def orient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """``(H,W[,C])`` pixels stored with EXIF ``orientation``, turned the way they are to be shown."""
+    if orientation >= 5:  # 5–8: a transpose, then the flips of 1–4
+        image = image.swapaxes(0, 1)
+    flip_rows, flip_cols = {2: (0, 1), 3: (1, 1), 4: (1, 0), 6: (0, 1), 7: (1, 1), 8: (1, 0)}.get(orientation, (0, 0))
+    return np.ascontiguousarray(image[:: -1 if flip_rows else 1, :: -1 if flip_cols else 1])
+
+
+def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
+    """EXIF as TIFF-structured bytes; if ``upright`` (the pixels were turned by :func:`orient`),
+    orientation set to 1 and, after a quarter turn, the pixel width and height swapped too;
+    ``None`` if unreadable."""
+    if exif is None:
+        return None
+    exif = exif.removeprefix(b"Exif\0\0")
+    try:
+        parsed = _exif_entries(exif)
+        if parsed is None:
+            return None
+        order, entries, sub = parsed
+        out = bytearray(exif)
+        if upright and exif_orientation(exif) >= 5:  # PixelXDimension / PixelYDimension
+            dims = {tag: (typ, at) for tag, typ, n, at in sub if tag in (0xA002, 0xA003) and typ in (3, 4) and n == 1}
+            if len(dims) == 2 and dims[0xA002][0] == dims[0xA003][0]:
+                fmt = _short_or_long(order, dims[0xA002][0])
+                w, h = (struct.unpack_from(fmt, exif, dims[t][1] + 8)[0] for t in (0xA002, 0xA003))
+                struct.pack_into(fmt, out, dims[0xA002][1] + 8, h)
+                struct.pack_into(fmt, out, dims[0xA003][1] + 8, w)
+        for tag, typ, n, at in entries:
+            if upright and tag == _ORIENTATION and typ in (3, 4) and n == 1:
+                struct.pack_into(_short_or_long(order, typ), out, at + 8, 1)
     except struct.error:
         return None
     return bytes(out)
@@ -494,12 +578,35 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> None:
         raise ImageReadError(f"{path}: a 16-bit TIFF that OpenCV decodes only as 8-bit (save it as PNG or RGB TIFF)")
 
 
+def _opencv_reason(error: cv2.error) -> str:
+    """OpenCV's message without its source path and line."""
+    text = " ".join(str(error).split())
+    found = re.search(r"error: \(-?\d+:[^)]*\) (.*)", text)
+    return found.group(1) if found else text
+
+
+def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
+    """``cv2.imdecode``, its size-limit assertions (a header claiming a huge image, or a real one
+    over OpenCV's limit) raised as :class:`ImageReadError` naming the file."""
+    try:
+        return cv2.imdecode(data, flags)
+    except cv2.error as e:
+        reason = _opencv_reason(e)
+        if "CV_IO_MAX_IMAGE" in reason:
+            reason = ("its header gives a size over OpenCV's limit (corrupt, or a real image over 2^30 pixels: "
+                      f"raise the environment variable OPENCV_IO_MAX_IMAGE_PIXELS) — {reason}")
+        raise ImageReadError(f"{path}: cannot decode image: {reason}") from e
+    except MemoryError as e:
+        raise ImageReadError(f"{path}: cannot decode image: not enough memory for its size") from e
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
     JPEGs are rotated upright by their EXIF orientation (``read_metadata`` resets the orientation
     tag it hands on to 1 to match). A gray + alpha PNG comes back as ``(H,W,2)`` (gray, alpha), not
-    the BGRA OpenCV makes of it. Multi-page TIFFs (reduced-resolution pages not counted) and
+    the BGRA OpenCV makes of it; so does a gray PNG with a transparent gray value (``tRNS``), its
+    alpha 0 where the value is that one (denoising would move pixels on and off it). Multi-page TIFFs (reduced-resolution pages not counted) and
     animated PNG/WebP/GIF files are refused: OpenCV would silently return only the first frame.
 
     Raises:
@@ -518,20 +625,40 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
         )
-    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if path.suffix.lower() in _JPEG else cv2.IMREAD_UNCHANGED
-    img = cv2.imdecode(data, flags)
+    jpeg = path.suffix.lower() in _JPEG
+    # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
+    img = _decode(path, data, flags)
     truncated_jpeg = data.size > 4 and bytes(data[:2]) == b"\xff\xd8" and bytes(data[-2:]) != b"\xff\xd9"
     if (img is None or img.size == 0) and truncated_jpeg:  # an interrupted download or copy: libjpeg
-        img = cv2.imdecode(np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
+        img = _decode(path, np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
         if img is not None and img.size:
             warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
         what = "truncated or corrupt JPEG" if truncated_jpeg else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     _check_tiff_layout(path, data.data, img)
+    if jpeg:
+        img = orient(img, exif_orientation(_jpeg_exif(data.data)))
     if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:
         img = np.ascontiguousarray(img[..., [0, 3]])
+    elif img.ndim == 2 and (key := _png_gray_key(data)) is not None:  # OpenCV ignores a gray PNG's tRNS
+        opaque = np.iinfo(img.dtype).max
+        img = np.dstack([img, np.where(img == key, 0, opaque).astype(img.dtype)])
     return img
+
+
+def _png_gray_key(data: np.ndarray) -> int | None:
+    """The transparent gray value (``tRNS``) of gray PNG bytes, on the scale OpenCV decodes them to
+    (1/2/4-bit samples are stretched to 8 bits); ``None`` if not a gray PNG with one."""
+    if _png_color_type(data) != 0:
+        return None
+    buf, depth = data.data, int(data[24])
+    for tag, a, b in _png_chunks(buf, until=b"IDAT"):
+        if tag == b"tRNS" and b - a >= 2:
+            key = struct.unpack_from(">H", buf, a)[0] & ((1 << depth) - 1)
+            return key * (255 // ((1 << depth) - 1)) if depth < 8 else key
+    return None
 
 
 def check_encodable(path: str | Path, dtype: np.dtype | type) -> None:
@@ -589,10 +716,7 @@ def write_image(
     try:
         ok, buf = cv2.imencode(".jpg" if ext in _JPEG else ext, image, params)
     except cv2.error as e:
-        text = " ".join(str(e).split())
-        found = re.search(r"error: \(-?\d+:[^)]*\) (.*)", text)  # OpenCV's message without its source path
-        reason = found.group(1) if found else text
-        raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {reason}") from e
+        raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}: {_opencv_reason(e)}") from e
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
     data = _with_metadata(buf.tobytes(), metadata, image)

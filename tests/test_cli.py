@@ -206,3 +206,64 @@ def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clea
     assert main(["denoise", str(top), "-o", str(out), "-q", "-w", "fast"]) == 0
     assert [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()] == ["2024/x.png"]
     assert "reached twice" in capsys.readouterr().err  # merged, and said so
+
+
+def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    (photos / "2023").mkdir(parents=True)
+    cv2.imwrite(str(photos / "a.jpg"), add_noise(clean_rgb, 20))
+    cv2.imwrite(str(photos / "2023" / "a.jpg"), add_noise(clean_rgb[::-1], 20))  # the user's own photo, same name
+    before = _digest(photos)
+    assert main(["denoise", str(photos), "-o", str(photos / "2023"), "-q", "-w", "fast"]) == 2
+    assert "already holds images cvdenoise did not write" in capsys.readouterr().err
+    assert _digest(photos) == before
+    # a new folder there is marked as cvdenoise's own: a second run does not read its images as inputs
+    out = photos / "clean"
+    assert main(["denoise", str(photos), "-o", str(out), "-q", "-w", "fast"]) == 0
+    assert (out / ".cvdenoise-output").is_file() and (out / "2023" / "a.jpg").is_file()
+    assert main(["denoise", str(photos), "-o", str(out), "-q", "-w", "fast"]) == 0
+    assert "wrote 2 of 2" in capsys.readouterr().out
+
+
+def test_output_folder_above_an_input_folder(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "project" / "raw").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "project" / "raw" / "a.png"), add_noise(clean_rgb, 20))
+    assert main(["denoise", str(tmp_path / "project" / "raw"), "-o", str(tmp_path / "project"), "-q", "-w", "fast"]) == 0
+    assert (tmp_path / "project" / "a.png").is_file() and "wrote 1 of 1" in capsys.readouterr().out
+    (tmp_path / "afile").write_text("x")
+    assert main(["denoise", str(tmp_path / "project" / "raw"), "-o", str(tmp_path / "afile" / "sub"), "-q"]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_hidden_and_thumbnail_folders_are_not_entered(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    from cvdenoise.folder import plan_jobs
+
+    for sub in ("", ".git", ".thumbnails", "@eaDir/x", "keep"):
+        (tmp_path / "in" / sub).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "in" / sub / "a.png"), clean_rgb)
+    (tmp_path / "in" / ".cvdenoise-tmp123.png").write_bytes(b"")  # left by an interrupted write
+    jobs = plan_jobs([tmp_path / "in"], tmp_path / "out")
+    assert sorted(str(j.src.relative_to(tmp_path / "in")) for j in jobs) == ["a.png", "keep/a.png"]
+
+
+def test_a_file_opencv_refuses_to_decode_is_reported_and_the_rest_written(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    src = tmp_path / "in"
+    src.mkdir()
+    header = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)  # claims 1.6 G pixels: OpenCV asserts
+    (src / "a_huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 40001))
+                                     + chunk(b"IEND", b""))
+    cv2.imwrite(str(src / "b_good.png"), add_noise(clean_rgb, 20))
+    assert main(["denoise", str(src), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
+    captured = capsys.readouterr()
+    assert "wrote 1 of 2" in captured.out and "a_huge.png" in captured.err and "OPENCV_IO_MAX_IMAGE_PIXELS" in captured.err
+    assert (tmp_path / "out" / "b_good.png").is_file()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import warnings
 from pathlib import Path
 
@@ -106,11 +107,16 @@ def test_pil_round_trip(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray, mode: s
     assert err(np.asarray(out)) < 0.7 * err(arrays[mode])
 
 
-@pytest.mark.parametrize("mode", ["P", "CMYK", "LA", "1", "F"])
-def test_pil_modes_without_a_numpy_twin_are_refused(fast: cvdenoise.Denoiser, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "hint"), [("P", "convert('RGB')"), ("CMYK", "convert('RGB')"), ("LA", "convert('RGBA')"),
+                                            ("1", "convert('RGB')"), ("F", "np.asarray(image)"), ("I", "convert('I;16')")])
+def test_pil_modes_without_a_numpy_twin_are_refused(fast: cvdenoise.Denoiser, mode: str, hint: str) -> None:
     img = Image.new("RGB", (20, 16), (10, 200, 30)).convert(mode)
-    with pytest.raises(ValueError, match=f"mode '{mode}'.*convert"):
+    with pytest.raises(ValueError, match=re.escape(f"mode '{mode}'") + ".*" + re.escape(hint)):
         fast(img)
+    if mode == "P":  # a palette with a transparent entry: converting to RGB would drop it
+        img.info["transparency"] = 0
+        with pytest.raises(ValueError, match=re.escape("convert('RGBA')")):
+            fast(img)
 
 
 def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:

@@ -208,6 +208,19 @@ def test_multi_frame_files_are_refused(tmp_path: Path, name: str) -> None:
         read_image(path)
 
 
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_multi_page_bigtiff_is_refused_and_one_page_read(tmp_path: Path, byteorder: str) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    page = np.random.default_rng(1).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack([page] * 3), bigtiff=True, photometric="rgb", byteorder=byteorder)
+    with pytest.raises(ImageReadError, match="holds 3 pages/frames"):
+        read_image(tmp_path / "pages.tif")
+    with tifffile.TiffWriter(tmp_path / "pyramid.tif", bigtiff=True, byteorder=byteorder) as tif:
+        tif.write(page, photometric="rgb")
+        tif.write(page[::2, ::2], photometric="rgb", subfiletype=1)  # a reduced-resolution copy: not a page
+    assert read_image(tmp_path / "pyramid.tif").shape == (24, 32, 3)
+
+
 def test_single_frame_files_and_tiff_thumbnail_pages_still_read(tmp_path: Path) -> None:
     for name in ("one.tif", "one.webp", "one.gif", "one.png"):
         _frames(1)[0].save(tmp_path / name, **({"lossless": True} if name.endswith(".webp") else {}))
@@ -284,6 +297,41 @@ def test_exif_orientation_is_reset_only_where_read_image_rotates(tmp_path: Path)
     assert _parse_exif(read_metadata(tmp_path / "r.png").exif)[_ORIENTATION] == 6
 
 
+def _exif_block(order: str, typ: int, orientation: int, dims: tuple[int, int]) -> bytes:
+    """EXIF with an orientation of TIFF type ``typ`` (3 SHORT, 4 LONG) and an Exif sub-IFD giving
+    PixelXDimension / PixelYDimension ``dims``."""
+    o = "<" if order == "II" else ">"
+    value = struct.pack(o + "HH", orientation, 0) if typ == 3 else struct.pack(o + "I", orientation)
+    ifd0 = (struct.pack(o + "H", 2) + struct.pack(o + "HHI", _ORIENTATION, typ, 1) + value
+            + struct.pack(o + "HHII", 0x8769, 4, 1, 8 + 2 + 24 + 4) + struct.pack(o + "I", 0))
+    sub = (struct.pack(o + "H", 2) + struct.pack(o + "HHII", 0xA002, 4, 1, dims[0])
+           + struct.pack(o + "HHII", 0xA003, 4, 1, dims[1]) + struct.pack(o + "I", 0))
+    return b"Exif\0\0" + (b"II*\0" if order == "II" else b"MM\0*") + struct.pack(o + "I", 8) + ifd0 + sub
+
+
+@pytest.mark.parametrize("order", ["II", "MM"])
+@pytest.mark.parametrize("typ", [3, 4])
+def test_jpeg_turned_by_every_exif_orientation_as_viewers_do(tmp_path: Path, order: str, typ: int) -> None:
+    from PIL import ImageOps
+
+    from cvdenoise.io import exif_orientation
+
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:20, :30], stored[:20, 30:], stored[20:, :10] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}.jpg"
+        Image.fromarray(stored).save(path, quality=100, exif=_exif_block(order, typ, orientation, (60, 40)))
+        shown = np.asarray(ImageOps.exif_transpose(Image.open(path)))[..., ::-1]  # what a viewer shows, BGR
+        ours = read_image(path)
+        assert ours.shape == shown.shape and np.abs(ours.astype(int) - shown).max() <= 2, orientation
+        meta = read_metadata(path)
+        assert exif_orientation(meta.exif) == 1  # the copy is stored upright: no second turn
+        pixel_dims = Image.Exif()
+        pixel_dims.load(b"Exif\0\0" + meta.exif)
+        sub = pixel_dims.get_ifd(0x8769)
+        assert (sub[0xA002], sub[0xA003]) == ((40, 60) if orientation >= 5 else (60, 40))
+
+
 def test_16bit_png_keeps_pixels_and_icc(tmp_path: Path, srgb_icc: bytes) -> None:
     px = np.random.default_rng(6).integers(0, 65536, (21, 17, 3), dtype=np.uint16)
     png = cv2.imencode(".png", px)[1].tobytes()
@@ -352,14 +400,32 @@ def test_failed_metadata_splice_writes_the_image_without_it(
     assert np.array_equal(read_image(tmp_path / "x.png"), img) and read_metadata(tmp_path / "x.png") == ImageMetadata()
 
 
-def test_gray_png_trns_is_carried_over(tmp_path: Path) -> None:
-    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8)).save(tmp_path / "g.png", transparency=5)
-    gray = read_image(tmp_path / "g.png")
-    assert gray.shape == (6, 8)  # OpenCV ignores a gray PNG's tRNS: no alpha plane to keep
-    write_image(tmp_path / "out.png", gray, metadata=read_metadata(tmp_path / "g.png"))
-    with Image.open(tmp_path / "out.png") as im:
-        assert im.mode == "L" and im.info["transparency"] == 5
-        assert np.asarray(im.convert("LA"))[..., 1].tolist() == (np.where(gray == 5, 0, 255)).tolist()
+@pytest.mark.parametrize("depth", [2, 8, 16])
+def test_gray_png_trns_becomes_an_alpha_plane_kept_through_denoising(tmp_path: Path, depth: int, fast32: cvdenoise.Denoiser) -> None:
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    top = (1 << depth) - 1
+    rng = np.random.default_rng(depth)
+    vals = rng.integers(0, top + 1, (24, 32))
+    key = int(vals[3, 4])
+    if depth == 2:  # four samples a byte, first in the high bits
+        raw = b"".join(b"\0" + bytes((r[0::4] << 6 | r[1::4] << 4 | r[2::4] << 2 | r[3::4]).astype(np.uint8)) for r in vals)
+    else:
+        raw = b"".join(b"\0" + r.astype(">u2" if depth == 16 else np.uint8).tobytes() for r in vals)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 32, 24, depth, 0, 0, 0, 0))
+           + chunk(b"tRNS", struct.pack(">H", key)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "g.png").write_bytes(png)
+    img = read_image(tmp_path / "in" / "g.png")
+    transparent = vals == key
+    assert img.shape == (24, 32, 2) and img.dtype == (np.uint16 if depth == 16 else np.uint8)
+    assert np.array_equal(img[..., 1] == 0, transparent) and (img[..., 1][~transparent] == np.iinfo(img.dtype).max).all()
+    report = denoise_files(plan_jobs([tmp_path / "in"], tmp_path / "out"), fast32, progress=False)
+    assert report.ok
+    out = read_image(tmp_path / "out" / "g.png")  # written as gray + alpha: the mask is exact
+    assert out.shape == img.shape and np.array_equal(out[..., 1], img[..., 1])
+    assert np.abs(out[..., 0].astype(float) - img[..., 0]).mean() > 0  # the gray plane was denoised
 
 
 def test_lossless_webp_stays_lossless(tmp_path: Path) -> None:
