@@ -61,6 +61,15 @@ def _pil_hint(image: PIL.Image.Image) -> str:
     return "image.convert('RGB')"
 
 
+def check_pil_mode(image: PIL.Image.Image) -> None:
+    """Raise ``ValueError`` (with a conversion that keeps what it can) unless ``image``'s mode is
+    one of :data:`PIL_MODES`."""
+    if image.mode not in PIL_MODES:
+        raise ValueError(
+            f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} (e.g. {_pil_hint(image)})"
+        )
+
+
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
@@ -394,11 +403,7 @@ class Denoiser:
         elif isinstance(image, torch.Tensor):
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
-            if image.mode not in PIL_MODES:
-                raise ValueError(
-                    f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} "
-                    f"(e.g. {_pil_hint(image)})"
-                )
+            check_pil_mode(image)
             return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self)  # type: ignore[arg-type]

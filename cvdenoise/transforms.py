@@ -33,9 +33,12 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
+from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import check_strength as _check_strength
 from ._checks import check_tensor_dtype, image_bchw, is_integer, is_real
-from .denoiser import DEFAULT_OVERLAP, Denoiser, load, resolve_device, resolve_precision, resolve_runtime
+from .denoiser import (
+    DEFAULT_OVERLAP, Denoiser, check_pil_mode, load, resolve_device, resolve_precision, resolve_runtime,
+)
 from .weights import FAMILIES, resolve
 
 __all__ = ["Denoise"]
@@ -77,9 +80,21 @@ def _check_tile(tile: int) -> int:
     return int(tile)
 
 
-def _check_runtime(runtime: str, device: str = "auto", half: bool | str = False) -> str:
+def _check_runtime(
+    runtime: str | None, device: str = "auto", half: bool | str = False, weights: str | None = None
+) -> str | None:
     """``runtime`` checked now, not at the first sample in a worker: the name, and for
-    ``"onnxruntime"`` the install and (unless the device is ``"auto"``) the device and precision."""
+    ``"onnxruntime"`` the install and (unless the device is ``"auto"``) the device and precision.
+    ``None``: as :func:`cvdenoise.load` (PyTorch for weights, an exported file's own runtime),
+    which an explicit runtime must then match."""
+    if runtime is None:
+        return None
+    if weights is not None and Path(weights).suffix.lower() in EXPORTED_SUFFIXES:
+        own = "torch" if Path(weights).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
+        if runtime != own:
+            raise ValueError(f"{weights}: an exported model runs in its own runtime, {own}; got runtime={runtime!r} "
+                             "(leave runtime at None)")
+        return runtime
     dev = torch.device("cpu" if device == "auto" else device)
     # (half="auto" means float32 with onnxruntime, as in load(); PyTorch takes any precision)
     precision = resolve_precision(half, dev) if runtime == "onnxruntime" and half is True else "fp32"
@@ -150,8 +165,9 @@ class Denoise(v2.Transform):
             on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
             of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
-        runtime: ``"torch"`` (default) or ``"onnxruntime"`` (float32 on the CPU; outputs
-            within a level of PyTorch's); see :func:`cvdenoise.load`.
+        runtime: ``None`` (default: PyTorch for weights, an exported ``.onnx``/``.pt`` file's own
+            runtime), ``"torch"`` or ``"onnxruntime"`` (float32 on the CPU; outputs within a level
+            of PyTorch's); see :func:`cvdenoise.load`.
 
     Raises:
         ValueError: bad arguments (unknown weights raise
@@ -180,7 +196,7 @@ class Denoise(v2.Transform):
         strength: float | str = "auto",
         tile: int = 2048,
         half: bool | str = False,
-        runtime: str = "torch",
+        runtime: str | None = None,
     ) -> None:
         super().__init__()
         if half not in (True, False, "auto"):
@@ -193,7 +209,7 @@ class Denoise(v2.Transform):
         self.p = _check_unit("p", p)
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile)
-        self.runtime = _check_runtime(runtime, self.device, half)
+        self.runtime = _check_runtime(runtime, self.device, half, self.weights)
         self._denoisers: dict[str, Denoiser] = {}
         self._pid = os.getpid()
 
@@ -210,9 +226,11 @@ class Denoise(v2.Transform):
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
         """torchvision's hook over every sample's leaves (also when ``p`` skips the sample): checks
-        the image tensors' shape and dtype, and warns when a numpy image would pass through undenoised."""
+        the image tensors' shape and dtype and PIL images' mode, and warns when a numpy image would pass through undenoised."""
         has_array = any(isinstance(i, np.ndarray) for i in flat_inputs)
         for leaf, needed in zip(flat_inputs, self._needs_transform_list(flat_inputs)):
+            if needed and isinstance(leaf, PIL.Image.Image):
+                check_pil_mode(leaf)
             if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
                 try:
                     _image_batch(leaf.as_subclass(torch.Tensor))

@@ -142,15 +142,18 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             head = fh.read(2)
     if head in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # zip / pickle: torch.save output
         raise WeightsError(
-            f"{path} is a PyTorch checkpoint (torch.save / pickle), not safetensors: cvdenoise loads weights "
-            "only from .safetensors (a run's last.pt continues with cvdenoise train --resume)"
+            f"{path} is a PyTorch checkpoint (torch.save / pickle) or TorchScript file, not safetensors: cvdenoise "
+            "loads weights only from .safetensors (a run's last.pt continues with cvdenoise train --resume; "
+            "a TorchScript export is loaded by its .pt or .ts suffix)"
         )
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
-        raise WeightsError(f"{path} is not a readable safetensors file: {e}") from e
+        hint = ("" if path.suffix.lower() == ".safetensors" else
+                " (an exported model is loaded by its suffix: name an ONNX export .onnx, a TorchScript one .pt or .ts)")
+        raise WeightsError(f"{path} is not a readable safetensors file: {e}{hint}") from e
     if config is None:
         if "config" not in meta:
             raise WeightsError(f"{path} has no cvdenoise architecture config in its header")

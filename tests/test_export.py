@@ -410,3 +410,21 @@ def test_export_output_that_cannot_be_a_file_is_refused_up_front(tmp_path: Path,
     weights.write_bytes(b"trained weights")
     assert main(["export", "--format", "onnx", "-w", str(weights), "-o", str(weights)]) == 2
     assert "would take the place of weights" in capsys.readouterr().err and weights.read_bytes() == b"trained weights"
+
+
+def test_transforms_run_an_exported_file_in_its_own_runtime(exported: Exporter, clean_rgb: np.ndarray) -> None:
+    from cvdenoise.integrations.albumentations import Denoise as ADenoise
+    from cvdenoise.transforms import Denoise
+
+    onnx_path, _ = exported("onnx")
+    ts_path, _ = exported("torchscript")
+    x = torch.from_numpy(add_noise(clean_rgb, 25)[:48, :64]).permute(2, 0, 1).contiguous()
+    ref = cvdenoise.load(onnx_path)(x)
+    assert torch.equal(Denoise(str(onnx_path))(x), ref)  # the default runtime is the file's own
+    hwc = np.ascontiguousarray(x.permute(1, 2, 0).numpy())
+    assert np.array_equal(ADenoise(str(onnx_path))(image=hwc)["image"], ref.permute(1, 2, 0).numpy())
+    assert Denoise(str(ts_path)).denoiser().runtime == "torch"
+    with pytest.raises(ValueError, match="its own runtime, onnxruntime"):  # refused at construction
+        Denoise(str(onnx_path), runtime="torch")
+    with pytest.raises(ValueError, match="its own runtime, torch"):
+        ADenoise(str(ts_path), runtime="onnxruntime")

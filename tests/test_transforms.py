@@ -334,6 +334,8 @@ def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None
         skip(torch.rand(16, 16, 3))
     with pytest.raises(TypeError, match="int32"):
         skip(tv_tensors.Image(torch.zeros(3, 16, 16, dtype=torch.int32)))
+    with pytest.raises(ValueError, match="mode 'P'"):
+        skip(PIL.Image.new("P", (16, 16)))
     ok = tv_tensors.Image(torch.rand(3, 16, 16))
     labels = torch.tensor([1])  # a plain tensor next to an Image is not checked as an image
     out, target = skip(ok, {"labels": labels})

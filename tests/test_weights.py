@@ -187,7 +187,7 @@ def test_pickles_and_integer_tensors_are_named_as_such(tmp_path: Path) -> None:
 
     m = load_model("color-fast")
     torch.save(m.state_dict(), tmp_path / "ckpt.safetensors")
-    with pytest.raises(WeightsError, match=r"is a PyTorch checkpoint \(torch.save / pickle\), not safetensors"):
+    with pytest.raises(WeightsError, match=r"is a PyTorch checkpoint \(torch.save / pickle\) or TorchScript file, not safetensors"):
         load_model(tmp_path / "ckpt.safetensors")
     from safetensors import safe_open
 

@@ -48,8 +48,9 @@ class Denoise(ImageOnlyTransform):
         channel_order: ``"rgb"`` or ``"bgr"`` (images read with OpenCV) for 3/4-channel images.
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         p: probability of applying the transform.
-        runtime: ``"torch"`` (default) or ``"onnxruntime"`` (float32 on the CPU; outputs
-            within a level of PyTorch's); see :func:`cvdenoise.load`.
+        runtime: ``None`` (default: PyTorch for weights, an exported ``.onnx``/``.pt`` file's own
+            runtime), ``"torch"`` or ``"onnxruntime"`` (float32 on the CPU; outputs within a level
+            of PyTorch's); see :func:`cvdenoise.load`.
 
     Targets:
         image, images, volume, volumes
@@ -71,7 +72,7 @@ class Denoise(ImageOnlyTransform):
         strength: float | Literal["auto"]
         channel_order: Literal["rgb", "bgr"]
         tile: int = Field(ge=0)
-        runtime: Literal["torch", "onnxruntime"] = "torch"
+        runtime: Literal["torch", "onnxruntime"] | None = None
 
         @field_validator("weights")
         @classmethod
@@ -95,7 +96,7 @@ class Denoise(ImageOnlyTransform):
 
         @field_validator("runtime")
         @classmethod
-        def _runtime(cls, v: str) -> str:
+        def _runtime(cls, v: str | None) -> str | None:
             return _check_runtime(v)
 
     def __init__(
@@ -106,7 +107,7 @@ class Denoise(ImageOnlyTransform):
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = 2048,
         p: float = 1.0,
-        runtime: Literal["torch", "onnxruntime"] = "torch",
+        runtime: Literal["torch", "onnxruntime"] | None = None,
     ) -> None:
         super().__init__(p=p)
         self.weights = weights
@@ -114,7 +115,7 @@ class Denoise(ImageOnlyTransform):
         self.strength = strength
         self.channel_order = channel_order
         self.tile = tile
-        self.runtime = _check_runtime(runtime, device or "auto")  # (the device is validated by then)
+        self.runtime = _check_runtime(runtime, device or "auto", weights=os.fspath(weights))  # (device validated by then)
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
 
