@@ -24,7 +24,7 @@ from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import check_encodable, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "OUTPUT_MARKER"]
 
 #: File written into an output folder that lies inside an input folder: the images in a folder
 #: holding it are cvdenoise's earlier outputs, not read as inputs by a later run. An existing
@@ -211,6 +211,13 @@ def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = Non
     return denoiser(image, channel_order="bgr")
 
 
+def mark_output(job: Job) -> None:
+    """Write ``job``'s :data:`OUTPUT_MARKER` file if it has one and it is not there yet."""
+    if job.marker is not None and not job.marker.exists():
+        job.marker.parent.mkdir(parents=True, exist_ok=True)
+        job.marker.write_text(_MARKER_TEXT)
+
+
 def denoise_files(
     jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False
 ) -> FolderReport:
@@ -221,9 +228,7 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
-            if job.marker is not None and not job.marker.exists():
-                job.marker.parent.mkdir(parents=True, exist_ok=True)
-                job.marker.write_text(_MARKER_TEXT)
+            mark_output(job)
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:

@@ -159,6 +159,9 @@ def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
     assert main(["detect", str(src / "a.png"), "--model", str(bad), "-o", str(tmp_path / "o"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "not a YOLO model Ultralytics can load" in err and "Traceback" not in err
+    # a file Ultralytics opens only at the first prediction (not a .pt): the same message, no output folder left
+    assert main(["detect", str(src / "a.png"), "--model", str(src / "a.png"), "-o", str(tmp_path / "o2"), "-q"]) == 2
+    assert "not a YOLO model Ultralytics can load" in capsys.readouterr().err and not (tmp_path / "o2").exists()
 
 
 def test_attach_warns_on_frames_it_cannot_denoise(no_network: list[object]) -> None:

@@ -213,6 +213,9 @@ def test_gate_argument_and_passed_through_frames() -> None:
         with pytest.raises(ValueError, match="gate"):
             FrameFilter("fast", gate=bad)  # type: ignore[arg-type]
     assert FrameFilter("fast", gate=[1, np.float32(4)]).gate == (1.0, 4.0)
+    with pytest.raises(ValueError, match="the gate sets each frame's strength"):
+        FrameFilter("fast", gate=True, strength=0.5)  # would be silently ignored
+    assert FrameFilter("fast", gate=True, strength=1.0).gate is not None
     f = FrameFilter("fast", gate=True, half=False)
     clean = np.full((48, 64, 3), 120, np.uint8)
     out = f(clean)

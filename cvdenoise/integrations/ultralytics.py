@@ -211,8 +211,12 @@ def load_yolo(model: str | Path) -> Any:
     try:
         return YOLO(str(model))
     except Exception as e:  # Ultralytics raises many types for files it cannot use
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{model}: not a YOLO model Ultralytics can load ({first})") from e
+        raise _not_yolo(model, e) from e
+
+
+def _not_yolo(model: str | Path, error: Exception) -> ValueError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValueError(f"{model}: not a YOLO model Ultralytics can load ({first})")
 
 
 def run_detection(
@@ -247,7 +251,7 @@ def run_detection(
     from tqdm import tqdm
 
     from ..data import IMAGE_SUFFIXES
-    from ..folder import plan_jobs, significant_bits
+    from ..folder import mark_output, plan_jobs, significant_bits
     from ..io import read_image, write_image
     from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
@@ -265,8 +269,11 @@ def run_detection(
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
     run = DetectionRun()
+    try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
+        yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
+    except Exception as e:
+        raise _not_yolo(model, e) from e
     out.mkdir(parents=True, exist_ok=True)
-    yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)  # warm-up
 
     def process(name: str, frame: np.ndarray) -> np.ndarray:
         if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
@@ -288,6 +295,7 @@ def run_detection(
     if is_images:
         for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
             try:
+                mark_output(job)
                 write_image(job.dst, process(str(job.dst.relative_to(out.resolve())), read_image(job.src)))
             except (OSError, ValueError) as e:
                 run.failed.append((job.src, str(e)))
