@@ -547,15 +547,17 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> None:
-    """Refuse a TIFF that OpenCV decoded with fewer samples or bits than the file holds.
+def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
+    """``img`` as OpenCV decoded the TIFF ``buf``; refused if it has fewer samples or bits than
+    the file holds, and without the opaque fourth channel OpenCV adds to a CMYK one (BGR, as a
+    CMYK JPEG comes out).
 
     OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
     as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
     """
     order = _tiff_order(buf)
     if order is None:
-        return
+        return img
     try:
         entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
         tags = {}
@@ -566,9 +568,11 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> None:
                 where = at + 8 if n * size <= 4 else struct.unpack_from(order + "I", buf, at + 8)[0]
                 tags[tag] = struct.unpack_from(fmt, buf, where)[0]  # the first value (of one per sample)
     except (struct.error, IndexError):
-        return
+        return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
     channels = 1 if img.ndim == 2 else img.shape[2]
+    if photometric == 5 and samples == 4 and channels == 4:  # CMYK: OpenCV makes it BGR + an opaque "alpha"
+        return img[..., :3]
     if photometric in (0, 1) and samples > 1 and channels < samples:  # gray + extra samples (alpha)
         raise ImageReadError(
             f"{path}: a gray TIFF with {samples} samples per pixel (gray + alpha) is not supported: "
@@ -576,6 +580,7 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> None:
         )
     if bits == 16 and img.dtype == np.uint8:
         raise ImageReadError(f"{path}: a 16-bit TIFF that OpenCV decodes only as 8-bit (save it as PNG or RGB TIFF)")
+    return img
 
 
 def _opencv_reason(error: cv2.error) -> str:
@@ -637,7 +642,9 @@ def read_image(path: str | Path) -> np.ndarray:
     if img is None or img.size == 0:
         what = "truncated or corrupt JPEG" if truncated_jpeg else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
-    _check_tiff_layout(path, data.data, img)
+    img = _check_tiff_layout(path, data.data, img)
+    if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageReadError(f"{path}: {img.dtype} samples are not supported (convert to uint8, uint16 or float32 in [0, 1])")
     if jpeg:
         img = orient(img, exif_orientation(_jpeg_exif(data.data)))
     if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:

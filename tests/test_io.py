@@ -221,6 +221,22 @@ def test_multi_page_bigtiff_is_refused_and_one_page_read(tmp_path: Path, byteord
     assert read_image(tmp_path / "pyramid.tif").shape == (24, 32, 3)
 
 
+def test_cmyk_tiff_reads_as_bgr_and_integer_tiffs_are_named(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    cmyk = np.zeros((8, 10, 4), np.uint8)
+    cmyk[..., 0], cmyk[..., 3] = 200, 50  # cyan, some black
+    tifffile.imwrite(tmp_path / "cmyk.tif", cmyk, photometric="separated")
+    bgr = read_image(tmp_path / "cmyk.tif")
+    assert bgr.shape == (8, 10, 3)  # no opaque fourth channel written back as "alpha"
+    assert np.array_equal(bgr, cv2.imread(str(tmp_path / "cmyk.tif"), cv2.IMREAD_UNCHANGED)[..., :3])
+    for dtype in (np.int16, np.uint32):
+        tifffile.imwrite(tmp_path / "i.tif", np.arange(80, dtype=dtype).reshape(8, 10))
+        if cv2.imread(str(tmp_path / "i.tif"), cv2.IMREAD_UNCHANGED) is None:
+            continue  # this OpenCV does not decode it at all (the generic message)
+        with pytest.raises(ImageReadError, match=f"{np.dtype(dtype).name} samples are not supported"):
+            read_image(tmp_path / "i.tif")
+
+
 def test_single_frame_files_and_tiff_thumbnail_pages_still_read(tmp_path: Path) -> None:
     for name in ("one.tif", "one.webp", "one.gif", "one.png"):
         _frames(1)[0].save(tmp_path / name, **({"lossless": True} if name.endswith(".webp") else {}))
