@@ -336,6 +336,9 @@ class Denoiser:
         self.half = self.precision != "fp32"
         self.multiple, self.tile, self.overlap = multiple, tile, overlap
         self.border = border
+        #: ``(H, W)`` of a fixed-size backend whose whole frame is the tile (set by :func:`load`
+        #: for a static export): an image that fits runs in one pass, its border cut to fit
+        self.tile_shape: tuple[int, int] | None = None
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
@@ -454,6 +457,8 @@ class Denoiser:
             raise ValueError(f"denoise_tensor expects (B,1|3,H,W), got {tuple(x.shape)}")
         b, c, h, w = x.shape
         p = self.border
+        if self.tile_shape is not None and h <= self.tile_shape[0] and w <= self.tile_shape[1]:
+            p = min(p, (self.tile_shape[0] - h) // 2, (self.tile_shape[1] - w) // 2)  # one pass, not tiles
         with torch.inference_mode():
             # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
@@ -522,7 +527,8 @@ class Denoiser:
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
         b, c, h0, w0 = x.shape
         t, o, m = self.tile, self.overlap, self.multiple
-        if not t or (h0 <= t and w0 <= t):
+        tile_h, tile_w = self.tile_shape or (t, t)
+        if not t or (h0 <= tile_h and w0 <= tile_w):
             if b <= self.batch_size:  # one pass: no concatenation copy
                 return self._forward(backend, x)
             return torch.cat([self._forward(backend, x[i : i + self.batch_size]) for i in range(0, b, self.batch_size)])
@@ -532,9 +538,9 @@ class Denoiser:
         # a tile size and tile starts that are multiples of it.
         x = pad_to(x, -(-h0 // m) * m, -(-w0 // m) * m)
         h, w = x.shape[-2:]
-        t = max(m, t - t % m)
-        ys, xs = _starts(h, t, o, m), _starts(w, t, o, m)
-        th, tw = min(t, h), min(t, w)
+        tile_h, tile_w = max(m, tile_h - tile_h % m), max(m, tile_w - tile_w % m)
+        ys, xs = _starts(h, tile_h, o, m), _starts(w, tile_w, o, m)
+        th, tw = min(tile_h, h), min(tile_w, w)
         wy, wx = _ramp(th, o, x.device), _ramp(tw, o, x.device)
         out = torch.zeros(b, c, h, w, dtype=torch.float32, device=x.device)
         norm = torch.zeros(1, 1, h, w, dtype=torch.float32, device=x.device)
@@ -778,6 +784,8 @@ def load(
         rules = {be.channels: rule} if rule else {}
         den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
         den.runtime = own
+        if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile
+            den.tile_shape = be.size
         return den
     if name in FAMILIES:
         fam = FAMILIES[name]

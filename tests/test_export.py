@@ -207,6 +207,29 @@ def test_static_export_rejects_other_sizes(exported: Exporter, clean_rgb: np.nda
     assert np.abs(den(small).astype(int) - whole.astype(int)).max() <= 4
 
 
+def test_static_export_runs_what_fits_in_one_pass_and_tiles_its_own_shape(exported: Exporter, clean_rgb: np.ndarray) -> None:
+    path, _ = exported("onnx", 3, static=(64, 96))
+    den = cvdenoise.load(path)
+    assert den.tile_shape == (64, 96)
+    be = den._backend(3)
+    shapes: list[tuple[int, ...]] = []
+
+    def counting(x: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(x.shape))
+        return be(x)
+
+    den._models[3] = counting
+    exact = add_noise(clean_rgb[:64, :96], 25)  # the static size itself: was 6 square 64×64 tiles
+    out = den(exact)
+    assert len(shapes) == 1 and out.shape == exact.shape
+    whole = cvdenoise.load("fast", tile=0, half=False, border=0)(exact)  # no room for context: border 0
+    assert np.abs(out.astype(int) - whole.astype(int)).max() <= 1
+    shapes.clear()
+    den(add_noise(clean_rgb[:100, :150], 25))  # larger (136×184 with the border): 64×96 tiles
+    assert shapes and all(s[-2:] == (64, 96) for s in shapes)
+    assert sum(s[0] for s in shapes) == 4 * 3  # square 64×64 tiles took 4 × 5
+
+
 # ---------------------------------------------------------------------- half / CUDA
 def test_half_onnx_export_cpu(exported: Exporter) -> None:
     path, rep = exported("onnx", 3, half=True)
