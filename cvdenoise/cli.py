@@ -129,7 +129,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     ms = sorted(i.ms for i in infos)
-    print(f"wrote {len(infos)} frames to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
+    print(f"wrote {len(infos)} frame{'' if len(infos) == 1 else 's'} to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
     if gate:
         passed = sum(i.strength == 0 for i in infos)
         sig = [i.sigma for i in infos if i.sigma is not None]

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ._checks import is_integer, is_real
 from .denoiser import Denoiser, Half, load
+from .data import IMAGE_SUFFIXES
 from .degrade import from_float
 from .io import atomic_path, file_above
 from .noise import residual_sigma
@@ -251,13 +252,16 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
 
     Raises:
         FileNotFoundError: no such file.
-        VideoReadError: a folder, or OpenCV cannot open it or decode a first frame.
+        VideoReadError: a folder, an image file (by its suffix), or OpenCV cannot open it or
+            decode a first frame.
     """
     path = Path(path)
     if path.is_dir():
         raise VideoReadError(f"{path} is a folder, not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
+        raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))
     ok, first = cap.read() if cap.isOpened() else (False, None)
     if not ok or first is None:

@@ -242,6 +242,9 @@ def test_video_report_and_path_mistakes(tmp_path: Path, clean_rgb: np.ndarray, c
     assert "--strength and --gate" in capsys.readouterr().err
     assert main(["video", str(tmp_path), "-o", str(out), "-q"]) == 2
     assert "is a folder, not a video file" in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "still.png"), bgr)  # OpenCV opens a still as a one-frame video
+    assert main(["video", str(tmp_path / "still.png"), "-o", str(tmp_path / "still.mp4"), "-q"]) == 2
+    assert "is an image, not a video: use cvdenoise denoise" in capsys.readouterr().err
     assert main(["video", str(src), "-o", str(tmp_path / "new"), "-q"]) == 2
     assert "is a folder; give a video file name" in capsys.readouterr().err
 
