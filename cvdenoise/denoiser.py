@@ -344,6 +344,13 @@ class Denoiser:
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata stored in an exported model file (cvdenoise version, weights, channels,
+        multiple, ``precision`` of the graph, ...); ``{}`` when running weights."""
+        return {k: v for be in self._models.values() if isinstance(getattr(be, "metadata", None), dict)
+                for k, v in be.metadata.items()}
+
+    @property
     def last_strength(self) -> list[float]:
         """Strength applied to each image of this thread's last call (``(B,)`` list; the
         ``"auto"`` choice). Per thread, so a shared Denoiser reports each caller its own."""

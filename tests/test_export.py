@@ -243,6 +243,9 @@ def test_half_onnx_export_cpu(exported: Exporter) -> None:
         assert any("fp16 parity check skipped" in n for n in rep.notes), rep.notes
     if not torch.cuda.is_available():
         assert any("CPU" in n for n in rep.notes)
+    den = cvdenoise.load(path)
+    assert den.metadata["precision"] == "fp16" and den.precision == "fp32"  # fp16 graph, float32 input/output
+    assert cvdenoise.load("fast").metadata == {}
 
 
 @needs_cuda
