@@ -22,6 +22,16 @@ def _ensemble(value: str) -> int | str:
     return int(value)
 
 
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
 def _strength(value: str) -> float | str:
     from .blend import check_strength
 
@@ -248,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
     p.add_argument("input", help="input video")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .avi, .mkv, .mov)")
-    p.add_argument("--batch", type=int, default=4, help="frames per forward pass (default 4)")
+    p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
                         "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised")
@@ -283,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="3 (RGB) or 1 (gray) member of a family (default 3; a file's own count for files)")
     p.add_argument("--half", action="store_true", help="float16 network with float32 input/output")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or newer (default 18)")
-    p.add_argument("--batch", type=int, default=None, help="fix the batch size (ONNX; default dynamic)")
+    p.add_argument("--batch", type=_positive_int, default=None, help="fix the batch size (ONNX; default dynamic)")
     p.add_argument("--static", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="fix the input height and width (ONNX; default dynamic)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")

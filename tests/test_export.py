@@ -349,10 +349,13 @@ def test_export_argument_errors(tmp_path: Path) -> None:
 
 def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # invalid arguments are usage errors (rc 2, "error:"); rc 1 / FAILED is kept for parity failures
-    for extra in (["--batch", "0"], ["--static", "3", "5"], ["--opset", "5"], ["--opset", "99"]):
+    for extra in (["--static", "3", "5"], ["--opset", "5"], ["--opset", "99"]):
         assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), *extra]) == 2
         err = capsys.readouterr().err
         assert "cvdenoise export: error:" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as stop:  # refused by the parser, named as the flag
+        main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), "--batch", "0"])
+    assert stop.value.code == 2 and "argument --batch: expected a positive integer" in capsys.readouterr().err
     assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.pt")]) == 2
     assert not list(tmp_path.iterdir())
 
