@@ -79,9 +79,9 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from .folder import denoise_files, plan_jobs
 
     try:
-        jobs = plan_jobs(args.inputs, args.output)
+        jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing)
         den = _load(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)

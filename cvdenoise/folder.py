@@ -26,9 +26,9 @@ from .io import check_encodable, file_above, read_image, read_metadata, write_im
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "OUTPUT_MARKER"]
 
-#: File written into an output folder that lies inside an input folder: the images in a folder
-#: holding it are cvdenoise's earlier outputs, not read as inputs by a later run. An existing
-#: folder inside an input folder without it holds the user's own images, and is refused as output.
+#: File written into an output folder cvdenoise owns (a new or image-free one): the images in a
+#: folder holding it are cvdenoise's outputs, which folder walks do not read as inputs and later
+#: runs may replace. A folder of images without it is the user's (see :func:`plan_jobs`).
 OUTPUT_MARKER = ".cvdenoise-output"
 _MARKER_TEXT = "Denoised copies written by cvdenoise; a later run does not read the images here as inputs.\n"
 #: sub-folders a folder walk does not enter: hidden ones (.git, .thumbnails) and NAS/zip thumbnails
@@ -58,36 +58,60 @@ class FolderReport:
         return not self.failed
 
 
-def _files_under(root: Path) -> list[Path]:
+def _files_under(root: Path, skip: Path | None = None) -> list[Path]:
     """Files under ``root``, recursively and sorted, through symlinked folders too.
 
     Real folders are walked first, so a file keeps its real path when a link also leads to it;
     then each linked folder not reached that way, once (a link cycle ends). A dangling link is
-    listed: reading it is then reported. Hidden sub-folders (``.git``, ``.thumbnails``) and
-    thumbnail folders (``@eaDir``, ``__MACOSX``) are not entered.
+    listed: reading it is then reported. Not entered below ``root``: hidden folders (``.git``,
+    ``.thumbnails``), thumbnail folders (``@eaDir``, ``__MACOSX``), cvdenoise output folders (those
+    holding :data:`OUTPUT_MARKER`) and the folder ``skip`` (resolved; also through a link). A
+    folder that cannot be read is skipped with a warning.
     """
     found: list[Path] = []
     seen: set[str] = set()
     links: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):  # real folders (links are not entered)
-        dirnames[:] = [d for d in dirnames if not _skipped_folder(d)]
+    avoid = None if skip is None else str(skip)
+
+    def keep(dirpath: str, names: list[str]) -> list[str]:
+        kept = []
+        for d in sorted(names):
+            full = os.path.join(dirpath, d)
+            if _skipped_folder(d) or os.path.isfile(os.path.join(full, OUTPUT_MARKER)) or os.path.realpath(full) == avoid:
+                continue
+            kept.append(d)
+        return kept
+
+    def unreadable(e: OSError) -> None:
+        warnings.warn(f"cannot read folder {e.filename}: {e.strerror}; skipped", stacklevel=3)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):  # real folders (links are not entered)
+        dirnames[:] = keep(dirpath, dirnames)
         seen.add(os.path.realpath(dirpath))
         links += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         found.extend(Path(dirpath) / name for name in filenames)
     for link in sorted(links):
-        for dirpath, dirnames, filenames in os.walk(link, followlinks=True):
+        for dirpath, dirnames, filenames in os.walk(link, followlinks=True, onerror=unreadable):
             real = os.path.realpath(dirpath)
             if real in seen:
                 dirnames[:] = []
                 continue
             seen.add(real)
-            dirnames[:] = sorted(d for d in dirnames if not _skipped_folder(d))
+            dirnames[:] = keep(dirpath, dirnames)
             found.extend(Path(dirpath) / name for name in filenames)
     return sorted(found)
 
 
 def _skipped_folder(name: str) -> bool:
     return name.startswith(".") or name in _SKIPPED_FOLDERS
+
+
+def _holds_images(folder: Path) -> bool:
+    """Any image or DICOM file anywhere under ``folder`` (hidden folders included)."""
+    for _, _, filenames in os.walk(folder):
+        if any(Path(n).suffix.lower() in IMAGE_SUFFIXES + DICOM_SUFFIXES for n in filenames):
+            return True
+    return False
 
 
 def _is_apple_double(path: Path) -> bool:
@@ -101,29 +125,36 @@ def _is_apple_double(path: Path) -> bool:
         return False
 
 
-def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
+def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
-    ``outdir`` may lie inside an input folder: a new or empty one is marked as cvdenoise's own
-    (:data:`OUTPUT_MARKER`, written with the first image), and the images in a marked one are not
-    read as inputs by a later run. An existing unmarked folder there that holds images is refused:
-    those images are the user's, and copies of the same names would replace them.
+    cvdenoise replaces existing files only in a folder it owns: one marked with
+    :data:`OUTPUT_MARKER`, or a new or image-free one, which is marked with the first image
+    written. Folder walks never enter a marked folder, nor the output folder itself, so earlier
+    outputs are not read as inputs. An unmarked folder of images is refused as output where it lies
+    inside an input folder, and elsewhere where this run would replace one of its files (unless
+    ``skip_existing``: those are then left alone).
 
     Raises:
         FileNotFoundError: an input does not exist.
-        ValueError: nothing to do, ``outdir`` is a file, below a file, an input folder or an
-            unmarked folder of images inside one, two different inputs map to the same output,
-            or an output would overwrite an input file. A file reached twice (named twice, on its
-            own and inside a given folder, or through a symlink) is denoised once, under the
-            first name that is not a link, with a warning.
+        ValueError: nothing to do, ``outdir`` is a file, below a file, unreadable, an input
+            folder, or an unmarked folder of images as above; two different inputs map to the
+            same output, or an output would overwrite an input file. A file reached twice (named
+            twice, on its own and inside a given folder, or through a symlink) is denoised once,
+            under the first name that is not a link, with a warning.
     """
     out = Path(outdir).resolve()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
-    if (blocker := file_above(out)) is not None:
-        raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
-    marked = (out / OUTPUT_MARKER).is_file()
-    marker: Path | None = None
+    try:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
+        if (blocker := file_above(out)) is not None:
+            raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
+        owned = (out / OUTPUT_MARKER).is_file() or not out.exists() or not _holds_images(out)
+        marker = None if (out / OUTPUT_MARKER).is_file() or not owned else out / OUTPUT_MARKER
+    except OSError as e:
+        raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
+    not_ours = (f"holds images but no {OUTPUT_MARKER} marker (so they are not cvdenoise's outputs; for an older "
+                f"cvdenoise's output folder, add the marker: touch {Path(outdir) / OUTPUT_MARKER})")
     jobs: list[Job] = []
     for item in inputs:
         p = Path(item)
@@ -133,30 +164,21 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
             root = p.resolve()
             if out == root:
                 raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
-            inside = root in out.parents  # the output folder lies inside this input folder
-            if inside and not marked:
-                marker = out / OUTPUT_MARKER
-            for f in _files_under(root):
+            if root in out.parents and not owned:
+                raise ValueError(f"output folder {outdir} lies inside the input folder {p} and {not_ours}: "
+                                 "choose a new or empty output folder")
+            for f in _files_under(root, skip=out):
                 if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES or _is_apple_double(f):
                     continue
                 if f.name.startswith(".cvdenoise-"):
                     continue  # a temporary file left by an interrupted write
-                if inside and out in f.resolve().parents:
-                    if not marked:
-                        raise ValueError(
-                            f"output folder {outdir} lies inside the input folder {p} and already holds images "
-                            f"cvdenoise did not write (e.g. {f.relative_to(root)}): copies of the same names would "
-                            "replace them; choose a new or empty output folder"
-                        )
-                    continue  # cvdenoise's earlier outputs, not inputs
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
             raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
-    if marker is not None:
-        jobs = [replace(j, marker=marker) for j in jobs]
     if not jobs:
         raise ValueError(
-            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)})"
+            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}; "
+            "hidden folders and cvdenoise output folders are not searched)"
         )
     unique: dict[Path, Job] = {}
     for j in jobs:  # a file given twice, as a file and inside a folder, or through a link: denoised once,
@@ -175,7 +197,12 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path) -> list[Job]:
         if j.dst in seen:
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
         seen[j.dst] = j.src
-    return jobs
+    if not owned and not skip_existing:
+        replaced = next((j.dst for j in jobs if j.dst.exists()), None)
+        if replaced is not None:
+            raise ValueError(f"output folder {outdir} {not_ours}, and this run would replace {replaced.relative_to(out)}: "
+                             "choose a new or empty output folder, or --skip-existing to keep its files")
+    return jobs if marker is None else [replace(j, marker=marker) for j in jobs]
 
 
 def significant_bits(image: np.ndarray) -> int:

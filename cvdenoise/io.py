@@ -208,15 +208,23 @@ def _tiff_order(buf: _Buffer) -> str | None:
     return "<" if head == b"II*\0" else ">" if head == b"MM\0*" else None
 
 
-def _tiff_ifd(buf: _Buffer, order: str, offset: int) -> tuple[list[_Entry], int]:
-    """The entries of the TIFF IFD at ``offset`` and the offset of the next IFD (0: none)."""
+def _tiff_ifd(buf: _Buffer, order: str, offset: int, tolerant: bool = False) -> tuple[list[_Entry], int]:
+    """The entries of the TIFF IFD at ``offset`` and the offset of the next IFD (0: none).
+
+    ``struct.error`` if the IFD runs past the end of ``buf``; ``tolerant`` (as image viewers
+    read an orientation): entries past the end (an entry count too large) are left out, and a
+    missing next-IFD offset reads as 0 — only a missing entry count raises.
+    """
     (count,) = struct.unpack_from(order + "H", buf, offset)
     entries: list[_Entry] = []
     for i in range(count):
         at = offset + 2 + 12 * i
+        if tolerant and at + 12 > len(buf):
+            return entries, 0
         tag, typ, n = struct.unpack_from(order + "HHI", buf, at)
         entries.append((tag, typ, n, at))
-    (nxt,) = struct.unpack_from(order + "I", buf, offset + 2 + 12 * count)
+    end = offset + 2 + 12 * count
+    nxt = struct.unpack_from(order + "I", buf, end)[0] if end + 4 <= len(buf) or not tolerant else 0
     return entries, nxt
 
 
@@ -300,17 +308,21 @@ def _valid_icc(icc: bytes | None) -> bytes | None:
 _ORIENTATION = 0x0112  # EXIF Orientation: how the stored pixels are turned for display (1: as stored)
 
 
-def _exif_entries(exif: bytes) -> tuple[str, list[_Entry], list[_Entry]] | None:
-    """Byte order, IFD0 entries and Exif sub-IFD entries of TIFF-structured EXIF bytes."""
+def _exif_entries(exif: bytes, tolerant: bool = False) -> tuple[str, list[_Entry], list[_Entry]] | None:
+    """Byte order, IFD0 entries and Exif sub-IFD entries of TIFF-structured EXIF bytes
+    (``tolerant``: what can be read of a damaged IFD0, see :func:`_tiff_ifd`); a broken sub-IFD gives none."""
     order = _tiff_order(exif)
     if order is None:
         return None
     (ifd0,) = struct.unpack_from(order + "I", exif, 4)
-    entries, _ = _tiff_ifd(exif, order, ifd0)
+    entries, _ = _tiff_ifd(exif, order, ifd0, tolerant)
     sub: list[_Entry] = []
     for tag, typ, n, at in entries:
         if tag == 0x8769 and typ in (4, 13) and n == 1:  # pointer to the Exif sub-IFD
-            sub, _ = _tiff_ifd(exif, order, struct.unpack_from(order + "I", exif, at + 8)[0])
+            try:
+                sub, _ = _tiff_ifd(exif, order, struct.unpack_from(order + "I", exif, at + 8)[0], tolerant)
+            except struct.error:  # a broken sub-IFD: IFD0 (orientation, and what is rewritten) still counts
+                sub = []
     return order, entries, sub
 
 
@@ -325,7 +337,7 @@ def exif_orientation(exif: bytes | None) -> int:
         return 1
     exif = exif.removeprefix(b"Exif\0\0")
     try:
-        parsed = _exif_entries(exif)
+        parsed = _exif_entries(exif, tolerant=True)  # a damaged block's orientation still counts, as for viewers
         if parsed is None:
             return 1
         order, entries, _ = parsed

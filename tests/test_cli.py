@@ -12,12 +12,19 @@ import pytest
 from PIL import Image
 
 from cvdenoise.cli import main
+from cvdenoise.folder import OUTPUT_MARKER
 
 from helpers import add_noise, psnr
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != OUTPUT_MARKER}
+
+
+def _images(folder: Path) -> list[str]:
+    """Files under ``folder`` (relative paths, sorted), without the output marker."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != OUTPUT_MARKER)
 
 
 @pytest.fixture()
@@ -48,7 +55,7 @@ def test_folder_with_corrupt_files(
     assert code == 1
     assert "corrupt.png" in err and "empty.jpg" in err and "2 file(s) failed" in err
     assert _digest(noisy_folder) == before  # inputs untouched
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    written = _images(out)
     assert written == ["a.png", "la.png", "rgba.png", "sub/b.jpg", "sub/deeper/gray.tif", "sub/gray16.png"]
     for rel in written:
         a = cv2.imread(str(noisy_folder / rel), cv2.IMREAD_UNCHANGED)
@@ -69,9 +76,9 @@ def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path, capsy
     code = main(["denoise", str(noisy_folder / "a.png"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(out), "-q", "-w", "fast",
                  "--no-half"])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert _images(out) == ["a.png", "b.jpg"]
     (ref := tmp_path / "ref").touch()
-    for p in out.iterdir():  # written atomically, yet with the permissions a plain open() gives
+    for p in out.glob("[!.]*"):  # written atomically, yet with the permissions a plain open() gives
         assert stat.S_IMODE(p.stat().st_mode) == stat.S_IMODE(ref.stat().st_mode), p
     assert "wrote 2 of 2 images" in (said := capsys.readouterr().out) and "(fast, fp32 ×1 on cpu)" in said
 
@@ -156,11 +163,11 @@ def test_a_file_given_twice_is_denoised_once(noisy_folder: Path, tmp_path: Path,
     a = str(noisy_folder / "a.png")
     out = tmp_path / "o"
     assert main(["denoise", a, a, "-o", str(out), "-q", "-w", "fast"]) == 0
-    assert "wrote 1 of 1" in capsys.readouterr().out and [p.name for p in out.iterdir()] == ["a.png"]
+    assert "wrote 1 of 1" in capsys.readouterr().out and _images(out) == ["a.png"]
     # a folder and a file inside it (a shell glob next to its folder): the folder's place wins
     assert main(["denoise", str(noisy_folder / "sub"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(tmp_path / "o2"),
                  "-q", "-w", "fast"]) == 1  # sub/corrupt.png fails, as in the folder run
-    assert sorted(p.name for p in (tmp_path / "o2").rglob("*") if p.is_file()) == ["b.jpg", "gray.tif", "gray16.png"]
+    assert sorted(Path(p).name for p in _images(tmp_path / "o2")) == ["b.jpg", "gray.tif", "gray16.png"]
     capsys.readouterr()
     assert main(["denoise", a, "-o", str(out), "-q", "-w", "fast", "--skip-existing"]) == 0
     text = capsys.readouterr().out
@@ -190,7 +197,7 @@ def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder
     assert main(["denoise", str(root), "-o", str(out), "-q", "-w", "fast"]) == 1
     err = capsys.readouterr().err
     assert "gone.png" in err and "corrupt.png" in err  # reported, not silently skipped
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    written = _images(out)
     assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
 
 
@@ -204,7 +211,7 @@ def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clea
         (top / name).symlink_to("2024", target_is_directory=True)
     out = tmp_path / "o"
     assert main(["denoise", str(top), "-o", str(out), "-q", "-w", "fast"]) == 0
-    assert [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()] == ["2024/x.png"]
+    assert _images(out) == ["2024/x.png"]
     assert "reached twice" in capsys.readouterr().err  # merged, and said so
 
 
@@ -217,7 +224,11 @@ def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
     cv2.imwrite(str(photos / "2023" / "a.jpg"), add_noise(clean_rgb[::-1], 20))  # the user's own photo, same name
     before = _digest(photos)
     assert main(["denoise", str(photos), "-o", str(photos / "2023"), "-q", "-w", "fast"]) == 2
-    assert "already holds images cvdenoise did not write" in capsys.readouterr().err
+    assert "holds images but no .cvdenoise-output marker" in capsys.readouterr().err
+    (photos / ".stash").mkdir()  # a hidden folder (not walked) of the user's images: refused all the same
+    cv2.imwrite(str(photos / ".stash" / "a.jpg"), add_noise(clean_rgb[::-1], 20))
+    before = _digest(photos)
+    assert main(["denoise", str(photos), "-o", str(photos / ".stash"), "-q", "-w", "fast"]) == 2
     assert _digest(photos) == before
     # a new folder there is marked as cvdenoise's own: a second run does not read its images as inputs
     out = photos / "clean"
@@ -225,6 +236,36 @@ def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
     assert (out / ".cvdenoise-output").is_file() and (out / "2023" / "a.jpg").is_file()
     assert main(["denoise", str(photos), "-o", str(out), "-q", "-w", "fast"]) == 0
     assert "wrote 2 of 2" in capsys.readouterr().out
+
+
+def test_earlier_output_folders_are_never_read_as_inputs(tmp_path: Path, clean_rgb: np.ndarray,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.png"), add_noise(clean_rgb, 20))
+    opts = ["-q", "-w", "fast"]
+    assert main(["denoise", str(photos), "-o", str(photos / "out1"), *opts]) == 0
+    assert main(["denoise", str(photos), "-o", str(photos / "out2"), *opts]) == 0  # out1: earlier outputs
+    assert main(["denoise", str(photos), "-o", str(tmp_path / "sibling"), *opts]) == 0
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.png")) == [
+        "photos/a.png", "photos/out1/a.png", "photos/out2/a.png", "sibling/a.png"]
+    (photos / "link").symlink_to(tmp_path / "sibling")  # a link into an output folder: not followed into it
+    assert main(["denoise", str(photos), "-o", str(tmp_path / "sibling"), *opts]) == 0
+    assert "wrote 1 of 1" in capsys.readouterr().out
+
+
+def test_files_of_an_unmarked_output_folder_are_not_replaced(tmp_path: Path, clean_rgb: np.ndarray,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "top"
+    (top / "sub").mkdir(parents=True)
+    cv2.imwrite(str(top / "a.jpg"), add_noise(clean_rgb[::-1], 20))  # the user's photo
+    cv2.imwrite(str(top / "sub" / "a.jpg"), add_noise(clean_rgb, 20))
+    before = _digest(top)
+    for inputs in ([str(top / "sub")], [str(top / "sub" / "a.jpg")]):  # a folder below, or a file (a shell glob)
+        assert main(["denoise", *inputs, "-o", str(top), "-q", "-w", "fast"]) == 2
+        assert "this run would replace a.jpg" in capsys.readouterr().err
+    assert main(["denoise", str(top / "sub"), "-o", str(top), "-q", "-w", "fast", "--skip-existing"]) == 0
+    assert _digest(top) == before and not (top / ".cvdenoise-output").exists()
 
 
 def test_output_folder_above_an_input_folder(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,7 @@ def run(script: str, *args: str) -> str:
 def test_denoise_folder(tmp_path: Path) -> None:
     out = run("denoise_folder.py", str(EXAMPLES / "data"), str(tmp_path))
     assert "wrote 5 of 5 images" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (EXAMPLES / "data").iterdir())
+    assert sorted(p.name for p in tmp_path.glob("[!.]*")) == sorted(p.name for p in (EXAMPLES / "data").iterdir())
 
 
 def test_dataloader_transform() -> None:
