@@ -53,8 +53,17 @@ def available() -> list[str]:
 
 
 def resolve(name: str | Path) -> Path:
-    """Shipped name (``color-default``) or a path → existing ``.safetensors`` path."""
+    """Shipped name (``color-default``) or a path → existing ``.safetensors`` path.
+
+    A shipped name given as a ``str`` means the shipped file even where a file or folder of that
+    name exists in the working directory (e.g. an output folder named ``color-default``); a
+    ``Path``, a name with a folder part or the ``.safetensors`` suffix means that path.
+    """
     p = Path(name)
+    if isinstance(name, str) and p.name == name and p.suffix != ".safetensors":
+        shipped = WEIGHTS_DIR / f"{name}.safetensors"
+        if shipped.is_file():
+            return shipped
     if p.suffix == ".safetensors" or p.exists():
         if p.is_dir():
             raise WeightsError(f"weights must be a .safetensors file, got a folder: {p}")

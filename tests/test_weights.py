@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -208,3 +209,17 @@ def test_architecture_errors_name_the_options() -> None:
         ModelConfig(widths=(8,), enc_blocks=(0, 1, 2), dec_blocks=())
     with pytest.raises(ValueError, match="block counts must be >= 0"):
         ModelConfig(widths=(8, 16), enc_blocks=(-1, 0), dec_blocks=(0,))
+
+
+def test_shipped_names_are_not_shadowed_by_local_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvdenoise
+    from cvdenoise.weights import resolve
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "color-default").mkdir()  # e.g. an output folder named after the weights
+    (tmp_path / "gray-fast").write_bytes(b"not weights")
+    assert resolve("color-default").parent.name == "weights" and resolve("gray-fast").parent.name == "weights"
+    den = cvdenoise.load("fast")
+    assert den(np.zeros((16, 16), np.uint8)).shape == (16, 16)  # the gray twin, resolved by name
+    with pytest.raises(WeightsError, match="got a folder"):
+        resolve(Path("color-default"))  # a Path means the path
