@@ -416,7 +416,7 @@ class Denoiser:
             check_pil_mode(image)
             return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
         elif is_dicom_dataset(image):
-            return denoise_dataset(image, self)  # type: ignore[arg-type]
+            return denoise_dataset(image, self, strength=s)  # type: ignore[arg-type]
         else:
             raise TypeError(
                 "expected a numpy array, torch tensor, PIL image or pydicom Dataset, "

@@ -3,7 +3,7 @@
 Pixel data is denoised in place of the original: every other element (patient, study, series,
 geometry, window settings) is kept, and so are the pixel dtype, ``BitsStored`` and the
 signedness. As the standard asks of changed pixels, the copy is a new instance: a new SOP
-Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are mapped to ``[0, 1]`` by each frame's own min/max for the model and back.
+Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are mapped to ``[0, 1]`` by the dataset's min/max (one mapping for all its frames) for the model and back.
 Compressed transfer syntaxes are decoded (when pydicom has a decoder) and written uncompressed.
 """
 
@@ -20,7 +20,7 @@ from .io import atomic_write
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
 
-    from .denoiser import Denoiser
+    from .denoiser import Denoiser, Strength
 
 __all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "read_dicom", "write_dicom", "denoise_dataset", "dataset_from_array"]
 
@@ -86,31 +86,50 @@ def dataset_from_array(pixels: np.ndarray, bits_stored: int, **elements: Any) ->
     return ds
 
 
-def _denoise_frame(frame: np.ndarray, denoiser: "Denoiser", rgb: bool) -> np.ndarray:
-    lo, hi = float(frame.min()), float(frame.max())
-    if hi <= lo:
-        return frame
+def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser",
+                   strength: "Strength | None") -> tuple[np.ndarray, list[float]]:
+    """One frame mapped from ``[lo, hi]`` to ``[0, 1]``, denoised and mapped back; its strength."""
+    if hi <= lo:  # a constant dataset: nothing to denoise
+        return frame, [0.0]
     x = ((frame.astype(np.float32) - lo) / (hi - lo)).clip(0, 1)
-    y = denoiser(x, channel_order="rgb") if rgb else denoiser(x)
+    y = denoiser(x, channel_order="rgb", strength=strength)
     out = np.rint(y.astype(np.float64) * (hi - lo) + lo)
     info = np.iinfo(frame.dtype) if np.issubdtype(frame.dtype, np.integer) else None
-    return out.clip(info.min, info.max).astype(frame.dtype) if info else out.astype(frame.dtype)
+    return (out.clip(info.min, info.max).astype(frame.dtype) if info else out.astype(frame.dtype)), denoiser.last_strength
 
 
-def denoise_dataset(ds: "Dataset", denoiser: "Denoiser") -> "Dataset":
+def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | None" = None) -> "Dataset":
     """A copy of ``ds`` with denoised pixel data (same dtype, bit depth and metadata; a new SOP
-    Instance UID, ``ImageType`` DERIVED)."""
+    Instance UID, ``ImageType`` DERIVED), at ``strength`` (default: the denoiser's).
+
+    Gray (``MONOCHROME1/2``) or colour (``RGB``, ``YBR_*``) data; one mapping of the dataset's
+    value range to ``[0, 1]`` for all its frames, so they stay consistent. ``denoiser.last_strength``
+    then holds one strength per frame.
+
+    Raises:
+        ValueError: undecodable pixel data, or another photometric interpretation (``PALETTE
+            COLOR``: its indices are not intensities).
+    """
     try:
         arr = ds.pixel_array
     except Exception as e:  # pydicom raises many types for missing decoders / bad data
         raise ValueError(f"cannot decode DICOM pixel data: {e}") from e
-    spp = int(getattr(ds, "SamplesPerPixel", 1))
+    photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
+    if photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB") and not photometric.startswith("YBR"):
+        hint = " (apply the palette first: pydicom.pixels.apply_color_lut)" if photometric == "PALETTE COLOR" else ""
+        raise ValueError(f"DICOM PhotometricInterpretation {photometric!r} is not supported: gray MONOCHROME1/2 or "
+                         f"colour RGB/YBR only{hint}")
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    rgb = spp == 3
-    if frames > 1:
-        out = np.stack([_denoise_frame(f, denoiser, rgb) for f in arr])
-    else:
-        out = _denoise_frame(arr, denoiser, rgb)
+    rgb = int(getattr(ds, "SamplesPerPixel", 1)) == 3
+    lo, hi = float(arr.min()), float(arr.max())  # one mapping for every frame: no flicker between them
+    strengths: list[float] = []
+    outs = []
+    for frame in arr if frames > 1 else arr[None]:
+        y, s = _denoise_frame(frame, lo, hi, denoiser, strength)
+        outs.append(y)
+        strengths += s
+    out = np.stack(outs) if frames > 1 else outs[0]
+    denoiser.last_strength = strengths
     new = copy.deepcopy(ds)
     photometric = str(ds.PhotometricInterpretation)
     if photometric.startswith("YBR") and rgb:

@@ -69,3 +69,23 @@ def test_dataset_from_array_refuses_colour_and_float_arrays() -> None:
         dataset_from_array(np.zeros((4, 5, 3), np.uint8), 8)
     with pytest.raises(ValueError, match="got float32"):
         dataset_from_array(np.zeros((4, 5), np.float32), 8)
+
+
+def test_per_call_strength_frames_mapped_alike_and_palette_refused(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    _, noisy = ct_pair
+    den = cvdenoise.load("fast", half=False)
+    ds = make_dicom(noisy, 12)
+    assert np.array_equal(den(ds, strength=0).pixel_array, noisy)  # the per-call strength reaches the frames
+    assert not np.array_equal(den(ds, strength=1).pixel_array, den(ds, strength=0.3).pixel_array)
+    # two identical frames, one with two marker pixels: one mapping for the dataset, no flicker between them
+    marked = noisy.copy()
+    marked[0, 0], marked[0, 1] = 2047, -2048
+    multi = make_dicom(noisy, 12)
+    multi.set_pixel_data(np.stack([noisy, marked]), "MONOCHROME2", 12)
+    out = den(multi, strength=1).pixel_array.astype(int)
+    assert out.shape == (2, *noisy.shape) and len(den.last_strength) == 2
+    assert np.abs(out[0] - out[1])[64:, 64:].max() <= 1  # (away from the markers' receptive field)
+    palette = make_dicom(noisy.clip(0, 255).astype(np.uint8), 8)
+    palette.PhotometricInterpretation = "PALETTE COLOR"
+    with pytest.raises(ValueError, match="'PALETTE COLOR' is not supported.*apply_color_lut"):
+        den(palette)
