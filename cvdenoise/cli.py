@@ -189,10 +189,18 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 def _cmd_weights(args: argparse.Namespace) -> int:
     import json
 
-    from .weights import FAMILIES, available, read_card
+    from .model import count_macs, count_params
+    from .weights import FAMILIES, WeightsError, available, load_model, read_card
 
-    for name in available():
-        card = read_card(name)
+    for name in args.paths or available():
+        try:
+            card = read_card(name)
+            if args.paths and not {"parameters", "macs_per_pixel"} <= set(card):  # no card: count them
+                model = load_model(name)
+                card = {"parameters": count_params(model), "macs_per_pixel": round(count_macs(model)), **card}
+        except WeightsError as e:
+            print(f"cvdenoise weights: error: {e}", file=sys.stderr)
+            return 2
         fam = [f for f, m in FAMILIES.items() if name in m.values()]
         bench = card.get("benchmark", {})
         rule = card.get("auto_strength") or {}
@@ -300,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file (.onnx, or .pt/.ts/.torchscript)")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("weights", help="list shipped weights")
+    p = sub.add_parser("weights", help="list shipped weights, or describe weights files")
+    p.add_argument("paths", nargs="*", metavar="WEIGHTS",
+                   help="shipped names or .safetensors files to describe (default: every shipped file)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_cmd_weights)
     return parser

@@ -408,6 +408,9 @@ class Denoiser:
         s = self.strength if strength is None else strength
         self._check_strength(s)
         restore: Callable[[torch.Tensor], Any]
+        if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
+            native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
+            return native.astype(image.dtype)
         if isinstance(image, np.ndarray):
             x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):

@@ -123,6 +123,20 @@ def test_module_entry_point_and_weights_list() -> None:
         assert "auto-strength a=" in line  # every shipped card carries its strength rule
 
 
+def test_weights_command_describes_a_file_without_its_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    copy = tmp_path / "mine.safetensors"
+    shutil.copy(resolve("color-fast"), copy)  # weights copied without their JSON card
+    assert main(["weights", str(copy)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "params=   634212" in line and "MACs/px=  17192" in line and "auto-strength none (auto = 1)" in line
+    assert main(["weights", str(tmp_path / "missing.safetensors")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
 def test_precision_and_ensemble_options() -> None:
     from cvdenoise.cli import build_parser
 

@@ -528,3 +528,12 @@ def test_weights_without_their_card_warn_that_auto_strength_has_no_rule(tmp_path
         cvdenoise.load(tmp_path / "copy.safetensors", strength=1.0)  # a fixed strength needs no rule
         shutil.copy(src.with_suffix(".json"), tmp_path / "copy.json")
         assert cvdenoise.load(tmp_path / "copy.safetensors").rules  # the card brings the rule
+
+
+def test_big_endian_arrays_keep_their_dtype(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 20)[:48, :64].astype(np.uint16) * 257
+    big = noisy.astype(">u2")
+    out = fast(big)
+    assert out.dtype == np.dtype(">u2") and np.array_equal(out, fast(noisy))
+    f = (noisy / 65535).astype(">f4")
+    assert fast(f).dtype == np.dtype(">f4")
