@@ -29,6 +29,7 @@ from ._checks import check_float_range
 
 __all__ = [
     "DegradationConfig",
+    "NOISE_KINDS",
     "PRESETS",
     "Degrader",
     "degrade",
@@ -90,6 +91,37 @@ class DegradationConfig:
     resize_scale: Range = (0.5, 0.9)
     jpeg_quality: tuple[int, int] = (30, 95)
     shuffle: bool = True  # random order of blur / resize / noise (JPEG always last)
+
+    def __post_init__(self) -> None:
+        """Refuse values no degradation can take, naming the field (not at a random later draw)."""
+        for name in ("p_clean", "p_blur", "p_resize", "p_noise", "p_jpeg", "sigma_log_fraction", "p_gray_noise",
+                     "p_camera_mono"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+                raise ValueError(f"DegradationConfig.{name} must be a probability in [0, 1], got {v!r}")
+        # (field, smallest allowed low, largest allowed high)
+        ranges: tuple[tuple[str, float, float], ...] = (
+            ("gaussian_sigma", 0, 1), ("poisson_scale", 0, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
+            ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 0, 1), ("camera_read", 0, 1),
+            ("camera_red_gain", 0, 100), ("camera_blue_gain", 0, 100), ("camera_saturation", 0, 1),
+            ("blur_sigma", 0, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
+            ("resize_scale", 1e-3, 1), ("jpeg_quality", 1, 100),
+        )
+        for name, lowest, highest in ranges:
+            r = getattr(self, name)
+            if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r)
+                    and lowest <= r[0] <= r[1] <= highest):
+                raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
+                                 f"{lowest} <= low <= high <= {highest}, got {r!r}")
+        kinds = dict(self.noise_kinds) if isinstance(self.noise_kinds, (tuple, list)) else {}
+        unknown = sorted(set(kinds) - set(NOISE_KINDS))
+        if not kinds or unknown or any(w < 0 for w in kinds.values()) or sum(kinds.values()) <= 0:
+            raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS} with "
+                             f"weights >= 0 and a positive sum, got {self.noise_kinds!r}")
+
+
+#: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``
+NOISE_KINDS = ("gaussian", "poisson", "speckle", "iso", "saltpepper", "camera")
 
 
 def _fixed(**overrides: object) -> DegradationConfig:

@@ -33,6 +33,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_float_range
 from .degrade import (
     _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, LUMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config,
 )
@@ -362,6 +363,7 @@ class TorchDegrader:
             raise ValueError(f"expected a (B,C,H,W) tensor with C = 1 or 3, got {shape}")
         if not clean.is_floating_point():
             raise TypeError(f"expected a float tensor in [0, 1], got {clean.dtype}")
+        check_float_range(clean, hint="divide 8-bit values by 255")  # (0-255 floats came back all white)
         c, n = self.config, clean.shape[0]
         x = clean.to(torch.float32, copy=True)
         active = self._rand(n) >= c.p_clean

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from cvdenoise.degrade import PRESETS, Degrader, degrade, degrade_batch
 
@@ -135,3 +136,26 @@ def test_float_images_outside_0_1_or_empty_are_refused() -> None:
         d(np.full((8, 8), np.nan, np.float32), rng=0)
     with pytest.raises(ValueError, match="non-empty"):
         d(np.zeros((0, 8, 3), np.uint8), rng=0)
+
+
+def test_config_values_no_degradation_can_take_are_refused_naming_the_field() -> None:
+    from cvdenoise.degrade import DegradationConfig
+
+    for field, value in (("p_noise", 2.0), ("gaussian_sigma", (0.5, 0.1)), ("gaussian_sigma", (-0.1, -0.05)),
+                         ("jpeg_quality", (0, 150)), ("motion_kernel", (1, 1)), ("resize_scale", (2, 3))):
+        with pytest.raises(ValueError, match=f"DegradationConfig.{field} must be"):
+            DegradationConfig(**{field: value})
+    for kinds in ((), (("gaussian", 0.0),), (("pink", 1.0),)):
+        with pytest.raises(ValueError, match="noise_kinds"):
+            DegradationConfig(noise_kinds=kinds)
+    assert DegradationConfig(gaussian_sigma=[0.01, 0.1]).gaussian_sigma == [0.01, 0.1]  # lists (from JSON) are fine
+
+
+def test_torch_degrader_refuses_values_outside_0_1() -> None:
+    from cvdenoise.degrade_torch import TorchDegrader
+
+    deg = TorchDegrader("gaussian25", seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\].*255"):
+        deg(torch.rand(2, 3, 16, 16) * 255)
+    with pytest.raises(ValueError, match="NaN"):
+        deg(torch.full((1, 3, 8, 8), float("nan")))
