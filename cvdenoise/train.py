@@ -18,7 +18,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -492,6 +492,14 @@ def main(args: argparse.Namespace) -> int:
         kind = args.init
     elif args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init):
         kind = str(args.init).split("-", 1)[1]  # a shipped name: color-fast → fast
+    elif args.init:  # a weights file: the size its network has, else the file's own name
+        try:
+            config = load_model(args.init).config
+        except WeightsError:
+            pass  # (train() reports it)
+        else:
+            sizes = [k for k, c in CONFIGS.items() if replace(config, channels=c.channels) == c]
+            kind = sizes[0] if sizes else Path(args.init).stem.split("-", 1)[-1]
     name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{kind}"
     cfg = TrainConfig(
         out=args.out, name=name, size=args.size, channels=args.channels, folders=list(args.folders),

@@ -325,3 +325,8 @@ def test_init_names_the_run_after_the_network_it_starts_from(tmp_path: Path, cap
             "--val-size", "2", "--warmup", "1", "--out", str(out), "--p-dead-leaves", "1"]
     assert main(args) == 0
     assert (out / "color-fast.safetensors").is_file() and not (out / "color-default.safetensors").exists()
+    # a weights file: named after its network's size too (it fell back to --size, "default")
+    again = ["train", "--init", str(out / "color-fast.safetensors"), *args[3:-4], "--out", str(tmp_path / "ft2"),
+             "--p-dead-leaves", "1"]
+    assert main(again) == 0
+    assert (tmp_path / "ft2" / "color-fast.safetensors").is_file() and not (tmp_path / "ft2" / "color-default.safetensors").exists()
