@@ -79,7 +79,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from .folder import denoise_files, plan_jobs
 
     try:
-        jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing)
+        jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
         den = _load(args)
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, help="output folder (created; never an input)")
     p.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files at output paths even if cvdenoise did not write them "
+                        "(by default it refuses: see .cvdenoise-output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_denoise)

@@ -97,27 +97,36 @@ class DegradationConfig:
         for name in ("p_clean", "p_blur", "p_resize", "p_noise", "p_jpeg", "sigma_log_fraction", "p_gray_noise",
                      "p_camera_mono"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
+            if not (_is_number(v) and 0.0 <= v <= 1.0):
                 raise ValueError(f"DegradationConfig.{name} must be a probability in [0, 1], got {v!r}")
         # (field, smallest allowed low, largest allowed high)
         ranges: tuple[tuple[str, float, float], ...] = (
-            ("gaussian_sigma", 0, 1), ("poisson_scale", 0, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
-            ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 0, 1), ("camera_read", 0, 1),
+            ("gaussian_sigma", 0, 1), ("poisson_scale", 1e-6, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
+            ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 1e-6, 1), ("camera_read", 0, 1),
             ("camera_red_gain", 0, 100), ("camera_blue_gain", 0, 100), ("camera_saturation", 0, 1),
             ("blur_sigma", 0, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
             ("resize_scale", 1e-3, 1), ("jpeg_quality", 1, 100),
         )
         for name, lowest, highest in ranges:
             r = getattr(self, name)
-            if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r)
+            if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(_is_number(v) for v in r)
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
                                  f"{lowest} <= low <= high <= {highest}, got {r!r}")
-        kinds = dict(self.noise_kinds) if isinstance(self.noise_kinds, (tuple, list)) else {}
-        unknown = sorted(set(kinds) - set(NOISE_KINDS))
-        if not kinds or unknown or any(w < 0 for w in kinds.values()) or sum(kinds.values()) <= 0:
+        try:
+            kinds = dict(self.noise_kinds)
+        except (TypeError, ValueError):
+            kinds = {}
+        weights = list(kinds.values())
+        if (not kinds or set(kinds) - set(NOISE_KINDS) or not all(_is_number(w) and w >= 0 for w in weights)
+                or sum(weights) <= 0):
             raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS} with "
                              f"weights >= 0 and a positive sum, got {self.noise_kinds!r}")
+
+
+def _is_number(v: object) -> bool:
+    """A real number (Python or numpy), not a bool."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 #: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``

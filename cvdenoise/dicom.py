@@ -131,7 +131,6 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     out = np.stack(outs) if frames > 1 else outs[0]
     denoiser.last_strength = strengths
     new = copy.deepcopy(ds)
-    photometric = str(ds.PhotometricInterpretation)
     if photometric.startswith("YBR") and rgb:
         photometric = "RGB"  # pydicom's pixel_array converted it to RGB
     # new pixels make a new image (DICOM PS3.3 C.12.1.1.1): a new SOP Instance UID (also in the

@@ -24,25 +24,34 @@ from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import check_encodable, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "written_here", "OUTPUT_MARKER"]
 
-#: File written into an output folder cvdenoise owns (a new or image-free one): the images in a
-#: folder holding it are cvdenoise's outputs, which folder walks do not read as inputs and later
-#: runs may replace. A folder of images without it is the user's (see :func:`plan_jobs`).
+#: File in an output folder listing the files cvdenoise wrote there (one path per line, relative
+#: to the folder): folder walks do not read those as inputs, and later runs may replace them. Any
+#: other existing file at an output path is the user's: it is not replaced (see :func:`plan_jobs`).
 OUTPUT_MARKER = ".cvdenoise-output"
-_MARKER_TEXT = "Denoised copies written by cvdenoise; a later run does not read the images here as inputs.\n"
+_MARKER_HEAD = "# files written here by cvdenoise (not read as inputs by its folder walks; later runs may replace them)\n"
 #: sub-folders a folder walk does not enter: hidden ones (.git, .thumbnails) and NAS/zip thumbnails
 _SKIPPED_FOLDERS = ("@eaDir", "__MACOSX")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its denoised copy goes (``marker``: an :data:`OUTPUT_MARKER`
-    file to create before the copy is written, for an output folder inside an input folder)."""
+    """One input file and where its denoised copy goes (``marker``: the :data:`OUTPUT_MARKER`
+    file that records the copy once written; ``None``: not recorded)."""
 
     src: Path
     dst: Path
     marker: Path | None = None
+
+
+def written_here(folder: Path) -> set[str]:
+    """The paths (relative, ``/``-separated) :data:`OUTPUT_MARKER` in ``folder`` lists; empty if none."""
+    try:
+        text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8", errors="surrogateescape")
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {line for line in text.splitlines() if line and not line.startswith("#")}
 
 
 @dataclass
@@ -63,33 +72,43 @@ def _files_under(root: Path, skip: Path | None = None) -> list[Path]:
 
     Real folders are walked first, so a file keeps its real path when a link also leads to it;
     then each linked folder not reached that way, once (a link cycle ends). A dangling link is
-    listed: reading it is then reported. Not entered below ``root``: hidden folders (``.git``,
-    ``.thumbnails``), thumbnail folders (``@eaDir``, ``__MACOSX``), cvdenoise output folders (those
-    holding :data:`OUTPUT_MARKER`) and the folder ``skip`` (resolved; also through a link). A
-    folder that cannot be read is skipped with a warning.
+    listed: reading it is then reported. Left out below ``root``: hidden folders (``.git``,
+    ``.thumbnails``), thumbnail folders (``@eaDir``, ``__MACOSX``), the folder ``skip`` (resolved;
+    also through a link) and the files an :data:`OUTPUT_MARKER` of a sub-folder lists (cvdenoise's
+    outputs; ``root``'s own marker is not applied: that folder was asked for). A folder that
+    cannot be read is skipped with a warning.
     """
     found: list[Path] = []
     seen: set[str] = set()
     links: list[str] = []
     avoid = None if skip is None else str(skip)
+    outputs: dict[str, set[str]] = {}  # folder (as walked) → the files its marker lists
 
     def keep(dirpath: str, names: list[str]) -> list[str]:
-        kept = []
-        for d in sorted(names):
-            full = os.path.join(dirpath, d)
-            if _skipped_folder(d) or os.path.isfile(os.path.join(full, OUTPUT_MARKER)) or os.path.realpath(full) == avoid:
-                continue
-            kept.append(d)
-        return kept
+        return [d for d in sorted(names) if not _skipped_folder(d) and os.path.realpath(os.path.join(dirpath, d)) != avoid]
+
+    def ours(path: Path) -> bool:  # listed by a marker below root (root's own: the folder was asked for)
+        for folder in path.parents:
+            if folder == root:
+                return False
+            listed = outputs.get(str(folder))
+            if listed and path.relative_to(folder).as_posix() in listed:
+                return True
+        return False
 
     def unreadable(e: OSError) -> None:
         warnings.warn(f"cannot read folder {e.filename}: {e.strerror}; skipped", stacklevel=3)
+
+    def visit(dirpath: str, filenames: list[str]) -> None:
+        if OUTPUT_MARKER in filenames:
+            outputs[dirpath] = written_here(Path(dirpath))
+        found.extend(f for f in (Path(dirpath) / name for name in filenames) if not ours(f))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):  # real folders (links are not entered)
         dirnames[:] = keep(dirpath, dirnames)
         seen.add(os.path.realpath(dirpath))
         links += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        found.extend(Path(dirpath) / name for name in filenames)
+        visit(dirpath, filenames)
     for link in sorted(links):
         for dirpath, dirnames, filenames in os.walk(link, followlinks=True, onerror=unreadable):
             real = os.path.realpath(dirpath)
@@ -98,20 +117,12 @@ def _files_under(root: Path, skip: Path | None = None) -> list[Path]:
                 continue
             seen.add(real)
             dirnames[:] = keep(dirpath, dirnames)
-            found.extend(Path(dirpath) / name for name in filenames)
+            visit(dirpath, filenames)
     return sorted(found)
 
 
 def _skipped_folder(name: str) -> bool:
     return name.startswith(".") or name in _SKIPPED_FOLDERS
-
-
-def _holds_images(folder: Path) -> bool:
-    """Any image or DICOM file anywhere under ``folder`` (hidden folders included)."""
-    for _, _, filenames in os.walk(folder):
-        if any(Path(n).suffix.lower() in IMAGE_SUFFIXES + DICOM_SUFFIXES for n in filenames):
-            return True
-    return False
 
 
 def _is_apple_double(path: Path) -> bool:
@@ -125,23 +136,25 @@ def _is_apple_double(path: Path) -> bool:
         return False
 
 
-def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False) -> list[Job]:
+def plan_jobs(
+    inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False, overwrite: bool = False
+) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
-    cvdenoise replaces existing files only in a folder it owns: one marked with
-    :data:`OUTPUT_MARKER`, or a new or image-free one, which is marked with the first image
-    written. Folder walks never enter a marked folder, nor the output folder itself, so earlier
-    outputs are not read as inputs. An unmarked folder of images is refused as output where it lies
-    inside an input folder, and elsewhere where this run would replace one of its files (unless
-    ``skip_existing``: those are then left alone).
+    Every copy written is recorded in ``outdir``'s :data:`OUTPUT_MARKER` (by
+    :func:`denoise_files`): folder walks do not read recorded files as inputs, and later runs
+    replace them freely. An existing file at an output path that is not recorded there is the
+    user's: the run is refused, unless ``skip_existing`` (such files are then left alone, as
+    :func:`denoise_files` skips existing outputs) or ``overwrite``. An output folder inside an
+    input folder is not walked; it is refused if it holds images not recorded as cvdenoise's.
 
     Raises:
         FileNotFoundError: an input does not exist.
-        ValueError: nothing to do, ``outdir`` is a file, below a file, unreadable, an input
-            folder, or an unmarked folder of images as above; two different inputs map to the
-            same output, or an output would overwrite an input file. A file reached twice (named
-            twice, on its own and inside a given folder, or through a symlink) is denoised once,
-            under the first name that is not a link, with a warning.
+        ValueError: nothing to do, ``outdir`` is a file, below a file, unreadable or an input
+            folder, or as above; two different inputs map to the same output, or an output would
+            overwrite an input file. A file reached twice (named twice, on its own and inside a
+            given folder, or through a symlink) is denoised once, under the first name that is
+            not a link, with a warning.
     """
     out = Path(outdir).resolve()
     try:
@@ -149,12 +162,12 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: b
             raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
         if (blocker := file_above(out)) is not None:
             raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
-        owned = (out / OUTPUT_MARKER).is_file() or not out.exists() or not _holds_images(out)
-        marker = None if (out / OUTPUT_MARKER).is_file() or not owned else out / OUTPUT_MARKER
+        ours = written_here(out)
+        foreign = next((f for f in _files_under(out) if f.suffix.lower() in IMAGE_SUFFIXES + DICOM_SUFFIXES
+                        and f.relative_to(out).as_posix() not in ours), None) if out.is_dir() else None
+        # (an image there that cvdenoise did not write)
     except OSError as e:
         raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
-    not_ours = (f"holds images but no {OUTPUT_MARKER} marker (so they are not cvdenoise's outputs; for an older "
-                f"cvdenoise's output folder, add the marker: touch {Path(outdir) / OUTPUT_MARKER})")
     jobs: list[Job] = []
     for item in inputs:
         p = Path(item)
@@ -164,9 +177,11 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: b
             root = p.resolve()
             if out == root:
                 raise ValueError(f"refusing to write into the input folder {p}: choose another output folder")
-            if root in out.parents and not owned:
-                raise ValueError(f"output folder {outdir} lies inside the input folder {p} and {not_ours}: "
-                                 "choose a new or empty output folder")
+            if root in out.parents and foreign is not None:
+                raise ValueError(
+                    f"output folder {outdir} lies inside the input folder {p} and holds images cvdenoise did not "
+                    f"write there (e.g. {foreign.relative_to(out)}): choose a new or empty output folder"
+                )
             for f in _files_under(root, skip=out):
                 if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES or _is_apple_double(f):
                     continue
@@ -175,10 +190,11 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: b
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
             raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
+    jobs = [replace(j, marker=out / OUTPUT_MARKER) for j in jobs]
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}; "
-            "hidden folders and cvdenoise output folders are not searched)"
+            "hidden folders and files cvdenoise wrote are not searched)"
         )
     unique: dict[Path, Job] = {}
     for j in jobs:  # a file given twice, as a file and inside a folder, or through a link: denoised once,
@@ -197,12 +213,15 @@ def plan_jobs(inputs: Sequence[str | Path], outdir: str | Path, skip_existing: b
         if j.dst in seen:
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
         seen[j.dst] = j.src
-    if not owned and not skip_existing:
-        replaced = next((j.dst for j in jobs if j.dst.exists()), None)
-        if replaced is not None:
-            raise ValueError(f"output folder {outdir} {not_ours}, and this run would replace {replaced.relative_to(out)}: "
-                             "choose a new or empty output folder, or --skip-existing to keep its files")
-    return jobs if marker is None else [replace(j, marker=marker) for j in jobs]
+    if not (skip_existing or overwrite):
+        theirs = next((j.dst for j in jobs if j.dst.relative_to(out).as_posix() not in ours and j.dst.exists()), None)
+        if theirs is not None:
+            raise ValueError(
+                f"{theirs} exists and cvdenoise did not write it (it is not in {out / OUTPUT_MARKER}): refusing to replace "
+                "it; choose a new or empty output folder, or keep such files (--skip-existing, skip_existing=True) "
+                "or replace them (--overwrite, overwrite=True)"
+            )
+    return jobs
 
 
 def significant_bits(image: np.ndarray) -> int:
@@ -238,11 +257,23 @@ def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = Non
     return denoiser(image, channel_order="bgr")
 
 
-def mark_output(job: Job) -> None:
-    """Write ``job``'s :data:`OUTPUT_MARKER` file if it has one and it is not there yet."""
-    if job.marker is not None and not job.marker.exists():
-        job.marker.parent.mkdir(parents=True, exist_ok=True)
-        job.marker.write_text(_MARKER_TEXT)
+def mark_output(job: Job, recorded: dict[Path, set[str]] | None = None) -> None:
+    """Record ``job``'s written copy in its :data:`OUTPUT_MARKER` file (if it has one).
+
+    ``recorded``: a cache of the markers' entries, kept by the caller across a run's jobs.
+    """
+    if job.marker is None:
+        return
+    cache = {} if recorded is None else recorded
+    if job.marker not in cache:
+        cache[job.marker] = written_here(job.marker.parent)
+    entry = job.dst.relative_to(job.marker.parent).as_posix()
+    if entry in cache[job.marker]:
+        return
+    new = not job.marker.exists()
+    with open(job.marker, "a", encoding="utf-8", errors="surrogateescape") as f:
+        f.write((_MARKER_HEAD if new else "") + entry + "\n")
+    cache[job.marker].add(entry)
 
 
 def denoise_files(
@@ -251,11 +282,11 @@ def denoise_files(
     """Read, denoise (OpenCV BGR order) and write every job; failures are collected, not raised."""
     jobs = list(jobs)
     report = FolderReport()
+    recorded: dict[Path, set[str]] = {}
     for job in tqdm(jobs, desc="denoise", unit="img", disable=not progress):
         if skip_existing and job.dst.exists():
             continue
         try:
-            mark_output(job)
             if job.src.suffix.lower() in DICOM_SUFFIXES:
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
@@ -263,6 +294,7 @@ def denoise_files(
                 check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
                 write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits), metadata=meta)
+            mark_output(job, recorded)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

@@ -609,9 +609,11 @@ def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
         return cv2.imdecode(data, flags)
     except cv2.error as e:
         reason = _opencv_reason(e)
-        if "CV_IO_MAX_IMAGE" in reason:
-            reason = ("its header gives a size over OpenCV's limit (corrupt, or a real image over 2^30 pixels: "
-                      f"raise the environment variable OPENCV_IO_MAX_IMAGE_PIXELS) — {reason}")
+        limit = re.search(r"CV_IO_MAX_IMAGE_(PIXELS|WIDTH|HEIGHT)", reason)
+        if limit:
+            what = {"PIXELS": "2^30 pixels", "WIDTH": "2^20 pixels wide", "HEIGHT": "2^20 pixels high"}[limit.group(1)]
+            reason = (f"its header gives a size over OpenCV's limit (corrupt, or a real image over {what}: raise the "
+                      f"environment variable OPENCV_IO_MAX_IMAGE_{limit.group(1)}) — {reason}")
         raise ImageReadError(f"{path}: cannot decode image: {reason}") from e
     except MemoryError as e:
         raise ImageReadError(f"{path}: cannot decode image: not enough memory for its size") from e

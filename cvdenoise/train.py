@@ -490,7 +490,8 @@ def main(args: argparse.Namespace) -> int:
     kind = args.size
     if args.init in FAMILIES:  # --init fast trains the fast network: name it so
         kind = args.init
-    elif args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init):
+    elif (args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init)
+          and not str(args.init).endswith(".safetensors")):
         kind = str(args.init).split("-", 1)[1]  # a shipped name: color-fast → fast
     elif args.init:  # a weights file: the size its network has, else the file's own name
         try:

@@ -131,10 +131,10 @@ class FrameFilter:
     ) -> None:
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
         if gate is not False and gate is not None:
-            if load_kwargs.get("strength", 1.0) != 1.0:
+            if load_kwargs.get("strength", 1.0) not in (1.0, "auto"):
                 raise ValueError(f"strength={load_kwargs['strength']!r} with gate: the gate sets each frame's strength "
                                  "(drop strength, or gate=False to use it)")
-            load_kwargs.setdefault("strength", 1.0)  # the gate is the blend: no "auto" rule is read
+            load_kwargs["strength"] = 1.0  # the gate is the blend: no "auto" rule is read
         self.denoiser = denoiser or load(weights, device=device, half=half, **load_kwargs)  # type: ignore[arg-type]
         if gate is True:
             gate = DEFAULT_GATE

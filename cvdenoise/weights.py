@@ -160,8 +160,14 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             meta = f.metadata() or {}
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
-        hint = ("" if path.suffix.lower() == ".safetensors" else
-                " (an exported model is loaded by its suffix: name an ONNX export .onnx, a TorchScript one .pt or .ts)")
+        from .backends import EXPORTED_SUFFIXES
+
+        if path.suffix.lower() == ".safetensors":
+            hint = ""
+        elif path.suffix.lower() in EXPORTED_SUFFIXES:
+            hint = " (an exported model, not weights: cvdenoise.load() runs it, the weights commands do not)"
+        else:
+            hint = " (an exported model is loaded by its suffix: name an ONNX export .onnx, a TorchScript one .pt or .ts)"
         raise WeightsError(f"{path} is not a readable safetensors file: {e}{hint}") from e
     if config is None:
         if "config" not in meta:

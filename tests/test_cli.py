@@ -238,7 +238,7 @@ def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
     cv2.imwrite(str(photos / "2023" / "a.jpg"), add_noise(clean_rgb[::-1], 20))  # the user's own photo, same name
     before = _digest(photos)
     assert main(["denoise", str(photos), "-o", str(photos / "2023"), "-q", "-w", "fast"]) == 2
-    assert "holds images but no .cvdenoise-output marker" in capsys.readouterr().err
+    assert "holds images cvdenoise did not write there (e.g. a.jpg)" in capsys.readouterr().err
     (photos / ".stash").mkdir()  # a hidden folder (not walked) of the user's images: refused all the same
     cv2.imwrite(str(photos / ".stash" / "a.jpg"), add_noise(clean_rgb[::-1], 20))
     before = _digest(photos)
@@ -277,16 +277,22 @@ def test_files_of_an_unmarked_output_folder_are_not_replaced(tmp_path: Path, cle
     before = _digest(top)
     for inputs in ([str(top / "sub")], [str(top / "sub" / "a.jpg")]):  # a folder below, or a file (a shell glob)
         assert main(["denoise", *inputs, "-o", str(top), "-q", "-w", "fast"]) == 2
-        assert "this run would replace a.jpg" in capsys.readouterr().err
+        assert "a.jpg exists and cvdenoise did not write it" in capsys.readouterr().err
     assert main(["denoise", str(top / "sub"), "-o", str(top), "-q", "-w", "fast", "--skip-existing"]) == 0
     assert _digest(top) == before and not (top / ".cvdenoise-output").exists()
+    assert main(["denoise", str(top / "sub"), "-o", str(top), "-q", "-w", "fast", "--overwrite"]) == 0
+    assert _digest(top)["a.jpg"] != before["a.jpg"]  # asked for
 
 
 def test_output_folder_above_an_input_folder(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "project" / "raw").mkdir(parents=True)
     cv2.imwrite(str(tmp_path / "project" / "raw" / "a.png"), add_noise(clean_rgb, 20))
-    assert main(["denoise", str(tmp_path / "project" / "raw"), "-o", str(tmp_path / "project"), "-q", "-w", "fast"]) == 0
-    assert (tmp_path / "project" / "a.png").is_file() and "wrote 1 of 1" in capsys.readouterr().out
+    for _ in range(2):  # again: its own earlier copy is replaced
+        assert main(["denoise", str(tmp_path / "project" / "raw"), "-o", str(tmp_path / "project"), "-q", "-w", "fast"]) == 0
+        assert (tmp_path / "project" / "a.png").is_file() and "wrote 1 of 1" in capsys.readouterr().out
+    # a walk from above reads the user's raw/a.png, not cvdenoise's project/a.png
+    assert main(["denoise", str(tmp_path), "-o", str(tmp_path / "all"), "-q", "-w", "fast"]) == 0
+    assert _images(tmp_path / "all") == ["project/raw/a.png"]
     (tmp_path / "afile").write_text("x")
     assert main(["denoise", str(tmp_path / "project" / "raw"), "-o", str(tmp_path / "afile" / "sub"), "-q"]) == 2
     assert "is a file" in capsys.readouterr().err

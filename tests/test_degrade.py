@@ -142,13 +142,15 @@ def test_config_values_no_degradation_can_take_are_refused_naming_the_field() ->
     from cvdenoise.degrade import DegradationConfig
 
     for field, value in (("p_noise", 2.0), ("gaussian_sigma", (0.5, 0.1)), ("gaussian_sigma", (-0.1, -0.05)),
-                         ("jpeg_quality", (0, 150)), ("motion_kernel", (1, 1)), ("resize_scale", (2, 3))):
+                         ("jpeg_quality", (0, 150)), ("motion_kernel", (1, 1)), ("resize_scale", (2, 3)),
+                         ("poisson_scale", (0.0, 0.01)), ("p_blur", True)):
         with pytest.raises(ValueError, match=f"DegradationConfig.{field} must be"):
             DegradationConfig(**{field: value})
-    for kinds in ((), (("gaussian", 0.0),), (("pink", 1.0),)):
+    for kinds in ((), (("gaussian", 0.0),), (("pink", 1.0),), (("gaussian", "x"),)):
         with pytest.raises(ValueError, match="noise_kinds"):
             DegradationConfig(noise_kinds=kinds)
     assert DegradationConfig(gaussian_sigma=[0.01, 0.1]).gaussian_sigma == [0.01, 0.1]  # lists (from JSON) are fine
+    assert DegradationConfig(p_noise=np.float32(0.5), jpeg_quality=(np.int64(40), 90)).p_noise == 0.5  # numpy numbers too
 
 
 def test_torch_degrader_refuses_values_outside_0_1() -> None:

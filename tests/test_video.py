@@ -216,6 +216,7 @@ def test_gate_argument_and_passed_through_frames() -> None:
     with pytest.raises(ValueError, match="the gate sets each frame's strength"):
         FrameFilter("fast", gate=True, strength=0.5)  # would be silently ignored
     assert FrameFilter("fast", gate=True, strength=1.0).gate is not None
+    assert FrameFilter("fast", gate=True, strength="auto").denoiser.strength == 1.0  # the library default: fine
     f = FrameFilter("fast", gate=True, half=False)
     clean = np.full((48, 64, 3), 120, np.uint8)
     out = f(clean)

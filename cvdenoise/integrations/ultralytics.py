@@ -271,7 +271,7 @@ def run_detection(
     run = DetectionRun()
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
-    except Exception as e:
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
         raise _not_yolo(model, e) from e
     out.mkdir(parents=True, exist_ok=True)
 
@@ -293,10 +293,11 @@ def run_detection(
         return res.plot()
 
     if is_images:
+        recorded: dict[Path, set[str]] = {}
         for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
             try:
-                mark_output(job)
                 write_image(job.dst, process(str(job.dst.relative_to(out.resolve())), read_image(job.src)))
+                mark_output(job, recorded)
             except (OSError, ValueError) as e:
                 run.failed.append((job.src, str(e)))
     else:
