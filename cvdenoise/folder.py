@@ -9,6 +9,7 @@ written is reported and skipped; the others are still written. Inputs are never 
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import dataclass, field, replace
@@ -46,12 +47,21 @@ class Job:
 
 
 def written_here(folder: Path) -> set[str]:
-    """The paths (relative, ``/``-separated) :data:`OUTPUT_MARKER` in ``folder`` lists; empty if none."""
+    """The paths (relative, ``/``-separated) :data:`OUTPUT_MARKER` in ``folder`` lists; empty if
+    none. Each is one line, a JSON string (any file name, a line break in it too)."""
     try:
-        text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8", errors="surrogateescape")
-    except (FileNotFoundError, NotADirectoryError):
+        text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
         return set()
-    return {line for line in text.splitlines() if line and not line.startswith("#")}
+    entries = set()
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line) if line.startswith('"') else None
+        except ValueError:
+            entry = None  # a line edited by hand: ignored
+        if isinstance(entry, str):
+            entries.add(entry)
+    return entries
 
 
 @dataclass
@@ -271,8 +281,8 @@ def mark_output(job: Job, recorded: dict[Path, set[str]] | None = None) -> None:
     if entry in cache[job.marker]:
         return
     new = not job.marker.exists()
-    with open(job.marker, "a", encoding="utf-8", errors="surrogateescape") as f:
-        f.write((_MARKER_HEAD if new else "") + entry + "\n")
+    with open(job.marker, "a", encoding="utf-8") as f:
+        f.write((_MARKER_HEAD if new else "") + json.dumps(entry) + "\n")
     cache[job.marker].add(entry)
 
 

@@ -328,3 +328,21 @@ def test_a_file_opencv_refuses_to_decode_is_reported_and_the_rest_written(
     captured = capsys.readouterr()
     assert "wrote 1 of 2" in captured.out and "a_huge.png" in captured.err and "OPENCV_IO_MAX_IMAGE_PIXELS" in captured.err
     assert (tmp_path / "out" / "b_good.png").is_file()
+
+
+def test_output_record_holds_any_file_name(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    from cvdenoise.folder import written_here
+
+    src = tmp_path / "in"
+    src.mkdir()
+    names = ["a b.png", "ü\nline.png"]
+    for name in names:
+        cv2.imwrite(str(src / "tmp.png"), add_noise(clean_rgb[:40, :48], 20))
+        (src / "tmp.png").rename(src / name)
+    out = tmp_path / "out"
+    for _ in range(2):  # the second run replaces what the first recorded
+        assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 0
+        assert "wrote 2 of 2" in capsys.readouterr().out
+    assert written_here(out) == set(names)
+    (out / OUTPUT_MARKER).write_text("junk\n" + (out / OUTPUT_MARKER).read_text() + '"unfinished\n')  # edited by hand
+    assert written_here(out) == set(names)
