@@ -41,6 +41,8 @@ __all__ = [
     "atomic_write",
     "IMAGE_SUFFIXES",
     "check_encodable",
+    "exif_orientation",
+    "orient",
 ]
 
 from .data import IMAGE_SUFFIXES
