@@ -171,7 +171,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         from .video import VideoReadError
 
         timings = run_detection(args.source, args.model, args.output, denoiser=_load(args), conf=args.conf,
-                                imgsz=args.imgsz, progress=not args.quiet)
+                                imgsz=args.imgsz, progress=not args.quiet, overwrite=args.overwrite)
     except ImportError as e:
         print(f"cvdenoise detect: error: {e} (install the extra: pip install 'cvdenoise[yolo]')", file=sys.stderr)
         return 2
@@ -258,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="denoise image files and folders into an output folder")
     p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, help="output folder (created; never an input)")
-    p.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
-    p.add_argument("--overwrite", action="store_true",
+    keep_or_replace = p.add_mutually_exclusive_group()
+    keep_or_replace.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
+    keep_or_replace.add_argument("--overwrite", action="store_true",
                    help="replace existing files at output paths even if cvdenoise did not write them "
                         "(by default it refuses: see .cvdenoise-output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -286,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output folder for the annotated images (or video) and timing.csv")
     p.add_argument("--conf", type=float, default=0.25, help="YOLO confidence threshold (default 0.25)")
     p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size in pixels (default 640)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in the output folder even if cvdenoise did not write them")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_detect, weights="fast")

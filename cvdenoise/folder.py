@@ -25,13 +25,14 @@ from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import check_encodable, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "written_here", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 
-#: File in an output folder listing the files cvdenoise wrote there (one path per line, relative
-#: to the folder): folder walks do not read those as inputs, and later runs may replace them. Any
-#: other existing file at an output path is the user's: it is not replaced (see :func:`plan_jobs`).
+#: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
+#: relative to the folder, its size and modification time). A recorded file that is unchanged is
+#: cvdenoise's: folder walks do not read it as an input and later runs may replace it. Any other
+#: existing file at an output path (also a recorded one the user has since changed) is the user's.
 OUTPUT_MARKER = ".cvdenoise-output"
-_MARKER_HEAD = "# files written here by cvdenoise (not read as inputs by its folder walks; later runs may replace them)\n"
+_MARKER_HEAD = "# files written here by cvdenoise: [path, size, mtime_ns] (not read as inputs; later runs may replace them)\n"
 #: sub-folders a folder walk does not enter: hidden ones (.git, .thumbnails) and NAS/zip thumbnails
 _SKIPPED_FOLDERS = ("@eaDir", "__MACOSX")
 
@@ -46,22 +47,72 @@ class Job:
     marker: Path | None = None
 
 
-def written_here(folder: Path) -> set[str]:
-    """The paths (relative, ``/``-separated) :data:`OUTPUT_MARKER` in ``folder`` lists; empty if
-    none. Each is one line, a JSON string (any file name, a line break in it too)."""
+def _read_record(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (size, mtime_ns)}`` of :data:`OUTPUT_MARKER` in ``folder``; lines edited
+    by hand (not a JSON ``[path, size, mtime_ns]``) are ignored."""
     try:
-        text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
-        return set()
-    entries = set()
+        text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    entries: dict[str, tuple[int, int]] = {}
     for line in text.splitlines():
         try:
-            entry = json.loads(line) if line.startswith('"') else None
+            path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
         except ValueError:
-            entry = None  # a line edited by hand: ignored
-        if isinstance(entry, str):
-            entries.add(entry)
+            continue
+        if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
+            entries[path] = (size, mtime)
     return entries
+
+
+def written_here(folder: Path) -> set[str]:
+    """The paths (relative, ``/``-separated) :data:`OUTPUT_MARKER` in ``folder`` records."""
+    return set(_read_record(folder))
+
+
+class OutputRecords:
+    """The output records (:data:`OUTPUT_MARKER`) of the folders a run looks at, read once each."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, tuple[int, int]]] = {}
+
+    def _entries(self, folder: Path) -> dict[str, tuple[int, int]]:
+        if folder not in self._folders:
+            self._folders[folder] = _read_record(folder) if (folder / OUTPUT_MARKER).is_file() else {}
+        return self._folders[folder]
+
+    def ours(self, path: Path, stop: Path | None = None) -> bool:
+        """``path`` (by its real path) is a file cvdenoise wrote and nobody changed since: the
+        nearest record above it says so. Records at ``stop`` and above it are not read."""
+        real = Path(os.path.realpath(path))
+        try:
+            st = real.stat()
+        except OSError:
+            return False
+        for folder in real.parents:
+            if folder == stop:
+                return False
+            entry = self._entries(folder).get(real.relative_to(folder).as_posix())
+            if entry is not None:
+                return entry == (st.st_size, st.st_mtime_ns)
+        return False
+
+    def record(self, marker: Path, written: Path) -> None:
+        """Add ``written`` (just written, under ``marker``'s folder) to ``marker``."""
+        folder = marker.parent
+        st = written.stat()
+        entry = written.relative_to(folder).as_posix()
+        entries = self._entries(folder)
+        if entries.get(entry) == (st.st_size, st.st_mtime_ns):
+            return
+        head = "" if marker.is_file() else _MARKER_HEAD
+        if not head and marker.stat().st_size:
+            with open(marker, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
+        with open(marker, "a", encoding="utf-8") as f:
+            f.write(head + json.dumps([entry, st.st_size, st.st_mtime_ns]) + "\n")
+        entries[entry] = (st.st_size, st.st_mtime_ns)
 
 
 @dataclass
@@ -77,42 +128,32 @@ class FolderReport:
         return not self.failed
 
 
-def _files_under(root: Path, skip: Path | None = None) -> list[Path]:
+def _files_under(root: Path, skip: Path | None = None, records: OutputRecords | None = None) -> list[Path]:
     """Files under ``root``, recursively and sorted, through symlinked folders too.
 
     Real folders are walked first, so a file keeps its real path when a link also leads to it;
     then each linked folder not reached that way, once (a link cycle ends). A dangling link is
     listed: reading it is then reported. Left out below ``root``: hidden folders (``.git``,
     ``.thumbnails``), thumbnail folders (``@eaDir``, ``__MACOSX``), the folder ``skip`` (resolved;
-    also through a link) and the files an :data:`OUTPUT_MARKER` of a sub-folder lists (cvdenoise's
-    outputs; ``root``'s own marker is not applied: that folder was asked for). A folder that
-    cannot be read is skipped with a warning.
+    also through a link) and the unchanged files cvdenoise wrote (:data:`OUTPUT_MARKER`; records
+    in ``root`` and above are not read: that folder was asked for). A folder that cannot be read
+    is skipped with a warning.
     """
     found: list[Path] = []
     seen: set[str] = set()
     links: list[str] = []
     avoid = None if skip is None else str(skip)
-    outputs: dict[str, set[str]] = {}  # folder (as walked) → the files its marker lists
+    records = records or OutputRecords()
+    stop = Path(os.path.realpath(root))
 
     def keep(dirpath: str, names: list[str]) -> list[str]:
         return [d for d in sorted(names) if not _skipped_folder(d) and os.path.realpath(os.path.join(dirpath, d)) != avoid]
-
-    def ours(path: Path) -> bool:  # listed by a marker below root (root's own: the folder was asked for)
-        for folder in path.parents:
-            if folder == root:
-                return False
-            listed = outputs.get(str(folder))
-            if listed and path.relative_to(folder).as_posix() in listed:
-                return True
-        return False
 
     def unreadable(e: OSError) -> None:
         warnings.warn(f"cannot read folder {e.filename}: {e.strerror}; skipped", stacklevel=3)
 
     def visit(dirpath: str, filenames: list[str]) -> None:
-        if OUTPUT_MARKER in filenames:
-            outputs[dirpath] = written_here(Path(dirpath))
-        found.extend(f for f in (Path(dirpath) / name for name in filenames) if not ours(f))
+        found.extend(f for f in (Path(dirpath) / name for name in filenames) if not records.ours(f, stop))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):  # real folders (links are not entered)
         dirnames[:] = keep(dirpath, dirnames)
@@ -167,15 +208,20 @@ def plan_jobs(
             not a link, with a warning.
     """
     out = Path(outdir).resolve()
+    records = OutputRecords()
+    marker = out / OUTPUT_MARKER
+    images = IMAGE_SUFFIXES + DICOM_SUFFIXES
     try:
         if out.exists() and not out.is_dir():
             raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
         if (blocker := file_above(out)) is not None:
             raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
-        ours = written_here(out)
-        foreign = next((f for f in _files_under(out) if f.suffix.lower() in IMAGE_SUFFIXES + DICOM_SUFFIXES
-                        and f.relative_to(out).as_posix() not in ours), None) if out.is_dir() else None
-        # (an image there that cvdenoise did not write)
+        if (marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK))) or (
+                out.exists() and not os.access(out, os.W_OK)):
+            raise ValueError(f"cannot record the copies in {marker}: not a writable file in a writable folder")
+        # an image there that cvdenoise did not write (a temporary file of an interrupted write aside)
+        foreign = next((f for f in _files_under(out, records=records) if f.suffix.lower() in images
+                        and not f.name.startswith(".cvdenoise-") and not records.ours(f)), None) if out.is_dir() else None
     except OSError as e:
         raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
     jobs: list[Job] = []
@@ -192,15 +238,15 @@ def plan_jobs(
                     f"output folder {outdir} lies inside the input folder {p} and holds images cvdenoise did not "
                     f"write there (e.g. {foreign.relative_to(out)}): choose a new or empty output folder"
                 )
-            for f in _files_under(root, skip=out):
-                if f.suffix.lower() not in IMAGE_SUFFIXES + DICOM_SUFFIXES or _is_apple_double(f):
+            for f in _files_under(root, skip=out, records=records):
+                if f.suffix.lower() not in images or _is_apple_double(f):
                     continue
                 if f.name.startswith(".cvdenoise-"):
                     continue  # a temporary file left by an interrupted write
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
             raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
-    jobs = [replace(j, marker=out / OUTPUT_MARKER) for j in jobs]
+    jobs = [replace(j, marker=marker) for j in jobs]
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}; "
@@ -224,14 +270,19 @@ def plan_jobs(
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
         seen[j.dst] = j.src
     if not (skip_existing or overwrite):
-        theirs = next((j.dst for j in jobs if j.dst.relative_to(out).as_posix() not in ours and j.dst.exists()), None)
+        theirs = next((j.dst for j in jobs if j.dst.exists() and not records.ours(j.dst)), None)
         if theirs is not None:
-            raise ValueError(
-                f"{theirs} exists and cvdenoise did not write it (it is not in {out / OUTPUT_MARKER}): refusing to replace "
-                "it; choose a new or empty output folder, or keep such files (--skip-existing, skip_existing=True) "
-                "or replace them (--overwrite, overwrite=True)"
-            )
+            raise not_ours(theirs)
     return jobs
+
+
+def not_ours(path: Path) -> ValueError:
+    """The error for an existing ``path`` a run would replace that cvdenoise did not write."""
+    return ValueError(
+        f"{path} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): refusing to "
+        "replace it; choose a new or empty output folder, or replace such files (--overwrite, overwrite=True; "
+        "cvdenoise denoise can also keep them: --skip-existing, skip_existing=True)"
+    )
 
 
 def significant_bits(image: np.ndarray) -> int:
@@ -267,23 +318,13 @@ def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = Non
     return denoiser(image, channel_order="bgr")
 
 
-def mark_output(job: Job, recorded: dict[Path, set[str]] | None = None) -> None:
-    """Record ``job``'s written copy in its :data:`OUTPUT_MARKER` file (if it has one).
+def mark_output(job: Job, records: OutputRecords | None = None) -> None:
+    """Record ``job``'s copy, just written, in its :data:`OUTPUT_MARKER` file (if it has one).
 
-    ``recorded``: a cache of the markers' entries, kept by the caller across a run's jobs.
+    ``records``: the run's reader of the records (one per run saves re-reading the file).
     """
-    if job.marker is None:
-        return
-    cache = {} if recorded is None else recorded
-    if job.marker not in cache:
-        cache[job.marker] = written_here(job.marker.parent)
-    entry = job.dst.relative_to(job.marker.parent).as_posix()
-    if entry in cache[job.marker]:
-        return
-    new = not job.marker.exists()
-    with open(job.marker, "a", encoding="utf-8") as f:
-        f.write((_MARKER_HEAD if new else "") + json.dumps(entry) + "\n")
-    cache[job.marker].add(entry)
+    if job.marker is not None:
+        (records or OutputRecords()).record(job.marker, job.dst)
 
 
 def denoise_files(
@@ -292,7 +333,7 @@ def denoise_files(
     """Read, denoise (OpenCV BGR order) and write every job; failures are collected, not raised."""
     jobs = list(jobs)
     report = FolderReport()
-    recorded: dict[Path, set[str]] = {}
+    records = OutputRecords()
     for job in tqdm(jobs, desc="denoise", unit="img", disable=not progress):
         if skip_existing and job.dst.exists():
             continue
@@ -304,7 +345,7 @@ def denoise_files(
                 check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
                 write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits), metadata=meta)
-            mark_output(job, recorded)
+            mark_output(job, records)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

@@ -346,3 +346,44 @@ def test_output_record_holds_any_file_name(tmp_path: Path, clean_rgb: np.ndarray
     assert written_here(out) == set(names)
     (out / OUTPUT_MARKER).write_text("junk\n" + (out / OUTPUT_MARKER).read_text() + '"unfinished\n')  # edited by hand
     assert written_here(out) == set(names)
+
+
+def test_a_recorded_copy_the_user_changed_is_theirs(tmp_path: Path, clean_rgb: np.ndarray,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    (photos / "raw").mkdir(parents=True)
+    cv2.imwrite(str(photos / "raw" / "a.png"), add_noise(clean_rgb, 20))
+    opts = ["-q", "-w", "fast"]
+    assert main(["denoise", str(photos / "raw"), "-o", str(photos), *opts]) == 0
+    edited = add_noise(clean_rgb[::-1], 5)
+    cv2.imwrite(str(photos / "a.png"), edited)  # the user edits the copy in place: now it is theirs
+    assert main(["denoise", str(photos / "raw"), "-o", str(photos), *opts]) == 2
+    assert "a.png exists and cvdenoise did not write it (or it changed since" in capsys.readouterr().err
+    assert np.array_equal(cv2.imread(str(photos / "a.png")), edited)
+    assert main(["denoise", str(tmp_path), "-o", str(tmp_path / "all"), *opts]) == 0  # and walks read it
+    assert _images(tmp_path / "all") == ["photos/a.png", "photos/raw/a.png"]
+
+
+def test_output_records_in_parent_folders_links_and_temp_files(tmp_path: Path, clean_rgb: np.ndarray,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "sub" / "b.png"), add_noise(clean_rgb, 20))
+    opts = ["-q", "-w", "fast"]
+    assert main(["denoise", str(src), "-o", str(tmp_path / "out"), *opts]) == 0
+    # out/sub/b.png is recorded in out's record: writing it again through -o out/sub is fine
+    assert main(["denoise", str(src / "sub"), "-o", str(tmp_path / "out" / "sub"), *opts]) == 0
+    # a link inside an input leading into an output folder: its copies are not read again
+    (src / "link").symlink_to(tmp_path / "out" / "sub")
+    assert main(["denoise", str(src), "-o", str(tmp_path / "again"), *opts]) == 0
+    assert _images(tmp_path / "again") == ["sub/b.png"]
+    # a temporary file left by an interrupted write in an output folder inside the input: not the user's image
+    (src / "out2").mkdir()
+    (src / "out2" / ".cvdenoise-tmp1.png").write_bytes(b"")
+    assert main(["denoise", str(src), "-o", str(src / "out2"), *opts]) == 0
+    # a record that cannot be written: refused before any work
+    (tmp_path / "o3" / OUTPUT_MARKER).mkdir(parents=True)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o3"), *opts]) == 2
+    assert "cannot record the copies" in capsys.readouterr().err and not (tmp_path / "o3" / "sub").exists()
+    with pytest.raises(SystemExit):
+        main(["denoise", str(src), "-o", str(tmp_path / "o4"), "--skip-existing", "--overwrite"])

@@ -141,6 +141,14 @@ def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
     # run again: earlier outputs inside the input folder are not read as inputs
     assert main(["detect", str(src), "-o", str(out), *opts]) == 1
     assert not (out / "out").exists()
+    # a timing.csv of the user's in the output folder is not replaced, unless asked
+    (tmp_path / "o5").mkdir()
+    (tmp_path / "o5" / "timing.csv").write_text("mine\n")
+    assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts]) == 2
+    assert "timing.csv exists and cvdenoise did not write it" in capsys.readouterr().err
+    assert (tmp_path / "o5" / "timing.csv").read_text() == "mine\n"
+    assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts, "--overwrite"]) == 0
+    assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts]) == 0  # now recorded as ours
     assert {p.name: p.read_bytes() for p in src.iterdir() if p.is_file()} == before
     # a video whose output would replace it
     video = tmp_path / "clip.mp4"

@@ -227,6 +227,7 @@ def run_detection(
     conf: float = 0.25,
     imgsz: int = 640,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> DetectionRun:
     """Denoise → YOLO on an image folder/file or a video; write annotated output and timings.
 
@@ -241,8 +242,10 @@ def run_detection(
 
     Raises:
         FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
-        ValueError: no images, an output that would overwrite the input, or a model file
-            Ultralytics cannot load.
+        ValueError: no images, an output that would overwrite the input or (unless
+            ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
+            :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), or a
+            model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
     import csv
@@ -251,7 +254,7 @@ def run_detection(
     from tqdm import tqdm
 
     from ..data import IMAGE_SUFFIXES
-    from ..folder import mark_output, plan_jobs, significant_bits
+    from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import read_image, write_image
     from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
@@ -259,12 +262,17 @@ def run_detection(
     if not src.exists():
         raise FileNotFoundError(f"source not found: {src}")
     is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
-    jobs = [j for j in plan_jobs([src], out) if j.src.suffix.lower() in IMAGE_SUFFIXES] if is_images else []
+    jobs = [j for j in plan_jobs([src], out, overwrite=overwrite) if j.src.suffix.lower() in IMAGE_SUFFIXES] if is_images else []
     if is_images and not jobs:
         raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
     dst = out / f"{src.stem}.mp4"
     if not is_images and (same_file(src, dst) or dst.resolve() == src.resolve()):
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
+    records = OutputRecords()
+    extra = [Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in ([] if is_images else [dst]) + [out / "timing.csv"]]
+    for job in extra:  # the files besides the images: also never over a file of the user's
+        if job.dst.exists() and not overwrite and not records.ours(job.dst):
+            raise not_ours(job.dst)
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
@@ -293,11 +301,10 @@ def run_detection(
         return res.plot()
 
     if is_images:
-        recorded: dict[Path, set[str]] = {}
         for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
             try:
                 write_image(job.dst, process(str(job.dst.relative_to(out.resolve())), read_image(job.src)))
-                mark_output(job, recorded)
+                mark_output(job, records)
             except (OSError, ValueError) as e:
                 run.failed.append((job.src, str(e)))
     else:
@@ -311,4 +318,6 @@ def run_detection(
         w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
         for t in run:
             w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
+    for job in extra:
+        mark_output(job, records)
     return run
