@@ -348,11 +348,17 @@ def test_output_record_holds_any_file_name(tmp_path: Path, clean_rgb: np.ndarray
     assert written_here(out) == set(names)
 
 
+def _noisy_png(path: Path, clean_rgb: np.ndarray) -> Path:
+    """A noisy photo written at ``path`` (its folders made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), add_noise(clean_rgb, 20))
+    return path
+
+
 def test_a_recorded_copy_the_user_changed_is_theirs(tmp_path: Path, clean_rgb: np.ndarray,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     photos = tmp_path / "photos"
-    (photos / "raw").mkdir(parents=True)
-    cv2.imwrite(str(photos / "raw" / "a.png"), add_noise(clean_rgb, 20))
+    _noisy_png(photos / "raw" / "a.png", clean_rgb)
     opts = ["-q", "-w", "fast"]
     assert main(["denoise", str(photos / "raw"), "-o", str(photos), *opts]) == 0
     edited = add_noise(clean_rgb[::-1], 5)
@@ -367,8 +373,7 @@ def test_a_recorded_copy_the_user_changed_is_theirs(tmp_path: Path, clean_rgb: n
 def test_output_records_in_parent_folders_links_and_temp_files(tmp_path: Path, clean_rgb: np.ndarray,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
-    (src / "sub").mkdir(parents=True)
-    cv2.imwrite(str(src / "sub" / "b.png"), add_noise(clean_rgb, 20))
+    _noisy_png(src / "sub" / "b.png", clean_rgb)
     opts = ["-q", "-w", "fast"]
     assert main(["denoise", str(src), "-o", str(tmp_path / "out"), *opts]) == 0
     # out/sub/b.png is recorded in out's record: writing it again through -o out/sub is fine
