@@ -330,7 +330,8 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
 def denoise_files(
     jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False
 ) -> FolderReport:
-    """Read, denoise (OpenCV BGR order) and write every job; failures are collected, not raised."""
+    """Read, denoise (OpenCV BGR order) and write every job, recording each copy written in its
+    job's :data:`OUTPUT_MARKER`; failures are collected, not raised."""
     jobs = list(jobs)
     report = FolderReport()
     records = OutputRecords()
