@@ -25,7 +25,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -236,17 +236,34 @@ def _bigtiff_order(buf: _Buffer) -> str | None:
     return "<" if head == b"II+\0\x08\0\0\0" else ">" if head == b"MM\0+\0\x08\0\0" else None
 
 
+class _TiffLayout(NamedTuple):
+    """Where things are in classic TIFF or BigTIFF bytes (``struct`` formats and sizes)."""
+
+    order: str  # byte order
+    count_fmt: str  # entry count of an IFD
+    entry: int  # size of an entry: tag, type, count, value field
+    value_at: int  # offset of the value field in an entry
+    offset: str  # an offset (first IFD, next IFD, a value elsewhere)
+    first_at: int  # where the first IFD's offset is
+    value_size: int  # bytes a value field holds inline
+
+
+def _tiff_layout(buf: _Buffer) -> _TiffLayout | None:
+    """Classic TIFF (4-byte offsets, 12-byte entries) or BigTIFF (8-byte offsets, 20-byte entries); ``None`` if neither."""
+    if (order := _tiff_order(buf)) is not None:
+        return _TiffLayout(order, "H", 12, 8, "I", 4, 4)
+    if (order := _bigtiff_order(buf)) is not None:
+        return _TiffLayout(order, "Q", 20, 12, "Q", 8, 8)
+    return None
+
+
 def _tiff_pages(buf: _Buffer) -> int:
     """Full-resolution pages of TIFF or BigTIFF bytes (IFDs not flagged as reduced-resolution)."""
-    order, big = _tiff_order(buf), False
-    if order is None:
-        order, big = _bigtiff_order(buf), True
-        if order is None:
-            return 1
-    # classic: 2-byte entry count, 12-byte entries (tag, type, 4-byte count, 4-byte value), 4-byte offsets;
-    # BigTIFF: 8-byte count, 20-byte entries (8-byte count and value), 8-byte offsets
-    count_fmt, entry_size, value_at, offset_fmt = ("Q", 20, 12, "Q") if big else ("H", 12, 8, "I")
-    (offset,) = struct.unpack_from(order + offset_fmt, buf, 8 if big else 4)
+    layout = _tiff_layout(buf)
+    if layout is None:
+        return 1
+    order, count_fmt, entry_size, value_at, offset_fmt = layout[:5]
+    (offset,) = struct.unpack_from(order + offset_fmt, buf, layout.first_at)
     pages, seen = 0, set[int]()
     while offset and offset not in seen and len(seen) < 100_000:
         seen.add(offset)
@@ -569,17 +586,21 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
     as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
     """
-    order = _tiff_order(buf)
-    if order is None:
+    layout = _tiff_layout(buf)
+    if layout is None:
         return img
+    order, count_fmt, entry_size, value_at, offset_fmt = layout[:5]
     try:
-        entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
+        (ifd0,) = struct.unpack_from(order + offset_fmt, buf, layout.first_at)
+        (count,) = struct.unpack_from(order + count_fmt, buf, ifd0)
         tags = {}
-        for tag, typ, n, at in entries:
+        for i in range(min(count, 10_000)):
+            at = ifd0 + struct.calcsize(count_fmt) + entry_size * i
+            tag, typ, n = struct.unpack_from(order + "HH" + offset_fmt, buf, at)
             if tag in (258, 262, 277) and typ in (3, 4):  # BitsPerSample, Photometric, SamplesPerPixel
                 fmt = order + ("H" if typ == 3 else "I")
-                size = struct.calcsize(fmt)
-                where = at + 8 if n * size <= 4 else struct.unpack_from(order + "I", buf, at + 8)[0]
+                inline = n * struct.calcsize(fmt) <= layout.value_size
+                where = at + value_at if inline else struct.unpack_from(order + offset_fmt, buf, at + value_at)[0]
                 tags[tag] = struct.unpack_from(fmt, buf, where)[0]  # the first value (of one per sample)
     except (struct.error, IndexError):
         return img

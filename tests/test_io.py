@@ -225,10 +225,11 @@ def test_cmyk_tiff_reads_as_bgr_and_integer_tiffs_are_named(tmp_path: Path) -> N
     tifffile = pytest.importorskip("tifffile")
     cmyk = np.zeros((8, 10, 4), np.uint8)
     cmyk[..., 0], cmyk[..., 3] = 200, 50  # cyan, some black
-    tifffile.imwrite(tmp_path / "cmyk.tif", cmyk, photometric="separated")
-    bgr = read_image(tmp_path / "cmyk.tif")
-    assert bgr.shape == (8, 10, 3)  # no opaque fourth channel written back as "alpha"
-    assert np.array_equal(bgr, cv2.imread(str(tmp_path / "cmyk.tif"), cv2.IMREAD_UNCHANGED)[..., :3])
+    for big in (False, True):
+        tifffile.imwrite(tmp_path / "cmyk.tif", cmyk, photometric="separated", bigtiff=big)
+        bgr = read_image(tmp_path / "cmyk.tif")
+        assert bgr.shape == (8, 10, 3)  # no opaque fourth channel written back as "alpha"
+        assert np.array_equal(bgr, cv2.imread(str(tmp_path / "cmyk.tif"), cv2.IMREAD_UNCHANGED)[..., :3])
     for dtype in (np.int16, np.uint32):
         tifffile.imwrite(tmp_path / "i.tif", np.arange(80, dtype=dtype).reshape(8, 10))
         if cv2.imread(str(tmp_path / "i.tif"), cv2.IMREAD_UNCHANGED) is None:
