@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -339,8 +340,10 @@ def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple
 @contextmanager
 def _replace_on_success(path: Path) -> Iterator[None]:
     """Move an existing ``path`` aside while the block writes and checks a new one; put it back
-    if the block fails (a failed export never costs the user the file that was there)."""
+    if the block fails (a failed export never costs the user the file that was there), and remove
+    the folders the block made for it."""
     backup: Path | None = None
+    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]  # made by the block, if at all
     if path.is_file():
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".previous", dir=path.parent)
         os.close(fd)
@@ -352,6 +355,9 @@ def _replace_on_success(path: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
         if backup is not None:
             os.replace(backup, path)
+        for folder in missing:  # innermost first; only if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     if backup is not None:
         backup.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (environment switches before third-party imports)
 
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -99,6 +100,18 @@ def _check_runtime(
     # (half="auto" means float32 with onnxruntime, as in load(); PyTorch takes any precision)
     precision = resolve_precision(half, dev) if runtime == "onnxruntime" and half is True else "fp32"
     return resolve_runtime(runtime, dev, precision)  # type: ignore[arg-type]
+
+
+def _user_stacklevel() -> int:
+    """The ``warnings.warn`` stacklevel, for a warning issued by the caller, of the first frame
+    outside cvdenoise, torch and torchvision: the user's line (the depth of torch's call chain varies)."""
+    import torchvision
+
+    ours = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (torch, torchvision, sys.modules[__package__]))
+    level, frame = 1, sys._getframe(1)  # 1: the caller, which calls warnings.warn
+    while frame.f_code.co_filename.startswith(ours) and frame.f_back is not None:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _is_image(x: Any) -> bool:
@@ -246,7 +259,7 @@ class Denoise(v2.Transform):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
                 "was denoised); put v2.ToImage() before Denoise, or call cvdenoise.load(...) on arrays",
-                UserWarning, stacklevel=4,
+                UserWarning, stacklevel=_user_stacklevel(),
             )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:

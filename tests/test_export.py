@@ -372,6 +372,10 @@ def test_parity_failure_raises_and_removes_file(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(ExportError, match=r"max abs error 0\.001 > 0\.0001 at input 1x1x64x64"):
         to_torchscript(out, "gray-fast")
     assert not out.exists()
+    nested = tmp_path / "new" / "dir" / "bad.pt"  # folders made for a failed export are removed again
+    with pytest.raises(ExportError):
+        to_torchscript(nested, "gray-fast")
+    assert not (tmp_path / "new").exists()
 
 
 # ---------------------------------------------------------------------- CLI

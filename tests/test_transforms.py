@@ -295,9 +295,10 @@ def test_transform_refuses_an_unusable_device_or_precision_at_construction() -> 
 
 def test_numpy_input_warns_that_it_passes_through() -> None:
     arr = np.zeros((16, 16, 3), np.uint8)
-    with pytest.warns(UserWarning, match="ToImage"):
+    with pytest.warns(UserWarning, match="ToImage") as caught:
         out = Denoise("fast")(arr)
     assert out is arr
+    assert caught[0].filename == __file__  # points at the user's line, not into torch
 
 
 def test_transform_errors_name_the_callers_shape() -> None:
