@@ -31,6 +31,7 @@ from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
     "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "resolve_device", "resolve_precision", "resolve_runtime",
+    "exported_runtime",
     "Runtime",
 ]
 
@@ -203,6 +204,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}")
     return dev
+
+
+def exported_runtime(weights: str | Path, runtime: str | None = None) -> Runtime:
+    """The runtime an exported file (``.onnx``, ``.pt``/``.ts``/``.torchscript``) runs in, by
+    its suffix; ``ValueError`` if ``runtime`` (``None``: any) names another."""
+    own: Runtime = "torch" if Path(weights).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
+    if runtime not in (None, own):
+        raise ValueError(f"{weights}: an exported model runs in its own runtime, {own}; got runtime={runtime!r} "
+                         "(leave runtime at None)")
+    return own
 
 
 def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> Runtime:
@@ -773,9 +784,7 @@ def load(
     if Path(name).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
         from .backends import load_backend
 
-        own: Runtime = "torch" if Path(name).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
-        if runtime not in (None, own):
-            raise ValueError(f"{name}: an exported model runs in its own runtime, {own}; got runtime={runtime!r}")
+        own = exported_runtime(name, runtime)
         kw["runtime"] = "torch"  # no nn.Module to convert; den.runtime names the file's runtime below
         if half is True:
             raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")

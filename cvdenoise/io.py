@@ -25,7 +25,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -210,23 +210,30 @@ def _tiff_order(buf: _Buffer) -> str | None:
     return "<" if head == b"II*\0" else ">" if head == b"MM\0*" else None
 
 
-def _tiff_ifd(buf: _Buffer, order: str, offset: int, tolerant: bool = False) -> tuple[list[_Entry], int]:
+def _tiff_ifd(
+    buf: _Buffer, order: str, offset: int, tolerant: bool = False, big: bool = False
+) -> tuple[list[_Entry], int]:
     """The entries of the TIFF IFD at ``offset`` and the offset of the next IFD (0: none).
 
-    ``struct.error`` if the IFD runs past the end of ``buf``; ``tolerant`` (as image viewers
-    read an orientation): entries past the end (an entry count too large) are left out, and a
-    missing next-IFD offset reads as 0 — only a missing entry count raises.
+    ``big``: BigTIFF (8-byte entry count, 20-byte entries, 8-byte offsets; an entry's value field
+    starts 12 bytes in, not 8). ``struct.error`` if the IFD runs past the end of ``buf``;
+    ``tolerant`` (as image viewers read an orientation): entries past the end (an entry count too
+    large) are left out, and a missing next-IFD offset reads as 0 — only a missing entry count raises.
     """
-    (count,) = struct.unpack_from(order + "H", buf, offset)
+    count_fmt, size, word = ("Q", 20, "Q") if big else ("H", 12, "I")
+    (count,) = struct.unpack_from(order + count_fmt, buf, offset)
+    first = offset + struct.calcsize(count_fmt)
     entries: list[_Entry] = []
     for i in range(count):
-        at = offset + 2 + 12 * i
-        if tolerant and at + 12 > len(buf):
-            return entries, 0
-        tag, typ, n = struct.unpack_from(order + "HHI", buf, at)
+        at = first + size * i
+        if at + size > len(buf):
+            if tolerant:
+                return entries, 0
+            raise struct.error(f"IFD entry {i} at {at} past the end ({len(buf)} bytes)")
+        tag, typ, n = struct.unpack_from(order + "HH" + word, buf, at)
         entries.append((tag, typ, n, at))
-    end = offset + 2 + 12 * count
-    nxt = struct.unpack_from(order + "I", buf, end)[0] if end + 4 <= len(buf) or not tolerant else 0
+    end = first + size * count
+    nxt = struct.unpack_from(order + word, buf, end)[0] if end + struct.calcsize(word) <= len(buf) or not tolerant else 0
     return entries, nxt
 
 
@@ -236,47 +243,38 @@ def _bigtiff_order(buf: _Buffer) -> str | None:
     return "<" if head == b"II+\0\x08\0\0\0" else ">" if head == b"MM\0+\0\x08\0\0" else None
 
 
-class _TiffLayout(NamedTuple):
-    """Where things are in classic TIFF or BigTIFF bytes (``struct`` formats and sizes)."""
-
-    order: str  # byte order
-    count_fmt: str  # entry count of an IFD
-    entry: int  # size of an entry: tag, type, count, value field
-    value_at: int  # offset of the value field in an entry
-    offset: str  # an offset (first IFD, next IFD, a value elsewhere)
-    first_at: int  # where the first IFD's offset is
-    value_size: int  # bytes a value field holds inline
-
-
-def _tiff_layout(buf: _Buffer) -> _TiffLayout | None:
-    """Classic TIFF (4-byte offsets, 12-byte entries) or BigTIFF (8-byte offsets, 20-byte entries); ``None`` if neither."""
+def _tiff_format(buf: _Buffer) -> tuple[str, bool] | None:
+    """``(byte order, BigTIFF)`` of classic TIFF or BigTIFF bytes; ``None`` if neither."""
     if (order := _tiff_order(buf)) is not None:
-        return _TiffLayout(order, "H", 12, 8, "I", 4, 4)
+        return order, False
     if (order := _bigtiff_order(buf)) is not None:
-        return _TiffLayout(order, "Q", 20, 12, "Q", 8, 8)
+        return order, True
     return None
+
+
+def _tiff_value(buf: _Buffer, order: str, big: bool, entry: _Entry) -> int:
+    """The first SHORT or LONG value of an IFD entry (inline, or where its value field points)."""
+    _, typ, n, at = entry
+    fmt = order + ("H" if typ == 3 else "I")
+    value_at = at + (12 if big else 8)
+    if n * struct.calcsize(fmt) > (8 if big else 4):  # stored elsewhere: the field is an offset
+        (value_at,) = struct.unpack_from(order + ("Q" if big else "I"), buf, value_at)
+    return int(struct.unpack_from(fmt, buf, value_at)[0])
 
 
 def _tiff_pages(buf: _Buffer) -> int:
     """Full-resolution pages of TIFF or BigTIFF bytes (IFDs not flagged as reduced-resolution)."""
-    layout = _tiff_layout(buf)
-    if layout is None:
+    form = _tiff_format(buf)
+    if form is None:
         return 1
-    order, count_fmt, entry_size, value_at, offset_fmt = layout[:5]
-    (offset,) = struct.unpack_from(order + offset_fmt, buf, layout.first_at)
+    order, big = form
+    (offset,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
     pages, seen = 0, set[int]()
     while offset and offset not in seen and len(seen) < 100_000:
         seen.add(offset)
-        (count,) = struct.unpack_from(order + count_fmt, buf, offset)
-        first = offset + struct.calcsize(count_fmt)
-        subfile = 0
-        for i in range(min(count, 10_000)):
-            at = first + entry_size * i
-            tag, typ = struct.unpack_from(order + "HH", buf, at)
-            if tag == 254 and typ in (3, 4):  # NewSubfileType
-                subfile = struct.unpack_from(order + ("H" if typ == 3 else "I"), buf, at + value_at)[0]
-        pages += not subfile & 1  # bit 0: a reduced-resolution copy of another page
-        (offset,) = struct.unpack_from(order + offset_fmt, buf, first + entry_size * count)
+        entries, offset = _tiff_ifd(buf, order, offset, big=big)
+        subfile = [_tiff_value(buf, order, big, e) for e in entries if e[0] == 254 and e[1] in (3, 4)]  # NewSubfileType
+        pages += not (subfile and subfile[0] & 1)  # bit 0: a reduced-resolution copy of another page
     return max(pages, 1)
 
 
@@ -360,9 +358,9 @@ def exif_orientation(exif: bytes | None) -> int:
         if parsed is None:
             return 1
         order, entries, _ = parsed
-        for tag, typ, n, at in entries:
-            if tag == _ORIENTATION and typ in (3, 4) and n == 1:
-                value = struct.unpack_from(_short_or_long(order, typ), exif, at + 8)[0]
+        for entry in entries:
+            if entry[0] == _ORIENTATION and entry[1] in (3, 4) and entry[2] == 1:
+                value = _tiff_value(exif, order, False, entry)
                 return value if 1 <= value <= 8 else 1
     except struct.error:
         pass
@@ -391,12 +389,12 @@ def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
         order, entries, sub = parsed
         out = bytearray(exif)
         if upright and exif_orientation(exif) >= 5:  # PixelXDimension / PixelYDimension
-            dims = {tag: (typ, at) for tag, typ, n, at in sub if tag in (0xA002, 0xA003) and typ in (3, 4) and n == 1}
-            if len(dims) == 2 and dims[0xA002][0] == dims[0xA003][0]:
-                fmt = _short_or_long(order, dims[0xA002][0])
-                w, h = (struct.unpack_from(fmt, exif, dims[t][1] + 8)[0] for t in (0xA002, 0xA003))
-                struct.pack_into(fmt, out, dims[0xA002][1] + 8, h)
-                struct.pack_into(fmt, out, dims[0xA003][1] + 8, w)
+            dims = {e[0]: e for e in sub if e[0] in (0xA002, 0xA003) and e[1] in (3, 4) and e[2] == 1}
+            if len(dims) == 2 and dims[0xA002][1] == dims[0xA003][1]:
+                fmt = _short_or_long(order, dims[0xA002][1])
+                w, h = (_tiff_value(exif, order, False, dims[t]) for t in (0xA002, 0xA003))
+                struct.pack_into(fmt, out, dims[0xA002][3] + 8, h)
+                struct.pack_into(fmt, out, dims[0xA003][3] + 8, w)
         for tag, typ, n, at in entries:
             if upright and tag == _ORIENTATION and typ in (3, 4) and n == 1:
                 struct.pack_into(_short_or_long(order, typ), out, at + 8, 1)
@@ -586,22 +584,15 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
     as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
     """
-    layout = _tiff_layout(buf)
-    if layout is None:
+    form = _tiff_format(buf)
+    if form is None:
         return img
-    order, count_fmt, entry_size, value_at, offset_fmt = layout[:5]
+    order, big = form
     try:
-        (ifd0,) = struct.unpack_from(order + offset_fmt, buf, layout.first_at)
-        (count,) = struct.unpack_from(order + count_fmt, buf, ifd0)
-        tags = {}
-        for i in range(min(count, 10_000)):
-            at = ifd0 + struct.calcsize(count_fmt) + entry_size * i
-            tag, typ, n = struct.unpack_from(order + "HH" + offset_fmt, buf, at)
-            if tag in (258, 262, 277) and typ in (3, 4):  # BitsPerSample, Photometric, SamplesPerPixel
-                fmt = order + ("H" if typ == 3 else "I")
-                inline = n * struct.calcsize(fmt) <= layout.value_size
-                where = at + value_at if inline else struct.unpack_from(order + offset_fmt, buf, at + value_at)[0]
-                tags[tag] = struct.unpack_from(fmt, buf, where)[0]  # the first value (of one per sample)
+        (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
+        entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
+        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel: the first value (of one per sample)
+        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 262, 277) and e[1] in (3, 4)}
     except (struct.error, IndexError):
         return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)

@@ -34,11 +34,12 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
-from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
+from .backends import EXPORTED_SUFFIXES
 from .blend import check_strength as _check_strength
 from ._checks import check_tensor_dtype, image_bchw, is_integer, is_real
 from .denoiser import (
-    DEFAULT_OVERLAP, Denoiser, check_pil_mode, load, resolve_device, resolve_precision, resolve_runtime,
+    DEFAULT_OVERLAP, Denoiser, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
+    resolve_runtime,
 )
 from .weights import FAMILIES, resolve
 
@@ -91,11 +92,7 @@ def _check_runtime(
     if runtime is None:
         return None
     if weights is not None and Path(weights).suffix.lower() in EXPORTED_SUFFIXES:
-        own = "torch" if Path(weights).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
-        if runtime != own:
-            raise ValueError(f"{weights}: an exported model runs in its own runtime, {own}; got runtime={runtime!r} "
-                             "(leave runtime at None)")
-        return runtime
+        return exported_runtime(weights, runtime)
     dev = torch.device("cpu" if device == "auto" else device)
     # (half="auto" means float32 with onnxruntime, as in load(); PyTorch takes any precision)
     precision = resolve_precision(half, dev) if runtime == "onnxruntime" and half is True else "fp32"
