@@ -63,7 +63,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
                         "(together about one float32 pass), else 1")
     p.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
                    help="where the model runs: torch (default for weights) or onnxruntime (float32 on the CPU; "
-                        "pip install 'cvdenoise[onnx]'); an exported file (.onnx, .pt) always runs in its own runtime")
+                        "pip install 'cvdenoise[onnx]'); an exported file (.onnx; TorchScript .pt, .ts, .torchscript) always runs in its own runtime")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
