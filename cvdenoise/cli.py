@@ -32,6 +32,16 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _unit_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return x
+
+
 def _strength(value: str) -> float | str:
     from .blend import check_strength
 
@@ -285,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="image file, image folder or video file")
     p.add_argument("--model", required=True, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
     p.add_argument("-o", "--output", required=True, help="output folder for the annotated images (or video) and timing.csv")
-    p.add_argument("--conf", type=float, default=0.25, help="YOLO confidence threshold (default 0.25)")
-    p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size in pixels (default 640)")
+    p.add_argument("--conf", type=_unit_float, default=0.25, help="YOLO confidence threshold (default 0.25)")
+    p.add_argument("--imgsz", type=_positive_int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files in the output folder even if cvdenoise did not write them")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -341,15 +341,45 @@ def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, 
         if not writer.isOpened():
             raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
 
+        written = 0
+
         def write(frame: np.ndarray) -> None:
+            nonlocal written
             if frame.shape[:2] != (even[1], even[0]):
                 frame = np.ascontiguousarray(frame[: even[1], : even[0]])
             writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+            written += 1
 
         try:
             yield write
         finally:
             writer.release()  # before the rename (or the removal) of its file
+        check_written(tmp, dst, written)
+
+
+def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:
+    """Raise ``OSError`` unless the finished video file ``tmp`` (to become ``dst``) opens, holds
+    ``frames`` frames and decodes its last one.
+
+    ``cv2.VideoWriter`` reports no write error: a full disk leaves a truncated file (an mp4
+    without its index, a 0-byte avi) that would otherwise be renamed onto ``dst`` as a success.
+    """
+    if frames == 0:
+        return
+    cap = cv2.VideoCapture(str(tmp))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else -1
+        if count > 0:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+        ok = cap.isOpened() and count in (0, frames) and cap.read()[0]
+    finally:
+        cap.release()
+    if not ok:
+        found = "cannot be opened" if count < 0 else f"reads back {count} of its {frames} frames"
+        raise OSError(
+            f"writing {dst} failed: the finished file {found} (disk full or a write error?); "
+            f"{dst} was not changed"
+        )
 
 
 def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import cv2
 import numpy as np
 
 
@@ -16,3 +19,35 @@ def add_noise(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(peak**2 / max(mse, 1e-12)))
+
+
+_VideoWriter = cv2.VideoWriter  # the real one, also while a test patches cv2
+
+
+class _DiskFullWriter:
+    """A ``cv2.VideoWriter`` on a disk that fills up: writes seem to work (OpenCV reports no
+    write error), but the finished file is cut to ``keep`` of its bytes."""
+
+    keep = 0.5
+    fourcc = staticmethod(cv2.VideoWriter_fourcc)
+
+    def __init__(self, path: str, *args: object) -> None:
+        self.path = path
+        self.writer = _VideoWriter(path, *args)
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.writer.isOpened()
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def release(self) -> None:
+        self.writer.release()
+        size = os.path.getsize(self.path)
+        with open(self.path, "r+b") as f:
+            f.truncate(int(size * self.keep))
+
+
+def disk_full_writer(keep: float) -> type[_DiskFullWriter]:
+    """A stand-in for ``cv2.VideoWriter`` whose finished files keep ``keep`` of their bytes."""
+    return type("DiskFullWriter", (_DiskFullWriter,), {"keep": keep})

@@ -19,7 +19,7 @@ configure_offline()
 import cvdenoise  # noqa: E402
 from cvdenoise.cli import main  # noqa: E402
 
-from helpers import add_noise  # noqa: E402
+from helpers import add_noise, disk_full_writer  # noqa: E402
 
 
 @pytest.fixture()
@@ -194,3 +194,63 @@ def test_detect_reads_12_bit_and_float_stills_at_their_own_scale(
     for name in ("scan12.png", "linear.tif"):
         seen = cv2.imread(str(out / name), cv2.IMREAD_GRAYSCALE)
         assert abs(float(seen.mean()) - float(gray8.mean())) < 8, name  # not a dark (÷65535) or failed frame
+
+
+def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cvdenoise.integrations.ultralytics as ul
+
+    def no_yolo(model: object) -> None:
+        raise AssertionError("YOLO was built before the arguments were checked")
+
+    monkeypatch.setattr(ul, "load_yolo", no_yolo)
+    video = tmp_path / "clip.avi"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    wr.write(frame[:160, :160])
+    wr.release()
+    out = tmp_path / "out"
+    opts = ["--model", "yolo26n.yaml", "-o", str(out), "-q"]
+    for bad in (["--imgsz", "0"], ["--imgsz", "-3"], ["--conf", "2"], ["--conf", "nan"]):
+        with pytest.raises(SystemExit) as e:
+            main(["detect", str(video), *opts, *bad])
+        assert e.value.code == 2 and bad[0] in capsys.readouterr().err
+    with pytest.raises(ValueError, match="imgsz must be a positive"):
+        ul.run_detection(video, "yolo26n.yaml", out, imgsz=0)
+    with pytest.raises(ValueError, match=r"conf must be a confidence in \[0, 1\]"):
+        ul.run_detection(video, "yolo26n.yaml", out, conf=1.5)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all")
+    assert main(["detect", str(garbage), *opts]) == 2
+    assert "cannot read video" in capsys.readouterr().err
+    afile = tmp_path / "afile.mp4"
+    afile.write_bytes(b"x")
+    assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(afile), "-q"]) == 2
+    assert f"{afile} is a file, not a folder" in capsys.readouterr().err
+    assert not out.exists()  # nothing was created by any refused run
+
+
+def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cvdenoise.video as video_module
+
+    video = tmp_path / "clip.avi"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for i in range(3):
+        wr.write(np.roll(frame[:160, :160], i * 4, axis=1))
+    wr.release()
+    out = tmp_path / "out"
+    opts = ["--model", "yolo26n.yaml", "-o", str(out), "--imgsz", "160", "-q"]
+    with monkeypatch.context() as m:
+        m.setattr(video_module.cv2, "VideoWriter", disk_full_writer(0.5))
+        assert main(["detect", str(video), *opts]) == 2
+    assert f"writing {out / 'clip.mp4'} failed" in capsys.readouterr().err
+    assert not (out / "clip.mp4").exists() and not (out / "timing.csv").exists()
+    assert main(["detect", str(video), *opts]) == 0  # the rerun is not blocked by debris
+    cap = cv2.VideoCapture(str(out / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()
+    assert len(list(csv.DictReader((out / "timing.csv").open()))) == 3

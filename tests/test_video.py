@@ -14,7 +14,7 @@ from cvdenoise.degrade import Degrader
 from cvdenoise.noise import estimate_sigma, residual_sigma
 from cvdenoise.video import FrameFilter, VideoReadError, read_video
 
-from helpers import add_noise, psnr
+from helpers import add_noise, disk_full_writer, psnr
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +357,25 @@ def test_gated_filter_on_weights_without_a_card_does_not_warn(tmp_path: Path) ->
     assert ff(np.full((32, 32, 3), 128, np.uint8)).shape == (32, 32, 3)
     with pytest.warns(UserWarning, match="no model card"):
         FrameFilter(str(tmp_path / "bare.safetensors"), half=False)
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.6])
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_a_failed_video_write_is_an_error_and_keeps_the_earlier_output(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    suffix: str, keep: float,
+) -> None:
+    import cvdenoise.video as video
+
+    src = tmp_path / "clip.avi"
+    _write_video(src, [add_noise(cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR), 20, seed=i) for i in range(6)])
+    out = tmp_path / "out" / f"clean{suffix}"
+    assert main(["video", str(src), "-o", str(out), "-q"]) == 0
+    good = out.read_bytes()
+    capsys.readouterr()
+    monkeypatch.setattr(video.cv2, "VideoWriter", disk_full_writer(keep))
+    assert main(["video", str(src), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"writing {out} failed" in err and "wrote" not in err
+    assert out.read_bytes() == good  # the earlier output is untouched
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no partial file left

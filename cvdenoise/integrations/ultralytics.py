@@ -242,7 +242,8 @@ def run_detection(
 
     Raises:
         FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
-        ValueError: no images, an output that would overwrite the input or (unless
+        ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], ``out`` is a file, an
+            output that would overwrite the input or (unless
             ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
             :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), or a
             model file Ultralytics cannot load.
@@ -255,7 +256,7 @@ def run_detection(
 
     from ..data import IMAGE_SUFFIXES
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
-    from ..io import read_image, write_image
+    from ..io import atomic_write, file_above, read_image, write_image
     from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
     src, out = Path(source), Path(out)
@@ -268,11 +269,20 @@ def run_detection(
     dst = out / f"{src.stem}.mp4"
     if not is_images and (same_file(src, dst) or dst.resolve() == src.resolve()):
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
+    if out.exists() and not out.is_dir() or (blocking := file_above(out)) is not None:
+        raise ValueError(f"output folder {out}: {out if out.exists() else blocking} is a file, not a folder")
+    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 1:
+        raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
+    if not 0.0 <= conf <= 1.0:
+        raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
     records = OutputRecords()
-    extra = [Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in ([] if is_images else [dst]) + [out / "timing.csv"]]
+    video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / "timing.csv"))
+    extra = [timing_job] if is_images else [video_job, timing_job]
     for job in extra:  # the files besides the images: also never over a file of the user's
         if job.dst.exists() and not overwrite and not records.ours(job.dst):
             raise not_ours(job.dst)
+    if not is_images:  # an unreadable video fails here, before YOLO is built or `out` made
+        frames, fps, size, count = read_video(src)
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
@@ -308,16 +318,19 @@ def run_detection(
             except (OSError, ValueError) as e:
                 run.failed.append((job.src, str(e)))
     else:
-        frames, fps, size, count = read_video(src)
         with video_writer(src, dst, fps, size) as write:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 write(process(f"{i:06d}", f))
+        mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
         warn_if_truncated(src, dst, len(run), count)
-    with (out / "timing.csv").open("w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
-        for t in run:
-            w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
-    for job in extra:
-        mark_output(job, records)
+
+    def write_timing(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
+            for t in run:
+                w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
+
+    atomic_write(timing_job.dst, write_timing)
+    mark_output(timing_job, records)
     return run
