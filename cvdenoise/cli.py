@@ -334,9 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_opencv(level: int | None = None) -> int | None:
     """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
-    not repeat what cvdenoise reports as one line naming the file); returns the previous level."""
+    not repeat what cvdenoise reports as one line naming the file); returns the previous level.
+    FFmpeg's log is silenced too unless ``OPENCV_FFMPEG_LOGLEVEL`` is set."""
     import cv2
 
+    # FFmpeg's own lines ("moov atom not found") too; OpenCV reads this once, at its first video open
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is None or not hasattr(logging, "setLogLevel"):
         return None

@@ -192,11 +192,11 @@ class FrameFilter:
         sigmas: list[float | None] = [None] * len(frames)
         strengths = [1.0] * len(frames)
         out: list[np.ndarray] = list(frames)
-        # frames of equal shape are denoised as one batch tensor
-        groups: dict[tuple[int, ...], list[int]] = {}
+        # frames of equal shape and dtype are denoised as one batch tensor
+        groups: dict[tuple[tuple[int, ...], np.dtype], list[int]] = {}
         for i, f in enumerate(frames):
-            groups.setdefault(f.shape, []).append(i)
-        for shape, idx in groups.items():
+            groups.setdefault((f.shape, f.dtype), []).append(i)
+        for (shape, _), idx in groups.items():
             arr = np.stack([frames[i] if frames[i].ndim == 3 else frames[i][:, :, None] for i in idx])
             x = torch.from_numpy(arr).permute(0, 3, 1, 2)
             if self.gate is None:
@@ -263,9 +263,13 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))
-    ok, first = cap.read() if cap.isOpened() else (False, None)
+    opened = cap.isOpened()
+    ok, first = cap.read() if opened else (False, None)
     if not ok or first is None:
+        empty = opened and cap.get(cv2.CAP_PROP_FRAME_COUNT) == 0
         cap.release()
+        if empty:
+            raise VideoReadError(f"{path}: the video holds no frames")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

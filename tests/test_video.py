@@ -379,3 +379,36 @@ def test_a_failed_video_write_is_an_error_and_keeps_the_earlier_output(
     assert f"writing {out} failed" in err and "wrote" not in err
     assert out.read_bytes() == good  # the earlier output is untouched
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no partial file left
+
+
+@pytest.mark.parametrize("gate", [None, (3.0, 6.0)])
+def test_stream_keeps_each_frames_dtype_when_shapes_match(clean_rgb: np.ndarray, gate: tuple[float, float] | None) -> None:
+    ff = FrameFilter("fast", gate=gate)
+    a = add_noise(cv2.cvtColor(clean_rgb[:64, :80], cv2.COLOR_RGB2BGR), 25)
+    b = a.astype(np.uint16) * 257
+    got = list(ff.stream([a, b], batch_size=2))
+    assert [g.dtype for g in got] == [np.uint8, np.uint16]
+    alone = [ff(a), ff(b)]
+    assert np.array_equal(got[0], alone[0]) and np.array_equal(got[1], alone[1])
+    assert [h.strength for h in ff.history[:2]] == [1.0, 1.0]
+
+
+def test_an_empty_video_is_called_empty_not_corrupt(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.avi"
+    wr = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    wr.release()
+    with pytest.raises(VideoReadError, match="holds no frames"):
+        read_video(empty)
+
+
+def test_cli_video_error_is_one_line_without_ffmpeg_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(200))  # an mp4 header without a moov atom
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    r = subprocess.run([sys.executable, "-m", "cvdenoise", "video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"cvdenoise video: error: {bad}: cannot read video (not a video, corrupt, or unsupported codec)"]
