@@ -112,7 +112,9 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
-    from .video import FrameFilter, VideoReadError, denoise_video
+    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
+    from .io import atomic_write
+    from .video import FrameFilter, VideoReadError, denoise_video, same_file
 
     if args.gate is not None and len(args.gate) not in (0, 2):
         print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
@@ -128,22 +130,35 @@ def _cmd_video(args: argparse.Namespace) -> int:
         if problem:
             print(f"cvdenoise video: error: --report {args.report}: {problem}", file=sys.stderr)
             return 2
+    records = OutputRecords()
+    outputs = [Path(args.output)] + ([Path(args.report)] if args.report else [])
+    for path in outputs:  # never over a file of the user's (as `denoise` and `detect`)
+        if path.is_file() and not args.overwrite and not records.ours(path) and not same_file(path, args.input):
+            print(f"cvdenoise video: error: {path} exists and cvdenoise did not write it (or it changed since): "
+                  "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
+            return 2
+    jobs = [Job(Path(args.input), p.resolve(), p.resolve().parent / OUTPUT_MARKER) for p in outputs]
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
         infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet)
+        mark_output(jobs[0], records)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
         return 2
     if args.report:
         import csv
 
-        try:
-            with open(args.report, "w", newline="") as fh:
+        def write_report(tmp: str) -> None:
+            with open(tmp, "w", newline="") as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(["frame", "sigma", "strength", "ms"])
                 for i in infos:
                     w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
+
+        try:
+            atomic_write(args.report, write_report)
+            mark_output(jobs[1], records)
         except OSError as e:
             print(f"cvdenoise video: error: cannot write --report {args.report}: {e} (the video was written)",
                   file=sys.stderr)
@@ -159,19 +174,19 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
 def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
     """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
+    Creates nothing: its folder is made when the CSV is written."""
+    from .io import file_above
 
-    Creates its folder."""
     target = report.resolve()
     if target in (src.resolve(), dst.resolve()):
         return "is the input or the output video; give the CSV its own file name"
     if report.is_dir():
         return "is a folder; give a file name such as frames.csv"
-    try:
-        report.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        return f"cannot create its folder: {e}"
-    if not os.access(report.parent, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
-        return "is not writable"
+    if (blocking := file_above(report)) is not None:
+        return f"{blocking} is a file, so no folder can be made there"
+    folder = next(p for p in report.absolute().parents if p.exists())  # the nearest existing one
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
     return None
 
 
@@ -287,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
     p.add_argument("--report", default=None, metavar="CSV", help="write a CSV of per-frame noise σ (with --gate), strength and ms")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output video or --report CSV that cvdenoise did not write "
+                        "(default: refuse; its own earlier outputs are always replaced)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_video, weights="fast")

@@ -235,7 +235,7 @@ def test_video_report_and_path_mistakes(tmp_path: Path, clean_rgb: np.ndarray, c
         assert main(["video", str(src), "-o", str(out), "-q", "--report", str(report)]) == 2
         assert "give the CSV its own file name" in capsys.readouterr().err
     assert src.read_bytes() == before and not out.exists()
-    # its folder is created up front; lines end in \n
+    # its folder is made when it is written; lines end in \n
     report = tmp_path / "new" / "dir" / "frames.csv"
     assert main(["video", str(src), "-o", str(out), "-q", "--report", str(report)]) == 0
     assert report.read_bytes().count(b"\r") == 0 and len(report.read_text().splitlines()) == 4
@@ -378,7 +378,7 @@ def test_a_failed_video_write_is_an_error_and_keeps_the_earlier_output(
     err = capsys.readouterr().err
     assert f"writing {out} failed" in err and "wrote" not in err
     assert out.read_bytes() == good  # the earlier output is untouched
-    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no partial file left
+    assert sorted(p.name for p in out.parent.iterdir()) == [".cvdenoise-output", out.name]  # no partial file left
 
 
 @pytest.mark.parametrize("gate", [None, (3.0, 6.0)])
@@ -412,3 +412,31 @@ def test_cli_video_error_is_one_line_without_ffmpeg_log(tmp_path: Path) -> None:
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"cvdenoise video: error: {bad}: cannot read video (not a video, corrupt, or unsupported codec)"]
+
+
+def test_video_never_replaces_a_file_it_did_not_write_unless_asked(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.avi"
+    _write_video(src, [add_noise(cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR), 20, seed=i) for i in range(2)])
+    out, report = tmp_path / "o" / "clean.mp4", tmp_path / "o" / "notes.csv"
+    out.parent.mkdir()
+    out.write_bytes(b"the user's own video")
+    report.write_text("precious notes\n")
+    for argv in (["-o", str(out)], ["-o", str(tmp_path / "o" / "new.mp4"), "--report", str(report)]):
+        assert main(["video", str(src), *argv, "-q"]) == 2
+        assert "exists and cvdenoise did not write it" in capsys.readouterr().err
+    assert out.read_bytes() == b"the user's own video" and report.read_text() == "precious notes\n"
+    assert not (tmp_path / "o" / "new.mp4").exists()
+    # asked: replaced; then recorded as cvdenoise's, so a rerun replaces them without asking
+    assert main(["video", str(src), "-o", str(out), "--report", str(report), "-q", "--overwrite"]) == 0
+    assert len(list(read_video(out)[0])) == 2 and report.read_text().startswith("frame,")
+    assert main(["video", str(src), "-o", str(out), "--report", str(report), "-q"]) == 0
+    # ...unless changed since
+    report.write_text("edited\n")
+    assert main(["video", str(src), "-o", str(out), "--report", str(report), "-q"]) == 2
+    assert report.read_text() == "edited\n"
+    # a run that fails (missing input) creates no report folder
+    assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "x.mp4"), "--report",
+                 str(tmp_path / "rep" / "sub" / "f.csv"), "-q"]) == 2
+    assert not (tmp_path / "rep").exists()
