@@ -108,6 +108,10 @@ class OnnxBackend:
     batch (the last one padded by repetition); exports with a fixed ``H×W`` accept inputs up to
     that size (reflect-padded as the model pads, then cropped back) and reject larger ones.
 
+    Picklable and deep-copyable (the copy opens the file again) and fork-aware: a forked child
+    (a DataLoader worker) opens its own session on first use and never runs nor frees the one it
+    inherited (onnxruntime's threads do not survive ``fork``; see :mod:`cvdenoise.ort_runtime`).
+
     Raises:
         WeightsError: not an ONNX file, no cvdenoise metadata, or not a ``(B,C,H,W)`` model.
     """
@@ -121,23 +125,22 @@ class OnnxBackend:
         threads: int | None = None,
     ) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as e:  # pragma: no cover - depends on the environment
+            if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):  # Ctrl-C during the import
+                raise KeyboardInterrupt from e
             raise ImportError(
                 "loading .onnx models needs onnxruntime: pip install 'cvdenoise[onnx]'"
             ) from e
+        from .ort_runtime import fork_aware
+
         self.path = Path(path)
         self.device = torch.device(device)
+        self._args: dict[str, Any] = {"path": path, "device": device, "providers": providers, "threads": threads}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads if threads is not None else torch.get_num_threads())
-        opts.log_severity_level = 3  # errors only
-        provs = providers or default_providers(self.device)
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=provs)
-        except Exception as e:  # onnxruntime raises its own exception types (not RuntimeError)
-            raise WeightsError(f"{self.path} is not a loadable ONNX model: {e}") from e
+        self._session: Any = None
+        fork_aware(self)
         if self.device.type == "cuda" and self.session.get_providers() == ["CPUExecutionProvider"]:
             warnings.warn(
                 f"{self.path.name}: this onnxruntime build has no CUDA provider; running on CPU "
@@ -163,6 +166,33 @@ class OnnxBackend:
             (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
         )
         self.precision: str = self.metadata.get("precision", "fp32")
+
+    @property
+    def session(self) -> Any:
+        """This process's ``onnxruntime.InferenceSession`` (opened on first use in a forked child)."""
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            threads = self._args["threads"]
+            opts.intra_op_num_threads = int(threads if threads is not None else torch.get_num_threads())
+            opts.log_severity_level = 3  # errors only
+            provs = self._args["providers"] or default_providers(self.device)
+            try:
+                self._session = ort.InferenceSession(str(self.path), opts, providers=provs)
+            except Exception as e:  # onnxruntime raises its own exception types (not RuntimeError)
+                raise WeightsError(f"{self.path} is not a loadable ONNX model: {e}") from e
+        return self._session
+
+    def _set_aside_after_fork(self) -> list[Any]:
+        session, self._session = self._session, None
+        return [] if session is None else [session]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self._args)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]  # opens (and checks) the file again
 
     def __repr__(self) -> str:
         return f"OnnxBackend({str(self.path)!r}, providers={self.session.get_providers()})"
@@ -218,6 +248,7 @@ class TorchScriptBackend:
     def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
         self.path = Path(path)
         self.device = torch.device(device)
+        self._args: dict[str, Any] = {"path": path, "device": device}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
         extra: dict[str, Any] = {TORCHSCRIPT_META: ""}
@@ -258,6 +289,12 @@ class TorchScriptBackend:
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(probe.shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise WeightsError(f"{self.path}: module maps {tuple(probe.shape)} to {got}; expected the same shape")
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable: the copy loads the file again
+        return dict(self._args)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"TorchScriptBackend({str(self.path)!r}, device={str(self.device)!r})"

@@ -47,19 +47,24 @@ __all__ = ["require", "unavailable_reason", "onnx_graph", "OrtModel", "OPSET"]
 #: ONNX opset of the graph (DepthToSpace ``CRD`` mode and Clip with tensor bounds need >= 11).
 OPSET = 17
 
-#: every live OrtModel, so a forked child can take their sessions away (see _after_fork_in_child)
-_LIVE: "weakref.WeakSet[OrtModel]" = weakref.WeakSet()
+#: every live holder of onnxruntime sessions (an OrtModel, a backends.OnnxBackend), so a forked
+#: child can take their sessions away (see _after_fork_in_child)
+_LIVE: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def fork_aware(owner: Any) -> None:
+    """Register ``owner``: in a forked child its ``_set_aside_after_fork()`` is called, which
+    drops the sessions it holds (so it builds its own on next use) and returns them."""
+    _LIVE.add(owner)
 
 
 def _after_fork_in_child() -> None:
     """Set the sessions a forked child inherited aside for good: never run there (their
     intra-op threads exist only in the parent) and never freed, not even at interpreter exit
     (freeing one joins those threads: it hangs) — hence one extra reference that is never dropped."""
-    for model in list(_LIVE):
-        for session in model._sessions.values():
+    for owner in list(_LIVE):
+        for session in owner._set_aside_after_fork():
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(session))
-        model._sessions = {}
-        model._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -74,6 +79,8 @@ def unavailable_reason() -> str | None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except Exception as e:  # noqa: BLE001 - any import failure means: not usable here
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):  # Ctrl-C during the import: not cached
+            raise KeyboardInterrupt from e
         return f"{type(e).__name__}: {e}"
     return None
 
@@ -222,7 +229,7 @@ class OrtModel:
         self._lock = threading.Lock()
         self._sessions: dict[int, Any] = {}  # intra-op thread count → session
         self._run_options: Any = None
-        _LIVE.add(self)
+        fork_aware(self)
         self._get_session()  # build now: a graph or onnxruntime error surfaces where the model is placed
 
     def __repr__(self) -> str:
@@ -237,7 +244,13 @@ class OrtModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-        _LIVE.add(self)
+        fork_aware(self)
+
+    def _set_aside_after_fork(self) -> list[Any]:
+        sessions = list(self._sessions.values())
+        self._sessions = {}
+        self._lock = threading.Lock()
+        return sessions
 
     def _get_session(self) -> Any:
         """This process's session for the current thread budget (built on first use; a forked

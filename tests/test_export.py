@@ -461,3 +461,44 @@ def test_transforms_run_an_exported_file_in_its_own_runtime(exported: Exporter, 
         Denoise(str(onnx_path), runtime="torch")
     with pytest.raises(ValueError, match="its own runtime, torch"):
         ADenoise(str(ts_path), runtime="onnxruntime")
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_denoiser_on_an_export_pickles_and_deep_copies(exported: Exporter, fmt: str, clean_rgb: np.ndarray) -> None:
+    import copy
+    import pickle
+
+    path, _ = exported(fmt)
+    den = cvdenoise.load(path)
+    x = torch.from_numpy(add_noise(clean_rgb, 25)[:48, :64]).permute(2, 0, 1).contiguous()
+    ref = den(x)
+    for twin in (pickle.loads(pickle.dumps(den)), copy.deepcopy(den)):
+        assert type(twin._models[3]) is type(den._models[3]) and twin.runtime == den.runtime
+        assert torch.equal(twin(x), ref)
+
+
+class _Noisy(torch.utils.data.Dataset):
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.fn = fn
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(i)
+        return self.fn((torch.rand(3, 48, 56, generator=g) * 255).to(torch.uint8))
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_dataloader_workers_run_a_denoiser_on_an_onnx_export(exported: Exporter, context: str) -> None:
+    """Workers get the parent's Denoiser (forked: its session set aside, a fresh one opened;
+    spawned: pickled) and give the parent's results."""
+    import multiprocessing as mp
+
+    if context not in mp.get_all_start_methods():
+        pytest.skip(f"no {context} on this platform")
+    path, _ = exported("onnx")
+    ds = _Noisy(cvdenoise.load(path))
+    expected = torch.stack([ds[i] for i in range(4)])  # the parent's session exists and has run
+    dl = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context=context, timeout=120)
+    assert torch.equal(torch.cat(list(dl)), expected)
