@@ -502,3 +502,17 @@ def test_dataloader_workers_run_a_denoiser_on_an_onnx_export(exported: Exporter,
     expected = torch.stack([ds[i] for i in range(4)])  # the parent's session exists and has run
     dl = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context=context, timeout=120)
     assert torch.equal(torch.cat(list(dl)), expected)
+
+
+def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter, clean_rgb: np.ndarray) -> None:
+    """README (Export): the graph is ``den(x, strength=1)`` without the 16-pixel reflect border
+    ``load()`` adds; padding by hand gives the library's result."""
+    path, _ = exported("onnx")
+    x = (add_noise(clean_rgb, 25)[:97, :161].astype(np.float32) / 255).transpose(2, 0, 1)[None].copy()
+    sess = _session(path)
+    padded = np.pad(x, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="reflect")
+    raw = sess.run(None, {"image": padded})[0][:, :, 16:-16, 16:-16]
+    ref = cvdenoise.load(path)(torch.from_numpy(x), strength=1.0).numpy()
+    assert np.abs(raw - ref).max() < 1e-5
+    unpadded = sess.run(None, {"image": x})[0]
+    assert np.abs(unpadded - ref).max() > 10 / 255  # without the border the edges differ
