@@ -34,14 +34,14 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import is_pure_tensor
 
-from .backends import EXPORTED_SUFFIXES
+from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
-from ._checks import check_tensor_dtype, image_bchw, is_integer, is_real
+from ._checks import check_float_range, check_tensor_dtype, image_bchw, is_integer, is_real
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime,
 )
-from .weights import FAMILIES, resolve
+from .weights import FAMILIES, WEIGHTS_DIR, load_model, resolve
 
 __all__ = ["Denoise"]
 
@@ -53,12 +53,21 @@ _MIN_TILE = 2 * DEFAULT_OVERLAP + 8
 # ---------------------------------------------------------------------- argument checks
 # (shared with cvdenoise.integrations.albumentations)
 def _check_weights(weights: str | Path) -> str:
-    """Shipped family / file name or ``.safetensors`` path → ``str``; nothing is loaded."""
+    """Shipped family / file name, ``.safetensors`` path or exported file → ``str``.
+
+    A file of the user's is opened once here (and dropped), so one that cannot be loaded — not
+    safetensors, not a cvdenoise export, weights that do not match — fails at construction,
+    not at the first sample in a ``DataLoader`` worker."""
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"weights must be a name ('default', 'fast', ...) or a path, got {weights!r}")
     name = os.fspath(weights)
     if name not in FAMILIES:
-        resolve(name)  # WeightsError (a ValueError) listing the shipped names
+        path = resolve(name)  # WeightsError (a ValueError) listing the shipped names
+        if path.parent.resolve() != WEIGHTS_DIR.resolve():
+            if path.suffix.lower() in EXPORTED_SUFFIXES:
+                load_backend(path)
+            else:
+                load_model(path)
     return name
 
 
@@ -236,14 +245,16 @@ class Denoise(v2.Transform):
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
         """torchvision's hook over every sample's leaves (also when ``p`` skips the sample): checks
-        the image tensors' shape and dtype and PIL images' mode, and warns when a numpy image would pass through undenoised."""
+        the image tensors' shape, dtype and float range ``[0, 1]`` and PIL images' mode, and warns when a numpy image would pass through undenoised."""
         has_array = any(isinstance(i, np.ndarray) for i in flat_inputs)
         for leaf, needed in zip(flat_inputs, self._needs_transform_list(flat_inputs)):
             if needed and isinstance(leaf, PIL.Image.Image):
                 check_pil_mode(leaf)
             if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
                 try:
-                    _image_batch(leaf.as_subclass(torch.Tensor))
+                    x = _image_batch(leaf.as_subclass(torch.Tensor))
+                    if x.dtype.is_floating_point:
+                        check_float_range(x)  # (the common mistake, floats in 0..255, fails at its first sample)
                 except (ValueError, TypeError) as e:
                     if has_array and is_pure_tensor(leaf):  # the likely cause is the array, not the tensor
                         raise type(e)(

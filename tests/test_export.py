@@ -516,3 +516,20 @@ def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter
     assert np.abs(raw - ref).max() < 1e-5
     unpadded = sess.run(None, {"image": x})[0]
     assert np.abs(unpadded - ref).max() > 10 / 255  # without the border the edges differ
+
+
+def test_transforms_refuse_a_file_they_cannot_load_at_construction(exported: Exporter, tmp_path: Path) -> None:
+    from cvdenoise.integrations.albumentations import Denoise as ADenoise
+    from cvdenoise.transforms import Denoise
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not an onnx model")
+    noext = tmp_path / "fast_noext"  # an export saved without its suffix is read as safetensors
+    noext.write_bytes(exported("onnx")[0].read_bytes())
+    bad_st = tmp_path / "bad.safetensors"
+    bad_st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    for path, message in ((garbage, "not a loadable ONNX model"), (noext, "safetensors"), (bad_st, "bad.safetensors")):
+        for cls in (Denoise, ADenoise):
+            with pytest.raises(ValueError, match=message):  # a WeightsError (in pydantic's error for albumentations)
+                cls(str(path))
+    Denoise(str(exported("onnx")[0]))  # a good export constructs

@@ -337,6 +337,10 @@ def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None
         skip(tv_tensors.Image(torch.zeros(3, 16, 16, dtype=torch.int32)))
     with pytest.raises(ValueError, match="mode 'P'"):
         skip(PIL.Image.new("P", (16, 16)))
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):  # floats in 0..255
+        skip(tv_tensors.Image(torch.rand(3, 16, 16) * 255))
+    with pytest.raises(ValueError, match="NaN"):
+        skip(tv_tensors.Image(torch.full((3, 16, 16), float("nan"))))
     ok = tv_tensors.Image(torch.rand(3, 16, 16))
     labels = torch.tensor([1])  # a plain tensor next to an Image is not checked as an image
     out, target = skip(ok, {"labels": labels})
@@ -346,6 +350,8 @@ def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None
         albu(image=np.zeros((16, 16, 2), np.uint8))
     with pytest.raises(TypeError, match="int32"):
         albu(images=np.zeros((2, 16, 16, 3), np.int32))
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
+        albu(image=np.full((16, 16, 3), 200.0, np.float32))
     assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
 
 

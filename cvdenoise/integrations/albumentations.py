@@ -27,7 +27,7 @@ import numpy as np
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
-from .._checks import check_array_dtype, image_hwc
+from .._checks import check_array_dtype, check_float_range, image_hwc
 from ..denoiser import Denoiser, load
 from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
 
@@ -132,13 +132,15 @@ class Denoise(ImageOnlyTransform):
             return self._denoiser
 
     def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
-        # the image's shape and dtype are checked on every sample, also when `p` skips it, so a
+        # the image's shape, dtype and float range are checked on every sample, also when `p` skips it, so a
         # bad sample fails where it first appears and not at a random later step
         image, images = kwargs.get("image"), kwargs.get("images")
         for img in ([image] if image is not None else []) + (list(images) if images is not None else []):
             if isinstance(img, np.ndarray):
                 check_array_dtype(img.dtype)
                 image_hwc(img)
+                if img.dtype.kind == "f":
+                    check_float_range(img)
         return super().__call__(*args, force_apply=force_apply, **kwargs)
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
