@@ -68,6 +68,7 @@ from .backends import (
     OnnxBackend,
     TorchScriptBackend,
 )
+from ._checks import is_integer
 from .io import file_above
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card
@@ -187,6 +188,8 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
     """``(name, model, card)`` of the weights to export (a family's ``channels``-channel model)."""
     if channels not in (None, 1, 3):
         raise ExportArgumentError(f"channels must be 1 or 3, got {channels!r}")
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ExportArgumentError(f"weights must be a name ('default', 'fast', ...) or a .safetensors path, got {weights!r}")
     name = str(weights)
     if name in FAMILIES:
         ch = channels or 3
@@ -330,10 +333,12 @@ def _check_suffix(path: Path, fmt: Format) -> None:
 
 
 def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple: int) -> None:
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
+    if batch is not None and (not is_integer(batch) or batch < 1):
         raise ExportArgumentError(f"batch must be a positive integer or None, got {batch!r}")
     if static is not None:
-        if len(static) != 2 or any(not isinstance(s, int) or s < multiple for s in static):
+        if not isinstance(static, (tuple, list)) or len(static) != 2 or not all(is_integer(s) for s in static):
+            raise ExportArgumentError(f"static must be a pair of integers (H, W), got {static!r}")
+        if any(s < multiple for s in static):
             raise ExportArgumentError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
 
 
@@ -422,6 +427,7 @@ def to_onnx(
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     _validate_common(batch, static, m)
+    batch = None if batch is None else int(batch)  # (numpy integers too)
     if static is not None:
         static = (int(static[0]), int(static[1]))
     meta = _metadata(name, model, "onnx", half, card)

@@ -344,7 +344,16 @@ def test_export_argument_errors(tmp_path: Path) -> None:
         to_torchscript(tmp_path / "x.onnx", "fast")
     with pytest.raises(WeightsError, match="unknown weights"):
         to_torchscript(tmp_path / "x.pt", "no-such-weights")
+    with pytest.raises(ExportArgumentError, match="static must be a pair of integers"):
+        to_onnx(tmp_path / "x.onnx", "fast", static=96)  # type: ignore[arg-type]
+    with pytest.raises(ExportArgumentError, match="static must be a pair of integers"):
+        to_onnx(tmp_path / "x.onnx", "fast", static=(96.0, 96.0))  # type: ignore[arg-type]
+    with pytest.raises(ExportArgumentError, match="weights must be a name"):
+        to_torchscript(tmp_path / "x.pt", None)  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
+    # numpy integers are integers
+    rep = to_onnx(tmp_path / "np.onnx", "fast", static=(np.int64(64), np.int64(72)), batch=np.int64(1), check=False)  # type: ignore[arg-type]
+    assert rep.metadata["static"] == "64,72" and rep.metadata["batch"] == "1"
 
 
 def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
