@@ -19,9 +19,9 @@ The Debian packages come from the package registry (``apt-get download``, no oth
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -115,7 +115,16 @@ def build(out: Path) -> None:
           f"{len(list(more.iterdir()))} in {more}")
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Build the training-photo folders of weights/RECIPE.md (downloads Debian packages "
+        "with apt-get download, about 320 MB).",
+        epilog="writes" + (__doc__ or "").split("writes", 1)[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="folder to write photos/, extra/ and more/ into")
+    build(parser.parse_args(argv).out)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit(__doc__)
-    build(Path(sys.argv[1]))
+    main()

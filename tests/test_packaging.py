@@ -40,3 +40,10 @@ def test_submodules_are_reachable_after_a_plain_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["to_onnx", "Denoise", "cvdenoise.integrations.albumentations"]
+
+
+def test_training_photos_script_help_prints_usage_and_downloads_nothing(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "training_photos.py"), "--help"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("usage:") and "OUT/photos/" in r.stdout
+    assert list(tmp_path.iterdir()) == []  # no folder named --help, nothing fetched
