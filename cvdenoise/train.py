@@ -435,7 +435,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``cvdenoise train`` (shared with ``python -m cvdenoise.train``)."""
     d = TrainConfig()
     p.add_argument("folders", nargs="*", help="folders of clean images (none: dead leaves only)")
-    p.add_argument("--out", default=d.out, help="run folder for checkpoints, logs and weights")
+    p.add_argument("--out", default=d.out, help=f"run folder for checkpoints, logs and weights (default {d.out})")
     p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>, or -<the --init model's size>)")
     p.add_argument("--size", default=d.size, choices=sorted(CONFIGS), help=f"architecture (default {d.size})")
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3), help=f"3: colour, 1: gray (default {d.channels})")
@@ -460,21 +460,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-size", type=int, default=d.val_size, help=f"validation pairs (default {d.val_size})")
     p.add_argument("--ckpt-minutes", type=float, default=d.ckpt_minutes, help=f"checkpoint for --resume every N minutes (default {d.ckpt_minutes})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
-    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch default)")
+    p.add_argument("--threads", type=int, default=d.threads, help=f"torch CPU threads (0: torch default; default {d.threads})")
     p.add_argument("--device", default=d.device, help=f"training device: cpu, cuda, cuda:N, mps or auto (default {d.device})")
     p.add_argument("--init", default=None,
                    help="start from these weights: a file, a shipped name or default/fast (colour → gray converted)")
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier", "psnr"),
-                   help="charbonnier (smooth L1), log-charbonnier (its per-image log), psnr (per-image log MSE)")
+                   help=f"charbonnier (smooth L1), log-charbonnier (its per-image log), psnr (per-image log MSE) (default {d.loss})")
     p.add_argument("--no-amp", dest="amp", action="store_false",
                    help="train in float32 (default: bfloat16 autocast on CUDA and AMX/AVX512-BF16 CPUs)")
     p.add_argument("--workers", type=int, default=d.workers,
-                   help="data-loader processes that make the pairs (use most CPU cores when training on a GPU)")
+                   help=f"data-loader processes that make the pairs (use most CPU cores when training on a GPU; default {d.workers})")
     p.add_argument("--minutes", type=float, default=d.minutes,
-                   help="wall-clock budget; the cosine schedule then ends when the budget or --steps runs out")
+                   help="wall-clock budget; the cosine schedule then ends when the budget or --steps runs out "
+                        f"(default {d.minutes}: no budget)")
     p.add_argument("--device-degrade", type=float, default=d.device_degrade,
                    help="share of each batch degraded on the training device by the batched torch chain "
-                        "(cvdenoise.degrade_torch; 0.9 kept an H200 busy), the rest by the albumentations chain")
+                        "(cvdenoise.degrade_torch; 0.9 kept an H200 busy), the rest by the albumentations chain "
+                        f"(default {d.device_degrade})")
     p.add_argument("--keep-exports", action="store_true",
                    help="also keep the weights of every validation as <out>/<name>-step<N>.safetensors "
                         "(by default each validation overwrites <out>/<name>.safetensors)")

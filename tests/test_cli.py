@@ -135,6 +135,12 @@ def test_weights_command_describes_a_file_without_its_card(tmp_path: Path, capsy
     assert "params=   634212" in line and "MACs/px=  17192" in line and "auto-strength none (auto = 1)" in line
     assert main(["weights", str(tmp_path / "missing.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err
+    # a half-copied file beside a good card is opened and refused, not described from the card
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(resolve("color-fast").read_bytes()[:1_000_000])
+    shutil.copy(resolve("color-fast").with_suffix(".json"), cut.with_suffix(".json"))
+    assert main(["weights", str(cut)]) == 2
+    assert "cut.safetensors" in capsys.readouterr().err
 
 
 def test_precision_and_ensemble_options() -> None:
