@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from ._checks import check_float_range
 from .degrade import Degrader, DegradationConfig, to_float
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler", "PairBatches"]
@@ -62,11 +63,15 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
     return np.clip(img, 0, 1)
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
+def _read_rgb(path: Path) -> np.ndarray:
+    """``path`` as float32 RGB ``(H,W,3)`` in ``[0, 1]``; ``ValueError`` saying why it cannot be
+    a training image (unreadable, or float data with NaN/inf or outside ``[0, 1]``)."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        return None
+        raise ValueError("unreadable")
     f = to_float(img)
+    if img.dtype.kind == "f":
+        check_float_range(f, hint="HDR or linear data: scale it to [0, 1] first")
     if f.ndim == 2:
         f = np.repeat(f[:, :, None], 3, axis=2)
     elif f.shape[2] == 4:
@@ -75,18 +80,29 @@ def _read_rgb(path: Path) -> np.ndarray | None:
 
 
 def load_clean_images(
-    folders: Sequence[str | Path], min_size: int = 64, downscale: float = 1.0
+    folders: Sequence[str | Path], min_size: int = 64, downscale: float = 1.0,
+    skipped: list[tuple[Path, str]] | None = None,
 ) -> list[np.ndarray]:
-    """Read every image under ``folders`` as float32 RGB ``(H,W,3)``.
+    """Read every image under ``folders`` (folders or files) as float32 RGB ``(H,W,3)`` in ``[0, 1]``.
 
     ``downscale`` < 1 shrinks each photo (INTER_AREA) first, which averages away the sensor
-    noise and JPEG artifacts that "clean" photos already carry.
+    noise and JPEG artifacts that "clean" photos already carry. A file that cannot be read,
+    holds float data with NaN/inf or outside ``[0, 1]``, or has a short side under
+    ``min_size`` after ``downscale`` is left out; ``skipped`` (if given) receives
+    ``(path, reason)`` for each.
     """
     out: list[np.ndarray] = []
     for folder in folders:
         for p in list_images(folder):
-            img = _read_rgb(p)
-            if img is None or min(img.shape[:2]) * downscale < min_size:
+            try:
+                img = _read_rgb(p)
+            except ValueError as e:
+                if skipped is not None:
+                    skipped.append((p, str(e)))
+                continue
+            if min(img.shape[:2]) * downscale < min_size:
+                if skipped is not None:
+                    skipped.append((p, f"{img.shape[1]}x{img.shape[0]} px is too small"))
                 continue
             if downscale != 1.0:
                 img = cv2.resize(img, None, fx=downscale, fy=downscale, interpolation=cv2.INTER_AREA)

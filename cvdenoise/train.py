@@ -102,13 +102,27 @@ def _loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -
     return charb.mean()
 
 
-def _lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
-    """Warm-up then cosine decay to 1 % of ``cfg.lr``; ``progress`` in ``[0,1]`` overrides
-    the step-based position after warm-up (time-budgeted runs)."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup) if progress is None else progress
-    return 1e-2 * cfg.lr + 0.5 * (cfg.lr - 1e-2 * cfg.lr) * (1 + math.cos(math.pi * min(1.0, t)))
+#: warm-up takes at most this share of the run (of ``steps``, or of the ``minutes`` budget)
+WARMUP_SHARE = 0.25
+
+
+def _warmup_steps(cfg: TrainConfig) -> int:
+    """``cfg.warmup``, shortened to :data:`WARMUP_SHARE` of a short run (at least 1)."""
+    return max(1, min(cfg.warmup, int(cfg.steps * WARMUP_SHARE)))
+
+
+def _lr_at(step: int, cfg: TrainConfig, progress: float | None = None, time_used: float = 0.0) -> float:
+    """Linear warm-up then cosine decay to 1 % of ``cfg.lr``.
+
+    Warm-up lasts :func:`_warmup_steps` steps, or until ``time_used`` (share of a time budget
+    spent) reaches :data:`WARMUP_SHARE`, whichever comes first; ``progress`` in ``[0,1]``
+    overrides the step-based position after it (time-budgeted runs)."""
+    warm = _warmup_steps(cfg)
+    ramp = max((step + 1) / warm, time_used / WARMUP_SHARE)
+    if ramp < 1.0:
+        return cfg.lr * ramp
+    t = (step - warm) / max(1, cfg.steps - warm) if progress is None else progress
+    return 1e-2 * cfg.lr + 0.5 * (cfg.lr - 1e-2 * cfg.lr) * (1 + math.cos(math.pi * min(1.0, max(0.0, t))))
 
 
 _ARCH_FIELDS = ("widths", "enc_blocks", "dec_blocks", "unshuffle")
@@ -219,6 +233,20 @@ def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, de
     return state
 
 
+#: recipe fields a resumed run may change without a warning (how it runs, not what it learns)
+_RUN_FIELDS = ("out", "steps", "minutes", "val_every", "ckpt_minutes", "threads", "device", "workers",
+               "keep_exports", "amp")
+
+
+def _recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> dict[str, list[Any]]:
+    """``{field: [checkpoint's value, this run's]}`` for the recipe fields a resume changes
+    (other than :data:`_RUN_FIELDS`); tuples and lists compare alike."""
+    now = asdict(cfg)
+    norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
+    return {k: [norm(saved[k]), norm(now[k])] for k in now
+            if k in saved and k not in _RUN_FIELDS and norm(saved[k]) != norm(now[k])}
+
+
 def _load_images(cfg: TrainConfig) -> list[Any]:
     """The usable photos of ``cfg.folders``; fails if there are none, warns about skipped files."""
     if not cfg.folders:
@@ -227,13 +255,17 @@ def _load_images(cfg: TrainConfig) -> list[Any]:
     where = ", ".join(map(str, cfg.folders))
     if not files:
         raise TrainSetupError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {where}")
-    images = load_clean_images(files, min_size=cfg.crop, downscale=cfg.downscale)
+    skipped: list[tuple[Path, str]] = []
+    images = load_clean_images(files, min_size=cfg.crop, downscale=cfg.downscale, skipped=skipped)
     need = math.ceil(cfg.crop / cfg.downscale - 1e-9)  # short side before --downscale
     limit = f"a short side of at least {need} px (--crop {cfg.crop} at --downscale {cfg.downscale})"
+    shown = "; ".join(f"{p}: {why}" for p, why in skipped[:5]) + ("; …" if len(skipped) > 5 else "")
     if not images:
-        raise TrainSetupError(f"none of the {len(files)} image files in {where} is readable with {limit}")
-    if len(images) < len(files):
-        _warn(f"skipped {len(files) - len(images)} of {len(files)} image files: unreadable or without {limit}")
+        raise TrainSetupError(f"none of the {len(files)} image files in {where} is usable (readable, float data "
+                              f"in [0, 1], {limit}): {shown}")
+    if skipped:
+        _warn(f"skipped {len(skipped)} of {len(files)} image files (each needs to be readable, float data in "
+              f"[0, 1] and {limit}): {shown}")
     return images
 
 
@@ -250,6 +282,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     ckpt = out / "last.pt"
     if not resume:  # a new run never writes over an earlier one's checkpoint or weights
         earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors") if p.exists()]
+        if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
+            raise TrainSetupError(
+                f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "
+                "give another --out (or move that file away to start over there)"
+            )
         if earlier:
             raise TrainSetupError(
                 f"--out {out} already holds a run ({', '.join(earlier)}): add --resume to continue it, "
@@ -263,6 +300,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if cfg.crop < model.multiple:
             raise TrainSetupError(f"--crop must be at least {model.multiple} for this architecture, got {cfg.crop}")
         state = _load_checkpoint(ckpt, model, cfg, device) if resume else None
+        if state is not None and (changes := _recipe_changes(state.get("config") or {}, cfg)):
+            _warn("--resume with another recipe than the checkpoint's (logged in log.jsonl; the card records "
+                  "this run's): " + ", ".join(f"{_option(k)} {a} → {b}" for k, (a, b) in changes.items()))
         images = _load_images(cfg)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -291,6 +331,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         _warn(f"the validation images are under {val_sampler.crop} px after --downscale {cfg.downscale}: "
               "validating on dead leaves instead")
     val_noisy, val_clean = val_sampler.batch(cfg.val_size)
+    changed = _mse(val_noisy, val_clean) > 0  # pairs the preset left clean would score 100 dB for doing nothing
+    if bool(changed.any()):
+        val_noisy, val_clean = val_noisy[changed], val_clean[changed]
+    val_input_psnr = float(psnr(val_noisy, val_clean).mean())
+    tqdm.write(f"validation: {len(val_noisy)} degraded pairs, input PSNR {val_input_psnr:.2f} dB")
 
     # oneDNN (CPU, bf16 AMX/AVX512-BF16 kernels) and cuDNN (tensor cores) are fastest in channels-last
     fmt = torch.channels_last
@@ -312,7 +357,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         print(f"resumed {ckpt} at step {step}")
     log = (out / "log.jsonl").open("a")
     if state is not None:  # validations after this line repeat steps the earlier process logged
-        log.write(json.dumps({"resumed_at_step": step, "time": time.time()}) + "\n")
+        log.write(json.dumps({"resumed_at_step": step, "time": time.time(), "recipe": asdict(cfg),
+                              "changed": _recipe_changes(state.get("config") or {}, cfg)}) + "\n")
+    else:
+        log.write(json.dumps({"recipe": asdict(cfg), "time": time.time()}) + "\n")
+    log.write(json.dumps({"val_pairs": len(val_noisy), "val_input_psnr": val_input_psnr}) + "\n")
 
     def export(tag: str, val_psnr: float) -> Path:
         card = {
@@ -346,12 +395,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
     budget_s = cfg.minutes * 60
 
+    def time_used() -> float:
+        """Share of the time budget spent (0 without one)."""
+        return (time.time() - start) / budget_s if budget_s > 0 else 0.0
+
     def progress() -> float | None:
         """Schedule position after warm-up when a time budget is set (else step-based)."""
         if budget_s <= 0:
             return None
-        by_steps = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return min(1.0, max(by_steps, (time.time() - start) / budget_s))
+        warm = _warmup_steps(cfg)
+        by_steps = (step - warm) / max(1, cfg.steps - warm)
+        return min(1.0, max(by_steps, time_used()))
 
     def finished() -> bool:
         p = progress()
@@ -391,7 +445,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             noisy = noisy.contiguous(memory_format=fmt)
             clean = clean.contiguous(memory_format=fmt)
             for g in opt.param_groups:
-                g["lr"] = _lr_at(step, cfg, progress())
+                g["lr"] = _lr_at(step, cfg, progress(), time_used())
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 pred = model(noisy)
             loss = _loss(pred, clean, cfg.loss)
@@ -414,12 +468,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 v = validate()
                 log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
                 log.flush()
-                tqdm.write(f"step {step}: val PSNR {v:.2f} dB")
+                tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - val_input_psnr:+.2f} dB over the input)")
                 export("", v)
                 if cfg.keep_exports:
                     export(f"-step{step}", v)
                 best = max(best, v)
-            if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done:
+                validated = True
+            else:
+                validated = False
+            # a checkpoint with every export, so exported weights can always be resumed
+            if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done or validated:
                 save_checkpoint()
                 last_ckpt = time.time()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI turns it into one): keep what was trained
@@ -524,7 +582,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m cvdenoise.train", description=__doc__)
-    add_arguments(parser)
-    raise SystemExit(main(parser.parse_args()))
+if __name__ == "__main__":  # the same as `cvdenoise train …` (its SIGTERM handling, one-line warnings)
+    from .cli import main as cli_main
+
+    raise SystemExit(cli_main(["train", *sys.argv[1:]]))

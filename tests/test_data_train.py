@@ -65,6 +65,8 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     m = load_model(w)
     assert m.config.channels == 3
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["recipe"]["steps"] == 6 and 0 < log[1]["val_pairs"] <= 4 and log[1]["val_input_psnr"] < 60
+    log = [r for r in log if "step" in r or "resumed_at_step" in r]
     assert [r["step"] for r in log] == [3, 6]
     card = json.loads(w.with_suffix(".json").read_text())
     assert card["training"]["recipe"]["steps"] == 6 and card["training"]["steps_done"] == 6
@@ -72,7 +74,9 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg.steps, cfg.keep_exports = 9, True
     train(cfg, resume=True)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    log = [r for r in log if "step" in r or "resumed_at_step" in r]
     assert [r.get("step", r.get("resumed_at_step")) for r in log] == [3, 6, 6, 9] and "resumed_at_step" in log[2]
+    assert log[2]["changed"] == {} and log[2]["recipe"]["steps"] == 9  # (steps and keep_exports may change)
     kept = tmp_path / "run" / "tiny-step9.safetensors"
     assert sorted(p.name for p in (tmp_path / "run").glob("tiny-step*.safetensors")) == [kept.name]
     kept_card = json.loads(kept.with_suffix(".json").read_text())
@@ -122,7 +126,7 @@ def test_train_time_budget_with_workers(tmp_path: Path) -> None:
     cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=10**6, batch=2, crop=32,
                       val_every=10**6, val_size=2, warmup=1, seed=0, minutes=0.1, workers=1, p_dead_leaves=1.0)
     w = train(cfg)
-    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    log = [r for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "step" in r]
     assert len(log) == 1 and 1 < log[0]["step"] < 10**6  # stopped by the budget, validated once
     assert load_model(w).config.channels == 3
     assert _lr_at(5, cfg, progress=1.0) == pytest.approx(0.01 * cfg.lr)
@@ -330,3 +334,92 @@ def test_init_names_the_run_after_the_network_it_starts_from(tmp_path: Path, cap
              "--p-dead-leaves", "1"]
     assert main(again) == 0
     assert (tmp_path / "ft2" / "color-fast.safetensors").is_file() and not (tmp_path / "ft2" / "color-default.safetensors").exists()
+
+
+def test_warm_up_is_shortened_for_short_runs_and_time_budgets() -> None:
+    cfg = TrainConfig(steps=200, warmup=300, lr=1e-3)
+    lrs = [_lr_at(s, cfg) for s in range(200)]
+    assert max(lrs) == pytest.approx(cfg.lr, rel=1e-3)  # the peak is reached...
+    assert lrs.index(max(lrs)) == 50 - 1 or lrs.index(max(lrs)) == 50  # ...after a quarter of the run
+    assert lrs[-1] < 0.05 * cfg.lr  # ...and decays by the end
+    long = TrainConfig(steps=20000, warmup=300)
+    assert _lr_at(149, long) == pytest.approx(0.5 * long.lr)  # a long run keeps its warm-up
+    budget = TrainConfig(steps=10**6, warmup=300, minutes=1.0)
+    assert _lr_at(10, budget, progress=0.3, time_used=0.3) < budget.lr  # warm-up ended by the clock: decaying
+    assert _lr_at(10, budget, progress=0.0, time_used=0.1) == pytest.approx(0.4 * budget.lr)
+
+
+def test_a_run_that_crashes_after_a_validation_can_be_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import cvdenoise.train as train_mod
+    from cvdenoise.train import TrainSetupError
+
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=8, batch=2, crop=32,
+                      val_every=4, val_size=2, warmup=1, ckpt_minutes=60.0, seed=1)
+    calls = {"n": 0}
+
+    def loss_then_crash(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("out of memory")
+        return _loss(pred, target, kind)
+
+    monkeypatch.setattr(train_mod, "_loss", loss_then_crash)
+    with pytest.raises(RuntimeError):
+        train(cfg)
+    # the weights exported at step 4 came with a checkpoint (not only the 60-minute timer's)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 4
+    monkeypatch.setattr(train_mod, "_loss", _loss)
+    train(cfg, resume=True)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 8
+    # weights without a checkpoint (e.g. copied in): a new run names the way out
+    (tmp_path / "run" / "last.pt").unlink()
+    with pytest.raises(TrainSetupError, match="holds weights tiny.safetensors but no checkpoint"):
+        train(cfg)
+
+
+def test_resume_with_another_recipe_warns_and_logs_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train_cli(tmp_path, "--steps", "2") == 0
+    capsys.readouterr()
+    assert _train_cli(tmp_path, "--steps", "3", "--lr", "0.01", "--resume") == 0
+    err = capsys.readouterr().err
+    assert "--resume with another recipe" in err and "--lr 0.001 → 0.01" in err and "--steps" not in err
+    last = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "resumed_at_step" in l][-1]
+    assert last["changed"] == {"lr": [0.001, 0.01]}
+
+
+def test_float_images_outside_0_1_are_skipped_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    _write_image(photos / "good.png", 160)
+    hdr = dead_leaves(160, np.random.default_rng(1)) * 255  # a float TIFF in 0..255
+    cv2.imwrite(str(photos / "hdr.tiff"), hdr.astype(np.float32))
+    nan = dead_leaves(160, np.random.default_rng(2)).astype(np.float32)
+    nan[5, 5] = np.nan
+    cv2.imwrite(str(photos / "nan.tiff"), nan)
+    skipped: list[tuple[Path, str]] = []
+    assert len(load_clean_images([photos], min_size=32, skipped=skipped)) == 1
+    reasons = {p.name: why for p, why in skipped}
+    assert "float images must be in [0, 1]" in reasons["hdr.tiff"] and "NaN" in reasons["nan.tiff"]
+    capsys.readouterr()
+    assert _train_cli(tmp_path, str(photos), "--downscale", "1") == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 of 3 image files" in err and "hdr.tiff" in err and "nan.tiff" in err
+    (photos / "good.png").unlink()
+    assert _train_cli(tmp_path, str(photos), "--downscale", "1", "--out", str(tmp_path / "run2")) == 2
+    assert "none of the 2 image files" in capsys.readouterr().err
+
+
+def test_validation_leaves_out_pairs_the_preset_left_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train_cli(tmp_path, "--degradation", "mixed", "--val-size", "32") == 0
+    out = capsys.readouterr()
+    head = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[1])
+    assert 0 < head["val_pairs"] < 32 and head["val_input_psnr"] < 60  # identity pairs (100 dB) left out
+    assert f"validation: {head['val_pairs']} degraded pairs" in out.out + out.err and "over the input" in out.out + out.err
+
+
+def test_python_m_cvdenoise_train_is_the_cli() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "cvdenoise.train", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "cvdenoise train" in r.stdout and "--resume" in r.stdout
