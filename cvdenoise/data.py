@@ -7,6 +7,8 @@ transfer to real photos and lets training run with no data at all.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -23,13 +25,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".ti
 
 
 def list_images(root: str | Path) -> list[Path]:
-    """Image files under ``root`` (recursive, sorted); ``root`` may also be a single file."""
+    """Image files under ``root`` (recursive, sorted; linked folders are followed, each real
+    folder once, so a link loop ends); ``root`` may also be a single file."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    found: list[Path] = []
+    seen: set[str] = set()
+    for folder, subdirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # reached again through a link
+            subdirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(p for p in found if p.is_file())
 
 
 def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.ndarray:
@@ -64,12 +76,28 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    """``path`` as float32 RGB ``(H,W,3)`` in ``[0, 1]``; ``ValueError`` saying why it cannot be
-    a training image (unreadable, or float data with NaN/inf or outside ``[0, 1]``)."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError("unreadable")
-    f = to_float(img)
+    """``path`` as float32 RGB ``(H,W,3)`` in ``[0, 1]``, read as the folder command reads it
+    (:func:`cvdenoise.io.read_image`: EXIF orientation; 10/12/14-bit data in 16-bit files at its
+    own full scale); ``ValueError`` saying why it cannot be a training image: unreadable, several
+    pages/frames, a truncated JPEG (its missing part would be a flat grey target), or float data
+    with NaN/inf or outside ``[0, 1]``."""
+    from .folder import significant_bits  # (io and folder import this module)
+    from .io import read_image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            img = read_image(path)
+        except (OSError, ValueError) as e:
+            raise ValueError(str(e).removeprefix(f"{path}: ")) from e
+    if any("truncated JPEG" in str(w.message) for w in caught):
+        raise ValueError("truncated JPEG (no end marker)")
+    if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
+        img = img[..., 0]
+    if img.dtype == np.uint16 and (bits := significant_bits(img)) < 16:
+        f = np.minimum(img.astype(np.float32) / float(2**bits - 1), 1.0)
+    else:
+        f = to_float(img)
     if img.dtype.kind == "f":
         check_float_range(f, hint="HDR or linear data: scale it to [0, 1] first")
     if f.ndim == 2:

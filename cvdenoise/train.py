@@ -175,6 +175,8 @@ _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("threads", lambda v: v >= 0, ">= 0 (0: torch default)"),
     ("workers", lambda v: v >= 0, ">= 0"),
     ("seed", lambda v: v >= 0, ">= 0"),
+    ("name", lambda v: bool(v) and v not in (".", "..") and not {"/", "\\"} & set(v),
+     "a file name without folders (the run's files go in --out)"),
 )
 
 
@@ -220,8 +222,9 @@ def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, de
         state = torch.load(ckpt, map_location=device, weights_only=False)
     except Exception as e:  # truncated, not a torch file, … (unpickling raises many kinds)
         raise TrainSetupError(f"--resume: cannot read {ckpt}: {e}") from e
-    if not isinstance(state, dict) or not {"model", "ema", "opt", "step"} <= state.keys():
-        raise TrainSetupError(f"--resume: {ckpt} is not a cvdenoise training checkpoint")
+    missing = {"model", "ema", "opt", "step", "best", "rng", "torch_rng"} - (state.keys() if isinstance(state, dict) else set())
+    if missing:
+        raise TrainSetupError(f"--resume: {ckpt} is not a cvdenoise training checkpoint (missing {sorted(missing)})")
     try:
         model.load_state_dict(state["model"])
     except RuntimeError:
@@ -230,6 +233,11 @@ def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, de
             f"--resume: {ckpt} holds a model trained with {saved or 'another architecture'}; this run asks for "
             f"{wanted if wanted != saved else model.config} (use the checkpoint's options or another --out)"
         ) from None
+    if state["step"] >= cfg.steps or 0 < cfg.minutes * 60 <= state.get("elapsed", 0.0):
+        more = "--steps" + (" or --minutes" if cfg.minutes else "")
+        raise TrainSetupError(f"--resume: {ckpt} is at step {state['step']} of --steps {cfg.steps}"
+                              f"{f' after its --minutes {cfg.minutes} budget' if cfg.minutes else ''}: nothing to "
+                              f"train (raise {more} to continue)")
     return state
 
 
@@ -281,7 +289,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     out = Path(cfg.out)
     ckpt = out / "last.pt"
     if not resume:  # a new run never writes over an earlier one's checkpoint or weights
-        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors") if p.exists()]
+        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
         if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
             raise TrainSetupError(
                 f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "

@@ -423,3 +423,43 @@ def test_python_m_cvdenoise_train_is_the_cli() -> None:
 
     r = subprocess.run([sys.executable, "-m", "cvdenoise.train", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "cvdenoise train" in r.stdout and "--resume" in r.stdout
+
+
+def test_run_files_stay_in_out_and_a_finished_run_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("../escaped", "/tmp/abs", ".."):
+        assert _train_cli(tmp_path, "--name", name) == 2
+        assert "--name must be a file name without folders" in capsys.readouterr().err
+    assert not (tmp_path / "escaped.safetensors").exists()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "color-fast.json").write_text('{"mine": "precious"}')
+    assert _train_cli(tmp_path) == 2  # a card of the user's with the run's name
+    assert "already holds weights color-fast.json" in capsys.readouterr().err
+    (tmp_path / "run" / "color-fast.json").unlink()
+    assert _train_cli(tmp_path, "--steps", "2") == 0
+    assert _train_cli(tmp_path, "--steps", "2", "--resume") == 2
+    assert "is at step 2 of --steps 2: nothing to train (raise --steps to continue)" in capsys.readouterr().err
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    del state["rng"]
+    torch.save(state, tmp_path / "run" / "last.pt")
+    assert _train_cli(tmp_path, "--steps", "3", "--resume") == 2
+    assert "not a cvdenoise training checkpoint (missing ['rng'])" in capsys.readouterr().err
+
+
+def test_training_reads_photos_as_the_folder_command_does(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    _write_image(photos / "sub" / "a.png", 96)
+    (tmp_path / "linked").mkdir()
+    _write_image(tmp_path / "linked" / "b.png", 96)
+    (photos / "link").symlink_to(tmp_path / "linked", target_is_directory=True)
+    (photos / "loop").symlink_to(photos, target_is_directory=True)  # a link loop ends
+    assert [p.name for p in list_images(photos)] == ["b.png", "a.png"]
+    # 12-bit data in a 16-bit PNG: at its own full scale, not as a dark 16-bit image
+    twelve = (dead_leaves(96, np.random.default_rng(3)) * 4095).astype(np.uint16)
+    cv2.imwrite(str(photos / "twelve.png"), twelve)
+    # a truncated JPEG: skipped (its missing part would be a flat grey target)
+    ok, jpg = cv2.imencode(".jpg", (dead_leaves(96, np.random.default_rng(4)) * 255).astype(np.uint8))
+    (photos / "cut.jpg").write_bytes(jpg.tobytes()[: len(jpg) // 2])
+    skipped: list[tuple[Path, str]] = []
+    images = load_clean_images([photos / "twelve.png", photos / "cut.jpg"], min_size=32, skipped=skipped)
+    assert len(images) == 1 and images[0].max() > 0.9
+    assert [(p.name, why) for p, why in skipped] == [("cut.jpg", "truncated JPEG (no end marker)")]
