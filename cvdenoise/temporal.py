@@ -16,10 +16,13 @@ frame for a stream; :func:`flicker` measures what it removes.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import cv2
 import numpy as np
+
+from ._checks import is_real
 
 __all__ = ["temporal_blend", "TemporalSmoother", "flicker"]
 
@@ -72,10 +75,10 @@ class TemporalSmoother:
     """
 
     def __init__(self, weight: float = 0.5, threshold: float = DEFAULT_THRESHOLD) -> None:
-        if not 0.0 <= weight < 1.0:
-            raise ValueError(f"temporal weight must be in [0, 1), got {weight}")
-        if threshold <= 0:
-            raise ValueError(f"threshold must be > 0, got {threshold}")
+        if not is_real(weight) or not 0.0 <= float(weight) < 1.0:
+            raise ValueError(f"temporal weight must be a number in [0, 1), got {weight!r}")
+        if not is_real(threshold) or not 0 < float(threshold) < math.inf:
+            raise ValueError(f"threshold must be a number > 0, got {threshold!r}")
         self.weight, self.threshold = float(weight), float(threshold)
         self._prev: np.ndarray | None = None
 

@@ -61,12 +61,19 @@ class VideoReadError(ValueError):
 
 @dataclass(frozen=True)
 class FrameInfo:
-    """What the filter did to one frame."""
+    """What the filter did to one frame.
+
+    Attributes:
+        index: the frame's number since the last :meth:`FrameFilter.reset` (from 0).
+        sigma: noise σ the model removed, in 8-bit units (``None`` when gating is off).
+        strength: 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's).
+        ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
+    """
 
     index: int
-    sigma: float | None  # noise σ the model removed, 8-bit units (None when gating is off)
-    strength: float  # 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's)
-    ms: float  # filter time for this frame (batch time / batch size when streaming)
+    sigma: float | None
+    strength: float
+    ms: float
 
 
 class FrameFilter:
@@ -99,7 +106,8 @@ class FrameFilter:
             (:meth:`reset` between clips).
         temporal_threshold: local change (8-bit units) above which a pixel counts as moving
             and is not smoothed.
-        denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights``.
+        denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights`` (then
+            ``weights``, ``device`` and ``half`` are not used and ``load_kwargs`` are refused).
         **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
             ``runtime="onnxruntime"``, …).
 
@@ -129,6 +137,9 @@ class FrameFilter:
         denoiser: Denoiser | None = None,
         **load_kwargs: object,
     ) -> None:
+        if denoiser is not None and load_kwargs:  # they would be silently ignored
+            raise TypeError(f"FrameFilter: {', '.join(sorted(load_kwargs))} has no effect with denoiser=; "
+                            "pass it to cvdenoise.load() when building that Denoiser")
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
         if gate is not False and gate is not None:
             if load_kwargs.get("strength", 1.0) not in (1.0, "auto"):
@@ -139,9 +150,10 @@ class FrameFilter:
         if gate is True:
             gate = DEFAULT_GATE
         if gate is not False and gate is not None:
-            pair = tuple(gate) if isinstance(gate, (tuple, list)) else ()
-            if len(pair) != 2 or not all(is_real(v) for v in pair) or not 0 <= float(pair[0]) < float(pair[1]):
-                raise ValueError(f"gate must be True, False or (low, high) numbers with 0 <= low < high, got {gate!r}")
+            pair = tuple(gate) if isinstance(gate, (tuple, list, np.ndarray)) else ()
+            if (len(pair) != 2 or not all(is_real(v) for v in pair)
+                    or not 0 <= float(pair[0]) < float(pair[1]) < float("inf")):
+                raise ValueError(f"gate must be True, False or (low, high) finite numbers with 0 <= low < high, got {gate!r}")
             self.gate: tuple[float, float] | None = (float(pair[0]), float(pair[1]))
         else:
             self.gate = None

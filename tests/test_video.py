@@ -209,10 +209,17 @@ def test_public_api() -> None:
 
 
 def test_gate_argument_and_passed_through_frames() -> None:
-    for bad in ((1, 2, 3), "yes", (2, 1), (None, 3), (1,)):
+    for bad in ((1, 2, 3), "yes", (2, 1), (None, 3), (1,), (0, float("inf"))):
         with pytest.raises(ValueError, match="gate"):
             FrameFilter("fast", gate=bad)  # type: ignore[arg-type]
     assert FrameFilter("fast", gate=[1, np.float32(4)]).gate == (1.0, 4.0)
+    assert FrameFilter("fast", gate=np.array([3, 6])).gate == (3.0, 6.0)
+    den = cvdenoise.load("fast")
+    with pytest.raises(TypeError, match="tile has no effect with denoiser="):
+        FrameFilter(denoiser=den, tile=64)  # type: ignore[arg-type]
+    for bad_temporal in ("0.5", float("nan"), 1.0):
+        with pytest.raises(ValueError, match="temporal weight must be a number in"):
+            FrameFilter(denoiser=den, temporal=bad_temporal)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="the gate sets each frame's strength"):
         FrameFilter("fast", gate=True, strength=0.5)  # would be silently ignored
     assert FrameFilter("fast", gate=True, strength=1.0).gate is not None
