@@ -259,6 +259,21 @@ class FrameFilter:
             yield from self._process(buf)
 
 
+def _image_signature(head: bytes) -> str | None:
+    """The still-image format whose magic bytes start ``head``, or ``None``."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "TIFF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
 def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int, int], int]:
     """Open a video: ``(frames, fps, (width, height), frame_count)``; frames are BGR uint8.
 
@@ -274,6 +289,11 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         raise FileNotFoundError(f"no such video file: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    kind = _image_signature(head)
+    if kind is not None and kind != "JPEG":  # OpenCV would open it as a one-frame video
+        raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
     ok, first = cap.read() if opened else (False, None)
@@ -283,6 +303,13 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         if empty:
             raise VideoReadError(f"{path}: the video holds no frames")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
+    ahead: list[np.ndarray] = []
+    if kind == "JPEG":  # a raw MJPEG stream starts like a JPEG too: a video holds a second frame
+        ok, second = cap.read()
+        if not ok or second is None:
+            cap.release()
+            raise VideoReadError(f"{path} is a JPEG image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+        ahead.append(second)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     size = (first.shape[1], first.shape[0])
@@ -290,6 +317,7 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     def frames() -> Iterator[np.ndarray]:
         try:
             yield first
+            yield from ahead
             while True:
                 ok, f = cap.read()
                 if not ok:

@@ -447,3 +447,17 @@ def test_video_never_replaces_a_file_it_did_not_write_unless_asked(
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "x.mp4"), "--report",
                  str(tmp_path / "rep" / "sub" / "f.csv"), "-q"]) == 2
     assert not (tmp_path / "rep").exists()
+
+
+def test_an_image_named_as_a_video_is_refused(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    bgr = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    for ext, kind in ((".png", "PNG"), (".jpg", "JPEG"), (".bmp", "BMP"), (".tiff", "TIFF"), (".webp", "WebP")):
+        fake = tmp_path / f"still{ext.replace('.', '_')}.mp4"
+        fake.write_bytes(cv2.imencode(ext, bgr)[1].tobytes())
+        with pytest.raises(VideoReadError, match=f"is a {kind} image, not a video"):
+            read_video(fake)
+    mjpeg = tmp_path / "clip.mjpeg"  # a raw MJPEG stream starts like a JPEG, but is a video
+    frames = [np.roll(bgr, 5 * i, axis=1) for i in range(3)]
+    mjpeg.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames))
+    got = list(read_video(mjpeg)[0])
+    assert len(got) == 3 and all(np.abs(g.astype(int) - f).mean() < 3 for g, f in zip(got, frames))
