@@ -729,9 +729,9 @@ def load(
             TensorRT providers on CUDA devices) or ``.pt``/``.ts``/``.torchscript``
             (TorchScript); see :mod:`cvdenoise.backends`. Exports with a fixed ``H×W`` cap
             ``tile`` (and ``overlap``) so every tile fits.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``.
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
-            on CPUs with AMX or AVX512-BF16 units (within about 0.5/255 of float32 on average, 2-3× faster) and
+            on CPUs with AMX or AVX512-BF16 units (within about 0.5/255 of float32 on average; about 3× faster with AMX, 2× with AVX512-BF16) and
             float32 on other CPUs; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
             (e.g. results that agree across CPUs to float rounding, or 16-bit data where the
             last few codes matter).

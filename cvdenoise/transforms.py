@@ -171,9 +171,10 @@ class Denoise(v2.Transform):
     (tv_tensor class, PIL mode), shape, dtype and device.
 
     Args:
-        weights: ``"default"``, ``"fast"``, a shipped file name or a ``.safetensors`` path
-            (checked here, loaded on first use).
-        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"``/
+        weights: ``"default"``, ``"fast"``, a shipped file name, a ``.safetensors`` path or an
+            exported ``.onnx``/``.pt`` file (a file is opened once here to check it; the model is
+            loaded on first use in each process).
+        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or ``"auto"``/
             ``None`` for the input tensor's own device (CPU for PIL images).
         p: probability of denoising a sample (``p=1`` and ``p=0`` draw no random number).
         strength: ``"auto"`` (default; per image, as :func:`cvdenoise.load`: clean and lightly
@@ -181,8 +182,8 @@ class Denoise(v2.Transform):
             model output).
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
-            on CPUs with AMX or AVX512-BF16 units and float16 on CUDA, 2-4× faster, within ~1/255
-            of float32 (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
+            on CPUs with AMX (about 3× faster) or AVX512-BF16 units (about 2×) and float16 on CUDA,
+            within about 0.5/255 of float32 on average (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
         runtime: ``None`` (default: PyTorch for weights, an exported ``.onnx``/``.pt`` file's own
             runtime), ``"torch"`` or ``"onnxruntime"`` (float32 on the CPU; outputs within a level

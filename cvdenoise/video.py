@@ -87,9 +87,9 @@ class FrameFilter:
 
     Args:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``.
         half: reduced precision, ``"auto"`` by default: float16 on CUDA, bfloat16 on CPUs with
-            AMX or AVX512-BF16 units (2-3× faster there), float32 elsewhere; ``True``/``False`` force it
+            AMX (about 3× faster) or AVX512-BF16 units (about 2×), float32 elsewhere; ``True``/``False`` force it
             (see :class:`~cvdenoise.Denoiser`).
         gate: ``False`` (every frame at the denoiser's ``strength``: ``"auto"`` by default,
             a per-frame blend from what the model removes, see :mod:`cvdenoise.blend`),

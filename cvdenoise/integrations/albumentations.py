@@ -38,8 +38,9 @@ class Denoise(ImageOnlyTransform):
     """Denoise the image with a cvdenoise model (albumentations 2.x).
 
     Args:
-        weights: ``"default"``, ``"fast"``, a shipped file name or a ``.safetensors`` path
-            (checked here, loaded on first use).
+        weights: ``"default"``, ``"fast"``, a shipped file name, a ``.safetensors`` path or an
+            exported ``.onnx``/``.pt`` file (a file is opened once here to check it; the model is
+            loaded on first use in each process).
         device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA
             when available).
         strength: ``"auto"`` (default; per image, as :func:`cvdenoise.load`: clean and lightly
