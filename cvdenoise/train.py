@@ -503,7 +503,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folders", nargs="*", help="folders of clean images (none: dead leaves only)")
     p.add_argument("--out", default=d.out, help=f"run folder for checkpoints, logs and weights (default {d.out})")
     p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>, or -<the --init model's size>)")
-    p.add_argument("--size", default=d.size, choices=sorted(CONFIGS), help=f"architecture (default {d.size})")
+    p.add_argument("--size", default=None, choices=sorted(CONFIGS),
+                   help=f"architecture (default {d.size}; with --init: the starting network's)")
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3), help=f"3: colour, 1: gray (default {d.channels})")
     arch = "overrides --size's architecture, or grows the --init model to it (same output at the start)"
     p.add_argument("--widths", type=int, nargs="+", default=None, metavar="W", help=f"feature channels per level, {arch}")
@@ -555,7 +556,7 @@ def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    kind = args.size
+    kind = args.size or TrainConfig.size
     if args.init in FAMILIES:  # --init fast trains the fast network: name it so
         kind = args.init
     elif (args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init)
@@ -569,9 +570,15 @@ def main(args: argparse.Namespace) -> int:
         else:
             sizes = [k for k, c in CONFIGS.items() if replace(config, channels=c.channels) == c]
             kind = sizes[0] if sizes else Path(args.init).stem.split("-", 1)[-1]
+    if args.init and args.size is not None and kind in CONFIGS and args.size != kind:
+        print(f"cvdenoise train: error: --size {args.size} and --init {args.init} disagree: --init trains the "
+              f"network it starts from ({kind}); drop --size (--widths/--enc-blocks/--dec-blocks grow it)", file=sys.stderr)
+        return 2
+    size = kind if args.init and kind in CONFIGS else (args.size or TrainConfig.size)
+    kind = kind if args.init else size
     name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{kind}"
     cfg = TrainConfig(
-        out=args.out, name=name, size=args.size, channels=args.channels, folders=list(args.folders),
+        out=args.out, name=name, size=size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),
         unshuffle=args.unshuffle,
         downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, p_colour_gain=args.p_colour_gain, degradation=args.degradation,

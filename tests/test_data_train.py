@@ -463,3 +463,13 @@ def test_training_reads_photos_as_the_folder_command_does(tmp_path: Path) -> Non
     images = load_clean_images([photos / "twelve.png", photos / "cut.jpg"], min_size=32, skipped=skipped)
     assert len(images) == 1 and images[0].max() > 0.9
     assert [(p.name, why) for p, why in skipped] == [("cut.jpg", "truncated JPEG (no end marker)")]
+
+
+def test_size_and_init_that_disagree_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "--steps", "1", "--batch", "2", "--crop", "32", "--val-size", "2", "--warmup", "1",
+            "--out", str(tmp_path / "run"), "--init", "fast"]
+    assert main([*argv, "--size", "default"]) == 2
+    assert "--size default and --init fast disagree" in capsys.readouterr().err
+    assert main([*argv, "--size", "fast"]) == 0  # agreeing is fine
+    card = json.loads((tmp_path / "run" / "color-fast.json").read_text())
+    assert card["training"]["recipe"]["size"] == "fast"
