@@ -154,13 +154,15 @@ class ExportReport:
     def summary(self) -> str:
         """Human-readable multi-line report (what the CLI prints)."""
         prec = "fp16 (float32 I/O)" if self.half else "fp32"
-        extra = ""
+        extra, sizes = "", f"H and W >= {self.multiple}"
         if self.format == "onnx":
             b, s = self.metadata.get("batch", ""), self.metadata.get("static", "")
             extra = f", opset {self.metadata.get('opset', '?')}, batch {b or 'dynamic'}, H×W {s.replace(',', '×') if s else 'dynamic'}"
+            if s:  # a fixed-size graph takes exactly that size (cvdenoise.load pads and tiles for it)
+                sizes = f"H×W exactly {s.replace(',', '×')}"
         lines = [
             f"wrote {self.path} ({self.file_size / 1e6:.2f} MB, {self.format}, {prec}{extra})",
-            f"weights {self.weights}: {self.channels} channel(s), H and W >= {self.multiple}, "
+            f"weights {self.weights}: {self.channels} channel(s), {sizes}, "
             f"input {INPUT_NAME!r} → output {OUTPUT_NAME!r}, (B,C,H,W) float32 in [0,1]",
         ]
         if self.max_abs_error:

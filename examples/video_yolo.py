@@ -3,10 +3,12 @@
     pip install 'cvdenoise[yolo]'          # see README for the opencv-python-headless note
     python examples/video_yolo.py [OUT_DIR]
 
-Makes a short noisy clip from Ultralytics' bundled bus.jpg, then runs FrameFilter → YOLO
+Makes a short noisy clip from Ultralytics' bundled bus.jpg, then runs denoise → YOLO
 (``yolo26n.yaml``: built from its config with random weights, since no ``.pt`` may be
-downloaded; pass a local .pt for real detections) with the filter attached through
+downloaded; pass a local .pt for real detections) with the ``fast`` Denoiser attached through
 ``cvdenoise.integrations.ultralytics.attach``, and prints the per-frame timing split.
+(``cvdenoise detect`` runs a :class:`cvdenoise.FrameFilter` instead, which also keeps gray
+clips on the gray model.)
 """
 
 from __future__ import annotations

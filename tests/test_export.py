@@ -185,6 +185,7 @@ def test_static_export_rejects_other_sizes(exported: Exporter, clean_rgb: np.nda
     assert rep.checked and list(rep.max_abs_error) == ["2x3x64x64"] and rep.worst <= TOL
     dims = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [2, 3, 64, 64]
+    assert "H×W exactly 64×64" in rep.summary() and "H and W >=" not in rep.summary()
     sess = _session(path)
     assert sess.run(None, {"image": np.random.rand(2, 3, 64, 64).astype(np.float32)})[0].shape == (2, 3, 64, 64)
     for bad in [(2, 3, 64, 72), (1, 3, 64, 64)]:
