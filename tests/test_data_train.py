@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -301,20 +302,30 @@ def test_a_new_run_never_overwrites_an_earlier_one_and_seeds_repeat(tmp_path: Pa
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _eight_step_run(tmp_path: Path) -> TrainConfig:
+    """8 steps, a validation every 4, the timed checkpoint far away (60 minutes)."""
+    return TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=8, batch=2, crop=32,
+                       val_every=4, val_size=2, warmup=1, ckpt_minutes=60.0, seed=1)
+
+
+def _loss_failing_at(call: int, error: BaseException) -> Any:
+    """The training loss, raising ``error`` at its ``call``-th call."""
+    calls = {"n": 0}
+
+    def loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise error
+        return _loss(pred, target, kind)
+
+    return loss
+
+
 def test_an_interrupted_run_saves_a_checkpoint_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import cvdenoise.train as train_mod
 
-    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=8, batch=2, crop=32,
-                      val_every=4, val_size=2, warmup=1, ckpt_minutes=60.0, seed=1)
-    calls = {"n": 0}
-
-    def loss_then_ctrl_c(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return _loss(pred, target, kind)
-
-    monkeypatch.setattr(train_mod, "_loss", loss_then_ctrl_c)
+    cfg = _eight_step_run(tmp_path)
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(3, KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2  # before the 60-minute checkpoint
@@ -354,17 +365,8 @@ def test_a_run_that_crashes_after_a_validation_can_be_resumed(tmp_path: Path, mo
     import cvdenoise.train as train_mod
     from cvdenoise.train import TrainSetupError
 
-    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", steps=8, batch=2, crop=32,
-                      val_every=4, val_size=2, warmup=1, ckpt_minutes=60.0, seed=1)
-    calls = {"n": 0}
-
-    def loss_then_crash(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise RuntimeError("out of memory")
-        return _loss(pred, target, kind)
-
-    monkeypatch.setattr(train_mod, "_loss", loss_then_crash)
+    cfg = _eight_step_run(tmp_path)
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(6, RuntimeError("out of memory")))
     with pytest.raises(RuntimeError):
         train(cfg)
     # the weights exported at step 4 came with a checkpoint (not only the 60-minute timer's)
