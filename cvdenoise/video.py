@@ -419,7 +419,8 @@ def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:
     finally:
         cap.release()
     if not ok:
-        found = "cannot be opened" if count < 0 else f"reads back {count} of its {frames} frames"
+        found = ("cannot be opened" if count < 0 else f"reads back {count} of its {frames} frames"
+                 if count not in (0, frames) else "cannot decode its last frame")
         raise OSError(
             f"writing {dst} failed: the finished file {found} (disk full or a write error?); "
             f"{dst} was not changed"

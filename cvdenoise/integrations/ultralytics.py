@@ -254,6 +254,7 @@ def run_detection(
     import cv2
     from tqdm import tqdm
 
+    from .._checks import is_integer, is_real
     from ..data import IMAGE_SUFFIXES
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import atomic_write, file_above, read_image, write_image
@@ -271,9 +272,9 @@ def run_detection(
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
     if out.exists() and not out.is_dir() or (blocking := file_above(out)) is not None:
         raise ValueError(f"output folder {out}: {out if out.exists() else blocking} is a file, not a folder")
-    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 1:
+    if not is_integer(imgsz) or imgsz < 1:
         raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
-    if not 0.0 <= conf <= 1.0:
+    if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
         raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
     records = OutputRecords()
     video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / "timing.csv"))
