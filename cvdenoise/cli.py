@@ -114,7 +114,7 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
     from .io import atomic_write
-    from .video import FrameFilter, VideoReadError, denoise_video, same_file
+    from .video import FrameFilter, VideoReadError, check_video_output, denoise_video
 
     if args.gate is not None and len(args.gate) not in (0, 2):
         print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
@@ -130,10 +130,15 @@ def _cmd_video(args: argparse.Namespace) -> int:
         if problem:
             print(f"cvdenoise video: error: --report {args.report}: {problem}", file=sys.stderr)
             return 2
+    try:  # the output's name, before the model is loaded and the video opened
+        check_video_output(args.input, args.output)
+    except ValueError as e:
+        print(f"cvdenoise video: error: {e}", file=sys.stderr)
+        return 2
     records = OutputRecords()
     outputs = [Path(args.output)] + ([Path(args.report)] if args.report else [])
     for path in outputs:  # never over a file of the user's (as `denoise` and `detect`)
-        if path.is_file() and not args.overwrite and not records.ours(path) and not same_file(path, args.input):
+        if path.is_file() and not args.overwrite and not records.ours(path):
             print(f"cvdenoise video: error: {path} exists and cvdenoise did not write it (or it changed since): "
                   "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
             return 2
@@ -175,11 +180,15 @@ def _cmd_video(args: argparse.Namespace) -> int:
 def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
     """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
     Creates nothing: its folder is made when the CSV is written."""
+    from .folder import OUTPUT_MARKER
     from .io import file_above
+    from .video import same_file
 
     target = report.resolve()
-    if target in (src.resolve(), dst.resolve()):
+    if target in (src.resolve(), dst.resolve()) or same_file(report, src) or same_file(report, dst):
         return "is the input or the output video; give the CSV its own file name"
+    if report.name == OUTPUT_MARKER:
+        return f"{OUTPUT_MARKER} is where cvdenoise records its outputs; give the CSV another name"
     if report.is_dir():
         return "is a folder; give a file name such as frames.csv"
     if (blocking := file_above(report)) is not None:
@@ -298,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
-                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised")
+                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised "
+                        "(a bare --gate takes the numbers after it: put it after the input video)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
     p.add_argument("--report", default=None, metavar="CSV", help="write a CSV of per-frame noise σ (with --gate), strength and ms")

@@ -259,6 +259,10 @@ class FrameFilter:
             yield from self._process(buf)
 
 
+#: still-image signatures a video may start with too: a raw MJPEG stream, an animated GIF
+_MAY_BE_VIDEO = ("JPEG", "GIF")
+
+
 def _image_signature(head: bytes) -> str | None:
     """The still-image format whose magic bytes start ``head``, or ``None``."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -271,6 +275,10 @@ def _image_signature(head: bytes) -> str | None:
         return "BMP"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if len(head) > 2 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
+        return "PNM"
     return None
 
 
@@ -292,7 +300,7 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     with open(path, "rb") as fh:
         head = fh.read(12)
     kind = _image_signature(head)
-    if kind is not None and kind != "JPEG":  # OpenCV would open it as a one-frame video
+    if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
@@ -304,11 +312,11 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
             raise VideoReadError(f"{path}: the video holds no frames")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
     ahead: list[np.ndarray] = []
-    if kind == "JPEG":  # a raw MJPEG stream starts like a JPEG too: a video holds a second frame
+    if kind in _MAY_BE_VIDEO:  # a raw MJPEG stream or an animated GIF: a video holds a second frame
         ok, second = cap.read()
         if not ok or second is None:
             cap.release()
-            raise VideoReadError(f"{path} is a JPEG image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+            raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
         ahead.append(second)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -345,6 +353,8 @@ def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, 
 
 
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+#: suffixes cvdenoise writes videos as (the codec follows the suffix, see :data:`_FOURCC`)
+VIDEO_SUFFIXES: tuple[str, ...] = tuple(_FOURCC)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -354,6 +364,20 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def check_video_output(src: str | Path, dst: str | Path) -> None:
+    """``ValueError`` unless ``dst`` can take the video made from ``src``: not ``src`` itself
+    (also under another name), not a folder, not under a file, a suffix of :data:`VIDEO_SUFFIXES`."""
+    src, dst = Path(src), Path(dst)
+    if same_file(src, dst) or dst.resolve() == src.resolve():
+        raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
+    if dst.is_dir():
+        raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
+    if (blocking := file_above(dst)) is not None:
+        raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
+    if dst.suffix.lower() not in _FOURCC:
+        raise ValueError(f"unsupported output container {dst.suffix.lower()!r}; use one of {sorted(_FOURCC)}")
 
 
 @contextmanager
@@ -370,15 +394,8 @@ def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, 
         OSError: OpenCV cannot open a writer for it.
     """
     src, dst = Path(src), Path(dst)
+    check_video_output(src, dst)
     ext = dst.suffix.lower()
-    if same_file(src, dst) or dst.resolve() == src.resolve():
-        raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
-    if dst.is_dir():
-        raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
-    if (blocking := file_above(dst)) is not None:
-        raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
-    if ext not in _FOURCC:
-        raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     even = even_size(src, size, _FOURCC[ext])
     with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}") as tmp:
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)

@@ -254,3 +254,28 @@ def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     cap.release()
     assert len(list(csv.DictReader((out / "timing.csv").open()))) == 3
+
+
+def test_detect_writes_gray_pgm_as_ppm_and_names_dicom_and_bad_files_once(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "imgs"
+    src.mkdir()
+    cv2.imwrite(str(src / "gray.pgm"), cv2.cvtColor(frame[:160, :160], cv2.COLOR_BGR2GRAY))
+    (src / "scan.dcm").write_bytes(b"DICM")  # left out, with a FAILED line
+    (src / "bad.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    opts = ["--model", "yolo26n.yaml", "--imgsz", "160", "-q"]
+    assert main(["detect", str(src), "-o", str(out), *opts]) == 1
+    err = capsys.readouterr().err
+    assert (out / "gray.ppm").is_file() and cv2.imread(str(out / "gray.ppm")).shape == (160, 160, 3)
+    assert [r["frame"] for r in csv.DictReader((out / "timing.csv").open())] == ["gray.ppm"]
+    assert "scan.dcm: DICOM" in err
+    bad_line = next(line for line in err.splitlines() if "bad.png" in line)
+    assert bad_line.count(str(src / "bad.png")) == 1 and "ImageReadError" in bad_line
+    # a DICOM source, and -o that looks like a file name: refused before anything is built
+    assert main(["detect", str(src / "scan.dcm"), "-o", str(tmp_path / "o"), *opts]) == 2
+    assert "not DICOM" in capsys.readouterr().err
+    assert main(["detect", str(src / "gray.pgm"), "-o", str(tmp_path / "result.mp4"), *opts]) == 2
+    assert "names the output folder, but looks like a file name" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "result.mp4").exists()

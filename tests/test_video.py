@@ -451,9 +451,10 @@ def test_video_never_replaces_a_file_it_did_not_write_unless_asked(
 
 def test_an_image_named_as_a_video_is_refused(tmp_path: Path, clean_rgb: np.ndarray) -> None:
     bgr = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
-    for ext, kind in ((".png", "PNG"), (".jpg", "JPEG"), (".bmp", "BMP"), (".tiff", "TIFF"), (".webp", "WebP")):
+    for ext, kind in ((".png", "PNG"), (".jpg", "JPEG"), (".bmp", "BMP"), (".tiff", "TIFF"), (".webp", "WebP"),
+                      (".ppm", "PNM"), (".pgm", "PNM")):
         fake = tmp_path / f"still{ext.replace('.', '_')}.mp4"
-        fake.write_bytes(cv2.imencode(ext, bgr)[1].tobytes())
+        fake.write_bytes(cv2.imencode(ext, bgr[..., 0] if ext == ".pgm" else bgr)[1].tobytes())
         with pytest.raises(VideoReadError, match=f"is a {kind} image, not a video"):
             read_video(fake)
     mjpeg = tmp_path / "clip.mjpeg"  # a raw MJPEG stream starts like a JPEG, but is a video
@@ -461,3 +462,22 @@ def test_an_image_named_as_a_video_is_refused(tmp_path: Path, clean_rgb: np.ndar
     mjpeg.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames))
     got = list(read_video(mjpeg)[0])
     assert len(got) == 3 and all(np.abs(g.astype(int) - f).mean() < 3 for g, f in zip(got, frames))
+
+
+def test_report_never_replaces_the_input_under_another_name_nor_the_record_file(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+    before = src.read_bytes()
+    os.link(src, tmp_path / "mine.avi")  # a hard link: the input under another name
+    for report, message in ((tmp_path / "mine.avi", "give the CSV its own file name"),
+                            (tmp_path / "out" / ".cvdenoise-output", "where cvdenoise records its outputs")):
+        assert main(["video", str(src), "-o", str(tmp_path / "out" / "v.mp4"), "--report", str(report), "-q"]) == 2
+        assert message in capsys.readouterr().err
+    assert src.read_bytes() == before and (tmp_path / "mine.avi").read_bytes() == before
+    # output names are checked before the model is loaded and the video opened
+    assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "v.webm"), "-q"]) == 2
+    assert "unsupported output container" in capsys.readouterr().err
+    assert main(["video", str(src), "-o", str(tmp_path / "mine.avi"), "-q"]) == 2
+    assert "refusing to overwrite the input" in capsys.readouterr().err

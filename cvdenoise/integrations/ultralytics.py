@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -258,13 +258,31 @@ def run_detection(
     from ..data import IMAGE_SUFFIXES
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import atomic_write, file_above, read_image, write_image
-    from ..video import FrameFilter, read_video, same_file, video_writer, warn_if_truncated
+    from ..dicom import DICOM_SUFFIXES
+    from ..video import VIDEO_SUFFIXES, FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
     src, out = Path(source), Path(out)
     if not src.exists():
         raise FileNotFoundError(f"source not found: {src}")
+    if src.suffix.lower() in DICOM_SUFFIXES:
+        raise ValueError(f"{src}: detect takes photos and videos, not DICOM; denoise it with `cvdenoise denoise` "
+                         "and export the frames as images first")
+    if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
+        raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
+                         "annotated images (or <stem>.mp4) and timing.csv into a folder; give a folder")
     is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
-    jobs = [j for j in plan_jobs([src], out, overwrite=overwrite) if j.src.suffix.lower() in IMAGE_SUFFIXES] if is_images else []
+    planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
+    records = OutputRecords()
+    jobs: list[Job] = []
+    skipped_dicom = [j.src for j in planned if j.src.suffix.lower() in DICOM_SUFFIXES]
+    for j in planned:
+        if j.src.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
+            j = replace(j, dst=j.dst.with_suffix(".ppm"))
+            if j.dst.exists() and not overwrite and not records.ours(j.dst):
+                raise not_ours(j.dst)
+        jobs.append(j)
     if is_images and not jobs:
         raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
     dst = out / f"{src.stem}.mp4"
@@ -276,7 +294,6 @@ def run_detection(
         raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
     if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
         raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
-    records = OutputRecords()
     video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / "timing.csv"))
     extra = [timing_job] if is_images else [video_job, timing_job]
     for job in extra:  # the files besides the images: also never over a file of the user's
@@ -288,6 +305,7 @@ def run_detection(
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
     run = DetectionRun()
+    run.failed += [(p, "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)") for p in skipped_dicom]
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
@@ -313,11 +331,14 @@ def run_detection(
 
     if is_images:
         for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
+            name = str(job.dst.relative_to(out.resolve()))
             try:
-                write_image(job.dst, process(str(job.dst.relative_to(out.resolve())), read_image(job.src)))
+                write_image(job.dst, process(name, read_image(job.src)))
                 mark_output(job, records)
             except (OSError, ValueError) as e:
-                run.failed.append((job.src, str(e)))
+                if run and run[-1].name == name:  # timed, but not written: no row for it
+                    run.pop()
+                run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
     else:
         with video_writer(src, dst, fps, size) as write:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
