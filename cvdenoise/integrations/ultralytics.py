@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -236,7 +237,7 @@ def run_detection(
     not read again); an image that cannot be read or written is recorded in
     :attr:`DetectionRun.failed` and the others are still processed. A video is written as
     ``out/<stem>.mp4`` (even width and height, as the codec needs). A ``timing.csv`` (frame,
-    denoise_ms, detect_ms, detections) is written to ``out``; YOLO is warmed up first, so the
+    denoise_ms, detect_ms, detections) is written to ``out``; YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
     first row is not its start-up. YOLO runs on the denoiser's device. ``denoiser=None`` loads
     ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
 
@@ -340,6 +341,9 @@ def run_detection(
                     run.pop()
                 run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
     else:
+        first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
+        yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
+        frames = itertools.chain([first], frames)
         with video_writer(src, dst, fps, size) as write:
             for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 write(process(f"{i:06d}", f))
