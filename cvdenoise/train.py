@@ -15,7 +15,9 @@ import contextlib
 import copy
 import json
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -239,6 +241,35 @@ def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, de
                               f"{f' after its --minutes {cfg.minutes} budget' if cfg.minutes else ''}: nothing to "
                               f"train (raise {more} to continue)")
     return state
+
+
+def _worker_killed(e: BaseException) -> bool:
+    """``e`` is PyTorch's error for a DataLoader worker that died (killed by a signal, or gone)."""
+    return isinstance(e, RuntimeError) and "DataLoader worker" in str(e) and (
+        "killed by signal" in str(e) or "exited unexpectedly" in str(e))
+
+
+def _with_signals_held(work: Callable[[], None]) -> BaseException | None:
+    """Run ``work`` with SIGINT, SIGTERM and SIGCHLD held back (a dying worker or a second signal
+    cannot cut a checkpoint short); returns the interrupt one of them raised once let through."""
+    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGCHLD") if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        work()
+        return None
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    late: BaseException | None = None
+    try:
+        work()
+    finally:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            time.sleep(0)  # (Python runs the handlers of the signals let through here)
+        except KeyboardInterrupt as e:
+            late = e
+        except RuntimeError as e:
+            if not _worker_killed(e):
+                raise
+    return late
 
 
 #: recipe fields a resumed run may change without a warning (how it runs, not what it learns)
@@ -488,10 +519,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done or validated:
                 save_checkpoint()
                 last_ckpt = time.time()
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI turns it into one): keep what was trained
+    except (KeyboardInterrupt, RuntimeError) as e:
+        # Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt), or a data-loader worker killed
+        # by one (a SIGTERM to the whole process group, as job schedulers send): keep what was trained
+        if isinstance(e, RuntimeError) and not _worker_killed(e):
+            raise
+        deferred = None
         if step > (state["step"] if state is not None else 0):
-            save_checkpoint()
-            tqdm.write(f"interrupted at step {step}: checkpoint saved, continue with --resume")
+            deferred = _with_signals_held(save_checkpoint)
+            why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
+            tqdm.write(f"{why} at step {step}: checkpoint saved, continue with --resume")
+        shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
+        if shutdown is not None:                                # prints the dead worker's error at exit)
+            deferred = _with_signals_held(shutdown) or deferred
+        if deferred is not None:  # the signal itself arrived while the checkpoint was written
+            raise deferred from e
         raise
     bar.close()
     return out / f"{cfg.name}.safetensors"
@@ -593,6 +635,11 @@ def main(args: argparse.Namespace) -> int:
     except TrainSetupError as e:
         print(f"cvdenoise train: error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:
+        if not _worker_killed(e):
+            raise
+        print(f"cvdenoise train: error: {str(e).splitlines()[0]} (killed? out of memory?)", file=sys.stderr)
+        return 1
     print(f"weights: {path}")
     return 0
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -477,3 +478,31 @@ def test_size_and_init_that_disagree_are_refused(tmp_path: Path, capsys: pytest.
     assert main([*argv, "--size", "fast"]) == 0  # agreeing is fine
     card = json.loads((tmp_path / "run" / "color-fast.json").read_text())
     assert card["training"]["recipe"]["size"] == "fast"
+
+
+def test_a_killed_data_loader_worker_still_leaves_a_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM to the whole process group (a job scheduler) kills the workers too: PyTorch then
+    raises in the training process; the checkpoint is still written."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    import cvdenoise.train as train_mod
+
+    cfg = replace(_eight_step_run(tmp_path), workers=1, p_dead_leaves=1.0)
+    calls = {"n": 0}
+
+    def loss_killing_the_worker(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGTERM)  # type: ignore[arg-type]
+            time.sleep(2.0)  # PyTorch's SIGCHLD handler raises here (or at the next batch)
+        return _loss(pred, target, kind)
+
+    monkeypatch.setattr(train_mod, "_loss", loss_killing_the_worker)
+    with pytest.raises(RuntimeError, match="DataLoader worker"):
+        train(cfg)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] >= 2
+    assert not (tmp_path / "run" / "last.tmp").exists()
