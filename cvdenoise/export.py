@@ -334,6 +334,13 @@ def _check_suffix(path: Path, fmt: Format) -> None:
         raise ExportArgumentError(f"{path}: {path.suffix!r} is the other format's suffix; {kind} files use {want}")
 
 
+def _check_flags(**flags: object) -> None:
+    """``ExportArgumentError`` unless each flag is a bool (``half="yes"`` would export fp16)."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ExportArgumentError(f"{name} must be True or False, got {value!r}")
+
+
 def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple: int) -> None:
     if batch is not None and (not is_integer(batch) or batch < 1):
         raise ExportArgumentError(f"batch must be a positive integer or None, got {batch!r}")
@@ -426,6 +433,7 @@ def to_onnx(
         raise ExportArgumentError(f"opset {opset} is newer than this onnx package knows ({newest}); use {MIN_OPSET}..{newest}")
     path = Path(path)
     _check_suffix(path, "onnx")
+    _check_flags(half=half, check=check)
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     _validate_common(batch, static, m)
@@ -535,6 +543,7 @@ def to_torchscript(
     """
     path = Path(path)
     _check_suffix(path, "torchscript")
+    _check_flags(half=half, check=check)
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     meta = _metadata(name, model, "torchscript", half, card)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import glob
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -177,8 +179,9 @@ _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("threads", lambda v: v >= 0, ">= 0 (0: torch default)"),
     ("workers", lambda v: v >= 0, ">= 0"),
     ("seed", lambda v: v >= 0, ">= 0"),
-    ("name", lambda v: bool(v) and v not in (".", "..") and not {"/", "\\"} & set(v),
-     "a file name without folders (the run's files go in --out)"),
+    ("name", lambda v: bool(v) and v not in (".", "..") and not {"/", "\\"} & set(v)
+     and len(f"{v}-step{10**9}.safetensors".encode()) <= 255,
+     "a file name without folders (the run's files go in --out), of at most about 220 bytes"),
 )
 
 
@@ -290,7 +293,17 @@ def _load_images(cfg: TrainConfig) -> list[Any]:
     """The usable photos of ``cfg.folders``; fails if there are none, warns about skipped files."""
     if not cfg.folders:
         return []
-    files = [p for folder in cfg.folders for p in list_images(folder)]
+    files, seen, twice = [], set(), 0
+    for p in (p for folder in cfg.folders for p in list_images(folder)):
+        real = os.path.realpath(p)
+        if real in seen:  # a folder named twice, nested, or reached through a link: once, or the
+            twice += 1    # hold-out would validate on photos it also trains on
+            continue
+        seen.add(real)
+        files.append(p)
+    if twice:
+        _warn(f"{twice} image file(s) reached twice (a folder given twice, inside another, or through a link) "
+              "are used once")
     where = ", ".join(map(str, cfg.folders))
     if not files:
         raise TrainSetupError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {where}")
@@ -320,7 +333,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     out = Path(cfg.out)
     ckpt = out / "last.pt"
     if not resume:  # a new run never writes over an earlier one's checkpoint or weights
-        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
+        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
+                                    *sorted(out.glob(f"{glob.escape(cfg.name)}-step*.safetensors"))) if p.exists()]
         if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
             raise TrainSetupError(
                 f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "
@@ -339,6 +353,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if cfg.crop < model.multiple:
             raise TrainSetupError(f"--crop must be at least {model.multiple} for this architecture, got {cfg.crop}")
         state = _load_checkpoint(ckpt, model, cfg, device) if resume else None
+        if state is not None and (state.get("config") or {}).get("name", cfg.name) != cfg.name:
+            taken = [p.name for p in (out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
+            if taken:
+                raise TrainSetupError(f"--resume --name {cfg.name}: {out} already holds {', '.join(taken)}, which "
+                                      f"this run did not write (it was named {state['config']['name']}); "
+                                      "choose another --name")
         if state is not None and (changes := _recipe_changes(state.get("config") or {}, cfg)):
             _warn("--resume with another recipe than the checkpoint's (logged in log.jsonl; the card records "
                   "this run's): " + ", ".join(f"{_option(k)} {a} → {b}" for k, (a, b) in changes.items()))

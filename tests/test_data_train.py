@@ -506,3 +506,26 @@ def test_a_killed_data_loader_worker_still_leaves_a_checkpoint(tmp_path: Path, m
         train(cfg)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] >= 2
     assert not (tmp_path / "run" / "last.tmp").exists()
+
+
+def test_run_folder_guards_cover_step_exports_renamed_resumes_and_duplicate_photos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "color-fast-step7.safetensors").write_bytes(b"the user's")
+    assert _train_cli(tmp_path, "--keep-exports") == 2
+    assert "already holds" in capsys.readouterr().err
+    (tmp_path / "run" / "color-fast-step7.safetensors").unlink()
+    assert _train_cli(tmp_path, "--steps", "1") == 0
+    (tmp_path / "run" / "mine.safetensors").write_bytes(b"the user's")
+    assert _train_cli(tmp_path, "--steps", "2", "--resume", "--name", "mine") == 2
+    assert "--resume --name mine" in capsys.readouterr().err
+    assert (tmp_path / "run" / "mine.safetensors").read_bytes() == b"the user's"
+    assert _train_cli(tmp_path, "--name", "x" * 240, "--out", str(tmp_path / "r2")) == 2
+    assert "at most about 220 bytes" in capsys.readouterr().err
+    # the same photos twice (a folder named twice, or nested): used once, with a warning
+    photos = tmp_path / "photos"
+    for i in range(3):
+        _write_image(photos / f"{i}.png", 96 + 8 * i)
+    assert _train_cli(tmp_path, str(photos), str(photos), "--downscale", "1", "--out", str(tmp_path / "r3")) == 0
+    assert "3 image file(s) reached twice" in capsys.readouterr().err

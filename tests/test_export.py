@@ -351,6 +351,10 @@ def test_export_argument_errors(tmp_path: Path) -> None:
         to_onnx(tmp_path / "x.onnx", "fast", static=(96.0, 96.0))  # type: ignore[arg-type]
     with pytest.raises(ExportArgumentError, match="weights must be a name"):
         to_torchscript(tmp_path / "x.pt", None)  # type: ignore[arg-type]
+    with pytest.raises(ExportArgumentError, match="half must be True or False"):
+        to_torchscript(tmp_path / "x.pt", "fast", half="yes")  # type: ignore[arg-type]
+    with pytest.raises(ExportArgumentError, match="check must be True or False"):
+        to_onnx(tmp_path / "x.onnx", "fast", check="no")  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
     # numpy integers are integers
     rep = to_onnx(tmp_path / "np.onnx", "fast", static=(np.int64(64), np.int64(72)), batch=np.int64(1), check=False)  # type: ignore[arg-type]
