@@ -262,10 +262,12 @@ def plan_jobs(
                       "are denoised once", stacklevel=2)
     jobs = list(unique.values())
     srcs = set(unique)
+    inodes = {_inode(p) for p in srcs} - {None}  # an input under another name: a hard link
     seen: dict[Path, Path] = {}
     for j in jobs:
-        if j.dst in srcs:
-            raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input")
+        if j.dst in srcs or (j.dst.exists() and _inode(j.dst) in inodes):
+            raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input"
+                             f"{'' if j.dst in srcs else ' (it is a hard link to an input)'}")
         if j.dst in seen:
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
         seen[j.dst] = j.src
@@ -274,6 +276,15 @@ def plan_jobs(
         if theirs is not None:
             raise not_ours(theirs)
     return jobs
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of an existing file (the same for all its hard links), else ``None``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def not_ours(path: Path) -> ValueError:

@@ -4,6 +4,7 @@ import hashlib
 import stat
 import subprocess
 import sys
+import os
 from pathlib import Path
 
 import cv2
@@ -90,6 +91,13 @@ def test_refuses_to_overwrite_inputs(noisy_folder: Path, capsys: pytest.CaptureF
     code = main(["denoise", str(noisy_folder), "-o", str(noisy_folder), "-q", "-w", "fast"])
     assert code == 2
     assert _digest(noisy_folder) == before
+    # the input under another name (a hard link in the output folder): refused even with --overwrite
+    out = noisy_folder.parent / "linked_out"
+    out.mkdir()
+    os.link(noisy_folder / "a.png", out / "a.png")
+    code = main(["denoise", str(noisy_folder / "a.png"), "-o", str(out), "-q", "-w", "fast", "--overwrite"])
+    assert code == 2 and "it is a hard link to an input" in capsys.readouterr().err
+    assert os.path.samefile(noisy_folder / "a.png", out / "a.png") and _digest(noisy_folder) == before
 
 
 def test_output_inside_input_folder_is_not_reprocessed(noisy_folder: Path) -> None:
