@@ -15,10 +15,12 @@ them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC only) withou
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import os
 import re
 import struct
+import sys
 import tempfile
 import warnings
 import zlib
@@ -616,6 +618,25 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
+@contextmanager
+def _libjpeg_quiet() -> Iterator[None]:
+    """Send the process's stderr (file descriptor 2) to the null device for the block: libjpeg
+    writes its own "Premature end of JPEG file" lines there, beside cvdenoise's warning."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. an embedded interpreter)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
     """``cv2.imdecode``, its size-limit assertions (a header claiming a huge image, or a real one
     over OpenCV's limit) raised as :class:`ImageReadError` naming the file."""
@@ -661,12 +682,14 @@ def read_image(path: str | Path) -> np.ndarray:
     jpeg = path.suffix.lower() in _JPEG
     # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
-    img = _decode(path, data, flags)
     truncated_jpeg = data.size > 4 and bytes(data[:2]) == b"\xff\xd8" and bytes(data[-2:]) != b"\xff\xd9"
-    if (img is None or img.size == 0) and truncated_jpeg:  # an interrupted download or copy: libjpeg
-        img = _decode(path, np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
-        if img is not None and img.size:
-            warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
+    with _libjpeg_quiet() if truncated_jpeg else contextlib.nullcontext():  # (cvdenoise says it in one line)
+        img = _decode(path, data, flags)
+        repaired = (img is None or img.size == 0) and truncated_jpeg  # an interrupted download or copy: libjpeg
+        if repaired:
+            img = _decode(path, np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
+    if repaired and img is not None and img.size:
+        warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
         what = "truncated or corrupt JPEG" if truncated_jpeg else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")

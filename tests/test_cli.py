@@ -406,3 +406,18 @@ def test_output_records_in_parent_folders_links_and_temp_files(tmp_path: Path, c
     assert "cannot record the copies" in capsys.readouterr().err and not (tmp_path / "o3" / "sub").exists()
     with pytest.raises(SystemExit):
         main(["denoise", str(src), "-o", str(tmp_path / "o4"), "--skip-existing", "--overwrite"])
+
+
+def test_a_truncated_jpeg_is_one_warning_line_without_libjpegs_own(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    jpg = cv2.imencode(".jpg", (rng.random((64, 64, 3)) * 255).astype(np.uint8))[1].tobytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.jpg").write_bytes(jpg[: len(jpg) // 2])
+    r = subprocess.run([sys.executable, "-m", "cvdenoise", "denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                        "-w", "fast", "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "out" / "cut.jpg").is_file()
+    assert r.stderr.strip().splitlines() == [
+        f"cvdenoise: warning: {tmp_path / 'in' / 'cut.jpg'}: truncated JPEG (no end marker): only the part that is there was decoded"]
