@@ -224,7 +224,7 @@ def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, de
     if not ckpt.is_file():
         raise TrainSetupError(f"--resume: no checkpoint {ckpt} to resume from (drop --resume to start a new run)")
     try:
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+        state = torch.load(ckpt, map_location=device, weights_only=True)  # tensors and plain data: no pickled code runs
     except Exception as e:  # truncated, not a torch file, … (unpickling raises many kinds)
         raise TrainSetupError(f"--resume: cannot read {ckpt}: {e}") from e
     missing = {"model", "ema", "opt", "step", "best", "rng", "torch_rng"} - (state.keys() if isinstance(state, dict) else set())

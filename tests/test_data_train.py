@@ -529,3 +529,14 @@ def test_run_folder_guards_cover_step_exports_renamed_resumes_and_duplicate_phot
         _write_image(photos / f"{i}.png", 96 + 8 * i)
     assert _train_cli(tmp_path, str(photos), str(photos), "--downscale", "1", "--out", str(tmp_path / "r3")) == 0
     assert "3 image file(s) reached twice" in capsys.readouterr().err
+
+
+def test_resume_never_runs_pickled_code_from_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    assert _train_cli(tmp_path, "--steps", "1") == 0
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    state["extra"] = argparse.Namespace(x=1)  # any pickled object (the same path as code that would run)
+    torch.save(state, tmp_path / "run" / "last.pt")
+    assert _train_cli(tmp_path, "--steps", "2", "--resume") == 2
+    assert "--resume: cannot read" in capsys.readouterr().err
