@@ -22,6 +22,7 @@ import re
 import struct
 import sys
 import tempfile
+import threading
 import warnings
 import zlib
 from contextlib import contextmanager
@@ -618,23 +619,27 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
+_STDERR_LOCK = threading.Lock()  # one redirection at a time: two threads would restore each other's
+
+
 @contextmanager
 def _libjpeg_quiet() -> Iterator[None]:
     """Send the process's stderr (file descriptor 2) to the null device for the block: libjpeg
     writes its own "Premature end of JPEG file" lines there, beside cvdenoise's warning."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. an embedded interpreter)
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. an embedded interpreter)
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
