@@ -302,6 +302,26 @@ def _gif_frames(buf: _Buffer) -> int:
     return frames
 
 
+def still_image_format(head: bytes) -> str | None:
+    """The still-image format whose signature starts ``head`` (the file's first 16 bytes):
+    ``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"BMP"``, ``"WebP"``, ``"GIF"``, ``"PNM"``, or ``None``."""
+    if head[:8] == _PNG_SIGNATURE:
+        return "PNG"
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if _tiff_order(head) or _bigtiff_order(head):
+        return "TIFF"
+    if head[:2] == b"BM":
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if len(head) > 2 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
+        return "PNM"
+    return None
+
+
 def _frame_count(buf: _Buffer) -> int:
     """Pages/frames in TIFF, animated PNG/WebP or GIF bytes; 1 for other formats or when unsure."""
     head = bytes(buf[:16])

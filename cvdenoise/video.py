@@ -27,7 +27,7 @@ from ._checks import is_integer, is_real
 from .denoiser import Denoiser, Half, load
 from .data import IMAGE_SUFFIXES
 from .degrade import from_float
-from .io import atomic_path, file_above
+from .io import atomic_path, file_above, still_image_format
 from .noise import residual_sigma
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
@@ -263,25 +263,6 @@ class FrameFilter:
 _MAY_BE_VIDEO = ("JPEG", "GIF")
 
 
-def _image_signature(head: bytes) -> str | None:
-    """The still-image format whose magic bytes start ``head``, or ``None``."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return "TIFF"
-    if head.startswith(b"BM"):
-        return "BMP"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if len(head) > 2 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
-        return "PNM"
-    return None
-
-
 def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int, int], int]:
     """Open a video: ``(frames, fps, (width, height), frame_count)``; frames are BGR uint8.
 
@@ -298,8 +279,7 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     with open(path, "rb") as fh:
-        head = fh.read(12)
-    kind = _image_signature(head)
+        kind = still_image_format(fh.read(16))
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))
