@@ -459,8 +459,10 @@ class Denoiser:
         else:
             out, per_image = x, [0.0] * len(x)
         self.last_strength = per_image
-        if min(per_image) == 1.0 or max(per_image) == 0.0:  # the plain output or the input, as they are
-            return out if per_image[0] == 1.0 else x
+        if min(per_image) == 1.0:  # the plain output, as it is
+            return out
+        if max(per_image) == 0.0:  # the input, as a new tensor: the caller's float32 input is `x` itself
+            return x.clone()
         s = torch.tensor(per_image, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
         return x + s * (out - x)
 
@@ -630,9 +632,11 @@ class Denoiser:
             hwc_out = y[0].permute(1, 2, 0)
             if dtype in _INT_MAX:  # quantise where the result is (GPU or CPU), then copy back
                 q = hwc_out.clamp(0.0, 1.0).mul_(_INT_MAX[dtype]).round_()  # one temporary, not three
-                arr = q.to(torch.uint8 if dtype == np.uint8 else torch.int32).cpu().numpy().astype(dtype, copy=False)
+                q = q.to(torch.uint8 if dtype == np.uint8 else torch.int32)
+                # C order whatever the path (tiles, RGBA, a gray model on colour): OpenCV drawing needs it
+                arr = np.ascontiguousarray(q.cpu().numpy(), dtype=dtype)
             else:
-                arr = hwc_out.cpu().numpy().astype(dtype, copy=False)
+                arr = np.ascontiguousarray(hwc_out.cpu().numpy(), dtype=dtype)
                 if c == 4:  # alpha as given (float64 would come back rounded through float32)
                     arr[..., 3] = a[..., 3]
             return arr.reshape(a.shape)

@@ -5,6 +5,7 @@ import re
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -537,3 +538,33 @@ def test_big_endian_arrays_keep_their_dtype(fast: cvdenoise.Denoiser, clean_rgb:
     assert out.dtype == np.dtype(">u2") and np.array_equal(out, fast(noisy))
     f = (noisy / 65535).astype(">f4")
     assert fast(f).dtype == np.dtype(">f4")
+
+
+def test_auto_strength_zero_result_never_shares_the_input(fast: cvdenoise.Denoiser) -> None:
+    # a black frame with a line of "text": the auto rule leaves it alone (strength 0)
+    a = np.zeros((64, 64, 3), np.float32)
+    a[30:34, 10:50] = 1.0
+    out = fast(a)
+    assert fast.last_strength == [0.0]
+    assert not np.shares_memory(out, a)
+    t = torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous()
+    o = fast(t)
+    assert fast.last_strength == [0.0]
+    o.fill_(0.5)
+    assert t.max().item() == 1.0 and t.min().item() == 0.0
+
+
+@pytest.mark.parametrize("kind", ["tiled", "rgba", "gray-model-on-colour"])
+def test_numpy_results_are_c_contiguous_for_opencv(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    if kind == "tiled":
+        den, img = cvdenoise.load("fast", tile=96, overlap=16), rng.integers(0, 256, (150, 170, 3), dtype=np.uint8)
+    elif kind == "rgba":
+        den, img = cvdenoise.load("fast"), rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    else:
+        den, img = cvdenoise.load("gray-fast"), rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    out = den(img, strength=1.0)
+    assert out.flags.c_contiguous, "cv2 drawing functions need a C-contiguous image"
+    cv2.rectangle(out, (1, 1), (10, 10), (255, 0, 0), 1)  # raised "Layout ... incompatible with cv::Mat"
+    f = den(img.astype(np.float32) / 255, strength=1.0)
+    assert f.flags.c_contiguous
