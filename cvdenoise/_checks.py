@@ -19,6 +19,8 @@ FLOAT_HINT = "divide uint8 data by 255, or pass the integer array"
 def check_float_range(x: torch.Tensor | np.ndarray, tol: float = FLOAT_TOL, hint: str = FLOAT_HINT) -> None:
     """Refuse a float image (tensor or array) with NaN/inf values or values more than ``tol``
     outside ``[0, 1]`` (``ValueError``; ``hint`` says what to do instead)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()  # a tensor that requires grad: no autograd warning from float()
     finite = np.isfinite(x).all() if isinstance(x, np.ndarray) else torch.isfinite(x).all()
     if not bool(finite):
         raise ValueError("image contains NaN or infinite values")

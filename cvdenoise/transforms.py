@@ -45,9 +45,10 @@ from .weights import FAMILIES, WEIGHTS_DIR, load_model, resolve
 
 __all__ = ["Denoise"]
 
-# Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap and the shipped
-# models' size multiple (8), checked up front instead of on first use.
-_MIN_TILE = 2 * DEFAULT_OVERLAP + 8
+# Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap and the largest
+# size multiple of the shipped models (16, `default`; `fast` needs 8), checked up front
+# instead of at the first sample in a DataLoader worker.
+_MIN_TILE = 2 * DEFAULT_OVERLAP + 16
 
 
 # ---------------------------------------------------------------------- argument checks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -124,6 +125,7 @@ def test_v2_p_half_applies_sometimes() -> None:
         ({"strength": True}, "strength must be"),
         ({"tile": 64}, "tile must be"),
         ({"tile": 256.0}, "tile must be"),
+        ({"weights": "default", "tile": 200}, "tile must be"),  # default's multiple is 16: 208 at least
         ({"weights": "nope"}, "unknown weights"),
         ({"weights": 3}, "weights must be"),
         ({"device": "bogus"}, "device must be"),
@@ -270,6 +272,7 @@ def test_albu_serialization_and_pickle(noisy128: np.ndarray) -> None:
         ({"strength": 2}, "strength"),
         ({"channel_order": "xyz"}, "channel_order"),
         ({"tile": 10}, "tile"),
+        ({"weights": "default", "tile": 200}, "tile"),
         ({"weights": "nope"}, "weights"),
         ({"device": "bogus"}, "device"),
         ({"p": -1}, "p"),
@@ -375,3 +378,11 @@ def test_transform_errors_name_the_real_cause() -> None:
         Denoise("fast", p=0.0)(tv_tensors.Video(torch.rand(2, 4, 2, 8, 8)))
     with pytest.raises(TypeError, match="numpy array"):  # labels taken for the image: say why
         Denoise("fast", p=0.0)(np.zeros((8, 8, 3), np.uint8), {"labels": torch.tensor([1])})
+
+
+def test_v2_tensor_that_requires_grad_gives_no_autograd_warning() -> None:
+    x = torch.rand(3, 16, 16, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = Denoise("fast")(x)
+    assert out.shape == x.shape and not out.requires_grad
