@@ -306,25 +306,33 @@ def significant_bits(image: np.ndarray) -> int:
     return min(16, max(8, int(colour.max(initial=0)).bit_length()))
 
 
-def _denoise_image(image: np.ndarray, denoiser: Denoiser, bits: int | None = None) -> np.ndarray:
+def _denoise_image(
+    image: np.ndarray, denoiser: Denoiser, bits: int | None = None, maxval: int | None = None
+) -> np.ndarray:
     """Denoise an array of ``read_image``; ``(H,W,2)`` gray + alpha: the gray plane, alpha untouched.
+
+    ``maxval``: the samples' full scale as the file declares it (a PGM/PPM's maxval, e.g. 4095 or
+    100), which overrides ``bits``.
 
     A ``uint16`` image whose samples use fewer than 16 bits (10/12/14-bit camera data) is
     denoised at its own full scale, ``2**bits - 1``: ``bits`` as the file declares it (PNG
     ``sBIT``), else read from its values (see :func:`significant_bits`); then put back.
     """
     if image.ndim == 3 and image.shape[2] == 2:
-        return np.dstack([_denoise_image(image[..., 0], denoiser, bits), image[..., 1]])
+        return np.dstack([_denoise_image(image[..., 0], denoiser, bits, maxval), image[..., 1]])
     if image.dtype.kind == "f":  # advice a command-line user can act on
         check_float_range(image, hint="HDR or linear data: scale it to [0, 1] first, or save it as 16-bit")
     if image.dtype == np.uint16:
         used = significant_bits(image)  # a declared depth counts, but never below what the values use
         bits = used if bits is None else max(min(16, max(8, bits)), used)
-    if image.dtype == np.uint16 and bits is not None and bits < 16:
-        full = float(2**bits - 1)
+    full_scale = maxval if maxval and image.dtype.kind == "u" and maxval < np.iinfo(image.dtype).max else None
+    if full_scale is None and image.dtype == np.uint16 and bits is not None and bits < 16:
+        full_scale = 2**bits - 1
+    if full_scale is not None:
+        full = float(full_scale)
         colour = image if image.ndim == 2 else image[..., :3]
         out = denoiser(np.minimum(colour.astype(np.float32) / full, 1.0), channel_order="bgr")
-        out = np.rint(out.astype(np.float64) * full).clip(0, full).astype(np.uint16)
+        out = np.rint(out.astype(np.float64) * full).clip(0, full).astype(image.dtype)
         return out if image.ndim == 2 or image.shape[2] == 3 else np.dstack([out, image[..., 3:]])
     return denoiser(image, channel_order="bgr")
 
@@ -356,7 +364,7 @@ def denoise_files(
                 image = read_image(job.src)
                 check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
-                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits), metadata=meta)
+                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval), metadata=meta)
             mark_output(job, records)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)

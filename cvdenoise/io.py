@@ -78,6 +78,8 @@ class ImageMetadata:
         jpeg_full_chroma: the source JPEG is 4:4:4 (no chroma subsampling): so is its copy.
         png_sbit: a PNG's ``sBIT`` chunk (significant bits per channel, e.g. 12 for 12-bit
             camera data in a 16-bit PNG) as ``(bit depth, colour type, chunk body)``.
+        pnm_maxval: a PGM/PPM's maximum sample value when it is not 255 or 65535 (e.g. 4095
+            for 12-bit camera data); its samples are on that scale and its copy keeps it.
     """
 
     icc_profile: bytes | None = None
@@ -88,6 +90,7 @@ class ImageMetadata:
     jpeg_density: bytes | None = None
     jpeg_full_chroma: bool = False
     png_sbit: tuple[int, int, bytes] | None = None
+    pnm_maxval: int | None = None
 
     @property
     def significant_bits(self) -> int | None:
@@ -100,6 +103,7 @@ class ImageMetadata:
 
 
 _JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
+_PNM = {".pgm", ".ppm", ".pnm", ".pbm"}
 # what each format's encoder holds; OpenCV silently saturates anything else to 8 bits
 _DTYPES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((*_JPEG, ".bmp", ".webp"), ("uint8",)),
@@ -442,6 +446,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     density: bytes | None = None
     full_chroma = False
     sbit: tuple[int, int, bytes] | None = None
+    maxval: int | None = None
     try:
         buf = path.read_bytes()
         if buf[:2] == b"\xff\xd8":
@@ -479,6 +484,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     exif = buf[a:b]
                 elif tag == b"VP8L":
                     lossless = True
+        elif (header := _pnm_header(buf)) is not None:
+            maxval = header[1] if header[1] not in (255, 65535) else None
         elif (order := _tiff_order(buf)) is not None:
             entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
             for tiff_tag, _typ, n, at in entries:
@@ -489,8 +496,20 @@ def read_metadata(path: str | Path) -> ImageMetadata:
         pass
     upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
     return ImageMetadata(
-        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit
+        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit,
+        maxval,
     )
+
+
+_PNM_HEADER = re.compile(rb"P[2356](?:\s+(?:#[^\n]*\n\s*)*(\d+)){3}\s")
+
+
+def _pnm_header(buf: bytes) -> tuple[int, int] | None:
+    """``(header length, maxval)`` of PGM/PPM bytes (``P2``/``P3``/``P5``/``P6``), or ``None``."""
+    m = _PNM_HEADER.match(buf[:4096])
+    if m is None:
+        return None
+    return m.end(), int(m.group(1))
 
 
 def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
@@ -784,6 +803,8 @@ def write_image(
     path = Path(path)
     ext = path.suffix.lower() or ".png"
     check_encodable(path, image.dtype)
+    if metadata is not None and metadata.pnm_maxval and ext in _PNM and image.dtype.kind == "u":
+        image = np.minimum(image, np.asarray(min(metadata.pnm_maxval, np.iinfo(image.dtype).max), image.dtype))
     if image.ndim == 3 and image.shape[2] == 2:
         if ext == ".png" and image.dtype in (np.uint8, np.uint16):
             png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
@@ -803,6 +824,10 @@ def write_image(
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
     data = _with_metadata(buf.tobytes(), metadata, image)
+    if metadata is not None and metadata.pnm_maxval and ext in _PNM and (m := _PNM_HEADER.match(data)):
+        # OpenCV writes maxval 255/65535 whatever the samples' scale: the source's maxval, so readers
+        # that honour it (as the format asks) do not show a 12-bit frame 16x darker
+        data = data[: m.start(1)] + str(metadata.pnm_maxval).encode() + data[m.end(1) :]
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 

@@ -421,3 +421,23 @@ def test_a_truncated_jpeg_is_one_warning_line_without_libjpegs_own(tmp_path: Pat
     assert r.returncode == 0 and (tmp_path / "out" / "cut.jpg").is_file()
     assert r.stderr.strip().splitlines() == [
         f"cvdenoise: warning: {tmp_path / 'in' / 'cut.jpg'}: truncated JPEG (no end marker): only the part that is there was decoded"]
+
+
+def test_pgm_with_an_unusual_maxval_keeps_it_and_its_scale(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    cam = np.clip(rng.normal(2000, 300, (64, 80)), 0, 4095).astype(">u2")  # 12-bit camera data
+    (src / "cam12.pgm").write_bytes(b"P5\n# a comment\n80 64\n4095\n" + cam.tobytes())
+    low = np.clip(rng.normal(50, 10, (64, 80)), 0, 100).astype(np.uint8)  # 8-bit, maxval 100
+    (src / "max100.pgm").write_bytes(b"P5\n80 64\n100\n" + low.tobytes())
+    assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 0
+    for name, a, maxval in (("cam12", cam.astype(float), 4095), ("max100", low.astype(float), 100)):
+        data = (out / f"{name}.pgm").read_bytes()
+        assert data.startswith(b"P5\n80 64\n%d\n" % maxval), data[:20]
+        b = np.asarray(Image.open(out / f"{name}.pgm")).astype(float)  # Pillow honours maxval
+        a_pil = np.asarray(Image.open(src / f"{name}.pgm")).astype(float)
+        assert abs(b.mean() - a_pil.mean()) < 0.02 * a_pil.mean(), (name, a_pil.mean(), b.mean())
+        raw = cv2.imread(str(out / f"{name}.pgm"), cv2.IMREAD_UNCHANGED).astype(float)
+        assert raw.max() <= maxval
+        assert raw.std() < a.std()  # the noise was removed at the file's own scale
