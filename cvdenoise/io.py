@@ -732,6 +732,9 @@ def read_image(path: str | Path) -> np.ndarray:
         repaired = (img is None or img.size == 0) and truncated_jpeg  # an interrupted download or copy: libjpeg
         if repaired:
             img = _decode(path, np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
+    if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
+        with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
+            img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes
     if repaired and img is not None and img.size:
         warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:

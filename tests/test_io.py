@@ -513,3 +513,11 @@ def test_png_sbit_sets_the_scale_and_is_carried_over(tmp_path: Path, fast32: cvd
 
     assert np.array_equal(out, _denoise_image(noisy, fast32, 12)) and not np.array_equal(out, _denoise_image(noisy, fast32))
     assert err(out) < 0.5 * err(noisy)
+
+
+def test_tiled_tiff_with_a_16_times_odd_tile_size_is_read(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    img = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    path = tmp_path / "tiled48.tif"
+    tifffile.imwrite(path, img, photometric="rgb", tile=(48, 48))  # OpenCV's imdecode refused it
+    np.testing.assert_array_equal(read_image(path), img[..., ::-1])
