@@ -362,7 +362,7 @@ def denoise_files(
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
                 image = read_image(job.src)
-                check_encodable(job.dst, image.dtype)  # before the work: e.g. 16-bit PNG bytes named .jpg
+                check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
                 write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval), metadata=meta)
             mark_output(job, records)

@@ -447,6 +447,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     full_chroma = False
     sbit: tuple[int, int, bytes] | None = None
     maxval: int | None = None
+    buf = b""
     try:
         buf = path.read_bytes()
         if buf[:2] == b"\xff\xd8":
@@ -494,7 +495,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     icc = buf[start : start + n]
     except Exception:  # metadata is best effort: never fail a file over it
         pass
-    upright = path.suffix.lower() in _JPEG  # read_image applies the EXIF orientation to these
+    upright = buf[:2] == b"\xff\xd8"  # (a JPEG by its bytes, whatever its name) read_image applies the EXIF orientation to these
     return ImageMetadata(
         _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit,
         maxval,
@@ -723,7 +724,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
         )
-    jpeg = path.suffix.lower() in _JPEG
+    jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
     # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
     truncated_jpeg = data.size > 4 and bytes(data[:2]) == b"\xff\xd8" and bytes(data[-2:]) != b"\xff\xd9"
@@ -766,8 +767,9 @@ def _png_gray_key(data: np.ndarray) -> int | None:
     return None
 
 
-def check_encodable(path: str | Path, dtype: np.dtype | type) -> None:
-    """Raise ``ImageWriteError`` if ``path``'s format cannot hold ``dtype`` samples.
+def check_encodable(path: str | Path, dtype: np.dtype | type, channels: int | None = None) -> None:
+    """Raise ``ImageWriteError`` if ``path``'s format cannot hold ``dtype`` samples (or, given
+    ``channels``, an alpha plane: 2 or 4 channels named ``.jpg``, whose alpha JPEG would drop).
 
     JPEG, BMP and WebP hold 8 bits, PNG and PNM 8 or 16, TIFF also float32/float64. OpenCV's
     encoders would otherwise cut 16-bit or float data to 8 bits (a white or black image). A file
@@ -782,6 +784,8 @@ def check_encodable(path: str | Path, dtype: np.dtype | type) -> None:
         keep = [e for e in (".png", ".tif") if name in _DTYPES[e]]
         advice = f"; use a {' or '.join(keep)} name to keep its depth" if keep else ""
         raise ImageWriteError(f"{path}: a {ext} file holds {', '.join(allowed)} samples, this image is {name}{advice}")
+    if channels in (2, 4) and ext in _JPEG:
+        raise ImageWriteError(f"{path}: this image has an alpha channel, which a {ext} file cannot hold; use a .png name to keep it")
 
 
 def write_image(

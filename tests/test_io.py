@@ -124,7 +124,7 @@ def test_gray_alpha_tiff_is_refused_not_cut_to_gray(tmp_path: Path) -> None:
     assert read_image(tmp_path / "rgb.tif").dtype == np.uint16
 
 
-def test_folder_run_skips_apple_double_files_and_refuses_16_bit_data_named_jpg(
+def test_folder_run_skips_apple_double_files_and_refuses_16_bit_or_alpha_data_named_jpg(
     tmp_path: Path, fast32: cvdenoise.Denoiser
 ) -> None:
     src = tmp_path / "in"
@@ -133,12 +133,14 @@ def test_folder_run_skips_apple_double_files_and_refuses_16_bit_data_named_jpg(
     cv2.imwrite(str(src / "good.jpg"), rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
     (src / "._good.jpg").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 80)  # macOS resource-fork companion
     (src / "deep.jpg").write_bytes(cv2.imencode(".png", rng.integers(0, 65536, (32, 40), dtype=np.uint16))[1].tobytes())
+    (src / "alpha.jpg").write_bytes(cv2.imencode(".png", rng.integers(0, 256, (32, 40, 4), dtype=np.uint8))[1].tobytes())
     jobs = plan_jobs([src], tmp_path / "out")
-    assert sorted(j.src.name for j in jobs) == ["deep.jpg", "good.jpg"]
+    assert sorted(j.src.name for j in jobs) == ["alpha.jpg", "deep.jpg", "good.jpg"]
     report = denoise_files(jobs, fast32, progress=False)
     assert [p.name for p in report.written] == ["good.jpg"]
-    [(path, why)] = report.failed
-    assert path.name == "deep.jpg" and why.startswith("ImageWriteError: a .jpg file holds uint8 samples, this image is uint16")
+    failed = dict((p.name, why) for p, why in report.failed)
+    assert failed["deep.jpg"].startswith("ImageWriteError: a .jpg file holds uint8 samples, this image is uint16")
+    assert "alpha channel, which a .jpg file cannot hold" in failed["alpha.jpg"]  # (was written, alpha dropped)
     assert sorted(p.name for p in (tmp_path / "out").glob("[!.]*")) == ["good.jpg"]  # (not the output marker)
 
 
