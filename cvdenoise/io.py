@@ -111,6 +111,7 @@ _DTYPES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((".tif", ".tiff"), ("uint8", "uint16", "int16", "int32", "float32", "float64")),
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\0\0\0\0IEND\xaeB`\x82"  # the 12-byte end chunk
 _PNG_GRAY_ALPHA = 4  # IHDR colour type
 _PNG_COPIED = (b"gAMA", b"cHRM", b"sRGB", b"pHYs")  # colour encoding and density: unchanged by denoising
 
@@ -727,19 +728,22 @@ def read_image(path: str | Path) -> np.ndarray:
     jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
     # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
-    truncated_jpeg = data.size > 4 and bytes(data[:2]) == b"\xff\xd8" and bytes(data[-2:]) != b"\xff\xd9"
-    with _libjpeg_quiet() if truncated_jpeg else contextlib.nullcontext():  # (cvdenoise says it in one line)
+    truncated_jpeg = data.size > 4 and jpeg and bytes(data[-2:]) != b"\xff\xd9"
+    truncated_png = bytes(data[:8]) == _PNG_SIGNATURE and bytes(data[-12:]) != _PNG_IEND
+    truncated = "JPEG" if truncated_jpeg else "PNG" if truncated_png else None
+    end = {"JPEG": b"\xff\xd9", "PNG": _PNG_IEND}.get(truncated or "", b"")
+    with _libjpeg_quiet() if truncated else contextlib.nullcontext():  # (cvdenoise says it in one line)
         img = _decode(path, data, flags)
-        repaired = (img is None or img.size == 0) and truncated_jpeg  # an interrupted download or copy: libjpeg
+        repaired = (img is None or img.size == 0) and truncated is not None  # an interrupted download or copy
         if repaired:
-            img = _decode(path, np.concatenate([data, np.frombuffer(b"\xff\xd9", np.uint8)]), flags)  # decodes what is there
+            img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
             img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes
     if repaired and img is not None and img.size:
-        warnings.warn(f"{path}: truncated JPEG (no end marker): only the part that is there was decoded", stacklevel=2)
+        warnings.warn(f"{path}: truncated {truncated} (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
-        what = "truncated or corrupt JPEG" if truncated_jpeg else "corrupt or unsupported format"
+        what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     img = _check_tiff_layout(path, data.data, img)
     if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):

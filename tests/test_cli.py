@@ -441,3 +441,20 @@ def test_pgm_with_an_unusual_maxval_keeps_it_and_its_scale(tmp_path: Path) -> No
         raw = cv2.imread(str(out / f"{name}.pgm"), cv2.IMREAD_UNCHANGED).astype(float)
         assert raw.max() <= maxval
         assert raw.std() < a.std()  # the noise was removed at the file's own scale
+
+
+def test_a_png_missing_its_end_chunk_is_decoded_and_a_half_png_named_once(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    png = cv2.imencode(".png", img)[1].tobytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "no_iend.png").write_bytes(png[:-12])  # an interrupted copy: every pixel is there
+    (tmp_path / "in" / "half.png").write_bytes(png[: len(png) // 2])
+    r = subprocess.run([sys.executable, "-m", "cvdenoise", "denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                        "-w", "fast", "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and (tmp_path / "out" / "no_iend.png").is_file()
+    assert not (tmp_path / "out" / "half.png").exists()
+    lines = r.stderr.strip().splitlines()
+    assert f"cvdenoise: warning: {tmp_path / 'in' / 'no_iend.png'}: truncated PNG (no end marker): only the part that is there was decoded" in lines
+    assert not any("libpng" in line for line in lines), lines
+    assert any("half.png" in line and "truncated or corrupt PNG" in line for line in lines), lines
