@@ -486,8 +486,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     exif = buf[a:b]
                 elif tag == b"VP8L":
                     lossless = True
-        elif (header := _pnm_header(buf)) is not None:
-            maxval = header[1] if header[1] not in (255, 65535) else None
+        elif (m := _PNM_HEADER.match(buf[:4096])) is not None:
+            maxval = int(m.group(1)) if int(m.group(1)) not in (255, 65535) else None
         elif (order := _tiff_order(buf)) is not None:
             entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
             for tiff_tag, _typ, n, at in entries:
@@ -503,15 +503,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     )
 
 
+# a PGM/PPM header (P2/P3/P5/P6, comments allowed); group 1: its maxval
 _PNM_HEADER = re.compile(rb"P[2356](?:\s+(?:#[^\n]*\n\s*)*(\d+)){3}\s")
-
-
-def _pnm_header(buf: bytes) -> tuple[int, int] | None:
-    """``(header length, maxval)`` of PGM/PPM bytes (``P2``/``P3``/``P5``/``P6``), or ``None``."""
-    m = _PNM_HEADER.match(buf[:4096])
-    if m is None:
-        return None
-    return m.end(), int(m.group(1))
 
 
 def _embed_jpeg(buf: bytes, meta: ImageMetadata) -> bytes:
