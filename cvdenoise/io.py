@@ -112,6 +112,7 @@ _DTYPES: dict[str, tuple[str, ...]] = {
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\0\0\0\0IEND\xaeB`\x82"  # the 12-byte end chunk
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": _PNG_IEND}  # what an interrupted copy lacks
 _PNG_GRAY_ALPHA = 4  # IHDR colour type
 _PNG_COPIED = (b"gAMA", b"cHRM", b"sRGB", b"pHYs")  # colour encoding and density: unchanged by denoising
 
@@ -721,10 +722,9 @@ def read_image(path: str | Path) -> np.ndarray:
     jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
     # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
-    truncated_jpeg = data.size > 4 and jpeg and bytes(data[-2:]) != b"\xff\xd9"
-    truncated_png = bytes(data[:8]) == _PNG_SIGNATURE and bytes(data[-12:]) != _PNG_IEND
-    truncated = "JPEG" if truncated_jpeg else "PNG" if truncated_png else None
-    end = {"JPEG": b"\xff\xd9", "PNG": _PNG_IEND}.get(truncated or "", b"")
+    kind = "JPEG" if jpeg else "PNG" if bytes(data[:8]) == _PNG_SIGNATURE else None
+    end = _END_MARKERS.get(kind or "", b"")
+    truncated = kind if end and data.size > len(end) and bytes(data[-len(end) :]) != end else None
     with _libjpeg_quiet() if truncated else contextlib.nullcontext():  # (cvdenoise says it in one line)
         img = _decode(path, data, flags)
         repaired = (img is None or img.size == 0) and truncated is not None  # an interrupted download or copy
@@ -806,9 +806,10 @@ def write_image(
     """
     path = Path(path)
     ext = path.suffix.lower() or ".png"
-    check_encodable(path, image.dtype)
-    if metadata is not None and metadata.pnm_maxval and ext in _PNM and image.dtype.kind == "u":
-        image = np.minimum(image, np.asarray(min(metadata.pnm_maxval, np.iinfo(image.dtype).max), image.dtype))
+    check_encodable(path, image.dtype, image.shape[2] if image.ndim == 3 else 1)
+    maxval = metadata.pnm_maxval if metadata is not None and ext in _PNM and image.dtype.kind == "u" else None
+    if maxval:
+        image = np.minimum(image, np.asarray(min(maxval, np.iinfo(image.dtype).max), image.dtype))
     if image.ndim == 3 and image.shape[2] == 2:
         if ext == ".png" and image.dtype in (np.uint8, np.uint16):
             png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
@@ -828,10 +829,10 @@ def write_image(
     if not ok:
         raise ImageWriteError(f"{path}: cannot encode {image.dtype} {image.shape} as {ext}")
     data = _with_metadata(buf.tobytes(), metadata, image)
-    if metadata is not None and metadata.pnm_maxval and ext in _PNM and (m := _PNM_HEADER.match(data)):
+    if maxval and (m := _PNM_HEADER.match(data)):
         # OpenCV writes maxval 255/65535 whatever the samples' scale: the source's maxval, so readers
         # that honour it (as the format asks) do not show a 12-bit frame 16x darker
-        data = data[: m.start(1)] + str(metadata.pnm_maxval).encode() + data[m.end(1) :]
+        data = data[: m.start(1)] + str(maxval).encode() + data[m.end(1) :]
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 

@@ -41,14 +41,15 @@ from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime,
 )
+from .model import CONFIGS
 from .weights import FAMILIES, WEIGHTS_DIR, load_model, resolve
 
 __all__ = ["Denoise"]
 
 # Denoiser's rule `tile >= 2*overlap + multiple` with the default overlap and the largest
-# size multiple of the shipped models (16, `default`; `fast` needs 8), checked up front
-# instead of at the first sample in a DataLoader worker.
-_MIN_TILE = 2 * DEFAULT_OVERLAP + 16
+# size multiple of the shipped models (`default` 16, `fast` 8), checked up front instead of at
+# the first sample in a DataLoader worker.
+_MIN_TILE = 2 * DEFAULT_OVERLAP + max(config.multiple for config in CONFIGS.values())
 
 
 # ---------------------------------------------------------------------- argument checks

@@ -523,3 +523,13 @@ def test_tiled_tiff_with_a_16_times_odd_tile_size_is_read(tmp_path: Path) -> Non
     path = tmp_path / "tiled48.tif"
     tifffile.imwrite(path, img, photometric="rgb", tile=(48, 48))  # OpenCV's imdecode refused it
     np.testing.assert_array_equal(read_image(path), img[..., ::-1])
+
+
+def test_write_image_refuses_alpha_in_a_jpeg(tmp_path: Path) -> None:
+    from cvdenoise.io import ImageWriteError, write_image
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    with pytest.raises(ImageWriteError, match="alpha channel, which a .jpg file cannot hold"):
+        write_image(tmp_path / "a.jpg", rgba)
+    assert not list(tmp_path.iterdir())
+    assert write_image(tmp_path / "a.png", rgba).is_file()
