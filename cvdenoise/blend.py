@@ -13,6 +13,14 @@ input's own finest-scale energy, :func:`cvdenoise.noise.estimate_sigma`, is belo
 (a blurred or heavily compressed input the model sharpens or deblocks: unchanged). ``a, b, k``
 are fitted per model on its training photos (``python benchmarks/strength.py --calibrate``) and
 stored in the model card as ``auto_strength``; weights without one keep the full output.
+
+Impulse noise (salt and pepper, a sensor's dead and hot pixels) is taken apart from that rule,
+which reads noise where the input is not clipped and so does not see it: :func:`impulse_mask`
+finds the values at full black or white that the model changed by more than a quarter of the
+range and that no neighbour comes within that of (isolated: not a stroke, line or highlight), and :func:`auto_blend` takes the model output whole there and
+raises the image's strength with their share of the image (``s = 1`` from 0.6 % of the pixel
+values up), so the model's clean-up around denser impulses is kept too
+(``python benchmarks/impulse.py`` measures it).
 """
 
 from __future__ import annotations
@@ -22,11 +30,17 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import torch
+import torch.nn.functional as F
 
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "check_strength"]
+__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask"]
+
+#: an impulse is a pixel the model moved by more than this (fraction of the full scale) ...
+IMPULSE_CHANGE = 0.25
+#: ... and their share of an image's values that raises its strength from nothing to 1
+IMPULSE_DENSITY = (0.001, 0.006)
 
 
 def check_strength(value: object) -> float | str:
@@ -91,3 +105,58 @@ class StrengthRule:
             return cls(float(entry["a"]), float(entry["b"]), float(entry.get("k", 0.3)))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"malformed auto_strength entry in model card: {entry!r}") from e
+
+
+def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, change: float = IMPULSE_CHANGE) -> torch.Tensor:
+    """Impulse noise in ``noisy``: a bool ``(B,C,H,W)`` mask of the values at 0 or at full scale
+    (1.0, or beyond for unclipped floats) that the model moved by more than ``change`` and that
+    differ by more than ``change`` from each of their 8 neighbours in that channel.
+
+    Isolated values only: the core of text, a 1-pixel line or a highlight on a cup rim has a
+    neighbour nearly as dark or bright and is never taken for noise, even where a model blurs it;
+    two impulses side by side are left to the strength (their share raises it anyway).
+
+    Args:
+        noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
+        denoised: the plain model output for it, same shape.
+    """
+    mask = ((denoised - noisy).abs_() > change) & ((noisy - 0.5).abs_() >= 0.5)
+    at = mask.nonzero()  # (N, 4): few, so the neighbours are looked up where they matter only
+    if len(at):
+        b, c, y, x = at.unbind(1)
+        v = noisy[b, c, y, x]
+        padded = F.pad(noisy, (1, 1, 1, 1), value=float("nan"))  # outside the image: no neighbour
+        near = torch.stack([padded[b, c, y + dy, x + dx] for dy in (0, 1, 2) for dx in (0, 1, 2) if dy != 1 or dx != 1], 1)
+        keep = ~((near - v[:, None]).abs() <= change).any(1)  # no neighbour nearly as dark/bright: not a line or a speck
+        mask[b[~keep], c[~keep], y[~keep], x[~keep]] = False
+    return mask
+
+
+def auto_blend(
+    noisy: torch.Tensor, denoised: torch.Tensor, strength: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``noisy + s·(denoised − noisy)`` per image, with impulse noise taken out whole.
+
+    The :func:`impulse_mask` values get the model output as it is, and each image's strength is
+    raised to at least the ramp of their share over :data:`IMPULSE_DENSITY`.
+
+    Args:
+        noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
+        denoised: the plain model output for it, same shape.
+        strength: ``(B,)`` strengths in ``[0, 1]`` (a rule's or a gate's).
+
+    Returns:
+        the output ``(B,C,H,W)`` (a new tensor), the strengths used ``(B,)`` and the impulses
+        found per image ``(B,)``.
+    """
+    mask = impulse_mask(noisy, denoised)
+    found = mask.flatten(1).sum(1)
+    lo, hi = IMPULSE_DENSITY
+    share = found.float() / max(1, mask[0].numel())
+    s = torch.maximum(strength.to(noisy.device, torch.float32), ((share - lo) / (hi - lo)).clamp(0.0, 1.0))
+    if bool((s == 1).all()):  # the plain output, as it is
+        return denoised, s, found
+    out = torch.lerp(noisy, denoised, s.to(noisy.dtype).view(-1, 1, 1, 1))
+    if bool(found.any()):
+        out = torch.where(mask, denoised, out)
+    return out, s, found

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, image_bchw, image_hwc, is_integer
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
-from .blend import StrengthRule, check_strength
+from .blend import StrengthRule, auto_blend, check_strength
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
@@ -77,6 +77,10 @@ Backend = Callable[[torch.Tensor], torch.Tensor]
 Strength = Union[float, Literal["auto"]]
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
 Runtime = Literal["torch", "onnxruntime"]
+
+#: colour planes that differ by at most this (8-bit levels) everywhere hold gray content: a gray
+#: image saved as RGB/BGR (``cv2.imread`` of a gray file) or decoded through a colour codec
+GRAY_TOLERANCE = 4
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
@@ -278,8 +282,9 @@ class Denoiser:
             ``"auto"`` picks it per image from what the model removed
             (:class:`~cvdenoise.blend.StrengthRule` of the model card, in ``rules``): clean,
             lightly compressed and lightly noisy images keep their fine texture, noisy ones get
-            the full output. Without a rule for the model, ``"auto"`` is ``1``.
-            :attr:`last_strength` holds the strengths of the calling thread's last call.
+            the full output. Without a rule for the model, ``"auto"`` is ``1``. Impulse noise
+            (salt and pepper, dead or hot pixels) is taken out whole whatever the rule says
+            (:func:`~cvdenoise.blend.auto_blend`). :attr:`last_strength` holds the strengths of the calling thread's last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
             mapped back and averaged — about +0.1 / +0.2 dB PSNR for 2× / 4× the time.
@@ -321,19 +326,7 @@ class Denoiser:
         #: where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model
         #: loaded from an exported file, that file's runtime)
         self.runtime: Runtime = resolve_runtime(runtime, self.device, self.precision)
-        for arg, v in (("tile", tile), ("overlap", overlap), ("border", border), ("batch_size", batch_size)):
-            if not is_integer(v):
-                raise ValueError(f"{arg} must be an integer, got {v!r}")
-        tile, overlap, border, batch_size = int(tile), int(overlap), int(border), int(batch_size)
-        if tile < 0:
-            raise ValueError(f"tile must be >= 0 (0: no tiling), got {tile}")
-        if tile and tile < 2 * overlap + multiple:
-            raise ValueError(
-                f"tile ({tile}) must be at least 2 × overlap ({overlap}) + {multiple} = {2 * overlap + multiple}; "
-                "raise the tile or lower the overlap"
-            )
-        if overlap < 0 or border < 0 or batch_size < 1:
-            raise ValueError(f"overlap ({overlap}) and border ({border}) must be >= 0 and batch_size ({batch_size}) >= 1")
+        tile, overlap, border, batch_size = self._check_tiling(tile, overlap, border, batch_size, multiple)
         self._check_order(channel_order)
         self._check_strength(strength)
         if not is_integer(ensemble) or ensemble not in _ENSEMBLES:
@@ -365,7 +358,7 @@ class Denoiser:
     def last_strength(self) -> list[float]:
         """Strength applied to each image of this thread's last call (``(B,)`` list; the
         ``"auto"`` choice). Per thread, so a shared Denoiser reports each caller its own."""
-        return getattr(self._calls, "strength", [])
+        return list(getattr(self._calls, "strength", []))  # a copy: the record stays as it was
 
     @last_strength.setter
     def last_strength(self, value: list[float]) -> None:
@@ -390,6 +383,26 @@ class Denoiser:
     @staticmethod
     def _check_strength(strength: Strength) -> None:
         check_strength(strength)
+
+    @staticmethod
+    def _check_tiling(tile: object, overlap: object, border: object, batch_size: object,
+                      multiple: int) -> tuple[int, int, int, int]:
+        """The tiling options as ints; ``ValueError`` naming a bad one (also when set after loading)."""
+        for arg, v in (("tile", tile), ("overlap", overlap), ("border", border), ("batch_size", batch_size)):
+            if not is_integer(v):
+                hint = " (0: no tiling)" if arg == "tile" else ""
+                raise ValueError(f"{arg} must be an integer{hint}, got {v!r}")
+        t, o, b, n = int(tile), int(overlap), int(border), int(batch_size)  # type: ignore[call-overload]
+        if t < 0:
+            raise ValueError(f"tile must be >= 0 (0: no tiling), got {t}")
+        if t and t < 2 * o + multiple:
+            raise ValueError(
+                f"tile ({t}) must be at least 2 × overlap ({o}) + {multiple} = {2 * o + multiple}; "
+                "raise the tile or lower the overlap"
+            )
+        if o < 0 or b < 0 or n < 1:
+            raise ValueError(f"overlap ({o}) and border ({b}) must be >= 0 and batch_size ({n}) >= 1")
+        return t, o, b, n
 
     @property
     def channels(self) -> tuple[int, ...]:
@@ -418,6 +431,8 @@ class Denoiser:
         self._check_order(order)
         s = self.strength if strength is None else strength
         self._check_strength(s)
+        self._check_tiling(self.tile, self.overlap, self.border, self.batch_size, self.multiple)  # attributes may change
+        self.last_strength = []  # nothing stale is left if this call fails
         restore: Callable[[torch.Tensor], Any]
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
@@ -441,21 +456,27 @@ class Denoiser:
             return image.copy() if isinstance(image, np.ndarray) else image.detach().clone()
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
-        if order == "bgr" and rgb.shape[1] == 3:
-            rgb = rgb.flip(1)
-        out = self._blend(rgb, s)
-        if order == "bgr" and out.shape[1] == 3:
-            out = out.flip(1)
+        if rgb.shape[1] == 3 and equal_planes(rgb):  # gray content: gray in, gray out (no false colour)
+            out = self._blend(rgb.mean(1, keepdim=True), s).expand_as(rgb)
+        else:
+            out = self._blend(rgb.flip(1) if order == "bgr" and rgb.shape[1] == 3 else rgb, s)
+            if order == "bgr" and out.shape[1] == 3:
+                out = out.flip(1)
         if alpha is not None:
             out = torch.cat([out, alpha], 1)
         return restore(out)
 
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
         """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``, per image)."""
-        rule = self.rule_for(x.shape[1]) if strength == "auto" else None
-        if strength == "auto" or float(strength) > 0:
+        if strength == "auto":
             out = self.denoise_tensor(x)
-            per_image = rule(x, out).tolist() if rule else [1.0 if strength == "auto" else float(strength)] * len(x)
+            rule = self.rule_for(x.shape[1])
+            chosen = rule(x, out) if rule else torch.ones(len(x))
+            blended, used, _ = auto_blend(x, out, chosen)  # impulse noise is taken out whole
+            self.last_strength = used.tolist()
+            return blended
+        if float(strength) > 0:
+            out, per_image = self.denoise_tensor(x), [float(strength)] * len(x)
         else:
             out, per_image = x, [0.0] * len(x)
         self.last_strength = per_image
@@ -679,6 +700,17 @@ class Denoiser:
         return xf, restore
 
 
+def equal_planes(x: torch.Tensor, tolerance: float = GRAY_TOLERANCE) -> bool:
+    """``True`` when the three planes of every image of ``(B,3,H,W)`` float ``x`` in ``[0,1]``
+    agree within ``tolerance`` 8-bit levels everywhere (gray content stored as colour)."""
+
+    def close(v: torch.Tensor) -> bool:
+        return bool(((v[:, 0] - v[:, 1]).abs_().amax() <= tolerance / 255 + 1e-6)
+                    and ((v[:, 1] - v[:, 2]).abs_().amax() <= tolerance / 255 + 1e-6))
+
+    return close(x[..., ::7, ::7]) and close(x)  # a cheap rejection first
+
+
 def _starts(n: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
     """Tile start offsets covering ``[0, n)`` with at least ``overlap`` shared pixels.
 
@@ -750,7 +782,8 @@ def load(
         strength: ``"auto"`` (default): per image, from what the model removed, with the rule
             fitted for these weights (``auto_strength`` in the model card, see
             :mod:`cvdenoise.blend`): clean, lightly compressed and lightly noisy images keep
-            their fine texture, noisy ones (white σ ≳ 8) get the full output. A number in ``[0, 1]``
+            their fine texture, noisy ones (white σ ≳ 8) get the full output; salt-and-pepper
+            impulses are always taken out. A number in ``[0, 1]``
             fixes it (``1``: the plain model output, what weights without a rule give;
             exports made by :mod:`cvdenoise.export` carry their model card's rule).
         runtime: ``"torch"`` (the default for weights) or ``"onnxruntime"``: float32 CPU

@@ -3,7 +3,8 @@
 :class:`FrameFilter` takes OpenCV frames — BGR ``uint8`` ``(H,W,3)`` or gray ``(H,W)`` — and
 returns the same, ready for a detector. With ``gate`` it measures each frame's noise level by
 what the model removes (:func:`cvdenoise.noise.residual_sigma`) and passes clean frames through
-unchanged, blending linearly up to full denoising between the two gate thresholds. With
+unchanged, blending linearly up to full denoising between the two gate thresholds (impulse
+noise, which that σ does not see, is taken out whatever the gate: :func:`cvdenoise.blend.auto_blend`). With
 ``temporal`` it smooths residual flicker over time where the scene is static
 (:mod:`cvdenoise.temporal`).
 """
@@ -24,7 +25,8 @@ import torch
 from tqdm import tqdm
 
 from ._checks import is_integer, is_real
-from .denoiser import Denoiser, Half, load
+from .blend import auto_blend
+from .denoiser import GRAY_TOLERANCE, Denoiser, Half, load
 from .data import IMAGE_SUFFIXES
 from .degrade import from_float
 from .io import atomic_path, file_above, still_image_format
@@ -35,11 +37,6 @@ __all__ = ["FrameFilter", "FrameInfo", "VideoReadError", "read_video", "denoise_
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
-
-
-#: a frame whose colour planes differ by at most this (8-bit levels) everywhere is gray content:
-#: a gray clip stored with a colour codec decodes with planes 1-3 levels apart
-GRAY_TOLERANCE = 4
 
 
 def _equal_planes(frame: np.ndarray) -> bool:
@@ -100,6 +97,8 @@ class FrameFilter:
             (:func:`~cvdenoise.noise.residual_sigma`): about 1 level on clean or compressed
             photos, 0.9 of white noise's σ, 0.7–0.8 of a camera's correlated noise. Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
+            Salt-and-pepper noise and dead or hot pixels, which σ does not see, are taken out
+            whatever the gate (:func:`~cvdenoise.blend.impulse_mask`).
         temporal: ``0`` (off) to ``<1``: weight of the previous output frame in static regions
             (motion-adaptive recursive smoothing, :mod:`cvdenoise.temporal`); ``0.5`` removes
             most residual flicker of a static camera. Frames must then arrive in order
@@ -222,13 +221,12 @@ class FrameFilter:
             yf = self.denoiser(xf, channel_order="bgr", strength=1.0)  # the gate is the blend
             batch_sigma = residual_sigma(xf, yf)
             assert isinstance(batch_sigma, torch.Tensor)
+            gated = torch.tensor([self._strength(float(v)) for v in batch_sigma])
+            blended, used, impulses = auto_blend(xf, yf, gated)  # impulse noise is taken out whole
             for k, i in enumerate(idx):
-                sigma = float(batch_sigma[k])
-                s = self._strength(sigma)
-                sigmas[i], strengths[i] = sigma, s
-                if s > 0.0:
-                    blend = xf[k] + s * (yf[k] - xf[k])
-                    out[i] = from_float(blend.permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
+                sigmas[i], strengths[i] = float(batch_sigma[k]), float(used[k])
+                if strengths[i] > 0.0 or impulses[k] > 0:
+                    out[i] = from_float(blended[k].permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
                     out[i] = given[i].copy()
                     gray3[i] = False  # the frame as given, not its luma

@@ -11,7 +11,7 @@ import torch
 from helpers import add_noise, psnr
 
 import cvdenoise
-from cvdenoise.blend import StrengthRule, check_strength
+from cvdenoise.blend import IMPULSE_DENSITY, StrengthRule, auto_blend, check_strength, impulse_mask
 from cvdenoise.cli import _strength
 from cvdenoise.noise import estimate_sigma, residual_sigma, subsample_blocks
 from cvdenoise.weights import FAMILIES, WeightsError, read_card
@@ -147,3 +147,79 @@ def test_frame_filter_records_the_auto_strength(clean_rgb: np.ndarray) -> None:
     gated = cvdenoise.FrameFilter("fast", gate=True)  # the gate blends the plain output
     gated(frames[1])
     assert gated.info is not None and gated.info.strength == 1.0 and gated.denoiser.last_strength == [1.0]
+
+
+def _salt_and_pepper(img: np.ndarray, amount: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = rng.random(img.shape[:2])
+    out = img.copy()
+    out[u < amount / 2] = 0
+    out[(u >= amount / 2) & (u < amount)] = 255
+    return out
+
+
+def test_impulse_mask_finds_isolated_ends_the_model_moved_and_nothing_else() -> None:
+    x = torch.full((1, 1, 32, 32), 0.5)
+    x[0, 0, 5, 5], x[0, 0, 10, 20] = 0.0, 1.0  # isolated pepper and salt
+    x[0, 0, 0, 0] = 1.0  # salt in a corner: its outside counts as no neighbour
+    x[0, 0, 20, 3:12] = 0.0  # a 1-pixel dark line
+    x[0, 0, 25, 25] = x[0, 0, 26, 26] = 1.0  # two salt pixels touching diagonally: a structure
+    x[0, 0, 15, 15] = 1.0  # isolated, but the model keeps it
+    x[0, 0, 28, 10], x[0, 0, 29, 11] = 1.0, 0.8  # a highlight with a nearly as bright neighbour
+    y = torch.full_like(x, 0.5)
+    y[0, 0, 15, 15] = 0.9  # moved by 0.1 < IMPULSE_CHANGE
+    m = impulse_mask(x, y)
+    assert m.dtype == torch.bool and m.shape == x.shape
+    assert sorted(map(tuple, m[0, 0].nonzero().tolist())) == [(0, 0), (5, 5), (10, 20)]
+    # unclipped float noise beyond [0, 1] counts as an end too; channels are read apart
+    x3 = torch.full((1, 3, 8, 8), 0.5)
+    x3[0, 1, 4, 4] = 1.2
+    assert impulse_mask(x3, torch.full_like(x3, 0.5)).nonzero().tolist() == [[0, 1, 4, 4]]
+
+
+def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_density() -> None:
+    x = torch.full((2, 1, 100, 100), 0.5)
+    y = torch.full_like(x, 0.4)
+    x[0, 0, 10, 10] = 0.0  # image 0: one impulse in 10 000 values
+    ys = torch.arange(0, 100, 3)
+    x[1, 0, ys[:, None], ys[None, :34:3]] = 1.0  # image 1: 34 × 12 = 408 isolated impulses (4 %)
+    out, used, found = auto_blend(x, y, torch.tensor([0.0, 0.2]))
+    assert found.tolist() == [1, 408]
+    assert float(used[0]) == 0.0 and float(used[1]) == 1.0  # 4 % is above the ramp's top
+    assert float(out[0, 0, 10, 10]) == pytest.approx(0.4)  # the impulse: the model output
+    assert torch.equal(out[0, 0, 50], x[0, 0, 50])  # elsewhere: strength 0, the input
+    assert torch.equal(out[1], y[1])
+    lo, hi = IMPULSE_DENSITY  # halfway up the ramp
+    x2 = torch.full((1, 1, 200, 200), 0.5)
+    n = round((lo + hi) / 2 * x2.numel())
+    idx = torch.arange(n) * 3
+    x2[0, 0, (idx // 198) * 3 % 198, idx % 198] = 0.0
+    _, used2, found2 = auto_blend(x2, torch.full_like(x2, 0.5), torch.zeros(1))
+    assert int(found2) == n and float(used2) == pytest.approx(0.5, abs=0.02)
+    # no impulses: a new tensor with the rule's blend
+    out3, used3, _ = auto_blend(x[:1, :, 50:], y[:1, :, 50:], torch.tensor([0.0]))
+    assert torch.equal(out3, x[:1, :, 50:]) and out3.data_ptr() != x.data_ptr() and float(used3) == 0.0
+
+
+@pytest.mark.parametrize("amount", [0.005, 0.03])
+def test_auto_takes_salt_and_pepper_out(clean_rgb: np.ndarray, amount: float) -> None:
+    # The rule reads noise where the input is not clipped, so it saw no impulse noise: auto kept
+    # most of the input, dots included (3 %: 26.9 dB against 38.5 at strength 1 with `default`).
+    den = cvdenoise.load("default", half=False, ensemble=1)
+    noisy = _salt_and_pepper(clean_rgb[:128, :128], amount)
+    clean = clean_rgb[:128, :128]
+    auto, plain = den(noisy), den(noisy, strength=1.0)
+    assert psnr(auto, clean) > psnr(plain, clean) - 1.0
+    assert psnr(auto, clean) > psnr(noisy, clean) + 10
+    assert np.array_equal(den(clean), den(clean)) and den.last_strength[0] < 0.5  # clean: left alone as before
+
+
+def test_gate_takes_salt_and_pepper_out(clean_rgb: np.ndarray) -> None:
+    # FrameFilter's gate read a 3 % salt-and-pepper frame as clean (σ ≈ 1) and passed it through
+    bgr = np.ascontiguousarray(clean_rgb[:128, :128, ::-1])
+    noisy = _salt_and_pepper(bgr, 0.03)
+    gated = cvdenoise.FrameFilter("fast", gate=True)
+    out = gated(noisy)
+    assert gated.info is not None and gated.info.strength == 1.0
+    assert psnr(out, bgr) > psnr(noisy, bgr) + 8
+    assert np.array_equal(gated(bgr), bgr) and gated.info.strength == 0.0  # clean: still passed through

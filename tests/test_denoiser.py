@@ -224,6 +224,31 @@ def test_color_input_on_gray_only_model(clean_rgb: np.ndarray) -> None:
     assert out.shape == noisy.shape and psnr(out, clean_rgb) > psnr(noisy, clean_rgb) + 3
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_gray_stored_as_three_planes_stays_gray(fast: cvdenoise.Denoiser, clean_gray: np.ndarray, dtype: type) -> None:
+    # cv2.imread of a gray file gives three equal planes; the colour model gave them up to
+    # 18 levels of false colour (and a gray frame must come out gray for a detector)
+    noisy = add_noise(clean_gray[:96, :96], 25)
+    planes = np.repeat(noisy[:, :, None], 3, axis=2)
+    if dtype == np.float32:
+        noisy, planes = noisy.astype(np.float32) / 255, planes.astype(np.float32) / 255
+    for order in ("rgb", "bgr"):
+        out = fast(planes, channel_order=order)
+        assert out.dtype == dtype and out.flags.c_contiguous
+        assert np.array_equal(out[:, :, 0], out[:, :, 1]) and np.array_equal(out[:, :, 1], out[:, :, 2])
+        assert np.abs(out[:, :, 0].astype(np.float64) - fast(noisy)).max() <= (1 if dtype == np.uint8 else 1e-5)
+    # nearly equal planes (a colour codec's rounding) are gray content too; a colour image is not
+    off = planes.copy()
+    top = 255 if dtype == np.uint8 else 1.0
+    off[::2, ::2, 0] = np.minimum(off[::2, ::2, 0] + top * 2 / 255, top).astype(dtype)
+    out = fast(off)
+    assert np.array_equal(out[:, :, 0], out[:, :, 2])
+    tinted = planes.copy()
+    tinted[40:60, 40:60, 2] = 0
+    out = fast(tinted)
+    assert not np.array_equal(out[:, :, 0], out[:, :, 2])
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "bad,exc,words",
@@ -260,6 +285,32 @@ def test_bad_options() -> None:
         cvdenoise.load("fast", half="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tile"):
         cvdenoise.load("fast", tile=64, overlap=64)
+    with pytest.raises(ValueError, match=r"tile must be an integer \(0: no tiling\), got None"):
+        cvdenoise.load("fast", tile=None)  # type: ignore[arg-type]
+
+
+def test_options_set_after_loading_are_checked_at_the_call() -> None:
+    den = cvdenoise.load("fast")
+    x = torch.rand(2, 3, 16, 16)
+    den.batch_size = 0
+    with pytest.raises(ValueError, match=r"batch_size \(0\) >= 1"):
+        den(x)
+    den.batch_size = 4
+    den.tile = 50  # below 2 × overlap + multiple: load() refuses it, so must the call
+    with pytest.raises(ValueError, match=r"tile \(50\) must be at least"):
+        den(x)
+    den.tile = 2048
+    assert den(x).shape == x.shape
+
+
+def test_last_strength_is_a_copy_and_cleared_by_a_failed_call(fast: cvdenoise.Denoiser) -> None:
+    fast(np.zeros((16, 16, 3), np.uint8), strength=0.5)
+    got = fast.last_strength
+    got.append(99.0)
+    assert fast.last_strength == [0.5]
+    with pytest.raises(ValueError):
+        fast(np.zeros((16, 16, 2), np.uint8))
+    assert fast.last_strength == []
 
 
 def test_repr_and_channels(default: cvdenoise.Denoiser) -> None:
