@@ -258,8 +258,11 @@ def plan_jobs(
         if key not in unique or (unique[key].src.is_symlink() and not j.src.is_symlink()):
             unique[key] = j
     if len(unique) < len(jobs):
-        warnings.warn(f"{len(jobs) - len(unique)} file(s) reached twice (named twice, or through a link) "
-                      "are denoised once", stacklevel=2)
+        kept = {id(j) for j in unique.values()}
+        extra = [f"{j.src} (as {unique[j.src.resolve()].src})" for j in jobs if id(j) not in kept]
+        shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        warnings.warn(f"{len(extra)} file(s) reached twice (named twice, or through a link) are denoised once: "
+                      f"{shown}", stacklevel=2)
     jobs = list(unique.values())
     srcs = set(unique)
     inodes = {_inode(p) for p in srcs} - {None}  # an input under another name: a hard link
@@ -291,8 +294,8 @@ def not_ours(path: Path) -> ValueError:
     """The error for an existing ``path`` a run would replace that cvdenoise did not write."""
     return ValueError(
         f"{path} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): refusing to "
-        "replace it; choose a new or empty output folder, or replace such files (--overwrite, overwrite=True; "
-        "cvdenoise denoise can also keep them: --skip-existing, skip_existing=True)"
+        "replace it; choose a new or empty output folder, or replace such files (command line: --overwrite, "
+        "or keep them with cvdenoise denoise --skip-existing; Python: overwrite=True or skip_existing=True)"
     )
 
 

@@ -710,6 +710,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
+        if path.is_symlink() and not path.exists():
+            raise FileNotFoundError(f"{path} is a broken symbolic link (to {os.readlink(path)})")
         raise FileNotFoundError(f"no such image file: {path}")
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:

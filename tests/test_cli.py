@@ -225,6 +225,7 @@ def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder
     assert main(["denoise", str(root), "-o", str(out), "-q", "-w", "fast"]) == 1
     err = capsys.readouterr().err
     assert "gone.png" in err and "corrupt.png" in err  # reported, not silently skipped
+    assert f"gone.png is a broken symbolic link (to {tmp_path / 'missing.png'})" in err
     written = _images(out)
     assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
 
@@ -240,7 +241,8 @@ def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clea
     out = tmp_path / "o"
     assert main(["denoise", str(top), "-o", str(out), "-q", "-w", "fast"]) == 0
     assert _images(out) == ["2024/x.png"]
-    assert "reached twice" in capsys.readouterr().err  # merged, and said so
+    err = capsys.readouterr().err
+    assert "reached twice" in err and f"alias.png (as {top / '2024' / 'x.png'})" in err  # merged, and said which
 
 
 def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
@@ -291,7 +293,8 @@ def test_files_of_an_unmarked_output_folder_are_not_replaced(tmp_path: Path, cle
     before = _digest(top)
     for inputs in ([str(top / "sub")], [str(top / "sub" / "a.jpg")]):  # a folder below, or a file (a shell glob)
         assert main(["denoise", *inputs, "-o", str(top), "-q", "-w", "fast"]) == 2
-        assert "a.jpg exists and cvdenoise did not write it" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "a.jpg exists and cvdenoise did not write it" in err and "command line: --overwrite" in err
     assert main(["denoise", str(top / "sub"), "-o", str(top), "-q", "-w", "fast", "--skip-existing"]) == 0
     assert _digest(top) == before and not (top / ".cvdenoise-output").exists()
     assert main(["denoise", str(top / "sub"), "-o", str(top), "-q", "-w", "fast", "--overwrite"]) == 0

@@ -356,6 +356,17 @@ def test_bad_images_are_refused_on_every_sample_also_when_p_skips_them() -> None
     with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
         albu(image=np.full((16, 16, 3), 200.0, np.float32))
     assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
+    # volumes (D,H,W,C) and sequences of them are declared targets too
+    bad = np.full((2, 16, 16, 3), 200.0, np.float32)
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
+        albu(volume=bad)
+    with pytest.raises(TypeError, match="int32"):
+        albu(volume=np.zeros((2, 16, 16, 3), np.int32))
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
+        albu(volumes=bad[None])
+    with pytest.raises(ValueError, match="channels"):
+        albu(volumes=np.zeros((1, 2, 16, 16, 2), np.uint8))
+    assert albu(volume=np.zeros((2, 16, 16, 3), np.uint8))["volume"].shape == (2, 16, 16, 3)
 
 
 def test_forked_child_gets_a_fresh_model_load_lock() -> None:

@@ -135,13 +135,11 @@ class Denoise(ImageOnlyTransform):
     def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
         # the image's shape, dtype and float range are checked on every sample, also when `p` skips it, so a
         # bad sample fails where it first appears and not at a random later step
-        image, images = kwargs.get("image"), kwargs.get("images")
-        for img in ([image] if image is not None else []) + (list(images) if images is not None else []):
-            if isinstance(img, np.ndarray):
-                check_array_dtype(img.dtype)
-                image_hwc(img)
-                if img.dtype.kind == "f":
-                    check_float_range(img)
+        # (every declared target: an image, a sequence of images, a volume, a sequence of volumes)
+        for target, depth in (("image", 0), ("images", 1), ("volume", 1), ("volumes", 2)):
+            value = kwargs.get(target)
+            if value is not None:
+                _check_images(value, depth)
         return super().__call__(*args, force_apply=force_apply, **kwargs)
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
@@ -155,3 +153,16 @@ class Denoise(ImageOnlyTransform):
         state = self.__dict__.copy()
         state["_denoiser"] = None  # reloaded lazily in the unpickling process
         return state
+
+
+def _check_images(value: Any, depth: int) -> None:
+    """Check the images ``value`` holds ``depth`` sequence levels down (an image: 0; images or a
+    volume: 1; volumes: 2): dtype, shape and, for floats, the ``[0, 1]`` range."""
+    if depth:
+        for item in value:
+            _check_images(item, depth - 1)
+    elif isinstance(value, np.ndarray):
+        check_array_dtype(value.dtype)
+        image_hwc(value)
+        if value.dtype.kind == "f":
+            check_float_range(value)
