@@ -57,6 +57,8 @@ def _pil_hint(image: PIL.Image.Image) -> str:
         return "np.asarray(image): a float32 array in [0, 1] is accepted"
     if mode.startswith("I"):
         return "image.convert('I;16')"
+    if mode == "La":  # premultiplied: Pillow converts it to LA only
+        return "image.convert('LA').convert('RGBA')"
     if mode in ("LA", "PA", "RGBa") or mode.endswith("A") or "transparency" in image.info:
         return "image.convert('RGBA')"
     return "image.convert('RGB')"
@@ -434,6 +436,9 @@ class Denoiser:
         self._check_tiling(self.tile, self.overlap, self.border, self.batch_size, self.multiple)  # attributes may change
         self.last_strength = []  # nothing stale is left if this call fails
         restore: Callable[[torch.Tensor], Any]
+        if isinstance(image, np.ma.MaskedArray):  # denoised as its data; the mask is kept
+            data = self(np.asarray(image.data), channel_order=order, strength=s)
+            return np.ma.MaskedArray(data, mask=np.ma.getmaskarray(image).copy())
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
             return native.astype(image.dtype)
@@ -443,7 +448,9 @@ class Denoiser:
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
             check_pil_mode(image)
-            return PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
+            result = PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
+            result.info.update(image.info)  # dpi, ICC profile, …: the pixels' meaning is unchanged
+            return result
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self, strength=s)  # type: ignore[arg-type]
         else:

@@ -120,6 +120,38 @@ def test_pil_modes_without_a_numpy_twin_are_refused(fast: cvdenoise.Denoiser, mo
             fast(img)
 
 
+def test_premultiplied_la_hint_converts() -> None:
+    img = Image.new("La", (8, 8))
+    with pytest.raises(ValueError, match=re.escape("image.convert('LA').convert('RGBA')")):
+        cvdenoise.load("fast")(img)
+    assert img.convert("LA").convert("RGBA").mode == "RGBA"  # the hint works (La → RGBA does not)
+
+
+def test_pil_result_keeps_the_image_info(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    import io
+
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buf = io.BytesIO()
+    Image.fromarray(clean_rgb[:32, :32]).save(buf, format="PNG", dpi=(300, 300), icc_profile=icc)
+    img = Image.open(io.BytesIO(buf.getvalue()))
+    out = fast(img)
+    assert out.info.get("icc_profile") == icc and tuple(round(v) for v in out.info["dpi"]) == (300, 300)
+    saved = io.BytesIO()
+    out.save(saved, format="PNG", icc_profile=out.info["icc_profile"])
+    assert Image.open(saved).info.get("icc_profile") == icc
+
+
+def test_masked_array_keeps_its_mask(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    a = add_noise(clean_rgb[:32, :32], 20)
+    mask = np.zeros(a.shape, bool)
+    mask[:4] = True
+    out = fast(np.ma.MaskedArray(a, mask=mask))
+    assert isinstance(out, np.ma.MaskedArray) and np.array_equal(out.mask, mask) and out.dtype == np.uint8
+    assert np.array_equal(out.data, fast(a))
+
+
 def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
     noisy = add_noise(clean_rgb, 25)
     rgb_out = fast(noisy)
