@@ -405,7 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
-    print(f"cvdenoise: warning: {message}", file=sys.stderr)
+    from tqdm import tqdm
+
+    tqdm.write(f"cvdenoise: warning: {message}", file=sys.stderr)  # on a line of its own, above a progress bar
 
 
 if __name__ == "__main__":

@@ -424,6 +424,11 @@ def test_a_truncated_jpeg_is_one_warning_line_without_libjpegs_own(tmp_path: Pat
     assert r.returncode == 0 and (tmp_path / "out" / "cut.jpg").is_file()
     assert r.stderr.strip().splitlines() == [
         f"cvdenoise: warning: {tmp_path / 'in' / 'cut.jpg'}: truncated JPEG (no end marker): only the part that is there was decoded"]
+    # with the progress bar: the warning on a line of its own, not appended to the bar's line
+    r = subprocess.run([sys.executable, "-m", "cvdenoise", "denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out2"),
+                        "-w", "fast"], capture_output=True, text=True, timeout=120)
+    at = r.stderr.index("cvdenoise: warning:")
+    assert at > 0 and r.stderr[at - 1] in "\r\n", repr(r.stderr)
 
 
 def test_pgm_with_an_unusual_maxval_keeps_it_and_its_scale(tmp_path: Path) -> None:
