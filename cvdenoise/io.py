@@ -768,7 +768,8 @@ def _png_gray_key(data: np.ndarray) -> int | None:
 
 def check_encodable(path: str | Path, dtype: np.dtype | type, channels: int | None = None) -> None:
     """Raise ``ImageWriteError`` if ``path``'s format cannot hold ``dtype`` samples (or, given
-    ``channels``, an alpha plane: 2 or 4 channels named ``.jpg``, whose alpha JPEG would drop).
+    ``channels``, an alpha plane: 2 or 4 channels named ``.jpg``, whose alpha JPEG would drop; or
+    colour named ``.pgm``; gray named ``.ppm`` is written as three equal planes).
 
     JPEG, BMP and WebP hold 8 bits, PNG and PNM 8 or 16, TIFF also float32/float64. OpenCV's
     encoders would otherwise cut 16-bit or float data to 8 bits (a white or black image). A file
@@ -783,8 +784,10 @@ def check_encodable(path: str | Path, dtype: np.dtype | type, channels: int | No
         keep = [e for e in (".png", ".tif") if name in _DTYPES[e]]
         advice = f"; use a {' or '.join(keep)} name to keep its depth" if keep else ""
         raise ImageWriteError(f"{path}: a {ext} file holds {', '.join(allowed)} samples, this image is {name}{advice}")
-    if channels in (2, 4) and ext in _JPEG:
+    if channels in (2, 4) and (ext in _JPEG or ext in _PNM):
         raise ImageWriteError(f"{path}: this image has an alpha channel, which a {ext} file cannot hold; use a .png name to keep it")
+    if channels == 3 and ext in (".pgm", ".pbm"):
+        raise ImageWriteError(f"{path}: a {ext} file holds gray images, this one has colour; use a .ppm name")
 
 
 def write_image(
@@ -817,6 +820,8 @@ def write_image(
             png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
             return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
         image = image[..., [0, 0, 0, 1]]
+    if ext == ".ppm" and (image.ndim == 2 or image.shape[2] == 1):  # P6 holds colour only
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     params: list[int] = []
     if ext in _JPEG:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]

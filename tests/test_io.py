@@ -144,6 +144,23 @@ def test_folder_run_skips_apple_double_files_and_refuses_16_bit_or_alpha_data_na
     assert sorted(p.name for p in (tmp_path / "out").glob("[!.]*")) == ["good.jpg"]  # (not the output marker)
 
 
+def test_pnm_named_for_the_other_kind(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(3)
+    colour = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (32, 40), dtype=np.uint8)
+    (src / "colour.pgm").write_bytes(cv2.imencode(".ppm", colour)[1].tobytes())  # colour P6 bytes named .pgm
+    (src / "gray.ppm").write_bytes(cv2.imencode(".pgm", gray)[1].tobytes())  # gray P5 bytes named .ppm
+    report = denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    failed = dict((p.name, why) for p, why in report.failed)
+    assert failed == {"colour.pgm": "ImageWriteError: a .pgm file holds gray images, this one has colour; use a .ppm name"}
+    out = cv2.imread(str(tmp_path / "out" / "gray.ppm"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (32, 40, 3) and (out[..., 0] == out[..., 2]).all()  # P6 holds colour: three equal planes
+    with pytest.raises(ImageWriteError, match="alpha channel, which a .ppm file cannot hold"):
+        write_image(tmp_path / "x.ppm", np.zeros((4, 4, 4), np.uint8))
+
+
 @pytest.mark.parametrize("bits", [10, 12])
 def test_low_bit_depth_uint16_files_are_denoised_at_their_own_scale(tmp_path: Path, bits: int) -> None:
     from skimage import data
