@@ -225,6 +225,7 @@ def plan_jobs(
     except OSError as e:
         raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
     jobs: list[Job] = []
+    unread: list[Path] = []  # images in formats OpenCV does not read, met in folder walks
     for item in inputs:
         p = Path(item)
         if p.is_file():
@@ -239,6 +240,8 @@ def plan_jobs(
                     f"write there (e.g. {foreign.relative_to(out)}): choose a new or empty output folder"
                 )
             for f in _files_under(root, skip=out, records=records):
+                if f.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                    unread.append(f)
                 if f.suffix.lower() not in images or _is_apple_double(f):
                     continue
                 if f.name.startswith(".cvdenoise-"):
@@ -247,6 +250,11 @@ def plan_jobs(
         else:
             raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
     jobs = [replace(j, marker=marker) for j in jobs]
+    if unread:
+        kinds = sorted({f.suffix.lower() for f in unread})
+        warnings.warn(f"left out {len(unread)} image file(s) of formats a folder search does not take ({', '.join(kinds)}; "
+                      f"e.g. {unread[0]}): name such a file directly if OpenCV reads it, or convert it to PNG or TIFF",
+                      stacklevel=2)
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}; "
@@ -279,6 +287,11 @@ def plan_jobs(
         if theirs is not None:
             raise not_ours(theirs)
     return jobs
+
+
+#: other image formats a folder may hold: a folder search leaves them out with a warning, not silently
+OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
+                        ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf")
 
 
 def _inode(path: Path) -> tuple[int, int] | None:

@@ -230,6 +230,19 @@ def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder
     assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
 
 
+def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Path, clean_rgb: np.ndarray,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "a.png"), clean_rgb[:32, :32])
+    for name in ("sub/b.HEIC", "c.gif", "labels.txt", "notes.json"):
+        (src / name).write_bytes(b"\0" * 16)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 image file(s) of formats a folder search does not take (.gif, .heic;" in err
+    assert ".txt" not in err and ".json" not in err  # other files (YOLO labels, notes) are no images
+
+
 def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clean_rgb: np.ndarray,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     top = tmp_path / "photos"
