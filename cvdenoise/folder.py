@@ -275,7 +275,14 @@ def plan_jobs(
     srcs = set(unique)
     inodes = {_inode(p) for p in srcs} - {None}  # an input under another name: a hard link
     seen: dict[Path, Path] = {}
+    blocked: dict[Path, Path | None] = {}  # output folder → a file in the way of making it
     for j in jobs:
+        if j.dst.parent not in blocked:
+            blocked[j.dst.parent] = j.dst.parent if j.dst.parent.is_file() else file_above(j.dst.parent)
+        if (blocker := blocked[j.dst.parent]) is not None:
+            raise ValueError(f"cannot write {j.src} to {j.dst}: {blocker} is a file, not a folder")
+        if j.dst.is_dir() and not skip_existing:
+            raise ValueError(f"cannot write {j.src} to {j.dst}: a folder of that name is there")
         if j.dst in srcs or (j.dst.exists() and _inode(j.dst) in inodes):
             raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input"
                              f"{'' if j.dst in srcs else ' (it is a hard link to an input)'}")

@@ -230,6 +230,23 @@ def test_symlinked_folders_are_searched_and_dangling_links_reported(noisy_folder
     assert written == ["linked/b.jpg", "linked/deeper/gray.tif", "linked/gray16.png"]
 
 
+def test_a_file_or_folder_in_the_way_of_an_output_is_refused_before_the_work(tmp_path: Path, clean_rgb: np.ndarray,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "a.png"), clean_rgb[:32, :32])
+    cv2.imwrite(str(src / "sub" / "b.png"), clean_rgb[:32, :32])
+    (o1 := tmp_path / "o1").mkdir()
+    (o1 / "sub").write_text("hi")  # a file where the folder for sub/b.png must go
+    assert main(["denoise", str(src), "-o", str(o1), "-q", "-w", "fast"]) == 2
+    assert f"{o1 / 'sub'} is a file, not a folder" in capsys.readouterr().err
+    assert not (o1 / "a.png").exists()  # refused before any work
+    (o2 := tmp_path / "o2" / "a.png").mkdir(parents=True)  # a folder where a.png must go
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o2"), "-q", "-w", "fast", "--overwrite"]) == 2
+    assert "a folder of that name is there" in capsys.readouterr().err
+    assert not (tmp_path / "o2" / "sub").exists()
+
+
 def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Path, clean_rgb: np.ndarray,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
