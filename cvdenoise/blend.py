@@ -12,7 +12,9 @@ with ``s = 1`` wherever the model removed much (heavy noise: unchanged) and also
 input's own finest-scale energy, :func:`cvdenoise.noise.estimate_sigma`, is below ``k · σ_r``
 (a blurred or heavily compressed input the model sharpens or deblocks: unchanged). ``a, b, k``
 are fitted per model on its training photos (``python benchmarks/strength.py --calibrate``) and
-stored in the model card as ``auto_strength``; weights without one keep the full output.
+stored in the model card as ``auto_strength``; weights without one keep the full output. A
+clean drawing (text, line art: few values strictly between black and white, and a finest-scale
+energy far above σ_r) gets ``s = 0``: what the model removed there is anti-aliasing.
 
 Impulse noise (salt and pepper, a sensor's dead and hot pixels) is taken apart from that rule,
 which reads noise where the input is not clipped and so does not see it: :func:`impulse_mask`
@@ -37,6 +39,10 @@ from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
 __all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask"]
 
+#: a clean drawing for the rule: fewer of its values than this strictly inside (0, 1) ...
+DRAWING_SHARE = 0.25
+#: ... and a finest-scale level (:func:`~cvdenoise.noise.estimate_sigma`) over this many times σ_r
+DRAWING_RATIO = 8.0
 #: an impulse is a pixel the model moved by more than this (fraction of the full scale) ...
 IMPULSE_CHANGE = 0.25
 #: ... and their share of an image's values that raises its strength from nothing to 1
@@ -83,13 +89,23 @@ class StrengthRule:
         return torch.where(input_sigma < self.k * removed_sigma, torch.ones_like(s), s)
 
     def __call__(self, noisy: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` float32 strengths for ``(B,C,H,W)`` float images in ``[0,1]`` (input, plain model output)."""
+        """``(B,)`` float32 strengths for ``(B,C,H,W)`` float images in ``[0,1]`` (input, plain model output).
+
+        A clean drawing — text, line art, a screen capture: under :data:`DRAWING_SHARE` of its
+        values strictly inside ``(0, 1)`` and a finest-scale level over :data:`DRAWING_RATIO`
+        times σ_r — gets ``0``: what the model removed there is the strokes' anti-aliasing, not
+        noise (noise itself moves most values off 0 and full scale).
+        """
         x, y = subsample_blocks(noisy.float()), subsample_blocks(denoised.float())
         removed = residual_sigma(x, y)
         assert isinstance(removed, torch.Tensor)  # (B,) for a batch
         level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros_like(removed)
         assert isinstance(level, torch.Tensor)
-        return self.strength_for(removed, level.to(removed.device))
+        level = level.to(removed.device)
+        s = self.strength_for(removed, level)
+        inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
+        drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)
+        return torch.where(drawing, torch.zeros_like(s), s)
 
     def to_card(self) -> dict[str, float]:
         """The ``auto_strength`` entry of a model card."""

@@ -223,3 +223,21 @@ def test_gate_takes_salt_and_pepper_out(clean_rgb: np.ndarray) -> None:
     assert gated.info is not None and gated.info.strength == 1.0
     assert psnr(out, bgr) > psnr(noisy, bgr) + 8
     assert np.array_equal(gated(bgr), bgr) and gated.info.strength == 0.0  # clean: still passed through
+
+
+@pytest.mark.parametrize("logo", [False, True])  # gray content (the gray model); with a yellow logo (the colour model)
+def test_auto_leaves_a_clean_drawing_alone_and_denoises_a_noisy_one(fast: cvdenoise.Denoiser, logo: bool) -> None:
+    import cv2
+
+    # fast's rule read the strokes' anti-aliasing it smooths away as noise: s = 0.92 on clean text
+    colour = (0, 0, 0)
+    txt = np.full((160, 256, 3), 255, np.uint8)
+    if logo:
+        cv2.circle(txt, (220, 120), 25, (255, 255, 0), -1, cv2.LINE_AA)
+    cv2.putText(txt, "YOLO 0123", (5, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, colour, 2, cv2.LINE_AA)
+    cv2.putText(txt, "small text: car bus 42", (5, 70), cv2.FONT_HERSHEY_PLAIN, 1.0, colour, 1, cv2.LINE_AA)
+    cv2.line(txt, (140, 90), (175, 132), colour, 1)
+    assert np.array_equal(fast(txt), txt) and fast.last_strength == [0.0]
+    noisy = add_noise(txt, 15)
+    out = fast(noisy)
+    assert fast.last_strength == [1.0] and psnr(out, txt) > psnr(noisy, txt) + 3

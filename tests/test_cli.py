@@ -241,7 +241,7 @@ def test_a_file_or_folder_in_the_way_of_an_output_is_refused_before_the_work(tmp
     assert main(["denoise", str(src), "-o", str(o1), "-q", "-w", "fast"]) == 2
     assert f"{o1 / 'sub'} is a file, not a folder" in capsys.readouterr().err
     assert not (o1 / "a.png").exists()  # refused before any work
-    (o2 := tmp_path / "o2" / "a.png").mkdir(parents=True)  # a folder where a.png must go
+    (tmp_path / "o2" / "a.png").mkdir(parents=True)  # a folder where a.png must go
     assert main(["denoise", str(src), "-o", str(tmp_path / "o2"), "-q", "-w", "fast", "--overwrite"]) == 2
     assert "a folder of that name is there" in capsys.readouterr().err
     assert not (tmp_path / "o2" / "sub").exists()
