@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import re
@@ -82,3 +83,12 @@ def publish(name: str, heading: str, text: str, header: Sequence[str], rows: Seq
     if write:
         write_section(name, f"## {heading}\n\n{text}\n\n{table}\n", data)
     return table
+
+
+def photo_args(doc: str, crop: int) -> argparse.Namespace:
+    """The options of a benchmark over the quality photos: ``--weights``, ``--crop`` and ``--no-write``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--weights", nargs="+", default=["fast", "default"])
+    ap.add_argument("--crop", type=int, default=crop)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    return ap.parse_args()

@@ -18,7 +18,6 @@ Writes the ``clean_inputs`` section of ``benchmarks/RESULTS.md`` and ``results/c
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, markdown_table, photo_args, write_section  # noqa: E402
 from quality import metrics, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -54,11 +53,7 @@ def label(weights: str) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", nargs="+", default=["fast", "default"])
-    ap.add_argument("--crop", type=int, default=320)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    args = ap.parse_args()
+    args = photo_args(__doc__, crop=320)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     imgs = list(photos(args.crop, False).values())
     dens = {w: cvdenoise.load(w, half=False, ensemble=1, strength=1.0) for w in args.weights}

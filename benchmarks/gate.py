@@ -22,7 +22,6 @@ scikit-image (grass, gravel, brick), whose fine detail the wavelet band takes fo
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +33,7 @@ import torch
 from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, markdown_table, photo_args, write_section  # noqa: E402
 from quality import photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -82,11 +81,7 @@ def strength(sigma: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", nargs="+", default=["fast", "default"])
-    ap.add_argument("--crop", type=int, default=384)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    args = ap.parse_args()
+    args = photo_args(__doc__, crop=384)
     imgs = list(photos(args.crop, quick=False).values())
     models = {w: cvdenoise.load(w, strength=1.0) for w in args.weights}  # the gate blends the plain output
     first = args.weights[0]

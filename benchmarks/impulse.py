@@ -25,7 +25,6 @@ section of RESULTS.md and ``results/impulse.json``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Callable
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, publish  # noqa: E402
+from _common import machine, photo_args, publish  # noqa: E402
 from quality import photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -84,11 +83,7 @@ def psnr(x: np.ndarray, ref: np.ndarray) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", nargs="+", default=["fast", "default"])
-    ap.add_argument("--crop", type=int, default=320)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    args = ap.parse_args()
+    args = photo_args(__doc__, crop=320)
     torch.manual_seed(0)
     imgs = list(photos(args.crop, quick=False).values())
     dens = {w: cvdenoise.load(w, half=False, ensemble=1) for w in args.weights}
