@@ -76,7 +76,9 @@ def check_pil_mode(image: PIL.Image.Image) -> None:
 T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
-Strength = Union[float, Literal["auto"]]
+Strength = Union[float, np.floating, Literal["auto"]]
+#: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel images
+ChannelOrder = Literal["rgb", "bgr"]
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
 Runtime = Literal["torch", "onnxruntime"]
 
@@ -419,14 +421,14 @@ class Denoiser:
 
     # ------------------------------------------------------------------ public API
     @overload
-    def __call__(self, image: np.ndarray, *, channel_order: str | None = ..., strength: Strength | None = ...) -> np.ndarray: ...
+    def __call__(self, image: np.ndarray, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> np.ndarray: ...
     @overload
-    def __call__(self, image: torch.Tensor, *, channel_order: str | None = ..., strength: Strength | None = ...) -> torch.Tensor: ...
+    def __call__(self, image: torch.Tensor, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> torch.Tensor: ...
     @overload
-    def __call__(self, image: PIL.Image.Image, *, channel_order: str | None = ..., strength: Strength | None = ...) -> PIL.Image.Image: ...
+    def __call__(self, image: PIL.Image.Image, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> PIL.Image.Image: ...
 
     def __call__(
-        self, image: ImageLike, *, channel_order: str | None = None, strength: Strength | None = None
+        self, image: ImageLike, *, channel_order: ChannelOrder | None = None, strength: Strength | None = None
     ) -> ImageLike:
         """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out."""
         order = self.channel_order if channel_order is None else channel_order

@@ -38,7 +38,7 @@ from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
 from ._checks import check_float_range, check_tensor_dtype, image_bchw, is_integer, is_real
 from .denoiser import (
-    DEFAULT_OVERLAP, Denoiser, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
+    DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime,
 )
 from .model import CONFIGS
@@ -215,7 +215,7 @@ class Denoise(v2.Transform):
         weights: str | Path = "default",
         device: str | torch.device | None = "cpu",
         p: float = 1.0,
-        strength: float | str = "auto",
+        strength: Strength = "auto",
         tile: int = 2048,
         half: bool | str = False,
         runtime: str | None = None,
