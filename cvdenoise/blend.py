@@ -16,12 +16,13 @@ stored in the model card as ``auto_strength``; weights without one keep the full
 clean drawing (text, line art: few values strictly between black and white, and a finest-scale
 energy far above σ_r) gets ``s = 0``: what the model removed there is anti-aliasing.
 
-Impulse noise (salt and pepper, a sensor's dead and hot pixels) is taken apart from that rule,
-which reads noise where the input is not clipped and so does not see it: :func:`impulse_mask`
-finds the values at full black or white that the model changed by more than a quarter of the
-range and that no neighbour comes within that of (isolated: not a stroke, line or highlight), and :func:`auto_blend` takes the model output whole there and
-raises the image's strength with their share of the image (``s = 1`` from 0.6 % of the pixel
-values up), so the model's clean-up around denser impulses is kept too
+Salt-and-pepper noise is taken apart from that rule, which reads noise where the input is not
+clipped and so does not see it: :func:`impulse_mask` finds the values at full black or white that
+the model changed by more than a tenth of the range and that no neighbour comes within a tenth
+of the range of (isolated: not a stroke, line or highlight), in images holding both salt and
+pepper that are no drawings, and :func:`auto_blend` takes the model output whole there and
+raises the image's strength with their share of the image (``s = 1`` from 0.6 % of the values
+found), so the model's clean-up around denser impulses is kept too
 (``python benchmarks/impulse.py`` measures it).
 """
 
@@ -43,8 +44,10 @@ __all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask"]
 DRAWING_SHARE = 0.25
 #: ... and a finest-scale level (:func:`~cvdenoise.noise.estimate_sigma`) over this many times σ_r
 DRAWING_RATIO = 8.0
-#: an impulse is a pixel the model moved by more than this (fraction of the full scale) ...
-IMPULSE_CHANGE = 0.25
+#: an impulse is a value at 0 or full scale the model moved by more than this (fraction of the range) ...
+IMPULSE_MOVED = 0.1
+#: ... with no neighbour within this of it ...
+IMPULSE_ALIKE = 0.1
 #: ... and their share of an image's values that raises its strength from nothing to 1
 IMPULSE_DENSITY = (0.001, 0.006)
 
@@ -123,28 +126,47 @@ class StrengthRule:
             raise ValueError(f"malformed auto_strength entry in model card: {entry!r}") from e
 
 
-def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, change: float = IMPULSE_CHANGE) -> torch.Tensor:
-    """Impulse noise in ``noisy``: a bool ``(B,C,H,W)`` mask of the values at 0 or at full scale
-    (1.0, or beyond for unclipped floats) that the model moved by more than ``change`` and that
-    differ by more than ``change`` from each of their 8 neighbours in that channel.
+def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,
+                 alike: float = IMPULSE_ALIKE) -> torch.Tensor:
+    """Salt-and-pepper noise in ``noisy``: a bool ``(B,C,H,W)`` mask of the values at 0 or at full
+    scale (1.0, or beyond for unclipped floats) that the model moved by more than ``moved`` and
+    that differ by more than ``alike`` from each of their 8 neighbours in that channel, in the
+    images that hold such noise.
 
     Isolated values only: the core of text, a 1-pixel line or a highlight on a cup rim has a
-    neighbour nearly as dark or bright and is never taken for noise, even where a model blurs it;
-    two impulses side by side are left to the strength (their share raises it anyway).
+    neighbour nearly as dark or bright and is never taken for noise. And only images that hold
+    salt *and* pepper, at about the same density where each can be seen (salt where values are
+    below 3/4 of the range, pepper where they are above 1/4), in all at least a quarter of the
+    ramp's start (:data:`IMPULSE_DENSITY`), and that are no drawings (at least
+    :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)``): one-pixel stars or lights
+    on a dark scene, a dot grid, a dithered or bilevel image are left to the strength rule.
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
         denoised: the plain model output for it, same shape.
     """
-    mask = ((denoised - noisy).abs_() > change) & ((noisy - 0.5).abs_() >= 0.5)
+    mask = ((denoised - noisy).abs_() > moved) & ((noisy - 0.5).abs_() >= 0.5)
     at = mask.nonzero()  # (N, 4): few, so the neighbours are looked up where they matter only
-    if len(at):
-        b, c, y, x = at.unbind(1)
-        v = noisy[b, c, y, x]
-        padded = F.pad(noisy, (1, 1, 1, 1), value=float("nan"))  # outside the image: no neighbour
-        near = torch.stack([padded[b, c, y + dy, x + dx] for dy in (0, 1, 2) for dx in (0, 1, 2) if dy != 1 or dx != 1], 1)
-        keep = ~((near - v[:, None]).abs() <= change).any(1)  # no neighbour nearly as dark/bright: not a line or a speck
-        mask[b[~keep], c[~keep], y[~keep], x[~keep]] = False
+    if not len(at):
+        return mask
+    b, c, y, x = at.unbind(1)
+    v = noisy[b, c, y, x]
+    padded = F.pad(noisy, (1, 1, 1, 1), value=float("nan"))  # outside the image: no neighbour
+    near = torch.stack([padded[b, c, y + dy, x + dx] for dy in (0, 1, 2) for dx in (0, 1, 2) if dy != 1 or dx != 1], 1)
+    keep = ~((near - v[:, None]).abs() <= alike).any(1)  # no neighbour nearly as dark/bright: not a line or a speck
+    n = len(noisy)
+    salt = torch.zeros(n, device=noisy.device).index_add_(0, b[keep & (v >= 1)], torch.ones_like(v[keep & (v >= 1)]))
+    pepper = torch.zeros(n, device=noisy.device).index_add_(0, b[keep & (v <= 0)], torch.ones_like(v[keep & (v <= 0)]))
+    flat = noisy.flatten(1)
+    salt_rate = salt / (flat < 0.75).sum(1).clamp_min(1)  # salt is seen where the values are darker ...
+    pepper_rate = pepper / (flat > 0.25).sum(1).clamp_min(1)  # ... pepper where they are brighter
+    inside = ((flat > 0) & (flat < 1)).float().mean(1)
+    found = (salt + pepper) / max(1, noisy[0].numel())
+    noise = ((torch.minimum(salt, pepper) >= 2) & (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
+             & (inside >= DRAWING_SHARE) & (found >= IMPULSE_DENSITY[0] / 4))
+    keep &= noise[b]
+    drop = ~keep
+    mask[b[drop], c[drop], y[drop], x[drop]] = False
     return mask
 
 
@@ -162,8 +184,8 @@ def auto_blend(
         strength: ``(B,)`` strengths in ``[0, 1]`` (a rule's or a gate's).
 
     Returns:
-        the output ``(B,C,H,W)`` (a new tensor), the strengths used ``(B,)`` and the impulses
-        found per image ``(B,)``.
+        the output ``(B,C,H,W)`` (``denoised`` itself where every strength is 1, else a new
+        tensor), the strengths used ``(B,)`` and the impulses found per image ``(B,)``.
     """
     mask = impulse_mask(noisy, denoised)
     found = mask.flatten(1).sum(1)

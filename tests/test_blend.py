@@ -160,31 +160,48 @@ def _salt_and_pepper(img: np.ndarray, amount: float, seed: int = 0) -> np.ndarra
 
 def test_impulse_mask_finds_isolated_ends_the_model_moved_and_nothing_else() -> None:
     x = torch.full((1, 1, 32, 32), 0.5)
-    x[0, 0, 5, 5], x[0, 0, 10, 20] = 0.0, 1.0  # isolated pepper and salt
+    x[0, 0, 5, 5], x[0, 0, 8, 28], x[0, 0, 10, 20] = 0.0, 0.0, 1.0  # isolated pepper, pepper and salt
     x[0, 0, 0, 0] = 1.0  # salt in a corner: its outside counts as no neighbour
     x[0, 0, 20, 3:12] = 0.0  # a 1-pixel dark line
     x[0, 0, 25, 25] = x[0, 0, 26, 26] = 1.0  # two salt pixels touching diagonally: a structure
     x[0, 0, 15, 15] = 1.0  # isolated, but the model keeps it
-    x[0, 0, 28, 10], x[0, 0, 29, 11] = 1.0, 0.8  # a highlight with a nearly as bright neighbour
+    x[0, 0, 28, 10], x[0, 0, 29, 11] = 1.0, 0.95  # a highlight with a nearly as bright neighbour
     y = torch.full_like(x, 0.5)
-    y[0, 0, 15, 15] = 0.9  # moved by 0.1 < IMPULSE_CHANGE
+    y[0, 0, 15, 15] = 0.95  # moved by 0.05 < IMPULSE_MOVED
     m = impulse_mask(x, y)
     assert m.dtype == torch.bool and m.shape == x.shape
-    assert sorted(map(tuple, m[0, 0].nonzero().tolist())) == [(0, 0), (5, 5), (10, 20)]
+    assert sorted(map(tuple, m[0, 0].nonzero().tolist())) == [(0, 0), (5, 5), (8, 28), (10, 20)]
     # unclipped float noise beyond [0, 1] counts as an end too; channels are read apart
     x3 = torch.full((1, 3, 8, 8), 0.5)
-    x3[0, 1, 4, 4] = 1.2
-    assert impulse_mask(x3, torch.full_like(x3, 0.5)).nonzero().tolist() == [[0, 1, 4, 4]]
+    x3[0, 1, 1, 1], x3[0, 1, 4, 4], x3[0, 1, 6, 1], x3[0, 1, 1, 6] = 1.2, 1.0, -0.1, 0.0
+    assert impulse_mask(x3, torch.full_like(x3, 0.5)).nonzero()[:, 1].tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("case", ["salt only", "pepper only", "drawing"])
+def test_impulse_mask_leaves_lights_dots_and_drawings_alone(case: str) -> None:
+    # one-pixel lights, a dot grid, a dithered (bilevel) image: no noise
+    rng = np.random.default_rng(0)
+    if case == "drawing":
+        x = torch.from_numpy((rng.random((64, 64)) < 0.5).astype(np.float32))[None, None]
+    else:
+        x = torch.full((1, 1, 64, 64), 0.5)
+        x[0, 0, ::4, ::4] = 1.0 if case == "salt only" else 0.0
+    y = torch.full_like(x, 0.5)
+    assert not impulse_mask(x, y).any()
+    x[0, 0, 2::4, 2::4] = 0.0 if case == "salt only" else 1.0  # the other end as often: salt and pepper
+    assert impulse_mask(x, y).any() == (case != "drawing")
 
 
 def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_density() -> None:
     x = torch.full((2, 1, 100, 100), 0.5)
     y = torch.full_like(x, 0.4)
-    x[0, 0, 10, 10] = 0.0  # image 0: one impulse in 10 000 values
+    x[0, 0, 10, 10], x[0, 0, 60, 70] = 0.0, 1.0  # image 0: two impulses in 10 000 values ...
+    x[0, 0, 30, 30], x[0, 0, 80, 20] = 0.0, 1.0  # ... and two more
     ys = torch.arange(0, 100, 3)
-    x[1, 0, ys[:, None], ys[None, :34:3]] = 1.0  # image 1: 34 × 12 = 408 isolated impulses (4 %)
+    x[1, 0, ys[:, None], ys[None, :34:3]] = 1.0  # image 1: 34 × 12 = 408 isolated impulses (4 %) ...
+    x[1, 0, ys[::2, None], ys[None, :34:3]] = 0.0  # ... half of them pepper
     out, used, found = auto_blend(x, y, torch.tensor([0.0, 0.2]))
-    assert found.tolist() == [1, 408]
+    assert found.tolist() == [4, 408]
     assert float(used[0]) == 0.0 and float(used[1]) == 1.0  # 4 % is above the ramp's top
     assert float(out[0, 0, 10, 10]) == pytest.approx(0.4)  # the impulse: the model output
     assert torch.equal(out[0, 0, 50], x[0, 0, 50])  # elsewhere: strength 0, the input
@@ -193,7 +210,7 @@ def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_dens
     x2 = torch.full((1, 1, 200, 200), 0.5)
     n = round((lo + hi) / 2 * x2.numel())
     idx = torch.arange(n) * 3
-    x2[0, 0, (idx // 198) * 3 % 198, idx % 198] = 0.0
+    x2[0, 0, (idx // 198) * 3 % 198, idx % 198] = (torch.arange(n) % 2).float()  # salt and pepper
     _, used2, found2 = auto_blend(x2, torch.full_like(x2, 0.5), torch.zeros(1))
     assert int(found2) == n and float(used2) == pytest.approx(0.5, abs=0.02)
     # no impulses: a new tensor with the rule's blend
