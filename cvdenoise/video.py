@@ -40,16 +40,20 @@ DEFAULT_GATE = (3.0, 6.0)
 
 
 def _equal_planes(frame: np.ndarray) -> bool:
-    """``True`` for an ``(H,W,3)`` frame whose planes agree within :data:`GRAY_TOLERANCE` everywhere."""
+    """``True`` for an ``(H,W,3)`` frame of gray content, by the rule of
+    :func:`cvdenoise.denoiser.gray_content` (planes within :data:`GRAY_TOLERANCE` levels at all
+    but 0.1 % of the pixels and within 3× everywhere; of the frame's own peak for ``uint16``)."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         return False
-    tol = GRAY_TOLERANCE * (257 if frame.dtype == np.uint16 else 1)
+    peak = 255.0 if frame.dtype == np.uint8 else max(1.0, float(frame.max()))
+    tol = GRAY_TOLERANCE / 255 * peak
 
-    def close(v: np.ndarray) -> bool:
+    def close(v: np.ndarray, share: float) -> bool:
         b, g, r = cv2.split(np.ascontiguousarray(v))  # absdiff in the frame's own dtype: no int32 copies
-        return int(cv2.absdiff(b, g).max()) <= tol and int(cv2.absdiff(g, r).max()) <= tol
+        spread = cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(b, r))
+        return float(spread.max()) <= 3 * tol and np.count_nonzero(spread > tol) <= share * spread.size
 
-    return close(frame[::7, ::7]) and close(frame)  # a cheap rejection first
+    return close(frame[::7, ::7], 1.0) and close(frame, 0.001)  # a cheap rejection first
 
 
 class VideoReadError(ValueError):
@@ -110,8 +114,9 @@ class FrameFilter:
         **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
             ``runtime="onnxruntime"``, …).
 
-    A ``(H,W,3)`` frame whose three planes agree within :data:`GRAY_TOLERANCE` levels everywhere
-    (a gray camera or video as OpenCV decodes it, also through a colour codec) is denoised by the
+    A ``(H,W,3)`` frame whose three planes agree within :data:`GRAY_TOLERANCE` levels (3× that at
+    up to 0.1 % of the pixels: a gray camera or video as OpenCV decodes it, also through a colour
+    codec) is denoised by the
     gray model on its luma and returned with three equal planes, so it stays gray.
 
     ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames since

@@ -269,16 +269,44 @@ def test_gray_stored_as_three_planes_stays_gray(fast: cvdenoise.Denoiser, clean_
         assert out.dtype == dtype and out.flags.c_contiguous
         assert np.array_equal(out[:, :, 0], out[:, :, 1]) and np.array_equal(out[:, :, 1], out[:, :, 2])
         assert np.abs(out[:, :, 0].astype(np.float64) - fast(noisy)).max() <= (1 if dtype == np.uint8 else 1e-5)
-    # nearly equal planes (a colour codec's rounding) are gray content too; a colour image is not
+    # nearly equal planes (a colour codec's rounding) are gray content too: the gray model's change
+    # is added to each plane, so no colour is made and the small differences stay as they were
     off = planes.copy()
     top = 255 if dtype == np.uint8 else 1.0
     off[::2, ::2, 0] = np.minimum(off[::2, ::2, 0] + top * 2 / 255, top).astype(dtype)
     out = fast(off)
-    assert np.array_equal(out[:, :, 0], out[:, :, 2])
+    tol = 1 if dtype == np.uint8 else 1e-5
+    assert np.abs((out[..., 0].astype(float) - out[..., 2]) - (off[..., 0].astype(float) - off[..., 2])).max() <= tol
+    assert np.abs(out[..., 2].astype(float) - fast(noisy)).max() <= (1 if dtype == np.uint8 else 1.5 / 255)
     tinted = planes.copy()
     tinted[40:60, 40:60, 2] = 0
     out = fast(tinted)
     assert not np.array_equal(out[:, :, 0], out[:, :, 2])
+
+
+def test_gray_content_is_told_apart_from_toned_and_deep_colour(fast: cvdenoise.Denoiser, clean_gray: np.ndarray,
+                                                               clean_rgb: np.ndarray) -> None:
+    from cvdenoise.denoiser import gray_content
+
+    g = clean_gray[:64, :64].astype(int)
+    warm = np.dstack([g + 4, g, g - 4]).clip(0, 255).astype(np.uint8)  # R and B 8 levels apart: toned, not gray
+    as_t = lambda a, full: torch.from_numpy(a / full).float().permute(2, 0, 1)[None]  # noqa: E731
+    assert gray_content(as_t(warm, 255)) == [False]
+    out = fast(warm)
+    assert abs((out[..., 0].astype(float) - out[..., 2]).mean() - 8) < 1.5  # the tone is kept
+    ten_bit = (clean_rgb[:64, :64].astype(np.uint32) * 1023 // 255).astype(np.uint16)  # 10-bit colour held in uint16
+    assert gray_content(as_t(ten_bit, 65535), relative=True) == [False]
+    out = fast(ten_bit)
+    assert np.abs(np.diff(out.astype(int), axis=2)).max() > 100  # colour kept
+    # per image in a batch: a gray image next to a colour one still goes the gray way
+    g3 = np.repeat(add_noise(clean_gray[:64, :64], 20)[..., None], 3, axis=2)
+    batch = torch.from_numpy(np.stack([g3, clean_rgb[:64, :64]])).permute(0, 3, 1, 2)
+    out = fast(batch)
+    s_batch = fast.last_strength
+    alone = fast(torch.from_numpy(g3).permute(2, 0, 1))
+    assert torch.equal(out[0], alone) and torch.equal(out[0, 0], out[0, 2])
+    fast(g3)
+    assert len(s_batch) == 2 and s_batch[0] == fast.last_strength[0]
 
 
 # ---------------------------------------------------------------- bad input

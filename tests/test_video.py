@@ -481,3 +481,17 @@ def test_report_never_replaces_the_input_under_another_name_nor_the_record_file(
     assert "unsupported output container" in capsys.readouterr().err
     assert main(["video", str(src), "-o", str(tmp_path / "mine.avi"), "-q"]) == 2
     assert "refusing to overwrite the input" in capsys.readouterr().err
+
+
+def test_toned_and_deep_colour_frames_are_not_taken_for_gray(clean_gray: np.ndarray, clean_rgb: np.ndarray) -> None:
+    ff = FrameFilter("fast")
+    g = clean_gray[:64, :64].astype(int)
+    warm = np.dstack([g - 4, g, g + 4]).clip(0, 255).astype(np.uint8)  # BGR: R and B 8 levels apart
+    out = ff(warm)
+    assert abs((out[..., 2].astype(float) - out[..., 0]).mean() - 8) < 1.5  # the tone is kept
+    ten_bit = (clean_rgb[:64, :64, ::-1].astype(np.uint32) * 1023 // 255).astype(np.uint16)  # unscaled 10-bit
+    assert np.abs(np.diff(ff(ten_bit).astype(int), axis=2)).max() > 100  # colour kept
+    speckled = np.repeat(g.astype(np.uint8)[..., None], 3, axis=2)
+    speckled[0, :3, 2] += 6  # a codec's stray colour at 3 of 4096 pixels: still a gray frame
+    out = ff(speckled)
+    assert np.array_equal(out[..., 0], out[..., 2])
