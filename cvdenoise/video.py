@@ -51,7 +51,7 @@ def _equal_planes(frame: np.ndarray) -> bool:
     def close(v: np.ndarray, share: float) -> bool:
         b, g, r = cv2.split(np.ascontiguousarray(v))  # absdiff in the frame's own dtype: no int32 copies
         spread = cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(b, r))
-        return float(spread.max()) <= 3 * tol and np.count_nonzero(spread > tol) <= share * spread.size
+        return bool(float(spread.max()) <= 3 * tol and np.count_nonzero(spread > tol) <= share * spread.size)
 
     return close(frame[::7, ::7], 1.0) and close(frame, 0.001)  # a cheap rejection first
 
