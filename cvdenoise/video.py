@@ -235,7 +235,8 @@ class FrameFilter:
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
                     out[i] = given[i].copy()
                     gray3[i] = False  # the frame as given, not its luma
-        out = [np.repeat(o[:, :, None], 3, axis=2) if g else o for o, g in zip(out, gray3)]
+        # C order whatever the input's layout (a rotated view): OpenCV drawing needs it
+        out = [np.repeat(o[:, :, None], 3, axis=2) if g else np.ascontiguousarray(o) for o, g in zip(out, gray3)]
         if self.smoother.weight > 0:  # in frame order; passed-through frames stay untouched
             for i, (o, s) in enumerate(zip(out, strengths)):
                 if s == 0.0:
@@ -266,8 +267,16 @@ class FrameFilter:
 _MAY_BE_VIDEO = ("JPEG", "GIF")
 
 
+#: undecodable frames in a row after which a video is taken to end there
+_MAX_BAD_FRAMES = 16
+
+
 def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int, int], int]:
     """Open a video: ``(frames, fps, (width, height), frame_count)``; frames are BGR uint8.
+
+    A frame that cannot be decoded is left out and reading goes on while the container says more
+    follow (a clip with one damaged frame keeps the rest); the caller compares what it got with
+    ``frame_count``.
 
     Raises:
         FileNotFoundError: no such file.
@@ -309,11 +318,18 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         try:
             yield first
             yield from ahead
+            tried, misses = 1 + len(ahead), 0
             while True:
                 ok, f = cap.read()
-                if not ok:
+                tried += 1
+                if ok and f is not None:
+                    misses = 0
+                    yield f
+                    continue
+                # a damaged frame: the decoder goes on after it while the container holds more
+                misses += 1
+                if count <= 0 or tried >= count or misses >= _MAX_BAD_FRAMES:
                     break
-                yield f
         finally:
             cap.release()
 

@@ -268,6 +268,26 @@ def test_truncated_video_warns(tmp_path: Path, clean_rgb: np.ndarray, monkeypatc
     assert "cvdenoise: warning:" in err and "only 2 of its 5 frames could be decoded" in err and "Traceback" not in err
 
 
+def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    src = tmp_path / "in.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(20):
+        vw.write(np.full((48, 64, 3), 10 * i, np.uint8))
+    vw.release()
+    data = bytearray(src.read_bytes())
+    at = [m.start() for m in re.finditer(b"\xff\xd8\xff", data)][8]  # frame 8's JPEG
+    data[at : at + 200] = b"\0" * 200
+    (bad := tmp_path / "mid.avi").write_bytes(bytes(data))
+    frames, _, _, count = cvdenoise.video.read_video(bad)
+    got = [int(f.mean()) for f in frames]
+    assert count == 20 and len(got) >= 19 and got[-1] > 180  # read on past the damaged frame
+    assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast"]) == 0
+    assert f"only {len(got)} of its 20 frames" in capsys.readouterr().err
+    assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == len(got)
+
+
 def test_gray_content_in_bgr_frames_uses_the_gray_model_and_stays_gray(ff: FrameFilter, clean_gray: np.ndarray) -> None:
     noisy = add_noise(clean_gray[:64, :80], 20, seed=3)
     as_bgr = np.repeat(noisy[:, :, None], 3, axis=2)  # how OpenCV decodes a gray video
@@ -495,3 +515,12 @@ def test_toned_and_deep_colour_frames_are_not_taken_for_gray(clean_gray: np.ndar
     speckled[0, :3, 2] += 6  # a codec's stray colour at 3 of 4096 pixels: still a gray frame
     out = ff(speckled)
     assert np.array_equal(out[..., 0], out[..., 2])
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_rotated_frames_come_back_drawable(clean_rgb: np.ndarray, gate: bool) -> None:
+    frame = add_noise(np.ascontiguousarray(clean_rgb[:48, :64, ::-1]), 20)
+    for view in (np.rot90(frame), frame.transpose(1, 0, 2), frame[:, ::-1]):
+        out = FrameFilter("fast", gate=gate)(view)
+        assert out.shape == view.shape and out.flags.c_contiguous
+        cv2.rectangle(out, (2, 2), (20, 20), (0, 255, 0), 2)  # raised cv2.error on a strided result
