@@ -253,8 +253,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print("cvdenoise export: error: --opset, --batch and --static apply to --format onnx only", file=sys.stderr)
         return 2
     from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript
+    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
     from .weights import WeightsError
 
+    out, records = Path(args.output), OutputRecords()
+    if out.is_file() and not args.overwrite and not records.ours(out):  # never over a file of the user's (a YOLO .pt)
+        print(f"cvdenoise export: error: {out} exists and cvdenoise did not write it (or it changed since): "
+              "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
+        return 2
     try:
         if args.format == "onnx":
             report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
@@ -272,6 +278,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except (WeightsError, ValueError, OSError) as e:
         print(f"cvdenoise export: error: {e}", file=sys.stderr)
         return 2
+    mark_output(Job(Path(str(args.weights)), out.resolve(), out.resolve().parent / OUTPUT_MARKER), records)
     print(report.summary())
     return 0
 
@@ -350,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix the input height and width (ONNX; default dynamic)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
     p.add_argument("-o", "--output", required=True, help="output file (.onnx, or .pt/.ts/.torchscript)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file cvdenoise did not write")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("weights", help="list shipped weights, or describe weights files")

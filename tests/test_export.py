@@ -426,8 +426,19 @@ def test_cli_export_torchscript_and_failures(tmp_path: Path, capsys: pytest.Capt
     assert "FAILED" in err and "does not match PyTorch" in err and "1x1x64x64" in err
     assert not bad.exists()
     bad.write_bytes(b"an earlier export")  # a failed export leaves the file that was there
-    assert main(["export", "--format", "torchscript", "-w", "gray-fast", "-o", str(bad)]) == 1
+    assert main(["export", "--format", "torchscript", "-w", "gray-fast", "-o", str(bad), "--overwrite"]) == 1
     assert bad.read_bytes() == b"an earlier export" and sorted(tmp_path.glob(".bad*")) == []
+
+
+def test_cli_export_never_replaces_a_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "yolov8n.pt"
+    weights.write_bytes(b"my trained YOLO weights")  # TorchScript's suffix is Ultralytics' too
+    args = ["export", "--format", "torchscript", "-w", "gray-fast", "--no-check", "-o", str(weights)]
+    assert main(args) == 2
+    assert "yolov8n.pt exists and cvdenoise did not write it" in capsys.readouterr().err
+    assert weights.read_bytes() == b"my trained YOLO weights"
+    assert main([*args, "--overwrite"]) == 0 and weights.read_bytes() != b"my trained YOLO weights"
+    assert main(args) == 0  # its own export is replaced freely
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
