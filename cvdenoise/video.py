@@ -101,8 +101,8 @@ class FrameFilter:
             (:func:`~cvdenoise.noise.residual_sigma`): about 1 level on clean or compressed
             photos, 0.9 of white noise's σ, 0.7–0.8 of a camera's correlated noise. Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
-            Salt-and-pepper noise and dead or hot pixels, which σ does not see, are taken out
-            whatever the gate (:func:`~cvdenoise.blend.impulse_mask`).
+            Salt-and-pepper noise, which σ does not see, is taken out whatever the gate
+            (:func:`~cvdenoise.blend.impulse_mask`).
         temporal: ``0`` (off) to ``<1``: weight of the previous output frame in static regions
             (motion-adaptive recursive smoothing, :mod:`cvdenoise.temporal`); ``0.5`` removes
             most residual flicker of a static camera. Frames must then arrive in order
@@ -162,6 +162,7 @@ class FrameFilter:
         else:
             self.gate = None
         self.history: list[FrameInfo] = []
+        self._warned_depth = False  # the low-bit-depth uint16 warning: once per filter
 
     def reset(self) -> None:
         """Start a new clip: forget the temporal state and the per-frame history."""
@@ -202,6 +203,12 @@ class FrameFilter:
         t0 = time.perf_counter()
         for f in frames:
             self._check(f)
+            if f.dtype == np.uint16 and not self._warned_depth and int(f.max()) < 4096:
+                self._warned_depth = True
+                warnings.warn("FrameFilter: uint16 frame with all values below 4096 (10/12-bit data held unscaled?) "
+                              "is denoised as a dark 16-bit frame and comes back nearly unchanged; scale it to 16 bits "
+                              "(frame << 4 for 12-bit data) or denoise float frames in [0, 1] with cvdenoise.load()",
+                              stacklevel=3)
         given = frames
         gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R
         frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if g else f for f, g in zip(frames, gray3)]
@@ -311,7 +318,7 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
             raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
         ahead.append(second)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
     size = (first.shape[1], first.shape[0])
 
     def frames() -> Iterator[np.ndarray]:

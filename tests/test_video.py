@@ -524,3 +524,17 @@ def test_rotated_frames_come_back_drawable(clean_rgb: np.ndarray, gate: bool) ->
         out = FrameFilter("fast", gate=gate)(view)
         assert out.shape == view.shape and out.flags.c_contiguous
         cv2.rectangle(out, (2, 2), (20, 20), (0, 255, 0), 2)  # raised cv2.error on a strided result
+
+
+def test_low_bit_depth_uint16_frames_get_one_warning() -> None:
+    rng = np.random.default_rng(0)
+    x = np.clip(2000 + rng.normal(0, 240, (32, 40)), 0, 4095).astype(np.uint16)  # 12-bit data, unscaled
+    ff = FrameFilter("fast")
+    with pytest.warns(UserWarning, match="below 4096.*frame << 4"):
+        ff(x)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ff(x)  # once per filter
+        FrameFilter("fast")(x << 4)  # full 16-bit data: no warning
