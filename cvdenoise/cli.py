@@ -261,6 +261,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"cvdenoise export: error: {out} exists and cvdenoise did not write it (or it changed since): "
               "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
         return 2
+    check = "" if args.no_check else ", then checking it against PyTorch"
+    print(f"cvdenoise export: exporting {args.weights} to {out}{check} (a minute or two on a CPU) …", file=sys.stderr, flush=True)
     try:
         if args.format == "onnx":
             report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
