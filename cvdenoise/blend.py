@@ -154,9 +154,8 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     padded = F.pad(noisy, (1, 1, 1, 1), value=float("nan"))  # outside the image: no neighbour
     near = torch.stack([padded[b, c, y + dy, x + dx] for dy in (0, 1, 2) for dx in (0, 1, 2) if dy != 1 or dx != 1], 1)
     keep = ~((near - v[:, None]).abs() <= alike).any(1)  # no neighbour nearly as dark/bright: not a line or a speck
-    n = len(noisy)
-    salt = torch.zeros(n, device=noisy.device).index_add_(0, b[keep & (v >= 1)], torch.ones_like(v[keep & (v >= 1)]))
-    pepper = torch.zeros(n, device=noisy.device).index_add_(0, b[keep & (v <= 0)], torch.ones_like(v[keep & (v <= 0)]))
+    salt = torch.bincount(b[keep & (v >= 1)], minlength=len(noisy)).float()  # per image
+    pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
     flat = noisy.flatten(1)
     salt_rate = salt / (flat < 0.75).sum(1).clamp_min(1)  # salt is seen where the values are darker ...
     pepper_rate = pepper / (flat > 0.25).sum(1).clamp_min(1)  # ... pepper where they are brighter

@@ -287,8 +287,8 @@ class Denoiser:
             ``"auto"`` picks it per image from what the model removed
             (:class:`~cvdenoise.blend.StrengthRule` of the model card, in ``rules``): clean,
             lightly compressed and lightly noisy images keep their fine texture, noisy ones get
-            the full output. Without a rule for the model, ``"auto"`` is ``1``. Impulse noise
-            (salt and pepper, dead or hot pixels) is taken out whole whatever the rule says
+            the full output. Without a rule for the model, ``"auto"`` is ``1``. Salt-and-pepper
+            noise is taken out whole whatever the rule says
             (:func:`~cvdenoise.blend.auto_blend`). :attr:`last_strength` holds the strengths of the calling thread's last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
