@@ -274,6 +274,9 @@ class FrameFilter:
 _MAY_BE_VIDEO = ("JPEG", "GIF")
 
 
+#: how a one-frame .mjpeg/.gif becomes a still image cvdenoise denoise takes
+_AS_IMAGE = {"JPEG": "rename it .jpg", "GIF": "convert it to PNG"}
+
 #: undecodable frames in a row after which a video is taken to end there
 _MAX_BAD_FRAMES = 16
 
@@ -315,7 +318,8 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         ok, second = cap.read()
         if not ok or second is None:
             cap.release()
-            raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+            raise VideoReadError(f"{path} is a single {kind} image, not a video: {_AS_IMAGE[kind]} and use cvdenoise "
+                                 "denoise (or cvdenoise.load()(image))")
         ahead.append(second)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
