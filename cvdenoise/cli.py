@@ -257,7 +257,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .weights import WeightsError
 
     out, records = Path(args.output), OutputRecords()
-    if out.is_file() and not args.overwrite and not records.ours(out):  # never over a file of the user's (a YOLO .pt)
+    same_as_weights = out.resolve() == Path(str(args.weights)).resolve()  # refused by the export itself, more precisely
+    if out.is_file() and not (args.overwrite or same_as_weights or records.ours(out)):  # never over a user's file (a YOLO .pt)
         print(f"cvdenoise export: error: {out} exists and cvdenoise did not write it (or it changed since): "
               "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
         return 2
