@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
@@ -151,15 +150,24 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         return mask
     b, c, y, x = at.unbind(1)
     v = noisy[b, c, y, x]
-    padded = F.pad(noisy, (1, 1, 1, 1), value=float("nan"))  # outside the image: no neighbour
-    near = torch.stack([padded[b, c, y + dy, x + dx] for dy in (0, 1, 2) for dx in (0, 1, 2) if dy != 1 or dx != 1], 1)
-    keep = ~((near - v[:, None]).abs() <= alike).any(1)  # no neighbour nearly as dark/bright: not a line or a speck
+    h, w = noisy.shape[-2:]
+    keep = torch.ones_like(v, dtype=torch.bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:  # a neighbour inside the image nearly as dark/bright: a line or a speck, no noise
+                ny, nx = y + dy, x + dx
+                inside_image = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+                near = noisy[b, c, ny.clamp(0, h - 1), nx.clamp(0, w - 1)]
+                keep &= ~(inside_image & ((near - v).abs() <= alike))
+    if not keep.any():
+        mask[b, c, y, x] = False
+        return mask
     salt = torch.bincount(b[keep & (v >= 1)], minlength=len(noisy)).float()  # per image
     pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
-    flat = noisy.flatten(1)
-    salt_rate = salt / (flat < 0.75).sum(1).clamp_min(1)  # salt is seen where the values are darker ...
-    pepper_rate = pepper / (flat > 0.25).sum(1).clamp_min(1)  # ... pepper where they are brighter
-    inside = ((flat > 0) & (flat < 1)).float().mean(1)
+    part = subsample_blocks(noisy).flatten(1)  # the image's shares, read on a grid of blocks
+    salt_rate = salt / ((part < 0.75).float().mean(1) * noisy[0].numel()).clamp_min(1)  # salt shows where values are darker ...
+    pepper_rate = pepper / ((part > 0.25).float().mean(1) * noisy[0].numel()).clamp_min(1)  # ... pepper where brighter
+    inside = ((part > 0) & (part < 1)).float().mean(1)
     found = (salt + pepper) / max(1, noisy[0].numel())
     noise = ((torch.minimum(salt, pepper) >= 2) & (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
              & (inside >= DRAWING_SHARE) & (found >= IMPULSE_DENSITY[0] / 4))
@@ -184,13 +192,17 @@ def auto_blend(
 
     Returns:
         the output ``(B,C,H,W)`` (``denoised`` itself where every strength is 1, else a new
-        tensor), the strengths used ``(B,)`` and the impulses found per image ``(B,)``.
+        tensor), the strengths used ``(B,)`` and the impulses found per image ``(B,)`` (not
+        looked for when every given strength is 1 already).
     """
+    strength = strength.to(noisy.device, torch.float32)
+    if bool((strength == 1).all()):  # the plain output everywhere already: no impulse to look for
+        return denoised, strength, torch.zeros(len(noisy), dtype=torch.long, device=noisy.device)
     mask = impulse_mask(noisy, denoised)
     found = mask.flatten(1).sum(1)
     lo, hi = IMPULSE_DENSITY
     share = found.float() / max(1, mask[0].numel())
-    s = torch.maximum(strength.to(noisy.device, torch.float32), ((share - lo) / (hi - lo)).clamp(0.0, 1.0))
+    s = torch.maximum(strength, ((share - lo) / (hi - lo)).clamp(0.0, 1.0))
     if bool((s == 1).all()):  # the plain output, as it is
         return denoised, s, found
     out = torch.lerp(noisy, denoised, s.to(noisy.dtype).view(-1, 1, 1, 1))
