@@ -52,6 +52,9 @@ def label(weights: str) -> str:
     return Path(weights).stem if weights.endswith(".safetensors") else weights
 
 
+HEADING = "## Clean and lightly degraded inputs (`python benchmarks/clean_inputs.py`)"
+
+
 def main() -> None:
     args = photo_args(__doc__, crop=320)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -72,7 +75,7 @@ def main() -> None:
     header = ["input", "PSNR of the input"] + [f"`{label(w)}` mean (worst photo)" for w in args.weights]
     table = markdown_table(header, rows)
     md = (
-        f"{len(imgs)} benchmark photos ({args.crop}² centre crops, never used in training): PSNR (dB) "
+        f"{HEADING}\n\n{len(imgs)} benchmark photos ({args.crop}² centre crops, never used in training): PSNR (dB) "
         "against the uncompressed, noise-free photo of the input and of each model's output (one "
         "float32 pass); an output below its input lost detail. `python benchmarks/clean_inputs.py`. "
         f"Machine: {machine()}\n\n{table}"

@@ -80,6 +80,9 @@ def strength(sigma: float) -> float:
     return float(np.clip((sigma - lo) / (hi - lo), 0.0, 1.0))
 
 
+HEADING = "## FrameFilter's noise gate (`python benchmarks/gate.py`)"
+
+
 def main() -> None:
     args = photo_args(__doc__, crop=384)
     imgs = list(photos(args.crop, quick=False).values())
@@ -129,7 +132,7 @@ def main() -> None:
     if args.no_write:
         return
     md = (
-        f"{len(imgs)} benchmark photos ({args.crop}² crops), noise σ in 8-bit levels (mean over the photos); "
+        f"{HEADING}\n\n{len(imgs)} benchmark photos ({args.crop}² crops), noise σ in 8-bit levels (mean over the photos); "
         f"gate = strength with the default thresholds σ {DEFAULT_GATE[0]:g} → {DEFAULT_GATE[1]:g} "
         "(0 = passed through, 1 = fully denoised). Machine: " + machine() + "\n\n" + table + "\n\n" + tex_table
     )

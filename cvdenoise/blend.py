@@ -37,7 +37,7 @@ import torch
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask"]
+__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask", "is_drawing"]
 
 #: a clean drawing for the rule: fewer of its values than this strictly inside (0, 1) ...
 DRAWING_SHARE = 0.25
@@ -105,9 +105,7 @@ class StrengthRule:
         assert isinstance(level, torch.Tensor)
         level = level.to(removed.device)
         s = self.strength_for(removed, level)
-        inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
-        drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)
-        return torch.where(drawing, torch.zeros_like(s), s)
+        return torch.where(_drawing(x, removed, level), torch.zeros_like(s), s)
 
     def to_card(self) -> dict[str, float]:
         """The ``auto_strength`` entry of a model card."""
@@ -123,6 +121,24 @@ class StrengthRule:
             return cls(float(entry["a"]), float(entry["b"]), float(entry.get("k", 0.3)))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"malformed auto_strength entry in model card: {entry!r}") from e
+
+
+def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` bool: which images of ``(B,C,H,W)`` float ``noisy`` in ``[0,1]`` are clean
+    drawings — text, line art, a screen capture — given what a model removed from each
+    (``removed_sigma``, :func:`~cvdenoise.noise.residual_sigma`, 8-bit units): under
+    :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)`` and a finest-scale level
+    over :data:`DRAWING_RATIO` times ``removed_sigma``. What a model removes there is the
+    strokes' anti-aliasing, not noise (noise moves most values off 0 and full scale)."""
+    x = subsample_blocks(noisy.float())
+    level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros(len(x))
+    assert isinstance(level, torch.Tensor)
+    return _drawing(x, removed_sigma, level.to(removed_sigma.device))
+
+
+def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
+    return (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)
 
 
 def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,

@@ -68,7 +68,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
                    help="auto (default): per image, from what the model removes — clean and lightly degraded "
                         "images keep their fine texture; or 0 (input) to 1 (plain model output)")
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
-                   help="flip/rotate self-ensemble: average of N passes (+0.1 to +0.2 dB, N× the time); "
+                   help="flip/rotate self-ensemble: average of N passes (a small PSNR gain, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
                         "(together about one float32 pass), else 1")
     p.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
     p.add_argument("input", help="input video")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .avi, .mkv, .mov)")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .m4v, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "

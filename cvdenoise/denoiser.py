@@ -292,7 +292,7 @@ class Denoiser:
             (:func:`~cvdenoise.blend.auto_blend`). :attr:`last_strength` holds the strengths of the calling thread's last call.
         ensemble: geometric self-ensemble: ``1`` (off), ``2`` (+ horizontal flip), ``4``
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
-            mapped back and averaged — about +0.1 / +0.2 dB PSNR for 2× / 4× the time.
+            mapped back and averaged — a small PSNR gain for 2× / 4× the time.
         name: weights name, for reports.
         rules: channel count of a model → its ``"auto"`` strength rule.
         runtime: where ``nn.Module`` models run: ``"torch"`` (default) or ``"onnxruntime"``

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ._checks import is_integer, is_real
-from .blend import auto_blend
+from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_TOLERANCE, Denoiser, Half, load
 from .data import IMAGE_SUFFIXES
 from .degrade import from_float
@@ -102,7 +102,9 @@ class FrameFilter:
             photos, 0.9 of white noise's σ, 0.7–0.8 of a camera's correlated noise. Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
             Salt-and-pepper noise, which σ does not see, is taken out whatever the gate
-            (:func:`~cvdenoise.blend.impulse_mask`).
+            (:func:`~cvdenoise.blend.impulse_mask`); a clean drawing (text, line art, a screen
+            capture: :func:`~cvdenoise.blend.is_drawing`), whose strokes a model smooths, is
+            passed through whatever its σ.
         temporal: ``0`` (off) to ``<1``: weight of the previous output frame in static regions
             (motion-adaptive recursive smoothing, :mod:`cvdenoise.temporal`); ``0.5`` removes
             most residual flicker of a static camera. Frames must then arrive in order
@@ -234,6 +236,7 @@ class FrameFilter:
             batch_sigma = residual_sigma(xf, yf)
             assert isinstance(batch_sigma, torch.Tensor)
             gated = torch.tensor([self._strength(float(v)) for v in batch_sigma])
+            gated[is_drawing(xf, batch_sigma)] = 0.0  # clean text or line art: what the model removed is no noise
             blended, used, impulses = auto_blend(xf, yf, gated)  # impulse noise is taken out whole
             for k, i in enumerate(idx):
                 sigmas[i], strengths[i] = float(batch_sigma[k]), float(used[k])

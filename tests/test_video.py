@@ -541,3 +541,16 @@ def test_low_bit_depth_uint16_frames_get_one_warning() -> None:
         warnings.simplefilter("error")
         ff(x)  # once per filter
         FrameFilter("fast")(x << 4)  # full 16-bit data: no warning
+
+
+def test_gate_passes_a_clean_drawing_through(clean_rgb: np.ndarray) -> None:
+    # fast smooths thin strokes away, so the gate read a clean drawing as noisy (σ ≈ 8) and denoised it
+    img = np.full((160, 256, 3), 255, np.uint8)
+    cv2.putText(img, "CAR bus 42", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.line(img, (128, 80), (240, 150), (255, 0, 0), 1)  # a blue 1-pixel line (BGR)
+    img[::16, :64] = (0, 0, 255)  # a red 1-pixel grid
+    gated = FrameFilter("fast", gate=True)
+    assert np.array_equal(gated(img), img) and gated.info is not None and gated.info.strength == 0.0
+    noisy = add_noise(img, 15)
+    gated(noisy)
+    assert gated.info.strength == 1.0  # a noisy drawing is denoised as before
