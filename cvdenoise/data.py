@@ -7,7 +7,6 @@ transfer to real photos and lets training run with no data at all.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,23 +24,20 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".ti
 
 
 def list_images(root: str | Path) -> list[Path]:
-    """Image files under ``root`` (recursive, sorted; linked folders are followed, each real
-    folder once, so a link loop ends); ``root`` may also be a single file."""
+    """Image files under ``root`` (recursive, sorted), found as the folder command finds them:
+    linked folders are followed, each real folder once (a link loop ends); hidden folders
+    (``.git``), thumbnail folders (``@eaDir``, ``__MACOSX``), macOS ``._name`` companions and the
+    copies cvdenoise wrote there (its ``.cvdenoise-output`` records) are left out. ``root`` may
+    also be a single file."""
+    from .folder import _files_under, _is_apple_double  # (folder imports this module)
+
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
-    found: list[Path] = []
-    seen: set[str] = set()
-    for folder, subdirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:  # reached again through a link
-            subdirs[:] = []
-            continue
-        seen.add(real)
-        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(p for p in found if p.is_file())
+    return sorted(p for p in _files_under(root) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not _is_apple_double(p) and not p.name.startswith(".cvdenoise-"))
 
 
 def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.ndarray:

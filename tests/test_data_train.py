@@ -458,6 +458,14 @@ def test_training_reads_photos_as_the_folder_command_does(tmp_path: Path) -> Non
     (photos / "link").symlink_to(tmp_path / "linked", target_is_directory=True)
     (photos / "loop").symlink_to(photos, target_is_directory=True)  # a link loop ends
     assert [p.name for p in list_images(photos)] == ["b.png", "a.png"]
+    # hidden and thumbnail folders and the copies cvdenoise wrote are no training photos
+    from cvdenoise.folder import OUTPUT_MARKER, Job, mark_output
+
+    _write_image(photos / ".git" / "x.png", 96)
+    _write_image(photos / "@eaDir" / "thumb.png", 96)
+    _write_image(photos / "out" / "denoised.png", 96)
+    mark_output(Job(photos / "sub" / "a.png", photos / "out" / "denoised.png", photos / "out" / OUTPUT_MARKER))
+    assert [p.name for p in list_images(photos)] == ["b.png", "a.png"]
     # 12-bit data in a 16-bit PNG: at its own full scale, not as a dark 16-bit image
     twelve = (dead_leaves(96, np.random.default_rng(3)) * 4095).astype(np.uint16)
     cv2.imwrite(str(photos / "twelve.png"), twelve)
