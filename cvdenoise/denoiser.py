@@ -86,6 +86,8 @@ Runtime = Literal["torch", "onnxruntime"]
 #: content: a gray image saved as RGB/BGR (``cv2.imread`` of a gray file) or decoded through a
 #: colour codec (:func:`gray_content`)
 GRAY_TOLERANCE = 4
+#: ... with up to this share of the pixels at most ``GRAY_STRAY_FACTOR`` times as far apart
+GRAY_STRAY_SHARE, GRAY_STRAY_FACTOR = 0.001, 3
 
 _INT_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_INT_MAX = {torch.uint8: 255.0, torch.uint16: 65535.0}
@@ -737,8 +739,8 @@ class Denoiser:
 def gray_content(x: torch.Tensor, relative: bool = False, tolerance: float = GRAY_TOLERANCE) -> list[bool]:
     """Per image of ``(B,3,H,W)`` float ``x`` in ``[0,1]``: ``True`` for gray content stored as
     colour planes: the largest difference between the planes is at most ``tolerance`` 8-bit
-    levels at all but 0.1 % of the pixels and at most 3× that everywhere (a lossy colour
-    codec's rounding). ``relative``: the tolerance is taken of the image's own peak instead of
+    levels at all but :data:`GRAY_STRAY_SHARE` of the pixels and at most
+    :data:`GRAY_STRAY_FACTOR` times that everywhere (a lossy colour codec's strays). ``relative``: the tolerance is taken of the image's own peak instead of
     full scale (``uint16`` data, which may be 10- or 12-bit samples held unscaled)."""
     out = []
     for img in x:
@@ -746,9 +748,9 @@ def gray_content(x: torch.Tensor, relative: bool = False, tolerance: float = GRA
 
         def close(v: torch.Tensor, share: float) -> bool:
             spread = v.amax(0) - v.amin(0)
-            return bool(spread.amax() <= 3 * tol) and float((spread > tol).float().mean()) <= share
+            return bool(spread.amax() <= GRAY_STRAY_FACTOR * tol) and float((spread > tol).float().mean()) <= share
 
-        out.append(close(img[:, ::7, ::7], 1.0) and close(img, 0.001))  # a cheap rejection first
+        out.append(close(img[:, ::7, ::7], 1.0) and close(img, GRAY_STRAY_SHARE))  # a cheap rejection first
     return out
 
 

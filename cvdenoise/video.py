@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ._checks import is_integer, is_real
 from .blend import auto_blend, is_drawing
-from .denoiser import GRAY_TOLERANCE, Denoiser, Half, load
+from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from .data import IMAGE_SUFFIXES
 from .degrade import from_float
 from .io import atomic_path, file_above, still_image_format
@@ -40,9 +40,8 @@ DEFAULT_GATE = (3.0, 6.0)
 
 
 def _equal_planes(frame: np.ndarray) -> bool:
-    """``True`` for an ``(H,W,3)`` frame of gray content, by the rule of
-    :func:`cvdenoise.denoiser.gray_content` (planes within :data:`GRAY_TOLERANCE` levels at all
-    but 0.1 % of the pixels and within 3× everywhere; of the frame's own peak for ``uint16``)."""
+    """``True`` for an ``(H,W,3)`` frame of gray content, by the rule and constants of
+    :func:`cvdenoise.denoiser.gray_content` (OpenCV on the frame's own dtype: no float copy)."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         return False
     peak = 255.0 if frame.dtype == np.uint8 else max(1.0, float(frame.max()))
@@ -51,9 +50,9 @@ def _equal_planes(frame: np.ndarray) -> bool:
     def close(v: np.ndarray, share: float) -> bool:
         b, g, r = cv2.split(np.ascontiguousarray(v))  # absdiff in the frame's own dtype: no int32 copies
         spread = cv2.max(cv2.max(cv2.absdiff(b, g), cv2.absdiff(g, r)), cv2.absdiff(b, r))
-        return bool(float(spread.max()) <= 3 * tol and np.count_nonzero(spread > tol) <= share * spread.size)
+        return bool(float(spread.max()) <= GRAY_STRAY_FACTOR * tol and np.count_nonzero(spread > tol) <= share * spread.size)
 
-    return close(frame[::7, ::7], 1.0) and close(frame, 0.001)  # a cheap rejection first
+    return close(frame[::7, ::7], 1.0) and close(frame, GRAY_STRAY_SHARE)  # a cheap rejection first
 
 
 class VideoReadError(ValueError):
