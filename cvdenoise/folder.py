@@ -225,7 +225,7 @@ def plan_jobs(
     except OSError as e:
         raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
     jobs: list[Job] = []
-    unread: list[Path] = []  # images in formats OpenCV does not read, met in folder walks
+    unread: list[Path] = []  # image files of formats a folder search does not take (OTHER_IMAGE_SUFFIXES)
     for item in inputs:
         p = Path(item)
         if p.is_file():
