@@ -17,9 +17,10 @@ photo, capped at 60):
 
 Cases: clean; salt and pepper at 0.1–10 % of the pixels (all channels of a pixel hit alike, as
 ``skimage.util.random_noise`` on a gray image or a dead/hot sensor pixel after demosaicing
-spreads it); 1 % hitting each channel value on its own; white noise σ = 10 plus 1 %. A last row
-is a clean synthetic drawing (black anti-aliased text, blue 1-pixel lines at 0–80°, a red 1-pixel grid): its
-PSNR against itself shows the impulse step leaves thin dark strokes alone. Writes the ``impulse``
+spreads it); 1 % hitting each channel value on its own; white noise σ = 10 plus 1 %. The last two
+rows are clean images: a synthetic drawing (black anti-aliased text, blue 1-pixel lines at 0–80°, a
+red 1-pixel grid) and a flat dark scene with regular one-pixel lights and specks; their PSNR against
+themselves shows whether the drawing rule and the impulse step leave thin strokes and lone points alone. Writes the ``impulse``
 section of RESULTS.md and ``results/impulse.json``.
 """
 
@@ -95,6 +96,10 @@ def main() -> None:
         rng = np.random.default_rng(0)
         work[name] = [(im, make(im, rng)) for im in imgs]
     work["clean drawing (vs itself)"] = [(d := drawing(args.crop), d)]
+    dots = np.full((args.crop, args.crop, 3), 40, np.uint8)  # a dark scene with one-pixel lights and dark specks
+    dots[3::9, 5::11] = 255
+    dots[7::13, 2::7] = 0
+    work["clean dark scene, 1-px lights and specks (vs itself)"] = [(dots, dots)]
     for name, pairs in work.items():
         row: list[object] = [name, float(np.mean([psnr(n, c) for c, n in pairs]))]
         data[name] = {"input": row[1]}
@@ -123,8 +128,9 @@ def main() -> None:
         f"{len(imgs)} benchmark photos ({args.crop}² centre crops), mean PSNR (dB against the clean photo, "
         "capped at 60): the input, the plain model output (`strength=1`), the strength rule's blend without "
         "the impulse step (what `\"auto\"` gave before it), `strength=\"auto\"` (the default, with the mean "
-        "strength used) and `FrameFilter(w, gate=True)`. The last row is a clean drawing (text, 1-pixel lines "
-        f"and grid) scored against itself. `python benchmarks/impulse.py`. Machine: {machine()}"
+        "strength used) and `FrameFilter(w, gate=True)`. The last rows are clean images scored against "
+        "themselves: a drawing (text, 1-pixel lines and grid) and a flat dark scene with a regular pattern of "
+        f"one-pixel lights and dark specks. `python benchmarks/impulse.py`. Machine: {machine()}"
     )
     publish("impulse", "Salt-and-pepper noise under `strength=\"auto\"` (`python benchmarks/impulse.py`)", text,
             header, rows, {"crop": args.crop, "cases": data}, write=not args.no_write)
