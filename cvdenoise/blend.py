@@ -37,7 +37,7 @@ import torch
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask", "is_drawing"]
+__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask", "is_drawing", "mix"]
 
 #: a clean drawing for the rule: fewer of its values than this strictly inside (0, 1) ...
 DRAWING_SHARE = 0.25
@@ -219,9 +219,15 @@ def auto_blend(
     lo, hi = IMPULSE_DENSITY
     share = found.float() / max(1, mask[0].numel())
     s = torch.maximum(strength, ((share - lo) / (hi - lo)).clamp(0.0, 1.0))
-    if bool((s == 1).all()):  # the plain output, as it is
-        return denoised, s, found
-    out = torch.lerp(noisy, denoised, s.to(noisy.dtype).view(-1, 1, 1, 1))
-    if bool(found.any()):
+    out = mix(noisy, denoised, s)
+    if bool(found.any()) and out is not denoised:
         out = torch.where(mask, denoised, out)
     return out, s, found
+
+
+def mix(noisy: torch.Tensor, denoised: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """``noisy + s·(denoised − noisy)`` per image of ``(B,C,H,W)`` for ``(B,)`` strengths:
+    ``denoised`` itself where every strength is 1, else a new tensor."""
+    if bool((strength == 1).all()):
+        return denoised
+    return torch.lerp(noisy, denoised, strength.to(noisy.device, noisy.dtype).view(-1, 1, 1, 1))

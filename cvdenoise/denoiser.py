@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, image_bchw, image_hwc, is_integer
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
-from .blend import StrengthRule, auto_blend, check_strength
+from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
 from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
@@ -503,25 +503,17 @@ class Denoiser:
         return out
 
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
-        """``(B,C,H,W)`` float input → the output at ``strength`` (a number or ``"auto"``, per image)."""
-        if strength == "auto":
-            out = self.denoise_tensor(x)
-            rule = self.rule_for(x.shape[1])
-            chosen = rule(x, out) if rule else torch.ones(len(x))
-            blended, used, _ = auto_blend(x, out, chosen)  # impulse noise is taken out whole
-            self.last_strength = used.tolist()
-            return blended
-        if float(strength) > 0:
-            out, per_image = self.denoise_tensor(x), [float(strength)] * len(x)
-        else:
-            out, per_image = x, [0.0] * len(x)
-        self.last_strength = per_image
-        if min(per_image) == 1.0:  # the plain output, as it is
-            return out
-        if max(per_image) == 0.0:  # the input, as a new tensor: the caller's float32 input is `x` itself
-            return x.clone()
-        s = torch.tensor(per_image, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-        return x + s * (out - x)
+        """``(B,C,H,W)`` float input → the output at ``strength``: ``"auto"`` (per image, impulse
+        noise taken out whole) or a number in ``(0, 1]`` (``__call__`` answers 0 itself)."""
+        out = self.denoise_tensor(x)
+        if strength != "auto":
+            self.last_strength = [float(strength)] * len(x)
+            return mix(x, out, torch.full((len(x),), float(strength)))
+        rule = self.rule_for(x.shape[1])
+        chosen = rule(x, out) if rule else torch.ones(len(x))
+        blended, used, _ = auto_blend(x, out, chosen)
+        self.last_strength = used.tolist()
+        return blended
 
     def rule_for(self, channels: int) -> StrengthRule | None:
         """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""
