@@ -26,6 +26,8 @@ def check_float_range(x: torch.Tensor | np.ndarray, tol: float = FLOAT_TOL, hint
         raise ValueError("image contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
     if lo < -tol or hi > 1 + tol:
+        if lo < -tol:  # negative values: most often normalised (mean/std) data, not a 0..255 scale
+            hint = "negative values look normalised by mean/std: denoise before Normalize, on data in [0, 1]"
         raise ValueError(f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] ({hint})")
 
 
@@ -65,6 +67,16 @@ def image_bchw(t: torch.Tensor) -> torch.Tensor:
         hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
         raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(t.shape)}{hint}")
     return x
+
+
+def check_tensor_kind(t: torch.Tensor) -> None:
+    """``TypeError`` for a tensor that holds no plain pixel grid: sparse or other non-strided
+    layouts, nested tensors and meta tensors (which have no values)."""
+    kind = ("nested" if t.is_nested else f"{t.layout} layout" if t.layout != torch.strided
+            else "meta (no values)" if t.is_meta else None)
+    if kind is not None:
+        raise TypeError(f"tensor images must be dense strided tensors with values; got a {kind} tensor "
+                        "(use t.to_dense() for a sparse one)")
 
 
 def check_tensor_dtype(dtype: torch.dtype) -> None:

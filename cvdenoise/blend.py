@@ -54,7 +54,7 @@ IMPULSE_DENSITY = (0.001, 0.006)
 def check_strength(value: object) -> float | str:
     """A valid ``strength``: ``"auto"`` or a number in ``[0, 1]`` (as a float); anything else
     raises ``ValueError`` naming it."""
-    if value == "auto":
+    if isinstance(value, str) and value == "auto":  # (not `value == "auto"`: numpy arrays compare elementwise)
         return "auto"
     if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {value!r}")

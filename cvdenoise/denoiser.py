@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import sys
 import threading
 import warnings
 from dataclasses import replace
@@ -21,7 +22,15 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_array_dtype, check_float_range, check_tensor_dtype, image_bchw, image_hwc, is_integer
+from ._checks import (
+    check_array_dtype,
+    check_float_range,
+    check_tensor_dtype,
+    check_tensor_kind,
+    image_bchw,
+    image_hwc,
+    is_integer,
+)
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
@@ -44,9 +53,9 @@ DEFAULT_OVERLAP = 96
 TILE_PIXELS_PER_PASS = 2048 * 2048
 
 ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
-#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray): denoised as the
-#: numpy array they hold and returned as a PIL image of the same mode.
-PIL_MODES = ("L", "RGB", "RGBA", "I;16")
+#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray in either byte order):
+#: denoised as the numpy array they hold and returned as a PIL image of the same mode.
+PIL_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N")
 
 
 def _pil_hint(image: PIL.Image.Image) -> str:
@@ -66,11 +75,44 @@ def _pil_hint(image: PIL.Image.Image) -> str:
 
 def check_pil_mode(image: PIL.Image.Image) -> None:
     """Raise ``ValueError`` (with a conversion that keeps what it can) unless ``image``'s mode is
-    one of :data:`PIL_MODES`."""
+    one of :data:`PIL_MODES`, or when it has a transparent colour key (``info["transparency"]``,
+    a PNG's ``tRNS``): denoising moves pixels onto and off that colour, so the key cannot be kept."""
     if image.mode not in PIL_MODES:
         raise ValueError(
             f"PIL images of mode {image.mode!r} are not supported; use one of {PIL_MODES} (e.g. {_pil_hint(image)})"
         )
+    if "transparency" in image.info and image.mode != "RGBA":
+        hint = ("image.convert('RGBA'), which keeps it as an alpha channel" if image.mode in ("L", "RGB")
+                else "image.info.pop('transparency') to denoise the values alone")
+        raise ValueError(
+            f"this {image.mode} image has a transparent colour (info['transparency'] = {image.info['transparency']!r}); "
+            f"denoising moves pixels onto and off that colour, so it cannot be kept: use {hint}"
+        )
+
+
+def _fill_masked(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``data`` (``(H,W)`` or ``(H,W,C)``) with its masked cells set to their channel's mean over
+    the unmasked cells (0 where a channel is masked whole): a masked array's no-data cells (NaN,
+    out-of-range fill values) take part in the convolutions, so they get a neutral value."""
+    if not mask.any():
+        return data
+    out = data.copy()
+    planes = out.reshape(*out.shape[:2], -1)
+    masks = mask.reshape(planes.shape)
+    for c in range(planes.shape[-1]):
+        valid = planes[..., c][~masks[..., c]]
+        fill = float(valid.mean(dtype=np.float64)) if valid.size else 0.0
+        planes[..., c][masks[..., c]] = round(fill) if np.issubdtype(out.dtype, np.integer) else fill
+    return out
+
+
+def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``out`` as the tensor subclass of ``like`` where that is a torchvision ``tv_tensors`` type
+    (as torchvision's own transforms return it); a plain tensor for any other subclass."""
+    tv = sys.modules.get("torchvision.tv_tensors")
+    if tv is not None and isinstance(like, tv.TVTensor):
+        return tv.wrap(out, like=like)
+    return out
 
 
 T = TypeVar("T", np.ndarray, torch.Tensor)
@@ -433,7 +475,13 @@ class Denoiser:
     def __call__(
         self, image: ImageLike, *, channel_order: ChannelOrder | None = None, strength: Strength | None = None
     ) -> ImageLike:
-        """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out."""
+        """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out.
+
+        ``image``: numpy ``(H,W)``/``(H,W,C)`` or torch ``(C,H,W)``/``(B,C,H,W)`` (``C`` 1, 3 or 4),
+        ``uint8``, ``uint16`` or float in ``[0,1]``; a PIL image of a mode in :data:`PIL_MODES`; a
+        pydicom ``Dataset``. A masked array comes back masked alike (masked cells unchanged), a
+        ``tv_tensors`` image wrapped alike. Not differentiable: the output is detached from autograd.
+        """
         order = self.channel_order if channel_order is None else channel_order
         self._check_order(order)
         s = self.strength if strength is None else strength
@@ -441,19 +489,29 @@ class Denoiser:
         self._check_tiling(self.tile, self.overlap, self.border, self.batch_size, self.multiple)  # attributes may change
         self.last_strength = []  # nothing stale is left if this call fails
         restore: Callable[[torch.Tensor], Any]
-        if isinstance(image, np.ma.MaskedArray):  # denoised as its data; the mask is kept
-            data = self(np.asarray(image.data), channel_order=order, strength=s)
-            return np.ma.MaskedArray(data, mask=np.ma.getmaskarray(image).copy())
+        if isinstance(image, np.ma.MaskedArray):  # denoised as its data; the mask and masked cells are kept
+            mask = np.ma.getmaskarray(image)
+            data = np.asarray(image.data)
+            out = self(_fill_masked(data, mask), channel_order=order, strength=s)
+            out[mask] = data[mask]
+            return np.ma.MaskedArray(out, mask=mask.copy())
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
             return native.astype(image.dtype)
         if isinstance(image, np.ndarray):
             x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):
+            if type(image) is not torch.Tensor:  # a subclass: tv_tensors come back wrapped alike, others plain
+                return _rewrap(self(image.as_subclass(torch.Tensor), channel_order=order, strength=s), image)
+            check_tensor_kind(image)
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
             check_pil_mode(image)
-            result = PIL.Image.fromarray(self(np.asarray(image), channel_order="rgb", strength=s))
+            out = self(np.asarray(image), channel_order="rgb", strength=s)
+            if image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
+                result = PIL.Image.frombytes(image.mode, image.size, out.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
+            else:
+                result = PIL.Image.fromarray(out)  # (a big-endian array comes back as "I;16B")
             result.info.update(image.info)  # dpi, ICC profile, …: the pixels' meaning is unchanged
             return result
         elif is_dicom_dataset(image):

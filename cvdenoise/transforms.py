@@ -265,6 +265,12 @@ class Denoise(v2.Transform):
                             "numpy array, which torchvision v2 does not treat as an image: wrap it as "
                             "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) or put v2.ToImage() first"
                         ) from None
+                    if is_pure_tensor(leaf) and sum(map(is_pure_tensor, flat_inputs)) > 1:  # which tensor was it?
+                        raise type(e)(
+                            f"{e} — the sample holds no tv_tensors.Image/Video or PIL image, so torchvision v2 took "
+                            "its first plain tensor for the image: wrap the image as tv_tensors.Image(...) "
+                            "(or put the image first in the sample)"
+                        ) from None
                     raise
         if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
             warnings.warn(

@@ -149,7 +149,83 @@ def test_masked_array_keeps_its_mask(fast: cvdenoise.Denoiser, clean_rgb: np.nda
     mask[:4] = True
     out = fast(np.ma.MaskedArray(a, mask=mask))
     assert isinstance(out, np.ma.MaskedArray) and np.array_equal(out.mask, mask) and out.dtype == np.uint8
-    assert np.array_equal(out.data, fast(a))
+    assert np.array_equal(out.data[mask], a[mask])  # masked cells come back as they were
+    clean = clean_rgb[:32, :32].astype(int)
+    assert np.abs(out.data[4:] - clean[4:]).mean() < 0.7 * np.abs(a[4:] - clean[4:]).mean()  # the rest: denoised
+
+
+def test_masked_no_data_cells_are_denoised_around(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    """NaN or out-of-range values under the mask (``np.ma.masked_invalid``) are no reason to refuse
+    the image; they stay as they were and do not leak into their neighbours."""
+    clean = clean_rgb[:48, :48, 0].astype(np.float32) / 255
+    noisy = np.clip(add_noise(clean_rgb[:48, :48, 0], 20).astype(np.float32) / 255, 0, 1)
+    a = noisy.copy()
+    a[:6, :6], a[40:, 40:] = np.nan, 7.0
+    out = fast(np.ma.masked_invalid(np.ma.masked_greater(a, 1.0)))
+    mask = np.ma.getmaskarray(out)
+    assert mask.sum() == 36 + 64 and np.isnan(out.data[:6, :6]).all() and (out.data[40:, 40:] == 7.0).all()
+    valid = out.data[~mask]
+    assert np.isfinite(valid).all() and 0 <= valid.min() and valid.max() <= 1
+    assert np.abs(valid - clean[~mask]).mean() < 0.7 * np.abs(noisy[~mask] - clean[~mask]).mean()
+    with pytest.raises(ValueError, match="NaN"):  # unmasked NaN is still refused
+        fast(np.ma.MaskedArray(a, mask=np.zeros(a.shape, bool)))
+
+
+def test_strength_array_of_several_values_gets_the_strength_message(fast: cvdenoise.Denoiser) -> None:
+    with pytest.raises(ValueError, match=re.escape("strength must be a number in [0, 1] or 'auto', got array([0.5, 0.2])")):
+        fast(np.zeros((16, 16, 3), np.uint8), strength=np.array([0.5, 0.2]))
+
+
+@pytest.mark.parametrize(("mode", "dtype"), [("I;16B", ">u2"), ("I;16L", "<u2"), ("I;16N", "=u2")])
+def test_pil_16_bit_modes_of_either_byte_order(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray, mode: str, dtype: str) -> None:
+    """Big-endian 16-bit TIFFs open as ``I;16B``: denoised at full 16-bit range, same mode back."""
+    a = add_noise(clean_rgb[:40, :40, 0], 15).astype(np.uint16) * 200
+    img = Image.frombytes(mode, (40, 40), a.astype(dtype).tobytes())
+    out = fast(img)
+    assert out.mode == mode and out.size == img.size
+    assert np.array_equal(np.asarray(out).astype(np.uint16), fast(a))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_pil_image_with_a_transparent_colour_is_refused(fast: cvdenoise.Denoiser, mode: str) -> None:
+    """A colour key (PNG tRNS) cannot survive denoising, which moves pixels onto and off it."""
+    import io
+
+    buf = io.BytesIO()
+    src = {"L": Image.new("L", (16, 16), 7), "RGB": Image.new("RGB", (16, 16), (0, 255, 0)),
+           "I;16": Image.fromarray(np.full((16, 16), 7, np.uint16))}[mode]
+    src.save(buf, "PNG", transparency=7 if mode != "RGB" else (0, 255, 0))
+    img = Image.open(io.BytesIO(buf.getvalue()))
+    assert img.mode == mode and "transparency" in img.info
+    hint = "image.convert('RGBA')" if mode != "I;16" else "image.info.pop('transparency')"
+    with pytest.raises(ValueError, match="transparent colour.*" + re.escape(hint)):
+        fast(img)
+    if mode != "I;16":  # the hint works: the key becomes alpha, kept untouched
+        rgba = img.convert("RGBA")
+        assert np.array_equal(np.asarray(fast(rgba))[..., 3], np.asarray(rgba)[..., 3])
+
+
+def test_tv_tensor_image_comes_back_wrapped(fast: cvdenoise.Denoiser) -> None:
+    from torchvision import tv_tensors
+
+    x = tv_tensors.Image(torch.rand(3, 24, 24))
+    out = fast(x)
+    assert type(out) is tv_tensors.Image and out.shape == x.shape
+    assert torch.equal(out.as_subclass(torch.Tensor), fast(x.as_subclass(torch.Tensor)))
+    assert type(fast(torch.nn.Parameter(torch.rand(3, 24, 24)))) is torch.Tensor  # other subclasses: plain
+
+
+def test_tensors_without_values_are_refused_by_kind(fast: cvdenoise.Denoiser) -> None:
+    for t, kind in [(torch.rand(3, 8, 8).to_sparse(), "sparse"), (torch.empty(3, 8, 8, device="meta"), "meta")]:
+        with pytest.raises(TypeError, match=kind):
+            fast(t)
+
+
+def test_normalised_floats_get_a_normalize_hint(fast: cvdenoise.Denoiser) -> None:
+    with pytest.raises(ValueError, match="denoise before Normalize"):
+        fast(torch.rand(3, 8, 8) * 4 - 2)
+    with pytest.raises(ValueError, match="divide uint8 data by 255"):
+        fast(torch.rand(3, 8, 8) * 255)
 
 
 def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:

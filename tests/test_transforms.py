@@ -304,6 +304,14 @@ def test_numpy_input_warns_that_it_passes_through() -> None:
     assert caught[0].filename == __file__  # points at the user's line, not into torch
 
 
+def test_plain_labels_taken_for_the_image_get_the_torchvision_rule_explained() -> None:
+    img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    with pytest.raises(TypeError, match="torch.int64.*first plain tensor for the image.*tv_tensors.Image"):
+        Denoise("fast")(torch.tensor([1, 2]), img)
+    out = Denoise("fast")(torch.tensor([1, 2]), tv_tensors.Image(img))  # the fix the message gives
+    assert type(out[1]) is tv_tensors.Image and torch.equal(out[0], torch.tensor([1, 2]))
+
+
 def test_transform_errors_name_the_callers_shape() -> None:
     for shape in ((2, 32, 32), (5, 3, 0, 8)):
         with pytest.raises(ValueError, match=re.escape(str(shape))):
