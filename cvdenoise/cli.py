@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -51,9 +52,10 @@ def _strength(value: str) -> float | str:
         raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}") from None
 
 
-def _add_denoiser_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", "-w", default="default",
-                   help="'default' (default), 'fast', a shipped name, a .safetensors path or an exported .onnx/.pt file")
+def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") -> None:
+    other = "fast" if weights == "default" else "default"
+    p.add_argument("--weights", "-w", default=weights,
+                   help=f"'{weights}' (default), '{other}', a shipped name, a .safetensors path or an exported .onnx/.pt file")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
@@ -85,6 +87,11 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
     )
 
 
+def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
+    """What ran, for a command's summary line: ``color-fast, fp32 ×1 on cpu``."""
+    return f"{den.name}, {den.precision} ×{den.ensemble} on {den.device}"
+
+
 def _cmd_denoise(args: argparse.Namespace) -> int:
     from .folder import denoise_files, plan_jobs
 
@@ -97,7 +104,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)
     skipped = len(jobs) - len(report.written) - len(report.failed)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
-          f"({den.name}, {den.precision} ×{den.ensemble} on {den.device})"
+          f"({_model_words(den)})"
           + (f"; skipped {skipped} that already existed" if skipped else ""))
     return _report_failures(report.failed)
 
@@ -121,6 +128,10 @@ def _cmd_video(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
+    if isinstance(gate, tuple) and not (0 <= gate[0] < gate[1] and math.isfinite(gate[1])):
+        print(f"cvdenoise video: error: --gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH, "
+              f"got {args.gate[0]:g} {args.gate[1]:g}", file=sys.stderr)
+        return 2
     if gate and args.strength != "auto":
         print("cvdenoise video: error: --strength and --gate both set how much of the model's output is kept; "
               "use one of them", file=sys.stderr)
@@ -169,7 +180,8 @@ def _cmd_video(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     ms = sorted(i.ms for i in infos)
-    print(f"wrote {len(infos)} frame{'' if len(infos) == 1 else 's'} to {args.output} (median {ms[len(ms) // 2]:.1f} ms/frame)")
+    print(f"wrote {len(infos)} frame{'' if len(infos) == 1 else 's'} to {args.output} "
+          f"(median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
     if gate:
         passed = sum(i.strength == 0 for i in infos)
         sig = [i.sigma for i in infos if i.sigma is not None]
@@ -204,7 +216,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         from .integrations.ultralytics import run_detection
         from .video import VideoReadError
 
-        timings = run_detection(args.source, args.model, args.output, denoiser=_load(args), conf=args.conf,
+        den = _load(args)
+        timings = run_detection(args.source, args.model, args.output, denoiser=den, conf=args.conf,
                                 imgsz=args.imgsz, progress=not args.quiet, overwrite=args.overwrite)
     except ImportError as e:
         print(f"cvdenoise detect: error: {e} (install the extra: pip install 'cvdenoise[yolo]')", file=sys.stderr)
@@ -216,7 +229,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         d = sorted(t.denoise_ms for t in timings)
         y = sorted(t.detect_ms for t in timings)
         print(f"{len(timings)} frame(s) → {args.output}; median denoise {d[len(d) // 2]:.1f} ms, "
-              f"detect {y[len(y) // 2]:.1f} ms per frame (timing.csv)")
+              f"detect {y[len(y) // 2]:.1f} ms per frame ({timings.timing_file}; {_model_words(den)})")
     return _report_failures(timings.failed)
 
 
@@ -326,20 +339,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing output video or --report CSV that cvdenoise did not write "
                         "(default: refuse; its own earlier outputs are always replaced)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_denoiser_options(p)
-    p.set_defaults(func=_cmd_video, weights="fast")
+    _add_denoiser_options(p, weights="fast")
+    p.set_defaults(func=_cmd_video)
 
     p = sub.add_parser("detect", help="denoise → Ultralytics YOLO on images or a video (offline)")
     p.add_argument("source", help="image file, image folder or video file")
     p.add_argument("--model", required=True, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
-    p.add_argument("-o", "--output", required=True, help="output folder for the annotated images (or video) and timing.csv")
+    p.add_argument("-o", "--output", required=True, help="output folder for the annotated images and timing.csv (a video: <stem>.mp4 and <stem>.timing.csv)")
     p.add_argument("--conf", type=_unit_float, default=0.25, help="YOLO confidence threshold (default 0.25)")
     p.add_argument("--imgsz", type=_positive_int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files in the output folder even if cvdenoise did not write them")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_denoiser_options(p)
-    p.set_defaults(func=_cmd_detect, weights="fast")
+    _add_denoiser_options(p, weights="fast")
+    p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("train", help="train a model on clean images (or procedural dead leaves)")
     from .train import add_arguments

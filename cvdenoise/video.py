@@ -146,6 +146,7 @@ class FrameFilter:
             raise TypeError(f"FrameFilter: {', '.join(sorted(load_kwargs))} has no effect with denoiser=; "
                             "pass it to cvdenoise.load() when building that Denoiser")
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
+        self._smoothed_gray: bool | None = None  # whether the smoother's last frame was gray content
         if gate is not False and gate is not None:
             if load_kwargs.get("strength", 1.0) not in (1.0, "auto"):
                 raise ValueError(f"strength={load_kwargs['strength']!r} with gate: the gate sets each frame's strength "
@@ -168,6 +169,7 @@ class FrameFilter:
     def reset(self) -> None:
         """Start a new clip: forget the temporal state and the per-frame history."""
         self.smoother.reset()
+        self._smoothed_gray = None
         self.history.clear()
 
     @property
@@ -212,6 +214,7 @@ class FrameFilter:
                               stacklevel=3)
         given = frames
         gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R
+        gray_content = list(gray3)  # (gray3 is cleared for passed-through frames below)
         frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if g else f for f, g in zip(frames, gray3)]
         sigmas: list[float | None] = [None] * len(frames)
         strengths = [1.0] * len(frames)
@@ -248,6 +251,9 @@ class FrameFilter:
         out = [np.repeat(o[:, :, None], 3, axis=2) if g else np.ascontiguousarray(o) for o, g in zip(out, gray3)]
         if self.smoother.weight > 0:  # in frame order; passed-through frames stay untouched
             for i, (o, s) in enumerate(zip(out, strengths)):
+                if self._smoothed_gray is not None and gray_content[i] != self._smoothed_gray:
+                    self.smoother.reset()  # colour ↔ gray (a camera's day/night switch): no colour carried into gray frames
+                self._smoothed_gray = gray_content[i]
                 if s == 0.0:
                     self.smoother.observe(o)
                 else:
@@ -303,7 +309,10 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     with open(path, "rb") as fh:
-        kind = still_image_format(fh.read(16))
+        head = fh.read(16)
+    if not head:
+        raise VideoReadError(f"{path} is empty (0 bytes): not a video (an interrupted copy or download?)")
+    kind = still_image_format(head)
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     cap = cv2.VideoCapture(str(path))

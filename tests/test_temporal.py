@@ -97,3 +97,25 @@ def test_gate_and_temporal_keep_clean_frames(ff_plain: FrameFilter, clean_rgb: n
     assert ff.info is not None and ff.info.strength == 0.0 and (out == bgr).all()
     ff.reset()
     assert ff.history == [] and ff.info is None
+
+
+def test_gray_frames_after_colour_ones_stay_gray_under_temporal_smoothing() -> None:
+    """A camera switching to night mode: gray-content frames after colour ones come back with
+    equal planes (the smoother starts afresh instead of blending in the last colour frame)."""
+    rng = np.random.default_rng(0)
+    scene = np.zeros((120, 160, 3), np.uint8)
+    scene[:] = (128, 134, 140)
+    cv2.rectangle(scene, (20, 20), (80, 80), (60, 62, 70), -1)
+    gray = cv2.cvtColor(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+    def noisy(im: np.ndarray) -> np.ndarray:  # a gray frame gets gray noise (one sensor plane, as in IR mode)
+        shape = im.shape if im is scene else im.shape[:2] + (1,)
+        return np.clip(im + rng.normal(0, 3, shape), 0, 255).astype(np.uint8)
+
+    ff = FrameFilter("fast", temporal=0.5)
+    out = list(ff.stream([noisy(scene) for _ in range(3)] + [noisy(gray) for _ in range(3)] + [noisy(scene) for _ in range(2)], 1))
+    spread = [int((o.astype(int).max(2) - o.astype(int).min(2)).max()) for o in out]
+    assert min(spread[:3]) > 8 and spread[3:6] == [0, 0, 0] and min(spread[6:]) > 8, spread
+    # within the gray stretch the smoothing still works: the second gray frame is pulled to the first
+    unsmoothed = FrameFilter("fast")(noisy(gray))
+    assert np.abs(out[4].astype(int) - out[3]).mean() < np.abs(unsmoothed.astype(int) - out[3]).mean()

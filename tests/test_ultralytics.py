@@ -248,12 +248,16 @@ def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
         m.setattr(video_module.cv2, "VideoWriter", disk_full_writer(0.5))
         assert main(["detect", str(video), *opts]) == 2
     assert f"writing {out / 'clip.mp4'} failed" in capsys.readouterr().err
-    assert not (out / "clip.mp4").exists() and not (out / "timing.csv").exists()
+    assert not (out / "clip.mp4").exists() and not (out / "clip.timing.csv").exists()
     assert main(["detect", str(video), *opts]) == 0  # the rerun is not blocked by debris
     cap = cv2.VideoCapture(str(out / "clip.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     cap.release()
-    assert len(list(csv.DictReader((out / "timing.csv").open()))) == 3
+    assert len(list(csv.DictReader((out / "clip.timing.csv").open()))) == 3
+    (tmp_path / "other.avi").write_bytes(video.read_bytes())  # a second clip into the same folder keeps both timings
+    assert main(["detect", str(tmp_path / "other.avi"), *opts]) == 0
+    assert "other.timing.csv" in capsys.readouterr().out
+    assert all(len(list(csv.DictReader((out / f"{n}.timing.csv").open()))) == 3 for n in ("clip", "other"))
 
 
 def test_detect_writes_gray_pgm_as_ppm_and_names_dicom_and_bad_files_once(

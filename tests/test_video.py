@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import argparse
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -201,7 +203,28 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "1", "2", "3"]) == 2
     assert "--gate takes no value" in capsys.readouterr().err
+    for lo, hi in (("6", "3"), ("-1", "3"), ("1", "inf")):  # in the command's own terms, not the Python API's
+        assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", lo, hi]) == 2
+        assert "--gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH" in capsys.readouterr().err
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    assert main(["video", str(empty), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    assert "is empty (0 bytes)" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_video_and_detect_help_give_their_default_weights_and_the_run_names_them(
+        tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    from cvdenoise.cli import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for cmd, expected in (("video", "fast"), ("detect", "fast"), ("denoise", "default")):
+        assert subcommands[cmd].parse_args(["x", "-o", "y", "--model", "m.yaml"][: 3 if cmd != "detect" else 5]).weights == expected
+        assert f"'{expected}' (default)" in " ".join(subcommands[cmd].format_help().split())
+    src = tmp_path / "in.avi"
+    _write_video(src, [add_noise(cv2.cvtColor(clean_rgb[:64, :64], cv2.COLOR_RGB2BGR), 20, seed=i) for i in range(2)])
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "-q"]) == 0
+    assert re.search(r"wrote 2 frames .*; fast, \w+ ×1 on cpu\)", capsys.readouterr().out)
 
 
 def test_public_api() -> None:

@@ -182,9 +182,11 @@ class DetectionRun(list[FrameTiming]):
     """What :func:`run_detection` did: a list of :class:`FrameTiming` (one per frame written)
     plus ``failed``, the ``(file, reason)`` of images that could not be read or written."""
 
-    def __init__(self) -> None:
+    def __init__(self, timing_file: Path | None = None) -> None:
         super().__init__()
         self.failed: list[tuple[Path, str]] = []
+        #: the CSV of the per-frame timings (``out/timing.csv``, ``out/<stem>.timing.csv`` for a video)
+        self.timing_file = timing_file
 
 
 #: model suffixes Ultralytics builds from a config (bundled with the package: no download)
@@ -236,8 +238,9 @@ def run_detection(
     never over an input, never into an input folder, earlier outputs inside an input folder are
     not read again); an image that cannot be read or written is recorded in
     :attr:`DetectionRun.failed` and the others are still processed. A video is written as
-    ``out/<stem>.mp4`` (even width and height, as the codec needs). A ``timing.csv`` (frame,
-    denoise_ms, detect_ms, detections) is written to ``out``; YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
+    ``out/<stem>.mp4`` (even width and height, as the codec needs). A CSV of timings (frame,
+    denoise_ms, detect_ms, detections) is written to ``out``: ``timing.csv`` for images,
+    ``<stem>.timing.csv`` for a video (so clips run into one folder keep theirs); YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
     first row is not its start-up. YOLO runs on the denoiser's device. ``denoiser=None`` loads
     ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
 
@@ -270,7 +273,7 @@ def run_detection(
                          "and export the frames as images first")
     if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
         raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
-                         "annotated images (or <stem>.mp4) and timing.csv into a folder; give a folder")
+                         "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
     is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
     planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
     records = OutputRecords()
@@ -295,7 +298,8 @@ def run_detection(
         raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
     if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
         raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
-    video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / "timing.csv"))
+    timing_name = "timing.csv" if is_images else f"{src.stem}.timing.csv"
+    video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
     extra = [timing_job] if is_images else [video_job, timing_job]
     for job in extra:  # the files besides the images: also never over a file of the user's
         if job.dst.exists() and not overwrite and not records.ours(job.dst):
@@ -305,7 +309,7 @@ def run_detection(
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
-    run = DetectionRun()
+    run = DetectionRun(out / timing_name)
     run.failed += [(p, "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)") for p in skipped_dicom]
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
