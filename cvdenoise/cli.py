@@ -75,7 +75,8 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
                         "(together about one float32 pass), else 1")
     p.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
                    help="where the model runs: torch (default for weights) or onnxruntime (float32 on the CPU; "
-                        "pip install 'cvdenoise[onnx]'); an exported file (.onnx; TorchScript .pt, .ts, .torchscript) always runs in its own runtime")
+                        "pip install 'cvdenoise[onnx]'); omit it for an exported file (.onnx; TorchScript .pt, .ts, "
+                        ".torchscript), which always runs in its own runtime")
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202
@@ -89,7 +90,9 @@ def _load(args: argparse.Namespace):  # noqa: ANN202
 
 def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
     """What ran, for a command's summary line: ``color-fast, fp32 ×1 on cpu``."""
-    return f"{den.name}, {den.precision} ×{den.ensemble} on {den.device}"
+    graph = den.metadata.get("precision")  # an exported file: its graph's precision (its I/O is float32)
+    precision = f"{graph} graph" if graph else den.precision
+    return f"{den.name}, {precision} ×{den.ensemble} on {den.device}"
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
@@ -239,7 +242,9 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     from .model import count_macs, count_params
     from .weights import FAMILIES, WeightsError, available, load_model, read_card
 
-    for name in args.paths or available():
+    names = [member for n in args.paths for member in (FAMILIES[n].values() if n in FAMILIES else [n])]
+    bad = 0
+    for name in dict.fromkeys(names or available()):  # (a family names its members: `weights fast`)
         try:
             card = read_card(name)
             if args.paths:  # a file named is opened and checked (a half-copied one with a good card fails)
@@ -247,7 +252,8 @@ def _cmd_weights(args: argparse.Namespace) -> int:
                 card = {"parameters": count_params(model), "macs_per_pixel": round(count_macs(model)), **card}
         except WeightsError as e:
             print(f"cvdenoise weights: error: {e}", file=sys.stderr)
-            return 2
+            bad += 1
+            continue  # the other files are still described
         fam = [f for f, m in FAMILIES.items() if name in m.values()]
         bench = card.get("benchmark", {})
         rule = card.get("auto_strength") or {}
@@ -256,9 +262,10 @@ def _cmd_weights(args: argparse.Namespace) -> int:
             f"{name:18s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
             f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
             f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
-            f"  {json.dumps(bench) if bench and args.verbose else ''}".rstrip()
         )
-    return 0
+        if bench and args.verbose:
+            print("  benchmark: " + json.dumps(bench, indent=2).replace("\n", "\n  "))
+    return 2 if bad else 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -378,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("weights", help="list shipped weights, or describe weights files")
     p.add_argument("paths", nargs="*", metavar="WEIGHTS",
-                   help="shipped names or .safetensors files to describe (default: every shipped file)")
+                   help="shipped names (a family such as 'fast': its colour and gray files) or .safetensors files "
+                        "to describe (default: every shipped file)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the benchmark figures of each card")
     p.set_defaults(func=_cmd_weights)
     return parser

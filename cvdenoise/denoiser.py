@@ -265,7 +265,7 @@ def exported_runtime(weights: str | Path, runtime: str | None = None) -> Runtime
     own: Runtime = "torch" if Path(weights).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
     if runtime not in (None, own):
         raise ValueError(f"{weights}: an exported model runs in its own runtime, {own}; got runtime={runtime!r} "
-                         "(leave runtime at None)")
+                         "(omit runtime / --runtime)")
     return own
 
 
@@ -916,10 +916,11 @@ def load(
 
         own = exported_runtime(name, runtime)
         kw["runtime"] = "torch"  # no nn.Module to convert; den.runtime names the file's runtime below
-        if half is True:
-            raise ValueError(f"{name}: an exported model's precision is fixed at export time (cvdenoise export --half)")
         kw["half"] = False
         be = load_backend(weights, resolve_device(device))
+        if half is True and be.metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
+            raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
+                             "(export an fp16 graph with cvdenoise export --half)")
         if be.size is not None and be.size[0] != be.size[1] and kw["ensemble"] > 2:
             raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
         if be.size is not None:  # fixed H×W export: every tile must fit it
@@ -931,6 +932,12 @@ def load(
         except (ValueError, TypeError) as e:
             raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
         rules = {be.channels: rule} if rule else {}
+        if strength == "auto" and not rule:
+            warnings.warn(
+                f"{name}: the export carries no auto_strength rule (its weights had no model card), so "
+                "strength='auto' gives the plain model output; pass a strength to silence this",
+                UserWarning, stacklevel=2,
+            )
         den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
         den.runtime = own
         if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile

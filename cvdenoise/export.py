@@ -48,6 +48,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -206,6 +207,36 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
     return Path(name).stem, model, read_card(weights)
 
 
+def _rule_notes(meta: dict[str, str]) -> list[str]:
+    """The report's note when the export carries no ``strength="auto"`` rule."""
+    if "auto_strength" in meta:
+        return []
+    return ["no auto_strength rule (the weights have no model card with one): strength='auto' of "
+            "cvdenoise.load() of this file gives the plain model output"]
+
+
+def _check_writable(path: Path) -> None:
+    """``ExportArgumentError`` now, not after the export work, when ``path`` cannot be written:
+    its nearest existing folder takes no new file (read-only, immutable, a pseudo file system)."""
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        return  # (reported by the suffix and folder checks, or by the save itself)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ExportArgumentError(f"cannot write {path}: {folder} takes no new file ({e.strerror or e})") from None
+
+
+def _weights_digest(model: DenoiseAutoencoder) -> str:
+    """sha256 of the model's tensors (names, shapes, float32 values): tells which weights an export holds."""
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(f"{k}:{tuple(v.shape)};".encode())
+        h.update(v.detach().float().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
     twin = DenoiseAutoencoder(model.config)
@@ -222,6 +253,7 @@ def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool, car
         **({"auto_strength": json.dumps({k: rule[k] for k in ("a", "b", "k") if k in rule})} if rule else {}),
         "cvdenoise_version": __version__,
         "weights": name,
+        "weights_sha256": _weights_digest(model),
         "channels": str(c),
         "value_range": "0,1",
         "multiple": str(model.multiple),
@@ -393,7 +425,9 @@ def to_onnx(
 
     Args:
         path: output file (``.onnx``; parent folders are created). Weights are stored inside
-            the file (no external-data side file).
+            the file (no external-data side file). A file already there is replaced once the new
+            one passes its checks, whoever wrote it (``cvdenoise export`` refuses a file it did
+            not write unless ``--overwrite``).
         weights: ``"default"``/``"fast"`` (the family member for ``channels``), a shipped file
             name (``"gray-fast"``) or a ``.safetensors`` path.
         channels: 3 (RGB) or 1 (gray) to pick from a family (default 3); for a file ``None``
@@ -433,6 +467,7 @@ def to_onnx(
         raise ExportArgumentError(f"opset {opset} is newer than this onnx package knows ({newest}); use {MIN_OPSET}..{newest}")
     path = Path(path)
     _check_suffix(path, "onnx")
+    _check_writable(path)
     _check_flags(half=half, check=check)
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
@@ -473,7 +508,7 @@ def to_onnx(
         program.save(str(path), external_data=False)
 
         report = ExportReport(path=path, format="onnx", weights=name, channels=c, multiple=m, half=half,
-                              file_size=path.stat().st_size, metadata=meta)
+                              file_size=path.stat().st_size, metadata=meta, notes=_rule_notes(meta))
         if path.suffix.lower() not in ONNX_SUFFIXES:
             report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises ONNX files by '.onnx'")
         if not check:
@@ -530,7 +565,8 @@ def to_torchscript(
     ``torch.jit.load(path, _extra_files={"cvdenoise.json": ""})`` or :func:`cvdenoise.load`.
 
     Args:
-        path: output archive (``.pt``, ``.ts`` or ``.torchscript``).
+        path: output archive (``.pt``, ``.ts`` or ``.torchscript``); replaced like :func:`to_onnx`'s
+            (a file already there, whoever wrote it, once the new one passes its checks).
         weights, channels, half, check: as in :func:`to_onnx` (the check reloads the archive
             with ``torch.jit.load`` on CPU, or on CUDA for ``half`` when available).
 
@@ -543,6 +579,7 @@ def to_torchscript(
     """
     path = Path(path)
     _check_suffix(path, "torchscript")
+    _check_writable(path)
     _check_flags(half=half, check=check)
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
@@ -570,7 +607,7 @@ def to_torchscript(
             torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
 
         report = ExportReport(path=path, format="torchscript", weights=name, channels=c, multiple=m, half=half,
-                              file_size=path.stat().st_size, metadata=meta, notes=notes)
+                              file_size=path.stat().st_size, metadata=meta, notes=notes + _rule_notes(meta))
         if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
             report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises TorchScript by {list(TORCHSCRIPT_SUFFIXES)}")
         if not check:

@@ -164,6 +164,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
 
         if path.suffix.lower() == ".safetensors":
             hint = ""
+        elif path.suffix.lower() == ".json":
+            hint = f" ({path.name} is a model card: pass the weights file next to it, {path.with_suffix('.safetensors').name})"
         elif path.suffix.lower() in EXPORTED_SUFFIXES:
             hint = " (an exported model, not weights: cvdenoise.load() runs it, the weights commands do not)"
         else:

@@ -496,3 +496,21 @@ def test_a_png_missing_its_end_chunk_is_decoded_and_a_half_png_named_once(tmp_pa
     assert f"cvdenoise: warning: {tmp_path / 'in' / 'no_iend.png'}: truncated PNG (no end marker): only the part that is there was decoded" in lines
     assert not any("libpng" in line for line in lines), lines
     assert any("half.png" in line and "truncated or corrupt PNG" in line for line in lines), lines
+
+
+def test_weights_command_takes_a_family_and_goes_on_after_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["weights", "fast"]) == 0  # the alias the listing shows: both members described
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in out] == ["color-fast", "gray-fast"]
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    assert main(["weights", str(bad), "color-fast"]) == 2  # the bad file is reported, the good one still described
+    captured = capsys.readouterr()
+    assert "bad.safetensors" in captured.err and captured.out.startswith("color-fast")
+    assert main(["weights", "color-fast", "-v"]) == 0
+    verbose = capsys.readouterr().out
+    assert "  benchmark: {" in verbose and len(max(verbose.splitlines(), key=len)) < 200  # indented JSON, not one long line
+    card = tmp_path / "card.json"
+    card.write_text("{}")
+    assert main(["weights", str(card)]) == 2
+    assert "card.json is a model card: pass the weights file next to it, card.safetensors" in capsys.readouterr().err

@@ -558,3 +558,53 @@ def test_transforms_refuse_a_file_they_cannot_load_at_construction(exported: Exp
             with pytest.raises(ValueError, match=message):  # a WeightsError (in pydantic's error for albumentations)
                 cls(str(path))
     Denoise(str(exported("onnx")[0]))  # a good export constructs
+
+
+def test_metadata_names_the_weights_by_digest(exported: Exporter) -> None:
+    """User-trained weights exported under a shipped name are told apart by ``weights_sha256``."""
+    _, rep = exported("onnx", 3)
+    _, gray = exported("torchscript", 1)
+    assert rep.metadata["weights_sha256"] == export._weights_digest(load_model("color-fast"))
+    assert gray.metadata["weights_sha256"] == export._weights_digest(load_model("gray-fast")) != rep.metadata["weights_sha256"]
+    nudged = load_model("color-fast")
+    with torch.no_grad():
+        nudged.tail.bias[0] += 1e-3
+    assert export._weights_digest(nudged) != rep.metadata["weights_sha256"]
+
+
+def test_fp16_export_accepts_half_and_the_cli_names_its_graph(exported: Exporter) -> None:
+    from cvdenoise.cli import _model_words
+
+    path, _ = exported("onnx", 3, half=True)
+    assert cvdenoise.load(path, half=True).metadata["precision"] == "fp16"  # asked for as what it is: fine
+    assert "fp16 graph" in _model_words(cvdenoise.load(path))
+    with pytest.raises(ValueError, match="a float32 export.*cvdenoise export --half"):
+        cvdenoise.load(exported("onnx", 3)[0], half=True)
+    with pytest.raises(ValueError, match=r"omit runtime / --runtime"):
+        cvdenoise.load(path, runtime="torch")
+
+
+def test_export_of_weights_without_a_card_says_auto_is_the_plain_output(tmp_path: Path) -> None:
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    copy = tmp_path / "mine.safetensors"
+    shutil.copy(resolve("color-fast"), copy)  # no card beside it: no auto_strength rule
+    rep = to_torchscript(tmp_path / "mine.pt", copy, check=False)
+    assert any("no auto_strength rule" in n for n in rep.notes) and "note: no auto_strength rule" in rep.summary()
+    with pytest.warns(UserWarning, match="no auto_strength rule"):
+        cvdenoise.load(tmp_path / "mine.pt")
+    shipped = to_torchscript(tmp_path / "shipped.pt", "fast", check=False)
+    assert not any("auto_strength" in n for n in shipped.notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cvdenoise.load(tmp_path / "shipped.pt")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_export_into_a_folder_that_takes_no_file_is_refused_before_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export.torch.jit, "trace", lambda *a, **k: pytest.fail("the export work started"))
+    for fn in (to_onnx, to_torchscript):
+        with pytest.raises(ExportArgumentError, match=r"cannot write /proc/cvdenoise-test\.\w+: /proc takes no new file"):
+            fn(f"/proc/cvdenoise-test.{'onnx' if fn is to_onnx else 'pt'}", "fast")
