@@ -172,7 +172,7 @@ def test_masked_no_data_cells_are_denoised_around(fast: cvdenoise.Denoiser, clea
 
 
 def test_strength_array_of_several_values_gets_the_strength_message(fast: cvdenoise.Denoiser) -> None:
-    with pytest.raises(ValueError, match=re.escape("strength must be a number in [0, 1] or 'auto', got array([0.5, 0.2])")):
+    with pytest.raises(ValueError, match=re.escape("strength must be a number in [0, 1] or 'auto', got array(")):
         fast(np.zeros((16, 16, 3), np.uint8), strength=np.array([0.5, 0.2]))
 
 
