@@ -492,9 +492,9 @@ class Denoiser:
         if isinstance(image, np.ma.MaskedArray):  # denoised as its data; the mask and masked cells are kept
             mask = np.ma.getmaskarray(image)
             data = np.asarray(image.data)
-            out = self(_fill_masked(data, mask), channel_order=order, strength=s)
-            out[mask] = data[mask]
-            return np.ma.MaskedArray(out, mask=mask.copy())
+            denoised = self(_fill_masked(data, mask), channel_order=order, strength=s)
+            denoised[mask] = data[mask]
+            return np.ma.MaskedArray(denoised, mask=mask.copy())
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
             return native.astype(image.dtype)
@@ -507,11 +507,11 @@ class Denoiser:
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
             check_pil_mode(image)
-            out = self(np.asarray(image), channel_order="rgb", strength=s)
+            pixels = self(np.asarray(image), channel_order="rgb", strength=s)
             if image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
-                result = PIL.Image.frombytes(image.mode, image.size, out.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
+                result = PIL.Image.frombytes(image.mode, image.size, pixels.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
             else:
-                result = PIL.Image.fromarray(out)  # (a big-endian array comes back as "I;16B")
+                result = PIL.Image.fromarray(pixels)  # (a big-endian array comes back as "I;16B")
             result.info.update(image.info)  # dpi, ICC profile, …: the pixels' meaning is unchanged
             return result
         elif is_dicom_dataset(image):
