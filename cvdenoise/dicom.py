@@ -3,7 +3,9 @@
 Pixel data is denoised in place of the original: every other element (patient, study, series,
 geometry, window settings) is kept, and so are the pixel dtype, ``BitsStored`` and the
 signedness. As the standard asks of changed pixels, the copy is a new instance: a new SOP
-Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are mapped to ``[0, 1]`` by the dataset's min/max (one mapping for all its frames) for the model and back.
+Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are mapped to ``[0, 1]`` by the dataset's min/max (one mapping for all its frames) for the model and back;
+pixels holding ``PixelPaddingValue`` (outside the imaged area) are left out of that mapping,
+filled from their surroundings for the model, and written back as stored.
 Compressed transfer syntaxes are decoded (when pydicom has a decoder) and written uncompressed.
 """
 
@@ -13,6 +15,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .io import atomic_write
@@ -22,9 +25,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .denoiser import Denoiser, Strength
 
-__all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "read_dicom", "write_dicom", "denoise_dataset", "dataset_from_array"]
+__all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "is_dicom_file", "read_dicom", "write_dicom", "denoise_dataset",
+           "dataset_from_array"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+def is_dicom_file(path: str | Path) -> bool:
+    """True for a ``.dcm``/``.dicom`` file, and for a DICOM file named as DICOM media name them
+    (PS3.10: ``DICOM/ST0/IM00001``, no suffix, or a UID whose last part is digits) that holds the
+    ``DICM`` mark at byte 128; other names are not opened."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        return True
+    if suffix not in ("",) and not suffix[1:].isdigit():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def _pydicom() -> Any:
@@ -86,16 +108,47 @@ def dataset_from_array(pixels: np.ndarray, bits_stored: int, **elements: Any) ->
     return ds
 
 
+def padding_mask(ds: "Dataset", arr: np.ndarray) -> np.ndarray | None:
+    """Where ``arr`` (``ds``'s stored values) holds ``PixelPaddingValue`` (up to
+    ``PixelPaddingRangeLimit`` when given): pixels outside the imaged area, such as the corners
+    of a CT's circular field of view; ``None`` when the dataset declares none or none is there."""
+    pad = ds.get("PixelPaddingValue")
+    if pad is None or int(getattr(ds, "SamplesPerPixel", 1)) != 1:
+        return None
+    pad = int(pad.value if hasattr(pad, "value") else pad)
+    limit = ds.get("PixelPaddingRangeLimit")
+    limit = pad if limit is None else int(limit.value if hasattr(limit, "value") else limit)
+    mask = (arr >= min(pad, limit)) & (arr <= max(pad, limit))
+    return mask if mask.any() else None
+
+
 def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser",
-                   strength: "Strength | None") -> tuple[np.ndarray, list[float]]:
-    """One frame mapped from ``[lo, hi]`` to ``[0, 1]``, denoised and mapped back; its strength."""
+                   strength: "Strength | None", pad: np.ndarray | None = None) -> tuple[np.ndarray, list[float]]:
+    """One frame mapped from ``[lo, hi]`` to ``[0, 1]``, denoised and mapped back; its strength.
+    ``pad`` (``(H,W)`` bool): padding pixels, filled for the model with a smooth continuation of
+    the imaged area plus noise of its level (a blind model reads the noise level from what it
+    sees: a flat fill made it denoise the whole frame less, and the edge next to the fill hardly
+    at all), and returned exactly as stored."""
     if hi <= lo:  # a constant dataset: nothing to denoise
         return frame, [0.0]
     x = ((frame.astype(np.float32) - lo) / (hi - lo)).clip(0, 1)
+    if pad is not None:
+        if pad.all():
+            return frame, [0.0]
+        from .noise import estimate_sigma
+
+        sigma = float(estimate_sigma(np.where(pad, 0.0, x).astype(np.float32))) / 255  # (padding reads as clipped: left out)
+        fill = cv2.inpaint(x, pad.astype(np.uint8), 3, cv2.INPAINT_NS)  # (Telea oscillates on float data)
+        noise = np.random.default_rng(0).normal(0.0, sigma, int(pad.sum())).astype(np.float32)
+        x = x.copy()
+        x[pad] = np.clip(fill[pad] + noise, 0.0, 1.0)
     y = denoiser(x, channel_order="rgb", strength=strength)
     out = np.rint(y.astype(np.float64) * (hi - lo) + lo)
     info = np.iinfo(frame.dtype) if np.issubdtype(frame.dtype, np.integer) else None
-    return (out.clip(info.min, info.max).astype(frame.dtype) if info else out.astype(frame.dtype)), denoiser.last_strength
+    result = out.clip(info.min, info.max).astype(frame.dtype) if info else out.astype(frame.dtype)
+    if pad is not None:
+        result[pad] = frame[pad]
+    return result, denoiser.last_strength
 
 
 def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | None" = None) -> "Dataset":
@@ -121,11 +174,14 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
                          f"colour RGB/YBR only{hint}")
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     rgb = int(getattr(ds, "SamplesPerPixel", 1)) == 3
-    lo, hi = float(arr.min()), float(arr.max())  # one mapping for every frame: no flicker between them
+    pad = padding_mask(ds, arr)  # PixelPaddingValue: outside the image, kept as stored and out of the mapping
+    valid = arr if pad is None or pad.all() else arr[~pad]
+    lo, hi = float(valid.min()), float(valid.max())  # one mapping for every frame: no flicker between them
     strengths: list[float] = []
     outs = []
-    for frame in arr if frames > 1 else arr[None]:
-        y, s = _denoise_frame(frame, lo, hi, denoiser, strength)
+    for i, frame in enumerate(arr if frames > 1 else arr[None]):
+        frame_pad = None if pad is None else (pad[i] if frames > 1 else pad)
+        y, s = _denoise_frame(frame, lo, hi, denoiser, strength, frame_pad)
         outs.append(y)
         strengths += s
     out = np.stack(outs) if frames > 1 else outs[0]

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ._checks import check_float_range
 from .data import IMAGE_SUFFIXES
-from .dicom import DICOM_SUFFIXES, denoise_dataset, read_dicom, write_dicom
+from .dicom import DICOM_SUFFIXES, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import check_encodable, file_above, read_image, read_metadata, write_image
 
@@ -242,8 +242,8 @@ def plan_jobs(
             for f in _files_under(root, skip=out, records=records):
                 if f.suffix.lower() in OTHER_IMAGE_SUFFIXES:
                     unread.append(f)
-                if f.suffix.lower() not in images or _is_apple_double(f):
-                    continue
+                if (f.suffix.lower() not in images and not is_dicom_file(f)) or _is_apple_double(f):
+                    continue  # (DICOM media name files IM00001: no suffix, found by their DICM mark)
                 if f.name.startswith(".cvdenoise-"):
                     continue  # a temporary file left by an interrupted write
                 jobs.append(Job(f, out / f.relative_to(root)))
@@ -381,7 +381,7 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
-            if job.src.suffix.lower() in DICOM_SUFFIXES:
+            if is_dicom_file(job.src):
                 write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
             else:
                 image = read_image(job.src)

@@ -629,11 +629,14 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     try:
         (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
         entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
-        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel: the first value (of one per sample)
-        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 262, 277) and e[1] in (3, 4)}
+        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration: the first
+        # value (of one per sample)
+        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 262, 277, 284) and e[1] in (3, 4)}
     except (struct.error, IndexError):
         return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
+    if tags.get(284) == 2 and samples >= 3 and bits > 8:  # separate colour planes: OpenCV scrambles them above 8 bits
+        return _planar_tiff(path, buf, samples, bits)
     channels = 1 if img.ndim == 2 else img.shape[2]
     if photometric == 5 and samples == 4 and channels == 4:  # CMYK: OpenCV makes it BGR + an opaque "alpha"
         return img[..., :3]
@@ -645,6 +648,34 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     if bits == 16 and img.dtype == np.uint8:
         raise ImageReadError(f"{path}: a 16-bit TIFF that OpenCV decodes only as 8-bit (save it as PNG or RGB TIFF)")
     return img
+
+
+def _planar_tiff(path: Path, buf: _Buffer, samples: int, bits: int) -> np.ndarray:
+    """The first page of a TIFF stored with separate colour planes (PlanarConfiguration 2), as
+    ``(H,W,C)`` BGR(A) like OpenCV's images, read by ``tifffile`` (OpenCV 4.x/5.x decodes such
+    16-bit and float files into a scrambled image without an error)."""
+    import io
+
+    try:
+        import tifffile
+    except ImportError:
+        raise ImageReadError(
+            f"{path}: a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2), which OpenCV decodes "
+            "wrongly: pip install tifffile (cvdenoise then reads it), or save it with contiguous (chunky) planes"
+        ) from None
+    try:
+        with tifffile.TiffFile(io.BytesIO(bytes(buf))) as tif:
+            page = tif.pages.first
+            planes = page.asarray()
+            separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    except Exception as e:  # noqa: BLE001 - tifffile raises many kinds for damaged files
+        raise ImageReadError(f"{path}: cannot decode its separate colour planes: {e}") from e
+    if separate:
+        planes = np.moveaxis(planes, -3, -1)  # (C,H,W) → (H,W,C)
+    if planes.ndim != 3 or planes.shape[2] != samples:
+        raise ImageReadError(f"{path}: unexpected planar TIFF layout {planes.shape} for {samples} samples per pixel")
+    order = [2, 1, 0] + list(range(3, samples))  # RGB(A) → BGR(A), OpenCV's order
+    return np.ascontiguousarray(planes[..., order]).astype(planes.dtype.newbyteorder("="), copy=False)
 
 
 def _opencv_reason(error: cv2.error) -> str:

@@ -89,3 +89,44 @@ def test_per_call_strength_frames_mapped_alike_and_palette_refused(ct_pair: tupl
     palette.PhotometricInterpretation = "PALETTE COLOR"
     with pytest.raises(ValueError, match="'PALETTE COLOR' is not supported.*apply_color_lut"):
         den(palette)
+
+
+def test_pixel_padding_is_kept_and_left_out_of_the_mapping(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """A CT's PixelPaddingValue (outside the circular field of view) stays as stored, does not set
+    the value mapping, and the image's edge next to it is denoised like its inside."""
+    clean, noisy = ct_pair
+    h, w = clean.shape
+    yy, xx = np.mgrid[:h, :w]
+    outside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 > (0.45 * min(h, w)) ** 2
+    padded = noisy.copy()
+    padded[outside] = -2000
+    ds = make_dicom(padded, 12)
+    ds.PixelPaddingValue = -2000
+    den = cvdenoise.load("fast")
+    px = den(ds).pixel_array
+    assert np.array_equal(px[outside], padded[outside])  # padding untouched
+    plain = den(make_dicom(noisy, 12))  # the same image without padding
+    inside = ~outside
+    edge = inside & ((yy - h / 2) ** 2 + (xx - w / 2) ** 2 > (0.45 * min(h, w) - 4) ** 2)  # a 4-px ring inside the FOV
+    err = lambda a, m: float(np.sqrt(np.mean((a[m].astype(float) - clean[m]) ** 2)))  # noqa: E731
+    noise = err(noisy, edge)
+    assert err(px, edge) < 0.7 * noise  # the ring next to the padding is denoised
+    assert abs(err(px, inside) - err(plain.pixel_array, inside)) < 0.1 * err(plain.pixel_array, inside)
+
+
+def test_dicom_files_named_as_on_dicom_media_are_found_and_denoised(
+        tmp_path: Path, ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    _, noisy = ct_pair
+    media = tmp_path / "in" / "DICOM" / "ST0"
+    media.mkdir(parents=True)
+    make_dicom(noisy, 12).save_as(media / "IM00001", enforce_file_format=True)
+    make_dicom(noisy, 12).save_as(media / "1.2.840.10008.5", enforce_file_format=True)  # a UID as the name
+    (media / "README").write_text("not an image")  # no suffix, no DICM mark: not taken
+    out = tmp_path / "out"
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "-q", "-w", "fast"]) == 0
+    for name in ("IM00001", "1.2.840.10008.5"):
+        b = pydicom.dcmread(out / "DICOM" / "ST0" / name)
+        assert b.pixel_array.shape == noisy.shape and not np.array_equal(b.pixel_array, noisy)
+    assert not (out / "DICOM" / "ST0" / "README").exists()
+    assert main(["denoise", str(media / "IM00001"), "-o", str(tmp_path / "one"), "-q", "-w", "fast"]) == 0  # named directly
+    assert (tmp_path / "one" / "IM00001").is_file()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -550,3 +551,19 @@ def test_write_image_refuses_alpha_in_a_jpeg(tmp_path: Path) -> None:
         write_image(tmp_path / "a.jpg", rgba)
     assert not list(tmp_path.iterdir())
     assert write_image(tmp_path / "a.png", rgba).is_file()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_tiff_with_separate_colour_planes_reads_like_a_contiguous_one(tmp_path: Path, clean_rgb: np.ndarray,
+                                                                      dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV scrambles 16-bit/float TIFFs stored plane by plane (PlanarConfiguration 2), without an error."""
+    tifffile = pytest.importorskip("tifffile")
+    rgb = (clean_rgb[:64, :80].astype(np.float64) * (257 if dtype == np.uint16 else 1 / 255)).astype(dtype)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    tifffile.imwrite(tmp_path / "chunky.tif", rgb, photometric="rgb")
+    got = read_image(tmp_path / "planar.tif")
+    assert got.dtype == dtype and np.array_equal(got, read_image(tmp_path / "chunky.tif"))
+    assert np.array_equal(got[..., ::-1], rgb)  # BGR, as OpenCV gives every other image
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # without tifffile: refused, not scrambled
+    with pytest.raises(ImageReadError, match="separate colour planes.*pip install tifffile"):
+        read_image(tmp_path / "planar.tif")

@@ -262,13 +262,13 @@ def run_detection(
     from ..data import IMAGE_SUFFIXES
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import atomic_write, file_above, read_image, write_image
-    from ..dicom import DICOM_SUFFIXES
+    from ..dicom import is_dicom_file
     from ..video import VIDEO_SUFFIXES, FrameFilter, read_video, same_file, video_writer, warn_if_truncated
 
     src, out = Path(source), Path(out)
     if not src.exists():
         raise FileNotFoundError(f"source not found: {src}")
-    if src.suffix.lower() in DICOM_SUFFIXES:
+    if src.is_file() and is_dicom_file(src):
         raise ValueError(f"{src}: detect takes photos and videos, not DICOM; denoise it with `cvdenoise denoise` "
                          "and export the frames as images first")
     if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
@@ -278,7 +278,7 @@ def run_detection(
     planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
     records = OutputRecords()
     jobs: list[Job] = []
-    skipped_dicom = [j.src for j in planned if j.src.suffix.lower() in DICOM_SUFFIXES]
+    skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
     for j in planned:
         if j.src.suffix.lower() not in IMAGE_SUFFIXES:
             continue
