@@ -229,6 +229,18 @@ class OnnxBackend:
         return out.to(x.device)
 
 
+def _is_torch_save_archive(path: Path) -> bool:
+    """A zip written by ``torch.save`` (pickled data, no TorchScript code or constants)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.endswith("/data.pkl") for n in names) and not any(n.endswith("/constants.pkl") for n in names)
+
+
 class TorchScriptBackend:
     """A TorchScript module (``torch.jit.load``) behind the backend interface.
 
@@ -257,6 +269,12 @@ class TorchScriptBackend:
                 warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
                 self.module = torch.jit.load(str(self.path), map_location=self.device, _extra_files=extra)
         except Exception as e:  # RuntimeError from the zip reader / deserializer, and friends
+            if _is_torch_save_archive(self.path):  # (torch's own message calls it "likely corrupted")
+                raise WeightsError(
+                    f"{self.path} is a torch.save checkpoint, not a TorchScript export: a `cvdenoise train` run's "
+                    "last.pt continues with `cvdenoise train --resume`; the run's weights are the <name>.safetensors "
+                    "beside it (written at each validation and when the run is interrupted)"
+                ) from None
             raise WeightsError(
                 f"{self.path} is not a loadable TorchScript archive ({e.__class__.__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else e!r}); torch.save checkpoints are not supported — "

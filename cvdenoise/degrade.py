@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import albumentations as A
 import numpy as np
 
-from ._checks import check_float_range
+from ._checks import check_float_range, is_integer
 
 __all__ = [
     "DegradationConfig",
@@ -52,7 +52,10 @@ Range = tuple[float, float]
 class DegradationConfig:
     """Probabilities and strength ranges of each degradation family.
 
-    Noise strengths are in units of the ``[0, 1]`` value range (``sigma=25/255`` etc).
+    Noise strengths are in units of the ``[0, 1]`` value range (``sigma=25/255`` etc), except
+    ``iso_intensity``: albumentations' ``ISONoise`` scales its noise by the image's own colour
+    spread, so it adds nothing to a flat crop and more to a colourful one. ``motion_kernel``
+    sizes are odd.
     ``noise_kinds`` weights which noise model runs when noise is applied.
     """
 
@@ -113,6 +116,9 @@ class DegradationConfig:
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
                                  f"{lowest} <= low <= high <= {highest}, got {r!r}")
+        if any(int(k) % 2 == 0 for k in self.motion_kernel):  # (the kernels drawn are odd)
+            raise ValueError(f"DegradationConfig.motion_kernel must be odd sizes (a kernel has a centre pixel), "
+                             f"got {self.motion_kernel!r}")
         try:
             kinds = dict(self.noise_kinds)
         except (TypeError, ValueError):
@@ -284,6 +290,9 @@ def resolve_config(config: DegradationConfig | str) -> DegradationConfig:
         if config not in PRESETS:
             raise ValueError(f"unknown degradation preset {config!r}; choose from {sorted(PRESETS)}")
         return PRESETS[config]
+    if not isinstance(config, DegradationConfig):
+        raise TypeError(f"expected a DegradationConfig or a preset name from {sorted(PRESETS)}, "
+                        f"got {type(config).__name__}")
     return config
 
 
@@ -431,6 +440,11 @@ class Degrader:
 
     # -- the chain -------------------------------------------------------------------------
     def __call__(self, image: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        if not isinstance(image, np.ndarray):
+            hint = " (cvdenoise.degrade_torch.TorchDegrader takes tensors)" if type(image).__module__.startswith("torch") else ""
+            raise TypeError(f"expected a numpy image, got {type(image).__module__}.{type(image).__name__}{hint}")
+        if not (rng is None or isinstance(rng, np.random.Generator) or (is_integer(rng) and int(rng) >= 0)):  # type: ignore[arg-type]
+            raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, got {rng!r}")
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
             raise ValueError(f"expected (H,W), (H,W,1) or (H,W,3) image, got shape {image.shape}")

@@ -35,7 +35,7 @@ from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
-from .weights import FAMILIES, WeightsError, load_model, read_card, resolve
+from .weights import FAMILIES, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
@@ -968,6 +968,13 @@ def load(
         warnings.warn(
             f"{weights}: no model card ({card.name}) next to the weights, so strength='auto' has no rule "
             "and gives the plain model output; copy the card along, or pass a strength to silence this",
+            UserWarning, stacklevel=2,
+        )
+    elif strength == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
+        # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
+        warnings.warn(
+            f"{weights}: its model card has no auto_strength rule (one is fitted for the shipped weights), so "
+            "strength='auto' gives the plain model output; pass a strength to silence this",
             UserWarning, stacklevel=2,
         )
     return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)

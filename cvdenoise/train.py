@@ -422,11 +422,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         log.write(json.dumps({"recipe": asdict(cfg), "time": time.time()}) + "\n")
     log.write(json.dumps({"val_pairs": len(val_noisy), "val_input_psnr": val_input_psnr}) + "\n")
 
-    def export(tag: str, val_psnr: float) -> Path:
-        card = {
-            "training": {"recipe": asdict(cfg), "steps_done": step, "val_psnr_db": round(val_psnr, 3)},
-        }
-        return save_weights(ema, out / f"{cfg.name}{tag}.safetensors", card)
+    def export(tag: str, val_psnr: float | None) -> Path:
+        """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
+        interrupted run's weights, exported unvalidated)."""
+        training: dict[str, Any] = {"recipe": asdict(cfg), "steps_done": step,
+                                    "val_psnr_db": None if val_psnr is None else round(val_psnr, 3)}
+        if val_psnr is None:
+            training["interrupted"] = True
+        return save_weights(ema, out / f"{cfg.name}{tag}.safetensors", {"training": training})
 
     def validate() -> float:
         ema.eval()
@@ -494,6 +497,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         tmp.replace(ckpt)
 
     model.train()
+    validated = False  # whether the weights of the current step were exported by a validation
     try:
         while not finished():
             noisy, clean = next(batches)
@@ -547,8 +551,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         deferred = None
         if step > (state["step"] if state is not None else 0):
             deferred = _with_signals_held(save_checkpoint)
+            exported = validated  # (weights of this very step are out already)
+            if not validated:  # the weights so far, usable at once (last.pt is for --resume only)
+                def export_unvalidated() -> None:
+                    export("", None)
+
+                deferred = _with_signals_held(export_unvalidated) or deferred
+                exported = True
             why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
-            tqdm.write(f"{why} at step {step}: checkpoint saved, continue with --resume")
+            weights = f" and weights {out / (cfg.name + '.safetensors')}{'' if validated else ' (not validated)'}" if exported else ""
+            tqdm.write(f"{why} at step {step}: checkpoint saved{weights}; continue with --resume")
         shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
         if shutdown is not None:                                # prints the dead worker's error at exit)
             deferred = _with_signals_held(shutdown) or deferred

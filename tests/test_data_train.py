@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import cvdenoise
 from cvdenoise.cli import build_parser, main
 
 from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
@@ -332,6 +333,13 @@ def test_an_interrupted_run_saves_a_checkpoint_to_resume(tmp_path: Path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2  # before the 60-minute checkpoint
+    # no validation had run: the weights so far are exported anyway (last.pt is for --resume only), marked so
+    card = json.loads((tmp_path / "run" / f"{cfg.name}.json").read_text())
+    assert card["training"]["steps_done"] == 2 and card["training"]["interrupted"] is True
+    assert card["training"]["val_psnr_db"] is None
+    cvdenoise.load(tmp_path / "run" / f"{cfg.name}.safetensors", strength=1.0)
+    with pytest.raises(cvdenoise.weights.WeightsError, match="torch.save checkpoint.*cvdenoise train --resume"):
+        cvdenoise.load(tmp_path / "run" / "last.pt")  # not torch's "likely corrupted"
     monkeypatch.setattr(train_mod, "_loss", _loss)
     train(cfg, resume=True)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 8

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvdenoise.degrade import PRESETS, Degrader, degrade, degrade_batch
+from cvdenoise.degrade import PRESETS, DegradationConfig, Degrader, degrade, degrade_batch
 
 from helpers import psnr
 
@@ -161,3 +161,17 @@ def test_torch_degrader_refuses_values_outside_0_1() -> None:
         deg(torch.rand(2, 3, 16, 16) * 255)
     with pytest.raises(ValueError, match="NaN"):
         deg(torch.full((1, 3, 8, 8), float("nan")))
+
+
+def test_degrade_names_bad_arguments() -> None:
+    image = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(TypeError, match="DegradationConfig or a preset name"):
+        degrade(image, None, 0)  # type: ignore[arg-type]
+    for seed in (-1, 1.5, "0"):
+        with pytest.raises(ValueError, match="seed must be None, an integer >= 0 or a numpy Generator"):
+            degrade(image, "gaussian25", seed)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="TorchDegrader takes tensors"):
+        degrade(torch.zeros(16, 16, 3), "gaussian25", 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="motion_kernel must be odd"):
+        DegradationConfig(motion_kernel=(4, 4))
+    assert degrade(image, "gaussian25", np.int64(3))[0].shape == image.shape  # numpy integers are seeds too

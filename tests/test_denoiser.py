@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import platform
 import re
 import warnings
@@ -502,7 +503,7 @@ def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytes
     from cvdenoise.weights import save_weights
 
     save_weights(load_model("color-default"), tmp_path / "mine.safetensors")
-    assert cvdenoise.load(tmp_path / "mine.safetensors").ensemble == auto[1]
+    assert cvdenoise.load(tmp_path / "mine.safetensors", strength=1.0).ensemble == auto[1]
     with pytest.raises(ValueError, match="ensemble"):
         cvdenoise.load("default", ensemble="best")  # type: ignore[arg-type]
 
@@ -716,6 +717,11 @@ def test_weights_without_their_card_warn_that_auto_strength_has_no_rule(tmp_path
         cvdenoise.load(tmp_path / "copy.safetensors", strength=1.0)  # a fixed strength needs no rule
         shutil.copy(src.with_suffix(".json"), tmp_path / "copy.json")
         assert cvdenoise.load(tmp_path / "copy.safetensors").rules  # the card brings the rule
+    card = json.loads(src.with_suffix(".json").read_text())
+    del card["auto_strength"]  # a card as `cvdenoise train` writes it: no fitted rule
+    (tmp_path / "copy.json").write_text(json.dumps(card))
+    with pytest.warns(UserWarning, match="its model card has no auto_strength rule"):
+        assert cvdenoise.load(tmp_path / "copy.safetensors").rules == {}
 
 
 def test_big_endian_arrays_keep_their_dtype(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:

@@ -325,6 +325,9 @@ def test_foreign_torchscript_gives_weights_error(tmp_path: Path) -> None:
         cvdenoise.load(p)
     ckpt = tmp_path / "checkpoint.pt"
     torch.save({"w": torch.zeros(2)}, ckpt)  # a pickle checkpoint, not TorchScript
+    with pytest.raises(WeightsError, match=r"checkpoint\.pt is a torch\.save checkpoint, not a TorchScript export"):
+        cvdenoise.load(ckpt)
+    ckpt.write_bytes(b"PK\x03\x04 a damaged zip")  # not torch.save's either: the plain message
     with pytest.raises(WeightsError, match=r"checkpoint\.pt is not a loadable TorchScript archive"):
         cvdenoise.load(ckpt)
 
