@@ -973,8 +973,9 @@ def load(
     elif strength == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
         # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
         warnings.warn(
-            f"{weights}: its model card has no auto_strength rule (one is fitted for the shipped weights), so "
-            "strength='auto' gives the plain model output; pass a strength to silence this",
+            f"{weights}: its model card has no auto_strength rule (one is fitted for the shipped weights; the "
+            "repository's benchmarks/strength.py --calibrate fits one), so strength='auto' gives the plain model "
+            "output; pass a strength to silence this",
             UserWarning, stacklevel=2,
         )
     return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)

@@ -34,7 +34,7 @@ from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
 from .denoiser import cpu_has_fast_bf16, resolve_device
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import FAMILIES, WeightsError, color_to_gray, grow, load_model, save_weights
+from .weights import FAMILIES, WeightsError, color_to_gray, grow, load_model, read_card, save_weights
 
 __all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "main"]
 
@@ -134,6 +134,21 @@ _ARCH_FIELDS = ("widths", "enc_blocks", "dec_blocks", "unshuffle")
 
 def _arch_overrides(cfg: TrainConfig) -> dict[str, Any]:
     return {k: getattr(cfg, k) for k in _ARCH_FIELDS if getattr(cfg, k) is not None}
+
+
+def _init_training(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The ``training`` section of the ``--init`` weights' card (without its own earlier stage),
+    or None (no ``--init``, no card, or a card without one)."""
+    if not cfg.init:
+        return None
+    name = FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init
+    try:
+        training = read_card(name).get("training")
+    except (WeightsError, OSError, ValueError):
+        return None
+    if not isinstance(training, dict):
+        return None
+    return {"init": str(cfg.init), **{k: v for k, v in training.items() if k != "previous_stage"}}
 
 
 def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
@@ -426,9 +441,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
         interrupted run's weights, exported unvalidated)."""
         training: dict[str, Any] = {"recipe": asdict(cfg), "steps_done": step,
-                                    "val_psnr_db": None if val_psnr is None else round(val_psnr, 3)}
+                                    "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),
+                                    "val_input_psnr_db": round(val_input_psnr, 3)}
         if val_psnr is None:
             training["interrupted"] = True
+        if init_psnr is not None:  # the --init weights on the same validation pairs: the fine-tune's gain
+            training["init_val_psnr_db"] = round(init_psnr, 3)
+        if previous is not None:  # the --init weights' own training, one level deep
+            training["previous_stage"] = previous
         return save_weights(ema, out / f"{cfg.name}{tag}.safetensors", {"training": training})
 
     def validate() -> float:
@@ -436,6 +456,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         with torch.inference_mode():
             outs = torch.cat([ema(val_noisy[i : i + 8].to(device)) for i in range(0, len(val_noisy), 8)])
         return float(psnr(outs.cpu(), val_clean).mean())
+
+    previous = _init_training(cfg)
+    init_psnr: float | None = state.get("init_val_psnr") if state is not None else None
+    if cfg.init and state is None:  # where a fine-tune starts: the --init weights on the validation pairs
+        init_psnr = validate()
+        log.write(json.dumps({"step": 0, "val_psnr": init_psnr, "init": cfg.init, "time": time.time()}) + "\n")
+        tqdm.write(f"step 0 (the --init weights): val PSNR {init_psnr:.2f} dB ({init_psnr - val_input_psnr:+.2f} dB over the input)")
 
     # the first n_cpu crops of a batch are degraded by the albumentations chain (data workers),
     # the rest by the batched torch chain on the training device (a GPU outruns the workers)
@@ -490,7 +517,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                 "step": step, "best": best, "rng": sampler.rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
-                "elapsed": time.time() - start,
+                "elapsed": time.time() - start, "init_val_psnr": init_psnr,
             },
             tmp,
         )

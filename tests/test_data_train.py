@@ -351,6 +351,12 @@ def test_init_names_the_run_after_the_network_it_starts_from(tmp_path: Path, cap
             "--val-size", "2", "--warmup", "1", "--out", str(out), "--p-dead-leaves", "1"]
     assert main(args) == 0
     assert (out / "color-fast.safetensors").is_file() and not (out / "color-default.safetensors").exists()
+    # the card tells the fine-tune's gain and where it started: the --init weights validated at step 0
+    training = json.loads((out / "color-fast.json").read_text())["training"]
+    assert {"init_val_psnr_db", "val_input_psnr_db", "val_psnr_db"} <= set(training)
+    assert training["previous_stage"]["init"] == "fast" and "recipe" in training["previous_stage"]
+    assert "previous_stage" not in training["previous_stage"]  # one level deep
+    assert "step 0 (the --init weights): val PSNR" in capsys.readouterr().out
     # a weights file: named after its network's size too (it fell back to --size, "default")
     again = ["train", "--init", str(out / "color-fast.safetensors"), *args[3:-4], "--out", str(tmp_path / "ft2"),
              "--p-dead-leaves", "1"]
