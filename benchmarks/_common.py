@@ -85,6 +85,21 @@ def publish(name: str, heading: str, text: str, header: Sequence[str], rows: Seq
     return table
 
 
+def add_write_option(ap: argparse.ArgumentParser) -> None:
+    """``--no-write``: print the table only (also implied by ``--quick``)."""
+    ap.add_argument("--no-write", action="store_true",
+                    help="print only; leave RESULTS.md and results/ alone (a --quick run never writes)")
+
+
+def should_write(args: argparse.Namespace) -> bool:
+    """Whether this run may replace its RESULTS.md section: not with ``--no-write``, and never
+    for a ``--quick`` smoke run (its small figures would replace the published ones)."""
+    if getattr(args, "no_write", False) or getattr(args, "quick", False):
+        print("(--no-write / --quick: RESULTS.md and results/ left unchanged)")
+        return False
+    return True
+
+
 def photo_args(doc: str, crop: int) -> argparse.Namespace:
     """The options of a benchmark over the quality photos: ``--weights``, ``--crop`` and ``--no-write``."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, should_write, write_section  # noqa: E402
 
 from cvdenoise.data import PairSampler  # noqa: E402
 from cvdenoise.degrade_torch import TorchDegrader  # noqa: E402
@@ -45,6 +45,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--preset", default="noise")
+    add_write_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
     sampler = PairSampler(_photos(), crop=args.crop, degradation=args.preset, seed=0)
@@ -73,7 +74,8 @@ def main() -> int:
         f"Machine: {machine()}. Crop {args.crop}², preset `{args.preset}`, batches of {BATCH}, "
         "median of 5 batches.\n\n" + table + "\n"
     )
-    write_section("data", md, {"machine": machine(), "crop": args.crop, "preset": args.preset, "rows": rows})
+    if should_write(args):
+        write_section("data", md, {"machine": machine(), "crop": args.crop, "preset": args.preset, "rows": rows})
     print(md)
     return 0
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, should_write, write_section  # noqa: E402
 
 import onnxruntime as ort  # noqa: E402
 
@@ -193,7 +193,8 @@ the last column is the max abs difference to eager fp32 on CPU (values in [0, 1]
 {markdown_table(["weights", "input", "runtime", "ms", "vs eager", "max abs diff"], rows)}
 """
     print(md)
-    write_section("export", md, data)
+    if should_write(args):
+        write_section("export", md, data)
 
 
 def main() -> None:
@@ -203,7 +204,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--weights", nargs="+", default=["fast", "default"], choices=sorted(FAMILIES))
     p.add_argument("--cpu-only", action="store_true", help="skip the CUDA rows even when CUDA is available")
-    p.add_argument("--quick", action="store_true", help="smoke run: 128×128, 1 repeat, 1 warm-up")
+    p.add_argument("--quick", action="store_true", help="smoke run: 128×128, 1 repeat, 1 warm-up (writes nothing)")
+    add_write_option(p)
     args = p.parse_args()
     if args.quick:
         args.repeats, args.warmup = 1, 1

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, should_write, write_section  # noqa: E402
 
 import cvdenoise  # noqa: E402
 from cvdenoise.video import FrameFilter  # noqa: E402
@@ -59,6 +59,7 @@ def run(weights: list[str]) -> list[dict[str, Any]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", nargs="+", default=["fast", "default"])
+    add_write_option(ap)
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("no CUDA device: GPU benchmark skipped (nothing written)")
@@ -72,7 +73,8 @@ def main() -> int:
         "## GPU throughput (`python benchmarks/gpu.py`)\n\n"
         f"Machine: {machine()}, {torch.cuda.get_device_name()}. float16, median of 10 runs.\n\n" + table + "\n"
     )
-    write_section("gpu", md, {"machine": machine(), "device": torch.cuda.get_device_name(), "rows": rows})
+    if should_write(args):
+        write_section("gpu", md, {"machine": machine(), "device": torch.cuda.get_device_name(), "rows": rows})
     print(md)
     return 0
 

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, should_write, write_section  # noqa: E402
 
 from cvdenoise.integrations.ultralytics import attach, configure_offline  # noqa: E402
 
@@ -107,7 +107,8 @@ transform, {den:.1f} images/s with `cvdenoise.transforms.Denoise("fast")` (float
 `Denoise("fast", half="auto")` ({prec} here).
 """
     print(md)
-    write_section("pipeline", md, data)
+    if should_write(args):
+        write_section("pipeline", md, data)
 
 
 def main() -> None:
@@ -115,6 +116,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--images", type=int, default=48)
+    add_write_option(p)
     run(p.parse_args())
 
 

@@ -42,7 +42,7 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, should_write, write_section  # noqa: E402
 
 import cvdenoise  # noqa: E402
 from cvdenoise.degrade import Degrader  # noqa: E402
@@ -299,8 +299,9 @@ row of `default` is the ensemble size `load()` does not pick here (`×2` where i
 {args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.
 """
     print(md)
-    write_section("quality", md, {"presets": res, "gray": gray_res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
-                                  "latency_640_s": lat, "settings": {m: settings(d) for m, d in ours.items()}, "args": vars(args)})
+    if should_write(args):
+        write_section("quality", md, {"presets": res, "gray": gray_res, "sec_per_mp": {m: float(np.median(v)) for m, v in secs.items() if v},
+                                      "latency_640_s": lat, "settings": {m: settings(d) for m, d in ours.items()}, "args": vars(args)})
 
 
 def update_cards(res: dict, gray_res: dict, lat: dict, secs: dict, settings: dict[str, str]) -> None:
@@ -340,7 +341,8 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=320)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=9)
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="smoke run (writes nothing)")
+    add_write_option(p)
     p.add_argument("--update-cards", action="store_true", help="write the figures into weights/*.json")
     args = p.parse_args()
     if args.quick and args.update_cards:

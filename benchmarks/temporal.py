@@ -27,7 +27,7 @@ import torch
 from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, should_write, write_section  # noqa: E402
 
 from cvdenoise.temporal import flicker  # noqa: E402
 from cvdenoise.video import FrameFilter  # noqa: E402
@@ -104,13 +104,15 @@ moving squares and the strip of background they just uncovered, vs. no smoothing
 {markdown_table(["σ", "output", "flicker (static)", "PSNR (clip)", "ghosting Δ MAE"], rows)}
 """
     print(md)
-    write_section("temporal", md, data)
+    if should_write(args):
+        write_section("temporal", md, data)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
+    add_write_option(p)
     run(p.parse_args())
 
 

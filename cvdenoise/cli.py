@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised "
                         "(a bare --gate takes the numbers after it: put it after the input video)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
-                   help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker)")
+                   help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker; default 0: off)")
     p.add_argument("--report", default=None, metavar="CSV", help="write a CSV of per-frame noise σ (with --gate), strength and ms")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output video or --report CSV that cvdenoise did not write "
