@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 import threading
 import warnings
@@ -113,6 +114,17 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     if tv is not None and isinstance(like, tv.TVTensor):
         return tv.wrap(out, like=like)
     return out
+
+
+def _one_thread_after_fork() -> None:
+    """In a forked child (``multiprocessing.Pool`` on Linux): one intra-op torch thread. The
+    parent's OpenMP pool does not survive ``fork``, so the child's first parallel torch op would
+    wait forever for its threads; torch's own DataLoader workers run one thread for that reason."""
+    torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 
 T = TypeVar("T", np.ndarray, torch.Tensor)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -761,3 +764,25 @@ def test_numpy_results_are_c_contiguous_for_opencv(kind: str) -> None:
     cv2.rectangle(out, (1, 1), (10, 10), (255, 0, 0), 1)  # raised "Layout ... incompatible with cv::Mat"
     f = den(img.astype(np.float32) / 255, strength=1.0)
     assert f.flags.c_contiguous
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork (POSIX)")
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_a_denoiser_works_in_a_forked_multiprocessing_pool(runtime: str) -> None:
+    """multiprocessing.Pool forks on Linux: the child inherits torch's OpenMP pool, which does not
+    survive fork, and its first parallel op used to wait forever (the parent had run a call)."""
+    pytest.importorskip("onnxruntime") if runtime == "onnxruntime" else None
+    script = f"""
+import multiprocessing as mp, numpy as np, cvdenoise
+den = cvdenoise.load("fast", runtime="{runtime}")
+img = (np.random.default_rng(0).random((192, 192, 3)) * 255).astype(np.uint8)
+ref = den(img)  # the parent runs torch's thread pool first
+def work(i):
+    return bool(np.array_equal(den(img), ref))
+if __name__ == "__main__":
+    with mp.get_context("fork").Pool(2) as pool:
+        print(pool.map_async(work, range(4)).get(timeout=90))
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[True, True, True, True]"
