@@ -461,8 +461,9 @@ class Denoiser:
                 f"tile ({t}) must be at least 2 × overlap ({o}) + {multiple} = {2 * o + multiple}; "
                 "raise the tile or lower the overlap"
             )
-        if o < 0 or b < 0 or n < 1:
-            raise ValueError(f"overlap ({o}) and border ({b}) must be >= 0 and batch_size ({n}) >= 1")
+        bad = [f"{k} must be >= {lo}, got {v}" for k, v, lo in (("overlap", o, 0), ("border", b, 0), ("batch_size", n, 1)) if v < lo]
+        if bad:  # (only what is wrong: the command line has no --border or --batch-size)
+            raise ValueError("; ".join(bad))
         return t, o, b, n
 
     @property

@@ -70,7 +70,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from ._checks import is_integer
-from .io import file_above
+from .io import creation_problem, file_above
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, load_model, read_card
 
@@ -218,14 +218,8 @@ def _rule_notes(meta: dict[str, str]) -> list[str]:
 def _check_writable(path: Path) -> None:
     """``ExportArgumentError`` now, not after the export work, when ``path`` cannot be written:
     its nearest existing folder takes no new file (read-only, immutable, a pseudo file system)."""
-    folder = next((p for p in path.absolute().parents if p.exists()), None)
-    if folder is None or not folder.is_dir():
-        return  # (reported by the suffix and folder checks, or by the save itself)
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise ExportArgumentError(f"cannot write {path}: {folder} takes no new file ({e.strerror or e})") from None
+    if (problem := creation_problem(path)) is not None:
+        raise ExportArgumentError(f"cannot write {path}: {problem}")
 
 
 def _weights_digest(model: DenoiseAutoencoder) -> str:

@@ -23,7 +23,7 @@ from ._checks import check_float_range
 from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import check_encodable, file_above, read_image, read_metadata, write_image
+from .io import check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 
@@ -216,6 +216,8 @@ def plan_jobs(
             raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
         if (blocker := file_above(out)) is not None:
             raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
+        if not out.exists() and (problem := creation_problem(out)) is not None:  # before any image is denoised
+            raise ValueError(f"output folder {outdir} cannot be made: {problem}")
         if (marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK))) or (
                 out.exists() and not os.access(out, os.W_OK)):
             raise ValueError(f"cannot record the copies in {marker}: not a writable file in a writable folder")

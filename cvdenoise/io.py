@@ -895,6 +895,21 @@ def file_above(path: str | Path) -> Path | None:
     return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
 
 
+def creation_problem(path: str | Path) -> str | None:
+    """Why nothing can be created at ``path`` (a file or a folder still to make), checked before
+    any work by making a temporary file in its nearest existing folder (read-only or immutable
+    folders, pseudo file systems); ``None`` when it can, or when no existing folder is found."""
+    folder = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        return None  # (a file in the way: file_above reports it)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return f"{folder} takes no new file ({e.strerror or e})"
+    return None
+
+
 @contextmanager
 def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None) -> Iterator[str]:
     """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without

@@ -514,3 +514,19 @@ def test_weights_command_takes_a_family_and_goes_on_after_a_bad_file(tmp_path: P
     card.write_text("{}")
     assert main(["weights", str(card)]) == 2
     assert "card.json is a model card: pass the weights file next to it, card.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(
+        noisy_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import cvdenoise.folder as folder
+
+    monkeypatch.setattr(folder, "denoise_files", lambda *a, **k: pytest.fail("images were denoised"))
+    assert main(["denoise", str(noisy_folder), "-o", "/proc/cvdenoise-test/sub", "-q", "-w", "fast"]) == 2
+    assert "output folder /proc/cvdenoise-test/sub cannot be made: /proc takes no new file" in capsys.readouterr().err
+
+
+def test_a_bad_overlap_is_named_alone(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["denoise", str(noisy_folder), "-o", str(tmp_path / "o"), "-q", "-w", "fast", "--overlap", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "overlap must be >= 0, got -1" in err and "border" not in err and "batch_size" not in err
