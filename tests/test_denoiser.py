@@ -433,7 +433,7 @@ def test_options_set_after_loading_are_checked_at_the_call() -> None:
     den = cvdenoise.load("fast")
     x = torch.rand(2, 3, 16, 16)
     den.batch_size = 0
-    with pytest.raises(ValueError, match=r"batch_size \(0\) >= 1"):
+    with pytest.raises(ValueError, match=r"batch_size must be >= 1, got 0"):
         den(x)
     den.batch_size = 4
     den.tile = 50  # below 2 × overlap + multiple: load() refuses it, so must the call
