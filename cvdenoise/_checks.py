@@ -75,8 +75,8 @@ def check_tensor_kind(t: torch.Tensor) -> None:
     kind = ("nested" if t.is_nested else f"{t.layout} layout" if t.layout != torch.strided
             else "meta (no values)" if t.is_meta else None)
     if kind is not None:
-        raise TypeError(f"tensor images must be dense strided tensors with values; got a {kind} tensor "
-                        "(use t.to_dense() for a sparse one)")
+        hint = " (use t.to_dense())" if t.layout != torch.strided and not t.is_nested else ""
+        raise TypeError(f"tensor images must be dense strided tensors with values; got a {kind} tensor{hint}")
 
 
 def check_tensor_dtype(dtype: torch.dtype) -> None:

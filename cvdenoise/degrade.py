@@ -116,7 +116,7 @@ class DegradationConfig:
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
                                  f"{lowest} <= low <= high <= {highest}, got {r!r}")
-        if any(int(k) % 2 == 0 for k in self.motion_kernel):  # (the kernels drawn are odd)
+        if any(k != int(k) or int(k) % 2 == 0 for k in self.motion_kernel):  # (the kernels drawn are odd)
             raise ValueError(f"DegradationConfig.motion_kernel must be odd sizes (a kernel has a centre pixel), "
                              f"got {self.motion_kernel!r}")
         try:
@@ -443,7 +443,8 @@ class Degrader:
         if not isinstance(image, np.ndarray):
             hint = " (cvdenoise.degrade_torch.TorchDegrader takes tensors)" if type(image).__module__.startswith("torch") else ""
             raise TypeError(f"expected a numpy image, got {type(image).__module__}.{type(image).__name__}{hint}")
-        if not (rng is None or isinstance(rng, np.random.Generator) or (is_integer(rng) and int(rng) >= 0)):  # type: ignore[arg-type]
+        if not (rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator))
+                or (is_integer(rng) and int(rng) >= 0)):  # type: ignore[arg-type]
             raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, got {rng!r}")
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):

@@ -116,11 +116,17 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return out
 
 
+_made_a_denoiser = False  # set by Denoiser(): this process has run torch's thread pool
+
+
 def _one_thread_after_fork() -> None:
-    """In a forked child (``multiprocessing.Pool`` on Linux): one intra-op torch thread. The
-    parent's OpenMP pool does not survive ``fork``, so the child's first parallel torch op would
-    wait forever for its threads; torch's own DataLoader workers run one thread for that reason."""
-    torch.set_num_threads(1)
+    """In a forked child (``multiprocessing.Pool`` on Linux) of a process that made a
+    :class:`Denoiser`: one intra-op torch thread. The parent's OpenMP pool does not survive
+    ``fork``, so the child's first parallel torch op would wait forever for its threads; torch's
+    own DataLoader workers run one thread for that reason. (A process that only imported
+    cvdenoise, such as a pre-forking server, keeps its thread count.)"""
+    if _made_a_denoiser:
+        torch.set_num_threads(1)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -407,6 +413,8 @@ class Denoiser:
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
+        global _made_a_denoiser
+        _made_a_denoiser = True  # forked children run one torch thread from now on (_one_thread_after_fork)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -507,7 +515,7 @@ class Denoiser:
             data = np.asarray(image.data)
             denoised = self(_fill_masked(data, mask), channel_order=order, strength=s)
             denoised[mask] = data[mask]
-            return np.ma.MaskedArray(denoised, mask=mask.copy())
+            return np.ma.MaskedArray(denoised, mask=mask.copy(), fill_value=image.fill_value, hard_mask=image.hardmask)
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
             return native.astype(image.dtype)

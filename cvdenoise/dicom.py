@@ -39,7 +39,7 @@ def is_dicom_file(path: str | Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in DICOM_SUFFIXES:
         return True
-    if suffix not in ("",) and not suffix[1:].isdigit():
+    if (suffix not in ("",) and not suffix[1:].isdigit()) or not path.is_file():  # (a FIFO would block the open)
         return False
     try:
         with open(path, "rb") as fh:
@@ -115,11 +115,30 @@ def padding_mask(ds: "Dataset", arr: np.ndarray) -> np.ndarray | None:
     pad = ds.get("PixelPaddingValue")
     if pad is None or int(getattr(ds, "SamplesPerPixel", 1)) != 1:
         return None
-    pad = int(pad.value if hasattr(pad, "value") else pad)
+    bits = int(getattr(ds, "BitsAllocated", 16) or 16)
+
+    def stored(element: Any) -> int:  # the value as the pixels hold it (a signed image's value may be coded unsigned)
+        v = int(element.value if hasattr(element, "value") else element)
+        return v - (1 << bits) if int(getattr(ds, "PixelRepresentation", 0) or 0) == 1 and v >= 1 << (bits - 1) else v
+
+    pad = stored(pad)
     limit = ds.get("PixelPaddingRangeLimit")
-    limit = pad if limit is None else int(limit.value if hasattr(limit, "value") else limit)
-    mask = (arr >= min(pad, limit)) & (arr <= max(pad, limit))
+    limit = pad if limit is None else stored(limit)
+    values = (arr >= min(pad, limit)) & (arr <= max(pad, limit))
+    mask = np.stack([_border_regions(m) for m in values.reshape(-1, *values.shape[-2:])]).reshape(values.shape)
     return mask if mask.any() else None
+
+
+def _border_regions(values: np.ndarray) -> np.ndarray:
+    """Of the ``(H,W)`` pixels flagged ``values``, those in connected regions that touch the frame's
+    edge and hold at least 0.1 % of it (64 pixels or more): padding surrounds the imaged area, while
+    the same value inside it, or a few stray pixels, is image content (an MR's zero background noise)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(values.astype(np.uint8), connectivity=8)
+    h, w = values.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    keep = (area >= max(64, 0.001 * h * w)) & ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h))
+    keep[0] = False  # label 0: the pixels not flagged
+    return keep[labels]
 
 
 def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser",

@@ -665,7 +665,7 @@ def _planar_tiff(path: Path, buf: _Buffer, samples: int, bits: int) -> np.ndarra
         ) from None
     try:
         with tifffile.TiffFile(io.BytesIO(bytes(buf))) as tif:
-            page = tif.pages.first
+            page = tif.pages[0]
             planes = page.asarray()
             separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
     except Exception as e:  # noqa: BLE001 - tifffile raises many kinds for damaged files

@@ -547,6 +547,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 d = min(cfg.ema, (1 + step) / (10 + step))
                 torch._foreach_lerp_(ema_params, model_params, 1 - d)
             step += 1
+            validated = False  # (the EMA moved: these weights are not exported yet)
             bar.update(min(bar.total, round(time.time() - start)) - bar.n if timed else 1)
             if step % 50 == 0:
                 post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
@@ -560,12 +561,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 log.flush()
                 tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - val_input_psnr:+.2f} dB over the input)")
                 export("", v)
+                validated = True  # (at once: an interrupt during the copy below must not replace this card)
                 if cfg.keep_exports:
                     export(f"-step{step}", v)
                 best = max(best, v)
-                validated = True
-            else:
-                validated = False
             # a checkpoint with every export, so exported weights can always be resumed
             if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done or validated:
                 save_checkpoint()

@@ -175,3 +175,12 @@ def test_degrade_names_bad_arguments() -> None:
     with pytest.raises(ValueError, match="motion_kernel must be odd"):
         DegradationConfig(motion_kernel=(4, 4))
     assert degrade(image, "gaussian25", np.int64(3))[0].shape == image.shape  # numpy integers are seeds too
+
+
+def test_numpy_seed_objects_still_seed_a_degrader() -> None:
+    image = np.full((16, 16, 3), 128, np.uint8)
+    d = Degrader("gaussian25")
+    assert np.array_equal(d(image, np.random.SeedSequence(3)), d(image, np.random.SeedSequence(3)))
+    assert d(image, np.random.PCG64(3)).shape == image.shape
+    with pytest.raises(ValueError, match="motion_kernel must be odd"):
+        DegradationConfig(motion_kernel=(3, 7.5))  # type: ignore[arg-type]

@@ -130,3 +130,38 @@ def test_dicom_files_named_as_on_dicom_media_are_found_and_denoised(
     assert not (out / "DICOM" / "ST0" / "README").exists()
     assert main(["denoise", str(media / "IM00001"), "-o", str(tmp_path / "one"), "-q", "-w", "fast"]) == 0  # named directly
     assert (tmp_path / "one" / "IM00001").is_file()
+
+
+def test_padding_value_inside_the_image_or_coded_unsigned(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Only regions of the padding value that surround the image count as padding (an MR's zero
+    background noise, stray zeros, stays image); a signed image's value coded unsigned is read so."""
+    from cvdenoise.dicom import padding_mask
+
+    _, noisy = ct_pair
+    a = noisy.copy()
+    a[:, :40] = -2000  # a border band: padding
+    a[100:120, 100:120] = -2000  # the same value inside the image: content
+    a[200, 150] = -2000  # a stray pixel: content
+    ds = make_dicom(a, 12)
+    ds.PixelPaddingValue = -2000
+    mask = padding_mask(ds, ds.pixel_array)
+    assert mask is not None and mask[:, :40].all() and mask.sum() == a.shape[0] * 40
+    ds.PixelPaddingValue = 65536 - 2000  # the same value as an unsigned code
+    coded = padding_mask(ds, ds.pixel_array)
+    assert coded is not None and np.array_equal(coded, mask)
+
+
+@pytest.mark.timeout(60)
+def test_a_named_pipe_in_a_folder_does_not_hang_the_walk(tmp_path: Path, ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    import os
+
+    from cvdenoise.folder import plan_jobs
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs POSIX named pipes")
+    src = tmp_path / "in"
+    src.mkdir()
+    make_dicom(ct_pair[1], 12).save_as(src / "IM00001", enforce_file_format=True)
+    os.mkfifo(src / "IM00002")  # no suffix, like a DICOM media file: must not be opened
+    jobs = plan_jobs([src], tmp_path / "out")
+    assert [j.src.name for j in jobs] == ["IM00001"]
