@@ -105,5 +105,5 @@ def photo_args(doc: str, crop: int) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--weights", nargs="+", default=["fast", "default"])
     ap.add_argument("--crop", type=int, default=crop)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    add_write_option(ap)
     return ap.parse_args()

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, median_time, write_section  # noqa: E402
+from _common import add_write_option, machine, markdown_table, median_time, write_section  # noqa: E402
 
 from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig, count_macs, count_params  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--candidate", action="append", default=None, help="widths / enc / dec (repeatable)")
-    ap.add_argument("--no-write", action="store_true")
+    add_write_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     configs = {name: CONFIGS[name] for name in ("fast", "default")}

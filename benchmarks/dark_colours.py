@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, publish  # noqa: E402
+from _common import add_write_option, machine, publish  # noqa: E402
 
 import cvdenoise  # noqa: E402
 
@@ -49,7 +49,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sigma", type=float, nargs="+", default=[10.0, 25.0])
     ap.add_argument("--weights", nargs="+", default=["default", "fast"])
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    add_write_option(ap)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, publish  # noqa: E402
+from _common import add_write_option, machine, publish  # noqa: E402
 from quality import Peers, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> int:
     ap.add_argument("--sigma", type=int, nargs="+", default=[15, 25], choices=[15, 25, 50])
     ap.add_argument("--weights", nargs="+", default=["default", "fast"])
     ap.add_argument("--crop", type=int, default=320)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    add_write_option(ap)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
