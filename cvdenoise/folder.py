@@ -259,7 +259,8 @@ def plan_jobs(
                       stacklevel=2)
     if not jobs:
         raise ValueError(
-            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}; "
+            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}, "
+            "and DICOM files without one; "
             "hidden folders and files cvdenoise wrote are not searched)"
         )
     unique: dict[Path, Job] = {}
