@@ -196,7 +196,7 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
     """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
     Creates nothing: its folder is made when the CSV is written."""
     from .folder import OUTPUT_MARKER
-    from .io import file_above
+    from .io import creation_problem, file_above
     from .video import same_file
 
     target = report.resolve()
@@ -208,10 +208,7 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
         return "is a folder; give a file name such as frames.csv"
     if (blocking := file_above(report)) is not None:
         return f"{blocking} is a file, so no folder can be made there"
-    folder = next(p for p in report.absolute().parents if p.exists())  # the nearest existing one
-    if not os.access(folder, os.W_OK):
-        return f"{folder} is not writable"
-    return None
+    return creation_problem(report)  # (its nearest existing folder must take a new file)
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:

@@ -954,11 +954,7 @@ def load(
             raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
         rules = {be.channels: rule} if rule else {}
         if strength == "auto" and not rule:
-            warnings.warn(
-                f"{name}: the export carries no auto_strength rule (its weights had no model card), so "
-                "strength='auto' gives the plain model output; pass a strength to silence this",
-                UserWarning, stacklevel=2,
-            )
+            _warn_no_rule(name, "the export carries no auto_strength rule (its weights had no model card)")
         den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
         den.runtime = own
         if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile
@@ -986,20 +982,19 @@ def load(
     rules = _rules({model.config.channels: weights})
     card = resolve(weights).with_suffix(".json")
     if strength == "auto" and not card.is_file():
-        warnings.warn(
-            f"{weights}: no model card ({card.name}) next to the weights, so strength='auto' has no rule "
-            "and gives the plain model output; copy the card along, or pass a strength to silence this",
-            UserWarning, stacklevel=2,
-        )
+        _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
     elif strength == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
         # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
-        warnings.warn(
-            f"{weights}: its model card has no auto_strength rule (one is fitted for the shipped weights; the "
-            "repository's benchmarks/strength.py --calibrate fits one), so strength='auto' gives the plain model "
-            "output; pass a strength to silence this",
-            UserWarning, stacklevel=2,
-        )
+        _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
+                               "the repository's benchmarks/strength.py --calibrate fits one)")
     return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
+
+
+def _warn_no_rule(weights: str | Path, why: str) -> None:
+    """Say (from :func:`load`, at its caller's line) that ``strength="auto"`` of these weights is
+    the plain model output, and ``why`` they have no rule."""
+    warnings.warn(f"{weights}: {why}, so strength='auto' gives the plain model output; pass a strength "
+                  "to silence this", UserWarning, stacklevel=3)
 
 
 def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:

@@ -136,14 +136,20 @@ def _arch_overrides(cfg: TrainConfig) -> dict[str, Any]:
     return {k: getattr(cfg, k) for k in _ARCH_FIELDS if getattr(cfg, k) is not None}
 
 
+def _init_weights(cfg: TrainConfig) -> str:
+    """The weights ``--init`` names: a family name ("default", "fast") is its member with the run's
+    channel count."""
+    assert cfg.init
+    return FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init
+
+
 def _init_training(cfg: TrainConfig) -> dict[str, Any] | None:
     """The ``training`` section of the ``--init`` weights' card (without its own earlier stage),
     or None (no ``--init``, no card, or a card without one)."""
     if not cfg.init:
         return None
-    name = FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init
     try:
-        training = read_card(name).get("training")
+        training = read_card(_init_weights(cfg)).get("training")
     except (WeightsError, OSError, ValueError):
         return None
     if not isinstance(training, dict):
@@ -154,8 +160,7 @@ def _init_training(cfg: TrainConfig) -> dict[str, Any] | None:
 def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     overrides = _arch_overrides(cfg)
     if cfg.init:
-        # a family name ("default", "fast") starts from its member with the run's channel count
-        m = load_model(FAMILIES[cfg.init][cfg.channels] if cfg.init in FAMILIES else cfg.init)
+        m = load_model(_init_weights(cfg))
         if m.config.channels == 3 and cfg.channels == 1:
             m = color_to_gray(m)
         if m.config.channels != cfg.channels:
@@ -577,16 +582,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         deferred = None
         if step > (state["step"] if state is not None else 0):
             deferred = _with_signals_held(save_checkpoint)
-            exported = validated  # (weights of this very step are out already)
             if not validated:  # the weights so far, usable at once (last.pt is for --resume only)
                 def export_unvalidated() -> None:
                     export("", None)
 
                 deferred = _with_signals_held(export_unvalidated) or deferred
-                exported = True
             why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
-            weights = f" and weights {out / (cfg.name + '.safetensors')}{'' if validated else ' (not validated)'}" if exported else ""
-            tqdm.write(f"{why} at step {step}: checkpoint saved{weights}; continue with --resume")
+            weights = f"{out / (cfg.name + '.safetensors')}{'' if validated else ' (not validated)'}"
+            tqdm.write(f"{why} at step {step}: checkpoint saved and weights {weights}; continue with --resume")
         shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
         if shutdown is not None:                                # prints the dead worker's error at exit)
             deferred = _with_signals_held(shutdown) or deferred

@@ -259,19 +259,18 @@ class Denoise(v2.Transform):
                     if x.dtype.is_floating_point:
                         check_float_range(x)  # (the common mistake, floats in 0..255, fails at its first sample)
                 except (ValueError, TypeError) as e:
+                    why = None  # a plain tensor taken for the image by torchvision's rule: say which and why
                     if has_array and is_pure_tensor(leaf):  # the likely cause is the array, not the tensor
-                        raise type(e)(
-                            f"{e} — this plain tensor was taken for the image because the sample's image is a "
-                            "numpy array, which torchvision v2 does not treat as an image: wrap it as "
-                            "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) or put v2.ToImage() first"
-                        ) from None
-                    if is_pure_tensor(leaf) and sum(map(is_pure_tensor, flat_inputs)) > 1:  # which tensor was it?
-                        raise type(e)(
-                            f"{e} — the sample holds no tv_tensors.Image/Video or PIL image, so torchvision v2 took "
-                            "its first plain tensor for the image: wrap the image as tv_tensors.Image(...) "
-                            "(or put the image first in the sample)"
-                        ) from None
-                    raise
+                        why = ("this plain tensor was taken for the image because the sample's image is a numpy "
+                               "array, which torchvision v2 does not treat as an image: wrap it as "
+                               "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) or put v2.ToImage() first")
+                    elif is_pure_tensor(leaf) and sum(map(is_pure_tensor, flat_inputs)) > 1:
+                        why = ("the sample holds no tv_tensors.Image/Video or PIL image, so torchvision v2 took its "
+                               "first plain tensor for the image: wrap the image as tv_tensors.Image(...) "
+                               "(or put the image first in the sample)")
+                    if why is None:
+                        raise
+                    raise type(e)(f"{e} — {why}") from None
         if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
