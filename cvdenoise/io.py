@@ -14,7 +14,6 @@ them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC only) withou
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import functools
 import os
@@ -80,6 +79,8 @@ class ImageMetadata:
             camera data in a 16-bit PNG) as ``(bit depth, colour type, chunk body)``.
         pnm_maxval: a PGM/PPM's maximum sample value when it is not 255 or 65535 (e.g. 4095
             for 12-bit camera data); its samples are on that scale and its copy keeps it.
+        tiff_alpha: a TIFF's ``ExtraSamples`` value for its fourth sample (1: associated,
+            premultiplied alpha; 2: unassociated alpha; 0: unspecified), written into its copy.
     """
 
     icc_profile: bytes | None = None
@@ -91,6 +92,7 @@ class ImageMetadata:
     jpeg_full_chroma: bool = False
     png_sbit: tuple[int, int, bytes] | None = None
     pnm_maxval: int | None = None
+    tiff_alpha: int | None = None
 
     @property
     def significant_bits(self) -> int | None:
@@ -106,7 +108,7 @@ _JPEG = {".jpg", ".jpeg", ".jpe", ".jfif"}
 _PNM = {".pgm", ".ppm", ".pnm", ".pbm"}
 # what each format's encoder holds; OpenCV silently saturates anything else to 8 bits
 _DTYPES: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys((*_JPEG, ".bmp", ".webp"), ("uint8",)),
+    **dict.fromkeys((*_JPEG, ".bmp", ".webp", ".gif", ".avif"), ("uint8",)),  # (.avif: 10/12-bit output untried)
     **dict.fromkeys((".png", ".pgm", ".ppm", ".pnm"), ("uint8", "uint16")),
     **dict.fromkeys((".tif", ".tiff"), ("uint8", "uint16", "int16", "int32", "float32", "float64")),
 }
@@ -140,6 +142,38 @@ def _encode_png_gray_alpha(image: np.ndarray) -> bytes:
         + _png_chunk(b"IDAT", zlib.compress(raw, 6))
         + _png_chunk(b"IEND", b"")
     )
+
+
+def _encode_gif(image: np.ndarray) -> bytes:
+    """GIF bytes of a uint8 gray, gray + alpha, BGR or BGRA array, by Pillow (a torchvision
+    dependency): gray as 256 grays, colour on a fitted palette (OpenCV's GIF encoder loses 3–12 dB
+    against Pillow's, even on a clean photo); alpha below 128 is the transparent index."""
+    import io
+
+    from PIL import Image
+
+    alpha = image[..., -1] if image.ndim == 3 and image.shape[2] in (2, 4) else None
+    colour = image[..., :-1] if alpha is not None else image
+    colour = colour[..., 0] if colour.ndim == 3 and colour.shape[2] == 1 else colour
+    if colour.ndim == 2 and alpha is None:
+        pal = Image.fromarray(np.ascontiguousarray(colour), "L")  # saved with an exact 256-gray palette
+        extra: dict[str, int] = {}
+    else:
+        rgb = np.dstack([colour] * 3) if colour.ndim == 2 else colour[..., ::-1]
+        pal = Image.fromarray(np.ascontiguousarray(rgb), "RGB").quantize(
+            255 if alpha is not None else 256, method=Image.Quantize.FASTOCTREE
+        )
+        extra = {}
+        if alpha is not None:
+            index = np.asarray(pal).copy()
+            index[alpha < 128] = 255
+            palette = pal.getpalette() or []
+            pal = Image.fromarray(index, "P")
+            pal.putpalette(palette + [0] * (768 - len(palette)))
+            extra = {"transparency": 255}
+    out = io.BytesIO()
+    pal.save(out, "GIF", **extra)
+    return out.getvalue()
 
 
 _Buffer = bytes | bytearray | memoryview
@@ -210,6 +244,8 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
 
 
 _TIFF_ICC = 34675  # InterColorProfile tag
+_TIFF_EXTRA_SAMPLES = 338  # what samples beyond the colour ones are: 0 unspecified, 1 associated alpha, 2 unassociated alpha
+_TIFF_UNASSOCIATED_ALPHA = 2
 _Entry = tuple[int, int, int, int]  # tag, type, count, offset of the 12-byte entry
 
 
@@ -406,8 +442,8 @@ def orient(image: np.ndarray, orientation: int) -> np.ndarray:
 
 def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
     """EXIF as TIFF-structured bytes; if ``upright`` (the pixels were turned by :func:`orient`),
-    orientation set to 1 and, after a quarter turn, the pixel width and height swapped too;
-    ``None`` if unreadable."""
+    orientation set to 1, after a quarter turn the pixel width and height swapped too, and the
+    thumbnail (IFD1, still stored the old way) left out; ``None`` if unreadable."""
     if exif is None:
         return None
     exif = exif.removeprefix(b"Exif\0\0")
@@ -427,6 +463,11 @@ def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
         for tag, typ, n, at in entries:
             if upright and tag == _ORIENTATION and typ in (3, 4) and n == 1:
                 struct.pack_into(_short_or_long(order, typ), out, at + 8, 1)
+        if upright and exif_orientation(exif) != 1:  # unlink IFD1, the thumbnail: it would still be turned
+            (ifd0,) = struct.unpack_from(order + "I", exif, 4)
+            next_at = ifd0 + 2 + 12 * struct.unpack_from(order + "H", exif, ifd0)[0]
+            if next_at + 4 <= len(out):
+                struct.pack_into(order + "I", out, next_at, 0)
     except struct.error:
         return None
     return bytes(out)
@@ -449,6 +490,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     full_chroma = False
     sbit: tuple[int, int, bytes] | None = None
     maxval: int | None = None
+    tiff_alpha: int | None = None
     buf = b""
     try:
         buf = path.read_bytes()
@@ -491,16 +533,19 @@ def read_metadata(path: str | Path) -> ImageMetadata:
             maxval = int(m.group(1)) if int(m.group(1)) not in (255, 65535) else None
         elif (order := _tiff_order(buf)) is not None:
             entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
-            for tiff_tag, _typ, n, at in entries:
+            for entry in entries:
+                tiff_tag, typ, n, at = entry
                 if tiff_tag == _TIFF_ICC and n > 4:
                     (start,) = struct.unpack_from(order + "I", buf, at + 8)
                     icc = buf[start : start + n]
+                elif tiff_tag == _TIFF_EXTRA_SAMPLES and typ == 3 and n == 1:
+                    tiff_alpha = _tiff_value(buf, order, False, entry)
     except Exception:  # metadata is best effort: never fail a file over it
         pass
     upright = buf[:2] == b"\xff\xd8"  # (a JPEG by its bytes, whatever its name) read_image applies the EXIF orientation to these
     return ImageMetadata(
         _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit,
-        maxval,
+        maxval, tiff_alpha,
     )
 
 
@@ -570,22 +615,28 @@ def _embed_webp(buf: bytes, meta: ImageMetadata, width: int, height: int) -> byt
 
 
 def _embed_tiff(buf: bytes, meta: ImageMetadata) -> bytes:
-    """TIFF bytes with the ICC profile: a copy of IFD0 plus the ICC tag, appended and pointed to."""
-    order, icc = _tiff_order(buf), meta.icc_profile
-    if order is None or not icc:
+    """TIFF bytes with the ICC profile and (for a fourth sample) the ``ExtraSamples`` tag: a copy of
+    IFD0 plus those tags, appended and pointed to."""
+    order = _tiff_order(buf)
+    if order is None:
         return buf
     (ifd0,) = struct.unpack_from(order + "I", buf, 4)
     entries, nxt = _tiff_ifd(buf, order, ifd0)
-    tags = [e[0] for e in entries]
-    if _TIFF_ICC in tags:
-        return buf
+    have = {e[0]: e for e in entries}
     out = bytearray(buf) + b"\0" * (len(buf) & 1)  # TIFF offsets are word-aligned
-    icc_at = len(out)
-    out += icc + b"\0" * (len(icc) & 1)
-    raw = [buf[at : at + 12] for *_, at in entries]
-    raw.insert(bisect.bisect(tags, _TIFF_ICC), struct.pack(order + "HHII", _TIFF_ICC, 7, len(icc), icc_at))
+    added: dict[int, bytes] = {}
+    if meta.icc_profile and _TIFF_ICC not in have:
+        icc = meta.icc_profile
+        added[_TIFF_ICC] = struct.pack(order + "HHII", _TIFF_ICC, 7, len(icc), len(out))
+        out += icc + b"\0" * (len(icc) & 1)
+    samples = have.get(277)
+    if meta.tiff_alpha is not None and _TIFF_EXTRA_SAMPLES not in have and samples and _tiff_value(buf, order, False, samples) == 4:
+        added[_TIFF_EXTRA_SAMPLES] = struct.pack(order + "HHIHH", _TIFF_EXTRA_SAMPLES, 3, 1, meta.tiff_alpha, 0)
+    if not added:
+        return buf
+    raw = dict((tag, buf[at : at + 12]) for tag, _typ, _n, at in entries) | added
     ifd_at = len(out)
-    out += struct.pack(order + "H", len(raw)) + b"".join(raw) + struct.pack(order + "I", nxt)
+    out += struct.pack(order + "H", len(raw)) + b"".join(raw[t] for t in sorted(raw)) + struct.pack(order + "I", nxt)
     struct.pack_into(order + "I", out, 4, ifd_at)  # the old IFD0 stays behind, unreferenced
     return bytes(out)
 
@@ -629,14 +680,22 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     try:
         (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
         entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
-        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration: the first
-        # value (of one per sample)
-        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 262, 277, 284) and e[1] in (3, 4)}
+        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration,
+        # Orientation, ExtraSamples: the first value (of one per sample)
+        tags = {
+            e[0]: _tiff_value(buf, order, big, e)
+            for e in entries
+            if e[0] in (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES) and e[1] in (3, 4)
+        }
     except (struct.error, IndexError):
         return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
     if tags.get(284) == 2 and samples >= 3 and bits > 8:  # separate colour planes: OpenCV scrambles them above 8 bits
-        return _planar_tiff(path, buf, samples, bits)
+        return _tifffile_tiff(path, buf, samples, f"a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2)")
+    if photometric == 2 and samples == 4 and bits == 8 and tags.get(_TIFF_EXTRA_SAMPLES) == _TIFF_UNASSOCIATED_ALPHA:
+        # OpenCV (libtiff's RGBA reader) returns the colours premultiplied by alpha
+        orientation = tags.get(_ORIENTATION, 1)
+        return _unassociated_rgba_tiff(path, buf, orientation if 1 <= orientation <= 8 else 1)
     channels = 1 if img.ndim == 2 else img.shape[2]
     if photometric == 5 and samples == 4 and channels == 4:  # CMYK: OpenCV makes it BGR + an opaque "alpha"
         return img[..., :3]
@@ -650,32 +709,70 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     return img
 
 
-def _planar_tiff(path: Path, buf: _Buffer, samples: int, bits: int) -> np.ndarray:
-    """The first page of a TIFF stored with separate colour planes (PlanarConfiguration 2), as
-    ``(H,W,C)`` BGR(A) like OpenCV's images, read by ``tifffile`` (OpenCV 4.x/5.x decodes such
-    16-bit and float files into a scrambled image without an error)."""
+def _tiff_half_float(buf: _Buffer) -> bool:
+    """Whether TIFF bytes hold 16-bit floating-point samples (SampleFormat 3, BitsPerSample 16)."""
+    form = _tiff_format(buf)
+    if form is None:
+        return False
+    order, big = form
+    try:
+        (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
+        entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
+        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 339) and e[1] in (3, 4)}
+    except (struct.error, IndexError):
+        return False
+    return tags.get(339) == 3 and tags.get(258) == 16
+
+
+def _tifffile_tiff(path: Path, buf: _Buffer, samples: int, what: str) -> np.ndarray:
+    """The first page of TIFF ``buf`` (``samples`` per pixel, colour ones RGB) as ``(H,W,C)``
+    BGR(A) like OpenCV's images, read by ``tifffile``, turned upright by its orientation tag as
+    OpenCV turns other TIFFs. For ``what`` (the kind of file, for messages) OpenCV goes wrong."""
     import io
 
     try:
         import tifffile
     except ImportError:
-        raise ImageReadError(
-            f"{path}: a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2), which OpenCV decodes "
-            "wrongly: pip install tifffile (cvdenoise then reads it), or save it with contiguous (chunky) planes"
-        ) from None
+        raise ImageReadError(f"{path}: {what}, which OpenCV decodes wrongly: pip install tifffile (cvdenoise then reads it)") from None
     try:
         with tifffile.TiffFile(io.BytesIO(bytes(buf))) as tif:
             page = tif.pages[0]
             planes = page.asarray()
             separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
-    except Exception as e:  # noqa: BLE001 - tifffile raises many kinds for damaged files
-        raise ImageReadError(f"{path}: cannot decode its separate colour planes: {e}") from e
+            tag = page.tags.get(_ORIENTATION)
+            orientation = int(tag.value) if tag is not None and isinstance(tag.value, int) and 1 <= tag.value <= 8 else 1
+    except Exception as e:  # noqa: BLE001 - tifffile raises many kinds for damaged files (and unknown codecs)
+        raise ImageReadError(f"{path}: cannot decode {what}: {e}") from e
     if separate:
         planes = np.moveaxis(planes, -3, -1)  # (C,H,W) → (H,W,C)
     if planes.ndim != 3 or planes.shape[2] != samples:
-        raise ImageReadError(f"{path}: unexpected planar TIFF layout {planes.shape} for {samples} samples per pixel")
+        raise ImageReadError(f"{path}: unexpected TIFF layout {planes.shape} for {samples} samples per pixel")
     order = [2, 1, 0] + list(range(3, samples))  # RGB(A) → BGR(A), OpenCV's order
-    return np.ascontiguousarray(planes[..., order]).astype(planes.dtype.newbyteorder("="), copy=False)
+    return orient(planes[..., order], orientation).astype(planes.dtype.newbyteorder("="), copy=False)
+
+
+def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.ndarray:
+    """An 8-bit RGB + unassociated alpha TIFF (what Pillow, GIMP and Photoshop write) as ``(H,W,4)``
+    BGRA of its stored values, upright: OpenCV's libtiff RGBA path multiplies the colours by alpha.
+
+    Read by Pillow (a torchvision dependency; it has every libtiff codec) when the pixels are stored
+    upright, else by ``tifffile`` (Pillow scrambles such a file turned by its orientation tag; tifffile
+    lacks LZW and JPEG without ``imagecodecs``)."""
+    what = "an RGBA TIFF with unassociated alpha"
+    if orientation != 1:
+        return _tifffile_tiff(path, buf, 4, f"{what}, stored turned (orientation {orientation})")
+    import io
+
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(bytes(buf))) as im:
+            rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+    except Exception:  # noqa: BLE001 - Pillow missing or failing: tifffile may still read it
+        return _tifffile_tiff(path, buf, 4, what)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        return _tifffile_tiff(path, buf, 4, what)
+    return np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
 
 
 def _opencv_reason(error: cv2.error) -> str:
@@ -752,6 +849,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
         )
+    if _tiff_half_float(data.data):
+        raise ImageReadError(f"{path}: a TIFF of float16 samples, which OpenCV cannot decode (save it as float32)")
     jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
     # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
@@ -851,8 +950,16 @@ def write_image(
             png = _with_metadata(_encode_png_gray_alpha(image), metadata, image)
             return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
         image = image[..., [0, 0, 0, 1]]
+    if ext in (".tif", ".tiff") and image.ndim == 3 and image.shape[2] == 4:
+        # name the fourth sample alpha (unassociated unless the source said otherwise): without the
+        # tag strict readers (GDAL, libtiff's RGBA interface) see a fourth colour band
+        alpha = metadata.tiff_alpha if metadata is not None and metadata.tiff_alpha is not None else _TIFF_UNASSOCIATED_ALPHA
+        metadata = replace(metadata or ImageMetadata(), tiff_alpha=alpha)
     if ext == ".ppm" and (image.ndim == 2 or image.shape[2] == 1):  # P6 holds colour only
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if ext == ".gif" and image.dtype == np.uint8:
+        gif = _encode_gif(image)
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(gif))
     params: list[int] = []
     if ext in _JPEG:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]

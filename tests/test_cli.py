@@ -252,11 +252,11 @@ def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Pa
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     cv2.imwrite(str(src / "a.png"), clean_rgb[:32, :32])
-    for name in ("sub/b.HEIC", "c.gif", "labels.txt", "notes.json"):
+    for name in ("sub/b.HEIC", "c.gif", "d.pfm", "labels.txt", "notes.json"):
         (src / name).write_bytes(b"\0" * 16)
     assert main(["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 0
     err = capsys.readouterr().err
-    assert "left out 2 image file(s) of formats a folder search does not take (.gif, .heic;" in err
+    assert "left out 3 image file(s) of formats a folder search does not take (.gif, .heic, .pfm;" in err
     assert ".txt" not in err and ".json" not in err  # other files (YOLO labels, notes) are no images
 
 

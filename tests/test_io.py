@@ -567,3 +567,108 @@ def test_tiff_with_separate_colour_planes_reads_like_a_contiguous_one(tmp_path: 
     monkeypatch.setitem(sys.modules, "tifffile", None)  # without tifffile: refused, not scrambled
     with pytest.raises(ImageReadError, match="separate colour planes.*pip install tifffile"):
         read_image(tmp_path / "planar.tif")
+
+
+def test_rgba_tiff_with_unassociated_alpha_keeps_its_colours(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """OpenCV's libtiff RGBA path multiplies an 8-bit RGBA TIFF's colours by alpha (Pillow, GIMP and
+    Photoshop write such files): the copy came out darkened where alpha < 255."""
+    rgba = np.dstack([clean_rgb[:48, :64], np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))])
+    Image.fromarray(rgba).save(tmp_path / "lzw.tif", compression="tiff_lzw")  # ExtraSamples = 2
+    got = read_image(tmp_path / "lzw.tif")
+    assert np.array_equal(got[..., [2, 1, 0, 3]], rgba)
+    assert read_metadata(tmp_path / "lzw.tif").tiff_alpha == 2
+    write_image(tmp_path / "out.tif", got, metadata=read_metadata(tmp_path / "lzw.tif"))
+    with Image.open(tmp_path / "out.tif") as im:  # the fourth sample is named alpha, unassociated
+        assert im.mode == "RGBA" and tuple(np.atleast_1d(im.tag_v2[338])) == (2,)
+        assert np.array_equal(np.asarray(im), rgba)
+    assert np.array_equal(read_image(tmp_path / "out.tif"), got)
+    write_image(tmp_path / "plain.tif", got)  # no source metadata: unassociated alpha too
+    assert read_metadata(tmp_path / "plain.tif").tiff_alpha == 2
+
+
+def test_associated_alpha_tiff_is_read_as_stored_and_stays_associated(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    rgba = np.random.default_rng(5).integers(0, 256, (24, 32, 4), dtype=np.uint8)
+    rgba[..., :3] = (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255).astype(np.uint8)  # premultiplied
+    tifffile.imwrite(tmp_path / "a.tif", rgba, photometric="rgb", extrasamples=["assocalpha"])
+    got = read_image(tmp_path / "a.tif")
+    assert np.array_equal(got[..., [2, 1, 0, 3]], rgba)
+    meta = read_metadata(tmp_path / "a.tif")
+    assert meta.tiff_alpha == 1
+    write_image(tmp_path / "out.tif", got, metadata=meta)
+    assert read_metadata(tmp_path / "out.tif").tiff_alpha == 1 and np.array_equal(read_image(tmp_path / "out.tif"), got)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_tiffs_read_by_tifffile_are_turned_upright_like_opencv_turns_the_rest(tmp_path: Path, orientation: int) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    from cvdenoise.io import orient
+
+    rng = np.random.default_rng(orientation)
+    rgb16 = rng.integers(0, 65536, (24, 40, 3), dtype=np.uint16)
+    tag = [(274, 3, 1, orientation, True)]
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb16, -1, 0), photometric="rgb", planarconfig="separate", extratags=tag)
+    tifffile.imwrite(tmp_path / "chunky.tif", rgb16, photometric="rgb", extratags=tag)
+    upright = orient(rgb16, orientation)[..., ::-1]
+    assert np.array_equal(read_image(tmp_path / "chunky.tif"), upright)  # OpenCV's own path
+    assert np.array_equal(read_image(tmp_path / "planar.tif"), upright)
+    rgba = rng.integers(0, 256, (24, 40, 4), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"], extratags=tag,
+                     compression="zlib")
+    assert np.array_equal(read_image(tmp_path / "rgba.tif"), orient(rgba, orientation)[..., [2, 1, 0, 3]])
+
+
+def test_gif_is_written_with_a_fitted_palette_and_its_transparency(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """OpenCV's GIF encoder lost ~12 dB on a clean photo (a denoised GIF came out worse than its input)."""
+    bgr = np.ascontiguousarray(clean_rgb[:96, :128, ::-1])
+    write_image(tmp_path / "c.gif", bgr)
+    back = read_image(tmp_path / "c.gif")
+    mse = np.mean((back[..., :3].astype(np.float64) - bgr) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 30
+    bgra = np.dstack([bgr, np.where(np.arange(128) < 64, 0, 255).astype(np.uint8)[None].repeat(96, 0)])
+    write_image(tmp_path / "t.gif", bgra)
+    back = read_image(tmp_path / "t.gif")
+    assert back.shape == (96, 128, 4) and np.array_equal(back[..., 3], bgra[..., 3])
+    gray = bgr[..., 1].copy()
+    write_image(tmp_path / "g.gif", gray)
+    assert np.array_equal(read_image(tmp_path / "g.gif")[..., 0], gray)  # 256 grays: exact
+    with pytest.raises(ImageWriteError, match="holds uint8"):
+        write_image(tmp_path / "w.gif", gray.astype(np.uint16))
+
+
+def test_exif_thumbnail_is_dropped_when_the_image_is_turned_upright(tmp_path: Path) -> None:
+    """A camera JPEG's IFD1 thumbnail is stored like the main image: after read_image turns the
+    image upright, a kept thumbnail would show sideways in viewers that use it."""
+    buf = __import__("io").BytesIO()
+    Image.new("RGB", (16, 12), "red").save(buf, "JPEG")
+    thumb = buf.getvalue()
+
+    def exif(orientation: int) -> bytes:  # IFD0 (orientation) → IFD1 (the JPEG thumbnail) → thumbnail bytes
+        ifd0 = struct.pack("<HHHIHHI", 1, _ORIENTATION, 3, 1, orientation, 0, 26)
+        ifd1 = struct.pack("<HHHIIHHIII", 2, 0x0201, 4, 1, 56, 0x0202, 4, 1, len(thumb), 0)
+        return b"II*\0" + struct.pack("<I", 8) + ifd0 + ifd1 + thumb
+
+    stored = np.zeros((12, 16, 3), np.uint8)
+    Image.fromarray(stored).save(tmp_path / "r.jpg", exif=b"Exif\0\0" + exif(6))
+    Image.fromarray(stored).save(tmp_path / "u.jpg", exif=b"Exif\0\0" + exif(1))
+    assert _next_ifd(exif(6)) == 26
+    turned, kept = (read_metadata(tmp_path / n).exif for n in ("r.jpg", "u.jpg"))
+    assert turned is not None and kept is not None
+    assert _next_ifd(turned) == 0  # the thumbnail, stored the old way round, is unlinked
+    assert _next_ifd(kept) == 26  # an upright source keeps its thumbnail
+
+
+def _next_ifd(exif: bytes) -> int:
+    o = "<" if exif[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack_from(o + "I", exif, 4)
+    (n,) = struct.unpack_from(o + "H", exif, ifd0)
+    return struct.unpack_from(o + "I", exif, ifd0 + 2 + 12 * n)[0]
+
+
+def test_float16_tiff_and_uint16_avif_output_are_named(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "h.tif", np.full((8, 8, 3), 0.5, np.float16), photometric="rgb")
+    with pytest.raises(ImageReadError, match="float16 samples.*float32"):  # was "corrupt or unsupported format"
+        read_image(tmp_path / "h.tif")
+    with pytest.raises(ImageWriteError, match=r"\.avif file holds uint8"):  # refused before the work, not after
+        write_image(tmp_path / "a.avif", np.zeros((8, 8, 3), np.uint16))
