@@ -119,6 +119,13 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 _made_a_denoiser = False  # set by Denoiser(): this process has run torch's thread pool
 
 
+def will_run_models() -> None:
+    """Note that this process runs cvdenoise models (a :class:`Denoiser` was made, or a transform
+    that loads one lazily): forked children then start with one torch thread."""
+    global _made_a_denoiser
+    _made_a_denoiser = True
+
+
 def _one_thread_after_fork() -> None:
     """In a forked child (``multiprocessing.Pool`` on Linux) of a process that made a
     :class:`Denoiser`: one intra-op torch thread. The parent's OpenMP pool does not survive
@@ -413,8 +420,7 @@ class Denoiser:
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
-        global _made_a_denoiser
-        _made_a_denoiser = True  # forked children run one torch thread from now on (_one_thread_after_fork)
+        will_run_models()  # forked children run one torch thread from now on (_one_thread_after_fork)
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import is_integer, is_real
+from ._checks import is_integer, is_real, low_bit_message, low_bit_uint16
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from .data import IMAGE_SUFFIXES
@@ -206,12 +206,9 @@ class FrameFilter:
         t0 = time.perf_counter()
         for f in frames:
             self._check(f)
-            if f.dtype == np.uint16 and not self._warned_depth and int(f.max()) < 4096:
+            if not self._warned_depth and low_bit_uint16(f):
                 self._warned_depth = True
-                warnings.warn("FrameFilter: uint16 frame with all values below 4096 (10/12-bit data held unscaled?) "
-                              "is denoised as a dark 16-bit frame and comes back nearly unchanged; scale it to 16 bits "
-                              "(frame << 4 for 12-bit data) or denoise float frames in [0, 1] with cvdenoise.load()",
-                              stacklevel=3)
+                warnings.warn(low_bit_message("FrameFilter", "frame") + " with cvdenoise.load()", stacklevel=3)
         given = frames
         gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R
         gray_content = list(gray3)  # (gray3 is cleared for passed-through frames below)

@@ -405,3 +405,93 @@ def test_v2_tensor_that_requires_grad_gives_no_autograd_warning() -> None:
         warnings.simplefilter("error")
         out = Denoise("fast")(x)
     assert out.shape == x.shape and not out.requires_grad
+
+
+def test_albumentations_additional_image_targets_are_checked_also_when_p_skips_them() -> None:
+    import albumentations as A
+
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    good = np.zeros((16, 16, 3), np.uint8)
+    bad = np.full((16, 16, 3), 200.0, np.float32)  # floats in 0..255
+    albu = A.Compose([AlbuDenoise("fast", p=0.0)], additional_targets={"image2": "image", "mask2": "mask"})
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
+        albu(image=good, image2=bad)
+    assert albu(image=good, image2=good, mask2=bad)["mask2"] is not None  # masks are not images: not checked
+
+
+def test_interpolation_overshoot_gets_its_own_hint() -> None:
+    """A bicubic resize of float data overshoots [0, 1] by a few %: the hint blamed mean/std normalisation."""
+    import albumentations as A
+
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    edges = torch.zeros(3, 64, 64)
+    edges[:, :, 32:] = 1.0
+    edges[:, 20:40] = 1.0 - edges[:, 20:40]
+    pipe = v2.Compose([v2.Resize(41, interpolation=v2.InterpolationMode.BICUBIC, antialias=False), Denoise("fast")])
+    with pytest.raises(ValueError, match="bicubic or Lanczos resize.*clamp"):
+        pipe(tv_tensors.Image(edges))
+    arr = edges.permute(1, 2, 0).numpy().copy()
+    with pytest.raises(ValueError, match="bicubic or Lanczos resize.*clamp"):
+        A.Compose([A.Resize(41, 41, interpolation=2), AlbuDenoise("fast")])(image=arr)
+    with pytest.raises(ValueError, match="normalised by mean/std"):  # far below 0: normalised data
+        Denoise("fast")(tv_tensors.Image(edges * 4 - 2))
+
+
+def test_unscaled_12_bit_uint16_data_gets_a_warning_once_from_both_transforms() -> None:
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    img12 = np.random.default_rng(0).integers(0, 4096, (32, 32, 3)).astype(np.uint16)
+    tv = Denoise("fast")
+    sample = tv_tensors.Image(torch.from_numpy(img12.astype(np.int32)).permute(2, 0, 1).to(torch.uint16))
+    with pytest.warns(UserWarning, match="uint16 image with all values below 4096"):
+        tv(sample)
+    albu = AlbuDenoise("fast")
+    with pytest.warns(UserWarning, match="uint16 image with all values below 4096"):
+        albu(image=img12)
+    with warnings.catch_warnings():  # once per transform
+        warnings.simplefilter("error")
+        tv(sample)
+        albu(image=img12)
+        Denoise("fast")(tv_tensors.Image(torch.from_numpy((img12.astype(np.int32) << 4)).permute(2, 0, 1).to(torch.uint16)))
+
+
+def test_a_weights_folder_file_that_is_no_weights_fails_at_construction() -> None:
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+    from cvdenoise.weights import WEIGHTS_DIR
+
+    card = str(WEIGHTS_DIR / "color-fast.json")
+    with pytest.raises(ValueError, match="model card"):
+        Denoise(card)
+    with pytest.raises(ValueError, match="model card"):
+        AlbuDenoise(card)
+    Denoise(str(WEIGHTS_DIR / "color-fast.safetensors"))  # a shipped file is taken without opening it
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "register_at_fork"), reason="needs fork (POSIX)")
+def test_a_transform_made_but_not_yet_run_arms_the_one_thread_fork_rule() -> None:
+    """The transforms load their model lazily: a parent that built one (and ran other parallel torch
+    work) and forked a multiprocessing.Pool hung, as no Denoiser had been made yet."""
+    import subprocess
+    import sys
+
+    script = """
+import multiprocessing as mp, torch
+from cvdenoise.transforms import Denoise
+from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+torch.set_num_threads(2)
+def threads(_):
+    return torch.get_num_threads()
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        before = pool.map(threads, [0])[0]
+    t = Denoise("fast")
+    with ctx.Pool(1) as pool:
+        after = pool.map(threads, [0])[0]
+    print(before, after)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["2", "1"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import _env  # noqa: F401  (must precede albumentations)
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,8 +28,8 @@ import numpy as np
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
-from .._checks import check_array_dtype, check_float_range, image_hwc
-from ..denoiser import Denoiser, load
+from .._checks import check_array_dtype, check_float_range, image_hwc, low_bit_message, low_bit_uint16
+from ..denoiser import Denoiser, load, will_run_models
 from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
 
 __all__ = ["Denoise"]
@@ -119,6 +120,8 @@ class Denoise(ImageOnlyTransform):
         self.runtime = _check_runtime(runtime, device or "auto", weights=os.fspath(weights))  # (device validated by then)
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
+        self._warned_depth = False
+        will_run_models()  # a forked multiprocessing.Pool child starts with one torch thread (lazy load or not)
 
     @property
     def denoiser(self) -> Denoiser:
@@ -135,15 +138,21 @@ class Denoise(ImageOnlyTransform):
     def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
         # the image's shape, dtype and float range are checked on every sample, also when `p` skips it, so a
         # bad sample fails where it first appears and not at a random later step
-        # (every declared target: an image, a sequence of images, a volume, a sequence of volumes)
-        for target, depth in (("image", 0), ("images", 1), ("volume", 1), ("volumes", 2)):
-            value = kwargs.get(target)
-            if value is not None:
-                _check_images(value, depth)
+        # (every declared target: an image, a sequence of images, a volume, a sequence of volumes, and the
+        # Compose's additional_targets of those kinds, e.g. image2)
+        depths = {"image": 0, "images": 1, "volume": 1, "volumes": 2}
+        keys = {**{t: t for t in depths}, **getattr(self, "_additional_targets", {})}
+        for key, target in keys.items():
+            value = kwargs.get(key)
+            if value is not None and target in depths:
+                _check_images(value, depths[target])
         return super().__call__(*args, force_apply=force_apply, **kwargs)
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         """``(H,W)``, ``(H,W,1)``, ``(H,W,3)`` or ``(H,W,4)`` image → same shape and dtype."""
+        if not self._warned_depth and low_bit_uint16(img):
+            self._warned_depth = True
+            warnings.warn(low_bit_message("Denoise"), UserWarning, stacklevel=2)
         return self.denoiser(img)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
