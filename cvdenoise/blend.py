@@ -10,7 +10,10 @@ units)::
 
 with ``s = 1`` wherever the model removed much (heavy noise: unchanged) and also where the
 input's own finest-scale energy, :func:`cvdenoise.noise.estimate_sigma`, is below ``k · σ_r``
-(a blurred or heavily compressed input the model sharpens or deblocks: unchanged). ``a, b, k``
+(a blurred or heavily compressed input the model sharpens or deblocks: unchanged). An estimate
+of exactly 0 — more than half of the image's 2×2 blocks without any finest-scale detail — counts
+there only for an image with JPEG's 8×8 block grid (:func:`grid_blockiness`): a clean photo on a
+smooth background reads 0 as well and keeps the rule's own strength. ``a, b, k``
 are fitted per model on its training photos (``python benchmarks/strength.py --calibrate``) and
 stored in the model card as ``auto_strength``; weights without one keep the full output. A
 clean drawing (text, line art: few values strictly between black and white, and a finest-scale
@@ -37,7 +40,7 @@ import torch
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "auto_blend", "check_strength", "impulse_mask", "is_drawing", "mix"]
+__all__ = ["StrengthRule", "auto_blend", "check_strength", "grid_blockiness", "impulse_mask", "is_drawing", "mix"]
 
 #: a clean drawing for the rule: fewer of its values than this strictly inside (0, 1) ...
 DRAWING_SHARE = 0.25
@@ -49,6 +52,11 @@ IMPULSE_MOVED = 0.1
 IMPULSE_ALIKE = 0.1
 #: ... and their share of an image's values that raises its strength from nothing to 1
 IMPULSE_DENSITY = (0.001, 0.006)
+#: an image is blocky (JPEG's 8×8 grid) when its pixels step across one phase of the grid this many
+#: times as often as across the median phase (clean and blurred photos: 1.00–1.02; JPEG q30: 1.2–3.8)
+BLOCKY_RATIO = 1.12
+#: grid_blockiness reads at most this many rows and columns (a centre crop on the image's grid)
+BLOCKINESS_CROP = 1024
 
 
 def check_strength(value: object) -> float | str:
@@ -104,7 +112,13 @@ class StrengthRule:
         level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros_like(removed)
         assert isinstance(level, torch.Tensor)
         level = level.to(removed.device)
-        s = self.strength_for(removed, level)
+        # a level of exactly 0 reads "flat or blocky": only an 8×8 block grid makes it a compressed input
+        unknown = (level == 0) & (level < self.k * removed)
+        if bool(unknown.any()):
+            smooth = unknown & (grid_blockiness(noisy).to(removed.device) < BLOCKY_RATIO)
+            s = self.strength_for(removed, torch.where(smooth, torch.full_like(level, math.inf), level))
+        else:
+            s = self.strength_for(removed, level)
         return torch.where(_drawing(x, removed, level), torch.zeros_like(s), s)
 
     def to_card(self) -> dict[str, float]:
@@ -121,6 +135,32 @@ class StrengthRule:
             return cls(float(entry["a"]), float(entry["b"]), float(entry.get("k", 0.3)))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"malformed auto_strength entry in model card: {entry!r}") from e
+
+
+def grid_blockiness(x: torch.Tensor, block: int = 8) -> torch.Tensor:
+    """``(B,)`` JPEG blockiness of ``(B,C,H,W)`` float images in ``[0, 1]``: the share of steps
+    between neighbouring pixels (channel mean) of at least half an 8-bit level, across the
+    busiest of the ``block`` phases of a ``block``-pixel grid, over the median phase's share, for
+    rows and columns averaged. About ``1`` for an image without such a grid (exactly 1 for one too
+    small to read one); flat JPEG blocks change only across their edges. Any grid offset counts (a
+    cropped JPEG). A share, not a size, of steps: a few strong edges in one phase (a photo pasted
+    on a smooth background) do not make a grid. At most :data:`BLOCKINESS_CROP` rows and columns
+    are read: a centre crop."""
+    b, _, h, w = x.shape
+    y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
+    luma = x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP].float().mean(1)  # (B,h,w)
+
+    def ratio(moved: torch.Tensor) -> torch.Tensor:  # (B, lines, n): whether position i → i + 1 steps
+        n = moved.shape[-1] // block * block
+        if n < 2 * block:
+            return torch.ones(b, device=x.device)
+        phases = moved[..., :n].reshape(b, -1, block).float().mean(1)  # (B, block)
+        return phases.amax(1) / phases.median(1).values.clamp_min(1e-3)
+
+    step = 0.5 / 255
+    across_columns = (luma[..., 1:] - luma[..., :-1]).abs() > step
+    across_rows = ((luma[:, 1:] - luma[:, :-1]).abs() > step).transpose(1, 2)
+    return (ratio(across_columns) + ratio(across_rows)) / 2
 
 
 def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor:

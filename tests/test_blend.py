@@ -258,3 +258,36 @@ def test_auto_leaves_a_clean_drawing_alone_and_denoises_a_noisy_one(fast: cvdeno
     noisy = add_noise(txt, 15)
     out = fast(noisy)
     assert fast.last_strength == [1.0] and psnr(out, txt) > psnr(noisy, txt) + 3
+
+
+def _photo_on_smooth_background(clean_rgb: np.ndarray) -> np.ndarray:
+    """A clean photo pasted on a clean smooth background that fills most of the frame: more than
+    half of its 2×2 blocks hold no finest-scale detail, so estimate_sigma reads exactly 0."""
+    yy, xx = np.mgrid[:320, :320]
+    bg = 90 + 60 * np.exp(-((yy - 130) ** 2 + (xx - 170) ** 2) / (2 * 220.0**2))
+    image = np.repeat(bg[..., None], 3, axis=2).round().astype(np.uint8)
+    image[93:221, 93:221] = clean_rgb[64:192, 64:192]
+    return image
+
+
+def test_a_clean_photo_on_a_smooth_background_is_not_taken_for_a_compressed_one(clean_rgb: np.ndarray) -> None:
+    """The rule's 'blurred or blocky input: s = 1' branch fired on every image whose noise estimate
+    is 0, and a clean photo on a smooth background had its texture taken away."""
+    import cv2
+
+    image = _photo_on_smooth_background(clean_rgb)
+    assert estimate_sigma(image) == 0.0
+    den = cvdenoise.load("fast", half=False)
+    out = den(image)
+    assert den.last_strength[0] < 0.5
+    photo = (slice(93, 221), slice(93, 221))
+    assert np.abs(out[photo].astype(int) - image[photo]).mean() < 0.5  # the photo's texture kept
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    blocky = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    assert ok and estimate_sigma(blocky) == 0.0
+    den(blocky)
+    assert den.last_strength[0] == 1.0  # a heavily compressed image is still deblocked in full
+    from cvdenoise.blend import BLOCKY_RATIO, grid_blockiness
+
+    as_tensor = lambda a: torch.from_numpy(a / 255.0).permute(2, 0, 1)[None]  # noqa: E731
+    assert float(grid_blockiness(as_tensor(image))[0]) < BLOCKY_RATIO < float(grid_blockiness(as_tensor(blocky[3:, 5:]))[0])
