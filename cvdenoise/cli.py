@@ -10,7 +10,9 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Sequence, TextIO
+
+from ._checks import path_argument
 
 __all__ = ["main", "build_parser"]
 
@@ -92,7 +94,8 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
     """What ran, for a command's summary line: ``color-fast, fp32 ×1 on cpu``."""
     graph = den.metadata.get("precision")  # an exported file: its graph's precision (its I/O is float32)
     precision = f"{graph} graph" if graph else den.precision
-    return f"{den.name}, {precision} ×{den.ensemble} on {den.device}"
+    runtime = "" if den.runtime == "torch" else f" ({den.runtime})"
+    return f"{den.name}, {precision} ×{den.ensemble} on {den.device}{runtime}"
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
@@ -206,6 +209,8 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
         return f"{OUTPUT_MARKER} is where cvdenoise records its outputs; give the CSV another name"
     if report.is_dir():
         return "is a folder; give a file name such as frames.csv"
+    if os.path.lexists(report) and not report.is_file():  # a link to a pipe or a device: it would be replaced by a file
+        return "exists and is no regular file (a device, a pipe or a broken link); give a file name such as frames.csv"
     if (blocking := file_above(report)) is not None:
         return f"{blocking} is a file, so no folder can be made there"
     return creation_problem(report)  # (its nearest existing folder must take a new file)
@@ -261,7 +266,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
             f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
         )
         if bench and args.verbose:
-            print("  benchmark: " + json.dumps(bench, indent=2).replace("\n", "\n  "))
+            print("  benchmark: " + json.dumps(bench, indent=2, ensure_ascii=False).replace("\n", "\n  "))
     return 2 if bad else 0
 
 
@@ -303,6 +308,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_argument(value: str) -> str:
+    """argparse ``type=`` for ``--report``: a non-empty file name (``-``, stdout, is not taken)."""
+    if value == "-":
+        raise argparse.ArgumentTypeError("the CSV is written to a file, not to stdout: give a file name such as frames.csv")
+    return path_argument(value)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import main as train_main
 
@@ -317,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("denoise", help="denoise image files and folders into an output folder")
-    p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, help="output folder (created; never an input)")
+    p.add_argument("inputs", nargs="+", type=path_argument, help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder (created; never an input)")
     keep_or_replace = p.add_mutually_exclusive_group()
     keep_or_replace.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
     keep_or_replace.add_argument("--overwrite", action="store_true",
@@ -329,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_denoise)
 
     p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
-    p.add_argument("input", help="input video")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .m4v, .avi, .mkv, .mov)")
+    p.add_argument("input", type=path_argument, help="input video")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output video file (.mp4, .m4v, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
@@ -338,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a bare --gate takes the numbers after it: put it after the input video)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker; default 0: off)")
-    p.add_argument("--report", default=None, metavar="CSV", help="write a CSV of per-frame noise σ (with --gate), strength and ms")
+    p.add_argument("--report", default=None, metavar="CSV", type=_report_argument, help="write a CSV of per-frame noise σ (with --gate), strength and ms")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output video or --report CSV that cvdenoise did not write "
                         "(default: refuse; its own earlier outputs are always replaced)")
@@ -347,9 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_video)
 
     p = sub.add_parser("detect", help="denoise → Ultralytics YOLO on images or a video (offline)")
-    p.add_argument("source", help="image file, image folder or video file")
-    p.add_argument("--model", required=True, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
-    p.add_argument("-o", "--output", required=True, help="output folder for the annotated images and timing.csv (a video: <stem>.mp4 and <stem>.timing.csv)")
+    p.add_argument("source", type=path_argument, help="image file, image folder or video file")
+    p.add_argument("--model", required=True, type=path_argument, help="YOLO model: local .pt or a .yaml config (e.g. yolo26n.yaml)")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder for the annotated images and timing.csv (a video: <stem>.mp4 and <stem>.timing.csv)")
     p.add_argument("--conf", type=_unit_float, default=0.25, help="YOLO confidence threshold (default 0.25)")
     p.add_argument("--imgsz", type=_positive_int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("--overwrite", action="store_true",
@@ -376,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--static", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="fix the input height and width (ONNX; default dynamic)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
-    p.add_argument("-o", "--output", required=True, help="output file (.onnx, or .pt/.ts/.torchscript)")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output file (.onnx, or .pt/.ts/.torchscript)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file cvdenoise did not write")
     p.set_defaults(func=_cmd_export)
 
@@ -413,8 +425,54 @@ def _terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+class _ReaderGone:
+    """A text stream (``sys.stdout``/``sys.stderr``) that outlives its reader: once a write or
+    flush meets a closed pipe (``cvdenoise … 2>&1 | head``), its file descriptor is pointed at
+    ``os.devnull`` and the command goes on — a batch job is not stopped by its log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        try:
+            fd = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(fd, self._stream.fileno())
+            finally:
+                os.close(fd)
+        except (OSError, ValueError, AttributeError):  # no file descriptor (a test's capture): drop the text
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderGone(sys.stdout), _ReaderGone(sys.stderr)  # type: ignore[assignment]
+    try:
+        return _run(args)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = streams
+
+
+def _run(args: argparse.Namespace) -> int:
     restore_level = _quiet_opencv()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
@@ -423,7 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args))
         except KeyboardInterrupt as e:
-            print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}", file=sys.stderr)
+            resume = "; the images written are kept: add --skip-existing to go on" if args.command == "denoise" else ""
+            print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}{resume}",
+                  file=sys.stderr)
             return 143 if isinstance(e, _Terminated) else 130  # the shell's 128 + signal number
         finally:
             if main_thread:

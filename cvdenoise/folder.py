@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from tqdm import tqdm
+from ._progress import progress_bar
 
 from ._checks import check_float_range
 from .data import IMAGE_SUFFIXES
@@ -381,7 +381,7 @@ def denoise_files(
     jobs = list(jobs)
     report = FolderReport()
     records = OutputRecords()
-    for job in tqdm(jobs, desc="denoise", unit="img", disable=not progress):
+    for job in progress_bar(jobs, desc="denoise", unit="img", disable=not progress):
         if skip_existing and job.dst.exists():
             continue
         try:

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
+from ._checks import path_argument
+from ._progress import progress_bar
 from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
 from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
@@ -510,10 +512,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     last_ckpt = time.time()
     # with a time budget the bar runs on the clock (seconds against the budget), else on steps
     timed = budget_s > 0
-    bar = tqdm(total=round(budget_s), initial=min(round(elapsed_before), round(budget_s)), desc=cfg.name,
+    bar = progress_bar(total=round(budget_s), initial=min(round(elapsed_before), round(budget_s)), desc=cfg.name,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
                dynamic_ncols=True, mininterval=5) if timed else \
-        tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+        progress_bar(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
 
     def save_checkpoint() -> None:
         tmp = ckpt.with_suffix(".tmp")
@@ -603,8 +605,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``cvdenoise train`` (shared with ``python -m cvdenoise.train``)."""
     d = TrainConfig()
-    p.add_argument("folders", nargs="*", help="folders of clean images (none: dead leaves only)")
-    p.add_argument("--out", default=d.out, help=f"run folder for checkpoints, logs and weights (default {d.out})")
+    p.add_argument("folders", nargs="*", type=path_argument, help="folders of clean images (none: dead leaves only)")
+    p.add_argument("--out", default=d.out, type=path_argument, help=f"run folder for checkpoints, logs and weights (default {d.out})")
     p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>, or -<the --init model's size>)")
     p.add_argument("--size", default=None, choices=sorted(CONFIGS),
                    help=f"architecture (default {d.size}; with --init: the starting network's)")

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
+from ._progress import progress_bar
 
 from ._checks import is_integer, is_real, low_bit_message, low_bit_uint16
 from .blend import auto_blend, is_drawing
@@ -387,6 +387,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def check_video_output(src: str | Path, dst: str | Path) -> None:
     """``ValueError`` unless ``dst`` can take the video made from ``src``: not ``src`` itself
     (also under another name), not a folder, not under a file, a suffix of :data:`VIDEO_SUFFIXES`."""
+    folder_meant = os.fspath(dst).endswith(("/", os.sep))  # `-o clips/` (Path drops the slash)
     src, dst = Path(src), Path(dst)
     if same_file(src, dst) or dst.resolve() == src.resolve():
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
@@ -394,6 +395,8 @@ def check_video_output(src: str | Path, dst: str | Path) -> None:
         raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
     if (blocking := file_above(dst)) is not None:
         raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
+    if folder_meant:
+        raise ValueError(f"output {dst} names a folder; -o names the video file, such as {dst / (src.stem + '.mp4')}")
     if dst.suffix.lower() not in _FOURCC:
         raise ValueError(f"unsupported output container {dst.suffix.lower()!r}; use one of {sorted(_FOURCC)}")
 
@@ -484,7 +487,7 @@ def denoise_video(
     frames, fps, size, count = read_video(src)
     with video_writer(src, dst, fps, size) as write:
         frame_filter.reset()
-        for f in tqdm(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
+        for f in progress_bar(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
             write(f)
     warn_if_truncated(src, dst, len(frame_filter.history), count)
     return list(frame_filter.history)

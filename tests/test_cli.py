@@ -530,3 +530,95 @@ def test_a_bad_overlap_is_named_alone(noisy_folder: Path, tmp_path: Path, capsys
     assert main(["denoise", str(noisy_folder), "-o", str(tmp_path / "o"), "-q", "-w", "fast", "--overlap", "-1"]) == 2
     err = capsys.readouterr().err
     assert "overlap must be >= 0, got -1" in err and "border" not in err and "batch_size" not in err
+
+
+def test_empty_paths_are_usage_errors_not_the_working_folder(tmp_path: Path, clean_rgb: np.ndarray,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """An unset shell variable (`cvdenoise denoise "$SRC" -o "$DST"`) made '' — the working folder —
+    the input (every image below it denoised) or the output."""
+    monkeypatch.chdir(tmp_path)
+    cv2.imwrite("a.png", clean_rgb[:32, :32])
+    for argv in (["denoise", "", "-o", "out"], ["denoise", "a.png", "-o", ""], ["video", "", "-o", "o.mp4"],
+                 ["video", "v.mp4", "-o", "o.mp4", "--report", ""], ["detect", "a.png", "--model", "m.yaml", "-o", ""],
+                 ["export", "--format", "onnx", "-o", ""], ["train", "", "--steps", "1"], ["train", "--out", ""]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert "empty path (an unset shell variable?)" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]  # nothing was written anywhere
+
+
+def test_a_closed_log_pipe_does_not_stop_a_folder_run(noisy_folder: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cvdenoise denoise in -o out 2>&1 | head`: the progress bar's write to the closed pipe raised
+    BrokenPipeError and the run stopped after a few images (rc 1, no message)."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def isatty(self) -> bool:
+            return True  # a terminal's bar: updated often
+
+    monkeypatch.setattr(sys, "stderr", ClosedPipe())
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    code = main(["denoise", str(noisy_folder), "-o", str(tmp_path / "out"), "-w", "fast"])
+    assert code == 1  # the folder's two broken files: the run went on to its end
+    assert _images(tmp_path / "out") == ["a.png", "la.png", "rgba.png", "sub/b.jpg", "sub/deeper/gray.tif", "sub/gray16.png"]
+
+
+def test_progress_bars_update_calmly_in_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from cvdenoise._progress import LOG_INTERVAL, progress_bar
+
+    class Log(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stderr", Log())
+    assert progress_bar(range(3)).mininterval == LOG_INTERVAL >= 30
+    monkeypatch.setattr(Log, "isatty", lambda self: True)
+    assert progress_bar(range(3)).mininterval == 0.1
+
+
+def test_report_refuses_stdout_dash_and_links_to_non_files(tmp_path: Path, clean_rgb: np.ndarray,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A --report symlink to a pipe or a device (/dev/stdout) was replaced by a regular file."""
+    monkeypatch.chdir(tmp_path)  # (`--report -` was a file named '-' in the working folder)
+    src = tmp_path / "in.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(2):
+        vw.write(cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR))
+    vw.release()
+    with pytest.raises(SystemExit):
+        main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "-q", "--report", "-"])
+    assert "not to stdout" in capsys.readouterr().err
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "-q", "--report", str(link)]) == 2
+    assert "is no regular file" in capsys.readouterr().err
+    assert link.is_symlink() and not (tmp_path / "o.mp4").exists()
+    assert main(["video", str(src), "-o", str(tmp_path / "clips") + "/", "-q"]) == 2
+    assert "-o names the video file, such as" in capsys.readouterr().err
+
+
+def test_weights_verbose_prints_unicode_and_summaries_name_onnxruntime(noisy_folder: Path, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    assert main(["weights", "fast", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "\\u00" not in out and "×" in out
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.png").write_bytes((noisy_folder / "a.png").read_bytes())
+    assert main(["denoise", str(one), "-o", str(tmp_path / "o"), "-q", "-w", "fast", "--runtime", "onnxruntime"]) == 0
+    assert "on cpu (onnxruntime))" in capsys.readouterr().out

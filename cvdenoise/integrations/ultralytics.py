@@ -256,7 +256,7 @@ def run_detection(
     import csv
 
     import cv2
-    from tqdm import tqdm
+    from .._progress import progress_bar
 
     from .._checks import is_integer, is_real
     from ..data import IMAGE_SUFFIXES
@@ -335,7 +335,7 @@ def run_detection(
         return res.plot()
 
     if is_images:
-        for job in tqdm(jobs, desc="detect", unit="img", disable=not progress):
+        for job in progress_bar(jobs, desc="detect", unit="img", disable=not progress):
             name = str(job.dst.relative_to(out.resolve()))
             try:
                 write_image(job.dst, process(name, read_image(job.src)))
@@ -349,7 +349,7 @@ def run_detection(
         yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
         frames = itertools.chain([first], frames)
         with video_writer(src, dst, fps, size) as write:
-            for i, f in enumerate(tqdm(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
+            for i, f in enumerate(progress_bar(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 write(process(f"{i:06d}", f))
         mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
         warn_if_truncated(src, dst, len(run), count)
