@@ -31,6 +31,8 @@ from ._checks import (
     image_bchw,
     image_hwc,
     is_integer,
+    low_bit_message,
+    low_bit_uint16,
 )
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, auto_blend, check_strength, mix
@@ -420,6 +422,7 @@ class Denoiser:
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
+        self._warned_depth = False  # unscaled 10/12-bit uint16 data: said once
         will_run_models()  # forked children run one torch thread from now on (_one_thread_after_fork)
 
     @property
@@ -554,6 +557,9 @@ class Denoiser:
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
         relative = (image.dtype == np.uint16) if isinstance(image, np.ndarray) else image.dtype == torch.uint16
+        if relative and not self._warned_depth and low_bit_uint16(image):
+            self._warned_depth = True  # (once per Denoiser: a video or a dataset of such frames warns once)
+            warnings.warn(low_bit_message("cvdenoise"), UserWarning, stacklevel=2)
         gray = gray_content(rgb, relative=relative) if rgb.shape[1] == 3 else [False] * len(rgb)
         out = self._denoise_planes(rgb, s, order, gray)
         if alpha is not None:

@@ -36,9 +36,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
-from ._checks import (
-    check_float_range, check_tensor_dtype, image_bchw, is_integer, is_real, low_bit_message, low_bit_uint16,
-)
+from ._checks import check_float_range, check_tensor_dtype, image_bchw, is_integer, is_real
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime, will_run_models,
@@ -236,7 +234,6 @@ class Denoise(v2.Transform):
         self.runtime = _check_runtime(runtime, self.device, half, self.weights)
         self._denoisers: dict[str, Denoiser] = {}
         self._pid = os.getpid()
-        self._warned_depth = False
         will_run_models()  # a forked multiprocessing.Pool child starts with one torch thread (lazy load or not)
 
     def denoiser(self, device: str | torch.device = "cpu") -> Denoiser:
@@ -262,9 +259,6 @@ class Denoise(v2.Transform):
                     x = _image_batch(leaf.as_subclass(torch.Tensor))
                     if x.dtype.is_floating_point:
                         check_float_range(x)  # (the common mistake, floats in 0..255, fails at its first sample)
-                    elif not self._warned_depth and low_bit_uint16(x):
-                        self._warned_depth = True
-                        warnings.warn(low_bit_message("Denoise"), UserWarning, stacklevel=_user_stacklevel())
                 except (ValueError, TypeError) as e:
                     why = None  # a plain tensor taken for the image by torchvision's rule: say which and why
                     if has_array and is_pure_tensor(leaf):  # the likely cause is the array, not the tensor

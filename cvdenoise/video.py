@@ -207,7 +207,7 @@ class FrameFilter:
         for f in frames:
             self._check(f)
             if not self._warned_depth and low_bit_uint16(f):
-                self._warned_depth = True
+                self._warned_depth = self.denoiser._warned_depth = True  # (said here, in a frame's words, not again by it)
                 warnings.warn(low_bit_message("FrameFilter", "frame") + " with cvdenoise.load()", stacklevel=3)
         given = frames
         gray3 = [_equal_planes(f) for f in frames]  # a gray video as OpenCV decodes it: BGR, B ≈ G ≈ R

@@ -376,7 +376,9 @@ def test_gray_content_is_told_apart_from_toned_and_deep_colour(fast: cvdenoise.D
     assert abs((out[..., 0].astype(float) - out[..., 2]).mean() - 8) < 1.5  # the tone is kept
     ten_bit = (clean_rgb[:64, :64].astype(np.uint32) * 1023 // 255).astype(np.uint16)  # 10-bit colour held in uint16
     assert gray_content(as_t(ten_bit, 65535), relative=True) == [False]
-    out = fast(ten_bit)
+    with warnings.catch_warnings():  # (the unscaled-10-bit warning: this test feeds such data on purpose)
+        warnings.simplefilter("ignore")
+        out = fast(ten_bit)
     assert np.abs(np.diff(out.astype(int), axis=2)).max() > 100  # colour kept
     # per image in a batch: a gray image next to a colour one still goes the gray way
     g3 = np.repeat(add_noise(clean_gray[:64, :64], 20)[..., None], 3, axis=2)
@@ -813,3 +815,19 @@ if __name__ == "__main__":
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["2", "1"]  # an import alone changes nothing (pre-forking servers)
+
+
+def test_unscaled_12_bit_uint16_data_gets_one_warning_from_the_denoiser(fast: cvdenoise.Denoiser) -> None:
+    """10/12-bit samples held unscaled in uint16 come back nearly unchanged: said once, not silently."""
+    import warnings
+
+    den = cvdenoise.load("fast", half=False)
+    img12 = np.random.default_rng(0).integers(0, 4096, (32, 32, 3)).astype(np.uint16)
+    with pytest.warns(UserWarning, match="uint16 image with all values below 4096.*x << 4|image << 4"):
+        den(img12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        den(img12)  # once per Denoiser
+        den(torch.from_numpy(img12.astype(np.int32)).permute(2, 0, 1).to(torch.uint16))
+        cvdenoise.load("fast", half=False)(img12 << 4)  # 16-bit data: no warning
+        cvdenoise.load("fast", half=False)(img12.astype(np.float32) / 4095)  # scaled floats: none

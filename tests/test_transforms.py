@@ -445,10 +445,10 @@ def test_unscaled_12_bit_uint16_data_gets_a_warning_once_from_both_transforms() 
     img12 = np.random.default_rng(0).integers(0, 4096, (32, 32, 3)).astype(np.uint16)
     tv = Denoise("fast")
     sample = tv_tensors.Image(torch.from_numpy(img12.astype(np.int32)).permute(2, 0, 1).to(torch.uint16))
-    with pytest.warns(UserWarning, match="uint16 image with all values below 4096"):
+    with pytest.warns(UserWarning, match="cvdenoise: uint16 image with all values below 4096"):
         tv(sample)
     albu = AlbuDenoise("fast")
-    with pytest.warns(UserWarning, match="uint16 image with all values below 4096"):
+    with pytest.warns(UserWarning, match="cvdenoise: uint16 image with all values below 4096"):
         albu(image=img12)
     with warnings.catch_warnings():  # once per transform
         warnings.simplefilter("error")

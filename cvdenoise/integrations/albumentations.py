@@ -20,7 +20,6 @@ from __future__ import annotations
 from .. import _env  # noqa: F401  (must precede albumentations)
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ import numpy as np
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
-from .._checks import check_array_dtype, check_float_range, image_hwc, low_bit_message, low_bit_uint16
+from .._checks import check_array_dtype, check_float_range, image_hwc
 from ..denoiser import Denoiser, load, will_run_models
 from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
 
@@ -120,7 +119,6 @@ class Denoise(ImageOnlyTransform):
         self.runtime = _check_runtime(runtime, device or "auto", weights=os.fspath(weights))  # (device validated by then)
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
-        self._warned_depth = False
         will_run_models()  # a forked multiprocessing.Pool child starts with one torch thread (lazy load or not)
 
     @property
@@ -150,9 +148,6 @@ class Denoise(ImageOnlyTransform):
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         """``(H,W)``, ``(H,W,1)``, ``(H,W,3)`` or ``(H,W,4)`` image → same shape and dtype."""
-        if not self._warned_depth and low_bit_uint16(img):
-            self._warned_depth = True
-            warnings.warn(low_bit_message("Denoise"), UserWarning, stacklevel=2)
         return self.denoiser(img)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
