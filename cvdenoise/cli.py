@@ -285,15 +285,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
               "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
         return 2
     check = "" if args.no_check else ", then checking it against PyTorch"
-    print(f"cvdenoise export: exporting {args.weights} to {out}{check} (a minute or two on a CPU) …", file=sys.stderr, flush=True)
+
+    def announce() -> None:  # once the arguments have passed the export's own checks
+        print(f"cvdenoise export: exporting {args.weights} to {out}{check} (a minute or two on a CPU) …", file=sys.stderr, flush=True)
+
     try:
         if args.format == "onnx":
             report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
                              half=args.half, batch=args.batch, static=tuple(args.static) if args.static else None,
-                             check=not args.no_check)
+                             check=not args.no_check, on_start=announce)
         else:
             report = to_torchscript(args.output, args.weights, channels=args.channels, half=args.half,
-                                    check=not args.no_check)
+                                    check=not args.no_check, on_start=announce)
     except (ImportError, ExportArgumentError) as e:
         print(f"cvdenoise export: error: {e}", file=sys.stderr)
         return 2

@@ -56,7 +56,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -414,6 +414,7 @@ def to_onnx(
     batch: int | None = None,
     static: tuple[int, int] | None = None,
     check: bool = True,
+    on_start: Callable[[], object] | None = None,
 ) -> ExportReport:
     """Export weights to ONNX with the dynamo exporter and verify it in onnxruntime.
 
@@ -433,6 +434,8 @@ def to_onnx(
         static: fix ``(H, W)`` (default: dynamic, any ``H, W >= multiple``).
         check: run ``onnx.checker`` and compare onnxruntime (CPU) with eager PyTorch; see the
             module docstring.
+        on_start: called once the arguments and weights have passed their checks, before the
+            export work (the command line announces the wait there, not before a usage error).
 
     Returns:
         :class:`ExportReport`.
@@ -471,6 +474,8 @@ def to_onnx(
         static = (int(static[0]), int(static[1]))
     meta = _metadata(name, model, "onnx", half, card)
     meta.update(opset=str(opset), batch=str(batch or ""), static=f"{static[0]},{static[1]}" if static else "")
+    if on_start is not None:
+        on_start()
 
     side = max(64, 4 * m)
     h, w = static or (side, side)
@@ -548,6 +553,7 @@ def to_torchscript(
     channels: int | None = None,
     half: bool = False,
     check: bool = True,
+    on_start: Callable[[], object] | None = None,
 ) -> ExportReport:
     """Export weights to TorchScript (``torch.jit.trace``) and verify the reloaded archive.
 
@@ -561,7 +567,7 @@ def to_torchscript(
     Args:
         path: output archive (``.pt``, ``.ts`` or ``.torchscript``); replaced like :func:`to_onnx`'s
             (a file already there, whoever wrote it, once the new one passes its checks).
-        weights, channels, half, check: as in :func:`to_onnx` (the check reloads the archive
+        weights, channels, half, check, on_start: as in :func:`to_onnx` (the check reloads the archive
             with ``torch.jit.load`` on CPU, or on CUDA for ``half`` when available).
 
     Returns:
@@ -578,6 +584,8 @@ def to_torchscript(
     name, model, card = _resolve(weights, channels)
     c, m = model.config.channels, model.multiple
     meta = _metadata(name, model, "torchscript", half, card)
+    if on_start is not None:
+        on_start()
     net: nn.Module = _HalfIO(_copy_model(model)) if half else model
     trace_device = "cpu"
     example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m))

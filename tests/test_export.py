@@ -370,6 +370,9 @@ def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.Captur
         assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), *extra]) == 2
         err = capsys.readouterr().err
         assert "cvdenoise export: error:" in err and "Traceback" not in err
+        assert "exporting" not in err  # no promise of a minute's work before the usage error
+    assert main(["export", "--format", "onnx", "-w", "nope", "-o", str(tmp_path / "f.onnx")]) == 2
+    assert "exporting" not in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:  # refused by the parser, named as the flag
         main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), "--batch", "0"])
     assert stop.value.code == 2 and "argument --batch: expected a positive integer" in capsys.readouterr().err
@@ -399,8 +402,10 @@ def test_parity_failure_raises_and_removes_file(tmp_path: Path, monkeypatch: pyt
 def test_cli_export_onnx_runs_in_plain_onnxruntime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli" / "fast.onnx"
     assert main(["export", "--format", "onnx", "--weights", "fast", "--channels", "3", "--opset", "18", "-o", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "parity vs eager PyTorch" in text and "2x3x67x45" in text and str(out) in text
+    assert "cvdenoise export: exporting fast to" in captured.err  # the wait is announced once the work starts
     sess = _session(out)
     (y,) = sess.run(["denoised"], {"image": np.random.rand(2, 3, 67, 45).astype(np.float32)})
     assert y.shape == (2, 3, 67, 45) and y.dtype == np.float32 and 0 <= y.min() and y.max() <= 1
