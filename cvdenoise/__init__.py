@@ -3,8 +3,25 @@
 Public API::
 
     import cvdenoise
-    den = cvdenoise.load()              # shipped "default" weights (colour + gray)
-    clean = den(noisy)                  # numpy HWC / torch CHW, BCHW; uint8, uint16, float
+    den = cvdenoise.load()              # shipped "default" weights (colour + gray); "fast" for video
+    clean = den(noisy)                  # numpy (H,W[,C]) / torch (C,H,W), (B,C,H,W) / PIL / pydicom;
+                                        # uint8, uint16 or float in [0, 1]: same type, shape and dtype back
+    ff = cvdenoise.FrameFilter("fast")  # OpenCV frames: BGR uint8 (H,W,3) in, BGR uint8 out
+    clean_frame = ff(frame)
+
+Also public (each imported on first use):
+
+* :mod:`cvdenoise.transforms` — ``Denoise``, a torchvision ``transforms.v2`` transform;
+* :mod:`cvdenoise.integrations.albumentations` — ``Denoise``, an albumentations transform;
+* :mod:`cvdenoise.integrations.ultralytics` — denoise in front of an Ultralytics YOLO model, offline;
+* :mod:`cvdenoise.export` — ``to_onnx`` / ``to_torchscript``, verified against PyTorch;
+* :mod:`cvdenoise.ort_runtime` — when onnxruntime beats PyTorch on a CPU;
+* :mod:`cvdenoise.degrade` — the synthetic degradations (noise, blur, JPEG, …) used for training;
+* :mod:`cvdenoise.noise` — noise level estimates (``estimate_sigma``, ``residual_sigma``, ``noise_profile``);
+* :mod:`cvdenoise.weights` — shipped weights, model cards, ``WeightsError``;
+* :mod:`cvdenoise.model` — the autoencoder family (``DenoiseAutoencoder.encode`` gives encoder features).
+
+The command line is ``cvdenoise --help`` (``python -m cvdenoise``).
 """
 
 from . import _env  # noqa: F401  (environment switches before third-party imports)
@@ -19,7 +36,7 @@ __all__ = ["Denoiser", "FrameFilter", "load", "__version__"]
 # imported on first use: they pull in optional or heavy dependencies (onnx, torchvision, ultralytics)
 _SUBMODULES = frozenset({
     "backends", "blend", "data", "degrade", "degrade_torch", "denoiser", "dicom", "export", "folder",
-    "integrations", "io", "model", "noise", "temporal", "train", "transforms", "video", "weights",
+    "integrations", "io", "model", "noise", "ort_runtime", "temporal", "train", "transforms", "video", "weights",
 })
 
 
@@ -32,4 +49,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES)
+    return sorted({n for n in globals() if not n.startswith("_") or n.startswith("__")} | _SUBMODULES)

@@ -150,6 +150,8 @@ Strength = Union[float, np.floating, Literal["auto"]]
 ChannelOrder = Literal["rgb", "bgr"]
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
 Runtime = Literal["torch", "onnxruntime"]
+#: what ``half`` resolved to: float32, float16 (CUDA) or bfloat16 (CPU autocast)
+Precision = Literal["fp32", "fp16", "bf16"]
 
 #: colour planes that differ by at most this (8-bit levels; 3× at 0.1 % of the pixels) hold gray
 #: content: a gray image saved as RGB/BGR (``cv2.imread`` of a gray file) or decoded through a
@@ -237,7 +239,7 @@ def cpu_has_fast_bf16() -> bool:
     return cpu_bf16_units() is not None
 
 
-def resolve_precision(half: Half, device: torch.device) -> Literal["fp32", "fp16", "bf16"]:
+def resolve_precision(half: Half, device: torch.device) -> Precision:
     """What ``half`` means on ``device``: float16 on CUDA, bfloat16 on CPUs with bf16 units.
 
     ``"auto"`` picks reduced precision only where it is fast (CUDA; CPUs with AMX or
@@ -394,26 +396,19 @@ class Denoiser:
             raise ValueError("Denoiser needs at least one model")
         if set(models) - {1, 3}:
             raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
-        self.device = resolve_device(device)
+        self._device = resolve_device(device)
         if runtime == "onnxruntime" and half == "auto":  # "where fast": onnxruntime runs float32
             half = False
-        #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast): see ``half``.
-        self.precision = resolve_precision(half, self.device)
-        #: where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model
-        #: loaded from an exported file, that file's runtime)
-        self.runtime: Runtime = resolve_runtime(runtime, self.device, self.precision)
+        self._precision: Precision = resolve_precision(half, self._device)
+        self._runtime: Runtime = resolve_runtime(runtime, self._device, self._precision)
         tile, overlap, border, batch_size = self._check_tiling(tile, overlap, border, batch_size, multiple)
         self._check_order(channel_order)
         self._check_strength(strength)
-        if not is_integer(ensemble) or ensemble not in _ENSEMBLES:
-            raise ValueError(f"ensemble must be one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
-        ensemble = int(ensemble)
-        self.ensemble = ensemble
+        self.ensemble = ensemble  # (checked by its setter)
         self._models: dict[int, Any] = dict(models)
         self._lazy = set(lazy)
         self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
         self._load_lock = threading.Lock()
-        self.half = self.precision != "fp32"
         self.multiple, self.tile, self.overlap = multiple, tile, overlap
         self.border = border
         #: ``(H, W)`` of a fixed-size backend whose whole frame is the tile (set by :func:`load`
@@ -424,6 +419,54 @@ class Denoiser:
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
         self._warned_depth = False  # unscaled 10/12-bit uint16 data: said once
         will_run_models()  # forked children run one torch thread from now on (_one_thread_after_fork)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the models run (fixed when the Denoiser is made: ``cvdenoise.load(..., device=...)``)."""
+        return self._device
+
+    @device.setter
+    def device(self, value: object) -> None:
+        raise AttributeError(f"a Denoiser's device is fixed when it is made: cvdenoise.load(..., device={str(value)!r})")
+
+    @property
+    def precision(self) -> Precision:
+        """``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast), from ``half`` (fixed when made)."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: object) -> None:
+        raise AttributeError("a Denoiser's precision is fixed when it is made: cvdenoise.load(..., half=True/False)")
+
+    @property
+    def half(self) -> bool:
+        """Whether it runs in reduced precision (``precision != "fp32"``; fixed when made)."""
+        return self._precision != "fp32"
+
+    @half.setter
+    def half(self, value: object) -> None:
+        raise AttributeError("a Denoiser's precision is fixed when it is made: cvdenoise.load(..., half=True/False)")
+
+    @property
+    def runtime(self) -> Runtime:
+        """Where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model loaded
+        from an exported file, that file's runtime; fixed when made)."""
+        return self._runtime
+
+    @runtime.setter
+    def runtime(self, value: object) -> None:
+        raise AttributeError("a Denoiser's runtime is fixed when it is made: cvdenoise.load(..., runtime=...)")
+
+    @property
+    def ensemble(self) -> int:
+        """Geometric self-ensemble passes, 1, 2, 4 or 8 (may be changed between calls)."""
+        return self._ensemble
+
+    @ensemble.setter
+    def ensemble(self, value: object) -> None:
+        if not is_integer(value) or value not in _ENSEMBLES:
+            raise ValueError(f"ensemble must be one of {sorted(_ENSEMBLES)}, got {value!r}")
+        self._ensemble = int(value)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -596,7 +639,7 @@ class Denoiser:
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
         """``(B,C,H,W)`` float input → the output at ``strength``: ``"auto"`` (per image, impulse
         noise taken out whole) or a number in ``(0, 1]`` (``__call__`` answers 0 itself)."""
-        out = self.denoise_tensor(x)
+        out = self._denoise_tensor(x)
         if strength != "auto":
             self.last_strength = [float(strength)] * len(x)
             return mix(x, out, torch.full((len(x),), float(strength)))
@@ -612,12 +655,25 @@ class Denoiser:
         return self.rules.get(key)
 
     def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same.
+        """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same: the plain
+        model output (no strength blend, no gray-content or alpha handling: see :meth:`__call__`).
 
         Runs on :attr:`device` (tiles are moved there and back), returns on ``x.device``.
+
+        Raises:
+            TypeError: ``x`` is not a float tensor (convert uint8 with ``x.float() / 255``).
+            ValueError: a wrong shape, or values outside ``[0, 1]`` (or NaN).
         """
+        if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+            what = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"denoise_tensor expects a float tensor in [0, 1], got {what} (uint8: x.float() / 255)")
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"denoise_tensor expects (B,1|3,H,W), got {tuple(x.shape)}")
+        check_float_range(x)
+        return self._denoise_tensor(x)
+
+    def _denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`denoise_tensor` without its input checks (its callers have made ``x``)."""
         b, c, h, w = x.shape
         p = self.border
         if self.tile_shape is not None and h <= self.tile_shape[0] and w <= self.tile_shape[1]:
@@ -968,7 +1024,7 @@ def load(
         if strength == "auto" and not rule:
             _warn_no_rule(name, "the export carries no auto_strength rule (its weights had no model card)")
         den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
-        den.runtime = own
+        den._runtime = own
         if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile
             den.tile_shape = be.size
         return den

@@ -552,7 +552,7 @@ def test_staging_path_gives_identical_results(fast: cvdenoise.Denoiser, clean_rg
 def test_staging_device_choice() -> None:
     den = cvdenoise.load("fast", tile=256)
     assert den._staging_device((100, 100)) is None  # CPU: nothing to stage
-    den.device = torch.device("cuda")  # only the decision is exercised; nothing runs there
+    den._device = torch.device("cuda")  # only the decision is exercised; nothing runs there
     assert den._staging_device((100, 100)) == torch.device("cuda")
     assert den._staging_device((100, 300)) is None  # tiled: stays in host memory
 
@@ -831,3 +831,37 @@ def test_unscaled_12_bit_uint16_data_gets_one_warning_from_the_denoiser(fast: cv
         den(torch.from_numpy(img12.astype(np.int32)).permute(2, 0, 1).to(torch.uint16))
         cvdenoise.load("fast", half=False)(img12 << 4)  # 16-bit data: no warning
         cvdenoise.load("fast", half=False)(img12.astype(np.float32) / 4095)  # scaled floats: none
+
+
+def test_denoise_tensor_checks_its_documented_input() -> None:
+    """A uint8 tensor or floats in 0..255 came back all white (1.0), without a word."""
+    den = cvdenoise.load("fast", half=False)
+    with pytest.raises(TypeError, match=r"float tensor in \[0, 1\].*x.float\(\) / 255"):
+        den.denoise_tensor(torch.full((1, 3, 24, 24), 128, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):
+        den.denoise_tensor(torch.full((1, 3, 24, 24), 200.0))
+    with pytest.raises(ValueError, match=r"\(B,1\|3,H,W\)"):
+        den.denoise_tensor(torch.rand(3, 24, 24))
+    x = torch.rand(1, 3, 24, 24)
+    assert den.denoise_tensor(x).shape == x.shape
+
+
+def test_denoiser_settings_fixed_at_construction_say_so_and_ensemble_is_checked() -> None:
+    """den.ensemble = 3 gave a bare KeyError at the next call, den.device = 'cpu' an AttributeError
+    from deep inside, den.half = True was silently ignored."""
+    den = cvdenoise.load("fast", half=False)
+    for bad in (3, "auto", 2.0, True):
+        with pytest.raises(ValueError, match="ensemble must be one of"):
+            den.ensemble = bad  # type: ignore[assignment]
+    den.ensemble = 2
+    assert den.ensemble == 2 and den(np.zeros((16, 16, 3), np.uint8)).shape == (16, 16, 3)
+    with pytest.raises(AttributeError, match=r"device is fixed when it is made: cvdenoise.load\(\.\.\., device="):
+        den.device = "cpu"  # type: ignore[assignment]
+    for name in ("half", "precision"):
+        with pytest.raises(AttributeError, match="precision is fixed when it is made"):
+            setattr(den, name, True)
+    with pytest.raises(AttributeError, match="runtime is fixed"):
+        den.runtime = "onnxruntime"  # type: ignore[assignment]
+    assert den.precision == "fp32" and den.half is False and den.device == torch.device("cpu") and den.runtime == "torch"
+    clone = __import__("pickle").loads(__import__("pickle").dumps(den))
+    assert clone.ensemble == 2 and clone.precision == "fp32"

@@ -47,3 +47,20 @@ def test_training_photos_script_help_prints_usage_and_downloads_nothing(tmp_path
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("usage:") and "OUT/photos/" in r.stdout
     assert list(tmp_path.iterdir()) == []  # no folder named --help, nothing fetched
+
+
+def test_every_public_module_is_reachable_and_dir_shows_no_private_names() -> None:
+    """Every non-private module of the package is an attribute after `import cvdenoise` (the docs
+    point users to cvdenoise.ort_runtime, which raised AttributeError), and dir() lists no helpers."""
+    import cvdenoise
+    import cvdenoise.integrations
+
+    package = Path(cvdenoise.__file__).parent
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")} | {"integrations"}
+    modules -= {"cli"}  # the command line: `cvdenoise --help`, not an attribute
+    assert modules <= set(dir(cvdenoise))
+    for name in modules:
+        assert getattr(cvdenoise, name).__name__ == f"cvdenoise.{name}"
+    assert not [n for n in dir(cvdenoise) if n.startswith("_") and not n.startswith("__")]
+    assert {"albumentations", "ultralytics"} <= set(dir(cvdenoise.integrations))
+    assert "FrameFilter" in (cvdenoise.__doc__ or "") and "transforms" in (cvdenoise.__doc__ or "")
