@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 import albumentations as A
 import numpy as np
+import numpy.typing as npt
 
 from ._checks import check_float_range, is_integer
 
@@ -307,7 +308,7 @@ def to_float(image: np.ndarray) -> np.ndarray:
     raise TypeError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
 
 
-def from_float(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def from_float(image: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
     """float ``[0, 1]`` → ``dtype`` (rounded and clipped for integer types)."""
     dtype = np.dtype(dtype)
     x = np.clip(image, 0.0, 1.0)
@@ -488,7 +489,7 @@ def degrade(
 
 
 def degrade_batch(
-    images: Sequence[np.ndarray], preset: DegradationConfig | str = "mixed", seed: int | None = None
+    images: Sequence[np.ndarray], preset: DegradationConfig | str = "mixed", seed: int | np.random.Generator | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Degrade several images with one seeded generator (reproducible as a whole)."""
     d = Degrader(preset)

@@ -16,7 +16,7 @@ import threading
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 import numpy as np
 import PIL.Image
@@ -56,6 +56,10 @@ DEFAULT_OVERLAP = 96
 TILE_PIXELS_PER_PASS = 2048 * 2048
 
 ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
+_Array = TypeVar("_Array", bound=np.ndarray)  # the caller's array type (dtype, MaskedArray) comes back
+_Tensor = TypeVar("_Tensor", bound=torch.Tensor)  # the caller's tensor type (tv_tensors.Image) comes back
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset as DicomDataset  # optional dependency: for the type only
 #: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray in either byte order):
 #: denoised as the numpy array they hold and returned as a PIL image of the same mode.
 PIL_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N")
@@ -376,7 +380,7 @@ class Denoiser:
 
     def __init__(
         self,
-        models: dict[int, Backend | Callable[[], Backend]],
+        models: Mapping[int, Backend | Callable[[], Backend]],
         multiple: int = 8,
         device: str | torch.device = "cpu",
         half: Half = False,
@@ -539,15 +543,17 @@ class Denoiser:
 
     # ------------------------------------------------------------------ public API
     @overload
-    def __call__(self, image: np.ndarray, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> np.ndarray: ...
+    def __call__(self, image: _Array, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> _Array: ...
     @overload
-    def __call__(self, image: torch.Tensor, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> torch.Tensor: ...
+    def __call__(self, image: _Tensor, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> _Tensor: ...
     @overload
     def __call__(self, image: PIL.Image.Image, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> PIL.Image.Image: ...
+    @overload
+    def __call__(self, image: DicomDataset, *, channel_order: ChannelOrder | None = ..., strength: Strength | None = ...) -> DicomDataset: ...
 
     def __call__(
-        self, image: ImageLike, *, channel_order: ChannelOrder | None = None, strength: Strength | None = None
-    ) -> ImageLike:
+        self, image: Any, *, channel_order: ChannelOrder | None = None, strength: Strength | None = None
+    ) -> Any:
         """Denoise one image (or a ``(B,C,H,W)`` tensor batch); same type, shape and dtype out.
 
         ``image``: numpy ``(H,W)``/``(H,W,C)`` or torch ``(C,H,W)``/``(B,C,H,W)`` (``C`` 1, 3 or 4),
@@ -978,7 +984,12 @@ def load(
 
     Raises:
         cvdenoise.weights.WeightsError: unknown name, unreadable file, tensors that do not
-            match the architecture, or an exported file without cvdenoise metadata.
+            match the architecture, or an exported file without cvdenoise metadata (a
+            ``ValueError``, so ``except ValueError`` catches every bad argument).
+        ValueError: a bad ``device`` (or one not here), ``half`` (``True`` where the device has no
+            fast half type), ``ensemble``, ``runtime`` (or onnxruntime not installed: ``ImportError``),
+            ``tile``/``overlap``/``border``/``batch_size``, ``strength`` or ``channel_order``.
+        TypeError: ``weights`` that is neither a name nor a path.
 
     Example:
         >>> import numpy as np, cvdenoise

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import torch
@@ -98,6 +99,10 @@ class NoiseProfile:
     level_ratio: float
 
 
+@overload
+def estimate_sigma(image: np.ndarray) -> float: ...
+@overload
+def estimate_sigma(image: torch.Tensor) -> float | torch.Tensor: ...
 def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
     """Noise standard deviation of an image, in 8-bit units (0–255 scale).
 
@@ -126,6 +131,10 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
     return sigma if batched else float(sigma[0])
 
 
+@overload
+def residual_sigma(noisy: np.ndarray, denoised: np.ndarray | torch.Tensor) -> float: ...
+@overload
+def residual_sigma(noisy: torch.Tensor, denoised: np.ndarray | torch.Tensor) -> float | torch.Tensor: ...
 def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torch.Tensor) -> float | torch.Tensor:
     """Noise standard deviation that a denoiser removed, in 8-bit units (0–255 scale).
 
@@ -152,6 +161,10 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
     return sigma if batched else float(sigma[0])
 
 
+@overload
+def noise_profile(image: np.ndarray) -> NoiseProfile: ...
+@overload
+def noise_profile(image: torch.Tensor) -> NoiseProfile | list[NoiseProfile]: ...
 def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[NoiseProfile]:
     """The :class:`NoiseProfile` of an image (a list of them for a ``(B,C,H,W)`` batch).
 

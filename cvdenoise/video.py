@@ -133,8 +133,8 @@ class FrameFilter:
 
     def __init__(
         self,
-        weights: str = "default",
-        device: str = "cpu",
+        weights: str | Path = "default",
+        device: str | torch.device = "cpu",
         half: Half = "auto",
         gate: bool | tuple[float, float] = False,
         temporal: float = 0.0,

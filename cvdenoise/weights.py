@@ -119,10 +119,14 @@ def save_weights(
 
 
 def read_card(name: str | Path) -> dict[str, Any]:
-    """The JSON model card of shipped or local weights (empty dict when there is none).
+    """The JSON model card of shipped or local weights (empty dict when a weights file has none).
+
+    ``name``: a shipped file name (``"color-fast"``) or a ``.safetensors`` path; a family name
+    (``"fast"``) names a colour + gray pair, so it has no single card.
 
     Raises:
-        WeightsError: the card is not a readable JSON object.
+        WeightsError: an unknown name or a family name, a weights file that does not exist, or a
+            card that is not a readable JSON object.
     """
     p = resolve(name).with_suffix(".json")
     if not p.is_file():

@@ -495,3 +495,15 @@ if __name__ == "__main__":
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["2", "1"]
+
+
+def test_albumentations_twin_takes_a_torch_device_like_the_torchvision_one() -> None:
+    import albumentations as A
+
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    albu = AlbuDenoise("fast", device=torch.device("cpu"))  # pydantic refused it ("a valid string")
+    assert A.to_dict(albu)["transform"]["device"] == "cpu"
+    assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
+    with pytest.raises(ValueError, match="device must be a string, a torch.device or None"):
+        AlbuDenoise("fast", device=3)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
@@ -41,8 +42,8 @@ class Denoise(ImageOnlyTransform):
         weights: ``"default"``, ``"fast"``, a shipped file name, a ``.safetensors`` path or an
             exported ``.onnx``/``.pt`` file (a file is opened once here to check it; the model is
             loaded on first use in each process).
-        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA
-            when available).
+        device: where the model runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, a
+            ``torch.device``, or ``"auto"``/``None`` (CUDA when available); kept as a string.
         strength: ``"auto"`` (default; per image, as :func:`cvdenoise.load`: clean and lightly
             degraded images keep their fine texture), or ``0`` (the input) to ``1`` (the plain
             model output).
@@ -80,9 +81,11 @@ class Denoise(ImageOnlyTransform):
         def _weights(cls, v: str | Path) -> str:
             return _check_weights(v)
 
-        @field_validator("device")
+        @field_validator("device", mode="before")  # (before the type check: a torch.device becomes its string)
         @classmethod
-        def _device(cls, v: str | None) -> str:
+        def _device(cls, v: object) -> str:
+            if v is not None and not isinstance(v, (str, torch.device)):
+                raise ValueError(f"device must be a string, a torch.device or None, got {v!r}")
             return _check_device(v)
 
         @field_validator("strength")
@@ -103,7 +106,7 @@ class Denoise(ImageOnlyTransform):
     def __init__(
         self,
         weights: str | Path = "default",
-        device: str | None = "cpu",
+        device: str | torch.device | None = "cpu",
         strength: float | Literal["auto"] = "auto",
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = 2048,
@@ -116,7 +119,7 @@ class Denoise(ImageOnlyTransform):
         self.strength = strength
         self.channel_order = channel_order
         self.tile = tile
-        self.runtime = _check_runtime(runtime, device or "auto", weights=os.fspath(weights))  # (device validated by then)
+        self.runtime = _check_runtime(runtime, str(device or "auto"), weights=os.fspath(weights))  # (device validated by then)
         self._denoiser: Denoiser | None = None
         self._pid = os.getpid()
         will_run_models()  # a forked multiprocessing.Pool child starts with one torch thread (lazy load or not)
