@@ -53,6 +53,11 @@ EXPORTED_SUFFIXES: tuple[str, ...] = ONNX_SUFFIXES + TORCHSCRIPT_SUFFIXES
 TORCHSCRIPT_META = "cvdenoise.json"
 
 
+#: the largest size multiple an export may declare (the bounded architectures stay far below it;
+#: a larger one would make the load-time probe allocate gigabytes)
+MAX_MULTIPLE = 1024
+
+
 def _check_metadata(path: Path, meta: dict[str, Any], where: str) -> tuple[int, int]:
     """Validate cvdenoise metadata; returns ``(channels, multiple)``."""
     missing = [k for k in METADATA_KEYS if k not in meta]
@@ -67,9 +72,9 @@ def _check_metadata(path: Path, meta: dict[str, Any], where: str) -> tuple[int, 
         channels, multiple = int(meta["channels"]), int(meta["multiple"])
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{path}: invalid channels/multiple in its cvdenoise metadata: {e}") from e
-    if channels not in (1, 3) or multiple < 1:
+    if channels not in (1, 3) or not 1 <= multiple <= MAX_MULTIPLE:
         raise WeightsError(f"{path}: cvdenoise metadata has channels={channels}, multiple={multiple}; "
-                           "expected channels 1 or 3 and multiple >= 1")
+                           f"expected channels 1 or 3 and multiple in 1..{MAX_MULTIPLE}")
     if str(meta["layout"]).upper() != "BCHW":
         raise WeightsError(f"{path}: layout {meta['layout']!r} is not supported (expected 'BCHW')")
     return channels, multiple
@@ -284,7 +289,7 @@ class TorchScriptBackend:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         try:
             meta = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:
             raise WeightsError(f"{self.path}: {TORCHSCRIPT_META} is not valid JSON: {e}") from e
         if not isinstance(meta, dict):
             raise WeightsError(f"{self.path}: {TORCHSCRIPT_META} must hold a JSON object")

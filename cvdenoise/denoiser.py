@@ -1029,7 +1029,7 @@ def load(
         meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
         try:
             rule = StrengthRule.from_card({"auto_strength": json.loads(meta_rule) if meta_rule else None})
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
         rules = {be.channels: rule} if rule else {}
         if strength == "auto" and not rule:

@@ -43,6 +43,7 @@ __all__ = [
     "atomic_write",
     "IMAGE_SUFFIXES",
     "check_encodable",
+    "pixel_limit",
     "exif_orientation",
     "orient",
 ]
@@ -307,17 +308,23 @@ def _tiff_value(buf: _Buffer, order: str, big: bool, entry: _Entry) -> int:
     return int(struct.unpack_from(fmt, buf, value_at)[0])
 
 
+#: IFD entries a page count reads at most (real TIFFs: ~20 per page, so ~10 000 pages)
+_IFD_ENTRY_BUDGET = 200_000
+
+
 def _tiff_pages(buf: _Buffer) -> int:
-    """Full-resolution pages of TIFF or BigTIFF bytes (IFDs not flagged as reduced-resolution)."""
+    """Full-resolution pages of TIFF or BigTIFF bytes (IFDs not flagged as reduced-resolution),
+    counted until :data:`_IFD_ENTRY_BUDGET` entries have been read."""
     form = _tiff_format(buf)
     if form is None:
         return 1
     order, big = form
     (offset,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
-    pages, seen = 0, set[int]()
-    while offset and offset not in seen and len(seen) < 100_000:
+    pages, seen, budget = 0, set[int](), _IFD_ENTRY_BUDGET
+    while offset and offset not in seen and budget > 0:
         seen.add(offset)
         entries, offset = _tiff_ifd(buf, order, offset, big=big)
+        budget -= len(entries) + 1  # (a crafted chain of overlapping 65535-entry IFDs took an hour to walk)
         subfile = [_tiff_value(buf, order, big, e) for e in entries if e[0] == 254 and e[1] in (3, 4)]  # NewSubfileType
         pages += not (subfile and subfile[0] & 1)  # bit 0: a reduced-resolution copy of another page
     return max(pages, 1)
@@ -382,6 +389,10 @@ def _frame_count(buf: _Buffer) -> int:
     return 1
 
 
+#: the largest ICC profile carried (real ones are a few KB to a few MB)
+_MAX_ICC_BYTES = 32 << 20
+
+
 def _valid_icc(icc: bytes | None) -> bytes | None:
     """``icc`` if it looks like an ICC profile (``acsp`` signature), else ``None``."""
     return icc if icc is not None and len(icc) >= 132 and icc[36:40] == b"acsp" else None
@@ -405,6 +416,7 @@ def _exif_entries(exif: bytes, tolerant: bool = False) -> tuple[str, list[_Entry
                 sub, _ = _tiff_ifd(exif, order, struct.unpack_from(order + "I", exif, at + 8)[0], tolerant)
             except struct.error:  # a broken sub-IFD: IFD0 (orientation, and what is rewritten) still counts
                 sub = []
+            break  # the first pointer only: a crafted IFD0 of thousands of them took minutes to read
     return order, entries, sub
 
 
@@ -512,7 +524,9 @@ def read_metadata(path: str | Path) -> ImageMetadata:
             for tag, a, b in _png_chunks(buf):
                 if tag == b"iCCP":
                     name_end = buf.index(b"\0", a, b)
-                    icc = zlib.decompress(buf[name_end + 2 : b])
+                    inflate = zlib.decompressobj()  # capped: a 2 MB chunk can inflate to gigabytes
+                    icc = inflate.decompress(buf[name_end + 2 : b], _MAX_ICC_BYTES)
+                    icc = None if inflate.unconsumed_tail else icc
                 elif tag == b"eXIf":
                     exif = buf[a:b]
                 elif tag == b"tRNS" and buf[25] in (0, 2):
@@ -822,7 +836,47 @@ def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
         raise ImageReadError(f"{path}: cannot decode image: not enough memory for its size") from e
 
 
-def read_image(path: str | Path) -> np.ndarray:
+#: the most pixels (width × height) an image file may declare: 2²⁸, a 16384 × 16384 scan. A few
+#: hundred bytes can declare a gigapixel image that decodes to gigabytes (a decompression bomb);
+#: the environment variable ``CVDENOISE_MAX_PIXELS`` sets another limit (0: none).
+DEFAULT_MAX_PIXELS = 1 << 28
+
+
+def pixel_limit() -> int:
+    """The pixel limit of :func:`read_image`: ``CVDENOISE_MAX_PIXELS`` if set (0: no limit), else
+    :data:`DEFAULT_MAX_PIXELS`. ``ValueError`` for a value that is not a whole number >= 0."""
+    value = os.environ.get("CVDENOISE_MAX_PIXELS", "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise ValueError(f"CVDENOISE_MAX_PIXELS must be a whole number of pixels >= 0 (0: no limit), got {value!r}")
+    return limit
+
+
+def _declared_pixels(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` an image file's header declares, read by Pillow without decoding any
+    pixels; ``None`` where Pillow cannot tell (OpenCV may still read the file)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - torchvision requires Pillow
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Pillow's own DecompressionBombWarning: this check says it)
+        try:
+            with Image.open(path) as im:
+                return int(im.size[0]), int(im.size[1])
+        except Image.DecompressionBombError as e:  # over Pillow's own limit: its message has the count
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            return (int(found.group(1)), 1) if found else None
+        except Exception:  # noqa: BLE001 - any format or damage Pillow does not take
+            return None
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
     JPEGs are rotated upright by their EXIF orientation (``read_metadata`` resets the orientation
@@ -830,11 +884,13 @@ def read_image(path: str | Path) -> np.ndarray:
     the BGRA OpenCV makes of it; so does a gray PNG with a transparent gray value (``tRNS``), its
     alpha 0 where the value is that one (denoising would move pixels on and off it). Multi-page TIFFs (reduced-resolution pages not counted) and
     animated PNG/WebP/GIF files are refused: OpenCV would silently return only the first frame.
+    A file whose header declares more than ``max_pixels`` pixels (default :func:`pixel_limit`:
+    ``CVDENOISE_MAX_PIXELS`` or 2²⁸; ``0``: no limit) is refused before it is decoded.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageReadError: the file is empty, corrupt, not an image format OpenCV reads, or holds
-            several pages/frames.
+        ImageReadError: the file is empty, corrupt, not an image format OpenCV reads, holds
+            several pages/frames, or declares more pixels than the limit.
     """
     path = Path(path)
     if not path.is_file():
@@ -848,6 +904,14 @@ def read_image(path: str | Path) -> np.ndarray:
     if frames > 1:
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
+        )
+    limit = pixel_limit() if max_pixels is None else max_pixels
+    if limit and (size := _declared_pixels(path)) is not None and size[0] * size[1] > limit:
+        w, h = size
+        shape = f"{w} × {h} = " if h > 1 else ""
+        raise ImageReadError(
+            f"{path}: declares {shape}{w * h / 1e6:.0f} M pixels, over the limit of {limit / 1e6:.0f} M "
+            "(a decompression bomb, or a very large scan: set CVDENOISE_MAX_PIXELS to a higher limit, 0 for none)"
         )
     if _tiff_half_float(data.data):
         raise ImageReadError(f"{path}: a TIFF of float16 samples, which OpenCV cannot decode (save it as float32)")

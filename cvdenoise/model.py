@@ -27,6 +27,10 @@ from torch import nn
 __all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "pad_to", "CONFIGS"]
 
 
+#: bounds of :class:`ModelConfig` (the shipped models: 3–4 levels, widths ≤ 256, ≤ 4 blocks, unshuffle 2)
+MAX_LEVELS, MAX_WIDTH, MAX_BLOCKS, MAX_UNSHUFFLE = 8, 2048, 64, 8
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one autoencoder.
@@ -64,6 +68,14 @@ class ModelConfig:
             raise ValueError(f"block counts must be >= 0, got enc_blocks {self.enc_blocks}, dec_blocks {self.dec_blocks}")
         if self.unshuffle < 1:
             raise ValueError(f"unshuffle must be >= 1, got {self.unshuffle}")
+        # sane bounds (a weights file's header is read before its tensors: a hostile config must not
+        # build a model of terabytes or of a million blocks)
+        limits = (("levels", len(self.widths), MAX_LEVELS), ("a width", max(self.widths), MAX_WIDTH),
+                  ("a level's block count", max(*self.enc_blocks, *self.dec_blocks, 0), MAX_BLOCKS),
+                  ("unshuffle", self.unshuffle, MAX_UNSHUFFLE))
+        over = [f"{what} {value} > {limit}" for what, value, limit in limits if value > limit]
+        if over:
+            raise ValueError(f"architecture out of bounds: {', '.join(over)}")
 
     @property
     def multiple(self) -> int:

@@ -275,6 +275,9 @@ class FrameFilter:
             yield from self._process(buf)
 
 
+#: playlist suffixes (HLS .m3u8, .m3u): refused, FFmpeg would read whatever files they name
+_PLAYLISTS = (".m3u8", ".m3u")
+
 #: still-image signatures a video may start with too: a raw MJPEG stream, an animated GIF
 _MAY_BE_VIDEO = ("JPEG", "GIF")
 
@@ -309,6 +312,9 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         head = fh.read(16)
     if not head:
         raise VideoReadError(f"{path} is empty (0 bytes): not a video (an interrupted copy or download?)")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"#EXTM3U", b"ffconcat", b"#EXT")) or path.suffix.lower() in _PLAYLISTS:
+        # FFmpeg follows a playlist's entries: any local file (or URL) it names would be read
+        raise VideoReadError(f"{path} is a playlist, not a video file: give the video itself")
     kind = still_image_format(head)
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")

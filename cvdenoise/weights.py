@@ -133,7 +133,7 @@ def read_card(name: str | Path) -> dict[str, Any]:
         return {}
     try:
         card = json.loads(p.read_text())
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, RecursionError) as e:  # (RecursionError: a hostile, deeply nested card)
         raise WeightsError(f"{p}: the model card is not readable JSON: {e}") from e
     if not isinstance(card, dict):
         raise WeightsError(f"{p}: the model card must be a JSON object, got {type(card).__name__}")
@@ -180,11 +180,10 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             raise WeightsError(f"{path} has no cvdenoise architecture config in its header")
         try:
             config = ModelConfig.from_dict(json.loads(meta["config"]))
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             raise WeightsError(f"{path}: invalid architecture config: {e}") from e
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
-        model = DenoiseAutoencoder(config)
-    expected = model.state_dict()
+    with torch.device("meta"):  # shapes only: a hostile header's config allocates nothing before the check
+        expected = DenoiseAutoencoder(config).state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [
@@ -208,6 +207,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     if integer:  # e.g. weights cast to int8: they would load as garbage
         raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
                            + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
+        model = DenoiseAutoencoder(config)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model.eval()
 

@@ -616,3 +616,17 @@ def test_export_into_a_folder_that_takes_no_file_is_refused_before_the_work(monk
     for fn in (to_onnx, to_torchscript):
         with pytest.raises(ExportArgumentError, match=r"cannot write /proc/cvdenoise-test\.\w+: /proc takes no new file"):
             fn(f"/proc/cvdenoise-test.{'onnx' if fn is to_onnx else 'pt'}", "fast")
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.*deprecated:FutureWarning")
+def test_a_torchscript_file_declaring_a_huge_size_multiple_is_refused_before_its_probe(tmp_path: Path) -> None:
+    """`multiple` 200000 in cvdenoise.json made load() allocate a 480 GB probe (a raw RuntimeError)."""
+    from cvdenoise.backends import MAX_MULTIPLE, TORCHSCRIPT_META
+    from cvdenoise.weights import WeightsError
+
+    meta = {"cvdenoise_version": "0", "weights": "x", "channels": 3, "value_range": "[0,1]", "multiple": 200000,
+            "layout": "BCHW", "color_order": "RGB"}
+    module = torch.jit.script(torch.nn.Identity())
+    torch.jit.save(module, str(tmp_path / "huge.pt"), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
+    with pytest.raises(WeightsError, match=f"multiple in 1..{MAX_MULTIPLE}"):
+        cvdenoise.load(tmp_path / "huge.pt")

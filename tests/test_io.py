@@ -672,3 +672,80 @@ def test_float16_tiff_and_uint16_avif_output_are_named(tmp_path: Path) -> None:
         read_image(tmp_path / "h.tif")
     with pytest.raises(ImageWriteError, match=r"\.avif file holds uint8"):  # refused before the work, not after
         write_image(tmp_path / "a.avif", np.zeros((8, 8, 3), np.uint16))
+
+
+# ---------------------------------------------------------------------- hostile files
+def test_a_file_declaring_a_gigapixel_image_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 35-byte GIF or a 631-byte JPEG declaring 32767² pixels decoded to 3 GB (8 GB peak)."""
+    gif = b"GIF89a" + struct.pack("<HHBBB", 32767, 32767, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    gif += b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00\x3b"
+    (tmp_path / "bomb.gif").write_bytes(gif)
+    jpeg = bytearray(cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))[1].tobytes())
+    sof = jpeg.find(b"\xff\xc0")
+    struct.pack_into(">HH", jpeg, sof + 5, 32768, 32768)
+    (tmp_path / "bomb.jpg").write_bytes(bytes(jpeg))
+    for name in ("bomb.gif", "bomb.jpg"):
+        with pytest.raises(ImageReadError, match=r"declares .* M pixels, over the limit of 268 M .*CVDENOISE_MAX_PIXELS"):
+            read_image(tmp_path / name)
+    cv2.imwrite(str(tmp_path / "ok.png"), np.zeros((40, 50), np.uint8))
+    monkeypatch.setenv("CVDENOISE_MAX_PIXELS", "1999")
+    with pytest.raises(ImageReadError, match="declares 50 × 40"):
+        read_image(tmp_path / "ok.png")
+    assert read_image(tmp_path / "ok.png", max_pixels=0).shape == (40, 50)  # 0: no limit
+    monkeypatch.setenv("CVDENOISE_MAX_PIXELS", "2000")
+    assert read_image(tmp_path / "ok.png").shape == (40, 50)
+    monkeypatch.setenv("CVDENOISE_MAX_PIXELS", "lots")
+    with pytest.raises(ValueError, match="CVDENOISE_MAX_PIXELS must be a whole number"):
+        read_image(tmp_path / "ok.png")
+
+
+def _count_ifd_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import cvdenoise.io as io_module
+
+    calls: list[int] = []
+    real = io_module._tiff_ifd
+
+    def counting(*args: object, **kwargs: object):  # noqa: ANN202
+        entries, nxt = real(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(len(entries))
+        return entries, nxt
+
+    monkeypatch.setattr(io_module, "_tiff_ifd", counting)
+    return calls
+
+
+def test_exif_with_thousands_of_sub_ifd_pointers_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Exif-pointer entry re-read the sub-IFD: a 64 KB JPEG took minutes (quadratic)."""
+    n = 3000
+    exif = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", n) + struct.pack("<HHII", 0x8769, 4, 1, 8) * n + b"\0\0\0\0"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "x.jpg", exif=b"Exif\0\0" + exif)
+    calls = _count_ifd_reads(monkeypatch)
+    read_metadata(tmp_path / "x.jpg")
+    read_image(tmp_path / "x.jpg")
+    assert len(calls) <= 12  # a handful of IFD reads, not one per pointer
+
+
+def test_a_chain_of_huge_overlapping_tiff_ifds_is_walked_within_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overlapping IFDs of 65535 entries each, chained: counting pages took over an hour."""
+    import cvdenoise.io as io_module
+
+    k, c = 400, 20000
+    buf = bytearray(b"\x01" * (10 + 12 * c + 4 * k + 16))
+    buf[0:8] = b"II*\0" + struct.pack("<I", 8)
+    for i in range(k):
+        struct.pack_into("<H", buf, 8 + 4 * i, c)
+    for i in range(k):
+        struct.pack_into("<I", buf, 8 + 4 * i + 2 + 12 * c, 8 + 4 * (i + 1) if i + 1 < k else 0)
+    calls = _count_ifd_reads(monkeypatch)
+    assert io_module._tiff_pages(bytes(buf)) > 1  # still refused as several pages
+    assert sum(calls) <= io_module._IFD_ENTRY_BUDGET + c
+
+
+def test_a_png_colour_profile_that_inflates_to_gigabytes_is_dropped(tmp_path: Path) -> None:
+    png = bytearray(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    profile = bytearray(40 << 20)  # an "ICC profile" of 40 MB (acsp signature), ~40 KB compressed
+    profile[36:40] = b"acsp"
+    body = b"icc\0\0" + zlib.compress(bytes(profile), 9)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    (tmp_path / "icc.png").write_bytes(bytes(png[:33]) + chunk + bytes(png[33:]))
+    assert read_metadata(tmp_path / "icc.png").icc_profile is None

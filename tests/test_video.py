@@ -577,3 +577,14 @@ def test_gate_passes_a_clean_drawing_through(clean_rgb: np.ndarray) -> None:
     noisy = add_noise(img, 15)
     gated(noisy)
     assert gated.info.strength == 1.0  # a noisy drawing is denoised as before
+
+
+def test_a_playlist_is_refused_not_followed(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """FFmpeg follows an HLS playlist's entries: an uploaded .m3u8 read any local video it named."""
+    secret = tmp_path / "secret.avi"
+    _write_video(secret, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+    text = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1.0,\n{secret}\n#EXT-X-ENDLIST\n"
+    for name in ("clip.m3u8", "clip.mp4"):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(VideoReadError, match="is a playlist, not a video file"):
+            read_video(tmp_path / name)

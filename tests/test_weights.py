@@ -225,3 +225,43 @@ def test_shipped_names_are_not_shadowed_by_local_files(tmp_path: Path, monkeypat
     assert den(np.zeros((16, 16), np.uint8)).shape == (16, 16)  # the gray twin, resolved by name
     with pytest.raises(WeightsError, match="got a folder"):
         resolve(Path("color-default"))  # a Path means the path
+
+
+def test_a_hostile_weights_header_allocates_nothing_and_gets_a_weights_error(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-byte file's config built the model before any check: widths [65536] asked for 154 GB
+    (a raw RuntimeError), enc_blocks [100000] spent a minute and 2 GB before the WeightsError."""
+    from cvdenoise.weights import WeightsError
+
+    def file_with(config: dict, name: str) -> Path:
+        path = tmp_path / name
+        save_file({"x": torch.zeros(1)}, str(path), metadata={"format": "cvdenoise", "config": json.dumps(config)})
+        return path
+
+    for config, why in (({"widths": [65536], "enc_blocks": [1], "dec_blocks": []}, "a width 65536 > 2048"),
+                        ({"widths": [1], "enc_blocks": [100000], "dec_blocks": []}, "a level.s block count 100000 > 64"),
+                        ({"unshuffle": 100000}, "unshuffle 100000 > 8")):
+        with pytest.raises(WeightsError, match=f"out of bounds: {why}"):
+            load_model(file_with(config, "bad.safetensors"))
+    built: list[ModelConfig] = []
+    real_init = DenoiseAutoencoder.__init__
+
+    def recording(self: DenoiseAutoencoder, config: ModelConfig | None = None) -> None:
+        built.append(torch.empty(0).device.type)  # type: ignore[arg-type]  # (the default device while building)
+        real_init(self, config)
+
+    monkeypatch.setattr(DenoiseAutoencoder, "__init__", recording)
+    big = {"widths": [2048] * 4, "enc_blocks": [8] * 4, "dec_blocks": [8] * 3}  # in bounds: ~4 G parameters
+    with pytest.raises(WeightsError, match="does not match architecture"):
+        load_model(file_with(big, "big.safetensors"))
+    assert built == ["meta"]  # checked on shapes alone: nothing real was built
+
+
+def test_a_deeply_nested_model_card_is_a_weights_error(tmp_path: Path) -> None:
+    from cvdenoise.weights import WeightsError, read_card
+
+    model = DenoiseAutoencoder(CONFIGS["fast"])
+    save_weights(model, tmp_path / "m.safetensors")
+    (tmp_path / "m.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(WeightsError, match="not readable JSON"):
+        read_card(tmp_path / "m.safetensors")
