@@ -764,6 +764,8 @@ class Denoiser:
         x = pad_to(x, -(-h0 // m) * m, -(-w0 // m) * m)
         h, w = x.shape[-2:]
         tile_h, tile_w = max(m, tile_h - tile_h % m), max(m, tile_w - tile_w % m)
+        if self.tile_shape is None:  # (a fixed-size export takes its own size only)
+            tile_h, tile_w = _balanced_tile(h, tile_h, o, m), _balanced_tile(w, tile_w, o, m)
         ys, xs = _starts(h, tile_h, o, m), _starts(w, tile_w, o, m)
         th, tw = min(tile_h, h), min(tile_w, w)
         wy, wx = _ramp(th, o, x.device), _ramp(tw, o, x.device)
@@ -897,6 +899,23 @@ def gray_content(x: torch.Tensor, relative: bool = False, tolerance: float = GRA
 
         out.append(close(img[:, ::7, ::7], 1.0) and close(img, GRAY_STRAY_SHARE))  # a cheap rejection first
     return out
+
+
+def _balanced_tile(n: int, tile: int, overlap: int, multiple: int = 1) -> int:
+    """The smallest tile side (a multiple of ``multiple``, at most ``tile``, at least
+    ``min(tile, 2·overlap + multiple)``) that covers ``n`` with as few tiles as ``tile`` does.
+
+    Tiles of the full size cover a side just over it twice (2068 px in two 2048-px tiles: twice
+    the work); evenly sized smaller tiles cover it once plus the overlaps."""
+    if n <= tile:
+        return tile
+    count = len(_starts(n, tile, overlap, multiple))
+    floor = min(tile, 2 * overlap + multiple)
+    side = max(floor, -(-(n + (count - 1) * overlap) // count))
+    side = -(-side // multiple) * multiple
+    while side < tile and len(_starts(n, side, overlap, multiple)) > count:
+        side += multiple
+    return min(side, tile)
 
 
 def _starts(n: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:

@@ -865,3 +865,21 @@ def test_denoiser_settings_fixed_at_construction_say_so_and_ensemble_is_checked(
     assert den.precision == "fp32" and den.half is False and den.device == torch.device("cpu") and den.runtime == "torch"
     clone = __import__("pickle").loads(__import__("pickle").dumps(den))
     assert clone.ensemble == 2 and clone.precision == "fp32"
+
+
+def test_a_side_just_over_the_tile_is_covered_by_evenly_sized_tiles(clean_rgb: np.ndarray,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full-size tiles covered a side just over the tile twice: a 2068² photo with the default
+    tile 2048 ran the network on 3.8× its pixels."""
+    den = cvdenoise.load("fast", tile=320, half=False)
+    model = den._backend(3)
+    pixels: list[int] = []
+    monkeypatch.setitem(den._models, 3, lambda x: (pixels.append(x.shape[0] * x.shape[-2] * x.shape[-1]), model(x))[1])
+    big = np.concatenate([clean_rgb, clean_rgb[::-1]], 0)
+    img = add_noise(np.ascontiguousarray(np.concatenate([big, big[:, ::-1]], 1)[:340, :340]), 20)
+    out = den(img)
+    padded = (340 + 2 * den.border) ** 2
+    assert sum(pixels) < 1.8 * padded  # 4 × 240² (the 96-px overlaps); full 320² tiles: 3× the padded image
+    whole = cvdenoise.load("fast", tile=0, half=False)(img).astype(int)
+    diff = np.abs(whole - out)
+    assert diff.max() <= 6 and diff.mean() < 0.1, (diff.max(), diff.mean())
