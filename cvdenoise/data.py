@@ -17,10 +17,10 @@ import torch
 
 from ._checks import check_float_range
 from .degrade import Degrader, DegradationConfig, to_float
+from .io import IMAGE_SUFFIXES
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler", "PairBatches"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 
 
 def list_images(root: str | Path) -> list[Path]:

@@ -20,10 +20,9 @@ import numpy as np
 from ._progress import progress_bar
 
 from ._checks import check_float_range
-from .data import IMAGE_SUFFIXES
 from .dicom import DICOM_SUFFIXES, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
+from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 

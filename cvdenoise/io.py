@@ -48,7 +48,8 @@ __all__ = [
     "orient",
 ]
 
-from .data import IMAGE_SUFFIXES
+#: image suffixes a folder search takes (case-insensitive; ``cvdenoise.data`` lists training images by them too)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 
 
 class ImageReadError(ValueError):
