@@ -119,3 +119,20 @@ def test_gray_frames_after_colour_ones_stay_gray_under_temporal_smoothing() -> N
     # within the gray stretch the smoothing still works: the second gray frame is pulled to the first
     unsmoothed = FrameFilter("fast")(noisy(gray))
     assert np.abs(out[4].astype(int) - out[3]).mean() < np.abs(unsmoothed.astype(int) - out[3]).mean()
+
+
+@pytest.mark.parametrize("shape", [(40, 56), (40, 56, 1), (40, 56, 3), (40, 56, 4)])
+def test_temporal_blend_follows_its_documented_formula(shape: tuple[int, ...]) -> None:
+    """d = mean_c |box5x5(cur - prev)|, a = w·clip(1 - d/threshold, 0, 1), out = cur + a·(prev - cur)."""
+    import cv2
+
+    rng = np.random.default_rng(len(shape))
+    cur = rng.integers(0, 256, shape).astype(np.uint8)
+    prev = np.clip(cur + rng.normal(0, 6, shape), 0, 255).astype(np.float32)
+    d = np.abs(cv2.blur(cur.astype(np.float32) - prev, (5, 5))).reshape(40, 56, -1).mean(axis=2)
+    a = 0.6 * np.clip(1 - d / 10.0, 0, 1)
+    a = a.reshape(40, 56, *([1] if len(shape) == 3 else []))
+    expected = cur + a * (prev - cur)
+    out = temporal_blend(cur, prev, 0.6, 10.0)
+    assert out.shape == shape and out.dtype == np.float32
+    assert np.abs(out - expected).max() < 1e-3
