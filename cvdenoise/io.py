@@ -688,21 +688,10 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
     as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
     """
-    form = _tiff_format(buf)
-    if form is None:
-        return img
-    order, big = form
-    try:
-        (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
-        entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
-        # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration,
-        # Orientation, ExtraSamples: the first value (of one per sample)
-        tags = {
-            e[0]: _tiff_value(buf, order, big, e)
-            for e in entries
-            if e[0] in (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES) and e[1] in (3, 4)
-        }
-    except (struct.error, IndexError):
+    # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration, Orientation,
+    # ExtraSamples: the first value (of one per sample)
+    tags = _tiff_first_page_tags(buf, (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES))
+    if tags is None:
         return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
     if tags.get(284) == 2 and samples >= 3 and bits > 8:  # separate colour planes: OpenCV scrambles them above 8 bits
@@ -726,17 +715,23 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
 
 def _tiff_half_float(buf: _Buffer) -> bool:
     """Whether TIFF bytes hold 16-bit floating-point samples (SampleFormat 3, BitsPerSample 16)."""
+    tags = _tiff_first_page_tags(buf, (258, 339))
+    return tags is not None and tags.get(339) == 3 and tags.get(258) == 16
+
+
+def _tiff_first_page_tags(buf: _Buffer, wanted: tuple[int, ...]) -> dict[int, int] | None:
+    """The first value of each of the ``wanted`` SHORT/LONG tags of a TIFF's (or BigTIFF's) first
+    IFD; ``None`` for bytes that are no TIFF or an IFD that cannot be read."""
     form = _tiff_format(buf)
     if form is None:
-        return False
+        return None
     order, big = form
     try:
         (ifd0,) = struct.unpack_from(order + ("Q" if big else "I"), buf, 8 if big else 4)
         entries, _ = _tiff_ifd(buf, order, ifd0, big=big)
-        tags = {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in (258, 339) and e[1] in (3, 4)}
+        return {e[0]: _tiff_value(buf, order, big, e) for e in entries if e[0] in wanted and e[1] in (3, 4)}
     except (struct.error, IndexError):
-        return False
-    return tags.get(339) == 3 and tags.get(258) == 16
+        return None
 
 
 def _tifffile_tiff(path: Path, buf: _Buffer, samples: int, what: str) -> np.ndarray:

@@ -51,3 +51,30 @@ class _DiskFullWriter:
 def disk_full_writer(keep: float) -> type[_DiskFullWriter]:
     """A stand-in for ``cv2.VideoWriter`` whose finished files keep ``keep`` of their bytes."""
     return type("DiskFullWriter", (_DiskFullWriter,), {"keep": keep})
+
+
+def threads_in_forked_children(imports: str, make: str) -> list[str]:
+    """Torch threads of a forked ``multiprocessing.Pool`` child before and after the parent (2
+    threads) runs ``make`` (after ``imports``), from a fresh interpreter: ``["2", "1"]`` when
+    ``make`` arms cvdenoise's one-thread rule for forked children."""
+    import subprocess
+    import sys
+
+    script = f"""
+import multiprocessing as mp, torch
+{imports}
+torch.set_num_threads(2)
+def threads(_):
+    return torch.get_num_threads()
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        before = pool.map(threads, [0])[0]
+    {make}
+    with ctx.Pool(1) as pool:
+        after = pool.map(threads, [0])[0]
+    print(before, after)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.split()

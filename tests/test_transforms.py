@@ -473,28 +473,11 @@ def test_a_weights_folder_file_that_is_no_weights_fails_at_construction() -> Non
 def test_a_transform_made_but_not_yet_run_arms_the_one_thread_fork_rule() -> None:
     """The transforms load their model lazily: a parent that built one (and ran other parallel torch
     work) and forked a multiprocessing.Pool hung, as no Denoiser had been made yet."""
-    import subprocess
-    import sys
+    from helpers import threads_in_forked_children
 
-    script = """
-import multiprocessing as mp, torch
-from cvdenoise.transforms import Denoise
-from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
-torch.set_num_threads(2)
-def threads(_):
-    return torch.get_num_threads()
-if __name__ == "__main__":
-    ctx = mp.get_context("fork")
-    with ctx.Pool(1) as pool:
-        before = pool.map(threads, [0])[0]
-    t = Denoise("fast")
-    with ctx.Pool(1) as pool:
-        after = pool.map(threads, [0])[0]
-    print(before, after)
-"""
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == ["2", "1"]
+    assert threads_in_forked_children("from cvdenoise.transforms import Denoise", 'Denoise("fast")') == ["2", "1"]
+    imports = "from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise"
+    assert threads_in_forked_children(imports, 'AlbuDenoise("fast")') == ["2", "1"]
 
 
 def test_albumentations_twin_takes_a_torch_device_like_the_torchvision_one() -> None:
