@@ -101,7 +101,10 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
 def _cmd_denoise(args: argparse.Namespace) -> int:
     from .folder import denoise_files, plan_jobs
 
+    from .io import pixel_limit
+
     try:
+        pixel_limit()  # a bad CVDENOISE_MAX_PIXELS: said once, not once per image
         jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
         den = _load(args)
     except (OSError, ValueError) as e:

@@ -626,3 +626,11 @@ def test_weights_verbose_prints_unicode_and_summaries_name_onnxruntime(noisy_fol
     (one / "a.png").write_bytes((noisy_folder / "a.png").read_bytes())
     assert main(["denoise", str(one), "-o", str(tmp_path / "o"), "-q", "-w", "fast", "--runtime", "onnxruntime"]) == 0
     assert "on cpu (onnxruntime))" in capsys.readouterr().out
+
+
+def test_a_bad_pixel_limit_is_one_usage_error(noisy_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CVDENOISE_MAX_PIXELS", "lots")
+    assert main(["denoise", str(noisy_folder), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("CVDENOISE_MAX_PIXELS must be a whole number") == 1 and not (tmp_path / "out").exists()
