@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -31,7 +31,7 @@ from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
-__all__ = ["FrameFilter", "FrameInfo", "VideoReadError", "read_video", "denoise_video"]
+__all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "read_video", "denoise_video"]
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
@@ -289,12 +289,12 @@ _AS_IMAGE = {"JPEG": "rename it .jpg", "GIF": "convert it to PNG"}
 _MAX_BAD_FRAMES = 16
 
 
-def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int, int], int]:
+def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], int]:
     """Open a video: ``(frames, fps, (width, height), frame_count)``; frames are BGR uint8.
 
     A frame that cannot be decoded is left out and reading goes on while the container says more
     follow (a clip with one damaged frame keeps the rest); the caller compares what it got with
-    ``frame_count``.
+    ``frame_count``, and ``frames.index`` is the source number of the frame last yielded.
 
     Raises:
         FileNotFoundError: no such file.
@@ -339,16 +339,19 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
     count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
     size = (first.shape[1], first.shape[0])
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames(stream: SourceFrames) -> Iterator[np.ndarray]:
         try:
+            stream.index = 0
             yield first
-            yield from ahead
+            for stream.index, f in enumerate(ahead, 1):
+                yield f
             tried, misses = 1 + len(ahead), 0
             while True:
                 ok, f = cap.read()
                 tried += 1
                 if ok and f is not None:
                     misses = 0
+                    stream.index = tried - 1
                     yield f
                     continue
                 # a damaged frame: the decoder goes on after it while the container holds more
@@ -358,7 +361,30 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float, tuple[int
         finally:
             cap.release()
 
-    return frames(), float(fps), size, count
+    stream = SourceFrames()
+    stream.bind(frames(stream))
+    return stream, float(fps), size, count
+
+
+class SourceFrames(Iterator[np.ndarray]):
+    """The decoded frames of :func:`read_video`; :attr:`index` is the source frame number of the
+    frame last yielded (frames after a damaged one keep their own numbers: none is renumbered)."""
+
+    def __init__(self) -> None:
+        self.index = -1
+        self._frames: Iterator[np.ndarray] = iter(())
+
+    def bind(self, frames: Iterator[np.ndarray]) -> None:
+        self._frames = frames
+
+    def __next__(self) -> np.ndarray:
+        return next(self._frames)
+
+    def close(self) -> None:
+        """Stop reading and release the file (as a generator's ``close``)."""
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
 
 
 def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, int]:
@@ -488,12 +514,20 @@ def denoise_video(
     ``UserWarning`` says so). ``dst`` is written whole or not at all (an existing file is
     replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
     no temporal state or history carried over from an earlier clip). Returns the per-frame
-    :class:`FrameInfo` records.
+    :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
+    which is left out, the numbers skip it rather than shift).
     """
     frames, fps, size, count = read_video(src)
+    numbers: list[int] = []
+
+    def numbered() -> Iterator[np.ndarray]:
+        for f in frames:
+            numbers.append(getattr(frames, "index", len(numbers)))  # (any iterator of frames: in order)
+            yield f
+
     with video_writer(src, dst, fps, size) as write:
         frame_filter.reset()
-        for f in progress_bar(frame_filter.stream(frames, batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
+        for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
             write(f)
     warn_if_truncated(src, dst, len(frame_filter.history), count)
-    return list(frame_filter.history)
+    return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -117,7 +118,7 @@ def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Pa
     data.write_text(f"path: {tmp_path}\ntrain: images/val\nval: images/val\nnames: ['a', 'b', 'c', 'd', 'e', 'bus']\n")
     model = attach(YOLO("yolo11n.yaml"))
     model.val(data=str(data), imgsz=64, batch=2, plots=False, verbose=False, workers=0)
-    assert len(hooks_of(model).denoise_ms) == 1
+    assert len(hooks_of(model).denoise_ms) == 2  # one entry per image (a batch of 2)
 
 
 def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
@@ -283,3 +284,57 @@ def test_detect_writes_gray_pgm_as_ppm_and_names_dicom_and_bad_files_once(
     assert main(["detect", str(src / "gray.pgm"), "-o", str(tmp_path / "result.mp4"), *opts]) == 2
     assert "names the output folder, but looks like a file name" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() and not (tmp_path / "result.mp4").exists()
+
+
+def test_validation_inside_training_is_left_alone_and_training_warns() -> None:
+    """attach() + model.train(): the in-training validator saw denoised batches while the training
+    batches were not denoised (mAP and best.pt measured on other inputs than trained on)."""
+    from types import SimpleNamespace
+
+    from cvdenoise.integrations.ultralytics import DenoiseHooks
+
+    hooks = DenoiseHooks(cvdenoise.load("fast", half=False))
+    original = lambda batch: batch  # noqa: E731
+    validator = SimpleNamespace(training=True, preprocess=original)
+    hooks.on_val_start(validator)
+    assert validator.preprocess is original
+    standalone = SimpleNamespace(training=False, preprocess=original)
+    hooks.on_val_start(standalone)
+    assert standalone.preprocess is not original  # model.val(): denoised
+    with pytest.warns(UserWarning, match=r"model.train\(\) trains on the dataset's images as they are"):
+        hooks.on_pretrain_routine_start(SimpleNamespace())
+
+
+def test_offline_config_folder_is_private_and_font_links_are_replaced_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import cvdenoise.integrations.ultralytics as integration
+
+    monkeypatch.setattr(integration.tempfile, "gettempdir", lambda: str(tmp_path))
+    cfg = integration._private_config_dir()
+    assert cfg.name == f"cvdenoise-ultralytics-{os.getuid()}" and (os.stat(cfg).st_mode & 0o777) == 0o700
+    cfg.rmdir()
+    cfg.symlink_to(tmp_path / "elsewhere")  # the name taken by a link (another user's trap): not used
+    other = integration._private_config_dir()
+    assert other != cfg and other.is_dir() and not other.is_symlink()
+    planted = tmp_path / "planted"
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    (trap / "Arial.ttf").symlink_to(planted)  # a dangling link where the font goes
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(trap))
+    monkeypatch.setattr(integration, "_put_fonts", integration._put_fonts)  # (real copy)
+    integration._put_fonts(trap)
+    assert not planted.exists()  # the link was replaced by the font, not written through
+    assert (trap / "Arial.ttf").is_file() and not (trap / "Arial.ttf").is_symlink()
+
+
+def test_configure_offline_after_importing_ultralytics_puts_fonts_where_it_looks(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import ultralytics.utils
+
+    monkeypatch.setattr(ultralytics.utils, "USER_CONFIG_DIR", tmp_path / "late")
+    monkeypatch.setenv("YOLO_CONFIG_DIR", os.environ["YOLO_CONFIG_DIR"])
+    configure_offline()
+    assert (tmp_path / "late" / "Arial.ttf").is_file()  # else plotting downloads it (Ultralytics fixed its folder at import)

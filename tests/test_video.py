@@ -304,11 +304,17 @@ def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys
     data[at : at + 200] = b"\0" * 200
     (bad := tmp_path / "mid.avi").write_bytes(bytes(data))
     frames, _, _, count = cvdenoise.video.read_video(bad)
-    got = [int(f.mean()) for f in frames]
+    got, numbers = [], []
+    for f in frames:
+        got.append(int(f.mean()))
+        numbers.append(frames.index)
     assert count == 20 and len(got) >= 19 and got[-1] > 180  # read on past the damaged frame
-    assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast"]) == 0
+    assert [round(v / 10) for v in got] == numbers  # each frame keeps its source number (frame i is 10·i)
+    assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast", "--report", str(tmp_path / "r.csv")]) == 0
     assert f"only {len(got)} of its 20 frames" in capsys.readouterr().err
     assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == len(got)
+    rows = (tmp_path / "r.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == numbers  # the report's frame column: source numbers, not renumbered
 
 
 def test_gray_content_in_bgr_frames_uses_the_gray_model_and_stays_gray(ff: FrameFilter, clean_gray: np.ndarray) -> None:

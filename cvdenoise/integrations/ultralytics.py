@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import tempfile
 import time
 import warnings
@@ -47,38 +46,81 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     """Switch Ultralytics to offline operation; returns its config folder.
 
     Sets ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=0`` and a private ``YOLO_CONFIG_DIR`` (default
-    ``$TMPDIR/cvdenoise-ultralytics``) holding matplotlib's DejaVuSans as ``Arial.ttf`` so
-    plotting never downloads a font. Call it before ``import ultralytics``; afterwards it also
-    turns settings sync off.
+    ``$TMPDIR/cvdenoise-ultralytics-<uid>``, made for this user alone: one that another user made
+    first is not used) holding matplotlib's DejaVuSans as ``Arial.ttf`` so plotting never
+    downloads a font. Call it before ``import ultralytics``; called after, it also turns settings
+    sync off and puts the fonts where the already imported Ultralytics looks for them.
     """
-    cfg = Path(config_dir or os.environ.get("YOLO_CONFIG_DIR") or Path(tempfile.gettempdir()) / "cvdenoise-ultralytics")
+    import sys
+
+    cfg = Path(config_dir or os.environ.get("YOLO_CONFIG_DIR") or _private_config_dir())
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "0"
     os.environ.setdefault("YOLO_VERBOSE", "False")
     os.environ["YOLO_CONFIG_DIR"] = str(cfg)
-    for sub in (cfg, cfg / "Ultralytics"):
-        sub.mkdir(parents=True, exist_ok=True)
-        try:
-            import matplotlib
-
-            font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-            for name in ("Arial.ttf", "Arial.Unicode.ttf"):
-                if font.is_file() and not (sub / name).exists():
-                    shutil.copy(font, sub / name)
-        except ImportError:  # pragma: no cover - ultralytics depends on matplotlib
-            pass
-    import sys
-
+    folders = [cfg, cfg / "Ultralytics"]
     if "ultralytics" in sys.modules:
-        from ultralytics.utils import SETTINGS
+        from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
 
         SETTINGS.update({"sync": False})
+        folders.append(Path(USER_CONFIG_DIR))  # fixed at its import: fonts there, or plotting downloads them
+    for sub in folders:
+        _put_fonts(sub)
     return cfg
+
+
+def _private_config_dir() -> Path:
+    """``$TMPDIR/cvdenoise-ultralytics-<uid>``, made 0700 for this user; a fresh temporary folder if
+    that name is taken by a link or by a folder of another user's (whose settings and font
+    links would steer this process)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    import getpass
+
+    cfg = Path(tempfile.gettempdir()) / f"cvdenoise-ultralytics-{uid if uid is not None else getpass.getuser()}"
+    try:
+        cfg.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(cfg)
+        if os.path.islink(cfg) or (uid is not None and st.st_uid != uid):
+            raise PermissionError(f"{cfg} is not this user's")
+    except OSError:
+        cfg = Path(tempfile.mkdtemp(prefix="cvdenoise-ultralytics-"))
+    return cfg
+
+
+def _put_fonts(folder: Path) -> None:
+    """matplotlib's DejaVuSans as ``Arial.ttf``/``Arial.Unicode.ttf`` in ``folder`` (made if needed),
+    written through a temporary file (a planted link is replaced, not followed); a folder that
+    takes no file is left with a warning (plotting may then try to download the font)."""
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - ultralytics depends on matplotlib
+        return
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    if not font.is_file():  # pragma: no cover - matplotlib ships it
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+            target = folder / name
+            if target.is_file() and not target.is_symlink():
+                continue
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cvdenoise-font-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(font.read_bytes())
+                os.replace(tmp, target)
+            except OSError:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except OSError as e:
+        warnings.warn(f"cvdenoise configure_offline(): cannot put a local font in {folder} ({e}); "
+                      "Ultralytics may try to download Arial.ttf when it draws results", RuntimeWarning, stacklevel=3)
 
 
 @dataclass
 class DenoiseHooks:
-    """The callbacks :func:`attach` registers, and the time they spent (ms per image)."""
+    """The callbacks :func:`attach` registers, and the time they spent: ``denoise_ms`` holds one
+    entry per image denoised (ms; a batch's images share its mean)."""
 
     denoiser: Denoiser
     denoise_ms: list[float] = field(default_factory=list)
@@ -94,8 +136,8 @@ class DenoiseHooks:
             if isinstance(im, np.ndarray) and im.dtype == np.uint8:
                 im0s[i] = self.denoiser(im, channel_order="bgr")  # list mutated in place
                 done += 1
-        if done:
-            self.denoise_ms.append((time.perf_counter() - t) * 1e3 / done)
+        if done:  # one entry per frame denoised (the batch's mean), lined up with the results
+            self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / done] * done)
         if done < len(im0s) and not self.warned:
             self.warned = True
             warnings.warn(
@@ -105,8 +147,10 @@ class DenoiseHooks:
             )
 
     def on_val_start(self, validator: Any) -> None:
-        """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch."""
-        if getattr(validator.preprocess, "_cvdenoise", False):
+        """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch
+        (not the validation inside ``model.train()``, whose training batches are not denoised:
+        its mAP and best.pt would be measured on other inputs than the model learns from)."""
+        if getattr(validator.preprocess, "_cvdenoise", False) or getattr(validator, "training", False):
             return
         original = validator.preprocess
 
@@ -115,12 +159,21 @@ class DenoiseHooks:
             if isinstance(img, torch.Tensor) and img.dtype == torch.uint8:
                 t = time.perf_counter()
                 batch["img"] = self.denoiser(img, channel_order="rgb")  # Format() gives RGB
-                self.denoise_ms.append((time.perf_counter() - t) * 1e3 / max(1, img.shape[0]))
+                self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / max(1, img.shape[0])] * img.shape[0])
             return original(batch)
 
         preprocess._cvdenoise = True  # type: ignore[attr-defined]
         preprocess._original = original  # type: ignore[attr-defined]
         validator.preprocess = preprocess
+
+    def on_pretrain_routine_start(self, trainer: Any) -> None:
+        """Ultralytics callback: training does not see denoised images; say so once."""
+        warnings.warn(
+            "cvdenoise attach(): model.train() trains on the dataset's images as they are (not denoised), "
+            "and its validation stays undenoised to match; to train on denoised images, denoise the dataset "
+            "first (cvdenoise denoise DATASET -o CLEAN); attach() covers predict, track and val",
+            UserWarning, stacklevel=2,
+        )
 
     def on_val_end(self, validator: Any) -> None:
         """Ultralytics callback: restore the validator's own ``preprocess``."""
@@ -144,6 +197,7 @@ def attach(model: Any, denoiser: Denoiser | None = None) -> Any:
         "on_predict_batch_start": hooks.on_predict_batch_start,
         "on_val_start": hooks.on_val_start,
         "on_val_end": hooks.on_val_end,
+        "on_pretrain_routine_start": hooks.on_pretrain_routine_start,
     }
     for event, fn in hooks.callbacks.items():
         model.add_callback(event, fn)
@@ -345,12 +399,14 @@ def run_detection(
                     run.pop()
                 run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
     else:
+        decoded = frames
         first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
         yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
-        frames = itertools.chain([first], frames)
+        chained = itertools.chain([first], frames)
         with video_writer(src, dst, fps, size) as write:
-            for i, f in enumerate(progress_bar(frames, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                write(process(f"{i:06d}", f))
+            for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
+                number = getattr(decoded, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
+                write(process(f"{number:06d}", f))
         mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
         warn_if_truncated(src, dst, len(run), count)
 
