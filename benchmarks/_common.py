@@ -55,7 +55,8 @@ def cpu_name() -> str:
 def machine() -> str:
     """One line naming what the figures were measured on (timings differ across CPUs)."""
     units = cpu_bf16_units() or "no bf16 units"
-    return (f"{platform.machine()} {cpu_name()} ({units}), {torch.get_num_threads()} torch threads, "
+    isa = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512: which kernels torch runs
+    return (f"{platform.machine()} {cpu_name()} ({units}; torch CPU capability {isa}), {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
@@ -87,8 +88,9 @@ def publish(name: str, heading: str, text: str, header: Sequence[str], rows: Seq
 
 def add_write_option(ap: argparse.ArgumentParser) -> None:
     """``--no-write``: print the table only (also implied by ``--quick``)."""
+    quick = any("--quick" in a.option_strings for a in ap._actions)
     ap.add_argument("--no-write", action="store_true",
-                    help="print only; leave RESULTS.md and results/ alone (a --quick run never writes)")
+                    help="print only; leave RESULTS.md and results/ alone" + (" (a --quick run never writes)" if quick else ""))
 
 
 def should_write(args: argparse.Namespace) -> bool:

@@ -261,6 +261,7 @@ def check(args: argparse.Namespace) -> None:
     if args.no_write:
         return
     md = (
+        "## Automatic strength (`python benchmarks/strength.py`)\n\n"
         f"{len(imgs)} benchmark photos ({args.crop}² centre crops; gray models on their luma), never used in "
         "training or in fitting the rules: mean PSNR (dB, capped at 60) of the input, of the plain model output "
         "(`strength=1`) and of `strength=\"auto\"` (the default; one float32 pass), with the mean strength it "
