@@ -266,8 +266,9 @@ def auto_blend(
 
 
 def mix(noisy: torch.Tensor, denoised: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-    """``noisy + s·(denoised − noisy)`` per image of ``(B,C,H,W)`` for ``(B,)`` strengths:
-    ``denoised`` itself where every strength is 1, else a new tensor."""
+    """``noisy + s·(denoised − noisy)`` per image of ``(B,C,H,W)`` for ``(B,)`` strengths, in
+    ``[0, 1]`` (a float input may stray a little outside it): ``denoised`` itself where every
+    strength is 1, else a new tensor."""
     if bool((strength == 1).all()):
         return denoised
-    return torch.lerp(noisy, denoised, strength.to(noisy.device, noisy.dtype).view(-1, 1, 1, 1))
+    return torch.lerp(noisy, denoised, strength.to(noisy.device, noisy.dtype).view(-1, 1, 1, 1)).clamp_(0.0, 1.0)

@@ -627,7 +627,7 @@ class Denoiser:
 
         def luma(x: torch.Tensor) -> torch.Tensor:
             m = x.mean(1, keepdim=True)
-            return x + (self._blend(m, strength) - m)
+            return (x + (self._blend(m, strength) - m)).clamp_(0.0, 1.0)  # (a tinted plane may step over an end)
 
         if not any(gray):
             return colour(rgb)

@@ -291,3 +291,12 @@ def test_a_clean_photo_on_a_smooth_background_is_not_taken_for_a_compressed_one(
 
     as_tensor = lambda a: torch.from_numpy(a / 255.0).permute(2, 0, 1)[None]  # noqa: E731
     assert float(grid_blockiness(as_tensor(image))[0]) < BLOCKY_RATIO < float(grid_blockiness(as_tensor(blocky[3:, 5:]))[0])
+
+
+def test_a_float_input_a_hair_outside_the_range_comes_back_inside_at_any_strength() -> None:
+    """Floats up to 1e-3 outside [0, 1] are taken; a blend below strength 1 returned them outside."""
+    den = cvdenoise.load("fast", half=False)
+    ramp = np.linspace(-9e-4, 1 + 9e-4, 64 * 64 * 3, dtype=np.float32).reshape(64, 64, 3)
+    for strength in ("auto", 0.5, 1.0):
+        out = den(ramp, strength=strength)
+        assert out.min() >= 0.0 and out.max() <= 1.0, (strength, out.min(), out.max())

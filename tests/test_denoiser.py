@@ -356,7 +356,9 @@ def test_gray_stored_as_three_planes_stays_gray(fast: cvdenoise.Denoiser, clean_
     off[::2, ::2, 0] = np.minimum(off[::2, ::2, 0] + top * 2 / 255, top).astype(dtype)
     out = fast(off)
     tol = 1 if dtype == np.uint8 else 1e-5
-    assert np.abs((out[..., 0].astype(float) - out[..., 2]) - (off[..., 0].astype(float) - off[..., 2])).max() <= tol
+    inside = ((out > 0) & (out < top)).all(axis=2)  # (a plane stepped over an end is clamped: outputs stay in range)
+    kept = (out[..., 0].astype(float) - out[..., 2]) - (off[..., 0].astype(float) - off[..., 2])
+    assert inside.mean() > 0.9 and np.abs(kept[inside]).max() <= tol
     assert np.abs(out[..., 2].astype(float) - fast(noisy)).max() <= (1 if dtype == np.uint8 else 1.5 / 255)
     tinted = planes.copy()
     tinted[40:60, 40:60, 2] = 0
