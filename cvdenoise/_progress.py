@@ -24,6 +24,7 @@ def _interactive() -> bool:
 def progress_bar(*args: Any, **kwargs: Any) -> tqdm:
     """``tqdm(*args, **kwargs)`` that updates at most every :data:`LOG_INTERVAL` seconds when
     stderr is not a terminal (``mininterval`` given by the caller is kept as a lower bound)."""
-    if not _interactive():
+    if not _interactive():  # (maxinterval too: tqdm's monitor thread would refresh every 10 s)
         kwargs["mininterval"] = max(LOG_INTERVAL, float(kwargs.get("mininterval", 0.1)))
+        kwargs["maxinterval"] = max(kwargs["mininterval"], float(kwargs.get("maxinterval", 10.0)))
     return tqdm(*args, **kwargs)

@@ -222,7 +222,10 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
 def _cmd_detect(args: argparse.Namespace) -> int:
     try:
         from .integrations.ultralytics import run_detection
+        from .io import pixel_limit
         from .video import VideoReadError
+
+        pixel_limit()  # a bad CVDENOISE_MAX_PIXELS: said once, not once per image
 
         den = _load(args)
         timings = run_detection(args.source, args.model, args.output, denoiser=den, conf=args.conf,
@@ -442,14 +445,18 @@ class _ReaderGone:
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
+        except OSError as e:
+            if not _reader_gone(e):
+                raise
             self._to_devnull()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError as e:
+            if not _reader_gone(e):
+                raise
             self._to_devnull()
 
     def _to_devnull(self) -> None:
@@ -466,15 +473,25 @@ class _ReaderGone:
         return getattr(self._stream, name)
 
 
+def _reader_gone(error: OSError) -> bool:
+    """Whether a write failed because the reading end of a pipe closed (EPIPE; Windows: EINVAL)."""
+    import errno
+
+    return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ReaderGone(sys.stdout), _ReaderGone(sys.stderr)  # type: ignore[assignment]
+    # (None under pythonw or a service: print() drops the text, as before)
+    sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
+    sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
     try:
         return _run(args)
     finally:
         for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         sys.stdout, sys.stderr = streams
 
 

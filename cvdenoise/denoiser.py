@@ -31,8 +31,8 @@ from ._checks import (
     image_bchw,
     image_hwc,
     is_integer,
+    LOW_BIT_LIMIT,
     low_bit_message,
-    low_bit_uint16,
 )
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, auto_blend, check_strength, mix
@@ -606,7 +606,7 @@ class Denoiser:
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
         relative = (image.dtype == np.uint16) if isinstance(image, np.ndarray) else image.dtype == torch.uint16
-        if relative and not self._warned_depth and low_bit_uint16(image):
+        if relative and not self._warned_depth and float(rgb.amax()) < LOW_BIT_LIMIT / 65535:  # (colour planes: not alpha)
             self._warned_depth = True  # (once per Denoiser: a video or a dataset of such frames warns once)
             warnings.warn(low_bit_message("cvdenoise"), UserWarning, stacklevel=2)
         gray = gray_content(rgb, relative=relative) if rgb.shape[1] == 3 else [False] * len(rgb)

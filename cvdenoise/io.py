@@ -9,7 +9,8 @@ interrupted run never leaves a half-written image.
 Files holding several pages or frames (multi-page TIFF, animated PNG/WebP/GIF) are refused rather
 than silently cut to their first frame. ``read_metadata`` collects a file's ICC profile and EXIF
 (and a gray/RGB PNG's ``tRNS``) without decoding pixels; ``write_image(..., metadata=...)`` splices
-them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC only) without re-encoding.
+them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC and what its fourth sample is,
+``ExtraSamples``) without re-encoding. GIFs are written by Pillow on a fitted palette.
 """
 
 from __future__ import annotations
@@ -156,23 +157,25 @@ def _encode_gif(image: np.ndarray) -> bytes:
 
     alpha = image[..., -1] if image.ndim == 3 and image.shape[2] in (2, 4) else None
     colour = image[..., :-1] if alpha is not None else image
-    colour = colour[..., 0] if colour.ndim == 3 and colour.shape[2] == 1 else colour
+    if colour.ndim == 3 and (colour.shape[2] == 1 or all(np.array_equal(colour[..., 0], colour[..., k]) for k in (1, 2))):
+        colour = colour[..., 0]  # gray content (OpenCV reads every GIF as BGR): exact grays
+    extra: dict[str, int] = {}
     if colour.ndim == 2 and alpha is None:
         pal = Image.fromarray(np.ascontiguousarray(colour), "L")  # saved with an exact 256-gray palette
-        extra: dict[str, int] = {}
     else:
-        rgb = np.dstack([colour] * 3) if colour.ndim == 2 else colour[..., ::-1]
-        pal = Image.fromarray(np.ascontiguousarray(rgb), "RGB").quantize(
-            255 if alpha is not None else 256, method=Image.Quantize.FASTOCTREE
-        )
-        extra = {}
+        if colour.ndim == 2:  # gray + alpha: 255 grays (white kept as 254) beside the transparent index
+            index = np.minimum(colour, 254).astype(np.uint8)
+            palette = [v for g in range(255) for v in (g, g, g)]
+        else:
+            fitted = Image.fromarray(np.ascontiguousarray(colour[..., ::-1]), "RGB").quantize(
+                255 if alpha is not None else 256, method=Image.Quantize.FASTOCTREE
+            )
+            index, palette = np.asarray(fitted).copy(), fitted.getpalette() or []
         if alpha is not None:
-            index = np.asarray(pal).copy()
             index[alpha < 128] = 255
-            palette = pal.getpalette() or []
-            pal = Image.fromarray(index, "P")
-            pal.putpalette(palette + [0] * (768 - len(palette)))
             extra = {"transparency": 255}
+        pal = Image.fromarray(index, "P")
+        pal.putpalette(palette + [0] * (768 - len(palette)))
     out = io.BytesIO()
     pal.save(out, "GIF", **extra)
     return out.getvalue()
@@ -269,6 +272,8 @@ def _tiff_ifd(
     """
     count_fmt, size, word = ("Q", 20, "Q") if big else ("H", 12, "I")
     (count,) = struct.unpack_from(order + count_fmt, buf, offset)
+    if count > 0xFFFF:  # (a classic IFD holds at most this; a BigTIFF one claiming more is taken as damaged)
+        raise struct.error(f"IFD at {offset} claims {count} entries")
     first = offset + struct.calcsize(count_fmt)
     entries: list[_Entry] = []
     for i in range(count):
@@ -487,7 +492,8 @@ def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
 
 
 def read_metadata(path: str | Path) -> ImageMetadata:
-    """The ICC profile, EXIF, PNG ``tRNS`` and WebP losslessness of a JPEG, PNG, WebP or TIFF (TIFF: ICC only).
+    """The ICC profile, EXIF, PNG ``tRNS`` and WebP losslessness of a JPEG, PNG, WebP or TIFF (TIFF:
+    ICC and ``ExtraSamples``).
 
     Parses the container only (no pixel decoding). Never raises: a missing, unreadable or
     malformed piece is left out (``None``), so a file with broken EXIF is still denoised.
@@ -527,7 +533,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                     name_end = buf.index(b"\0", a, b)
                     inflate = zlib.decompressobj()  # capped: a 2 MB chunk can inflate to gigabytes
                     icc = inflate.decompress(buf[name_end + 2 : b], _MAX_ICC_BYTES)
-                    icc = None if inflate.unconsumed_tail else icc
+                    icc = icc if inflate.eof and not inflate.unconsumed_tail else None  # (cut short: left out)
                 elif tag == b"eXIf":
                     exif = buf[a:b]
                 elif tag == b"tRNS" and buf[25] in (0, 2):
@@ -688,18 +694,10 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     OpenCV decodes a gray + alpha TIFF (2 samples) as its gray plane alone, and a 16-bit one
     as 8 bits, with only a libtiff warning; denoising that would silently lose the alpha and depth.
     """
-    # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration, Orientation,
-    # ExtraSamples: the first value (of one per sample)
-    tags = _tiff_first_page_tags(buf, (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES))
+    tags = _tiff_first_page_tags(buf, (258, 262, 277))  # BitsPerSample, PhotometricInterpretation, SamplesPerPixel
     if tags is None:
         return img
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
-    if tags.get(284) == 2 and samples >= 3 and bits > 8:  # separate colour planes: OpenCV scrambles them above 8 bits
-        return _tifffile_tiff(path, buf, samples, f"a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2)")
-    if photometric == 2 and samples == 4 and bits == 8 and tags.get(_TIFF_EXTRA_SAMPLES) == _TIFF_UNASSOCIATED_ALPHA:
-        # OpenCV (libtiff's RGBA reader) returns the colours premultiplied by alpha
-        orientation = tags.get(_ORIENTATION, 1)
-        return _unassociated_rgba_tiff(path, buf, orientation if 1 <= orientation <= 8 else 1)
     channels = 1 if img.ndim == 2 else img.shape[2]
     if photometric == 5 and samples == 4 and channels == 4:  # CMYK: OpenCV makes it BGR + an opaque "alpha"
         return img[..., :3]
@@ -711,6 +709,24 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     if bits == 16 and img.dtype == np.uint8:
         raise ImageReadError(f"{path}: a 16-bit TIFF that OpenCV decodes only as 8-bit (save it as PNG or RGB TIFF)")
     return img
+
+
+def _tiff_read_elsewhere(path: Path, buf: _Buffer) -> np.ndarray | None:
+    """The image of a TIFF that OpenCV decodes wrongly, read by another library before OpenCV
+    decodes it at all: separate colour planes above 8 bits (scrambled) and 8-bit RGBA with
+    unassociated alpha (colours premultiplied); ``None`` for every other file."""
+    # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration, Orientation,
+    # ExtraSamples: the first value (of one per sample)
+    tags = _tiff_first_page_tags(buf, (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES))
+    if tags is None:
+        return None
+    samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
+    if tags.get(284) == 2 and samples >= 3 and bits > 8:
+        return _tifffile_tiff(path, buf, samples, f"a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2)")
+    if photometric == 2 and samples == 4 and bits == 8 and tags.get(_TIFF_EXTRA_SAMPLES) == _TIFF_UNASSOCIATED_ALPHA:
+        orientation = tags.get(_ORIENTATION, 1)
+        return _unassociated_rgba_tiff(path, buf, orientation if 1 <= orientation <= 8 else 1)
+    return None
 
 
 def _tiff_half_float(buf: _Buffer) -> bool:
@@ -761,6 +777,9 @@ def _tifffile_tiff(path: Path, buf: _Buffer, samples: int, what: str) -> np.ndar
     return orient(planes[..., order], orientation).astype(planes.dtype.newbyteorder("="), copy=False)
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()  # Pillow's decompression-bomb limit is a module global
+
+
 def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.ndarray:
     """An 8-bit RGB + unassociated alpha TIFF (what Pillow, GIMP and Photoshop write) as ``(H,W,4)``
     BGRA of its stored values, upright: OpenCV's libtiff RGBA path multiplies the colours by alpha.
@@ -776,8 +795,14 @@ def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.nd
     try:
         from PIL import Image
 
-        with Image.open(io.BytesIO(bytes(buf))) as im:
-            rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+        with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():  # cvdenoise's own pixel limit has been applied
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(bytes(buf))) as im:
+                    rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
     except Exception:  # noqa: BLE001 - Pillow missing or failing: tifffile may still read it
         return _tifffile_tiff(path, buf, 4, what)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
@@ -853,10 +878,43 @@ def pixel_limit() -> int:
     return limit
 
 
-def _declared_pixels(path: Path) -> tuple[int, int] | None:
-    """``(width, height)`` an image file's header declares, read by Pillow without decoding any
-    pixels; ``None`` where Pillow cannot tell (OpenCV may still read the file)."""
+def _declared_pixels(buf: _Buffer, path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` an image file's header declares, read from its bytes without decoding
+    pixels (PNG, JPEG, GIF, TIFF/BigTIFF, BMP, WebP; Pillow's header reader for other formats);
+    ``None`` where no size can be read (:func:`read_image` then checks the decoded image)."""
+    head = bytes(buf[:32])
     try:
+        if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+            return struct.unpack_from(">II", buf, 16)
+        if head[:2] == b"\xff\xd8":
+            for marker, a, _ in _jpeg_segments(buf):
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header (SOFn)
+                    h, w = struct.unpack_from(">HH", buf, a + 1)
+                    return w, h
+            return None
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            return struct.unpack_from("<HH", buf, 6)  # the logical screen OpenCV's canvas takes
+        if _tiff_format(buf) is not None:
+            tags = _tiff_first_page_tags(buf, (256, 257))
+            return (tags[256], tags[257]) if tags and 256 in tags and 257 in tags else None
+        if head[:2] == b"BM" and len(buf) >= 26:
+            core = struct.unpack_from("<I", buf, 14)[0] == 12  # (OS/2 BITMAPCOREHEADER: 16-bit sides)
+            w, h = struct.unpack_from("<HH" if core else "<ii", buf, 18)
+            return abs(w), abs(h)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            kind = head[12:16]
+            if kind == b"VP8X":
+                return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(bytes(buf[27:30]), "little")
+            if kind == b"VP8L":
+                bits = int.from_bytes(bytes(buf[21:25]), "little")
+                return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+            if kind == b"VP8 ":
+                w, h = struct.unpack_from("<HH", buf, 26)
+                return w & 0x3FFF, h & 0x3FFF
+            return None
+    except (struct.error, IndexError):
+        return None
+    try:  # another format (JPEG 2000, PNM, EXR, …): Pillow reads its header without decoding
         from PIL import Image
     except ImportError:  # pragma: no cover - torchvision requires Pillow
         return None
@@ -870,6 +928,17 @@ def _declared_pixels(path: Path) -> tuple[int, int] | None:
             return (int(found.group(1)), 1) if found else None
         except Exception:  # noqa: BLE001 - any format or damage Pillow does not take
             return None
+
+
+def _over_limit(path: Path, size: tuple[int, int], limit: int) -> ImageReadError:
+    w, h = size
+    shape = f"{w} × {h} = " if h > 1 else ""
+    count = f"{w * h / 1e6:.0f} M" if w * h >= 10**6 else f"{w * h}"
+    bound = f"{limit / 1e6:.0f} M" if limit >= 10**6 else f"{limit}"
+    return ImageReadError(
+        f"{path}: declares {shape}{count} pixels, over the limit of {bound} "
+        "(a decompression bomb, or a very large scan: set CVDENOISE_MAX_PIXELS to a higher limit, 0 for none)"
+    )
 
 
 def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
@@ -901,14 +970,12 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
         )
+    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 0):
+        raise ValueError(f"max_pixels must be a whole number of pixels >= 0 (0: no limit), got {max_pixels!r}")
     limit = pixel_limit() if max_pixels is None else max_pixels
-    if limit and (size := _declared_pixels(path)) is not None and size[0] * size[1] > limit:
-        w, h = size
-        shape = f"{w} × {h} = " if h > 1 else ""
-        raise ImageReadError(
-            f"{path}: declares {shape}{w * h / 1e6:.0f} M pixels, over the limit of {limit / 1e6:.0f} M "
-            "(a decompression bomb, or a very large scan: set CVDENOISE_MAX_PIXELS to a higher limit, 0 for none)"
-        )
+    declared = _declared_pixels(data.data, path) if limit else None
+    if declared is not None and declared[0] * declared[1] > limit:
+        raise _over_limit(path, declared, limit)
     if _tiff_half_float(data.data):
         raise ImageReadError(f"{path}: a TIFF of float16 samples, which OpenCV cannot decode (save it as float32)")
     jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
@@ -917,11 +984,14 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     kind = "JPEG" if jpeg else "PNG" if bytes(data[:8]) == _PNG_SIGNATURE else None
     end = _END_MARKERS.get(kind or "", b"")
     truncated = kind if end and data.size > len(end) and bytes(data[-len(end) :]) != end else None
-    with _libjpeg_quiet() if truncated else contextlib.nullcontext():  # (cvdenoise says it in one line)
-        img = _decode(path, data, flags)
-        repaired = (img is None or img.size == 0) and truncated is not None  # an interrupted download or copy
-        if repaired:
-            img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
+    img = _tiff_read_elsewhere(path, data.data)  # (None: OpenCV decodes it)
+    repaired = False
+    if img is None:
+        with _libjpeg_quiet() if truncated else contextlib.nullcontext():  # (cvdenoise says it in one line)
+            img = _decode(path, data, flags)
+            repaired = (img is None or img.size == 0) and truncated is not None  # an interrupted download or copy
+            if repaired:
+                img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
             img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes
@@ -930,6 +1000,8 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     if img is None or img.size == 0:
         what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
+    if limit and declared is None and img.shape[0] * img.shape[1] > limit:  # no size read from the header: checked now
+        raise _over_limit(path, (img.shape[1], img.shape[0]), limit)
     img = _check_tiff_layout(path, data.data, img)
     if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise ImageReadError(f"{path}: {img.dtype} samples are not supported (convert to uint8, uint16 or float32 in [0, 1])")
@@ -961,7 +1033,7 @@ def check_encodable(path: str | Path, dtype: np.dtype | type, channels: int | No
     ``channels``, an alpha plane: 2 or 4 channels named ``.jpg``, whose alpha JPEG would drop; or
     colour named ``.pgm``; gray named ``.ppm`` is written as three equal planes).
 
-    JPEG, BMP and WebP hold 8 bits, PNG and PNM 8 or 16, TIFF also float32/float64. OpenCV's
+    JPEG, BMP, WebP, GIF and AVIF hold 8 bits, PNG and PNM 8 or 16, TIFF also float32/float64. OpenCV's
     encoders would otherwise cut 16-bit or float data to 8 bits (a white or black image). A file
     whose name does not match its content (16-bit PNG bytes named ``.jpg``) is caught here before
     any work is done on it. Suffixes not listed are left to OpenCV.
@@ -988,7 +1060,9 @@ def write_image(
     A ``(H,W,2)`` gray + alpha uint8/uint16 array is written as a gray + alpha PNG, or as BGRA
     to other formats. ``metadata`` (from ``read_metadata``) is spliced into the encoded bytes, so
     pixels and bit depth are exactly those OpenCV encodes: ICC profile and EXIF for JPEG, PNG and
-    WebP; ICC only for TIFF (EXIF and resolution are left out there); nothing for other formats;
+    WebP; for TIFF the ICC profile and, for a fourth sample, ``ExtraSamples`` (the source's, else
+    unassociated alpha; EXIF and resolution are left out there); nothing for other formats (a GIF is
+    written by Pillow on a palette fitted to the image, gray content on exact grays);
     also a PNG's gamma, chromaticities, sRGB intent and pixel density, and a JPEG's JFIF density and
     4:4:4 chroma sampling (other JPEGs are written 4:2:0). An EXIF block over 64 KiB is left out of JPEGs. A PNG ``tRNS`` chunk is added only when the output has the
     source's colour type and bit depth; it names a colour, so pixels that denoising moved onto or

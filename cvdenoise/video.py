@@ -62,7 +62,9 @@ class FrameInfo:
     """What the filter did to one frame.
 
     Attributes:
-        index: the frame's number since the last :meth:`FrameFilter.reset` (from 0).
+        index: the frame's number since the last :meth:`FrameFilter.reset` (from 0); in the
+            records :func:`denoise_video` returns, the source frame's number (a damaged frame
+            left out is skipped, not counted).
         sigma: noise σ the model removed, in 8-bit units (``None`` when gating is off).
         strength: 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's).
         ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
@@ -339,11 +341,11 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
     size = (first.shape[1], first.shape[0])
 
-    def frames(stream: SourceFrames) -> Iterator[np.ndarray]:
+    def frames(number: list[int]) -> Iterator[np.ndarray]:  # (number[0]: the frame's source number)
         try:
-            stream.index = 0
+            number[0] = 0
             yield first
-            for stream.index, f in enumerate(ahead, 1):
+            for number[0], f in enumerate(ahead, 1):
                 yield f
             tried, misses = 1 + len(ahead), 0
             while True:
@@ -351,7 +353,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
                 tried += 1
                 if ok and f is not None:
                     misses = 0
-                    stream.index = tried - 1
+                    number[0] = tried - 1
                     yield f
                     continue
                 # a damaged frame: the decoder goes on after it while the container holds more
@@ -361,21 +363,21 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         finally:
             cap.release()
 
-    stream = SourceFrames()
-    stream.bind(frames(stream))
-    return stream, float(fps), size, count
+    number = [-1]
+    return SourceFrames(frames(number), number), float(fps), size, count
 
 
 class SourceFrames(Iterator[np.ndarray]):
     """The decoded frames of :func:`read_video`; :attr:`index` is the source frame number of the
-    frame last yielded (frames after a damaged one keep their own numbers: none is renumbered)."""
+    frame last yielded (frames after a damaged one keep their own numbers: none is renumbered).
+    Dropping it releases the video at once (the generator holds no reference back to it)."""
 
-    def __init__(self) -> None:
-        self.index = -1
-        self._frames: Iterator[np.ndarray] = iter(())
+    def __init__(self, frames: Iterator[np.ndarray], number: list[int]) -> None:
+        self._frames, self._number = frames, number
 
-    def bind(self, frames: Iterator[np.ndarray]) -> None:
-        self._frames = frames
+    @property
+    def index(self) -> int:
+        return self._number[0]
 
     def __next__(self) -> np.ndarray:
         return next(self._frames)

@@ -373,7 +373,7 @@ def test_a_file_opencv_refuses_to_decode_is_reported_and_the_rest_written(
     cv2.imwrite(str(src / "b_good.png"), add_noise(clean_rgb, 20))
     assert main(["denoise", str(src), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
     captured = capsys.readouterr()  # refused by cvdenoise's own pixel limit, before decoding
-    assert "wrote 1 of 2" in captured.out and "a_huge.png: ImageReadError: declares 1600 M pixels, over the limit" in captured.err
+    assert "wrote 1 of 2" in captured.out and "a_huge.png: ImageReadError: declares 40000 × 40000 = 1600 M pixels, over the limit" in captured.err
     assert (tmp_path / "out" / "b_good.png").is_file()
     monkeypatch.setenv("CVDENOISE_MAX_PIXELS", "0")  # no limit of cvdenoise's: OpenCV's own refusal is named
     assert main(["denoise", str(src), "-o", str(tmp_path / "out2"), "-q", "-w", "fast"]) == 1
@@ -634,3 +634,10 @@ def test_a_bad_pixel_limit_is_one_usage_error(noisy_folder: Path, tmp_path: Path
     assert main(["denoise", str(noisy_folder), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 2
     err = capsys.readouterr().err
     assert err.count("CVDENOISE_MAX_PIXELS must be a whole number") == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_missing_stdout_or_stderr_is_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pythonw or a service sys.stdout/sys.stderr are None; print() drops the text."""
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["weights"]) == 0

@@ -820,6 +820,9 @@ def test_unscaled_12_bit_uint16_data_gets_one_warning_from_the_denoiser(fast: cv
         den(torch.from_numpy(img12.astype(np.int32)).permute(2, 0, 1).to(torch.uint16))
         cvdenoise.load("fast", half=False)(img12 << 4)  # 16-bit data: no warning
         cvdenoise.load("fast", half=False)(img12.astype(np.float32) / 4095)  # scaled floats: none
+    rgba = np.dstack([img12, np.full(img12.shape[:2], 65535, np.uint16)])  # an opaque 16-bit alpha plane
+    with pytest.warns(UserWarning, match="uint16 image with all values below 4096"):
+        cvdenoise.load("fast", half=False)(rgba)  # the colour planes decide, not the alpha
 
 
 def test_denoise_tensor_checks_its_documented_input() -> None:

@@ -749,3 +749,16 @@ def test_a_png_colour_profile_that_inflates_to_gigabytes_is_dropped(tmp_path: Pa
     chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
     (tmp_path / "icc.png").write_bytes(bytes(png[:33]) + chunk + bytes(png[33:]))
     assert read_metadata(tmp_path / "icc.png").icc_profile is None
+
+
+def test_the_pixel_limit_reads_the_header_itself_and_checks_what_it_cannot_read(tmp_path: Path) -> None:
+    """Pillow, which read the declared size, gives up on chunks OpenCV takes (a bad CRC, a large ICC
+    profile): the limit was skipped and the image decoded."""
+    png = bytearray(cv2.imencode(".png", np.zeros((40, 50), np.uint8))[1].tobytes())
+    bad = struct.pack(">I", 4) + b"tEXt" + b"a\0bc" + b"\0\0\0\0"  # wrong CRC: libpng warns, Pillow refuses
+    (tmp_path / "crc.png").write_bytes(bytes(png[:33]) + bad + bytes(png[33:]))
+    with pytest.raises(ImageReadError, match="declares 50 × 40 = 2000 pixels, over the limit of 1999"):
+        read_image(tmp_path / "crc.png", max_pixels=1999)
+    assert read_image(tmp_path / "crc.png", max_pixels=2000).shape == (40, 50)
+    with pytest.raises(ValueError, match="max_pixels must be a whole number"):
+        read_image(tmp_path / "crc.png", max_pixels=-1)

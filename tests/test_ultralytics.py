@@ -303,6 +303,13 @@ def test_validation_inside_training_is_left_alone_and_training_warns() -> None:
     assert standalone.preprocess is not original  # model.val(): denoised
     with pytest.warns(UserWarning, match=r"model.train\(\) trains on the dataset's images as they are"):
         hooks.on_pretrain_routine_start(SimpleNamespace())
+    final = SimpleNamespace(training=False, preprocess=original)  # the run's final evaluation of best.pt
+    hooks.on_val_start(final)
+    assert final.preprocess is original
+    hooks.on_train_end(SimpleNamespace())
+    after = SimpleNamespace(training=False, preprocess=original)
+    hooks.on_val_start(after)  # model.val() after training: denoised again
+    assert after.preprocess is not original
 
 
 def test_offline_config_folder_is_private_and_font_links_are_replaced_not_followed(

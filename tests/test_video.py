@@ -594,3 +594,33 @@ def test_a_playlist_is_refused_not_followed(tmp_path: Path, clean_rgb: np.ndarra
         (tmp_path / name).write_text(text)
         with pytest.raises(VideoReadError, match="is a playlist, not a video file"):
             read_video(tmp_path / name)
+
+
+def test_dropping_a_part_read_video_releases_it_at_once(tmp_path: Path) -> None:
+    """The frame iterator and its generator referred to each other: the capture stayed open until
+    the cycle collector ran (on Windows the source could not be renamed or deleted meanwhile)."""
+    import gc
+    import os
+
+    src = tmp_path / "v.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(10):
+        vw.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    vw.release()
+
+    def open_handles() -> int:
+        fds = "/proc/self/fd"
+        return sum(os.path.realpath(os.path.join(fds, f)) == str(src.resolve()) for f in os.listdir(fds))
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc (Linux)")
+    gc.disable()
+    try:
+        frames, _, _, _ = read_video(src)
+        next(frames)
+        next(frames)
+        assert frames.index == 1 and open_handles() == 1
+        del frames
+        assert open_handles() == 0
+    finally:
+        gc.enable()

@@ -76,13 +76,13 @@ def _private_config_dir() -> Path:
     uid = os.getuid() if hasattr(os, "getuid") else None
     import getpass
 
-    cfg = Path(tempfile.gettempdir()) / f"cvdenoise-ultralytics-{uid if uid is not None else getpass.getuser()}"
     try:
+        cfg = Path(tempfile.gettempdir()) / f"cvdenoise-ultralytics-{uid if uid is not None else getpass.getuser()}"
         cfg.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(cfg)
         if os.path.islink(cfg) or (uid is not None and st.st_uid != uid):
             raise PermissionError(f"{cfg} is not this user's")
-    except OSError:
+    except (OSError, ImportError, KeyError):  # (getpass.getuser() without a user name: ImportError/KeyError/OSError)
         cfg = Path(tempfile.mkdtemp(prefix="cvdenoise-ultralytics-"))
     return cfg
 
@@ -126,6 +126,8 @@ class DenoiseHooks:
     denoise_ms: list[float] = field(default_factory=list)
     callbacks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     warned: bool = False
+    #: inside ``model.train()`` (between its start and its end): validations are left alone
+    training: bool = False
 
     def on_predict_batch_start(self, predictor: Any) -> None:
         """Ultralytics callback: replace the batch's original frames (``im0s``) by denoised copies."""
@@ -150,8 +152,8 @@ class DenoiseHooks:
         """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch
         (not the validation inside ``model.train()``, whose training batches are not denoised:
         its mAP and best.pt would be measured on other inputs than the model learns from)."""
-        if getattr(validator.preprocess, "_cvdenoise", False) or getattr(validator, "training", False):
-            return
+        if getattr(validator.preprocess, "_cvdenoise", False) or getattr(validator, "training", False) or self.training:
+            return  # (self.training: also the final evaluation of best.pt, which runs outside training mode)
         original = validator.preprocess
 
         def preprocess(batch: dict[str, Any]) -> dict[str, Any]:
@@ -167,13 +169,19 @@ class DenoiseHooks:
         validator.preprocess = preprocess
 
     def on_pretrain_routine_start(self, trainer: Any) -> None:
-        """Ultralytics callback: training does not see denoised images; say so once."""
+        """Ultralytics callback: training does not see denoised images; say so, and leave every
+        validation of the run (per epoch, and the final one of best.pt) alone until it ends."""
+        self.training = True
         warnings.warn(
             "cvdenoise attach(): model.train() trains on the dataset's images as they are (not denoised), "
             "and its validation stays undenoised to match; to train on denoised images, denoise the dataset "
             "first (cvdenoise denoise DATASET -o CLEAN); attach() covers predict, track and val",
             UserWarning, stacklevel=2,
         )
+
+    def on_train_end(self, trainer: Any) -> None:
+        """Ultralytics callback (after the final evaluation): ``val``/``predict`` denoise again."""
+        self.training = False
 
     def on_val_end(self, validator: Any) -> None:
         """Ultralytics callback: restore the validator's own ``preprocess``."""
@@ -198,6 +206,7 @@ def attach(model: Any, denoiser: Denoiser | None = None) -> Any:
         "on_val_start": hooks.on_val_start,
         "on_val_end": hooks.on_val_end,
         "on_pretrain_routine_start": hooks.on_pretrain_routine_start,
+        "on_train_end": hooks.on_train_end,
     }
     for event, fn in hooks.callbacks.items():
         model.add_callback(event, fn)
@@ -313,7 +322,7 @@ def run_detection(
     from .._progress import progress_bar
 
     from .._checks import is_integer, is_real
-    from ..data import IMAGE_SUFFIXES
+    from ..io import IMAGE_SUFFIXES
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import atomic_write, file_above, read_image, write_image
     from ..dicom import is_dicom_file
