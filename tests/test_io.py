@@ -762,3 +762,33 @@ def test_the_pixel_limit_reads_the_header_itself_and_checks_what_it_cannot_read(
     assert read_image(tmp_path / "crc.png", max_pixels=2000).shape == (40, 50)
     with pytest.raises(ValueError, match="max_pixels must be a whole number"):
         read_image(tmp_path / "crc.png", max_pixels=-1)
+
+
+def test_review_mends_of_the_readers(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    import PIL.Image
+
+    import cvdenoise.io as io_module
+
+    # a PNG ICC profile cut short is left out, not carried half
+    profile = bytearray(600_000)
+    profile[36:40] = b"acsp"
+    packed = zlib.compress(bytes(profile), 9)
+    png = bytearray(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    body = b"icc\0\0" + packed[: len(packed) // 2]
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    (tmp_path / "cut.png").write_bytes(bytes(png[:33]) + chunk + bytes(png[33:]))
+    assert read_metadata(tmp_path / "cut.png").icc_profile is None
+    # a BigTIFF IFD claiming 2^40 entries is damaged (it was walked entry by entry to the file's end)
+    big = bytearray(b"II+\0\x08\0\0\0" + struct.pack("<Q", 16) + struct.pack("<Q", 1 << 40) + b"\x01" * 4000)
+    with pytest.raises(struct.error, match="claims"):
+        io_module._tiff_ifd(bytes(big), "<", 16, big=True)
+    # gray content in three planes is written on exact grays
+    gray = clean_rgb[:64, :64, 1].copy()
+    write_image(tmp_path / "g.gif", np.dstack([gray] * 3))
+    assert np.array_equal(read_image(tmp_path / "g.gif")[..., 0], gray)
+    # an RGBA TIFF over Pillow's own decompression-bomb limit still reads (cvdenoise's limit applies)
+    rgba = np.dstack([clean_rgb[:40, :50], np.full((40, 50), 128, np.uint8)])
+    PIL.Image.fromarray(rgba).save(tmp_path / "u.tif", compression="tiff_lzw")
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 500)
+    assert np.array_equal(read_image(tmp_path / "u.tif")[..., [2, 1, 0, 3]], rgba)
+    assert PIL.Image.MAX_IMAGE_PIXELS == 500  # put back
