@@ -100,7 +100,6 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
     from .folder import denoise_files, plan_jobs
-
     from .io import pixel_limit
 
     try:
