@@ -33,6 +33,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from ._checks import is_integer
+
 __all__ = [
     "ImageReadError",
     "ImageWriteError",
@@ -970,9 +972,9 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
         raise ImageReadError(
             f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
         )
-    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 0):
+    if max_pixels is not None and (not is_integer(max_pixels) or max_pixels < 0):
         raise ValueError(f"max_pixels must be a whole number of pixels >= 0 (0: no limit), got {max_pixels!r}")
-    limit = pixel_limit() if max_pixels is None else max_pixels
+    limit = pixel_limit() if max_pixels is None else int(max_pixels)
     declared = _declared_pixels(data.data, path) if limit else None
     if declared is not None and declared[0] * declared[1] > limit:
         raise _over_limit(path, declared, limit)
