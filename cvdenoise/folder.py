@@ -249,7 +249,11 @@ def plan_jobs(
                     continue  # a temporary file left by an interrupted write
                 jobs.append(Job(f, out / f.relative_to(root)))
         else:
-            raise FileNotFoundError(f"input not found: {p}" if not p.exists() else f"input {p} is neither a file nor a folder")
+            if p.exists():
+                raise FileNotFoundError(f"input {p} is neither a file nor a folder")
+            pattern = any(c in str(p) for c in "*?[")  # a quoted pattern: cvdenoise does not expand it
+            raise FileNotFoundError(f"input not found: {p}" + (" (a pattern is expanded by the shell: leave it unquoted, "
+                                                              "or give the folder)" if pattern else ""))
     jobs = [replace(j, marker=marker) for j in jobs]
     if unread:
         kinds = sorted({f.suffix.lower() for f in unread})
@@ -289,7 +293,8 @@ def plan_jobs(
             raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input"
                              f"{'' if j.dst in srcs else ' (it is a hard link to an input)'}")
         if j.dst in seen:
-            raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst}")
+            raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst} (inputs keep their path "
+                             "below the folder given: give their common parent folder, or run each with its own -o)")
         seen[j.dst] = j.src
     if not (skip_existing or overwrite):
         theirs = next((j.dst for j in jobs if j.dst.exists() and not records.ours(j.dst)), None)

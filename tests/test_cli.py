@@ -641,3 +641,14 @@ def test_a_missing_stdout_or_stderr_is_no_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sys, "stdout", None)
     monkeypatch.setattr(sys, "stderr", None)
     assert main(["weights"]) == 0
+
+
+def test_a_quoted_pattern_and_two_same_named_files_get_advice(tmp_path: Path, clean_rgb: np.ndarray,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for cam in ("cam1", "cam2"):
+        (tmp_path / cam).mkdir()
+        cv2.imwrite(str(tmp_path / cam / "IMG_0001.png"), clean_rgb[:32, :32])
+    assert main(["denoise", str(tmp_path / "cam1" / "*.png"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 2
+    assert "a pattern is expanded by the shell" in capsys.readouterr().err
+    assert main(["denoise", str(tmp_path / "cam1"), str(tmp_path / "cam2"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 2
+    assert "give their common parent folder, or run each with its own -o" in capsys.readouterr().err
