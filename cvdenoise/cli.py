@@ -35,6 +35,16 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _percent(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number in 1..100, got {value!r}")
+    return n
+
+
 def _unit_float(value: str) -> float:
     try:
         x = float(value)
@@ -109,7 +119,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
-    report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing)
+    report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality)
     skipped = len(jobs) - len(report.written) - len(report.failed)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
           f"({_model_words(den)})"
@@ -345,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace existing files at output paths even if cvdenoise did not write them "
                         "(by default it refuses: see .cvdenoise-output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quality", type=_percent, default=95, metavar="1..100",
+                   help="quality of the JPEG and lossy WebP copies (default 95; a lossless WebP stays lossless)")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_denoise)
 

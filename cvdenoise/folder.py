@@ -378,10 +378,13 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
 
 
 def denoise_files(
-    jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False
+    jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False, quality: int = 95
 ) -> FolderReport:
     """Read, denoise (OpenCV BGR order) and write every job, recording each copy written in its
-    job's :data:`OUTPUT_MARKER`; failures are collected, not raised."""
+    job's :data:`OUTPUT_MARKER`; failures are collected, not raised. ``quality``: of the JPEG and
+    lossy WebP copies (1–100)."""
+    if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be a whole number in 1..100, got {quality!r}")
     jobs = list(jobs)
     report = FolderReport()
     records = OutputRecords()
@@ -395,7 +398,8 @@ def denoise_files(
                 image = read_image(job.src)
                 check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
-                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval), metadata=meta)
+                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval), metadata=meta,
+                            jpeg_quality=quality)
             mark_output(job, records)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)

@@ -652,3 +652,18 @@ def test_a_quoted_pattern_and_two_same_named_files_get_advice(tmp_path: Path, cl
     assert "a pattern is expanded by the shell" in capsys.readouterr().err
     assert main(["denoise", str(tmp_path / "cam1"), str(tmp_path / "cam2"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 2
     assert "give their common parent folder, or run each with its own -o" in capsys.readouterr().err
+
+
+def test_jpeg_quality_of_the_copies_is_an_option(tmp_path: Path, clean_rgb: np.ndarray,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.jpg"), add_noise(cv2.cvtColor(clean_rgb, cv2.COLOR_RGB2BGR), 10), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    sizes = {}
+    for q in ("95", "50"):
+        assert main(["denoise", str(src), "-o", str(tmp_path / q), "-q", "-w", "fast", "--quality", q]) == 0
+        sizes[q] = (tmp_path / q / "a.jpg").stat().st_size
+    assert sizes["50"] < 0.7 * sizes["95"]
+    with pytest.raises(SystemExit):
+        main(["denoise", str(src), "-o", str(tmp_path / "x"), "--quality", "0"])
+    assert "expected a whole number in 1..100" in capsys.readouterr().err
