@@ -16,7 +16,7 @@ import threading
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Mapping, Sequence, TypeVar, Union, overload
 
 import numpy as np
 import PIL.Image
@@ -326,6 +326,30 @@ def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> R
     return runtime
 
 
+_V = TypeVar("_V")
+
+
+class _Fixed(Generic[_V]):
+    """A :class:`Denoiser` setting fixed when it is made: read from ``_<name>``; setting it is an
+    ``AttributeError`` that says which ``cvdenoise.load`` argument sets it."""
+
+    def __init__(self, argument: str) -> None:
+        self.argument = argument
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Fixed[_V]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _V: ...
+    def __get__(self, obj: object, owner: type | None = None) -> _V | _Fixed[_V]:
+        return self if obj is None else getattr(obj, f"_{self.name}")
+
+    def __set__(self, obj: object, value: object) -> None:
+        raise AttributeError(f"a Denoiser's {self.name} is fixed when it is made: cvdenoise.load(..., {self.argument})")
+
+
 class Denoiser:
     """Denoise images of any supported kind with a loaded model.
 
@@ -424,23 +448,13 @@ class Denoiser:
         self._warned_depth = False  # unscaled 10/12-bit uint16 data: said once
         will_run_models()  # forked children run one torch thread from now on (_one_thread_after_fork)
 
-    @property
-    def device(self) -> torch.device:
-        """Where the models run (fixed when the Denoiser is made: ``cvdenoise.load(..., device=...)``)."""
-        return self._device
-
-    @device.setter
-    def device(self, value: object) -> None:
-        raise AttributeError(f"a Denoiser's device is fixed when it is made: cvdenoise.load(..., device={str(value)!r})")
-
-    @property
-    def precision(self) -> Precision:
-        """``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast), from ``half`` (fixed when made)."""
-        return self._precision
-
-    @precision.setter
-    def precision(self, value: object) -> None:
-        raise AttributeError("a Denoiser's precision is fixed when it is made: cvdenoise.load(..., half=True/False)")
+    #: where the models run (``cvdenoise.load(..., device=...)``)
+    device = _Fixed[torch.device]("device=...")
+    #: ``"fp32"``, ``"fp16"`` (CUDA) or ``"bf16"`` (CPU autocast), from ``half``
+    precision = _Fixed[Precision]("half=True/False")
+    #: where the models run: ``"torch"`` or ``"onnxruntime"`` (for a model loaded from an exported
+    #: file, that file's runtime)
+    runtime = _Fixed[Runtime]("runtime=...")
 
     @property
     def half(self) -> bool:
@@ -449,17 +463,7 @@ class Denoiser:
 
     @half.setter
     def half(self, value: object) -> None:
-        raise AttributeError("a Denoiser's precision is fixed when it is made: cvdenoise.load(..., half=True/False)")
-
-    @property
-    def runtime(self) -> Runtime:
-        """Where the models run: ``"torch"`` or ``"onnxruntime"`` (``runtime``; for a model loaded
-        from an exported file, that file's runtime; fixed when made)."""
-        return self._runtime
-
-    @runtime.setter
-    def runtime(self, value: object) -> None:
-        raise AttributeError("a Denoiser's runtime is fixed when it is made: cvdenoise.load(..., runtime=...)")
+        self.precision = value  # type: ignore[assignment]  # (refused with precision's message: half sets it)
 
     @property
     def ensemble(self) -> int:
