@@ -267,7 +267,7 @@ def run(args: argparse.Namespace) -> None:
                 ("default fp32 ×1 − FFDNet", "cvdenoise-default fp32 ×1", "ffdnet (true σ)"),
                 ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)"),
                 ("fast fp32 ×1 − BM3D", "cvdenoise-fast fp32 ×1", "bm3d (true σ)")]
-    gap_rows = [row for row in gap_rows if row[1] in res and row[2] in res]  # (a --quick run has no BM3D)
+    gap_rows = [row for row in gap_rows if row[1] in res[PRESETS[0]] and row[2] in res[PRESETS[0]]]  # (--quick: no BM3D)
     gaps = markdown_table(["PSNR difference (dB)"] + PRESETS,
                           [[label] + [f"{v:+.2f}" for v in gap(a, b).values()] for label, a, b in gap_rows])
     gt = markdown_table(["gray method"] + GRAY_HEADERS, [[m] + [f"{v[p]:.2f}" for p in GRAY_PRESETS] for m, v in gray_res.items()])
