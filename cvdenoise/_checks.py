@@ -54,6 +54,17 @@ def low_bit_uint16(x: torch.Tensor | np.ndarray) -> bool:
     return int(peak) < LOW_BIT_LIMIT
 
 
+def uint16_scale(peak: float) -> int:
+    """The full scale (``uint16`` units) a ``uint16`` image of largest value ``peak`` is taken to use:
+    65535 from :data:`LOW_BIT_LIMIT` on (a dark 16-bit image is still 16-bit: the same tolerances as
+    its ``uint8`` copy), else the ``2**bits - 1`` of the fewest bits (8 or more) that hold ``peak``
+    (10/12-bit samples held unscaled)."""
+    level = round(peak)  # (a peak read back from a float copy, as 4095.0001)
+    if level >= LOW_BIT_LIMIT:
+        return 65535
+    return (1 << max(8, level.bit_length())) - 1
+
+
 def low_bit_message(who: str, what: str = "image") -> str:
     """The warning for :func:`low_bit_uint16` data, said by ``who`` of its ``what`` (image, frame)."""
     return (f"{who}: uint16 {what} with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) is denoised "

@@ -33,6 +33,7 @@ from ._checks import (
     is_integer,
     LOW_BIT_LIMIT,
     low_bit_message,
+    uint16_scale,
 )
 from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
 from .blend import StrengthRule, auto_blend, check_strength, mix
@@ -891,11 +892,13 @@ def gray_content(x: torch.Tensor, relative: bool = False, tolerance: float = GRA
     """Per image of ``(B,3,H,W)`` float ``x`` in ``[0,1]``: ``True`` for gray content stored as
     colour planes: the largest difference between the planes is at most ``tolerance`` 8-bit
     levels at all but :data:`GRAY_STRAY_SHARE` of the pixels and at most
-    :data:`GRAY_STRAY_FACTOR` times that everywhere (a lossy colour codec's strays). ``relative``: the tolerance is taken of the image's own peak instead of
-    full scale (``uint16`` data, which may be 10- or 12-bit samples held unscaled)."""
+    :data:`GRAY_STRAY_FACTOR` times that everywhere (a lossy colour codec's strays). ``relative``:
+    ``x`` is ``uint16`` data / 65535, whose full scale is :func:`~cvdenoise._checks.uint16_scale` of
+    its peak (10- or 12-bit samples may be held unscaled; a dark 16-bit image is still 16-bit)."""
     out = []
     for img in x:
-        tol = tolerance / 255 * (float(img.amax().clamp_min(1 / 255)) if relative else 1.0) + 1e-6
+        scale = uint16_scale(float(img.amax()) * 65535) / 65535 if relative else 1.0
+        tol = tolerance / 255 * scale + 1e-6
 
         def close(v: torch.Tensor, share: float) -> bool:
             spread = v.amax(0) - v.amin(0)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from ._progress import progress_bar
 
-from ._checks import is_integer, is_real, low_bit_message, low_bit_uint16
+from ._checks import is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
@@ -42,7 +42,12 @@ def _equal_planes(frame: np.ndarray) -> bool:
     :func:`cvdenoise.denoiser.gray_content` (OpenCV on the frame's own dtype: no float copy)."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         return False
-    peak = 255.0 if frame.dtype == np.uint8 else max(1.0, float(frame.max()))
+    if frame.dtype == np.uint8:
+        peak = 255.0
+    elif frame.dtype == np.uint16:
+        peak = float(uint16_scale(float(frame.max(initial=0))))
+    else:
+        peak = max(1.0, float(frame.max()))
     tol = GRAY_TOLERANCE / 255 * peak
 
     def close(v: np.ndarray, share: float) -> bool:

@@ -366,6 +366,24 @@ def test_gray_stored_as_three_planes_stays_gray(fast: cvdenoise.Denoiser, clean_
     assert not np.array_equal(out[:, :, 0], out[:, :, 2])
 
 
+def test_a_dark_16_bit_gray_image_takes_the_gray_path_like_its_8_bit_copy(fast: cvdenoise.Denoiser,
+                                                                           clean_gray: np.ndarray) -> None:
+    """The gray tolerance of uint16 data is taken of its full scale (65535 for values from 4096 on),
+    not of a dark image's own peak: its uint8 copy and it get the same model."""
+    from cvdenoise.video import FrameFilter
+
+    base = clean_gray[:96, :96].astype(float) * 0.3  # a dark gray scene, peak about 77
+    noise = np.random.default_rng(0).normal(0, 5, (96, 96, 1))
+    u8 = np.clip(np.dstack([base + 2, base, base - 1]) + noise, 0, 255).round().astype(np.uint8)
+    u16 = u8.astype(np.uint16) * 257
+    o8, o16 = fast(u8), fast(u16).astype(float) / 257
+    assert np.abs(o8 - o16).max() <= 1.0  # (the colour model for the uint16 copy: 6.6 levels apart)
+    assert np.ptp(o16, axis=2).max() <= 3.5  # no colour made up
+    ff = FrameFilter("fast")
+    f8, f16 = ff(u8), FrameFilter("fast")(u16).astype(float) / 257
+    assert np.abs(f8 - f16).max() <= 1.0
+
+
 def test_gray_content_is_told_apart_from_toned_and_deep_colour(fast: cvdenoise.Denoiser, clean_gray: np.ndarray,
                                                                clean_rgb: np.ndarray) -> None:
     from cvdenoise.denoiser import gray_content
