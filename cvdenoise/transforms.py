@@ -292,6 +292,11 @@ class Denoise(v2.Transform):
         out = self.denoiser(x.device)(_image_batch(x)).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
+    # torchvision 0.19 and 0.20 call the hooks by their private names (public from 0.21 on)
+    _check_inputs = check_inputs
+    _get_params = make_params
+    _transform = transform
+
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_denoisers"] = {}  # models are reloaded lazily in the unpickling process

@@ -64,6 +64,18 @@ def test_v2_compose_denoises_image_and_keeps_boxes_mask_labels(clean128: np.ndar
     assert after > before + 2, (before, after)
 
 
+def test_v2_hooks_answer_to_the_private_names_of_torchvision_before_0_21(noisy128: np.ndarray) -> None:
+    """torchvision 0.19/0.20 (the declared floor) call ``_check_inputs``/``_get_params``/``_transform``
+    (public names from 0.21): the same denoising through them, and the same input checks."""
+    t = Denoise("fast", half=False)
+    img = tv_tensors.Image(_chw(noisy128))
+    t._check_inputs([img])
+    out = t._transform(img, t._get_params([img]))
+    assert isinstance(out, tv_tensors.Image) and torch.equal(out, t(img))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        t._check_inputs([tv_tensors.Image(torch.full((3, 8, 8), 200.0))])
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 40, 48), (3, 40, 48), (2, 2, 1, 24, 32)])
 def test_v2_plain_float_tensor_round_trip(shape: tuple[int, ...]) -> None:
     x = torch.rand(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
