@@ -109,12 +109,21 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from .folder import denoise_files, plan_jobs
+    from .folder import denoise_files, names_image_file, plan_file_job, plan_jobs
     from .io import pixel_limit
 
     try:
         pixel_limit()  # a bad CVDENOISE_MAX_PIXELS: said once, not once per image
-        jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        if not names_image_file(args.output):
+            jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        elif len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir():  # `denoise photo.jpg -o clean.jpg`
+            jobs = plan_file_job(args.inputs[0], args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        else:
+            what = "the input is a folder" if len(args.inputs) == 1 else f"{len(args.inputs)} inputs are given"
+            print(f"cvdenoise denoise: error: -o {args.output} names one image file, but {what}: -o names the folder "
+                  "the copies go to (an image file only with one input file); "
+                  f"did you mean -o {Path(args.output).with_suffix('')}?", file=sys.stderr)
+            return 2
         den = _load(args)
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
@@ -348,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("denoise", help="denoise image files and folders into an output folder")
     p.add_argument("inputs", nargs="+", type=path_argument, help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder (created; never an input)")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder (created; never an input), or with one input file the output file "
+                        "(an image name of the input's format, e.g. clean.jpg)")
     keep_or_replace = p.add_mutually_exclusive_group()
     keep_or_replace.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
     keep_or_replace.add_argument("--overwrite", action="store_true",
