@@ -109,12 +109,21 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from .folder import denoise_files, plan_jobs
+    from .folder import denoise_files, names_image_file, plan_file_job, plan_jobs
     from .io import pixel_limit
 
     try:
         pixel_limit()  # a bad CVDENOISE_MAX_PIXELS: said once, not once per image
-        jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        if not names_image_file(args.output):
+            jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        elif len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir():  # `denoise photo.jpg -o clean.jpg`
+            jobs = plan_file_job(args.inputs[0], args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+        else:
+            what = "the input is a folder" if len(args.inputs) == 1 else f"{len(args.inputs)} inputs are given"
+            print(f"cvdenoise denoise: error: -o {args.output} names one image file, but {what}: -o names the folder "
+                  "the copies go to (an image file only with one input file); "
+                  f"did you mean -o {Path(args.output).with_suffix('')}?", file=sys.stderr)
+            return 2
         den = _load(args)
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
@@ -139,7 +148,7 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
     from .io import atomic_write
-    from .video import FrameFilter, VideoReadError, check_video_output, denoise_video
+    from .video import FrameFilter, VideoReadError, check_video_output, denoise_video, video_fourcc
 
     if args.gate is not None and len(args.gate) not in (0, 2):
         print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
@@ -160,7 +169,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
             print(f"cvdenoise video: error: --report {args.report}: {problem}", file=sys.stderr)
             return 2
     try:  # the output's name, before the model is loaded and the video opened
-        check_video_output(args.input, args.output)
+        check_video_output(args.input, args.output, args.codec)
     except ValueError as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
         return 2
@@ -175,7 +184,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
-        infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet)
+        infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet, codec=args.codec)
         mark_output(jobs[0], records)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
@@ -198,8 +207,9 @@ def _cmd_video(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     ms = sorted(i.ms for i in infos)
+    fourcc = video_fourcc(args.output, args.codec)
     print(f"wrote {len(infos)} frame{'' if len(infos) == 1 else 's'} to {args.output} "
-          f"(median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
+          f"({fourcc}{', lossless' if fourcc == 'FFV1' else ''}; median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
     if gate:
         passed = sum(i.strength == 0 for i in infos)
         sig = [i.sigma for i in infos if i.sigma is not None]
@@ -348,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("denoise", help="denoise image files and folders into an output folder")
     p.add_argument("inputs", nargs="+", type=path_argument, help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder (created; never an input)")
+    p.add_argument("-o", "--output", required=True, type=path_argument, help="output folder (created; never an input), or with one input file the output file "
+                        "(an image name of the input's format, e.g. clean.jpg)")
     keep_or_replace = p.add_mutually_exclusive_group()
     keep_or_replace.add_argument("--skip-existing", action="store_true", help="skip outputs that already exist")
     keep_or_replace.add_argument("--overwrite", action="store_true",
@@ -371,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions (less flicker; default 0: off)")
     p.add_argument("--report", default=None, metavar="CSV", type=_report_argument, help="write a CSV of per-frame noise σ (with --gate), strength and ms")
+    p.add_argument("--codec", choices=("auto", "mp4v", "mjpg", "ffv1"), default="auto",
+                   help="auto (default): by the suffix, mp4v for .mp4/.m4v/.mov, MJPG for .avi/.mkv (both lossy); "
+                        "ffv1: lossless, frames kept exactly (.mkv or .avi; files several times larger)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output video or --report CSV that cvdenoise did not write "
                         "(default: refuse; its own earlier outputs are always replaced)")

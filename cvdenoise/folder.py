@@ -24,7 +24,7 @@ from .dicom import DICOM_SUFFIXES, denoise_dataset, is_dicom_file, read_dicom, w
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 
 #: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
 #: relative to the folder, its size and modification time). A recorded file that is unchanged is
@@ -301,6 +301,68 @@ def plan_jobs(
         if theirs is not None:
             raise not_ours(theirs)
     return jobs
+
+
+def names_image_file(output: str | Path) -> bool:
+    """``output`` (an ``-o``) names one image file, not a folder: an image suffix (also DICOM and
+    the :data:`OTHER_IMAGE_SUFFIXES`), no trailing separator and no folder of that name there."""
+    if os.fspath(output).endswith(("/", os.sep)):  # `-o shots.jpg/`: a folder meant (Path drops the slash)
+        return False
+    path = Path(output)
+    return path.suffix.lower() in (*IMAGE_SUFFIXES, *DICOM_SUFFIXES, *OTHER_IMAGE_SUFFIXES) and not path.is_dir()
+
+
+def _format_of(path: Path) -> str:
+    """A file's format for the same-format rule of :func:`plan_file_job`: its suffix, spellings of
+    one format taken together (``.jpeg`` is ``.jpg``, ``.tiff`` is ``.tif``; DICOM also without one)."""
+    ext = path.suffix.lower()
+    if ext in (".jpg", ".jpeg", ".jpe", ".jfif"):
+        return ".jpg"
+    if ext in (".tif", ".tiff"):
+        return ".tif"
+    if ext in DICOM_SUFFIXES or (path.is_file() and is_dicom_file(path)):
+        return ".dcm"
+    return ext
+
+
+def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False, overwrite: bool = False) -> list[Job]:
+    """One input file to the output file ``dst`` (``cvdenoise denoise photo.jpg -o clean.jpg``).
+
+    ``dst`` keeps the input's format (its suffix may be another spelling of it, ``.jpeg`` for
+    ``.jpg``): as in a folder run, a copy is never converted. It is recorded in the
+    :data:`OUTPUT_MARKER` of its folder, so a later run replaces it freely; an existing file there
+    that cvdenoise did not write is refused unless ``overwrite`` (or left alone with
+    ``skip_existing``, as :func:`denoise_files` skips existing outputs).
+
+    Raises:
+        FileNotFoundError: ``src`` is not a file.
+        ValueError: ``dst`` has another format than ``src``, is ``src`` itself (also a hard
+            link to it), a folder or no regular file, cannot be made, or is a file cvdenoise
+            did not write (as above).
+    """
+    src = Path(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"input not found: {src}" if not src.exists() else f"input {src} is not a file")
+    out = Path(dst).resolve()
+    if _format_of(out) != _format_of(src):
+        raise ValueError(f"output {dst}: a {out.suffix} name for the {src.suffix or 'DICOM'} input {src}; the denoised copy keeps "
+                         f"the input's format (no conversion): name it {src.suffix or '.dcm'}, or give a folder")
+    if out == src.resolve() or (out.exists() and _inode(out) == _inode(src)):
+        raise ValueError(f"refusing to overwrite input {src}: give the copy another name")
+    if (blocker := file_above(out)) is not None:
+        raise ValueError(f"output {dst} cannot be made: {blocker} is a file, not a folder")
+    if os.path.lexists(out) and not out.is_file():
+        raise ValueError(f"output {dst} exists and is no regular file (a folder, a device, a pipe or a broken link)")
+    if (problem := creation_problem(out)) is not None:
+        raise ValueError(f"output {dst} cannot be written: {problem}")
+    marker = out.parent / OUTPUT_MARKER
+    if marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK)):
+        raise ValueError(f"cannot record the copy in {marker}: not a writable file")
+    if out.exists() and not (skip_existing or overwrite or OutputRecords().ours(out)):
+        raise ValueError(f"{dst} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): "
+                         "refusing to replace it; choose another name, or replace it with --overwrite "
+                         "(keep it: --skip-existing)")
+    return [Job(src, out, marker)]
 
 
 #: other image formats a folder may hold: a folder search leaves them out with a warning, not silently

@@ -410,8 +410,38 @@ def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, 
 
 
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-#: suffixes cvdenoise writes videos as (the codec follows the suffix, see :data:`_FOURCC`)
+#: suffixes cvdenoise writes videos as (the codec follows the suffix, see :data:`_FOURCC`, unless chosen)
 VIDEO_SUFFIXES: tuple[str, ...] = tuple(_FOURCC)
+#: the codecs a video can be written with (``codec=`` of :func:`denoise_video`, ``cvdenoise video
+#: --codec``): OpenCV fourcc and the containers that hold it. ``ffv1`` is lossless (frames read
+#: back exactly; files several times larger), ``mp4v`` and ``mjpg`` are lossy.
+CODECS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mp4v": ("mp4v", (".mp4", ".m4v", ".mov", ".avi", ".mkv")),
+    "mjpg": ("MJPG", (".avi", ".mkv", ".mov")),
+    "ffv1": ("FFV1", (".mkv", ".avi")),
+}
+
+
+def video_fourcc(dst: str | Path, codec: str = "auto") -> str:
+    """The OpenCV fourcc ``dst`` is written with: ``codec`` (a key of :data:`CODECS`), or with
+    ``"auto"`` the one its suffix names in :data:`_FOURCC`.
+
+    Raises:
+        ValueError: an unknown codec or container, or a container that cannot hold ``codec``
+            (``ffv1`` in ``.mp4``).
+    """
+    ext = Path(dst).suffix.lower()
+    if ext not in _FOURCC:
+        raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
+    if codec == "auto":
+        return _FOURCC[ext]
+    if codec not in CODECS:
+        raise ValueError(f"unknown video codec {codec!r}; use auto or one of {', '.join(CODECS)}")
+    fourcc, containers = CODECS[codec]
+    if ext not in containers:
+        raise ValueError(f"a {ext} file cannot hold {codec} video; name the output {' or '.join(containers)} "
+                         f"(e.g. {Path(dst).with_suffix(containers[0]).name}), or choose another codec")
+    return fourcc
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -423,9 +453,10 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
-def check_video_output(src: str | Path, dst: str | Path) -> None:
+def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") -> None:
     """``ValueError`` unless ``dst`` can take the video made from ``src``: not ``src`` itself
-    (also under another name), not a folder, not under a file, a suffix of :data:`VIDEO_SUFFIXES`."""
+    (also under another name), not a folder, not under a file, a suffix of :data:`VIDEO_SUFFIXES`
+    whose container holds ``codec`` (see :func:`video_fourcc`)."""
     folder_meant = os.fspath(dst).endswith(("/", os.sep))  # `-o clips/` (Path drops the slash)
     src, dst = Path(src), Path(dst)
     if same_file(src, dst) or dst.resolve() == src.resolve():
@@ -436,13 +467,15 @@ def check_video_output(src: str | Path, dst: str | Path) -> None:
         raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
     if folder_meant:
         raise ValueError(f"output {dst} names a folder; -o names the video file, such as {dst / (src.stem + '.mp4')}")
-    if dst.suffix.lower() not in _FOURCC:
-        raise ValueError(f"unsupported output container {dst.suffix.lower()!r}; use one of {sorted(_FOURCC)}")
+    video_fourcc(dst, codec)
 
 
 @contextmanager
-def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, int]) -> Iterator[Callable[[np.ndarray], None]]:
-    """Write frames of ``size`` (``(width, height)``) to ``dst``, encoded by its suffix (see :data:`_FOURCC`).
+def video_writer(
+    src: str | Path, dst: str | Path, fps: float, size: tuple[int, int], codec: str = "auto"
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write frames of ``size`` (``(width, height)``) to ``dst``, encoded with ``codec`` (a key of
+    :data:`CODECS`; ``"auto"``: by its suffix, see :data:`_FOURCC`).
 
     Yields a ``write(frame)`` function taking BGR ``(H,W,3)`` or gray ``(H,W)`` uint8 frames
     (cropped to even sides, see :func:`even_size`). Frames go to a uniquely named hidden file
@@ -450,17 +483,20 @@ def video_writer(src: str | Path, dst: str | Path, fps: float, size: tuple[int, 
     it is removed and an existing ``dst`` is left as it was.
 
     Raises:
-        ValueError: ``dst`` is ``src`` itself, a folder, or has an unsupported suffix.
-        OSError: OpenCV cannot open a writer for it.
+        ValueError: ``dst`` is ``src`` itself, a folder, or has an unsupported suffix or one
+            whose container cannot hold ``codec``.
+        OSError: OpenCV cannot open a writer for it (also: this OpenCV build lacks the encoder).
     """
     src, dst = Path(src), Path(dst)
-    check_video_output(src, dst)
+    check_video_output(src, dst, codec)
     ext = dst.suffix.lower()
-    even = even_size(src, size, _FOURCC[ext])
+    fourcc = video_fourcc(dst, codec)
+    even = even_size(src, size, fourcc)
     with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}") as tmp:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, even)
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), fps, even)
         if not writer.isOpened():
-            raise OSError(f"cannot open a {_FOURCC[ext]} video writer for {dst}")
+            raise OSError(f"cannot open a {fourcc} video writer for {dst} (this OpenCV build may lack the encoder"
+                          f"{'' if codec == 'auto' else '; try another --codec'})")
 
         written = 0
 
@@ -511,12 +547,15 @@ def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -
 
 
 def denoise_video(
-    src: str | Path, dst: str | Path, frame_filter: FrameFilter, batch_size: int = 4, progress: bool = True
+    src: str | Path, dst: str | Path, frame_filter: FrameFilter, batch_size: int = 4, progress: bool = True,
+    codec: str = "auto",
 ) -> list[FrameInfo]:
     """Re-encode ``src`` to ``dst`` with every frame filtered, keeping size and fps.
 
-    The codec follows ``dst``'s suffix (``.mp4``/``.mov`` → mp4v, ``.avi``/``.mkv`` → MJPG):
-    lossy, so even a frame passed through unchanged is re-encoded. These codecs store even sizes
+    ``codec="auto"`` follows ``dst``'s suffix (``.mp4``/``.m4v``/``.mov`` → mp4v, ``.avi``/``.mkv``
+    → MJPG): lossy, so even a frame passed through unchanged is re-encoded. ``codec="ffv1"``
+    (``.mkv``/``.avi``) is lossless: the frames read back exactly as filtered (see
+    :data:`CODECS`; ``"mp4v"``, ``"mjpg"`` choose a lossy one). These codecs store even sizes
     only: an odd width or height loses its last column or row (pixels keep their coordinates; a
     ``UserWarning`` says so). ``dst`` is written whole or not at all (an existing file is
     replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
@@ -532,7 +571,7 @@ def denoise_video(
             numbers.append(getattr(frames, "index", len(numbers)))  # (any iterator of frames: in order)
             yield f
 
-    with video_writer(src, dst, fps, size) as write:
+    with video_writer(src, dst, fps, size, codec) as write:
         frame_filter.reset()
         for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
             write(f)

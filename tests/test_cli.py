@@ -181,10 +181,46 @@ def test_output_argument_mistakes_are_usage_errors(noisy_folder: Path, tmp_path:
     assert main(["denoise", str(noisy_folder), "-o", str(noisy_folder), "-q", "-w", "fast"]) == 2
     assert "refusing to write into the input folder" in capsys.readouterr().err
     assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(noisy_folder / "rgba.png"), "-q", "-w", "fast"]) == 2
-    assert "is a file, not a folder" in capsys.readouterr().err
+    assert "rgba.png exists and cvdenoise did not write it" in capsys.readouterr().err  # one file to a user's image
     assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(tmp_path / "o"), "-q", "--device", "gpu"]) == 2
     assert "device must be" in capsys.readouterr().err
     assert _digest(noisy_folder) == before
+
+
+def test_one_file_to_an_image_name_writes_that_file(tmp_path: Path, clean_rgb: np.ndarray,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (src := tmp_path / "in").mkdir()
+    noisy = add_noise(cv2.cvtColor(clean_rgb[:64, :64], cv2.COLOR_RGB2BGR), 25)
+    cv2.imwrite(str(src / "a.png"), noisy)
+    cv2.imwrite(str(src / "b.jpg"), noisy)
+    before = _digest(src)
+    fast = ["-q", "-w", "fast"]
+    clean = tmp_path / "clean.png"
+    assert main(["denoise", str(src / "a.png"), "-o", str(clean), *fast]) == 0  # was: a folder clean.png/
+    assert clean.is_file() and cv2.imread(str(clean)).shape == noisy.shape
+    assert "wrote 1 of 1 images to" in capsys.readouterr().out
+    assert main(["denoise", str(src / "a.png"), "-o", str(clean), *fast]) == 0  # its own copy: replaced freely
+    assert main(["denoise", str(src / "b.jpg"), "-o", str(tmp_path / "sub" / "b.JPEG"), *fast]) == 0  # a spelling of .jpg
+    assert (tmp_path / "sub" / "b.JPEG").is_file() and OUTPUT_MARKER in os.listdir(tmp_path / "sub")
+    capsys.readouterr()
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"the user's")
+    assert main(["denoise", str(src / "a.png"), "-o", str(mine), *fast]) == 2
+    assert "mine.png exists and cvdenoise did not write it" in capsys.readouterr().err
+    assert mine.read_bytes() == b"the user's"
+    assert main(["denoise", str(src / "a.png"), "-o", str(mine), *fast, "--overwrite"]) == 0
+    assert cv2.imread(str(mine)).shape == noisy.shape
+    assert main(["denoise", str(src / "a.png"), "-o", str(src / "a.png"), *fast]) == 2  # never an input
+    assert "refusing to overwrite input" in capsys.readouterr().err
+    assert main(["denoise", str(src / "a.png"), "-o", str(tmp_path / "c.jpg"), *fast]) == 2  # no conversion
+    assert "keeps the input's format" in capsys.readouterr().err
+    for inputs in ([str(src)], [str(src / "a.png"), str(src / "b.jpg")]):  # several images: a folder is needed
+        assert main(["denoise", *inputs, "-o", str(tmp_path / "d.png"), *fast]) == 2
+        assert "did you mean -o" in capsys.readouterr().err
+    assert not (tmp_path / "c.jpg").exists() and not (tmp_path / "d.png").exists()
+    assert main(["denoise", str(src / "a.png"), "-o", str(tmp_path / "e.png") + "/", *fast]) == 0  # a folder meant
+    assert (tmp_path / "e.png" / "a.png").is_file()
+    assert _digest(src) == before
 
 
 def test_a_file_given_twice_is_denoised_once(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -172,6 +172,40 @@ def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pyt
     assert all(float(r.split(",")[2]) == 0.0 for r in report.read_text().splitlines()[1:])
 
 
+@pytest.mark.parametrize("gray, suffix", [(False, ".mkv"), (True, ".avi")])
+def test_ffv1_video_reads_back_exactly_the_filtered_frames(tmp_path: Path, ff: FrameFilter, clean_rgb: np.ndarray,
+                                                           clean_gray: np.ndarray, gray: bool, suffix: str) -> None:
+    from cvdenoise.video import denoise_video, video_writer
+
+    clean = cv2.cvtColor(clean_gray[:48, :64], cv2.COLOR_GRAY2BGR) if gray else cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    src, out = tmp_path / "in.avi", tmp_path / f"out{suffix}"
+    _write_video(src, [add_noise(clean, 20, seed=i) for i in range(3)])
+    denoise_video(src, out, ff, batch_size=2, progress=False, codec="ffv1")
+    expected = list(FrameFilter(denoiser=ff.denoiser).stream(read_video(src)[0], batch_size=2))
+    got = list(read_video(out)[0])
+    assert len(got) == 3 and all(np.array_equal(g, e) for g, e in zip(got, expected))  # lossless
+    with video_writer(src, out, 10.0, (64, 48), codec="ffv1") as write:  # (H,W) gray frames: three equal planes
+        for f in expected:
+            write(f[..., 0])
+    assert all(np.array_equal(g, cv2.cvtColor(e[..., 0], cv2.COLOR_GRAY2BGR)) for g, e in zip(read_video(out)[0], expected))
+
+
+def test_video_codec_choice_and_its_container(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    from cvdenoise.video import video_fourcc
+
+    src = tmp_path / "in.avi"
+    _write_video(src, [add_noise(cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR), 20, seed=i) for i in range(2)])
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "-q", "--codec", "ffv1"]) == 2  # checked before the work
+    assert "a .mp4 file cannot hold ffv1 video; name the output .mkv or .avi" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mkv"), "-q", "--codec", "ffv1"]) == 0
+    assert "(FFV1, lossless;" in capsys.readouterr().out
+    assert [video_fourcc(f"x{e}") for e in (".mp4", ".mov", ".avi", ".mkv")] == ["mp4v", "mp4v", "MJPG", "MJPG"]  # auto
+    assert video_fourcc("x.avi", "mp4v") == "mp4v"
+    with pytest.raises(ValueError, match="unknown video codec 'h264'"):
+        video_fourcc("x.mp4", "h264")
+
+
 def test_odd_frame_size_is_cropped_to_even(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     # the codecs store even sizes only; OpenCV cannot write an odd-sized source, so fake the reader
     import cvdenoise.video as video
