@@ -2,7 +2,8 @@
 
 Clean sources are folders of photos (any format OpenCV reads) and a procedural *dead leaves*
 generator (occluding disks with power-law sizes), which is known to train denoisers that
-transfer to real photos and lets training run with no data at all.
+transfer to real photos and lets training run with no data at all, and procedural *drawings*
+(text, lines and shapes on flat backgrounds: documents and screen captures).
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from ._checks import check_float_range
 from .degrade import Degrader, DegradationConfig, to_float
 from .io import IMAGE_SUFFIXES
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "load_clean_images", "PairSampler", "PairBatches"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "drawing", "load_clean_images", "PairSampler", "PairBatches"]
+
+_GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:;-+/()%#@"
+_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+          cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
 
 
 
@@ -69,6 +74,51 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
     if channels == 1:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[:, :, None]
     return np.clip(img, 0, 1)
+
+
+def drawing(size: int, rng: np.random.Generator) -> np.ndarray:
+    """One ``(size, size, 3)`` float32 drawing in ``[0, 1]`` on exact 8-bit values: lines of text
+    (OpenCV's Hershey fonts, 0.3–1.4 scale, 1–2 px strokes, mostly anti-aliased), lines,
+    rectangles and circles on a flat background (white most often, also black, gray or a colour),
+    in black, white, gray or saturated colours — a document or screen capture, whose strokes a
+    denoiser should keep."""
+    u = rng.random()
+    bg = [255, 255, 255] if u < 0.55 else [0, 0, 0] if u < 0.7 else [int(v) for v in rng.integers(0, 256, 3)]
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = bg
+
+    def colour() -> list[int]:
+        v = rng.random()
+        if v < 0.45:  # the background's opposite: black on white, white on black
+            return [255 - int(np.mean(bg))] * 3
+        if v < 0.6:
+            return [int(rng.integers(0, 256))] * 3
+        c = rng.integers(0, 256, 3)
+        c[int(rng.integers(3))] = int(rng.integers(0, 60))  # saturated: one channel low
+        return [int(x) for x in c]
+
+    for _ in range(int(rng.integers(3, 12))):
+        aa = cv2.LINE_AA if rng.random() < 0.8 else cv2.LINE_8
+        thick = 1 if rng.random() < 0.7 else 2
+        kind = rng.random()
+        if kind < 0.6:
+            text = "".join(rng.choice(list(_GLYPHS), int(rng.integers(3, 24))))
+            org = (int(rng.integers(-size // 4, size // 2)), int(rng.integers(8, size + 8)))
+            scale = float(np.exp(rng.uniform(np.log(0.3), np.log(1.4))))  # small text as often as large
+            cv2.putText(img, text, org, int(rng.choice(_FONTS)), scale, colour(), thick, aa)
+        elif kind < 0.8:
+            p, q = rng.integers(0, size, 2), rng.integers(0, size, 2)
+            if rng.random() < 0.5:  # axis-aligned, as in charts and user interfaces
+                axis = int(rng.integers(2))  # 0: a vertical line, 1: a horizontal one
+                q[axis] = p[axis]
+            cv2.line(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), colour(), thick, aa)
+        elif kind < 0.92:
+            p, q = rng.integers(0, size, 2), rng.integers(0, size, 2)
+            cv2.rectangle(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), colour(), -1 if rng.random() < 0.3 else thick, aa)
+        else:
+            c = rng.integers(0, size, 2)
+            cv2.circle(img, (int(c[0]), int(c[1])), int(rng.integers(2, size // 2)), colour(), thick, aa)
+    return img.astype(np.float32) * np.float32(1 / 255)
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -149,6 +199,8 @@ class PairSampler:
         p_colour_gain: share of RGB crops whose channels are scaled by independent random gains
             in ``[0, 1]`` (squared uniforms, so small gains are common): dark, saturated colours
             with near-empty channels, where noise clipped at 0 lifts the channel mean.
+        p_drawing: share of crops that are procedural :func:`drawing` s (text, lines, shapes)
+            instead of photos or dead leaves.
 
     ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
     """
@@ -163,6 +215,7 @@ class PairSampler:
         seed: int = 0,
         leaves_pool: int = 64,
         p_colour_gain: float = 0.0,
+        p_drawing: float = 0.0,
     ) -> None:
         if not images and p_dead_leaves < 1.0:
             raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
@@ -174,6 +227,7 @@ class PairSampler:
         self._leaves: list[np.ndarray] = []
         self._leaves_pool = leaves_pool
         self.p_colour_gain = p_colour_gain
+        self.p_drawing = p_drawing
 
     def _leaf(self) -> np.ndarray:
         if len(self._leaves) < self._leaves_pool:
@@ -185,7 +239,12 @@ class PairSampler:
         return self._leaves[i]
 
     def clean_crop(self) -> np.ndarray:
-        src = self._leaf() if self.rng.random() < self.p_dead_leaves else self.images[int(self.rng.integers(len(self.images)))]
+        if self.p_drawing and self.rng.random() < self.p_drawing:
+            src = drawing(self.crop, self.rng)
+        elif self.rng.random() < self.p_dead_leaves:
+            src = self._leaf()
+        else:
+            src = self.images[int(self.rng.integers(len(self.images)))]
         h, w = src.shape[:2]
         y, x = int(self.rng.integers(0, h - self.crop + 1)), int(self.rng.integers(0, w - self.crop + 1))
         c = src[y : y + self.crop, x : x + self.crop]

@@ -58,6 +58,7 @@ class TrainConfig:
     downscale: float = 0.5
     p_dead_leaves: float = 0.3
     p_colour_gain: float = 0.0  # share of RGB crops darkened per channel (dark saturated colours)
+    p_drawing: float = 0.0  # share of procedural drawings (text, lines, shapes: documents, screens)
     degradation: str = "mixed"
     crop: int = 64
     batch: int = 16
@@ -195,6 +196,7 @@ _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("downscale", lambda v: 0 < v <= 1, "in (0, 1] (1: photos as they are)"),
     ("p_dead_leaves", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     ("p_colour_gain", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    ("p_drawing", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     ("device_degrade", lambda v: 0 <= v <= 1, "a share of the batch in [0, 1]"),
     ("minutes", lambda v: 0 <= v < math.inf, ">= 0 (0: no time budget)"),
     ("ckpt_minutes", lambda v: 0 <= v < math.inf, ">= 0"),
@@ -402,6 +404,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     pair_kwargs: dict[str, Any] = dict(
         crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0, p_colour_gain=cfg.p_colour_gain,
+        p_drawing=cfg.p_drawing,
     )
     sampler = PairSampler(train_imgs, seed=cfg.seed, **pair_kwargs)
     val_sampler = PairSampler(
@@ -626,6 +629,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--p-colour-gain", type=float, default=d.p_colour_gain,
                    help="share of RGB crops whose channels get random gains in [0, 1], making dark saturated "
                         f"colours common (default {d.p_colour_gain})")
+    p.add_argument("--p-drawing", type=float, default=d.p_drawing,
+                   help="share of procedural drawing crops — text, lines, shapes on flat backgrounds, as in "
+                        f"documents and screen captures (default {d.p_drawing})")
     p.add_argument("--degradation", default=d.degradation, choices=sorted(PRESETS), metavar="PRESET",
                    help=f"degradation preset for the noisy inputs: {', '.join(sorted(PRESETS))} (default: {d.degradation})")
     p.add_argument("--val-every", type=int, default=d.val_every, help=f"validate and export every N steps (default {d.val_every})")
@@ -686,7 +692,8 @@ def main(args: argparse.Namespace) -> int:
         out=args.out, name=name, size=size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),
         unshuffle=args.unshuffle,
-        downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, p_colour_gain=args.p_colour_gain, degradation=args.degradation,
+        downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, p_colour_gain=args.p_colour_gain,
+        p_drawing=args.p_drawing, degradation=args.degradation,
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,

@@ -13,7 +13,7 @@ import torch
 import cvdenoise
 from cvdenoise.cli import build_parser, main
 
-from cvdenoise.data import PairBatches, PairSampler, dead_leaves, list_images, load_clean_images
+from cvdenoise.data import PairBatches, PairSampler, dead_leaves, drawing, list_images, load_clean_images
 from cvdenoise.train import TrainConfig, _build_model, _loss, _lr_at, psnr, train
 from cvdenoise.weights import load_model
 
@@ -59,6 +59,25 @@ def test_colour_gain_makes_dark_saturated_crops() -> None:
     assert g.clean_crop().shape == (16, 16, 1) and np.allclose(g.clean_crop(), 0.8, atol=0.01)
     with pytest.raises(ValueError, match="p-colour-gain"):
         train(TrainConfig(p_colour_gain=1.5, steps=1))
+
+
+def test_drawings_are_flat_backgrounds_with_strokes_on_exact_8_bit_values() -> None:
+    imgs = [drawing(96, np.random.default_rng(i)) for i in range(30)]
+    for img in imgs:
+        assert img.shape == (96, 96, 3) and img.dtype == np.float32 and 0 <= img.min() and img.max() <= 1
+        assert np.abs(img * 255 - np.round(img * 255)).max() < 1e-4  # 8-bit levels: no noise of their own
+        assert len(np.unique(img.reshape(-1, 3), axis=0)) > 2  # something is drawn
+    shares = [np.all(img == np.median(img.reshape(-1, 3), axis=0), axis=2).mean() for img in imgs]
+    assert np.median(shares) > 0.5  # mostly flat background, as a page or a screen
+    assert np.array_equal(imgs[3], drawing(96, np.random.default_rng(3)))  # seeded
+    s = PairSampler([], crop=48, p_dead_leaves=1.0, p_drawing=1.0, seed=2)
+    crops = [s.clean_crop() for _ in range(10)]
+    assert all(np.abs(c * 255 - np.round(c * 255)).max() < 1e-4 for c in crops)  # drawings, not dead leaves
+    leaves = PairSampler([], crop=48, p_dead_leaves=1.0, seed=2)
+    assert not all(np.abs(c * 255 - np.round(c * 255)).max() < 1e-4 for c in (leaves.clean_crop() for _ in range(10)))
+    with pytest.raises(ValueError, match="p-drawing"):
+        train(TrainConfig(p_drawing=-0.1, steps=1))
+    assert build_parser().parse_args(["train", "--p-drawing", "0.2"]).p_drawing == 0.2
 
 
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
