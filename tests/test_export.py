@@ -532,6 +532,20 @@ def test_a_pickled_denoiser_refuses_an_export_file_replaced_since(exported: Expo
         copy.deepcopy(den)
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_an_export_leaves_the_callers_random_stream_alone(fmt: str, tmp_path: Path) -> None:
+    """Exporting a checkpoint in the middle of a seeded run used to advance the global torch RNG
+    (the tracing example and the model copy's random init): every later draw changed."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    if fmt == "onnx":
+        to_onnx(tmp_path / "m.onnx", "fast", check=False)
+    else:
+        to_torchscript(tmp_path / "m.pt", "fast", check=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
 class _Noisy(torch.utils.data.Dataset):
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.fn = fn
