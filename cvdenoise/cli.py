@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from ._checks import path_argument
 
@@ -424,17 +425,36 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_opencv(level: int | None = None) -> int | None:
     """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
     not repeat what cvdenoise reports as one line naming the file); returns the previous level.
-    FFmpeg's log is silenced too unless ``OPENCV_FFMPEG_LOGLEVEL`` is set."""
+    (FFmpeg's log: :func:`_quiet_ffmpeg`.)"""
     import cv2
 
-    # FFmpeg's own lines ("moov atom not found") too; OpenCV reads this once, at its first video open
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is None or not hasattr(logging, "setLogLevel"):
         return None
     previous = int(logging.getLogLevel())
     logging.setLogLevel(logging.LOG_LEVEL_SILENT if level is None else level)
     return previous
+
+
+_FFMPEG_LOGLEVEL = "OPENCV_FFMPEG_LOGLEVEL"
+
+
+@contextlib.contextmanager
+def _quiet_ffmpeg() -> Iterator[None]:
+    """FFmpeg's own lines ("moov atom not found") silenced for the block, unless the caller set
+    ``OPENCV_FFMPEG_LOGLEVEL`` itself; the variable is removed again afterwards, so the caller's
+    process and its child processes do not inherit it. It need not be set before ``cv2`` is
+    imported: OpenCV reads it at its first video open (once per process, so an in-process caller
+    whose first video open was inside the block keeps FFmpeg quiet in OpenCV; its later child
+    processes do not)."""
+    ours = _FFMPEG_LOGLEVEL not in os.environ
+    if ours:
+        os.environ[_FFMPEG_LOGLEVEL] = "-8"
+    try:
+        yield
+    finally:
+        if ours and os.environ.get(_FFMPEG_LOGLEVEL) == "-8":  # (unless changed meanwhile: left as it is)
+            del os.environ[_FFMPEG_LOGLEVEL]
 
 
 class _Terminated(KeyboardInterrupt):
@@ -510,7 +530,7 @@ def _run(args: argparse.Namespace) -> int:
     restore_level = _quiet_opencv()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    with warnings.catch_warnings():  # warnings as one line each, without Python's source location
+    with warnings.catch_warnings(), _quiet_ffmpeg():  # warnings as one line each, without Python's source location
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args))

@@ -668,3 +668,26 @@ def test_jpeg_quality_of_the_copies_is_an_option(tmp_path: Path, clean_rgb: np.n
     with pytest.raises(SystemExit):
         main(["denoise", str(src), "-o", str(tmp_path / "x"), "--quality", "0"])
     assert "expected a whole number in 1..100" in capsys.readouterr().err
+
+
+def test_main_leaves_the_ffmpeg_log_variable_as_it_found_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """main() set OPENCV_FFMPEG_LOGLEVEL=-8 in os.environ and left it there: the caller's later
+    video opens and every child process ran with FFmpeg silenced. Set only while the command
+    runs; a value of the caller's own is kept."""
+    import cvdenoise.cli as cli
+
+    seen: list[str | None] = []
+    show = cli._cmd_weights
+
+    def weights_command(args: object) -> int:
+        seen.append(os.environ.get("OPENCV_FFMPEG_LOGLEVEL"))
+        return show(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_cmd_weights", weights_command)
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    assert main(["weights", "color-fast"]) == 0
+    assert seen == ["-8"] and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
+    monkeypatch.setenv("OPENCV_FFMPEG_LOGLEVEL", "24")  # the caller's own choice
+    assert main(["weights", "color-fast"]) == 0
+    assert seen[-1] == "24" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "24"
