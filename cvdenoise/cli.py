@@ -511,19 +511,41 @@ def _reader_gone(error: OSError) -> bool:
     return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    streams = sys.stdout, sys.stderr
-    # (None under pythonw or a service: print() drops the text, as before)
-    sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
-    sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
+_STREAMS_LOCK = threading.Lock()
+_streams_users = 0  # main() calls running now (threads of one process may run several)
+_streams_found: tuple[TextIO | None, TextIO | None] = (None, None)  # what the first of them found
+
+
+@contextlib.contextmanager
+def _streams_outliving_readers() -> Iterator[None]:
+    """``sys.stdout``/``sys.stderr`` wrapped in :class:`_ReaderGone` for the block. Counted: the
+    first of several concurrent ``main()`` calls (threads) wraps, the last one out puts back the
+    streams the first found, so each call does not restore another call's wrapper."""
+    global _streams_users, _streams_found
+    with _STREAMS_LOCK:
+        if _streams_users == 0:
+            _streams_found = sys.stdout, sys.stderr
+            # (None under pythonw or a service: print() drops the text, as before)
+            sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
+            sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
+        _streams_users += 1
     try:
-        return _run(args)
+        yield
     finally:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-        sys.stdout, sys.stderr = streams
+        with _STREAMS_LOCK:
+            _streams_users -= 1
+            if _streams_users == 0:
+                sys.stdout, sys.stderr = _streams_found  # type: ignore[assignment]
+                _streams_found = None, None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with _streams_outliving_readers():
+        return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
