@@ -19,6 +19,7 @@ naming the file and the problem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -80,6 +81,36 @@ def _check_metadata(path: Path, meta: dict[str, Any], where: str) -> tuple[int, 
     return channels, multiple
 
 
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of the file at ``path`` (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pickled_state(backend: ExportedBackend) -> dict[str, Any]:
+    """What a pickle or deep copy of ``backend`` carries: the arguments it was made with and the
+    sha256 of the file it loaded, not the file itself (an export can be large)."""
+    return {**backend._args, "sha256": backend.sha256}
+
+
+def _unpickle(backend: ExportedBackend, state: dict[str, Any]) -> None:
+    """Open the file again (``__init__`` with the pickled arguments) and check it is the same
+    file: ``WeightsError`` when it was replaced or changed since the original was loaded, rather
+    than a copy that silently runs another model."""
+    args = dict(state)
+    expected = args.pop("sha256", None)  # (None: pickled by a cvdenoise that did not record it)
+    backend.__init__(**args)  # type: ignore[misc]  # opens (and checks) the file again
+    if expected is not None and backend.sha256 != expected:
+        raise WeightsError(
+            f"{backend.path} changed since the model was loaded from it (sha256 {expected[:12]}… then, "
+            f"{backend.sha256[:12]}… now): a pickled or copied Denoiser of an exported file opens that file "
+            "again and needs it unchanged; load the new file with cvdenoise.load instead"
+        )
+
+
 def default_providers(device: torch.device) -> list[str]:
     """onnxruntime execution providers for ``device``, best first.
 
@@ -113,7 +144,10 @@ class OnnxBackend:
     batch (the last one padded by repetition); exports with a fixed ``H×W`` accept inputs up to
     that size (reflect-padded as the model pads, then cropped back) and reject larger ones.
 
-    Picklable and deep-copyable (the copy opens the file again) and fork-aware: a forked child
+    Picklable and deep-copyable: the copy opens the file again by its path and checks it against
+    the sha256 recorded at load (:attr:`sha256`), raising :class:`~cvdenoise.weights.WeightsError`
+    if the file was replaced or changed meanwhile (the pickle carries the path, not the model
+    bytes). Fork-aware: a forked child
     (a DataLoader worker) opens its own session on first use and never runs nor frees the one it
     inherited (onnxruntime's threads do not survive ``fork``; see :mod:`cvdenoise.ort_runtime`).
 
@@ -144,6 +178,8 @@ class OnnxBackend:
         self._args: dict[str, Any] = {"path": path, "device": device, "providers": providers, "threads": threads}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
+        #: sha256 of the file as loaded (a pickled copy checks the file against it)
+        self.sha256 = file_sha256(self.path)
         self._session: Any = None
         fork_aware(self)
         if self.device.type == "cuda" and self.session.get_providers() == ["CPUExecutionProvider"]:
@@ -194,10 +230,10 @@ class OnnxBackend:
         return [] if session is None else [session]
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self._args)
+        return _pickled_state(self)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]  # opens (and checks) the file again
+        _unpickle(self, state)
 
     def __repr__(self) -> str:
         return f"OnnxBackend({str(self.path)!r}, providers={self.session.get_providers()})"
@@ -257,6 +293,10 @@ class TorchScriptBackend:
     The module is probed once on a ``(1, C, multiple, multiple)`` input at load time, so a file
     that cannot run here fails at load with a clear message, not on the first image.
 
+    Picklable and deep-copyable: the copy loads the file again by its path and checks it against
+    the sha256 recorded at load (:attr:`sha256`), raising :class:`~cvdenoise.weights.WeightsError`
+    if the file was replaced or changed meanwhile (the pickle carries the path, not the model).
+
     Raises:
         WeightsError: not a TorchScript archive (a ``torch.save`` checkpoint is not one), no
             ``cvdenoise.json`` metadata, or the module does not map ``(B,C,H,W)`` to itself.
@@ -268,6 +308,8 @@ class TorchScriptBackend:
         self._args: dict[str, Any] = {"path": path, "device": device}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
+        #: sha256 of the file as loaded (a pickled copy checks the file against it)
+        self.sha256 = file_sha256(self.path)
         extra: dict[str, Any] = {TORCHSCRIPT_META: ""}
         try:
             with warnings.catch_warnings():
@@ -314,10 +356,10 @@ class TorchScriptBackend:
             raise WeightsError(f"{self.path}: module maps {tuple(probe.shape)} to {got}; expected the same shape")
 
     def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable: the copy loads the file again
-        return dict(self._args)
+        return _pickled_state(self)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        _unpickle(self, state)
 
     def __repr__(self) -> str:
         return f"TorchScriptBackend({str(self.path)!r}, device={str(self.device)!r})"

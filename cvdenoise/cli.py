@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from ._checks import path_argument
 
@@ -438,17 +439,36 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_opencv(level: int | None = None) -> int | None:
     """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
     not repeat what cvdenoise reports as one line naming the file); returns the previous level.
-    FFmpeg's log is silenced too unless ``OPENCV_FFMPEG_LOGLEVEL`` is set."""
+    (FFmpeg's log: :func:`_quiet_ffmpeg`.)"""
     import cv2
 
-    # FFmpeg's own lines ("moov atom not found") too; OpenCV reads this once, at its first video open
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is None or not hasattr(logging, "setLogLevel"):
         return None
     previous = int(logging.getLogLevel())
     logging.setLogLevel(logging.LOG_LEVEL_SILENT if level is None else level)
     return previous
+
+
+_FFMPEG_LOGLEVEL = "OPENCV_FFMPEG_LOGLEVEL"
+
+
+@contextlib.contextmanager
+def _quiet_ffmpeg() -> Iterator[None]:
+    """FFmpeg's own lines ("moov atom not found") silenced for the block, unless the caller set
+    ``OPENCV_FFMPEG_LOGLEVEL`` itself; the variable is removed again afterwards, so the caller's
+    process and its child processes do not inherit it. It need not be set before ``cv2`` is
+    imported: OpenCV reads it at its first video open (once per process, so an in-process caller
+    whose first video open was inside the block keeps FFmpeg quiet in OpenCV; its later child
+    processes do not)."""
+    ours = _FFMPEG_LOGLEVEL not in os.environ
+    if ours:
+        os.environ[_FFMPEG_LOGLEVEL] = "-8"
+    try:
+        yield
+    finally:
+        if ours and os.environ.get(_FFMPEG_LOGLEVEL) == "-8":  # (unless changed meanwhile: left as it is)
+            del os.environ[_FFMPEG_LOGLEVEL]
 
 
 class _Terminated(KeyboardInterrupt):
@@ -505,26 +525,48 @@ def _reader_gone(error: OSError) -> bool:
     return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    streams = sys.stdout, sys.stderr
-    # (None under pythonw or a service: print() drops the text, as before)
-    sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
-    sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
+_STREAMS_LOCK = threading.Lock()
+_streams_users = 0  # main() calls running now (threads of one process may run several)
+_streams_found: tuple[TextIO | None, TextIO | None] = (None, None)  # what the first of them found
+
+
+@contextlib.contextmanager
+def _streams_outliving_readers() -> Iterator[None]:
+    """``sys.stdout``/``sys.stderr`` wrapped in :class:`_ReaderGone` for the block. Counted: the
+    first of several concurrent ``main()`` calls (threads) wraps, the last one out puts back the
+    streams the first found, so each call does not restore another call's wrapper."""
+    global _streams_users, _streams_found
+    with _STREAMS_LOCK:
+        if _streams_users == 0:
+            _streams_found = sys.stdout, sys.stderr
+            # (None under pythonw or a service: print() drops the text, as before)
+            sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
+            sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
+        _streams_users += 1
     try:
-        return _run(args)
+        yield
     finally:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-        sys.stdout, sys.stderr = streams
+        with _STREAMS_LOCK:
+            _streams_users -= 1
+            if _streams_users == 0:
+                sys.stdout, sys.stderr = _streams_found  # type: ignore[assignment]
+                _streams_found = None, None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with _streams_outliving_readers():
+        return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     restore_level = _quiet_opencv()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    with warnings.catch_warnings():  # warnings as one line each, without Python's source location
+    with warnings.catch_warnings(), _quiet_ffmpeg():  # warnings as one line each, without Python's source location
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args))

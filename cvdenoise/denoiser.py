@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Mapping, Sequence, TypeVar, Union, overload
@@ -133,12 +134,23 @@ def will_run_models() -> None:
     _made_a_denoiser = True
 
 
+#: every live :class:`Denoiser`, so a forked child can give each a fresh load lock
+_LIVE: "weakref.WeakSet[Denoiser]" = weakref.WeakSet()
+
+
 def _one_thread_after_fork() -> None:
     """In a forked child (``multiprocessing.Pool`` on Linux) of a process that made a
     :class:`Denoiser`: one intra-op torch thread. The parent's OpenMP pool does not survive
     ``fork``, so the child's first parallel torch op would wait forever for its threads; torch's
     own DataLoader workers run one thread for that reason. (A process that only imported
-    cvdenoise, such as a pre-forking server, keeps its thread count.)"""
+    cvdenoise, such as a pre-forking server, keeps its thread count.)
+
+    Every live Denoiser also gets a fresh ``_load_lock``: a fork made while another thread held
+    it (lazily loading or placing a model) would leave the child's copy locked for good, and the
+    child's first call would wait on it forever (as ``transforms._fresh_load_lock`` does for the
+    transforms' lock)."""
+    for den in list(_LIVE):
+        den._load_lock = threading.Lock()
     if _made_a_denoiser:
         torch.set_num_threads(1)
 
@@ -447,6 +459,7 @@ class Denoiser:
         self.rules: dict[int, StrengthRule] = dict(rules or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
         self._warned_depth = False  # unscaled 10/12-bit uint16 data: said once
+        _LIVE.add(self)  # a forked child gives it a fresh _load_lock (_one_thread_after_fork)
         will_run_models()  # forked children run one torch thread from now on (_one_thread_after_fork)
 
     #: where the models run (``cvdenoise.load(..., device=...)``)
@@ -503,6 +516,7 @@ class Denoiser:
         self.__dict__.update(state)
         self._load_lock = threading.Lock()
         self._calls = threading.local()
+        _LIVE.add(self)
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -712,8 +726,12 @@ class Denoiser:
         return self._models[c]
 
     def _load(self, c: int) -> None:
+        # Each step may be cut short by a fork from another thread (the child then finishes it
+        # with a fresh lock), so each re-checks what it finds rather than trusting the sets.
         if c in self._lazy:
-            self._models[c] = self._models[c]()
+            loader = self._models[c]
+            if callable(loader) and not isinstance(loader, torch.nn.Module):  # not loaded yet
+                self._models[c] = loader()
             self._unplaced.add(c)
             self._lazy.discard(c)  # only now: another thread must not see the loader as the model
         if c in self._unplaced:

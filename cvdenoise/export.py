@@ -222,6 +222,12 @@ def _check_writable(path: Path) -> None:
         raise ExportArgumentError(f"cannot write {path}: {problem}")
 
 
+def _example_generator() -> torch.Generator:
+    """A fixed-seed CPU generator for the tracing/export example: the export draws nothing from
+    the caller's global torch random stream (a checkpoint exported mid-run leaves it as it was)."""
+    return torch.Generator().manual_seed(0)
+
+
 def _weights_digest(model: DenoiseAutoencoder) -> str:
     """sha256 of the model's tensors (names, shapes, float32 values): tells which weights an export holds."""
     h = hashlib.sha256()
@@ -233,7 +239,8 @@ def _weights_digest(model: DenoiseAutoencoder) -> str:
 
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
-    twin = DenoiseAutoencoder(model.config)
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
+        twin = DenoiseAutoencoder(model.config)
     twin.load_state_dict(model.state_dict())
     return twin.eval()
 
@@ -479,7 +486,8 @@ def to_onnx(
 
     side = max(64, 4 * m)
     h, w = static or (side, side)
-    example = torch.rand(batch or 2, c, h, w)  # batch 2: a batch-1 example would specialise B
+    # batch 2: a batch-1 example would specialise B; drawn from its own generator, not the caller's stream
+    example = torch.rand(batch or 2, c, h, w, generator=_example_generator())
     dims: dict[int, Any] = {}
     if batch is None:
         dims[0] = Dim("batch", min=1)
@@ -588,7 +596,7 @@ def to_torchscript(
         on_start()
     net: nn.Module = _HalfIO(_copy_model(model)) if half else model
     trace_device = "cpu"
-    example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m))
+    example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m), generator=_example_generator())
     notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -20,7 +20,6 @@ import functools
 import os
 import re
 import struct
-import sys
 import tempfile
 import threading
 import warnings
@@ -819,27 +818,56 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
-_STDERR_LOCK = threading.Lock()  # one redirection at a time: two threads would restore each other's
+def _png_state(data: bytes) -> str:
+    """What the chunks of PNG bytes that do not end in an ``IEND`` chunk hold: ``"whole"`` (an
+    ``IEND`` comes earlier: bytes after the image), ``"repairable"`` (every chunk is complete up to
+    the end and the image data's zlib stream ends: only ``IEND`` is missing) or ``"broken"``.
+
+    Read here, in Python, so that a file libpng would refuse is never handed to it: libpng writes
+    its "PNG input buffer is incomplete" to the process's stderr itself, and silencing that would
+    mean redirecting file descriptor 2, which every other thread writes to (logging, progress bars)."""
+    at, inflate = len(_PNG_SIGNATURE), zlib.decompressobj()
+    while at + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        end = at + 12 + length
+        if end > len(data):
+            return "broken"  # cut inside a chunk
+        body = data[at + 8 : end - 4]
+        if kind[:1].isupper() and zlib.crc32(data[at + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
+            return "broken"  # a critical chunk damaged: libpng refuses it
+        if kind == b"IEND":
+            return "whole"
+        if kind == b"IDAT":
+            try:
+                chunk = inflate.decompress(body, 1 << 20)  # checked, not kept: at most 1 MiB at a time
+                while chunk and inflate.unconsumed_tail:
+                    chunk = inflate.decompress(inflate.unconsumed_tail, 1 << 20)
+            except zlib.error:
+                return "broken"
+        at = end
+    return "repairable" if at == len(data) and inflate.eof else "broken"
 
 
-@contextmanager
-def _libjpeg_quiet() -> Iterator[None]:
-    """Send the process's stderr (file descriptor 2) to the null device for the block: libjpeg
-    writes its own "Premature end of JPEG file" lines there, beside cvdenoise's warning."""
-    with _STDERR_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. an embedded interpreter)
-            yield
-            return
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+def _pillow_jpeg(data: bytes) -> np.ndarray | None:
+    """JPEG bytes decoded by Pillow as OpenCV lays them out (gray ``(H,W)``, else BGR); ``None`` if
+    Pillow cannot. Used for a truncated JPEG (its end marker appended): Pillow's libjpeg keeps its
+    "Corrupt JPEG data: premature end of data segment" to itself, where OpenCV's writes it to the
+    process's stderr. The pixels are OpenCV's (the same libjpeg-turbo decoding; a CMYK file goes
+    through Pillow's own CMYK to RGB conversion)."""
+    import io
+
+    try:
+        from PIL import JpegImagePlugin
+
+        # the plugin class, not Image.open: no decompression-bomb check (cvdenoise's own pixel
+        # limit has been applied) and no change to Pillow's module-wide limit
+        with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as im:
+            if im.mode == "L":
+                return np.asarray(im).copy()
+            rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - any failure to decode: "cannot decode image" follows
+        return None
+    return np.ascontiguousarray(rgb[..., ::-1])
 
 
 def _decode(path: Path, data: np.ndarray, flags: int) -> np.ndarray | None:
@@ -989,11 +1017,19 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     img = _tiff_read_elsewhere(path, data.data)  # (None: OpenCV decodes it)
     repaired = False
     if img is None:
-        with _libjpeg_quiet() if truncated else contextlib.nullcontext():  # (cvdenoise says it in one line)
+        # A truncated file (an interrupted download or copy) is decoded as far as it goes, with its end
+        # marker appended and cvdenoise's one-line warning below, but never by a decoder that writes to
+        # the process's stderr itself (libjpeg's and libpng's own lines): OpenCV's libjpeg is silent
+        # on the bytes as they are (it stops short), Pillow's on the repaired ones; a PNG is checked
+        # in Python first (_png_state). No redirection of file descriptor 2, which other threads share.
+        png = _png_state(data.tobytes()) if truncated == "PNG" else "whole"
+        if png == "whole":
             img = _decode(path, data, flags)
-            repaired = (img is None or img.size == 0) and truncated is not None  # an interrupted download or copy
-            if repaired:
-                img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
+        repaired = (img is None or img.size == 0) and truncated is not None and png != "broken"
+        if repaired and truncated == "JPEG":
+            img = _pillow_jpeg(data.tobytes() + end)
+        elif repaired:
+            img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
             img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes

@@ -17,6 +17,7 @@ import glob
 import json
 import math
 import os
+import random
 import signal
 import sys
 import threading
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -345,14 +347,45 @@ def _load_images(cfg: TrainConfig) -> list[Any]:
     return images
 
 
+@contextlib.contextmanager
+def _callers_settings_kept() -> Iterator[None]:
+    """Give the caller back, however the block ends, the process-wide settings a run changes:
+    torch's intra-op thread count (``threads``), ``cudnn.benchmark`` and the global random
+    streams (torch's CPU generator, the CUDA ones where CUDA was initialised before the run, and
+    numpy's and Python's global ones). The run seeds its own stream inside, so it stays
+    reproducible; the caller's continues as if the run had drawn nothing."""
+    threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    np_state, py_state = np.random.get_state(), random.getstate()
+    # CUDA's generators only where CUDA is in use already: reading them would initialise CUDA
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = benchmark
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train (or resume) and return the path of the exported EMA ``.safetensors``.
+
+    The caller's torch thread count, ``cudnn.benchmark`` and global random streams are as they
+    were when it returns or raises (the run seeds and sets its own inside).
 
     Raises:
         TrainSetupError: an option out of its domain, an unavailable device, bad ``init``
             weights or architecture, no usable images, or (``resume``) a missing or unfitting
             checkpoint; raised before anything is written.
     """
+    with _callers_settings_kept():
+        return _train(cfg, resume)
+
+
+def _train(cfg: TrainConfig, resume: bool) -> Path:
+    """:func:`train` itself (its settings changes undone by the caller)."""
     _check_config(cfg)
     out = Path(cfg.out)
     ckpt = out / "last.pt"

@@ -197,7 +197,10 @@ class Denoise(v2.Transform):
             or a tensor with fewer than 3 dims; the denoiser's own checks (channels, float range).
 
     The model is loaded lazily, once per process and device, and is never pickled, so the
-    transform can live in a ``Dataset`` used by a ``DataLoader`` with ``num_workers > 0``.
+    transform can live in a ``Dataset`` used by a ``DataLoader`` with ``num_workers > 0``. With
+    ``weights`` a file path, each process (a worker, an unpickled copy) therefore reads that
+    file when it first denoises: keep it unchanged while they run (a replaced file is used as
+    it is then, unlike a pickled :class:`~cvdenoise.Denoiser` of an export, which checks it).
 
     Example:
         >>> import torch

@@ -704,3 +704,62 @@ def test_jpeg_quality_of_the_copies_is_an_option(tmp_path: Path, clean_rgb: np.n
     with pytest.raises(SystemExit):
         main(["denoise", str(src), "-o", str(tmp_path / "x"), "--quality", "0"])
     assert "expected a whole number in 1..100" in capsys.readouterr().err
+
+
+def test_main_leaves_the_ffmpeg_log_variable_as_it_found_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """main() set OPENCV_FFMPEG_LOGLEVEL=-8 in os.environ and left it there: the caller's later
+    video opens and every child process ran with FFmpeg silenced. Set only while the command
+    runs; a value of the caller's own is kept."""
+    import cvdenoise.cli as cli
+
+    seen: list[str | None] = []
+    show = cli._cmd_weights
+
+    def weights_command(args: object) -> int:
+        seen.append(os.environ.get("OPENCV_FFMPEG_LOGLEVEL"))
+        return show(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_cmd_weights", weights_command)
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    assert main(["weights", "color-fast"]) == 0
+    assert seen == ["-8"] and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
+    monkeypatch.setenv("OPENCV_FFMPEG_LOGLEVEL", "24")  # the caller's own choice
+    assert main(["weights", "color-fast"]) == 0
+    assert seen[-1] == "24" and os.environ["OPENCV_FFMPEG_LOGLEVEL"] == "24"
+
+
+def test_concurrent_mains_in_threads_give_back_the_callers_streams(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each main() saved the streams it found and put them back: with two calls in threads, the
+    second saved the first's wrapper, and when the first returned first the process was left
+    with sys.stdout/sys.stderr wrapped for good. The order is forced with events."""
+    import threading
+
+    import cvdenoise.cli as cli
+
+    inside = {name: threading.Event() for name in ("a", "b")}
+    leave = {name: threading.Event() for name in ("a", "b")}
+    show = cli._cmd_weights
+
+    def weights_command(args: object) -> int:
+        name = threading.current_thread().name
+        inside[name].set()
+        assert leave[name].wait(10)
+        return show(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_cmd_weights", weights_command)
+    found = sys.stdout, sys.stderr
+    codes: dict[str, int] = {}
+    threads = {name: threading.Thread(target=lambda n=name: codes.__setitem__(n, main(["weights", "color-fast"])),
+                                      name=name) for name in ("a", "b")}
+    threads["a"].start()
+    assert inside["a"].wait(10)
+    threads["b"].start()
+    assert inside["b"].wait(10)
+    leave["a"].set()  # the first call returns first
+    threads["a"].join(10)
+    leave["b"].set()
+    threads["b"].join(10)
+    assert codes == {"a": 0, "b": 0}
+    assert sys.stdout is found[0] and sys.stderr is found[1]

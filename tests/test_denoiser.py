@@ -893,3 +893,31 @@ def test_a_side_just_over_the_tile_is_covered_by_evenly_sized_tiles(clean_rgb: n
     whole = cvdenoise.load("fast", tile=0, half=False)(img).astype(int)
     diff = np.abs(whole - out)
     assert diff.max() <= 6 and diff.mean() < 0.1, (diff.max(), diff.mean())
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork (POSIX)")
+@pytest.mark.parametrize("mid_load", [False, True])
+def test_a_child_forked_while_the_load_lock_is_held_does_not_hang(mid_load: bool) -> None:
+    """A fork made while another thread lazily loads a model (holding ``_load_lock``) gave the
+    child a lock that stays held for good: its first call waited forever. The state is made
+    directly (lock held, optionally the gray model already loaded but still marked lazy, as a fork
+    inside ``_load`` leaves it); the child runs under an alarm so a hang fails instead of blocking."""
+    import signal
+
+    den = cvdenoise.load("default")
+    assert 1 in den._lazy, "the gray model of 'default' is loaded lazily"
+    gray = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    with den._load_lock:  # as another thread inside _backend would hold it
+        if mid_load:
+            den._models[1] = den._models[1]()  # loaded, not yet taken off _lazy
+        pid = os.fork()
+        if pid == 0:  # child: exit status 0 when the call comes back with the right shape
+            signal.alarm(10)
+            try:
+                code = 0 if den(gray).shape == gray.shape else 1
+            except BaseException:
+                code = 2
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert not os.WIFSIGNALED(status), "the forked child hung on the inherited load lock"
+    assert os.WEXITSTATUS(status) == 0

@@ -510,6 +510,42 @@ def test_a_denoiser_on_an_export_pickles_and_deep_copies(exported: Exporter, fmt
         assert torch.equal(twin(x), ref)
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_pickled_denoiser_refuses_an_export_file_replaced_since(exported: Exporter, fmt: str, tmp_path: Path) -> None:
+    """A pickle or deep copy of a Denoiser on an export opens the file again by its path: a file
+    replaced meanwhile used to give a copy that silently ran another model. It is checked against
+    the sha256 taken at load; an unchanged file still round-trips."""
+    import copy
+    import pickle
+    import shutil
+
+    (color, _), (gray, _) = exported(fmt), exported(fmt, 1)
+    here = tmp_path / f"model{color.suffix}"
+    shutil.copy(color, here)
+    den = cvdenoise.load(here)
+    blob = pickle.dumps(den)
+    assert pickle.loads(blob)._models[3].sha256 == den._models[3].sha256
+    shutil.copy(gray, here)  # re-exported / replaced on disk
+    with pytest.raises(WeightsError, match="changed since the model was loaded"):
+        pickle.loads(blob)
+    with pytest.raises(WeightsError, match="changed since the model was loaded"):
+        copy.deepcopy(den)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_an_export_leaves_the_callers_random_stream_alone(fmt: str, tmp_path: Path) -> None:
+    """Exporting a checkpoint in the middle of a seeded run used to advance the global torch RNG
+    (the tracing example and the model copy's random init): every later draw changed."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    if fmt == "onnx":
+        to_onnx(tmp_path / "m.onnx", "fast", check=False)
+    else:
+        to_torchscript(tmp_path / "m.pt", "fast", check=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
 class _Noisy(torch.utils.data.Dataset):
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.fn = fn

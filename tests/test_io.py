@@ -92,6 +92,56 @@ def test_truncated_jpeg_is_decoded_with_a_warning(tmp_path: Path) -> None:
         read_image(stub)
 
 
+def test_truncated_files_are_read_without_touching_the_processs_stderr(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A truncated JPEG/PNG used to be decoded with file descriptor 2 sent to the null device (to
+    hide libjpeg's and libpng's own lines), which silenced every other thread's stderr meanwhile.
+    Each OpenCV decode must now see the process's stderr as it was, and nothing from the C
+    libraries may reach it either: only cvdenoise's warning."""
+    import os
+    import warnings
+
+    def where_stderr_goes() -> tuple[int, int]:
+        st = os.fstat(2)
+        return st.st_dev, st.st_ino
+
+    seen: list[tuple[int, int]] = []
+    decode = cv2.imdecode
+
+    def recording_decode(*args: object, **kwargs: object) -> np.ndarray | None:
+        seen.append(where_stderr_goes())
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    rng = np.random.default_rng(3)
+    bgr = cv2.resize(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), (64, 64))
+    gray = np.ascontiguousarray(bgr[..., 1])
+    jpg, jpg_gray = cv2.imencode(".jpg", bgr)[1].tobytes(), cv2.imencode(".jpg", gray)[1].tobytes()
+    png = cv2.imencode(".png", bgr)[1].tobytes()
+    with warnings.catch_warnings():  # the references, decoded by OpenCV (its libjpeg may print here)
+        warnings.simplefilter("ignore")
+        ref = {name: cv2.imdecode(np.frombuffer(d[: len(d) // 2] + b"\xff\xd9", np.uint8), flag)
+               for name, d, flag in (("half.jpg", jpg, cv2.IMREAD_COLOR), ("half_gray.jpg", jpg_gray, cv2.IMREAD_GRAYSCALE))}
+    for name, d in (("half.jpg", jpg), ("half_gray.jpg", jpg_gray)):
+        (tmp_path / name).write_bytes(d[: len(d) // 2])
+    (tmp_path / "no_iend.png").write_bytes(png[:-12])
+    (tmp_path / "half.png").write_bytes(png[: len(png) // 2])
+    (tmp_path / "after_iend.png").write_bytes(png + b"\0" * 7)  # bytes after the end chunk
+    capfd.readouterr()
+    monkeypatch.setattr(cv2, "imdecode", recording_decode)
+    before = where_stderr_goes()
+    for name in ("half.jpg", "half_gray.jpg"):
+        with pytest.warns(UserWarning, match=f"{name}: truncated JPEG"):
+            assert np.array_equal(read_image(tmp_path / name), ref[name])
+    with pytest.warns(UserWarning, match="no_iend.png: truncated PNG"):
+        assert np.array_equal(read_image(tmp_path / "no_iend.png"), bgr)
+    assert np.array_equal(read_image(tmp_path / "after_iend.png"), bgr)
+    with pytest.raises(ImageReadError, match=r"half.png: cannot decode image \(truncated or corrupt PNG\)"):
+        read_image(tmp_path / "half.png")
+    assert seen and all(s == before for s in seen), "stderr was redirected while OpenCV decoded"
+    err = capfd.readouterr().err
+    assert "JPEG" not in err and "libpng" not in err, err
+
+
 def read_image_bytes(data: bytes, folder: Path) -> np.ndarray:
     (whole := folder / "whole.jpg").write_bytes(data)
     return read_image(whole)
