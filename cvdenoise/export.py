@@ -411,6 +411,15 @@ def _replace_on_success(path: Path) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------- ONNX
+def _torch_release(version: str | None = None) -> tuple[int, int]:
+    """``(major, minor)`` of ``torch.__version__`` (or ``version``): ``"2.14.1+cu130"`` → ``(2, 14)``."""
+    parts = (version or torch.__version__).split("+")[0].split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return (99, 0)  # an unparsable (source) build: assume new enough
+
+
 def to_onnx(
     path: str | Path,
     weights: str | Path = "default",
@@ -461,6 +470,9 @@ def to_onnx(
         raise ImportError(f"ONNX export needs onnx and onnxscript: pip install 'cvdenoise[onnx]' ({e})") from e
     from torch.export import Dim
 
+    if _torch_release() < (2, 5):
+        raise ExportError(f"ONNX export needs torch>=2.5 (its dynamo exporter); this is torch {torch.__version__}: "
+                          "upgrade torch, or export TorchScript (to_torchscript / --format torchscript)")
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ExportArgumentError(
             f"opset {opset!r} is not supported: the dynamo exporter emits opset {MIN_OPSET}+ and ONNX's version "

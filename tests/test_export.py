@@ -666,3 +666,15 @@ def test_a_torchscript_file_declaring_a_huge_size_multiple_is_refused_before_its
     torch.jit.save(module, str(tmp_path / "huge.pt"), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
     with pytest.raises(WeightsError, match=f"multiple in 1..{MAX_MULTIPLE}"):
         cvdenoise.load(tmp_path / "huge.pt")
+
+
+def test_onnx_export_on_a_torch_older_than_2_5_is_refused_with_the_reason(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dynamo exporter's arguments appeared in torch 2.5 (the declared floor is 2.4)."""
+    from cvdenoise import export
+
+    assert export._torch_release("2.14.1+cu130") == (2, 14) and export._torch_release("2.5.0a0") == (2, 5)
+    monkeypatch.setattr(torch, "__version__", "2.4.1+cpu")
+    with pytest.raises(export.ExportError, match=r"torch>=2\.5.*2\.4\.1.*TorchScript"):
+        export.to_onnx("fast", tmp_path / "f.onnx")
+    assert not (tmp_path / "f.onnx").exists()
