@@ -53,6 +53,10 @@ def _data_text(recipe: dict) -> str:
     gain = recipe.get("p_colour_gain") or 0
     if gain:
         text += f"; {round(100 * gain, 1):g} % of the clean crops with random per-channel gains (dark saturated colours)"
+    drawings = recipe.get("p_drawing") or 0
+    if drawings:
+        text += (f"; {round(100 * drawings, 1):g} % procedural drawings (cvdenoise.data.drawing: text in OpenCV's "
+                 "fonts, lines and shapes on flat backgrounds)")
     return text
 
 
