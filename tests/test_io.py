@@ -124,6 +124,10 @@ def test_truncated_files_are_read_without_touching_the_processs_stderr(
     for name, d in (("half.jpg", jpg), ("half_gray.jpg", jpg_gray)):
         (tmp_path / name).write_bytes(d[: len(d) // 2])
     (tmp_path / "no_iend.png").write_bytes(png[:-12])
+    for k in range(1, 12):  # cut inside the IEND chunk: the image data is complete
+        (tmp_path / f"cut{k}.png").write_bytes(png[:-k])
+    text = struct.pack(">I", 5) + b"tEXtk\0abc" + struct.pack(">I", zlib.crc32(b"tEXtk\0abc"))
+    (tmp_path / "cut12.png").write_bytes(png[:-12] + text[:-3])  # cut inside a chunk after the image data
     (tmp_path / "half.png").write_bytes(png[: len(png) // 2])
     (tmp_path / "after_iend.png").write_bytes(png + b"\0" * 7)  # bytes after the end chunk
     capfd.readouterr()
@@ -134,6 +138,9 @@ def test_truncated_files_are_read_without_touching_the_processs_stderr(
             assert np.array_equal(read_image(tmp_path / name), ref[name])
     with pytest.warns(UserWarning, match="no_iend.png: truncated PNG"):
         assert np.array_equal(read_image(tmp_path / "no_iend.png"), bgr)
+    for k in range(1, 13):
+        with pytest.warns(UserWarning, match=f"cut{k}.png: truncated PNG"):
+            assert np.array_equal(read_image(tmp_path / f"cut{k}.png"), bgr), k
     assert np.array_equal(read_image(tmp_path / "after_iend.png"), bgr)
     with pytest.raises(ImageReadError, match=r"half.png: cannot decode image \(truncated or corrupt PNG\)"):
         read_image(tmp_path / "half.png")
