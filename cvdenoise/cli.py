@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_opencv(level: int | None = None) -> int | None:
     """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
     not repeat what cvdenoise reports as one line naming the file); returns the previous level.
-    (FFmpeg's log: :func:`_quiet_ffmpeg`.)"""
+    (FFmpeg's log: ``OPENCV_FFMPEG_LOGLEVEL``, in :func:`_process_settings`.)"""
     import cv2
 
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
@@ -451,24 +451,6 @@ def _quiet_opencv(level: int | None = None) -> int | None:
 
 
 _FFMPEG_LOGLEVEL = "OPENCV_FFMPEG_LOGLEVEL"
-
-
-@contextlib.contextmanager
-def _quiet_ffmpeg() -> Iterator[None]:
-    """FFmpeg's own lines ("moov atom not found") silenced for the block, unless the caller set
-    ``OPENCV_FFMPEG_LOGLEVEL`` itself; the variable is removed again afterwards, so the caller's
-    process and its child processes do not inherit it. It need not be set before ``cv2`` is
-    imported: OpenCV reads it at its first video open (once per process, so an in-process caller
-    whose first video open was inside the block keeps FFmpeg quiet in OpenCV; its later child
-    processes do not)."""
-    ours = _FFMPEG_LOGLEVEL not in os.environ
-    if ours:
-        os.environ[_FFMPEG_LOGLEVEL] = "-8"
-    try:
-        yield
-    finally:
-        if ours and os.environ.get(_FFMPEG_LOGLEVEL) == "-8":  # (unless changed meanwhile: left as it is)
-            del os.environ[_FFMPEG_LOGLEVEL]
 
 
 class _Terminated(KeyboardInterrupt):
@@ -525,61 +507,72 @@ def _reader_gone(error: OSError) -> bool:
     return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
 
 
-_STREAMS_LOCK = threading.Lock()
-_streams_users = 0  # main() calls running now (threads of one process may run several)
-_streams_found: tuple[TextIO | None, TextIO | None] = (None, None)  # what the first of them found
+_SETTINGS_LOCK = threading.Lock()
+_settings_users = 0  # main() calls running now (threads of one process may run several)
+_settings_found: dict[str, Any] = {}  # what the first of them found, put back by the last one out
 
 
 @contextlib.contextmanager
-def _streams_outliving_readers() -> Iterator[None]:
-    """``sys.stdout``/``sys.stderr`` wrapped in :class:`_ReaderGone` for the block. Counted: the
-    first of several concurrent ``main()`` calls (threads) wraps, the last one out puts back the
-    streams the first found, so each call does not restore another call's wrapper."""
-    global _streams_users, _streams_found
-    with _STREAMS_LOCK:
-        if _streams_users == 0:
-            _streams_found = sys.stdout, sys.stderr
+def _process_settings() -> Iterator[None]:
+    """The process-wide settings of a ``main()`` call, for the block: ``sys.stdout``/``sys.stderr``
+    wrapped in :class:`_ReaderGone`, warnings shown as one line each (:func:`_show_warning`),
+    OpenCV's log silenced (:func:`_quiet_opencv`) and FFmpeg's too (``OPENCV_FFMPEG_LOGLEVEL=-8``,
+    unless the caller set the variable; OpenCV reads it at its first video open, once per process).
+
+    Counted: the first of several concurrent ``main()`` calls (threads) changes them, the last one
+    out puts back what the first found, so no call restores another call's changes and the
+    environment is not set and unset under another thread's native code. The variable is removed
+    again (unless changed meanwhile), so the caller's later child processes do not inherit it."""
+    global _settings_users, _settings_found
+    with _SETTINGS_LOCK:
+        if _settings_users == 0:
+            _settings_found = {"streams": (sys.stdout, sys.stderr), "showwarning": warnings.showwarning,
+                               "ffmpeg": _FFMPEG_LOGLEVEL not in os.environ}
             # (None under pythonw or a service: print() drops the text, as before)
             sys.stdout = _ReaderGone(sys.stdout) if sys.stdout is not None else None  # type: ignore[assignment]
             sys.stderr = _ReaderGone(sys.stderr) if sys.stderr is not None else None  # type: ignore[assignment]
-        _streams_users += 1
+            warnings.showwarning = _show_warning  # one line each, without Python's source location
+            if _settings_found["ffmpeg"]:
+                os.environ[_FFMPEG_LOGLEVEL] = "-8"
+            _settings_found["opencv"] = _quiet_opencv()
+        _settings_users += 1
     try:
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-        with _STREAMS_LOCK:
-            _streams_users -= 1
-            if _streams_users == 0:
-                sys.stdout, sys.stderr = _streams_found  # type: ignore[assignment]
-                _streams_found = None, None
+        with _SETTINGS_LOCK:
+            _settings_users -= 1
+            if _settings_users == 0:
+                found, _settings_found = _settings_found, {}
+                if found["opencv"] is not None:
+                    _quiet_opencv(found["opencv"])
+                if found["ffmpeg"] and os.environ.get(_FFMPEG_LOGLEVEL) == "-8":  # (changed meanwhile: left as it is)
+                    del os.environ[_FFMPEG_LOGLEVEL]
+                warnings.showwarning = found["showwarning"]
+                sys.stdout, sys.stderr = found["streams"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with _streams_outliving_readers():
+    with _process_settings():
         return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
-    restore_level = _quiet_opencv()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    with warnings.catch_warnings(), _quiet_ffmpeg():  # warnings as one line each, without Python's source location
-        warnings.showwarning = _show_warning
-        try:
-            return int(args.func(args))
-        except KeyboardInterrupt as e:
-            resume = "; the images written are kept: add --skip-existing to go on" if args.command == "denoise" else ""
-            print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}{resume}",
-                  file=sys.stderr)
-            return 143 if isinstance(e, _Terminated) else 130  # the shell's 128 + signal number
-        finally:
-            if main_thread:
-                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-            if restore_level is not None:
-                _quiet_opencv(restore_level)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt as e:
+        resume = "; the images written are kept: add --skip-existing to go on" if args.command == "denoise" else ""
+        print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}{resume}",
+              file=sys.stderr)
+        return 143 if isinstance(e, _Terminated) else 130  # the shell's 128 + signal number
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

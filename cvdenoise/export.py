@@ -51,6 +51,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -412,12 +413,12 @@ def _replace_on_success(path: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------------- ONNX
 def _torch_release(version: str | None = None) -> tuple[int, int]:
-    """``(major, minor)`` of ``torch.__version__`` (or ``version``): ``"2.14.1+cu130"`` → ``(2, 14)``."""
-    parts = (version or torch.__version__).split("+")[0].split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
+    """``(major, minor)`` of ``torch.__version__`` (or ``version``): ``"2.14.1+cu130"`` → ``(2, 14)``,
+    ``"2.4rc1"`` → ``(2, 4)`` (the minor part's leading digits only)."""
+    found = re.match(r"(\d+)\.(\d+)", version or torch.__version__)
+    if found is None:
         return (99, 0)  # an unparsable (source) build: assume new enough
+    return int(found.group(1)), int(found.group(2))
 
 
 def to_onnx(
@@ -462,6 +463,9 @@ def to_onnx(
         cvdenoise.weights.WeightsError: unknown or invalid weights.
         ImportError: onnx / onnxruntime / onnxscript not installed (``pip install 'cvdenoise[onnx]'``).
     """
+    if _torch_release() < (2, 5):
+        raise ExportError(f"ONNX export needs torch>=2.5 (its dynamo exporter); this is torch {torch.__version__}: "
+                          "upgrade torch, or export TorchScript (to_torchscript / --format torchscript)")
     try:
         import onnx  # (needed by the exporter and the checker)
         import onnx.defs
@@ -470,9 +474,6 @@ def to_onnx(
         raise ImportError(f"ONNX export needs onnx and onnxscript: pip install 'cvdenoise[onnx]' ({e})") from e
     from torch.export import Dim
 
-    if _torch_release() < (2, 5):
-        raise ExportError(f"ONNX export needs torch>=2.5 (its dynamo exporter); this is torch {torch.__version__}: "
-                          "upgrade torch, or export TorchScript (to_torchscript / --format torchscript)")
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ExportArgumentError(
             f"opset {opset!r} is not supported: the dynamo exporter emits opset {MIN_OPSET}+ and ONNX's version "

@@ -251,9 +251,7 @@ def plan_jobs(
         else:
             if p.exists():
                 raise FileNotFoundError(f"input {p} is neither a file nor a folder")
-            pattern = any(c in str(p) for c in "*?[")  # a quoted pattern: cvdenoise does not expand it
-            raise FileNotFoundError(f"input not found: {p}" + (" (a pattern is expanded by the shell: leave it unquoted, "
-                                                              "or give the folder)" if pattern else ""))
+            raise _input_not_found(p)
     jobs = [replace(j, marker=marker) for j in jobs]
     if unread:
         kinds = sorted({f.suffix.lower() for f in unread})
@@ -303,6 +301,14 @@ def plan_jobs(
     return jobs
 
 
+def _input_not_found(path: Path) -> FileNotFoundError:
+    """``input not found``, with advice when the name holds a pattern: one quoted is not expanded by
+    the shell, and cvdenoise does not expand it either."""
+    pattern = any(c in str(path) for c in "*?[")
+    return FileNotFoundError(f"input not found: {path}" + (" (a pattern is expanded by the shell: leave it unquoted, "
+                                                           "or give the folder)" if pattern else ""))
+
+
 def names_image_file(output: str | Path) -> bool:
     """``output`` (an ``-o``) names one image file, not a folder: an image suffix (also DICOM and
     the :data:`OTHER_IMAGE_SUFFIXES`), no trailing separator and no folder of that name there."""
@@ -325,6 +331,15 @@ def _format_of(path: Path) -> str:
     return ext
 
 
+def _same_format(src: Path, out: Path) -> bool:
+    """Whether ``out`` names a file of ``src``'s format (:func:`_format_of`). A ``.ppm`` or ``.pgm``
+    input may also go to a ``.pnm`` name, which the writer writes as the same P6/P5 file; not the
+    other way round, nor between the two: a ``.ppm`` name turns gray into colour, a ``.pgm`` name
+    refuses colour."""
+    return _format_of(out) == _format_of(src) or (
+        out.suffix.lower() == ".pnm" and _format_of(src) in (".ppm", ".pgm"))
+
+
 def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False, overwrite: bool = False) -> list[Job]:
     """One input file to the output file ``dst`` (``cvdenoise denoise photo.jpg -o clean.jpg``).
 
@@ -342,11 +357,15 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     """
     src = Path(src)
     if not src.is_file():
-        raise FileNotFoundError(f"input not found: {src}" if not src.exists() else f"input {src} is not a file")
+        raise _input_not_found(src) if not src.exists() else FileNotFoundError(f"input {src} is not a file")
     out = Path(dst).resolve()
-    if _format_of(out) != _format_of(src):
-        raise ValueError(f"output {dst}: a {out.suffix} name for the {src.suffix or 'DICOM'} input {src}; the denoised copy keeps "
-                         f"the input's format (no conversion): name it {src.suffix or '.dcm'}, or give a folder")
+    if not _same_format(src, out):
+        dicom = is_dicom_file(src)  # (also without a suffix, or named by a UID)
+        if not (dicom or src.suffix):
+            raise ValueError(f"output {dst}: the input {src} has no suffix: give a folder as -o")
+        kind = ".dcm" if dicom else src.suffix
+        raise ValueError(f"output {dst}: a {out.suffix} name for the {'DICOM' if dicom else kind} input {src}; the denoised "
+                         f"copy keeps the input's format (no conversion): name it {kind}, or give a folder")
     if out == src.resolve() or (out.exists() and _inode(out) == _inode(src)):
         raise ValueError(f"refusing to overwrite input {src}: give the copy another name")
     if (blocker := file_above(out)) is not None:

@@ -818,10 +818,12 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
-def _png_state(data: bytes) -> str:
-    """What the chunks of PNG bytes that do not end in an ``IEND`` chunk hold: ``"whole"`` (an
-    ``IEND`` comes earlier: bytes after the image), ``"repairable"`` (every chunk is complete up to
-    the end and the image data's zlib stream ends: only ``IEND`` is missing) or ``"broken"``.
+def _png_state(data: bytes) -> tuple[str, int]:
+    """What the chunks of PNG bytes that do not end in an ``IEND`` chunk hold, and the offset just
+    after the last complete chunk: ``"whole"`` (an ``IEND`` comes earlier: bytes after the image),
+    ``"repairable"`` (the image data's zlib stream ends; what follows the last complete chunk, if
+    anything, is a chunk cut short, ``IEND`` included: ``data[:offset]`` plus ``IEND`` decodes) or
+    ``"broken"``.
 
     Read here, in Python, so that a file libpng would refuse is never handed to it: libpng writes
     its "PNG input buffer is incomplete" to the process's stderr itself, and silencing that would
@@ -831,21 +833,21 @@ def _png_state(data: bytes) -> str:
         length, kind = struct.unpack(">I4s", data[at : at + 8])
         end = at + 12 + length
         if end > len(data):
-            return "broken"  # cut inside a chunk
+            break  # cut inside a chunk: repairable if the image data is complete
         body = data[at + 8 : end - 4]
         if kind[:1].isupper() and zlib.crc32(data[at + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
-            return "broken"  # a critical chunk damaged: libpng refuses it
+            return "broken", at  # a critical chunk damaged: libpng refuses it
         if kind == b"IEND":
-            return "whole"
+            return "whole", end
         if kind == b"IDAT":
             try:
                 chunk = inflate.decompress(body, 1 << 20)  # checked, not kept: at most 1 MiB at a time
                 while chunk and inflate.unconsumed_tail:
                     chunk = inflate.decompress(inflate.unconsumed_tail, 1 << 20)
             except zlib.error:
-                return "broken"
+                return "broken", at
         at = end
-    return "repairable" if at == len(data) and inflate.eof else "broken"
+    return ("repairable" if inflate.eof else "broken"), at
 
 
 def _pillow_jpeg(data: bytes) -> np.ndarray | None:
@@ -1022,14 +1024,14 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
         # the process's stderr itself (libjpeg's and libpng's own lines): OpenCV's libjpeg is silent
         # on the bytes as they are (it stops short), Pillow's on the repaired ones; a PNG is checked
         # in Python first (_png_state). No redirection of file descriptor 2, which other threads share.
-        png = _png_state(data.tobytes()) if truncated == "PNG" else "whole"
+        png, complete = _png_state(data.tobytes()) if truncated == "PNG" else ("whole", data.size)
         if png == "whole":
             img = _decode(path, data, flags)
         repaired = (img is None or img.size == 0) and truncated is not None and png != "broken"
         if repaired and truncated == "JPEG":
             img = _pillow_jpeg(data.tobytes() + end)
         elif repaired:
-            img = _decode(path, np.concatenate([data, np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
+            img = _decode(path, np.concatenate([data[:complete], np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
             img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes

@@ -733,33 +733,47 @@ def test_concurrent_mains_in_threads_give_back_the_callers_streams(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Each main() saved the streams it found and put them back: with two calls in threads, the
     second saved the first's wrapper, and when the first returned first the process was left
-    with sys.stdout/sys.stderr wrapped for good. The order is forced with events."""
+    with sys.stdout/sys.stderr wrapped for good. The same held for the warning hook and OpenCV's
+    log level, and the first call out removed OPENCV_FFMPEG_LOGLEVEL while the second still ran.
+    The order is forced with events."""
     import threading
+    import warnings
 
     import cvdenoise.cli as cli
 
     inside = {name: threading.Event() for name in ("a", "b")}
     leave = {name: threading.Event() for name in ("a", "b")}
     show = cli._cmd_weights
+    ffmpeg: dict[str, str | None] = {}
 
     def weights_command(args: object) -> int:
         name = threading.current_thread().name
         inside[name].set()
         assert leave[name].wait(10)
+        ffmpeg[name] = os.environ.get("OPENCV_FFMPEG_LOGLEVEL")
         return show(args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cli, "_cmd_weights", weights_command)
-    found = sys.stdout, sys.stderr
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    log = cv2.utils.logging
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_INFO)  # the caller's own level, not OpenCV's default
+    found = sys.stdout, sys.stderr, warnings.showwarning
     codes: dict[str, int] = {}
     threads = {name: threading.Thread(target=lambda n=name: codes.__setitem__(n, main(["weights", "color-fast"])),
                                       name=name) for name in ("a", "b")}
-    threads["a"].start()
-    assert inside["a"].wait(10)
-    threads["b"].start()
-    assert inside["b"].wait(10)
-    leave["a"].set()  # the first call returns first
-    threads["a"].join(10)
-    leave["b"].set()
-    threads["b"].join(10)
+    try:
+        threads["a"].start()
+        assert inside["a"].wait(10)
+        threads["b"].start()
+        assert inside["b"].wait(10)
+        leave["a"].set()  # the first call returns first
+        threads["a"].join(10)
+        leave["b"].set()
+        threads["b"].join(10)
+        assert log.getLogLevel() == log.LOG_LEVEL_INFO
+    finally:
+        log.setLogLevel(level)
     assert codes == {"a": 0, "b": 0}
-    assert sys.stdout is found[0] and sys.stderr is found[1]
+    assert sys.stdout is found[0] and sys.stderr is found[1] and warnings.showwarning is found[2]
+    assert ffmpeg == {"a": "-8", "b": "-8"} and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ

@@ -674,7 +674,8 @@ def test_onnx_export_on_a_torch_older_than_2_5_is_refused_with_the_reason(tmp_pa
     from cvdenoise import export
 
     assert export._torch_release("2.14.1+cu130") == (2, 14) and export._torch_release("2.5.0a0") == (2, 5)
+    assert export._torch_release("2.4rc1") == (2, 4)  # (was (2, 41): every digit of the minor part)
     monkeypatch.setattr(torch, "__version__", "2.4.1+cpu")
     with pytest.raises(export.ExportError, match=r"torch>=2\.5.*2\.4\.1.*TorchScript"):
-        export.to_onnx("fast", tmp_path / "f.onnx")
+        export.to_onnx(tmp_path / "f.onnx", "fast")  # (path first: the file that must not be written)
     assert not (tmp_path / "f.onnx").exists()

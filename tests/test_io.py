@@ -76,6 +76,31 @@ def test_jfif_and_jpe_are_jpegs(tmp_path: Path) -> None:
     assert sorted(j.src.name for j in plan_jobs([tmp_path], tmp_path / "out")) == ["a.jfif", "b.JPE"]
 
 
+def test_one_file_to_an_image_name_gives_advice_that_fits_the_input(tmp_path: Path) -> None:
+    """``denoise FILE -o NAME.ext`` called every input without a suffix DICOM and advised ".dcm"
+    names that were refused in turn; a quoted pattern lost the shell hint plan_jobs gives; and a
+    .ppm or .pgm input could not go to a .pnm name, which the writer writes as the same file."""
+    from cvdenoise.folder import plan_file_job
+
+    (photo := tmp_path / "photo").write_bytes(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    for out in ("clean.png", "clean.dcm"):
+        with pytest.raises(ValueError, match=r"the input \S*photo has no suffix: give a folder as -o"):
+            plan_file_job(photo, tmp_path / out)
+    (media := tmp_path / "IM00001").write_bytes(b"\0" * 128 + b"DICM")  # a DICOM media file name: no suffix
+    with pytest.raises(ValueError, match=r"a \.png name for the DICOM input \S*IM00001; .* name it \.dcm"):
+        plan_file_job(media, tmp_path / "clean.png")
+    assert [j.dst.name for j in plan_file_job(media, tmp_path / "clean.dcm")] == ["clean.dcm"]
+    with pytest.raises(FileNotFoundError, match=r"input not found: .*\*\.png \(a pattern is expanded by the shell"):
+        plan_file_job(tmp_path / "*.png", tmp_path / "clean.png")
+    write_image(tmp_path / "a.ppm", np.zeros((8, 8, 3), np.uint8))
+    write_image(tmp_path / "a.pgm", np.zeros((8, 8), np.uint8))
+    for name in ("a.ppm", "a.pgm"):
+        assert [j.dst.name for j in plan_file_job(tmp_path / name, tmp_path / "b.pnm")] == ["b.pnm"]
+    for src, out in (("a.pgm", "b.ppm"), ("a.ppm", "b.pgm")):  # a .ppm name makes gray colour, a .pgm one refuses colour
+        with pytest.raises(ValueError, match="keeps the input's format"):
+            plan_file_job(tmp_path / src, tmp_path / out)
+
+
 def test_truncated_jpeg_is_decoded_with_a_warning(tmp_path: Path) -> None:
     bgr = cv2.resize(np.random.default_rng(8).integers(0, 256, (8, 8, 3), dtype=np.uint8), (64, 64))
     data = cv2.imencode(".jpg", bgr)[1].tobytes()
@@ -124,6 +149,10 @@ def test_truncated_files_are_read_without_touching_the_processs_stderr(
     for name, d in (("half.jpg", jpg), ("half_gray.jpg", jpg_gray)):
         (tmp_path / name).write_bytes(d[: len(d) // 2])
     (tmp_path / "no_iend.png").write_bytes(png[:-12])
+    for k in range(1, 12):  # cut inside the IEND chunk: the image data is complete
+        (tmp_path / f"cut{k}.png").write_bytes(png[:-k])
+    text = struct.pack(">I", 5) + b"tEXtk\0abc" + struct.pack(">I", zlib.crc32(b"tEXtk\0abc"))
+    (tmp_path / "cut12.png").write_bytes(png[:-12] + text[:-3])  # cut inside a chunk after the image data
     (tmp_path / "half.png").write_bytes(png[: len(png) // 2])
     (tmp_path / "after_iend.png").write_bytes(png + b"\0" * 7)  # bytes after the end chunk
     capfd.readouterr()
@@ -134,6 +163,9 @@ def test_truncated_files_are_read_without_touching_the_processs_stderr(
             assert np.array_equal(read_image(tmp_path / name), ref[name])
     with pytest.warns(UserWarning, match="no_iend.png: truncated PNG"):
         assert np.array_equal(read_image(tmp_path / "no_iend.png"), bgr)
+    for k in range(1, 13):
+        with pytest.warns(UserWarning, match=f"cut{k}.png: truncated PNG"):
+            assert np.array_equal(read_image(tmp_path / f"cut{k}.png"), bgr), k
     assert np.array_equal(read_image(tmp_path / "after_iend.png"), bgr)
     with pytest.raises(ImageReadError, match=r"half.png: cannot decode image \(truncated or corrupt PNG\)"):
         read_image(tmp_path / "half.png")
