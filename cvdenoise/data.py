@@ -78,10 +78,13 @@ def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.nd
 
 def drawing(size: int, rng: np.random.Generator) -> np.ndarray:
     """One ``(size, size, 3)`` float32 drawing in ``[0, 1]`` on exact 8-bit values: lines of text
-    (OpenCV's Hershey fonts, 0.3–1.4 scale, 1–2 px strokes, mostly anti-aliased), lines,
-    rectangles and circles on a flat background (white most often, also black, gray or a colour),
-    in black, white, gray or saturated colours — a document or screen capture, whose strokes a
-    denoiser should keep."""
+    (OpenCV's fonts, scale log-uniform in 0.3–1.4, 1–2 px strokes, 80 % anti-aliased), lines,
+    rectangles and circles on a flat background (55 % white, 15 % black, 30 % a random colour),
+    each stroke in the gray opposite to the background's mean (black on white, white on black; a
+    mid gray on a mid-tone colour: a faint stroke), a random gray or a saturated colour — a
+    document or screen capture, whose strokes a denoiser should keep. (The shipped stage-25
+    weights trained on exactly this generator; ``PairSampler``'s ``p_colour_gain`` also applies to
+    drawing crops, which then leave the 8-bit grid.)"""
     u = rng.random()
     bg = [255, 255, 255] if u < 0.55 else [0, 0, 0] if u < 0.7 else [int(v) for v in rng.integers(0, 256, 3)]
     img = np.empty((size, size, 3), np.uint8)
