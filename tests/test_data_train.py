@@ -426,6 +426,19 @@ def test_resume_with_another_recipe_warns_and_logs_it(tmp_path: Path, capsys: py
     assert last["changed"] == {"lr": [0.001, 0.01]}
 
 
+def test_resume_of_a_checkpoint_older_than_a_recipe_field_reports_its_change() -> None:
+    """A checkpoint saved before ``p_drawing`` existed ran as its default (no drawings): resuming
+    it with ``--p-drawing 0.1`` is a recipe change, and leaving the default is none."""
+    from dataclasses import asdict
+
+    from cvdenoise.train import TrainConfig, _recipe_changes
+
+    saved = asdict(TrainConfig())
+    del saved["p_drawing"]
+    assert _recipe_changes(saved, TrainConfig(p_drawing=0.1)) == {"p_drawing": [TrainConfig().p_drawing, 0.1]}
+    assert _recipe_changes(saved, TrainConfig()) == {}
+
+
 def test_float_images_outside_0_1_are_skipped_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photos = tmp_path / "photos"
     _write_image(photos / "good.png", 160)
