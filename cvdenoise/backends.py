@@ -20,6 +20,7 @@ naming the file and the problem.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import warnings
 from pathlib import Path
@@ -81,15 +82,6 @@ def _check_metadata(path: Path, meta: dict[str, Any], where: str) -> tuple[int, 
     return channels, multiple
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of the file at ``path`` (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _pickled_state(backend: ExportedBackend) -> dict[str, Any]:
     """What a pickle or deep copy of ``backend`` carries: the arguments it was made with and the
     sha256 of the file it loaded, not the file itself (an export can be large)."""
@@ -103,11 +95,19 @@ def _unpickle(backend: ExportedBackend, state: dict[str, Any]) -> None:
     args = dict(state)
     expected = args.pop("sha256", None)  # (None: pickled by a cvdenoise that did not record it)
     backend.__init__(**args)  # type: ignore[misc]  # opens (and checks) the file again
-    if expected is not None and backend.sha256 != expected:
+    if expected is not None:
+        now, backend.sha256 = backend.sha256, expected
+        _check_unchanged(backend, now, "a pickled or copied Denoiser of an exported file")
+
+
+def _check_unchanged(backend: ExportedBackend, sha256: str, who: str) -> None:
+    """``WeightsError`` unless ``sha256`` (of the file as ``who`` opens it again) is the one
+    ``backend`` was loaded with."""
+    if sha256 != backend.sha256:
         raise WeightsError(
-            f"{backend.path} changed since the model was loaded from it (sha256 {expected[:12]}… then, "
-            f"{backend.sha256[:12]}… now): a pickled or copied Denoiser of an exported file opens that file "
-            "again and needs it unchanged; load the new file with cvdenoise.load instead"
+            f"{backend.path} changed since the model was loaded from it (sha256 {backend.sha256[:12]}… then, "
+            f"{sha256[:12]}… now): {who} opens that file again and needs it unchanged; load the new "
+            "file with cvdenoise.load instead"
         )
 
 
@@ -178,9 +178,10 @@ class OnnxBackend:
         self._args: dict[str, Any] = {"path": path, "device": device, "providers": providers, "threads": threads}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
-        #: sha256 of the file as loaded (a pickled copy checks the file against it)
-        self.sha256 = file_sha256(self.path)
-        self._session: Any = None
+        model_bytes = self.path.read_bytes()  # read once: the session is built from the bytes hashed
+        #: sha256 of the file as loaded (a pickled copy, or a forked child reopening it, checks the file against it)
+        self.sha256 = hashlib.sha256(model_bytes).hexdigest()
+        self._session: Any = self._open(model_bytes)
         fork_aware(self)
         if self.device.type == "cuda" and self.session.get_providers() == ["CPUExecutionProvider"]:
             warnings.warn(
@@ -208,21 +209,30 @@ class OnnxBackend:
         )
         self.precision: str = self.metadata.get("precision", "fp32")
 
+    def _open(self, model_bytes: bytes) -> Any:
+        """An ``onnxruntime.InferenceSession`` of ``model_bytes`` (the file's content: an ONNX
+        file with external data is not supported; cvdenoise's exports keep everything in one file)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        threads = self._args["threads"]
+        opts.intra_op_num_threads = int(threads if threads is not None else torch.get_num_threads())
+        opts.log_severity_level = 3  # errors only
+        provs = self._args["providers"] or default_providers(self.device)
+        try:
+            return ort.InferenceSession(model_bytes, opts, providers=provs)
+        except Exception as e:  # onnxruntime raises its own exception types (not RuntimeError)
+            raise WeightsError(f"{self.path} is not a loadable ONNX model: {e}") from e
+
     @property
     def session(self) -> Any:
-        """This process's ``onnxruntime.InferenceSession`` (opened on first use in a forked child)."""
+        """This process's ``onnxruntime.InferenceSession``. A forked child (its parent's session is
+        set aside, see :mod:`cvdenoise.ort_runtime`) opens the file again on first use, and raises
+        ``WeightsError`` if it changed since it was loaded, rather than running another model."""
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            threads = self._args["threads"]
-            opts.intra_op_num_threads = int(threads if threads is not None else torch.get_num_threads())
-            opts.log_severity_level = 3  # errors only
-            provs = self._args["providers"] or default_providers(self.device)
-            try:
-                self._session = ort.InferenceSession(str(self.path), opts, providers=provs)
-            except Exception as e:  # onnxruntime raises its own exception types (not RuntimeError)
-                raise WeightsError(f"{self.path} is not a loadable ONNX model: {e}") from e
+            model_bytes = self.path.read_bytes()
+            _check_unchanged(self, hashlib.sha256(model_bytes).hexdigest(), "a forked process (e.g. a DataLoader worker)")
+            self._session = self._open(model_bytes)
         return self._session
 
     def _set_aside_after_fork(self) -> list[Any]:
@@ -270,12 +280,12 @@ class OnnxBackend:
         return out.to(x.device)
 
 
-def _is_torch_save_archive(path: Path) -> bool:
+def _is_torch_save_archive(data: bytes) -> bool:
     """A zip written by ``torch.save`` (pickled data, no TorchScript code or constants)."""
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = z.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
@@ -308,15 +318,16 @@ class TorchScriptBackend:
         self._args: dict[str, Any] = {"path": path, "device": device}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
+        data = self.path.read_bytes()  # read once: the module is loaded from the bytes hashed
         #: sha256 of the file as loaded (a pickled copy checks the file against it)
-        self.sha256 = file_sha256(self.path)
+        self.sha256 = hashlib.sha256(data).hexdigest()
         extra: dict[str, Any] = {TORCHSCRIPT_META: ""}
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
-                self.module = torch.jit.load(str(self.path), map_location=self.device, _extra_files=extra)
+                self.module = torch.jit.load(io.BytesIO(data), map_location=self.device, _extra_files=extra)
         except Exception as e:  # RuntimeError from the zip reader / deserializer, and friends
-            if _is_torch_save_archive(self.path):  # (torch's own message calls it "likely corrupted")
+            if _is_torch_save_archive(data):  # (torch's own message calls it "likely corrupted")
                 raise WeightsError(
                     f"{self.path} is a torch.save checkpoint, not a TorchScript export: a `cvdenoise train` run's "
                     "last.pt continues with `cvdenoise train --resume`; the run's weights are the <name>.safetensors "

@@ -73,7 +73,7 @@ from .backends import (
 from ._checks import is_integer
 from .io import creation_problem, file_above
 from .model import DenoiseAutoencoder
-from .weights import FAMILIES, WeightsError, load_model, read_card
+from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card
 
 __all__ = [
     "to_onnx",
@@ -240,8 +240,7 @@ def _weights_digest(model: DenoiseAutoencoder) -> str:
 
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
-        twin = DenoiseAutoencoder(model.config)
+    twin = blank_model(model.config)
     twin.load_state_dict(model.state_dict())
     return twin.eval()
 

@@ -149,7 +149,7 @@ def _encode_png_gray_alpha(image: np.ndarray) -> bytes:
 
 
 def _encode_gif(image: np.ndarray) -> bytes:
-    """GIF bytes of a uint8 gray, gray + alpha, BGR or BGRA array, by Pillow (a torchvision
+    """GIF bytes of a uint8 gray, gray + alpha, BGR or BGRA array, by Pillow (a declared
     dependency): gray as 256 grays, colour on a fitted palette (OpenCV's GIF encoder loses 3–12 dB
     against Pillow's, even on a clean photo); alpha below 128 is the transparent index."""
     import io
@@ -785,7 +785,7 @@ def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.nd
     """An 8-bit RGB + unassociated alpha TIFF (what Pillow, GIMP and Photoshop write) as ``(H,W,4)``
     BGRA of its stored values, upright: OpenCV's libtiff RGBA path multiplies the colours by alpha.
 
-    Read by Pillow (a torchvision dependency; it has every libtiff codec) when the pixels are stored
+    Read by Pillow (a declared dependency; it has every libtiff codec) when the pixels are stored
     upright, else by ``tifffile`` (Pillow scrambles such a file turned by its orientation tag; tifffile
     lacks LZW and JPEG without ``imagecodecs``)."""
     what = "an RGBA TIFF with unassociated alpha"
@@ -948,7 +948,7 @@ def _declared_pixels(buf: _Buffer, path: Path) -> tuple[int, int] | None:
         return None
     try:  # another format (JPEG 2000, PNM, EXR, …): Pillow reads its header without decoding
         from PIL import Image
-    except ImportError:  # pragma: no cover - torchvision requires Pillow
+    except ImportError:  # pragma: no cover - Pillow is a declared dependency
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (Pillow's own DecompressionBombWarning: this check says it)
@@ -1024,13 +1024,15 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
         # the process's stderr itself (libjpeg's and libpng's own lines): OpenCV's libjpeg is silent
         # on the bytes as they are (it stops short), Pillow's on the repaired ones; a PNG is checked
         # in Python first (_png_state). No redirection of file descriptor 2, which other threads share.
+        # A repaired JPEG Pillow cannot decode (12-bit, lossless) goes to OpenCV after all: libjpeg's
+        # one stderr line in that rare case rather than refusing a file that used to be read.
         png, complete = _png_state(data.tobytes()) if truncated == "PNG" else ("whole", data.size)
         if png == "whole":
             img = _decode(path, data, flags)
         repaired = (img is None or img.size == 0) and truncated is not None and png != "broken"
         if repaired and truncated == "JPEG":
             img = _pillow_jpeg(data.tobytes() + end)
-        elif repaired:
+        if repaired and (img is None or img.size == 0):
             img = _decode(path, np.concatenate([data[:complete], np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes

@@ -308,11 +308,14 @@ _RUN_FIELDS = ("out", "steps", "minutes", "val_every", "ckpt_minutes", "threads"
 
 def _recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> dict[str, list[Any]]:
     """``{field: [checkpoint's value, this run's]}`` for the recipe fields a resume changes
-    (other than :data:`_RUN_FIELDS`); tuples and lists compare alike."""
-    now = asdict(cfg)
+    (other than :data:`_RUN_FIELDS`); tuples and lists compare alike. A field the checkpoint
+    predates (e.g. ``p_drawing``) counts as its :class:`TrainConfig` default, the value the
+    earlier run behaved as."""
+    now, default = asdict(cfg), asdict(TrainConfig())
+    then = {k: saved.get(k, default[k]) for k in now}
     norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
-    return {k: [norm(saved[k]), norm(now[k])] for k in now
-            if k in saved and k not in _RUN_FIELDS and norm(saved[k]) != norm(now[k])}
+    return {k: [norm(then[k]), norm(now[k])] for k in now
+            if k not in _RUN_FIELDS and norm(then[k]) != norm(now[k])}
 
 
 def _load_images(cfg: TrainConfig) -> list[Any]:
@@ -373,7 +376,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train (or resume) and return the path of the exported EMA ``.safetensors``.
 
     The caller's torch thread count, ``cudnn.benchmark`` and global random streams are as they
-    were when it returns or raises (the run seeds and sets its own inside).
+    were when it returns or raises (the run seeds and sets its own inside): torch's CPU
+    generator, the CUDA ones where CUDA was initialised before the run, and numpy's and
+    Python's global streams. Not undone: the run's ``torch.manual_seed`` also seeds CUDA, and
+    where CUDA is not initialised yet that seed is queued, so the caller's first later CUDA use
+    starts its CUDA stream from ``cfg.seed``; MPS generators are not restored either.
 
     Raises:
         TrainSetupError: an option out of its domain, an unavailable device, bad ``init``

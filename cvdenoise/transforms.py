@@ -295,10 +295,16 @@ class Denoise(v2.Transform):
         out = self.denoiser(x.device)(_image_batch(x)).reshape(x.shape)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
-    # torchvision 0.19 and 0.20 call the hooks by their private names (public from 0.21 on)
-    _check_inputs = check_inputs
-    _get_params = make_params
-    _transform = transform
+    # torchvision 0.19 and 0.20 call the hooks by their private names (public from 0.21 on); thin
+    # methods, not aliases, so a subclass that overrides a public hook is called through them too
+    def _check_inputs(self, flat_inputs: list[Any]) -> None:
+        self.check_inputs(flat_inputs)
+
+    def _get_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return self.make_params(flat_inputs)
+
+    def _transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return self.transform(inpt, params)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

@@ -433,6 +433,7 @@ def video_fourcc(dst: str | Path, codec: str = "auto") -> str:
     ext = Path(dst).suffix.lower()
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
+    codec = codec.lower()  # any case: the summary prints MJPG, FFV1
     if codec == "auto":
         return _FOURCC[ext]
     if codec not in CODECS:
@@ -496,7 +497,7 @@ def video_writer(
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), fps, even)
         if not writer.isOpened():
             raise OSError(f"cannot open a {fourcc} video writer for {dst} (this OpenCV build may lack the encoder"
-                          f"{'' if codec == 'auto' else '; try another --codec'})")
+                          f"{'' if codec.lower() == 'auto' else '; try another codec'})")
 
         written = 0
 

@@ -207,10 +207,17 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     if integer:  # e.g. weights cast to int8: they would load as garbage
         raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
                            + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's random stream alone
-        model = DenoiseAutoencoder(config)
+    model = blank_model(config)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model.eval()
+
+
+def blank_model(config: ModelConfig) -> DenoiseAutoencoder:
+    """A CPU model of ``config`` whose weights are about to be overwritten (``load_state_dict``):
+    its random initialisation draws from a forked stream, so the caller's global torch random
+    stream is left alone."""
+    with torch.random.fork_rng(devices=[]):
+        return DenoiseAutoencoder(config)
 
 
 def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:

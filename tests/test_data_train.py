@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from dataclasses import replace
 from typing import Any
@@ -426,6 +427,19 @@ def test_resume_with_another_recipe_warns_and_logs_it(tmp_path: Path, capsys: py
     assert last["changed"] == {"lr": [0.001, 0.01]}
 
 
+def test_resume_of_a_checkpoint_older_than_a_recipe_field_reports_its_change() -> None:
+    """A checkpoint saved before ``p_drawing`` existed ran as its default (no drawings): resuming
+    it with ``--p-drawing 0.1`` is a recipe change, and leaving the default is none."""
+    from dataclasses import asdict
+
+    from cvdenoise.train import TrainConfig, _recipe_changes
+
+    saved = asdict(TrainConfig())
+    del saved["p_drawing"]
+    assert _recipe_changes(saved, TrainConfig(p_drawing=0.1)) == {"p_drawing": [TrainConfig().p_drawing, 0.1]}
+    assert _recipe_changes(saved, TrainConfig()) == {}
+
+
 def test_float_images_outside_0_1_are_skipped_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photos = tmp_path / "photos"
     _write_image(photos / "good.png", 160)
@@ -583,52 +597,45 @@ def test_resume_never_runs_pickled_code_from_a_checkpoint(tmp_path: Path, capsys
     assert "--resume: cannot read" in capsys.readouterr().err
 
 
+def _seed_all() -> None:
+    """Seed the global torch, numpy and Python streams (nothing in cvdenoise draws from the numpy
+    and Python ones today: what the tests below can catch is torch's stream and the thread count)."""
+    torch.manual_seed(123)
+    np.random.seed(7)
+    random.seed(9)
+
+
+def _draws() -> tuple[list[float], list[float], float]:
+    """The next draws of the global torch, numpy and Python streams."""
+    return torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()
+
+
 def test_train_gives_the_caller_back_its_threads_and_random_streams(tmp_path: Path) -> None:
     """A run (in-process ``main(["train", "--threads", N])`` too) used to leave torch's thread count
     at N and the global torch RNG reseeded: the caller's own stream no longer continued. Kept the
     same when the run returns (here) and when it raises (below)."""
-    import random
-
-    def seed_all() -> None:
-        torch.manual_seed(123)
-        np.random.seed(7)
-        random.seed(9)
-
-    def draws() -> tuple[list[float], list[float], float]:
-        return torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()
-
     torch.set_num_threads(1)
-    seed_all()
-    expected = draws()
-    seed_all()
+    _seed_all()
+    expected = _draws()
+    _seed_all()
     assert main(["train", "--out", str(tmp_path / "run"), "--size", "fast", "--steps", "1", "--batch", "1",
                  "--crop", "32", "--val-every", "1", "--val-size", "1", "--threads", "2", "--workers", "0",
                  "--warmup", "1"]) == 0
     assert torch.get_num_threads() == 1
-    assert draws() == expected
+    assert _draws() == expected
 
 
 def test_train_gives_the_caller_back_its_threads_and_random_streams_when_it_raises(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import random
-
     import cvdenoise.train as train_mod
 
-    def seed_all() -> None:
-        torch.manual_seed(123)
-        np.random.seed(7)
-        random.seed(9)
-
-    def draws() -> tuple[list[float], list[float], float]:
-        return torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()
-
     torch.set_num_threads(1)
-    seed_all()
-    expected = draws()
+    _seed_all()
+    expected = _draws()
     monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(1, RuntimeError("boom")))
-    seed_all()
+    _seed_all()
     with pytest.raises(RuntimeError, match="boom"):
         train(TrainConfig(out=str(tmp_path / "run2"), name="tiny", size="fast", steps=2, batch=2, crop=32,
                           val_every=2, val_size=2, warmup=1, threads=2, seed=3))
     assert torch.get_num_threads() == 1
-    assert draws() == expected
+    assert _draws() == expected

@@ -510,6 +510,26 @@ def test_a_denoiser_on_an_export_pickles_and_deep_copies(exported: Exporter, fmt
         assert torch.equal(twin(x), ref)
 
 
+def test_a_forked_child_reopening_an_onnx_export_refuses_a_file_replaced_since(exported: Exporter, tmp_path: Path) -> None:
+    """A forked child (a Linux DataLoader worker) drops the parent's onnxruntime session and opens
+    the file again on first use: a file replaced meanwhile used to give a worker that silently ran
+    another model. It is checked against the sha256 taken at load, as a pickled copy is."""
+    import shutil
+
+    from cvdenoise.backends import OnnxBackend
+
+    (color, _), (gray, _) = exported("onnx"), exported("onnx", 1)
+    here = tmp_path / "model.onnx"
+    shutil.copy(color, here)
+    backend = OnnxBackend(here)
+    assert len(backend._set_aside_after_fork()) == 1  # what ort_runtime's after-fork hook does in the child
+    assert backend.session.get_inputs()[0].shape[1] == 3  # the file unchanged: reopened
+    backend._set_aside_after_fork()
+    shutil.copy(gray, here)
+    with pytest.raises(WeightsError, match="changed since the model was loaded.*forked process"):
+        backend.session
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_a_pickled_denoiser_refuses_an_export_file_replaced_since(exported: Exporter, fmt: str, tmp_path: Path) -> None:
     """A pickle or deep copy of a Denoiser on an export opens the file again by its path: a file

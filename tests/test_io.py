@@ -174,6 +174,23 @@ def test_truncated_files_are_read_without_touching_the_processs_stderr(
     assert "JPEG" not in err and "libpng" not in err, err
 
 
+def test_truncated_jpeg_pillow_cannot_decode_falls_back_to_opencv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow decodes a truncated JPEG quietly; one it cannot (12-bit, lossless, or no Pillow) is
+    still read, by OpenCV from the same repaired bytes, instead of being refused."""
+    import warnings
+
+    import cvdenoise.io as cio
+
+    data = cv2.imencode(".jpg", cv2.resize(np.random.default_rng(5).integers(0, 256, (8, 8, 3), dtype=np.uint8), (64, 64)))[1].tobytes()
+    (half := tmp_path / "half.jpg").write_bytes(data[: len(data) // 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = cv2.imdecode(np.frombuffer(data[: len(data) // 2] + b"\xff\xd9", np.uint8), cv2.IMREAD_COLOR)
+    monkeypatch.setattr(cio, "_pillow_jpeg", lambda b: None)
+    with pytest.warns(UserWarning, match="half.jpg: truncated JPEG"):
+        assert np.array_equal(read_image(half), ref)
+
+
 def read_image_bytes(data: bytes, folder: Path) -> np.ndarray:
     (whole := folder / "whole.jpg").write_bytes(data)
     return read_image(whole)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from typing import Any
 import warnings
 
 import numpy as np
@@ -74,6 +75,28 @@ def test_v2_hooks_answer_to_the_private_names_of_torchvision_before_0_21(noisy12
     assert isinstance(out, tv_tensors.Image) and torch.equal(out, t(img))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         t._check_inputs([tv_tensors.Image(torch.full((3, 8, 8), 200.0))])
+
+
+def test_private_hook_names_call_a_subclasss_overrides() -> None:
+    """The private names delegate to the public hooks at call time, so a subclass that overrides
+    ``transform``/``make_params``/``check_inputs`` is honoured by torchvision 0.19/0.20 too."""
+    calls: list[str] = []
+
+    class Mine(Denoise):
+        def check_inputs(self, flat_inputs: list[Any]) -> None:
+            calls.append("check")
+
+        def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+            calls.append("params")
+            return {"apply": False}
+
+        def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+            calls.append("transform")
+            return "mine"
+
+    t = Mine("fast")
+    t._check_inputs([])
+    assert t._transform(None, t._get_params([])) == "mine" and calls == ["check", "params", "transform"]
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 40, 48), (3, 40, 48), (2, 2, 1, 24, 32)])

@@ -206,6 +206,27 @@ def test_video_codec_choice_and_its_container(tmp_path: Path, clean_rgb: np.ndar
         video_fourcc("x.mp4", "h264")
 
 
+def test_codec_names_in_any_case_and_the_api_error_names_no_cli_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary prints ``MJPG``/``FFV1``: the Python API takes those spellings too, and its
+    writer error says "codec", not the CLI's ``--codec``."""
+    import cvdenoise.video as video
+
+    assert video.video_fourcc("x.avi", "MJPG") == "MJPG" and video.video_fourcc("x.mkv", "FFV1") == "FFV1"
+    assert video.video_fourcc("x.mp4", "Auto") == "mp4v"
+
+    class Closed:
+        def __init__(self, *a: object) -> None: ...
+        def isOpened(self) -> bool:
+            return False
+
+    monkeypatch.setattr(video.cv2, "VideoWriter", type("W", (Closed,), {"fourcc": staticmethod(lambda *c: 0)}))
+    with pytest.raises(OSError, match="video writer") as e, video.video_writer(tmp_path / "in.avi", tmp_path / "o.avi", 10.0, (64, 48), "MJPG"):
+        pass
+    assert "try another codec" in str(e.value) and "--codec" not in str(e.value)
+
+
 def test_odd_frame_size_is_cropped_to_even(tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     # the codecs store even sizes only; OpenCV cannot write an odd-sized source, so fake the reader
     import cvdenoise.video as video

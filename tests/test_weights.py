@@ -102,6 +102,33 @@ def test_corrupt_and_unknown_files(tmp_path: Path) -> None:
         load_model(q)
 
 
+def test_loading_and_exports_fill_one_blank_model_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``load_model`` and the export's fp16 copy build their to-be-overwritten model through one
+    helper, :func:`cvdenoise.weights.blank_model`, which leaves the caller's random stream alone."""
+    import cvdenoise.export as export
+    import cvdenoise.weights as weights
+
+    cfg = ModelConfig(widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,))
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    blank = weights.blank_model(cfg)
+    assert torch.equal(torch.rand(3), expected) and blank.config == cfg
+    made: list[ModelConfig] = []
+    real = weights.blank_model
+
+    def counting(config: ModelConfig) -> DenoiseAutoencoder:
+        made.append(config)
+        return real(config)
+
+    monkeypatch.setattr(weights, "blank_model", counting)
+    monkeypatch.setattr(export, "blank_model", counting)
+    fast = load_model("color-fast")
+    twin = export._copy_model(fast)
+    assert made == [fast.config, fast.config] and twin is not fast
+    assert all(torch.equal(a, b) for a, b in zip(twin.state_dict().values(), fast.state_dict().values()))
+
+
 def test_color_to_gray_is_exact() -> None:
     torch.manual_seed(0)
     m = DenoiseAutoencoder(ModelConfig(widths=(8, 16), enc_blocks=(1, 1), dec_blocks=(1,)))
