@@ -102,6 +102,23 @@ def should_write(args: argparse.Namespace) -> bool:
     return True
 
 
+def models_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's parser (description: ``doc``'s first line) with ``--weights`` (default:
+    ``default fast``); add the script's own options, then :func:`parse_models_args`."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--weights", nargs="+", default=["default", "fast"])
+    return ap
+
+
+def parse_models_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add ``--no-write`` and ``--threads`` (default 2), parse, and set torch's thread count."""
+    add_write_option(ap)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
 def photo_args(doc: str, crop: int) -> argparse.Namespace:
     """The options of a benchmark over the quality photos: ``--weights``, ``--crop`` and ``--no-write``."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])

@@ -14,15 +14,13 @@ Writes ``results/dark_colours.json`` and the ``dark_colours`` section of RESULTS
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_write_option, machine, publish  # noqa: E402
+from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
 
 import cvdenoise  # noqa: E402
 
@@ -46,13 +44,9 @@ def _means(img: np.ndarray) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = models_parser(__doc__)
     ap.add_argument("--sigma", type=float, nargs="+", default=[10.0, 25.0])
-    ap.add_argument("--weights", nargs="+", default=["default", "fast"])
-    add_write_option(ap)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_models_args(ap)
 
     models = {w: cvdenoise.load(w, half=False, ensemble=1, strength=1.0) for w in args.weights}
     header = ["σ", "colour (RGB)", "noisy mean"] + [f"{m} mean (worst channel error)" for m in models]

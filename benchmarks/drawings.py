@@ -17,16 +17,14 @@ Writes ``results/drawings.json`` and the ``drawings`` section of RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_write_option, machine, publish  # noqa: E402
+from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
 
 import cvdenoise  # noqa: E402
 
@@ -86,13 +84,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", nargs="+", default=["default", "fast"])
+    ap = models_parser(__doc__)
     ap.add_argument("--sigma", type=float, default=15.0)
-    add_write_option(ap)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_models_args(ap)
 
     models = {w: cvdenoise.load(w, half=False, ensemble=1, channel_order="bgr") for w in args.weights}
     header = ["drawing", "noisy input"] + [f"{m}: clean → (s) / noisy → (s)" for m in models]

@@ -13,15 +13,13 @@ Writes ``results/precision.json`` and the ``precision`` section of RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_write_option, machine, publish  # noqa: E402
+from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
 from quality import noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -32,15 +30,11 @@ def _psnr(a: np.ndarray, ref: np.ndarray) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", nargs="+", default=["default", "fast"])
+    ap = models_parser(__doc__)
     ap.add_argument("--presets", nargs="+", default=["gaussian25", "camera"])
     ap.add_argument("--crop", type=int, default=320)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    add_write_option(ap)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_models_args(ap)
     try:
         probe = cvdenoise.load("fast", device=args.device, half=True)
     except ValueError as e:

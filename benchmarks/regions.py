@@ -14,16 +14,14 @@ Writes ``results/regions.json`` and the ``regions`` section of RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_write_option, machine, publish  # noqa: E402
+from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
 from quality import Peers, noisy_copy, photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
@@ -60,14 +58,10 @@ def _cell(flat: float, textured: float) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = models_parser(__doc__)
     ap.add_argument("--sigma", type=int, nargs="+", default=[15, 25], choices=[15, 25, 50])
-    ap.add_argument("--weights", nargs="+", default=["default", "fast"])
     ap.add_argument("--crop", type=int, default=320)
-    add_write_option(ap)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_models_args(ap)
 
     models = {w: cvdenoise.load(w, half=False, ensemble=1) for w in args.weights}
     peers = Peers()
