@@ -40,12 +40,27 @@ import torch
 from ._checks import is_real
 from .noise import estimate_sigma, residual_sigma, subsample_blocks
 
-__all__ = ["StrengthRule", "auto_blend", "check_strength", "grid_blockiness", "impulse_mask", "is_drawing", "mix"]
+__all__ = ["StrengthRule", "auto_blend", "check_strength", "grid_blockiness", "flat_share", "impulse_mask", "is_drawing", "mix",
+           "palette_share"]
 
 #: a clean drawing for the rule: fewer of its values than this strictly inside (0, 1) ...
 DRAWING_SHARE = 0.25
-#: ... and a finest-scale level (:func:`~cvdenoise.noise.estimate_sigma`) over this many times σ_r
+#: ... and a finest-scale level (:func:`~cvdenoise.noise.estimate_sigma`) over this many times σ_r;
 DRAWING_RATIO = 8.0
+#: or at least this share of its 2×2 pixel blocks exactly flat (all values of a block equal, in every
+#: channel): a flat background in any colours (clean text pages, screen captures and charts:
+#: 0.72–0.96; clean photos: 0–0.19, JPEG q40 photos up to 0.52; noise of σ = 1 level: 0.01)
+FLAT_SHARE = 0.6
+#: ... with at least this share of each channel's values among its PALETTE_COLOURS most common ones
+#: (a smooth gradient compressed to flat JPEG blocks has many levels: no drawing)
+PALETTE_SHARE = 0.8
+PALETTE_COLOURS = 4
+#: impulses are looked for in images with DRAWING_SHARE of their values inside (0, 1), or a page
+#: with this share of flat blocks left between them (dithered and bilevel images have few)
+IMPULSE_FLAT = 0.3
+#: on such a page, one kind of impulse is enough where the other has under this share of the
+#: values to show on (salt on a white page shows on its strokes only)
+IMPULSE_ROOM = 0.25
 #: an impulse is a value at 0 or full scale the model moved by more than this (fraction of the range) ...
 IMPULSE_MOVED = 0.1
 #: ... with no neighbour within this of it ...
@@ -176,9 +191,43 @@ def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor
     return _drawing(x, removed_sigma, level.to(removed_sigma.device))
 
 
+def flat_share(x: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the ``2×2`` pixel blocks of ``(B,C,H,W)`` images (on the even grid) whose
+    four values are exactly equal in every channel: the flat background of a drawing or a screen
+    capture. Noise, even of one 8-bit level, leaves almost none (0.01 at σ = 1 on a white page,
+    channels independent); photographs have few (0–0.2 clean, up to about 0.5 heavily
+    JPEG-compressed). ``0`` for an image under 2 pixels across."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    if not (h and w):
+        return torch.zeros(len(x), device=x.device)
+    v = x[..., :h, :w]
+    a = v[..., 0::2, 0::2]
+    flat = (a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])
+    return flat.all(1).flatten(1).float().mean(1)
+
+
+def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tensor:
+    """``(B,)`` share of the values of ``(B,C,H,W)`` images that equal one of the ``colours`` most
+    common values of their channel, the least such share over the channels: near 1 for a drawing
+    on a few flat colours (the benchmark's text pages, screen capture and chart: 0.86–0.98), low
+    for a photograph (0.05–0.2) and for a smooth gradient, even one compressed to flat 8×8 JPEG
+    blocks (its many levels)."""
+    b, c = x.shape[:2]
+    flat = x.reshape(b * c, -1)
+    if not flat.shape[1]:
+        return torch.zeros(b, device=x.device)
+    counts = [torch.unique(v, return_counts=True)[1] for v in flat]
+    share = torch.stack([n.topk(min(colours, len(n))).values.sum() for n in counts]).float() / flat.shape[1]
+    return share.reshape(b, c).amin(1)
+
+
 def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
-    return (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)
+    drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)  # black and white
+    flat = (flat_share(x) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours
+    if bool(flat.any()):
+        drawing[flat] = palette_share(x[flat.to(x.device)]).to(removed.device) >= PALETTE_SHARE
+    return drawing
 
 
 def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,
@@ -192,9 +241,15 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     neighbour nearly as dark or bright and is never taken for noise. And only images that hold
     salt *and* pepper, at about the same density where each can be seen (salt where values are
     below 3/4 of the range, pepper where they are above 1/4), in all at least a quarter of the
-    ramp's start (:data:`IMPULSE_DENSITY`), and that are no drawings (at least
-    :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)``): one-pixel stars or lights
-    on a dark scene, a dot grid, a dithered or bilevel image are left to the strength rule.
+    ramp's start (:data:`IMPULSE_DENSITY`), and that are no black-and-white drawings (at least
+    :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)``, or a page:
+    :data:`IMPULSE_FLAT` of its 2×2 blocks flat, :func:`flat_share`): one-pixel stars or lights
+    on a dark scene, a dithered or bilevel image are left to the strength rule. A page that is
+    mostly white (or black) shows one kind only — pepper on white; salt hides in the thin strokes —
+    so there one kind is enough where the other has under :data:`IMPULSE_ROOM` of the values to
+    show on, if it is the kind found at the higher rate and its impulses are scattered as noise is
+    (they fill at least half the rows and columns that as many random points would: a dot grid
+    does not).
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
@@ -220,17 +275,37 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         return mask
     salt = torch.bincount(b[keep & (v >= 1)], minlength=len(noisy)).float()  # per image
     pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
-    part = subsample_blocks(noisy).flatten(1)  # the image's shares, read on a grid of blocks
-    salt_rate = salt / ((part < 0.75).float().mean(1) * noisy[0].numel()).clamp_min(1)  # salt shows where values are darker ...
-    pepper_rate = pepper / ((part > 0.25).float().mean(1) * noisy[0].numel()).clamp_min(1)  # ... pepper where brighter
+    blocks = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
+    part = blocks.flatten(1)
+    salt_room, pepper_room = (part < 0.75).float().mean(1), (part > 0.25).float().mean(1)
+    salt_rate = salt / (salt_room * noisy[0].numel()).clamp_min(1)  # salt shows where values are darker ...
+    pepper_rate = pepper / (pepper_room * noisy[0].numel()).clamp_min(1)  # ... pepper where brighter
     inside = ((part > 0) & (part < 1)).float().mean(1)
+    page = flat_share(blocks) >= IMPULSE_FLAT
     found = (salt + pepper) / max(1, noisy[0].numel())
-    noise = ((torch.minimum(salt, pepper) >= 2) & (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
-             & (inside >= DRAWING_SHARE) & (found >= IMPULSE_DENSITY[0] / 4))
+    both = (torch.minimum(salt, pepper) >= 2) & (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
+    # a page mostly white (or black) shows one kind, the background's opposite, at the higher
+    # rate: the other hides in thin strokes (dark specks on a dark background are a pattern)
+    wide = torch.where(salt_room >= pepper_room, salt_rate, pepper_rate)
+    narrow = torch.where(salt_room >= pepper_room, pepper_rate, salt_rate)
+    one_kind = page & (torch.minimum(salt_room, pepper_room) < IMPULSE_ROOM) & (wide >= narrow)
+    if bool(one_kind.any()):  # ... and scattered, as noise is: a dot grid fills few rows and columns
+        one_kind &= _scattered(b[keep], y[keep], x[keep], len(noisy), h) & _scattered(b[keep], x[keep], y[keep], len(noisy), w)
+    noise = (both | one_kind) & ((inside >= DRAWING_SHARE) | page) & (found >= IMPULSE_DENSITY[0] / 4)
     keep &= noise[b]
     drop = ~keep
     mask[b[drop], c[drop], y[drop], x[drop]] = False
     return mask
+
+
+def _scattered(image: torch.Tensor, line: torch.Tensor, along: torch.Tensor, batch: int, lines: int) -> torch.Tensor:
+    """``(B,)`` bool: whether the points ``(line, along)`` of each image fill at least half as many
+    of its ``lines`` rows (or columns) as as many points placed at random would."""
+    found = torch.bincount(image, minlength=batch).float()
+    filled = torch.zeros(batch, lines, dtype=torch.bool, device=line.device)
+    filled[image, line] = True
+    expected = lines * (1 - (1 - 1 / lines) ** found)
+    return filled.sum(1).float() >= 0.5 * expected
 
 
 def auto_blend(

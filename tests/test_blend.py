@@ -192,6 +192,24 @@ def test_impulse_mask_leaves_lights_dots_and_drawings_alone(case: str) -> None:
     assert impulse_mask(x, y).any() == (case != "drawing")
 
 
+def test_impulse_mask_on_a_page_takes_scattered_pepper_but_no_dot_grid_or_dark_specks() -> None:
+    page = torch.ones(1, 3, 96, 96)
+    page[:, :, 40:42, 8:88] = 0.0  # a 2-px black rule: no impulse
+    y = torch.full_like(page, 0.9)  # a model that moves everything
+    grid = page.clone()
+    grid[:, :, 2::8, 2::8] = 0.0  # a regular grid of 1-px dots on a white page
+    assert not impulse_mask(grid, y).any()
+    scattered = page.clone()
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 96, 150), rng.integers(0, 96, 150)
+    scattered[:, :, ys, xs] = 0.0  # pepper at random: salt would not show on white
+    found = impulse_mask(scattered, y)
+    assert found.any() and not found[:, :, 40:42, 8:88].any()
+    dark = torch.full((1, 3, 96, 96), 40 / 255)  # the dark scene of benchmarks/impulse.py: lights and specks
+    dark[:, :, 3::9, 5::11], dark[:, :, 7::13, 2::7] = 1.0, 0.0
+    assert not impulse_mask(dark, y).any()
+
+
 def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_density() -> None:
     x = torch.full((2, 1, 100, 100), 0.5)
     y = torch.full_like(x, 0.4)
@@ -300,3 +318,56 @@ def test_a_float_input_a_hair_outside_the_range_comes_back_inside_at_any_strengt
     for strength in ("auto", 0.5, 1.0):
         out = den(ramp, strength=strength)
         assert out.min() >= 0.0 and out.max() <= 1.0, (strength, out.min(), out.max())
+
+
+def _coloured_page() -> np.ndarray:
+    """A clean screen capture: red and blue anti-aliased text, a green 1-px frame, a gray bar."""
+    import cv2
+
+    page = np.full((192, 256, 3), 255, np.uint8)
+    for i, colour in enumerate([(0, 0, 200), (200, 0, 0), (0, 0, 200), (40, 40, 40)]):
+        cv2.putText(page, "Ready: car bus 42", (6, 30 + 36 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
+    cv2.rectangle(page, (2, 2), (253, 160), (0, 128, 0), 1)
+    page[168:] = (235, 235, 235)
+    return page
+
+
+def test_flat_and_palette_shares_tell_a_drawing_from_noise_and_a_gradient() -> None:
+    import cv2
+
+    from cvdenoise.blend import FLAT_SHARE, PALETTE_SHARE, flat_share, palette_share
+
+    as_tensor = lambda a: torch.from_numpy(a / 255.0).permute(2, 0, 1)[None]  # noqa: E731
+    page = _coloured_page()
+    assert flat_share(as_tensor(page))[0] >= FLAT_SHARE and palette_share(as_tensor(page))[0] >= PALETTE_SHARE
+    assert flat_share(as_tensor(add_noise(page, 1)))[0] < 0.1  # one level of noise leaves no flat block
+    ramp = np.repeat(np.linspace(60, 200, 256)[None, :, None], 192, 0).repeat(3, 2).round().astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", ramp, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    blocky = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)  # flat 8×8 blocks on many levels
+    assert ok and flat_share(as_tensor(blocky))[0] >= FLAT_SHARE and palette_share(as_tensor(blocky))[0] < PALETTE_SHARE
+    assert flat_share(torch.zeros(2, 3, 1, 5)).tolist() == [0.0, 0.0]
+    assert palette_share(torch.zeros(1, 1, 0, 4)).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("weights", ["fast", "default"])
+def test_auto_leaves_a_clean_coloured_screen_capture_alone(weights: str, request: pytest.FixtureRequest) -> None:
+    # coloured strokes were smoothed at s = 1 (the red-text page of benchmarks/drawings.py came back at 33 dB)
+    den = request.getfixturevalue(weights)
+    page = _coloured_page()
+    assert np.array_equal(den(page), page) and den.last_strength == [0.0]
+    noisy = add_noise(page, 15)
+    out = den(noisy)
+    assert den.last_strength == [1.0] and psnr(out, page) > psnr(noisy, page) + 2  # noise: still denoised
+
+
+def test_auto_takes_salt_and_pepper_off_a_page(fast: cvdenoise.Denoiser) -> None:
+    # a white page shows pepper only (salt hides in the thin strokes): it was left untouched
+    import cv2
+
+    page = np.full((192, 256, 3), 255, np.uint8)
+    for i in range(5):
+        cv2.putText(page, "salt and pepper 123", (6, 30 + 34 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    for density in (0.005, 0.03):
+        noisy = _salt_and_pepper(page, density)
+        out = fast(noisy)
+        assert psnr(out, page) > psnr(noisy, page) + 3, density
