@@ -24,13 +24,20 @@ Also public (each imported on first use):
 The command line is ``cvdenoise --help`` (``python -m cvdenoise``).
 """
 
+from typing import TYPE_CHECKING
+
 from . import _env  # noqa: F401  (environment switches before third-party imports)
-from .denoiser import Denoiser, load
-from .video import FrameFilter
+
+if TYPE_CHECKING:  # imported on first use below: `cvdenoise --help` and `--version` need no torch
+    from .denoiser import Denoiser, load
+    from .video import FrameFilter
 
 __version__ = "0.1.0"
 
 __all__ = ["Denoiser", "FrameFilter", "load", "__version__"]
+
+# the public names, by module; imported on first use (`cvdenoise.load`, `from cvdenoise import load`)
+_PUBLIC = {"Denoiser": "denoiser", "load": "denoiser", "FrameFilter": "video"}
 
 # submodules reachable as attributes after a plain ``import cvdenoise`` (``cvdenoise.export.to_onnx``),
 # imported on first use: they pull in optional or heavy dependencies (onnx, torchvision, ultralytics)
@@ -41,12 +48,16 @@ _SUBMODULES = frozenset({
 
 
 def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+        globals()[name] = value  # once: later lookups are plain attribute reads
+        return value
+    if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({n for n in globals() if not n.startswith("_") or n.startswith("__")} | _SUBMODULES)
+    return sorted({n for n in globals() if not n.startswith("_") or n.startswith("__")} | _SUBMODULES | set(_PUBLIC))

@@ -72,16 +72,6 @@ def low_bit_message(who: str, what: str = "image") -> str:
             "or pass floats in [0, 1]")
 
 
-def path_argument(value: str) -> str:
-    """argparse ``type=`` for a path: refuses an empty string, which would mean the working folder
-    (an unset shell variable: ``cvdenoise denoise "$SRC" -o "$DST"``)."""
-    if not value:
-        import argparse
-
-        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
-    return value
-
-
 def is_real(value: object) -> TypeGuard[numbers.Real]:
     """A real number (Python or numpy int/float), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

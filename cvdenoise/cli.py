@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
-from ._checks import path_argument
 
 __all__ = ["main", "build_parser"]
 
@@ -57,10 +56,12 @@ def _unit_float(value: str) -> float:
 
 
 def _strength(value: str) -> float | str:
+    if value == "auto":  # (the default: no import of the blending code, torch, for a usage error)
+        return value
     from .blend import check_strength
 
     try:
-        return check_strength(value if value == "auto" else float(value))
+        return check_strength(float(value))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}") from None
 
@@ -350,7 +351,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def path_argument(value: str) -> str:
+    """argparse ``type=`` for a path: refuses an empty string, which would mean the working folder
+    (an unset shell variable: ``cvdenoise denoise "$SRC" -o "$DST"``)."""
+    if not value:
+        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
+    return value
+
+
+
+def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
+    """The ``cvdenoise`` argument parser. ``train_options=False`` leaves the ``train`` subcommand's
+    options out (they import the training code: albumentations, scipy) for a command line that
+    does not train: :func:`main` builds it so, and ``--help``/``--version`` need no torch."""
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="cvdenoise", description="Learned image/video denoising for computer vision.")
@@ -406,9 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("train", help="train a model on clean images (or procedural dead leaves)")
-    from .train import add_arguments
+    if train_options:
+        from .train import add_arguments
 
-    add_arguments(p)
+        add_arguments(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("export", help="export weights to ONNX or TorchScript, verified against PyTorch")
@@ -554,8 +568,14 @@ def _process_settings() -> Iterator[None]:
                 sys.stdout, sys.stderr = found["streams"]
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word not starting with ``-``), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(train_options=_command(argv) == "train").parse_args(argv)
     with _process_settings():
         return _run(args)
 

@@ -72,3 +72,20 @@ def test_import_cvdenoise_leaves_training_only_dependencies_alone() -> None:
     code = "import sys, cvdenoise; cvdenoise.FrameFilter; print('albumentations' in sys.modules, 'cvdenoise.degrade' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_cli_help_and_usage_errors_import_no_torch() -> None:
+    """`cvdenoise --help` took 2.5–3.4 s and 700 MB: the package imported torch, and the parser
+    the training code (albumentations, scipy). Only a command that runs (or `train`) loads them."""
+    code = ("import sys, contextlib, io\nfrom cvdenoise.cli import main\n"
+            "for argv in (['--help'], ['--version'], ['denoise', '--help'], ['video']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "        try:\n            main(argv)\n        except SystemExit:\n            pass\n"
+            "print(*(m in sys.modules for m in ('torch', 'albumentations', 'cvdenoise.train')))\n"
+            "import cvdenoise\nprint(cvdenoise.load.__module__, cvdenoise.FrameFilter.__name__, 'load' in dir(cvdenoise))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["False False False", "cvdenoise.denoiser FrameFilter True"]
+    from cvdenoise.cli import build_parser
+
+    train = build_parser().parse_args(["train", "--steps", "3"])  # the full parser still knows train's options
+    assert train.steps == 3
