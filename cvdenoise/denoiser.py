@@ -1109,7 +1109,8 @@ def load(
     elif strength == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
         # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
         _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
-                               "the repository's benchmarks/strength.py --calibrate fits one)")
+                               "benchmarks/strength.py --calibrate of the source repository, not installed "
+                               "with the package, fits one)")
     return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
 
 

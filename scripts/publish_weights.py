@@ -17,15 +17,19 @@ noise only) as ``weights/NAME.safetensors``, with its training record.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import torch
 
 from cvdenoise.model import CONFIGS, DenoiseAutoencoder
 from cvdenoise.weights import color_to_gray, load_model, save_weights
 
-HERE = Path(__file__).resolve().parent.parent / "weights"
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "weights"
+#: a card's ``recipe_doc``: RECIPE.md beside the card (weights/ in the repository, cvdenoise/_weights/ installed)
+RECIPE_DOC = "RECIPE.md"
 TRAINING_DATA = (
     "OpenCV sample photos (Debian package opencv-doc 4.6.0, examples/data){extra}; every 10th file held "
     "out for validation; downscaled ×{downscale:g}, plus {dead_leaves:g} % procedural dead-leaves images; degradations: "
@@ -96,9 +100,11 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     sibling = Path(init).with_suffix(".json")
     if sibling.is_file():  # a run folder's card (or the shipped card when --init weights/<name>...)
         record = json.loads(sibling.read_text()).get("training", {})
-        if record.get("recipe") == recipe:  # this very run, already published: keep its history
+        # (compared as published: a shipped card's paths are portable, a run card's may not be)
+        if _portable_recipe(record.get("recipe")) == _portable_recipe(recipe):  # this very run, already published
             return record.get("previous_stage")
-        if shipped and "previous_stage" not in record and shipped.get("recipe") == record.get("recipe"):
+        if (shipped and "previous_stage" not in record
+                and _portable_recipe(shipped.get("recipe")) == _portable_recipe(record.get("recipe"))):
             return shipped  # that run is the shipped model: its card keeps the earlier stages too
         if "previous_stage" not in record and record.get("recipe"):
             earlier = _previous_stage(str(record["recipe"].get("name") or name), record["recipe"], depth + 1)
@@ -108,6 +114,45 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
     return shipped
 
 
+def _portable_path(value: str) -> str:
+    """``value`` as a published card records it: no path of the machine a run was made on.
+
+    A relative path stays as it is; an absolute one becomes relative to the repository or the
+    working folder when it lies inside them, else only its last part (the run's or data folder's name).
+    """
+    if PureWindowsPath(value).is_absolute() and not os.path.isabs(value):  # C:\... seen on POSIX
+        return PureWindowsPath(value).name
+    expanded = os.path.expanduser(value)
+    if not os.path.isabs(expanded):
+        return value
+    path = Path(expanded).resolve()
+    for base in (ROOT, Path.cwd()):
+        try:
+            return path.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def _portable_recipe(recipe: dict | None) -> dict | None:
+    """``recipe`` with every path value (``out``, ``folders``, ``init``, ...) made portable."""
+    if not isinstance(recipe, dict):
+        return recipe
+    return {k: _portable_path(v) if isinstance(v, str)
+            else [_portable_path(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+            for k, v in recipe.items()}
+
+
+def _make_portable(stage: dict | None) -> None:
+    """Make the recipe paths of ``stage`` and of every earlier stage nested in it portable, in place."""
+    while stage:
+        if "recipe" in stage:
+            stage["recipe"] = _portable_recipe(stage["recipe"])
+        if "recipe_doc" in stage:
+            stage["recipe_doc"] = RECIPE_DOC
+        stage = stage.get("previous_stage")
+
+
 def _storage(model: DenoiseAutoencoder) -> torch.dtype:
     """float16 files for the ``default``-size models (half the download; < 0.01 dB change)."""
     return torch.float16 if model.config.widths == CONFIGS["default"].widths else torch.float32
@@ -115,7 +160,8 @@ def _storage(model: DenoiseAutoencoder) -> torch.dtype:
 
 def _complete_training_record(name: str, training: dict) -> None:
     """Fill a run card's ``training`` in place: data text, the record of the stage it started
-    from (``previous_stage``), a pointer to RECIPE.md."""
+    from (``previous_stage``), a pointer to RECIPE.md; paths of the build machine are left out
+    (``_portable_path``)."""
     recipe = training.get("recipe", {})
     if recipe and "loss" not in recipe:  # runs started before --loss existed used this loss
         recipe["loss"] = "log-charbonnier"
@@ -124,7 +170,8 @@ def _complete_training_record(name: str, training: dict) -> None:
     if previous is not None:  # fine-tuned: keep the record of the stage before
         training["previous_stage"] = previous
     _rewrite_data_lines(training.get("previous_stage"))
-    training["recipe_doc"] = "weights/RECIPE.md"
+    _make_portable(training)
+    training["recipe_doc"] = RECIPE_DOC
 
 
 def publish(runs: Path) -> None:

@@ -75,3 +75,31 @@ def test_data_lines_of_the_whole_history_follow_their_recipes(pw):
     assert "plus 5 % procedural" in cpu["data"] and "'sensor'" in cpu["data"] and "high-resolution" in cpu["data"]
     assert "plus 30 % procedural" in gpu["data"] and "'mixed'" in gpu["data"] and gpu["data"] != stale
     assert oldest["data"] == "a record without the run's arguments"
+
+
+def test_published_cards_record_no_paths_of_the_build_machine(pw, tmp_path, monkeypatch):
+    """Absolute paths of the machine a run was made on (``/work/runs/...``, an extracted data
+    folder) become relative to the working folder, or only the folder's name, when published."""
+    monkeypatch.chdir(tmp_path)
+    earlier = {"recipe": {"out": "/elsewhere/runs/s6/color-fast", "folders": ["/tmp/x/usr/share/examples/data"],
+                          "init": None, "steps": 1}, "recipe_doc": "weights/RECIPE.md"}
+    _card(pw.HERE / "color-fast.json", earlier)
+    recipe = {"name": "color-fast", "out": str(tmp_path / "runs" / "ft"), "folders": [".gpudata/photos", "/data/extra"],
+              "init": "color-fast", "steps": 2, "device": "cpu"}
+    training = {"recipe": recipe}
+    pw._complete_training_record("color-fast", training)
+    assert training["recipe"] == {**recipe, "out": "runs/ft", "folders": [".gpudata/photos", "extra"]}
+    assert training["previous_stage"]["recipe"]["out"] == "color-fast"
+    assert training["previous_stage"]["recipe"]["folders"] == ["data"]
+    assert training["recipe_doc"] == "RECIPE.md" and "recipe_doc" not in training["previous_stage"]
+    assert '"/' not in json.dumps(training)
+
+
+def test_republishing_a_run_with_absolute_paths_still_finds_its_history(pw, tmp_path):
+    """The shipped card holds the portable form of the run's recipe; publishing the same run card
+    (absolute paths) again must not nest the shipped card in itself."""
+    first = {"recipe": _recipe("color-fast", None, 0)}
+    this = {**_recipe("color-fast", str(pw.HERE / "color-fast.safetensors"), 1), "out": "/elsewhere/runs/ft"}
+    _card(pw.HERE / "color-fast.json", {"recipe": pw._portable_recipe(this), "previous_stage": first})
+    assert pw._portable_recipe(this)["out"] == "ft"
+    assert pw._previous_stage("color-fast", this) == first
