@@ -6,6 +6,7 @@ import numbers
 from typing import TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 #: float images may overshoot ``[0, 1]`` by this much (rounding in the caller's pipeline)
@@ -130,3 +131,14 @@ def check_array_dtype(dtype: np.dtype) -> None:
     """``TypeError`` unless ``dtype`` is one a numpy image may have: uint8, uint16 or float."""
     if dtype not in (np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
         raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float (16/32/64 bit) in [0,1]")
+
+
+def from_float(image: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
+    """float ``[0, 1]`` → ``dtype`` (rounded and clipped for integer types)."""
+    dtype = np.dtype(dtype)
+    x = np.clip(image, 0.0, 1.0)
+    if dtype == np.uint8:
+        return np.rint(x * 255.0).astype(np.uint8)
+    if dtype == np.uint16:
+        return np.rint(x * 65535.0).astype(np.uint16)
+    return x.astype(dtype, copy=False)

@@ -24,9 +24,8 @@ from typing import Callable, Sequence
 
 import albumentations as A
 import numpy as np
-import numpy.typing as npt
 
-from ._checks import check_float_range, is_integer
+from ._checks import check_float_range, from_float, is_integer
 
 __all__ = [
     "DegradationConfig",
@@ -306,17 +305,6 @@ def to_float(image: np.ndarray) -> np.ndarray:
     if np.issubdtype(image.dtype, np.floating):
         return image.astype(np.float32, copy=False)
     raise TypeError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
-
-
-def from_float(image: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
-    """float ``[0, 1]`` → ``dtype`` (rounded and clipped for integer types)."""
-    dtype = np.dtype(dtype)
-    x = np.clip(image, 0.0, 1.0)
-    if dtype == np.uint8:
-        return np.rint(x * 255.0).astype(np.uint8)
-    if dtype == np.uint16:
-        return np.rint(x * 65535.0).astype(np.uint16)
-    return x.astype(dtype, copy=False)
 
 
 def _uniform(rng: np.random.Generator, r: Range) -> float:

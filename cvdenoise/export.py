@@ -241,7 +241,7 @@ def _weights_digest(model: DenoiseAutoencoder) -> str:
 def _copy_model(model: DenoiseAutoencoder) -> DenoiseAutoencoder:
     """A fresh copy of ``model`` (so ``.half()`` does not touch the fp32 reference)."""
     twin = blank_model(model.config)
-    twin.load_state_dict(model.state_dict())
+    twin.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()}, assign=True)
     return twin.eval()
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from ._progress import progress_bar
 
-from ._checks import is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
+from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
@@ -235,7 +235,6 @@ class FrameFilter:
                     strengths[i] = self.denoiser.last_strength[k]  # the denoiser's own ("auto": per frame)
                 continue
             # gated: denoise in float, so the removed residual is not rounded, then blend
-            from .degrade import from_float  # (here: degrade imports albumentations, which only this needs)
             xf = x.float() / (255.0 if arr.dtype == np.uint8 else 65535.0)
             yf = self.denoiser(xf, channel_order="bgr", strength=1.0)  # the gate is the blend
             # on the blocks the auto rule reads too: within 0.1 level of the whole frame's value, 8–40× cheaper

@@ -69,7 +69,8 @@ def test_every_public_module_is_reachable_and_dir_shows_no_private_names() -> No
 def test_import_cvdenoise_leaves_training_only_dependencies_alone() -> None:
     """`import cvdenoise` (the CLI, FrameFilter, every DataLoader worker) pulled in albumentations,
     which only training and the degradations need: +0.65 s and +36 MB per process."""
-    code = "import sys, cvdenoise; cvdenoise.FrameFilter; print('albumentations' in sys.modules, 'cvdenoise.degrade' in sys.modules)"
+    code = ("import sys, numpy as np, cvdenoise; ff = cvdenoise.FrameFilter('fast', gate=True); ff(np.zeros((32, 32, 3), np.uint8)); "
+            "print('albumentations' in sys.modules, 'cvdenoise.degrade' in sys.modules)")  # the gated path too (0.4 s on frame 1)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
