@@ -117,6 +117,8 @@ class FrameFilter:
             and is not smoothed.
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights`` (then
             ``weights``, ``device`` and ``half`` are not used and ``load_kwargs`` are refused).
+        max_history: keep only the last this many :class:`FrameInfo` records in ``history``
+            (``None``, the default: every frame since :meth:`reset`).
         **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
             ``runtime="onnxruntime"``, …).
 
@@ -125,9 +127,10 @@ class FrameFilter:
     codec) is denoised by the
     gray model on its luma and returned with three equal planes, so it stays gray.
 
-    ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for all frames since
-    the last :meth:`reset` (one small record per frame: reset it now and then on an endless
-    live stream).
+    ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for the frames since
+    the last :meth:`reset`, in order: all of them, or the last ``max_history`` (one small record
+    per frame, about 230 bytes: bound it on an endless live stream; ``history.clear()`` empties it
+    and leaves the temporal state and the frame numbering alone).
 
     Example:
         >>> import numpy as np
@@ -145,8 +148,12 @@ class FrameFilter:
         temporal: float = 0.0,
         temporal_threshold: float = DEFAULT_THRESHOLD,
         denoiser: Denoiser | None = None,
+        max_history: int | None = None,
         **load_kwargs: object,
     ) -> None:
+        if max_history is not None and (not is_integer(max_history) or max_history < 1):
+            raise ValueError(f"max_history must be None or a positive integer, got {max_history!r}")
+        self.max_history = None if max_history is None else int(max_history)
         if denoiser is not None and load_kwargs:  # they would be silently ignored
             raise TypeError(f"FrameFilter: {', '.join(sorted(load_kwargs))} has no effect with denoiser=; "
                             "pass it to cvdenoise.load() when building that Denoiser")
@@ -169,6 +176,7 @@ class FrameFilter:
         else:
             self.gate = None
         self.history: list[FrameInfo] = []
+        self._frames = 0  # frames since reset(): the next FrameInfo.index
         self._warned_depth = False  # the low-bit-depth uint16 warning: once per filter
 
     def reset(self) -> None:
@@ -176,6 +184,7 @@ class FrameFilter:
         self.smoother.reset()
         self._smoothed_gray = None
         self.history.clear()
+        self._frames = 0
 
     @property
     def info(self) -> FrameInfo | None:
@@ -262,8 +271,10 @@ class FrameFilter:
                 else:
                     out[i] = self.smoother(o)
         ms = (time.perf_counter() - t0) * 1e3 / max(1, len(frames))
-        n0 = len(self.history)
+        n0, self._frames = self._frames, self._frames + len(frames)
         self.history.extend(FrameInfo(n0 + k, sigmas[k], strengths[k], ms) for k in range(len(frames)))
+        if self.max_history is not None and len(self.history) > self.max_history:
+            del self.history[: len(self.history) - self.max_history]
         return out
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 4) -> Iterator[np.ndarray]:
@@ -559,8 +570,8 @@ def denoise_video(
     only: an odd width or height loses its last column or row (pixels keep their coordinates; a
     ``UserWarning`` says so). ``dst`` is written whole or not at all (an existing file is
     replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
-    no temporal state or history carried over from an earlier clip). Returns the per-frame
-    :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
+    no temporal state or history carried over from an earlier clip; its ``max_history`` waits
+    until the clip's end). Returns the per-frame :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
     which is left out, the numbers skip it rather than shift).
     """
     frames, fps, size, count = read_video(src)
@@ -571,9 +582,13 @@ def denoise_video(
             numbers.append(getattr(frames, "index", len(numbers)))  # (any iterator of frames: in order)
             yield f
 
-    with video_writer(src, dst, fps, size, codec) as write:
-        frame_filter.reset()
-        for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
-            write(f)
+    bound, frame_filter.max_history = frame_filter.max_history, None  # every record of the clip is returned
+    try:
+        with video_writer(src, dst, fps, size, codec) as write:
+            frame_filter.reset()
+            for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
+                write(f)
+    finally:
+        frame_filter.max_history = bound
     warn_if_truncated(src, dst, len(frame_filter.history), count)
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]

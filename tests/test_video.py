@@ -679,3 +679,28 @@ def test_dropping_a_part_read_video_releases_it_at_once(tmp_path: Path) -> None:
         assert open_handles() == 0
     finally:
         gc.enable()
+
+
+def test_max_history_bounds_the_records_and_keeps_the_numbering(tmp_path: Path, fast: cvdenoise.Denoiser) -> None:
+    # history grew by a record per frame forever; clearing it restarted FrameInfo.index at 0
+    from cvdenoise.video import denoise_video
+
+    f = FrameFilter(denoiser=fast, max_history=3, temporal=0.5)
+    frames = [add_noise(np.full((32, 48, 3), 100 + 10 * i, np.uint8), 10, seed=i) for i in range(7)]
+    for frame in frames[:2]:
+        f(frame)
+    list(f.stream(frames[2:], batch_size=2))
+    assert [i.index for i in f.history] == [4, 5, 6] and f.info is not None and f.info.index == 6
+    f.history.clear()  # the records only: numbering (and the temporal state) go on
+    f(frames[0])
+    assert [i.index for i in f.history] == [7]
+    f.reset()
+    f(frames[0])
+    assert [i.index for i in f.history] == [0]
+    src = tmp_path / "clip.avi"
+    _write_video(src, frames)
+    infos = denoise_video(src, tmp_path / "out.avi", f, progress=False)  # a file: every record returned
+    assert [i.index for i in infos] == list(range(7)) and f.max_history == 3
+    for bad in (0, -1, 2.5, "3"):
+        with pytest.raises(ValueError, match="max_history"):
+            FrameFilter(denoiser=fast, max_history=bad)  # type: ignore[arg-type]
