@@ -62,9 +62,10 @@ _Array = TypeVar("_Array", bound=np.ndarray)  # the caller's array type (dtype, 
 _Tensor = TypeVar("_Tensor", bound=torch.Tensor)  # the caller's tensor type (tv_tensors.Image) comes back
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset as DicomDataset  # optional dependency: for the type only
-#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray in either byte order):
-#: denoised as the numpy array they hold and returned as a PIL image of the same mode.
-PIL_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N")
+#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray in either byte order,
+#: and 32-bit integer ``I`` holding 16-bit values, as Pillow < 10 opens 16-bit PNGs): denoised as
+#: the numpy array they hold (``I``: as uint16) and returned as a PIL image of the same mode.
+PIL_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def _pil_hint(image: PIL.Image.Image) -> str:
@@ -605,7 +606,17 @@ class Denoiser:
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
             check_pil_mode(image)
-            pixels = self(np.asarray(image), channel_order="rgb", strength=s)
+            pixels = np.asarray(image)
+            if image.mode == "I":  # 32-bit integers: 16-bit data (Pillow < 10 opens a 16-bit PNG so)
+                if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
+                    raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
+                                     "only 16-bit data (0..65535) is supported; scale it into that range or pass "
+                                     "a float32 array in [0, 1]")
+                out16 = self(pixels.astype(np.uint16), channel_order="rgb", strength=s)
+                result = PIL.Image.fromarray(out16.astype(np.int32))  # mode "I"
+                result.info.update(image.info)
+                return result
+            pixels = self(pixels, channel_order="rgb", strength=s)
             if image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
                 result = PIL.Image.frombytes(image.mode, image.size, pixels.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
             else:
