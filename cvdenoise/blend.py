@@ -55,6 +55,11 @@ FLAT_SHARE = 0.6
 #: (a smooth gradient compressed to flat JPEG blocks has many levels: no drawing)
 PALETTE_SHARE = 0.8
 PALETTE_COLOURS = 4
+#: ... and under this share of its non-flat blocks inside an area of non-flat ones (its four
+#: neighbours non-flat): strokes are thin (text, charts, a screen capture: 0.01–0.19; large bold
+#: text up to 0.46), while a noisy object or photo on an exactly flat field (a CT slice's air, a
+#: letterboxed frame) reads 0.66–0.92
+DRAWING_ROUGH = 0.5
 #: impulses are looked for in images with DRAWING_SHARE of their values inside (0, 1), or a page
 #: with this share of flat blocks left between them (dithered and bilevel images have few)
 IMPULSE_FLAT = 0.3
@@ -197,13 +202,27 @@ def flat_share(x: torch.Tensor) -> torch.Tensor:
     capture. Noise, even of one 8-bit level, leaves almost none (0.01 at σ = 1 on a white page,
     channels independent); photographs have few (0–0.2 clean, up to about 0.5 heavily
     JPEG-compressed). ``0`` for an image under 2 pixels across."""
-    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-    if not (h and w):
+    flat = _flat_blocks(x)
+    if not flat[0].numel():
         return torch.zeros(len(x), device=x.device)
+    return flat.flatten(1).float().mean(1)
+
+
+def _flat_blocks(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H//2, W//2)`` bool: which ``2×2`` blocks of ``(B,C,H,W)`` images are exactly flat."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     v = x[..., :h, :w]
     a = v[..., 0::2, 0::2]
-    flat = (a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])
-    return flat.all(1).flatten(1).float().mean(1)
+    return ((a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])).all(1)
+
+
+def _rough_share(flat: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the non-flat blocks of ``(B,h,w)`` flat-block maps whose four neighbours
+    are non-flat too: inside an area of detail or noise rather than along a thin stroke."""
+    rough = ~flat
+    p = torch.nn.functional.pad(rough[:, None].float(), (1, 1, 1, 1))[:, 0].bool()  # outside: flat
+    inner = rough & p[:, :-2, 1:-1] & p[:, 2:, 1:-1] & p[:, 1:-1, :-2] & p[:, 1:-1, 2:]
+    return inner.flatten(1).sum(1).float() / rough.flatten(1).sum(1).clamp_min(1).float()
 
 
 def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tensor:
@@ -224,9 +243,14 @@ def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tens
 def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
     drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)  # black and white
-    flat = (flat_share(x) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours
+    blocks = _flat_blocks(x)
+    if not blocks[0].numel():
+        return drawing
+    flat = (blocks.flatten(1).float().mean(1) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours ...
     if bool(flat.any()):
-        drawing[flat] = palette_share(x[flat.to(x.device)]).to(removed.device) >= PALETTE_SHARE
+        on_device = flat.to(x.device)
+        thin = _rough_share(blocks[on_device]) < DRAWING_ROUGH  # ... in thin strokes, not a noisy object on a flat field
+        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & thin).to(removed.device)
     return drawing
 
 

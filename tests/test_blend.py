@@ -371,3 +371,19 @@ def test_auto_takes_salt_and_pepper_off_a_page(fast: cvdenoise.Denoiser) -> None
         noisy = _salt_and_pepper(page, density)
         out = fast(noisy)
         assert psnr(out, page) > psnr(noisy, page) + 3, density
+
+
+def test_auto_denoises_a_noisy_photo_on_an_exactly_flat_field(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    # a letterboxed (or picture-in-picture) frame, a CT slice's air: mostly exactly flat, on a few
+    # values, but what is not flat is a noisy area, not thin strokes: no drawing
+    from cvdenoise.blend import FLAT_SHARE, flat_share
+
+    clean = np.zeros((360, 640, 3), np.uint8)
+    clean[120:248, 256:384] = clean_rgb[:128, :128]
+    noisy = clean.copy()
+    noisy[120:248, 256:384] = add_noise(clean_rgb[:128, :128], 20)
+    assert flat_share(torch.from_numpy(noisy).permute(2, 0, 1)[None] / 255.0)[0] >= FLAT_SHARE
+    out = fast(noisy)
+    assert fast.last_strength[0] > 0.9
+    box = (slice(120, 248), slice(256, 384))
+    assert psnr(out[box], clean[box]) > psnr(noisy[box], clean[box]) + 3
