@@ -219,3 +219,12 @@ def test_built_sdist_and_wheel_carry_licence_tests_examples_and_recipe(tmp_path:
         assert f"{dist_info}/licenses/LICENSE" in names
         assert "cvdenoise/_weights/RECIPE.md" in names and "cvdenoise/_weights/color-fast.json" in names
         assert "License-File: LICENSE" in whl.read(f"{dist_info}/METADATA").decode()
+
+
+def test_the_version_is_the_same_in_the_package_and_its_metadata() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    import cvdenoise
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert cvdenoise.__version__ == declared
