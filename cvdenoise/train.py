@@ -512,7 +512,7 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
     if cfg.init and state is None:  # where a fine-tune starts: the --init weights on the validation pairs
         init_psnr = validate()
         log.write(json.dumps({"step": 0, "val_psnr": init_psnr, "init": cfg.init, "time": time.time()}) + "\n")
-        tqdm.write(f"step 0 (the --init weights): val PSNR {init_psnr:.2f} dB ({init_psnr - val_input_psnr:+.2f} dB over the input)")
+        tqdm.write(f"step 0 (the --init weights): val PSNR {init_psnr:.2f} dB ({init_psnr - val_input_psnr:+.2f} dB vs the input)")
 
     # the first n_cpu crops of a batch are degraded by the albumentations chain (data workers),
     # the rest by the batched torch chain on the training device (a GPU outruns the workers)
@@ -609,7 +609,7 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
                 v = validate()
                 log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
                 log.flush()
-                tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - val_input_psnr:+.2f} dB over the input)")
+                tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - val_input_psnr:+.2f} dB vs the input)")
                 export("", v)
                 validated = True  # (at once: an interrupt during the copy below must not replace this card)
                 if cfg.keep_exports:

@@ -466,7 +466,7 @@ def test_validation_leaves_out_pairs_the_preset_left_clean(tmp_path: Path, capsy
     out = capsys.readouterr()
     head = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[1])
     assert 0 < head["val_pairs"] < 32 and head["val_input_psnr"] < 60  # identity pairs (100 dB) left out
-    assert f"validation: {head['val_pairs']} degraded pairs" in out.out + out.err and "over the input" in out.out + out.err
+    assert f"validation: {head['val_pairs']} degraded pairs" in out.out + out.err and "dB vs the input" in out.out + out.err
 
 
 def test_python_m_cvdenoise_train_is_the_cli() -> None:
