@@ -16,8 +16,9 @@ there only for an image with JPEG's 8×8 block grid (:func:`grid_blockiness`): a
 smooth background reads 0 as well and keeps the rule's own strength. ``a, b, k``
 are fitted per model on its training photos (``python benchmarks/strength.py --calibrate``) and
 stored in the model card as ``auto_strength``; weights without one keep the full output. A
-clean drawing (text, line art: few values strictly between black and white, and a finest-scale
-energy far above σ_r) gets ``s = 0``: what the model removed there is anti-aliasing.
+clean drawing gets ``s = 0``: what the model removed there is anti-aliasing (:func:`is_drawing`:
+black and white — few values strictly between black and white, and a finest-scale energy far
+above σ_r — or on a few exactly flat colours, in thin strokes: text, charts, screen captures).
 
 Salt-and-pepper noise is taken apart from that rule, which reads noise where the input is not
 clipped and so does not see it: :func:`impulse_mask` finds the values at full black or white that
@@ -121,10 +122,9 @@ class StrengthRule:
     def __call__(self, noisy: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
         """``(B,)`` float32 strengths for ``(B,C,H,W)`` float images in ``[0,1]`` (input, plain model output).
 
-        A clean drawing — text, line art, a screen capture: under :data:`DRAWING_SHARE` of its
-        values strictly inside ``(0, 1)`` and a finest-scale level over :data:`DRAWING_RATIO`
-        times σ_r — gets ``0``: what the model removed there is the strokes' anti-aliasing, not
-        noise (noise itself moves most values off 0 and full scale).
+        A clean drawing (:func:`is_drawing`: black and white, or on a few exactly flat colours
+        in thin strokes — text, line art, a screen capture, a chart) gets ``0``: what the model
+        removed there is the strokes' anti-aliasing, not noise.
         """
         x, y = subsample_blocks(noisy.float()), subsample_blocks(denoised.float())
         removed = residual_sigma(x, y)
@@ -185,11 +185,17 @@ def grid_blockiness(x: torch.Tensor, block: int = 8) -> torch.Tensor:
 
 def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor:
     """``(B,)`` bool: which images of ``(B,C,H,W)`` float ``noisy`` in ``[0,1]`` are clean
-    drawings — text, line art, a screen capture — given what a model removed from each
-    (``removed_sigma``, :func:`~cvdenoise.noise.residual_sigma`, 8-bit units): under
-    :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)`` and a finest-scale level
-    over :data:`DRAWING_RATIO` times ``removed_sigma``. What a model removes there is the
-    strokes' anti-aliasing, not noise (noise moves most values off 0 and full scale)."""
+    drawings — text, line art, a screen capture, a chart — given what a model removed from each
+    (``removed_sigma``, :func:`~cvdenoise.noise.residual_sigma`, 8-bit units). Either black and
+    white: under :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)`` and a
+    finest-scale level over :data:`DRAWING_RATIO` times ``removed_sigma`` (noise moves most values
+    off 0 and full scale). Or on a few flat colours, whatever they are: at least
+    :data:`FLAT_SHARE` of the 2×2 blocks exactly flat (:func:`flat_share`; noise of one level
+    leaves almost none), :data:`PALETTE_SHARE` of each channel's values among its
+    :data:`PALETTE_COLOURS` most common ones (:func:`palette_share`: not a smooth gradient
+    compressed to flat JPEG blocks) and under :data:`DRAWING_ROUGH` of the non-flat blocks inside
+    a non-flat area (thin strokes, not a noisy photo on a flat field). What a model removes there
+    is the strokes' anti-aliasing, not noise."""
     x = subsample_blocks(noisy.float())
     level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros(len(x))
     assert isinstance(level, torch.Tensor)
