@@ -39,7 +39,7 @@ from typing import Any, Mapping
 import torch
 
 from ._checks import is_real
-from .noise import estimate_sigma, residual_sigma, subsample_blocks
+from .noise import estimate_sigma, flat_blocks, flat_pixels, residual_sigma, subsample_blocks
 
 __all__ = ["StrengthRule", "auto_blend", "check_strength", "grid_blockiness", "flat_share", "impulse_mask", "is_drawing", "mix",
            "palette_share"]
@@ -55,12 +55,16 @@ FLAT_SHARE = 0.6
 #: ... with at least this share of each channel's values among its PALETTE_COLOURS most common ones
 #: (a smooth gradient compressed to flat JPEG blocks has many levels: no drawing)
 PALETTE_SHARE = 0.8
-PALETTE_COLOURS = 4
-#: ... and under this share of its non-flat blocks inside an area of non-flat ones (its four
-#: neighbours non-flat): strokes are thin (text, charts, a screen capture: 0.01–0.19; large bold
-#: text up to 0.46), while a noisy object or photo on an exactly flat field (a CT slice's air, a
-#: letterboxed frame) reads 0.66–0.92
-DRAWING_ROUGH = 0.5
+PALETTE_COLOURS = 8
+#: ... and under this share of the pixels off its flat blocks strict local extrema (brighter or
+#: darker than their four neighbours, in the channel mean): anti-aliased strokes change
+#: monotonically across (text, charts, screen captures: 0–0.10), while noise or a photograph on an
+#: exactly flat field (a letterboxed frame, a CT slice's air, small noisy objects) reads 0.17–0.4
+DRAWING_EXTREMA = 0.15
+#: ... and under this share of the pairs of neighbouring flat blocks a small step apart (1–10
+#: levels): flat colours meet at strokes, while a smooth gradient, clean or compressed to flat JPEG
+#: blocks, steps from block to block (drawings: 0–0.003; gradients: 0.06–0.33)
+DRAWING_STEPS = 0.02
 #: impulses are looked for in images with DRAWING_SHARE of their values inside (0, 1), or a page
 #: with this share of flat blocks left between them (dithered and bilevel images have few)
 IMPULSE_FLAT = 0.3
@@ -139,7 +143,7 @@ class StrengthRule:
             s = self.strength_for(removed, torch.where(smooth, torch.full_like(level, math.inf), level))
         else:
             s = self.strength_for(removed, level)
-        return torch.where(_drawing(x, removed, level), torch.zeros_like(s), s)
+        return torch.where(_drawing(x, removed, level, noisy), torch.zeros_like(s), s)
 
     def to_card(self) -> dict[str, float]:
         """The ``auto_strength`` entry of a model card."""
@@ -180,7 +184,7 @@ def grid_blockiness(x: torch.Tensor, block: int = 8) -> torch.Tensor:
     step = 0.5 / 255
     across_columns = (luma[..., 1:] - luma[..., :-1]).abs() > step
     across_rows = ((luma[:, 1:] - luma[:, :-1]).abs() > step).transpose(1, 2)
-    return (ratio(across_columns) + ratio(across_rows)) / 2
+    return torch.minimum(ratio(across_columns), ratio(across_rows))  # a block grid shows both ways
 
 
 def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor:
@@ -193,13 +197,15 @@ def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor
     :data:`FLAT_SHARE` of the 2×2 blocks exactly flat (:func:`flat_share`; noise of one level
     leaves almost none), :data:`PALETTE_SHARE` of each channel's values among its
     :data:`PALETTE_COLOURS` most common ones (:func:`palette_share`: not a smooth gradient
-    compressed to flat JPEG blocks) and under :data:`DRAWING_ROUGH` of the non-flat blocks inside
-    a non-flat area (thin strokes, not a noisy photo on a flat field). What a model removes there
-    is the strokes' anti-aliasing, not noise."""
+    compressed to flat JPEG blocks) and under :data:`DRAWING_EXTREMA` of the other pixels local
+    extrema (anti-aliased strokes, not noise or a photo on a flat field; read on a centre crop of
+    at most :data:`BLOCKINESS_CROP` pixels a side) and under :data:`DRAWING_STEPS` of the
+    neighbouring flat blocks a small step apart (no smooth gradient, clean or compressed to flat
+    JPEG blocks). What a model removes there is the strokes' anti-aliasing, not noise."""
     x = subsample_blocks(noisy.float())
     level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros(len(x))
     assert isinstance(level, torch.Tensor)
-    return _drawing(x, removed_sigma, level.to(removed_sigma.device))
+    return _drawing(x, removed_sigma, level.to(removed_sigma.device), noisy)
 
 
 def flat_share(x: torch.Tensor) -> torch.Tensor:
@@ -208,27 +214,44 @@ def flat_share(x: torch.Tensor) -> torch.Tensor:
     capture. Noise, even of one 8-bit level, leaves almost none (0.01 at σ = 1 on a white page,
     channels independent); photographs have few (0–0.2 clean, up to about 0.5 heavily
     JPEG-compressed). ``0`` for an image under 2 pixels across."""
-    flat = _flat_blocks(x)
+    flat = flat_blocks(x)
     if not flat[0].numel():
         return torch.zeros(len(x), device=x.device)
     return flat.flatten(1).float().mean(1)
 
 
-def _flat_blocks(x: torch.Tensor) -> torch.Tensor:
-    """``(B, H//2, W//2)`` bool: which ``2×2`` blocks of ``(B,C,H,W)`` images are exactly flat."""
-    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-    v = x[..., :h, :w]
-    a = v[..., 0::2, 0::2]
-    return ((a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])).all(1)
+def _extrema_share(x: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the pixels of ``(B,C,H,W)`` images outside exactly flat 2×2 blocks that are
+    strict local extrema of the channel mean (above or below all four neighbours, which are not
+    all equal: a lone dot on a flat field is no noise), on a centre crop of at most
+    :data:`BLOCKINESS_CROP` pixels a side: few along anti-aliased strokes, about 0.2–0.4 in noise
+    or a photograph."""
+    h, w = x.shape[-2:]
+    y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
+    crop = x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP].float()
+    if crop.shape[-1] < 3 or crop.shape[-2] < 3:
+        return torch.zeros(len(x), device=x.device)
+    luma = crop.mean(1)
+    c = luma[:, 1:-1, 1:-1]
+    sides = (luma[:, :-2, 1:-1], luma[:, 2:, 1:-1], luma[:, 1:-1, :-2], luma[:, 1:-1, 2:])
+    peak = (c > sides[0]) & (c > sides[1]) & (c > sides[2]) & (c > sides[3])
+    pit = (c < sides[0]) & (c < sides[1]) & (c < sides[2]) & (c < sides[3])
+    dot = (sides[0] == sides[1]) & (sides[1] == sides[2]) & (sides[2] == sides[3])  # a lone dot on a flat field
+    off = ~flat_pixels(crop)[:, 0, 1:-1, 1:-1]
+    return ((peak | pit) & ~dot & off).flatten(1).sum(1).float() / off.flatten(1).sum(1).clamp_min(1).float()
 
 
-def _rough_share(flat: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` share of the non-flat blocks of ``(B,h,w)`` flat-block maps whose four neighbours
-    are non-flat too: inside an area of detail or noise rather than along a thin stroke."""
-    rough = ~flat
-    p = torch.nn.functional.pad(rough[:, None].float(), (1, 1, 1, 1))[:, 0].bool()  # outside: flat
-    inner = rough & p[:, :-2, 1:-1] & p[:, 2:, 1:-1] & p[:, 1:-1, :-2] & p[:, 1:-1, 2:]
-    return inner.flatten(1).sum(1).float() / rough.flatten(1).sum(1).clamp_min(1).float()
+def _stepped_share(x: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the pairs of side-by-side flat blocks (``flat``: :func:`flat_blocks` of
+    ``x``) whose values differ by a small step, 1–10 8-bit levels in some channel."""
+    a = x[..., : flat.shape[-2] * 2 : 2, : flat.shape[-1] * 2 : 2]
+    small = pairs = torch.zeros(len(x), device=x.device)
+    for d in (-1, -2):  # across columns, then across rows
+        step = (a.narrow(d, 1, a.shape[d] - 1) - a.narrow(d, 0, a.shape[d] - 1)).abs().amax(1)
+        both = flat.narrow(d, 1, flat.shape[d] - 1) & flat.narrow(d, 0, flat.shape[d] - 1)
+        small = small + (both & (step > 0.5 / 255) & (step < 10.5 / 255)).flatten(1).sum(1)
+        pairs = pairs + both.flatten(1).sum(1)
+    return small / pairs.clamp_min(1)
 
 
 def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tensor:
@@ -246,17 +269,19 @@ def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tens
     return share.reshape(b, c).amin(1)
 
 
-def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+    """is_drawing on ``x`` (the :func:`~cvdenoise.noise.subsample_blocks` of ``full``)."""
     inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
     drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)  # black and white
-    blocks = _flat_blocks(x)
+    blocks = flat_blocks(x)
     if not blocks[0].numel():
         return drawing
     flat = (blocks.flatten(1).float().mean(1) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours ...
     if bool(flat.any()):
         on_device = flat.to(x.device)
-        thin = _rough_share(blocks[on_device]) < DRAWING_ROUGH  # ... in thin strokes, not a noisy object on a flat field
-        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & thin).to(removed.device)
+        strokes = _extrema_share(full[on_device.to(full.device)]).to(x.device) < DRAWING_EXTREMA  # ... in strokes, not noise
+        unstepped = _stepped_share(x[on_device], blocks[on_device]) < DRAWING_STEPS  # ... no gradient
+        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & strokes & unstepped).to(removed.device)
     return drawing
 
 
@@ -270,16 +295,16 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     Isolated values only: the core of text, a 1-pixel line or a highlight on a cup rim has a
     neighbour nearly as dark or bright and is never taken for noise. And only images that hold
     salt *and* pepper, at about the same density where each can be seen (salt where values are
-    below 3/4 of the range, pepper where they are above 1/4), in all at least a quarter of the
+    more than ``alike`` below full scale, pepper where they are more than ``alike`` above 0),
+    scattered as noise is (they fill at least half the rows and columns that as many random
+    points would: a regular pattern of lights and specks does not), in all at least a quarter of the
     ramp's start (:data:`IMPULSE_DENSITY`), and that are no black-and-white drawings (at least
     :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)``, or a page:
     :data:`IMPULSE_FLAT` of its 2×2 blocks flat, :func:`flat_share`): one-pixel stars or lights
     on a dark scene, a dithered or bilevel image are left to the strength rule. A page that is
     mostly white (or black) shows one kind only — pepper on white; salt hides in the thin strokes —
     so there one kind is enough where the other has under :data:`IMPULSE_ROOM` of the values to
-    show on, if it is the kind found at the higher rate and its impulses are scattered as noise is
-    (they fill at least half the rows and columns that as many random points would: a dot grid
-    does not).
+    show on, if it is the kind found at the higher rate (scattered too: a dot grid is not).
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
@@ -307,7 +332,8 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
     blocks = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
     part = blocks.flatten(1)
-    salt_room, pepper_room = (part < 0.75).float().mean(1), (part > 0.25).float().mean(1)
+    # where each kind can show: values it differs from by more than `alike` (its visibility test)
+    salt_room, pepper_room = (part < 1 - alike).float().mean(1), (part > alike).float().mean(1)
     salt_rate = salt / (salt_room * noisy[0].numel()).clamp_min(1)  # salt shows where values are darker ...
     pepper_rate = pepper / (pepper_room * noisy[0].numel()).clamp_min(1)  # ... pepper where brighter
     inside = ((part > 0) & (part < 1)).float().mean(1)
@@ -319,18 +345,20 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     wide = torch.where(salt_room >= pepper_room, salt_rate, pepper_rate)
     narrow = torch.where(salt_room >= pepper_room, pepper_rate, salt_rate)
     one_kind = page & (torch.minimum(salt_room, pepper_room) < IMPULSE_ROOM) & (wide >= narrow)
-    if bool(one_kind.any()):  # ... and scattered, as noise is: a dot grid fills few rows and columns
-        one_kind &= _scattered(b[keep], y[keep], x[keep], len(noisy), h) & _scattered(b[keep], x[keep], y[keep], len(noisy), w)
     noise = (both | one_kind) & ((inside >= DRAWING_SHARE) | page) & (found >= IMPULSE_DENSITY[0] / 4)
+    if bool(noise.any()):  # and scattered, as noise is: a grid of dots, lights or specks fills few rows and columns
+        pixel = torch.unique((b[keep] * h + y[keep]) * w + x[keep])  # one point per pixel, whatever its channels
+        pb, py, px = pixel // (h * w), pixel // w % h, pixel % w
+        noise &= _scattered(pb, py, len(noisy), h) & _scattered(pb, px, len(noisy), w)
     keep &= noise[b]
     drop = ~keep
     mask[b[drop], c[drop], y[drop], x[drop]] = False
     return mask
 
 
-def _scattered(image: torch.Tensor, line: torch.Tensor, along: torch.Tensor, batch: int, lines: int) -> torch.Tensor:
-    """``(B,)`` bool: whether the points ``(line, along)`` of each image fill at least half as many
-    of its ``lines`` rows (or columns) as as many points placed at random would."""
+def _scattered(image: torch.Tensor, line: torch.Tensor, batch: int, lines: int) -> torch.Tensor:
+    """``(B,)`` bool: whether the points on rows (or columns) ``line`` of each image fill at least
+    half as many of its ``lines`` rows (columns) as as many points placed at random would."""
     found = torch.bincount(image, minlength=batch).float()
     filled = torch.zeros(batch, lines, dtype=torch.bool, device=line.device)
     filled[image, line] = True

@@ -139,8 +139,11 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
     """Noise standard deviation that a denoiser removed, in 8-bit units (0–255 scale).
 
     The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
-    channel, averaged. Give it float images (a denoiser's float output) rather than rounded
-    integers: rounding quantises the median to steps of 1.5 levels.
+    channel, averaged, over the pixels of ``noisy`` that can hold noise: not clipped (at 0 or
+    full scale) and not in an exactly flat 2×2 block (a flat background, which a model leaves
+    alone: a noisy thumbnail on a flat page would otherwise read as clean), unless no pixel is
+    left. Give it float images (a denoiser's float output) rather than rounded integers:
+    rounding quantises the median to steps of 1.5 levels.
 
     Args:
         noisy: as :func:`estimate_sigma`.
@@ -155,6 +158,8 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
         raise ValueError(f"noisy and denoised differ in shape: {tuple(noisy.shape)} vs {tuple(denoised.shape)}")
     r = x - y.to(x.device)
     keep = _unclipped(x)
+    detail = keep & ~flat_pixels(x)
+    keep = torch.where(detail.flatten(1).any(1)[:, None, None, None], detail, keep)  # per image
     med = _masked_median(r, keep)
     mad = _masked_median((r - med[..., None, None]).abs(), keep)
     sigma = mad.mean(1) * _MAD_TO_SIGMA * 255.0
@@ -221,6 +226,22 @@ def _haar_ll_hh(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Orthonormal Haar low-pass and diagonal bands of ``(B,C,H,W)`` (even ``H, W``)."""
     a, b, c, d = x[..., 0::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 0::2], x[..., 1::2, 1::2]
     return (a + b + c + d) / 2, (a - b - c + d) / 2
+
+
+def flat_blocks(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H//2, W//2)`` bool: which ``2×2`` blocks of ``(B,C,H,W)`` images (on the even grid)
+    have their four values exactly equal in every channel — a drawing's or a screen's flat
+    background; noise, even of one 8-bit level, leaves almost none."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    v = x[..., :h, :w]
+    a = v[..., 0::2, 0::2]
+    return ((a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])).all(1)
+
+
+def flat_pixels(x: torch.Tensor) -> torch.Tensor:
+    """``(B,1,H,W)`` bool: the pixels of :func:`flat_blocks` (a last odd row/column: not flat)."""
+    f = flat_blocks(x).repeat_interleave(2, 1).repeat_interleave(2, 2)[:, None]
+    return torch.nn.functional.pad(f, (0, x.shape[-1] - f.shape[-1], 0, x.shape[-2] - f.shape[-2]))
 
 
 def _blocks_unclipped(x: torch.Tensor) -> torch.Tensor:

@@ -210,14 +210,26 @@ def test_impulse_mask_on_a_page_takes_scattered_pepper_but_no_dot_grid_or_dark_s
     assert not impulse_mask(dark, y).any()
 
 
+def _isolated_points(n: int, size: int, seed: int = 0) -> list[tuple[int, int]]:
+    """``n`` random pixels of a ``size × size`` image, no two of them neighbours: scattered as
+    impulse noise is, each isolated."""
+    rng, taken = np.random.default_rng(seed), np.zeros((size + 2, size + 2), bool)
+    points: list[tuple[int, int]] = []
+    while len(points) < n:
+        r, c = (int(v) for v in rng.integers(0, size, 2))
+        if not taken[r:r + 3, c:c + 3].any():
+            taken[r + 1, c + 1] = True
+            points.append((r, c))
+    return points
+
+
 def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_density() -> None:
     x = torch.full((2, 1, 100, 100), 0.5)
     y = torch.full_like(x, 0.4)
     x[0, 0, 10, 10], x[0, 0, 60, 70] = 0.0, 1.0  # image 0: two impulses in 10 000 values ...
     x[0, 0, 30, 30], x[0, 0, 80, 20] = 0.0, 1.0  # ... and two more
-    ys = torch.arange(0, 100, 3)
-    x[1, 0, ys[:, None], ys[None, :34:3]] = 1.0  # image 1: 34 × 12 = 408 isolated impulses (4 %) ...
-    x[1, 0, ys[::2, None], ys[None, :34:3]] = 0.0  # ... half of them pepper
+    for k, (r, c) in enumerate(_isolated_points(408, 100)):  # image 1: 408 isolated impulses (4 %) ...
+        x[1, 0, r, c] = float(k % 2)  # ... half of them pepper
     out, used, found = auto_blend(x, y, torch.tensor([0.0, 0.2]))
     assert found.tolist() == [4, 408]
     assert float(used[0]) == 0.0 and float(used[1]) == 1.0  # 4 % is above the ramp's top
@@ -227,8 +239,8 @@ def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_dens
     lo, hi = IMPULSE_DENSITY  # halfway up the ramp
     x2 = torch.full((1, 1, 200, 200), 0.5)
     n = round((lo + hi) / 2 * x2.numel())
-    idx = torch.arange(n) * 3
-    x2[0, 0, (idx // 198) * 3 % 198, idx % 198] = (torch.arange(n) % 2).float()  # salt and pepper
+    for k, (r, c) in enumerate(_isolated_points(n, 200)):
+        x2[0, 0, r, c] = float(k % 2)  # salt and pepper
     _, used2, found2 = auto_blend(x2, torch.full_like(x2, 0.5), torch.zeros(1))
     assert int(found2) == n and float(used2) == pytest.approx(0.5, abs=0.02)
     # no impulses: a new tensor with the rule's blend
@@ -387,3 +399,37 @@ def test_auto_denoises_a_noisy_photo_on_an_exactly_flat_field(fast: cvdenoise.De
     assert fast.last_strength[0] > 0.9
     box = (slice(120, 248), slice(256, 384))
     assert psnr(out[box], clean[box]) > psnr(noisy[box], clean[box]) + 3
+
+
+def test_auto_on_flat_fields_salt_and_pepper_tiny_objects_thumbnails_and_cartoons(fast: cvdenoise.Denoiser) -> None:
+    """Cases an outside check found: salt and pepper on a dark-gray page stayed (the rates were
+    read where each kind can show only on a 1/4-3/4 split), small noisy objects on black and a
+    noisy thumbnail on a flat gray page counted as clean (a drawing, and σ_r read 0 over the flat
+    field), and a clean six-colour cartoon was changed."""
+    import cv2
+
+    ui = np.full((192, 256, 3), 30, np.uint8)  # a dark-mode screen
+    for i in range(6):
+        cv2.putText(ui, "The quick brown fox 0123", (8, 24 + 28 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (230, 230, 230), 1, cv2.LINE_AA)
+    noisy = _salt_and_pepper(ui, 0.03)
+    assert psnr(fast(noisy), ui) > psnr(noisy, ui) + 6 and fast.last_strength == [1.0]
+    rng = np.random.default_rng(1)
+    tiles, inside = np.zeros((192, 256, 3), np.uint8), np.zeros((192, 256), bool)
+    for _ in range(10):  # ten noisy 10-px objects on exact black
+        y, x = (int(v) for v in rng.integers(0, 180, 2))
+        tiles[y:y + 10, x:x + 10] = rng.integers(60, 200, 3)
+        inside[y:y + 10, x:x + 10] = True
+    noisy_tiles = tiles.copy()
+    noisy_tiles[inside] = add_noise(tiles, 25)[inside]
+    fast(noisy_tiles)
+    assert fast.last_strength[0] > 0.9
+    page = np.full((192, 256, 3), 40, np.uint8)  # a noisy thumbnail on a flat gray page
+    page[20:84, 150:214] = add_noise(np.full((64, 64, 3), 150, np.uint8), 25)
+    assert residual_sigma(page, cv2.GaussianBlur(page, (5, 5), 0)) > 10  # the flat field is not read
+    fast(page)
+    assert fast.last_strength[0] > 0.9
+    cartoon = np.full((192, 256, 3), (90, 160, 220), np.uint8)
+    for k, colour in enumerate([(250, 200, 40), (240, 160, 120), (60, 140, 60), (200, 40, 40), (120, 60, 160), (250, 250, 250)]):
+        cv2.ellipse(cartoon, (30 + 40 * k, 60 + 15 * k), (25, 18), 15 * k, 0, 360, colour, -1, cv2.LINE_AA)
+        cv2.ellipse(cartoon, (30 + 40 * k, 60 + 15 * k), (25, 18), 15 * k, 0, 360, (15, 15, 15), 2, cv2.LINE_AA)
+    assert np.array_equal(fast(cartoon), cartoon) and fast.last_strength == [0.0]
