@@ -53,7 +53,7 @@ DRAWING_RATIO = 8.0
 #: 0.72–0.96; clean photos: 0–0.19, JPEG q40 photos up to 0.52; noise of σ = 1 level: 0.01)
 FLAT_SHARE = 0.6
 #: ... with at least this share of each channel's values among its PALETTE_COLOURS most common ones
-#: (a smooth gradient compressed to flat JPEG blocks has many levels: no drawing)
+#: (a photograph on a flat field, a smooth gradient: many levels)
 PALETTE_SHARE = 0.8
 PALETTE_COLOURS = 8
 #: ... and under this share of the pixels off its flat blocks strict local extrema (brighter or
@@ -257,9 +257,9 @@ def _stepped_share(x: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
 def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tensor:
     """``(B,)`` share of the values of ``(B,C,H,W)`` images that equal one of the ``colours`` most
     common values of their channel, the least such share over the channels: near 1 for a drawing
-    on a few flat colours (the benchmark's text pages, screen capture and chart: 0.86–0.98), low
-    for a photograph (0.05–0.2) and for a smooth gradient, even one compressed to flat 8×8 JPEG
-    blocks (its many levels)."""
+    on a few flat colours (the benchmark's text pages, screen capture and chart: 0.86–0.98 with
+    four colours), low for a photograph (0.05–0.2 with four) and for a smooth gradient (its many
+    levels)."""
     b, c = x.shape[:2]
     flat = x.reshape(b * c, -1)
     if not flat.shape[1]:
