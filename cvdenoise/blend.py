@@ -65,6 +65,11 @@ DRAWING_EXTREMA = 0.15
 #: levels): flat colours meet at strokes, while a smooth gradient, clean or compressed to flat JPEG
 #: blocks, steps from block to block (drawings: 0–0.003; gradients: 0.06–0.33)
 DRAWING_STEPS = 0.02
+#: ... and under this share of the pixels off its flat blocks more than 2 pixels from any flat one:
+#: anti-aliasing is 1–2 pixels wide (clean drawings: 0–0.30, most under 0.2), while blur (σ 0.7:
+#: 0.27–0.72) or JPEG ringing (0.3–0.95) spread the strokes, which the model then sharpens or
+#: deblocks
+DRAWING_SPREAD = 0.3
 #: impulses are looked for in images with DRAWING_SHARE of their values inside (0, 1), or a page
 #: with this share of flat blocks left between them (dithered and bilevel images have few)
 IMPULSE_FLAT = 0.3
@@ -201,7 +206,9 @@ def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor
     extrema (anti-aliased strokes, not noise or a photo on a flat field; read on a centre crop of
     at most :data:`BLOCKINESS_CROP` pixels a side) and under :data:`DRAWING_STEPS` of the
     neighbouring flat blocks a small step apart (no smooth gradient, clean or compressed to flat
-    JPEG blocks). What a model removes there is the strokes' anti-aliasing, not noise."""
+    JPEG blocks) and under :data:`DRAWING_SPREAD` of the other pixels more than 2 pixels from a flat
+    block (sharp: not blurred or JPEG-compressed, which the model sharpens or deblocks). What a
+    model removes there is the strokes' anti-aliasing, not noise."""
     x = subsample_blocks(noisy.float())
     level = estimate_sigma(x) if x.shape[-1] >= 2 and x.shape[-2] >= 2 else torch.zeros(len(x))
     assert isinstance(level, torch.Tensor)
@@ -239,6 +246,19 @@ def _extrema_share(x: torch.Tensor) -> torch.Tensor:
     dot = (sides[0] == sides[1]) & (sides[1] == sides[2]) & (sides[2] == sides[3])  # a lone dot on a flat field
     off = ~flat_pixels(crop)[:, 0, 1:-1, 1:-1]
     return ((peak | pit) & ~dot & off).flatten(1).sum(1).float() / off.flatten(1).sum(1).clamp_min(1).float()
+
+
+def _spread_share(x: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the pixels of ``(B,C,H,W)`` images outside exactly flat 2×2 blocks that lie
+    more than 2 pixels from any flat block's pixel, on a centre crop of at most
+    :data:`BLOCKINESS_CROP` pixels a side: anti-aliased strokes are 1–2 pixels wide, blurred or
+    JPEG-compressed ones wider."""
+    h, w = x.shape[-2:]
+    y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
+    flat = flat_pixels(x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP]).float()
+    near = torch.nn.functional.max_pool2d(flat, 5, stride=1, padding=2) > 0
+    off = flat == 0
+    return (off & ~near).flatten(1).sum(1).float() / off.flatten(1).sum(1).clamp_min(1).float()
 
 
 def _stepped_share(x: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
@@ -281,7 +301,8 @@ def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor, full: 
         on_device = flat.to(x.device)
         strokes = _extrema_share(full[on_device.to(full.device)]).to(x.device) < DRAWING_EXTREMA  # ... in strokes, not noise
         unstepped = _stepped_share(x[on_device], blocks[on_device]) < DRAWING_STEPS  # ... no gradient
-        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & strokes & unstepped).to(removed.device)
+        sharp = _spread_share(full[on_device.to(full.device)]).to(x.device) < DRAWING_SPREAD  # ... not blurred or JPEG
+        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & strokes & unstepped & sharp).to(removed.device)
     return drawing
 
 
@@ -295,16 +316,18 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     Isolated values only: the core of text, a 1-pixel line or a highlight on a cup rim has a
     neighbour nearly as dark or bright and is never taken for noise. And only images that hold
     salt *and* pepper, at about the same density where each can be seen (salt where values are
-    more than ``alike`` below full scale, pepper where they are more than ``alike`` above 0),
+    more than ``alike`` — or a quarter of the range — below full scale, pepper where they are as
+    far above 0),
     scattered as noise is (they fill at least half the rows and columns that as many random
     points would: a regular pattern of lights and specks does not), in all at least a quarter of the
     ramp's start (:data:`IMPULSE_DENSITY`), and that are no black-and-white drawings (at least
     :data:`DRAWING_SHARE` of their values strictly inside ``(0, 1)``, or a page:
     :data:`IMPULSE_FLAT` of its 2×2 blocks flat, :func:`flat_share`): one-pixel stars or lights
     on a dark scene, a dithered or bilevel image are left to the strength rule. A page that is
-    mostly white (or black) shows one kind only — pepper on white; salt hides in the thin strokes —
-    so there one kind is enough where the other has under :data:`IMPULSE_ROOM` of the values to
-    show on, if it is the kind found at the higher rate (scattered too: a dot grid is not).
+    mostly white shows pepper only — salt hides in the thin strokes — so there pepper is enough
+    where salt has under :data:`IMPULSE_ROOM` of the values to show on, if pepper is found at the
+    higher rate (scattered too: a dot grid is not); on a black page lone white points may be stars,
+    and salt alone never counts.
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
@@ -333,18 +356,28 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     blocks = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
     part = blocks.flatten(1)
     # where each kind can show: values it differs from by more than `alike` (its visibility test)
-    salt_room, pepper_room = (part < 1 - alike).float().mean(1), (part > alike).float().mean(1)
-    salt_rate = salt / (salt_room * noisy[0].numel()).clamp_min(1)  # salt shows where values are darker ...
-    pepper_rate = pepper / (pepper_room * noisy[0].numel()).clamp_min(1)  # ... pepper where brighter
+    def rates(margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Salt and pepper per value where each can show — salt on values more than ``margin``
+        below full scale, pepper on values more than ``margin`` above 0 — and salt's room."""
+        salt_room, pepper_room = (part < 1 - margin).float().mean(1), (part > margin).float().mean(1)
+        return (salt / (salt_room * noisy[0].numel()).clamp_min(1),
+                pepper / (pepper_room * noisy[0].numel()).clamp_min(1), salt_room)
+
     inside = ((part > 0) & (part < 1)).float().mean(1)
     page = flat_share(blocks) >= IMPULSE_FLAT
     found = (salt + pepper) / max(1, noisy[0].numel())
-    both = (torch.minimum(salt, pepper) >= 2) & (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
-    # a page mostly white (or black) shows one kind, the background's opposite, at the higher
-    # rate: the other hides in thin strokes (dark specks on a dark background are a pattern)
-    wide = torch.where(salt_room >= pepper_room, salt_rate, pepper_rate)
-    narrow = torch.where(salt_room >= pepper_room, pepper_rate, salt_rate)
-    one_kind = page & (torch.minimum(salt_room, pepper_room) < IMPULSE_ROOM) & (wide >= narrow)
+    both = torch.minimum(salt, pepper) >= 2
+    alike_at = torch.zeros_like(both)
+    # where each kind shows lies between `alike` (its isolation test: a dark-gray page shows pepper)
+    # and a quarter of the range (the model must move it too: on a dark sky it hardly moves pepper)
+    for margin in (alike, 0.25):
+        salt_rate, pepper_rate, salt_room = rates(margin)
+        alike_at |= torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate)
+    both &= alike_at
+    salt_rate, pepper_rate, salt_room = rates(alike)
+    # a mostly white page shows pepper only, at the higher rate: salt hides in its thin strokes (on a
+    # black page lone white points may be stars: salt alone is never enough)
+    one_kind = page & (salt_room < IMPULSE_ROOM) & (pepper_rate >= salt_rate)  # pepper on a white page
     noise = (both | one_kind) & ((inside >= DRAWING_SHARE) | page) & (found >= IMPULSE_DENSITY[0] / 4)
     if bool(noise.any()):  # and scattered, as noise is: a grid of dots, lights or specks fills few rows and columns
         pixel = torch.unique((b[keep] * h + y[keep]) * w + x[keep])  # one point per pixel, whatever its channels
