@@ -76,6 +76,8 @@ IMPULSE_FLAT = 0.3
 #: on such a page, one kind of impulse is enough where the other has under this share of the
 #: values to show on (salt on a white page shows on its strokes only)
 IMPULSE_ROOM = 0.25
+#: ... and only from this many pepper values on (ten RGB pixels: two dots on a clean icon are no noise)
+IMPULSE_PAGE_VALUES = 30
 #: an impulse is a value at 0 or full scale the model moved by more than this (fraction of the range) ...
 IMPULSE_MOVED = 0.1
 #: ... with no neighbour within this of it ...
@@ -175,9 +177,8 @@ def grid_blockiness(x: torch.Tensor, block: int = 8) -> torch.Tensor:
     cropped JPEG). A share, not a size, of steps: a few strong edges in one phase (a photo pasted
     on a smooth background) do not make a grid. At most :data:`BLOCKINESS_CROP` rows and columns
     are read: a centre crop."""
-    b, _, h, w = x.shape
-    y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
-    luma = x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP].float().mean(1)  # (B,h,w)
+    b = len(x)
+    luma = _centre_crop(x).float().mean(1)  # (B,h,w)
 
     def ratio(moved: torch.Tensor) -> torch.Tensor:  # (B, lines, n): whether position i → i + 1 steps
         n = moved.shape[-1] // block * block
@@ -189,7 +190,7 @@ def grid_blockiness(x: torch.Tensor, block: int = 8) -> torch.Tensor:
     step = 0.5 / 255
     across_columns = (luma[..., 1:] - luma[..., :-1]).abs() > step
     across_rows = ((luma[:, 1:] - luma[:, :-1]).abs() > step).transpose(1, 2)
-    return torch.minimum(ratio(across_columns), ratio(across_rows))  # a block grid shows both ways
+    return (ratio(across_columns) + ratio(across_rows)) / 2
 
 
 def is_drawing(noisy: torch.Tensor, removed_sigma: torch.Tensor) -> torch.Tensor:
@@ -227,37 +228,36 @@ def flat_share(x: torch.Tensor) -> torch.Tensor:
     return flat.flatten(1).float().mean(1)
 
 
-def _extrema_share(x: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` share of the pixels of ``(B,C,H,W)`` images outside exactly flat 2×2 blocks that are
-    strict local extrema of the channel mean (above or below all four neighbours, which are not
-    all equal: a lone dot on a flat field is no noise), on a centre crop of at most
-    :data:`BLOCKINESS_CROP` pixels a side: few along anti-aliased strokes, about 0.2–0.4 in noise
-    or a photograph."""
+def _centre_crop(x: torch.Tensor) -> torch.Tensor:
+    """The centre of ``(B,C,H,W)`` images, at most :data:`BLOCKINESS_CROP` pixels a side (a view)."""
     h, w = x.shape[-2:]
     y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
-    crop = x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP].float()
+    return x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP]
+
+
+def _extrema_share(crop: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the pixels of ``(B,C,H,W)`` float images outside exactly flat 2×2 blocks
+    (``flat``: their :func:`~cvdenoise.noise.flat_pixels`) that are strict local extrema of the
+    channel mean (above or below all four neighbours, which are not all equal: a lone dot on a
+    flat field is no noise): few along anti-aliased strokes, about 0.2–0.4 in noise or a photograph."""
     if crop.shape[-1] < 3 or crop.shape[-2] < 3:
-        return torch.zeros(len(x), device=x.device)
+        return torch.zeros(len(crop), device=crop.device)
     luma = crop.mean(1)
     c = luma[:, 1:-1, 1:-1]
     sides = (luma[:, :-2, 1:-1], luma[:, 2:, 1:-1], luma[:, 1:-1, :-2], luma[:, 1:-1, 2:])
     peak = (c > sides[0]) & (c > sides[1]) & (c > sides[2]) & (c > sides[3])
     pit = (c < sides[0]) & (c < sides[1]) & (c < sides[2]) & (c < sides[3])
     dot = (sides[0] == sides[1]) & (sides[1] == sides[2]) & (sides[2] == sides[3])  # a lone dot on a flat field
-    off = ~flat_pixels(crop)[:, 0, 1:-1, 1:-1]
+    off = ~flat[:, 0, 1:-1, 1:-1]
     return ((peak | pit) & ~dot & off).flatten(1).sum(1).float() / off.flatten(1).sum(1).clamp_min(1).float()
 
 
-def _spread_share(x: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` share of the pixels of ``(B,C,H,W)`` images outside exactly flat 2×2 blocks that lie
-    more than 2 pixels from any flat block's pixel, on a centre crop of at most
-    :data:`BLOCKINESS_CROP` pixels a side: anti-aliased strokes are 1–2 pixels wide, blurred or
-    JPEG-compressed ones wider."""
-    h, w = x.shape[-2:]
-    y0, x0 = max(0, (h - BLOCKINESS_CROP) // 2), max(0, (w - BLOCKINESS_CROP) // 2)
-    flat = flat_pixels(x[..., y0 : y0 + BLOCKINESS_CROP, x0 : x0 + BLOCKINESS_CROP]).float()
-    near = torch.nn.functional.max_pool2d(flat, 5, stride=1, padding=2) > 0
-    off = flat == 0
+def _spread_share(flat: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` share of the pixels outside exactly flat 2×2 blocks (``flat``: ``(B,1,H,W)``
+    :func:`~cvdenoise.noise.flat_pixels`) that lie more than 2 pixels from any flat one:
+    anti-aliased strokes are 1–2 pixels wide, blurred or JPEG-compressed ones wider."""
+    near = torch.nn.functional.max_pool2d(flat.float(), 5, stride=1, padding=2) > 0
+    off = ~flat
     return (off & ~near).flatten(1).sum(1).float() / off.flatten(1).sum(1).clamp_min(1).float()
 
 
@@ -297,12 +297,15 @@ def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor, full: 
     if not blocks[0].numel():
         return drawing
     flat = (blocks.flatten(1).float().mean(1) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours ...
-    if bool(flat.any()):
-        on_device = flat.to(x.device)
-        strokes = _extrema_share(full[on_device.to(full.device)]).to(x.device) < DRAWING_EXTREMA  # ... in strokes, not noise
-        unstepped = _stepped_share(x[on_device], blocks[on_device]) < DRAWING_STEPS  # ... no gradient
-        sharp = _spread_share(full[on_device.to(full.device)]).to(x.device) < DRAWING_SPREAD  # ... not blurred or JPEG
-        drawing[flat] = ((palette_share(x[on_device]) >= PALETTE_SHARE) & strokes & unstepped & sharp).to(removed.device)
+    if bool(flat.any()):  # the pixel statistics, on a full-resolution centre crop of those images
+        crop = _centre_crop(full)[flat.to(full.device)].float()
+        crop_blocks = flat_blocks(crop)
+        pixels = flat_pixels(crop, crop_blocks)
+        strokes = _extrema_share(crop, pixels) < DRAWING_EXTREMA  # ... in strokes, not noise
+        unstepped = _stepped_share(crop, crop_blocks) < DRAWING_STEPS  # ... no gradient
+        sharp = _spread_share(pixels) < DRAWING_SPREAD  # ... not blurred or JPEG
+        drawing[flat] = ((palette_share(x[flat.to(x.device)]).to(crop.device) >= PALETTE_SHARE)
+                         & strokes & unstepped & sharp).to(removed.device)
     return drawing
 
 
@@ -366,18 +369,16 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     inside = ((part > 0) & (part < 1)).float().mean(1)
     page = flat_share(blocks) >= IMPULSE_FLAT
     found = (salt + pepper) / max(1, noisy[0].numel())
-    both = torch.minimum(salt, pepper) >= 2
-    alike_at = torch.zeros_like(both)
     # where each kind shows lies between `alike` (its isolation test: a dark-gray page shows pepper)
     # and a quarter of the range (the model must move it too: on a dark sky it hardly moves pepper)
-    for margin in (alike, 0.25):
-        salt_rate, pepper_rate, salt_room = rates(margin)
-        alike_at |= torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate)
-    both &= alike_at
     salt_rate, pepper_rate, salt_room = rates(alike)
+    quarter_salt, quarter_pepper, _ = rates(0.25)
+    both = (torch.minimum(salt, pepper) >= 2) & (
+        (torch.minimum(salt_rate, pepper_rate) >= 0.25 * torch.maximum(salt_rate, pepper_rate))
+        | (torch.minimum(quarter_salt, quarter_pepper) >= 0.25 * torch.maximum(quarter_salt, quarter_pepper)))
     # a mostly white page shows pepper only, at the higher rate: salt hides in its thin strokes (on a
     # black page lone white points may be stars: salt alone is never enough)
-    one_kind = page & (salt_room < IMPULSE_ROOM) & (pepper_rate >= salt_rate)  # pepper on a white page
+    one_kind = page & (salt_room < IMPULSE_ROOM) & (pepper_rate >= salt_rate) & (pepper >= IMPULSE_PAGE_VALUES)
     noise = (both | one_kind) & ((inside >= DRAWING_SHARE) | page) & (found >= IMPULSE_DENSITY[0] / 4)
     if bool(noise.any()):  # and scattered, as noise is: a grid of dots, lights or specks fills few rows and columns
         pixel = torch.unique((b[keep] * h + y[keep]) * w + x[keep])  # one point per pixel, whatever its channels

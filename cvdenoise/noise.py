@@ -41,6 +41,9 @@ _MAD_TO_SIGMA = 1.0 / 0.6745
 #: how far float images may stray outside ``[0, 1]`` (unclipped synthetic noise); 0–255 floats are refused
 UNCLIPPED_TOL = 0.5
 
+#: residual_sigma leaves exactly flat 2×2 blocks out of images with at least this share of them
+FLAT_MAJORITY = 0.5
+
 #: pixels per channel the noise statistics read at most (pixel blocks on a regular grid beyond it)
 MAX_PIXELS = 1 << 16
 
@@ -140,9 +143,9 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
 
     The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
     channel, averaged, over the pixels of ``noisy`` that can hold noise: not clipped (at 0 or
-    full scale) and not in an exactly flat 2×2 block (a flat background, which a model leaves
-    alone: a noisy thumbnail on a flat page would otherwise read as clean), unless no pixel is
-    left. Give it float images (a denoiser's float output) rather than rounded integers:
+    full scale) and, in an image at least :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly
+    flat, not in those (a flat background, which a model leaves alone: a noisy thumbnail on a
+    flat page would otherwise read as clean), unless no pixel is left. Give it float images (a denoiser's float output) rather than rounded integers:
     rounding quantises the median to steps of 1.5 levels.
 
     Args:
@@ -158,8 +161,11 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
         raise ValueError(f"noisy and denoised differ in shape: {tuple(noisy.shape)} vs {tuple(denoised.shape)}")
     r = x - y.to(x.device)
     keep = _unclipped(x)
-    detail = keep & ~flat_pixels(x)
-    keep = torch.where(detail.flatten(1).any(1)[:, None, None, None], detail, keep)  # per image
+    blocks = flat_blocks(x)
+    if blocks[0].numel():  # mostly flat (a thumbnail on a page): read the rest, where noise can be
+        detail = keep & ~flat_pixels(x, blocks)
+        mostly_flat = blocks.flatten(1).float().mean(1) >= FLAT_MAJORITY
+        keep = torch.where((mostly_flat & detail.flatten(1).any(1))[:, None, None, None], detail, keep)
     med = _masked_median(r, keep)
     mad = _masked_median((r - med[..., None, None]).abs(), keep)
     sigma = mad.mean(1) * _MAD_TO_SIGMA * 255.0
@@ -238,9 +244,10 @@ def flat_blocks(x: torch.Tensor) -> torch.Tensor:
     return ((a == v[..., 0::2, 1::2]) & (a == v[..., 1::2, 0::2]) & (a == v[..., 1::2, 1::2])).all(1)
 
 
-def flat_pixels(x: torch.Tensor) -> torch.Tensor:
-    """``(B,1,H,W)`` bool: the pixels of :func:`flat_blocks` (a last odd row/column: not flat)."""
-    f = flat_blocks(x).repeat_interleave(2, 1).repeat_interleave(2, 2)[:, None]
+def flat_pixels(x: torch.Tensor, blocks: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B,1,H,W)`` bool: the pixels of :func:`flat_blocks` (``blocks``, when already computed;
+    a last odd row/column: not flat)."""
+    f = (flat_blocks(x) if blocks is None else blocks).repeat_interleave(2, 1).repeat_interleave(2, 2)[:, None]
     return torch.nn.functional.pad(f, (0, x.shape[-1] - f.shape[-1], 0, x.shape[-2] - f.shape[-2]))
 
 
