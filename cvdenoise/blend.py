@@ -23,8 +23,10 @@ above σ_r — or on a few exactly flat colours, in thin strokes: text, charts, 
 Salt-and-pepper noise is taken apart from that rule, which reads noise where the input is not
 clipped and so does not see it: :func:`impulse_mask` finds the values at full black or white that
 the model changed by more than a tenth of the range and that no neighbour comes within a tenth
-of the range of (isolated: not a stroke, line or highlight), in images holding both salt and
-pepper that are no drawings, and :func:`auto_blend` takes the model output whole there and
+of the range of (isolated: not a stroke, line or highlight), scattered as noise is (not a
+regular pattern of lights), in images holding both salt and pepper that are no black-and-white
+drawings — or pepper alone on a white page, where salt hides in the strokes — and
+:func:`auto_blend` takes the model output whole there and
 raises the image's strength with their share of the image (``s = 1`` from 0.6 % of the values
 found), so the model's clean-up around denser impulses is kept too
 (``python benchmarks/impulse.py`` measures it).
@@ -73,8 +75,8 @@ DRAWING_SPREAD = 0.3
 #: impulses are looked for in images with DRAWING_SHARE of their values inside (0, 1), or a page
 #: with this share of flat blocks left between them (dithered and bilevel images have few)
 IMPULSE_FLAT = 0.3
-#: on such a page, one kind of impulse is enough where the other has under this share of the
-#: values to show on (salt on a white page shows on its strokes only)
+#: on such a page pepper alone is enough where salt has under this share of the values to show on
+#: (a white page: salt shows on its strokes only)
 IMPULSE_ROOM = 0.25
 #: ... and only from this many pepper values on (ten RGB pixels: two dots on a clean icon are no noise)
 IMPULSE_PAGE_VALUES = 30
@@ -87,7 +89,8 @@ IMPULSE_DENSITY = (0.001, 0.006)
 #: an image is blocky (JPEG's 8×8 grid) when its pixels step across one phase of the grid this many
 #: times as often as across the median phase (clean and blurred photos: 1.00–1.02; JPEG q30: 1.2–3.8)
 BLOCKY_RATIO = 1.12
-#: grid_blockiness reads at most this many rows and columns (a centre crop on the image's grid)
+#: grid_blockiness and the drawing test's pixel statistics read at most this many rows and columns
+#: (a centre crop, on the image's grid)
 BLOCKINESS_CROP = 1024
 
 
