@@ -296,10 +296,7 @@ def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor, full: 
     """is_drawing on ``x`` (the :func:`~cvdenoise.noise.subsample_blocks` of ``full``)."""
     inside = ((x > 0) & (x < 1)).flatten(1).float().mean(1).to(removed.device)
     drawing = (inside < DRAWING_SHARE) & (level > DRAWING_RATIO * removed)  # black and white
-    blocks = flat_blocks(x)
-    if not blocks[0].numel():
-        return drawing
-    flat = (blocks.flatten(1).float().mean(1) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours ...
+    flat = (flat_share(x) >= FLAT_SHARE).to(removed.device) & ~drawing  # a few flat colours ...
     if bool(flat.any()):  # the pixel statistics, on a full-resolution centre crop of those images
         crop = _centre_crop(full)[flat.to(full.device)].float()
         crop_blocks = flat_blocks(crop)
@@ -359,9 +356,9 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         return mask
     salt = torch.bincount(b[keep & (v >= 1)], minlength=len(noisy)).float()  # per image
     pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
-    blocks = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
-    part = blocks.flatten(1)
-    # where each kind can show: values it differs from by more than `alike` (its visibility test)
+    sub = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
+    part = sub.flatten(1)
+
     def rates(margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Salt and pepper per value where each can show — salt on values more than ``margin``
         below full scale, pepper on values more than ``margin`` above 0 — and salt's room."""
@@ -370,7 +367,7 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
                 pepper / (pepper_room * noisy[0].numel()).clamp_min(1), salt_room)
 
     inside = ((part > 0) & (part < 1)).float().mean(1)
-    page = flat_share(blocks) >= IMPULSE_FLAT
+    page = flat_share(sub) >= IMPULSE_FLAT
     found = (salt + pepper) / max(1, noisy[0].numel())
     # where each kind shows lies between `alike` (its isolation test: a dark-gray page shows pepper)
     # and a quarter of the range (the model must move it too: on a dark sky it hardly moves pepper)

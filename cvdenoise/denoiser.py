@@ -612,12 +612,11 @@ class Denoiser:
                     raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
                                      "only 16-bit data (0..65535) is supported; scale it into that range or pass "
                                      "a float32 array in [0, 1]")
-                out16 = self(pixels.astype(np.uint16), channel_order="rgb", strength=s)
-                result = PIL.Image.fromarray(out16.astype(np.int32))  # mode "I"
-                result.info.update(image.info)
-                return result
+                pixels = pixels.astype(np.uint16)
             pixels = self(pixels, channel_order="rgb", strength=s)
-            if image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
+            if image.mode == "I":
+                result = PIL.Image.fromarray(pixels.astype(np.int32))  # mode "I" again
+            elif image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
                 result = PIL.Image.frombytes(image.mode, image.size, pixels.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
             else:
                 result = PIL.Image.fromarray(pixels)  # (a big-endian array comes back as "I;16B")

@@ -145,8 +145,9 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
     channel, averaged, over the pixels of ``noisy`` that can hold noise: not clipped (at 0 or
     full scale) and, in an image at least :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly
     flat, not in those (a flat background, which a model leaves alone: a noisy thumbnail on a
-    flat page would otherwise read as clean), unless no pixel is left. Give it float images (a denoiser's float output) rather than rounded integers:
-    rounding quantises the median to steps of 1.5 levels.
+    flat page would otherwise read as clean), unless no pixel is left. Give it float images (a
+    denoiser's float output) rather than rounded integers: rounding quantises the median to
+    steps of 1.5 levels.
 
     Args:
         noisy: as :func:`estimate_sigma`.
