@@ -492,6 +492,18 @@ def _normalise_exif(exif: bytes | None, upright: bool) -> bytes | None:
     return bytes(out)
 
 
+def _png_icc(buf: bytes, a: int, b: int) -> bytes | None:
+    """The ICC profile of the PNG ``iCCP`` chunk ``buf[a:b]``; ``None`` if it is malformed or inflates
+    past :data:`_MAX_ICC_BYTES` (left out; the chunks after it are still read)."""
+    try:
+        name_end = buf.index(b"\0", a, b)
+        inflate = zlib.decompressobj()  # capped: a 2 MB chunk can inflate to gigabytes
+        icc = inflate.decompress(buf[name_end + 2 : b], _MAX_ICC_BYTES)
+    except (ValueError, zlib.error):
+        return None
+    return icc if inflate.eof and not inflate.unconsumed_tail else None  # (cut short: left out)
+
+
 def read_metadata(path: str | Path) -> ImageMetadata:
     """The ICC profile, EXIF, PNG ``tRNS`` and WebP losslessness of a JPEG, PNG, WebP or TIFF (TIFF:
     ICC and ``ExtraSamples``).
@@ -531,10 +543,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
         elif buf[:8] == _PNG_SIGNATURE:
             for tag, a, b in _png_chunks(buf):
                 if tag == b"iCCP":
-                    name_end = buf.index(b"\0", a, b)
-                    inflate = zlib.decompressobj()  # capped: a 2 MB chunk can inflate to gigabytes
-                    icc = inflate.decompress(buf[name_end + 2 : b], _MAX_ICC_BYTES)
-                    icc = icc if inflate.eof and not inflate.unconsumed_tail else None  # (cut short: left out)
+                    icc = _png_icc(buf, a, b)
                 elif tag == b"eXIf":
                     exif = buf[a:b]
                 elif tag == b"tRNS" and buf[25] in (0, 2):
@@ -557,11 +566,14 @@ def read_metadata(path: str | Path) -> ImageMetadata:
             entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
             for entry in entries:
                 tiff_tag, typ, n, at = entry
-                if tiff_tag == _TIFF_ICC and n > 4:
-                    (start,) = struct.unpack_from(order + "I", buf, at + 8)
-                    icc = buf[start : start + n]
-                elif tiff_tag == _TIFF_EXTRA_SAMPLES and typ == 3 and n == 1:
-                    tiff_alpha = _tiff_value(buf, order, False, entry)
+                try:  # one malformed tag costs that tag only
+                    if tiff_tag == _TIFF_ICC and n > 4:
+                        (start,) = struct.unpack_from(order + "I", buf, at + 8)
+                        icc = buf[start : start + n]
+                    elif tiff_tag == _TIFF_EXTRA_SAMPLES and typ == 3 and n == 1:
+                        tiff_alpha = _tiff_value(buf, order, False, entry)
+                except (struct.error, ValueError, IndexError):
+                    continue
     except Exception:  # metadata is best effort: never fail a file over it
         pass
     upright = buf[:2] == b"\xff\xd8"  # (a JPEG by its bytes, whatever its name) read_image applies the EXIF orientation to these
@@ -794,16 +806,24 @@ def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.nd
     import io
 
     try:
-        from PIL import Image
+        from PIL import Image, TiffImagePlugin
 
-        with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():  # cvdenoise's own pixel limit has been applied
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                with Image.open(io.BytesIO(bytes(buf))) as im:
-                    rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
-            finally:
-                Image.MAX_IMAGE_PIXELS = limit
+        # the plugin class, not Image.open, which would check the size against Pillow's module-wide
+        # decompression-bomb limit (cvdenoise's own pixel limit has been applied). Decoding checks
+        # it once more: only an image over that limit (89 MP by default) has it lifted for the
+        # while, a module global other threads of the process see
+        with TiffImagePlugin.TiffImageFile(io.BytesIO(bytes(buf))) as im:
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit is None or im.size[0] * im.size[1] <= limit:
+                rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+            else:
+                with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                    try:
+                        rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+                    finally:
+                        Image.MAX_IMAGE_PIXELS = limit
     except Exception:  # noqa: BLE001 - Pillow missing or failing: tifffile may still read it
         return _tifffile_tiff(path, buf, 4, what)
     if rgba.ndim != 3 or rgba.shape[2] != 4:

@@ -685,6 +685,25 @@ def test_rgba_tiff_with_unassociated_alpha_keeps_its_colours(tmp_path: Path, cle
     assert read_metadata(tmp_path / "plain.tif").tiff_alpha == 2
 
 
+def test_rgba_tiff_read_leaves_pillows_bomb_limit_alone(
+    tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading an unassociated-alpha TIFF through ``Image.open`` meant switching Pillow's module-wide
+    decompression-bomb limit off for a while, whatever its size: every other thread of the process
+    lost it then. Now only an image over that limit lifts it (and puts it back)."""
+    rgba = np.dstack([clean_rgb[:40, :56], np.full((40, 56), 128, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "a.tif")
+    opened: list[object] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    got = read_image(tmp_path / "a.tif")
+    assert np.array_equal(got[..., [2, 1, 0, 3]], rgba)
+    assert opened == []
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # smaller than the image: cvdenoise's own limit rules
+    assert np.array_equal(read_image(tmp_path / "a.tif"), got)
+    assert opened == [] and Image.MAX_IMAGE_PIXELS == 1000
+
+
 def test_associated_alpha_tiff_is_read_as_stored_and_stays_associated(tmp_path: Path) -> None:
     tifffile = pytest.importorskip("tifffile")
     rgba = np.random.default_rng(5).integers(0, 256, (24, 32, 4), dtype=np.uint8)
@@ -848,6 +867,22 @@ def test_a_png_colour_profile_that_inflates_to_gigabytes_is_dropped(tmp_path: Pa
     chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
     (tmp_path / "icc.png").write_bytes(bytes(png[:33]) + chunk + bytes(png[33:]))
     assert read_metadata(tmp_path / "icc.png").icc_profile is None
+
+
+def test_a_malformed_png_colour_profile_costs_only_itself(tmp_path: Path) -> None:
+    """An iCCP chunk that does not inflate ended the whole metadata walk: the pHYs, eXIf and sBIT
+    after it were dropped too."""
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    phys = chunk(b"pHYs", struct.pack(">IIB", 3780, 3780, 1))
+    for name, first in (("ok.png", b""), ("bad.png", chunk(b"iCCP", b"icc\0\0" + b"not zlib at all"))):
+        (tmp_path / name).write_bytes(png[:33] + first + phys + chunk(b"sBIT", b"\x05") + png[33:])
+    meta = read_metadata(tmp_path / "bad.png")
+    assert meta.icc_profile is None
+    assert meta.png_chunks == read_metadata(tmp_path / "ok.png").png_chunks != ()
+    assert meta.png_sbit is not None
 
 
 def test_the_pixel_limit_reads_the_header_itself_and_checks_what_it_cannot_read(tmp_path: Path) -> None:
