@@ -387,12 +387,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             weights or architecture, no usable images, or (``resume``) a missing or unfitting
             checkpoint; raised before anything is written.
     """
-    with _callers_settings_kept():
-        return _train(cfg, resume)
+    with _callers_settings_kept(), contextlib.ExitStack() as closing:
+        return _train(cfg, resume, closing)
 
 
-def _train(cfg: TrainConfig, resume: bool) -> Path:
-    """:func:`train` itself (its settings changes undone by the caller)."""
+def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Path:
+    """:func:`train` itself (its settings changes undone by the caller; the log file and the
+    progress bar are closed by ``closing`` however it ends)."""
     _check_config(cfg)
     out = Path(cfg.out)
     ckpt = out / "last.pt"
@@ -479,7 +480,7 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
         sampler.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed {ckpt} at step {step}")
-    log = (out / "log.jsonl").open("a")
+    log = closing.enter_context((out / "log.jsonl").open("a", encoding="utf-8"))
     if state is not None:  # validations after this line repeat steps the earlier process logged
         log.write(json.dumps({"resumed_at_step": step, "time": time.time(), "recipe": asdict(cfg),
                               "changed": _recipe_changes(state.get("config") or {}, cfg)}) + "\n")
@@ -559,6 +560,7 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
                dynamic_ncols=True, mininterval=5) if timed else \
         progress_bar(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+    closing.callback(bar.close)
 
     def save_checkpoint() -> None:
         tmp = ckpt.with_suffix(".tmp")

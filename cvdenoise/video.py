@@ -574,6 +574,7 @@ def denoise_video(
     until the clip's end). Returns the per-frame :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
     which is left out, the numbers skip it rather than shift).
     """
+    check_video_output(src, dst, codec)  # before the input is opened: a bad name costs nothing
     frames, fps, size, count = read_video(src)
     numbers: list[int] = []
 
@@ -590,5 +591,6 @@ def denoise_video(
                 write(f)
     finally:
         frame_filter.max_history = bound
+        frames.close()  # released now, also when the writer or the filter failed (the error's traceback would hold it)
     warn_if_truncated(src, dst, len(frame_filter.history), count)
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]

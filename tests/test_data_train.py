@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from dataclasses import replace
@@ -639,3 +640,27 @@ def test_train_gives_the_caller_back_its_threads_and_random_streams_when_it_rais
                           val_every=2, val_size=2, warmup=1, threads=2, seed=3))
     assert torch.get_num_threads() == 1
     assert _draws() == expected
+
+
+def test_a_run_closes_its_log_file_whether_it_ends_or_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """log.jsonl was never closed: a ResourceWarning at every run's end, and a file handle held by
+    the traceback of a failed one."""
+    import gc
+    import warnings
+
+    import cvdenoise.train as train_mod
+
+    cfg = _eight_step_run(tmp_path)
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(2, RuntimeError("out of memory")))
+    with pytest.raises(RuntimeError) as failed:
+        train(cfg)
+    monkeypatch.setattr(train_mod, "_loss", _loss)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        train(replace(cfg, out=str(tmp_path / "second")))
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning) and "log.jsonl" in str(w.message)]
+    log = str((tmp_path / "run" / "log.jsonl").resolve())
+    assert failed.value is not None  # the failed run's error still alive: its log closed all the same
+    if Path("/proc/self/fd").is_dir():
+        assert not [fd for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == log]

@@ -232,6 +232,22 @@ def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     assert not out.exists()  # nothing was created by any refused run
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")
+def test_detect_that_fails_on_its_model_does_not_keep_the_video_open(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray
+) -> None:
+    import cvdenoise.integrations.ultralytics as ul
+
+    video = tmp_path / "clip.avi"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    wr.write(frame[:160, :160])
+    wr.release()
+    with pytest.raises(FileNotFoundError) as failed:
+        ul.run_detection(video, tmp_path / "missing.pt", tmp_path / "out", progress=False)
+    open_fds = [fd for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == str(video.resolve())]
+    assert failed.value is not None and open_fds == []  # while the error (and its traceback) lives
+
+
 def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -704,3 +704,33 @@ def test_max_history_bounds_the_records_and_keeps_the_numbering(tmp_path: Path, 
     for bad in (0, -1, 2.5, "3"):
         with pytest.raises(ValueError, match="max_history"):
             FrameFilter(denoiser=fast, max_history=bad)  # type: ignore[arg-type]
+
+
+def _open_fds_on(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path`` (Linux /proc)."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path.resolve()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")
+def test_a_failed_video_run_does_not_keep_the_input_open(tmp_path: Path, ff: FrameFilter, clean_rgb: np.ndarray,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input was opened before the output name was checked, and stayed open as long as the
+    error lived (a service that logs the exception leaks a file handle; Windows locks the file)."""
+    import cvdenoise.video as video_module
+
+    src = tmp_path / "in.avi"
+    _write_video(src, [clean_rgb[:64, :64, ::-1].copy()] * 3)
+    errors: list[BaseException] = []
+    with pytest.raises(ValueError, match="unsupported output container") as bad_name:
+        video_module.denoise_video(src, tmp_path / "out.xyz", ff, progress=False)
+    errors.append(bad_name.value)
+
+    def broken(frames: object, batch_size: int = 4) -> object:
+        raise RuntimeError("filter failed")
+
+    monkeypatch.setattr(ff, "stream", broken)
+    with pytest.raises(RuntimeError, match="filter failed") as failed:
+        video_module.denoise_video(src, tmp_path / "out.avi", ff, progress=False)
+    errors.append(failed.value)
+    assert _open_fds_on(src) == 0  # while both errors (and their tracebacks) are alive

@@ -368,7 +368,7 @@ def run_detection(
         if job.dst.exists() and not overwrite and not records.ours(job.dst):
             raise not_ours(job.dst)
     if not is_images:  # an unreadable video fails here, before YOLO is built or `out` made
-        frames, fps, size, count = read_video(src)
+        read_video(src)[0].close()  # (opened again where its frames are read, not held open meanwhile)
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
@@ -408,14 +408,17 @@ def run_detection(
                     run.pop()
                 run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
     else:
-        decoded = frames
-        first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
-        yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
-        chained = itertools.chain([first], frames)
-        with video_writer(src, dst, fps, size) as write:
-            for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                number = getattr(decoded, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
-                write(process(f"{number:06d}", f))
+        frames, fps, size, count = read_video(src)
+        try:
+            first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
+            yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
+            chained = itertools.chain([first], frames)
+            with video_writer(src, dst, fps, size) as write:
+                for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
+                    number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
+                    write(process(f"{number:06d}", f))
+        finally:
+            frames.close()  # released now, also when YOLO, the writer or a frame failed
         mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
         warn_if_truncated(src, dst, len(run), count)
 
