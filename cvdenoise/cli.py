@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
+from ._argtypes import path_argument
+
 
 __all__ = ["main", "build_parser"]
 
@@ -349,15 +351,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import main as train_main
 
     return train_main(args)
-
-
-def path_argument(value: str) -> str:
-    """argparse ``type=`` for a path: refuses an empty string, which would mean the working folder
-    (an unset shell variable: ``cvdenoise denoise "$SRC" -o "$DST"``)."""
-    if not value:
-        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
-    return value
-
 
 
 def build_parser(train_options: bool = True) -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ def list_images(root: str | Path) -> list[Path]:
     (``.git``), thumbnail folders (``@eaDir``, ``__MACOSX``), macOS ``._name`` companions and the
     copies cvdenoise wrote there (its ``.cvdenoise-output`` records) are left out. ``root`` may
     also be a single file."""
-    from .folder import _files_under, _is_apple_double  # (folder imports this module)
+    from .folder import _files_under, _is_apple_double  # (on use: folder brings in the Denoiser and its I/O)
 
     root = Path(root)
     if root.is_file():
@@ -130,7 +130,7 @@ def _read_rgb(path: Path) -> np.ndarray:
     own full scale); ``ValueError`` saying why it cannot be a training image: unreadable, several
     pages/frames, a truncated JPEG (its missing part would be a flat grey target), or float data
     with NaN/inf or outside ``[0, 1]``."""
-    from .folder import significant_bits  # (io and folder import this module)
+    from .folder import significant_bits  # (on use, as above)
     from .io import read_image
 
     with warnings.catch_warnings(record=True) as caught:

@@ -160,7 +160,6 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 
-T = TypeVar("T", np.ndarray, torch.Tensor)
 Backend = Callable[[torch.Tensor], torch.Tensor]
 #: a strength in ``[0, 1]`` or ``"auto"`` (per image, from the model card's rule: :mod:`cvdenoise.blend`)
 Strength = Union[float, np.floating, Literal["auto"]]
@@ -381,8 +380,8 @@ class Denoiser:
       metadata; see :mod:`cvdenoise.dicom`).
 
     Args:
-        models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)`` or a
-            zero-argument loader returning one (loaded on first use).
+        models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)``, or, for
+            the channel counts named in ``lazy``, a zero-argument loader returning one.
         multiple: the backends' required size multiple (inputs are padded internally).
         device: where the model runs.
         half: reduced precision: ``True`` runs float16 on CUDA and bfloat16 on CPUs with AMX
@@ -409,6 +408,8 @@ class Denoiser:
             (+ vertical flip, transpose) or ``8`` (all flips and rotations); outputs are
             mapped back and averaged — a small PSNR gain for 2× / 4× the time.
         name: weights name, for reports.
+        lazy: the channel counts whose entry in ``models`` is a loader, called once on first
+            use (a backend and a loader are both callables: they cannot be told apart).
         rules: channel count of a model → its ``"auto"`` strength rule.
         runtime: where ``nn.Module`` models run: ``"torch"`` (default) or ``"onnxruntime"``
             (float32 on the CPU, :mod:`cvdenoise.ort_runtime`; the module must be a plain
@@ -707,12 +708,24 @@ class Denoiser:
         check_float_range(x)
         return self._denoise_tensor(x)
 
-    def _denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`denoise_tensor` without its input checks (its callers have made ``x``)."""
-        b, c, h, w = x.shape
+    def _border_for(self, h: int, w: int) -> int:
+        """The reflect padding of an ``h×w`` image: :attr:`border`, less where a fixed-size export
+        takes the image in one pass only with less."""
         p = self.border
         if self.tile_shape is not None and h <= self.tile_shape[0] and w <= self.tile_shape[1]:
             p = min(p, (self.tile_shape[0] - h) // 2, (self.tile_shape[1] - w) // 2)  # one pass, not tiles
+        return p
+
+    def _will_tile(self, h: int, w: int) -> bool:
+        """Whether an ``h×w`` image is processed in tiles (:meth:`_tiled`'s test, on the padded size)."""
+        p = self._border_for(h, w)
+        tile_h, tile_w = self.tile_shape or (self.tile, self.tile)
+        return bool(self.tile) and (h + 2 * p > tile_h or w + 2 * p > tile_w)
+
+    def _denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`denoise_tensor` without its input checks (its callers have made ``x``)."""
+        b, c, h, w = x.shape
+        p = self._border_for(h, w)
         with torch.inference_mode():
             # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
@@ -840,7 +853,7 @@ class Denoiser:
         """
         if self.device.type == "cpu" or len(hw) != 2:
             return None
-        if self.tile and max(hw) > self.tile:
+        if self._will_tile(hw[0], hw[1]):
             return None
         return self.device
 

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from ._progress import progress_bar
-from .cli import path_argument
+from ._argtypes import path_argument
 from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
 from .degrade import PRESETS
 from .degrade_torch import TorchDegrader

@@ -42,12 +42,8 @@ def _equal_planes(frame: np.ndarray) -> bool:
     :func:`cvdenoise.denoiser.gray_content` (OpenCV on the frame's own dtype: no float copy)."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         return False
-    if frame.dtype == np.uint8:
-        peak = 255.0
-    elif frame.dtype == np.uint16:
-        peak = float(uint16_scale(float(frame.max(initial=0))))
-    else:
-        peak = max(1.0, float(frame.max()))
+    # (FrameFilter takes uint8 and uint16 frames only)
+    peak = 255.0 if frame.dtype == np.uint8 else float(uint16_scale(float(frame.max(initial=0))))
     tol = GRAY_TOLERANCE / 255 * peak
 
     def close(v: np.ndarray, share: float) -> bool:

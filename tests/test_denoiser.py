@@ -587,6 +587,8 @@ def test_staging_device_choice() -> None:
     den._device = torch.device("cuda")  # only the decision is exercised; nothing runs there
     assert den._staging_device((100, 100)) == torch.device("cuda")
     assert den._staging_device((100, 300)) is None  # tiled: stays in host memory
+    assert den._staging_device((240, 100)) is None  # 240 + 2 × 16 border > 256: tiled too
+    assert den._will_tile(240, 100) and not den._will_tile(224, 224)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

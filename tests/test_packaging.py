@@ -92,6 +92,14 @@ def test_cli_help_and_usage_errors_import_no_torch() -> None:
     assert train.steps == 3
 
 
+def test_the_training_module_does_not_import_the_command_line() -> None:
+    """train imported cli at module level while cli imports train: a cycle against the one-way flow
+    (nothing imports cli)."""
+    code = "import sys, cvdenoise.train\nprint('cvdenoise.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
+
+
 def _project() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
