@@ -587,6 +587,8 @@ def denoise_video(
                 write(f)
     finally:
         frame_filter.max_history = bound
-        frames.close()  # released now, also when the writer or the filter failed (the error's traceback would hold it)
+        close = getattr(frames, "close", None)  # released now, also when the writer or the filter failed
+        if close is not None:                   # (the error's traceback would hold it open)
+            close()
     warn_if_truncated(src, dst, len(frame_filter.history), count)
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]
