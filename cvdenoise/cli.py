@@ -151,7 +151,7 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 
 def _cmd_video(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
-    from .io import atomic_write
+    from ._fs import atomic_write
     from .video import FrameFilter, VideoReadError, check_video_output, denoise_video, video_fourcc
 
     if args.gate is not None and len(args.gate) not in (0, 2):
@@ -225,7 +225,7 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
     """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
     Creates nothing: its folder is made when the CSV is written."""
     from .folder import OUTPUT_MARKER
-    from .io import creation_problem, file_above
+    from ._fs import creation_problem, file_above
     from .video import same_file
 
     target = report.resolve()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from .io import atomic_write
+from ._fs import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset

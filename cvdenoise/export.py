@@ -71,7 +71,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from ._checks import is_integer
-from .io import creation_problem, file_above
+from ._fs import creation_problem, file_above
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card
 

@@ -16,23 +16,21 @@ them into the encoded bytes of a JPEG, PNG, WebP or TIFF (TIFF: ICC and what its
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from ._checks import is_integer
+from ._fs import atomic_path, atomic_write, creation_problem, file_above
 
 __all__ = [
     "ImageReadError",
@@ -43,6 +41,8 @@ __all__ = [
     "write_image",
     "atomic_path",
     "atomic_write",
+    "creation_problem",
+    "file_above",
     "IMAGE_SUFFIXES",
     "check_encodable",
     "pixel_limit",
@@ -688,15 +688,6 @@ def _embed_metadata(buf: bytes, meta: ImageMetadata, image: np.ndarray) -> bytes
     return buf
 
 
-@functools.cache
-def _file_mode() -> int:
-    """The mode a plain ``open()`` would give a new file (``0o666`` less the process umask).
-
-    Read once: ``os.umask`` can only be read by setting it, which is not thread-safe.
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
@@ -1191,49 +1182,3 @@ def _with_metadata(buf: bytes, metadata: ImageMetadata | None, image: np.ndarray
         return _embed_metadata(buf, metadata, image)
     except Exception:  # best effort: a metadata problem never costs the image
         return buf
-
-
-def file_above(path: str | Path) -> Path | None:
-    """The first of ``path``'s parents that exists but is not a folder (no output can go there), or ``None``."""
-    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
-
-
-def creation_problem(path: str | Path) -> str | None:
-    """Why nothing can be created at ``path`` (a file or a folder still to make), checked before
-    any work by making a temporary file in its nearest existing folder (read-only or immutable
-    folders, pseudo file systems); ``None`` when it can, or when no existing folder is found."""
-    folder = next((p for p in Path(path).absolute().parents if p.exists()), None)
-    if folder is None or not folder.is_dir():
-        return None  # (a file in the way: file_above reports it)
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        return f"{folder} takes no new file ({e.strerror or e})"
-    return None
-
-
-@contextmanager
-def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None) -> Iterator[str]:
-    """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
-    an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
-    (an existing ``path`` is then left as it was)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-    return Path(path)

@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file, safe_open
 
-from .io import atomic_write
+from ._fs import atomic_write
 from .model import DenoiseAutoencoder, ModelConfig, count_macs, count_params
 
 __all__ = [

@@ -92,12 +92,16 @@ def test_cli_help_and_usage_errors_import_no_torch() -> None:
     assert train.steps == 3
 
 
-def test_the_training_module_does_not_import_the_command_line() -> None:
+def test_lower_modules_do_not_import_higher_ones() -> None:
     """train imported cli at module level while cli imports train: a cycle against the one-way flow
     (nothing imports cli)."""
     code = "import sys, cvdenoise.train\nprint('cvdenoise.cli' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
+    # the weights registry writes files atomically without the image codecs (cv2) of cvdenoise.io
+    code = "import sys, cvdenoise.weights\nprint('cvdenoise.io' in sys.modules, 'cv2' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def _project() -> dict:

@@ -1,0 +1,71 @@
+"""Writing files safely: atomic replacement (a file is whole or untouched) and checks that an
+output can be created at all. Standard library only, so the weights registry, DICOM and the
+command line use it without the image codecs of :mod:`cvdenoise.io` (which re-exports it)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+__all__ = ["atomic_path", "atomic_write", "creation_problem", "file_above"]
+
+
+@functools.cache
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (``0o666`` less the process umask).
+
+    Read once: ``os.umask`` can only be read by setting it, which is not thread-safe.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def file_above(path: str | Path) -> Path | None:
+    """The first of ``path``'s parents that exists but is not a folder (no output can go there), or ``None``."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+
+
+def creation_problem(path: str | Path) -> str | None:
+    """Why nothing can be created at ``path`` (a file or a folder still to make), checked before
+    any work by making a temporary file in its nearest existing folder (read-only or immutable
+    folders, pseudo file systems); ``None`` when it can, or when no existing folder is found."""
+    folder = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        return None  # (a file in the way: file_above reports it)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return f"{folder} takes no new file ({e.strerror or e})"
+    return None
+
+
+@contextmanager
+def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None) -> Iterator[str]:
+    """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
+    an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
+    (an existing ``path`` is then left as it was)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
