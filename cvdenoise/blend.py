@@ -287,8 +287,13 @@ def palette_share(x: torch.Tensor, colours: int = PALETTE_COLOURS) -> torch.Tens
     flat = x.reshape(b * c, -1)
     if not flat.shape[1]:
         return torch.zeros(b, device=x.device)
-    counts = [torch.unique(v, return_counts=True)[1] for v in flat]
-    share = torch.stack([n.topk(min(colours, len(n))).values.sum() for n in counts]).float() / flat.shape[1]
+    # run lengths of each row's sorted values, all rows at once (no per-row host sync on a GPU)
+    ordered = flat.sort(dim=1).values
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    run = starts.cumsum(1) - 1  # (rows, N): the index of each value's run
+    counts = torch.zeros_like(run).scatter_add_(1, run, torch.ones_like(run))
+    share = counts.topk(min(colours, flat.shape[1]), dim=1).values.sum(1).float() / flat.shape[1]
     return share.reshape(b, c).amin(1)
 
 
