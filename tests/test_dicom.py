@@ -165,3 +165,109 @@ def test_a_named_pipe_in_a_folder_does_not_hang_the_walk(tmp_path: Path, ct_pair
     os.mkfifo(src / "IM00002")  # no suffix, like a DICOM media file: must not be opened
     jobs = plan_jobs([src], tmp_path / "out")
     assert [j.src.name for j in jobs] == ["IM00001"]
+
+
+def _phantom(sigma: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A 12-bit CT-like phantom (stored = HU + 1024): air −1000, soft tissue −5…370, a bone ring
+    +1000; returns (HU truth, stored noisy uint16, region masks)."""
+    import cv2
+    from skimage import data
+
+    ph = cv2.resize(data.shepp_logan_phantom(), (192, 192), interpolation=cv2.INTER_AREA)
+    hu = np.where(ph < 0.05, -1000, np.where(ph > 0.9, 1000, (ph - 0.2) * 500 + 20)).astype(np.float64)
+    regions = {
+        "tissue": cv2.erode(((ph > 0.15) & (ph < 0.9)).astype(np.uint8), np.ones((5, 5))) > 0,
+        "bone": cv2.erode((ph > 0.9).astype(np.uint8), np.ones((3, 3))) > 0,
+        "air": cv2.erode((ph < 0.05).astype(np.uint8), np.ones((3, 3))) > 0,
+    }
+    rng = np.random.default_rng(seed)
+    stored = np.rint(hu + 1024 + rng.normal(0, sigma, hu.shape)).clip(0, 4095).astype(np.uint16)
+    return hu, stored, regions
+
+
+def _ct(stored: np.ndarray) -> "pydicom.Dataset":
+    return dataset_from_array(stored, 12, Modality="CT", RescaleSlope=1, RescaleIntercept=-1024)
+
+
+def test_one_extreme_pixel_does_not_set_the_dicom_mapping() -> None:
+    """The mapping was the dataset's min/max: one metal or hot pixel at the top of the range made
+    the model read the noise as nothing (strength 0.75 → 0.09 on every frame of a series)."""
+    den = cvdenoise.load("fast", half=False)
+    _, stored, _ = _phantom(40)
+    frames = np.stack([stored, np.roll(stored, 7, axis=1)])
+    hot = frames.copy()
+    hot[1, 5, 5] = 4095
+    plain = den(_multi_frame(frames))
+    strengths = list(den.last_strength)
+    with_hot = den(_multi_frame(hot))
+    assert den.last_strength == pytest.approx(strengths, abs=0.02)
+    a, b = plain.pixel_array.astype(int), with_hot.pixel_array.astype(int)
+    assert b[1, 5, 5] == 4095  # the extreme pixel itself is kept as stored
+    b[1, 5, 5] = a[1, 5, 5]
+    assert np.abs(a - b).mean() < 0.5
+
+
+def _multi_frame(frames: np.ndarray) -> "pydicom.Dataset":
+    ds = _ct(frames[0])
+    ds.set_pixel_data(frames, "MONOCHROME2", 12)
+    ds.NumberOfFrames = len(frames)
+    return ds
+
+
+def test_flat_regions_at_the_ends_of_the_dicom_range_keep_their_level() -> None:
+    """Air and bone sat at exactly 0 and 1 of the mapping, where the model takes values for clipped
+    noise and pushed them outward: bone +26 HU, air −10 HU at σ = 20 HU."""
+    hu, stored, regions = _phantom(20)
+    out = cvdenoise.load("default", half=False)(_ct(stored), strength=1.0).pixel_array.astype(np.float64) - 1024
+    for name in ("bone", "air"):
+        assert abs(out[regions[name]].mean() - hu[regions[name]].mean()) < 10, name
+    noisy = stored.astype(np.float64) - 1024
+    rmse = {k: float(np.sqrt(np.mean((v - hu)[regions["tissue"]] ** 2))) for k, v in (("in", noisy), ("out", out))}
+    assert rmse["out"] < 0.4 * rmse["in"]
+
+
+def test_a_dicom_window_denoises_soft_tissue_and_keeps_the_rest_as_stored() -> None:
+    from cvdenoise.dicom import denoise_dataset
+
+    den = cvdenoise.load("default", half=False)
+    hu, stored, regions = _phantom(10)
+    whole = denoise_dataset(_ct(stored), den, strength=1.0).pixel_array.astype(np.float64) - 1024
+    windowed = denoise_dataset(_ct(stored), den, strength=1.0, window=(-200, 400)).pixel_array.astype(np.float64) - 1024
+    tissue = regions["tissue"]
+    rmse = lambda v: float(np.sqrt(np.mean((v - hu)[tissue] ** 2)))  # noqa: E731
+    assert rmse(windowed) < 0.5 * rmse(stored.astype(np.float64) - 1024)  # σ = 10 HU of a 5000-HU range:
+    assert rmse(windowed) < 0.6 * rmse(whole)                             # the whole mapping reads it as clean
+    away = (stored.astype(np.float64) - 1024 < -200 - 60) | (stored.astype(np.float64) - 1024 > 400 + 60)
+    assert np.array_equal(windowed[away], stored[away].astype(np.float64) - 1024)  # outside the window (and its room)
+    for bad in ((300, 300), (1,), "soft", (0, float("nan"))):
+        with pytest.raises(ValueError, match="window must be"):
+            denoise_dataset(_ct(stored), den, window=bad)  # type: ignore[arg-type]
+
+
+def test_dicom_data_cvdenoise_cannot_write_back_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydicom.uid import ExplicitVRBigEndian
+
+    den = cvdenoise.load("fast", half=False)
+    calls: list[object] = []
+    monkeypatch.setattr(den, "_denoise_tensor", lambda x: calls.append(x))
+    dose = _ct(np.zeros((16, 16), np.uint16))
+    dose.BitsAllocated, dose.BitsStored, dose.HighBit = 32, 32, 31
+    with pytest.raises(ValueError, match="32 bits allocated is not supported"):
+        den(dose)
+    big = _ct(np.zeros((16, 16), np.uint16))
+    big.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    with pytest.raises(ValueError, match="Big Endian"):
+        den(big)
+    seg = _ct(np.zeros((16, 16), np.uint16))
+    seg.SegmentationType = "BINARY"
+    with pytest.raises(ValueError, match="segmentation"):
+        den(seg)
+    assert calls == []
+
+
+def test_number_of_frames_of_a_one_frame_multi_frame_dataset_is_kept() -> None:
+    _, stored, _ = _phantom(20)
+    ds = _ct(stored)
+    ds.NumberOfFrames = 1
+    out = cvdenoise.load("fast", half=False)(ds)
+    assert out.NumberOfFrames == 1 and out.pixel_array.shape == stored.shape
