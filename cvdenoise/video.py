@@ -262,10 +262,7 @@ class FrameFilter:
                 if self._smoothed_gray is not None and gray_content[i] != self._smoothed_gray:
                     self.smoother.reset()  # colour ↔ gray (a camera's day/night switch): no colour carried into gray frames
                 self._smoothed_gray = gray_content[i]
-                if s == 0.0:
-                    self.smoother.observe(o)
-                else:
-                    out[i] = self.smoother(o)
+                out[i] = self.smoother(o, s)  # (strength 0, a passed-through frame: observed, untouched)
         ms = (time.perf_counter() - t0) * 1e3 / max(1, len(frames))
         n0, self._frames = self._frames, self._frames + len(frames)
         self.history.extend(FrameInfo(n0 + k, sigmas[k], strengths[k], ms) for k in range(len(frames)))
