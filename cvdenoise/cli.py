@@ -152,7 +152,7 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 def _cmd_video(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
     from ._fs import atomic_write
-    from .video import FrameFilter, VideoReadError, check_video_output, denoise_video, video_fourcc
+    from .video import FrameFilter, TruncatedVideoWarning, VideoReadError, check_video_output, denoise_video, video_fourcc
 
     if args.gate is not None and len(args.gate) not in (0, 2):
         print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
@@ -188,7 +188,12 @@ def _cmd_video(args: argparse.Namespace) -> int:
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
-        infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet, codec=args.codec)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncatedVideoWarning)
+            infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet, codec=args.codec)
+        for w in caught:  # said as they came, after the run
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        truncated = any(issubclass(w.category, TruncatedVideoWarning) for w in caught)
         mark_output(jobs[0], records)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
@@ -218,7 +223,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
         passed = sum(i.strength == 0 for i in infos)
         sig = [i.sigma for i in infos if i.sigma is not None]
         print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged")
-    return 0
+    return 1 if truncated else 0  # (frames missing: written, but not the whole clip, as a failed file of `denoise`)
 
 
 def _report_problem(report: Path, src: Path, dst: Path) -> str | None:

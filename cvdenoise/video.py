@@ -31,7 +31,7 @@ from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
-__all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "read_video", "denoise_video"]
+__all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "TruncatedVideoWarning", "read_video", "denoise_video"]
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
@@ -544,10 +544,16 @@ def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:
         )
 
 
+class TruncatedVideoWarning(UserWarning):
+    """Fewer frames were decoded than the container announced (a damaged file); the output holds those."""
+
+
 def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> None:
-    """Warn when fewer frames were decoded than the container announced (a damaged file)."""
+    """Warn (:class:`TruncatedVideoWarning`) when fewer frames were decoded than the container
+    announced (a damaged file)."""
     if count and done < count:
-        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those", stacklevel=3)
+        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those",
+                      TruncatedVideoWarning, stacklevel=3)
 
 
 def denoise_video(

@@ -341,9 +341,13 @@ def test_truncated_video_warns(tmp_path: Path, clean_rgb: np.ndarray, monkeypatc
 
     frames = [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2
     monkeypatch.setattr(video, "read_video", lambda p: (iter(frames), 10.0, (64, 48), 5))  # the header claims 5
-    assert main(["video", str(tmp_path / "src.avi"), "-o", str(tmp_path / "o.avi"), "-q"]) == 0
+    # written, but not the whole clip: exit code 1, as `denoise` for a failed file (it was 0: batch jobs saw success)
+    assert main(["video", str(tmp_path / "src.avi"), "-o", str(tmp_path / "o.avi"), "-q"]) == 1
     err = capsys.readouterr().err
     assert "cvdenoise: warning:" in err and "only 2 of its 5 frames could be decoded" in err and "Traceback" not in err
+    assert (tmp_path / "o.avi").is_file()
+    with pytest.warns(video.TruncatedVideoWarning, match="only 2 of its 5"):
+        video.denoise_video(tmp_path / "src.avi", tmp_path / "p.avi", FrameFilter("fast"), progress=False)
 
 
 def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -365,7 +369,7 @@ def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys
         numbers.append(frames.index)
     assert count == 20 and len(got) >= 19 and got[-1] > 180  # read on past the damaged frame
     assert [round(v / 10) for v in got] == numbers  # each frame keeps its source number (frame i is 10·i)
-    assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast", "--report", str(tmp_path / "r.csv")]) == 0
+    assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast", "--report", str(tmp_path / "r.csv")]) == 1
     assert f"only {len(got)} of its 20 frames" in capsys.readouterr().err
     assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == len(got)
     rows = (tmp_path / "r.csv").read_text().splitlines()[1:]
