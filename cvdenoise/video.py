@@ -195,11 +195,19 @@ class FrameFilter:
     @staticmethod
     def _check(frame: np.ndarray) -> None:
         if not isinstance(frame, np.ndarray):
-            raise TypeError(f"FrameFilter expects numpy frames, got {type(frame).__name__}")
+            hint = " (cap.read() returns None when no frame could be read: check its ok flag)" if frame is None else ""
+            raise TypeError(f"FrameFilter expects numpy frames, got {type(frame).__name__}{hint}")
         if frame.dtype not in (np.uint8, np.uint16):
-            raise TypeError(f"FrameFilter expects uint8 (or 16-bit uint16) frames, got {frame.dtype}; use Denoiser for floats")
+            if frame.dtype.kind == "u" and frame.dtype.itemsize == 2:  # big-endian uint16
+                hint = "big-endian uint16: frame.astype(np.uint16) converts it"
+            elif frame.dtype.kind == "f":
+                hint = "use a Denoiser (cvdenoise.load()) for float images in [0, 1]"
+            else:
+                hint = "convert it to uint8"
+            raise TypeError(f"FrameFilter expects uint8 (or 16-bit uint16) frames, got {frame.dtype}; {hint}")
         if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3))):
-            raise ValueError(f"FrameFilter expects (H,W) gray or (H,W,3) BGR frames, got shape {frame.shape}")
+            hint = " (BGRA: cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR))" if frame.ndim == 3 and frame.shape[2] == 4 else ""
+            raise ValueError(f"FrameFilter expects (H,W) gray or (H,W,3) BGR frames, got shape {frame.shape}{hint}")
         if frame.size == 0:
             raise ValueError(f"FrameFilter got an empty frame of shape {frame.shape}")
 

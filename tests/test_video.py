@@ -59,8 +59,12 @@ def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
 def test_bad_frames(ff: FrameFilter) -> None:
     with pytest.raises(TypeError, match="uint8"):
         ff(np.zeros((8, 8, 3), np.float32))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="shape.*COLOR_BGRA2BGR"):  # BGRA: how to convert it
         ff(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(TypeError, match="big-endian uint16: frame.astype"):  # it said "use Denoiser for floats"
+        ff(np.zeros((8, 8, 3), ">u2"))
+    with pytest.raises(TypeError, match=r"got NoneType \(cap.read\(\) returns None"):
+        ff(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"empty frame of shape \(0, 8, 3\)"):  # the caller's shape
         ff(np.zeros((0, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="gate"):
