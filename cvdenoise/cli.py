@@ -188,12 +188,19 @@ def _cmd_video(args: argparse.Namespace) -> int:
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", TruncatedVideoWarning)
-            infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet, codec=args.codec)
-        for w in caught:  # said as they came, after the run
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        truncated = any(issubclass(w.category, TruncatedVideoWarning) for w in caught)
+        held: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TruncatedVideoWarning)
+                try:
+                    infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet,
+                                          codec=args.codec)
+                finally:
+                    held = list(caught)
+        finally:  # said after the run, also when it failed
+            for w in held:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        truncated = any(issubclass(w.category, TruncatedVideoWarning) for w in held)
         mark_output(jobs[0], records)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)

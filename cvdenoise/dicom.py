@@ -5,8 +5,9 @@ geometry, window settings) is kept, and so are the pixel dtype, ``BitsStored`` a
 signedness. As the standard asks of changed pixels, the copy is a new instance: a new SOP
 Instance UID, ``ImageType`` DERIVED and a ``DerivationDescription`` naming cvdenoise. Values are
 mapped to ``[0, 1]`` for the model and back, one mapping for all frames: the dataset's range less
-its 0.1 % most extreme values at each end (:data:`OUTLIER_SHARE`; those are kept as stored), or a
-``window`` of modality values (HU) to denoise, with :data:`HEADROOM` beyond it; pixels holding
+its 0.1 % most extreme values at each end (:data:`OUTLIER_SHARE`), or a ``window`` of modality
+values (HU) to denoise, with :data:`HEADROOM` beyond it; regions beyond that (by their 3×3 median)
+and lone values far beyond it are kept as stored; pixels holding
 ``PixelPaddingValue`` (outside the imaged area) are left out of that mapping, filled from their
 surroundings for the model, and written back as stored.
 Compressed transfer syntaxes are decoded (when pydicom has a decoder) and written uncompressed.
@@ -28,8 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .denoiser import Denoiser, Strength
 
-__all__ = ["DICOM_SUFFIXES", "is_dicom_dataset", "is_dicom_file", "read_dicom", "write_dicom", "denoise_dataset",
-           "dataset_from_array"]
+__all__ = ["DICOM_SUFFIXES", "HEADROOM", "OUTLIER_SHARE", "is_dicom_dataset", "is_dicom_file", "read_dicom",
+           "write_dicom", "denoise_dataset", "dataset_from_array"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
@@ -153,6 +154,18 @@ def _border_regions(values: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def _outside(x: np.ndarray) -> np.ndarray:
+    """``(H,W)`` pixels of the mapped frame ``x`` (``(H,W[,C])`` float32) kept as stored: those of
+    regions beyond ``[0, 1]`` — decided on the 3×3 median, so a structure whose level lies near an
+    end of the mapping is denoised or kept whole, not split by its noise into speckle — and lone
+    values further out than :data:`HEADROOM` beyond it (a hot or metal pixel)."""
+    median = cv2.medianBlur(np.ascontiguousarray(x), 3)
+    far = (x < -HEADROOM) | (x > 1 + HEADROOM)
+    region = (median < 0) | (median > 1)
+    both = region | far
+    return np.asarray(both.any(axis=-1) if both.ndim == 3 else both, dtype=bool)
+
+
 def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser",
                    strength: "Strength | None", pad: np.ndarray | None = None,
                    bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, list[float]]:
@@ -166,9 +179,12 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     if hi <= lo:  # a constant dataset: nothing to denoise
         return frame, [0.0]
     x = (frame.astype(np.float32) - lo) / (hi - lo)
-    beyond = (x < 0) | (x > 1)  # extreme values and values outside the window: kept as stored
-    outside = np.asarray(beyond.any(axis=-1) if beyond.ndim == 3 else beyond, dtype=bool)
-    x = x.clip(0, 1)
+    outside = _outside(x)
+    if outside.all():  # (a window that misses the frame)
+        return frame, [0.0]
+    clipped = x.clip(0, 1)
+    excess = x - clipped  # what lies beyond the mapping in pixels denoised all the same: passed through
+    x = clipped
     if pad is not None:
         if pad.all():
             return frame, [0.0]
@@ -180,7 +196,7 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
         x = x.copy()
         x[pad] = np.clip(fill[pad] + noise, 0.0, 1.0)
     y = denoiser(x, channel_order="rgb", strength=strength)
-    out = np.rint(y.astype(np.float64) * (hi - lo) + lo)
+    out = np.rint((y.astype(np.float64) + excess) * (hi - lo) + lo)
     if bounds is not None:
         out = out.clip(*bounds)
     info = np.iinfo(frame.dtype) if np.issubdtype(frame.dtype, np.integer) else None
@@ -212,13 +228,35 @@ def _check_supported(ds: "Dataset") -> None:
                          "file to little endian first (e.g. dcmconv +te in.dcm out.dcm)")
 
 
+def _rescale(ds: "Dataset") -> tuple[float, float]:
+    """``(RescaleSlope, RescaleIntercept)`` of ``ds``: at its top level, or (enhanced multi-frame
+    IODs) in its shared or per-frame functional groups' Pixel Value Transformation; ``(1, 0)``
+    where none is given. ``ValueError`` when frames differ (one mapping serves them all)."""
+    def of(item: Any) -> tuple[float, float] | None:
+        if item is None or "RescaleSlope" not in item and "RescaleIntercept" not in item:
+            return None
+        return float(getattr(item, "RescaleSlope", 1) or 1), float(getattr(item, "RescaleIntercept", 0) or 0)
+
+    def transforms(groups: Any) -> list[Any]:
+        return [t for g in groups or [] for t in (getattr(g, "PixelValueTransformationSequence", None) or [])]
+
+    found = of(ds)
+    if found is None:
+        shared = [of(t) for t in transforms(getattr(ds, "SharedFunctionalGroupsSequence", None))]
+        per_frame = {of(t) for t in transforms(getattr(ds, "PerFrameFunctionalGroupsSequence", None))} - {None}
+        if len(per_frame) > 1:
+            raise ValueError("window=: the frames of this dataset have different RescaleSlope/RescaleIntercept; "
+                             "denoise them one frame at a time")
+        found = next((t for t in shared if t is not None), None) or next(iter(per_frame), None)
+    return found or (1.0, 0.0)
+
+
 def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | None) -> tuple[float, float]:
     """The stored values mapped to 0 and 1: the window (modality values, through ``RescaleSlope``
     and ``RescaleIntercept``) or the values' range less :data:`OUTLIER_SHARE` at each end, widened
     by :data:`HEADROOM` on each side."""
     if window is not None:
-        slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-        intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+        slope, intercept = _rescale(ds)
         a, b = ((float(w) - intercept) / slope for w in window)
         lo, hi = min(a, b), max(a, b)
     else:
@@ -248,12 +286,15 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
 
     Gray (``MONOCHROME1/2``) or colour (``RGB``, ``YBR_*``) data of 8 or 16 bits; one mapping of
     values to ``[0, 1]`` for all its frames, so they stay consistent: the dataset's range less its
-    0.1 % most extreme values at each end, which are kept as stored (a metal or hot pixel does not
-    set the scale), with 10 % room beyond it at each end (values at 0 or 1 would read as clipped).
-    ``window=(low, high)`` in modality values (HU for CT, through ``RescaleSlope`` and
-    ``RescaleIntercept``) maps that range instead and keeps the values outside it as stored: the
-    noise of soft tissue (10–20 HU) is a small part of a CT's whole range (−1000 … 3000 HU), where
-    the model reads it as nearly clean. ``denoiser.last_strength`` then holds one strength per frame.
+    0.1 % most extreme values at each end (a metal or hot pixel does not set the scale), with 10 %
+    room beyond it at each end (values at 0 or 1 would read as clipped). ``window=(low, high)`` in
+    modality values (HU for CT, through ``RescaleSlope`` and ``RescaleIntercept``, also from the
+    functional groups of an enhanced multi-frame dataset) maps that range instead: the noise of
+    soft tissue (10–20 HU) is a small part of a CT's whole range (−1000 … 3000 HU), where the model
+    reads it as nearly clean. Regions beyond the mapping and its room (by their 3×3 median) and
+    lone values more than the room beyond it are kept as stored; a structure within the room is
+    denoised only up to the mapping's end (choose a window that holds what you read).
+    ``denoiser.last_strength`` then holds one strength per frame.
 
     Raises:
         ValueError: undecodable pixel data, more than 16 bits allocated, a big-endian transfer

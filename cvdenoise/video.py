@@ -552,6 +552,13 @@ def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:
         )
 
 
+def close_frames(frames: Iterator[np.ndarray]) -> None:
+    """Release the video behind ``frames`` (:class:`SourceFrames`; any iterator with ``close``)."""
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
+
+
 class TruncatedVideoWarning(UserWarning):
     """Fewer frames were decoded than the container announced (a damaged file); the output holds those."""
 
@@ -598,8 +605,6 @@ def denoise_video(
                 write(f)
     finally:
         frame_filter.max_history = bound
-        close = getattr(frames, "close", None)  # released now, also when the writer or the filter failed
-        if close is not None:                   # (the error's traceback would hold it open)
-            close()
+        close_frames(frames)  # released now, also when the writer or the filter failed (its traceback would hold it)
     warn_if_truncated(src, dst, len(frame_filter.history), count)
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]

@@ -271,3 +271,34 @@ def test_number_of_frames_of_a_one_frame_multi_frame_dataset_is_kept() -> None:
     ds.NumberOfFrames = 1
     out = cvdenoise.load("fast", half=False)(ds)
     assert out.NumberOfFrames == 1 and out.pixel_array.shape == stored.shape
+
+
+def test_a_window_reads_the_rescale_of_an_enhanced_dataset_from_its_functional_groups() -> None:
+    """Enhanced CT/MR keep RescaleSlope/Intercept in functional groups: the window was taken as
+    stored values (−200…400 stored = −1224…−624 HU, air), and soft tissue was left noisy."""
+    from pydicom.dataset import Dataset
+
+    from cvdenoise.dicom import denoise_dataset
+
+    den = cvdenoise.load("default", half=False)
+    hu, stored, regions = _phantom(10)
+    ds = _ct(stored)
+    del ds.RescaleSlope, ds.RescaleIntercept
+    transform = Dataset()
+    transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1, -1024, "HU"
+    group = Dataset()
+    group.PixelValueTransformationSequence = [transform]
+    ds.SharedFunctionalGroupsSequence = [group]
+    out = denoise_dataset(ds, den, strength=1.0, window=(-200, 400)).pixel_array.astype(np.float64) - 1024
+    tissue = regions["tissue"]
+    noisy = stored.astype(np.float64) - 1024
+    assert np.sqrt(np.mean((out - hu)[tissue] ** 2)) < 0.5 * np.sqrt(np.mean((noisy - hu)[tissue] ** 2))
+    frames = [Dataset(), Dataset()]  # per-frame transforms that differ: one mapping cannot serve them
+    for f, intercept in zip(frames, (-1024, -1000)):
+        t = Dataset()
+        t.RescaleSlope, t.RescaleIntercept = 1, intercept
+        f.PixelValueTransformationSequence = [t]
+    del ds.SharedFunctionalGroupsSequence
+    ds.PerFrameFunctionalGroupsSequence = frames
+    with pytest.raises(ValueError, match="different RescaleSlope/RescaleIntercept"):
+        denoise_dataset(ds, den, window=(-200, 400))

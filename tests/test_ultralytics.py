@@ -248,6 +248,21 @@ def test_detect_that_fails_on_its_model_does_not_keep_the_video_open(
     assert failed.value is not None and open_fds == []  # while the error (and its traceback) lives
 
 
+def test_detect_on_a_video_with_missing_frames_exits_1_as_video_does(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import cvdenoise.video as video_module
+
+    clip = [np.ascontiguousarray(frame[:160, :160])] * 2
+    monkeypatch.setattr(video_module, "read_video", lambda p: (iter(clip), 10.0, (160, 160), 5))  # the header claims 5
+    (tmp_path / "clip.avi").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["detect", str(tmp_path / "clip.avi"), "--model", "yolo26n.yaml", "-o", str(out), "--imgsz", "160", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "only 2 of its 5 frames could be decoded" in err and (out / "clip.mp4").is_file()
+
+
 def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

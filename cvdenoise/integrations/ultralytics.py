@@ -243,7 +243,8 @@ class FrameTiming:
 
 class DetectionRun(list[FrameTiming]):
     """What :func:`run_detection` did: a list of :class:`FrameTiming` (one per frame written)
-    plus ``failed``, the ``(file, reason)`` of images that could not be read or written."""
+    plus ``failed``, the ``(file, reason)`` of images that could not be read or written (and of a
+    video whose frames could not all be decoded)."""
 
     def __init__(self, timing_file: Path | None = None) -> None:
         super().__init__()
@@ -326,7 +327,7 @@ def run_detection(
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
     from ..io import atomic_write, file_above, read_image, write_image
     from ..dicom import is_dicom_file
-    from ..video import VIDEO_SUFFIXES, FrameFilter, read_video, same_file, video_writer, warn_if_truncated
+    from ..video import VIDEO_SUFFIXES, FrameFilter, close_frames, read_video, same_file, video_writer, warn_if_truncated
 
     src, out = Path(source), Path(out)
     if not src.exists():
@@ -368,7 +369,7 @@ def run_detection(
         if job.dst.exists() and not overwrite and not records.ours(job.dst):
             raise not_ours(job.dst)
     if not is_images:  # an unreadable video fails here, before YOLO is built or `out` made
-        read_video(src)[0].close()  # (opened again where its frames are read, not held open meanwhile)
+        close_frames(read_video(src)[0])  # (opened again where its frames are read, not held open meanwhile)
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
@@ -418,9 +419,11 @@ def run_detection(
                     number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
                     write(process(f"{number:06d}", f))
         finally:
-            frames.close()  # released now, also when YOLO, the writer or a frame failed
+            close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
         mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
         warn_if_truncated(src, dst, len(run), count)
+        if count and len(run) < count:  # written, but not the whole clip: a failure for the exit code, as `video`
+            run.failed.append((src, f"only {len(run)} of its {count} frames could be decoded; {dst} holds those"))
 
     def write_timing(tmp: str) -> None:
         with open(tmp, "w", newline="") as fh:
