@@ -688,8 +688,6 @@ def _embed_metadata(buf: bytes, meta: ImageMetadata, image: np.ndarray) -> bytes
     return buf
 
 
-
-
 def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
     """``img`` as OpenCV decoded the TIFF ``buf``; refused if it has fewer samples or bits than
     the file holds, and without the opaque fourth channel OpenCV adds to a CMYK one (BGR, as a
@@ -805,15 +803,15 @@ def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.nd
         # while, a module global other threads of the process see
         with TiffImagePlugin.TiffImageFile(io.BytesIO(bytes(buf))) as im:
             limit = Image.MAX_IMAGE_PIXELS
-            if limit is None or im.size[0] * im.size[1] <= limit:
-                rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
-            else:
-                with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            lift = limit is not None and im.size[0] * im.size[1] > limit
+            with _PILLOW_LIMIT_LOCK if lift else contextlib.nullcontext(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                if lift:
                     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-                    try:
-                        rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
-                    finally:
+                try:
+                    rgba = np.asarray(im.convert("RGBA") if im.mode != "RGBA" else im)
+                finally:
+                    if lift:
                         Image.MAX_IMAGE_PIXELS = limit
     except Exception:  # noqa: BLE001 - Pillow missing or failing: tifffile may still read it
         return _tifffile_tiff(path, buf, 4, what)

@@ -120,7 +120,9 @@ class TemporalSmoother:
         """Smooth one frame; returns the same shape and dtype. ``strength`` (0–1) scales the
         weight: a frame the denoiser changed little (a clean one, its strength low) has little
         flicker to remove and keeps its own pixels (moving fine detail above all)."""
-        weight = self.weight * min(1.0, max(0.0, float(strength)))
+        if not is_real(strength) or not 0.0 <= float(strength) <= 1.0:
+            raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+        weight = self.weight * float(strength)
         if self._prev is None or self._prev.shape != frame.shape or weight == 0.0:
             self.observe(frame)
             return frame

@@ -106,7 +106,8 @@ class FrameFilter:
             capture: :func:`~cvdenoise.blend.is_drawing`), whose strokes a model smooths, is
             passed through whatever its σ.
         temporal: ``0`` (off) to ``<1``: weight of the previous output frame in static regions
-            (motion-adaptive recursive smoothing, :mod:`cvdenoise.temporal`); ``0.5`` removes
+            (motion-adaptive recursive smoothing, :mod:`cvdenoise.temporal`), times each frame's
+            strength (a frame the denoiser changed little keeps its pixels); ``0.5`` removes
             most residual flicker of a static camera. Frames must then arrive in order
             (:meth:`reset` between clips).
         temporal_threshold: local change (8-bit units) above which a pixel counts as moving
@@ -203,7 +204,7 @@ class FrameFilter:
             elif frame.dtype.kind == "f":
                 hint = "use a Denoiser (cvdenoise.load()) for float images in [0, 1]"
             else:
-                hint = "convert it to uint8"
+                hint = "scale it to uint8 or uint16 (or give floats in [0, 1] to a Denoiser)"
             raise TypeError(f"FrameFilter expects uint8 (or 16-bit uint16) frames, got {frame.dtype}; {hint}")
         if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3))):
             hint = " (BGRA: cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR))" if frame.ndim == 3 and frame.shape[2] == 4 else ""
@@ -586,7 +587,8 @@ def denoise_video(
     replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
     no temporal state or history carried over from an earlier clip; its ``max_history`` waits
     until the clip's end). Returns the per-frame :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
-    which is left out, the numbers skip it rather than shift).
+    which is left out, the numbers skip it rather than shift). Fewer frames decoded than the
+    container announced: a :class:`TruncatedVideoWarning` (``dst`` holds those).
     """
     check_video_output(src, dst, codec)  # before the input is opened: a bad name costs nothing
     frames, fps, size, count = read_video(src)

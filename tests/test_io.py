@@ -693,12 +693,18 @@ def test_rgba_tiff_read_leaves_pillows_bomb_limit_alone(
     lost it then. Now only an image over that limit lifts it (and puts it back)."""
     rgba = np.dstack([clean_rgb[:40, :56], np.full((40, 56), 128, np.uint8)])
     Image.fromarray(rgba).save(tmp_path / "a.tif")
+    from PIL import TiffImagePlugin
+
     opened: list[object] = []
     real_open = Image.open
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    limits: list[object] = []  # Pillow's limit as the decoder ran: what every other thread saw then
+    real_load = TiffImagePlugin.TiffImageFile.load
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "load",
+                        lambda self: limits.append(Image.MAX_IMAGE_PIXELS) or real_load(self))
     got = read_image(tmp_path / "a.tif")
     assert np.array_equal(got[..., [2, 1, 0, 3]], rgba)
-    assert opened == []
+    assert opened == [] and limits and None not in limits
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # smaller than the image: cvdenoise's own limit rules
     assert np.array_equal(read_image(tmp_path / "a.tif"), got)
     assert opened == [] and Image.MAX_IMAGE_PIXELS == 1000

@@ -169,3 +169,6 @@ def test_the_smoothing_weight_follows_the_frames_strength() -> None:
         s = TemporalSmoother(0.5)
         s(a)
         assert float(s(b, strength)[0, 0]) == pytest.approx(expected, abs=1e-4)
+    for bad in (float("nan"), 1.5, -0.1):
+        with pytest.raises(ValueError, match="strength must be a number in"):
+            TemporalSmoother(0.5)(b, bad)
