@@ -171,7 +171,8 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
                    bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, list[float]]:
     """One frame mapped from ``[lo, hi]`` to ``[0, 1]``, denoised and mapped back (clipped to
     ``bounds``, the dataset's own range: the mapping's room goes beyond it); its strength.
-    Values outside ``[lo, hi]`` are returned as stored.
+    Pixels :func:`_outside` the mapping are returned as stored; other values beyond it reach the
+    model clipped and get their excess back (``strength=0`` returns the stored values).
     ``pad`` (``(H,W)`` bool): padding pixels, filled for the model with a smooth continuation of
     the imaged area plus noise of its level (a blind model reads the noise level from what it
     sees: a flat fill made it denoise the whole frame less, and the edge next to the fill hardly
