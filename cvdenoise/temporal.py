@@ -14,8 +14,8 @@ something moved — so moving objects are not smeared::
 
 The mean change averages residual noise out; moving *texture* keeps its local mean (a striped
 shirt, foliage, a checker moving by a stripe), so its absolute change counts as well, less the
-half threshold that residual noise reaches (mean |difference| of two frames with 2 levels of
-residual noise each: about 3 levels).
+half threshold that residual noise stays under (mean |difference| of two frames with 2 levels of
+residual noise each: about 2.3 levels).
 
 :func:`temporal_blend` is the pure function; :class:`TemporalSmoother` holds the previous
 frame for a stream; :func:`flicker` measures what it removes.
