@@ -36,7 +36,11 @@ from ._checks import (
     low_bit_message,
     uint16_scale,
 )
-from .backends import EXPORTED_SUFFIXES, TORCHSCRIPT_SUFFIXES
+from .backends import EXPORTED_SUFFIXES
+from ._device import (  # re-exported: part of this module's API
+    Half, Precision, Runtime, cpu_bf16_units, cpu_flags, cpu_has_fast_bf16, cpu_runs_two_bf16_passes, exported_runtime,
+    resolve_device, resolve_precision, resolve_runtime,
+)
 from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
@@ -165,10 +169,6 @@ Backend = Callable[[torch.Tensor], torch.Tensor]
 Strength = Union[float, np.floating, Literal["auto"]]
 #: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel images
 ChannelOrder = Literal["rgb", "bgr"]
-#: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
-Runtime = Literal["torch", "onnxruntime"]
-#: what ``half`` resolved to: float32, float16 (CUDA) or bfloat16 (CPU autocast)
-Precision = Literal["fp32", "fp16", "bf16"]
 
 #: colour planes that differ by at most this (8-bit levels; 3× at 0.1 % of the pixels) hold gray
 #: content: a gray image saved as RGB/BGR (``cv2.imread`` of a gray file) or decoded through a
@@ -201,142 +201,6 @@ def _dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
     if k & 4:
         x = x.transpose(-1, -2)
     return x
-
-
-Half = Union[bool, Literal["auto"]]
-
-
-def cpu_bf16_units() -> Literal["amx", "avx512_bf16", None]:
-    """The hardware this CPU runs bfloat16 convolutions on, or ``None`` where it has none.
-
-    ``"amx"``: Intel AMX tiles (Sapphire Rapids and newer), ~3-4× float32 speed;
-    ``"avx512_bf16"``: AVX512-BF16 dot products (AMD Zen 4 and newer, Intel Cooper Lake),
-    ~2× float32 speed (measured: 480 vs 1100 ms for ``default`` at 640² on 2 Zen 4 cores).
-    Without either, oneDNN emulates bfloat16 and it is slower than float32.
-    """
-    try:
-        if not torch.backends.mkldnn.is_available():
-            return None
-        if torch.cpu._is_amx_tile_supported():
-            return "amx"
-        if torch.cpu._is_avx512_bf16_supported():
-            return "avx512_bf16"
-    except (AttributeError, RuntimeError):  # older torch or non-x86 build
-        pass
-    return None
-
-
-@functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The instruction-set flags of this CPU as Linux lists them (``/proc/cpuinfo``), or an empty
-    set where that file does not exist (macOS, Windows)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def cpu_runs_two_bf16_passes() -> bool:
-    """True where two bfloat16 passes of the ``default`` model take about what one float32 pass
-    does: AMX (Intel Sapphire Rapids and newer, ~260 ms per 640² pass on 2 cores), or AVX512-BF16
-    together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (277–334 ms per
-    pass, 553–580 ms for two, float32 545–581 ms in ``benchmarks/quality.py`` runs). Zen 4
-    (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit units: 480–578 ms per pass, over 1 s for
-    two."""
-    units = cpu_bf16_units()
-    return units == "amx" or (units == "avx512_bf16" and "avx_vnni" in cpu_flags())
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU runs bfloat16 convolutions in hardware (AMX or AVX512-BF16)."""
-    return cpu_bf16_units() is not None
-
-
-def resolve_precision(half: Half, device: torch.device) -> Precision:
-    """What ``half`` means on ``device``: float16 on CUDA, bfloat16 on CPUs with bf16 units.
-
-    ``"auto"`` picks reduced precision only where it is fast (CUDA; CPUs with AMX or
-    AVX512-BF16, see :func:`cpu_bf16_units`) and float32
-    elsewhere; ``True`` insists and raises where no fast half type exists.
-    """
-    if half not in (True, False, "auto"):
-        raise ValueError(f"half must be True, False or 'auto', got {half!r}")
-    if not half:
-        return "fp32"
-    if device.type == "cuda":
-        return "fp16"
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return "bf16"
-    if half == "auto":
-        return "fp32"
-    raise ValueError(
-        f"half=True on {device.type} needs CUDA (float16) or a CPU with bfloat16 units "
-        "(AMX or AVX512-BF16); use half='auto' (command line: leave out --half) to fall back to float32"
-    )
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` (CUDA when available, else CPU) or a device that exists here.
-
-    Raises:
-        ValueError: not a device name, or a device this machine or PyTorch build lacks
-            (``"cuda"`` without a GPU, ``"cuda:3"`` with two, ``"mps"`` off Apple silicon).
-    """
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}") from e
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(f"device {device!r} requested but MPS (Apple silicon) is not available")
-    elif dev.type != "cpu":
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}")
-    return dev
-
-
-def exported_runtime(weights: str | Path, runtime: str | None = None) -> Runtime:
-    """The runtime an exported file (``.onnx``, ``.pt``/``.ts``/``.torchscript``) runs in, by
-    its suffix; ``ValueError`` if ``runtime`` (``None``: any) names another."""
-    own: Runtime = "torch" if Path(weights).suffix.lower() in TORCHSCRIPT_SUFFIXES else "onnxruntime"
-    if runtime not in (None, own):
-        raise ValueError(f"{weights}: an exported model runs in its own runtime, {own}; got runtime={runtime!r} "
-                         "(omit runtime / --runtime)")
-    return own
-
-
-def resolve_runtime(runtime: Runtime, device: torch.device, precision: str) -> Runtime:
-    """Check that ``runtime`` can run a model on ``device`` at ``precision``.
-
-    ``"torch"`` runs anywhere. ``"onnxruntime"`` (:mod:`cvdenoise.ort_runtime`) runs float32 on
-    the CPU and needs ``onnxruntime`` and ``onnx`` (``pip install 'cvdenoise[onnx]'``).
-
-    Raises:
-        ValueError: an unknown runtime, or ``"onnxruntime"`` off the CPU or in reduced precision.
-        ImportError: ``"onnxruntime"`` without a working onnxruntime/onnx install (the cause is named).
-    """
-    if runtime not in ("torch", "onnxruntime"):
-        raise ValueError(f"runtime must be 'torch' or 'onnxruntime', got {runtime!r}")
-    if runtime == "onnxruntime":
-        if device.type != "cpu" or precision != "fp32":
-            raise ValueError(
-                f"runtime='onnxruntime' runs float32 on the CPU; got device {str(device)!r} with precision "
-                f"{precision!r} (use runtime='torch' / --runtime torch, or device='cpu' without half=True / --half)"
-            )
-        from .ort_runtime import require
-
-        require()
-    return runtime
 
 
 _V = TypeVar("_V")

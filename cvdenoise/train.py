@@ -36,7 +36,7 @@ from ._argtypes import path_argument
 from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
 from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
-from .denoiser import cpu_has_fast_bf16, resolve_device
+from ._device import cpu_has_fast_bf16, resolve_device
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
 from .weights import FAMILIES, WeightsError, color_to_gray, grow, load_model, read_card, save_weights
 

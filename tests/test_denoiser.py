@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 import cvdenoise
+import cvdenoise._device as device_module
 import cvdenoise.denoiser as denoiser_module
 from cvdenoise.weights import load_model
 
@@ -493,7 +494,7 @@ def test_repr_and_channels(default: cvdenoise.Denoiser) -> None:
 
 
 def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(denoiser_module, "cpu_bf16_units", lambda: None)
+    monkeypatch.setattr(device_module, "cpu_bf16_units", lambda: None)
     with pytest.raises(ValueError, match="AMX"):
         cvdenoise.load("fast", half=True)
     assert cvdenoise.load("fast", half="auto").precision == "fp32"
@@ -527,8 +528,8 @@ def test_auto_ensemble_spends_bf16_speed_on_the_quality_model(monkeypatch: pytes
     for ``default``-size models where two bfloat16 passes are fast (AMX; AVX512-BF16 with AVX-VNNI,
     i.e. Zen 5) and one pass on other AVX512-BF16 CPUs (Zen 4), float32 elsewhere; ``fast``
     models, float32 and explicit values are left alone."""
-    monkeypatch.setattr(denoiser_module, "cpu_bf16_units", lambda: units)
-    monkeypatch.setattr(denoiser_module, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(device_module, "cpu_bf16_units", lambda: units)
+    monkeypatch.setattr(device_module, "cpu_flags", lambda: frozenset(flags))
     for name in ("default", "gray-default", "color-default"):
         den = cvdenoise.load(name)
         assert (den.precision, den.ensemble) == auto, name
