@@ -117,6 +117,13 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 
     try:
         pixel_limit()  # a bad CVDENOISE_MAX_PIXELS: said once, not once per image
+        if args.dicom_window is not None:
+            from .dicom import check_window
+
+            try:
+                check_window(args.dicom_window)
+            except ValueError as e:
+                raise ValueError(f"--dicom-window {' '.join(f'{v:g}' for v in args.dicom_window)}: {e}") from None
         if not names_image_file(args.output):
             jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
         elif len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir():  # `denoise photo.jpg -o clean.jpg`
@@ -131,7 +138,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
-    report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality)
+    report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality,
+                           dicom_window=args.dicom_window)
     skipped = len(jobs) - len(report.written) - len(report.failed)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
           f"({_model_words(den)})"
@@ -386,6 +394,9 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--quality", type=_percent, default=95, metavar="1..100",
                    help="quality of the JPEG and lossy WebP copies (default 95; a lossless WebP stays lossless)")
+    p.add_argument("--dicom-window", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="DICOM: denoise this range of modality values (HU for CT, e.g. -200 400 for soft tissue) and "
+                        "keep the rest as stored; default: the whole range, where CT noise of 10-20 HU reads as clean")
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_denoise)
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .denoiser import Denoiser, Strength
 
 __all__ = ["DICOM_SUFFIXES", "HEADROOM", "OUTLIER_SHARE", "is_dicom_dataset", "is_dicom_file", "read_dicom",
-           "write_dicom", "denoise_dataset", "dataset_from_array"]
+           "write_dicom", "denoise_dataset", "dataset_from_array", "check_window"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
@@ -268,7 +268,9 @@ def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | Non
     return lo - room, hi + room
 
 
-def _check_window(window: object) -> tuple[float, float] | None:
+def check_window(window: object) -> tuple[float, float] | None:
+    """``window`` as ``(low, high)`` floats (``None`` stays ``None``); ``ValueError`` unless two
+    finite numbers with ``low < high``."""
     if window is None:
         return None
     try:
@@ -303,7 +305,7 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
             interpretation (``PALETTE COLOR``: its indices are not intensities), or a bad
             ``window``.
     """
-    window = _check_window(window)
+    window = check_window(window)
     _check_supported(ds)
     try:
         arr = ds.pixel_array

@@ -20,7 +20,7 @@ import numpy as np
 from ._progress import progress_bar
 
 from ._checks import check_float_range
-from .dicom import DICOM_SUFFIXES, denoise_dataset, is_dicom_file, read_dicom, write_dicom
+from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
@@ -459,13 +459,16 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
 
 
 def denoise_files(
-    jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False, quality: int = 95
+    jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False, quality: int = 95,
+    dicom_window: tuple[float, float] | None = None,
 ) -> FolderReport:
     """Read, denoise (OpenCV BGR order) and write every job, recording each copy written in its
     job's :data:`OUTPUT_MARKER`; failures are collected, not raised. ``quality``: of the JPEG and
-    lossy WebP copies (1–100)."""
+    lossy WebP copies (1–100). ``dicom_window``: the ``window`` of
+    :func:`cvdenoise.dicom.denoise_dataset` for DICOM files (modality values, HU for CT)."""
     if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be a whole number in 1..100, got {quality!r}")
+    dicom_window = check_window(dicom_window)  # (said once, not once per file)
     jobs = list(jobs)
     report = FolderReport()
     records = OutputRecords()
@@ -474,7 +477,7 @@ def denoise_files(
             continue
         try:
             if is_dicom_file(job.src):
-                write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser))
+                write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser, window=dicom_window))
             else:
                 image = read_image(job.src)
                 check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg

@@ -302,3 +302,21 @@ def test_a_window_reads_the_rescale_of_an_enhanced_dataset_from_its_functional_g
     ds.PerFrameFunctionalGroupsSequence = frames
     with pytest.raises(ValueError, match="different RescaleSlope/RescaleIntercept"):
         denoise_dataset(ds, den, window=(-200, 400))
+
+
+def test_the_folder_command_takes_a_dicom_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cvdenoise denoise` had no way to denoise CT soft tissue: at the whole range it read 10 HU of
+    noise as clean (10.0 → 10.0 HU) and still wrote a new instance."""
+    hu, stored, regions = _phantom(10)
+    src = tmp_path / "in"
+    src.mkdir()
+    _ct(stored).save_as(src / "ct.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    assert main(["denoise", str(src), "-o", str(out), "-q", "--dicom-window", "-200", "400"]) == 0
+    got = pydicom.dcmread(out / "ct.dcm").pixel_array.astype(np.float64) - 1024
+    tissue = regions["tissue"]
+    noisy = stored.astype(np.float64) - 1024
+    assert np.sqrt(np.mean((got - hu)[tissue] ** 2)) < 0.5 * np.sqrt(np.mean((noisy - hu)[tissue] ** 2))
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o2"), "-q", "--dicom-window", "400", "-200"]) == 2
+    assert "--dicom-window 400 -200: window must be (low, high) with low < high" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()
