@@ -83,7 +83,7 @@ def read_dicom(path: str | Path) -> "Dataset":
     except (pydicom.errors.InvalidDicomError, OSError, EOFError) as e:
         raise ValueError(f"{path}: not a readable DICOM file: {e}") from e
     if "PixelData" not in ds:
-        raise ValueError(f"{path}: DICOM file has no pixel data")
+        raise ValueError(f"{path}: DICOM file has no pixel data (a truncated file, or a non-image object such as a report)")
     return ds
 
 
