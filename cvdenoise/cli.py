@@ -406,7 +406,8 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
     p.add_argument("--gate", type=float, nargs="*", metavar="SIGMA", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
-                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised "
+                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised; "
+                        "for clips that are often clean, whose fine detail the model would otherwise smooth "
                         "(a bare --gate takes the numbers after it: put it after the input video)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions, times each frame's strength (less flicker; default 0: off)")
