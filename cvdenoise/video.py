@@ -564,12 +564,14 @@ class TruncatedVideoWarning(UserWarning):
     """Fewer frames were decoded than the container announced (a damaged file); the output holds those."""
 
 
-def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> None:
+def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> str | None:
     """Warn (:class:`TruncatedVideoWarning`) when fewer frames were decoded than the container
-    announced (a damaged file)."""
-    if count and done < count:
-        warnings.warn(f"{src}: only {done} of its {count} frames could be decoded; {dst} holds those",
-                      TruncatedVideoWarning, stacklevel=3)
+    announced (a damaged file); returns what it said (``None``: the whole clip)."""
+    if not count or done >= count:
+        return None
+    said = f"only {done} of its {count} frames could be decoded; {dst} holds those"
+    warnings.warn(f"{src}: {said}", TruncatedVideoWarning, stacklevel=3)
+    return said
 
 
 def denoise_video(

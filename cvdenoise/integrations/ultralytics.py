@@ -421,9 +421,8 @@ def run_detection(
         finally:
             close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
         mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
-        warn_if_truncated(src, dst, len(run), count)
-        if count and len(run) < count:  # written, but not the whole clip: a failure for the exit code, as `video`
-            run.failed.append((src, f"only {len(run)} of its {count} frames could be decoded; {dst} holds those"))
+        if (truncated := warn_if_truncated(src, dst, len(run), count)) is not None:
+            run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
 
     def write_timing(tmp: str) -> None:
         with open(tmp, "w", newline="") as fh:
