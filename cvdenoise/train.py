@@ -391,25 +391,228 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         return _train(cfg, resume, closing)
 
 
+def _refuse_earlier_run(cfg: TrainConfig, out: Path, ckpt: Path) -> None:
+    """A new run never writes over an earlier one's checkpoint or weights."""
+    earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
+                                *sorted(out.glob(f"{glob.escape(cfg.name)}-step*.safetensors"))) if p.exists()]
+    if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
+        raise TrainSetupError(
+            f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "
+            "give another --out (or move that file away to start over there)"
+        )
+    if earlier:
+        raise TrainSetupError(
+            f"--out {out} already holds a run ({', '.join(earlier)}): add --resume to continue it, "
+            "or give another --out"
+        )
+
+
+def _check_resumed(state: dict[str, Any], cfg: TrainConfig, out: Path) -> None:
+    """Refuse a resumed run renamed onto weights it did not write; warn about a changed recipe."""
+    if (state.get("config") or {}).get("name", cfg.name) != cfg.name:
+        taken = [p.name for p in (out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
+        if taken:
+            raise TrainSetupError(f"--resume --name {cfg.name}: {out} already holds {', '.join(taken)}, which "
+                                  f"this run did not write (it was named {state['config']['name']}); "
+                                  "choose another --name")
+    if changes := _recipe_changes(state.get("config") or {}, cfg):
+        _warn("--resume with another recipe than the checkpoint's (logged in log.jsonl; the card records "
+              "this run's): " + ", ".join(f"{_option(k)} {a} → {b}" for k, (a, b) in changes.items()))
+
+
+def _split_images(images: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``(validation, training)`` images: every 10th held out (a lone image serves as both)."""
+    if len(images) == 1:  # holding it out would leave nothing but dead leaves to train on
+        _warn("only one usable image: it is used for training and for validation (the validation PSNR is "
+              "optimistic); add more images for an honest hold-out")
+        return images, images
+    return images[::10], [im for i, im in enumerate(images) if i % 10]
+
+
+def _validation_pairs(cfg: TrainConfig, val_imgs: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cfg.val_size`` fixed ``(noisy, clean)`` validation pairs ``(N,C,h,w)`` float32 in [0,1]
+    (pairs the preset left clean dropped: they would score 100 dB for doing nothing)."""
+    val_sampler = PairSampler(
+        val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
+        p_dead_leaves=0.0 if val_imgs else 1.0, seed=10_000 + cfg.seed, leaves_pool=8,
+    )
+    if val_imgs and not val_sampler.images:
+        _warn(f"the validation images are under {val_sampler.crop} px after --downscale {cfg.downscale}: "
+              "validating on dead leaves instead")
+    noisy, clean = val_sampler.batch(cfg.val_size)
+    changed = _mse(noisy, clean) > 0
+    if bool(changed.any()):
+        noisy, clean = noisy[changed], clean[changed]
+    return noisy, clean
+
+
+def _batches(cfg: TrainConfig, train_imgs: list[Any], sampler: PairSampler, pair_kwargs: dict[str, Any], n_cpu: int,
+             step: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless ``(noisy, clean)`` training batches; the first ``n_cpu`` crops degraded by the
+    albumentations chain, the rest left clean for the device's chain."""
+    if cfg.workers > 0:
+        # pairs are made in worker processes (the CPU side is the bottleneck on a GPU); resuming
+        # restores the weights, optimiser and step but not the workers' random streams
+        loader = torch.utils.data.DataLoader(
+            PairBatches(train_imgs, cfg.batch, seed=cfg.seed + step, degraded=n_cpu, **pair_kwargs), batch_size=None,
+            num_workers=cfg.workers, pin_memory=device.type == "cuda", prefetch_factor=4,
+            persistent_workers=True,
+        )
+        return iter(loader)
+    return iter(lambda: sampler.batch(cfg.batch, n_cpu), None)
+
+
+class _Run:
+    """One training run's state after set-up: the model, its EMA and optimiser, the step, the
+    clock, and what validates and saves them (:func:`_train` drives it)."""
+
+    def __init__(self, cfg: TrainConfig, model: DenoiseAutoencoder, device: torch.device, out: Path,
+                 state: dict[str, Any] | None, sampler: PairSampler, val: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.cfg, self.device, self.out, self.ckpt, self.sampler = cfg, device, out, out / "last.pt", sampler
+        self.val_noisy, self.val_clean = val
+        self.val_input_psnr = float(psnr(self.val_noisy, self.val_clean).mean())
+        tqdm.write(f"validation: {len(self.val_noisy)} degraded pairs, input PSNR {self.val_input_psnr:.2f} dB")
+        # oneDNN (CPU, bf16 AMX/AVX512-BF16 kernels) and cuDNN (tensor cores) are fastest in channels-last
+        self.fmt = torch.channels_last
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.model = model.to(device).to(memory_format=self.fmt)
+        self.ema = copy.deepcopy(self.model).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        self._ema_params, self._model_params = list(self.ema.parameters()), list(self.model.parameters())
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
+        self.start_step, self.step, self.best, elapsed_before = 0, 0, -1.0, 0.0
+        if state is not None:  # the model's weights are loaded already (_load_checkpoint)
+            self.ema.load_state_dict(state["ema"])
+            self.opt.load_state_dict(state["opt"])
+            self.step, self.best, elapsed_before = state["step"], state["best"], state.get("elapsed", 0.0)
+            self.start_step = self.step
+            sampler.rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"])
+            print(f"resumed {self.ckpt} at step {self.step}")
+        self.elapsed_before = elapsed_before
+        self.previous = _init_training(cfg)
+        self.init_psnr: float | None = state.get("init_val_psnr") if state is not None else None
+        self.start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
+        self.budget_s = cfg.minutes * 60
+        self.validated = False  # whether the weights of the current step were exported by a validation
+
+    def export(self, tag: str, val_psnr: float | None) -> Path:
+        """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
+        interrupted run's weights, exported unvalidated)."""
+        training: dict[str, Any] = {"recipe": asdict(self.cfg), "steps_done": self.step,
+                                    "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),
+                                    "val_input_psnr_db": round(self.val_input_psnr, 3)}
+        if val_psnr is None:
+            training["interrupted"] = True
+        if self.init_psnr is not None:  # the --init weights on the same validation pairs: the fine-tune's gain
+            training["init_val_psnr_db"] = round(self.init_psnr, 3)
+        if self.previous is not None:  # the --init weights' own training, one level deep
+            training["previous_stage"] = self.previous
+        return save_weights(self.ema, self.out / f"{self.cfg.name}{tag}.safetensors", {"training": training})
+
+    def validate(self) -> float:
+        """Mean PSNR (dB) of the EMA model on the validation pairs."""
+        self.ema.eval()
+        with torch.inference_mode():
+            outs = torch.cat([self.ema(self.val_noisy[i : i + 8].to(self.device))
+                              for i in range(0, len(self.val_noisy), 8)])
+        return float(psnr(outs.cpu(), self.val_clean).mean())
+
+    def time_used(self) -> float:
+        """Share of the time budget spent (0 without one)."""
+        return (time.time() - self.start) / self.budget_s if self.budget_s > 0 else 0.0
+
+    def progress(self) -> float | None:
+        """Schedule position after warm-up when a time budget is set (else step-based)."""
+        if self.budget_s <= 0:
+            return None
+        warm = _warmup_steps(self.cfg)
+        by_steps = (self.step - warm) / max(1, self.cfg.steps - warm)
+        return min(1.0, max(by_steps, self.time_used()))
+
+    def finished(self) -> bool:
+        p = self.progress()
+        return self.step >= self.cfg.steps or (p is not None and p >= 1.0)
+
+    def progress_bar(self) -> Any:
+        """With a time budget the bar runs on the clock (seconds against the budget), else on steps."""
+        cfg, budget = self.cfg, round(self.budget_s)
+        if self.budget_s > 0:
+            return progress_bar(total=budget, initial=min(round(self.elapsed_before), budget), desc=cfg.name,
+                                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
+                                dynamic_ncols=True, mininterval=5)
+        return progress_bar(total=cfg.steps, initial=self.step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+
+    def save_checkpoint(self) -> None:
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+                "step": self.step, "best": self.best, "rng": self.sampler.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "config": asdict(self.cfg),
+                "elapsed": time.time() - self.start, "init_val_psnr": self.init_psnr,
+            },
+            tmp,
+        )
+        tmp.replace(self.ckpt)
+
+    def train_step(self, noisy: torch.Tensor, clean: torch.Tensor, device_degrader: TorchDegrader | None,
+                   n_cpu: int) -> torch.Tensor:
+        """One optimiser step and EMA update on a batch; returns the loss."""
+        noisy = noisy.to(self.device, non_blocking=True)
+        clean = clean.to(self.device, non_blocking=True)
+        if device_degrader is not None:
+            noisy = torch.cat([noisy, device_degrader(clean[n_cpu:])])
+        noisy = noisy.contiguous(memory_format=self.fmt)
+        clean = clean.contiguous(memory_format=self.fmt)
+        for g in self.opt.param_groups:
+            g["lr"] = _lr_at(self.step, self.cfg, self.progress(), self.time_used())
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            pred = self.model(noisy)
+        loss = _loss(pred, clean, self.cfg.loss)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        with torch.no_grad():
+            d = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+            torch._foreach_lerp_(self._ema_params, self._model_params, 1 - d)
+        self.step += 1
+        self.validated = False  # (the EMA moved: these weights are not exported yet)
+        return loss
+
+    def on_interrupt(self, e: BaseException, batches: Iterator[Any]) -> BaseException | None:
+        """After Ctrl-C, SIGTERM or a killed data-loader worker: keep what was trained (checkpoint,
+        and the weights unless this step's are exported) and stop the workers; returns an
+        interrupt that arrived meanwhile."""
+        deferred = None
+        if self.step > self.start_step:
+            deferred = _with_signals_held(self.save_checkpoint)
+            if not self.validated:  # the weights so far, usable at once (last.pt is for --resume only)
+                def export_unvalidated() -> None:
+                    self.export("", None)
+
+                deferred = _with_signals_held(export_unvalidated) or deferred
+            why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
+            weights = f"{self.out / (self.cfg.name + '.safetensors')}{'' if self.validated else ' (not validated)'}"
+            tqdm.write(f"{why} at step {self.step}: checkpoint saved and weights {weights}; continue with --resume")
+        shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
+        if shutdown is not None:                                # prints the dead worker's error at exit)
+            deferred = _with_signals_held(shutdown) or deferred
+        return deferred
+
+
 def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Path:
     """:func:`train` itself (its settings changes undone by the caller; the log file and the
     progress bar are closed by ``closing`` however it ends)."""
     _check_config(cfg)
     out = Path(cfg.out)
     ckpt = out / "last.pt"
-    if not resume:  # a new run never writes over an earlier one's checkpoint or weights
-        earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
-                                    *sorted(out.glob(f"{glob.escape(cfg.name)}-step*.safetensors"))) if p.exists()]
-        if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
-            raise TrainSetupError(
-                f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "
-                "give another --out (or move that file away to start over there)"
-            )
-        if earlier:
-            raise TrainSetupError(
-                f"--out {out} already holds a run ({', '.join(earlier)}): add --resume to continue it, "
-                "or give another --out"
-            )
+    if not resume:
+        _refuse_earlier_run(cfg, out, ckpt)
     torch.manual_seed(cfg.seed)  # before the model's random initialisation: a seeded run repeats exactly
     with _bad_input("--device: "):
         device = resolve_device(cfg.device)
@@ -418,15 +621,8 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
         if cfg.crop < model.multiple:
             raise TrainSetupError(f"--crop must be at least {model.multiple} for this architecture, got {cfg.crop}")
         state = _load_checkpoint(ckpt, model, cfg, device) if resume else None
-        if state is not None and (state.get("config") or {}).get("name", cfg.name) != cfg.name:
-            taken = [p.name for p in (out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
-            if taken:
-                raise TrainSetupError(f"--resume --name {cfg.name}: {out} already holds {', '.join(taken)}, which "
-                                      f"this run did not write (it was named {state['config']['name']}); "
-                                      "choose another --name")
-        if state is not None and (changes := _recipe_changes(state.get("config") or {}, cfg)):
-            _warn("--resume with another recipe than the checkpoint's (logged in log.jsonl; the card records "
-                  "this run's): " + ", ".join(f"{_option(k)} {a} → {b}" for k, (a, b) in changes.items()))
+        if state is not None:
+            _check_resumed(state, cfg, out)
         images = _load_images(cfg)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -436,210 +632,69 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
 
-    if len(images) == 1:  # holding it out would leave nothing but dead leaves to train on
-        _warn("only one usable image: it is used for training and for validation (the validation PSNR is "
-              "optimistic); add more images for an honest hold-out")
-        val_imgs, train_imgs = images, images
-    else:  # hold out every 10th photo for validation
-        val_imgs, train_imgs = images[::10], [im for i, im in enumerate(images) if i % 10]
+    val_imgs, train_imgs = _split_images(images)
     pair_kwargs: dict[str, Any] = dict(
         crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0, p_colour_gain=cfg.p_colour_gain,
         p_drawing=cfg.p_drawing,
     )
     sampler = PairSampler(train_imgs, seed=cfg.seed, **pair_kwargs)
-    val_sampler = PairSampler(
-        val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
-        p_dead_leaves=0.0 if val_imgs else 1.0, seed=10_000 + cfg.seed, leaves_pool=8,
-    )
-    if val_imgs and not val_sampler.images:
-        _warn(f"the validation images are under {val_sampler.crop} px after --downscale {cfg.downscale}: "
-              "validating on dead leaves instead")
-    val_noisy, val_clean = val_sampler.batch(cfg.val_size)
-    changed = _mse(val_noisy, val_clean) > 0  # pairs the preset left clean would score 100 dB for doing nothing
-    if bool(changed.any()):
-        val_noisy, val_clean = val_noisy[changed], val_clean[changed]
-    val_input_psnr = float(psnr(val_noisy, val_clean).mean())
-    tqdm.write(f"validation: {len(val_noisy)} degraded pairs, input PSNR {val_input_psnr:.2f} dB")
-
-    # oneDNN (CPU, bf16 AMX/AVX512-BF16 kernels) and cuDNN (tensor cores) are fastest in channels-last
-    fmt = torch.channels_last
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    model = model.to(device).to(memory_format=fmt)
-    ema = copy.deepcopy(model).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
-    step, best, elapsed_before = 0, -1.0, 0.0
-    if state is not None:  # the model's weights are loaded already (_load_checkpoint)
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
-        step, best, elapsed_before = state["step"], state["best"], state.get("elapsed", 0.0)
-        sampler.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        print(f"resumed {ckpt} at step {step}")
+    run = _Run(cfg, model, device, out, state, sampler, _validation_pairs(cfg, val_imgs))
     log = closing.enter_context((out / "log.jsonl").open("a", encoding="utf-8"))
     if state is not None:  # validations after this line repeat steps the earlier process logged
-        log.write(json.dumps({"resumed_at_step": step, "time": time.time(), "recipe": asdict(cfg),
+        log.write(json.dumps({"resumed_at_step": run.step, "time": time.time(), "recipe": asdict(cfg),
                               "changed": _recipe_changes(state.get("config") or {}, cfg)}) + "\n")
     else:
         log.write(json.dumps({"recipe": asdict(cfg), "time": time.time()}) + "\n")
-    log.write(json.dumps({"val_pairs": len(val_noisy), "val_input_psnr": val_input_psnr}) + "\n")
-
-    def export(tag: str, val_psnr: float | None) -> Path:
-        """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
-        interrupted run's weights, exported unvalidated)."""
-        training: dict[str, Any] = {"recipe": asdict(cfg), "steps_done": step,
-                                    "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),
-                                    "val_input_psnr_db": round(val_input_psnr, 3)}
-        if val_psnr is None:
-            training["interrupted"] = True
-        if init_psnr is not None:  # the --init weights on the same validation pairs: the fine-tune's gain
-            training["init_val_psnr_db"] = round(init_psnr, 3)
-        if previous is not None:  # the --init weights' own training, one level deep
-            training["previous_stage"] = previous
-        return save_weights(ema, out / f"{cfg.name}{tag}.safetensors", {"training": training})
-
-    def validate() -> float:
-        ema.eval()
-        with torch.inference_mode():
-            outs = torch.cat([ema(val_noisy[i : i + 8].to(device)) for i in range(0, len(val_noisy), 8)])
-        return float(psnr(outs.cpu(), val_clean).mean())
-
-    previous = _init_training(cfg)
-    init_psnr: float | None = state.get("init_val_psnr") if state is not None else None
+    log.write(json.dumps({"val_pairs": len(run.val_noisy), "val_input_psnr": run.val_input_psnr}) + "\n")
     if cfg.init and state is None:  # where a fine-tune starts: the --init weights on the validation pairs
-        init_psnr = validate()
+        run.init_psnr = init_psnr = run.validate()
         log.write(json.dumps({"step": 0, "val_psnr": init_psnr, "init": cfg.init, "time": time.time()}) + "\n")
-        tqdm.write(f"step 0 (the --init weights): val PSNR {init_psnr:.2f} dB ({init_psnr - val_input_psnr:+.2f} dB vs the input)")
+        tqdm.write(f"step 0 (the --init weights): val PSNR {init_psnr:.2f} dB "
+                   f"({init_psnr - run.val_input_psnr:+.2f} dB vs the input)")
 
     # the first n_cpu crops of a batch are degraded by the albumentations chain (data workers),
     # the rest by the batched torch chain on the training device (a GPU outruns the workers)
     n_cpu = cfg.batch - round(cfg.batch * cfg.device_degrade)
-    device_degrader = TorchDegrader(cfg.degradation, seed=cfg.seed + 7 + step) if n_cpu < cfg.batch else None
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
-    if cfg.workers > 0:
-        # pairs are made in worker processes (the CPU side is the bottleneck on a GPU); resuming
-        # restores the weights, optimiser and step but not the workers' random streams
-        loader = torch.utils.data.DataLoader(
-            PairBatches(train_imgs, cfg.batch, seed=cfg.seed + step, degraded=n_cpu, **pair_kwargs), batch_size=None,
-            num_workers=cfg.workers, pin_memory=device.type == "cuda", prefetch_factor=4,
-            persistent_workers=True,
-        )
-        batches = iter(loader)
-    else:
-        batches = iter(lambda: sampler.batch(cfg.batch, n_cpu), None)
-
-    start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
-    budget_s = cfg.minutes * 60
-
-    def time_used() -> float:
-        """Share of the time budget spent (0 without one)."""
-        return (time.time() - start) / budget_s if budget_s > 0 else 0.0
-
-    def progress() -> float | None:
-        """Schedule position after warm-up when a time budget is set (else step-based)."""
-        if budget_s <= 0:
-            return None
-        warm = _warmup_steps(cfg)
-        by_steps = (step - warm) / max(1, cfg.steps - warm)
-        return min(1.0, max(by_steps, time_used()))
-
-    def finished() -> bool:
-        p = progress()
-        return step >= cfg.steps or (p is not None and p >= 1.0)
-
-    ema_params: list[torch.Tensor] = list(ema.parameters())
-    model_params: list[torch.Tensor] = list(model.parameters())
+    device_degrader = TorchDegrader(cfg.degradation, seed=cfg.seed + 7 + run.step) if n_cpu < cfg.batch else None
+    batches = _batches(cfg, train_imgs, sampler, pair_kwargs, n_cpu, run.step, device)
     last_ckpt = time.time()
-    # with a time budget the bar runs on the clock (seconds against the budget), else on steps
-    timed = budget_s > 0
-    bar = progress_bar(total=round(budget_s), initial=min(round(elapsed_before), round(budget_s)), desc=cfg.name,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
-               dynamic_ncols=True, mininterval=5) if timed else \
-        progress_bar(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+    bar = run.progress_bar()
     closing.callback(bar.close)
-
-    def save_checkpoint() -> None:
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                "step": step, "best": best, "rng": sampler.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
-                "elapsed": time.time() - start, "init_val_psnr": init_psnr,
-            },
-            tmp,
-        )
-        tmp.replace(ckpt)
-
-    model.train()
-    validated = False  # whether the weights of the current step were exported by a validation
+    timed = run.budget_s > 0
+    run.model.train()
     try:
-        while not finished():
+        while not run.finished():
             noisy, clean = next(batches)
-            noisy = noisy.to(device, non_blocking=True)
-            clean = clean.to(device, non_blocking=True)
-            if device_degrader is not None:
-                noisy = torch.cat([noisy, device_degrader(clean[n_cpu:])])
-            noisy = noisy.contiguous(memory_format=fmt)
-            clean = clean.contiguous(memory_format=fmt)
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(step, cfg, progress(), time_used())
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                pred = model(noisy)
-            loss = _loss(pred, clean, cfg.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            with torch.no_grad():
-                d = min(cfg.ema, (1 + step) / (10 + step))
-                torch._foreach_lerp_(ema_params, model_params, 1 - d)
-            step += 1
-            validated = False  # (the EMA moved: these weights are not exported yet)
-            bar.update(min(bar.total, round(time.time() - start)) - bar.n if timed else 1)
+            loss = run.train_step(noisy, clean, device_degrader, n_cpu)
+            step = run.step
+            bar.update(min(bar.total, round(time.time() - run.start)) - bar.n if timed else 1)
             if step % 50 == 0:
-                post = {"loss": f"{loss.item():.3f}", "lr": f"{opt.param_groups[0]['lr']:.1e}"}
+                post = {"loss": f"{loss.item():.3f}", "lr": f"{run.opt.param_groups[0]['lr']:.1e}"}
                 if timed:
                     post["step"] = str(step)
                 bar.set_postfix(post)
-            done = finished()
+            done = run.finished()
             if step % cfg.val_every == 0 or done:
-                v = validate()
+                v = run.validate()
                 log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
                 log.flush()
-                tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - val_input_psnr:+.2f} dB vs the input)")
-                export("", v)
-                validated = True  # (at once: an interrupt during the copy below must not replace this card)
+                tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - run.val_input_psnr:+.2f} dB vs the input)")
+                run.export("", v)
+                run.validated = True  # (at once: an interrupt during the copy below must not replace this card)
                 if cfg.keep_exports:
-                    export(f"-step{step}", v)
-                best = max(best, v)
+                    run.export(f"-step{step}", v)
+                run.best = max(run.best, v)
             # a checkpoint with every export, so exported weights can always be resumed
-            if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done or validated:
-                save_checkpoint()
+            if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or done or run.validated:
+                run.save_checkpoint()
                 last_ckpt = time.time()
     except (KeyboardInterrupt, RuntimeError) as e:
         # Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt), or a data-loader worker killed
         # by one (a SIGTERM to the whole process group, as job schedulers send): keep what was trained
         if isinstance(e, RuntimeError) and not _worker_killed(e):
             raise
-        deferred = None
-        if step > (state["step"] if state is not None else 0):
-            deferred = _with_signals_held(save_checkpoint)
-            if not validated:  # the weights so far, usable at once (last.pt is for --resume only)
-                def export_unvalidated() -> None:
-                    export("", None)
-
-                deferred = _with_signals_held(export_unvalidated) or deferred
-            why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
-            weights = f"{out / (cfg.name + '.safetensors')}{'' if validated else ' (not validated)'}"
-            tqdm.write(f"{why} at step {step}: checkpoint saved and weights {weights}; continue with --resume")
-        shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
-        if shutdown is not None:                                # prints the dead worker's error at exit)
-            deferred = _with_signals_held(shutdown) or deferred
+        deferred = run.on_interrupt(e, batches)
         if deferred is not None:  # the signal itself arrived while the checkpoint was written
             raise deferred from e
         raise
