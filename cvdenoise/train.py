@@ -480,7 +480,8 @@ class _Run:
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
-        self._ema_params, self._model_params = list(self.ema.parameters()), list(self.model.parameters())
+        self._ema_params: list[torch.Tensor] = list(self.ema.parameters())
+        self._model_params: list[torch.Tensor] = list(self.model.parameters())
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()))
         self.start_step, self.step, self.best, elapsed_before = 0, 0, -1.0, 0.0

@@ -286,6 +286,148 @@ def _not_yolo(model: str | Path, error: Exception) -> ValueError:
     return ValueError(f"{model}: not a YOLO model Ultralytics can load ({first})")
 
 
+@dataclass
+class _DetectionPlan:
+    """What :func:`run_detection` will read and write, checked before YOLO is built."""
+
+    src: Path
+    out: Path
+    is_images: bool
+    jobs: list[Any]  # folder.Job per image
+    skipped_dicom: list[Path]
+    video: Any  # folder.Job for out/<stem>.mp4
+    timing: Any  # folder.Job for the timing CSV
+
+
+def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: float) -> _DetectionPlan:
+    """Check the arguments and plan the outputs (the folder rules of ``cvdenoise denoise``);
+    raises as :func:`run_detection` documents, before anything is built or written."""
+    from .._checks import is_integer, is_real
+    from ..dicom import is_dicom_file
+    from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs
+    from ..io import IMAGE_SUFFIXES, file_above
+    from ..video import VIDEO_SUFFIXES, same_file
+
+    if not src.exists():
+        raise FileNotFoundError(f"source not found: {src}")
+    if src.is_file() and is_dicom_file(src):
+        raise ValueError(f"{src}: detect takes photos and videos, not DICOM; denoise it with `cvdenoise denoise` "
+                         "and export the frames as images first")
+    if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
+        raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
+                         "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
+    is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
+    planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
+    records = OutputRecords()
+    mine = lambda p: not p.exists() or overwrite or records.ours(p)  # noqa: E731  (never over a user's file)
+    jobs: list[Job] = []
+    for j in planned:
+        if j.src.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
+            j = replace(j, dst=j.dst.with_suffix(".ppm"))
+            if not mine(j.dst):
+                raise not_ours(j.dst)
+        jobs.append(j)
+    if is_images and not jobs:
+        raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
+    dst = out / f"{src.stem}.mp4"
+    if not is_images and (same_file(src, dst) or dst.resolve() == src.resolve()):
+        raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
+    if out.exists() and not out.is_dir() or (blocking := file_above(out)) is not None:
+        raise ValueError(f"output folder {out}: {out if out.exists() else blocking} is a file, not a folder")
+    if not is_integer(imgsz) or imgsz < 1:
+        raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
+    if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
+        raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
+    timing_name = "timing.csv" if is_images else f"{src.stem}.timing.csv"
+    video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
+    for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
+        if not mine(job.dst):
+            raise not_ours(job.dst)
+    skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
+    return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, video, timing)
+
+
+def _bgr8(frame: np.ndarray) -> np.ndarray:
+    """A still as read by :func:`cvdenoise.io.read_image` → ``(H,W,3)`` uint8 BGR (gray and gray +
+    alpha spread to three planes, alpha dropped; 16-bit at its own bit depth, as ``denoise``
+    reads it, and float in [0,1] scaled to 8 bits)."""
+    import cv2
+
+    from ..folder import significant_bits
+
+    if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
+        frame = frame[..., 0]
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    frame = frame[:, :, :3]
+    if frame.dtype != np.uint8:
+        full = 1.0 if frame.dtype.kind == "f" else float(2 ** significant_bits(frame) - 1)
+        frame = (frame.astype(np.float32) / full * 255).clip(0, 255).round().astype(np.uint8)
+    return frame
+
+
+def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray], run: DetectionRun,
+                   records: Any, progress: bool) -> None:
+    """Annotate each planned image; one that cannot be read or written goes to ``run.failed``."""
+    from .._progress import progress_bar
+    from ..folder import mark_output
+    from ..io import read_image, write_image
+
+    for job in progress_bar(plan.jobs, desc="detect", unit="img", disable=not progress):
+        name = str(job.dst.relative_to(plan.out.resolve()))
+        try:
+            write_image(job.dst, process(name, read_image(job.src)))
+            mark_output(job, records)
+        except (OSError, ValueError) as e:
+            if run and run[-1].name == name:  # timed, but not written: no row for it
+                run.pop()
+            run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
+
+
+def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray],
+                  warm_up: Callable[[np.ndarray], Any], run: DetectionRun, records: Any, progress: bool) -> None:
+    """Annotate every frame of the video into ``out/<stem>.mp4``; missing frames go to ``run.failed``."""
+    from .._progress import progress_bar
+    from ..folder import mark_output
+    from ..video import close_frames, read_video, video_writer, warn_if_truncated
+
+    src, dst = plan.src, plan.video.dst
+    frames, fps, size, count = read_video(src)
+    try:
+        first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
+        warm_up(first)
+        chained = itertools.chain([first], frames)
+        with video_writer(src, dst, fps, size) as write:
+            for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
+                number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
+                write(process(f"{number:06d}", f))
+    finally:
+        close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
+    mark_output(plan.video, records)  # recorded at once: a rerun may replace it even if the rest fails
+    if (truncated := warn_if_truncated(src, dst, len(run), count)) is not None:
+        run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
+
+
+def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
+    """The per-frame timings as CSV (frame, denoise_ms, detect_ms, detections), written atomically."""
+    import csv
+
+    from ..folder import mark_output
+    from ..io import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
+            for t in run:
+                w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
+
+    atomic_write(job.dst, write)
+    mark_output(job, records)
+
+
 def run_detection(
     source: str | Path,
     model: str | Path,
@@ -317,79 +459,26 @@ def run_detection(
             model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
-    import csv
+    from ..folder import OutputRecords
+    from ..video import FrameFilter, close_frames, read_video
 
-    import cv2
-    from .._progress import progress_bar
-
-    from .._checks import is_integer, is_real
-    from ..io import IMAGE_SUFFIXES
-    from ..folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, not_ours, plan_jobs, significant_bits
-    from ..io import atomic_write, file_above, read_image, write_image
-    from ..dicom import is_dicom_file
-    from ..video import VIDEO_SUFFIXES, FrameFilter, close_frames, read_video, same_file, video_writer, warn_if_truncated
-
-    src, out = Path(source), Path(out)
-    if not src.exists():
-        raise FileNotFoundError(f"source not found: {src}")
-    if src.is_file() and is_dicom_file(src):
-        raise ValueError(f"{src}: detect takes photos and videos, not DICOM; denoise it with `cvdenoise denoise` "
-                         "and export the frames as images first")
-    if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
-        raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
-                         "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
-    is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
-    planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
-    records = OutputRecords()
-    jobs: list[Job] = []
-    skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
-    for j in planned:
-        if j.src.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
-            j = replace(j, dst=j.dst.with_suffix(".ppm"))
-            if j.dst.exists() and not overwrite and not records.ours(j.dst):
-                raise not_ours(j.dst)
-        jobs.append(j)
-    if is_images and not jobs:
-        raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
-    dst = out / f"{src.stem}.mp4"
-    if not is_images and (same_file(src, dst) or dst.resolve() == src.resolve()):
-        raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
-    if out.exists() and not out.is_dir() or (blocking := file_above(out)) is not None:
-        raise ValueError(f"output folder {out}: {out if out.exists() else blocking} is a file, not a folder")
-    if not is_integer(imgsz) or imgsz < 1:
-        raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
-    if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
-        raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
-    timing_name = "timing.csv" if is_images else f"{src.stem}.timing.csv"
-    video_job, timing_job = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
-    extra = [timing_job] if is_images else [video_job, timing_job]
-    for job in extra:  # the files besides the images: also never over a file of the user's
-        if job.dst.exists() and not overwrite and not records.ours(job.dst):
-            raise not_ours(job.dst)
-    if not is_images:  # an unreadable video fails here, before YOLO is built or `out` made
-        close_frames(read_video(src)[0])  # (opened again where its frames are read, not held open meanwhile)
+    plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
+    if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
+        close_frames(read_video(plan.src)[0])  # (opened again where its frames are read, not held open meanwhile)
     yolo = load_yolo(model)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
-    run = DetectionRun(out / timing_name)
-    run.failed += [(p, "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)") for p in skipped_dicom]
+    run = DetectionRun(plan.out / plan.timing.dst.name)
+    run.failed += [(p, "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)")
+                   for p in plan.skipped_dicom]
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
         raise _not_yolo(model, e) from e
-    out.mkdir(parents=True, exist_ok=True)
+    plan.out.mkdir(parents=True, exist_ok=True)
 
     def process(name: str, frame: np.ndarray) -> np.ndarray:
-        if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
-            frame = frame[..., 0]
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        frame = frame[:, :, :3]
-        if frame.dtype != np.uint8:  # 16-bit (at its own bit depth, as `denoise` reads it) or float stills → 8 bit
-            full = 1.0 if frame.dtype.kind == "f" else float(2 ** significant_bits(frame) - 1)
-            frame = (frame.astype(np.float32) / full * 255).clip(0, 255).round().astype(np.uint8)
+        frame = _bgr8(frame)
         t0 = time.perf_counter()
         clean = ff(frame)
         t1 = time.perf_counter()
@@ -398,39 +487,13 @@ def run_detection(
         run.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, len(res.boxes)))
         return res.plot()
 
-    if is_images:
-        for job in progress_bar(jobs, desc="detect", unit="img", disable=not progress):
-            name = str(job.dst.relative_to(out.resolve()))
-            try:
-                write_image(job.dst, process(name, read_image(job.src)))
-                mark_output(job, records)
-            except (OSError, ValueError) as e:
-                if run and run[-1].name == name:  # timed, but not written: no row for it
-                    run.pop()
-                run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
+    def warm_up(first: np.ndarray) -> None:
+        yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
+
+    records = OutputRecords()
+    if plan.is_images:
+        _detect_images(plan, process, run, records, progress)
     else:
-        frames, fps, size, count = read_video(src)
-        try:
-            first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
-            yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
-            chained = itertools.chain([first], frames)
-            with video_writer(src, dst, fps, size) as write:
-                for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                    number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
-                    write(process(f"{number:06d}", f))
-        finally:
-            close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
-        mark_output(video_job, records)  # recorded at once: a rerun may replace it even if the rest fails
-        if (truncated := warn_if_truncated(src, dst, len(run), count)) is not None:
-            run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
-
-    def write_timing(tmp: str) -> None:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
-            for t in run:
-                w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
-
-    atomic_write(timing_job.dst, write_timing)
-    mark_output(timing_job, records)
+        _detect_video(plan, process, warm_up, run, records, progress)
+    _write_timing(run, plan.timing, records)
     return run
