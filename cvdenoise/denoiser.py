@@ -941,71 +941,88 @@ def load(
         channel_order=channel_order, strength=strength, ensemble=1 if ensemble == "auto" else ensemble,
         runtime=runtime or "torch",
     )
-    name = str(weights)
-    if Path(name).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
-        from .backends import load_backend
+    if Path(str(weights)).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
+        return _load_exported(str(weights), kw, half=half, runtime=runtime, auto_ensemble=ensemble == "auto")
+    if str(weights) in FAMILIES:
+        return _load_family(str(weights), kw, half=half, auto_ensemble=ensemble == "auto")
+    return _load_file(weights, kw, half=half, auto_ensemble=ensemble == "auto")
 
-        own = exported_runtime(name, runtime)
-        kw["runtime"] = "torch"  # no nn.Module to convert; den.runtime names the file's runtime below
-        kw["half"] = False
-        be = load_backend(weights, resolve_device(device))
-        if half is True and be.metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
-            raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
-                             "(export an fp16 graph with cvdenoise export --half)")
-        if be.size is not None and be.size[0] != be.size[1] and kw["ensemble"] > 2:
-            raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
-        if be.size is not None:  # fixed H×W export: every tile must fit it
-            kw["tile"] = min(tile or min(be.size), *be.size)
-            kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
-        meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
-        try:
-            rule = StrengthRule.from_card({"auto_strength": json.loads(meta_rule) if meta_rule else None})
-        except (ValueError, TypeError, RecursionError) as e:
-            raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
-        rules = {be.channels: rule} if rule else {}
-        if strength == "auto" and not rule:
-            _warn_no_rule(name, "the export carries no auto_strength rule (its weights had no model card)")
-        den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
-        den._runtime = own
-        if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile
-            den.tile_shape = be.size
-        return den
-    if name in FAMILIES:
-        fam = FAMILIES[name]
-        color = load_model(fam[3])
-        if ensemble == "auto":
-            kw["ensemble"] = _auto_ensemble(color, half, device)
-        models: dict[int, Any] = {3: color}
-        rules = _rules({3: fam[3]})
-        lazy: list[int] = []
-        try:
-            resolve(fam[1])
-            models[1] = functools.partial(load_model, fam[1])
-            lazy.append(1)
-            rules.update(_rules({1: fam[1]}))
-        except WeightsError:
-            pass
-        return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, **kw)
+
+def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtime | None,
+                   auto_ensemble: bool) -> Denoiser:
+    """:func:`load` of an exported ``.onnx``/TorchScript file (``kw``: the Denoiser's arguments)."""
+    from .backends import load_backend
+
+    own = exported_runtime(name, runtime)
+    tile, overlap = kw["tile"], kw["overlap"]
+    kw = {**kw, "runtime": "torch", "half": False}  # no nn.Module to convert; den.runtime names the file's runtime below
+    be = load_backend(name, resolve_device(kw["device"]))
+    if half is True and be.metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
+        raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
+                         "(export an fp16 graph with cvdenoise export --half)")
+    if be.size is not None and be.size[0] != be.size[1] and kw["ensemble"] > 2:
+        raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
+    if be.size is not None:  # fixed H×W export: every tile must fit it
+        kw["tile"] = min(tile or min(be.size), *be.size)
+        kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
+    meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
+    try:
+        rule = StrengthRule.from_card({"auto_strength": json.loads(meta_rule) if meta_rule else None})
+    except (ValueError, TypeError, RecursionError) as e:
+        raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
+    rules = {be.channels: rule} if rule else {}
+    if kw["strength"] == "auto" and not rule:
+        _warn_no_rule(name, "the export carries no auto_strength rule (its weights had no model card)")
+    den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
+    den._runtime = own
+    if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile
+        den.tile_shape = be.size
+    return den
+
+
+def _load_family(name: str, kw: dict[str, Any], *, half: Half, auto_ensemble: bool) -> Denoiser:
+    """:func:`load` of a family name ("default", "fast"): the colour model now, its gray twin
+    (where shipped) when a gray image first arrives."""
+    fam = FAMILIES[name]
+    color = load_model(fam[3])
+    if auto_ensemble:
+        kw = {**kw, "ensemble": _auto_ensemble(color, half, kw["device"])}
+    models: dict[int, Any] = {3: color}
+    rules = _rules({3: fam[3]})
+    lazy: list[int] = []
+    try:
+        resolve(fam[1])
+        models[1] = functools.partial(load_model, fam[1])
+        lazy.append(1)
+        rules.update(_rules({1: fam[1]}))
+    except WeightsError:
+        pass
+    return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, **kw)
+
+
+def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ensemble: bool) -> Denoiser:
+    """:func:`load` of one shipped name or ``.safetensors`` file, with its model card's rule."""
     model = load_model(weights)
-    if ensemble == "auto":
-        kw["ensemble"] = _auto_ensemble(model, half, device)
+    if auto_ensemble:
+        kw = {**kw, "ensemble": _auto_ensemble(model, half, kw["device"])}
     rules = _rules({model.config.channels: weights})
     card = resolve(weights).with_suffix(".json")
-    if strength == "auto" and not card.is_file():
+    if kw["strength"] == "auto" and not card.is_file():
         _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
-    elif strength == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
+    elif kw["strength"] == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
         # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
         _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
                                "benchmarks/strength.py --calibrate of the source repository, not installed "
                                "with the package, fits one)")
-    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(name).stem, rules=rules, **kw)
+    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(str(weights)).stem,
+                    rules=rules, **kw)
 
 
 def _warn_no_rule(weights: str | Path, why: str) -> None:
-    """Say (from :func:`load`, at its caller's line) that ``strength="auto"`` of these weights is
-    the plain model output, and ``why`` they have no rule."""
+    """Say (from :func:`load`'s helpers, at the line that called :func:`load`) that
+    ``strength="auto"`` of these weights is the plain model output, and ``why`` they have no rule."""
     warnings.warn(f"{weights}: {why}, so strength='auto' gives the plain model output; pass a strength "
-                  "to silence this", UserWarning, stacklevel=3)
+                  "to silence this", UserWarning, stacklevel=4)
 
 
 def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:
