@@ -36,7 +36,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
-from ._checks import check_float_range, check_tensor_dtype, image_bchw, is_integer, is_real
+from ._checks import check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime, will_run_models,
@@ -259,6 +259,7 @@ class Denoise(v2.Transform):
                 check_pil_mode(leaf)
             if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
                 try:
+                    check_tensor_kind(leaf)  # (meta, sparse and nested tensors fail inside torch below)
                     x = _image_batch(leaf.as_subclass(torch.Tensor))
                     if x.dtype.is_floating_point:
                         check_float_range(x)  # (the common mistake, floats in 0..255, fails at its first sample)

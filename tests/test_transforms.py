@@ -525,3 +525,13 @@ def test_albumentations_twin_takes_a_torch_device_like_the_torchvision_one() -> 
     assert albu(image=np.zeros((16, 16, 3), np.uint8))["image"].shape == (16, 16, 3)
     with pytest.raises(ValueError, match="device must be a string, a torch.device or None"):
         AlbuDenoise("fast", device=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.empty(3, 24, 32, device="meta"),
+    lambda: tv_tensors.Image(torch.empty(3, 24, 32, device="meta")),
+    lambda: torch.rand(3, 24, 32).to_sparse(),
+], ids=["meta", "meta-image", "sparse"])
+def test_v2_refuses_tensors_without_a_pixel_grid_as_the_denoiser_does(make: Any) -> None:
+    with pytest.raises(TypeError, match="dense strided tensors with values"):
+        Denoise("fast")(make())
