@@ -117,21 +117,23 @@ class TemporalSmoother:
         self._prev = frame.astype(np.float32)
 
     def __call__(self, frame: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        """Smooth one frame; returns the same shape and dtype. ``strength`` (0–1) scales the
-        weight: a frame the denoiser changed little (a clean one, its strength low) has little
-        flicker to remove and keeps its own pixels (moving fine detail above all)."""
+        """Smooth one frame; returns a new array of the same shape and dtype (never ``frame``
+        itself nor the state kept for the next frame, so drawing on it changes neither).
+        ``strength`` (0–1) scales the weight: a frame the denoiser changed little (a clean one,
+        its strength low) has little flicker to remove and keeps its own pixels (moving fine
+        detail above all)."""
         if not is_real(strength) or not 0.0 <= float(strength) <= 1.0:
             raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
         weight = self.weight * float(strength)
         if self._prev is None or self._prev.shape != frame.shape or weight == 0.0:
             self.observe(frame)
-            return frame
+            return frame.copy()
         out = temporal_blend(frame, self._prev, weight, self.threshold)
         self._prev = out
         if np.issubdtype(frame.dtype, np.integer):
             info = np.iinfo(frame.dtype)
             return np.clip(np.rint(out), info.min, info.max).astype(frame.dtype)
-        return out.astype(frame.dtype, copy=False)
+        return out.astype(frame.dtype)  # (a copy also for float32: `out` is the state)
 
 
 def flicker(frames: Sequence[np.ndarray], mask: np.ndarray | None = None) -> float:

@@ -77,7 +77,8 @@ def test_blend_weights() -> None:
 def test_smoother_state() -> None:
     s = TemporalSmoother(0.5)
     a = np.full((8, 8), 100, np.uint8)
-    assert s(a) is a  # first frame passes
+    out = s(a)
+    assert out is not a and (out == a).all()  # first frame passes (a copy)
     assert s(np.full((8, 8), 102, np.uint8))[0, 0] == 101
     big = np.full((4, 4), 7, np.uint8)
     assert (s(big) == big).all()  # size change: restart, no blending with the old size
@@ -172,3 +173,16 @@ def test_the_smoothing_weight_follows_the_frames_strength() -> None:
     for bad in (float("nan"), 1.5, -0.1):
         with pytest.raises(ValueError, match="strength must be a number in"):
             TemporalSmoother(0.5)(b, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_smoother_outputs_share_no_memory_with_the_input_or_its_state(dtype: type) -> None:
+    level = 0.5 if dtype is np.float32 else 128
+    s = TemporalSmoother(0.5)
+    first = np.full((8, 8, 3), level, dtype)
+    out0 = s(first)
+    assert not np.shares_memory(out0, first)
+    out1 = s(np.full((8, 8, 3), level, dtype))
+    out1[:] = 0  # drawing on an output (a box, a label) …
+    out2 = s(np.full((8, 8, 3), level, dtype))
+    assert float(np.abs(out2.astype(np.float32) - level).max()) == 0.0  # … does not leak into the next frame
