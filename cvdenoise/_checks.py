@@ -28,14 +28,15 @@ def check_float_range(x: torch.Tensor | np.ndarray, tol: float = FLOAT_TOL, hint
     if not bool(finite):
         raise ValueError("image contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
-    if lo < -tol or hi > 1 + tol:
+    slack = tol + 1e-6  # (the bound itself, also after a cast to float32, is inside)
+    if lo < -slack or hi > 1 + slack:
         if hint == FLOAT_HINT and -OVERSHOOT <= lo and hi <= 1 + OVERSHOOT:
             # (arrays and tensors, not files): a little outside is what a cubic/Lanczos resize of float data makes
             hint = ("values a little outside [0, 1] are what a bicubic or Lanczos resize of float data makes: "
                     "clamp to [0, 1] first (x.clamp(0, 1), np.clip(x, 0, 1)), or resize uint8 data")
         elif lo < -tol:  # negative values: most often normalised (mean/std) data, not a 0..255 scale
             hint = "negative values look normalised by mean/std: denoise before Normalize, on data in [0, 1]"
-        raise ValueError(f"float images must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}] ({hint})")
+        raise ValueError(f"float images must be in [0, 1] (±{tol:g} for rounding); got values in [{lo:.6g}, {hi:.6g}] ({hint})")
 
 
 #: a uint16 image whose values all stay below this is most likely 10/12-bit data held unscaled

@@ -243,6 +243,9 @@ class Denoiser:
     * a ``pydicom.Dataset`` (returns a copy with denoised pixel data, same bit depth and
       metadata; see :mod:`cvdenoise.dicom`).
 
+    Float images may overshoot ``[0,1]`` by up to ``1e-3`` (rounding in the caller's pipeline;
+    the output is clipped to ``[0,1]`` unless ``strength=0``); further out raises ``ValueError``.
+
     Args:
         models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)``, or, for
             the channel counts named in ``lazy``, a zero-argument loader returning one.

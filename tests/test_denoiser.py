@@ -245,6 +245,16 @@ def test_normalised_floats_get_a_normalize_hint(fast: cvdenoise.Denoiser) -> Non
         fast(torch.rand(3, 8, 8) * 255)
 
 
+def test_float_tolerance_is_the_documented_one_thousandth(fast: cvdenoise.Denoiser) -> None:
+    a = np.full((16, 16), 0.5)
+    a[0, 0], a[0, 1] = -0.001, 1.001  # the bound itself (float64, cast to float32 inside) is accepted
+    out = fast(a)
+    assert out.dtype == np.float64 and 0.0 <= out.min() and out.max() <= 1.0  # and clipped
+    a[0, 0] = -0.0011
+    with pytest.raises(ValueError, match=r"\(±0.001 for rounding\); got values in \[-0.0011, "):
+        fast(a)
+
+
 def test_bgr_order_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
     noisy = add_noise(clean_rgb, 25)
     rgb_out = fast(noisy)

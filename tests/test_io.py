@@ -605,7 +605,7 @@ def test_out_of_range_float_tiff_gets_a_file_level_message(tmp_path: Path, fast3
     tifffile.imwrite(src / "hdr.tif", np.linspace(0, 4, 20 * 20, dtype=np.float32).reshape(20, 20))
     report = denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
     [(_, why)] = report.failed
-    assert why == ("ValueError: float images must be in [0, 1]; got values in [0, 4] "
+    assert why == ("ValueError: float images must be in [0, 1] (±0.001 for rounding); got values in [0, 4] "
                    "(HDR or linear data: scale it to [0, 1] first, or save it as 16-bit)")
 
 
