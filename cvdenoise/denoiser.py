@@ -499,7 +499,10 @@ class Denoiser:
             )
         if s != "auto" and float(s) == 0.0:  # the input itself (checked above), bit for bit in any dtype
             self.last_strength = [0.0] * x.shape[0]
-            return image.copy() if isinstance(image, np.ndarray) else image.detach().clone()
+            if isinstance(image, np.ndarray):  # a plain C-order array, as any strength returns (not a memmap view)
+                return np.array(image, order="C")
+            last = image.ndim == 4 and image.shape[1] > 1 and image.is_contiguous(memory_format=torch.channels_last)
+            return image.detach().clone(memory_format=torch.channels_last if last else torch.contiguous_format)
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
         relative = (image.dtype == np.uint16) if isinstance(image, np.ndarray) else image.dtype == torch.uint16

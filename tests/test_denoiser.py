@@ -946,3 +946,19 @@ def test_a_child_forked_while_the_load_lock_is_held_does_not_hang(mid_load: bool
     _, status = os.waitpid(pid, 0)
     assert not os.WIFSIGNALED(status), "the forked child hung on the inherited load lock"
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_strength_zero_returns_the_container_and_layout_of_any_other_strength(fast: cvdenoise.Denoiser,
+                                                                             tmp_path: Path) -> None:
+    img = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    img.tofile(tmp_path / "m.bin")
+    mm = np.memmap(tmp_path / "m.bin", np.uint8, "r", shape=img.shape)
+    for s in (0, 1):
+        out = fast(mm, strength=s)
+        assert type(out) is np.ndarray and out.flags.c_contiguous and out.flags.writeable
+    t = torch.from_numpy(img).permute(2, 0, 1)  # (C,H,W) view of an HWC buffer
+    for s in (0, 1):
+        assert fast(t, strength=s).is_contiguous()
+    batch = torch.from_numpy(img).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
+    assert fast(batch, strength=0).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fast(t, strength=0), t) and np.array_equal(fast(mm, strength=0), img)
