@@ -244,8 +244,8 @@ class FrameFilter:
             x = torch.from_numpy(arr).permute(0, 3, 1, 2)
             if self.gate is None:
                 y = self.denoiser(x, channel_order="bgr").permute(0, 2, 3, 1).numpy()
-                for k, i in enumerate(idx):
-                    out[i] = y[k].reshape(shape)
+                for k, i in enumerate(idx):  # (a batch's frames are copied out: each owns its memory)
+                    out[i] = y[k].reshape(shape) if len(idx) == 1 else y[k].reshape(shape).copy()
                     strengths[i] = self.denoiser.last_strength[k]  # the denoiser's own ("auto": per frame)
                 continue
             # gated: denoise in float, so the removed residual is not rounded, then blend

@@ -44,6 +44,7 @@ def test_stream_matches_single(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
     assert len(streamed) == len(frames)
     for f, s in zip(frames, streamed):
         assert np.abs(ff(f).astype(int) - s.astype(int)).max() <= 1
+        assert s.flags.owndata or s.base is None or s.base.nbytes == s.nbytes  # no whole batch kept alive by one frame
 
 
 def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
