@@ -481,11 +481,7 @@ def to_onnx(
     newest = onnx.defs.onnx_opset_version()
     if opset > newest:
         raise ExportArgumentError(f"opset {opset} is newer than this onnx package knows ({newest}); use {MIN_OPSET}..{newest}")
-    path = Path(path)
-    _check_suffix(path, "onnx")
-    _check_writable(path)
-    _check_flags(half=half, check=check)
-    name, model, card = _resolve(weights, channels)
+    path, name, model, card = _prepare(path, "onnx", weights, channels, half=half, check=check)
     c, m = model.config.channels, model.multiple
     _validate_common(batch, static, m)
     batch = None if batch is None else int(batch)  # (numpy integers too)
@@ -541,28 +537,48 @@ def to_onnx(
         except Exception as e:
             path.unlink(missing_ok=True)
             raise ExportError(f"onnx.checker rejects the exported {path} (not written): {e}") from e
-        device = _half_device(report) if half else "cpu"
-        try:
-            backend = OnnxBackend(path, device)
-        except WeightsError as e:
-            if half:  # e.g. a provider without float16 kernels for some op
-                report.notes.append(f"fp16 parity check skipped: onnxruntime cannot load the fp16 graph on {device} ({e})")
-                return report
-            path.unlink(missing_ok=True)
-            raise ExportError(f"onnxruntime cannot load the exported model (not written): {e}") from e
-        report.runtime = "onnxruntime " + backend.session.get_providers()[0]
-        sizes = _check_sizes(batch, static)
-        if half:
-            try:
-                _parity(report, model, backend, sizes, HALF_TOLERANCE)
-            except ExportError:
-                raise
-            except Exception as e:  # noqa: BLE001  # e.g. no fp16 kernels for an op on this provider
-                report.notes.append(f"fp16 parity check skipped: {report.runtime} cannot run the fp16 graph "
-                                    f"({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-        else:
-            _parity(report, model, backend, sizes, TOLERANCE)
+        return _verify(report, model, lambda device: OnnxBackend(path, device), _check_sizes(batch, static),
+                       cannot_load="onnxruntime cannot load the exported model",
+                       runtime=lambda be, device: "onnxruntime " + be.session.get_providers()[0])
+
+
+def _prepare(path: str | Path, fmt: Literal["onnx", "torchscript"], weights: str | Path, channels: int | None, *, half: bool,
+             check: bool) -> tuple[Path, str, DenoiseAutoencoder, dict[str, Any]]:
+    """The checks both exports make before any work: the output's suffix and folder, the flags,
+    the weights; returns ``(path, weights name, model, model card)``."""
+    path = Path(path)
+    _check_suffix(path, fmt)
+    _check_writable(path)
+    _check_flags(half=half, check=check)
+    return (path, *_resolve(weights, channels))
+
+
+def _verify(report: ExportReport, model: DenoiseAutoencoder, load: Callable[[str], Any],
+            sizes: list[tuple[int, int, int]], *, cannot_load: str, runtime: Callable[[Any, str], str]) -> ExportReport:
+    """Reload the written file with ``load(device)`` (CPU; for fp16 the device :func:`_half_device`
+    picks) and check its parity with ``model`` on ``sizes``. A float32 file that does not reload
+    is deleted (``ExportError``); for fp16 a device that cannot run it only skips the check (a note)."""
+    device = _half_device(report) if report.half else "cpu"
+    try:
+        backend = load(device)
+    except WeightsError as e:
+        if report.half:  # e.g. no float16 kernels for some op on this device or provider
+            report.notes.append(f"fp16 parity check skipped: {cannot_load} on {device} ({e})")
+            return report
+        report.path.unlink(missing_ok=True)
+        raise ExportError(f"{cannot_load} (not written): {e}") from e
+    report.runtime = runtime(backend, device)
+    if not report.half:
+        _parity(report, model, backend, sizes, TOLERANCE)
         return report
+    try:
+        _parity(report, model, backend, sizes, HALF_TOLERANCE)
+    except ExportError:
+        raise
+    except Exception as e:  # noqa: BLE001  # e.g. no fp16 kernels for an op at run time
+        report.notes.append(f"fp16 parity check skipped: {report.runtime} cannot run the fp16 graph "
+                            f"({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    return report
 
 
 # ---------------------------------------------------------------------- TorchScript
@@ -597,11 +613,7 @@ def to_torchscript(
         ExportError: tracing failed or parity is worse than :data:`TOLERANCE` (not written).
         cvdenoise.weights.WeightsError: unknown or invalid weights.
     """
-    path = Path(path)
-    _check_suffix(path, "torchscript")
-    _check_writable(path)
-    _check_flags(half=half, check=check)
-    name, model, card = _resolve(weights, channels)
+    path, name, model, card = _prepare(path, "torchscript", weights, channels, half=half, check=check)
     c, m = model.config.channels, model.multiple
     meta = _metadata(name, model, "torchscript", half, card)
     if on_start is not None:
@@ -635,16 +647,7 @@ def to_torchscript(
         if not check:
             report.notes.append("not verified (check=False)")
             return report
-        device = _half_device(report) if half else "cpu"
-        try:
-            backend = TorchScriptBackend(path, device)
-        except WeightsError as e:
-            if half:  # e.g. no float16 convolution kernels on this device
-                report.notes.append(f"fp16 parity check skipped: the archive cannot run on {device} ({e})")
-                return report
-            path.unlink(missing_ok=True)
-            raise ExportError(f"the exported archive does not reload (not written): {e}") from e
-        report.runtime = f"torch.jit.load on {device}"
-        _parity(report, model, backend, _check_sizes(None, None), HALF_TOLERANCE if half else TOLERANCE)
-        return report
+        return _verify(report, model, lambda device: TorchScriptBackend(path, device), _check_sizes(None, None),
+                       cannot_load="the exported archive does not reload",
+                       runtime=lambda be, device: f"torch.jit.load on {device}")
 
