@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
 from ._argtypes import path_argument
+from ._defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 
 __all__ = ["main", "build_parser"]
 
@@ -77,10 +78,10 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
         help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
              "(default: where fast; --no-half: float32)",
     )
-    p.add_argument("--tile", type=int, default=2048,
-                   help="tile size for large images (default 2048; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                   help=f"tile size for large images (default {DEFAULT_TILE}; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "
                         "needs less memory)")
-    p.add_argument("--overlap", type=int, default=96, help="tile overlap in pixels (default 96)")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP})")
     p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",
                    help="auto (default): per image, from what the model removes — clean and lightly degraded "
                         "images keep their fine texture; or 0 (input) to 1 (plain model output)")

@@ -24,6 +24,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+from ._defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._checks import (
     check_array_dtype,
     check_float_range,
@@ -53,13 +54,8 @@ __all__ = [
     "Runtime",
 ]
 
-#: tile overlap (pixels): covers the context the shipped models look at around a pixel (the
-#: camera-noise-trained ``fast`` model ~96 px; with 64, tiled and whole results differed by up to
-#: 7 levels at seams)
-DEFAULT_OVERLAP = 96
-
 #: most tile pixels one forward pass takes (tiles are batched up to ``batch_size`` within it)
-TILE_PIXELS_PER_PASS = 2048 * 2048
+TILE_PIXELS_PER_PASS = DEFAULT_TILE * DEFAULT_TILE
 
 ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 _Array = TypeVar("_Array", bound=np.ndarray)  # the caller's array type (dtype, MaskedArray) comes back
@@ -290,7 +286,7 @@ class Denoiser:
         multiple: int = 8,
         device: str | torch.device = "cpu",
         half: Half = False,
-        tile: int = 2048,
+        tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
         border: int = 16,
         batch_size: int = 4,
@@ -871,7 +867,7 @@ def load(
     device: str | torch.device = "cpu",
     *,
     half: Half = "auto",
-    tile: int = 2048,
+    tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     border: int = 16,
     batch_size: int = 4,

@@ -36,6 +36,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 
 from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
+from ._defaults import DEFAULT_TILE
 from ._checks import check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
@@ -219,7 +220,7 @@ class Denoise(v2.Transform):
         device: str | torch.device | None = "cpu",
         p: float = 1.0,
         strength: Strength = "auto",
-        tile: int = 2048,
+        tile: int = DEFAULT_TILE,
         half: bool | str = False,
         runtime: str | None = None,
     ) -> None:

@@ -28,6 +28,7 @@ import torch
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field, field_validator
 
+from .._defaults import DEFAULT_TILE
 from .._checks import check_array_dtype, check_float_range, image_hwc
 from ..denoiser import Denoiser, load, will_run_models
 from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
@@ -109,7 +110,7 @@ class Denoise(ImageOnlyTransform):
         device: str | torch.device | None = "cpu",
         strength: float | Literal["auto"] = "auto",
         channel_order: Literal["rgb", "bgr"] = "rgb",
-        tile: int = 2048,
+        tile: int = DEFAULT_TILE,
         p: float = 1.0,
         runtime: Literal["torch", "onnxruntime"] | None = None,
     ) -> None:
