@@ -130,7 +130,7 @@ def test_float_images_outside_0_1_or_empty_are_refused() -> None:
     from cvdenoise.degrade import Degrader
 
     d = Degrader("noise")
-    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]; got values in \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\] \(±0.001 for rounding\); got values in \[0, 255\]"):
         d(np.linspace(0, 255, 64 * 64, dtype=np.float32).reshape(64, 64), rng=0)
     with pytest.raises(ValueError, match="NaN or infinite"):
         d(np.full((8, 8), np.nan, np.float32), rng=0)
