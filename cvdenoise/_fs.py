@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_write", "creation_problem", "file_above"]
+__all__ = ["atomic_path", "atomic_write", "creation_problem", "file_above", "signals_held"]
 
 
 @functools.cache
@@ -52,16 +54,35 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
     (an existing ``path`` is then left as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
-    os.close(fd)
+    tmp = ""
     try:
+        with signals_held():  # (a Ctrl-C between the file's creation and the cleanup below would leave it behind)
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
+            os.close(fd)
         yield tmp
         os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block and deliver them after it (a Ctrl-C then
+    raises ``KeyboardInterrupt`` on leaving the block): for steps that must not be cut in two,
+    e.g. putting a file in place and recording it. Outside the main thread, or where signals
+    cannot be masked, the block runs as it is."""
+    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:

@@ -9,17 +9,19 @@ written is reported and skipped; the others are still written. Inputs are never 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from ._progress import progress_bar
 
 from ._checks import check_float_range
+from ._fs import signals_held
 from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
@@ -46,21 +48,22 @@ class Job:
     marker: Path | None = None
 
 
-def _read_record(folder: Path) -> dict[str, tuple[int, int]]:
-    """``{relative path: (size, mtime_ns)}`` of :data:`OUTPUT_MARKER` in ``folder``; lines edited
-    by hand (not a JSON ``[path, size, mtime_ns]``) are ignored."""
+def _read_record(folder: Path) -> dict[str, set[tuple[int, int]]]:
+    """``{relative path: {(size, mtime_ns), …}}`` of :data:`OUTPUT_MARKER` in ``folder`` (every
+    version recorded: two runs writing the same copy at once may append theirs in either order);
+    lines edited by hand (not a JSON ``[path, size, mtime_ns]``) are ignored."""
     try:
         text = (folder / OUTPUT_MARKER).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return {}
-    entries: dict[str, tuple[int, int]] = {}
+    entries: dict[str, set[tuple[int, int]]] = {}
     for line in text.splitlines():
         try:
             path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
         except ValueError:
             continue
         if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
-            entries[path] = (size, mtime)
+            entries.setdefault(path, set()).add((size, mtime))
     return entries
 
 
@@ -73,16 +76,17 @@ class OutputRecords:
     """The output records (:data:`OUTPUT_MARKER`) of the folders a run looks at, read once each."""
 
     def __init__(self) -> None:
-        self._folders: dict[Path, dict[str, tuple[int, int]]] = {}
+        self._folders: dict[Path, dict[str, set[tuple[int, int]]]] = {}
 
-    def _entries(self, folder: Path) -> dict[str, tuple[int, int]]:
+    def _entries(self, folder: Path) -> dict[str, set[tuple[int, int]]]:
         if folder not in self._folders:
             self._folders[folder] = _read_record(folder) if (folder / OUTPUT_MARKER).is_file() else {}
         return self._folders[folder]
 
     def ours(self, path: Path, stop: Path | None = None) -> bool:
         """``path`` (by its real path) is a file cvdenoise wrote and nobody changed since: the
-        nearest record above it says so. Records at ``stop`` and above it are not read."""
+        nearest record above it holds its size and modification time. Records at ``stop`` and
+        above it are not read."""
         real = Path(os.path.realpath(path))
         try:
             st = real.stat()
@@ -91,9 +95,9 @@ class OutputRecords:
         for folder in real.parents:
             if folder == stop:
                 return False
-            entry = self._entries(folder).get(real.relative_to(folder).as_posix())
-            if entry is not None:
-                return entry == (st.st_size, st.st_mtime_ns)
+            versions = self._entries(folder).get(real.relative_to(folder).as_posix())
+            if versions is not None:
+                return (st.st_size, st.st_mtime_ns) in versions
         return False
 
     def record(self, marker: Path, written: Path) -> None:
@@ -102,7 +106,7 @@ class OutputRecords:
         st = written.stat()
         entry = written.relative_to(folder).as_posix()
         entries = self._entries(folder)
-        if entries.get(entry) == (st.st_size, st.st_mtime_ns):
+        if (st.st_size, st.st_mtime_ns) in entries.get(entry, ()):
             return
         head = "" if marker.is_file() else _MARKER_HEAD
         if not head and marker.stat().st_size:
@@ -111,7 +115,7 @@ class OutputRecords:
                 head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
         with open(marker, "a", encoding="utf-8") as f:
             f.write(head + json.dumps([entry, st.st_size, st.st_mtime_ns]) + "\n")
-        entries[entry] = (st.st_size, st.st_mtime_ns)
+        entries.setdefault(entry, set()).add((st.st_size, st.st_mtime_ns))
 
 
 @dataclass
@@ -476,15 +480,19 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
+            write: Callable[[], object]
             if is_dicom_file(job.src):
-                write_dicom(job.dst, denoise_dataset(read_dicom(job.src), denoiser, window=dicom_window))
+                ds = denoise_dataset(read_dicom(job.src), denoiser, window=dicom_window)
+                write = functools.partial(write_dicom, job.dst, ds)
             else:
                 image = read_image(job.src)
                 check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg
                 meta = read_metadata(job.src)
-                write_image(job.dst, _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval), metadata=meta,
-                            jpeg_quality=quality)
-            mark_output(job, records)
+                clean = _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval)
+                write = functools.partial(write_image, job.dst, clean, metadata=meta, jpeg_quality=quality)
+            with signals_held():  # written and recorded, or neither: a Ctrl-C waits (a re-run must not refuse the copy)
+                write()
+                mark_output(job, records)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

@@ -934,3 +934,72 @@ def test_review_mends_of_the_readers(tmp_path: Path, clean_rgb: np.ndarray, monk
     assert np.array_equal(read_image(tmp_path / "u.tif")[..., [2, 1, 0, 3]], rgba)
     assert PIL.Image.MAX_IMAGE_PIXELS == 500  # put back
 
+
+def _sigint_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str, nth: int) -> None:
+    """Make ``module.name`` send this process a real SIGINT right after its ``nth`` call returns."""
+    import os
+    import signal
+
+    real, calls = getattr(module, name), [0]
+
+    def then_sigint(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == nth:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(module, name, then_sigint)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_just_after_a_copy_is_renamed_still_records_it(tmp_path: Path, fast32: cvdenoise.Denoiser,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C between an output's rename and its record line left a copy every later run refused."""
+    import os
+
+    from cvdenoise.folder import OutputRecords
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"t{i}.png"), np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    _sigint_after(monkeypatch, os, "replace", 2)  # the second copy is in place when the interrupt arrives
+    with pytest.raises(KeyboardInterrupt):
+        denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    monkeypatch.undo()
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+    assert written == ["t0.png", "t1.png"]
+    assert all(OutputRecords().ours(tmp_path / "out" / n) for n in written)  # a re-run replaces them freely
+    assert denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False).ok
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from cvdenoise.io import atomic_write
+
+    _sigint_after(monkeypatch, tempfile, "mkstemp", 1)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "x.txt", lambda tmp: Path(tmp).write_text("x"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_runs_recording_one_copy_in_either_order_both_count(tmp_path: Path) -> None:
+    """Two runs writing the same copy at once can append their lines out of order: every recorded
+    version of a file counts as cvdenoise's (only the last one did)."""
+    import json
+    import os
+
+    from cvdenoise.folder import OUTPUT_MARKER, OutputRecords
+
+    f = tmp_path / "a.png"
+    f.write_bytes(b"x" * 10)
+    st = os.stat(f)
+    lines = [["a.png", st.st_size, st.st_mtime_ns], ["a.png", st.st_size, st.st_mtime_ns - 5]]  # the current one first
+    (tmp_path / OUTPUT_MARKER).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert OutputRecords().ours(f)
+    f.write_bytes(b"y" * 11)  # changed since by someone else: not ours
+    assert not OutputRecords().ours(f)

@@ -371,6 +371,7 @@ def _bgr8(frame: np.ndarray) -> np.ndarray:
 def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray], run: DetectionRun,
                    records: Any, progress: bool) -> None:
     """Annotate each planned image; one that cannot be read or written goes to ``run.failed``."""
+    from .._fs import signals_held
     from .._progress import progress_bar
     from ..folder import mark_output
     from ..io import read_image, write_image
@@ -378,8 +379,10 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
     for job in progress_bar(plan.jobs, desc="detect", unit="img", disable=not progress):
         name = str(job.dst.relative_to(plan.out.resolve()))
         try:
-            write_image(job.dst, process(name, read_image(job.src)))
-            mark_output(job, records)
+            annotated = process(name, read_image(job.src))
+            with signals_held():  # written and recorded, or neither (a re-run must not refuse it)
+                write_image(job.dst, annotated)
+                mark_output(job, records)
         except (OSError, ValueError) as e:
             if run and run[-1].name == name:  # timed, but not written: no row for it
                 run.pop()
@@ -414,8 +417,8 @@ def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
     """The per-frame timings as CSV (frame, denoise_ms, detect_ms, detections), written atomically."""
     import csv
 
+    from .._fs import atomic_write, signals_held
     from ..folder import mark_output
-    from ..io import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="") as fh:
@@ -424,8 +427,9 @@ def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
             for t in run:
                 w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
 
-    atomic_write(job.dst, write)
-    mark_output(job, records)
+    with signals_held():
+        atomic_write(job.dst, write)
+        mark_output(job, records)
 
 
 def run_detection(
