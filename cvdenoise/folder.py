@@ -212,8 +212,24 @@ def plan_jobs(
     """
     out = Path(outdir).resolve()
     records = OutputRecords()
+    foreign = _check_output_folder(out, outdir, records)
+    jobs = _collect(inputs, out, outdir, foreign, records)
+    jobs = _once_each(jobs)
+    _check_destinations(jobs, skip_existing)
+    if not (skip_existing or overwrite):
+        theirs = next((j.dst for j in jobs if j.dst.exists() and not records.ours(j.dst)), None)
+        if theirs is not None:
+            raise not_ours(theirs)
+    return jobs
+
+
+_IMAGES = IMAGE_SUFFIXES + DICOM_SUFFIXES  # what a folder search takes (and DICOM files without a suffix)
+
+
+def _check_output_folder(out: Path, outdir: str | Path, records: OutputRecords) -> Path | None:
+    """Refuse an output folder no copy can go to; returns an image in it that cvdenoise did not
+    write (a temporary file of an interrupted write aside), or ``None``."""
     marker = out / OUTPUT_MARKER
-    images = IMAGE_SUFFIXES + DICOM_SUFFIXES
     try:
         if out.exists() and not out.is_dir():
             raise ValueError(f"output {outdir} is a file, not a folder: -o names the folder the denoised copies go to")
@@ -224,11 +240,19 @@ def plan_jobs(
         if (marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK))) or (
                 out.exists() and not os.access(out, os.W_OK)):
             raise ValueError(f"cannot record the copies in {marker}: not a writable file in a writable folder")
-        # an image there that cvdenoise did not write (a temporary file of an interrupted write aside)
-        foreign = next((f for f in _files_under(out, records=records) if f.suffix.lower() in images
-                        and not f.name.startswith(".cvdenoise-") and not records.ours(f)), None) if out.is_dir() else None
+        if not out.is_dir():
+            return None
+        return next((f for f in _files_under(out, records=records) if f.suffix.lower() in _IMAGES
+                     and not f.name.startswith(".cvdenoise-") and not records.ours(f)), None)
     except OSError as e:
         raise ValueError(f"cannot use output folder {outdir}: {e.strerror or e}") from e
+
+
+def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreign: Path | None,
+             records: OutputRecords) -> list[Job]:
+    """A job per input file and per image found in an input folder (recursive; the output folder,
+    hidden folders and recorded copies are not searched); warns about image files of formats a
+    search does not take."""
     jobs: list[Job] = []
     unread: list[Path] = []  # image files of formats a folder search does not take (OTHER_IMAGE_SUFFIXES)
     for item in inputs:
@@ -247,7 +271,7 @@ def plan_jobs(
             for f in _files_under(root, skip=out, records=records):
                 if f.suffix.lower() in OTHER_IMAGE_SUFFIXES:
                     unread.append(f)
-                if (f.suffix.lower() not in images and not is_dicom_file(f)) or _is_apple_double(f):
+                if (f.suffix.lower() not in _IMAGES and not is_dicom_file(f)) or _is_apple_double(f):
                     continue  # (DICOM media name files IM00001: no suffix, found by their DICM mark)
                 if f.name.startswith(".cvdenoise-"):
                     continue  # a temporary file left by an interrupted write
@@ -256,21 +280,26 @@ def plan_jobs(
             if p.exists():
                 raise FileNotFoundError(f"input {p} is neither a file nor a folder")
             raise _input_not_found(p)
-    jobs = [replace(j, marker=marker) for j in jobs]
     if unread:
         kinds = sorted({f.suffix.lower() for f in unread})
         warnings.warn(f"left out {len(unread)} image file(s) of formats a folder search does not take ({', '.join(kinds)}; "
                       f"e.g. {unread[0]}): name such a file directly if OpenCV reads it, or convert it to PNG or TIFF",
-                      stacklevel=2)
+                      stacklevel=3)
     if not jobs:
         raise ValueError(
-            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES)}, "
+            f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(_IMAGES)}, "
             "and DICOM files without one; "
             "hidden folders and files cvdenoise wrote are not searched)"
         )
+    return [replace(j, marker=out / OUTPUT_MARKER) for j in jobs]
+
+
+def _once_each(jobs: list[Job]) -> list[Job]:
+    """Each source file once: one given twice, as a file and inside a folder, or through a link is
+    kept under the first name that is not a link (with a warning)."""
     unique: dict[Path, Job] = {}
-    for j in jobs:  # a file given twice, as a file and inside a folder, or through a link: denoised once,
-        key = j.src.resolve()  # under the first name that is not a link
+    for j in jobs:
+        key = j.src.resolve()
         if key not in unique or (unique[key].src.is_symlink() and not j.src.is_symlink()):
             unique[key] = j
     if len(unique) < len(jobs):
@@ -278,9 +307,14 @@ def plan_jobs(
         extra = [f"{j.src} (as {unique[j.src.resolve()].src})" for j in jobs if id(j) not in kept]
         shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
         warnings.warn(f"{len(extra)} file(s) reached twice (named twice, or through a link) are denoised once: "
-                      f"{shown}", stacklevel=2)
-    jobs = list(unique.values())
-    srcs = set(unique)
+                      f"{shown}", stacklevel=3)
+    return list(unique.values())
+
+
+def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:
+    """Refuse outputs that cannot be made (a file in the way, a folder of that name), that would
+    replace an input (also through a hard link), or that two inputs share."""
+    srcs = {j.src.resolve() for j in jobs}
     inodes = {_inode(p) for p in srcs} - {None}  # an input under another name: a hard link
     seen: dict[Path, Path] = {}
     blocked: dict[Path, Path | None] = {}  # output folder → a file in the way of making it
@@ -298,11 +332,6 @@ def plan_jobs(
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst} (inputs keep their path "
                              "below the folder given: give their common parent folder, or run each with its own -o)")
         seen[j.dst] = j.src
-    if not (skip_existing or overwrite):
-        theirs = next((j.dst for j in jobs if j.dst.exists() and not records.ours(j.dst)), None)
-        if theirs is not None:
-            raise not_ours(theirs)
-    return jobs
 
 
 def _input_not_found(path: Path) -> FileNotFoundError:
