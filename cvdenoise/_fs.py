@@ -11,7 +11,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 __all__ = ["atomic_path", "atomic_write", "creation_problem", "file_above", "signals_held"]
 
@@ -69,20 +69,35 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
 
 
 @contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the block and deliver them after it (a Ctrl-C then
-    raises ``KeyboardInterrupt`` on leaving the block): for steps that must not be cut in two,
-    e.g. putting a file in place and recording it. Outside the main thread, or where signals
-    cannot be masked, the block runs as it is."""
-    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+def signals_held(*names: str) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (or the signals ``names``, e.g. ``"SIGCHLD"`` too) back for the
+    block and deliver them after it (a Ctrl-C then raises ``KeyboardInterrupt`` on leaving the
+    block): for steps that must not be cut in two, e.g. putting a file in place and recording it.
+    Outside the main thread the block runs as it is (only the main thread may set signal handlers).
+
+    The handlers are swapped, not the signal mask: a signal sent to the process may arrive on any
+    thread that does not block it (torch's and OpenMP's workers), and Python runs its handler in
+    the main thread whichever thread received it.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    arrived: list[int] = []
+    previous: dict[int, Any] = {}
+    for name in names or ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        handler = signal.getsignal(sig) if sig is not None else None
+        if sig is None or handler in (None, signal.SIG_IGN):  # (None: set outside Python, left alone)
+            continue
+        previous[sig] = handler
+        signal.signal(sig, lambda signum, frame: arrived.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(arrived):  # each once, in order: the caller's handler (KeyboardInterrupt) or the default (exit)
+            signal.raise_signal(sig)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:

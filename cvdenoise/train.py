@@ -18,9 +18,7 @@ import json
 import math
 import os
 import random
-import signal
 import sys
-import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ._fs import signals_held
 from ._progress import progress_bar
 from ._argtypes import path_argument
 from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
@@ -281,24 +280,15 @@ def _worker_killed(e: BaseException) -> bool:
 def _with_signals_held(work: Callable[[], None]) -> BaseException | None:
     """Run ``work`` with SIGINT, SIGTERM and SIGCHLD held back (a dying worker or a second signal
     cannot cut a checkpoint short); returns the interrupt one of them raised once let through."""
-    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGCHLD") if hasattr(signal, n)}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        work()
-        return None
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    late: BaseException | None = None
     try:
-        work()
-    finally:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            time.sleep(0)  # (Python runs the handlers of the signals let through here)
-        except KeyboardInterrupt as e:
-            late = e
-        except RuntimeError as e:
-            if not _worker_killed(e):
-                raise
-    return late
+        with signals_held("SIGINT", "SIGTERM", "SIGCHLD"):
+            work()
+    except KeyboardInterrupt as e:
+        return e
+    except RuntimeError as e:
+        if not _worker_killed(e):
+            raise
+    return None
 
 
 #: recipe fields a resumed run may change without a warning (how it runs, not what it learns)

@@ -309,6 +309,32 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
             several pages/frames, or declares more pixels than the limit.
     """
     path = Path(path)
+    if max_pixels is not None and (not is_integer(max_pixels) or max_pixels < 0):
+        raise ValueError(f"max_pixels must be a whole number of pixels >= 0 (0: no limit), got {max_pixels!r}")
+    data = _file_bytes(path)
+    frames = _frame_count(data.data)
+    if frames > 1:
+        raise ImageReadError(
+            f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
+        )
+    limit = pixel_limit() if max_pixels is None else int(max_pixels)
+    declared = _declared_pixels(data.data, path) if limit else None
+    if declared is not None and declared[0] * declared[1] > limit:
+        raise _over_limit(path, declared, limit)
+    if _tiff_half_float(data.data):
+        raise ImageReadError(f"{path}: a TIFF of float16 samples, which OpenCV cannot decode (save it as float32)")
+    img = _decode_repairing(path, data)
+    if limit and declared is None and img.shape[0] * img.shape[1] > limit:  # no size read from the header: checked now
+        raise _over_limit(path, (img.shape[1], img.shape[0]), limit)
+    img = _check_tiff_layout(path, data.data, img)
+    if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageReadError(f"{path}: {img.dtype} samples are not supported (convert to uint8, uint16 or float32 in [0, 1])")
+    return _as_read(img, data)
+
+
+def _file_bytes(path: Path) -> np.ndarray:
+    """The bytes of the image file ``path`` (``FileNotFoundError`` naming a broken link;
+    ``ImageReadError`` for an empty file)."""
     if not path.is_file():
         if path.is_symlink() and not path.exists():
             raise FileNotFoundError(f"{path} is a broken symbolic link (to {os.readlink(path)})")
@@ -316,21 +342,16 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(f"{path}: file is empty")
-    frames = _frame_count(data.data)
-    if frames > 1:
-        raise ImageReadError(
-            f"{path}: holds {frames} pages/frames; cvdenoise denoises single images (split the file first)"
-        )
-    if max_pixels is not None and (not is_integer(max_pixels) or max_pixels < 0):
-        raise ValueError(f"max_pixels must be a whole number of pixels >= 0 (0: no limit), got {max_pixels!r}")
-    limit = pixel_limit() if max_pixels is None else int(max_pixels)
-    declared = _declared_pixels(data.data, path) if limit else None
-    if declared is not None and declared[0] * declared[1] > limit:
-        raise _over_limit(path, declared, limit)
-    if _tiff_half_float(data.data):
-        raise ImageReadError(f"{path}: a TIFF of float16 samples, which OpenCV cannot decode (save it as float32)")
+    return data
+
+
+def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
+    """Decode the file's bytes ``data`` as OpenCV does (JPEGs not yet turned upright), or by
+    Pillow/tifffile for TIFF layouts OpenCV misreads. A truncated JPEG or PNG (no end marker: an
+    interrupted download or copy) is decoded as far as it goes, with a warning; ``ImageReadError``
+    when nothing decodes."""
     jpeg = bytes(data[:2]) == b"\xff\xd8"  # by content: PNG bytes named .jpg keep their alpha plane
-    # JPEGs are turned by their EXIF orientation here, not by OpenCV, which misreads a LONG tag
+    # JPEGs are turned by their EXIF orientation later, not by OpenCV, which misreads a LONG tag
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION if jpeg else cv2.IMREAD_UNCHANGED
     kind = "JPEG" if jpeg else "PNG" if bytes(data[:8]) == _PNG_SIGNATURE else None
     end = _END_MARKERS.get(kind or "", b"")
@@ -338,13 +359,13 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     img = _tiff_read_elsewhere(path, data.data)  # (None: OpenCV decodes it)
     repaired = False
     if img is None:
-        # A truncated file (an interrupted download or copy) is decoded as far as it goes, with its end
-        # marker appended and cvdenoise's one-line warning below, but never by a decoder that writes to
-        # the process's stderr itself (libjpeg's and libpng's own lines): OpenCV's libjpeg is silent
-        # on the bytes as they are (it stops short), Pillow's on the repaired ones; a PNG is checked
-        # in Python first (_png_state). No redirection of file descriptor 2, which other threads share.
-        # A repaired JPEG Pillow cannot decode (12-bit, lossless) goes to OpenCV after all: libjpeg's
-        # one stderr line in that rare case rather than refusing a file that used to be read.
+        # A truncated file is decoded with its end marker appended and cvdenoise's one-line warning
+        # below, but never by a decoder that writes to the process's stderr itself (libjpeg's and
+        # libpng's own lines): OpenCV's libjpeg is silent on the bytes as they are (it stops short),
+        # Pillow's on the repaired ones; a PNG is checked in Python first (_png_state). No
+        # redirection of file descriptor 2, which other threads share. A repaired JPEG Pillow
+        # cannot decode (12-bit, lossless) goes to OpenCV after all: libjpeg's one stderr line in
+        # that rare case rather than refusing a file that used to be read.
         png, complete = _png_state(data.tobytes()) if truncated == "PNG" else ("whole", data.size)
         if png == "whole":
             img = _decode(path, data, flags)
@@ -356,17 +377,19 @@ def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
         with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
             img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes
-    if repaired and img is not None and img.size:
-        warnings.warn(f"{path}: truncated {truncated} (no end marker): only the part that is there was decoded", stacklevel=2)
     if img is None or img.size == 0:
         what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
-    if limit and declared is None and img.shape[0] * img.shape[1] > limit:  # no size read from the header: checked now
-        raise _over_limit(path, (img.shape[1], img.shape[0]), limit)
-    img = _check_tiff_layout(path, data.data, img)
-    if img.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
-        raise ImageReadError(f"{path}: {img.dtype} samples are not supported (convert to uint8, uint16 or float32 in [0, 1])")
-    if jpeg:
+    if repaired:
+        warnings.warn(f"{path}: truncated {truncated} (no end marker): only the part that is there was decoded", stacklevel=3)
+    return img
+
+
+def _as_read(img: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """The decoded ``img`` as :func:`read_image` returns it: a JPEG turned upright by its EXIF
+    orientation, a gray + alpha PNG as ``(H,W,2)``, a gray PNG's transparent value (``tRNS``) as
+    an alpha plane."""
+    if bytes(data[:2]) == b"\xff\xd8":
         img = orient(img, exif_orientation(_jpeg_exif(data.data)))
     if img.ndim == 3 and img.shape[2] == 4 and _png_color_type(data) == _PNG_GRAY_ALPHA:
         img = np.ascontiguousarray(img[..., [0, 3]])
