@@ -100,6 +100,15 @@ def check_pil_mode(image: PIL.Image.Image) -> None:
         )
 
 
+def _unchanged_copy(image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """``strength=0``'s answer: a copy of the input as any strength returns it (a plain C-order
+    array, not a memmap view; a contiguous or, for a channels-last batch, channels-last tensor)."""
+    if isinstance(image, np.ndarray):
+        return np.array(image, order="C")
+    last = image.ndim == 4 and image.shape[1] > 1 and image.is_contiguous(memory_format=torch.channels_last)
+    return image.detach().clone(memory_format=torch.channels_last if last else torch.contiguous_format)
+
+
 def _fill_masked(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``data`` (``(H,W)`` or ``(H,W,C)``) with its masked cells set to their channel's mean over
     the unmasked cells (0 where a channel is masked whole): a masked array's no-data cells (NaN,
@@ -452,12 +461,8 @@ class Denoiser:
         self._check_tiling(self.tile, self.overlap, self.border, self.batch_size, self.multiple)  # attributes may change
         self.last_strength = []  # nothing stale is left if this call fails
         restore: Callable[[torch.Tensor], Any]
-        if isinstance(image, np.ma.MaskedArray):  # denoised as its data; the mask and masked cells are kept
-            mask = np.ma.getmaskarray(image)
-            data = np.asarray(image.data)
-            denoised = self(_fill_masked(data, mask), channel_order=order, strength=s)
-            denoised[mask] = data[mask]
-            return np.ma.MaskedArray(denoised, mask=mask.copy(), fill_value=image.fill_value, hard_mask=image.hardmask)
+        if isinstance(image, np.ma.MaskedArray):
+            return self._call_masked(image, order, s)
         if isinstance(image, np.ndarray) and not image.dtype.isnative:  # big-endian (FITS, some scientific readers)
             native = self(image.astype(image.dtype.newbyteorder("=")), channel_order=order, strength=s)
             return native.astype(image.dtype)
@@ -469,23 +474,7 @@ class Denoiser:
             check_tensor_kind(image)
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
         elif isinstance(image, PIL.Image.Image):
-            check_pil_mode(image)
-            pixels = np.asarray(image)
-            if image.mode == "I":  # 32-bit integers: 16-bit data (Pillow < 10 opens a 16-bit PNG so)
-                if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
-                    raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
-                                     "only 16-bit data (0..65535) is supported; scale it into that range or pass "
-                                     "a float32 array in [0, 1]")
-                pixels = pixels.astype(np.uint16)
-            pixels = self(pixels, channel_order="rgb", strength=s)
-            if image.mode == "I":
-                result = PIL.Image.fromarray(pixels.astype(np.int32))  # mode "I" again
-            elif image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
-                result = PIL.Image.frombytes(image.mode, image.size, pixels.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
-            else:
-                result = PIL.Image.fromarray(pixels)  # (a big-endian array comes back as "I;16B")
-            result.info.update(image.info)  # dpi, ICC profile, …: the pixels' meaning is unchanged
-            return result
+            return self._call_pil(image, s)
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self, strength=s)  # type: ignore[arg-type]
         else:
@@ -495,10 +484,7 @@ class Denoiser:
             )
         if s != "auto" and float(s) == 0.0:  # the input itself (checked above), bit for bit in any dtype
             self.last_strength = [0.0] * x.shape[0]
-            if isinstance(image, np.ndarray):  # a plain C-order array, as any strength returns (not a memmap view)
-                return np.array(image, order="C")
-            last = image.ndim == 4 and image.shape[1] > 1 and image.is_contiguous(memory_format=torch.channels_last)
-            return image.detach().clone(memory_format=torch.channels_last if last else torch.contiguous_format)
+            return _unchanged_copy(image)
         alpha = x[:, 3:] if x.shape[1] == 4 else None
         rgb = x[:, :3] if alpha is not None else x
         relative = (image.dtype == np.uint16) if isinstance(image, np.ndarray) else image.dtype == torch.uint16
@@ -510,6 +496,35 @@ class Denoiser:
         if alpha is not None:
             out = torch.cat([out, alpha], 1)
         return restore(out)
+
+    def _call_masked(self, image: np.ma.MaskedArray, order: ChannelOrder, s: Strength) -> np.ma.MaskedArray:
+        """A masked array, denoised as its data (masked cells filled from their neighbours first);
+        the mask and the masked cells' values are kept."""
+        mask = np.ma.getmaskarray(image)
+        data = np.asarray(image.data)
+        denoised = self(_fill_masked(data, mask), channel_order=order, strength=s)
+        denoised[mask] = data[mask]
+        return np.ma.MaskedArray(denoised, mask=mask.copy(), fill_value=image.fill_value, hard_mask=image.hardmask)
+
+    def _call_pil(self, image: PIL.Image.Image, s: Strength) -> PIL.Image.Image:
+        """A PIL image (RGB order), denoised as its array; a new image of the same mode, size and info."""
+        check_pil_mode(image)
+        pixels = np.asarray(image)
+        if image.mode == "I":  # 32-bit integers: 16-bit data (Pillow < 10 opens a 16-bit PNG so)
+            if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
+                raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
+                                 "only 16-bit data (0..65535) is supported; scale it into that range or pass "
+                                 "a float32 array in [0, 1]")
+            pixels = pixels.astype(np.uint16)
+        pixels = self(pixels, channel_order="rgb", strength=s)
+        if image.mode == "I":
+            result = PIL.Image.fromarray(pixels.astype(np.int32))  # mode "I" again
+        elif image.mode in ("I;16L", "I;16N"):  # fromarray names both "I;16"
+            result = PIL.Image.frombytes(image.mode, image.size, pixels.astype("<u2" if image.mode == "I;16L" else "=u2").tobytes())
+        else:
+            result = PIL.Image.fromarray(pixels)  # (a big-endian array comes back as "I;16B")
+        result.info.update(image.info)  # dpi, ICC profile, …: the pixels' meaning is unchanged
+        return result
 
     def _denoise_planes(self, rgb: torch.Tensor, strength: Strength, order: str, gray: list[bool]) -> torch.Tensor:
         """``(B,C,H,W)`` float colour planes → the output at ``strength``; the images flagged
