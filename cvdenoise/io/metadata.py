@@ -9,6 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -181,75 +182,90 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     malformed piece is left out (``None``), so a file with broken EXIF is still denoised.
     The EXIF orientation is reset to 1 for JPEGs, matching ``read_image``, which rotates them.
     """
-    path = Path(path)
-    icc: bytes | None = None
-    exif: bytes | None = None
-    trns: tuple[int, int, bytes] | None = None
-    lossless = False
-    png_chunks: list[tuple[bytes, bytes]] = []
-    density: bytes | None = None
-    full_chroma = False
-    sbit: tuple[int, int, bytes] | None = None
-    maxval: int | None = None
-    tiff_alpha: int | None = None
     buf = b""
+    found: dict[str, Any] = {}  # ImageMetadata's fields, as far as the walk got
     try:
-        buf = path.read_bytes()
-        if buf[:2] == b"\xff\xd8":
-            parts: dict[int, bytes] = {}
-            for marker, a, b in _jpeg_segments(buf):
-                if marker == 0xE0 and buf[a : a + 5] == b"JFIF\0" and b - a >= 12:
-                    density = buf[a + 7 : a + 12] if buf[a + 7 : a + 12] != b"\0\0\x01\0\x01" else None  # not 1:1
-                elif marker in (0xC0, 0xC1, 0xC2) and b - a >= 6 + 3 * buf[a + 5]:  # frame header
-                    factors = {buf[a + 7 + 3 * k] for k in range(buf[a + 5])}  # H/V sampling per component
-                    full_chroma = buf[a + 5] == 3 and len(factors) == 1
-                elif marker == 0xE1 and exif is None and buf[a : a + 6] == b"Exif\0\0":
-                    exif = buf[a:b]
-                elif marker == 0xE2 and buf[a : a + 12] == b"ICC_PROFILE\0" and b - a > 14:
-                    parts[buf[a + 12]] = buf[a + 14 : b]
-            if parts and sorted(parts) == list(range(1, len(parts) + 1)):
-                icc = b"".join(parts[k] for k in sorted(parts))
-        elif buf[:8] == _PNG_SIGNATURE:
-            for tag, a, b in _png_chunks(buf):
-                if tag == b"iCCP":
-                    icc = _png_icc(buf, a, b)
-                elif tag == b"eXIf":
-                    exif = buf[a:b]
-                elif tag == b"tRNS" and buf[25] in (0, 2):
-                    trns = (buf[24], buf[25], buf[a:b])
-                elif tag in _PNG_COPIED:
-                    png_chunks.append((tag, buf[a:b]))
-                elif tag == b"sBIT":
-                    sbit = (buf[24], buf[25], buf[a:b])
-        elif buf[:4] == b"RIFF" and buf[8:12] == b"WEBP":
-            for tag, a, b in _riff_chunks(buf):
-                if tag == b"ICCP":
-                    icc = buf[a:b]
-                elif tag == b"EXIF":
-                    exif = buf[a:b]
-                elif tag == b"VP8L":
-                    lossless = True
-        elif (m := _PNM_HEADER.match(buf[:4096])) is not None:
-            maxval = int(m.group(1)) if int(m.group(1)) not in (255, 65535) else None
-        elif (order := _tiff_order(buf)) is not None:
-            entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
-            for entry in entries:
-                tiff_tag, typ, n, at = entry
-                try:  # one malformed tag costs that tag only
-                    if tiff_tag == _TIFF_ICC and n > 4:
-                        (start,) = struct.unpack_from(order + "I", buf, at + 8)
-                        icc = buf[start : start + n]
-                    elif tiff_tag == _TIFF_EXTRA_SAMPLES and typ == 3 and n == 1:
-                        tiff_alpha = _tiff_value(buf, order, False, entry)
-                except (struct.error, ValueError, IndexError):
-                    continue
+        buf = Path(path).read_bytes()
+        parse = (_jpeg_metadata if buf[:2] == b"\xff\xd8" else _png_metadata if buf[:8] == _PNG_SIGNATURE
+                 else _webp_metadata if buf[:4] == b"RIFF" and buf[8:12] == b"WEBP"
+                 else _pnm_metadata if _PNM_HEADER.match(buf[:4096]) else _tiff_metadata if _tiff_order(buf) else None)
+        if parse is not None:
+            parse(buf, found)
     except Exception:  # metadata is best effort: never fail a file over it
         pass
     upright = buf[:2] == b"\xff\xd8"  # (a JPEG by its bytes, whatever its name) read_image applies the EXIF orientation to these
-    return ImageMetadata(
-        _valid_icc(icc), _normalise_exif(exif, upright), trns, lossless, tuple(png_chunks), density, full_chroma, sbit,
-        maxval, tiff_alpha,
-    )
+    return ImageMetadata(**{**found, "icc_profile": _valid_icc(found.get("icc_profile")),
+                            "exif": _normalise_exif(found.get("exif"), upright)})
+
+
+def _jpeg_metadata(buf: bytes, found: dict[str, Any]) -> None:
+    """JFIF density, 4:4:4 sampling, EXIF (APP1) and the ICC profile (APP2 chunks, all present)."""
+    parts: dict[int, bytes] = {}
+    for marker, a, b in _jpeg_segments(buf):
+        if marker == 0xE0 and buf[a : a + 5] == b"JFIF\0" and b - a >= 12:
+            found["jpeg_density"] = buf[a + 7 : a + 12] if buf[a + 7 : a + 12] != b"\0\0\x01\0\x01" else None  # not 1:1
+        elif marker in (0xC0, 0xC1, 0xC2) and b - a >= 6 + 3 * buf[a + 5]:  # frame header
+            factors = {buf[a + 7 + 3 * k] for k in range(buf[a + 5])}  # H/V sampling per component
+            found["jpeg_full_chroma"] = buf[a + 5] == 3 and len(factors) == 1
+        elif marker == 0xE1 and "exif" not in found and buf[a : a + 6] == b"Exif\0\0":
+            found["exif"] = buf[a:b]
+        elif marker == 0xE2 and buf[a : a + 12] == b"ICC_PROFILE\0" and b - a > 14:
+            parts[buf[a + 12]] = buf[a + 14 : b]
+    if parts and sorted(parts) == list(range(1, len(parts) + 1)):
+        found["icc_profile"] = b"".join(parts[k] for k in sorted(parts))
+
+
+def _png_metadata(buf: bytes, found: dict[str, Any]) -> None:
+    """iCCP, eXIf, a gray/RGB tRNS, sBIT and the colour chunks copied verbatim (:data:`_PNG_COPIED`)."""
+    copied: list[tuple[bytes, bytes]] = []
+    found["png_chunks"] = ()
+    for tag, a, b in _png_chunks(buf):
+        if tag == b"iCCP":
+            found["icc_profile"] = _png_icc(buf, a, b)
+        elif tag == b"eXIf":
+            found["exif"] = buf[a:b]
+        elif tag == b"tRNS" and buf[25] in (0, 2):
+            found["png_trns"] = (buf[24], buf[25], buf[a:b])
+        elif tag in _PNG_COPIED:
+            copied.append((tag, buf[a:b]))
+            found["png_chunks"] = tuple(copied)
+        elif tag == b"sBIT":
+            found["png_sbit"] = (buf[24], buf[25], buf[a:b])
+
+
+def _webp_metadata(buf: bytes, found: dict[str, Any]) -> None:
+    """ICCP, EXIF and losslessness (a VP8L chunk)."""
+    for tag, a, b in _riff_chunks(buf):
+        if tag == b"ICCP":
+            found["icc_profile"] = buf[a:b]
+        elif tag == b"EXIF":
+            found["exif"] = buf[a:b]
+        elif tag == b"VP8L":
+            found["lossless"] = True
+
+
+def _pnm_metadata(buf: bytes, found: dict[str, Any]) -> None:
+    """A PGM/PPM maximum value other than 255 or 65535."""
+    m = _PNM_HEADER.match(buf[:4096])
+    if m is not None and int(m.group(1)) not in (255, 65535):
+        found["pnm_maxval"] = int(m.group(1))
+
+
+def _tiff_metadata(buf: bytes, found: dict[str, Any]) -> None:
+    """The first page's ICC profile and ``ExtraSamples`` (one malformed tag costs that tag only)."""
+    order = _tiff_order(buf)
+    assert order is not None
+    entries, _ = _tiff_ifd(buf, order, struct.unpack_from(order + "I", buf, 4)[0])
+    for entry in entries:
+        tiff_tag, typ, n, at = entry
+        try:
+            if tiff_tag == _TIFF_ICC and n > 4:
+                (start,) = struct.unpack_from(order + "I", buf, at + 8)
+                found["icc_profile"] = buf[start : start + n]
+            elif tiff_tag == _TIFF_EXTRA_SAMPLES and typ == 3 and n == 1:
+                found["tiff_alpha"] = _tiff_value(buf, order, False, entry)
+        except (struct.error, ValueError, IndexError):
+            continue
 
 
 # a PGM/PPM header (P2/P3/P5/P6, comments allowed); group 1: its maxval
