@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import albumentations as A
 import numpy as np
 
-from ._checks import check_float_range, from_float, is_integer
+from ._checks import check_float_range, from_float, is_integer, is_real
 
 __all__ = [
     "DegradationConfig",
@@ -100,7 +100,7 @@ class DegradationConfig:
         for name in ("p_clean", "p_blur", "p_resize", "p_noise", "p_jpeg", "sigma_log_fraction", "p_gray_noise",
                      "p_camera_mono"):
             v = getattr(self, name)
-            if not (_is_number(v) and 0.0 <= v <= 1.0):
+            if not (is_real(v) and 0.0 <= float(v) <= 1.0):
                 raise ValueError(f"DegradationConfig.{name} must be a probability in [0, 1], got {v!r}")
         # (field, smallest allowed low, largest allowed high)
         ranges: tuple[tuple[str, float, float], ...] = (
@@ -112,7 +112,7 @@ class DegradationConfig:
         )
         for name, lowest, highest in ranges:
             r = getattr(self, name)
-            if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(_is_number(v) for v in r)
+            if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(is_real(v) for v in r)
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
                                  f"{lowest} <= low <= high <= {highest}, got {r!r}")
@@ -124,15 +124,10 @@ class DegradationConfig:
         except (TypeError, ValueError):
             kinds = {}
         weights = list(kinds.values())
-        if (not kinds or set(kinds) - set(NOISE_KINDS) or not all(_is_number(w) and w >= 0 for w in weights)
+        if (not kinds or set(kinds) - set(NOISE_KINDS) or not all(is_real(w) and float(w) >= 0 for w in weights)
                 or sum(weights) <= 0):
             raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS} with "
                              f"weights >= 0 and a positive sum, got {self.noise_kinds!r}")
-
-
-def _is_number(v: object) -> bool:
-    """A real number (Python or numpy), not a bool."""
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 #: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``

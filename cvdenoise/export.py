@@ -284,7 +284,9 @@ def _photo(h: int, w: int, channels: int, index: int) -> tuple[np.ndarray, bool]
         img = np.pad(img, ((0, max(0, need_h - img.shape[0])), (0, max(0, need_w - img.shape[1])), (0, 0)), mode="symmetric")
     crop = img[y0 : y0 + h, x0 : x0 + w]
     if channels == 1:
-        crop = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+        from .degrade import LUMA  # (on use: cvdenoise.degrade imports albumentations)
+
+        crop = crop @ LUMA
         crop = crop[..., None]
     return np.ascontiguousarray(crop.transpose(2, 0, 1)), real
 
