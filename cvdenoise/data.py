@@ -130,7 +130,7 @@ def _read_rgb(path: Path) -> np.ndarray:
     own full scale); ``ValueError`` saying why it cannot be a training image: unreadable, several
     pages/frames, a truncated JPEG (its missing part would be a flat grey target), or float data
     with NaN/inf or outside ``[0, 1]``."""
-    from .folder import significant_bits  # (on use, as above)
+    from .folder import stored_full_scale  # (on use, as above)
     from .io import read_image
 
     with warnings.catch_warnings(record=True) as caught:
@@ -143,8 +143,8 @@ def _read_rgb(path: Path) -> np.ndarray:
         raise ValueError("truncated JPEG (no end marker)")
     if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
         img = img[..., 0]
-    if img.dtype == np.uint16 and (bits := significant_bits(img)) < 16:
-        f = np.minimum(img.astype(np.float32) / float(2**bits - 1), 1.0)
+    if img.dtype == np.uint16 and (full := stored_full_scale(img)) < 65535:
+        f = np.minimum(img.astype(np.float32) / full, 1.0)
     else:
         f = to_float(img)
     if img.dtype.kind == "f":

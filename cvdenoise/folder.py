@@ -441,6 +441,22 @@ def not_ours(path: Path) -> ValueError:
     )
 
 
+def stored_full_scale(image: np.ndarray, bits: int | None = None, maxval: int | None = None) -> float:
+    """The value that stands for full white in an image read from a file: 1 for float data, 255
+    for ``uint8``; for ``uint16`` the file's declared ``maxval`` (PGM/PPM) if below 65535, else
+    ``2**bits - 1`` for the bits it uses (``bits`` as the file declares them, PNG ``sBIT``, but
+    never fewer than :func:`significant_bits` reads from the values)."""
+    if image.dtype.kind == "f":
+        return 1.0
+    top = np.iinfo(image.dtype).max
+    if maxval and maxval < top:
+        return float(maxval)
+    if image.dtype != np.uint16:
+        return float(top)
+    used = significant_bits(image)  # a declared depth counts, but never below what the values use
+    return float(2 ** (used if bits is None else max(min(16, max(8, bits)), used)) - 1)
+
+
 def significant_bits(image: np.ndarray) -> int:
     """Bits a ``uint16`` image's colour samples use (8 … 16), from its largest value.
 
@@ -467,14 +483,8 @@ def _denoise_image(
         return np.dstack([_denoise_image(image[..., 0], denoiser, bits, maxval), image[..., 1]])
     if image.dtype.kind == "f":  # advice a command-line user can act on
         check_float_range(image, hint="HDR or linear data: scale it to [0, 1] first, or save it as 16-bit")
-    if image.dtype == np.uint16:
-        used = significant_bits(image)  # a declared depth counts, but never below what the values use
-        bits = used if bits is None else max(min(16, max(8, bits)), used)
-    full_scale = maxval if maxval and image.dtype.kind == "u" and maxval < np.iinfo(image.dtype).max else None
-    if full_scale is None and image.dtype == np.uint16 and bits is not None and bits < 16:
-        full_scale = 2**bits - 1
-    if full_scale is not None:
-        full = float(full_scale)
+    full = stored_full_scale(image, bits, maxval)
+    if image.dtype.kind == "u" and full < np.iinfo(image.dtype).max:
         colour = image if image.ndim == 2 else image[..., :3]
         out = denoiser(np.minimum(colour.astype(np.float32) / full, 1.0), channel_order="bgr")
         out = np.rint(out.astype(np.float64) * full).clip(0, full).astype(image.dtype)

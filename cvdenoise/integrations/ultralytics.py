@@ -355,7 +355,7 @@ def _bgr8(frame: np.ndarray) -> np.ndarray:
     reads it, and float in [0,1] scaled to 8 bits)."""
     import cv2
 
-    from ..folder import significant_bits
+    from ..folder import stored_full_scale
 
     if frame.ndim == 3 and frame.shape[2] == 2:  # gray + alpha PNG
         frame = frame[..., 0]
@@ -363,8 +363,7 @@ def _bgr8(frame: np.ndarray) -> np.ndarray:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     frame = frame[:, :, :3]
     if frame.dtype != np.uint8:
-        full = 1.0 if frame.dtype.kind == "f" else float(2 ** significant_bits(frame) - 1)
-        frame = (frame.astype(np.float32) / full * 255).clip(0, 255).round().astype(np.uint8)
+        frame = (frame.astype(np.float32) / stored_full_scale(frame) * 255).clip(0, 255).round().astype(np.uint8)
     return frame
 
 
