@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
-from ._argtypes import path_argument
+from ._argtypes import number_in, path_argument, whole_number
 from ._defaults import DEFAULT_OVERLAP, DEFAULT_TILE
 
 __all__ = ["main", "build_parser"]
@@ -27,34 +27,9 @@ def _ensemble(value: str) -> int | str:
     return int(value)
 
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return n
-
-
-def _percent(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 100:
-        raise argparse.ArgumentTypeError(f"expected a whole number in 1..100, got {value!r}")
-    return n
-
-
-def _unit_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = -1.0
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return x
+_positive_int = whole_number(1, None, "a positive integer")
+_percent = whole_number(1, 100, "a whole number in 1..100")
+_unit_float = number_in(0.0, 1.0, "a number in [0, 1]")
 
 
 def _strength(value: str) -> float | str:
