@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: most tile pixels one forward pass takes (tiles are batched up to ``batch_size`` within it)
-TILE_PIXELS_PER_PASS = DEFAULT_TILE * DEFAULT_TILE
+TILE_PIXELS_PER_PASS = 2048 * 2048  # (fixed: not tied to DEFAULT_TILE, so the default tile never changes a pass's memory)
 
 ImageLike = Union[np.ndarray, torch.Tensor, PIL.Image.Image]
 _Array = TypeVar("_Array", bound=np.ndarray)  # the caller's array type (dtype, MaskedArray) comes back

@@ -649,6 +649,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
     n_cpu = cfg.batch - round(cfg.batch * cfg.device_degrade)
     device_degrader = TorchDegrader(cfg.degradation, seed=cfg.seed + 7 + run.step) if n_cpu < cfg.batch else None
     batches = _batches(cfg, train_imgs, sampler, pair_kwargs, n_cpu, run.step, device)
+    run.start = time.time() - run.elapsed_before  # the budget counts training only (not the set-up, the --init validation)
     last_ckpt = time.time()
     bar = run.progress_bar()
     closing.callback(bar.close)

@@ -564,13 +564,14 @@ class TruncatedVideoWarning(UserWarning):
     """Fewer frames were decoded than the container announced (a damaged file); the output holds those."""
 
 
-def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int) -> str | None:
+def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int, stacklevel: int = 3) -> str | None:
     """Warn (:class:`TruncatedVideoWarning`) when fewer frames were decoded than the container
-    announced (a damaged file); returns what it said (``None``: the whole clip)."""
+    announced (a damaged file); returns what it said (``None``: the whole clip). ``stacklevel``:
+    as :func:`warnings.warn`'s, counted from the caller (3: the caller's caller)."""
     if not count or done >= count:
         return None
     said = f"only {done} of its {count} frames could be decoded; {dst} holds those"
-    warnings.warn(f"{src}: {said}", TruncatedVideoWarning, stacklevel=3)
+    warnings.warn(f"{src}: {said}", TruncatedVideoWarning, stacklevel=stacklevel)
     return said
 
 

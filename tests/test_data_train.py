@@ -159,6 +159,29 @@ def test_train_time_budget_with_workers(tmp_path: Path) -> None:
     assert _lr_at(5, cfg, progress=0.0) == pytest.approx(cfg.lr)
 
 
+def test_the_time_budget_counts_training_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock of --minutes starts with the training steps: a slow --init validation (step 0)
+    ate the whole budget of a short run."""
+    import time
+
+    import cvdenoise.train as train_mod
+
+    real, calls = train_mod._Run.validate, []
+
+    def slow_first(self: Any) -> float:
+        calls.append(1)
+        if len(calls) == 1:  # the --init weights' validation
+            time.sleep(1.5)
+        return real(self)
+
+    monkeypatch.setattr(train_mod._Run, "validate", slow_first)
+    cfg = TrainConfig(out=str(tmp_path / "run"), name="tiny", size="fast", init="fast", steps=10**6, batch=2, crop=32,
+                      val_every=10**6, val_size=2, warmup=1, seed=0, minutes=0.02, p_dead_leaves=1.0)
+    train(cfg)
+    card = json.loads((tmp_path / "run" / "tiny.json").read_text())
+    assert card["training"]["steps_done"] > 1 and len(calls) == 2  # trained ~1.2 s, then validated once
+
+
 def test_psnr() -> None:
     a = torch.zeros(2, 1, 4, 4)
     b = a.clone()

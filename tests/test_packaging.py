@@ -56,13 +56,17 @@ def test_every_public_module_is_reachable_and_dir_shows_no_private_names() -> No
     import cvdenoise.integrations
 
     package = Path(cvdenoise.__file__).parent
-    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")} | {"integrations"}
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    modules |= {p.parent.name for p in package.glob("*/__init__.py") if not p.parent.name.startswith("_")}  # io, integrations
+    assert {"io", "integrations"} <= modules
     modules -= {"cli"}  # the command line: `cvdenoise --help`, not an attribute
     assert modules <= set(dir(cvdenoise))
     for name in modules:
         assert getattr(cvdenoise, name).__name__ == f"cvdenoise.{name}"
     assert not [n for n in dir(cvdenoise) if n.startswith("_") and not n.startswith("__")]
     assert {"albumentations", "ultralytics"} <= set(dir(cvdenoise.integrations))
+    assert cvdenoise.io.metadata.__name__ == "cvdenoise.io.metadata"
+    assert "_public" not in dir(cvdenoise.io)
     assert "FrameFilter" in (cvdenoise.__doc__ or "") and "transforms" in (cvdenoise.__doc__ or "")
 
 

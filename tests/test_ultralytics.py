@@ -263,6 +263,24 @@ def test_detect_on_a_video_with_missing_frames_exits_1_as_video_does(
     assert code == 1 and "only 2 of its 5 frames could be decoded" in err and (out / "clip.mp4").is_file()
 
 
+def test_run_detection_warns_of_missing_frames_at_the_callers_line_naming_the_output_as_given(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cvdenoise.video as video_module
+    from cvdenoise.integrations.ultralytics import run_detection
+    from cvdenoise.video import TruncatedVideoWarning
+
+    clip = [np.ascontiguousarray(frame[:160, :160])] * 2
+    monkeypatch.setattr(video_module, "read_video", lambda p: (iter(clip), 10.0, (160, 160), 5))  # the header claims 5
+    monkeypatch.chdir(tmp_path)
+    Path("clip.avi").write_bytes(b"")
+    with pytest.warns(TruncatedVideoWarning) as caught:
+        run = run_detection("clip.avi", "yolo26n.yaml", "out", imgsz=160, progress=False)
+    [w] = [w for w in caught if issubclass(w.category, TruncatedVideoWarning)]
+    assert w.filename == __file__ and f"; {Path('out', 'clip.mp4')} holds those" in str(w.message)
+    assert run.failed and Path("out/clip.mp4").is_file()
+
+
 def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -295,7 +295,8 @@ class _DetectionPlan:
     is_images: bool
     jobs: list[Any]  # folder.Job per image
     skipped_dicom: list[Path]
-    video: Any  # folder.Job for out/<stem>.mp4
+    video_path: Path  # out/<stem>.mp4 as the caller named it (messages name it so)
+    video: Any  # folder.Job for out/<stem>.mp4 (resolved)
     timing: Any  # folder.Job for the timing CSV
 
 
@@ -346,7 +347,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
         if not mine(job.dst):
             raise not_ours(job.dst)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
-    return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, video, timing)
+    return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, dst, video, timing)
 
 
 def _bgr8(frame: np.ndarray) -> np.ndarray:
@@ -395,7 +396,7 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
     from ..folder import mark_output
     from ..video import close_frames, read_video, video_writer, warn_if_truncated
 
-    src, dst = plan.src, plan.video.dst
+    src, dst = plan.src, plan.video_path
     frames, fps, size, count = read_video(src)
     try:
         first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
@@ -408,7 +409,7 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
     finally:
         close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
     mark_output(plan.video, records)  # recorded at once: a rerun may replace it even if the rest fails
-    if (truncated := warn_if_truncated(src, dst, len(run), count)) is not None:
+    if (truncated := warn_if_truncated(src, dst, len(run), count, stacklevel=4)) is not None:  # (at run_detection's caller)
         run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
 
 

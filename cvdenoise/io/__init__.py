@@ -42,8 +42,9 @@ from ._errors import ImageReadError, ImageWriteError
 from ._tiff import _check_tiff_layout, _tiff_first_page_tags, _tiff_half_float, _tiff_read_elsewhere
 from .metadata import _PNM_HEADER, ImageMetadata, _with_metadata, exif_orientation, orient, read_metadata
 
-for _public in (ImageReadError, ImageWriteError, ImageMetadata):  # named where users import them from
-    _public.__module__ = __name__
+for _public in (ImageReadError, ImageWriteError, ImageMetadata, read_metadata, exif_orientation, orient):
+    _public.__module__ = __name__  # named where users import them from
+del _public
 
 __all__ = [
     "ImageReadError",
