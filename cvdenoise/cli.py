@@ -55,7 +55,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
     )
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help=f"tile size for large images (default {DEFAULT_TILE}; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "
-                        "needs less memory)")
+                        "needs less memory for the network; the whole-image buffers stay)")
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap in pixels (default {DEFAULT_OVERLAP})")
     p.add_argument("--strength", type=_strength, default="auto", metavar="{auto,0..1}",
                    help="auto (default): per image, from what the model removes — clean and lightly degraded "

@@ -501,6 +501,26 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
         (records or OutputRecords()).record(job.marker, job.dst)
 
 
+def _denoise_job(job: Job, denoiser: Denoiser, records: OutputRecords, quality: int,
+                 dicom_window: tuple[float, float] | None) -> None:
+    """Read, denoise, write and record one job (its arrays are freed on return, before the next
+    file is read: two 48-megapixel 16-bit images are never held at once)."""
+    write: Callable[[], object]
+    if is_dicom_file(job.src):
+        ds = denoise_dataset(read_dicom(job.src), denoiser, window=dicom_window)
+        write = functools.partial(write_dicom, job.dst, ds)
+    else:
+        image = read_image(job.src)
+        check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg
+        meta = read_metadata(job.src)
+        clean = _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval)
+        del image
+        write = functools.partial(write_image, job.dst, clean, metadata=meta, jpeg_quality=quality)
+    with signals_held():  # written and recorded, or neither: a Ctrl-C waits (a re-run must not refuse the copy)
+        write()
+        mark_output(job, records)
+
+
 def denoise_files(
     jobs: Iterable[Job], denoiser: Denoiser, progress: bool = True, skip_existing: bool = False, quality: int = 95,
     dicom_window: tuple[float, float] | None = None,
@@ -519,19 +539,7 @@ def denoise_files(
         if skip_existing and job.dst.exists():
             continue
         try:
-            write: Callable[[], object]
-            if is_dicom_file(job.src):
-                ds = denoise_dataset(read_dicom(job.src), denoiser, window=dicom_window)
-                write = functools.partial(write_dicom, job.dst, ds)
-            else:
-                image = read_image(job.src)
-                check_encodable(job.dst, image.dtype, image.shape[2] if image.ndim == 3 else 1)  # before the work: e.g. 16-bit PNG bytes named .jpg
-                meta = read_metadata(job.src)
-                clean = _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval)
-                write = functools.partial(write_image, job.dst, clean, metadata=meta, jpeg_quality=quality)
-            with signals_held():  # written and recorded, or neither: a Ctrl-C waits (a re-run must not refuse the copy)
-                write()
-                mark_output(job, records)
+            _denoise_job(job, denoiser, records, quality, dicom_window)
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

@@ -962,3 +962,19 @@ def test_strength_zero_returns_the_container_and_layout_of_any_other_strength(fa
     batch = torch.from_numpy(img).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
     assert fast(batch, strength=0).is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(fast(t, strength=0), t) and np.array_equal(fast(mm, strength=0), img)
+
+
+def test_bgr_order_leaves_a_float_input_alone_and_matches_rgb(fast: cvdenoise.Denoiser, clean_rgb: np.ndarray) -> None:
+    """BGR order is turned to RGB in place where the float copy is the call's own (uint8 input),
+    never in the caller's float32 array or tensor."""
+    noisy = add_noise(clean_rgb, 25)
+    rgb = fast(noisy, strength=1.0)
+    bgr8 = np.ascontiguousarray(noisy[..., ::-1])
+    assert np.array_equal(fast(bgr8, channel_order="bgr", strength=1.0)[..., ::-1], rgb)
+    f = bgr8.astype(np.float32) / 255
+    before = f.copy()
+    out = fast(f, channel_order="bgr", strength=1.0)
+    assert np.array_equal(f, before) and np.abs(out[..., ::-1] * 255 - rgb).max() <= 1.0
+    t = torch.from_numpy(f).permute(2, 0, 1)[None].contiguous()
+    fast(t, channel_order="bgr")
+    assert torch.equal(t, torch.from_numpy(before).permute(2, 0, 1)[None])
