@@ -132,75 +132,107 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
     return 1 if failed else 0
 
 
-def _cmd_video(args: argparse.Namespace) -> int:
-    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
-    from ._fs import atomic_write
-    from .video import FrameFilter, TruncatedVideoWarning, VideoReadError, check_video_output, denoise_video, video_fourcc
-
+def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
+    """``--gate`` as FrameFilter takes it (False, True or LOW HIGH), or the error to print."""
     if args.gate is not None and len(args.gate) not in (0, 2):
-        print(f"cvdenoise video: error: --gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}",
-              file=sys.stderr)
-        return 2
+        return f"--gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}"
     gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
     if isinstance(gate, tuple) and not (0 <= gate[0] < gate[1] and math.isfinite(gate[1])):
-        print(f"cvdenoise video: error: --gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH, "
-              f"got {args.gate[0]:g} {args.gate[1]:g}", file=sys.stderr)
-        return 2
+        return f"--gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH, got {args.gate[0]:g} {args.gate[1]:g}"
     if gate and args.strength != "auto":
-        print("cvdenoise video: error: --strength and --gate both set how much of the model's output is kept; "
-              "use one of them", file=sys.stderr)
-        return 2
-    if args.report:
-        problem = _report_problem(Path(args.report), Path(args.input), Path(args.output))
-        if problem:
-            print(f"cvdenoise video: error: --report {args.report}: {problem}", file=sys.stderr)
-            return 2
-    try:  # the output's name, before the model is loaded and the video opened
+        return "--strength and --gate both set how much of the model's output is kept; use one of them"
+    return gate
+
+
+def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> bool:
+    """Say (and return True) that ``path`` is a file of the user's that this run would replace:
+    it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given."""
+    if not path.is_file() or overwrite or records.ours(path):
+        return False
+    print(f"cvdenoise {command}: error: {path} exists and cvdenoise did not write it (or it changed since): "
+          "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
+    return True
+
+
+def _video_problem(args: argparse.Namespace, records: Any) -> str | None:
+    """What makes the outputs of ``cvdenoise video`` unusable, said before the model is loaded
+    and the video opened (a file of the user's in the way is said by :func:`_foreign_output`)."""
+    from .video import check_video_output
+
+    if args.report and (problem := _report_problem(Path(args.report), Path(args.input), Path(args.output))):
+        return f"--report {args.report}: {problem}"
+    try:
         check_video_output(args.input, args.output, args.codec)
     except ValueError as e:
-        print(f"cvdenoise video: error: {e}", file=sys.stderr)
+        return str(e)
+    if any(_foreign_output("video", Path(p), records, args.overwrite) for p in (args.output, args.report) if p):
+        return ""  # (said)
+    return None
+
+
+def _denoise_clip(args: argparse.Namespace, ff: Any) -> tuple[list[Any], bool]:
+    """Run :func:`cvdenoise.video.denoise_video`; returns its per-frame infos and whether frames
+    were missing. Its warnings are shown after the run, also when it fails."""
+    from .video import TruncatedVideoWarning, denoise_video
+
+    held: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncatedVideoWarning)
+            try:
+                infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet,
+                                      codec=args.codec)
+            finally:
+                held = list(caught)
+    finally:
+        for w in held:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return infos, any(issubclass(w.category, TruncatedVideoWarning) for w in held)
+
+
+def _write_frame_report(path: str, infos: list[Any]) -> None:
+    """The per-frame CSV of ``cvdenoise video --report`` (frame, sigma, strength, ms), written atomically."""
+    import csv
+
+    from ._fs import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["frame", "sigma", "strength", "ms"])
+            for i in infos:
+                w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
+
+    atomic_write(path, write)
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
+    from .video import FrameFilter, VideoReadError, video_fourcc
+
+    gate = _video_gate(args)
+    if isinstance(gate, str):
+        print(f"cvdenoise video: error: {gate}", file=sys.stderr)
         return 2
     records = OutputRecords()
-    outputs = [Path(args.output)] + ([Path(args.report)] if args.report else [])
-    for path in outputs:  # never over a file of the user's (as `denoise` and `detect`)
-        if path.is_file() and not args.overwrite and not records.ours(path):
-            print(f"cvdenoise video: error: {path} exists and cvdenoise did not write it (or it changed since): "
-                  "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
-            return 2
-    jobs = [Job(Path(args.input), p.resolve(), p.resolve().parent / OUTPUT_MARKER) for p in outputs]
+    if (problem := _video_problem(args, records)) is not None:
+        if problem:
+            print(f"cvdenoise video: error: {problem}", file=sys.stderr)
+        return 2
+    video_job, report_job = (Job(Path(args.input), Path(p).resolve(), Path(p).resolve().parent / OUTPUT_MARKER)
+                             for p in (args.output, args.report or args.output))
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
-        held: list[warnings.WarningMessage] = []
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", TruncatedVideoWarning)
-                try:
-                    infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet,
-                                          codec=args.codec)
-                finally:
-                    held = list(caught)
-        finally:  # said after the run, also when it failed
-            for w in held:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        truncated = any(issubclass(w.category, TruncatedVideoWarning) for w in held)
-        mark_output(jobs[0], records)
+        infos, truncated = _denoise_clip(args, ff)
+        mark_output(video_job, records)
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
         return 2
     if args.report:
-        import csv
-
-        def write_report(tmp: str) -> None:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["frame", "sigma", "strength", "ms"])
-                for i in infos:
-                    w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
-
         try:
-            atomic_write(args.report, write_report)
-            mark_output(jobs[1], records)
+            _write_frame_report(args.report, infos)
+            mark_output(report_job, records)
         except OSError as e:
             print(f"cvdenoise video: error: cannot write --report {args.report}: {e} (the video was written)",
                   file=sys.stderr)
@@ -304,9 +336,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     out, records = Path(args.output), OutputRecords()
     same_as_weights = out.resolve() == Path(str(args.weights)).resolve()  # refused by the export itself, more precisely
-    if out.is_file() and not (args.overwrite or same_as_weights or records.ours(out)):  # never over a user's file (a YOLO .pt)
-        print(f"cvdenoise export: error: {out} exists and cvdenoise did not write it (or it changed since): "
-              "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
+    if not same_as_weights and _foreign_output("export", out, records, args.overwrite):  # never over a user's file (a YOLO .pt)
         return 2
     check = "" if args.no_check else ", then checking it against PyTorch"
 
