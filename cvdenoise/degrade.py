@@ -323,8 +323,9 @@ class Degrader:
     Args:
         config: a :class:`DegradationConfig` or a preset name from :data:`PRESETS`.
 
-    Call with ``(image, rng)``: ``image`` is ``(H,W)``, ``(H,W,1)`` or ``(H,W,3)`` in uint8,
-    uint16 or float ``[0,1]``; returns the degraded image with the same shape and dtype.
+    Call with ``(image, rng)``: ``image`` is ``(H,W)``, ``(H,W,1)`` or ``(H,W,3)`` (RGB order:
+    convert OpenCV's BGR first) in uint8, uint16 or float ``[0,1]``; returns the degraded image
+    with the same shape and dtype.
     """
 
     def __init__(self, config: DegradationConfig | str = "mixed") -> None:
@@ -420,7 +421,10 @@ class Degrader:
 
     def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         q = int(rng.integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1))
-        return _apply(A.ImageCompression(quality_range=(q, q), compression_type="jpeg", p=1.0), img, rng)
+        jpeg = A.ImageCompression(quality_range=(q, q), compression_type="jpeg", p=1.0)
+        if img.ndim == 3 and img.shape[2] == 3:  # albumentations hands the array to OpenCV's encoder, which reads BGR:
+            return np.ascontiguousarray(_apply(jpeg, np.ascontiguousarray(img[..., ::-1]), rng)[..., ::-1])  # RGB as RGB
+        return _apply(jpeg, img, rng)
 
     # -- the chain -------------------------------------------------------------------------
     def __call__(self, image: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:

@@ -184,3 +184,19 @@ def test_numpy_seed_objects_still_seed_a_degrader() -> None:
     assert d(image, np.random.PCG64(3)).shape == image.shape
     with pytest.raises(ValueError, match="motion_kernel must be odd"):
         DegradationConfig(motion_kernel=(3, 7.5))  # type: ignore[arg-type]
+
+
+def test_the_jpeg_step_encodes_rgb_as_rgb() -> None:
+    """albumentations hands the array to OpenCV, which reads it as BGR: red was compressed as blue
+    (up to 32 levels off a true JPEG at quality 30)."""
+    import cv2
+    from skimage import data
+
+    from cvdenoise.degrade import Degrader
+
+    rgb = np.ascontiguousarray(data.astronaut()[:128, :128])
+    d = Degrader(DegradationConfig(p_noise=0.0, p_blur=0.0, p_resize=0.0, p_jpeg=1.0, jpeg_quality=(30, 30)))
+    out = d._jpeg(rgb.astype(np.float32) / 255, np.random.default_rng(0))
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 30])
+    true_jpeg = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.abs(np.rint(out * 255) - true_jpeg.astype(np.float64)).max() <= 1
