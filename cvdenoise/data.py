@@ -215,7 +215,7 @@ class PairSampler:
         channels: int = 3,
         degradation: DegradationConfig | str = "mixed",
         p_dead_leaves: float = 0.3,
-        seed: int = 0,
+        seed: int | np.random.SeedSequence = 0,
         leaves_pool: int = 64,
         p_colour_gain: float = 0.0,
         p_drawing: float = 0.0,
@@ -296,9 +296,10 @@ class PairSampler:
 class PairBatches(torch.utils.data.IterableDataset):
     """Endless ``(degraded, clean)`` batches for a ``DataLoader`` with worker processes.
 
-    Each worker builds its own :class:`PairSampler` seeded ``seed + 1000 * (worker_id + 1)``, so
-    workers never repeat each other; use it with ``batch_size=None``. With ``num_workers=0`` it
-    behaves like one sampler seeded ``seed + 1000``. Yields ``PairSampler.batch(batch,
+    Each worker builds its own :class:`PairSampler` seeded ``SeedSequence((seed, worker_id))``, so
+    workers never repeat each other, nor the workers of another ``seed`` (``cvdenoise train``
+    passes its seed plus the step a run resumes at); use it with ``batch_size=None``. With
+    ``num_workers=0`` it behaves like worker 0. Yields ``PairSampler.batch(batch,
     degraded)``: ``(degraded, C, crop, crop)`` noisy and ``(batch, C, crop, crop)`` clean
     float32 tensors.
     """
@@ -316,6 +317,6 @@ class PairBatches(torch.utils.data.IterableDataset):
         wid = info.id if info is not None else 0
         if info is not None:  # one thread per worker process; never change the caller's setting
             torch.set_num_threads(1)
-        sampler = PairSampler(self.images, seed=self.seed + 1000 * (wid + 1), **self.kwargs)
+        sampler = PairSampler(self.images, seed=np.random.SeedSequence((self.seed, wid)), **self.kwargs)
         while True:
             yield sampler.batch(self.batch, self.degraded)

@@ -687,3 +687,24 @@ def test_a_run_closes_its_log_file_whether_it_ends_or_fails(tmp_path: Path, monk
     assert failed.value is not None  # the failed run's error still alive: its log closed all the same
     if Path("/proc/self/fd").is_dir():
         assert not [fd for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == log]
+
+
+def test_pair_batches_of_a_resumed_run_do_not_replay_earlier_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker seeds were seed + step + 1000·(worker + 1): a run resumed at step 1000 made its
+    worker 0 replay the first run's worker 1 (checkpoints come every 500 steps)."""
+    worker = [0]
+
+    class Info:  # torch.utils.data.get_worker_info() inside a DataLoader worker
+        @property
+        def id(self) -> int:
+            return worker[0]
+
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: Info())
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+
+    def first(seed: int, wid: int) -> torch.Tensor:
+        worker[0] = wid
+        return next(iter(PairBatches([], batch=1, seed=seed, crop=32, p_dead_leaves=1.0, leaves_pool=1)))[1]
+
+    streams = [first(0, 1), first(0 + 1000, 0), first(0 + 1000, 1), first(0, 0)]  # (a run, and it resumed at step 1000)
+    assert all(not torch.equal(a, b) for i, a in enumerate(streams) for b in streams[i + 1:])
