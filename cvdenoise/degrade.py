@@ -20,7 +20,7 @@ from . import _env  # noqa: F401  (must precede albumentations)
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import albumentations as A
 import numpy as np
@@ -107,7 +107,7 @@ class DegradationConfig:
             ("gaussian_sigma", 0, 1), ("poisson_scale", 1e-6, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
             ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 1e-6, 1), ("camera_read", 0, 1),
             ("camera_red_gain", 0, 100), ("camera_blue_gain", 0, 100), ("camera_saturation", 0, 1),
-            ("blur_sigma", 0, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
+            ("blur_sigma", 0.05, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
             ("resize_scale", 1e-3, 1), ("jpeg_quality", 1, 100),
         )
         for name, lowest, highest in ranges:
@@ -115,12 +115,20 @@ class DegradationConfig:
             if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(is_real(v) for v in r)
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
-                                 f"{lowest} <= low <= high <= {highest}, got {r!r}")
+                                 f"{lowest} <= low <= high <= {highest}, got {r!r}"
+                                 + (" (no blur at all: p_blur=0)" if name == "blur_sigma" else ""))
+        for name in ("motion_kernel", "defocus_radius", "jpeg_quality"):  # sizes and qualities are whole numbers
+            r = getattr(self, name)
+            if not all(is_integer(v) or float(v).is_integer() for v in r):
+                raise ValueError(f"DegradationConfig.{name} must be whole numbers, got {r!r}")
+            object.__setattr__(self, name, (int(r[0]), int(r[1])))
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise ValueError(f"DegradationConfig.shuffle must be True or False, got {self.shuffle!r}")
         if any(k != int(k) or int(k) % 2 == 0 for k in self.motion_kernel):  # (the kernels drawn are odd)
             raise ValueError(f"DegradationConfig.motion_kernel must be odd sizes (a kernel has a centre pixel), "
                              f"got {self.motion_kernel!r}")
-        try:
-            kinds = dict(self.noise_kinds)
+        try:  # (name, weight) pairs, or a {name: weight} dict
+            kinds = dict(self.noise_kinds.items() if isinstance(self.noise_kinds, Mapping) else self.noise_kinds)
         except (TypeError, ValueError):
             kinds = {}
         weights = list(kinds.values())
@@ -128,6 +136,7 @@ class DegradationConfig:
                 or sum(weights) <= 0):
             raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS} with "
                              f"weights >= 0 and a positive sum, got {self.noise_kinds!r}")
+        object.__setattr__(self, "noise_kinds", tuple(kinds.items()))
 
 
 #: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``

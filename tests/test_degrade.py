@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -151,6 +153,16 @@ def test_config_values_no_degradation_can_take_are_refused_naming_the_field() ->
             DegradationConfig(noise_kinds=kinds)
     assert DegradationConfig(gaussian_sigma=[0.01, 0.1]).gaussian_sigma == [0.01, 0.1]  # lists (from JSON) are fine
     assert DegradationConfig(p_noise=np.float32(0.5), jpeg_quality=(np.int64(40), 90)).p_noise == 0.5  # numpy numbers too
+    # values that passed and failed later: NaN or black blur, a torch chain crash, "no" taken as True
+    for field, value, why in (("blur_sigma", (0, 0), "p_blur=0"), ("jpeg_quality", (40.5, 90), "whole numbers"),
+                              ("shuffle", "no", "True or False")):
+        with pytest.raises(ValueError, match=f"DegradationConfig.{field} must be.*{re.escape(why)}"):
+            DegradationConfig(**{field: value})
+    assert DegradationConfig(jpeg_quality=(40.0, 90)).jpeg_quality == (40, 90)  # whole floats (from JSON) are made ints
+    by_dict = DegradationConfig(noise_kinds={"gaussian": 1.0, "camera": 1.0})  # a dict is (name, weight) pairs too
+    assert by_dict.noise_kinds == (("gaussian", 1.0), ("camera", 1.0))
+    noisy, _ = degrade(np.full((16, 16, 3), 128, np.uint8), by_dict, seed=0)
+    assert noisy.shape == (16, 16, 3)
 
 
 def test_torch_degrader_refuses_values_outside_0_1() -> None:
@@ -182,7 +194,7 @@ def test_numpy_seed_objects_still_seed_a_degrader() -> None:
     d = Degrader("gaussian25")
     assert np.array_equal(d(image, np.random.SeedSequence(3)), d(image, np.random.SeedSequence(3)))
     assert d(image, np.random.PCG64(3)).shape == image.shape
-    with pytest.raises(ValueError, match="motion_kernel must be odd"):
+    with pytest.raises(ValueError, match="motion_kernel must be whole numbers"):
         DegradationConfig(motion_kernel=(3, 7.5))  # type: ignore[arg-type]
 
 
