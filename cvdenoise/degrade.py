@@ -3,7 +3,9 @@
 Built on albumentations (which has each operation) with our own sampling of *which* operations
 run, in *which order* and at *what strength*, driven by one seeded ``numpy.random.Generator`` so
 every pair is reproducible. Works on RGB and single-channel images, ``uint8``, ``uint16`` and
-float (``[0, 1]``); the degraded image keeps the clean image's dtype, shape and range.
+float (``[0, 1]``); the degraded image keeps the clean image's dtype, shape and range. Strengths
+are fractions of the dtype's full range (``uint16``: 65535), so 10/12-bit samples held unscaled in
+``uint16`` get noise up to 16 times their own range's share (a warning says so): scale them first.
 
 Example:
     >>> import numpy as np
@@ -19,13 +21,14 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (must precede albumentations)
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 import albumentations as A
 import numpy as np
 
-from ._checks import check_float_range, from_float, is_integer, is_real
+from ._checks import LOW_BIT_LIMIT, check_float_range, from_float, is_integer, is_real, low_bit_uint16
 
 __all__ = [
     "DegradationConfig",
@@ -449,6 +452,11 @@ class Degrader:
         if image.size == 0:
             raise ValueError(f"expected a non-empty image, got shape {image.shape}")
         dtype = image.dtype
+        if low_bit_uint16(image):
+            warnings.warn(f"Degrader: uint16 image with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) "
+                          "is degraded on the 16-bit scale: its noise is up to 16x stronger than on the same image "
+                          "scaled to 16 bits; scale it first (image << 4 for 12-bit data) or pass floats in [0, 1]",
+                          UserWarning, stacklevel=2)
         x = to_float(image)
         if np.issubdtype(dtype, np.floating):
             check_float_range(x)

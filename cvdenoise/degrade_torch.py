@@ -30,10 +30,11 @@ import functools
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_float_range
+from ._checks import check_float_range, is_integer
 from .degrade import (
     _CFA_G, _CFA_RB, BLUR_KINDS, GAMMA, LUMA, DegradationConfig, camera_color_matrix, cfa_masks, resolve_config,
 )
@@ -169,7 +170,9 @@ class TorchDegrader:
     Args:
         config: a :class:`~cvdenoise.degrade.DegradationConfig` or a preset name.
         seed: seed of the generators (one on the CPU for the per-sample choices, one on the
-            device for the noise fields); ``None`` draws fresh seeds.
+            device for the noise fields), an integer in ``[0, 2**62)``; ``None`` draws a fresh
+            seed from the operating system (as numpy's ``default_rng(None)``: ``torch.manual_seed``
+            does not repeat it — pass a seed for reproducible pairs).
 
     Call with a ``(B,C,H,W)`` float tensor in ``[0,1]``, C = 1 or 3; returns a new tensor of
     the same shape, dtype and device, in ``[0,1]``. The input is not modified.
@@ -180,7 +183,9 @@ class TorchDegrader:
         self._kinds = [k for k, _ in config.noise_kinds]
         w = torch.tensor([p for _, p in config.noise_kinds], dtype=torch.float64)
         self._kind_p = w / w.sum()
-        self._seed = int(torch.randint(0, 2**62, ()).item()) if seed is None else seed
+        if seed is not None and not (is_integer(seed) and 0 <= int(seed) < 2**62):
+            raise ValueError(f"TorchDegrader seed must be None or an integer in [0, 2**62), got {seed!r}")
+        self._seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 2) if seed is None else int(seed)
         self.gen = torch.Generator().manual_seed(self._seed)
         self._dev_gens: dict[torch.device, torch.Generator] = {}
         self._blur_p = torch.tensor([p for _, p in BLUR_KINDS])  # kinds in blur_kernels' order

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from cvdenoise.degrade import PRESETS, DegradationConfig, Degrader, degrade, degrade_batch
+from cvdenoise.degrade_torch import TorchDegrader
 
 from helpers import psnr
 
@@ -166,8 +168,6 @@ def test_config_values_no_degradation_can_take_are_refused_naming_the_field() ->
 
 
 def test_torch_degrader_refuses_values_outside_0_1() -> None:
-    from cvdenoise.degrade_torch import TorchDegrader
-
     deg = TorchDegrader("gaussian25", seed=0)
     with pytest.raises(ValueError, match=r"\[0, 1\].*255"):
         deg(torch.rand(2, 3, 16, 16) * 255)
@@ -212,3 +212,27 @@ def test_the_jpeg_step_encodes_rgb_as_rgb() -> None:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 30])
     true_jpeg = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     assert np.abs(np.rint(out * 255) - true_jpeg.astype(np.float64)).max() <= 1
+
+
+def test_unscaled_12_bit_uint16_is_warned_about_and_full_range_uint16_is_not() -> None:
+    """Strengths are fractions of 65535: 12-bit samples held in uint16 got 16x their share of noise, silently."""
+    twelve_bit = np.full((16, 16), 2000, np.uint16)
+    with pytest.warns(UserWarning, match="10/12-bit data held unscaled.*16x stronger"):
+        Degrader("gaussian25")(twelve_bit, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Degrader("gaussian25")(twelve_bit << 4, 0)  # scaled to 16 bits: no warning
+        Degrader("gaussian25")(np.full((16, 16), 20, np.uint8), 0)
+
+
+def test_torch_degrader_seeds_are_checked_and_none_is_not_torch_global_state() -> None:
+    clean = torch.full((2, 3, 16, 16), 0.5)
+    for bad in (-1, 2.5, 2**62, "3"):
+        with pytest.raises(ValueError, match="TorchDegrader seed must be None or an integer"):
+            TorchDegrader("gaussian25", seed=bad)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    a = TorchDegrader("gaussian25")(clean)
+    torch.manual_seed(0)
+    b = TorchDegrader("gaussian25")(clean)
+    assert not torch.equal(a, b)  # a fresh seed each time, not torch's global generator replayed
+    assert torch.equal(TorchDegrader("gaussian25", seed=np.int64(5))(clean), TorchDegrader("gaussian25", seed=5)(clean))
