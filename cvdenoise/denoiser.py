@@ -272,7 +272,10 @@ class Denoiser:
 
     Args:
         models: channel count (1 or 3) → backend ``(B,C,H,W) float32 → (B,C,H,W)``, or, for
-            the channel counts named in ``lazy``, a zero-argument loader returning one.
+            the channel counts named in ``lazy``, a zero-argument loader returning one. An
+            ``nn.Module`` given here is used in place, as ``nn.Module.to`` works: at its first
+            call it is moved to ``device``, put in eval mode and made float16 (``precision
+            "fp16"``) or channels-last (CPU); pass ``copy.deepcopy(module)`` to keep yours as it is.
         multiple: the backends' required size multiple (inputs are padded internally).
         device: where the model runs.
         half: reduced precision: ``True`` runs float16 on CUDA and bfloat16 on CPUs with AMX
@@ -450,7 +453,8 @@ class Denoiser:
     def __repr__(self) -> str:
         return (
             f"Denoiser(name={self.name!r}, channels={self.channels}, device={str(self.device)!r}, "
-            f"precision={self.precision!r}, runtime={self.runtime!r}, ensemble={self.ensemble}, tile={self.tile}, overlap={self.overlap})"
+            f"precision={self.precision!r}, runtime={self.runtime!r}, ensemble={self.ensemble}, strength={self.strength!r}, "
+            f"channel_order={self.channel_order!r}, tile={self.tile}, overlap={self.overlap}, border={self.border!r})"
         )
 
     # ------------------------------------------------------------------ public API

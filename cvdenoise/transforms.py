@@ -60,7 +60,8 @@ def _check_weights(weights: str | Path) -> str:
 
     A file of the user's is opened once here (and dropped), so one that cannot be loaded — not
     safetensors, not a cvdenoise export, weights that do not match — fails at construction,
-    not at the first sample in a ``DataLoader`` worker."""
+    not at the first sample in a ``DataLoader`` worker; it is kept as an absolute path, so a
+    later ``os.chdir`` (Hydra's run folder, a worker's set-up) does not make it another file."""
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"weights must be a name ('default', 'fast', ...) or a path, got {weights!r}")
     name = os.fspath(weights)
@@ -71,6 +72,7 @@ def _check_weights(weights: str | Path) -> str:
                 load_backend(path)
             else:
                 load_model(path)
+            return os.fspath(path.resolve())
     return name
 
 

@@ -11,6 +11,7 @@ noise, which that σ does not see, is taken out whatever the gate: :func:`cvdeno
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import warnings
@@ -84,7 +85,8 @@ class FrameFilter:
     too and returned in kind.
 
     A filter keeps one stream's state (the previous output, the gate's history): use one per
-    stream and thread. Filters on several threads may share one :class:`Denoiser`.
+    stream and thread. Filters on several threads may share one :class:`Denoiser`;
+    ``copy.copy(f)`` makes another filter on the same denoiser with state of its own.
 
     Args:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
@@ -175,6 +177,19 @@ class FrameFilter:
         self.history: list[FrameInfo] = []
         self._frames = 0  # frames since reset(): the next FrameInfo.index
         self._warned_depth = False  # the low-bit-depth uint16 warning: once per filter
+
+    def __copy__(self) -> FrameFilter:
+        """A filter for another stream (``copy.copy``): the same :class:`~cvdenoise.Denoiser` and
+        settings, its own temporal state and history (copies of this one's, which go on apart)."""
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.smoother = copy.deepcopy(self.smoother)
+        twin.history = list(self.history)
+        return twin
+
+    def __repr__(self) -> str:
+        return (f"FrameFilter(denoiser={self.denoiser!r}, gate={self.gate!r}, temporal={self.smoother.weight}, "
+                f"temporal_threshold={self.smoother.threshold}, max_history={self.max_history!r}, frames={self._frames})")
 
     def reset(self) -> None:
         """Start a new clip: forget the temporal state and the per-frame history."""

@@ -504,6 +504,28 @@ def test_a_weights_folder_file_that_is_no_weights_fails_at_construction() -> Non
     Denoise(str(WEIGHTS_DIR / "color-fast.safetensors"))  # a shipped file is taken without opening it
 
 
+def test_a_weights_file_given_by_relative_path_survives_a_change_of_folder(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept as given, a relative path named another file (or none) once the program changed folder
+    (Hydra's run folder), and the first sample failed in a DataLoader worker."""
+    import shutil
+
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+    from cvdenoise.weights import WEIGHTS_DIR
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(WEIGHTS_DIR / "color-fast.safetensors", tmp_path / "models" / "mine.safetensors")
+    shutil.copy(WEIGHTS_DIR / "color-fast.json", tmp_path / "models" / "mine.json")
+    monkeypatch.chdir(tmp_path)
+    tv, albu = Denoise("models/mine.safetensors"), AlbuDenoise("models/mine.safetensors")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    img = add_noise(np.full((32, 32, 3), 120, np.uint8), 15, seed=0)
+    assert tv(torch.from_numpy(img).permute(2, 0, 1)).shape == (3, 32, 32)
+    assert albu(image=img)["image"].shape == img.shape
+    assert tv.weights == str(tmp_path / "models" / "mine.safetensors") and Denoise("fast").weights == "fast"
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "register_at_fork"), reason="needs fork (POSIX)")
 def test_a_transform_made_but_not_yet_run_arms_the_one_thread_fork_rule() -> None:
     """The transforms load their model lazily: a parent that built one (and ran other parallel torch

@@ -743,3 +743,24 @@ def test_a_failed_video_run_does_not_keep_the_input_open(tmp_path: Path, ff: Fra
         video_module.denoise_video(src, tmp_path / "out.avi", ff, progress=False)
     errors.append(failed.value)
     assert _open_fds_on(src) == 0  # while both errors (and their tracebacks) are alive
+
+
+def test_copy_is_a_filter_for_another_stream_and_repr_names_its_settings(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
+    """copy.copy shared the temporal state and the history list: two streams fed one smoother."""
+    import copy
+
+    f = FrameFilter(denoiser=ff.denoiser, temporal=0.5)
+    frame = np.ascontiguousarray(add_noise(clean_rgb, 15, seed=1)[:48, :64, ::-1])
+    f(frame)
+    twin = copy.copy(f)
+    assert twin.denoiser is f.denoiser and twin.smoother is not f.smoother and twin.history is not f.history
+    other = np.ascontiguousarray(add_noise(clean_rgb, 15, seed=2)[48:96, 64:128, ::-1])
+    twin(other)  # another stream's frame
+    reference = FrameFilter(denoiser=ff.denoiser, temporal=0.5)
+    reference(frame)
+    assert len(f.history) == 1 and len(twin.history) == 2
+    assert np.array_equal(f(frame), reference(frame))  # f smooths against its own last output, not the twin's
+    text = repr(f)
+    assert text.startswith("FrameFilter(denoiser=Denoiser(") and "temporal=0.5" in text and "frames=2" in text
+    for field in ("strength='auto'", "channel_order='rgb'", "border="):
+        assert field in repr(f.denoiser)
