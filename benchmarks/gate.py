@@ -43,9 +43,10 @@ from cvdenoise.video import DEFAULT_GATE  # noqa: E402
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    """An RGB ``uint8`` image through a JPEG at ``quality`` (OpenCV's codec takes and gives BGR)."""
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def _camera(scale: float, read: float) -> Degrader:

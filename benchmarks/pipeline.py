@@ -3,7 +3,7 @@
 Run:  python benchmarks/pipeline.py          (needs: pip install -e ".[yolo]")
 
 Frames per second on this CPU, all measured in the same run (compare the ratios): FrameFilter
-("fast", default ``half="auto"``: bfloat16 on CPUs with AMX/AVX512-BF16, else float32) alone, the same
+("fast", default ``half="auto"``: bfloat16 on CPUs with AMX or AMD's AVX512-BF16, else float32) alone, the same
 filter forced to float32, the same in onnxruntime (``runtime="onnxruntime"``), Ultralytics yolo26n (built from yolo26n.yaml, random weights — speed does not
 depend on the weights) alone, and the two chained through ``attach``; at 640×640 and 1280×720
 BGR uint8 (YOLO at imgsz=640), all with the same torch thread count (Ultralytics itself lowers

@@ -6,7 +6,7 @@ On the quality benchmark's photos (320² centre crops) and noise presets, each m
 float32 and once in reduced precision (``half=True``: bfloat16 on CPUs with AMX or AVX512-BF16
 units, float16 on CUDA with ``--device cuda``), one pass each (``ensemble=1``, ``strength=1``), and
 the table gives the mean and largest absolute difference of the uint8 outputs (8-bit levels) and
-the PSNR of each against the clean photo. Needs a device with a fast half type (else it says so).
+the PSNR of each against the clean photo. Needs a device with a half type in hardware (else it says so).
 
 Writes ``results/precision.json`` and the ``precision`` section of RESULTS.md.
 """

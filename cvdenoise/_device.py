@@ -5,6 +5,7 @@ Pure functions of the machine and their arguments; :mod:`cvdenoise.denoiser` re-
 from __future__ import annotations
 
 import functools
+import platform
 from pathlib import Path
 from typing import Literal, Union
 
@@ -13,7 +14,7 @@ import torch
 from .backends import TORCHSCRIPT_SUFFIXES
 
 __all__ = ["Half", "Precision", "Runtime", "cpu_bf16_units", "cpu_flags", "cpu_has_fast_bf16",
-           "cpu_runs_two_bf16_passes", "exported_runtime", "resolve_device", "resolve_precision", "resolve_runtime"]
+           "cpu_runs_two_bf16_passes", "cpu_vendor", "exported_runtime", "resolve_device", "resolve_precision", "resolve_runtime"]
 
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
 Runtime = Literal["torch", "onnxruntime"]
@@ -27,9 +28,10 @@ def cpu_bf16_units() -> Literal["amx", "avx512_bf16", None]:
     """The hardware this CPU runs bfloat16 convolutions on, or ``None`` where it has none.
 
     ``"amx"``: Intel AMX tiles (Sapphire Rapids and newer), ~3-4× float32 speed;
-    ``"avx512_bf16"``: AVX512-BF16 dot products (AMD Zen 4 and newer, Intel Cooper Lake),
-    ~2× float32 speed (measured: 480 vs 1100 ms for ``default`` at 640² on 2 Zen 4 cores).
-    Without either, oneDNN emulates bfloat16 and it is slower than float32.
+    ``"avx512_bf16"``: AVX512-BF16 dot products (AMD Zen 4 and newer, Intel Cooper Lake, and
+    Intel CPUs whose AMX a virtual machine hides), ~2× float32 speed on AMD (measured: 480 vs
+    1100 ms for ``default`` at 640² on 2 Zen 4 cores) but slower than float32 on Intel (see
+    :func:`cpu_has_fast_bf16`). Without either, oneDNN emulates bfloat16 and it is slower than float32.
     """
     try:
         if not torch.backends.mkldnn.is_available():
@@ -43,42 +45,66 @@ def cpu_bf16_units() -> Literal["amx", "avx512_bf16", None]:
     return None
 
 
+def _cpuinfo(field: str) -> str:
+    """The value of ``field`` in the first CPU's entry of Linux's ``/proc/cpuinfo`` (``""`` where
+    there is no such file or field)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == field:
+                    return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
 @functools.cache
 def cpu_flags() -> frozenset[str]:
     """The instruction-set flags of this CPU as Linux lists them (``/proc/cpuinfo``), or an empty
     set where that file does not exist (macOS, Windows)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset(_cpuinfo("flags").split())
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """``"AuthenticAMD"``, ``"GenuineIntel"`` (or another CPUID vendor string) from Linux's
+    ``/proc/cpuinfo`` or, elsewhere, from ``platform.processor()`` (Windows names it there);
+    ``""`` where neither tells."""
+    vendor = _cpuinfo("vendor_id")
+    if not vendor:
+        processor = platform.processor()
+        vendor = next((v for v in ("AuthenticAMD", "GenuineIntel") if v in processor), "")
+    return vendor
 
 
 def cpu_runs_two_bf16_passes() -> bool:
     """True where two bfloat16 passes of the ``default`` model take about what one float32 pass
     does: AMX (Intel Sapphire Rapids and newer, ~260 ms per 640² pass on 2 cores), or AVX512-BF16
-    together with AVX-VNNI, i.e. AMD Zen 5 and newer with full-width 512-bit units (277–334 ms per
+    together with AVX-VNNI on an AMD CPU, i.e. Zen 5 and newer with full-width 512-bit units (277–334 ms per
     pass, 553–580 ms for two, float32 545–581 ms in ``benchmarks/quality.py`` runs). Zen 4
     (AVX512-BF16 without AVX-VNNI) double-pumps 256-bit units: 480–578 ms per pass, over 1 s for
     two."""
-    units = cpu_bf16_units()
-    return units == "amx" or (units == "avx512_bf16" and "avx_vnni" in cpu_flags())
+    return cpu_has_fast_bf16() and (cpu_bf16_units() == "amx" or "avx_vnni" in cpu_flags())
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when this CPU runs bfloat16 convolutions in hardware (AMX or AVX512-BF16)."""
-    return cpu_bf16_units() is not None
+    """True when bfloat16 convolutions are faster than float32 on this CPU: Intel AMX, or
+    AVX512-BF16 on an AMD CPU (Zen 4 and newer). AVX512-BF16 without AMX on an Intel CPU is not:
+    on a 2-core Intel Xeon VM that shows AVX512-BF16, AVX-VNNI and AVX512-FP16 but no AMX,
+    bfloat16 took 1.5–1.7× the float32 time (``default`` 1129 vs 672 ms, ``fast`` 101 vs 69 ms
+    per 640² forward pass; oneDNN's ``brg_conv_fwd:avx512_core_bf16``)."""
+    units = cpu_bf16_units()
+    return units == "amx" or (units == "avx512_bf16" and cpu_vendor() == "AuthenticAMD")
 
 
 def resolve_precision(half: Half, device: torch.device) -> Precision:
     """What ``half`` means on ``device``: float16 on CUDA, bfloat16 on CPUs with bf16 units.
 
-    ``"auto"`` picks reduced precision only where it is fast (CUDA; CPUs with AMX or
-    AVX512-BF16, see :func:`cpu_bf16_units`) and float32
-    elsewhere; ``True`` insists and raises where no fast half type exists.
+    ``"auto"`` picks reduced precision only where it is fast (CUDA; CPUs with AMX, AMD CPUs with
+    AVX512-BF16, see :func:`cpu_has_fast_bf16`) and float32 elsewhere; ``True`` insists
+    (bfloat16 on any CPU with bf16 units, also where it is slower than float32) and raises
+    where there is no half type in hardware.
     """
     if half not in (True, False, "auto"):
         raise ValueError(f"half must be True, False or 'auto', got {half!r}")
@@ -86,7 +112,7 @@ def resolve_precision(half: Half, device: torch.device) -> Precision:
         return "fp32"
     if device.type == "cuda":
         return "fp16"
-    if device.type == "cpu" and cpu_has_fast_bf16():
+    if device.type == "cpu" and (cpu_has_fast_bf16() or (half is True and cpu_bf16_units() is not None)):
         return "bf16"
     if half == "auto":
         return "fp32"

@@ -51,7 +51,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
         help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
-             "(default: where fast; --no-half: float32)",
+             "(default: where fast — AMX, AMD's AVX512-BF16; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help=f"tile size for large images (default {DEFAULT_TILE}; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "

@@ -39,7 +39,8 @@ from ._checks import (
 )
 from .backends import EXPORTED_SUFFIXES
 from ._device import (  # re-exported: part of this module's API
-    Half, Precision, Runtime, cpu_bf16_units, cpu_flags, cpu_has_fast_bf16, cpu_runs_two_bf16_passes, exported_runtime,
+    Half, Precision, Runtime, cpu_bf16_units, cpu_flags, cpu_has_fast_bf16, cpu_runs_two_bf16_passes, cpu_vendor,
+    exported_runtime,
     resolve_device, resolve_precision, resolve_runtime,
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
@@ -49,7 +50,7 @@ from .weights import FAMILIES, WEIGHTS_DIR, WeightsError, load_model, read_card,
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
-    "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "resolve_device", "resolve_precision", "resolve_runtime",
+    "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "cpu_vendor", "resolve_device", "resolve_precision", "resolve_runtime",
     "exported_runtime",
     "Runtime",
 ]
@@ -280,8 +281,9 @@ class Denoiser:
         device: where the model runs.
         half: reduced precision: ``True`` runs float16 on CUDA and bfloat16 on CPUs with AMX
             (Intel Sapphire Rapids and later; ~3× faster; within about 0.5/255 of float32 on average, a few levels at most) or AVX512-BF16
-            (AMD Zen 4 and later, Intel Cooper Lake; ~2× faster), and raises
-            elsewhere; ``"auto"`` does the same where it is available and float32 otherwise.
+            (AMD Zen 4 and later: ~2× faster; Intel Cooper Lake, or an Intel CPU whose AMX a
+            virtual machine hides: slower than float32), and raises elsewhere; ``"auto"`` does
+            the same where it is faster (:func:`cpu_has_fast_bf16`) and float32 otherwise.
             :attr:`precision` says what was chosen.
         tile: images larger than ``tile×tile`` after the ``border`` padding (so
             a side over ``tile − 2·border`` pixels) are processed in overlapping tiles, so memory
@@ -930,8 +932,9 @@ def load(
             ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``.
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
-            on CPUs with AMX or AVX512-BF16 units (within about 0.5/255 of float32 on average; about 3× faster with AMX, 2× with AVX512-BF16) and
-            float32 on other CPUs; on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
+            on CPUs with AMX or AMD CPUs with AVX512-BF16 units (within about 0.5/255 of float32 on average; about 3× faster with AMX,
+            2× with AMD's AVX512-BF16) and float32 on other CPUs (an Intel CPU with AVX512-BF16 but no AMX
+            runs bfloat16 slower than float32); on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
             (e.g. results that agree across CPUs to float rounding, or 16-bit data where the
             last few codes matter).
         ensemble: the flip/transpose self-ensemble (see :class:`Denoiser`) or ``"auto"``
@@ -939,7 +942,7 @@ def load(
             weights of the ``default`` architecture) running in bfloat16 where two such passes
             are fast (:func:`cpu_runs_two_bf16_passes`: AMX, where they take about half a float32
             pass, and AMD Zen 5, about one) — they add ~0.1 dB PSNR (``4`` adds ~0.2 dB) — and
-            ``1`` otherwise (Zen 4 and other AVX512-BF16 CPUs, where two passes would exceed 1 s
+            ``1`` otherwise (Zen 4, where two passes would exceed 1 s
             for a 640² frame; float32, CUDA, the ``fast`` models, exported graphs).
             :attr:`Denoiser.ensemble` says what was chosen.
         strength: ``"auto"`` (default): per image, from what the model removed, with the rule

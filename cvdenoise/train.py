@@ -2,7 +2,7 @@
 
 Recipe: Charbonnier (smooth L1) loss, AdamW, linear warm-up then cosine decay, gradient clipping, an exponential moving
 average (EMA) of the weights that is validated and exported, bfloat16 mixed precision on CUDA and
-on CPUs with AMX or AVX512-BF16 units (``--no-amp`` for float32), fixed
+on CPUs where it is faster than float32 (AMX; AMD's AVX512-BF16; ``--no-amp`` for float32), fixed
 seeds, checkpoints every few minutes and ``--resume``.
 
 Run ``cvdenoise train --help`` (or ``python -m cvdenoise.train``) for the options.
@@ -76,7 +76,7 @@ class TrainConfig:
     device: str = "cpu"
     init: str | None = None  # weights to start from (a .safetensors path or shipped name)
     loss: str = "charbonnier"
-    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX/AVX512-BF16 (~2-3× faster there)
+    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with AMX / AMD AVX512-BF16 (~2-3× faster there)
     workers: int = 0  # data-loader processes making pairs (0: in the training process)
     minutes: float = 0.0  # wall-clock budget: the schedule runs on max(step/steps, time/budget)
     device_degrade: float = 0.0  # share of each batch degraded on the training device (TorchDegrader)
@@ -734,7 +734,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", default=d.loss, choices=("charbonnier", "log-charbonnier", "psnr"),
                    help=f"charbonnier (smooth L1), log-charbonnier (its per-image log), psnr (per-image log MSE) (default {d.loss})")
     p.add_argument("--no-amp", dest="amp", action="store_false",
-                   help="train in float32 (default: bfloat16 autocast on CUDA and AMX/AVX512-BF16 CPUs)")
+                   help="train in float32 (default: bfloat16 autocast on CUDA, and on CPUs with AMX or AMD's AVX512-BF16)")
     p.add_argument("--workers", type=int, default=d.workers,
                    help=f"data-loader processes that make the pairs (use most CPU cores when training on a GPU; default {d.workers})")
     p.add_argument("--minutes", type=float, default=d.minutes,

@@ -187,7 +187,7 @@ class Denoise(v2.Transform):
             model output).
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
-            on CPUs with AMX (about 3× faster) or AVX512-BF16 units (about 2×) and float16 on CUDA,
+            on CPUs with AMX (about 3× faster) or AMD CPUs with AVX512-BF16 units (about 2×) and float16 on CUDA,
             within about 0.5/255 of float32 on average (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
         runtime: ``None`` (default: PyTorch for weights, an exported ``.onnx``/``.pt`` file's own

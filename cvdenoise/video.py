@@ -92,7 +92,7 @@ class FrameFilter:
         weights: as :func:`cvdenoise.load`; video wants ``"fast"`` on CPU.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``.
         half: reduced precision, ``"auto"`` by default: float16 on CUDA, bfloat16 on CPUs with
-            AMX (about 3× faster) or AVX512-BF16 units (about 2×), float32 elsewhere; ``True``/``False`` force it
+            AMX (about 3× faster) or AMD CPUs with AVX512-BF16 units (about 2×), float32 elsewhere; ``True``/``False`` force it
             (see :class:`~cvdenoise.Denoiser`).
         gate: ``False`` (every frame at the denoiser's ``strength``: ``"auto"`` by default,
             a per-frame blend from what the model removes, see :mod:`cvdenoise.blend`),

@@ -323,7 +323,7 @@ def test_transform_refuses_an_unusable_device_or_precision_at_construction() -> 
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             Denoise("fast", device="cuda")
-    if not cvdenoise.denoiser.cpu_has_fast_bf16():
+    if cvdenoise.denoiser.cpu_bf16_units() is None:
         with pytest.raises(ValueError, match="half=True"):
             Denoise("fast", half=True)
     with pytest.raises(ValueError, match="device"):
