@@ -92,8 +92,8 @@ def cpu_has_fast_bf16() -> bool:
     """True when bfloat16 convolutions are faster than float32 on this CPU: Intel AMX, or
     AVX512-BF16 on an AMD CPU (Zen 4 and newer). AVX512-BF16 without AMX on an Intel CPU is not:
     on a 2-core Intel Xeon VM that shows AVX512-BF16, AVX-VNNI and AVX512-FP16 but no AMX,
-    bfloat16 took 1.5–1.7× the float32 time (``default`` 1129 vs 672 ms, ``fast`` 101 vs 69 ms
-    per 640² forward pass; oneDNN's ``brg_conv_fwd:avx512_core_bf16``)."""
+    bfloat16 (oneDNN's ``brg_conv_fwd:avx512_core_bf16``) took 1.6× the float32 time:
+    ``default`` 1264 vs 807 ms, ``fast`` 133 vs 85 ms per 640² frame (``benchmarks/quality.py``)."""
     units = cpu_bf16_units()
     return units == "amx" or (units == "avx512_bf16" and cpu_vendor() == "AuthenticAMD")
 

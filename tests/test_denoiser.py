@@ -520,7 +520,7 @@ def test_half_on_a_cpu_without_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cpu_bf16_units_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool, vendor: str,
                                             expected: str | None, auto: str) -> None:
     """AMX wins over AVX512-BF16 (Sapphire Rapids has both); "auto" takes bfloat16 only where it is
-    faster than float32: AMX, or AVX512-BF16 on AMD (on an Intel VM without AMX it took 1.5-1.7x the
+    faster than float32: AMX, or AVX512-BF16 on AMD (on an Intel VM without AMX it took 1.6x the
     float32 time); half=True takes it wherever the units are."""
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
