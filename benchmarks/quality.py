@@ -19,7 +19,8 @@ oracle), and our blind models — each as ``cvdenoise.load(name)`` gives it on t
 (bfloat16 on CPUs with AMX or AMD CPUs with AVX512-BF16 units, plus a 2-pass self-ensemble for ``default``
 where two bfloat16 passes are fast: AMX, AMD Zen 5) and as one float32 pass (``half=False,
 ensemble=1``); also the other of its bfloat16 variants (``ensemble=2`` where ``load("default")``
-runs one pass, ``ensemble=1`` where it runs two). Seconds per megapixel are
+runs one pass, ``ensemble=1`` where it runs two) or, where ``half="auto"`` passes this CPU's
+bfloat16 units over as slower than float32, ``half=True`` rows of both sizes. Seconds per megapixel are
 medians over the photos on this CPU.
 Writes ``benchmarks/results/quality.json`` and the ``quality`` section of ``RESULTS.md``.
 """
@@ -309,7 +310,7 @@ as a user gets them on this machine ({settings(ours["cvdenoise-default"])} and {
 `half="auto"` runs bfloat16 on CPUs with AMX or on AMD CPUs with AVX512-BF16 units, and where two bfloat16 passes
 are fast (AMX, AMD Zen 5) `ensemble="auto"` spends part of that speed on a 2-pass flip
 self-ensemble for the `default` size); the `fp32 ×1` rows are one float32 pass of the same
-weights (`half=False, ensemble=1`: what a CPU without bfloat16 units gets), with `load()`'s
+weights (`half=False, ensemble=1`: what a CPU without fast bfloat16 gets), with `load()`'s
 automatic strength like every row of ours{other_row}. Latency: median of
 {args.repeats} runs (3 for ensembles) of `Denoiser(frame)` on a 640×640 RGB uint8 frame, {args.threads} threads.
 """
