@@ -117,7 +117,8 @@ class FrameFilter:
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights`` (then
             ``weights``, ``device`` and ``half`` are not used and ``load_kwargs`` are refused).
         max_history: keep only the last this many :class:`FrameInfo` records in ``history``
-            (``None``, the default: every frame since :meth:`reset`).
+            (``None``, the default: every frame since :meth:`reset`); :meth:`stream` keeps at
+            least the records of the batch it is yielding, also where ``batch_size`` is larger.
         **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
             ``runtime="onnxruntime"``, …).
 
@@ -262,6 +263,8 @@ class FrameFilter:
                 for k, i in enumerate(idx):  # (a batch's frames are copied out: each owns its memory)
                     out[i] = y[k].reshape(shape) if len(idx) == 1 else y[k].reshape(shape).copy()
                     strengths[i] = self.denoiser.last_strength[k]  # the denoiser's own ("auto": per frame)
+                    if gray3[i] and strengths[i] == 0.0 and np.array_equal(out[i], frames[i]):
+                        out[i], gray3[i] = given[i].copy(), False  # left alone: the frame as given, not its luma
                 continue
             # gated: denoise in float, so the removed residual is not rounded, then blend
             xf = x.float() / (255.0 if arr.dtype == np.uint8 else 65535.0)
@@ -290,8 +293,9 @@ class FrameFilter:
         ms = (time.perf_counter() - t0) * 1e3 / max(1, len(frames))
         n0, self._frames = self._frames, self._frames + len(frames)
         self.history.extend(FrameInfo(n0 + k, sigmas[k], strengths[k], ms) for k in range(len(frames)))
-        if self.max_history is not None and len(self.history) > self.max_history:
-            del self.history[: len(self.history) - self.max_history]
+        keep = None if self.max_history is None else max(self.max_history, len(frames))  # (stream(): the batch
+        if keep is not None and len(self.history) > keep:  # it is about to yield keeps its records)
+            del self.history[: len(self.history) - keep]
         return out
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 4) -> Iterator[np.ndarray]:

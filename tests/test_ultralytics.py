@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -229,6 +230,12 @@ def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     afile.write_bytes(b"x")
     assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(afile), "-q"]) == 2
     assert f"{afile} is a file, not a folder" in capsys.readouterr().err
+    twins = tmp_path / "twins"  # x.pgm's annotated frame is x.ppm: it replaced x.ppm's, exit code 0
+    twins.mkdir()
+    cv2.imwrite(str(twins / "x.pgm"), cv2.cvtColor(frame[:64, :64], cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(twins / "x.ppm"), frame[:64, :64])
+    assert main(["detect", str(twins), *opts]) == 2
+    assert "would both be written to" in capsys.readouterr().err
     assert not out.exists()  # nothing was created by any refused run
 
 
@@ -350,15 +357,33 @@ def test_validation_inside_training_is_left_alone_and_training_warns() -> None:
     standalone = SimpleNamespace(training=False, preprocess=original)
     hooks.on_val_start(standalone)
     assert standalone.preprocess is not original  # model.val(): denoised
+
+    class Trainer:  # (Ultralytics' trainer: its validator is built after on_pretrain_routine_start)
+        validator: object = None
+
+    trainer = Trainer()
     with pytest.warns(UserWarning, match=r"model.train\(\) trains on the dataset's images as they are"):
-        hooks.on_pretrain_routine_start(SimpleNamespace())
-    final = SimpleNamespace(training=False, preprocess=original)  # the run's final evaluation of best.pt
+        hooks.on_pretrain_routine_start(trainer)
+    final = trainer.validator = SimpleNamespace(training=False, preprocess=original)  # its final evaluation of best.pt
     hooks.on_val_start(final)
     assert final.preprocess is original
-    hooks.on_train_end(SimpleNamespace())
+    # a train() that raised never reaches on_train_end: a later model.val() was left undenoised for good
+    meanwhile = SimpleNamespace(training=False, preprocess=original)
+    hooks.on_val_start(meanwhile)
+    assert meanwhile.preprocess is not original
+    hooks.on_train_end(trainer)
     after = SimpleNamespace(training=False, preprocess=original)
     hooks.on_val_start(after)  # model.val() after training: denoised again
     assert after.preprocess is not original
+    # a classification dataset's batches (normalised floats) pass undenoised: said once, not silently
+    with pytest.warns(RuntimeWarning, match="not uint8 images"):
+        after.preprocess({"img": torch.zeros(2, 3, 8, 8)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        after.preprocess({"img": torch.zeros(2, 3, 8, 8)})
+    assert hooks.denoise_ms == []
+    after.preprocess({"img": torch.zeros(2, 3, 16, 16, dtype=torch.uint8)})
+    assert len(hooks.denoise_ms) == 2
 
 
 def test_offline_config_folder_is_private_and_font_links_are_replaced_not_followed(

@@ -764,3 +764,21 @@ def test_copy_is_a_filter_for_another_stream_and_repr_names_its_settings(ff: Fra
     assert text.startswith("FrameFilter(denoiser=Denoiser(") and "temporal=0.5" in text and "frames=2" in text
     for field in ("strength='auto'", "channel_order='rgb'", "border="):
         assert field in repr(f.denoiser)
+
+
+def test_stream_keeps_the_records_of_the_batch_it_yields_and_strength_0_leaves_gray_frames_as_given(
+        ff: FrameFilter) -> None:
+    """max_history < batch_size trimmed a batch's records before its frames were yielded; a
+    strength-0 denoiser gave gray-content frames back as their luma (1 level off the frame)."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(8)]
+    bounded = FrameFilter(denoiser=ff.denoiser, max_history=2)
+    seen = [bounded.history[-4 + k % 4].index for k, _ in enumerate(bounded.stream(frames, batch_size=4))]
+    assert seen == list(range(8))
+    bounded(frames[0])
+    assert len(bounded.history) == 2  # the bound again once a batch is out
+    g = np.clip(100 + rng.normal(0, 10, (64, 80)), 0, 255)
+    near_gray = np.clip(np.dstack([g + 1, g, g - 1]), 0, 255).astype(np.uint8)  # planes within a level or two
+    untouched = FrameFilter(denoiser=cvdenoise.load("fast", strength=0))
+    assert np.array_equal(untouched(near_gray), near_gray)
+    assert np.array_equal(list(untouched.stream([near_gray, frames[0]], batch_size=2))[0], near_gray)

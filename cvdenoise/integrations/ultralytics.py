@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -120,14 +121,17 @@ def _put_fonts(folder: Path) -> None:
 @dataclass
 class DenoiseHooks:
     """The callbacks :func:`attach` registers, and the time they spent: ``denoise_ms`` holds one
-    entry per image denoised (ms; a batch's images share its mean)."""
+    entry per image denoised (ms; a batch's images share its mean). It grows by one entry a frame:
+    on an endless ``stream=True`` source read and ``clear()`` it as you go."""
 
     denoiser: Denoiser
     denoise_ms: list[float] = field(default_factory=list)
     callbacks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     warned: bool = False
-    #: inside ``model.train()`` (between its start and its end): validations are left alone
-    training: bool = False
+    warned_val: bool = False
+    #: the trainer of the last ``model.train()`` (weakly): its validator is left alone — also
+    #: after a run that raised, when Ultralytics never calls ``on_train_end``
+    _trainer: Callable[[], Any] = field(default=lambda: None, repr=False)
 
     def on_predict_batch_start(self, predictor: Any) -> None:
         """Ultralytics callback: replace the batch's original frames (``im0s``) by denoised copies."""
@@ -152,8 +156,9 @@ class DenoiseHooks:
         """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch
         (not the validation inside ``model.train()``, whose training batches are not denoised:
         its mAP and best.pt would be measured on other inputs than the model learns from)."""
-        if getattr(validator.preprocess, "_cvdenoise", False) or getattr(validator, "training", False) or self.training:
-            return  # (self.training: also the final evaluation of best.pt, which runs outside training mode)
+        in_training = getattr(validator, "training", False) or validator is getattr(self._trainer(), "validator", None)
+        if getattr(validator.preprocess, "_cvdenoise", False) or in_training:
+            return  # (the trainer's validator: also its final evaluation of best.pt, which runs outside training mode)
         original = validator.preprocess
 
         def preprocess(batch: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +167,14 @@ class DenoiseHooks:
                 t = time.perf_counter()
                 batch["img"] = self.denoiser(img, channel_order="rgb")  # Format() gives RGB
                 self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / max(1, img.shape[0])] * img.shape[0])
+            elif not self.warned_val:  # (a classification dataset: resized and normalised floats)
+                self.warned_val = True
+                warnings.warn(
+                    "cvdenoise attach(): this validation's batches are not uint8 images (a classification "
+                    f"dataset gives normalised {getattr(img, 'dtype', type(img).__name__)} tensors) and are "
+                    "validated undenoised; denoise the dataset first (cvdenoise denoise DATASET -o CLEAN)",
+                    RuntimeWarning, stacklevel=2,
+                )
             return original(batch)
 
         preprocess._cvdenoise = True  # type: ignore[attr-defined]
@@ -170,8 +183,8 @@ class DenoiseHooks:
 
     def on_pretrain_routine_start(self, trainer: Any) -> None:
         """Ultralytics callback: training does not see denoised images; say so, and leave every
-        validation of the run (per epoch, and the final one of best.pt) alone until it ends."""
-        self.training = True
+        validation of the run (per epoch, and the final one of best.pt: the trainer's validator) alone."""
+        self._trainer = weakref.ref(trainer)
         warnings.warn(
             "cvdenoise attach(): model.train() trains on the dataset's images as they are (not denoised), "
             "and its validation stays undenoised to match; to train on denoised images, denoise the dataset "
@@ -180,8 +193,8 @@ class DenoiseHooks:
         )
 
     def on_train_end(self, trainer: Any) -> None:
-        """Ultralytics callback (after the final evaluation): ``val``/``predict`` denoise again."""
-        self.training = False
+        """Ultralytics callback (after the final evaluation): the trainer is let go."""
+        self._trainer = lambda: None
 
     def on_val_end(self, validator: Any) -> None:
         """Ultralytics callback: restore the validator's own ``preprocess``."""
@@ -330,6 +343,11 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
             if not mine(j.dst):
                 raise not_ours(j.dst)
         jobs.append(j)
+    written_by: dict[Path, Path] = {}
+    for j in jobs:  # (a.pgm, now a.ppm, beside a.ppm: one annotated frame would replace the other)
+        if (other := written_by.setdefault(j.dst, j.src)) != j.src:
+            raise ValueError(f"{other} and {j.src} would both be written to {j.dst} (detect writes a gray PGM's "
+                             "annotated colour frame as .ppm): rename one of them, or run each with its own -o")
     if is_images and not jobs:
         raise ValueError(f"no images found in {src} (suffixes: {', '.join(IMAGE_SUFFIXES)})")
     dst = out / f"{src.stem}.mp4"
