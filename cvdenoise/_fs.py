@@ -68,6 +68,16 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
         raise
 
 
+def opencv_can_open(path: str | Path) -> bool:
+    """Whether OpenCV's file functions can take ``path``: its name must be valid UTF-8 (a name of
+    other bytes, held as surrogate escapes, crashes OpenCV's Python binding with a segfault)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @contextmanager
 def signals_held(*names: str) -> Iterator[None]:
     """Hold SIGINT and SIGTERM (or the signals ``names``, e.g. ``"SIGCHLD"`` too) back for the

@@ -500,14 +500,20 @@ def _terminated(signum: int, frame: object) -> None:
 class _ReaderGone:
     """A text stream (``sys.stdout``/``sys.stderr``) that outlives its reader: once a write or
     flush meets a closed pipe (``cvdenoise … 2>&1 | head``), its file descriptor is pointed at
-    ``os.devnull`` and the command goes on — a batch job is not stopped by its log."""
+    ``os.devnull`` and the command goes on — a batch job is not stopped by its log. Text the
+    stream's encoding cannot hold (a file name that is not UTF-8, on a strict stdout) is written
+    with backslash escapes, as Python writes stderr, instead of failing after the work is done."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "utf-8"
+                return self._stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
         except OSError as e:
             if not _reader_gone(e):
                 raise

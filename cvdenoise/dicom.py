@@ -16,6 +16,7 @@ Compressed transfer syntaxes are decoded (when pydicom has a decoder) and writte
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,8 @@ def is_dicom_dataset(obj: object) -> bool:
 def read_dicom(path: str | Path) -> "Dataset":
     """Read a DICOM file; raises ``ValueError`` if it is not DICOM or has no pixel data."""
     pydicom = _pydicom()
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or device: reading it would block
+        raise ValueError(f"{path}: not a regular file (a pipe, socket or device), not a DICOM file")
     try:
         ds = pydicom.dcmread(str(path))
     except (pydicom.errors.InvalidDicomError, OSError, EOFError) as e:

@@ -28,6 +28,7 @@ from ._progress import progress_bar
 from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
+from ._fs import opencv_can_open
 from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
@@ -337,7 +338,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     Raises:
         FileNotFoundError: no such file.
         VideoReadError: a folder, an image file (by its suffix), or OpenCV cannot open it or
-            decode a first frame.
+            decode any of its first frames.
     """
     path = Path(path)
     if path.is_dir():
@@ -356,13 +357,19 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     kind = still_image_format(head)
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+    if not opencv_can_open(path):
+        raise VideoReadError(f"{path!r}: OpenCV's video reader cannot open a name that is not valid UTF-8; rename the file")
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
-    ok, first = cap.read() if opened else (False, None)
-    if not ok or first is None:
-        empty = opened and cap.get(cv2.CAP_PROP_FRAME_COUNT) == 0
+    listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
+    first, skipped = None, 0  # damaged frames at the start are left out as later ones are
+    while opened and first is None and skipped < (min(listed, _MAX_BAD_FRAMES) if listed > 1 else 1):
+        ok, first = cap.read()
+        if not ok or first is None:
+            first, skipped = None, skipped + 1
+    if first is None:
         cap.release()
-        if empty:
+        if opened and listed == 0:
             raise VideoReadError(f"{path}: the video holds no frames")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
     ahead: list[np.ndarray] = []
@@ -379,11 +386,11 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
     def frames(number: list[int]) -> Iterator[np.ndarray]:  # (number[0]: the frame's source number)
         try:
-            number[0] = 0
+            number[0] = skipped
             yield first
-            for number[0], f in enumerate(ahead, 1):
+            for number[0], f in enumerate(ahead, skipped + 1):
                 yield f
-            tried, misses = 1 + len(ahead), 0
+            tried, misses = skipped + 1 + len(ahead), 0
             while True:
                 ok, f = cap.read()
                 tried += 1
@@ -491,6 +498,9 @@ def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") ->
     whose container holds ``codec`` (see :func:`video_fourcc`)."""
     folder_meant = os.fspath(dst).endswith(("/", os.sep))  # `-o clips/` (Path drops the slash)
     src, dst = Path(src), Path(dst)
+    if not opencv_can_open(dst.absolute()):
+        raise ValueError(f"output {str(dst)!r}: OpenCV's video writer cannot open a name that is not valid UTF-8; "
+                         "choose another name or folder")
     if same_file(src, dst) or dst.resolve() == src.resolve():
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
     if dst.is_dir():

@@ -777,3 +777,23 @@ def test_concurrent_mains_in_threads_give_back_the_callers_streams(
     assert codes == {"a": 0, "b": 0}
     assert sys.stdout is found[0] and sys.stderr is found[1] and warnings.showwarning is found[2]
     assert ffmpeg == {"a": "-8", "b": "-8"} and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
+
+
+@pytest.mark.skipif(sys.platform == "win32" or sys.getfilesystemencoding() != "utf-8", reason="needs POSIX byte names")
+def test_a_name_that_is_not_utf8_is_printed_escaped_on_a_strict_stdout(
+        tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under LANG=en_US.UTF-8 stdout is strict: the summary line raised UnicodeEncodeError after the
+    work, and the FAILED lines after it were never printed."""
+    import io
+
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), clean_rgb[:32, :32])
+    (src / "empty.png").write_bytes(b"")
+    out = tmp_path / os.fsdecode(b"out\xe9")
+    raw = io.BytesIO()
+    strict = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    monkeypatch.setattr(sys, "stdout", strict)
+    assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 1
+    assert (out / "a.png").is_file()
+    assert b"wrote 1 of 2 images to" in raw.getvalue() and b"out\\udce9" in raw.getvalue()

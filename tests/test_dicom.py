@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +167,16 @@ def test_a_named_pipe_in_a_folder_does_not_hang_the_walk(tmp_path: Path, ct_pair
     os.mkfifo(src / "IM00002")  # no suffix, like a DICOM media file: must not be opened
     jobs = plan_jobs([src], tmp_path / "out")
     assert [j.src.name for j in jobs] == ["IM00001"]
+    # a pipe named as DICOM or as an image: reported as failed, where pydicom blocked on it for good
+    os.mkfifo(src / "scan.dcm")
+    os.mkfifo(src / "pipe.png")
+    rc = subprocess.run([sys.executable, "-c", "import sys; from cvdenoise.cli import main; sys.exit(main(sys.argv[1:]))",
+                         "denoise", str(src), "-o", str(tmp_path / "out2"), "-q", "-w", "fast"],
+                        capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 1 and (tmp_path / "out2" / "IM00001").is_file()
+    failed = [line for line in rc.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2 and all("not a regular file" in line for line in failed)
+    assert {"scan.dcm", "pipe.png"} == {Path(line.split()[1].rstrip(":")).name for line in failed}
 
 
 def _phantom(sigma: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import re
 from pathlib import Path
 
@@ -379,6 +380,16 @@ def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys
     assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == len(got)
     rows = (tmp_path / "r.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == numbers  # the report's frame column: source numbers, not renumbered
+    # the first frame damaged: the clip was refused whole ("cannot read video"), now it loses that frame
+    data = bytearray(src.read_bytes())
+    at = [m.start() for m in re.finditer(b"\xff\xd8\xff", data)][0]
+    data[at : at + 200] = b"\0" * 200
+    (first_bad := tmp_path / "first.avi").write_bytes(bytes(data))
+    frames, _, _, count = cvdenoise.video.read_video(first_bad)
+    got = [(frames.index, int(f.mean())) for f in frames]
+    assert count == 20 and got[0][0] >= 1 and all(round(v / 10) == i for i, v in got) and len(got) >= 18
+    assert main(["video", str(first_bad), "-o", str(tmp_path / "first.mp4"), "-q", "-w", "fast"]) == 1
+    assert f"only {len(got)} of its 20 frames" in capsys.readouterr().err
 
 
 def test_gray_content_in_bgr_frames_uses_the_gray_model_and_stays_gray(ff: FrameFilter, clean_gray: np.ndarray) -> None:
@@ -782,3 +793,23 @@ def test_stream_keeps_the_records_of_the_batch_it_yields_and_strength_0_leaves_g
     untouched = FrameFilter(denoiser=cvdenoise.load("fast", strength=0))
     assert np.array_equal(untouched(near_gray), near_gray)
     assert np.array_equal(list(untouched.stream([near_gray, frames[0]], batch_size=2))[0], near_gray)
+
+
+@pytest.mark.skipif(sys.platform == "win32" or sys.getfilesystemencoding() != "utf-8", reason="needs POSIX byte names")
+def test_video_names_that_are_not_utf8_are_refused_not_a_segfault(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """OpenCV's binding crashed the interpreter (exit 139) on such a name, in or out, leaving .partial files."""
+    import subprocess
+
+    good = tmp_path / "ok.avi"
+    vw = cv2.VideoWriter(str(good), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(2):
+        vw.write(np.ascontiguousarray(clean_rgb[:48, :64]))
+    vw.release()
+    latin = tmp_path / os.fsdecode(b"clip\xe9.avi")
+    latin.write_bytes(good.read_bytes())
+    run = [sys.executable, "-c", "import sys; from cvdenoise.cli import main; sys.exit(main(sys.argv[1:]))"]
+    for src, dst in ((latin, tmp_path / "o.avi"), (good, tmp_path / os.fsdecode(b"out\xe9.avi"))):
+        r = subprocess.run([*run, "video", str(src), "-o", str(dst), "-q", "-w", "fast"], capture_output=True, text=True,
+                           errors="backslashreplace", timeout=300)
+        assert r.returncode == 2 and "not valid UTF-8" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ok.avi", latin.name])  # nothing left behind

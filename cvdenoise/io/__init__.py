@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import struct
+import tempfile
 import warnings
 import zlib
 from dataclasses import replace
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from .._checks import is_integer
-from .._fs import atomic_path, atomic_write, creation_problem, file_above
+from .._fs import atomic_path, atomic_write, creation_problem, file_above, opencv_can_open
 from ._containers import (
     _END_MARKERS, _PNG_GRAY_ALPHA, _PNG_SIGNATURE, _TIFF_UNASSOCIATED_ALPHA, _Buffer, _frame_count, _jpeg_exif,
     _jpeg_segments, _png_chunk, _png_chunks, _png_color_type, _tiff_format, _tiff_order,
@@ -339,6 +340,8 @@ def _file_bytes(path: Path) -> np.ndarray:
     if not path.is_file():
         if path.is_symlink() and not path.exists():
             raise FileNotFoundError(f"{path} is a broken symbolic link (to {os.readlink(path)})")
+        if path.exists():  # a FIFO, socket or device: reading would block or never end
+            raise ImageReadError(f"{path}: not a regular file (a {'folder' if path.is_dir() else 'pipe, socket or device'})")
         raise FileNotFoundError(f"no such image file: {path}")
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
@@ -376,8 +379,14 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
         if repaired and (img is None or img.size == 0):
             img = _decode(path, np.concatenate([data[:complete], np.frombuffer(end, np.uint8)]), flags)  # decodes what is there
     if (img is None or img.size == 0) and _tiff_order(data.data) is not None:
-        with contextlib.suppress(cv2.error):  # OpenCV's in-memory TIFF decoder refuses some valid tile sizes
-            img = cv2.imread(str(path), flags)  # (16 x odd) that its file reader takes
+        with contextlib.suppress(cv2.error), contextlib.ExitStack() as stack:  # OpenCV's in-memory TIFF decoder
+            name = str(path)  # refuses some valid tile sizes (16 x odd) that its file reader takes
+            if not opencv_can_open(name):  # (a name that is not UTF-8: through a copy under a plain name)
+                copy = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".tif"))
+                copy.write(data.tobytes())
+                copy.flush()
+                name = copy.name
+            img = cv2.imread(name, flags)
     if img is None or img.size == 0:
         what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
