@@ -173,9 +173,9 @@ class OnnxBackend:
             ) from e
         from .ort_runtime import fork_aware
 
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # (an os.chdir later must not make a reload, a copy or a fork miss it)
         self.device = torch.device(device)
-        self._args: dict[str, Any] = {"path": path, "device": device, "providers": providers, "threads": threads}
+        self._args: dict[str, Any] = {"path": self.path, "device": device, "providers": providers, "threads": threads}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
         model_bytes = self.path.read_bytes()  # read once: the session is built from the bytes hashed
@@ -313,9 +313,9 @@ class TorchScriptBackend:
     """
 
     def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # (as OnnxBackend)
         self.device = torch.device(device)
-        self._args: dict[str, Any] = {"path": path, "device": device}
+        self._args: dict[str, Any] = {"path": self.path, "device": device}
         if not self.path.is_file():
             raise WeightsError(f"model file not found: {self.path}")
         data = self.path.read_bytes()  # read once: the module is loaded from the bytes hashed

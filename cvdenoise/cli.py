@@ -146,7 +146,12 @@ def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
 
 def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> bool:
     """Say (and return True) that ``path`` is a file of the user's that this run would replace:
-    it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given."""
+    it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given;
+    or it exists and is no regular file (a device, a pipe), which no run replaces."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        print(f"cvdenoise {command}: error: {path} exists and is not a regular file (a device, pipe or socket): "
+              "refusing to write there; choose a file name", file=sys.stderr)
+        return True
     if not path.is_file() or overwrite or records.ours(path):
         return False
     print(f"cvdenoise {command}: error: {path} exists and cvdenoise did not write it (or it changed since): "
@@ -330,12 +335,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.format == "torchscript" and (args.opset is not None or args.batch is not None or args.static):
         print("cvdenoise export: error: --opset, --batch and --static apply to --format onnx only", file=sys.stderr)
         return 2
-    from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript
+    from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript, weights_file
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
     from .weights import WeightsError
 
     out, records = Path(args.output), OutputRecords()
-    same_as_weights = out.resolve() == Path(str(args.weights)).resolve()  # refused by the export itself, more precisely
+    source = weights_file(args.weights)  # -o the weights file itself: refused by the export, more precisely
+    same_as_weights = source is not None and out.exists() and out.samefile(source)
     if not same_as_weights and _foreign_output("export", out, records, args.overwrite):  # never over a user's file (a YOLO .pt)
         return 2
     check = "" if args.no_check else ", then checking it against PyTorch"

@@ -73,7 +73,7 @@ from .backends import (
 from ._checks import is_integer
 from ._fs import creation_problem, file_above
 from .model import DenoiseAutoencoder
-from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card
+from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
 
 __all__ = [
     "to_onnx",
@@ -360,6 +360,8 @@ def _check_suffix(path: Path, fmt: Format) -> None:
         raise ExportArgumentError(f"{path}: exports are {'.onnx' if fmt == 'onnx' else '.pt'} files; a {path.suffix} name would take the place of weights or their card")
     if path.is_dir():
         raise ExportArgumentError(f"{path} is a folder; give the output file's name, e.g. {path / ('model' + (ONNX_SUFFIXES[0] if fmt == 'onnx' else '.pt'))}")
+    if path.exists() and not path.is_file():  # a device or pipe: written into, then deleted by the cleanup
+        raise ExportArgumentError(f"{path} exists and is not a regular file (a device, pipe or socket); give a file name")
     if (blocking := file_above(path)) is not None:
         raise ExportArgumentError(f"{path}: {blocking} is a file, so no folder can be made there")
     other = TORCHSCRIPT_SUFFIXES if fmt == "onnx" else ONNX_SUFFIXES
@@ -552,7 +554,21 @@ def _prepare(path: str | Path, fmt: Literal["onnx", "torchscript"], weights: str
     _check_suffix(path, fmt)
     _check_writable(path)
     _check_flags(half=half, check=check)
+    if (source := weights_file(weights)) is not None and path.exists() and path.samefile(source):
+        raise ExportArgumentError(f"{path} is the weights file being exported; give the export another name")
     return (path, *_resolve(weights, channels))
+
+
+def weights_file(weights: str | Path) -> Path | None:
+    """The file that ``weights`` (a shipped name, a family or a path) reads, or ``None`` where it
+    names none that exists (a family's file is its colour model)."""
+    if not isinstance(weights, (str, os.PathLike)):
+        return None
+    name = FAMILIES[str(weights)][3] if str(weights) in FAMILIES and 3 in FAMILIES[str(weights)] else weights
+    try:
+        return resolve(name)
+    except WeightsError:
+        return None
 
 
 def _verify(report: ExportReport, model: DenoiseAutoencoder, load: Callable[[str], Any],

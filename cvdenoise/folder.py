@@ -84,20 +84,23 @@ class OutputRecords:
         return self._folders[folder]
 
     def ours(self, path: Path, stop: Path | None = None) -> bool:
-        """``path`` (by its real path) is a file cvdenoise wrote and nobody changed since: the
-        nearest record above it holds its size and modification time. Records at ``stop`` and
-        above it are not read."""
+        """``path`` is a file cvdenoise wrote and nobody changed since: a record above it (by its
+        real path, or by the path given where a linked folder leads to it) holds its size and
+        modification time — any record, not only the nearest: a run into ``out/sub`` and later runs
+        into ``out`` each record in their own folder. Records at ``stop`` (a real path) and above
+        it are not read."""
         real = Path(os.path.realpath(path))
         try:
             st = real.stat()
         except OSError:
             return False
-        for folder in real.parents:
-            if folder == stop:
-                return False
-            versions = self._entries(folder).get(real.relative_to(folder).as_posix())
-            if versions is not None:
-                return (st.st_size, st.st_mtime_ns) in versions
+        version = (st.st_size, st.st_mtime_ns)
+        for name in dict.fromkeys((real, Path(os.path.abspath(path)))):
+            for folder in name.parents:
+                if stop is not None and (folder == stop or (name != real and Path(os.path.realpath(folder)) == stop)):
+                    break
+                if version in self._entries(folder).get(name.relative_to(folder).as_posix(), ()):
+                    return True
         return False
 
     def record(self, marker: Path, written: Path) -> None:
@@ -316,6 +319,7 @@ def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:
     replace an input (also through a hard link), or that two inputs share."""
     srcs = {j.src.resolve() for j in jobs}
     inodes = {_inode(p) for p in srcs} - {None}  # an input under another name: a hard link
+    folders = {folder: j.src for j in jobs for folder in j.dst.parents}  # the folders the outputs need
     seen: dict[Path, Path] = {}
     blocked: dict[Path, Path | None] = {}  # output folder → a file in the way of making it
     for j in jobs:
@@ -328,6 +332,9 @@ def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:
         if j.dst in srcs or (j.dst.exists() and _inode(j.dst) in inodes):
             raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input"
                              f"{'' if j.dst in srcs else ' (it is a hard link to an input)'}")
+        if j.dst in folders:  # (a/x.png beside b/x.png/y.png: found half-way, as FileExistsError)
+            raise ValueError(f"cannot write {j.src} to {j.dst}: the output of {folders[j.dst]} needs a folder of "
+                             "that name (give the inputs their own -o)")
         if j.dst in seen:
             raise ValueError(f"{j.src} and {seen[j.dst]} would both be written to {j.dst} (inputs keep their path "
                              "below the folder given: give their common parent folder, or run each with its own -o)")

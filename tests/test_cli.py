@@ -281,6 +281,15 @@ def test_a_file_or_folder_in_the_way_of_an_output_is_refused_before_the_work(tmp
     assert main(["denoise", str(src), "-o", str(tmp_path / "o2"), "-q", "-w", "fast", "--overwrite"]) == 2
     assert "a folder of that name is there" in capsys.readouterr().err
     assert not (tmp_path / "o2" / "sub").exists()
+    # a file output and a folder the output of another input needs: FileExistsError half-way, one image written
+    (a := tmp_path / "a").mkdir()
+    (b := tmp_path / "b" / "x.png").mkdir(parents=True)
+    cv2.imwrite(str(a / "x.png"), clean_rgb[:32, :32])
+    cv2.imwrite(str(b / "y.png"), clean_rgb[:32, :32])
+    for order in ((a, b.parent), (b.parent, a)):
+        assert main(["denoise", *map(str, order), "-o", str(tmp_path / "o3"), "-q", "-w", "fast"]) == 2
+        assert "needs a folder of that name" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()
 
 
 def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Path, clean_rgb: np.ndarray,
@@ -797,3 +806,22 @@ def test_a_name_that_is_not_utf8_is_printed_escaped_on_a_strict_stdout(
     assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 1
     assert (out / "a.png").is_file()
     assert b"wrote 1 of 2 images to" in raw.getvalue() and b"out\\udce9" in raw.getvalue()
+
+
+def test_reruns_replace_their_own_copies_after_a_run_into_a_subfolder_and_through_a_linked_folder(
+        tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    """The nearest record decided: `-o out/sub` then `-o out` twice refused its own out/sub/x.png;
+    a copy written through a linked folder in the output was looked up by its real path only."""
+    src = tmp_path / "a"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "sub" / "x.png"), add_noise(clean_rgb[:32, :32], 15))
+    run = ["-q", "-w", "fast"]
+    assert main(["denoise", str(src / "sub"), "-o", str(tmp_path / "out" / "sub"), *run]) == 0
+    for _ in range(2):
+        assert main(["denoise", str(src), "-o", str(tmp_path / "out"), *run]) == 0, capsys.readouterr().err
+    (big := tmp_path / "big").mkdir()
+    (linked := tmp_path / "out2").mkdir()
+    (linked / "sub").symlink_to(big, target_is_directory=True)  # part of the output on another disk
+    for _ in range(2):
+        assert main(["denoise", str(src), "-o", str(linked), *run]) == 0, capsys.readouterr().err
+    assert (big / "x.png").is_file()

@@ -476,6 +476,35 @@ def test_export_output_that_cannot_be_a_file_is_refused_up_front(tmp_path: Path,
     weights.write_bytes(b"trained weights")
     assert main(["export", "--format", "onnx", "-w", str(weights), "-o", str(weights)]) == 2
     assert "would take the place of weights" in capsys.readouterr().err and weights.read_bytes() == b"trained weights"
+    # weights under another name (load() takes any name): `-o` the weights file itself was replaced
+    from cvdenoise.weights import WEIGHTS_DIR
+
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes((WEIGHTS_DIR / "gray-fast.safetensors").read_bytes())
+    for extra in ([], ["--overwrite"]):
+        assert main(["export", "--format", "torchscript", "-w", str(mine), "--no-check", "-o", str(mine), *extra]) == 2
+        assert "is the weights file being exported" in capsys.readouterr().err
+    assert mine.read_bytes() == (WEIGHTS_DIR / "gray-fast.safetensors").read_bytes()
+    with pytest.raises(ExportArgumentError, match="is the weights file being exported"):
+        to_torchscript(mine, mine, check=False)
+    # a file of the user's named like a shipped family is not the family's weights: refused as theirs
+    (own := tmp_path / "fast").write_bytes(b"notes")
+    assert main(["export", "--format", "torchscript", "-w", "fast", "--no-check", "-o", str(own)]) == 2
+    assert "did not write it" in capsys.readouterr().err and own.read_bytes() == b"notes"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs POSIX named pipes")
+def test_export_to_a_pipe_or_device_is_refused_and_leaves_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pipe made the export hang, a device node was written into and then deleted (as root: /dev/null)."""
+    import os
+
+    pipe = tmp_path / "model.onnx"
+    os.mkfifo(pipe)
+    assert main(["export", "--format", "onnx", "-w", "fast", "--no-check", "-o", str(pipe)]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    with pytest.raises(ExportArgumentError, match="not a regular file"):
+        to_onnx(pipe, "fast", check=False)
+    assert pipe.is_fifo()
 
 
 def test_transforms_run_an_exported_file_in_its_own_runtime(exported: Exporter, clean_rgb: np.ndarray) -> None:
@@ -508,6 +537,17 @@ def test_a_denoiser_on_an_export_pickles_and_deep_copies(exported: Exporter, fmt
     for twin in (pickle.loads(pickle.dumps(den)), copy.deepcopy(den)):
         assert type(twin._models[3]) is type(den._models[3]) and twin.runtime == den.runtime
         assert torch.equal(twin(x), ref)
+    # loaded by a relative name: a copy made after an os.chdir reopened another file (or none)
+    import os
+
+    here = os.getcwd()
+    try:
+        os.chdir(path.parent)
+        by_name = cvdenoise.load(path.name)
+        os.chdir(path.parent.parent)
+        assert torch.equal(copy.deepcopy(by_name)(x), ref)
+    finally:
+        os.chdir(here)
 
 
 def test_a_forked_child_reopening_an_onnx_export_refuses_a_file_replaced_since(exported: Exporter, tmp_path: Path) -> None:
@@ -605,6 +645,9 @@ def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter
     assert np.abs(raw - ref).max() < 1e-5
     unpadded = sess.run(None, {"image": x})[0]
     assert np.abs(unpadded - ref).max() > 10 / 255  # without the border the edges differ
+    thin = np.ascontiguousarray(x[:, :, :16])  # a side of 16 or less: the README's mode="edge"
+    raw = sess.run(None, {"image": np.pad(thin, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="edge")})[0][:, :, 16:-16, 16:-16]
+    assert np.abs(raw - cvdenoise.load(path)(torch.from_numpy(thin), strength=1.0).numpy()).max() < 1e-5
 
 
 def test_transforms_refuse_a_file_they_cannot_load_at_construction(exported: Exporter, tmp_path: Path) -> None:
