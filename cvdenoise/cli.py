@@ -164,6 +164,9 @@ def _video_problem(args: argparse.Namespace, records: Any) -> str | None:
     and the video opened (a file of the user's in the way is said by :func:`_foreign_output`)."""
     from .video import check_video_output
 
+    for flag, p in (("-o", args.output), ("--report", args.report)):
+        if p and os.path.islink(p) and not os.path.exists(p):  # (written through, it made folders at its target)
+            return f"{flag} {p} is a broken symbolic link (to {os.readlink(p)}): refusing to write through it"
     if args.report and (problem := _report_problem(Path(args.report), Path(args.input), Path(args.output))):
         return f"--report {args.report}: {problem}"
     try:
@@ -224,6 +227,9 @@ def _cmd_video(args: argparse.Namespace) -> int:
         if problem:
             print(f"cvdenoise video: error: {problem}", file=sys.stderr)
         return 2
+    for attr in ("output", "report"):  # a link is written through: the file it leads to is replaced (and recorded)
+        if getattr(args, attr) and os.path.islink(getattr(args, attr)):
+            setattr(args, attr, os.path.realpath(getattr(args, attr)))
     video_job, report_job = (Job(Path(args.input), Path(p).resolve(), Path(p).resolve().parent / OUTPUT_MARKER)
                              for p in (args.output, args.report or args.output))
     try:

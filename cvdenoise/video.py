@@ -28,7 +28,7 @@ from ._progress import progress_bar
 from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
-from ._fs import opencv_can_open
+from ._fs import creation_problem, opencv_can_open
 from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
@@ -346,7 +346,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
-        raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+        raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image)); "
+                             "an animated image (WebP, APNG) is neither: convert it to a video first")
     with open(path, "rb") as fh:
         head = fh.read(16)
     if not head:
@@ -495,7 +496,7 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") -> None:
     """``ValueError`` unless ``dst`` can take the video made from ``src``: not ``src`` itself
     (also under another name), not a folder, not under a file, a suffix of :data:`VIDEO_SUFFIXES`
-    whose container holds ``codec`` (see :func:`video_fourcc`)."""
+    whose container holds ``codec`` (see :func:`video_fourcc`), in a folder that takes new files."""
     folder_meant = os.fspath(dst).endswith(("/", os.sep))  # `-o clips/` (Path drops the slash)
     src, dst = Path(src), Path(dst)
     if not opencv_can_open(dst.absolute()):
@@ -510,6 +511,8 @@ def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") ->
     if folder_meant:
         raise ValueError(f"output {dst} names a folder; -o names the video file, such as {dst / (src.stem + '.mp4')}")
     video_fourcc(dst, codec)
+    if (problem := creation_problem(dst)) is not None:  # (now, not after the model has loaded, naming a temp file)
+        raise ValueError(f"cannot write {dst}: {problem}")
 
 
 @contextmanager

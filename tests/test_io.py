@@ -203,6 +203,7 @@ def test_png_colour_chunks_and_jpeg_density_and_444_sampling_are_kept(tmp_path: 
     (src := tmp_path / "in").mkdir()
     Image.fromarray(rgb).save(src / "a.jpg", quality=95, subsampling=0, dpi=(300, 300))
     Image.fromarray(rgb).save(src / "b.jpg", quality=95, subsampling=2)
+    Image.fromarray(rgb).convert("CMYK").save(src / "d.jpg", quality=95)  # 4 components, none subsampled
     png = cv2.imencode(".png", rgb)[1].tobytes()
     gama, phys = struct.pack(">I", 55555), struct.pack(">IIB", 11811, 11811, 1)  # gamma 1/1.8, 300 dpi
     (src / "c.png").write_bytes(_png_with_chunk(_png_with_chunk(png, b"gAMA", gama), b"pHYs", phys))
@@ -210,6 +211,9 @@ def test_png_colour_chunks_and_jpeg_density_and_444_sampling_are_kept(tmp_path: 
     with Image.open(tmp_path / "out" / "a.jpg") as a, Image.open(tmp_path / "out" / "b.jpg") as b:
         assert JpegImagePlugin.get_sampling(a) == 0 and JpegImagePlugin.get_sampling(b) == 2
         assert a.info["dpi"] == pytest.approx((300, 300))
+    with Image.open(src / "d.jpg") as d_in, Image.open(tmp_path / "out" / "d.jpg") as d_out:
+        assert [layer[1:3] for layer in d_in.layer] == [(1, 1)] * 4  # (written 4:2:0: 12 levels off at strength 0)
+        assert JpegImagePlugin.get_sampling(d_out) == 0
     meta = read_metadata(tmp_path / "out" / "c.png")
     assert dict(meta.png_chunks) == {b"gAMA": gama, b"pHYs": phys}
 

@@ -813,3 +813,27 @@ def test_video_names_that_are_not_utf8_are_refused_not_a_segfault(tmp_path: Path
                            errors="backslashreplace", timeout=300)
         assert r.returncode == 2 and "not valid UTF-8" in r.stderr, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ok.avi", latin.name])  # nothing left behind
+
+
+def test_video_output_through_a_link_is_written_through_and_a_broken_link_or_read_only_folder_is_refused(
+        tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    """The link was replaced by a file that went unrecorded (the next run refused it); a broken link
+    failed with a bare errno after the whole clip; a read-only folder failed after the model loaded."""
+    src = tmp_path / "in.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(2):
+        vw.write(np.ascontiguousarray(clean_rgb[:48, :64]))
+    vw.release()
+    run = ["-q", "-w", "fast"]
+    (runs := tmp_path / "runs").mkdir()
+    assert main(["video", str(src), "-o", str(runs / "r1.avi"), *run]) == 0
+    (latest := tmp_path / "latest.avi").symlink_to(runs / "r1.avi")
+    for _ in range(2):
+        assert main(["video", str(src), "-o", str(latest), *run]) == 0, capsys.readouterr().err
+    assert latest.is_symlink() and (runs / "r1.avi").is_file()
+    (dangling := tmp_path / "dangling.avi").symlink_to(tmp_path / "missing" / "x.avi")
+    assert main(["video", str(src), "-o", str(dangling), *run]) == 2
+    assert "broken symbolic link" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+    if Path("/proc/self").is_dir():  # a folder that takes no new file, for root too
+        assert main(["video", str(src), "-o", "/proc/cvdenoise-test.avi", *run]) == 2
+        assert "takes no new file" in capsys.readouterr().err

@@ -206,7 +206,7 @@ def _jpeg_metadata(buf: bytes, found: dict[str, Any]) -> None:
             found["jpeg_density"] = buf[a + 7 : a + 12] if buf[a + 7 : a + 12] != b"\0\0\x01\0\x01" else None  # not 1:1
         elif marker in (0xC0, 0xC1, 0xC2) and b - a >= 6 + 3 * buf[a + 5]:  # frame header
             factors = {buf[a + 7 + 3 * k] for k in range(buf[a + 5])}  # H/V sampling per component
-            found["jpeg_full_chroma"] = buf[a + 5] == 3 and len(factors) == 1
+            found["jpeg_full_chroma"] = buf[a + 5] in (3, 4) and len(factors) == 1  # (4: CMYK, YCCK)
         elif marker == 0xE1 and "exif" not in found and buf[a : a + 6] == b"Exif\0\0":
             found["exif"] = buf[a:b]
         elif marker == 0xE2 and buf[a : a + 12] == b"ICC_PROFILE\0" and b - a > 14:
