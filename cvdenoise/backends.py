@@ -249,7 +249,11 @@ class OnnxBackend:
         return f"OnnxBackend({str(self.path)!r}, providers={self.session.get_providers()})"
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: x})[0]
+        y = self.session.run([self.output_name], {self.input_name: x})[0]
+        if getattr(y, "shape", None) != x.shape:  # (a graph that changes the shape: cropped or a reshape error later)
+            raise WeightsError(f"{self.path}: the graph maps {x.shape} to {getattr(y, 'shape', type(y).__name__)}; "
+                               "a cvdenoise export keeps the shape (not a cvdenoise model?)")
+        return y
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape

@@ -1011,6 +1011,8 @@ def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtim
         raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
     if be.size is not None:  # fixed H×W export: every tile must fit it
         kw["tile"] = min(tile or min(be.size), *be.size)
+        if is_integer(kw["tile"]) and 0 < int(kw["tile"]) < be.multiple:
+            raise ValueError(f"tile ({kw['tile']}) must be at least the model's size multiple ({be.multiple}) for {name}")
         kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
     meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
     try:

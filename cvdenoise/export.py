@@ -190,13 +190,13 @@ class _HalfIO(nn.Module):
 # ---------------------------------------------------------------------- helpers
 def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAutoencoder, dict[str, Any]]:
     """``(name, model, card)`` of the weights to export (a family's ``channels``-channel model)."""
-    if channels not in (None, 1, 3):
+    if channels is not None and (not is_integer(channels) or channels not in (1, 3)):  # (True == 1: the gray model)
         raise ExportArgumentError(f"channels must be 1 or 3, got {channels!r}")
     if not isinstance(weights, (str, os.PathLike)):
         raise ExportArgumentError(f"weights must be a name ('default', 'fast', ...) or a .safetensors path, got {weights!r}")
     name = str(weights)
     if name in FAMILIES:
-        ch = channels or 3
+        ch = int(channels or 3)
         if ch not in FAMILIES[name]:
             raise WeightsError(f"weights family {name!r} has no {ch}-channel model")
         return FAMILIES[name][ch], load_model(FAMILIES[name][ch]), read_card(FAMILIES[name][ch])
@@ -477,7 +477,10 @@ def to_onnx(
         raise ImportError(f"ONNX export needs onnx and onnxscript: pip install 'cvdenoise[onnx]' ({e})") from e
     from torch.export import Dim
 
-    if not isinstance(opset, int) or opset < MIN_OPSET:
+    if not is_integer(opset):
+        raise ExportArgumentError(f"opset must be an integer (ONNX opset version >= {MIN_OPSET}), got {opset!r}")
+    opset = int(opset)
+    if opset < MIN_OPSET:
         raise ExportArgumentError(
             f"opset {opset!r} is not supported: the dynamo exporter emits opset {MIN_OPSET}+ and ONNX's version "
             f"converter has no down-conversion for Pad (the model's reflect pad); use opset >= {MIN_OPSET}"

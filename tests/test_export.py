@@ -314,6 +314,19 @@ def test_foreign_onnx_files_give_weights_error(tmp_path: Path) -> None:
     wrong_c = _identity_onnx(tmp_path / "wrongc.onnx", ["B", 1, "H", "W"], meta)
     with pytest.raises(WeightsError, match=r"wrongc\.onnx.*1 channels"):
         cvdenoise.load(wrong_c)
+    # a graph that changes the shape, with a cvdenoise header: it was cropped back silently (or failed in a reshape)
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["y"], axis=3)], "wider",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 3, "H", "W2"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(tmp_path / "wider.onnx"))
+    with pytest.raises(WeightsError, match=r"wider\.onnx: the graph maps \(1, 3, \d+, \d+\) to \(1, 3"):
+        cvdenoise.load(tmp_path / "wider.onnx", strength=1.0)(np.zeros((24, 40, 3), np.uint8))
 
 
 def test_foreign_torchscript_gives_weights_error(tmp_path: Path) -> None:
@@ -359,9 +372,17 @@ def test_export_argument_errors(tmp_path: Path) -> None:
     with pytest.raises(ExportArgumentError, match="check must be True or False"):
         to_onnx(tmp_path / "x.onnx", "fast", check="no")  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
-    # numpy integers are integers
-    rep = to_onnx(tmp_path / "np.onnx", "fast", static=(np.int64(64), np.int64(72)), batch=np.int64(1), check=False)  # type: ignore[arg-type]
+    with pytest.raises(ExportArgumentError, match="channels must be 1 or 3, got True"):
+        to_onnx(tmp_path / "x.onnx", "fast", channels=True)  # (True == 1: the gray model was exported)
+    with pytest.raises(ExportArgumentError, match="opset must be an integer"):
+        to_onnx(tmp_path / "x.onnx", "fast", opset="18")  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+    # numpy integers are integers (opset np.int64(18) was refused as "not supported ... use opset >= 18")
+    rep = to_onnx(tmp_path / "np.onnx", "fast", static=(np.int64(64), np.int64(72)), batch=np.int64(1), check=False,  # type: ignore[arg-type]
+                  opset=np.int64(18))  # type: ignore[arg-type]
     assert rep.metadata["static"] == "64,72" and rep.metadata["batch"] == "1"
+    with pytest.raises(ValueError, match=r"tile \(4\) must be at least the model's size multiple"):
+        cvdenoise.load(tmp_path / "np.onnx", tile=4)  # (said: overlap must be >= 0, an argument never given)
 
 
 def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
