@@ -398,7 +398,12 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     src = Path(src)
     if not src.is_file():
         raise _input_not_found(src) if not src.exists() else FileNotFoundError(f"input {src} is not a file")
-    out = Path(dst).resolve()
+    given = Path(dst)
+    if given.is_symlink() and not given.exists():  # (written through, it made folders at the link's target)
+        raise ValueError(f"output {dst} is a broken symbolic link (to {os.readlink(given)}): refusing to write through it")
+    if given.exists() and not given.is_file() and not given.is_dir():  # (before the suffix: /dev/null has none)
+        raise ValueError(f"output {dst} exists and is no regular file (a device or a pipe)")
+    out = given.resolve()
     if not _same_format(src, out):
         dicom = is_dicom_file(src)  # (also without a suffix, or named by a UID)
         if not (dicom or src.suffix):

@@ -825,3 +825,18 @@ def test_reruns_replace_their_own_copies_after_a_run_into_a_subfolder_and_throug
     for _ in range(2):
         assert main(["denoise", str(src), "-o", str(linked), *run]) == 0, capsys.readouterr().err
     assert (big / "x.png").is_file()
+
+
+def test_one_file_to_a_broken_link_or_a_device_is_refused_with_a_message_that_fits(
+        tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    """A broken link was written through (folders made at its target, though the docs say it is
+    refused); a link to /dev/null was "a  name for the .png input" (its empty suffix)."""
+    src = tmp_path / "r.png"
+    cv2.imwrite(str(src), clean_rgb[:32, :32])
+    (dangling := tmp_path / "c.png").symlink_to(tmp_path / "elsewhere" / "deep" / "c.png")
+    assert main(["denoise", str(src), "-o", str(dangling), "-q", "-w", "fast"]) == 2
+    assert "is a broken symbolic link" in capsys.readouterr().err and not (tmp_path / "elsewhere").exists()
+    if Path("/dev/null").exists():
+        (null := tmp_path / "n.png").symlink_to("/dev/null")
+        assert main(["denoise", str(src), "-o", str(null), "-q", "-w", "fast"]) == 2
+        assert "exists and is no regular file" in capsys.readouterr().err
