@@ -710,9 +710,12 @@ class Denoiser:
         t, o, m = self.tile, self.overlap, self.multiple
         tile_h, tile_w = self.tile_shape or (t, t)
         if not t or (h0 <= tile_h and w0 <= tile_w):
-            if b <= self.batch_size:  # one pass: no concatenation copy
+            # images per pass: batch_size, but no more pixels than a pass of tiles takes (four 1080p
+            # frames were one pass of 8.3 MP); tile=0 asks for no bound
+            per_pass = self.batch_size if not t else max(1, min(self.batch_size, TILE_PIXELS_PER_PASS // (h0 * w0)))
+            if b <= per_pass:  # one pass: no concatenation copy
                 return self._forward(backend, x)
-            return torch.cat([self._forward(backend, x[i : i + self.batch_size]) for i in range(0, b, self.batch_size)])
+            return torch.cat([self._forward(backend, x[i : i + per_pass]) for i in range(0, b, per_pass)])
         # The models are not shift-invariant (pixel-unshuffle and stride-2 convolutions): a tile
         # gives the whole-image result only where it starts on the whole pass's grid, a multiple
         # of `multiple`. So pad as the model pads a whole image (reflect, bottom/right), and use

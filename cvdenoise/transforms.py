@@ -243,11 +243,14 @@ class Denoise(v2.Transform):
         will_run_models()  # a forked multiprocessing.Pool child starts with one torch thread (lazy load or not)
 
     def denoiser(self, device: str | torch.device = "cpu") -> Denoiser:
-        """The :class:`Denoiser` used for inputs on ``device`` (loaded on first call)."""
+        """The :class:`Denoiser` used for inputs on ``device`` (loaded on first call, and again
+        after ``weights``, ``strength``, ``tile``, ``half`` or ``runtime`` was changed)."""
         key = str(torch.device(device)) if self.device == "auto" else self.device
+        settings = (self.weights, self.strength, self.tile, self.half, self.runtime)
         with load_lock():
-            if self._pid != os.getpid():  # forked worker: do not reuse the parent's models
-                self._denoisers, self._pid = {}, os.getpid()
+            if self._pid != os.getpid() or getattr(self, "_settings", settings) != settings:
+                self._denoisers, self._pid = {}, os.getpid()  # (a forked worker: not the parent's models)
+            self._settings = settings  # (what the cached models were loaded with: repr and to_dict tell the same)
             if key not in self._denoisers:
                 self._denoisers[key] = load(self.weights, key, tile=self.tile, strength=self.strength, half=self.half,  # type: ignore[arg-type]
                                               runtime=self.runtime)  # type: ignore[arg-type]

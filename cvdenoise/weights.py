@@ -183,7 +183,7 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
         except (ValueError, TypeError, RecursionError) as e:
             raise WeightsError(f"{path}: invalid architecture config: {e}") from e
     with torch.device("meta"):  # shapes only: a hostile header's config allocates nothing before the check
-        expected = DenoiseAutoencoder(config).state_dict()
+        expected = DenoiseAutoencoder(config).to(torch.float32).state_dict()  # (float32 whatever the default dtype)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [
@@ -216,9 +216,10 @@ def blank_model(config: ModelConfig) -> DenoiseAutoencoder:
     """A model of ``config`` whose weights are about to be given (``load_state_dict(state,
     assign=True)``): built on the meta device, so no memory is filled with a random
     initialisation only to be overwritten (a third of a load's time); the caller's global torch
-    random stream is left alone."""
+    random stream is left alone. Float32 whatever ``torch.get_default_dtype()`` is (with float64
+    set there, the weights were cast to float64 and every call failed deep in ``conv2d``)."""
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
-        return DenoiseAutoencoder(config)
+        return DenoiseAutoencoder(config).to(torch.float32)
 
 
 def color_to_gray(model: DenoiseAutoencoder) -> DenoiseAutoencoder:

@@ -1005,3 +1005,31 @@ def test_bgr_order_leaves_a_float_input_alone_and_matches_rgb(fast: cvdenoise.De
     t = torch.from_numpy(f).permute(2, 0, 1)[None].contiguous()
     fast(t, channel_order="bgr")
     assert torch.equal(t, torch.from_numpy(before).permute(2, 0, 1)[None])
+
+
+def test_a_batch_of_images_that_fit_a_tile_keeps_the_pixel_bound_of_a_pass(
+        monkeypatch: pytest.MonkeyPatch, clean_rgb: np.ndarray) -> None:
+    """Only tiles were bounded per pass: four 1080p frames in one call went through as one 8.3 MP
+    pass (2.4 GB more than one at a time)."""
+    den = cvdenoise.load("fast", half=False, strength=1.0, batch_size=8)
+    monkeypatch.setattr(denoiser_module, "TILE_PIXELS_PER_PASS", 2 * 80 * 96)  # two 48×64 images with their 16-px border
+    passes: list[int] = []
+    forward = den._forward
+    monkeypatch.setattr(den, "_forward", lambda backend, x: (passes.append(x.shape[0]), forward(backend, x))[1])
+    x = torch.from_numpy(np.stack([add_noise(clean_rgb, 20, seed=s)[:48, :64] for s in range(5)])).permute(0, 3, 1, 2)
+    out = den(x)
+    assert passes == [2, 2, 1]
+    assert torch.equal(out[3], den(x[3]))  # the same result as one at a time
+
+
+def test_a_float64_default_dtype_does_not_break_loading(clean_rgb: np.ndarray) -> None:
+    """torch.set_default_dtype(torch.float64) made the weights float64: every call failed in conv2d."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        den = cvdenoise.load("fast", half=False)
+        out = den(add_noise(clean_rgb[:48, :64], 20))
+        gray = den(np.ascontiguousarray(clean_rgb[:48, :64, 1]))  # (the gray model loads at its first image)
+    finally:
+        torch.set_default_dtype(before)
+    assert out.dtype == np.uint8 and out.shape == (48, 64, 3) and gray.shape == (48, 64)

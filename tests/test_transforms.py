@@ -557,3 +557,16 @@ def test_albumentations_twin_takes_a_torch_device_like_the_torchvision_one() -> 
 def test_v2_refuses_tensors_without_a_pixel_grid_as_the_denoiser_does(make: Any) -> None:
     with pytest.raises(TypeError, match="dense strided tensors with values"):
         Denoise("fast")(make())
+
+
+def test_a_setting_changed_after_the_first_sample_is_used() -> None:
+    """Both transforms kept the Denoiser of their first sample: a later strength (tile, …) was
+    ignored while repr and A.to_dict reported it."""
+    from cvdenoise.integrations.albumentations import Denoise as AlbuDenoise
+
+    img = add_noise(np.full((32, 32, 3), 120, np.uint8), 20, seed=1)
+    tv, albu = Denoise("fast", strength=1.0), AlbuDenoise("fast", strength=1.0)
+    tensor = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    assert not torch.equal(tv(tensor), tensor) and not np.array_equal(albu(image=img)["image"], img)
+    tv.strength = albu.strength = 0.0
+    assert torch.equal(tv(tensor), tensor) and np.array_equal(albu(image=img)["image"], img)

@@ -127,9 +127,13 @@ class Denoise(ImageOnlyTransform):
 
     @property
     def denoiser(self) -> Denoiser:
-        """The :class:`Denoiser` (loaded on first use in each process)."""
+        """The :class:`Denoiser` (loaded on first use in each process, and again after a setting
+        it is loaded with — ``weights``, ``strength``, ``tile``, ``channel_order``, ``runtime``,
+        ``device`` — was changed)."""
+        settings = (self.weights, self.device, self.tile, self.strength, self.channel_order, self.runtime)
         with load_lock():
-            if self._denoiser is None or self._pid != os.getpid():
+            if self._denoiser is None or self._pid != os.getpid() or getattr(self, "_settings", settings) != settings:
+                self._settings = settings
                 self._denoiser = load(  # float32 everywhere, like the torchvision twin: reproducible datasets
                     self.weights, self.device or "auto", half=False, tile=self.tile, strength=self.strength,
                     channel_order=self.channel_order, runtime=self.runtime,  # type: ignore[arg-type]
