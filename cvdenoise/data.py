@@ -131,7 +131,7 @@ def _read_rgb(path: Path) -> np.ndarray:
     pages/frames, a truncated JPEG (its missing part would be a flat grey target), or float data
     with NaN/inf or outside ``[0, 1]``."""
     from .folder import stored_full_scale  # (on use, as above)
-    from .io import read_image
+    from .io import read_image, read_metadata
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -143,7 +143,8 @@ def _read_rgb(path: Path) -> np.ndarray:
         raise ValueError("truncated JPEG (no end marker)")
     if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
         img = img[..., 0]
-    if img.dtype == np.uint16 and (full := stored_full_scale(img)) < 65535:
+    meta = read_metadata(path) if img.dtype == np.uint16 else None  # (the declared depth: PNG sBIT, PNM maxval)
+    if meta is not None and (full := stored_full_scale(img, meta.significant_bits, meta.pnm_maxval)) < 65535:
         f = np.minimum(img.astype(np.float32) / full, 1.0)
     else:
         f = to_float(img)

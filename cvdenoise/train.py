@@ -178,6 +178,10 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, **overrides, "channels": cfg.channels}))
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became NaN/inf (a learning rate too high): nothing more is exported."""
+
+
 class TrainSetupError(ValueError):
     """A run that cannot start: a bad option, no usable images, a missing or unfitting checkpoint.
 
@@ -481,7 +485,7 @@ class _Run:
             self.step, self.best, elapsed_before = state["step"], state["best"], state.get("elapsed", 0.0)
             self.start_step = self.step
             sampler.rng.bit_generator.state = state["rng"]
-            torch.set_rng_state(state["torch_rng"])
+            torch.set_rng_state(state["torch_rng"].cpu())  # (a checkpoint loaded onto a GPU put it there)
             print(f"resumed {self.ckpt} at step {self.step}")
         self.elapsed_before = elapsed_before
         self.previous = _init_training(cfg)
@@ -493,6 +497,7 @@ class _Run:
     def export(self, tag: str, val_psnr: float | None) -> Path:
         """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
         interrupted run's weights, exported unvalidated)."""
+        self.check_finite()
         training: dict[str, Any] = {"recipe": asdict(self.cfg), "steps_done": self.step,
                                     "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),
                                     "val_input_psnr_db": round(self.val_input_psnr, 3)}
@@ -503,6 +508,14 @@ class _Run:
         if self.previous is not None:  # the --init weights' own training, one level deep
             training["previous_stage"] = self.previous
         return save_weights(self.ema, self.out / f"{self.cfg.name}{tag}.safetensors", {"training": training})
+
+    def check_finite(self, loss: float = 0.0) -> None:
+        """``TrainingDiverged`` when ``loss`` or an EMA weight is NaN/inf: such weights would be
+        exported (and refused by ``cvdenoise.load`` as damaged) and the run would go on to its end."""
+        if not math.isfinite(loss) or not all(bool(torch.isfinite(p).all()) for p in self._ema_params):
+            raise TrainingDiverged(f"training diverged by step {self.step} (loss {loss:g}, or weights NaN/inf): "
+                                   f"nothing more is exported; lower --lr (was {self.cfg.lr:g}) and start again"
+                                   f"{' or --resume from an earlier checkpoint' if self.step else ''}")
 
     def validate(self) -> float:
         """Mean PSNR (dB) of the EMA model on the validation pairs."""
@@ -538,6 +551,7 @@ class _Run:
         return progress_bar(total=cfg.steps, initial=self.step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
 
     def save_checkpoint(self) -> None:
+        self.check_finite()  # (no NaN weights in last.pt either: a resume would go on from them)
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(
             {
@@ -662,6 +676,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
             step = run.step
             bar.update(min(bar.total, round(time.time() - run.start)) - bar.n if timed else 1)
             if step % 50 == 0:
+                run.check_finite(loss.item())  # (.item() syncs here anyway)
                 post = {"loss": f"{loss.item():.3f}", "lr": f"{run.opt.param_groups[0]['lr']:.1e}"}
                 if timed:
                     post["step"] = str(step)
@@ -794,6 +809,9 @@ def main(args: argparse.Namespace) -> int:
     except TrainSetupError as e:
         print(f"cvdenoise train: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"cvdenoise train: error: {e}", file=sys.stderr)
+        return 1
     except RuntimeError as e:
         if not _worker_killed(e):
             raise

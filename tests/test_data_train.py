@@ -708,3 +708,28 @@ def test_pair_batches_of_a_resumed_run_do_not_replay_earlier_workers(monkeypatch
 
     streams = [first(0, 1), first(0 + 1000, 0), first(0 + 1000, 1), first(0, 0)]  # (a run, and it resumed at step 1000)
     assert all(not torch.equal(a, b) for i, a in enumerate(streams) for b in streams[i + 1:])
+
+
+def test_training_reads_a_pnm_at_its_declared_maxval_as_the_folder_run_does(tmp_path: Path) -> None:
+    """The training reader ignored a PPM's maxval (40000 never reached white: 0.61) and a 16-bit
+    PNG's sBIT; the folder command honours both."""
+    from cvdenoise.data import _read_rgb
+
+    pixels = np.full((4, 4, 3), 40000, ">u2")
+    pixels[0, 0] = (20000, 0, 40000)
+    (tmp_path / "a.ppm").write_bytes(b"P6\n4 4\n40000\n" + pixels.tobytes())
+    img = _read_rgb(tmp_path / "a.ppm")
+    assert img[1, 1] == pytest.approx([1.0, 1.0, 1.0]) and img[0, 0] == pytest.approx([0.5, 0.0, 1.0], abs=1e-4)
+
+
+def test_a_diverged_run_stops_and_exports_no_nan_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --lr 10 the loss went NaN, the run went on to its end (exit 0) and exported weights
+    that cvdenoise.load() refused as damaged; last.pt held NaN too."""
+    from cvdenoise.cli import main as cli_main
+
+    out = tmp_path / "run"
+    rc = cli_main(["train", "--size", "fast", "--steps", "100", "--batch", "2", "--crop", "32", "--val-size", "2",
+                     "--lr", "1e6", "--warmup", "1", "--seed", "0", "--out", str(out)])
+    assert rc == 1 and "training diverged" in capsys.readouterr().err
+    for weights in out.glob("*.safetensors"):
+        load_model(weights)  # whatever was exported before the divergence loads (no NaN tensors)
