@@ -435,6 +435,11 @@ def _validation_pairs(cfg: TrainConfig, val_imgs: list[Any]) -> tuple[torch.Tens
               "validating on dead leaves instead")
     noisy, clean = val_sampler.batch(cfg.val_size)
     changed = _mse(noisy, clean) > 0
+    for _ in range(16):  # every pair left clean (a small --val-size of a mix with clean pairs): draw again
+        if bool(changed.any()):
+            break
+        noisy, clean = val_sampler.batch(cfg.val_size)
+        changed = _mse(noisy, clean) > 0
     if bool(changed.any()):
         noisy, clean = noisy[changed], clean[changed]
     return noisy, clean

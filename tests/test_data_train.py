@@ -733,3 +733,11 @@ def test_a_diverged_run_stops_and_exports_no_nan_weights(tmp_path: Path, capsys:
     assert rc == 1 and "training diverged" in capsys.readouterr().err
     for weights in out.glob("*.safetensors"):
         load_model(weights)  # whatever was exported before the divergence loads (no NaN tensors)
+
+
+def test_validation_pairs_are_degraded_even_when_the_first_draw_left_them_all_clean() -> None:
+    """With every pair left clean all were kept: "input PSNR 100.00 dB", val PSNR -76 dB."""
+    from cvdenoise.train import _mse, _validation_pairs
+
+    noisy, clean = _validation_pairs(TrainConfig(degradation="camera-mix-clean", seed=3, val_size=1, crop=32), [])
+    assert len(noisy) >= 1 and bool((_mse(noisy, clean) > 0).all())
