@@ -68,6 +68,18 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
         raise
 
 
+def no_regular_file(path: str | Path) -> str | None:
+    """Why an output path is no file a run may replace, as the end of a sentence about it: a
+    broken symbolic link (writing through it made folders at its target) or a device, pipe or
+    socket (written into, or hanging the run); ``None`` when nothing is there, or a regular file
+    (also through a link) or a folder is (callers say that in their own words)."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"is a broken symbolic link (to {os.readlink(path)}): refusing to write through it"
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return "exists and is no regular file (a device, a pipe or a socket)"
+    return None
+
+
 def opencv_can_open(path: str | Path) -> bool:
     """Whether OpenCV's file functions can take ``path``: its name must be valid UTF-8 (a name of
     other bytes, held as surrogate escapes, crashes OpenCV's Python binding with a segfault)."""

@@ -146,12 +146,8 @@ def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
 
 def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> bool:
     """Say (and return True) that ``path`` is a file of the user's that this run would replace:
-    it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given;
-    or it exists and is no regular file (a device, a pipe), which no run replaces."""
-    if path.exists() and not path.is_file() and not path.is_dir():
-        print(f"cvdenoise {command}: error: {path} exists and is not a regular file (a device, pipe or socket): "
-              "refusing to write there; choose a file name", file=sys.stderr)
-        return True
+    it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given.
+    (An output that is no regular file is refused by the command's own checks.)"""
     if not path.is_file() or overwrite or records.ours(path):
         return False
     print(f"cvdenoise {command}: error: {path} exists and cvdenoise did not write it (or it changed since): "
@@ -164,9 +160,6 @@ def _video_problem(args: argparse.Namespace, records: Any) -> str | None:
     and the video opened (a file of the user's in the way is said by :func:`_foreign_output`)."""
     from .video import check_video_output
 
-    for flag, p in (("-o", args.output), ("--report", args.report)):
-        if p and os.path.islink(p) and not os.path.exists(p):  # (written through, it made folders at its target)
-            return f"{flag} {p} is a broken symbolic link (to {os.readlink(p)}): refusing to write through it"
     if args.report and (problem := _report_problem(Path(args.report), Path(args.input), Path(args.output))):
         return f"--report {args.report}: {problem}"
     try:
@@ -263,7 +256,7 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
     """Why ``report`` cannot take the CSV (checked before any frame is denoised), or None.
     Creates nothing: its folder is made when the CSV is written."""
     from .folder import OUTPUT_MARKER
-    from ._fs import creation_problem, file_above
+    from ._fs import creation_problem, file_above, no_regular_file
     from .video import same_file
 
     target = report.resolve()
@@ -273,8 +266,8 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
         return f"{OUTPUT_MARKER} is where cvdenoise records its outputs; give the CSV another name"
     if report.is_dir():
         return "is a folder; give a file name such as frames.csv"
-    if os.path.lexists(report) and not report.is_file():  # a link to a pipe or a device: it would be replaced by a file
-        return "exists and is no regular file (a device, a pipe or a broken link); give a file name such as frames.csv"
+    if (problem := no_regular_file(report)) is not None:  # a link to a pipe or a device: it would be replaced by a file
+        return f"{problem}; give a file name such as frames.csv"
     if (blocking := file_above(report)) is not None:
         return f"{blocking} is a file, so no folder can be made there"
     return creation_problem(report)  # (its nearest existing folder must take a new file)

@@ -71,7 +71,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from ._checks import is_integer
-from ._fs import creation_problem, file_above
+from ._fs import creation_problem, file_above, no_regular_file
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
 
@@ -360,8 +360,8 @@ def _check_suffix(path: Path, fmt: Format) -> None:
         raise ExportArgumentError(f"{path}: exports are {'.onnx' if fmt == 'onnx' else '.pt'} files; a {path.suffix} name would take the place of weights or their card")
     if path.is_dir():
         raise ExportArgumentError(f"{path} is a folder; give the output file's name, e.g. {path / ('model' + (ONNX_SUFFIXES[0] if fmt == 'onnx' else '.pt'))}")
-    if path.exists() and not path.is_file():  # a device or pipe: written into, then deleted by the cleanup
-        raise ExportArgumentError(f"{path} exists and is not a regular file (a device, pipe or socket); give a file name")
+    if (problem := no_regular_file(path)) is not None:  # a device or pipe: written into, then deleted by the cleanup
+        raise ExportArgumentError(f"{path} {problem}; give a file name")
     if (blocking := file_above(path)) is not None:
         raise ExportArgumentError(f"{path}: {blocking} is a file, so no folder can be made there")
     other = TORCHSCRIPT_SUFFIXES if fmt == "onnx" else ONNX_SUFFIXES

@@ -21,7 +21,7 @@ import numpy as np
 from ._progress import progress_bar
 
 from ._checks import check_float_range
-from ._fs import signals_held
+from ._fs import no_regular_file, signals_held
 from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
@@ -398,12 +398,9 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     src = Path(src)
     if not src.is_file():
         raise _input_not_found(src) if not src.exists() else FileNotFoundError(f"input {src} is not a file")
-    given = Path(dst)
-    if given.is_symlink() and not given.exists():  # (written through, it made folders at the link's target)
-        raise ValueError(f"output {dst} is a broken symbolic link (to {os.readlink(given)}): refusing to write through it")
-    if given.exists() and not given.is_file() and not given.is_dir():  # (before the suffix: /dev/null has none)
-        raise ValueError(f"output {dst} exists and is no regular file (a device or a pipe)")
-    out = given.resolve()
+    if (problem := no_regular_file(dst)) is not None:  # (before the suffix check: /dev/null has none)
+        raise ValueError(f"output {dst} {problem}")
+    out = Path(dst).resolve()
     if not _same_format(src, out):
         dicom = is_dicom_file(src)  # (also without a suffix, or named by a UID)
         if not (dicom or src.suffix):
@@ -415,8 +412,8 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
         raise ValueError(f"refusing to overwrite input {src}: give the copy another name")
     if (blocker := file_above(out)) is not None:
         raise ValueError(f"output {dst} cannot be made: {blocker} is a file, not a folder")
-    if os.path.lexists(out) and not out.is_file():
-        raise ValueError(f"output {dst} exists and is no regular file (a folder, a device, a pipe or a broken link)")
+    if out.is_dir():
+        raise ValueError(f"output {dst} is a folder: give a file name, or a folder input")
     if (problem := creation_problem(out)) is not None:
         raise ValueError(f"output {dst} cannot be written: {problem}")
     marker = out.parent / OUTPUT_MARKER

@@ -28,7 +28,7 @@ from ._progress import progress_bar
 from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
-from ._fs import creation_problem, opencv_can_open
+from ._fs import creation_problem, no_regular_file, opencv_can_open
 from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
@@ -506,6 +506,8 @@ def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") ->
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output name or folder")
     if dst.is_dir():
         raise ValueError(f"output {dst} is a folder; give a video file name such as {dst / (src.stem + '.mp4')}")
+    if (problem := no_regular_file(dst)) is not None:
+        raise ValueError(f"output {dst} {problem}")
     if (blocking := file_above(dst)) is not None:
         raise ValueError(f"output {dst}: {blocking} is a file, so no folder can be made there")
     if folder_meant:
