@@ -30,17 +30,12 @@ def _ensemble(value: str) -> int | str:
 _positive_int = whole_number(1, None, "a positive integer")
 _percent = whole_number(1, 100, "a whole number in 1..100")
 _unit_float = number_in(0.0, 1.0, "a number in [0, 1]")
+_unit_strength = number_in(0.0, 1.0, "auto or a number in [0, 1]")
 
 
 def _strength(value: str) -> float | str:
-    if value == "auto":  # (the default: no import of the blending code, torch, for a usage error)
-        return value
-    from .blend import check_strength
-
-    try:
-        return check_strength(float(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or a number in [0, 1], got {value!r}") from None
+    """argparse ``type=`` for ``--strength``: ``auto`` or a number in ``[0, 1]`` (no torch import)."""
+    return value if value == "auto" else _unit_strength(value)
 
 
 def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") -> None:

@@ -992,14 +992,13 @@ def load(
         runtime=runtime or "torch",
     )
     if Path(str(weights)).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
-        return _load_exported(str(weights), kw, half=half, runtime=runtime, auto_ensemble=ensemble == "auto")
+        return _load_exported(str(weights), kw, half=half, runtime=runtime)
     if str(weights) in FAMILIES:
         return _load_family(str(weights), kw, half=half, auto_ensemble=ensemble == "auto")
     return _load_file(weights, kw, half=half, auto_ensemble=ensemble == "auto")
 
 
-def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtime | None,
-                   auto_ensemble: bool) -> Denoiser:
+def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtime | None) -> Denoiser:
     """:func:`load` of an exported ``.onnx``/TorchScript file (``kw``: the Denoiser's arguments)."""
     from .backends import load_backend
 

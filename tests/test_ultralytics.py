@@ -191,9 +191,12 @@ def test_detect_reads_12_bit_and_float_stills_at_their_own_scale(
     gray8 = cv2.cvtColor(frame[:160, :160], cv2.COLOR_BGR2GRAY)
     cv2.imwrite(str(src / "scan12.png"), gray8.astype(np.uint16) * 16)  # 12-bit data in a 16-bit PNG
     cv2.imwrite(str(src / "linear.tif"), gray8.astype(np.float32) / 255)
+    # a PPM whose maxval is 40000: read by its declared scale, as denoise and training read it (was ÷65535)
+    at_maxval = np.repeat(np.round(gray8.astype(np.float64) * 40000 / 255).astype(">u2")[:, :, None], 3, axis=2)
+    (src / "maxval.ppm").write_bytes(b"P6\n160 160\n40000\n" + at_maxval.tobytes())
     out = tmp_path / "out"
     assert main(["detect", str(src), "-o", str(out), "--model", "yolo26n.yaml", "--imgsz", "160", "-q"]) == 0
-    for name in ("scan12.png", "linear.tif"):
+    for name in ("scan12.png", "linear.tif", "maxval.ppm"):
         seen = cv2.imread(str(out / name), cv2.IMREAD_GRAYSCALE)
         assert abs(float(seen.mean()) - float(gray8.mean())) < 8, name  # not a dark (÷65535) or failed frame
 

@@ -368,10 +368,11 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, dst, video, timing)
 
 
-def _bgr8(frame: np.ndarray) -> np.ndarray:
+def _bgr8(frame: np.ndarray, bits: int | None = None, maxval: int | None = None) -> np.ndarray:
     """A still as read by :func:`cvdenoise.io.read_image` → ``(H,W,3)`` uint8 BGR (gray and gray +
-    alpha spread to three planes, alpha dropped; 16-bit at its own bit depth, as ``denoise``
-    reads it, and float in [0,1] scaled to 8 bits)."""
+    alpha spread to three planes, alpha dropped; 16-bit and PGM/PPM at the full scale the file
+    declares — ``bits`` (PNG sBIT), ``maxval`` — as ``denoise`` reads it, float in [0,1] scaled
+    to 8 bits)."""
     import cv2
 
     from ..folder import stored_full_scale
@@ -381,8 +382,8 @@ def _bgr8(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     frame = frame[:, :, :3]
-    if frame.dtype != np.uint8:
-        frame = (frame.astype(np.float32) / stored_full_scale(frame) * 255).clip(0, 255).round().astype(np.uint8)
+    if frame.dtype != np.uint8 or (maxval is not None and maxval < 255):
+        frame = (frame.astype(np.float32) / stored_full_scale(frame, bits, maxval) * 255).clip(0, 255).round().astype(np.uint8)
     return frame
 
 
@@ -392,12 +393,13 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
     from .._fs import signals_held
     from .._progress import progress_bar
     from ..folder import mark_output
-    from ..io import read_image, write_image
+    from ..io import read_image, read_metadata, write_image
 
     for job in progress_bar(plan.jobs, desc="detect", unit="img", disable=not progress):
         name = str(job.dst.relative_to(plan.out.resolve()))
         try:
-            annotated = process(name, read_image(job.src))
+            meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
+            annotated = process(name, _bgr8(read_image(job.src), meta.significant_bits, meta.pnm_maxval))
             with signals_held():  # written and recorded, or neither (a re-run must not refuse it)
                 write_image(job.dst, annotated)
                 mark_output(job, records)
@@ -499,8 +501,7 @@ def run_detection(
         raise _not_yolo(model, e) from e
     plan.out.mkdir(parents=True, exist_ok=True)
 
-    def process(name: str, frame: np.ndarray) -> np.ndarray:
-        frame = _bgr8(frame)
+    def process(name: str, frame: np.ndarray) -> np.ndarray:  # (frame: BGR uint8, see _bgr8)
         t0 = time.perf_counter()
         clean = ff(frame)
         t1 = time.perf_counter()
