@@ -4,6 +4,7 @@ command line use it without the image codecs of :mod:`cvdenoise.io` (which re-ex
 
 from __future__ import annotations
 
+import csv
 import functools
 import os
 import signal
@@ -11,9 +12,9 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-__all__ = ["atomic_path", "atomic_write", "creation_problem", "file_above", "signals_held"]
+__all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "signals_held"]
 
 
 @functools.cache
@@ -48,10 +49,12 @@ def creation_problem(path: str | Path) -> str | None:
 
 
 @contextmanager
-def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None) -> Iterator[str]:
+def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None,
+                then: Callable[[], object] | None = None) -> Iterator[str]:
     """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
     an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
-    (an existing ``path`` is then left as it was)."""
+    (an existing ``path`` is then left as it was). ``then()`` runs right after the rename with
+    SIGINT/SIGTERM held back (the rename and ``then`` happen both or neither), e.g. to record the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = ""
@@ -61,7 +64,10 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
             os.close(fd)
         yield tmp
         os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions
-        os.replace(tmp, path)
+        with signals_held():
+            os.replace(tmp, path)
+            if then is not None:
+                then()
     except BaseException:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
@@ -127,3 +133,15 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+def atomic_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    """Write a CSV file (``header``, then ``rows``; ``\\n`` line ends) atomically, as :func:`atomic_write`."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh, lineterminator="\n")
+            out.writerow(header)
+            out.writerows(rows)
+
+    return atomic_write(path, write)

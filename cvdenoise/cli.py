@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import os
 import signal
@@ -11,7 +12,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from ._argtypes import number_in, path_argument, whole_number
 from ._defaults import DEFAULT_OVERLAP, DEFAULT_TILE
@@ -143,7 +144,7 @@ def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> 
     """Say (and return True) that ``path`` is a file of the user's that this run would replace:
     it exists, cvdenoise did not write it (or it changed since) and ``--overwrite`` is not given.
     (An output that is no regular file is refused by the command's own checks.)"""
-    if not path.is_file() or overwrite or records.ours(path):
+    if not path.is_file() or records.replaceable(path, overwrite):
         return False
     print(f"cvdenoise {command}: error: {path} exists and cvdenoise did not write it (or it changed since): "
           "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
@@ -166,9 +167,10 @@ def _video_problem(args: argparse.Namespace, records: Any) -> str | None:
     return None
 
 
-def _denoise_clip(args: argparse.Namespace, ff: Any) -> tuple[list[Any], bool]:
-    """Run :func:`cvdenoise.video.denoise_video`; returns its per-frame infos and whether frames
-    were missing. Its warnings are shown after the run, also when it fails."""
+def _denoise_clip(args: argparse.Namespace, ff: Any, on_written: Callable[[], object]) -> tuple[list[Any], bool]:
+    """Run :func:`cvdenoise.video.denoise_video` (``on_written``: its hook, see there); returns its
+    per-frame infos and whether frames were missing. Its warnings are shown after the run, also
+    when it fails."""
     from .video import TruncatedVideoWarning, denoise_video
 
     held: list[warnings.WarningMessage] = []
@@ -177,7 +179,7 @@ def _denoise_clip(args: argparse.Namespace, ff: Any) -> tuple[list[Any], bool]:
             warnings.simplefilter("always", TruncatedVideoWarning)
             try:
                 infos = denoise_video(args.input, args.output, ff, batch_size=args.batch, progress=not args.quiet,
-                                      codec=args.codec)
+                                      codec=args.codec, on_written=on_written)
             finally:
                 held = list(caught)
     finally:
@@ -186,20 +188,14 @@ def _denoise_clip(args: argparse.Namespace, ff: Any) -> tuple[list[Any], bool]:
     return infos, any(issubclass(w.category, TruncatedVideoWarning) for w in held)
 
 
-def _write_frame_report(path: str, infos: list[Any]) -> None:
-    """The per-frame CSV of ``cvdenoise video --report`` (frame, sigma, strength, ms), written atomically."""
-    import csv
+def _write_frame_report(job: Any, infos: list[Any], records: Any) -> None:
+    """The per-frame CSV of ``cvdenoise video --report`` (frame, sigma, strength, ms), written
+    atomically and recorded."""
+    from ._fs import atomic_csv
+    from .folder import write_recorded
 
-    from ._fs import atomic_write
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["frame", "sigma", "strength", "ms"])
-            for i in infos:
-                w.writerow([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"])
-
-    atomic_write(path, write)
+    rows = ([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"] for i in infos)
+    write_recorded(job, lambda: atomic_csv(job.dst, ["frame", "sigma", "strength", "ms"], rows), records)
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
@@ -223,15 +219,13 @@ def _cmd_video(args: argparse.Namespace) -> int:
     try:
         den = _load(args)
         ff = FrameFilter(denoiser=den, gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
-        infos, truncated = _denoise_clip(args, ff)
-        mark_output(video_job, records)
+        infos, truncated = _denoise_clip(args, ff, functools.partial(mark_output, video_job, records))
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise video: error: {e}", file=sys.stderr)
         return 2
     if args.report:
         try:
-            _write_frame_report(args.report, infos)
-            mark_output(report_job, records)
+            _write_frame_report(report_job, infos, records)
         except OSError as e:
             print(f"cvdenoise video: error: cannot write --report {args.report}: {e} (the video was written)",
                   file=sys.stderr)

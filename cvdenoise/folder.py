@@ -26,7 +26,7 @@ from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file,
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 
 #: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
 #: relative to the folder, its size and modification time). A recorded file that is unchanged is
@@ -102,6 +102,11 @@ class OutputRecords:
                 if version in self._entries(folder).get(name.relative_to(folder).as_posix(), ()):
                     return True
         return False
+
+    def replaceable(self, path: Path, overwrite: bool = False) -> bool:
+        """A run may write ``path``: nothing is there, the file there is one cvdenoise wrote and
+        nobody changed since (:meth:`ours`), or ``overwrite`` (the user's ``--overwrite``)."""
+        return overwrite or not path.exists() or self.ours(path)
 
     def record(self, marker: Path, written: Path) -> None:
         """Add ``written`` (just written, under ``marker``'s folder) to ``marker``."""
@@ -194,7 +199,8 @@ def _is_apple_double(path: Path) -> bool:
 
 
 def plan_jobs(
-    inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False, overwrite: bool = False
+    inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False, overwrite: bool = False,
+    records: OutputRecords | None = None,
 ) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
@@ -212,15 +218,17 @@ def plan_jobs(
             overwrite an input file. A file reached twice (named twice, on its own and inside a
             given folder, or through a symlink) is denoised once, under the first name that is
             not a link, with a warning.
+
+    ``records``: the run's reader of the output records, if it has one (they are read once a run).
     """
     out = Path(outdir).resolve()
-    records = OutputRecords()
+    records = records or OutputRecords()
     foreign = _check_output_folder(out, outdir, records)
     jobs = _collect(inputs, out, outdir, foreign, records)
     jobs = _once_each(jobs)
     _check_destinations(jobs, skip_existing)
     if not (skip_existing or overwrite):
-        theirs = next((j.dst for j in jobs if j.dst.exists() and not records.ours(j.dst)), None)
+        theirs = next((j.dst for j in jobs if not records.replaceable(j.dst)), None)
         if theirs is not None:
             raise not_ours(theirs)
     return jobs
@@ -419,7 +427,7 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     marker = out.parent / OUTPUT_MARKER
     if marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK)):
         raise ValueError(f"cannot record the copy in {marker}: not a writable file")
-    if out.exists() and not (skip_existing or overwrite or OutputRecords().ours(out)):
+    if not (skip_existing or OutputRecords().replaceable(out, overwrite)):
         raise ValueError(f"{dst} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): "
                          "refusing to replace it; choose another name, or replace it with --overwrite "
                          "(keep it: --skip-existing)")
@@ -510,6 +518,15 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
         (records or OutputRecords()).record(job.marker, job.dst)
 
 
+def write_recorded(job: Job, write: Callable[[], object], records: OutputRecords | None = None) -> None:
+    """``write()`` (which puts ``job.dst`` in place) and record it (:func:`mark_output`) with
+    Ctrl-C and SIGTERM held back: both or neither (a copy in place but not recorded would be
+    refused by every later run as the user's file)."""
+    with signals_held():
+        write()
+        mark_output(job, records)
+
+
 def _denoise_job(job: Job, denoiser: Denoiser, records: OutputRecords, quality: int,
                  dicom_window: tuple[float, float] | None) -> None:
     """Read, denoise, write and record one job (its arrays are freed on return, before the next
@@ -525,9 +542,7 @@ def _denoise_job(job: Job, denoiser: Denoiser, records: OutputRecords, quality: 
         clean = _denoise_image(image, denoiser, meta.significant_bits, meta.pnm_maxval)
         del image
         write = functools.partial(write_image, job.dst, clean, metadata=meta, jpeg_quality=quality)
-    with signals_held():  # written and recorded, or neither: a Ctrl-C waits (a re-run must not refuse the copy)
-        write()
-        mark_output(job, records)
+    write_recorded(job, write, records)
 
 
 def denoise_files(

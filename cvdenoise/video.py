@@ -519,7 +519,8 @@ def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") ->
 
 @contextmanager
 def video_writer(
-    src: str | Path, dst: str | Path, fps: float, size: tuple[int, int], codec: str = "auto"
+    src: str | Path, dst: str | Path, fps: float, size: tuple[int, int], codec: str = "auto",
+    on_written: Callable[[], object] | None = None,
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """Write frames of ``size`` (``(width, height)``) to ``dst``, encoded with ``codec`` (a key of
     :data:`CODECS`; ``"auto"``: by its suffix, see :data:`_FOURCC`).
@@ -527,7 +528,8 @@ def video_writer(
     Yields a ``write(frame)`` function taking BGR ``(H,W,3)`` or gray ``(H,W)`` uint8 frames
     (cropped to even sides, see :func:`even_size`). Frames go to a uniquely named hidden file
     beside ``dst``, renamed onto ``dst`` only when the block ends without an error; on an error
-    it is removed and an existing ``dst`` is left as it was.
+    it is removed and an existing ``dst`` is left as it was. ``on_written()`` runs right after
+    that rename, with Ctrl-C held back until it returns (e.g. to record the file).
 
     Raises:
         ValueError: ``dst`` is ``src`` itself, a folder, or has an unsupported suffix or one
@@ -539,7 +541,7 @@ def video_writer(
     ext = dst.suffix.lower()
     fourcc = video_fourcc(dst, codec)
     even = even_size(src, size, fourcc)
-    with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}") as tmp:
+    with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}", then=on_written) as tmp:
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), fps, even)
         if not writer.isOpened():
             raise OSError(f"cannot open a {fourcc} video writer for {dst} (this OpenCV build may lack the encoder"
@@ -611,7 +613,7 @@ def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int, s
 
 def denoise_video(
     src: str | Path, dst: str | Path, frame_filter: FrameFilter, batch_size: int = 4, progress: bool = True,
-    codec: str = "auto",
+    codec: str = "auto", on_written: Callable[[], object] | None = None,
 ) -> list[FrameInfo]:
     """Re-encode ``src`` to ``dst`` with every frame filtered, keeping size and fps.
 
@@ -621,7 +623,8 @@ def denoise_video(
     :data:`CODECS`; ``"mp4v"``, ``"mjpg"`` choose a lossy one). These codecs store even sizes
     only: an odd width or height loses its last column or row (pixels keep their coordinates; a
     ``UserWarning`` says so). ``dst`` is written whole or not at all (an existing file is
-    replaced only at the end). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
+    replaced only at the end; ``on_written()`` runs right after, with Ctrl-C held back until it
+    returns, e.g. to record the file). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
     no temporal state or history carried over from an earlier clip; its ``max_history`` waits
     until the clip's end). Returns the per-frame :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
     which is left out, the numbers skip it rather than shift). Fewer frames decoded than the
@@ -638,7 +641,7 @@ def denoise_video(
 
     bound, frame_filter.max_history = frame_filter.max_history, None  # every record of the clip is returned
     try:
-        with video_writer(src, dst, fps, size, codec) as write:
+        with video_writer(src, dst, fps, size, codec, on_written=on_written) as write:
             frame_filter.reset()
             for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
                 write(f)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import cv2
+import pytest
 import numpy as np
 
 
@@ -78,3 +79,21 @@ if __name__ == "__main__":
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout.split()
+
+
+
+def sigint_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str, nth: int) -> None:
+    """Make ``module.name`` send this process a real SIGINT right after its ``nth`` call returns
+    (use with the ``python_sigint`` fixture: Python's own Ctrl-C handler in place)."""
+    import signal
+
+    real, calls = getattr(module, name), [0]
+
+    def then_sigint(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == nth:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(module, name, then_sigint)

@@ -14,6 +14,8 @@ import cvdenoise
 from cvdenoise.folder import denoise_files, plan_jobs
 from cvdenoise.io import ImageMetadata, ImageReadError, ImageWriteError, read_image, read_metadata, write_image
 
+from helpers import sigint_after
+
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_gray_alpha_png_round_trip(tmp_path: Path, dtype: type) -> None:
@@ -939,26 +941,9 @@ def test_review_mends_of_the_readers(tmp_path: Path, clean_rgb: np.ndarray, monk
     assert PIL.Image.MAX_IMAGE_PIXELS == 500  # put back
 
 
-def _sigint_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str, nth: int) -> None:
-    """Make ``module.name`` send this process a real SIGINT right after its ``nth`` call returns."""
-    import os
-    import signal
-
-    real, calls = getattr(module, name), [0]
-
-    def then_sigint(*args: object, **kwargs: object) -> object:
-        out = real(*args, **kwargs)
-        calls[0] += 1
-        if calls[0] == nth:
-            os.kill(os.getpid(), signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(module, name, then_sigint)
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_ctrl_c_just_after_a_copy_is_renamed_still_records_it(tmp_path: Path, fast32: cvdenoise.Denoiser,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                monkeypatch: pytest.MonkeyPatch, python_sigint: None) -> None:
     """A Ctrl-C between an output's rename and its record line left a copy every later run refused."""
     import os
 
@@ -968,7 +953,7 @@ def test_a_ctrl_c_just_after_a_copy_is_renamed_still_records_it(tmp_path: Path, 
     src.mkdir()
     for i in range(3):
         cv2.imwrite(str(src / f"t{i}.png"), np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8))
-    _sigint_after(monkeypatch, os, "replace", 2)  # the second copy is in place when the interrupt arrives
+    sigint_after(monkeypatch, os, "replace", 2)  # the second copy is in place when the interrupt arrives
     with pytest.raises(KeyboardInterrupt):
         denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
     monkeypatch.undo()
@@ -978,14 +963,29 @@ def test_a_ctrl_c_just_after_a_copy_is_renamed_still_records_it(tmp_path: Path, 
     assert denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False).ok
 
 
+def test_output_records_say_which_paths_a_run_may_replace(tmp_path: Path, fast32: cvdenoise.Denoiser) -> None:
+    from cvdenoise.folder import OutputRecords
+
+    src = tmp_path / "a.png"
+    cv2.imwrite(str(src), np.full((16, 16, 3), 90, np.uint8))
+    denoise_files(plan_jobs([src], tmp_path / "out"), fast32, progress=False)
+    ours, theirs, nothing = tmp_path / "out" / "a.png", tmp_path / "out" / "b.png", tmp_path / "out" / "c.png"
+    theirs.write_bytes(b"the user's")
+    records = OutputRecords()
+    assert records.replaceable(ours) and records.replaceable(nothing)
+    assert not records.replaceable(theirs) and records.replaceable(theirs, overwrite=True)
+    ours.write_bytes(b"changed by the user")  # (a new size: no longer the recorded version)
+    assert not OutputRecords().replaceable(ours)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_a_ctrl_c_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ctrl_c_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      python_sigint: None) -> None:
     import tempfile
 
     from cvdenoise.io import atomic_write
 
-    _sigint_after(monkeypatch, tempfile, "mkstemp", 1)
+    sigint_after(monkeypatch, tempfile, "mkstemp", 1)
     with pytest.raises(KeyboardInterrupt):
         atomic_write(tmp_path / "x.txt", lambda tmp: Path(tmp).write_text("x"))
     assert list(tmp_path.iterdir()) == []

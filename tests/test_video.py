@@ -17,7 +17,7 @@ from cvdenoise.degrade import Degrader
 from cvdenoise.noise import estimate_sigma, residual_sigma
 from cvdenoise.video import FrameFilter, VideoReadError, read_video
 
-from helpers import add_noise, disk_full_writer, psnr
+from helpers import add_noise, disk_full_writer, psnr, sigint_after
 
 
 @pytest.fixture(scope="module")
@@ -458,6 +458,23 @@ def test_sigterm_mid_video_removes_the_partial_output(
     assert "cvdenoise video: terminated" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_just_after_the_video_is_in_place_still_records_it(
+    tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, python_sigint: None
+) -> None:
+    """A Ctrl-C between the finished video's rename and its record left a file every re-run
+    refused as the user's (the record was written after denoise_video returned)."""
+    from cvdenoise.folder import OutputRecords
+
+    src, out = tmp_path / "in.avi", tmp_path / "o" / "clean.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+    sigint_after(monkeypatch, os, "replace", 1)  # the video is in place when the interrupt arrives
+    assert main(["video", str(src), "-o", str(out), "-q", "-w", "fast"]) == 130
+    monkeypatch.undo()
+    assert out.is_file() and OutputRecords().ours(out)
+    assert main(["video", str(src), "-o", str(out), "-q", "-w", "fast"]) == 0  # a re-run replaces it freely
 
 
 def test_video_output_under_a_file_is_refused(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:

@@ -311,6 +311,7 @@ class _DetectionPlan:
     video_path: Path  # out/<stem>.mp4 as the caller named it (messages name it so)
     video: Any  # folder.Job for out/<stem>.mp4 (resolved)
     timing: Any  # folder.Job for the timing CSV
+    records: Any  # folder.OutputRecords the plan read (written to as the run goes)
 
 
 def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: float) -> _DetectionPlan:
@@ -331,16 +332,15 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
         raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
                          "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
     is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
-    planned = plan_jobs([src], out, overwrite=overwrite) if is_images else []
-    records = OutputRecords()
-    mine = lambda p: not p.exists() or overwrite or records.ours(p)  # noqa: E731  (never over a user's file)
+    records = OutputRecords()  # (never over a user's file)
+    planned = plan_jobs([src], out, overwrite=overwrite, records=records) if is_images else []
     jobs: list[Job] = []
     for j in planned:
         if j.src.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
             j = replace(j, dst=j.dst.with_suffix(".ppm"))
-            if not mine(j.dst):
+            if not records.replaceable(j.dst, overwrite):
                 raise not_ours(j.dst)
         jobs.append(j)
     written_by: dict[Path, Path] = {}
@@ -362,10 +362,10 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     timing_name = "timing.csv" if is_images else f"{src.stem}.timing.csv"
     video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
-        if not mine(job.dst):
+        if not records.replaceable(job.dst, overwrite):
             raise not_ours(job.dst)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
-    return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, dst, video, timing)
+    return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, dst, video, timing, records)
 
 
 def _bgr8(frame: np.ndarray, bits: int | None = None, maxval: int | None = None) -> np.ndarray:
@@ -388,11 +388,10 @@ def _bgr8(frame: np.ndarray, bits: int | None = None, maxval: int | None = None)
 
 
 def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray], run: DetectionRun,
-                   records: Any, progress: bool) -> None:
+                   progress: bool) -> None:
     """Annotate each planned image; one that cannot be read or written goes to ``run.failed``."""
-    from .._fs import signals_held
     from .._progress import progress_bar
-    from ..folder import mark_output
+    from ..folder import write_recorded
     from ..io import read_image, read_metadata, write_image
 
     for job in progress_bar(plan.jobs, desc="detect", unit="img", disable=not progress):
@@ -400,9 +399,7 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
         try:
             meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
             annotated = process(name, _bgr8(read_image(job.src), meta.significant_bits, meta.pnm_maxval))
-            with signals_held():  # written and recorded, or neither (a re-run must not refuse it)
-                write_image(job.dst, annotated)
-                mark_output(job, records)
+            write_recorded(job, lambda: write_image(job.dst, annotated), plan.records)  # (both or neither)
         except (OSError, ValueError) as e:
             if run and run[-1].name == name:  # timed, but not written: no row for it
                 run.pop()
@@ -410,7 +407,7 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
 
 
 def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray],
-                  warm_up: Callable[[np.ndarray], Any], run: DetectionRun, records: Any, progress: bool) -> None:
+                  warm_up: Callable[[np.ndarray], Any], run: DetectionRun, progress: bool) -> None:
     """Annotate every frame of the video into ``out/<stem>.mp4``; missing frames go to ``run.failed``."""
     from .._progress import progress_bar
     from ..folder import mark_output
@@ -422,34 +419,23 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
         first = next(frames)  # warm the denoiser and YOLO up at the clip's own size (not timed)
         warm_up(first)
         chained = itertools.chain([first], frames)
-        with video_writer(src, dst, fps, size) as write:
+        with video_writer(src, dst, fps, size, on_written=lambda: mark_output(plan.video, plan.records)) as write:
             for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
                 write(process(f"{number:06d}", f))
     finally:
         close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
-    mark_output(plan.video, records)  # recorded at once: a rerun may replace it even if the rest fails
     if (truncated := warn_if_truncated(src, dst, len(run), count, stacklevel=4)) is not None:  # (at run_detection's caller)
         run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
 
 
 def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
-    """The per-frame timings as CSV (frame, denoise_ms, detect_ms, detections), written atomically."""
-    import csv
+    """The per-frame timings as CSV (frame, denoise_ms, detect_ms, detections), written atomically and recorded."""
+    from .._fs import atomic_csv
+    from ..folder import write_recorded
 
-    from .._fs import atomic_write, signals_held
-    from ..folder import mark_output
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["frame", "denoise_ms", "detect_ms", "detections"])
-            for t in run:
-                w.writerow([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections])
-
-    with signals_held():
-        atomic_write(job.dst, write)
-        mark_output(job, records)
+    rows = ([t.name, f"{t.denoise_ms:.2f}", f"{t.detect_ms:.2f}", t.detections] for t in run)
+    write_recorded(job, lambda: atomic_csv(job.dst, ["frame", "denoise_ms", "detect_ms", "detections"], rows), records)
 
 
 def run_detection(
@@ -483,7 +469,6 @@ def run_detection(
             model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
-    from ..folder import OutputRecords
     from ..video import FrameFilter, close_frames, read_video
 
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
@@ -513,10 +498,9 @@ def run_detection(
     def warm_up(first: np.ndarray) -> None:
         yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
 
-    records = OutputRecords()
     if plan.is_images:
-        _detect_images(plan, process, run, records, progress)
+        _detect_images(plan, process, run, progress)
     else:
-        _detect_video(plan, process, warm_up, run, records, progress)
-    _write_timing(run, plan.timing, records)
+        _detect_video(plan, process, warm_up, run, progress)
+    _write_timing(run, plan.timing, plan.records)
     return run
