@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ._defaults import DEFAULT_OVERLAP, DEFAULT_TILE
+from ._warn import user_stacklevel
 from ._checks import (
     check_array_dtype,
     check_float_range,
@@ -515,7 +516,7 @@ class Denoiser:
         relative = (image.dtype == np.uint16) if isinstance(image, np.ndarray) else image.dtype == torch.uint16
         if relative and not self._warned_depth and float(rgb.amax()) < LOW_BIT_LIMIT / 65535:  # (colour planes: not alpha)
             self._warned_depth = True  # (once per Denoiser: a video or a dataset of such frames warns once)
-            warnings.warn(low_bit_message("cvdenoise"), UserWarning, stacklevel=2)
+            warnings.warn(low_bit_message("cvdenoise"), UserWarning, stacklevel=user_stacklevel())  # (the user's line)
         gray = gray_content(rgb, relative=relative) if rgb.shape[1] == 3 else [False] * len(rgb)
         owned = not _shares_memory(x, image)  # x is this call's own copy: the colour order may be swapped in place
         out = self._denoise_planes(rgb, s, order, gray, owned)

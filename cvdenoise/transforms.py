@@ -21,7 +21,6 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (environment switches before third-party imports)
 
 import os
-import sys
 import threading
 import warnings
 from pathlib import Path
@@ -37,6 +36,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
 from ._defaults import DEFAULT_TILE
+from ._warn import user_stacklevel
 from ._checks import check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
@@ -111,18 +111,6 @@ def _check_runtime(
     # (half="auto" means float32 with onnxruntime, as in load(); PyTorch takes any precision)
     precision = resolve_precision(half, dev) if runtime == "onnxruntime" and half is True else "fp32"
     return resolve_runtime(runtime, dev, precision)  # type: ignore[arg-type]
-
-
-def _user_stacklevel() -> int:
-    """The ``warnings.warn`` stacklevel, for a warning issued by the caller, of the first frame
-    outside cvdenoise, torch and torchvision: the user's line (the depth of torch's call chain varies)."""
-    import torchvision
-
-    ours = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (torch, torchvision, sys.modules[__package__]))
-    level, frame = 1, sys._getframe(1)  # 1: the caller, which calls warnings.warn
-    while frame.f_code.co_filename.startswith(ours) and frame.f_back is not None:
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _is_image(x: Any) -> bool:
@@ -286,7 +274,7 @@ class Denoise(v2.Transform):
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
                 "was denoised); put v2.ToImage() before Denoise, or call cvdenoise.load(...) on arrays",
-                UserWarning, stacklevel=_user_stacklevel(),
+                UserWarning, stacklevel=user_stacklevel(),
             )
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:

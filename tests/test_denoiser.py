@@ -895,6 +895,28 @@ def test_unscaled_12_bit_uint16_data_gets_one_warning_from_the_denoiser(fast: cv
         cvdenoise.load("fast", half=False)(rgba)  # the colour planes decide, not the alpha
 
 
+def test_the_unscaled_uint16_warning_names_the_users_line_for_every_input_kind() -> None:
+    """PIL images, masked and big-endian arrays (denoised through a second call) and the v2
+    transform pointed the warning at a line inside cvdenoise."""
+    import warnings
+
+    import PIL.Image
+
+    from cvdenoise.transforms import Denoise
+
+    img = np.full((16, 16), 1000, np.uint16)
+    calls = [lambda: cvdenoise.load("fast", half=False)(PIL.Image.fromarray(img)),
+             lambda: cvdenoise.load("fast", half=False)(np.ma.MaskedArray(img)),
+             lambda: cvdenoise.load("fast", half=False)(img.astype(">u2")),
+             lambda: Denoise("fast")(torch.from_numpy(img.astype(np.int32))[None].to(torch.uint16))]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        said = [w for w in caught if "below 4096" in str(w.message)]
+        assert len(said) == 1 and said[0].filename == __file__, [(w.filename, w.lineno) for w in said]
+
+
 def test_denoise_tensor_checks_its_documented_input() -> None:
     """A uint8 tensor or floats in 0..255 came back all white (1.0), without a word."""
     den = cvdenoise.load("fast", half=False)
