@@ -437,7 +437,7 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
 #: other image formats a folder may hold: a folder search leaves them out with a warning, not silently
 OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
                         ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
-                        ".pbm", ".pfm", ".pam", ".pxm", ".sr", ".ras")  # (OpenCV reads these when named directly)
+                        ".pbm", ".pfm", ".pam", ".pxm", ".sr", ".ras")  # (OpenCV reads some of these when named directly)
 
 
 def _inode(path: Path) -> tuple[int, int] | None:

@@ -1007,3 +1007,19 @@ def test_two_runs_recording_one_copy_in_either_order_both_count(tmp_path: Path) 
     assert OutputRecords().ours(f)
     f.write_bytes(b"y" * 11)  # changed since by someone else: not ours
     assert not OutputRecords().ours(f)
+
+
+def test_a_file_of_a_format_opencv_cannot_decode_is_named_by_its_format(tmp_path: Path) -> None:
+    """An .ico (or a HEIC photo renamed .jpg) was refused as "corrupt or unsupported format"."""
+    ico = tmp_path / "icon.ico"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ico)
+    with pytest.raises(ImageReadError, match=r"icon.ico: cannot decode image \(ICO, a format cvdenoise does not read: convert"):
+        read_image(ico)
+    heic = tmp_path / "phone.jpg"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    with pytest.raises(ImageReadError, match=r"\(HEIC, a format"):
+        read_image(heic)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image at all")
+    with pytest.raises(ImageReadError, match="corrupt or unsupported format"):
+        read_image(junk)

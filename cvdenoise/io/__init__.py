@@ -36,7 +36,7 @@ from .._checks import is_integer
 from .._fs import atomic_path, atomic_write, creation_problem, file_above, opencv_can_open
 from ._containers import (
     _END_MARKERS, _PNG_GRAY_ALPHA, _PNG_SIGNATURE, _TIFF_UNASSOCIATED_ALPHA, _Buffer, _frame_count, _jpeg_exif,
-    _jpeg_segments, _png_chunk, _png_chunks, _png_color_type, _tiff_format, _tiff_order,
+    _jpeg_segments, _png_chunk, _png_chunks, _png_color_type, _tiff_format, _tiff_order, unread_image_format,
     still_image_format as still_image_format,  # (re-exported: cvdenoise.folder and cvdenoise.video sniff files by it)
 )
 from ._errors import ImageReadError, ImageWriteError
@@ -388,6 +388,9 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
                 name = copy.name
             img = cv2.imread(name, flags)
     if img is None or img.size == 0:
+        if (kind := unread_image_format(bytes(data[:16]))) is not None:
+            raise ImageReadError(f"{path}: cannot decode image ({kind}, a format cvdenoise does not read: "
+                                 "convert it to PNG, TIFF or JPEG first)")
         what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     if repaired:

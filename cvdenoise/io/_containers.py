@@ -222,6 +222,24 @@ def still_image_format(head: bytes) -> str | None:
     return None
 
 
+#: signatures of image formats OpenCV does not decode (offset, bytes, name): a file of one is
+#: refused by its format's name, with advice, not as "corrupt"
+_UNREAD_SIGNATURES = (
+    (0, b"\x00\x00\x01\x00", "ICO"), (0, b"\x00\x00\x02\x00", "CUR"), (0, b"8BPS", "Photoshop (PSD)"),
+    (4, b"ftypheic", "HEIC"), (4, b"ftypheix", "HEIC"), (4, b"ftypmif1", "HEIF"), (4, b"ftypavif", "AVIF"),
+    (0, b"\xff\x0a", "JPEG XL"), (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"), (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG 2000"), (0, b"v/1\x01", "OpenEXR"), (0, b"#?RADIANCE", "Radiance HDR"),
+    (0, b"%PDF", "PDF"), (0, b"<svg", "SVG"),
+)
+
+
+def unread_image_format(head: bytes) -> str | None:
+    """The name of the image format whose signature starts ``head`` (a file's first 16 bytes)
+    when it is one OpenCV cannot decode (ICO, PSD, HEIC/HEIF, AVIF, JPEG XL, JPEG 2000, EXR, HDR,
+    PDF, SVG), else ``None``."""
+    return next((name for at, sig, name in _UNREAD_SIGNATURES if head[at : at + len(sig)] == sig), None)
+
+
 def _frame_count(buf: _Buffer) -> int:
     """Pages/frames in TIFF, animated PNG/WebP or GIF bytes; 1 for other formats or when unsure."""
     head = bytes(buf[:16])
