@@ -8,6 +8,7 @@ transfer to real photos and lets training run with no data at all, and procedura
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -33,7 +34,8 @@ def list_images(root: str | Path) -> list[Path]:
     linked folders are followed, each real folder once (a link loop ends); hidden folders
     (``.git``), thumbnail folders (``@eaDir``, ``__MACOSX``), macOS ``._name`` companions and the
     copies cvdenoise wrote there (its ``.cvdenoise-output`` records) are left out. ``root`` may
-    also be a single file."""
+    also be a single file. A broken symbolic link with an image name is listed (the readers skip
+    it with a warning naming it, as any unreadable file)."""
     from .folder import _files_under, _is_apple_double  # (on use: folder brings in the Denoiser and its I/O)
 
     root = Path(root)
@@ -41,8 +43,13 @@ def list_images(root: str | Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
-    return sorted(p for p in _files_under(root) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    return sorted(p for p in _files_under(root) if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or _broken_link(p))
                   and not _is_apple_double(p) and not p.name.startswith(".cvdenoise-"))
+
+
+def _broken_link(p: Path) -> bool:
+    """``p`` is a symbolic link to nothing (its target moved or deleted)."""
+    return p.is_symlink() and not p.exists()
 
 
 def dead_leaves(size: int, rng: np.random.Generator, channels: int = 3) -> np.ndarray:
@@ -172,7 +179,11 @@ def load_clean_images(
     """
     out: list[np.ndarray] = []
     for folder in folders:
-        for p in list_images(folder):
+        for p in [Path(folder)] if _broken_link(Path(folder)) else list_images(folder):  # (a link list_images listed)
+            if _broken_link(p):
+                if skipped is not None:
+                    skipped.append((p, f"a broken symbolic link (to {os.readlink(p)})"))
+                continue
             try:
                 img = _read_rgb(p)
             except ValueError as e:

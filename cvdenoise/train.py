@@ -13,11 +13,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import errno
 import glob
+import io
 import json
 import math
 import os
+import pickle
 import random
+import re
 import sys
 import time
 import warnings
@@ -29,7 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._fs import signals_held
+from ._fs import atomic_path, creation_problem, file_above, signals_held
 from ._progress import progress_bar
 from ._argtypes import path_argument
 from .data import IMAGE_SUFFIXES, PairBatches, PairSampler, list_images, load_clean_images
@@ -37,7 +41,7 @@ from .degrade import PRESETS
 from .degrade_torch import TorchDegrader
 from ._device import cpu_has_fast_bf16, resolve_device
 from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
-from .weights import FAMILIES, WeightsError, color_to_gray, grow, load_model, read_card, save_weights
+from .weights import FAMILIES, SafetensorError, WeightsError, color_to_gray, grow, load_model, read_card, save_weights
 
 __all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "main"]
 
@@ -47,7 +51,7 @@ class TrainConfig:
     """Everything that defines a training run (stored in checkpoints and model cards)."""
 
     out: str = "runs/default"
-    name: str = "color-default"
+    name: str | None = None  # None: <gray|color>-<size>, as `cvdenoise train` names a run without --name
     size: str = "default"
     channels: int = 3
     # architecture overrides of the named size, or of the --init model (grown: weights.grow)
@@ -137,7 +141,12 @@ _ARCH_FIELDS = ("widths", "enc_blocks", "dec_blocks", "unshuffle")
 
 
 def _arch_overrides(cfg: TrainConfig) -> dict[str, Any]:
-    return {k: getattr(cfg, k) for k in _ARCH_FIELDS if getattr(cfg, k) is not None}
+    """The architecture fields ``cfg`` sets; one level (``widths`` of one entry) has no decoder
+    level, so its ``dec_blocks`` may be left out."""
+    overrides = {k: getattr(cfg, k) for k in _ARCH_FIELDS if getattr(cfg, k) is not None}
+    if cfg.widths is not None and len(cfg.widths) == 1 and cfg.dec_blocks is None:
+        overrides["dec_blocks"] = ()
+    return overrides
 
 
 def _init_weights(cfg: TrainConfig) -> str:
@@ -161,8 +170,18 @@ def _init_training(cfg: TrainConfig) -> dict[str, Any] | None:
     return {"init": str(cfg.init), **{k: v for k, v in training.items() if k != "previous_stage"}}
 
 
-def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
+def _build_model(cfg: TrainConfig, state: dict[str, Any] | None = None) -> DenoiseAutoencoder:
+    """The network to train: the ``--init`` weights' (made gray, grown by the architecture
+    options), else ``cfg.size``'s with those options. A resumed fine-tune (``state``: its
+    checkpoint, which records the network) builds the checkpoint's network instead: the
+    ``--init`` file is not read again (it may be gone, or changed, since the run started)."""
     overrides = _arch_overrides(cfg)
+    if cfg.init and state is not None and isinstance(state.get("model_config"), dict):
+        config = ModelConfig.from_dict(state["model_config"])
+        asked = {**overrides, "channels": cfg.channels}
+        if any((tuple(v) if isinstance(v, list) else v) != getattr(config, k) for k, v in asked.items()):
+            raise _architecture_mismatch(state, cfg, config)
+        return DenoiseAutoencoder(config).train()
     if cfg.init:
         m = load_model(_init_weights(cfg))
         if m.config.channels == 3 and cfg.channels == 1:
@@ -178,8 +197,19 @@ def _build_model(cfg: TrainConfig) -> DenoiseAutoencoder:
     return DenoiseAutoencoder(ModelConfig(**{**base.__dict__, **overrides, "channels": cfg.channels}))
 
 
+def _named(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its default name filled in: ``<gray|color>-<size>``, as ``cvdenoise train`` names a run."""
+    if cfg.name is not None:
+        return cfg
+    return replace(cfg, name=f"{'gray' if cfg.channels == 1 else 'color'}-{cfg.size}")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss or the weights became NaN/inf (a learning rate too high): nothing more is exported."""
+
+
+class RunWriteError(RuntimeError):
+    """A run's checkpoint or weights could not be written (a full disk, …): the earlier ones are kept."""
 
 
 class TrainSetupError(ValueError):
@@ -248,31 +278,57 @@ def _arch_desc(c: dict[str, Any]) -> str:
                     if c.get(k) is not None)
 
 
-def _load_checkpoint(ckpt: Path, model: DenoiseAutoencoder, cfg: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Read ``last.pt`` and load its weights into ``model`` (fails with one line if they do not fit)."""
+def _unreadable(ckpt: Path, e: Exception) -> str:
+    """Why ``torch.load`` could not read ``ckpt``, in a few words (its own message may be empty,
+    a bare number, or many lines)."""
+    try:
+        if ckpt.stat().st_size == 0:
+            return "the file is empty (0 bytes: a copy or a save cut short)"
+    except OSError as err:
+        return err.strerror or str(err)
+    if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+        return ("no usable torch checkpoint: it holds pickled objects other than tensors and plain data (not loaded: "
+                "no code from a checkpoint runs), or is another kind of file")
+    said = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]  # (torch's messages go on for lines)
+    return f"no usable torch checkpoint: truncated, damaged or another kind of file ({type(e).__name__}{': ' + said if said else ''})"
+
+
+def _read_checkpoint(ckpt: Path, device: torch.device) -> dict[str, Any]:
+    """Read ``last.pt`` (fails with one line if it is missing, unreadable or no training checkpoint)."""
     if not ckpt.is_file():
         raise TrainSetupError(f"--resume: no checkpoint {ckpt} to resume from (drop --resume to start a new run)")
     try:
         state = torch.load(ckpt, map_location=device, weights_only=True)  # tensors and plain data: no pickled code runs
     except Exception as e:  # truncated, not a torch file, … (unpickling raises many kinds)
-        raise TrainSetupError(f"--resume: cannot read {ckpt}: {e}") from e
+        raise TrainSetupError(f"--resume: cannot read {ckpt}: {_unreadable(ckpt, e)}") from e
     missing = {"model", "ema", "opt", "step", "best", "rng", "torch_rng"} - (state.keys() if isinstance(state, dict) else set())
     if missing:
         raise TrainSetupError(f"--resume: {ckpt} is not a cvdenoise training checkpoint (missing {sorted(missing)})")
+    return state
+
+
+def _architecture_mismatch(state: dict[str, Any], cfg: TrainConfig, config: ModelConfig) -> TrainSetupError:
+    """The error of a resume whose options ask for another network than the checkpoint holds (``config``: the asked one)."""
+    saved, wanted = _arch_desc(state.get("config") or {}), _arch_desc(asdict(cfg))
+    return TrainSetupError(
+        f"--resume: {Path(cfg.out) / 'last.pt'} holds a model trained with {saved or 'another architecture'}; this run asks for "
+        f"{wanted if wanted != saved else config} (use the checkpoint's options or another --out)"
+    )
+
+
+def _load_checkpoint(state: dict[str, Any], model: DenoiseAutoencoder, cfg: TrainConfig) -> None:
+    """Load the weights of a checkpoint :func:`_read_checkpoint` read into ``model`` (fails with
+    one line if they do not fit, or if it has no steps left to train)."""
+    ckpt = Path(cfg.out) / "last.pt"
     try:
         model.load_state_dict(state["model"])
     except RuntimeError:
-        saved, wanted = _arch_desc(state.get("config") or {}), _arch_desc(asdict(cfg))
-        raise TrainSetupError(
-            f"--resume: {ckpt} holds a model trained with {saved or 'another architecture'}; this run asks for "
-            f"{wanted if wanted != saved else model.config} (use the checkpoint's options or another --out)"
-        ) from None
+        raise _architecture_mismatch(state, cfg, model.config) from None
     if state["step"] >= cfg.steps or 0 < cfg.minutes * 60 <= state.get("elapsed", 0.0):
         more = "--steps" + (" or --minutes" if cfg.minutes else "")
         raise TrainSetupError(f"--resume: {ckpt} is at step {state['step']} of --steps {cfg.steps}"
                               f"{f' after its --minutes {cfg.minutes} budget' if cfg.minutes else ''}: nothing to "
                               f"train (raise {more} to continue)")
-    return state
 
 
 def _worker_killed(e: BaseException) -> bool:
@@ -382,13 +438,83 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             checkpoint; raised before anything is written.
     """
     with _callers_settings_kept(), contextlib.ExitStack() as closing:
-        return _train(cfg, resume, closing)
+        return _train(_named(cfg), resume, closing)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse, before any work, an ``out`` where the run's files cannot be written: a file, a
+    path under a file, or a folder (or the nearest existing one above it) that takes no new file."""
+    if (above := file_above(out)) is not None:
+        raise TrainSetupError(f"--out {out}: cannot create the run folder: {above} is a file, not a folder")
+    if out.exists() and not out.is_dir():
+        raise TrainSetupError(f"--out {out}: cannot create the run folder: it exists and is not a folder")
+    if (problem := creation_problem(out / LOCK_FILE)) is not None:
+        what = "cannot write in the run folder" if out.is_dir() else "cannot create the run folder"
+        raise TrainSetupError(f"--out {out}: {what}: {problem}")
+
+
+#: the file in ``--out`` that a run holds locked (``flock``) while it runs; the lock goes with
+#: the process however it ends (a crash leaves the file, not the lock)
+LOCK_FILE = ".cvdenoise-train.lock"
+
+
+def _lock_out(out: Path, closing: contextlib.ExitStack | None) -> None:
+    """Refuse an ``out`` that another run is using. With ``closing``, lock it for this run until
+    ``closing`` closes (the lock file is made if needed); without, only test an existing lock
+    (nothing is written)."""
+    if sys.platform == "win32":  # (no flock there: concurrent runs are not detected)
+        return
+    import fcntl
+
+    path = out / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT if closing is not None else os.O_RDONLY, 0o666)
+    except OSError as e:
+        if closing is None:  # (no lock file yet: no run has used this --out)
+            return
+        raise TrainSetupError(f"--out {out}: cannot make the lock file {LOCK_FILE}: {e.strerror or e}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise TrainSetupError(f"--out {out} is in use by another run (pid {holder}): wait for it to end, "
+                                  "or give another --out") from None
+        if closing is not None:  # a file system without locks (some network ones): run unguarded
+            _warn(f"--out {out}: cannot lock {LOCK_FILE} ({e.strerror or e}): a second run into it would not "
+                  "be noticed")
+        return
+    if closing is None:
+        os.close(fd)
+        return
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # (who holds it, for the message above)
+    closing.callback(os.close, fd)
+
+
+def _write_reason(e: BaseException) -> str:
+    """Why a file could not be written, in a few words (``No space left on device``)."""
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    said = re.search(r"I/O error: (.+?)(?: \(os error \d+\))?$", str(e))  # safetensors' wording of an OSError
+    return said.group(1) if said else str(e)
+
+
+def _write_run_file(path: Path, what: str, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, renamed onto it when whole; a failure
+    (a full disk) removes the temporary file, keeps the earlier ``path`` and raises :class:`RunWriteError`."""
+    try:
+        with atomic_path(path) as tmp:
+            write(tmp)
+    except OSError as e:
+        raise RunWriteError(f"cannot write {what} {path}: {_write_reason(e)}") from e
 
 
 def _refuse_earlier_run(cfg: TrainConfig, out: Path, ckpt: Path) -> None:
     """A new run never writes over an earlier one's checkpoint or weights."""
     earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
-                                *sorted(out.glob(f"{glob.escape(cfg.name)}-step*.safetensors"))) if p.exists()]
+                                *sorted(out.glob(f"{glob.escape(str(cfg.name))}-step*.safetensors"))) if p.exists()]
     if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
         raise TrainSetupError(
             f"--out {out} already holds weights {earlier[0]} but no checkpoint (last.pt) to resume: "
@@ -423,12 +549,19 @@ def _split_images(images: list[Any]) -> tuple[list[Any], list[Any]]:
     return images[::10], [im for i, im in enumerate(images) if i % 10]
 
 
+def _validation_seed(seed: int) -> np.random.SeedSequence:
+    """The validation sampler's seed: its own spawn key keeps it apart from every training stream
+    (``seed``, and the workers' ``SeedSequence((seed + step, worker))``: worker 0's stream of a run
+    resumed at step 10000 was the validation stream of ``10_000 + seed``)."""
+    return np.random.SeedSequence(10_000 + seed, spawn_key=(1,))
+
+
 def _validation_pairs(cfg: TrainConfig, val_imgs: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """``cfg.val_size`` fixed ``(noisy, clean)`` validation pairs ``(N,C,h,w)`` float32 in [0,1]
     (pairs the preset left clean dropped: they would score 100 dB for doing nothing)."""
     val_sampler = PairSampler(
         val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
-        p_dead_leaves=0.0 if val_imgs else 1.0, seed=10_000 + cfg.seed, leaves_pool=8,
+        p_dead_leaves=0.0 if val_imgs else 1.0, seed=_validation_seed(cfg.seed), leaves_pool=8,
     )
     if val_imgs and not val_sampler.images:
         _warn(f"the validation images are under {val_sampler.crop} px after --downscale {cfg.downscale}: "
@@ -465,6 +598,8 @@ class _Run:
     """One training run's state after set-up: the model, its EMA and optimiser, the step, the
     clock, and what validates and saves them (:func:`_train` drives it)."""
 
+    start: float  # when the training steps began, less the time trained before a resume (set by _train)
+
     def __init__(self, cfg: TrainConfig, model: DenoiseAutoencoder, device: torch.device, out: Path,
                  state: dict[str, Any] | None, sampler: PairSampler, val: tuple[torch.Tensor, torch.Tensor]) -> None:
         self.cfg, self.device, self.out, self.ckpt, self.sampler = cfg, device, out, out / "last.pt", sampler
@@ -493,9 +628,10 @@ class _Run:
             torch.set_rng_state(state["torch_rng"].cpu())  # (a checkpoint loaded onto a GPU put it there)
             print(f"resumed {self.ckpt} at step {self.step}")
         self.elapsed_before = elapsed_before
-        self.previous = _init_training(cfg)
+        # the --init weights' own training, as recorded when the run started (the file may be gone or changed since)
+        self.previous: dict[str, Any] | None = (state["previous_stage"] if state is not None and "previous_stage" in state
+                                                else _init_training(cfg))
         self.init_psnr: float | None = state.get("init_val_psnr") if state is not None else None
-        self.start = time.time() - elapsed_before  # wall-clock seconds trained, across resumes
         self.budget_s = cfg.minutes * 60
         self.validated = False  # whether the weights of the current step were exported by a validation
 
@@ -512,7 +648,11 @@ class _Run:
             training["init_val_psnr_db"] = round(self.init_psnr, 3)
         if self.previous is not None:  # the --init weights' own training, one level deep
             training["previous_stage"] = self.previous
-        return save_weights(self.ema, self.out / f"{self.cfg.name}{tag}.safetensors", {"training": training})
+        path = self.out / f"{self.cfg.name}{tag}.safetensors"
+        try:
+            return save_weights(self.ema, path, {"training": training})  # (the weights, then the card: each atomic)
+        except (OSError, SafetensorError) as e:
+            raise RunWriteError(f"cannot write weights {path}: {_write_reason(e)}") from e
 
     def check_finite(self, loss: float = 0.0) -> None:
         """``TrainingDiverged`` when ``loss`` or an EMA weight is NaN/inf: such weights would be
@@ -556,18 +696,24 @@ class _Run:
         return progress_bar(total=cfg.steps, initial=self.step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
 
     def save_checkpoint(self) -> None:
+        """Write ``last.pt`` (atomically: a failed write keeps the earlier one and leaves no temporary file)."""
         self.check_finite()  # (no NaN weights in last.pt either: a resume would go on from them)
-        tmp = self.ckpt.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                "step": self.step, "best": self.best, "rng": self.sampler.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "config": asdict(self.cfg),
-                "elapsed": time.time() - self.start, "init_val_psnr": self.init_psnr,
-            },
-            tmp,
-        )
-        tmp.replace(self.ckpt)
+        state = {
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+            "step": self.step, "best": self.best, "rng": self.sampler.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(), "config": asdict(self.cfg),
+            "elapsed": time.time() - self.start, "init_val_psnr": self.init_psnr,
+            # what a resumed fine-tune needs instead of its --init file: the network, and that file's own training
+            "model_config": self.model.config.to_dict(), "previous_stage": self.previous,
+        }
+
+        def write(tmp: str) -> None:
+            buf = io.BytesIO()  # (torch's own file writer turns a full disk into "unexpected pos …")
+            torch.save(state, buf)
+            with open(tmp, "wb") as fh:
+                fh.write(buf.getbuffer())
+
+        _write_run_file(self.ckpt, "checkpoint", write)
 
     def train_step(self, noisy: torch.Tensor, clean: torch.Tensor, device_degrader: TorchDegrader | None,
                    n_cpu: int) -> torch.Tensor:
@@ -607,7 +753,7 @@ class _Run:
 
                 deferred = _with_signals_held(export_unvalidated) or deferred
             why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
-            weights = f"{self.out / (self.cfg.name + '.safetensors')}{'' if self.validated else ' (not validated)'}"
+            weights = f"{self.out / f'{self.cfg.name}.safetensors'}{'' if self.validated else ' (not validated)'}"
             tqdm.write(f"{why} at step {self.step}: checkpoint saved and weights {weights}; continue with --resume")
         shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
         if shutdown is not None:                                # prints the dead worker's error at exit)
@@ -621,23 +767,27 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
     _check_config(cfg)
     out = Path(cfg.out)
     ckpt = out / "last.pt"
+    _check_out(out)
+    _lock_out(out, None)  # (only a test here: the lock file is made once the run folder is)
     if not resume:
         _refuse_earlier_run(cfg, out, ckpt)
     torch.manual_seed(cfg.seed)  # before the model's random initialisation: a seeded run repeats exactly
     with _bad_input("--device: "):
         device = resolve_device(cfg.device)
     with _bad_input():
-        model = _build_model(cfg)  # before the (slow) photo loading: a bad architecture fails at once
+        state = _read_checkpoint(ckpt, device) if resume else None
+        model = _build_model(cfg, state)  # before the (slow) photo loading: a bad architecture fails at once
         if cfg.crop < model.multiple:
             raise TrainSetupError(f"--crop must be at least {model.multiple} for this architecture, got {cfg.crop}")
-        state = _load_checkpoint(ckpt, model, cfg, device) if resume else None
         if state is not None:
+            _load_checkpoint(state, model, cfg)
             _check_resumed(state, cfg, out)
         images = _load_images(cfg)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TrainSetupError(f"--out {out}: cannot create the run folder: {e}") from e
+    _lock_out(out, closing)  # held until the run ends: a second run into this --out is refused
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -650,7 +800,10 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
     )
     sampler = PairSampler(train_imgs, seed=cfg.seed, **pair_kwargs)
     run = _Run(cfg, model, device, out, state, sampler, _validation_pairs(cfg, val_imgs))
-    log = closing.enter_context((out / "log.jsonl").open("a", encoding="utf-8"))
+    try:
+        log = closing.enter_context((out / "log.jsonl").open("a", encoding="utf-8"))
+    except OSError as e:
+        raise TrainSetupError(f"--out {out}: cannot write {out / 'log.jsonl'}: {e.strerror or e}") from e
     if state is not None:  # validations after this line repeat steps the earlier process logged
         log.write(json.dumps({"resumed_at_step": run.step, "time": time.time(), "recipe": asdict(cfg),
                               "changed": _recipe_changes(state.get("config") or {}, cfg)}) + "\n")
@@ -726,7 +879,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     arch = "overrides --size's architecture, or grows the --init model to it (same output at the start)"
     p.add_argument("--widths", type=int, nargs="+", default=None, metavar="W", help=f"feature channels per level, {arch}")
     p.add_argument("--enc-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per encoder level, {arch}")
-    p.add_argument("--dec-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per decoder level, {arch}")
+    p.add_argument("--dec-blocks", type=int, nargs="*", default=None, metavar="N",
+                   help=f"residual blocks per decoder level (none for one level), {arch}")
     p.add_argument("--unshuffle", type=int, default=None, help=f"pixel-unshuffle factor, {arch}")
     p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     p.add_argument("--batch", type=int, default=d.batch, help=f"crops per step (default {d.batch})")
@@ -775,28 +929,43 @@ def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
     return None if v is None else tuple(v)
 
 
+#: the recorded ``size`` of a run whose ``--init`` network is none of the named sizes
+CUSTOM_SIZE = "custom"
+
+
+def _init_network(init: str) -> tuple[str, str | None]:
+    """``(kind, size)`` of an ``--init`` run: ``kind`` names its weights (``color-<kind>``: a family
+    name, a shipped name's part after ``color-``, else the size of the file's network, else the
+    file's own name); ``size`` is the named size of the network in the weights, checked from its
+    config (:data:`CUSTOM_SIZE`: none of them; ``None``: the weights cannot be read, which
+    :func:`train` reports, or a resume whose --init file is gone, whose checkpoint holds the network)."""
+    if init in FAMILIES:  # --init fast trains the fast network
+        return init, init
+    try:
+        config: ModelConfig | None = load_model(init).config
+    except WeightsError:
+        config = None
+    sizes = [k for k, c in CONFIGS.items() if config is not None and replace(config, channels=c.channels) == c]
+    size = sizes[0] if sizes else None if config is None else CUSTOM_SIZE
+    if init.startswith(("color-", "gray-")) and "/" not in init and not init.endswith(".safetensors"):
+        return init.split("-", 1)[1], size  # a shipped name: color-default-awgn → default-awgn
+    return (sizes[0] if sizes else Path(init).stem.split("-", 1)[-1]), size
+
+
 def main(args: argparse.Namespace) -> int:
-    kind = args.size or TrainConfig.size
-    if args.init in FAMILIES:  # --init fast trains the fast network: name it so
-        kind = args.init
-    elif (args.init and str(args.init).startswith(("color-", "gray-")) and "/" not in str(args.init)
-          and not str(args.init).endswith(".safetensors")):
-        kind = str(args.init).split("-", 1)[1]  # a shipped name: color-fast → fast
-    elif args.init:  # a weights file: the size its network has, else the file's own name
-        try:
-            config = load_model(args.init).config
-        except WeightsError:
-            pass  # (train() reports it)
-        else:
-            sizes = [k for k, c in CONFIGS.items() if replace(config, channels=c.channels) == c]
-            kind = sizes[0] if sizes else Path(args.init).stem.split("-", 1)[-1]
-    if args.init and args.size is not None and kind in CONFIGS and args.size != kind:
-        print(f"cvdenoise train: error: --size {args.size} and --init {args.init} disagree: --init trains the "
-              f"network it starts from ({kind}); drop --size (--widths/--enc-blocks/--dec-blocks grow it)", file=sys.stderr)
-        return 2
-    size = kind if args.init and kind in CONFIGS else (args.size or TrainConfig.size)
-    kind = kind if args.init else size
-    name = args.name or f"{'gray' if args.channels == 1 else 'color'}-{kind}"
+    size = args.size or TrainConfig.size
+    kind = size
+    if args.init:
+        kind, network = _init_network(str(args.init))
+        if network is not None and args.size is not None and args.size != network:
+            what = network if network != CUSTOM_SIZE else "a custom one, none of the named sizes"
+            print(f"cvdenoise train: error: --size {args.size} and --init {args.init} disagree: --init trains the "
+                  f"network it starts from ({what}); drop --size (--widths/--enc-blocks/--dec-blocks grow it)",
+                  file=sys.stderr)
+            return 2
+        size = network or (kind if kind in CONFIGS else size)  # (the card's recipe describes the real network)
+    # (--name '' is no name: refused with the other bad names, not replaced)
+    name = args.name if args.name is not None else f"{'gray' if args.channels == 1 else 'color'}-{kind}"
     cfg = TrainConfig(
         out=args.out, name=name, size=size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),
@@ -814,7 +983,7 @@ def main(args: argparse.Namespace) -> int:
     except TrainSetupError as e:
         print(f"cvdenoise train: error: {e}", file=sys.stderr)
         return 2
-    except TrainingDiverged as e:
+    except (TrainingDiverged, RunWriteError) as e:
         print(f"cvdenoise train: error: {e}", file=sys.stderr)
         return 1
     except RuntimeError as e:

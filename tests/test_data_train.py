@@ -741,3 +741,230 @@ def test_validation_pairs_are_degraded_even_when_the_first_draw_left_them_all_cl
 
     noisy, clean = _validation_pairs(TrainConfig(degradation="camera-mix-clean", seed=3, val_size=1, crop=32), [])
     assert len(noisy) >= 1 and bool((_mse(noisy, clean) > 0).all())
+
+
+def _tiny(tmp_path: Path, *argv: str) -> int:
+    """``cvdenoise train`` with the smallest recipe (one step, one 32 px crop, one validation pair)."""
+    return _train_cli(tmp_path, "--batch", "1", "--val-size", "1", "--threads", "1", *argv)
+
+
+def test_an_out_that_cannot_be_written_fails_before_the_photos_load(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only --out (or a file) failed with a raw traceback (exit 1), or one line, after every photo had loaded."""
+    import cvdenoise.train as train_mod
+
+    def no_loading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("photos loaded before --out was checked")
+
+    monkeypatch.setattr(train_mod, "load_clean_images", no_loading)
+    _write_image(tmp_path / "photos" / "a.png", 96)
+    (tmp_path / "run").mkdir()
+    out = str(tmp_path / "run")
+    # (root writes into a chmod 555 folder: the check's own seam stands in for a read-only file system)
+    monkeypatch.setattr(train_mod, "creation_problem",
+                        lambda path: f"{out} takes no new file (Read-only file system)" if str(path).startswith(out) else None,
+                        raising=False)
+    capsys.readouterr()
+    assert _tiny(tmp_path, str(tmp_path / "photos")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cvdenoise train: error: --out {out}: cannot write in the run folder") and err.count("\n") == 1
+    assert "Read-only file system" in err and not list((tmp_path / "run").iterdir())
+    (tmp_path / "afile").write_text("not a folder")
+    assert _tiny(tmp_path, str(tmp_path / "photos"), "--out", str(tmp_path / "afile")) == 2
+    assert f"--out {tmp_path / 'afile'}: cannot create the run folder" in capsys.readouterr().err
+    assert _tiny(tmp_path, str(tmp_path / "photos"), "--out", str(tmp_path / "afile" / "sub")) == 2
+    assert "afile is a file" in capsys.readouterr().err
+
+
+def test_a_second_run_into_an_out_in_use_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs into one --out (or a --resume while the first still ran) both ran, interleaving the log and
+    overwriting each other's checkpoint and weights."""
+    import fcntl
+
+    import cvdenoise.train as train_mod
+
+    lock = tmp_path / "run" / ".cvdenoise-train.lock"
+    lock.parent.mkdir()
+    with open(lock, "w") as other:  # another run holds the --out (flock: per open file, so also within a process)
+        other.write("4242\n")
+        other.flush()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        capsys.readouterr()
+        assert _tiny(tmp_path) == 2
+        err = capsys.readouterr().err
+        assert f"--out {tmp_path / 'run'} is in use by another run (pid 4242)" in err and err.count("\n") == 1
+        assert sorted(p.name for p in lock.parent.iterdir()) == [lock.name]
+    held: list[bool] = []
+
+    def loss_testing_the_lock(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        with open(lock) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+            else:
+                held.append(False)
+        return _loss(pred, target, kind)
+
+    monkeypatch.setattr(train_mod, "_loss", loss_testing_the_lock)
+    assert _tiny(tmp_path, "--steps", "2") == 0  # the lock file a finished (or crashed) run left does not block
+    assert held == [True, True]  # held while the run trains
+    assert lock.read_text().strip() == str(os.getpid())
+    with open(lock) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert _tiny(tmp_path, "--steps", "3", "--resume") == 2
+        assert "is in use by another run" in capsys.readouterr().err
+    assert _tiny(tmp_path, "--steps", "3", "--resume") == 0
+
+
+def test_a_full_disk_while_writing_the_checkpoint_or_the_weights_ends_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC in the checkpoint was a raw torch traceback ("unexpected pos") that left last.tmp behind; in the
+    weights, a raw SafetensorError."""
+    import errno
+
+    import cvdenoise.weights
+    from safetensors import SafetensorError
+
+    out = tmp_path / "run"
+    real_save = torch.save
+
+    def save_on_a_full_disk(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        real_save(obj, f, *args, **kwargs)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def leftovers() -> list[str]:
+        return [p.name for p in out.iterdir() if p.suffix == ".tmp" or p.name.startswith(".cvdenoise-")
+                and p.name != ".cvdenoise-train.lock"]
+
+    monkeypatch.setattr(torch, "save", save_on_a_full_disk)
+    capsys.readouterr()
+    assert _tiny(tmp_path, "--steps", "2", "--val-every", "1") == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [f"cvdenoise train: error: cannot write checkpoint {out / 'last.pt'}: No space left on device"]
+    assert not (out / "last.pt").exists() and not leftovers()
+    monkeypatch.setattr(torch, "save", real_save)
+
+    def weights_on_a_full_disk(*args: Any, **kwargs: Any) -> None:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(cvdenoise.weights, "save_file", weights_on_a_full_disk)
+    out = tmp_path / "run2"
+    assert _tiny(tmp_path, "--out", str(out)) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [f"cvdenoise train: error: cannot write weights {out / 'color-fast.safetensors'}: "
+                      "No space left on device"]
+    assert not leftovers()
+
+
+def test_resuming_a_fine_tune_needs_no_init_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume of a fine-tune read its --init file again: gone, the run could not go on (and a changed one
+    changed the card's previous_stage)."""
+    import shutil
+
+    base, ft = tmp_path / "base", str(tmp_path / "ft")
+    assert _tiny(tmp_path, "--out", str(base)) == 0
+    init = str(base / "color-fast.safetensors")
+    assert _tiny(tmp_path, "--steps", "2", "--init", init, "--out", ft) == 0
+    before = json.loads((tmp_path / "ft" / "color-fast.json").read_text())["training"]
+    assert before["previous_stage"]["init"] == init
+    shutil.rmtree(base)
+    assert _tiny(tmp_path, "--steps", "3", "--init", init, "--out", ft, "--resume") == 0, capsys.readouterr().err
+    after = json.loads((tmp_path / "ft" / "color-fast.json").read_text())["training"]
+    assert after["steps_done"] == 3 and after["previous_stage"] == before["previous_stage"]
+    assert after["init_val_psnr_db"] == before["init_val_psnr_db"]
+    assert _tiny(tmp_path, "--steps", "4", "--init", init, "--out", ft, "--resume", "--channels", "1") == 2
+    assert "holds a model trained with" in capsys.readouterr().err  # the checkpoint's network is checked all the same
+
+
+def test_size_with_init_is_checked_against_the_network_in_the_file(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--size was checked (and recorded) from the --init file's name: color-default-awgn took any --size, and a
+    custom network in a file named color-fast counted as 'fast'."""
+    argv = ["train", "--steps", "1", "--batch", "1", "--crop", "32", "--val-size", "1", "--warmup", "1", "--threads", "1"]
+    capsys.readouterr()
+    assert main([*argv, "--init", "color-default-awgn", "--size", "fast", "--out", str(tmp_path / "aw")]) == 2
+    assert "--size fast and --init color-default-awgn disagree: --init trains the network it starts from (default)" \
+        in capsys.readouterr().err
+    assert _tiny(tmp_path, "--widths", "8", "16", "--enc-blocks", "1", "1", "--dec-blocks", "1", "--out",
+                 str(tmp_path / "s2")) == 0
+    custom = str(tmp_path / "s2" / "color-fast.safetensors")  # (named after --size fast, but a 2-level network)
+    assert main([*argv, "--init", custom, "--size", "fast", "--out", str(tmp_path / "s12")]) == 2
+    assert "(a custom one, none of the named sizes)" in capsys.readouterr().err
+    assert main([*argv, "--init", custom, "--out", str(tmp_path / "s12")]) == 0
+    card = json.loads((tmp_path / "s12" / "color-fast.json").read_text())
+    assert card["config"]["widths"] == [8, 16] and card["training"]["recipe"]["size"] == "custom"
+
+
+def test_the_python_api_names_a_run_after_its_size_and_channels(tmp_path: Path) -> None:
+    """train(TrainConfig(...)) named every run color-default (a gray 'fast' network too)."""
+    tiny = dict(steps=1, crop=32, batch=1, val_size=1, warmup=1, threads=1, size="fast")
+    w = train(TrainConfig(out=str(tmp_path / "api"), channels=1, **tiny))  # type: ignore[arg-type]
+    assert w == tmp_path / "api" / "gray-fast.safetensors" and load_model(w).config.channels == 1
+    assert json.loads(w.with_suffix(".json").read_text())["training"]["recipe"]["name"] == "gray-fast"
+    named = train(TrainConfig(out=str(tmp_path / "named"), name="color-default", **tiny))  # type: ignore[arg-type]
+    assert named.name == "color-default.safetensors"  # a name given is kept
+
+
+def test_validation_pairs_are_no_training_stream_of_a_run_resumed_at_step_10000() -> None:
+    """Worker 0 of a run resumed at step 10000 (seed SeedSequence((seed + 10000, 0))) drew the validation
+    sampler's stream (default_rng(10000 + seed)): it trained on the validation pairs."""
+    from cvdenoise.train import _validation_pairs
+
+    cfg = TrainConfig(seed=0, crop=96, val_size=2, batch=2)
+    _, val = _validation_pairs(cfg, [])
+    _, clean = next(iter(PairBatches([], 2, seed=cfg.seed + 10_000, degraded=2, crop=96, channels=3,
+                                     degradation="mixed", p_dead_leaves=1.0, leaves_pool=2)))
+    assert len(val) >= 1 and not any(torch.equal(a, b) for a in clean for b in val)
+
+
+def test_a_one_level_architecture_can_be_given(tmp_path: Path) -> None:
+    """--widths 16 --enc-blocks 1 asked for zero --dec-blocks entries, which the parser refused."""
+    assert _tiny(tmp_path, "--widths", "16", "--enc-blocks", "1") == 0
+    assert _tiny(tmp_path, "--widths", "16", "--enc-blocks", "1", "--dec-blocks", "--out", str(tmp_path / "r2")) == 0
+    for out in ("run", "r2"):
+        m = load_model(tmp_path / out / "color-fast.safetensors")
+        assert m.config.widths == (16,) and m.config.dec_blocks == ()
+
+
+def test_an_empty_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--name '' was silently replaced by the default name."""
+    capsys.readouterr()
+    assert _tiny(tmp_path, "--name", "") == 2
+    assert "cvdenoise train: error: --name must be a file name without folders" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_of_an_empty_or_corrupt_checkpoint_names_the_problem(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero-byte last.pt said "cannot read …/last.pt: " (no reason), a text file "cannot read …/last.pt: 101"."""
+    assert _tiny(tmp_path) == 0
+    ckpt = tmp_path / "run" / "last.pt"
+    ckpt.write_bytes(b"")
+    capsys.readouterr()
+    assert _tiny(tmp_path, "--steps", "2", "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"--resume: cannot read {ckpt}: the file is empty" in err and err.count("\n") == 1
+    ckpt.write_text("101\n")
+    assert _tiny(tmp_path, "--steps", "2", "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"--resume: cannot read {ckpt}: no usable torch checkpoint: " in err and err.count("\n") == 1
+    ckpt.write_bytes(b"hello world")
+    assert _tiny(tmp_path, "--steps", "2", "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"--resume: cannot read {ckpt}: no usable torch checkpoint: truncated, damaged or another kind of file" in err
+
+
+def test_a_broken_symlink_among_the_photos_is_skipped_with_a_warning(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A broken link x.png was skipped silently (the README: unreadable files are skipped with a warning)."""
+    photos = tmp_path / "photos"
+    _write_image(photos / "a.png", 96)
+    _write_image(photos / "b.png", 96)
+    (photos / "x.png").symlink_to(tmp_path / "gone.png")
+    assert [p.name for p in list_images(photos)] == ["a.png", "b.png", "x.png"]
+    capsys.readouterr()
+    assert _tiny(tmp_path, str(photos), "--downscale", "1") == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 of 3 image files" in err and f"{photos / 'x.png'}: a broken symbolic link (to {tmp_path / 'gone.png'})" in err
