@@ -952,9 +952,20 @@ def _init_network(init: str) -> tuple[str, str | None]:
     return (sizes[0] if sizes else Path(init).stem.split("-", 1)[-1]), size
 
 
+def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
+    """The recipe (:class:`TrainConfig` fields) a checkpoint records, or ``{}`` when it cannot be
+    read (``--resume`` says why)."""
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001  (missing, truncated, not a checkpoint: reported by train())
+        return {}
+    config = state.get("config") if isinstance(state, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
 def main(args: argparse.Namespace) -> int:
     size = args.size or TrainConfig.size
-    kind = size
+    kind, network = size, None
     if args.init:
         kind, network = _init_network(str(args.init))
         if network is not None and args.size is not None and args.size != network:
@@ -966,6 +977,11 @@ def main(args: argparse.Namespace) -> int:
         size = network or (kind if kind in CONFIGS else size)  # (the card's recipe describes the real network)
     # (--name '' is no name: refused with the other bad names, not replaced)
     name = args.name if args.name is not None else f"{'gray' if args.channels == 1 else 'color'}-{kind}"
+    recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
+    if args.name is None and isinstance(recorded.get("name"), str):  # a resume goes on under the run's own name
+        name = recorded["name"]
+    if args.init and network is None and args.size is None and recorded.get("size") in (*CONFIGS, CUSTOM_SIZE):
+        size = recorded["size"]  # (the --init file is gone: last.pt holds the network, and knew its size)
     cfg = TrainConfig(
         out=args.out, name=name, size=size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),

@@ -876,6 +876,15 @@ def test_resuming_a_fine_tune_needs_no_init_file(tmp_path: Path, capsys: pytest.
     assert after["init_val_psnr_db"] == before["init_val_psnr_db"]
     assert _tiny(tmp_path, "--steps", "4", "--init", init, "--out", ft, "--resume", "--channels", "1") == 2
     assert "holds a model trained with" in capsys.readouterr().err  # the checkpoint's network is checked all the same
+    # an --init file whose name says nothing: the resume goes on under the run's own name and size
+    other, ft2 = tmp_path / "start.safetensors", str(tmp_path / "ft2")
+    shutil.copy(tmp_path / "ft" / "color-fast.safetensors", other)
+    assert _tiny(tmp_path, "--steps", "2", "--init", str(other), "--out", ft2) == 0
+    other.unlink()
+    assert _tiny(tmp_path, "--steps", "3", "--init", str(other), "--out", ft2, "--resume") == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "ft2").glob("*.safetensors")) == ["color-fast.safetensors"]
+    recipe = json.loads((tmp_path / "ft2" / "color-fast.json").read_text())["training"]["recipe"]
+    assert recipe["size"] == "fast" and recipe["steps"] == 3
 
 
 def test_size_with_init_is_checked_against_the_network_in_the_file(tmp_path: Path,
