@@ -162,6 +162,11 @@ def _video_problem(args: argparse.Namespace, records: Any) -> str | None:
         check_video_output(args.input, args.output, args.codec)
     except ValueError as e:
         return str(e)
+    from .folder import OUTPUT_MARKER, record_problem
+
+    for p in (args.output, args.report):  # (the record of each output, written once it is in place)
+        if p and (problem := record_problem(Path(p).resolve().parent / OUTPUT_MARKER)) is not None:
+            return problem
     if any(_foreign_output("video", Path(p), records, args.overwrite) for p in (args.output, args.report) if p):
         return ""  # (said)
     return None

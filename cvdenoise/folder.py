@@ -26,7 +26,7 @@ from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file,
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "record_problem", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
 
 #: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
 #: relative to the folder, its size and modification time). A recorded file that is unchanged is
@@ -124,6 +124,14 @@ class OutputRecords:
         with open(marker, "a", encoding="utf-8") as f:
             f.write(head + json.dumps([entry, st.st_size, st.st_mtime_ns]) + "\n")
         entries.setdefault(entry, set()).add((st.st_size, st.st_mtime_ns))
+
+
+def record_problem(marker: Path) -> str | None:
+    """Why the :data:`OUTPUT_MARKER` file ``marker`` cannot take a record (checked before any
+    work: a copy written but not recorded would be refused by every later run), or ``None``."""
+    if marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK)):
+        return f"cannot record the output in {marker}: not a writable file"
+    return None
 
 
 @dataclass
@@ -248,9 +256,8 @@ def _check_output_folder(out: Path, outdir: str | Path, records: OutputRecords) 
             raise ValueError(f"output folder {outdir} cannot be made: {blocker} is a file")
         if not out.exists() and (problem := creation_problem(out)) is not None:  # before any image is denoised
             raise ValueError(f"output folder {outdir} cannot be made: {problem}")
-        if (marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK))) or (
-                out.exists() and not os.access(out, os.W_OK)):
-            raise ValueError(f"cannot record the copies in {marker}: not a writable file in a writable folder")
+        if (problem := record_problem(marker)) is not None or (out.exists() and not os.access(out, os.W_OK)):
+            raise ValueError(problem or f"cannot record the copies in {marker}: {out} is not a writable folder")
         if not out.is_dir():
             return None
         return next((f for f in _files_under(out, records=records) if f.suffix.lower() in _IMAGES
@@ -424,14 +431,13 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
         raise ValueError(f"output {dst} is a folder: give a file name, or a folder input")
     if (problem := creation_problem(out)) is not None:
         raise ValueError(f"output {dst} cannot be written: {problem}")
-    marker = out.parent / OUTPUT_MARKER
-    if marker.exists() and not (marker.is_file() and os.access(marker, os.W_OK)):
-        raise ValueError(f"cannot record the copy in {marker}: not a writable file")
+    if (problem := record_problem(out.parent / OUTPUT_MARKER)) is not None:
+        raise ValueError(problem)
     if not (skip_existing or OutputRecords().replaceable(out, overwrite)):
         raise ValueError(f"{dst} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): "
                          "refusing to replace it; choose another name, or replace it with --overwrite "
                          "(keep it: --skip-existing)")
-    return [Job(src, out, marker)]
+    return [Job(src, out, out.parent / OUTPUT_MARKER)]
 
 
 #: other image formats a folder may hold: a folder search leaves them out with a warning, not silently

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import time
 import warnings
 from contextlib import contextmanager
@@ -359,7 +360,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
     if not opencv_can_open(path):
-        raise VideoReadError(f"{path!r}: OpenCV's video reader cannot open a name that is not valid UTF-8; rename the file")
+        raise VideoReadError(f"{str(path)!r}: OpenCV's video reader cannot open a name that is not valid UTF-8; rename the file")
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
     listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
@@ -544,6 +545,8 @@ def video_writer(
     with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}", then=on_written) as tmp:
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), fps, even)
         if not writer.isOpened():
+            if (free := _free_bytes(dst.parent)) is not None and free < _FULL_DISK:  # (OpenCV says no more than "no")
+                raise OSError(f"cannot write {dst}: no space left on its disk ({free} bytes free)")
             raise OSError(f"cannot open a {fourcc} video writer for {dst} (this OpenCV build may lack the encoder"
                           f"{'' if codec.lower() == 'auto' else '; try another codec'})")
 
@@ -561,6 +564,18 @@ def video_writer(
         finally:
             writer.release()  # before the rename (or the removal) of its file
         check_written(tmp, dst, written)
+
+
+#: free bytes under which a video writer that will not open is taken to have met a full disk
+_FULL_DISK = 1 << 20
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Bytes free to a new file in ``folder``, or ``None`` when that cannot be read."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:

@@ -485,7 +485,7 @@ def test_output_records_in_parent_folders_links_and_temp_files(tmp_path: Path, c
     # a record that cannot be written: refused before any work
     (tmp_path / "o3" / OUTPUT_MARKER).mkdir(parents=True)
     assert main(["denoise", str(src), "-o", str(tmp_path / "o3"), *opts]) == 2
-    assert "cannot record the copies" in capsys.readouterr().err and not (tmp_path / "o3" / "sub").exists()
+    assert "cannot record the output in" in capsys.readouterr().err and not (tmp_path / "o3" / "sub").exists()
     with pytest.raises(SystemExit):
         main(["denoise", str(src), "-o", str(tmp_path / "o4"), "--skip-existing", "--overwrite"])
 

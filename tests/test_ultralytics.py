@@ -240,6 +240,10 @@ def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     assert main(["detect", str(twins), *opts]) == 2
     assert "would both be written to" in capsys.readouterr().err
     assert not out.exists()  # nothing was created by any refused run
+    blocked = tmp_path / "blocked"  # a record that cannot be written: the clip's outputs would be left unrecorded
+    (blocked / ".cvdenoise-output").mkdir(parents=True)
+    assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(blocked), "-q"]) == 2
+    assert "cannot record the output in" in capsys.readouterr().err and not (blocked / "clip.mp4").exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")

@@ -562,6 +562,21 @@ def test_cli_video_error_is_one_line_without_ffmpeg_log(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [f"cvdenoise video: error: {bad}: cannot read video (not a video, corrupt, or unsupported codec)"]
 
 
+def test_video_whose_output_cannot_be_recorded_is_refused_before_the_work(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The clip was denoised and put in place, then recording it failed: exit 2 with a raw error,
+    and every re-run refused the file as the user's."""
+    src = tmp_path / "in.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+    for out, report in ((tmp_path / "a" / "o.mp4", None), (tmp_path / "o.mp4", tmp_path / "b" / "r.csv")):
+        (Path((report or out).parent) / ".cvdenoise-output").mkdir(parents=True)
+        argv = ["video", str(src), "-o", str(out), "-q", "-w", "fast", *(["--report", str(report)] if report else [])]
+        assert main(argv) == 2
+        assert "cannot record the output in" in capsys.readouterr().err
+        assert not out.exists()
+
+
 def test_video_never_replaces_a_file_it_did_not_write_unless_asked(
     tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -829,7 +844,42 @@ def test_video_names_that_are_not_utf8_are_refused_not_a_segfault(tmp_path: Path
         r = subprocess.run([*run, "video", str(src), "-o", str(dst), "-q", "-w", "fast"], capture_output=True, text=True,
                            errors="backslashreplace", timeout=300)
         assert r.returncode == 2 and "not valid UTF-8" in r.stderr, r.stderr
+        assert "PosixPath(" not in r.stderr  # (the name as the user wrote it, not a Python object)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ok.avi", latin.name])  # nothing left behind
+
+
+def test_a_writer_that_will_not_open_on_a_full_disk_says_so(tmp_path: Path, clean_rgb: np.ndarray,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no byte left OpenCV's writer does not open, and the error blamed the OpenCV build's encoders."""
+    import shutil
+    from collections import namedtuple
+
+    import cvdenoise.video as video
+
+    src = tmp_path / "in.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 2)
+
+    class Unopened:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802  (OpenCV's name)
+            return False
+
+        def release(self) -> None:
+            pass
+
+        fourcc = staticmethod(cv2.VideoWriter.fourcc)
+
+    monkeypatch.setattr(video.cv2, "VideoWriter", Unopened)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(600_000, 600_000, 0))
+    with pytest.raises(OSError, match="no space left on its disk"):
+        video.denoise_video(src, tmp_path / "o.avi", FrameFilter(denoiser=cvdenoise.load("fast")), progress=False)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 0, 10**12))
+    with pytest.raises(OSError, match="may lack the encoder"):
+        video.denoise_video(src, tmp_path / "o.avi", FrameFilter(denoiser=cvdenoise.load("fast")), progress=False)
+    assert not (tmp_path / "o.avi").exists()
 
 
 def test_video_output_through_a_link_is_written_through_and_a_broken_link_or_read_only_folder_is_refused(

@@ -319,7 +319,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     raises as :func:`run_detection` documents, before anything is built or written."""
     from .._checks import is_integer, is_real
     from ..dicom import is_dicom_file
-    from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs
+    from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem
     from ..io import IMAGE_SUFFIXES, file_above
     from ..video import VIDEO_SUFFIXES, same_file
 
@@ -364,6 +364,8 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
             raise not_ours(job.dst)
+        if job.marker is not None and (problem := record_problem(job.marker)) is not None:  # (before the work, as for images)
+            raise ValueError(problem)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
     return _DetectionPlan(src, out, is_images, jobs, skipped_dicom, dst, video, timing, records)
 
