@@ -12,6 +12,7 @@ noise, which that σ does not see, is taken out whatever the gate: :func:`cvdeno
 from __future__ import annotations
 
 import copy
+import math
 import os
 import shutil
 import time
@@ -327,6 +328,9 @@ _AS_IMAGE = {"JPEG": "rename it .jpg", "GIF": "convert it to PNG"}
 
 #: undecodable frames in a row after which a video is taken to end there
 _MAX_BAD_FRAMES = 16
+#: the most slots a frame is held for (repeated by the writer); a wider jump of the timestamps is
+#: taken for an error of theirs (nothing is repeated)
+_MAX_HELD = 256
 
 
 def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], int]:
@@ -334,7 +338,11 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
     A frame that cannot be decoded is left out and reading goes on while the container says more
     follow (a clip with one damaged frame keeps the rest); the caller compares what it got with
-    ``frame_count``, and ``frames.index`` is the source number of the frame last yielded.
+    ``frame_count``, and ``frames.index`` is the source number of the frame last yielded. Frames
+    are numbered by their timestamps at ``fps``: a clip that stores no frame for some of its
+    slots (an AVI's empty "repeat" entries, a variable frame rate) has ``frames.held`` slots
+    before a frame that only hold the frame before it (and ``frames.held_at_end`` after the last
+    one); a writer at ``fps`` repeats that frame to keep the clip's timing.
 
     Raises:
         FileNotFoundError: no such file.
@@ -374,6 +382,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         if opened and listed == 0:
             raise VideoReadError(f"{path}: the video holds no frames")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
+    stamps = [cap.get(cv2.CAP_PROP_POS_MSEC)]  # (each frame's timestamp, read right after the frame)
     ahead: list[np.ndarray] = []
     if kind in _MAY_BE_VIDEO:  # a raw MJPEG stream or an animated GIF: a video holds a second frame
         ok, second = cap.read()
@@ -382,47 +391,99 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
             raise VideoReadError(f"{path} is a single {kind} image, not a video: {_AS_IMAGE[kind]} and use cvdenoise "
                                  "denoise (or cvdenoise.load()(image))")
         ahead.append(second)
+        stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
     size = (first.shape[1], first.shape[0])
 
-    def frames(number: list[int]) -> Iterator[np.ndarray]:  # (number[0]: the frame's source number)
+    state = _Numbering()
+
+    def frames() -> Iterator[np.ndarray]:
         try:
-            number[0] = skipped
+            state.place(skipped, _slot(stamps[0], fps), skipped)  # (damaged frames at the start: left out)
             yield first
-            for number[0], f in enumerate(ahead, skipped + 1):
+            for k, f in enumerate(ahead, skipped + 1):
+                state.place(k, _slot(stamps[k - skipped], fps), 0)
                 yield f
             tried, misses = skipped + 1 + len(ahead), 0
             while True:
                 ok, f = cap.read()
                 tried += 1
                 if ok and f is not None:
+                    state.place(tried - 1, _slot(cap.get(cv2.CAP_PROP_POS_MSEC), fps), misses)
                     misses = 0
-                    number[0] = tried - 1
                     yield f
                     continue
                 # a damaged frame: the decoder goes on after it while the container holds more
                 misses += 1
                 if count <= 0 or tried >= count or misses >= _MAX_BAD_FRAMES:
                     break
+            state.finish(count)
         finally:
             cap.release()
 
-    number = [-1]
-    return SourceFrames(frames(number), number), float(fps), size, count
+    return SourceFrames(frames(), state), float(fps), size, count
+
+
+def _slot(ms: float, fps: float) -> int:
+    """The source frame number of a frame at ``ms`` milliseconds (``-1``: no timestamp)."""
+    return round(ms * fps / 1000) if math.isfinite(ms) and ms > 0 and math.isfinite(fps) and fps > 0 else -1
+
+
+class _Numbering:
+    """Source numbers of a clip's decoded frames, and the slots between them that only hold the
+    frame before (see :func:`read_video`)."""
+
+    def __init__(self) -> None:
+        self.index, self.held, self.held_total, self.held_at_end, self.widest = -1, 0, 0, 0, 0
+
+    def place(self, read: int, stamped: int, damaged: int) -> None:
+        """Number the frame just decoded: ``read`` frames were read before it (``damaged`` of
+        them since the last good one, left out), ``stamped`` its number by timestamp (``-1``: none)."""
+        number = max(read, stamped, self.index + 1)  # (a burst of a variable frame rate: never back)
+        gap = number - self.index - 1 - damaged  # slots the container holds no frame for
+        self.held = gap if 0 < gap <= _MAX_HELD else 0  # (a wider jump: a timestamp error, not a repeat)
+        self.held_total += self.held
+        self.widest = max(self.widest, self.held)
+        self.index = number
+
+    def finish(self, count: int) -> None:
+        """At the clip's end: the last frame holds the slots left up to ``count``, where the clip
+        held frames as wide before (an AVI that ends on repeat entries; else the end is missing)."""
+        left = count - 1 - self.index
+        self.held = 0
+        if 0 < left <= self.widest:
+            self.held_at_end = left
+            self.held_total += left
 
 
 class SourceFrames(Iterator[np.ndarray]):
     """The decoded frames of :func:`read_video`; :attr:`index` is the source frame number of the
     frame last yielded (frames after a damaged one keep their own numbers: none is renumbered).
-    Dropping it releases the video at once (the generator holds no reference back to it)."""
+    :attr:`held`: the slots just before it that only hold the frame before (an AVI's repeat
+    entries, a variable frame rate; a writer at the clip's fps repeats that frame),
+    :attr:`held_at_end` those after the last frame (known once the frames are exhausted) and
+    :attr:`held_total` all of them so far. Dropping it releases the video at once (the generator
+    holds no reference back to it)."""
 
-    def __init__(self, frames: Iterator[np.ndarray], number: list[int]) -> None:
-        self._frames, self._number = frames, number
+    def __init__(self, frames: Iterator[np.ndarray], numbering: _Numbering) -> None:
+        self._frames, self._numbering = frames, numbering
 
     @property
     def index(self) -> int:
-        return self._number[0]
+        return self._numbering.index
+
+    @property
+    def held(self) -> int:
+        return self._numbering.held
+
+    @property
+    def held_at_end(self) -> int:
+        return self._numbering.held_at_end
+
+    @property
+    def held_total(self) -> int:
+        return self._numbering.held_total
 
     def __next__(self) -> np.ndarray:
         return next(self._frames)
@@ -648,20 +709,47 @@ def denoise_video(
     check_video_output(src, dst, codec)  # before the input is opened: a bad name costs nothing
     frames, fps, size, count = read_video(src)
     numbers: list[int] = []
+    holds: list[int] = []
 
     def numbered() -> Iterator[np.ndarray]:
         for f in frames:
             numbers.append(getattr(frames, "index", len(numbers)))  # (any iterator of frames: in order)
+            holds.append(getattr(frames, "held", 0))
             yield f
 
     bound, frame_filter.max_history = frame_filter.max_history, None  # every record of the clip is returned
     try:
         with video_writer(src, dst, fps, size, codec, on_written=on_written) as write:
             frame_filter.reset()
-            for f in progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None, desc="video", unit="frame", disable=not progress):
-                write(f)
+            held = HeldFrames(write)
+            for i, f in enumerate(progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None,
+                                               desc="video", unit="frame", disable=not progress)):
+                held.write(f, holds[i])
+            held.end(getattr(frames, "held_at_end", 0))
     finally:
         frame_filter.max_history = bound
         close_frames(frames)  # released now, also when the writer or the filter failed (its traceback would hold it)
-    warn_if_truncated(src, dst, len(frame_filter.history), count)
+    warn_if_truncated(src, dst, len(frame_filter.history) + getattr(frames, "held_total", 0), count)
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]
+
+
+class HeldFrames:
+    """A frame writer that keeps a clip's timing: a frame held for ``k`` slots (the
+    :attr:`SourceFrames.held` before it) is preceded by ``k`` copies of the frame before it (of
+    itself at the clip's start)."""
+
+    def __init__(self, write: Callable[[np.ndarray], None]) -> None:
+        self._write = write
+        self._last: np.ndarray | None = None
+
+    def write(self, frame: np.ndarray, held: int = 0) -> None:
+        for _ in range(held):
+            self._write(frame if self._last is None else self._last)
+        self._write(frame)
+        self._last = frame
+
+    def end(self, held: int) -> None:
+        """The slots after the last frame (:attr:`SourceFrames.held_at_end`): copies of it."""
+        if self._last is not None:
+            for _ in range(held):
+                self._write(self._last)

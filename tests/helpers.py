@@ -97,3 +97,33 @@ def sigint_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str, nth
         return out
 
     monkeypatch.setattr(module, name, then_sigint)
+
+
+def mjpeg_avi(path: "os.PathLike[str] | str", frames: list[np.ndarray], fps: float, slots: list[int | None]) -> None:
+    """Write an MJPEG AVI by hand whose index lists ``slots``: a frame number of ``frames``, or
+    ``None`` for an empty entry (the frame before is held: as in AVIs of dropped or repeated
+    frames, which OpenCV skips while its timestamps go on)."""
+    import struct
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return tag + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+    def listed(kind: bytes, payload: bytes) -> bytes:
+        return b"LIST" + struct.pack("<I", len(payload) + 4) + kind + payload
+
+    h, w = frames[0].shape[:2]
+    jpgs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
+    n = len(slots)
+    avih = struct.pack("<IIIIIIIIII4I", int(1e6 / fps), 0, 0, 0x10, n, 0, 1, 0, w, h, 0, 0, 0, 0)
+    strh = struct.pack("<4s4sIHHIIIIIIIIhhhh", b"vids", b"MJPG", 0, 0, 0, 0, 1, int(fps), 0, n, 0, 0xFFFFFFFF, 0, 0, 0, w, h)
+    strf = struct.pack("<IiiHH4sIiiII", 40, w, h, 1, 24, b"MJPG", w * h * 3, 0, 0, 0, 0)
+    hdrl = listed(b"hdrl", chunk(b"avih", avih) + listed(b"strl", chunk(b"strh", strh) + chunk(b"strf", strf)))
+    movi, index, offset = b"", b"", 4
+    for s in slots:
+        data = b"" if s is None else jpgs[s]
+        c = chunk(b"00dc", data)
+        index += struct.pack("<4sIII", b"00dc", 0x10 if data else 0, offset, len(data))
+        movi, offset = movi + c, offset + len(c)
+    body = b"AVI " + hdrl + listed(b"movi", movi) + chunk(b"idx1", index)
+    with open(path, "wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", len(body)) + body)

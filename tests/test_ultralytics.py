@@ -277,6 +277,24 @@ def test_detect_on_a_video_with_missing_frames_exits_1_as_video_does(
     assert code == 1 and "only 2 of its 5 frames could be decoded" in err and (out / "clip.mp4").is_file()
 
 
+def test_detect_on_a_clip_that_holds_frames_keeps_its_timing_and_exits_0(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Empty AVI index entries (held frames) were taken for damage: exit 1 and a shorter video."""
+    from helpers import mjpeg_avi
+
+    from cvdenoise.video import read_video
+
+    shots = [np.ascontiguousarray(np.roll(frame[:160, :160], 9 * i, axis=1)) for i in range(3)]
+    mjpeg_avi(tmp_path / "held.avi", shots, 10, [0, None, None, 1, 2])
+    out = tmp_path / "out"
+    assert main(["detect", str(tmp_path / "held.avi"), "--model", "yolo26n.yaml", "-o", str(out), "--imgsz", "160", "-q"]) == 0
+    assert "could be decoded" not in capsys.readouterr().err
+    assert len(list(read_video(out / "held.mp4")[0])) == 5
+    rows = list(csv.reader((out / "held.timing.csv").open()))[1:]
+    assert [r[0] for r in rows] == ["000000", "000003", "000004"]
+
+
 def test_run_detection_warns_of_missing_frames_at_the_callers_line_naming_the_output_as_given(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

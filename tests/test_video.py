@@ -17,7 +17,7 @@ from cvdenoise.degrade import Degrader
 from cvdenoise.noise import estimate_sigma, residual_sigma
 from cvdenoise.video import FrameFilter, VideoReadError, read_video
 
-from helpers import add_noise, disk_full_writer, psnr, sigint_after
+from helpers import add_noise, disk_full_writer, mjpeg_avi, psnr, sigint_after
 
 
 @pytest.fixture(scope="module")
@@ -904,3 +904,34 @@ def test_video_output_through_a_link_is_written_through_and_a_broken_link_or_rea
     if Path("/proc/self").is_dir():  # a folder that takes no new file, for root too
         assert main(["video", str(src), "-o", "/proc/cvdenoise-test.avi", *run]) == 2
         assert "takes no new file" in capsys.readouterr().err
+
+
+def test_a_clip_that_holds_frames_keeps_its_timing_and_is_not_called_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An AVI with empty index entries (dropped or repeated frames, as OpenCV's own sample tree.avi:
+    68 frames in 444 slots) was reported as damaged ('only 68 of its 444 frames'), exit 1, and
+    written as 68 frames: a 29.6 s clip came out 4.5 s long."""
+
+    frames = [np.full((48, 64, 3), 20 + 30 * i, np.uint8) for i in range(6)]
+    src = tmp_path / "held.avi"
+    mjpeg_avi(src, frames, 10, [0, 1, None, None, 2, 3, None, 4, 5, None])
+    got, fps, _, count = read_video(src)
+    seen = [(got.index, got.held) for _ in got]
+    assert count == 10 and seen == [(0, 0), (1, 0), (4, 2), (5, 0), (7, 1), (8, 0)]
+    assert got.held_at_end == 1 and got.held_total == 4
+    out, report = tmp_path / "o.avi", tmp_path / "r.csv"
+    capsys.readouterr()
+    assert main(["video", str(src), "-o", str(out), "--report", str(report), "-q", "-w", "fast",
+                 "--codec", "ffv1", "--strength", "0"]) == 0
+    assert "could be decoded" not in capsys.readouterr().err
+    written = list(read_video(out)[0])
+    assert len(written) == 10  # every slot: the clip's duration
+    levels = [int(f.mean().round()) for f in written]
+    assert levels == [20, 50, 50, 50, 80, 110, 110, 140, 170, 170]
+    assert [line.split(",")[0] for line in report.read_text().splitlines()[1:]] == ["0", "1", "4", "5", "7", "8"]
+    # a clip cut short, with no frame held before: still named as missing its end
+    cut = tmp_path / "cut.avi"
+    mjpeg_avi(cut, frames, 10, [0, 1, 2, 3, None, None])
+    assert main(["video", str(cut), "-o", str(tmp_path / "c.avi"), "-q", "-w", "fast"]) == 1
+    assert "only 4 of its 6 frames could be decoded" in capsys.readouterr().err

@@ -413,7 +413,7 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
     """Annotate every frame of the video into ``out/<stem>.mp4``; missing frames go to ``run.failed``."""
     from .._progress import progress_bar
     from ..folder import mark_output
-    from ..video import close_frames, read_video, video_writer, warn_if_truncated
+    from ..video import HeldFrames, close_frames, read_video, video_writer, warn_if_truncated
 
     src, dst = plan.src, plan.video_path
     frames, fps, size, count = read_video(src)
@@ -422,12 +422,14 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
         warm_up(first)
         chained = itertools.chain([first], frames)
         with video_writer(src, dst, fps, size, on_written=lambda: mark_output(plan.video, plan.records)) as write:
+            held = HeldFrames(write)  # (slots a clip holds a frame for: that annotated frame again, as `video`)
             for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
                 number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
-                write(process(f"{number:06d}", f))
+                held.write(process(f"{number:06d}", f), getattr(frames, "held", 0))
+            held.end(getattr(frames, "held_at_end", 0))
     finally:
         close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
-    if (truncated := warn_if_truncated(src, dst, len(run), count, stacklevel=4)) is not None:  # (at run_detection's caller)
+    if (truncated := warn_if_truncated(src, dst, len(run) + getattr(frames, "held_total", 0), count, stacklevel=4)) is not None:  # (at run_detection's caller)
         run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
 
 
