@@ -436,10 +436,15 @@ class _Numbering:
 
     def __init__(self) -> None:
         self.index, self.held, self.held_total, self.held_at_end, self.widest = -1, 0, 0, 0, 0
+        self.offset: int | None = None  # the first frame's stamped number less its place (AVIs that start at 1)
 
     def place(self, read: int, stamped: int, damaged: int) -> None:
         """Number the frame just decoded: ``read`` frames were read before it (``damaged`` of
-        them since the last good one, left out), ``stamped`` its number by timestamp (``-1``: none)."""
+        them since the last good one, left out), ``stamped`` its number by timestamp (``-1``:
+        none), counted from the first frame's."""
+        if self.offset is None:
+            self.offset = stamped - read if stamped >= 0 else 0
+        stamped = stamped - self.offset if stamped >= 0 else -1
         number = max(read, stamped, self.index + 1)  # (a burst of a variable frame rate: never back)
         gap = number - self.index - 1 - damaged  # slots the container holds no frame for
         self.held = gap if 0 < gap <= _MAX_HELD else 0  # (a wider jump: a timestamp error, not a repeat)

@@ -99,10 +99,12 @@ def sigint_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str, nth
     monkeypatch.setattr(module, name, then_sigint)
 
 
-def mjpeg_avi(path: "os.PathLike[str] | str", frames: list[np.ndarray], fps: float, slots: list[int | None]) -> None:
+def mjpeg_avi(path: "os.PathLike[str] | str", frames: list[np.ndarray], fps: float, slots: list[int | None],
+              start: int = 0) -> None:
     """Write an MJPEG AVI by hand whose index lists ``slots``: a frame number of ``frames``, or
     ``None`` for an empty entry (the frame before is held: as in AVIs of dropped or repeated
-    frames, which OpenCV skips while its timestamps go on)."""
+    frames, which OpenCV skips while its timestamps go on); ``start``: the stream's first
+    timestamp, in frames (OpenCV's sample Megamind.avi starts at 1)."""
     import struct
 
     def chunk(tag: bytes, data: bytes) -> bytes:
@@ -115,7 +117,7 @@ def mjpeg_avi(path: "os.PathLike[str] | str", frames: list[np.ndarray], fps: flo
     jpgs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
     n = len(slots)
     avih = struct.pack("<IIIIIIIIII4I", int(1e6 / fps), 0, 0, 0x10, n, 0, 1, 0, w, h, 0, 0, 0, 0)
-    strh = struct.pack("<4s4sIHHIIIIIIIIhhhh", b"vids", b"MJPG", 0, 0, 0, 0, 1, int(fps), 0, n, 0, 0xFFFFFFFF, 0, 0, 0, w, h)
+    strh = struct.pack("<4s4sIHHIIIIIIIIhhhh", b"vids", b"MJPG", 0, 0, 0, 0, 1, int(fps), start, n, 0, 0xFFFFFFFF, 0, 0, 0, w, h)
     strf = struct.pack("<IiiHH4sIiiII", 40, w, h, 1, 24, b"MJPG", w * h * 3, 0, 0, 0, 0)
     hdrl = listed(b"hdrl", chunk(b"avih", avih) + listed(b"strl", chunk(b"strh", strh) + chunk(b"strf", strf)))
     movi, index, offset = b"", b"", 4

@@ -935,3 +935,8 @@ def test_a_clip_that_holds_frames_keeps_its_timing_and_is_not_called_damaged(
     mjpeg_avi(cut, frames, 10, [0, 1, 2, 3, None, None])
     assert main(["video", str(cut), "-o", str(tmp_path / "c.avi"), "-q", "-w", "fast"]) == 1
     assert "only 4 of its 6 frames could be decoded" in capsys.readouterr().err
+    # a stream whose timestamps start at a frame's length (OpenCV's Megamind.avi): numbered from 0, nothing held
+    late = tmp_path / "late.avi"
+    mjpeg_avi(late, frames, 10, list(range(6)), start=1)
+    got = read_video(late)[0]
+    assert [(got.index, got.held) for _ in got] == [(i, 0) for i in range(6)] and got.held_total == 0
