@@ -349,9 +349,13 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         VideoReadError: a folder, an image file (by its suffix), or OpenCV cannot open it or
             decode any of its first frames.
     """
+    if "://" in os.fspath(path):  # (Path would also fold the slashes of the name: http:/host/a.mp4)
+        raise VideoReadError(f"{os.fspath(path)}: a URL; cvdenoise reads local video files only (download it first)")
     path = Path(path)
     if path.is_dir():
         raise VideoReadError(f"{path} is a folder, not a video file")
+    if path.exists() and not path.is_file():  # a FIFO, socket or device: reading would block or never end
+        raise VideoReadError(f"{path} is not a regular file (a pipe, socket or device), not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
@@ -509,7 +513,7 @@ def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, 
             raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
         warnings.warn(
             f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
-            f"({codec} stores even sizes only; the last odd column/row is dropped)",
+            f"(OpenCV's {codec} writer takes even sizes only; the last odd column/row is dropped)",
             stacklevel=3,
         )
     return even

@@ -240,6 +240,9 @@ def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     assert main(["detect", str(twins), *opts]) == 2
     assert "would both be written to" in capsys.readouterr().err
     assert not out.exists()  # nothing was created by any refused run
+    if Path("/proc/self").is_dir():  # an output folder that cannot be made: said before YOLO is built
+        assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", "/proc/cvdenoise-out", "-q"]) == 2
+        assert "output folder /proc/cvdenoise-out cannot be written" in capsys.readouterr().err
     blocked = tmp_path / "blocked"  # a record that cannot be written: the clip's outputs would be left unrecorded
     (blocked / ".cvdenoise-output").mkdir(parents=True)
     assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(blocked), "-q"]) == 2

@@ -940,3 +940,14 @@ def test_a_clip_that_holds_frames_keeps_its_timing_and_is_not_called_damaged(
     mjpeg_avi(late, frames, 10, list(range(6)), start=1)
     got = read_video(late)[0]
     assert [(got.index, got.held) for _ in got] == [(i, 0) for i in range(6)] and got.held_total == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_url_or_a_pipe_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """A URL came out as 'no such video file: http:/example.com/a.mp4'; a FIFO or /dev/zero as missing."""
+    with pytest.raises(VideoReadError, match=r"^http://example.com/a.mp4: a URL; cvdenoise reads local video files only"):
+        read_video("http://example.com/a.mp4")
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(VideoReadError, match="is not a regular file"):
+        read_video(fifo)

@@ -314,13 +314,18 @@ class _DetectionPlan:
     records: Any  # folder.OutputRecords the plan read (written to as the run goes)
 
 
+def _timing_name(src: Path, is_images: bool) -> str:
+    """The timing CSV's name: ``timing.csv`` for images, ``<stem>.timing.csv`` for a video."""
+    return "timing.csv" if is_images else f"{src.stem}.timing.csv"
+
+
 def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: float) -> _DetectionPlan:
     """Check the arguments and plan the outputs (the folder rules of ``cvdenoise denoise``);
     raises as :func:`run_detection` documents, before anything is built or written."""
     from .._checks import is_integer, is_real
     from ..dicom import is_dicom_file
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem
-    from ..io import IMAGE_SUFFIXES, file_above
+    from ..io import IMAGE_SUFFIXES, creation_problem, file_above
     from ..video import VIDEO_SUFFIXES, same_file
 
     if not src.exists():
@@ -355,11 +360,13 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
         raise ValueError(f"refusing to overwrite the input video {src}: choose another output folder")
     if out.exists() and not out.is_dir() or (blocking := file_above(out)) is not None:
         raise ValueError(f"output folder {out}: {out if out.exists() else blocking} is a file, not a folder")
+    if (problem := creation_problem(out / _timing_name(src, is_images))) is not None:  # (before YOLO is built)
+        raise ValueError(f"output folder {out} cannot be written: {problem}")
     if not is_integer(imgsz) or imgsz < 1:
         raise ValueError(f"imgsz must be a positive number of pixels, got {imgsz!r}")
     if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
         raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
-    timing_name = "timing.csv" if is_images else f"{src.stem}.timing.csv"
+    timing_name = _timing_name(src, is_images)
     video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
