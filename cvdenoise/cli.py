@@ -205,7 +205,7 @@ def _write_frame_report(job: Any, infos: list[Any], records: Any) -> None:
 
 def _cmd_video(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
-    from .video import FrameFilter, VideoReadError, video_fourcc
+    from .video import FrameFilter, VideoReadError, stored_frames, video_fourcc
 
     gate = _video_gate(args)
     if isinstance(gate, str):
@@ -237,7 +237,9 @@ def _cmd_video(args: argparse.Namespace) -> int:
             return 1
     ms = sorted(i.ms for i in infos)
     fourcc = video_fourcc(args.output, args.codec)
-    print(f"wrote {len(infos)} frame{'' if len(infos) == 1 else 's'} to {args.output} "
+    slots = stored_frames(args.output)  # (more than the frames denoised where the clip held frames: repeated)
+    repeated = f" ({len(infos)} denoised, the clip's held frames repeated)" if slots > len(infos) else ""
+    print(f"wrote {max(slots, len(infos))} frame{'' if max(slots, len(infos)) == 1 else 's'} to {args.output}{repeated} "
           f"({fourcc}{', lossless' if fourcc == 'FFV1' else ''}; median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
     if gate:
         passed = sum(i.strength == 0 for i in infos)

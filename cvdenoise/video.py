@@ -20,7 +20,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -648,6 +648,15 @@ def _free_bytes(folder: Path) -> int | None:
         return None
 
 
+def stored_frames(path: str | Path) -> int:
+    """The frame count a video file's container declares (0 when it cannot be read)."""
+    cap = cv2.VideoCapture(os.fspath(path))
+    try:
+        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
 def check_written(tmp: str | Path, dst: str | Path, frames: int) -> None:
     """Raise ``OSError`` unless the finished video file ``tmp`` (to become ``dst``) opens, holds
     ``frames`` frames and decodes its last one.
@@ -730,11 +739,11 @@ def denoise_video(
     try:
         with video_writer(src, dst, fps, size, codec, on_written=on_written) as write:
             frame_filter.reset()
-            held = HeldFrames(write)
-            for i, f in enumerate(progress_bar(frame_filter.stream(numbered(), batch_size), total=count or None,
-                                               desc="video", unit="frame", disable=not progress)):
-                held.write(f, holds[i])
-            held.end(getattr(frames, "held_at_end", 0))
+            with progress_bar(total=count or None, desc="video", unit="frame", disable=not progress) as bar:
+                held = HeldFrames(write, bar)
+                for i, f in enumerate(frame_filter.stream(numbered(), batch_size)):
+                    held.write(f, holds[i])
+                held.end(getattr(frames, "held_at_end", 0))
     finally:
         frame_filter.max_history = bound
         close_frames(frames)  # released now, also when the writer or the filter failed (its traceback would hold it)
@@ -747,8 +756,8 @@ class HeldFrames:
     :attr:`SourceFrames.held` before it) is preceded by ``k`` copies of the frame before it (of
     itself at the clip's start)."""
 
-    def __init__(self, write: Callable[[np.ndarray], None]) -> None:
-        self._write = write
+    def __init__(self, write: Callable[[np.ndarray], None], bar: Any = None) -> None:
+        self._write, self._bar = write, bar  # (bar: a progress bar counting the clip's slots)
         self._last: np.ndarray | None = None
 
     def write(self, frame: np.ndarray, held: int = 0) -> None:
@@ -756,9 +765,13 @@ class HeldFrames:
             self._write(frame if self._last is None else self._last)
         self._write(frame)
         self._last = frame
+        if self._bar is not None:
+            self._bar.update(held + 1)
 
     def end(self, held: int) -> None:
         """The slots after the last frame (:attr:`SourceFrames.held_at_end`): copies of it."""
         if self._last is not None:
             for _ in range(held):
                 self._write(self._last)
+            if self._bar is not None:
+                self._bar.update(held)

@@ -429,11 +429,12 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
         warm_up(first)
         chained = itertools.chain([first], frames)
         with video_writer(src, dst, fps, size, on_written=lambda: mark_output(plan.video, plan.records)) as write:
-            held = HeldFrames(write)  # (slots a clip holds a frame for: that annotated frame again, as `video`)
-            for i, f in enumerate(progress_bar(chained, total=count or None, desc="detect", unit="frame", disable=not progress)):
-                number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
-                held.write(process(f"{number:06d}", f), getattr(frames, "held", 0))
-            held.end(getattr(frames, "held_at_end", 0))
+            with progress_bar(total=count or None, desc="detect", unit="frame", disable=not progress) as bar:
+                held = HeldFrames(write, bar)  # (slots a clip holds a frame for: that annotated frame again, as `video`)
+                for i, f in enumerate(chained):
+                    number = getattr(frames, "index", i)  # the source frame's (a damaged one is skipped, not renumbered)
+                    held.write(process(f"{number:06d}", f), getattr(frames, "held", 0))
+                held.end(getattr(frames, "held_at_end", 0))
     finally:
         close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
     if (truncated := warn_if_truncated(src, dst, len(run) + getattr(frames, "held_total", 0), count, stacklevel=4)) is not None:  # (at run_detection's caller)
