@@ -331,7 +331,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print("cvdenoise export: error: --opset, --batch and --static apply to --format onnx only", file=sys.stderr)
         return 2
     from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript, weights_file
-    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output
+    from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, record_problem
     from .weights import WeightsError
 
     out, records = Path(args.output), OutputRecords()
@@ -339,19 +339,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     same_as_weights = source is not None and out.exists() and out.samefile(source)
     if not same_as_weights and _foreign_output("export", out, records, args.overwrite):  # never over a user's file (a YOLO .pt)
         return 2
+    if (problem := record_problem(out.resolve().parent / OUTPUT_MARKER)) is not None:  # (before minutes of work)
+        print(f"cvdenoise export: error: {problem}", file=sys.stderr)
+        return 2
     check = "" if args.no_check else ", then checking it against PyTorch"
 
     def announce() -> None:  # once the arguments have passed the export's own checks
         print(f"cvdenoise export: exporting {args.weights} to {out}{check} (a minute or two on a CPU) …", file=sys.stderr, flush=True)
 
+    job = Job(Path(str(args.weights)), out.resolve(), out.resolve().parent / OUTPUT_MARKER)
+    record = functools.partial(mark_output, job, records)  # (with the export's end: a Ctrl-C waits for it)
     try:
         if args.format == "onnx":
             report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
                              half=args.half, batch=args.batch, static=tuple(args.static) if args.static else None,
-                             check=not args.no_check, on_start=announce)
+                             check=not args.no_check, on_start=announce, on_written=record)
         else:
             report = to_torchscript(args.output, args.weights, channels=args.channels, half=args.half,
-                                    check=not args.no_check, on_start=announce)
+                                    check=not args.no_check, on_start=announce, on_written=record)
     except (ImportError, ExportArgumentError) as e:
         print(f"cvdenoise export: error: {e}", file=sys.stderr)
         return 2
@@ -361,7 +366,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except (WeightsError, ValueError, OSError) as e:
         print(f"cvdenoise export: error: {e}", file=sys.stderr)
         return 2
-    mark_output(Job(Path(str(args.weights)), out.resolve(), out.resolve().parent / OUTPUT_MARKER), records)
     print(report.summary())
     return 0
 

@@ -71,7 +71,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from ._checks import is_integer
-from ._fs import creation_problem, file_above, no_regular_file
+from ._fs import creation_problem, file_above, no_regular_file, signals_held
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
 
@@ -389,10 +389,11 @@ def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple
 
 
 @contextmanager
-def _replace_on_success(path: Path) -> Iterator[None]:
+def _replace_on_success(path: Path, then: Callable[[], object] | None = None) -> Iterator[None]:
     """Move an existing ``path`` aside while the block writes and checks a new one; put it back
     if the block fails (a failed export never costs the user the file that was there), and remove
-    the folders the block made for it."""
+    the folders the block made for it. ``then()`` runs once the new file stands, with
+    SIGINT/SIGTERM held back (it and the end of the export happen both or neither)."""
     backup: Path | None = None
     missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]  # made by the block, if at all
     if path.is_file():
@@ -410,8 +411,11 @@ def _replace_on_success(path: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    if backup is not None:
-        backup.unlink(missing_ok=True)
+    with signals_held():
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        if then is not None:
+            then()
 
 
 # ---------------------------------------------------------------------- ONNX
@@ -435,6 +439,7 @@ def to_onnx(
     static: tuple[int, int] | None = None,
     check: bool = True,
     on_start: Callable[[], object] | None = None,
+    on_written: Callable[[], object] | None = None,
 ) -> ExportReport:
     """Export weights to ONNX with the dynamo exporter and verify it in onnxruntime.
 
@@ -456,6 +461,8 @@ def to_onnx(
             module docstring.
         on_start: called once the arguments and weights have passed their checks, before the
             export work (the command line announces the wait there, not before a usage error).
+        on_written: called once the file has passed its checks and stands, with Ctrl-C held back
+            until it returns (the command line records the file there).
 
     Returns:
         :class:`ExportReport`.
@@ -525,7 +532,7 @@ def to_onnx(
         raise ExportError(f"the dynamo exporter could not produce opset {opset} (got {got_opset}); use opset >= {MIN_OPSET}")
     program.model.metadata_props.update(meta)
     program.model.doc_string = f"cvdenoise {name}: (B,{c},H,W) float32 in [0,1] → same"
-    with _replace_on_success(path):  # an existing file is kept until the new one passes its checks
+    with _replace_on_success(path, on_written):  # an existing file is kept until the new one passes its checks
         path.parent.mkdir(parents=True, exist_ok=True)
         program.save(str(path), external_data=False)
 
@@ -611,6 +618,7 @@ def to_torchscript(
     half: bool = False,
     check: bool = True,
     on_start: Callable[[], object] | None = None,
+    on_written: Callable[[], object] | None = None,
 ) -> ExportReport:
     """Export weights to TorchScript (``torch.jit.trace``) and verify the reloaded archive.
 
@@ -624,7 +632,7 @@ def to_torchscript(
     Args:
         path: output archive (``.pt``, ``.ts`` or ``.torchscript``); replaced like :func:`to_onnx`'s
             (a file already there, whoever wrote it, once the new one passes its checks).
-        weights, channels, half, check, on_start: as in :func:`to_onnx` (the check reloads the archive
+        weights, channels, half, check, on_start, on_written: as in :func:`to_onnx` (the check reloads the archive
             with ``torch.jit.load`` on CPU, or on CUDA for ``half`` when available).
 
     Returns:
@@ -655,7 +663,7 @@ def to_torchscript(
         if issubclass(wmsg.category, FutureWarning) and "deprecated" in text:
             continue  # torch.jit deprecation notice (see the docstring)
         notes.append(f"trace warning ({wmsg.category.__name__}): {text.splitlines()[0]}")
-    with _replace_on_success(path):  # an existing file is kept until the new one passes its checks
+    with _replace_on_success(path, on_written):  # an existing file is kept until the new one passes its checks
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)

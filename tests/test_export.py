@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -763,3 +764,32 @@ def test_onnx_export_on_a_torch_older_than_2_5_is_refused_with_the_reason(tmp_pa
     with pytest.raises(export.ExportError, match=r"torch>=2\.5.*2\.4\.1.*TorchScript"):
         export.to_onnx(tmp_path / "f.onnx", "fast")  # (path first: the file that must not be written)
     assert not (tmp_path / "f.onnx").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_as_an_export_ends_still_records_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch, python_sigint: None) -> None:
+    """The export was recorded after it returned: a Ctrl-C in between left a file every re-run
+    refused as the user's. And a record that cannot be written is said before the work."""
+    import os
+    import signal
+
+    from cvdenoise.folder import OUTPUT_MARKER, OutputRecords
+
+    out = tmp_path / "fast.pt"
+    argv = ["export", "-w", "fast", "-o", str(out), "--format", "torchscript", "--no-check"]
+    assert main(argv) == 0  # recorded: a re-export replaces it, keeping it aside meanwhile
+    real_unlink = Path.unlink
+
+    def unlink_then_sigint(self: Path, missing_ok: bool = False) -> None:
+        real_unlink(self, missing_ok=missing_ok)
+        if self.name.endswith(".previous"):  # the earlier export, dropped once the new one stands
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Path, "unlink", unlink_then_sigint)
+    assert main(argv) == 130
+    monkeypatch.undo()
+    assert out.is_file() and OutputRecords().ours(out)
+    (tmp_path / "b" / OUTPUT_MARKER).mkdir(parents=True)
+    assert main(["export", "-w", "fast", "-o", str(tmp_path / "b" / "f.pt"), "--format", "torchscript", "--no-check"]) == 2
+    assert "cannot record the output in" in capsys.readouterr().err and not (tmp_path / "b" / "f.pt").exists()
