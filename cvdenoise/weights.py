@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file, safe_open
+from safetensors.torch import load_file, safe_open, save
 
 from ._fs import atomic_write
 from .model import DenoiseAutoencoder, ModelConfig, count_macs, count_params
@@ -83,6 +83,20 @@ def resolve(name: str | Path) -> Path:
     raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
 
 
+def _fixed_metadata_order(data: bytes) -> bytes:
+    """safetensors bytes with the header's ``__metadata__`` keys in sorted order: safetensors
+    writes them in a random order per process, so the same weights gave files of other bytes
+    (checksums differed). Tensor entries and data are kept as they are; the header stays padded
+    with spaces to a multiple of 8 bytes, as safetensors pads it."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    if isinstance(header.get("__metadata__"), dict):
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
+
+
 def save_weights(
     model: DenoiseAutoencoder,
     path: str | Path,
@@ -100,7 +114,8 @@ def save_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config.to_dict()
     state = {k: v.detach().cpu().to(storage).contiguous() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"format": "cvdenoise", "config": json.dumps(cfg)}))
+    data = _fixed_metadata_order(save(state, metadata={"format": "cvdenoise", "config": json.dumps(cfg)}))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     full = {
         "name": path.stem,
         "architecture": "DenoiseAutoencoder",

@@ -824,9 +824,6 @@ def test_a_full_disk_while_writing_the_checkpoint_or_the_weights_ends_with_one_l
     weights, a raw SafetensorError."""
     import errno
 
-    import cvdenoise.weights
-    from safetensors import SafetensorError
-
     out = tmp_path / "run"
     real_save = torch.save
 
@@ -846,10 +843,14 @@ def test_a_full_disk_while_writing_the_checkpoint_or_the_weights_ends_with_one_l
     assert not (out / "last.pt").exists() and not leftovers()
     monkeypatch.setattr(torch, "save", real_save)
 
-    def weights_on_a_full_disk(*args: Any, **kwargs: Any) -> None:
-        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    real_write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(cvdenoise.weights, "save_file", weights_on_a_full_disk)
+    def weights_on_a_full_disk(self: Path, data: bytes) -> int:
+        if self.suffix == ".safetensors":  # (the weights' temporary file)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", weights_on_a_full_disk)
     out = tmp_path / "run2"
     assert _tiny(tmp_path, "--out", str(out)) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]

@@ -292,3 +292,16 @@ def test_a_deeply_nested_model_card_is_a_weights_error(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text("[" * 100000 + "]" * 100000)
     with pytest.raises(WeightsError, match="not readable JSON"):
         read_card(tmp_path / "m.safetensors")
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path: Path) -> None:
+    """safetensors wrote the header's metadata in a random order: checksums of identical weights differed."""
+    from cvdenoise.weights import load_model
+
+    m = DenoiseAutoencoder(CONFIGS["fast"])
+    files = [save_weights(m, tmp_path / f"w{i}.safetensors").read_bytes() for i in range(6)]
+    assert all(f == files[0] for f in files)
+    n = int.from_bytes(files[0][:8], "little")
+    assert n % 8 == 0 and files[0][8:8 + n].startswith(b'{"__metadata__":{"config":')
+    back = load_model(tmp_path / "w0.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), m.state_dict().values()))
