@@ -34,12 +34,12 @@ def list_images(root: str | Path) -> list[Path]:
     linked folders are followed, each real folder once (a link loop ends); hidden folders
     (``.git``), thumbnail folders (``@eaDir``, ``__MACOSX``), macOS ``._name`` companions and the
     copies cvdenoise wrote there (its ``.cvdenoise-output`` records) are left out. ``root`` may
-    also be a single file. A broken symbolic link with an image name is listed (the readers skip
-    it with a warning naming it, as any unreadable file)."""
+    also be a single file. A broken symbolic link with an image name (also ``root`` itself) is
+    listed (the readers skip it with a warning naming it, as any unreadable file)."""
     from .folder import _files_under, _is_apple_double  # (on use: folder brings in the Denoiser and its I/O)
 
     root = Path(root)
-    if root.is_file():
+    if root.is_file() or _broken_link(root):
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
@@ -179,7 +179,7 @@ def load_clean_images(
     """
     out: list[np.ndarray] = []
     for folder in folders:
-        for p in [Path(folder)] if _broken_link(Path(folder)) else list_images(folder):  # (a link list_images listed)
+        for p in list_images(folder):
             if _broken_link(p):
                 if skipped is not None:
                     skipped.append((p, f"a broken symbolic link (to {os.readlink(p)})"))

@@ -21,7 +21,6 @@ import math
 import os
 import pickle
 import random
-import re
 import sys
 import time
 import warnings
@@ -495,10 +494,7 @@ def _lock_out(out: Path, closing: contextlib.ExitStack | None) -> None:
 
 def _write_reason(e: BaseException) -> str:
     """Why a file could not be written, in a few words (``No space left on device``)."""
-    if isinstance(e, OSError):
-        return e.strerror or str(e)
-    said = re.search(r"I/O error: (.+?)(?: \(os error \d+\))?$", str(e))  # safetensors' wording of an OSError
-    return said.group(1) if said else str(e)
+    return (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
 
 
 def _write_run_file(path: Path, what: str, write: Callable[[str], object]) -> None:
@@ -966,7 +962,8 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     size = args.size or TrainConfig.size
     kind, network = size, None
-    if args.init:
+    recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
+    if args.init and not (recorded and args.size is None):  # (a resume: last.pt records name and network)
         kind, network = _init_network(str(args.init))
         if network is not None and args.size is not None and args.size != network:
             what = network if network != CUSTOM_SIZE else "a custom one, none of the named sizes"
@@ -977,11 +974,10 @@ def main(args: argparse.Namespace) -> int:
         size = network or (kind if kind in CONFIGS else size)  # (the card's recipe describes the real network)
     # (--name '' is no name: refused with the other bad names, not replaced)
     name = args.name if args.name is not None else f"{'gray' if args.channels == 1 else 'color'}-{kind}"
-    recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
     if args.name is None and isinstance(recorded.get("name"), str):  # a resume goes on under the run's own name
         name = recorded["name"]
     if args.init and network is None and args.size is None and recorded.get("size") in (*CONFIGS, CUSTOM_SIZE):
-        size = recorded["size"]  # (the --init file is gone: last.pt holds the network, and knew its size)
+        size = recorded["size"]  # (a resume: the size of the network last.pt holds)
     cfg = TrainConfig(
         out=args.out, name=name, size=size, channels=args.channels, folders=list(args.folders),
         widths=_tuple(args.widths), enc_blocks=_tuple(args.enc_blocks), dec_blocks=_tuple(args.dec_blocks),
