@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-__all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "signals_held"]
+__all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "locked_for_append", "signals_held"]
 
 
 @functools.cache
@@ -126,6 +126,37 @@ def signals_held(*names: str) -> Iterator[None]:
             signal.signal(sig, handler)
         for sig in dict.fromkeys(arrived):  # each once, in order: the caller's handler (KeyboardInterrupt) or the default (exit)
             signal.raise_signal(sig)
+
+
+@contextmanager
+def locked_for_append(path: str | Path) -> Iterator[Any]:
+    """Open ``path`` (made if missing) for reading and appending bytes, holding an exclusive ``flock``
+    on it for the block: writers that all take it append whole lines, and one may rewrite the
+    file by renaming a new one onto ``path`` (:func:`os.replace`) before the block ends — a writer
+    that was waiting then opens the new file, not the replaced one. Where ``flock`` is missing
+    (Windows) or refused (some network file systems) the block runs unlocked."""
+    while True:
+        f = open(path, "a+b")
+        try:
+            import fcntl
+        except ImportError:  # (Windows)
+            break
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        except OSError:
+            break
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            now = None
+        held = os.fstat(f.fileno())
+        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
+            break
+        f.close()  # (renamed over while we waited: take the new file)
+    try:
+        yield f
+    finally:
+        f.close()  # (closing releases the lock)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:

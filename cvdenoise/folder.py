@@ -15,13 +15,13 @@ import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 from ._progress import progress_bar
 
 from ._checks import check_float_range
-from ._fs import no_regular_file, signals_held
+from ._fs import atomic_path, locked_for_append, no_regular_file, signals_held
 from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
@@ -34,6 +34,8 @@ __all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_fil
 #: existing file at an output path (also a recorded one the user has since changed) is the user's.
 OUTPUT_MARKER = ".cvdenoise-output"
 _MARKER_HEAD = "# files written here by cvdenoise: [path, size, mtime_ns] (not read as inputs; later runs may replace them)\n"
+#: a record file is rewritten without its stale lines once they outnumber its live records by this many
+_COMPACT_AFTER = 1000
 #: sub-folders a folder walk does not enter: hidden ones (.git, .thumbnails) and NAS/zip thumbnails
 _SKIPPED_FOLDERS = ("@eaDir", "__MACOSX")
 
@@ -109,21 +111,61 @@ class OutputRecords:
         return overwrite or not path.exists() or self.ours(path)
 
     def record(self, marker: Path, written: Path) -> None:
-        """Add ``written`` (just written, under ``marker``'s folder) to ``marker``."""
+        """Add ``written`` (just written, under ``marker``'s folder) to ``marker``; when the file
+        holds many stale lines (older versions of re-written copies, deleted copies) it is
+        rewritten with only the live ones (:meth:`_compact`)."""
         folder = marker.parent
         st = written.stat()
         entry = written.relative_to(folder).as_posix()
         entries = self._entries(folder)
-        if (st.st_size, st.st_mtime_ns) in entries.get(entry, ()):
+        version = (st.st_size, st.st_mtime_ns)
+        if version in entries.get(entry, ()):
             return
-        head = "" if marker.is_file() else _MARKER_HEAD
-        if not head and marker.stat().st_size:
-            with open(marker, "rb") as f:
-                f.seek(-1, os.SEEK_END)
+        with locked_for_append(marker) as f:  # (runs writing into one folder at once append whole lines)
+            end = f.seek(0, os.SEEK_END)
+            if end == 0:
+                head = _MARKER_HEAD
+            else:
+                f.seek(end - 1)
                 head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
-        with open(marker, "a", encoding="utf-8") as f:
-            f.write(head + json.dumps([entry, st.st_size, st.st_mtime_ns]) + "\n")
-        entries.setdefault(entry, set()).add((st.st_size, st.st_mtime_ns))
+            f.write((head + json.dumps([entry, *version]) + "\n").encode("utf-8"))
+            f.flush()
+            entries.setdefault(entry, set()).add(version)
+            if sum(map(len, entries.values())) > 2 * len(entries) + _COMPACT_AFTER:
+                self._compact(marker, f)
+
+    def _compact(self, marker: Path, f: BinaryIO) -> None:
+        """Rewrite ``marker`` (open and locked as ``f``) keeping its head, the lines not written by
+        cvdenoise (edited by hand) and the records of the copies still there as recorded; the
+        records of older versions and of deleted copies go (they can match no file again)."""
+        folder = marker.parent
+        f.seek(0)
+        kept: list[str] = []
+        live: dict[str, set[tuple[int, int]]] = {}
+        for line in f.read().decode("utf-8", errors="surrogateescape").splitlines():
+            try:
+                path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
+            except ValueError:
+                path = None
+            if not (isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int)):
+                kept.append(line)
+                continue
+            try:
+                st = (folder / path).stat()
+            except OSError:
+                continue
+            if (st.st_size, st.st_mtime_ns) == (size, mtime) and (size, mtime) not in live.get(path, ()):
+                kept.append(line)
+                live.setdefault(path, set()).add((size, mtime))
+        text = "".join(line + "\n" for line in kept).encode("utf-8", errors="surrogateescape")
+        mode = os.fstat(f.fileno()).st_mode & 0o7777
+        try:
+            with atomic_path(marker, suffix="") as tmp:
+                Path(tmp).write_bytes(text)
+            os.chmod(marker, mode)  # (the file keeps its permissions)
+        except OSError:  # (a folder that takes no new file: the records stay as they are, all still valid)
+            return
+        self._folders[folder] = live
 
 
 def record_problem(marker: Path) -> str | None:

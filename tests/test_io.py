@@ -1023,3 +1023,63 @@ def test_a_file_of_a_format_opencv_cannot_decode_is_named_by_its_format(tmp_path
     junk.write_bytes(b"not an image at all")
     with pytest.raises(ImageReadError, match="corrupt or unsupported format"):
         read_image(junk)
+
+
+def test_the_output_records_drop_stale_lines_once_they_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every re-run added a line per copy to ``.cvdenoise-output`` (a nightly run over 10 000
+    files: millions of lines, all read by each run); stale lines are now dropped."""
+    import os
+
+    from cvdenoise import folder
+    from cvdenoise.folder import OUTPUT_MARKER, OutputRecords
+
+    monkeypatch.setattr(folder, "_COMPACT_AFTER", 20, raising=False)
+    names = [f"c{i}.png" for i in range(5)]
+    marker = tmp_path / OUTPUT_MARKER
+    for run in range(30):  # 30 re-runs, each writing every copy anew (a new version each time)
+        records = OutputRecords()
+        for n in names:
+            (tmp_path / n).write_bytes(b"x" * (run + 1))
+            os.utime(tmp_path / n, ns=(run * 10**9, run * 10**9))
+            records.record(marker, tmp_path / n)
+        if run == 3:
+            with open(marker, "a", encoding="utf-8") as f:
+                f.write("my note, edited by hand\n")
+            (tmp_path / "gone.png").write_bytes(b"g")
+            records.record(marker, tmp_path / "gone.png")
+            (tmp_path / "gone.png").unlink()
+    lines = marker.read_text().splitlines()
+    assert len(lines) <= 2 + 2 * len(names) + 20 + len(names)  # head, the hand-written line, live + at most the threshold
+    assert lines[0].startswith("#") and "my note, edited by hand" in lines
+    assert not any("gone.png" in line for line in lines)
+    assert all(OutputRecords().ours(tmp_path / n) for n in names)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_run_waiting_to_record_writes_into_the_rewritten_record_file(tmp_path: Path) -> None:
+    """Runs recording into one folder at once: one rewrites ``.cvdenoise-output`` (dropping stale
+    lines) while another waits to append; the waiting one's line must land in the new file (on
+    the replaced file it was lost, and its copy refused by every later run)."""
+    import os
+    import threading
+    import time
+
+    from cvdenoise._fs import locked_for_append
+
+    marker = tmp_path / ".cvdenoise-output"
+
+    def other_run() -> None:
+        with locked_for_append(marker) as g:
+            g.write(b"b\n")
+
+    with locked_for_append(marker) as f:
+        f.write(b"a\n")
+        f.flush()
+        waiting = threading.Thread(target=other_run)
+        waiting.start()
+        time.sleep(0.3)  # (it now waits for the lock, on the file about to be replaced)
+        assert marker.read_bytes() == b"a\n"  # (it has not appended past the lock)
+        (tmp_path / "new").write_bytes(b"rewritten\n")
+        os.replace(tmp_path / "new", marker)
+    waiting.join(timeout=30)
+    assert marker.read_bytes() == b"rewritten\nb\n"
