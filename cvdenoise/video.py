@@ -302,18 +302,31 @@ class FrameFilter:
         return out
 
     def stream(self, frames: Iterable[np.ndarray], batch_size: int = 4) -> Iterator[np.ndarray]:
-        """Denoise an iterator of frames in batches of ``batch_size``; yields frames in order."""
+        """Denoise an iterator of frames in batches of ``batch_size``; yields frames in order.
+
+        Each frame is checked and copied as it arrives, so a reader that fills one array for every
+        frame (``cap.read(buf)``, a camera SDK's buffer) may do so; a frame that is no frame (e.g.
+        ``None`` from a failed read) raises once the good frames before it are yielded.
+        """
         if not is_integer(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         batch_size = int(batch_size)
         buf: list[np.ndarray] = []
+        problem: Exception | None = None
         for f in frames:
-            buf.append(f)
+            try:
+                self._check(f)
+            except (TypeError, ValueError) as e:
+                problem = e
+                break
+            buf.append(f.copy() if batch_size > 1 else f)  # (one at a time: processed before the reader's next fill)
             if len(buf) == batch_size:
                 yield from self._process(buf)
                 buf = []
         if buf:
             yield from self._process(buf)
+        if problem is not None:
+            raise problem
 
 
 #: playlist suffixes (HLS .m3u8, .m3u): refused, FFmpeg would read whatever files they name

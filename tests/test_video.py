@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 import re
+from typing import Iterator
 from pathlib import Path
 
 import cv2
@@ -46,6 +47,32 @@ def test_stream_matches_single(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
     for f, s in zip(frames, streamed):
         assert np.abs(ff(f).astype(int) - s.astype(int)).max() <= 1
         assert s.flags.owndata or s.base is None or s.base.nbytes == s.nbytes  # no whole batch kept alive by one frame
+
+
+def test_stream_takes_a_reader_that_refills_one_array(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
+    """``cap.read(buf)`` and camera SDKs fill one array for every frame: the batch held references,
+    so every frame of it came back as the batch's last frame, denoised (8-12 dB)."""
+    frames = [add_noise(np.roll(clean_rgb, 9 * k, axis=1), 20, seed=k) for k in range(4)]
+
+    def reader() -> Iterator[np.ndarray]:
+        buf = np.empty_like(frames[0])
+        for f in frames:
+            buf[...] = f
+            yield buf
+
+    streamed = [o.copy() for o in ff.stream(reader(), batch_size=4)]
+    for f, s in zip(frames, streamed, strict=True):
+        assert np.abs(ff(f).astype(int) - s.astype(int)).max() <= 1
+
+
+def test_stream_yields_the_good_frames_before_a_bad_one(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
+    """A failed read (``None``) inside a batch lost the good frames before it."""
+    good = add_noise(clean_rgb, 20)
+    got: list[np.ndarray] = []
+    with pytest.raises(TypeError, match="check its ok flag"):
+        for o in ff.stream(iter([good, good, None, good]), batch_size=4):
+            got.append(o)
+    assert len(got) == 2
 
 
 def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
