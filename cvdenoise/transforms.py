@@ -130,6 +130,11 @@ def _image_batch(x: torch.Tensor) -> torch.Tensor:
     return image_bchw(x.reshape(-1, *x.shape[-3:]))
 
 
+#: PIL modes a segmentation mask comes in (beside an image of another mode: likely a mask)
+_MASK_MODES = ("1", "L", "P", "I")
+_PIL_MASK_HINT = ("torchvision v2 takes every PIL image of a sample for an image; if one is a label mask, wrap it "
+                  "as tv_tensors.Mask(torch.from_numpy(np.array(mask))) (or use "
+                  "torchvision.datasets.wrap_dataset_for_transforms_v2), and it passes through untouched")
 _LOAD_LOCK = threading.Lock()  # one model load at a time (transforms used from several threads)
 
 
@@ -248,9 +253,19 @@ class Denoise(v2.Transform):
         """torchvision's hook over every sample's leaves (also when ``p`` skips the sample): checks
         the image tensors' shape, dtype and float range ``[0, 1]`` and PIL images' mode, and warns when a numpy image would pass through undenoised."""
         has_array = any(isinstance(i, np.ndarray) for i in flat_inputs)
-        for leaf, needed in zip(flat_inputs, self._needs_transform_list(flat_inputs)):
-            if needed and isinstance(leaf, PIL.Image.Image):
+        needs = self._needs_transform_list(flat_inputs)
+        pils = [leaf for leaf, needed in zip(flat_inputs, needs) if needed and isinstance(leaf, PIL.Image.Image)]
+        for leaf in pils:
+            try:
                 check_pil_mode(leaf)
+            except ValueError as e:
+                if len(pils) == 1:
+                    raise
+                raise ValueError(f"{e} — {_PIL_MASK_HINT}") from None
+        if len({im.mode for im in pils}) > 1 and any(im.mode in _MASK_MODES for im in pils):
+            warnings.warn(f"Denoise: the sample holds PIL images of modes {sorted({im.mode for im in pils})}, all "
+                          f"denoised — {_PIL_MASK_HINT}", UserWarning, stacklevel=user_stacklevel())
+        for leaf, needed in zip(flat_inputs, needs):
             if needed and (isinstance(leaf, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(leaf)):
                 try:
                     check_tensor_kind(leaf)  # (meta, sparse and nested tensors fail inside torch below)

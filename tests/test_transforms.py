@@ -570,3 +570,34 @@ def test_a_setting_changed_after_the_first_sample_is_used() -> None:
     assert not torch.equal(tv(tensor), tensor) and not np.array_equal(albu(image=img)["image"], img)
     tv.strength = albu.strength = 0.0
     assert torch.equal(tv(tensor), tensor) and np.array_equal(albu(image=img)["image"], img)
+
+
+def test_albumentations_twin_refuses_what_the_torchvision_one_refuses() -> None:
+    """Pydantic's lax mode took ``strength=True`` as 1.0, ``"0.5"`` as 0.5 and ``tile=2048.0``,
+    which the torchvision twin refuses; a torch tensor was denoised and returned as a tensor."""
+    for kw in ({"strength": True}, {"strength": "0.5"}, {"tile": 2048.0}):
+        with pytest.raises(ValueError):
+            ADenoise("fast", **kw)
+        with pytest.raises(ValueError):
+            Denoise("fast", **kw)
+    with pytest.raises(TypeError, match="numpy images.*Tensor.*cvdenoise.transforms.Denoise"):
+        ADenoise("fast")(image=torch.zeros(3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="numpy images.*got list"):
+        ADenoise("fast")(image=np.zeros((8, 8, 3), np.uint8).tolist())
+
+
+def test_a_pil_label_mask_beside_the_image_is_named_for_what_torchvision_does_with_it() -> None:
+    """torchvision v2 takes every PIL image of a sample for an image: a mode-L mask beside an RGB
+    image was denoised silently, and a mode-P mask was refused with advice to convert it to RGB."""
+    rng = np.random.default_rng(0)
+    image = PIL.Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    mask = PIL.Image.fromarray((rng.random((32, 32)) > 0.5).astype(np.uint8) * 255)
+    with pytest.warns(UserWarning, match="label mask, wrap it as tv_tensors.Mask"):
+        Denoise("fast")(image, mask)
+    with pytest.raises(ValueError, match="mode 'P'.*label mask, wrap it as tv_tensors.Mask"):
+        Denoise("fast")(image, mask.convert("P"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Denoise("fast")(image, image)  # (two images of one mode: a pair, no warning)
+        _, kept = Denoise("fast")(image, tv_tensors.Mask(torch.from_numpy(np.array(mask))))
+    assert np.array_equal(kept.numpy(), np.array(mask))

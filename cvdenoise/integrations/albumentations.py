@@ -89,12 +89,12 @@ class Denoise(ImageOnlyTransform):
                 raise ValueError(f"device must be a string, a torch.device or None, got {v!r}")
             return _check_device(v)
 
-        @field_validator("strength")
+        @field_validator("strength", mode="before")  # (before pydantic's lax coercion: True or "0.5" are no strength)
         @classmethod
         def _strength(cls, v: float | str) -> float | str:
             return _check_strength(v)
 
-        @field_validator("tile")
+        @field_validator("tile", mode="before")  # (2048.0 is refused, as by the torchvision twin)
         @classmethod
         def _tile(cls, v: int) -> int:
             return _check_tile(v)
@@ -173,7 +173,11 @@ def _check_images(value: Any, depth: int) -> None:
     if depth:
         for item in value:
             _check_images(item, depth - 1)
-    elif isinstance(value, np.ndarray):
+    elif not isinstance(value, np.ndarray):
+        hint = " (for torch tensors use cvdenoise.transforms.Denoise, the torchvision v2 transform)" if isinstance(
+            value, torch.Tensor) else ""
+        raise TypeError(f"albumentations Denoise expects numpy images (H,W[,C]), got {type(value).__name__}{hint}")
+    else:
         check_array_dtype(value.dtype)
         image_hwc(value)
         if value.dtype.kind == "f":
