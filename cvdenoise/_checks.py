@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import TypeGuard
+from typing import Sequence, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +98,17 @@ def image_hwc(a: np.ndarray) -> np.ndarray:
     return hwc
 
 
+def channels_last_hint(shape: Sequence[int]) -> str:
+    """``"; this looks like (H,W,C): use t.permute(2, 0, 1)"`` (or its batched form) for a tensor
+    shape whose channels seem to be last, else ``""``."""
+    if len(shape) < 3 or shape[-1] not in (1, 3, 4):
+        return ""
+    lead = ", ".join(map(str, range(len(shape) - 3)))
+    order = f"{lead}, {len(shape) - 1}, {len(shape) - 3}, {len(shape) - 2}" if lead else "2, 0, 1"
+    layout = "(H,W,C)" if len(shape) == 3 else "(..., H, W, C)"
+    return f"; this looks like {layout}: use t.permute({order})"
+
+
 def image_bchw(t: torch.Tensor) -> torch.Tensor:
     """A tensor ``(C,H,W)`` / ``(B,C,H,W)`` image as ``(B,C,H,W)``; ``ValueError`` naming the
     problem for another rank, an empty tensor or ``C`` not in 1/3/4."""
@@ -107,7 +118,7 @@ def image_bchw(t: torch.Tensor) -> torch.Tensor:
     if x.numel() == 0:
         raise ValueError(f"empty image tensor of shape {tuple(t.shape)}")
     if x.shape[1] not in (1, 3, 4):
-        hint = "; this looks like (H,W,C): use t.permute(2, 0, 1)" if t.ndim == 3 and t.shape[-1] in (1, 3, 4) else ""
+        hint = channels_last_hint(t.shape)
         raise ValueError(f"tensor images need 1, 3 or 4 channels in dim -3 (C,H,W); got shape {tuple(t.shape)}{hint}")
     return x
 

@@ -37,7 +37,9 @@ from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
 from ._defaults import DEFAULT_TILE
 from ._warn import user_stacklevel
-from ._checks import check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real
+from ._checks import (
+    channels_last_hint, check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real,
+)
 from .denoiser import (
     DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
     resolve_runtime, will_run_models,
@@ -126,7 +128,8 @@ def _image_batch(x: torch.Tensor) -> torch.Tensor:
     if x.numel() == 0:
         raise ValueError(f"empty image tensor of shape {tuple(x.shape)}")
     if x.shape[-3] not in (1, 3, 4):  # named with the caller's shape, not the flattened one
-        raise ValueError(f"image tensors need 1, 3 or 4 channels in dim -3 (..., C, H, W); got shape {tuple(x.shape)}")
+        raise ValueError(f"image tensors need 1, 3 or 4 channels in dim -3 (..., C, H, W); got shape {tuple(x.shape)}"
+                         f"{channels_last_hint(x.shape)}")
     return image_bchw(x.reshape(-1, *x.shape[-3:]))
 
 

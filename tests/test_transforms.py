@@ -601,3 +601,13 @@ def test_a_pil_label_mask_beside_the_image_is_named_for_what_torchvision_does_wi
         Denoise("fast")(image, image)  # (two images of one mode: a pair, no warning)
         _, kept = Denoise("fast")(image, tv_tensors.Mask(torch.from_numpy(np.array(mask))))
     assert np.array_equal(kept.numpy(), np.array(mask))
+
+
+def test_a_channels_last_video_or_batch_is_told_how_to_permute() -> None:
+    """The "(H,W,C): use permute" hint was given for 3-D tensors only."""
+    with pytest.raises(ValueError, match=re.escape("use t.permute(0, 3, 1, 2)")):
+        Denoise("fast")(tv_tensors.Video(torch.zeros(2, 16, 16, 3, dtype=torch.uint8)))
+    with pytest.raises(ValueError, match=re.escape("use t.permute(0, 1, 4, 2, 3)")):
+        Denoise("fast")(torch.zeros(2, 2, 16, 16, 3, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=re.escape("use t.permute(2, 0, 1)")):
+        cvdenoise.load("fast")(torch.zeros(16, 16, 3))
