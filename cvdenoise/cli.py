@@ -7,6 +7,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -119,10 +120,20 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     return _report_failures(report.failed)
 
 
+#: a byte of a file name that is not UTF-8, as Python holds it (surrogate escape)
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _one_line(name: str) -> str:
+    """``name`` with its control characters escaped (``\\n``, ``\\t``, ``\\x1b``): a file name
+    holding a line break must not break a one-line message."""
+    return "".join(repr(c)[1:-1] if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in name)
+
+
 def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
     """Print one ``FAILED path: reason`` line per failed file and a count; return the exit code."""
     for path, reason in failed:
-        print(f"FAILED {path}: {reason}", file=sys.stderr)
+        print(f"FAILED {_one_line(str(path))}: {reason}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
@@ -507,12 +518,14 @@ class _ReaderGone:
     flush meets a closed pipe (``cvdenoise … 2>&1 | head``), its file descriptor is pointed at
     ``os.devnull`` and the command goes on — a batch job is not stopped by its log. Text the
     stream's encoding cannot hold (a file name that is not UTF-8, on a strict stdout) is written
-    with backslash escapes, as Python writes stderr, instead of failing after the work is done."""
+    with backslash escapes, as Python writes stderr, instead of failing after the work is done; the
+    bytes of a name that is not UTF-8 are shown as ``\\xe9``, not as Python's ``\\udce9``."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)  # a name's raw bytes, as \xe9
         try:
             try:
                 return self._stream.write(text)

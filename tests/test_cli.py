@@ -805,7 +805,23 @@ def test_a_name_that_is_not_utf8_is_printed_escaped_on_a_strict_stdout(
     monkeypatch.setattr(sys, "stdout", strict)
     assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 1
     assert (out / "a.png").is_file()
-    assert b"wrote 1 of 2 images to" in raw.getvalue() and b"out\\udce9" in raw.getvalue()
+    assert b"wrote 1 of 2 images to" in raw.getvalue() and b"out\\xe9" in raw.getvalue()  # (the name's byte)
+
+
+@pytest.mark.skipif(sys.platform == "win32" or sys.getfilesystemencoding() != "utf-8", reason="needs POSIX byte names")
+def test_failed_lines_show_a_names_bytes_and_keep_to_one_line(tmp_path: Path, clean_rgb: np.ndarray,
+                                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """A name that is not UTF-8 was shown as Python's ``\\udce9``, and a line break in a name
+    split the one-line ``FAILED path: reason``."""
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), clean_rgb[:32, :32])
+    (src / os.fsdecode(b"\xe9t\xe9.png")).write_bytes(b"")
+    (src / "two\nlines.png").write_bytes(b"")
+    assert main(["denoise", str(src), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
+    failed = [line for line in capfd.readouterr().err.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2 and all(line.endswith("ImageReadError: file is empty") for line in failed)
+    assert any("\\xe9t\\xe9.png" in line for line in failed) and any("two\\nlines.png" in line for line in failed)
 
 
 def test_reruns_replace_their_own_copies_after_a_run_into_a_subfolder_and_through_a_linked_folder(
