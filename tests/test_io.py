@@ -1083,3 +1083,13 @@ def test_a_run_waiting_to_record_writes_into_the_rewritten_record_file(tmp_path:
         os.replace(tmp_path / "new", marker)
     waiting.join(timeout=30)
     assert marker.read_bytes() == b"rewritten\nb\n"
+
+
+def test_a_tiff_of_more_than_four_samples_is_named_as_such(tmp_path: Path) -> None:
+    """A valid RGB + alpha + mask TIFF was "corrupt or unsupported format" (and OpenCV logged errors)."""
+    tifffile = pytest.importorskip("tifffile")
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    alpha = np.full((16, 16), 255, np.uint8)
+    tifffile.imwrite(tmp_path / "five.tif", np.dstack([rgb, alpha, alpha]), photometric="rgb", extrasamples=[2, 0])
+    with pytest.raises(ImageReadError, match="a TIFF with 5 samples per pixel.*gray, RGB and RGBA"):
+        read_image(tmp_path / "five.tif")

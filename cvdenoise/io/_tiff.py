@@ -47,13 +47,17 @@ def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
 def _tiff_read_elsewhere(path: Path, buf: _Buffer) -> np.ndarray | None:
     """The image of a TIFF that OpenCV decodes wrongly, read by another library before OpenCV
     decodes it at all: separate colour planes above 8 bits (scrambled) and 8-bit RGBA with
-    unassociated alpha (colours premultiplied); ``None`` for every other file."""
+    unassociated alpha (colours premultiplied); ``None`` for every other file. More than four
+    samples per pixel, which OpenCV cannot decode, are refused here with a message that says so."""
     # BitsPerSample, PhotometricInterpretation, SamplesPerPixel, PlanarConfiguration, Orientation,
     # ExtraSamples: the first value (of one per sample)
     tags = _tiff_first_page_tags(buf, (258, 262, 277, 284, _ORIENTATION, _TIFF_EXTRA_SAMPLES))
     if tags is None:
         return None
     samples, bits, photometric = tags.get(277, 1), tags.get(258, 1), tags.get(262)
+    if samples > 4:  # e.g. RGB + alpha + a mask plane (OpenCV would log errors and decode nothing)
+        raise ImageReadError(f"{path}: cannot decode image (a TIFF with {samples} samples per pixel, which OpenCV "
+                             "does not read; cvdenoise takes gray, RGB and RGBA: save those planes as TIFF or PNG)")
     if tags.get(284) == 2 and samples >= 3 and bits > 8:
         return _tifffile_tiff(path, buf, samples, f"a {bits}-bit TIFF with separate colour planes (PlanarConfiguration 2)")
     if photometric == 2 and samples == 4 and bits == 8 and tags.get(_TIFF_EXTRA_SAMPLES) == _TIFF_UNASSOCIATED_ALPHA:
