@@ -15,12 +15,13 @@ import copy
 import math
 import os
 import shutil
+import struct
 import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -411,6 +412,12 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # a raw MJPEG stream reports -2**63
+    shown = _shown_seconds(path)  # an MP4's own duration: an edit list may hide some of the frames it counts
+    if shown is not None and count and 1 <= round(shown * fps) < count:
+        count = round(shown * fps)
+    rate = _base_rate(path, fps)  # a variable frame rate: numbered at its base rate, not OpenCV's average
+    if rate != fps:
+        count, fps = round(count * rate / fps), rate  # (the clip's duration in slots of the base rate)
     size = (first.shape[1], first.shape[0])
 
     state = _Numbering()
@@ -440,6 +447,76 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
             cap.release()
 
     return SourceFrames(frames(), state), float(fps), size, count
+
+
+#: frame rates a variable-frame-rate clip's base rate is taken as when within 3 % of one
+_STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 240.0)
+#: the frames whose timestamps show a clip's base rate
+_RATE_SCAN = 90
+
+
+def _base_rate(path: Path, fps: float) -> float:
+    """The rate of a clip's frames where they come fastest, from the timestamps of its first
+    frames: ``fps`` (OpenCV's, the average over the clip) unless that base rate is over 3 % above
+    it — a variable frame rate (a phone that drops from 30 to 15 fps in low light, a recording
+    with pauses), whose frames, numbered at the average, would each come out late in a faster
+    stretch. Taken as the standard rate within 3 % of it (29.97, 30, 60, …)."""
+    cap = cv2.VideoCapture(str(path))
+    stamps: list[float] = []
+    try:
+        while len(stamps) < _RATE_SCAN and cap.grab():
+            stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    finally:
+        cap.release()
+    steps = np.diff(np.array([t for t in stamps if math.isfinite(t)], np.float64))
+    steps = steps[steps > 0]
+    if len(steps) < 8:
+        return fps
+    fast = steps[steps <= 1.5 * np.quantile(steps, 0.1)]  # (the frames of the fastest stretch; jitter averaged)
+    rate = 1000.0 / float(np.median(fast))
+    if not fps * 1.03 < rate <= min(8 * fps, 480.0):  # (constant rate, an AVI's held slots; or no plausible rate)
+        return fps
+    near = min(_STANDARD_RATES, key=lambda r: abs(r - rate))
+    return near if abs(near - rate) <= 0.03 * rate else rate
+
+
+def _shown_seconds(path: Path) -> float | None:
+    """An MP4/MOV file's duration (``mvhd``: what its edit lists show; a clip cut from a longer
+    one without re-encoding, ``ffmpeg -ss 5 -c copy``, keeps the frames before its start but hides
+    them), or ``None`` for other files."""
+    try:
+        with open(path, "rb") as fh:
+            for kind, start, end in _mp4_boxes(fh, 0, os.fstat(fh.fileno()).st_size):
+                if kind == b"moov":
+                    for inner, a, _ in _mp4_boxes(fh, start, end):
+                        if inner == b"mvhd":
+                            fh.seek(a)
+                            version = fh.read(1)
+                            fh.seek(a + (12 if version == b"\0" else 20))
+                            scale, duration = struct.unpack(">II" if version == b"\0" else ">IQ", fh.read(8 if version == b"\0" else 12))
+                            return duration / scale if scale and duration else None
+                    return None
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+def _mp4_boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(type, content start, end)`` of the ISO BMFF boxes between ``start`` and ``end`` of ``fh``;
+    nothing for a file that is no MP4 (its first box must be ``ftyp`` at offset 0)."""
+    pos = start
+    while pos + 8 <= end:
+        fh.seek(pos)
+        size, kind = struct.unpack(">I4s", fh.read(8))
+        head = 8
+        if size == 1:
+            size, head = struct.unpack(">Q", fh.read(8))[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < head or (pos == 0 and kind != b"ftyp"):
+            return
+        yield kind, pos + head, min(pos + size, end)
+        pos += size
 
 
 def _slot(ms: float, fps: float) -> int:
@@ -713,7 +790,7 @@ def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int, s
     as :func:`warnings.warn`'s, counted from the caller (3: the caller's caller)."""
     if not count or done >= count:
         return None
-    said = f"only {done} of its {count} frames could be decoded; {dst} holds those"
+    said = f"{count - done} of its {count} frames could not be decoded (a damaged or cut-short file); {dst} holds the others"
     warnings.warn(f"{src}: {said}", TruncatedVideoWarning, stacklevel=stacklevel)
     return said
 

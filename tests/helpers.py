@@ -129,3 +129,49 @@ def mjpeg_avi(path: "os.PathLike[str] | str", frames: list[np.ndarray], fps: flo
     body = b"AVI " + hdrl + listed(b"movi", movi) + chunk(b"idx1", index)
     with open(path, "wb") as fh:
         fh.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def mjpeg_mp4(path: "os.PathLike[str] | str", frames: list[np.ndarray], deltas: list[int], timescale: int = 90000,
+              hide: int = 0) -> None:
+    """Write an MP4 of Photo-JPEG samples by hand: sample ``i`` lasts ``deltas[i]`` ticks of
+    ``timescale`` (unequal deltas: a variable frame rate); ``hide`` > 0 adds an edit list that
+    starts the clip at frame ``hide`` (as ``ffmpeg -ss … -c copy`` cuts a clip: the frames before
+    stay in the file, counted, but hidden), with the movie's duration that of the frames shown."""
+    import struct
+
+    def box(kind: bytes, *parts: bytes) -> bytes:
+        data = b"".join(parts)
+        return struct.pack(">I4s", len(data) + 8, kind) + data
+
+    def full(kind: bytes, version_flags: int, *parts: bytes) -> bytes:
+        return box(kind, struct.pack(">I", version_flags), *parts)
+
+    h, w = frames[0].shape[:2]
+    jpgs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
+    total, shown = sum(deltas), sum(deltas[hide:])
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    entry = box(b"jpeg", bytes(6), struct.pack(">HHH12xHHIIIH32sHh", 1, 0, 0, w, h, 0x480000, 0x480000, 0, 1,
+                                               b"", 24, -1))
+
+    def moov(chunk_offset: int) -> bytes:
+        stbl = box(b"stbl",
+                   full(b"stsd", 0, struct.pack(">I", 1), entry),
+                   full(b"stts", 0, struct.pack(">I", len(deltas)), *(struct.pack(">II", 1, d) for d in deltas)),
+                   full(b"stsc", 0, struct.pack(">IIII", 1, 1, len(jpgs), 1)),
+                   full(b"stsz", 0, struct.pack(">II", 0, len(jpgs)), *(struct.pack(">I", len(j)) for j in jpgs)),
+                   full(b"stco", 0, struct.pack(">II", 1, chunk_offset)))
+        minf = box(b"minf", full(b"vmhd", 1, bytes(8)),
+                   box(b"dinf", full(b"dref", 0, struct.pack(">I", 1), full(b"url ", 1))), stbl)
+        mdia = box(b"mdia", full(b"mdhd", 0, struct.pack(">IIIIHH", 0, 0, timescale, total, 0x55C4, 0)),
+                   full(b"hdlr", 0, struct.pack(">I4s12x", 0, b"vide"), b"video\0"), minf)
+        edts = box(b"edts", full(b"elst", 0, struct.pack(">IIiI", 1, shown, sum(deltas[:hide]), 0x10000))) if hide else b""
+        tkhd = full(b"tkhd", 3, struct.pack(">IIIII8xHHHH", 0, 0, 1, 0, shown, 0, 0, 0, 0), matrix,
+                    struct.pack(">II", w << 16, h << 16))
+        mvhd = full(b"mvhd", 0, struct.pack(">IIIIIH10x", 0, 0, timescale, shown, 0x10000, 0x100), matrix,
+                    bytes(24), struct.pack(">I", 2))
+        return box(b"moov", mvhd, box(b"trak", tkhd, edts, mdia))
+
+    ftyp = box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2mp41")
+    head = ftyp + moov(0)
+    with open(path, "wb") as fh:
+        fh.write(ftyp + moov(len(head) + 8) + box(b"mdat", *jpgs))
