@@ -499,8 +499,9 @@ def _inode(path: Path) -> tuple[int, int] | None:
 
 def not_ours(path: Path) -> ValueError:
     """The error for an existing ``path`` a run would replace that cvdenoise did not write."""
+    since = f" (or it changed since: see {OUTPUT_MARKER})" if (path.parent / OUTPUT_MARKER).is_file() else ""
     return ValueError(
-        f"{path} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): refusing to "
+        f"{path} exists and cvdenoise did not write it{since}: refusing to "
         "replace it; choose a new or empty output folder, or replace such files (command line: --overwrite, "
         "or keep them with cvdenoise denoise --skip-existing; Python: overwrite=True or skip_existing=True)"
     )

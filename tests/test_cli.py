@@ -856,3 +856,14 @@ def test_one_file_to_a_broken_link_or_a_device_is_refused_with_a_message_that_fi
         (null := tmp_path / "n.png").symlink_to("/dev/null")
         assert main(["denoise", str(src), "-o", str(null), "-q", "-w", "fast"]) == 2
         assert "exists and is no regular file" in capsys.readouterr().err
+
+
+def test_a_users_file_in_a_folder_cvdenoise_never_wrote_to_is_not_sent_to_its_records(
+        tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    """The refusal said 'or it changed since: see .cvdenoise-output' where no such file exists."""
+    _noisy_png(tmp_path / "raw" / "a.png", clean_rgb)
+    (out := tmp_path / "out").mkdir()
+    (out / "a.png").write_bytes(b"the user's")
+    assert main(["denoise", str(tmp_path / "raw"), "-o", str(out), "-q", "-w", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert "a.png exists and cvdenoise did not write it: refusing" in err and ".cvdenoise-output" not in err
