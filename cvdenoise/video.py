@@ -356,7 +356,10 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     are numbered by their timestamps at ``fps``: a clip that stores no frame for some of its
     slots (an AVI's empty "repeat" entries, a variable frame rate) has ``frames.held`` slots
     before a frame that only hold the frame before it (and ``frames.held_at_end`` after the last
-    one); a writer at ``fps`` repeats that frame to keep the clip's timing.
+    one); a writer at ``fps`` repeats that frame to keep the clip's timing. ``fps`` is OpenCV's for the
+    clip, or for a variable frame rate (OpenCV reports the average) its base rate: the rate of its
+    fastest stretch among its first 90 frames. ``frame_count`` is the clip's length in slots of
+    ``fps`` (an MP4 cut by an edit list: the frames it shows).
 
     Raises:
         FileNotFoundError: no such file.
@@ -799,7 +802,9 @@ def denoise_video(
     src: str | Path, dst: str | Path, frame_filter: FrameFilter, batch_size: int = 4, progress: bool = True,
     codec: str = "auto", on_written: Callable[[], object] | None = None,
 ) -> list[FrameInfo]:
-    """Re-encode ``src`` to ``dst`` with every frame filtered, keeping size and fps.
+    """Re-encode ``src`` to ``dst`` with every frame filtered by ``frame_filter`` (a
+    :class:`FrameFilter`, e.g. ``FrameFilter("fast")``), keeping size and timing (fps; a variable
+    frame rate is written at its base rate, see :func:`read_video`).
 
     ``codec="auto"`` follows ``dst``'s suffix (``.mp4``/``.m4v``/``.mov`` → mp4v, ``.avi``/``.mkv``
     → MJPG): lossy, so even a frame passed through unchanged is re-encoded. ``codec="ffv1"``
