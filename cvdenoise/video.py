@@ -706,7 +706,8 @@ def video_writer(
     fourcc = video_fourcc(dst, codec)
     even = even_size(src, size, fourcc)
     with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}", then=on_written) as tmp:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), fps, even)
+        tag = "jpeg" if fourcc == "MJPG" and Path(dst).suffix.lower() == ".mov" else fourcc  # (QuickTime's MJPEG tag:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*tag), fps, even)  # OpenCV printed two lines finding it)
         if not writer.isOpened():
             if (free := _free_bytes(dst.parent)) is not None and free < _FULL_DISK:  # (OpenCV says no more than "no")
                 raise OSError(f"cannot write {dst}: no space left on its disk ({free} bytes free)")

@@ -1019,3 +1019,18 @@ def test_a_clip_cut_without_re_encoding_is_whole(tmp_path: Path, capsys: pytest.
     whole.write_bytes(data[: data.index(cv2.imencode(".jpg", frames[12])[1].tobytes())])
     assert main(["video", str(whole), "-o", str(tmp_path / "w.mkv"), "-q", "-w", "fast", "--codec", "ffv1"]) == 1
     assert "8 of its 20 frames could not be decoded" in capsys.readouterr().err
+
+
+def test_mjpeg_into_a_mov_is_written_without_opencvs_tag_lines(tmp_path: Path, clean_rgb: np.ndarray,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """``--codec mjpg`` into ``.mov`` printed two raw OpenCV lines (its MJPG tag refused, 'jpeg' used)."""
+    src = tmp_path / "in.avi"
+    vw = cv2.VideoWriter(str(src), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(2):
+        vw.write(np.ascontiguousarray(clean_rgb[:48, :64]))
+    vw.release()
+    capfd.readouterr()
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mov"), "--codec", "mjpg", "-q", "-w", "fast"]) == 0
+    assert "OpenCV" not in capfd.readouterr().err
+    cap = cv2.VideoCapture(str(tmp_path / "o.mov"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 and int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"MJPG"
