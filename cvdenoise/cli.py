@@ -113,13 +113,18 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         return 2
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality,
                            dicom_window=args.dicom_window)
-    skipped = len(jobs) - len(report.written) - len(report.failed)
+    skipped = len(jobs) - len(report.written) - len(report.failed) - len(report.not_images)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
           f"({_model_words(den)})"
           + (f"; skipped {skipped} that already existed" if skipped else ""))
+    if report.not_images:  # a DICOM medium's DICOMDIR and reports: no image to denoise, not copied, no failure
+        print(f"skipped {len(report.not_images)} DICOM file(s) that hold no image (a DICOMDIR, reports, RT plans; "
+              f"e.g. {_one_line(str(report.not_images[0]))}): not copied")
     return _report_failures(report.failed)
 
 
+#: the longest reason a FAILED line gives (a library's message may quote a whole traceback)
+_LONGEST_REASON = 600
 #: a byte of a file name that is not UTF-8, as Python holds it (surrogate escape)
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
@@ -133,6 +138,9 @@ def _one_line(name: str) -> str:
 def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
     """Print one ``FAILED path: reason`` line per failed file and a count; return the exit code."""
     for path, reason in failed:
+        reason = " ".join(reason.split())  # (one line: pydicom's messages hold line breaks and tabs)
+        if len(reason) > _LONGEST_REASON:
+            reason = reason[: _LONGEST_REASON - 1] + "…"
         print(f"FAILED {_one_line(str(path))}: {reason}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} file(s) failed", file=sys.stderr)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .denoiser import Denoiser, Strength
 
-__all__ = ["DICOM_SUFFIXES", "HEADROOM", "OUTLIER_SHARE", "is_dicom_dataset", "is_dicom_file", "read_dicom",
+__all__ = ["DICOM_SUFFIXES", "HEADROOM", "OUTLIER_SHARE", "NoPixelDataError", "is_dicom_dataset", "is_dicom_file", "read_dicom",
            "write_dicom", "denoise_dataset", "dataset_from_array", "check_window"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
@@ -47,13 +47,13 @@ HEADROOM = 0.1
 
 def is_dicom_file(path: str | Path) -> bool:
     """True for a ``.dcm``/``.dicom`` file, and for a DICOM file named as DICOM media name them
-    (PS3.10: ``DICOM/ST0/IM00001``, no suffix, or a UID whose last part is digits) that holds the
-    ``DICM`` mark at byte 128; other names are not opened."""
+    (PS3.10: ``DICOM/ST0/IM00001``, no suffix, or a UID whose last part is digits) or as Siemens
+    scanners do (``.IMA``) that holds the ``DICM`` mark at byte 128; other names are not opened."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in DICOM_SUFFIXES:
         return True
-    if (suffix not in ("",) and not suffix[1:].isdigit()) or not path.is_file():  # (a FIFO would block the open)
+    if (suffix not in ("", ".ima") and not suffix[1:].isdigit()) or not path.is_file():  # (a FIFO would block the open)
         return False
     try:
         with open(path, "rb") as fh:
@@ -76,17 +76,31 @@ def is_dicom_dataset(obj: object) -> bool:
     return any(c.__module__.startswith("pydicom") and c.__name__ == "Dataset" for c in type(obj).__mro__)
 
 
+#: the Media Storage SOP Class of a DICOMDIR file
+_DICOMDIR = "1.2.840.10008.1.3.10"
+
+
+class NoPixelDataError(ValueError):
+    """A DICOM file holds no image: a ``DICOMDIR``, a structured report, an RT plan, a waveform (or
+    a file cut short before its pixel data). Folder runs skip such files with a notice."""
+
+
 def read_dicom(path: str | Path) -> "Dataset":
-    """Read a DICOM file; raises ``ValueError`` if it is not DICOM or has no pixel data."""
+    """Read a DICOM file; raises ``ValueError`` if it is not DICOM, :class:`NoPixelDataError`
+    (a ``ValueError``) if it has no pixel data."""
     pydicom = _pydicom()
     if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or device: reading it would block
         raise ValueError(f"{path}: not a regular file (a pipe, socket or device), not a DICOM file")
     try:
         ds = pydicom.dcmread(str(path))
     except (pydicom.errors.InvalidDicomError, OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable DICOM file: {e}") from e
+        why = str(e).replace(" Use force=True to force reading.", "")  # (pydicom's advice to its API's callers)
+        raise ValueError(f"{path}: not a readable DICOM file: {why}") from e
     if "PixelData" not in ds:
-        raise ValueError(f"{path}: DICOM file has no pixel data (a truncated file, or a non-image object such as a report)")
+        meta = getattr(ds, "file_meta", None)
+        sop_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+        what = "a DICOMDIR: the index of a DICOM medium" if sop_class == _DICOMDIR else "a non-image object such as a report, or a truncated file"
+        raise NoPixelDataError(f"{path}: DICOM file has no pixel data ({what})")
     return ds
 
 
@@ -335,6 +349,8 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     out = np.stack(outs) if frames > 1 else outs[0]
     denoiser.last_strength = strengths
     new = copy.deepcopy(ds)
+    for _ in new.iterall():  # every element decoded now, with the encoding the file was read with: a file whose
+        pass  # transfer syntax says explicit VR but that is encoded implicit (vendors write such) could not be saved
     if photometric.startswith("YBR") and rgb:
         photometric = "RGB"  # pydicom's pixel_array converted it to RGB
     # new pixels make a new image (DICOM PS3.3 C.12.1.1.1): a new SOP Instance UID (also in the
@@ -342,8 +358,9 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     new.set_pixel_data(out, photometric, int(ds.BitsStored), generate_instance_uid=True)
     if "NumberOfFrames" in ds and "NumberOfFrames" not in new:  # (dropped for a 2-D array; Type 1 in multi-frame IODs)
         new.NumberOfFrames = ds.NumberOfFrames
-    image_type = list(getattr(ds, "ImageType", None) or ["ORIGINAL", "PRIMARY"])
-    new.ImageType = ["DERIVED", *image_type[1:]] if image_type else ["DERIVED", "SECONDARY"]
+    image_type = getattr(ds, "ImageType", None) or ["ORIGINAL", "PRIMARY"]
+    image_type = [image_type] if isinstance(image_type, str) else list(image_type)  # (one value: pydicom's str)
+    new.ImageType = ["DERIVED", *image_type[1:]] if len(image_type) > 1 else ["DERIVED", "SECONDARY"]  # (two values at least)
     note = f"denoised by cvdenoise ({denoiser.name})"
     old_note = str(getattr(ds, "DerivationDescription", "") or "")
     new.DerivationDescription = (f"{old_note}; {note}" if old_note else note)[:1024]

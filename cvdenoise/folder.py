@@ -22,7 +22,7 @@ from ._progress import progress_bar
 
 from ._checks import check_float_range
 from ._fs import atomic_path, locked_for_append, no_regular_file, signals_held
-from .dicom import DICOM_SUFFIXES, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
+from .dicom import DICOM_SUFFIXES, NoPixelDataError, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
@@ -178,10 +178,12 @@ def record_problem(marker: Path) -> str | None:
 
 @dataclass
 class FolderReport:
-    """What a folder run did: files written and files that failed (with the reason)."""
+    """What a folder run did: files written, files that failed (with the reason) and DICOM files
+    that hold no image (a ``DICOMDIR``, reports: :class:`cvdenoise.dicom.NoPixelDataError`), skipped."""
 
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    not_images: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -613,6 +615,9 @@ def denoise_files(
             continue
         try:
             _denoise_job(job, denoiser, records, quality, dicom_window)
+        except NoPixelDataError:  # a DICOM medium's DICOMDIR, a report: nothing to denoise, no failure
+            report.not_images.append(job.src)
+            continue
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already

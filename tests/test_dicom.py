@@ -332,3 +332,73 @@ def test_the_folder_command_takes_a_dicom_window(tmp_path: Path, capsys: pytest.
     assert main(["denoise", str(src), "-o", str(tmp_path / "o2"), "-q", "--dicom-window", "400", "-200"]) == 2
     assert "--dicom-window 400 -200: window must be (low, high) with low < high" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_single_valued_image_type_is_not_split_into_letters(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """``ImageType = "ORIGINAL"`` (one value: pydicom gives a str) came back ['DERIVED', 'R', 'I', 'G', ...]."""
+    _, noisy = ct_pair
+    ds = make_dicom(noisy, 12)
+    ds.ImageType = "ORIGINAL"
+    assert list(cvdenoise.load("fast", half=False)(ds).ImageType) == ["DERIVED", "SECONDARY"]
+
+
+def test_a_dicom_medium_is_denoised_without_failing_on_its_index_reports_and_siemens_names(
+        tmp_path: Path, ct_pair: tuple[np.ndarray, np.ndarray], capsys: pytest.CaptureFixture[str]) -> None:
+    """A DICOMDIR and a report (no pixel data) were FAILED lines and exit 1 on every DICOM CD;
+    a Siemens ``.IMA`` was left out of folder walks and, named directly, called corrupt."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    _, noisy = ct_pair
+    media = tmp_path / "cd"
+    (media / "DICOM").mkdir(parents=True)
+    make_dicom(noisy, 12).save_as(media / "DICOM" / "IM00001", enforce_file_format=True)
+    make_dicom(noisy, 12).save_as(media / "scan.IMA", enforce_file_format=True)
+    for name, sop_class in (("DICOMDIR", "1.2.840.10008.1.3.10"), ("report.dcm", "1.2.840.10008.5.1.4.1.1.88.11")):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop_class, generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta, ds.SOPClassUID, ds.SOPInstanceUID = meta, sop_class, meta.MediaStorageSOPInstanceUID
+        ds.save_as(media / name, enforce_file_format=True)
+    out = tmp_path / "out"
+    assert main(["denoise", str(media), "-o", str(out), "-q", "-w", "fast"]) == 0
+    said = capsys.readouterr()
+    assert "FAILED" not in said.err and "skipped 2 DICOM file(s) that hold no image" in said.out
+    assert (out / "DICOM" / "IM00001").is_file() and (out / "scan.IMA").is_file()
+    assert not np.array_equal(pydicom.dcmread(out / "scan.IMA").pixel_array, noisy)
+    assert main(["denoise", str(media / "scan.IMA"), "-o", str(tmp_path / "one"), "-q", "-w", "fast"]) == 0
+
+
+def test_failed_dicom_lines_are_one_line_each_without_pydicoms_api_advice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pydicom's messages hold line breaks (a FAILED entry spanned 4 lines) and tell CLI users to 'Use force=True'."""
+    (src := tmp_path / "in").mkdir()
+    (src / "fake.dcm").write_bytes(b"not dicom at all" * 20)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
+    err = capsys.readouterr().err
+    assert "force=True" not in err and [line for line in err.splitlines() if "fake.dcm" in line][0].startswith("FAILED")
+
+
+def test_a_file_encoded_unlike_its_transfer_syntax_is_written_back() -> None:
+    """A file whose transfer syntax says explicit VR but that is encoded implicit (pydicom reads it
+    with a warning) was denoised, then failed to save: 'encoding without a string argument'."""
+    import io
+    import warnings
+
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("SC_rgb_jpeg.dcm")
+    if path is None:
+        pytest.skip("pydicom's test file SC_rgb_jpeg.dcm is not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path)
+        try:
+            ds.pixel_array
+        except Exception:  # noqa: BLE001 - no decoder for its pixel data here
+            pytest.skip("no JPEG decoder for pydicom")
+        out = cvdenoise.load("fast", half=False)(ds)
+    buf = io.BytesIO()
+    out.save_as(buf, enforce_file_format=True)
+    assert pydicom.dcmread(io.BytesIO(buf.getvalue())).pixel_array.shape == ds.pixel_array.shape
