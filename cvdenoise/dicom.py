@@ -361,7 +361,29 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     image_type = getattr(ds, "ImageType", None) or ["ORIGINAL", "PRIMARY"]
     image_type = [image_type] if isinstance(image_type, str) else list(image_type)  # (one value: pydicom's str)
     new.ImageType = ["DERIVED", *image_type[1:]] if len(image_type) > 1 else ["DERIVED", "SECONDARY"]  # (two values at least)
+    _mark_derived(new, ds, out)
     note = f"denoised by cvdenoise ({denoiser.name})"
     old_note = str(getattr(ds, "DerivationDescription", "") or "")
     new.DerivationDescription = (f"{old_note}; {note}" if old_note else note)[:1024]
     return new
+
+
+def _mark_derived(new: "Dataset", source: "Dataset", pixels: np.ndarray) -> None:
+    """What else says ``new`` (``source`` with the denoised ``pixels``) is a derived image: each
+    frame's ``FrameType`` DERIVED (enhanced multi-frame functional groups, as its ``ImageType``),
+    a ``SourceImageSequence`` item naming ``source``, and the smallest/largest pixel values of
+    the new pixels (the source's no longer held)."""
+    for elem in new.iterall():
+        if elem.keyword == "FrameType" and elem.VM > 1:
+            elem.value = ["DERIVED", *list(elem.value)[1:]]
+    if "SOPInstanceUID" in source and "SOPClassUID" in source:
+        from pydicom.dataset import Dataset
+
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = source.SOPClassUID, source.SOPInstanceUID
+        new.SourceImageSequence = [ref]
+    for keyword, value in (("SmallestImagePixelValue", pixels.min()), ("LargestImagePixelValue", pixels.max())):
+        if keyword in new and pixels.ndim in (2, 3) and new.get("SamplesPerPixel", 1) == 1:
+            setattr(new, keyword, int(value))
+        elif keyword in new:
+            del new[keyword]  # (colour: per sample, which the tag cannot say)

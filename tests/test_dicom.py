@@ -402,3 +402,24 @@ def test_a_file_encoded_unlike_its_transfer_syntax_is_written_back() -> None:
     buf = io.BytesIO()
     out.save_as(buf, enforce_file_format=True)
     assert pydicom.dcmread(io.BytesIO(buf.getvalue())).pixel_array.shape == ds.pixel_array.shape
+
+
+def test_a_denoised_dataset_says_it_is_derived_everywhere(ct_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Enhanced multi-frame FrameType stayed ORIGINAL beside ImageType DERIVED, Smallest/Largest
+    ImagePixelValue kept the source's values, and nothing referenced the source image."""
+    from pydicom.dataset import Dataset
+
+    _, noisy = ct_pair
+    ds = make_dicom(noisy, 12)
+    ds.SmallestImagePixelValue, ds.LargestImagePixelValue = int(noisy.min()), int(noisy.max())
+    frame_type = Dataset()
+    frame_type.FrameType = ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    group = Dataset()
+    group.CTImageFrameTypeSequence = [frame_type]
+    ds.SharedFunctionalGroupsSequence = [group]
+    out = cvdenoise.load("fast", half=False)(ds)
+    assert list(out.SharedFunctionalGroupsSequence[0].CTImageFrameTypeSequence[0].FrameType) == ["DERIVED", "PRIMARY", "AXIAL", "NONE"]
+    assert list(ds.SharedFunctionalGroupsSequence[0].CTImageFrameTypeSequence[0].FrameType)[0] == "ORIGINAL"  # (source untouched)
+    pixels = out.pixel_array
+    assert (out.SmallestImagePixelValue, out.LargestImagePixelValue) == (pixels.min(), pixels.max())
+    assert out.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID != out.SOPInstanceUID
