@@ -46,6 +46,7 @@ from ._device import (  # re-exported: part of this module's API
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
+from .highlights import keep_highlight_level
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
 from .weights import FAMILIES, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
 
@@ -704,6 +705,7 @@ class Denoiser:
         assert y is not None
         if len(ks) > 1:
             y = y.div_(len(ks))
+        y = keep_highlight_level(dev.float(), y)  # (near-white areas: the models' lift held to what clipping explains)
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:
