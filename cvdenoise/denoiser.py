@@ -700,12 +700,15 @@ class Denoiser:
                 xk = _dihedral(dev, k)
                 if nhwc:
                     xk = xk.contiguous(memory_format=torch.channels_last)
-                out = _dihedral_inverse(backend(xk).float(), k)
+                out = backend(xk).float()
+                if xk.shape[1] == 3:  # colour models: their lift of near-white areas held to what clipping explains
+                    with torch.autocast("cpu", enabled=False):
+                        out = keep_highlight_level(xk.float(), out)
+                out = _dihedral_inverse(out, k)
                 y = out if y is None else y.add_(out)  # one running sum, not every pass kept
         assert y is not None
         if len(ks) > 1:
             y = y.div_(len(ks))
-        y = keep_highlight_level(dev.float(), y)  # (near-white areas: the models' lift held to what clipping explains)
         return y[..., :h, :w].to(x.device)
 
     def _tiled(self, x: torch.Tensor, backend: Backend) -> torch.Tensor:

@@ -12,7 +12,9 @@ it clipped, still comes out white; detail within the box is kept (the local mean
 not the pixels).
 
 Pure functions on ``(B,C,H,W)`` float tensors in ``[0, 1]``; :class:`cvdenoise.Denoiser` applies it
-to every model output (``load()``'s result; a raw exported graph does not).
+to every output of a colour model (``load()``'s result; a raw exported graph does not). Not to the
+gray models: a gray image made from a noisy colour one (``cv2.IMREAD_GRAYSCALE``) holds few values
+at exactly white where each channel was clipped, so too little lift would be allowed, and the gray models lift near-white areas far less.
 """
 
 from __future__ import annotations
