@@ -703,7 +703,7 @@ class Denoiser:
                 out = backend(xk).float()
                 if xk.shape[1] == 3:  # colour models: their lift of near-white areas held to what clipping explains
                     with torch.autocast("cpu", enabled=False):
-                        out = keep_highlight_level(xk.float(), out)
+                        out = keep_highlight_level(xk.float(), out, inplace=True)
                 out = _dihedral_inverse(out, k)
                 y = out if y is None else y.add_(out)  # one running sum, not every pass kept
         assert y is not None
