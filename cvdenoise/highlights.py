@@ -52,7 +52,8 @@ def keep_highlight_level(noisy: torch.Tensor, denoised: torch.Tensor, inplace: b
     same shape) with its near-white areas lowered to the input's local level plus what clipping
     explains (see the module docstring); unchanged where the input has no value above
     ``HIGHLIGHT_FROM``. On a CPU only the part of the image that is lowered is touched.
-    ``inplace``: lower ``denoised`` itself (returned) instead of a copy."""
+    ``inplace``: lower ``denoised`` itself (returned) instead of a copy; where nothing is
+    lowered, ``denoised`` itself is returned either way."""
     cpu = noisy.device.type == "cpu"
     top = float(noisy.amax()) if cpu else 1.0
     if top <= HIGHLIGHT_FROM:
