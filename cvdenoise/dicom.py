@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,7 +314,8 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     soft tissue (10–20 HU) is a small part of a CT's whole range (−1000 … 3000 HU), where the model
     reads it as nearly clean. Regions beyond the mapping and its room (by their 3×3 median) and
     lone values more than the room beyond it are kept as stored; a structure within the room is
-    denoised only up to the mapping's end (choose a window that holds what you read).
+    denoised only up to the mapping's end (choose a window that holds what you read). A colour
+    dataset is denoised without a window, with a warning (a window maps gray modality values).
     ``denoiser.last_strength`` then holds one strength per frame.
 
     Raises:
@@ -335,6 +337,10 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
                          f"colour RGB/YBR only{hint}")
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     rgb = int(getattr(ds, "SamplesPerPixel", 1)) == 3
+    if rgb and window is not None:  # (a folder run's --dicom-window meets the ultrasound of a study too)
+        warnings.warn("a DICOM window maps gray modality values (HU); this colour dataset is denoised without it",
+                      stacklevel=2)
+        window = None
     pad = padding_mask(ds, arr)  # PixelPaddingValue: outside the image, kept as stored and out of the mapping
     valid = arr if pad is None or pad.all() else arr[~pad]
     lo, hi = _mapping(ds, valid, window)  # one mapping for every frame: no flicker between them

@@ -423,3 +423,20 @@ def test_a_denoised_dataset_says_it_is_derived_everywhere(ct_pair: tuple[np.ndar
     pixels = out.pixel_array
     assert (out.SmallestImagePixelValue, out.LargestImagePixelValue) == (pixels.min(), pixels.max())
     assert out.SourceImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID != out.SOPInstanceUID
+
+
+def test_a_window_given_for_a_colour_dataset_is_left_out_with_a_warning() -> None:
+    """A folder run's --dicom-window (HU) was applied to the colour ultrasound of the same study."""
+    from cvdenoise.dicom import denoise_dataset
+
+    rng = np.random.default_rng(0)
+    clean = np.full((48, 64, 3), 120, np.uint8)
+    ds = dataset_from_array(clean[..., 0], 8)
+    ds.PhotometricInterpretation, ds.SamplesPerPixel, ds.PlanarConfiguration = "RGB", 3, 0
+    noisy = np.clip(clean + rng.normal(0, 15, clean.shape), 0, 255).astype(np.uint8)
+    ds.set_pixel_data(noisy, "RGB", 8)
+    den = cvdenoise.load("fast", half=False)
+    with pytest.warns(UserWarning, match="colour dataset is denoised without it"):
+        windowed = denoise_dataset(ds, den, window=(-200, 400))
+    assert np.array_equal(windowed.pixel_array, denoise_dataset(ds, den).pixel_array)
+    assert np.abs(windowed.pixel_array.astype(int) - 120).mean() < np.abs(noisy.astype(int) - 120).mean() / 2
