@@ -355,8 +355,6 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     out = np.stack(outs) if frames > 1 else outs[0]
     denoiser.last_strength = strengths
     new = copy.deepcopy(ds)
-    for _ in new.iterall():  # every element decoded now, with the encoding the file was read with: a file whose
-        pass  # transfer syntax says explicit VR but that is encoded implicit (vendors write such) could not be saved
     if photometric.startswith("YBR") and rgb:
         photometric = "RGB"  # pydicom's pixel_array converted it to RGB
     # new pixels make a new image (DICOM PS3.3 C.12.1.1.1): a new SOP Instance UID (also in the
@@ -378,7 +376,9 @@ def _mark_derived(new: "Dataset", source: "Dataset", pixels: np.ndarray) -> None
     """What else says ``new`` (``source`` with the denoised ``pixels``) is a derived image: each
     frame's ``FrameType`` DERIVED (enhanced multi-frame functional groups, as its ``ImageType``),
     a ``SourceImageSequence`` item naming ``source``, and the smallest/largest pixel values of
-    the new pixels (the source's no longer held)."""
+    the new pixels (the source's no longer held). Walking every element also decodes each one
+    with the encoding the file was read with: a file whose transfer syntax says explicit VR but
+    that is encoded implicit (vendors write such) could not be saved otherwise."""
     for elem in new.iterall():
         if elem.keyword == "FrameType" and elem.VM > 1:
             elem.value = ["DERIVED", *list(elem.value)[1:]]

@@ -60,13 +60,21 @@ def _read_record(folder: Path) -> dict[str, set[tuple[int, int]]]:
         return {}
     entries: dict[str, set[tuple[int, int]]] = {}
     for line in text.splitlines():
-        try:
-            path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
-        except ValueError:
-            continue
-        if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
-            entries.setdefault(path, set()).add((size, mtime))
+        if (record := _record_line(line)) is not None:
+            entries.setdefault(record[0], set()).add(record[1:])
     return entries
+
+
+def _record_line(line: str) -> tuple[str, int, int] | None:
+    """``(path, size, mtime_ns)`` of one :data:`OUTPUT_MARKER` line, or ``None`` for the head and
+    lines edited by hand (anything but a JSON ``[path, size, mtime_ns]``)."""
+    try:
+        path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
+    except ValueError:
+        return None
+    if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
+        return path, size, mtime
+    return None
 
 
 def written_here(folder: Path) -> set[str]:
@@ -143,13 +151,10 @@ class OutputRecords:
         kept: list[str] = []
         live: dict[str, set[tuple[int, int]]] = {}
         for line in f.read().decode("utf-8", errors="surrogateescape").splitlines():
-            try:
-                path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
-            except ValueError:
-                path = None
-            if not (isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int)):
+            if (record := _record_line(line)) is None:
                 kept.append(line)
                 continue
+            path, size, mtime = record
             try:
                 st = (folder / path).stat()
             except OSError:

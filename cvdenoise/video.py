@@ -456,6 +456,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 _STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 240.0)
 #: the frames whose timestamps show a clip's base rate
 _RATE_SCAN = 90
+#: the first frames that, one slot of the clip's rate apart each, show a constant rate (the scan stops)
+_STEADY = 16
 
 
 def _base_rate(path: Path, fps: float) -> float:
@@ -466,9 +468,12 @@ def _base_rate(path: Path, fps: float) -> float:
     stretch. Taken as the standard rate within 3 % of it (29.97, 30, 60, …)."""
     cap = cv2.VideoCapture(str(path))
     stamps: list[float] = []
+    step = 1000.0 / fps if math.isfinite(fps) and fps > 0 else math.nan
     try:
         while len(stamps) < _RATE_SCAN and cap.grab():
             stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+            if len(stamps) == _STEADY and all(abs(b - a - step) <= 0.01 * step for a, b in zip(stamps, stamps[1:])):
+                return fps  # (its first frames one slot apart each: a constant rate, the scan stops here)
     finally:
         cap.release()
     steps = np.diff(np.array([t for t in stamps if math.isfinite(t)], np.float64))

@@ -1034,3 +1034,33 @@ def test_mjpeg_into_a_mov_is_written_without_opencvs_tag_lines(tmp_path: Path, c
     assert "OpenCV" not in capfd.readouterr().err
     cap = cv2.VideoCapture(str(tmp_path / "o.mov"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 and int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"MJPG"
+
+
+def test_the_base_rate_scan_stops_early_on_a_constant_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan for a variable rate decoded 90 frames of every clip (a second decode of its start,
+    twice for `detect`); a clip whose first frames are one slot apart each is done after 16."""
+    from helpers import mjpeg_mp4
+
+    from cvdenoise import video
+
+    frames = [np.full((48, 64, 3), 5 * i, np.uint8) for i in range(40)]
+    mjpeg_mp4(tmp_path / "cfr.mp4", frames, [3000] * 40)
+    mjpeg_mp4(tmp_path / "vfr.mp4", frames, [3000] * 20 + [6000] * 20)
+    grabs: list[int] = []
+    opened = cv2.VideoCapture
+
+    class Counting:
+        def __init__(self, name: str) -> None:
+            self.cap = opened(name)
+
+        def grab(self) -> bool:
+            grabs.append(1)
+            return self.cap.grab()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.cap, name)
+
+    monkeypatch.setattr(video.cv2, "VideoCapture", Counting)
+    assert video._base_rate(tmp_path / "cfr.mp4", 30.0) == 30.0 and len(grabs) == 16
+    grabs.clear()
+    assert video._base_rate(tmp_path / "vfr.mp4", 20.0) == 30.0 and len(grabs) == 41  # (all 40, then the end)
