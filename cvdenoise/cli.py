@@ -289,6 +289,7 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    os.environ.setdefault("YOLO_VERBOSE", "False")  # (Ultralytics' settings-file and model-summary chatter; its warnings run_detection says)
     try:
         from .integrations.ultralytics import run_detection
         from .io import pixel_limit
@@ -483,7 +484,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or newer (default 18)")
     p.add_argument("--batch", type=_positive_int, default=None, help="fix the batch size (ONNX; default dynamic)")
     p.add_argument("--static", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="fix the input height and width (ONNX; default dynamic)")
+                   help="fix the input height and width, at most 4096 each (ONNX; default dynamic; keep them at a few hundred px or more)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
     p.add_argument("-o", "--output", required=True, type=path_argument, help="output file (.onnx, or .pt/.ts/.torchscript)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file cvdenoise did not write")

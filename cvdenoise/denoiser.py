@@ -620,34 +620,41 @@ class Denoiser:
         check_float_range(x)
         return self._denoise_tensor(x)
 
-    def _border_for(self, h: int, w: int) -> int:
-        """The reflect padding of an ``h×w`` image: :attr:`border`, less where a fixed-size export
-        takes the image in one pass only with less."""
+    def _pads_for(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """The reflect padding ``(top, bottom, left, right)`` of an ``h×w`` image: :attr:`border`
+        on every side, less where a fixed-size export takes the image in one pass only with less.
+
+        There the top and left padding keep :attr:`border`'s place on the model's grid (a value
+        that differs from it by a multiple of :attr:`multiple`): the models are not
+        shift-invariant, and a 129-row frame in a 160-row export, padded by 15 on top, came out
+        up to 19 levels from the dynamic model's result far inside the frame (1 level with 8)."""
         p = self.border
-        if self.tile_shape is not None and h <= self.tile_shape[0] and w <= self.tile_shape[1]:
-            p = min(p, (self.tile_shape[0] - h) // 2, (self.tile_shape[1] - w) // 2)  # one pass, not tiles
-        return p
+        if self.tile_shape is None or h > self.tile_shape[0] or w > self.tile_shape[1]:
+            return p, p, p, p
+        (top, bottom), (left, right) = (_fitted_pads(p, room, self.multiple)
+                                        for room in (self.tile_shape[0] - h, self.tile_shape[1] - w))
+        return top, bottom, left, right
 
     def _will_tile(self, h: int, w: int) -> bool:
         """Whether an ``h×w`` image is processed in tiles (:meth:`_tiled`'s test, on the padded size)."""
-        p = self._border_for(h, w)
+        top, bottom, left, right = self._pads_for(h, w)
         tile_h, tile_w = self.tile_shape or (self.tile, self.tile)
-        return bool(self.tile) and (h + 2 * p > tile_h or w + 2 * p > tile_w)
+        return bool(self.tile) and (h + top + bottom > tile_h or w + left + right > tile_w)
 
     def _denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`denoise_tensor` without its input checks (its callers have made ``x``)."""
         b, c, h, w = x.shape
-        p = self._border_for(h, w)
+        pads = top, bottom, left, right = self._pads_for(h, w)
         with torch.inference_mode():
             # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
-                y = self._tiled(reflect_pad(x, p), self._backend(c))
+                y = self._tiled(reflect_pad(x, pads), self._backend(c))
             elif c == 1:  # only a colour model: run it on the replicated plane, average back
-                y = self._tiled(reflect_pad(x, p).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
+                y = self._tiled(reflect_pad(x, pads).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
             else:  # only a gray model: every colour plane on its own
-                hp, wp = h + 2 * p, w + 2 * p
-                y = self._tiled(reflect_pad(x, p).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
-            return y[..., p : p + h, p : p + w] if p else y
+                hp, wp = h + top + bottom, w + left + right
+                y = self._tiled(reflect_pad(x, pads).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
+            return y[..., top : top + h, left : left + w] if any(pads) else y
 
     # ------------------------------------------------------------------ internals
     def _backend(self, c: int) -> Backend:
@@ -868,6 +875,17 @@ def gray_content(x: torch.Tensor, relative: bool = False, tolerance: float = GRA
     return out
 
 
+def _fitted_pads(border: int, room: int, multiple: int) -> tuple[int, int]:
+    """Padding ``(before, after)`` of a side with ``room`` pixels to fill: at most ``border`` each;
+    ``before`` on ``border``'s place on a grid of ``multiple`` (``border`` less a multiple of it)
+    where the room allows, else as much as fits."""
+    before = min(border, room)
+    if (border - before) % multiple:
+        aligned = border - -(-(border - before) // multiple) * multiple
+        before = aligned if aligned >= 0 else before
+    return before, min(border, room - before)
+
+
 def _balanced_tile(n: int, tile: int, overlap: int, multiple: int = 1) -> int:
     """The smallest tile side (a multiple of ``multiple``, at most ``tile``, at least
     ``min(tile, 2·overlap + multiple)``) that covers ``n`` with as few tiles as ``tile`` does.
@@ -1022,6 +1040,11 @@ def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtim
         if is_integer(kw["tile"]) and 0 < int(kw["tile"]) < be.multiple:
             raise ValueError(f"tile ({kw['tile']}) must be at least the model's size multiple ({be.multiple}) for {name}")
         kw["overlap"] = min(overlap, (kw["tile"] - be.multiple) // 2)
+        if kw["overlap"] < min(overlap, kw["border"]):  # (--static 8 2000: 8-row tiles, no overlap, 27 levels off)
+            warnings.warn(f"{name}: its fixed size {be.size[0]}×{be.size[1]} leaves tiles of {kw['tile']} px with "
+                          f"{kw['overlap']} px of overlap: images larger than it come out far from the usual result "
+                          "at every tile seam; export a fixed size of a few hundred pixels a side (or a dynamic graph)",
+                          UserWarning, stacklevel=user_stacklevel())
     meta_rule = be.metadata.get("auto_strength")  # written by cvdenoise.export from the model card
     try:
         rule = StrengthRule.from_card({"auto_strength": json.loads(meta_rule) if meta_rule else None})

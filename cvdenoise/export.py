@@ -98,6 +98,8 @@ HALF_TOLERANCE = 8e-3
 CHECK_SIZES: tuple[tuple[int, int, int], ...] = ((1, 64, 64), (2, 67, 45), (1, 130, 97))
 #: lowest ONNX opset: the dynamo exporter's native opset (down-conversion fails on Pad).
 MIN_OPSET = 18
+#: the largest side of a fixed-size (``static``) ONNX graph (4K frames fit; larger frames run in tiles)
+MAX_STATIC_SIDE = 4096
 INPUT_NAME = "image"
 OUTPUT_NAME = "denoised"
 
@@ -364,11 +366,11 @@ def _check_suffix(path: Path, fmt: Format) -> None:
         raise ExportArgumentError(f"{path} {problem}; give a file name")
     if (blocking := file_above(path)) is not None:
         raise ExportArgumentError(f"{path}: {blocking} is a file, so no folder can be made there")
-    other = TORCHSCRIPT_SUFFIXES if fmt == "onnx" else ONNX_SUFFIXES
-    if path.suffix.lower() in other:
-        want = ONNX_SUFFIXES[0] if fmt == "onnx" else "/".join(TORCHSCRIPT_SUFFIXES)
-        kind = "ONNX" if fmt == "onnx" else "TorchScript"
-        raise ExportArgumentError(f"{path}: {path.suffix!r} is the other format's suffix; {kind} files use {want}")
+    own, other = (ONNX_SUFFIXES, TORCHSCRIPT_SUFFIXES) if fmt == "onnx" else (TORCHSCRIPT_SUFFIXES, ONNX_SUFFIXES)
+    if path.suffix.lower() not in own:  # (a y.txt was written, and load() of it read it as safetensors)
+        kind, want = ("ONNX", own[0]) if fmt == "onnx" else ("TorchScript", "/".join(own))
+        what = "is the other format's suffix" if path.suffix.lower() in other else "is no suffix cvdenoise.load() reads as an export"
+        raise ExportArgumentError(f"{path}: {path.suffix or 'no suffix'!r} {what}; {kind} files use {want}")
 
 
 def _check_flags(**flags: object) -> None:
@@ -386,6 +388,9 @@ def _validate_common(batch: int | None, static: tuple[int, int] | None, multiple
             raise ExportArgumentError(f"static must be a pair of integers (H, W), got {static!r}")
         if any(s < multiple for s in static):
             raise ExportArgumentError(f"static must be (H, W) with H, W >= {multiple} (the model's multiple), got {static!r}")
+        if any(s > MAX_STATIC_SIDE for s in static):  # (100000² ended in a traceback: 240 GB for the example input)
+            raise ExportArgumentError(f"static must be (H, W) with H, W <= {MAX_STATIC_SIDE}, got {static!r}: a fixed-size "
+                                      "graph runs larger frames in tiles, so a few hundred to a few thousand pixels is enough")
 
 
 @contextmanager
@@ -538,8 +543,10 @@ def to_onnx(
 
         report = ExportReport(path=path, format="onnx", weights=name, channels=c, multiple=m, half=half,
                               file_size=path.stat().st_size, metadata=meta, notes=_rule_notes(meta))
-        if path.suffix.lower() not in ONNX_SUFFIXES:
-            report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises ONNX files by '.onnx'")
+        if static is not None and min(static) < 2 * 16 + m:  # (load()'s 16-px border and tile overlap do not fit)
+            report.notes.append(f"a fixed side below {2 * 16 + m} px: cvdenoise.load() runs larger images in tiles with "
+                                "little or no overlap, far from the usual result at every seam (it warns); keep H and W "
+                                "at a few hundred pixels")
         if not check:
             report.notes.append("not verified (check=False)")
             return report
@@ -671,8 +678,6 @@ def to_torchscript(
 
         report = ExportReport(path=path, format="torchscript", weights=name, channels=c, multiple=m, half=half,
                               file_size=path.stat().st_size, metadata=meta, notes=notes + _rule_notes(meta))
-        if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
-            report.notes.append(f"suffix {path.suffix!r}: cvdenoise.load() recognises TorchScript by {list(TORCHSCRIPT_SUFFIXES)}")
         if not check:
             report.notes.append("not verified (check=False)")
             return report

@@ -257,7 +257,7 @@ def _is_apple_double(path: Path) -> bool:
 
 def plan_jobs(
     inputs: Sequence[str | Path], outdir: str | Path, skip_existing: bool = False, overwrite: bool = False,
-    records: OutputRecords | None = None,
+    records: OutputRecords | None = None, *, can_skip: bool = True,
 ) -> list[Job]:
     """Map files and folders (recursive) to output paths under ``outdir``.
 
@@ -277,6 +277,7 @@ def plan_jobs(
             not a link, with a warning.
 
     ``records``: the run's reader of the output records, if it has one (they are read once a run).
+    ``can_skip``: the caller offers ``skip_existing`` (its refusal names the option; ``detect`` has none).
     """
     out = Path(outdir).resolve()
     records = records or OutputRecords()
@@ -287,7 +288,7 @@ def plan_jobs(
     if not (skip_existing or overwrite):
         theirs = next((j.dst for j in jobs if not records.replaceable(j.dst)), None)
         if theirs is not None:
-            raise not_ours(theirs)
+            raise not_ours(theirs, can_skip)
     return jobs
 
 
@@ -504,13 +505,15 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def not_ours(path: Path) -> ValueError:
-    """The error for an existing ``path`` a run would replace that cvdenoise did not write."""
+def not_ours(path: Path, can_skip: bool = True) -> ValueError:
+    """The error for an existing ``path`` a run would replace that cvdenoise did not write;
+    ``can_skip``: the run has a ``--skip-existing`` (``cvdenoise denoise``; not ``detect``)."""
     since = f" (or it changed since: see {OUTPUT_MARKER})" if (path.parent / OUTPUT_MARKER).is_file() else ""
+    how = ("command line: --overwrite, or keep them with cvdenoise denoise --skip-existing; Python: overwrite=True "
+           "or skip_existing=True" if can_skip else "command line: --overwrite; Python: overwrite=True")
     return ValueError(
         f"{path} exists and cvdenoise did not write it{since}: refusing to "
-        "replace it; choose a new or empty output folder, or replace such files (command line: --overwrite, "
-        "or keep them with cvdenoise denoise --skip-existing; Python: overwrite=True or skip_existing=True)"
+        f"replace it; choose a new or empty output folder, or replace such files ({how})"
     )
 
 

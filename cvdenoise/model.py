@@ -216,27 +216,29 @@ def pad_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return x
 
 
-def reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
-    """Pad ``(…, H, W)`` by ``p`` on every side by reflection (OpenCV's ``BORDER_REFLECT_101``,
-    numpy's ``mode="reflect"``): a side of ``p`` pixels or fewer is reflected again and again (the
-    image mirror-tiled, as numpy pads), a side of one pixel replicated (nothing to reflect).
+def reflect_pad(x: torch.Tensor, p: int | tuple[int, int, int, int]) -> torch.Tensor:
+    """Pad ``(…, H, W)`` by reflection (OpenCV's ``BORDER_REFLECT_101``, numpy's
+    ``mode="reflect"``): by ``p`` on every side, or by ``(top, bottom, left, right)``. A side
+    shorter than its padding is reflected again and again (the image mirror-tiled, as numpy pads),
+    a side of one pixel replicated (nothing to reflect).
 
     (Replicating a short side instead made a 16-pixel strip a stack of copies of its first and
     last rows: streaks of noise the models left in place — a gray 16×3000 strip came out as noisy
     as it went in, where 17 rows gained 13 dB.)
     """
-    if p <= 0:
+    top, bottom, left, right = (p, p, p, p) if isinstance(p, int) else p
+    if max(top, bottom, left, right) <= 0:
         return x
-    if min(x.shape[-2:]) > p:
-        return F.pad(x, (p, p, p, p), mode="reflect")
-    for dim in (-2, -1):
-        left = p
-        while left > 0:
+    h, w = x.shape[-2:]
+    if h > max(top, bottom) and w > max(left, right):
+        return F.pad(x, (left, right, top, bottom), mode="reflect")
+    for dim, (lo, hi) in ((-2, (top, bottom)), (-1, (left, right))):
+        while lo > 0 or hi > 0:
             n = x.shape[dim]
-            step = left if n == 1 else min(left, n - 1)
-            pads = (step, step, 0, 0) if dim == -1 else (0, 0, step, step)
+            a, b = (lo, hi) if n == 1 else (min(lo, n - 1), min(hi, n - 1))
+            pads = (a, b, 0, 0) if dim == -1 else (0, 0, a, b)
             x = F.pad(x, pads, mode="replicate" if n == 1 else "reflect")
-            left -= step
+            lo, hi = lo - a, hi - b
     return x
 
 

@@ -232,6 +232,38 @@ def test_static_export_runs_what_fits_in_one_pass_and_tiles_its_own_shape(export
     assert sum(s[0] for s in shapes) == 4 * 3  # square 64×64 tiles took 4 × 5
 
 
+def test_a_static_export_too_small_for_the_border_says_so(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    # --static 8 200: 8-row tiles without overlap, tens of levels off at every seam, and not a word
+    path = tmp_path / "thin.onnx"
+    rep = to_onnx(path, "fast", static=(8, 200), batch=1, check=False)
+    assert any("fixed side below 40 px" in n for n in rep.notes)
+    with pytest.warns(UserWarning, match=r"fixed size 8×200 leaves tiles of 8 px with 0 px of overlap"):
+        cvdenoise.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cvdenoise.load(exported_path := to_onnx(tmp_path / "ok.onnx", "fast", static=(96, 96), batch=1, check=False).path)
+    assert cvdenoise.load(exported_path).overlap == 44
+
+
+@pytest.mark.parametrize("h, w, border", [(57, 80, 16), (50, 90, 16), (63, 95, 0)])
+def test_static_export_keeps_the_grid_of_a_frame_a_little_smaller(exported: Exporter, clean_rgb: np.ndarray,
+                                                                   h: int, w: int, border: int) -> None:
+    # the models are not shift-invariant: a frame padded into the fixed size by a top/left border
+    # off the model's grid (57 rows in 64: 3 on top) came out up to 20 levels from the dynamic
+    # model's result far inside the frame; now the border keeps its place on the grid
+    path, _ = exported("onnx", 3, static=(64, 96))
+    den = cvdenoise.load(path)
+    top, bottom, left, right = den._pads_for(h, w)
+    assert top % den.multiple == den.border % den.multiple and left % den.multiple == den.border % den.multiple
+    assert h + top + bottom <= 64 and w + left + right <= 96
+    img = add_noise(clean_rgb[:h, :w], 25)
+    out = den(img, strength=1.0).astype(int)
+    # (63×95: one pixel of room, so no context border; the dynamic model without one is the same)
+    ref = cvdenoise.load("fast", tile=0, half=False, border=border)(img, strength=1.0).astype(int)
+    inner = np.abs(out - ref)[16:-16, 16:-16]
+    assert inner.max() <= 3, inner.max()
+
+
 # ---------------------------------------------------------------------- half / CUDA
 def test_half_onnx_export_cpu(exported: Exporter) -> None:
     path, rep = exported("onnx", 3, half=True)
@@ -360,6 +392,13 @@ def test_export_argument_errors(tmp_path: Path) -> None:
         to_onnx(tmp_path / "x.pt", "fast")  # cvdenoise.load would read it as TorchScript
     with pytest.raises(ExportArgumentError, match="TorchScript files use"):
         to_torchscript(tmp_path / "x.onnx", "fast")
+    for name in ("y.txt", "model"):  # (written with a note; load() then read the file as safetensors)
+        with pytest.raises(ExportArgumentError, match="no suffix cvdenoise.load.. reads as an export; ONNX files use .onnx"):
+            to_onnx(tmp_path / name, "fast")
+        with pytest.raises(ExportArgumentError, match="reads as an export; TorchScript files use .pt/.ts/.torchscript"):
+            to_torchscript(tmp_path / name, "fast")
+    with pytest.raises(ExportArgumentError, match="H, W <= 4096"):
+        to_onnx(tmp_path / "x.onnx", "fast", static=(100000, 100000))  # (a traceback: 240 GB for the example input)
     with pytest.raises(WeightsError, match="unknown weights"):
         to_torchscript(tmp_path / "x.pt", "no-such-weights")
     with pytest.raises(ExportArgumentError, match="static must be a pair of integers"):
@@ -503,14 +542,16 @@ def test_export_output_that_cannot_be_a_file_is_refused_up_front(tmp_path: Path,
 
     mine = tmp_path / "mine.bin"
     mine.write_bytes((WEIGHTS_DIR / "gray-fast.safetensors").read_bytes())
-    for extra in ([], ["--overwrite"]):
+    for extra in ([], ["--overwrite"]):  # (refused by its suffix now, before the weights are compared)
         assert main(["export", "--format", "torchscript", "-w", str(mine), "--no-check", "-o", str(mine), *extra]) == 2
-        assert "is the weights file being exported" in capsys.readouterr().err
+        assert "'.bin' is no suffix cvdenoise.load() reads as an export" in capsys.readouterr().err
     assert mine.read_bytes() == (WEIGHTS_DIR / "gray-fast.safetensors").read_bytes()
+    mine_pt = mine.rename(tmp_path / "mine.pt")  # weights named as an export: still never replaced
     with pytest.raises(ExportArgumentError, match="is the weights file being exported"):
-        to_torchscript(mine, mine, check=False)
+        to_torchscript(mine_pt, mine_pt, check=False)
+    assert mine_pt.read_bytes() == (WEIGHTS_DIR / "gray-fast.safetensors").read_bytes()
     # a file of the user's named like a shipped family is not the family's weights: refused as theirs
-    (own := tmp_path / "fast").write_bytes(b"notes")
+    (own := tmp_path / "fast.pt").write_bytes(b"notes")
     assert main(["export", "--format", "torchscript", "-w", "fast", "--no-check", "-o", str(own)]) == 2
     assert "did not write it" in capsys.readouterr().err and own.read_bytes() == b"notes"
 

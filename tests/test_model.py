@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,3 +78,16 @@ def test_inference_in_place_path_matches_training_path(size: str) -> None:
     assert (y_inf - x).abs().mean() > 1e-3  # the network did change the image
     y_train.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+
+
+
+@pytest.mark.parametrize("shape, pads", [((5, 7), 3), ((2, 9), (4, 1, 0, 6)), ((1, 4), (2, 3, 5, 0)), ((6, 6), (2, 0, 1, 3))])
+def test_reflect_pad_is_numpys_reflect_pad(shape: tuple[int, int], pads: int | tuple[int, int, int, int]) -> None:
+    # also on sides shorter than their padding (mirror-tiled), one-pixel sides (replicated) and
+    # per side (top, bottom, left, right)
+    from cvdenoise.model import reflect_pad
+
+    x = np.arange(float(np.prod(shape)), dtype=np.float32).reshape(shape)
+    t, b, l, r = (pads,) * 4 if isinstance(pads, int) else pads
+    want = np.pad(x, ((t, b), (l, r)), mode="reflect")
+    assert np.array_equal(reflect_pad(torch.from_numpy(x)[None, None], pads)[0, 0].numpy(), want)

@@ -85,6 +85,58 @@ def test_attach_rejects_non_model() -> None:
         attach(object())
 
 
+def test_attach_takes_a_weights_name_and_refuses_other_denoisers() -> None:
+    # a name or a FrameFilter was accepted, and failed at the first predict inside a callback
+    from ultralytics import YOLO
+
+    model = attach(YOLO("yolo26n.yaml"), "fast")
+    hooks = hooks_of(model)
+    assert hooks is not None and isinstance(hooks.denoiser, cvdenoise.Denoiser) and hooks.denoiser.name == "fast"
+    with pytest.raises(TypeError, match=r"expects a cvdenoise.Denoiser, a weights name or None, got FrameFilter \(a FrameFilter's is its .denoiser\)"):
+        attach(model, cvdenoise.FrameFilter(denoiser=hooks.denoiser))  # type: ignore[arg-type]
+    assert hooks_of(model) is hooks  # (left as it was)
+
+
+def test_configure_offline_leaves_ultralytics_logging_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # it set YOLO_VERBOSE=False: val's mAP table and Ultralytics' warnings vanished
+    monkeypatch.delenv("YOLO_VERBOSE", raising=False)
+    configure_offline(tmp_path / "cfg")
+    assert "YOLO_VERBOSE" not in os.environ
+
+
+def test_detect_says_when_yolo_rounds_imgsz(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
+    from cvdenoise.integrations.ultralytics import run_detection
+
+    cv2.imwrite(str(tmp_path / "a.png"), frame[:96, :96])
+    with pytest.warns(UserWarning, match="imgsz 33 is no multiple of the model's stride 32: YOLO runs at 64"):
+        run_detection(tmp_path / "a.png", "yolo26n.yaml", tmp_path / "out", imgsz=33, progress=False,
+                      denoiser=cvdenoise.load("fast", half=False))
+
+
+def test_validation_denoises_each_image_without_its_letterbox_padding(frame: np.ndarray) -> None:
+    # the padding (114) lowered the automatic strength of what it surrounded: an image's denoising
+    # depended on the batch size and on the other images of its batch
+    from types import SimpleNamespace
+
+    from cvdenoise.integrations.ultralytics import DenoiseHooks
+
+    den = cvdenoise.load("fast", half=False)
+    hooks = DenoiseHooks(den)
+    seen: list[torch.Tensor] = []
+    validator = SimpleNamespace(training=False, preprocess=lambda batch: seen.append(batch["img"]) or batch)
+    hooks.on_val_start(validator)
+    rgb = torch.from_numpy(np.ascontiguousarray(frame[:160, :192, ::-1])).permute(2, 0, 1)
+    alone = den(rgb, channel_order="rgb")
+    boxed = torch.full((2, 3, 224, 224), 114, dtype=torch.uint8)
+    boxed[0, :, 32:192, 16:208] = rgb  # a batch's letterboxed image beside a wider one
+    boxed[1, :, 8:216, :] = torch.from_numpy(np.ascontiguousarray(frame[:208, :224, ::-1])).permute(2, 0, 1)
+    validator.preprocess({"img": boxed})
+    got = seen[-1]
+    assert torch.equal(got[0, :, 32:192, 16:208], alone)
+    assert (got[0, :, :32] == 114).all() and (got[0, :, :, :16] == 114).all()  # the padding as it was
+    assert len(hooks.denoise_ms) == 2
+
+
 def test_detect_cli_folder_and_video(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
     src = tmp_path / "imgs"
     (src / "sub").mkdir(parents=True)
@@ -147,7 +199,8 @@ def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
     (tmp_path / "o5").mkdir()
     (tmp_path / "o5" / "timing.csv").write_text("mine\n")
     assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts]) == 2
-    assert "timing.csv exists and cvdenoise did not write it" in capsys.readouterr().err
+    err = capsys.readouterr().err  # (it named denoise's --skip-existing, which detect has not)
+    assert "timing.csv exists and cvdenoise did not write it" in err and "--overwrite" in err and "skip" not in err
     assert (tmp_path / "o5" / "timing.csv").read_text() == "mine\n"
     assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts, "--overwrite"]) == 0
     assert main(["detect", str(src / "a.png"), "-o", str(tmp_path / "o5"), *opts]) == 0  # now recorded as ours
@@ -169,6 +222,14 @@ def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
     assert main(["detect", str(src / "a.png"), "--model", str(bad), "-o", str(tmp_path / "o"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "not a YOLO model Ultralytics can load" in err and "Traceback" not in err
+    # a folder (an exported model's, to Ultralytics): handed over, not "not found"
+    (folder := tmp_path / "model_folder").mkdir()
+    assert main(["detect", str(src / "a.png"), "--model", str(folder), "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "not a YOLO model Ultralytics can load" in err and "not found" not in err
+    # a classification model finds no boxes: refused up front (a TypeError at the first frame, exit 1)
+    assert main(["detect", str(src / "a.png"), "--model", "yolo26n-cls.yaml", "-o", str(tmp_path / "o3"), "-q"]) == 2
+    assert "a classification model" in capsys.readouterr().err and not (tmp_path / "o3").exists()
     # a file Ultralytics opens only at the first prediction (not a .pt): the same message, no output folder left
     assert main(["detect", str(src / "a.png"), "--model", str(src / "a.png"), "-o", str(tmp_path / "o2"), "-q"]) == 2
     assert "not a YOLO model Ultralytics can load" in capsys.readouterr().err and not (tmp_path / "o2").exists()

@@ -57,7 +57,6 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     cfg = Path(config_dir or os.environ.get("YOLO_CONFIG_DIR") or _private_config_dir())
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "0"
-    os.environ.setdefault("YOLO_VERBOSE", "False")
     os.environ["YOLO_CONFIG_DIR"] = str(cfg)
     folders = [cfg, cfg / "Ultralytics"]
     if "ultralytics" in sys.modules:
@@ -165,7 +164,7 @@ class DenoiseHooks:
             img = batch["img"]
             if isinstance(img, torch.Tensor) and img.dtype == torch.uint8:
                 t = time.perf_counter()
-                batch["img"] = self.denoiser(img, channel_order="rgb")  # Format() gives RGB
+                batch["img"] = self._denoise_letterboxed(img)
                 self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / max(1, img.shape[0])] * img.shape[0])
             elif not self.warned_val:  # (a classification dataset: resized and normalised floats)
                 self.warned_val = True
@@ -180,6 +179,22 @@ class DenoiseHooks:
         preprocess._cvdenoise = True  # type: ignore[attr-defined]
         preprocess._original = original  # type: ignore[attr-defined]
         validator.preprocess = preprocess
+
+    def _denoise_letterboxed(self, img: torch.Tensor) -> torch.Tensor:
+        """A validation batch ``(B,3,H,W)`` uint8 RGB, denoised: each image's content without the
+        letterbox padding around it (rows and columns of :data:`LETTERBOX_VALUE` alone), which
+        stays as it is. (The padding lowered the automatic strength of what it surrounds: one
+        image got 0.80 in a batch of one and 0.63 in a batch of three, so mAP with the hooks
+        depended on ``batch`` and on which images shared one.)"""
+        boxes = [_content_box(im) for im in img]
+        h, w = img.shape[-2:]
+        if all(box == (0, h, 0, w) for box in boxes):
+            return self.denoiser(img, channel_order="rgb")  # Format() gives RGB
+        out = img.clone()
+        for i, (y0, y1, x0, x1) in enumerate(boxes):
+            if y1 > y0 and x1 > x0:
+                out[i, :, y0:y1, x0:x1] = self.denoiser(img[i, :, y0:y1, x0:x1], channel_order="rgb")
+        return out
 
     def on_pretrain_routine_start(self, trainer: Any) -> None:
         """Ultralytics callback: training does not see denoised images; say so, and leave every
@@ -201,17 +216,41 @@ class DenoiseHooks:
         validator.preprocess = getattr(validator.preprocess, "_original", validator.preprocess)
 
 
-def attach(model: Any, denoiser: Denoiser | None = None) -> Any:
+#: the value Ultralytics' letterbox pads images with (every channel)
+LETTERBOX_VALUE = 114
+
+
+def _content_box(image: torch.Tensor) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of what a letterboxed ``(C,H,W)`` uint8 image holds inside
+    its padding (rows and columns at the edges whose every value is :data:`LETTERBOX_VALUE`)."""
+    content = (image != LETTERBOX_VALUE).any(0)
+    rows, cols = content.any(1).nonzero(), content.any(0).nonzero()
+    if not len(rows):
+        return 0, 0, 0, 0
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
     """Make ``model`` (an ``ultralytics.YOLO``) denoise every frame it predicts, tracks or validates.
 
     Args:
         model: a YOLO model (``YOLO("yolo11n.yaml")`` or a local ``.pt``).
-        denoiser: defaults to ``cvdenoise.load("fast", half="auto")`` (bfloat16 on AMX CPUs).
+        denoiser: a :class:`~cvdenoise.Denoiser`, or weights to load one from (``"default"``,
+            a file; ``cvdenoise.load(name, half="auto")``); defaults to
+            ``cvdenoise.load("fast", half="auto")`` (bfloat16 on AMX CPUs).
+
+    Raises:
+        TypeError: ``model`` is no YOLO model, or ``denoiser`` none of the above.
 
     Returns ``model`` (attached). Attaching twice replaces the earlier hooks.
     """
     if not hasattr(model, "add_callback") or not hasattr(model, "callbacks"):
         raise TypeError(f"attach() expects an ultralytics YOLO model, got {type(model).__name__}")
+    if isinstance(denoiser, (str, Path)):  # a weights name or file, as cvdenoise.load takes it
+        denoiser = load(denoiser, half="auto")
+    if denoiser is not None and not isinstance(denoiser, Denoiser):  # (failed at the first predict, in a callback)
+        hint = " (a FrameFilter's is its .denoiser)" if hasattr(denoiser, "denoiser") else ""
+        raise TypeError(f"attach() expects a cvdenoise.Denoiser, a weights name or None, got {type(denoiser).__name__}{hint}")
     detach(model)
     hooks = DenoiseHooks(denoiser or load("fast", half="auto"))
     hooks.callbacks = {
@@ -283,7 +322,7 @@ def load_yolo(model: str | Path) -> Any:
     from ultralytics import YOLO
 
     path = Path(model)
-    if path.suffix.lower() not in _CONFIG_SUFFIXES and not path.is_file():
+    if path.suffix.lower() not in _CONFIG_SUFFIXES and not path.exists():  # (a folder: an OpenVINO/NCNN export)
         raise FileNotFoundError(
             f"YOLO model file not found: {model} (cvdenoise runs offline and downloads nothing: "
             "give a local .pt, or a .yaml config such as yolo26n.yaml for an untrained model)"
@@ -292,6 +331,15 @@ def load_yolo(model: str | Path) -> Any:
         return YOLO(str(model))
     except Exception as e:  # Ultralytics raises many types for files it cannot use
         raise _not_yolo(model, e) from e
+
+
+def _stride(yolo: Any) -> int:
+    """The largest stride of a YOLO model's network (32 for most; 1 where it declares none)."""
+    stride = getattr(getattr(yolo, "model", None), "stride", None)
+    try:
+        return max(1, int(max(stride))) if stride is not None else 1  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # (a scalar stride, or an exported model's)
+        return max(1, int(stride)) if isinstance(stride, (int, float)) else 1
 
 
 def _not_yolo(model: str | Path, error: Exception) -> ValueError:
@@ -338,7 +386,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
                          "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
     is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
     records = OutputRecords()  # (never over a user's file)
-    planned = plan_jobs([src], out, overwrite=overwrite, records=records) if is_images else []
+    planned = plan_jobs([src], out, overwrite=overwrite, records=records, can_skip=False) if is_images else []
     jobs: list[Job] = []
     for j in planned:
         if j.src.suffix.lower() not in IMAGE_SUFFIXES:
@@ -346,7 +394,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
         if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
             j = replace(j, dst=j.dst.with_suffix(".ppm"))
             if not records.replaceable(j.dst, overwrite):
-                raise not_ours(j.dst)
+                raise not_ours(j.dst, can_skip=False)
         jobs.append(j)
     written_by: dict[Path, Path] = {}
     for j in jobs:  # (a.pgm, now a.ppm, beside a.ppm: one annotated frame would replace the other)
@@ -370,7 +418,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
-            raise not_ours(job.dst)
+            raise not_ours(job.dst, can_skip=False)
         if job.marker is not None and (problem := record_problem(job.marker)) is not None:  # (before the work, as for images)
             raise ValueError(problem)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
@@ -468,13 +516,13 @@ def run_detection(
     :attr:`DetectionRun.failed` and the others are still processed. A video is written as
     ``out/<stem>.mp4`` (even width and height, as the codec needs). A CSV of timings (frame,
     denoise_ms, detect_ms, detections) is written to ``out``: ``timing.csv`` for images,
-    ``<stem>.timing.csv`` for a video (so clips run into one folder keep theirs); YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
+    ``<stem>.timing.csv`` for a video (so clips of different stems run into one folder keep theirs); YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
     first row is not its start-up. YOLO runs on the denoiser's device. ``denoiser=None`` loads
     ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
 
     Raises:
         FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
-        ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], ``out`` is a file, an
+        ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], a classification model, ``out`` is a file, an
             output that would overwrite the input or (unless
             ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
             :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), or a
@@ -487,6 +535,13 @@ def run_detection(
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
         close_frames(read_video(plan.src)[0])  # (opened again where its frames are read, not held open meanwhile)
     yolo = load_yolo(model)
+    if getattr(yolo, "task", None) == "classify":  # (its results hold no boxes: a TypeError per frame)
+        raise ValueError(f"{model}: a classification model; detect draws what a model finds in a frame, so it "
+                         "takes a detect, segment, pose or obb model")
+    stride = _stride(yolo)
+    if imgsz % stride:  # (Ultralytics rounds it up, saying so only when its logging is on)
+        warnings.warn(f"imgsz {imgsz} is no multiple of the model's stride {stride}: YOLO runs at "
+                      f"{-(-imgsz // stride) * stride}", UserWarning, stacklevel=2)
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
     run = DetectionRun(plan.out / plan.timing.dst.name)
@@ -504,7 +559,8 @@ def run_detection(
         t1 = time.perf_counter()
         res: Any = list(yolo.predict(clean, conf=conf, imgsz=imgsz, verbose=False, device=device))[0]
         t2 = time.perf_counter()
-        run.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, len(res.boxes)))
+        found = res.boxes if res.boxes is not None else res.obb  # (an obb model's boxes are oriented)
+        run.append(FrameTiming(name, (t1 - t0) * 1e3, (t2 - t1) * 1e3, 0 if found is None else len(found)))
         return res.plot()
 
     def warm_up(first: np.ndarray) -> None:
