@@ -47,7 +47,7 @@ def main() -> int:
     ap = models_parser(__doc__)
     args = parse_models_args(ap)
     models = {w: cvdenoise.load(w, half=False, ensemble=1, strength=1.0) for w in args.weights}
-    variants = {"without": lambda noisy, denoised: denoised, "with": keep_highlight_level}
+    variants = {"without": lambda noisy, denoised, inplace=False: denoised, "with": keep_highlight_level}
     header = ["case", "noisy mean (white %)"] + [f"{m} {v} hold" for m in models for v in variants]
     rows, data = [], []
     cases = [(f"flat {lvl}, σ={s:g}", _patch(lvl, s, seed=k), None) for k, (lvl, s) in enumerate(PATCHES)]

@@ -48,7 +48,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
     p.add_argument(
         "--half", action=argparse.BooleanOptionalAction, default="auto",
         help="reduced precision: float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16 "
-             "(default: where fast — AMX, AMD's AVX512-BF16; --no-half: float32)",
+             "(default: float16 on CUDA; on a CPU bfloat16 where fast — AMX, AMD's AVX512-BF16 — else float32; --no-half: float32)",
     )
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help=f"tile size for large images (default {DEFAULT_TILE}; 0: never tile; at least 2 × overlap + the model's size multiple, 8 for fast, 16 for default; a smaller tile "
@@ -60,7 +60,7 @@ def _add_denoiser_options(p: argparse.ArgumentParser, weights: str = "default") 
     p.add_argument("--ensemble", type=_ensemble, default="auto", metavar="{auto,1,2,4,8}",
                    help="flip/rotate self-ensemble: average of N passes (a small PSNR gain, N× the time); "
                         "auto: 2 for the default model in bfloat16 on AMX and AMD Zen 5 CPUs "
-                        "(together about one float32 pass), else 1")
+                        "(together about half a float32 pass on AMX, one on Zen 5), else 1")
     p.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
                    help="where the model runs: torch (default for weights) or onnxruntime (float32 on the CPU; "
                         "pip install 'cvdenoise[onnx]'); omit it for an exported file (.onnx; TorchScript .pt, .ts, "

@@ -51,7 +51,7 @@ from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
 from .weights import FAMILIES, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
 
 __all__ = [
-    "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
+    "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "GRAY_TOLERANCE", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
     "cpu_has_fast_bf16", "cpu_runs_two_bf16_passes", "cpu_vendor", "resolve_device", "resolve_precision", "resolve_runtime",
     "exported_runtime",
     "Runtime",
@@ -282,7 +282,7 @@ class Denoiser:
         multiple: the backends' required size multiple (inputs are padded internally).
         device: where the model runs.
         half: reduced precision: ``True`` runs float16 on CUDA and bfloat16 on CPUs with AMX
-            (Intel Sapphire Rapids and later; ~3× faster; within about 0.5/255 of float32 on average, a few levels at most) or AVX512-BF16
+            (Intel Sapphire Rapids and later; ~3× faster; 0.16–0.26 levels from float32 on average, a few at most: ``python benchmarks/precision.py``) or AVX512-BF16
             (AMD Zen 4 and later: ~2× faster; Intel Cooper Lake, or an Intel CPU whose AMX a
             virtual machine hides: slower than float32), and raises elsewhere; ``"auto"`` does
             the same where it is faster (:func:`cpu_has_fast_bf16`) and float32 otherwise.
@@ -959,7 +959,7 @@ def load(
             ``tile`` (and ``overlap``) so every tile fits.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``.
         half: reduced precision (see :class:`Denoiser`). ``"auto"`` (default) runs bfloat16
-            on CPUs with AMX or AMD CPUs with AVX512-BF16 units (within about 0.5/255 of float32 on average; about 3× faster with AMX,
+            on CPUs with AMX or AMD CPUs with AVX512-BF16 units (0.16–0.26 levels from float32 on average; about 3× faster with AMX,
             2× with AMD's AVX512-BF16) and float32 on other CPUs (an Intel CPU with AVX512-BF16 but no AMX
             runs bfloat16 slower than float32); on CUDA it runs float16. Pass ``half=False`` for float32 everywhere
             (e.g. results that agree across CPUs to float rounding, or 16-bit data where the

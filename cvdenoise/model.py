@@ -83,6 +83,7 @@ class ModelConfig:
         return self.unshuffle * 2 ** (len(self.widths) - 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready values (tuples as lists), as the model cards store it."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
@@ -112,6 +113,7 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B,width,H,W)`` → same shape."""
         # in place on the convolutions' fresh outputs (autograd-safe: neither convolution keeps
         # its output for backward); saves two full-size allocations per block, ~15 % of the
         # `default` model's CPU time
@@ -154,6 +156,7 @@ class DenoiseAutoencoder(nn.Module):
 
     @property
     def multiple(self) -> int:
+        """Height and width are padded to a multiple of this (8 for ``fast``, 16 for ``default``)."""
         return self.config.multiple
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
@@ -195,6 +198,8 @@ class DenoiseAutoencoder(nn.Module):
         return F.pixel_shuffle(self.tail(h), self.config.unshuffle)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B,C,H,W)`` float in ``[0,1]`` (any H, W: reflect-padded to :attr:`multiple` at the
+        bottom/right, cropped back) → the denoised image, same shape (not clamped)."""
         h, w = x.shape[-2], x.shape[-1]
         xp = self._pad(x)
         out = xp + self.decode(self.encode(xp))

@@ -36,6 +36,7 @@ from torchvision.transforms.v2.functional import is_pure_tensor
 from .backends import EXPORTED_SUFFIXES, load_backend
 from .blend import check_strength as _check_strength
 from ._defaults import DEFAULT_TILE
+from ._device import Half, Runtime
 from ._warn import user_stacklevel
 from ._checks import (
     channels_last_hint, check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real,
@@ -166,7 +167,7 @@ class Denoise(v2.Transform):
       (RGB, alpha kept): any leading dims are flattened into one batch;
     * a plain ``torch.Tensor`` ``(..., C, H, W)``, only when the sample holds no Image, Video
       or PIL image (then the first plain tensor is the image);
-    * ``PIL.Image.Image`` of mode ``L``, ``RGB``, ``RGBA`` or ``I;16``.
+    * ``PIL.Image.Image`` of a mode in :data:`cvdenoise.denoiser.PIL_MODES` (``L``, ``RGB``, ``RGBA``, ``I;16``/``I;16B``/``I;16L``/``I;16N``, ``I``).
 
     Dtypes: ``uint8``, ``uint16`` or float in ``[0, 1]``. The output keeps the input's type
     (tv_tensor class, PIL mode), shape, dtype and device.
@@ -184,7 +185,7 @@ class Denoise(v2.Transform):
         tile: images larger than ``tile×tile`` are denoised in overlapping tiles; ``0`` never.
         half: reduced precision (see :class:`cvdenoise.Denoiser`): ``"auto"`` runs bfloat16
             on CPUs with AMX (about 3× faster) or AMD CPUs with AVX512-BF16 units (about 2×) and float16 on CUDA,
-            within about 0.5/255 of float32 on average (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
+            0.16–0.26 levels from float32 on average (with the ``default`` weights it also turns on :func:`cvdenoise.load`'s
             2-pass ``ensemble="auto"`` on AMX and AMD Zen 5 CPUs); ``False`` (default) keeps float32.
         runtime: ``None`` (default: PyTorch for weights, an exported ``.onnx``/``.pt`` file's own
             runtime), ``"torch"`` or ``"onnxruntime"`` (float32 on the CPU; outputs within a level
@@ -219,8 +220,8 @@ class Denoise(v2.Transform):
         p: float = 1.0,
         strength: Strength = "auto",
         tile: int = DEFAULT_TILE,
-        half: bool | str = False,
-        runtime: str | None = None,
+        half: Half = False,
+        runtime: Runtime | None = None,
     ) -> None:
         super().__init__()
         if half not in (True, False, "auto"):

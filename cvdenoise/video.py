@@ -4,7 +4,7 @@
 returns the same, ready for a detector. With ``gate`` it measures each frame's noise level by
 what the model removes (:func:`cvdenoise.noise.residual_sigma`) and passes clean frames through
 unchanged, blending linearly up to full denoising between the two gate thresholds (impulse
-noise, which that σ does not see, is taken out whatever the gate: :func:`cvdenoise.blend.auto_blend`). With
+noise, which that σ does not see, gets the model output whatever the gate: :func:`cvdenoise.blend.auto_blend`). With
 ``temporal`` it smooths residual flicker over time where the scene is static
 (:mod:`cvdenoise.temporal`).
 """
@@ -104,10 +104,11 @@ class FrameFilter:
             units) or ``(low, high)``: frames whose noise σ is below ``low`` pass
             through unchanged, above ``high`` get full denoising, linear blend between. σ is
             the robust standard deviation of what the model removes
-            (:func:`~cvdenoise.noise.residual_sigma`): about 1 level on clean or compressed
-            photos, 0.9 of white noise's σ, 0.7–0.8 of a camera's correlated noise. Every
+            (:func:`~cvdenoise.noise.residual_sigma`): on clean photos about 1 level for
+            ``fast`` and 0.1 for ``default``, 1.5–1.9 on JPEG q70, 0.9 of white noise's σ,
+            0.64–0.75 of a camera's correlated noise (``python benchmarks/gate.py``). Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
-            Salt-and-pepper noise, which σ does not see, is taken out whatever the gate
+            Salt-and-pepper values, which σ does not see, get the model output whatever the gate
             (:func:`~cvdenoise.blend.impulse_mask`); a clean drawing (text, line art, a screen
             capture: :func:`~cvdenoise.blend.is_drawing`), whose strokes a model smooths, is
             passed through whatever its σ.
@@ -578,18 +579,22 @@ class SourceFrames(Iterator[np.ndarray]):
 
     @property
     def index(self) -> int:
+        """The source frame number of the frame last yielded (``-1`` before the first)."""
         return self._numbering.index
 
     @property
     def held(self) -> int:
+        """Slots just before the frame last yielded that only hold the frame before it."""
         return self._numbering.held
 
     @property
     def held_at_end(self) -> int:
+        """Slots after the last frame that hold it (known once the frames are exhausted)."""
         return self._numbering.held_at_end
 
     @property
     def held_total(self) -> int:
+        """All held slots so far (:attr:`held` of every frame, and :attr:`held_at_end`)."""
         return self._numbering.held_total
 
     def __next__(self) -> np.ndarray:

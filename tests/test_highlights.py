@@ -47,3 +47,18 @@ def test_near_white_areas_are_not_blown_out_and_true_white_stays_white() -> None
     assert error.max() < 5.0
     white = np.clip(np.rint(255 + rng.normal(0, 10, (96, 96, 3))), 0, 255).astype(np.uint8)  # half of it clipped
     assert fast(white, strength=1.0).mean() > 254.0  # (clipping explains the lift: kept)
+
+
+def test_the_highlights_benchmark_runs_and_shows_the_hold() -> None:
+    # its "without" variant lacked the `inplace` argument the Denoiser passes: the script crashed
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "highlights.py"
+    r = subprocess.run([sys.executable, str(script), "--weights", "fast", "--no-write"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = next(line for line in r.stdout.splitlines() if line.startswith("| flat 248, σ=2 |"))
+    without, held = (float(cell.split()[0]) for cell in row.strip("|").split("|")[2:4])
+    assert without > 252 and abs(held - 248) < 1
