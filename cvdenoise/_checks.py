@@ -36,7 +36,8 @@ def check_float_range(x: torch.Tensor | np.ndarray, tol: float = FLOAT_TOL, hint
                     "clamp to [0, 1] first (x.clamp(0, 1), np.clip(x, 0, 1)), or resize uint8 data")
         elif lo < -tol:  # negative values: most often normalised (mean/std) data, not a 0..255 scale
             hint = "negative values look normalised by mean/std: denoise before Normalize, on data in [0, 1]"
-        raise ValueError(f"float images must be in [0, 1] (±{tol:g} for rounding); got values in [{lo:.6g}, {hi:.6g}] ({hint})")
+        why = "for rounding" if tol < 0.1 else "for unclipped noise"
+        raise ValueError(f"float images must be in [0, 1] (±{tol:g} {why}); got values in [{lo:.6g}, {hi:.6g}] ({hint})")
 
 
 #: a uint16 image whose values all stay below this is most likely 10/12-bit data held unscaled

@@ -48,7 +48,7 @@ from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
 from .highlights import keep_highlight_level
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
-from .weights import FAMILIES, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
+from .weights import FAMILIES, GRAY_TWINS, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
 
 __all__ = [
     "Denoiser", "load", "ImageLike", "DEFAULT_OVERLAP", "GRAY_TOLERANCE", "PIL_MODES", "cpu_bf16_units", "cpu_flags",
@@ -603,8 +603,9 @@ class Denoiser:
         return self.rules.get(key)
 
     def denoise_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """Core: ``(B,C,H,W)`` float32 in ``[0,1]`` with ``C`` in 1/3, RGB order → same: the plain
-        model output (no strength blend, no gray-content or alpha handling: see :meth:`__call__`).
+        """Core: ``(B,C,H,W)`` float in ``[0,1]`` with ``C`` in 1/3, RGB order → the plain model
+        output, same shape, **float32** whatever the input's float dtype (no strength blend, no
+        gray-content or alpha handling, no dtype round trip: see :meth:`__call__`).
 
         Runs on :attr:`device` (tiles are moved there and back), returns on ``x.device``.
 
@@ -698,9 +699,14 @@ class Denoiser:
         ph, pw = max(0, m - h), max(0, m - w)
         if ph or pw:  # reflect padding inside the model needs at least `multiple` pixels
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        ks = _ENSEMBLES[self.ensemble]
+        if len(ks) > 1 and (x.shape[-2] % m or x.shape[-1] % m):
+            # padded to the grid before the flips, as the model pads an unflipped pass: a flipped
+            # pass padded by the model put the image on another grid phase (the models are not
+            # shift-invariant), and ensemble=2 of a 900×700 image came out up to 8 levels from its tiled result
+            x = pad_to(x, -(-x.shape[-2] // m) * m, -(-x.shape[-1] // m) * m)
         dev = x.to(self.device, torch.float16 if self.precision == "fp16" else torch.float32, non_blocking=True)
         nhwc = self.device.type == "cpu" and isinstance(backend, torch.nn.Module)  # oneDNN's fast layout
-        ks = _ENSEMBLES[self.ensemble]
         y: torch.Tensor | None = None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for k in ks:
@@ -1086,6 +1092,13 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
     if auto_ensemble:
         kw = {**kw, "ensemble": _auto_ensemble(model, half, kw["device"])}
     rules = _rules({model.config.channels: weights})
+    models: dict[int, Any] = {model.config.channels: model}
+    lazy: list[int] = []
+    if str(weights) in GRAY_TWINS and model.config.channels == 3:  # a shipped colour-only specialist: gray to its twin
+        twin = GRAY_TWINS[str(weights)]
+        models[1] = functools.partial(load_model, twin)
+        lazy.append(1)
+        rules.update(_rules({1: twin}))
     card = resolve(weights).with_suffix(".json")
     if kw["strength"] == "auto" and not card.is_file():
         _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
@@ -1094,8 +1107,7 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
         _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
                                "benchmarks/strength.py --calibrate of the source repository, not installed "
                                "with the package, fits one)")
-    return Denoiser({model.config.channels: model}, multiple=model.multiple, name=Path(str(weights)).stem,
-                    rules=rules, **kw)
+    return Denoiser(models, multiple=model.multiple, name=Path(str(weights)).stem, lazy=lazy, rules=rules, **kw)
 
 
 def _warn_no_rule(weights: str | Path, why: str) -> None:

@@ -166,12 +166,21 @@ class DenoiseAutoencoder(nn.Module):
         return F.pad(x, (0, pw, 0, ph), mode="reflect") if m > 1 else x
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder features, full→coarse; ``x`` must already be a multiple of :attr:`multiple`.
+        """Encoder features, full→coarse, of ``x``: ``(B,C,H,W)`` or ``(C,H,W)`` float in
+        ``[0,1]`` of the model's dtype (float32 as loaded), ``H`` and ``W`` already multiples of
+        :attr:`multiple`.
 
         Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level; the last is the
-        bottleneck code.
+        bottleneck code. Call it under ``torch.inference_mode()`` (or ``no_grad``) unless you
+        train through it: the parameters require grad, so the features otherwise keep an autograd graph.
         """
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager calls: say what is wrong
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(f"encode needs a torch tensor, got {type(x).__name__} (torch.from_numpy(...))")
+            want = self.head.weight.dtype
+            if x.dtype != want:  # (uint8 and float64 batches failed inside a convolution)
+                raise TypeError(f"encode needs a {want} tensor in [0, 1] (the model's dtype), got {x.dtype} "
+                                "(uint8: x.float() / 255; float64: x.float())")
             m, c = self.config.multiple, self.config.channels
             if x.ndim not in (3, 4) or x.shape[-3] != c or x.shape[-2] % m or x.shape[-1] % m:
                 raise ValueError(

@@ -287,6 +287,8 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
     """
     if isinstance(image, np.ndarray):
         a = image_hwc(image)
+        if not a.dtype.isnative:  # (big-endian data of FITS and some scientific readers, as the Denoiser takes it)
+            a = a.astype(a.dtype.newbyteorder("="))
         if a.dtype not in (np.uint8, np.uint16) and not np.issubdtype(a.dtype, np.floating):
             raise TypeError(f"unsupported image dtype {a.dtype}; expected uint8, uint16 or float in [0,1]")
         with warnings.catch_warnings():  # read-only arrays: nothing here writes to them

@@ -357,7 +357,9 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     are numbered by their timestamps at ``fps``: a clip that stores no frame for some of its
     slots (an AVI's empty "repeat" entries, a variable frame rate) has ``frames.held`` slots
     before a frame that only hold the frame before it (and ``frames.held_at_end`` after the last
-    one); a writer at ``fps`` repeats that frame to keep the clip's timing. ``fps`` is OpenCV's for the
+    one); a writer at ``fps`` repeats that frame to keep the clip's timing. The slot of a damaged
+    frame after the first good one is held too (``frames.stand_ins`` counts them), so the
+    output's frames stay in step with the source's. ``fps`` is OpenCV's for the
     clip, or for a variable frame rate (OpenCV reports the average) its base rate: the rate of its
     fastest stretch among its first 90 frames. ``frame_count`` is the clip's length in slots of
     ``fps`` (an MP4 cut by an edit list: the frames it shows).
@@ -394,7 +396,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
     listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
-    first, skipped = None, 0  # damaged frames at the start are left out as later ones are
+    first, skipped = None, 0  # damaged frames at the start are left out (no frame before them to hold)
     while opened and first is None and skipped < (min(listed, _MAX_BAD_FRAMES) if listed > 1 else 1):
         ok, first = cap.read()
         if not ok or first is None:
@@ -539,6 +541,7 @@ class _Numbering:
 
     def __init__(self) -> None:
         self.index, self.held, self.held_total, self.held_at_end, self.widest = -1, 0, 0, 0, 0
+        self.stand_ins = 0  # damaged frames whose slots hold the frame before them
         self.offset: int | None = None  # the first frame's stamped number less its place (AVIs that start at 1)
 
     def place(self, read: int, stamped: int, damaged: int) -> None:
@@ -550,9 +553,15 @@ class _Numbering:
         stamped = stamped - self.offset if stamped >= 0 else -1
         number = max(read, stamped, self.index + 1)  # (a burst of a variable frame rate: never back)
         gap = number - self.index - 1 - damaged  # slots the container holds no frame for
-        self.held = gap if 0 < gap <= _MAX_HELD else 0  # (a wider jump: a timestamp error, not a repeat)
-        self.held_total += self.held
-        self.widest = max(self.widest, self.held)
+        empty = gap if 0 < gap <= _MAX_HELD else 0  # (a wider jump: a timestamp error, not a repeat)
+        # a damaged frame's slot holds the frame before it too (the output keeps the clip's timing:
+        # a clip with 3 damaged frames of 30 came out 27 frames long, each later frame early); it
+        # still counts as not decoded. (Damaged frames before the first: nothing to hold.)
+        lost = damaged if self.index >= 0 else 0
+        self.held = empty + lost
+        self.held_total += empty
+        self.stand_ins += lost
+        self.widest = max(self.widest, empty)
         self.index = number
 
     def finish(self, count: int) -> None:
@@ -594,8 +603,14 @@ class SourceFrames(Iterator[np.ndarray]):
 
     @property
     def held_total(self) -> int:
-        """All held slots so far (:attr:`held` of every frame, and :attr:`held_at_end`)."""
+        """The slots so far that the clip holds no frame for (:attr:`held` of every frame less
+        :attr:`stand_ins`, and :attr:`held_at_end`)."""
         return self._numbering.held_total
+
+    @property
+    def stand_ins(self) -> int:
+        """The damaged frames so far whose slots hold the frame before them (in :attr:`held`)."""
+        return self._numbering.stand_ins
 
     def __next__(self) -> np.ndarray:
         return next(self._frames)
@@ -798,13 +813,16 @@ class TruncatedVideoWarning(UserWarning):
     """Fewer frames were decoded than the container announced (a damaged file); the output holds those."""
 
 
-def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int, stacklevel: int = 3) -> str | None:
+def warn_if_truncated(src: str | Path, dst: str | Path, done: int, count: int, stacklevel: int = 3,
+                      stand_ins: int = 0) -> str | None:
     """Warn (:class:`TruncatedVideoWarning`) when fewer frames were decoded than the container
-    announced (a damaged file); returns what it said (``None``: the whole clip). ``stacklevel``:
-    as :func:`warnings.warn`'s, counted from the caller (3: the caller's caller)."""
+    announced (a damaged file); returns what it said (``None``: the whole clip). ``stand_ins``:
+    the damaged frames whose slots hold the frame before them (:attr:`SourceFrames.stand_ins`).
+    ``stacklevel``: as :func:`warnings.warn`'s, counted from the caller (3: the caller's caller)."""
     if not count or done >= count:
         return None
-    said = f"{count - done} of its {count} frames could not be decoded (a damaged or cut-short file); {dst} holds the others"
+    held = f"the frame before each of {stand_ins} damaged one(s) in its place, " if stand_ins else ""
+    said = f"{count - done} of its {count} frames could not be decoded (a damaged or cut-short file); {dst} holds {held}the others"
     warnings.warn(f"{src}: {said}", TruncatedVideoWarning, stacklevel=stacklevel)
     return said
 
@@ -827,8 +845,9 @@ def denoise_video(
     returns, e.g. to record the file). The clip starts ``frame_filter`` afresh (:meth:`FrameFilter.reset`:
     no temporal state or history carried over from an earlier clip; its ``max_history`` waits
     until the clip's end). Returns the per-frame :class:`FrameInfo` records, their ``index`` the source frame's number (after a damaged frame,
-    which is left out, the numbers skip it rather than shift). Fewer frames decoded than the
-    container announced: a :class:`TruncatedVideoWarning` (``dst`` holds those).
+    which has no record, the numbers skip it rather than shift; in ``dst`` its slot holds the
+    frame before it). Fewer frames decoded than the container announced: a
+    :class:`TruncatedVideoWarning` (``dst`` holds those, and a damaged frame's stand-in).
     """
     check_video_output(src, dst, codec)  # before the input is opened: a bad name costs nothing
     frames, fps, size, count = read_video(src)
@@ -853,7 +872,8 @@ def denoise_video(
     finally:
         frame_filter.max_history = bound
         close_frames(frames)  # released now, also when the writer or the filter failed (its traceback would hold it)
-    warn_if_truncated(src, dst, len(frame_filter.history) + getattr(frames, "held_total", 0), count)
+    warn_if_truncated(src, dst, len(frame_filter.history) + getattr(frames, "held_total", 0), count,
+                      stand_ins=getattr(frames, "stand_ins", 0))
     return [replace(info, index=n) for info, n in zip(frame_filter.history, numbers)]
 
 

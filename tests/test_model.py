@@ -91,3 +91,17 @@ def test_reflect_pad_is_numpys_reflect_pad(shape: tuple[int, int], pads: int | t
     t, b, l, r = (pads,) * 4 if isinstance(pads, int) else pads
     want = np.pad(x, ((t, b), (l, r)), mode="reflect")
     assert np.array_equal(reflect_pad(torch.from_numpy(x)[None, None], pads)[0, 0].numpy(), want)
+
+
+def test_encode_names_a_wrong_type_or_dtype() -> None:
+    # a uint8 or float64 batch failed inside a convolution ("Input type ... and bias type ...")
+    import numpy as np
+
+    m = DenoiseAutoencoder(CONFIGS["fast"]).eval()
+    with pytest.raises(TypeError, match=r"encode needs a torch.float32 tensor in \[0, 1\].*got torch.uint8"):
+        m.encode(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="got torch.float64"):
+        m.encode(torch.zeros(1, 3, 64, 64, dtype=torch.float64))
+    with pytest.raises(TypeError, match="encode needs a torch tensor, got ndarray"):
+        m.encode(np.zeros((1, 3, 64, 64), np.float32))  # type: ignore[arg-type]
+    assert len(m.encode(torch.zeros(1, 3, 64, 64))) == len(CONFIGS["fast"].widths)

@@ -119,3 +119,16 @@ def test_subsampling_of_ordinary_sizes_is_one_stride_and_thinner_than_a_block_is
             noise_profile(np.zeros(shape, np.uint8))
     with pytest.raises(ValueError, match="too small"):  # a clear error, not ZeroDivisionError
         estimate_sigma(np.zeros((1, 70000), np.uint8))
+
+
+def test_noise_tools_take_big_endian_arrays_as_the_denoiser_does(clean_rgb: np.ndarray) -> None:
+    # '>u2' was refused as "unsupported image dtype >u2; expected ... uint16", '>f4' with torch's byte-order error
+    from cvdenoise.noise import estimate_sigma, noise_profile, residual_sigma
+
+    noisy = add_noise(clean_rgb[:96, :96], 10)
+    for native in (noisy.astype(np.uint16) * 257, noisy.astype(np.float32) / 255):
+        swapped = native.astype(native.dtype.newbyteorder(">"))
+        assert float(estimate_sigma(swapped)) == pytest.approx(float(estimate_sigma(native)))
+        assert noise_profile(swapped).sigma == pytest.approx(noise_profile(native).sigma)
+    f = noisy.astype(np.float32) / 255
+    assert float(residual_sigma(f.astype(">f4"), f)) == pytest.approx(0.0)

@@ -403,8 +403,16 @@ def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys
     assert count == 20 and len(got) >= 19 and got[-1] > 180  # read on past the damaged frame
     assert [round(v / 10) for v in got] == numbers  # each frame keeps its source number (frame i is 10·i)
     assert main(["video", str(bad), "-o", str(tmp_path / "out.mp4"), "-q", "-w", "fast", "--report", str(tmp_path / "r.csv")]) == 1
-    assert f"{20 - len(got)} of its 20 frames could not be decoded" in capsys.readouterr().err
-    assert int(cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == len(got)
+    err = capsys.readouterr().err
+    assert f"{20 - len(got)} of its 20 frames could not be decoded" in err
+    assert f"holds the frame before each of {20 - len(got)} damaged one(s) in its place" in err
+    # the damaged frame's slot holds the frame before it: the output stays in step with the source
+    # (it was one frame short, each frame after the damaged one a slot early)
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    means = []
+    while (read := cap.read())[0]:
+        means.append(int(read[1].mean()))
+    assert len(means) == 20 and [round(v / 10) for v in means] == [n if n in numbers else n - 1 for n in range(20)]
     rows = (tmp_path / "r.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == numbers  # the report's frame column: source numbers, not renumbered
     # the first frame damaged: the clip was refused whole ("cannot read video"), now it loses that frame

@@ -485,7 +485,8 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
                 held.end(getattr(frames, "held_at_end", 0))
     finally:
         close_frames(frames)  # released now, also when YOLO, the writer or a frame failed
-    if (truncated := warn_if_truncated(src, dst, len(run) + getattr(frames, "held_total", 0), count, stacklevel=4)) is not None:  # (at run_detection's caller)
+    if (truncated := warn_if_truncated(src, dst, len(run) + getattr(frames, "held_total", 0), count, stacklevel=4,
+                                       stand_ins=getattr(frames, "stand_ins", 0))) is not None:  # (at run_detection's caller)
         run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
 
 
