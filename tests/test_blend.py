@@ -459,3 +459,19 @@ def test_two_dots_on_a_clean_white_icon_are_no_salt_and_pepper(fast: cvdenoise.D
     icon = np.full((32, 32, 3), 255, np.uint8)
     icon[10, 10] = icon[20, 22] = 0
     assert np.array_equal(fast(icon), icon)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_a_nearest_neighbour_upscale_is_no_jpeg_grid(clean_gray: np.ndarray, factor: int) -> None:
+    # pixels repeated by a ×2 upscale step at every other column: read as an 8×8 block grid (a
+    # blockiness of 800), so a clean upscaled image got strength 1 (skimage's moon lost its grain)
+    from cvdenoise.blend import BLOCKY_RATIO, grid_blockiness
+
+    up = np.repeat(clean_gray[:128, :96], factor, axis=1)
+    assert float(grid_blockiness(torch.from_numpy(up / 255.0).float()[None, None])) < BLOCKY_RATIO
+    den = cvdenoise.load("fast", half=False)
+    out = den(up)
+    assert den.last_strength[0] < 0.8 and psnr(out, up) > 45
+    if factor == 2:  # noise upscaled ×2 too: still denoised fully (×4 noise is 4-pixel blobs the models leave)
+        den(np.repeat(add_noise(clean_gray[:128, :96], 20), factor, axis=1))
+        assert den.last_strength[0] > 0.9
