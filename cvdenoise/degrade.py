@@ -367,10 +367,14 @@ class Degrader:
         import cv2
 
         interp = int(rng.choice([cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_CUBIC]))
-        t = A.Downscale(
-            scale_range=(s, s), interpolation_pair={"downscale": interp, "upscale": cv2.INTER_LINEAR}, p=1.0
-        )
-        return _apply(t, img, rng)
+        rng.integers(0, 2**31 - 1)  # (the seed albumentations' Downscale took: the draws after it stay as they were)
+        # albumentations' Downscale, whose two OpenCV resizes these are, runs them on uint8: a
+        # float (or 16-bit) image came back on 256 levels — a dark 16-bit ramp of 256 values kept 5
+        h, w = img.shape[:2]
+        small = cv2.resize(img, None, fx=s, fy=s, interpolation=interp)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        # (cubic interpolation overshoots: values below 0 made the shot-noise step's gamma NaN)
+        return np.clip(out, 0.0, 1.0).reshape(img.shape)  # (OpenCV drops a single channel's axis)
 
     def _noise(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         c = self.config

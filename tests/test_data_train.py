@@ -259,18 +259,18 @@ def _write_image(path: Path, side: int) -> None:
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--steps", "0"], "--steps must be >= 1"),
-    (["--steps", "-5"], "--steps must be >= 1"),
-    (["--batch", "0"], "--batch must be >= 1"),
-    (["--val-size", "0"], "--val-size must be >= 1"),
-    (["--crop", "0"], "--crop must be >= 1"),
+    (["--steps", "0"], "--steps must be an integer >= 1"),
+    (["--steps", "-5"], "--steps must be an integer >= 1"),
+    (["--batch", "0"], "--batch must be an integer >= 1"),
+    (["--val-size", "0"], "--val-size must be an integer >= 1"),
+    (["--crop", "0"], "--crop must be an integer >= 1"),
     (["--crop", "4"], "--crop must be at least 8"),
-    (["--val-every", "0"], "--val-every must be >= 1"),
+    (["--val-every", "0"], "--val-every must be an integer >= 1"),
     (["--p-dead-leaves", "5"], "--p-dead-leaves must be a probability"),
     (["--minutes", "-1"], "--minutes must be >= 0"),
     (["--downscale", "0"], "--downscale must be in (0, 1]"),
-    (["--lr", "nan"], "--lr must be > 0"),
-    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--lr", "nan"], "--lr must be a number > 0"),
+    (["--seed", "-1"], "--seed must be an integer >= 0"),
     (["--device", "cuda:99"], "--device: device 'cuda:99'"),
     (["--device", "tpu"], "--device: device must be"),
     (["--init", "{tmp}/missing.safetensors"], "--init: weights file not found"),
@@ -944,6 +944,8 @@ def test_an_empty_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert _tiny(tmp_path, "--name", "") == 2
     assert "cvdenoise train: error: --name must be a file name without folders" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+    assert _tiny(tmp_path, "--name", "mine.safetensors") == 2  # (it wrote mine.safetensors.safetensors)
+    assert "or suffix" in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
 def test_resume_of_an_empty_or_corrupt_checkpoint_names_the_problem(tmp_path: Path,
@@ -978,3 +980,50 @@ def test_a_broken_symlink_among_the_photos_is_skipped_with_a_warning(tmp_path: P
     assert _tiny(tmp_path, str(photos), "--downscale", "1") == 0
     err = capsys.readouterr().err
     assert "skipped 1 of 3 image files" in err and f"{photos / 'x.png'}: a broken symbolic link (to {tmp_path / 'gone.png'})" in err
+
+
+def test_resume_goes_on_with_the_recorded_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--resume --out RUN` asked for --size again, and with it trained a photo run on dead leaves
+    # alone at the default crop and batch (the options not typed again fell back to their defaults)
+    photos = tmp_path / "photos"
+    for i in range(3):
+        _write_image(photos / f"{i}.png", 80 + 8 * i)
+    assert _train_cli(tmp_path, str(photos), "--p-dead-leaves", "0.1") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--steps", "2", "--out", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    assert "resumed" in out and "another recipe" not in err
+    resumed = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "resumed_at_step" in l][-1]
+    recipe = resumed["recipe"]
+    assert recipe["folders"] == [str(photos)] and recipe["crop"] == 32 and recipe["batch"] == 2
+    assert recipe["size"] == "fast" and recipe["p_dead_leaves"] == 0.1 and resumed["changed"] == {}
+
+
+def test_a_fine_tune_without_lr_starts_gently(tmp_path: Path) -> None:
+    # --init with the from-scratch lr (1e-3) took a shipped model from 33.0 to 30.1 dB in 20 steps
+    from cvdenoise.train import INIT_LR
+
+    assert _train_cli(tmp_path, "--init", "fast", "--steps", "1") == 0
+    card = json.loads((tmp_path / "run" / "color-fast.json").read_text())
+    assert card["training"]["recipe"]["lr"] == INIT_LR < TrainConfig.lr
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("folders", "photos", "folders must be a list of folders"),  # (was read letter by letter: "no such folder: p")
+    ("crop", "32", "crop must be an integer >= 1"),  # (a bare TypeError from a comparison)
+    ("lr", "1e-3", "lr must be a number > 0"),
+    ("loss", "l2", "loss must be one of charbonnier"),  # (a ValueError after log.jsonl was written)
+    ("steps", 4.5, "steps must be an integer >= 1"),  # (accepted, recorded as 4.5)
+    ("ema", 1.5, "ema must be a decay in"),
+    ("weight_decay", -1.0, "weight-decay must be a number >= 0"),  # (torch's error, the lock file made)
+])
+def test_train_config_fields_are_checked_before_anything_is_written(tmp_path: Path, field: str, value: object,
+                                                                     message: str) -> None:
+    from dataclasses import replace
+
+    from cvdenoise.train import TrainSetupError
+
+    cfg = replace(TrainConfig(out=str(tmp_path / "run"), size="fast", steps=2, batch=2, crop=32, val_size=2), **{field: value})
+    with pytest.raises(TrainSetupError, match=message):
+        train(cfg)
+    assert not (tmp_path / "run").exists()

@@ -236,3 +236,23 @@ def test_torch_degrader_seeds_are_checked_and_none_is_not_torch_global_state() -
     b = TorchDegrader("gaussian25")(clean)
     assert not torch.equal(a, b)  # a fresh seed each time, not torch's global generator replayed
     assert torch.equal(TorchDegrader("gaussian25", seed=np.int64(5))(clean), TorchDegrader("gaussian25", seed=5)(clean))
+
+
+@pytest.mark.filterwarnings("ignore:Degrader. uint16 image with all values below")  # (the dark ramp: on purpose)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resizing_keeps_16_bit_and_float_precision(channels: int) -> None:
+    # albumentations' Downscale ran on uint8: a dark 16-bit ramp of 256 values came back on 5,
+    # a float ramp on the 1/255 grid
+    from dataclasses import replace
+
+    base = DegradationConfig(p_clean=0, p_blur=0, p_resize=1, p_noise=0, p_jpeg=0, shuffle=False)
+    deg = Degrader(replace(base, resize_scale=(0.9, 0.9)))
+    ramp = np.tile(np.linspace(0, 1000, 256), (64, 1)).astype(np.uint16)
+    if channels == 3:
+        ramp = np.repeat(ramp[..., None], 3, axis=2)
+    out = deg(ramp, 0)
+    assert out.shape == ramp.shape and out.dtype == np.uint16 and len(np.unique(out)) > 200
+    assert np.abs(out.astype(float) - ramp).mean() < 2  # a smooth ramp stays where it was
+    flat = (ramp / 65535).astype(np.float32)
+    f = deg(flat, 0)
+    assert f.dtype == np.float32 and np.abs(f * 255 - np.round(f * 255)).max() > 0.1  # not on the 8-bit grid
