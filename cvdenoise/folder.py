@@ -323,6 +323,7 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
     search does not take."""
     jobs: list[Job] = []
     unread: list[Path] = []  # image files of formats a folder search does not take (OTHER_IMAGE_SUFFIXES)
+    videos: list[Path] = []  # video files: left out, with a word (they were left out silently)
     for item in inputs:
         p = Path(item)
         if p.is_file():
@@ -339,6 +340,8 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
             for f in _files_under(root, skip=out, records=records):
                 if f.suffix.lower() in OTHER_IMAGE_SUFFIXES:
                     unread.append(f)
+                elif f.suffix.lower() in _VIDEO_FILES and not f.name.startswith("."):
+                    videos.append(f)
                 if (f.suffix.lower() not in _IMAGES and not is_dicom_file(f)) or _is_apple_double(f):
                     continue  # (DICOM media name files IM00001: no suffix, found by their DICM mark)
                 if f.name.startswith(".cvdenoise-"):
@@ -353,6 +356,9 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
         warnings.warn(f"left out {len(unread)} image file(s) of formats a folder search does not take ({', '.join(kinds)}; "
                       f"e.g. {unread[0]}): name such a file directly if OpenCV reads it, or convert it to PNG or TIFF",
                       stacklevel=3)
+    if videos:
+        warnings.warn(f"left out {len(videos)} video file(s) (e.g. {videos[0]}): a folder run takes images; "
+                      "run cvdenoise video (or detect) on each", stacklevel=3)
     if not jobs:
         raise ValueError(
             f"no images found in {', '.join(map(str, inputs))} (suffixes: {', '.join(_IMAGES)}, "
@@ -490,6 +496,8 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     return [Job(src, out, out.parent / OUTPUT_MARKER)]
 
 
+#: video files a folder may hold: a folder search leaves them out with a warning
+_VIDEO_FILES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv")
 #: other image formats a folder may hold: a folder search leaves them out with a warning, not silently
 OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
                         ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",

@@ -303,6 +303,12 @@ def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Pa
     err = capsys.readouterr().err
     assert "left out 3 image file(s) of formats a folder search does not take (.gif, .heic, .pfm;" in err
     assert ".txt" not in err and ".json" not in err  # other files (YOLO labels, notes) are no images
+    assert "video" not in err
+    (src / "sub" / "clip.MP4").write_bytes(b"\0" * 16)  # (left out without a word)
+    (src / "cam.avi").write_bytes(b"\0" * 16)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 video file(s) (e.g. " in err and "run cvdenoise video (or detect) on each" in err
 
 
 def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clean_rgb: np.ndarray,
