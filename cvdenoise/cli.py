@@ -111,11 +111,14 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
+    there_before = set() if args.skip_existing else {j.dst for j in jobs if os.path.lexists(j.dst)}
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality,
                            dicom_window=args.dicom_window)
     skipped = len(jobs) - len(report.written) - len(report.failed) - len(report.not_images)
+    replaced = sum(1 for p in report.written if p in there_before)  # (a rerun said nothing of replacing its copies)
     print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
           f"({_model_words(den)})"
+          + (f"; replaced {replaced} written before (keep such copies: --skip-existing)" if replaced else "")
           + (f"; skipped {skipped} that already existed" if skipped else ""))
     if report.not_images:  # a DICOM medium's DICOMDIR and reports: no image to denoise, not copied, no failure
         print(f"skipped {len(report.not_images)} DICOM file(s) that hold no image (a DICOMDIR, reports, RT plans; "

@@ -873,3 +873,21 @@ def test_a_users_file_in_a_folder_cvdenoise_never_wrote_to_is_not_sent_to_its_re
     assert main(["denoise", str(tmp_path / "raw"), "-o", str(out), "-q", "-w", "fast"]) == 2
     err = capsys.readouterr().err
     assert "a.png exists and cvdenoise did not write it: refusing" in err and ".cvdenoise-output" not in err
+
+
+def test_a_rerun_says_it_replaced_the_copies_written_before(tmp_path: Path, clean_rgb: np.ndarray,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # the second run re-denoised everything and said only "wrote 2 of 2"
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(src / name), clean_rgb[:32, :32])
+    argv = ["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]
+    assert main(argv) == 0
+    assert "; replaced" not in capsys.readouterr().out
+    (tmp_path / "o" / "b.png").unlink()
+    assert main(argv) == 0
+    assert "wrote 2 of 2 images" in (out := capsys.readouterr().out) and "replaced 1 written before" in out
+    assert main([*argv, "--skip-existing"]) == 0
+    out = capsys.readouterr().out
+    assert "; replaced" not in out and "skipped 2 that already existed" in out

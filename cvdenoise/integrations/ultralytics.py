@@ -14,7 +14,7 @@ Example::
     from cvdenoise.integrations.ultralytics import attach, configure_offline
     configure_offline()
     from ultralytics import YOLO
-    model = attach(YOLO("yolo11n.yaml"))          # default denoiser: cvdenoise.load("fast")
+    model = attach(YOLO("yolo26n.yaml"))          # default denoiser: cvdenoise.load("fast")
     results = model.predict("frame.jpg")
 """
 
@@ -234,7 +234,7 @@ def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
     """Make ``model`` (an ``ultralytics.YOLO``) denoise every frame it predicts, tracks or validates.
 
     Args:
-        model: a YOLO model (``YOLO("yolo11n.yaml")`` or a local ``.pt``).
+        model: a YOLO model (``YOLO("yolo26n.yaml")`` or a local ``.pt``).
         denoiser: a :class:`~cvdenoise.Denoiser`, or weights to load one from (``"default"``,
             a file; ``cvdenoise.load(name, half="auto")``); defaults to
             ``cvdenoise.load("fast", half="auto")`` (bfloat16 on AMX CPUs).
