@@ -286,9 +286,9 @@ def plan_jobs(
     jobs = _once_each(jobs)
     _check_destinations(jobs, skip_existing)
     if not (skip_existing or overwrite):
-        theirs = next((j.dst for j in jobs if not records.replaceable(j.dst)), None)
-        if theirs is not None:
-            raise not_ours(theirs, can_skip)
+        theirs = [j.dst for j in jobs if not records.replaceable(j.dst)]
+        if theirs:
+            raise not_ours(theirs[0], can_skip, others=len(theirs) - 1)
     return jobs
 
 
@@ -513,15 +513,18 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def not_ours(path: Path, can_skip: bool = True) -> ValueError:
-    """The error for an existing ``path`` a run would replace that cvdenoise did not write;
-    ``can_skip``: the run has a ``--skip-existing`` (``cvdenoise denoise``; not ``detect``)."""
+def not_ours(path: Path, can_skip: bool = True, others: int = 0) -> ValueError:
+    """The error for an existing ``path`` a run would replace that cvdenoise did not write (and
+    ``others`` more such files); ``can_skip``: the run has a ``--skip-existing`` (``cvdenoise
+    denoise``; not ``detect``)."""
     since = f" (or it changed since: see {OUTPUT_MARKER})" if (path.parent / OUTPUT_MARKER).is_file() else ""
+    if others:
+        since += f", and so do {others} more output file(s)"
     how = ("command line: --overwrite, or keep them with cvdenoise denoise --skip-existing; Python: overwrite=True "
            "or skip_existing=True" if can_skip else "command line: --overwrite; Python: overwrite=True")
     return ValueError(
         f"{path} exists and cvdenoise did not write it{since}: refusing to "
-        f"replace it; choose a new or empty output folder, or replace such files ({how})"
+        f"replace {'them' if others else 'it'}; choose a new or empty output folder, or replace such files ({how})"
     )
 
 

@@ -891,3 +891,19 @@ def test_a_rerun_says_it_replaced_the_copies_written_before(tmp_path: Path, clea
     assert main([*argv, "--skip-existing"]) == 0
     out = capsys.readouterr().out
     assert "; replaced" not in out and "skipped 2 that already existed" in out
+
+
+def test_a_refused_rerun_counts_every_edited_copy(tmp_path: Path, clean_rgb: np.ndarray,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # two copies edited after the run: the refusal named the first alone
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(src / name), clean_rgb[:32, :32])
+    argv = ["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]
+    assert main(argv) == 0
+    for name in ("a.png", "c.png"):
+        (tmp_path / "o" / name).write_bytes(b"edited")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "a.png exists and cvdenoise did not write it" in err and "and so do 1 more output file(s): refusing to replace them" in err
