@@ -447,7 +447,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
                         "(a bare --gate takes the numbers after it: put it after the input video)")
     p.add_argument("--temporal", type=float, default=0.0, metavar="W",
                    help="temporal smoothing: weight 0..<1 of the previous frame in static regions, times each frame's strength (less flicker; default 0: off)")
-    p.add_argument("--report", default=None, metavar="CSV", type=_report_argument, help="write a CSV of per-frame noise σ (with --gate), strength and ms")
+    p.add_argument("--report", default=None, metavar="CSV", type=_report_argument, help="write a CSV of per-frame noise σ (with --gate), strength and ms (frames run in batches: each frame gets its batch's mean)")
     p.add_argument("--codec", type=str.lower, choices=("auto", "mp4v", "mjpg", "ffv1"), default="auto",
                    help="auto (default): by the suffix, mp4v for .mp4/.m4v/.mov, MJPG for .avi/.mkv (both lossy); "
                         "ffv1: lossless, frames kept exactly (.mkv or .avi; files several times larger)")
