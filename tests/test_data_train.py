@@ -1027,3 +1027,12 @@ def test_train_config_fields_are_checked_before_anything_is_written(tmp_path: Pa
     with pytest.raises(TrainSetupError, match=message):
         train(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_dead_leaves_share_without_photo_folders_is_said_to_have_no_effect(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # --p-dead-leaves 0 and no folder trained on dead leaves alone, bit for bit as the default, without a word
+    assert _train_cli(tmp_path, "--p-dead-leaves", "0") == 0
+    assert "no photo folders: every crop is procedural" in capsys.readouterr().err
+    assert _train_cli(tmp_path / "b") == 0
+    assert "no photo folders" not in capsys.readouterr().err
