@@ -659,7 +659,9 @@ class _Run:
         self.check_finite()
         training: dict[str, Any] = {"recipe": asdict(self.cfg), "steps_done": self.step,
                                     "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),
-                                    "val_input_psnr_db": round(self.val_input_psnr, 3)}
+                                    "val_input_psnr_db": round(self.val_input_psnr, 3),
+                                    # what ran (the recipe's amp is what was asked: off where bf16 is slow)
+                                    "autocast": "bfloat16" if self.use_amp else None}
         if val_psnr is None:
             training["interrupted"] = True
         if self.init_psnr is not None:  # the --init weights on the same validation pairs: the fine-tune's gain

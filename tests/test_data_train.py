@@ -1036,3 +1036,15 @@ def test_a_dead_leaves_share_without_photo_folders_is_said_to_have_no_effect(tmp
     assert "no photo folders: every crop is procedural" in capsys.readouterr().err
     assert _train_cli(tmp_path / "b") == 0
     assert "no photo folders" not in capsys.readouterr().err
+
+
+def test_the_card_says_whether_autocast_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the recipe records amp as asked ("true" on a CPU where bf16 is slow and autocast stays off)
+    import cvdenoise.train as train_module
+
+    for fast_bf16, expected in ((False, None), (True, "bfloat16")):
+        monkeypatch.setattr(train_module, "cpu_has_fast_bf16", lambda: fast_bf16)
+        out = tmp_path / str(fast_bf16)
+        assert _train_cli(out) == 0
+        card = json.loads((out / "run" / "color-fast.json").read_text())
+        assert card["training"]["recipe"]["amp"] is True and card["training"]["autocast"] == expected
