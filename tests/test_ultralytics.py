@@ -509,3 +509,30 @@ def test_configure_offline_after_importing_ultralytics_puts_fonts_where_it_looks
     monkeypatch.setenv("YOLO_CONFIG_DIR", os.environ["YOLO_CONFIG_DIR"])
     configure_offline()
     assert (tmp_path / "late" / "Arial.ttf").is_file()  # else plotting downloads it (Ultralytics fixed its folder at import)
+
+
+def test_an_interrupted_image_run_keeps_the_timing_of_what_it_wrote(no_network: list[object], tmp_path: Path,
+                                                                     frame: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C kept the annotated images but wrote no timing.csv for them
+    from cvdenoise.integrations.ultralytics import run_detection
+    from cvdenoise.video import FrameFilter
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(src / name), frame[:96, :96])
+    calls = {"n": 0}
+    original = FrameFilter.__call__
+
+    def interrupted_at_the_third(self: FrameFilter, f: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, f)
+
+    monkeypatch.setattr(FrameFilter, "__call__", interrupted_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_detection(src, "yolo26n.yaml", tmp_path / "out", imgsz=96, progress=False,
+                      denoiser=cvdenoise.load("fast", half=False))
+    rows = list(csv.DictReader((tmp_path / "out" / "timing.csv").open()))
+    assert [r["frame"] for r in rows] == ["a.png", "b.png"] and (tmp_path / "out" / "b.png").is_file()

@@ -567,9 +567,14 @@ def run_detection(
     def warm_up(first: np.ndarray) -> None:
         yolo.predict(ff.denoiser(first, channel_order="bgr"), conf=conf, imgsz=imgsz, verbose=False, device=device)
 
-    if plan.is_images:
-        _detect_images(plan, process, run, progress)
-    else:
-        _detect_video(plan, process, warm_up, run, progress)
+    try:
+        if plan.is_images:
+            _detect_images(plan, process, run, progress)
+        else:
+            _detect_video(plan, process, warm_up, run, progress)
+    except KeyboardInterrupt:  # (Ctrl-C, SIGTERM): the annotated images kept get their timing rows
+        if plan.is_images and run:
+            _write_timing(run, plan.timing, plan.records)
+        raise
     _write_timing(run, plan.timing, plan.records)
     return run
