@@ -389,7 +389,7 @@ def _recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> dict[str, list[A
 def _load_images(cfg: TrainConfig) -> list[Any]:
     """The usable photos of ``cfg.folders``; fails if there are none, warns about skipped files."""
     if not cfg.folders:
-        if cfg.p_dead_leaves != TrainConfig.p_dead_leaves:  # (it was ignored without a word)
+        if cfg.p_dead_leaves not in (TrainConfig.p_dead_leaves, 1.0):  # (it was ignored without a word; 1: what runs)
             _warn(f"no photo folders: every crop is procedural (dead leaves, and drawings by --p-drawing), "
                   f"so --p-dead-leaves {cfg.p_dead_leaves:g} has no effect")
         return []
