@@ -63,6 +63,14 @@ class VideoReadError(ValueError):
     """A video file cannot be opened or holds no decodable frame."""
 
 
+class ImageNotVideoError(VideoReadError):
+    """The "video" is a still image (by its content): ``kind`` names its format (``"PNG"``, …)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 @dataclass(frozen=True)
 class FrameInfo:
     """What the filter did to one frame.
@@ -392,7 +400,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         raise VideoReadError(f"{path} is a playlist, not a video file: give the video itself")
     kind = still_image_format(head)
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
-        raise VideoReadError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))")
+        raise ImageNotVideoError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))", kind)
     if not opencv_can_open(path):
         raise VideoReadError(f"{str(path)!r}: OpenCV's video reader cannot open a name that is not valid UTF-8; rename the file")
     cap = cv2.VideoCapture(str(path))

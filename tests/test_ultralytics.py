@@ -222,6 +222,11 @@ def test_detect_protects_inputs_reports_bad_files_and_refuses_missing_models(
     assert main(["detect", str(src / "a.png"), "--model", str(bad), "-o", str(tmp_path / "o"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "not a YOLO model Ultralytics can load" in err and "Traceback" not in err
+    # a PNG named .mp4: detect takes images, so not "use cvdenoise denoise" but its own suffix
+    (disguised := tmp_path / "pic.mp4").write_bytes((src / "a.png").read_bytes())
+    assert main(["detect", str(disguised), "-o", str(tmp_path / "o6"), *opts]) == 2
+    err = capsys.readouterr().err
+    assert "is a PNG image with a video's suffix" in err and "rename it .png" in err and "cvdenoise denoise" not in err
     # a folder (an exported model's, to Ultralytics): handed over, not "not found"
     (folder := tmp_path / "model_folder").mkdir()
     assert main(["detect", str(src / "a.png"), "--model", str(folder), "-o", str(tmp_path / "o"), "-q"]) == 2

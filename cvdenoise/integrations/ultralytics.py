@@ -530,11 +530,16 @@ def run_detection(
             model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
-    from ..video import FrameFilter, close_frames, read_video
+    from ..video import FrameFilter, ImageNotVideoError, close_frames, read_video
 
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
-        close_frames(read_video(plan.src)[0])  # (opened again where its frames are read, not held open meanwhile)
+        try:
+            close_frames(read_video(plan.src)[0])  # (opened again where its frames are read, not held open meanwhile)
+        except ImageNotVideoError as e:  # (its advice, `cvdenoise denoise`, is not detect's: detect takes images)
+            suffix = {"PNM": "ppm (or .pgm)"}.get(e.kind, e.kind.lower())
+            raise ImageNotVideoError(f"{plan.src} is a {e.kind} image with a video's suffix: detect takes it as an "
+                                     f"image under its own suffix (rename it .{suffix})", e.kind) from None
     yolo = load_yolo(model)
     if getattr(yolo, "task", None) == "classify":  # (its results hold no boxes: a TypeError per frame)
         raise ValueError(f"{model}: a classification model; detect draws what a model finds in a frame, so it "
