@@ -700,7 +700,7 @@ class Denoiser:
         if ph or pw:  # reflect padding inside the model needs at least `multiple` pixels
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         ks = _ENSEMBLES[self.ensemble]
-        if len(ks) > 1 and (x.shape[-2] % m or x.shape[-1] % m):
+        if len(ks) > 1 and self.tile_shape is None and (x.shape[-2] % m or x.shape[-1] % m):  # (a fixed-size export takes its own size only)
             # padded to the grid before the flips, as the model pads an unflipped pass: a flipped
             # pass padded by the model put the image on another grid phase (the models are not
             # shift-invariant), and ensemble=2 of a 900×700 image came out up to 8 levels from its tiled result
@@ -1094,12 +1094,14 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
     rules = _rules({model.config.channels: weights})
     models: dict[int, Any] = {model.config.channels: model}
     lazy: list[int] = []
-    if str(weights) in GRAY_TWINS and model.config.channels == 3:  # a shipped colour-only specialist: gray to its twin
-        twin = GRAY_TWINS[str(weights)]
+    shipped = resolve(weights)
+    twin = GRAY_TWINS.get(shipped.stem) if shipped.parent.resolve() == WEIGHTS_DIR.resolve() else None
+    if twin is not None and model.config.channels == 3:  # a shipped colour-only specialist (by name or path): gray to its twin
+        resolve(twin)  # (a missing twin: a WeightsError now, not at the first gray image)
         models[1] = functools.partial(load_model, twin)
         lazy.append(1)
         rules.update(_rules({1: twin}))
-    card = resolve(weights).with_suffix(".json")
+    card = shipped.with_suffix(".json")
     if kw["strength"] == "auto" and not card.is_file():
         _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
     elif kw["strength"] == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`

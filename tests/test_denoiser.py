@@ -1082,6 +1082,9 @@ def test_the_white_noise_specialist_denoises_gray_images_with_the_gray_model(cle
     # place — +0.15 dB on a gray σ=25 image, where gray-default gains 8.6
     awgn = cvdenoise.load("color-default-awgn", half=False)
     assert awgn.channels == (1, 3)
+    from cvdenoise.weights import WEIGHTS_DIR
+
+    assert cvdenoise.load(WEIGHTS_DIR / "color-default-awgn.safetensors").channels == (1, 3)  # by its path too
     noisy = add_noise(clean_gray[:128, :128], 25)
     gain = psnr(awgn(noisy), clean_gray[:128, :128]) - psnr(noisy, clean_gray[:128, :128])
     assert gain > 5, gain

@@ -232,6 +232,16 @@ def test_static_export_runs_what_fits_in_one_pass_and_tiles_its_own_shape(export
     assert sum(s[0] for s in shapes) == 4 * 3  # square 64×64 tiles took 4 × 5
 
 
+def test_a_static_export_off_the_grid_runs_an_ensemble(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    # the ensemble's padding to the model's grid made every call of a 100×140 export fail
+    # ("exported for a fixed 100×140 input; got 104×144")
+    path = tmp_path / "odd.onnx"
+    to_onnx(path, "fast", static=(100, 140), batch=1, check=False)
+    img = add_noise(clean_rgb[:68, :108], 25)
+    out = cvdenoise.load(path, ensemble=2)(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
 def test_a_static_export_too_small_for_the_border_says_so(tmp_path: Path, clean_rgb: np.ndarray) -> None:
     # --static 8 200: 8-row tiles without overlap, tens of levels off at every seam, and not a word
     path = tmp_path / "thin.onnx"
