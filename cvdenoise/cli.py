@@ -636,6 +636,10 @@ def _command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(train_options=_command(argv) == "train").parse_args(argv)
+    if args.command == "train":  # (a resume takes the recorded recipe for the options not typed)
+        from .train import typed_options
+
+        args.typed = typed_options(argv[argv.index("train") + 1 :])
     with _process_settings():
         return _run(args)
 

@@ -26,7 +26,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -989,21 +989,36 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-#: options a resume takes from the checkpoint's recipe when the command line leaves them at their defaults
-_NOT_RECORDED = frozenset({"out", "resume", "func", "command"})
+#: options a resume never takes from the checkpoint's recipe: how and where this process runs
+#: (this machine's), and --init (last.pt holds the network and the --init file's record)
+_NOT_RECORDED = frozenset({"out", "resume", "func", "command", "device", "threads", "workers", "init"})
+
+
+def typed_options(argv: Sequence[str]) -> frozenset[str]:
+    """The ``cvdenoise train`` options (their ``dest`` names) that ``argv`` — the words after
+    ``train`` — gives, whatever their values (the folders too, as ``"folders"``)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return frozenset(vars(parser.parse_known_args(list(argv))[0]))
 
 
 def _recorded_defaults(args: argparse.Namespace, recorded: dict[str, Any]) -> argparse.Namespace:
-    """``args`` with every option left at its default replaced by the value the checkpoint's
-    recipe holds: ``--resume --out RUN`` goes on with the run's folders, crop, batch, size, …
-    (it trained a photo run on dead leaves alone, at other crops, unless every option was typed
-    again); an option given with another value is this run's (and :func:`train` warns of the change)."""
+    """``args`` with every option not typed (:func:`typed_options`, ``args.typed``; without it,
+    every option at its default) replaced by the value the checkpoint's recipe holds:
+    ``--resume --out RUN`` goes on with the run's folders, crop, batch, size, … (it trained a
+    photo run on dead leaves alone, at other crops, unless every option was typed again); a
+    typed option is this run's (:func:`train` warns where it changes the recipe)."""
     parser = argparse.ArgumentParser(add_help=False)
     add_arguments(parser)
     defaults = vars(parser.parse_args([]))
+    typed: frozenset[str] | None = getattr(args, "typed", None)
     out = argparse.Namespace(**vars(args))
     for key, default in defaults.items():
-        if key in _NOT_RECORDED or key not in recorded or getattr(args, key) != default:
+        if key in _NOT_RECORDED or key not in recorded:
+            continue
+        if (key in typed) if typed is not None else getattr(args, key) != default:
             continue
         value = recorded[key]
         if key == "size" and value not in CONFIGS:  # (a custom --init network: last.pt holds it)
@@ -1016,8 +1031,8 @@ def main(args: argparse.Namespace) -> int:
     recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
     if recorded:
         args = _recorded_defaults(args, recorded)
-    elif args.init and args.lr == TrainConfig.lr:  # (a new fine-tune that gives no --lr)
-        args = argparse.Namespace(**{**vars(args), "lr": INIT_LR})
+    elif args.init and ("lr" not in args.typed if getattr(args, "typed", None) is not None else args.lr == TrainConfig.lr):
+        args = argparse.Namespace(**{**vars(args), "lr": INIT_LR})  # (a new fine-tune that gives no --lr)
     size = args.size or TrainConfig.size
     kind, network = size, None
     if args.init and not (recorded and args.size is None):  # (a resume: last.pt records name and network)
@@ -1031,8 +1046,6 @@ def main(args: argparse.Namespace) -> int:
         size = network or (kind if kind in CONFIGS else size)  # (the card's recipe describes the real network)
     # (--name '' is no name: refused with the other bad names, not replaced)
     name = args.name if args.name is not None else f"{'gray' if args.channels == 1 else 'color'}-{kind}"
-    if args.name is None and isinstance(recorded.get("name"), str):  # a resume goes on under the run's own name
-        name = recorded["name"]
     if args.init and network is None and args.size is None and recorded.get("size") in (*CONFIGS, CUSTOM_SIZE):
         size = recorded["size"]  # (a resume: the size of the network last.pt holds)
     cfg = TrainConfig(

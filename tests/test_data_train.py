@@ -997,6 +997,11 @@ def test_resume_goes_on_with_the_recorded_recipe(tmp_path: Path, capsys: pytest.
     recipe = resumed["recipe"]
     assert recipe["folders"] == [str(photos)] and recipe["crop"] == 32 and recipe["batch"] == 2
     assert recipe["size"] == "fast" and recipe["p_dead_leaves"] == 0.1 and resumed["changed"] == {}
+    # a typed option is this run's, also at its default value (--batch 16 was taken for "not typed")
+    assert main(["train", "--resume", "--steps", "3", "--batch", "16", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    resumed = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "resumed_at_step" in l][-1]
+    assert resumed["recipe"]["batch"] == 16 and resumed["recipe"]["crop"] == 32
 
 
 def test_a_fine_tune_without_lr_starts_gently(tmp_path: Path) -> None:
@@ -1006,6 +1011,9 @@ def test_a_fine_tune_without_lr_starts_gently(tmp_path: Path) -> None:
     assert _train_cli(tmp_path, "--init", "fast", "--steps", "1") == 0
     card = json.loads((tmp_path / "run" / "color-fast.json").read_text())
     assert card["training"]["recipe"]["lr"] == INIT_LR < TrainConfig.lr
+    assert _train_cli(tmp_path / "b", "--init", "fast", "--steps", "1", "--lr", str(TrainConfig.lr)) == 0  # typed: kept
+    card = json.loads((tmp_path / "b" / "run" / "color-fast.json").read_text())
+    assert card["training"]["recipe"]["lr"] == TrainConfig.lr
 
 
 @pytest.mark.parametrize("field, value, message", [
