@@ -369,8 +369,10 @@ def _check_suffix(path: Path, fmt: Format) -> None:
     own, other = (ONNX_SUFFIXES, TORCHSCRIPT_SUFFIXES) if fmt == "onnx" else (TORCHSCRIPT_SUFFIXES, ONNX_SUFFIXES)
     if path.suffix.lower() not in own:  # (a y.txt was written, and load() of it read it as safetensors)
         kind, want = ("ONNX", own[0]) if fmt == "onnx" else ("TorchScript", "/".join(own))
-        what = "is the other format's suffix" if path.suffix.lower() in other else "is no suffix cvdenoise.load() reads as an export"
-        raise ExportArgumentError(f"{path}: {path.suffix or 'no suffix'!r} {what}; {kind} files use {want}")
+        what = ("is the other format's suffix" if path.suffix.lower() in other
+                else "is no suffix cvdenoise.load() reads as an export" if path.suffix
+                else "has no suffix, and cvdenoise.load() reads an export by its suffix")
+        raise ExportArgumentError(f"{path}: {repr(path.suffix) + ' ' if path.suffix else ''}{what}; {kind} files use {want}")
 
 
 def _check_flags(**flags: object) -> None:

@@ -497,7 +497,8 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
 
 
 #: video files a folder may hold: a folder search leaves them out with a warning
-_VIDEO_FILES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv")
+#: (not .ts/.mts: TypeScript sources and TorchScript exports share them)
+_VIDEO_FILES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".m2ts", ".wmv", ".flv")
 #: other image formats a folder may hold: a folder search leaves them out with a warning, not silently
 OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
                         ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",

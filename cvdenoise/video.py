@@ -368,8 +368,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     slots (an AVI's empty "repeat" entries, a variable frame rate) has ``frames.held`` slots
     before a frame that only hold the frame before it (and ``frames.held_at_end`` after the last
     one); a writer at ``fps`` repeats that frame to keep the clip's timing. The slot of a damaged
-    frame after the first good one is held too (``frames.stand_ins`` counts them), so the
-    output's frames stay in step with the source's. ``fps`` is OpenCV's for the
+    frame is held too — by the frame before it, or by the first good one at the clip's start
+    (``frames.stand_ins`` counts them) — so the output's frames stay in step with the source's. ``fps`` is OpenCV's for the
     clip, or for a variable frame rate (OpenCV reports the average) its base rate: the rate of its
     fastest stretch among its first 90 frames. ``frame_count`` is the clip's length in slots of
     ``fps`` (an MP4 cut by an edit list: the frames it shows).
@@ -406,7 +406,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     cap = cv2.VideoCapture(str(path))
     opened = cap.isOpened()
     listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
-    first, skipped = None, 0  # damaged frames at the start are left out (no frame before them to hold)
+    first, skipped = None, 0  # damaged frames at the start: their slots hold the first good frame
     while opened and first is None and skipped < (min(listed, _MAX_BAD_FRAMES) if listed > 1 else 1):
         ok, first = cap.read()
         if not ok or first is None:
@@ -440,7 +440,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
     def frames() -> Iterator[np.ndarray]:
         try:
-            state.place(skipped, _slot(stamps[0], fps), skipped)  # (damaged frames at the start: left out)
+            state.place(skipped, _slot(stamps[0], fps), skipped)  # (damaged frames at the start: held by the first)
             yield first
             for k, f in enumerate(ahead, skipped + 1):
                 state.place(k, _slot(stamps[k - skipped], fps), 0)
@@ -551,7 +551,7 @@ class _Numbering:
 
     def __init__(self) -> None:
         self.index, self.held, self.held_total, self.held_at_end, self.widest = -1, 0, 0, 0, 0
-        self.stand_ins = 0  # damaged frames whose slots hold the frame before them
+        self.stand_ins = 0  # damaged frames whose slots hold the frame before them (the first, at the start)
         self.offset: int | None = None  # the first frame's stamped number less its place (AVIs that start at 1)
 
     def place(self, read: int, stamped: int, damaged: int) -> None:
@@ -566,8 +566,9 @@ class _Numbering:
         empty = gap if 0 < gap <= _MAX_HELD else 0  # (a wider jump: a timestamp error, not a repeat)
         # a damaged frame's slot holds the frame before it too (the output keeps the clip's timing:
         # a clip with 3 damaged frames of 30 came out 27 frames long, each later frame early); it
-        # still counts as not decoded. (Damaged frames before the first: nothing to hold.)
-        lost = damaged if self.index >= 0 else 0
+        # still counts as not decoded. Damaged frames before the first hold the first (the writer
+        # repeats a clip's first frame for the slots before it).
+        lost = damaged
         self.held = empty + lost
         self.held_total += empty
         self.stand_ins += lost

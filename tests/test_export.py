@@ -402,10 +402,12 @@ def test_export_argument_errors(tmp_path: Path) -> None:
         to_onnx(tmp_path / "x.pt", "fast")  # cvdenoise.load would read it as TorchScript
     with pytest.raises(ExportArgumentError, match="TorchScript files use"):
         to_torchscript(tmp_path / "x.onnx", "fast")
-    for name in ("y.txt", "model"):  # (written with a note; load() then read the file as safetensors)
-        with pytest.raises(ExportArgumentError, match="no suffix cvdenoise.load.. reads as an export; ONNX files use .onnx"):
+    for name, says in (("y.txt", "'.txt' is no suffix cvdenoise.load.. reads as an export"),
+                       ("model", "model: has no suffix, and cvdenoise.load.. reads an export by its suffix")):
+        # (written with a note; load() then read the file as safetensors)
+        with pytest.raises(ExportArgumentError, match=f"{says}; ONNX files use .onnx"):
             to_onnx(tmp_path / name, "fast")
-        with pytest.raises(ExportArgumentError, match="reads as an export; TorchScript files use .pt/.ts/.torchscript"):
+        with pytest.raises(ExportArgumentError, match=f"{says}; TorchScript files use .pt/.ts/.torchscript"):
             to_torchscript(tmp_path / name, "fast")
     with pytest.raises(ExportArgumentError, match="H, W <= 4096"):
         to_onnx(tmp_path / "x.onnx", "fast", static=(100000, 100000))  # (a traceback: 240 GB for the example input)

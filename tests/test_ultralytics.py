@@ -541,3 +541,17 @@ def test_an_interrupted_image_run_keeps_the_timing_of_what_it_wrote(no_network: 
                       denoiser=cvdenoise.load("fast", half=False))
     rows = list(csv.DictReader((tmp_path / "out" / "timing.csv").open()))
     assert [r["frame"] for r in rows] == ["a.png", "b.png"] and (tmp_path / "out" / "b.png").is_file()
+    # Ctrl-C after the timing, before the write: no row for the image not written
+    import cvdenoise.integrations.ultralytics as yolo_module
+
+    monkeypatch.setattr(FrameFilter, "__call__", original)
+    assert yolo_module.run_detection is run_detection
+
+    def write_interrupted(path: object, image: object, *a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cvdenoise.io.write_image", write_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_detection(src, "yolo26n.yaml", tmp_path / "out2", imgsz=96, progress=False,
+                      denoiser=cvdenoise.load("fast", half=False))
+    assert not (tmp_path / "out2" / "timing.csv").exists()  # (nothing written, no rows)

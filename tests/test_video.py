@@ -425,6 +425,8 @@ def test_one_damaged_frame_mid_clip_loses_only_that_frame(tmp_path: Path, capsys
     assert count == 20 and got[0][0] >= 1 and all(round(v / 10) == i for i, v in got) and len(got) >= 18
     assert main(["video", str(first_bad), "-o", str(tmp_path / "first.mp4"), "-q", "-w", "fast"]) == 1
     assert f"{20 - len(got)} of its 20 frames could not be decoded" in capsys.readouterr().err
+    # the damaged first frame's slot holds the first good one: the output keeps the clip's 20 slots
+    assert int(cv2.VideoCapture(str(tmp_path / "first.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 20
 
 
 def test_gray_content_in_bgr_frames_uses_the_gray_model_and_stays_gray(ff: FrameFilter, clean_gray: np.ndarray) -> None:

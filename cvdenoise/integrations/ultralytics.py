@@ -334,12 +334,13 @@ def load_yolo(model: str | Path) -> Any:
 
 
 def _stride(yolo: Any) -> int:
-    """The largest stride of a YOLO model's network (32 for most; 1 where it declares none)."""
+    """The multiple Ultralytics rounds ``imgsz`` up to: the network's largest stride, at least 32
+    (what it takes where a model declares none, or a scalar)."""
     stride = getattr(getattr(yolo, "model", None), "stride", None)
     try:
-        return max(1, int(max(stride))) if stride is not None else 1  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # (a scalar stride, or an exported model's)
-        return max(1, int(stride)) if isinstance(stride, (int, float)) else 1
+        return max(32, int(torch.as_tensor(stride).max()))
+    except (TypeError, ValueError, RuntimeError):  # (none, or not a number: an exported model's)
+        return 32
 
 
 def _not_yolo(model: str | Path, error: Exception) -> ValueError:
@@ -457,9 +458,11 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
             meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
             annotated = process(name, _bgr8(read_image(job.src), meta.significant_bits, meta.pnm_maxval))
             write_recorded(job, lambda: write_image(job.dst, annotated), plan.records)  # (both or neither)
-        except (OSError, ValueError) as e:
-            if run and run[-1].name == name:  # timed, but not written: no row for it
+        except BaseException as e:
+            if run and run[-1].name == name:  # timed, but not written (a failure, or Ctrl-C before the write): no row
                 run.pop()
+            if not isinstance(e, (OSError, ValueError)):
+                raise
             run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
 
 
