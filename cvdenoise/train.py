@@ -219,7 +219,6 @@ class TrainSetupError(ValueError):
     """
 
 
-# option (a TrainConfig field, --field-name on the command line) → test, what the value must be
 #: the training losses (:func:`_loss`)
 LOSSES = ("charbonnier", "log-charbonnier", "psnr")
 
@@ -232,6 +231,7 @@ def _real(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: is_real(v) and test(float(v))
 
 
+# option (a TrainConfig field, --field-name on the command line) → test, what the value must be
 _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("steps", _int(lambda v: v >= 1), "an integer >= 1"),
     ("batch", _int(lambda v: v >= 1), "an integer >= 1"),
@@ -947,8 +947,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also keep the weights of every validation as <out>/<name>-step<N>.safetensors "
                         "(by default each validation overwrites <out>/<name>.safetensors)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from <out>/last.pt with its recipe (options given again with other values "
-                        "change it, with a warning; an error if there is none or it holds another architecture)")
+                   help="continue from <out>/last.pt with its recipe (options typed again are this run's, with a "
+                        "warning where they change it; an error if there is none or it holds another architecture)")
 
 
 def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
@@ -994,33 +994,42 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
 _NOT_RECORDED = frozenset({"out", "resume", "func", "command", "device", "threads", "workers", "init"})
 
 
+def _option_parser(typed_only: bool = False) -> argparse.ArgumentParser:
+    """The ``cvdenoise train`` options alone; ``typed_only``: without defaults (a parse holds
+    only what was typed)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    if typed_only:
+        for action in parser._actions:
+            action.default = argparse.SUPPRESS
+    return parser
+
+
 def typed_options(argv: Sequence[str]) -> frozenset[str]:
     """The ``cvdenoise train`` options (their ``dest`` names) that ``argv`` — the words after
     ``train`` — gives, whatever their values (the folders too, as ``"folders"``)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    return frozenset(vars(parser.parse_known_args(list(argv))[0]))
+    return frozenset(vars(_option_parser(typed_only=True).parse_known_args(list(argv))[0]))
 
 
-def _recorded_defaults(args: argparse.Namespace, recorded: dict[str, Any]) -> argparse.Namespace:
-    """``args`` with every option not typed (:func:`typed_options`, ``args.typed``; without it,
-    every option at its default) replaced by the value the checkpoint's recipe holds:
-    ``--resume --out RUN`` goes on with the run's folders, crop, batch, size, … (it trained a
-    photo run on dead leaves alone, at other crops, unless every option was typed again); a
-    typed option is this run's (:func:`train` warns where it changes the recipe)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    defaults = vars(parser.parse_args([]))
+def _given(args: argparse.Namespace) -> frozenset[str]:
+    """The options this run gives: ``args.typed`` (:func:`typed_options`, set by the command
+    line), else those whose value is not the default (a Namespace made by hand)."""
     typed: frozenset[str] | None = getattr(args, "typed", None)
+    if typed is not None:
+        return typed
+    defaults = vars(_option_parser().parse_args([]))
+    return frozenset(k for k, v in defaults.items() if getattr(args, k, v) != v)
+
+
+def _recorded_defaults(args: argparse.Namespace, recorded: dict[str, Any], given: frozenset[str]) -> argparse.Namespace:
+    """``args`` with every option not ``given`` replaced by the value the checkpoint's recipe
+    holds: ``--resume --out RUN`` goes on with the run's folders, crop, batch, size, … (it
+    trained a photo run on dead leaves alone, at other crops, unless every option was typed
+    again); a given option is this run's (:func:`train` warns where it changes the recipe)."""
     out = argparse.Namespace(**vars(args))
-    for key, default in defaults.items():
-        if key in _NOT_RECORDED or key not in recorded:
+    for key, value in recorded.items():
+        if key in _NOT_RECORDED or key in given or not hasattr(args, key):
             continue
-        if (key in typed) if typed is not None else getattr(args, key) != default:
-            continue
-        value = recorded[key]
         if key == "size" and value not in CONFIGS:  # (a custom --init network: last.pt holds it)
             continue
         setattr(out, key, list(value) if isinstance(value, tuple) else value)
@@ -1029,10 +1038,11 @@ def _recorded_defaults(args: argparse.Namespace, recorded: dict[str, Any]) -> ar
 
 def main(args: argparse.Namespace) -> int:
     recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
+    given = _given(args)
     if recorded:
-        args = _recorded_defaults(args, recorded)
-    elif args.init and ("lr" not in args.typed if getattr(args, "typed", None) is not None else args.lr == TrainConfig.lr):
-        args = argparse.Namespace(**{**vars(args), "lr": INIT_LR})  # (a new fine-tune that gives no --lr)
+        args = _recorded_defaults(args, recorded, given)
+    elif args.init and "lr" not in given:  # (a new fine-tune that gives no --lr)
+        args = argparse.Namespace(**{**vars(args), "lr": INIT_LR})
     size = args.size or TrainConfig.size
     kind, network = size, None
     if args.init and not (recorded and args.size is None):  # (a resume: last.pt records name and network)
