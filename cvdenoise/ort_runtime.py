@@ -5,7 +5,8 @@
 each convolution with its ReLU and residual add; on an AVX2-only CPU (no bfloat16 units) it ran
 the network alone 0.8–1.3× as fast as the channels-last PyTorch pass ``runtime="torch"`` uses
 (``python benchmarks/export.py``: faster for ``fast`` at 640² and ``default`` at 1080p, slower
-for the other two in one run), so it is an option, not the default. Where bfloat16 is fast (AMX,
+for the other two in one run), and 0.7–1.2× on an AVX-512 Intel CPU without AMX (faster only
+for ``default`` at 1080p), so it is an option, not the default. Where bfloat16 is fast (AMX,
 AMD's AVX512-BF16), PyTorch's bfloat16 pass (``half="auto"``) is faster than either.
 
 Nothing is exported with ``torch.onnx``: :func:`onnx_graph` writes the (small, fixed) graph of
