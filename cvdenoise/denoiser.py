@@ -1105,7 +1105,7 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
     if kw["strength"] == "auto" and not card.is_file():
         _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
     elif kw["strength"] == "auto" and not rules and card.parent.resolve() != WEIGHTS_DIR.resolve():  # trained with `cvdenoise train`
-        # (a shipped specialist without a rule, color-default-awgn, says so in its card and README)
+        # (a shipped specialist without a rule, color-default-awgn, says so in its card and docs/strength.md)
         _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
                                "benchmarks/strength.py --calibrate of the source repository, not installed "
                                "with the package, fits one)")

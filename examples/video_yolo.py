@@ -1,6 +1,6 @@
 """Denoise a noisy video in front of an Ultralytics YOLO detector, fully offline.
 
-    pip install 'cvdenoise[yolo]'          # see README for the opencv-python-headless note
+    pip install 'cvdenoise[yolo]'          # see docs/video-yolo.md, "OpenCV and Ultralytics"
     python examples/video_yolo.py [OUT_DIR]
 
 Makes a short noisy clip from Ultralytics' bundled bus.jpg, then runs denoise → YOLO

@@ -65,7 +65,7 @@ def test_auto_keeps_clean_texture_and_fully_denoises_noise(fast: cvdenoise.Denoi
     assert fast.last_strength[0] < 0.9
     assert psnr(auto, clean_rgb) > psnr(plain, clean_rgb) + 1.0
     # very light noise (σ=2): auto is far above the plain output and about level with the input
-    # (the fitted rule is an average; README's table has it 0.1 dB under the input there)
+    # (the fitted rule is an average; the table in docs/strength.md has it 0.1 dB under the input there)
     light = add_noise(clean_rgb, 2)
     plain, auto = fast(light, strength=1.0), fast(light)
     assert psnr(auto, clean_rgb) > psnr(plain, clean_rgb) + 1.0

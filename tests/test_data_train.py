@@ -970,7 +970,7 @@ def test_resume_of_an_empty_or_corrupt_checkpoint_names_the_problem(tmp_path: Pa
 
 def test_a_broken_symlink_among_the_photos_is_skipped_with_a_warning(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """A broken link x.png was skipped silently (the README: unreadable files are skipped with a warning)."""
+    """A broken link x.png was skipped silently (docs/training.md: unreadable files are skipped with a warning)."""
     photos = tmp_path / "photos"
     _write_image(photos / "a.png", 96)
     _write_image(photos / "b.png", 96)

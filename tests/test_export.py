@@ -709,11 +709,11 @@ def test_dataloader_workers_run_a_denoiser_on_an_onnx_export(exported: Exporter,
 
 
 def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter, clean_rgb: np.ndarray) -> None:
-    """README (Export): the graph is ``den(x, strength=1)`` without the 16-pixel reflect border
+    """docs/export.md (raw session): the graph is ``den(x, strength=1)`` without the 16-pixel reflect border
     ``load()`` adds; padding by hand gives the library's result."""
     from cvdenoise.highlights import keep_highlight_level
 
-    def held(padded: np.ndarray, out: np.ndarray) -> np.ndarray:  # README (3): the highlight hold, before the crop
+    def held(padded: np.ndarray, out: np.ndarray) -> np.ndarray:  # docs/export.md (3): the highlight hold, before the crop
         return keep_highlight_level(torch.from_numpy(padded), torch.from_numpy(out)).numpy()
 
     path, _ = exported("onnx")

@@ -142,7 +142,7 @@ def test_sdist_manifest_carries_what_its_tests_and_readme_need() -> None:
     """setuptools' default sdist took only tests/test*.py: no conftest.py or helpers.py (10 test
     files failed to import), no examples/ or scripts/ that tests and README use, no RECIPE.md."""
     lines = {" ".join(line.split()) for line in (ROOT / "MANIFEST.in").read_text().splitlines()}
-    for line in ("graft tests", "graft examples", "graft scripts", "include weights/RECIPE.md"):
+    for line in ("graft tests", "graft examples", "graft scripts", "graft docs", "include weights/RECIPE.md"):
         assert line in lines
     assert any(line.startswith("include ") and "LICENSE" in line.split() for line in lines)
     for path in ("tests/conftest.py", "tests/helpers.py", "scripts/fix-opencv-headless.sh", "weights/RECIPE.md"):
@@ -221,9 +221,11 @@ def test_built_sdist_and_wheel_carry_licence_tests_examples_and_recipe(tmp_path:
         safe: dict = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tar.extractall(tmp_path / "sd", **safe)
     for path in ("LICENSE", "README.md", "tests/conftest.py", "tests/helpers.py", "weights/RECIPE.md",
-                 "scripts/fix-opencv-headless.sh", "scripts/publish_weights.py", "examples/denoise_folder.py"):
+                 "scripts/fix-opencv-headless.sh", "scripts/publish_weights.py", "examples/denoise_folder.py",
+                 "docs/api.md", "docs/video-yolo.md"):
         assert path in names, path
     assert any(n.startswith("examples/data/") for n in names)
+    assert {n for n in names if n.startswith("docs/")} >= {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
     assert not [n for n in names if n.endswith((".pyc", ".pt")) or n.startswith("examples/out/")]
     pkg_info = (tmp_path / "sd" / sdist.name.removesuffix(".tar.gz") / "PKG-INFO").read_text()
     assert "License-File: LICENSE" in pkg_info and "Requires-Dist: numpy>=2" in pkg_info
