@@ -42,7 +42,7 @@ _PUBLIC = {"Denoiser": "denoiser", "load": "denoiser", "FrameFilter": "video"}
 # submodules reachable as attributes after a plain ``import cvdenoise`` (``cvdenoise.export.to_onnx``),
 # imported on first use: they pull in optional or heavy dependencies (onnx, torchvision, ultralytics)
 _SUBMODULES = frozenset({
-    "backends", "blend", "data", "degrade", "degrade_torch", "denoiser", "dicom", "export", "folder",
+    "backends", "blend", "data", "degrade", "degrade_torch", "denoiser", "dicom", "export", "folder", "highlights",
     "integrations", "io", "model", "noise", "ort_runtime", "temporal", "train", "transforms", "video", "weights",
 })
 
