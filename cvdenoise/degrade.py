@@ -46,6 +46,8 @@ __all__ = [
     "cfa_masks",
     "camera_color_matrix",
     "demosaic_bilinear",
+    "srgb_to_linear",
+    "linear_to_srgb",
 ]
 
 Range = tuple[float, float]
@@ -69,7 +71,9 @@ class DegradationConfig:
     p_jpeg: float = 0.3
     # noise families: gaussian, poisson (+read), speckle, iso, saltpepper, camera (shot + read
     # noise on a Bayer mosaic, demosaiced, white-balanced, colour-matrixed: correlated in space
-    # and between colours, as a camera's output)
+    # and between colours, as a camera's output), linear (shot + read noise drawn per pixel and
+    # channel on the sRGB-decoded linear light, clipped there: the Poisson-Gaussian model of an RGB
+    # image in linear light, whose clipped read noise lifts dark regions)
     noise_kinds: tuple[tuple[str, float], ...] = (
         ("gaussian", 0.55),
         ("poisson", 0.2),
@@ -90,6 +94,7 @@ class DegradationConfig:
     camera_red_gain: Range = (1.6, 2.4)  # white-balance gains applied after the sensor (green 1)
     camera_blue_gain: Range = (1.3, 2.0)
     camera_saturation: Range = (0.2, 0.8)  # colour matrix (1+s)·I − s/3: rows sum to 1, grey stays grey
+    linear_read: Range = (0.0, 10 / 255)  # read noise of the "linear" kind (shot: camera_scale)
     p_camera_mono: float = 0.5  # gray images: share from a monochrome sensor (the rest: luma of a colour camera's)
     blur_sigma: Range = (0.4, 1.6)
     motion_kernel: tuple[int, int] = (3, 7)
@@ -109,6 +114,7 @@ class DegradationConfig:
         ranges: tuple[tuple[str, float, float], ...] = (
             ("gaussian_sigma", 0, 1), ("poisson_scale", 1e-6, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
             ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 1e-6, 1), ("camera_read", 0, 1),
+            ("linear_read", 0, 1),
             ("camera_red_gain", 0, 100), ("camera_blue_gain", 0, 100), ("camera_saturation", 0, 1),
             ("blur_sigma", 0.05, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
             ("resize_scale", 1e-3, 1), ("jpeg_quality", 1, 100),
@@ -143,7 +149,7 @@ class DegradationConfig:
 
 
 #: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``
-NOISE_KINDS = ("gaussian", "poisson", "speckle", "iso", "saltpepper", "camera")
+NOISE_KINDS = ("gaussian", "poisson", "speckle", "iso", "saltpepper", "camera", "linear")
 
 
 def _fixed(**overrides: object) -> DegradationConfig:
@@ -212,6 +218,15 @@ PRESETS: dict[str, DegradationConfig] = {
         gaussian_sigma=(0.5 / 255, 52 / 255),
         sigma_log_fraction=0.25,
     ),
+    # stage 26: "camera-mix" with a tenth of the noise draws the "linear" kind (sRGB-decoded,
+    # per-pixel shot + read noise clipped in linear light: the dark regions it lifts are brought down)
+    "camera-mix-linear": replace(
+        _SENSOR,
+        noise_kinds=(
+            ("gaussian", 0.5), ("poisson", 0.1), ("camera", 0.22), ("linear", 0.1), ("speckle", 0.02), ("iso", 0.03),
+            ("saltpepper", 0.03),
+        ),
+    ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
     "awgn": _fixed(
         p_clean=0.02,
@@ -252,6 +267,20 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: sRGB-like transfer exponent: shot noise is drawn on ``x ** GAMMA`` (linear light), as
 #: albumentations' ShotNoise does.
 GAMMA = 2.2
+
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve undone (IEC 61966-2-1): encoded values in ``[0, 1]`` → linear light, same shape."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve: linear light in ``[0, 1]`` → encoded values in ``[0, 1]``, same shape."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+
 
 _CFA_RB = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32)  # bilinear interpolation weights
 _CFA_G = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]], np.float32)
@@ -407,6 +436,8 @@ class Degrader:
             return _apply(A.SaltAndPepper(amount=(a, a), p=1.0), img, rng)
         if kind == "camera":
             return self._camera(img, rng)
+        if kind == "linear":
+            return self._linear(img, rng)
         raise ValueError(f"unknown noise kind {kind!r}")
 
     def _camera(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -434,6 +465,17 @@ class Degrader:
         noise = (rng.poisson(mosaic / scale) * scale - mosaic + rng.normal(0.0, read, mosaic.shape)).astype(np.float32)
         noise = (demosaic_bilinear(noise, masks) * gains) @ ccm.T
         return np.clip(linear + noise, 0.0, 1.0) ** (1 / GAMMA)
+
+    def _linear(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Shot (``camera_scale`` per photon) + read (``linear_read``) noise drawn independently per
+        pixel and channel on the sRGB-decoded image, clipped to ``[0, 1]`` in linear light and
+        encoded again: near black the clipped noise lifts the mean, as in a raw frame developed
+        without noise reduction or a simulation in linear light."""
+        c = self.config
+        scale, read = _loguniform(rng, c.camera_scale), _uniform(rng, c.linear_read)
+        linear = srgb_to_linear(img)
+        noisy = rng.poisson(linear / scale) * scale + rng.normal(0.0, read, linear.shape)
+        return linear_to_srgb(noisy.astype(np.float32))
 
     def _jpeg(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         q = int(rng.integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1))

@@ -10,7 +10,8 @@ pairs and benchmarks use it).
 
 Operations: Gaussian / Poisson (shot, on linear intensities) + read / speckle / ISO / salt-and-pepper
 noise, per channel or shared across channels; camera noise (shot + read noise on a Bayer mosaic,
-bilinearly demosaiced); Gaussian, motion and defocus blur (per-sample
+bilinearly demosaiced); linear-light shot + read noise per pixel (sRGB-decoded, clipped there);
+Gaussian, motion and defocus blur (per-sample
 kernels in one grouped convolution); down/up-scaling; JPEG as the codec's lossy steps
 (YCbCr, 4:2:0 chroma subsampling, 8×8 DCT quantised with the IJG tables scaled by quality,
 rounding to 8 bit) — entropy coding is lossless and left out.
@@ -40,7 +41,7 @@ from .degrade import (
 )
 from .model import reflect_pad
 
-__all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb", "srgb_to_linear", "linear_to_srgb"]
 
 # IJG (libjpeg) base quantisation tables, Annex K of the JPEG standard
 _LUMA_Q = torch.tensor([
@@ -68,6 +69,18 @@ def _dct_matrix(device: torch.device) -> torch.Tensor:
     d = torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / 16) * math.sqrt(2 / 8)
     d[0] /= math.sqrt(2)
     return d
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer curve undone: encoded values (any shape, float in ``[0, 1]``) → linear light."""
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer curve: linear light (any shape; clipped to ``[0, 1]``) → encoded values."""
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
@@ -344,12 +357,19 @@ class TorchDegrader:
         linear = x.clamp(0, 1) ** GAMMA
         return (linear + self._shot_read(linear)).clamp(0, 1) ** (1 / GAMMA)
 
-    def _shot_read(self, signal: torch.Tensor) -> torch.Tensor:
-        """Zero-mean shot (Poisson, ``camera_scale`` per photon) + read (Gaussian) noise for a
-        ``(N,1,H,W)`` linear-light signal, strengths drawn per sample."""
+    def _noise_linear(self, x: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        """As ``Degrader._linear``: shot + read noise (``linear_read``) per pixel and channel on
+        the sRGB-decoded image, clipped in linear light, encoded again."""
+        linear = srgb_to_linear(x)
+        return linear_to_srgb(linear + self._shot_read(linear, self.config.linear_read))
+
+    def _shot_read(self, signal: torch.Tensor, read_range: tuple[float, float] | None = None) -> torch.Tensor:
+        """Zero-mean shot (Poisson, ``camera_scale`` per photon) + read (Gaussian, ``camera_read``
+        unless ``read_range`` is given) noise for a ``(N,C,H,W)`` linear-light signal, strengths
+        drawn per sample."""
         c, n = self.config, signal.shape[0]
         scale = self._per_sample(self._loguniform(n, c.camera_scale), signal)
-        read = self._per_sample(self._uniform(n, c.camera_read), signal)
+        read = self._per_sample(self._uniform(n, c.camera_read if read_range is None else read_range), signal)
         g = self._dev_gen(signal.device)
         noise = torch.poisson(signal / scale, generator=g) * scale - signal
         return noise + read * torch.randn(signal.shape, generator=g, device=signal.device, dtype=signal.dtype)

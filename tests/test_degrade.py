@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -117,6 +118,30 @@ def test_camera_noise_is_demosaiced_noise_only() -> None:
     assert np.abs(noisy.mean(0) - rgb)[mid].mean() < 0.01  # a blurred image would stay ~0.02 away
     white = Degrader("gaussian25")(rgb, 0) - rgb
     assert abs(np.corrcoef(white[:, :-1].ravel(), white[:, 1:].ravel())[0, 1]) < 0.1
+
+
+def test_linear_noise_is_white_and_lifts_blacks_by_clipping_in_linear_light() -> None:
+    """The ``linear`` kind draws shot + read noise per pixel and channel on the sRGB-decoded image
+    and clips it there: independent between neighbours, zero-mean on mid-tones, and a dark flat
+    patch comes back brighter on average (the clipped read noise), as a raw frame developed
+    without noise reduction does; the sRGB curve and its inverse are each other's inverse."""
+    from cvdenoise.degrade import linear_to_srgb, srgb_to_linear
+
+    ramp = np.linspace(0, 1, 1001, dtype=np.float32)
+    assert np.abs(linear_to_srgb(srgb_to_linear(ramp)) - ramp).max() < 1e-5
+    assert abs(float(srgb_to_linear(np.float32(0.5))) - 0.2140) < 1e-3  # IEC 61966-2-1
+    cfg = replace(PRESETS["camera"], noise_kinds=(("linear", 1.0),), camera_scale=(1 / 150, 1 / 150),
+                  linear_read=(2 / 150, 2 / 150))
+    img = np.full((64, 64, 3), 0.5, np.float32)
+    img[:, :32] = 10 / 255
+    noisy = np.stack([Degrader(cfg)(img, s) for s in range(8)])
+    noise = noisy - img
+    assert noisy[:, :, :32].mean() * 255 > 10 + 3  # the dark half lifted (≈ +5 levels)
+    assert abs(float(noise[:, :, 40:].mean())) < 0.003  # mid-gray: zero-mean
+    horiz = np.corrcoef(noise[:, :, 40:-1].ravel(), noise[:, :, 41:].ravel())[0, 1]
+    chan = np.corrcoef(noise[..., 40:, 0].ravel(), noise[..., 40:, 1].ravel())[0, 1]
+    assert abs(horiz) < 0.05 and abs(chan) < 0.05, (horiz, chan)
+    assert Degrader(cfg)(img[..., 0], 0).shape == (64, 64)  # gray: the same per pixel
 
 
 @pytest.mark.parametrize("shape", [(1, 40, 3), (40, 1, 3), (1, 1, 3), (1, 40), (2, 3, 3)])

@@ -80,7 +80,7 @@ def test_presets_match_reference_chain(preset: str) -> None:
     assert abs(ours_db - ref_db) < 0.35, (ours_db, ref_db)
 
 
-@pytest.mark.parametrize("kind", ["poisson", "speckle", "iso", "saltpepper", "camera"])
+@pytest.mark.parametrize("kind", ["poisson", "speckle", "iso", "saltpepper", "camera", "linear"])
 def test_noise_kinds_match_reference(kind: str) -> None:
     """At one fixed strength each noise family degrades a photo as much as the reference does
     (mean PSNR within 0.5 dB; ISO lifts lightness in RGB, not HLS: 0.36 dB apart) and shifts
@@ -89,7 +89,7 @@ def test_noise_kinds_match_reference(kind: str) -> None:
         PRESETS["noise"], p_clean=0.0, p_blur=0.0, p_resize=0.0, p_jpeg=0.0, p_noise=1.0,
         noise_kinds=((kind, 1.0),), poisson_scale=(0.01, 0.01), read_sigma=(2 / 255, 2 / 255),
         speckle_sigma=(0.1, 0.1), iso_intensity=(0.4, 0.4), saltpepper_amount=(0.01, 0.01),
-        camera_scale=(0.01, 0.01), camera_read=(3 / 255, 3 / 255),
+        camera_scale=(0.01, 0.01), camera_read=(3 / 255, 3 / 255), linear_read=(4 / 255, 4 / 255),
     )
     img = _photo().astype(np.float32) / 255
     rng = np.random.default_rng(0)
