@@ -7,6 +7,7 @@ architecture config is also embedded in the safetensors header, so a file is sel
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,10 @@ def save_weights(
         "input": f"(B,{model.config.channels},H,W) float32 in [0,1], RGB order" if model.config.channels == 3
         else "(B,1,H,W) float32 in [0,1]",
     }
+    derived = {k: v for k, v in full.items() if k != "name"}
     full.update(card or {})
+    full.update(derived)  # (a card passed on from other weights describes these: the file's own win)
+    full["weights_sha256"] = hashlib.sha256(data).hexdigest()
     text = json.dumps(full, indent=2) + "\n"
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
     return path
@@ -228,9 +232,41 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     if integer:  # e.g. weights cast to int8: they would load as garbage
         raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
                            + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
+    _check_card(path, config, state)
     model = blank_model(config)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=True)
     return model.eval()
+
+
+def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor]) -> None:
+    """``WeightsError`` when the model card beside ``path`` does not describe it: its recorded
+    ``weights_sha256`` (written by :func:`save_weights`) is not the file's — a damaged payload
+    (one flipped bit turned the shipped ``fast`` model's output into noise) or other weights
+    copied over the file — or its ``config`` / ``parameters`` are another model's (whose
+    automatic-strength rule would be applied)."""
+    card = read_card(path)
+    recorded = card.get("weights_sha256")
+    if isinstance(recorded, str):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != recorded:
+            raise WeightsError(
+                f"{path}: its sha256 is {digest[:12]}…, but its model card {path.with_suffix('.json').name} records "
+                f"{recorded[:12]}…: the weights file is damaged or was replaced by other weights (restore it; if you "
+                "replaced it on purpose, give it its own card or none)")
+    other: list[str] = []
+    if "config" in card:
+        try:
+            described = ModelConfig.from_dict(card["config"])
+        except (ValueError, TypeError, RecursionError, AttributeError):
+            described = None
+        if described != config:
+            other.append(f"config {card['config']!r} (the file's: {config.to_dict()!r})")
+    n = sum(v.numel() for v in state.values())
+    if "parameters" in card and card["parameters"] != n:
+        other.append(f"{card['parameters']!r} parameters (the file holds {n})")
+    if other:
+        raise WeightsError(f"{path}: its model card {path.with_suffix('.json').name} describes other weights: "
+                           + "; ".join(other) + " — give the file its own card or none")
 
 
 def blank_model(config: ModelConfig) -> DenoiseAutoencoder:

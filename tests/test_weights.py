@@ -305,3 +305,37 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path: Path) -> None:
     assert n % 8 == 0 and files[0][8:8 + n].startswith(b'{"__metadata__":{"config":')
     back = load_model(tmp_path / "w0.safetensors")
     assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), m.state_dict().values()))
+
+
+def test_a_damaged_payload_or_another_models_card_is_a_weights_error(tmp_path: Path) -> None:
+    """One flipped bit in a float of the shipped ``fast`` weights loaded silently (its output was
+    noise), and ``fast`` weights with ``default``'s card beside them loaded with default's
+    strength rule: the card's sha256, config and parameter count are checked against the file."""
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    src = resolve("color-fast")
+    assert read_card(src)["weights_sha256"]  # the shipped cards record it
+    flipped = tmp_path / "flipped.safetensors"
+    data = bytearray(src.read_bytes())
+    data[-3] ^= 0x40  # an exponent bit of the last float16 weight
+    flipped.write_bytes(bytes(data))
+    shutil.copy(src.with_suffix(".json"), flipped.with_suffix(".json"))
+    with pytest.raises(WeightsError, match="damaged or was replaced"):
+        load_model(flipped)
+    swapped = tmp_path / "swapped.safetensors"
+    shutil.copy(src, swapped)
+    card = read_card("color-default")
+    card.pop("weights_sha256")
+    swapped.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="describes other weights"):
+        load_model(swapped)
+    swapped.with_suffix(".json").unlink()  # weights without a card still load
+    assert load_model(swapped).config == load_model("color-fast").config
+    m = DenoiseAutoencoder(CONFIGS["fast"])  # a card passed on from other weights: the file's own facts win
+    p = save_weights(m, tmp_path / "mine.safetensors", {**read_card("color-default"), "note": "x"})
+    written = json.loads(p.with_suffix(".json").read_text())
+    assert written["config"] == m.config.to_dict() and written["parameters"] == count_params(m)
+    assert written["note"] == "x" and written["weights_sha256"] != read_card("color-default")["weights_sha256"]
+    assert load_model(p).config == m.config
