@@ -281,3 +281,19 @@ def test_resizing_keeps_16_bit_and_float_precision(channels: int) -> None:
     flat = (ramp / 65535).astype(np.float32)
     f = deg(flat, 0)
     assert f.dtype == np.float32 and np.abs(f * 255 - np.round(f * 255)).max() > 0.1  # not on the 8-bit grid
+
+
+def test_the_linear_light_benchmark_runs_and_its_noise_lifts_blacks() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "linear_light.py"
+    r = subprocess.run([sys.executable, str(script), "--weights", "fast", "--crop", "96", "--no-write"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| 60 / 2 |") or line.startswith("| 1000 / 3 |")]
+    assert len(rows) == 2, r.stdout
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    (p_in, s_in), (p_out, _) = ((float(c.split()[0]), float(c.split()[1].strip("()"))) for c in cells[1:3])
+    assert s_in > 1 and p_out > p_in + 3, cells  # the clipped read noise lifts the dark pixels; fast removes noise

@@ -1,0 +1,86 @@
+"""Shot + read noise clipped in linear light: are dark regions brought down, not lifted?
+
+Run:  python benchmarks/linear_light.py [--weights default fast] [--crop 320] [--no-write]
+
+A raw frame developed without noise reduction, or a simulation in linear light, carries shot and
+read noise drawn per pixel and channel on the *linear* intensities and clipped at 0 there; after
+the sRGB curve the clipped read noise lifts everything near black (the noisy mean of a dark
+region is several levels above the clean one). A denoiser should bring such regions back down;
+``color-default`` before stage 26 (weights/RECIPE.md) lifted them further, to a milky gray.
+
+On the six benchmark photos of ``quality.py`` (never trained on; ``--crop``² centre crops) each
+case decodes the photo with the sRGB curve, draws Poisson counts at ``peak`` photons for white
+plus Gaussian read noise of ``read`` photons (seed fixed per photo), clips to [0, 1] and encodes
+again (uint8). Reported: mean PSNR (dB against the clean photo) of the input and of each model
+as ``cvdenoise.load(w, half=False, ensemble=1)`` gives it (``strength="auto"``), and the mean
+shift of the dark pixels (clean luma < 50) in 8-bit levels. Writes the ``linear_light`` section
+of RESULTS.md and ``results/linear_light.json``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
+from quality import photos  # noqa: E402
+
+import cvdenoise  # noqa: E402
+from cvdenoise.degrade import linear_to_srgb, srgb_to_linear  # noqa: E402
+
+#: (photons at white, read noise in photons)
+CASES: tuple[tuple[float, float], ...] = ((60, 2), (150, 2), (300, 1), (1000, 3))
+DARK = 50  # clean luma below this: a dark pixel
+
+
+def noisy_copy(clean: np.ndarray, peak: float, read: float, seed: int) -> np.ndarray:
+    """``clean`` (H,W,3) uint8 with shot + read noise drawn per pixel and channel in linear light, uint8."""
+    rng = np.random.default_rng(seed)
+    linear = srgb_to_linear(clean.astype(np.float32) / 255).astype(np.float64)
+    noisy = rng.poisson(linear * peak) / peak + rng.normal(0.0, read / peak, linear.shape)
+    return np.rint(linear_to_srgb(noisy.astype(np.float32)) * 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+
+
+def main() -> int:
+    ap = models_parser(__doc__)
+    ap.add_argument("--crop", type=int, default=320)
+    args = parse_models_args(ap)
+
+    imgs = photos(args.crop, quick=False)
+    models = {w: cvdenoise.load(w, half=False, ensemble=1) for w in args.weights}
+    header = ["peak / read (photons)", "input PSNR (dark shift)"] + [f"{w} PSNR (dark shift)" for w in models]
+    rows, data = [], []
+    for peak, read in CASES:
+        scores: dict[str, list[tuple[float, float]]] = {"input": [], **{w: [] for w in models}}
+        for i, clean in enumerate(imgs.values()):
+            noisy = noisy_copy(clean, peak, read, seed=2000 + i)
+            dark = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY) < DARK
+            outs = {"input": noisy, **{w: d(noisy) for w, d in models.items()}}
+            for w, out in outs.items():
+                shift = float(out[dark].mean() - clean[dark].mean()) if dark.any() else float("nan")
+                scores[w].append((psnr(clean, out), shift))
+        mean = {w: (float(np.mean([p for p, _ in v])), float(np.nanmean([s for _, s in v]))) for w, v in scores.items()}
+        rows.append([f"{peak:g} / {read:g}"] + [f"{p:.2f} ({s:+.1f})" for p, s in mean.values()])
+        data.append({"peak": peak, "read": read, "psnr_db": {w: m[0] for w, m in mean.items()},
+                     "dark_shift": {w: m[1] for w, m in mean.items()}})
+    publish("linear_light", "Shot + read noise clipped in linear light (`python benchmarks/linear_light.py`)",
+            f"The {len(imgs)} benchmark photos ({args.crop}² centre crops, never trained on), sRGB-decoded, Poisson "
+            f"shot noise at `peak` photons for white plus Gaussian read noise of `read` photons drawn per pixel and "
+            f"channel, clipped to [0, 1] in linear light and encoded again (uint8). Mean PSNR (dB) and, in "
+            f"brackets, the mean shift of the dark pixels (clean luma < {DARK}; 8-bit levels). Ours: "
+            f"`cvdenoise.load(w, half=False, ensemble=1)` (automatic strength). Machine: {machine()}.",
+            header, rows, {"machine": machine(), "crop": args.crop, "rows": data}, write=not args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
