@@ -188,9 +188,9 @@ _SENSOR = replace(
     sigma_log_fraction=0.0,
 )
 
-#: Named configurations. ``mixed`` is the general training distribution, ``noise``, ``sensor``
-#: and ``camera-mix`` the fine-tuning mixes of the shipped weights; the others are the fixed
-#: benchmark chains.
+#: Named configurations. ``mixed`` is the general training distribution, ``noise``, ``sensor``,
+#: ``camera-mix`` and ``camera-mix-linear`` the fine-tuning mixes of the shipped weights; the
+#: others are the fixed benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
     "noise": _NOISE,
@@ -264,20 +264,24 @@ PRESETS: dict[str, DegradationConfig] = {
 #: BT.601 luma weights of R, G, B (OpenCV's RGB → gray).
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
-#: sRGB-like transfer exponent: shot noise is drawn on ``x ** GAMMA`` (linear light), as
-#: albumentations' ShotNoise does.
+#: sRGB-like transfer exponent: shot noise of the ``poisson`` and ``camera`` kinds is drawn on
+#: ``x ** GAMMA`` (linear light), as albumentations' ShotNoise does; the ``linear`` kind decodes
+#: with the exact sRGB curve instead (:func:`srgb_to_linear`), whose linear toe changes how
+#: clipped noise looks near black.
 GAMMA = 2.2
 
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """The sRGB transfer curve undone (IEC 61966-2-1): encoded values in ``[0, 1]`` → linear light, same shape."""
+    """The sRGB transfer curve undone (IEC 61966-2-1): encoded values in ``[0, 1]`` → linear light,
+    same shape, float32."""
     x = np.clip(x, 0.0, 1.0)
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """The sRGB transfer curve: linear light in ``[0, 1]`` → encoded values in ``[0, 1]``, same shape."""
+    """The sRGB transfer curve: linear light in ``[0, 1]`` → encoded values in ``[0, 1]``, same
+    shape, float32."""
     x = np.clip(x, 0.0, 1.0)
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 

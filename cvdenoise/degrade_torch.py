@@ -80,7 +80,7 @@ def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     """The sRGB transfer curve: linear light (any shape; clipped to ``[0, 1]``) → encoded values."""
     x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
