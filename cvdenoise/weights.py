@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save
+from safetensors.torch import load, save
 
 from ._fs import atomic_write
 from .model import DenoiseAutoencoder, ModelConfig, count_macs, count_params
@@ -122,6 +122,9 @@ def save_weights(
     cfg = model.config.to_dict()
     state = {k: v.detach().cpu().to(storage).contiguous() for k, v in model.state_dict().items()}
     data = _fixed_metadata_order(save(state, metadata={"format": "cvdenoise", "config": json.dumps(cfg)}))
+    # a card must not outlive the bytes it hashes: a save stopped between the two writes leaves
+    # weights without a card (they load), not new weights beside the old card (refused as damaged)
+    path.with_suffix(".json").unlink(missing_ok=True)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     full = {
         "name": path.stem,
@@ -134,10 +137,12 @@ def save_weights(
         "input": f"(B,{model.config.channels},H,W) float32 in [0,1], RGB order" if model.config.channels == 3
         else "(B,1,H,W) float32 in [0,1]",
     }
-    derived = {k: v for k, v in full.items() if k != "name"}
+    derived = dict(full)
+    if card and card.get("config", cfg) != cfg:  # another model's card: its rule and figures are not these weights'
+        card = {k: v for k, v in card.items() if k not in ("auto_strength", "benchmark")}
     full.update(card or {})
     full.update(derived)  # (a card passed on from other weights describes these: the file's own win)
-    full["weights_sha256"] = hashlib.sha256(data).hexdigest()
+    full["file_sha256"] = hashlib.sha256(data).hexdigest()
     text = json.dumps(full, indent=2) + "\n"
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
     return path
@@ -185,10 +190,11 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             "a TorchScript export is loaded by its .pt or .ts suffix)"
         )
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
+        data = path.read_bytes()  # (read once: the bytes loaded are the bytes the card's digest is checked on)
+        state = load(data)
+        n = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+    except (SafetensorError, OSError, ValueError, AttributeError) as e:  # corrupt header, truncated file, …
         from .backends import EXPORTED_SUFFIXES
 
         if path.suffix.lower() == ".safetensors":
@@ -232,41 +238,41 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     if integer:  # e.g. weights cast to int8: they would load as garbage
         raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
                            + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
-    _check_card(path, config, state)
+    _check_card(path, config, state, hashlib.sha256(data).hexdigest())
     model = blank_model(config)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=True)
     return model.eval()
 
 
-def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor]) -> None:
+def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor], digest: str) -> None:
     """``WeightsError`` when the model card beside ``path`` does not describe it: its recorded
-    ``weights_sha256`` (written by :func:`save_weights`) is not the file's — a damaged payload
-    (one flipped bit turned the shipped ``fast`` model's output into noise) or other weights
-    copied over the file — or its ``config`` / ``parameters`` are another model's (whose
-    automatic-strength rule would be applied)."""
+    ``file_sha256`` (written by :func:`save_weights`) is not ``digest``, the file's — a damaged
+    payload (one flipped bit turned the shipped ``fast`` model's output into noise) or other
+    weights copied over the file — or its ``config`` / ``parameters`` are another model's (whose
+    automatic-strength rule would be applied). Cards without a digest (older ones) get the
+    config and parameter checks alone."""
     card = read_card(path)
-    recorded = card.get("weights_sha256")
-    if isinstance(recorded, str):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != recorded:
-            raise WeightsError(
-                f"{path}: its sha256 is {digest[:12]}…, but its model card {path.with_suffix('.json').name} records "
-                f"{recorded[:12]}…: the weights file is damaged or was replaced by other weights (restore it; if you "
-                "replaced it on purpose, give it its own card or none)")
+    name = path.with_suffix(".json").name
+    recorded = card.get("file_sha256")
+    if isinstance(recorded, str) and digest != recorded:
+        raise WeightsError(
+            f"{path}: its sha256 is {digest[:12]}…, but its model card {name} records {recorded[:12]}…: the "
+            "weights file is damaged, was replaced by other weights or its save was interrupted (restore it; "
+            f"for weights of your own, delete {name} or its file_sha256 entry)")
     other: list[str] = []
     if "config" in card:
         try:
             described = ModelConfig.from_dict(card["config"])
-        except (ValueError, TypeError, RecursionError, AttributeError):
-            described = None
+        except (ValueError, TypeError, RecursionError, AttributeError) as e:
+            raise WeightsError(f"{path}: the config in its model card {name} is not readable ({e})") from e
         if described != config:
             other.append(f"config {card['config']!r} (the file's: {config.to_dict()!r})")
     n = sum(v.numel() for v in state.values())
     if "parameters" in card and card["parameters"] != n:
         other.append(f"{card['parameters']!r} parameters (the file holds {n})")
     if other:
-        raise WeightsError(f"{path}: its model card {path.with_suffix('.json').name} describes other weights: "
-                           + "; ".join(other) + " — give the file its own card or none")
+        raise WeightsError(f"{path}: its model card {name} describes other weights: " + "; ".join(other)
+                           + " — give the file its own card or none (benchmarks/strength.py --calibrate fits a rule)")
 
 
 def blank_model(config: ModelConfig) -> DenoiseAutoencoder:

@@ -311,25 +311,33 @@ def test_a_damaged_payload_or_another_models_card_is_a_weights_error(tmp_path: P
     """One flipped bit in a float of the shipped ``fast`` weights loaded silently (its output was
     noise), and ``fast`` weights with ``default``'s card beside them loaded with default's
     strength rule: the card's sha256, config and parameter count are checked against the file."""
+    import hashlib
     import shutil
 
     from cvdenoise.weights import resolve
 
     src = resolve("color-fast")
-    assert read_card(src)["weights_sha256"]  # the shipped cards record it
+    assert read_card(src)["file_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()  # the shipped cards record it
     flipped = tmp_path / "flipped.safetensors"
     data = bytearray(src.read_bytes())
-    data[-3] ^= 0x40  # an exponent bit of the last float16 weight
+    data[-2] ^= 0x40  # a bit of the last weight (float32: its exponent)
     flipped.write_bytes(bytes(data))
     shutil.copy(src.with_suffix(".json"), flipped.with_suffix(".json"))
-    with pytest.raises(WeightsError, match="damaged or was replaced"):
+    with pytest.raises(WeightsError, match="damaged"):
         load_model(flipped)
     swapped = tmp_path / "swapped.safetensors"
     shutil.copy(src, swapped)
     card = read_card("color-default")
-    card.pop("weights_sha256")
+    card.pop("file_sha256")  # an older card, without a digest: config and parameters are still checked
     swapped.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(WeightsError, match="describes other weights"):
+        load_model(swapped)
+    card = read_card("color-fast")
+    card.pop("file_sha256")
+    swapped.with_suffix(".json").write_text(json.dumps(card))  # an older card of these very weights loads
+    assert load_model(swapped).config == load_model("color-fast").config
+    swapped.with_suffix(".json").write_text(json.dumps({**card, "config": "fast"}))
+    with pytest.raises(WeightsError, match="not readable"):
         load_model(swapped)
     swapped.with_suffix(".json").unlink()  # weights without a card still load
     assert load_model(swapped).config == load_model("color-fast").config
@@ -337,5 +345,29 @@ def test_a_damaged_payload_or_another_models_card_is_a_weights_error(tmp_path: P
     p = save_weights(m, tmp_path / "mine.safetensors", {**read_card("color-default"), "note": "x"})
     written = json.loads(p.with_suffix(".json").read_text())
     assert written["config"] == m.config.to_dict() and written["parameters"] == count_params(m)
-    assert written["note"] == "x" and written["weights_sha256"] != read_card("color-default")["weights_sha256"]
+    assert written["name"] == "mine" and "auto_strength" not in written and "benchmark" not in written
+    assert written["note"] == "x" and written["file_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
     assert load_model(p).config == m.config
+
+
+def test_a_save_stopped_before_its_card_leaves_loadable_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card records the file's sha256: a save whose card write failed (disk full, a kill
+    between the two writes) left new weights beside the old card, refused as damaged."""
+    import cvdenoise.weights as w
+
+    p = save_weights(DenoiseAutoencoder(CONFIGS["fast"]), tmp_path / "m.safetensors")
+    real = w.atomic_write
+
+    def failing(path, write):  # type: ignore[no-untyped-def]
+        if str(path).endswith(".json"):
+            raise OSError(28, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(w, "atomic_write", failing)
+    other = DenoiseAutoencoder(CONFIGS["fast"])
+    torch.nn.init.normal_(next(other.parameters()))
+    with pytest.raises(OSError):
+        save_weights(other, p)
+    monkeypatch.undo()
+    assert not p.with_suffix(".json").exists()
+    assert torch.equal(next(load_model(p).parameters()), next(other.parameters()))
