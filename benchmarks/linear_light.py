@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from skimage.metrics import peak_signal_noise_ratio as psnr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
@@ -47,11 +48,6 @@ def noisy_copy(clean: np.ndarray, peak: float, read: float, seed: int) -> np.nda
     return Degrader(config)(clean, np.random.default_rng(seed))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
-
-
 def main() -> int:
     ap = models_parser(__doc__)
     ap.add_argument("--crop", type=int, default=320)
@@ -70,7 +66,7 @@ def main() -> int:
             dark = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY) < DARK
             outs = {"input": noisy, **{w: d(noisy) for w, d in models.items()}}
             for w, out in outs.items():
-                psnrs[w].append(psnr(clean, out))
+                psnrs[w].append(float(psnr(clean, out, data_range=255)))
                 shifts[w].append(out[dark].astype(np.float64) - clean[dark])
         mean = {w: (float(np.mean(psnrs[w])), float(np.concatenate(shifts[w]).mean())) for w in names}
         rows.append([f"{peak:g} / {read:g}"] + [f"{p:.2f} ({s:+.1f})" for p, s in mean.values()])
