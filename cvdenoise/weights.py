@@ -90,13 +90,21 @@ def resolve(name: str | Path) -> Path:
     raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
 
 
+def _header(data: bytes) -> tuple[int, dict[str, Any]]:
+    """The length and the JSON object of a safetensors file's header (``ValueError`` if it is none)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    if not isinstance(header, dict):
+        raise ValueError(f"the header is a JSON {type(header).__name__}, not an object")
+    return n, header
+
+
 def _fixed_metadata_order(data: bytes) -> bytes:
     """safetensors bytes with the header's ``__metadata__`` keys in sorted order: safetensors
     writes them in a random order per process, so the same weights gave files of other bytes
     (checksums differed). Tensor entries and data are kept as they are; the header stays padded
     with spaces to a multiple of 8 bytes, as safetensors pads it."""
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
+    n, header = _header(data)
     if isinstance(header.get("__metadata__"), dict):
         header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -137,11 +145,10 @@ def save_weights(
         "input": f"(B,{model.config.channels},H,W) float32 in [0,1], RGB order" if model.config.channels == 3
         else "(B,1,H,W) float32 in [0,1]",
     }
-    derived = dict(full)
-    if card and card.get("config", cfg) != cfg:  # another model's card: its rule and figures are not these weights'
-        card = {k: v for k, v in card.items() if k not in ("auto_strength", "benchmark")}
-    full.update(card or {})
-    full.update(derived)  # (a card passed on from other weights describes these: the file's own win)
+    card = card or {}
+    other = card.get("config", cfg) != cfg  # another model's card: its rule and figures are not these weights'
+    # a card passed on adds what the file cannot say (training record, strength rule); the file's own facts win
+    full.update({k: v for k, v in card.items() if k not in full and not (other and k in ("auto_strength", "benchmark"))})
     full["file_sha256"] = hashlib.sha256(data).hexdigest()
     text = json.dumps(full, indent=2) + "\n"
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
@@ -192,9 +199,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     try:
         data = path.read_bytes()  # (read once: the bytes loaded are the bytes the card's digest is checked on)
         state = load(data)
-        n = int.from_bytes(data[:8], "little")
-        meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
-    except (SafetensorError, OSError, ValueError, AttributeError) as e:  # corrupt header, truncated file, …
+        meta = _header(data)[1].get("__metadata__") or {}
+    except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
         from .backends import EXPORTED_SUFFIXES
 
         if path.suffix.lower() == ".safetensors":
@@ -238,15 +244,15 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
     if integer:  # e.g. weights cast to int8: they would load as garbage
         raise WeightsError(f"{path}: tensors must be floating point; {integer[0]} is {state[integer[0]].dtype}"
                            + (f" (and {len(integer) - 1} more)" if len(integer) > 1 else ""))
-    _check_card(path, config, state, hashlib.sha256(data).hexdigest())
+    _check_card(path, config, state, data)
     model = blank_model(config)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, assign=True)
     return model.eval()
 
 
-def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor], digest: str) -> None:
+def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor], data: bytes) -> None:
     """``WeightsError`` when the model card beside ``path`` does not describe it: its recorded
-    ``file_sha256`` (written by :func:`save_weights`) is not ``digest``, the file's — a damaged
+    ``file_sha256`` (written by :func:`save_weights`) is not that of ``data``, the file's bytes — a damaged
     payload (one flipped bit turned the shipped ``fast`` model's output into noise) or other
     weights copied over the file — or its ``config`` / ``parameters`` are another model's (whose
     automatic-strength rule would be applied). Cards without a digest (older ones) get the
@@ -254,6 +260,7 @@ def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor],
     card = read_card(path)
     name = path.with_suffix(".json").name
     recorded = card.get("file_sha256")
+    digest = hashlib.sha256(data).hexdigest() if isinstance(recorded, str) else ""
     if isinstance(recorded, str) and digest != recorded:
         raise WeightsError(
             f"{path}: its sha256 is {digest[:12]}…, but its model card {name} records {recorded[:12]}…: the "
