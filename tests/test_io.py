@@ -52,6 +52,25 @@ def test_corrupt_png_names_the_file(tmp_path: Path) -> None:
         read_image(bad)
 
 
+def test_damaged_png_is_refused_before_libpng_prints_to_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A whole PNG (it ends in IEND) with garbled image data: libpng used to write "libpng error:
+    IDAT: invalid stored block lengths" to the process's stderr beside the CLI's own FAILED line.
+    The chunk CRCs are checked first, and the error names the damage."""
+    bgr = np.random.default_rng(8).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    data = bytearray(cv2.imencode(".png", bgr)[1].tobytes())
+    data[60:400] = np.random.default_rng(9).integers(0, 256, 340, dtype=np.uint8).tobytes()
+    (bad := tmp_path / "garbled.png").write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(ImageReadError, match=r"garbled.png: cannot decode image \(corrupt PNG: a damaged chunk\)"):
+        read_image(bad)
+    err = capfd.readouterr().err
+    assert "libpng" not in err, err
+    text = struct.pack(">I", 5) + b"tEXtk\0abc" + b"\0\0\0\0"  # an ancillary chunk's bad CRC: read as before
+    good = cv2.imencode(".png", bgr)[1].tobytes()
+    (anc := tmp_path / "anc.png").write_bytes(good[:33] + text + good[33:])
+    assert np.array_equal(read_image(anc), bgr)
+
+
 def test_formats_that_cannot_hold_the_depth_are_refused_not_cut_to_8_bits(tmp_path: Path) -> None:
     gray16 = np.random.default_rng(6).integers(0, 65536, (9, 11), dtype=np.uint16)
     for name in ("a.jpg", "a.jfif", "a.webp", "a.bmp"):

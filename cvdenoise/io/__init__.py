@@ -139,7 +139,7 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
-def _png_state(data: bytes) -> tuple[str, int]:
+def _png_state(data: bytes, inflate_data: bool = True) -> tuple[str, int]:
     """What the chunks of PNG bytes that do not end in an ``IEND`` chunk hold, and the offset just
     after the last complete chunk: ``"whole"`` (an ``IEND`` comes earlier: bytes after the image),
     ``"repairable"`` (the image data's zlib stream ends; what follows the last complete chunk, if
@@ -148,19 +148,21 @@ def _png_state(data: bytes) -> tuple[str, int]:
 
     Read here, in Python, so that a file libpng would refuse is never handed to it: libpng writes
     its "PNG input buffer is incomplete" to the process's stderr itself, and silencing that would
-    mean redirecting file descriptor 2, which every other thread writes to (logging, progress bars)."""
-    at, inflate = len(_PNG_SIGNATURE), zlib.decompressobj()
+    mean redirecting file descriptor 2, which every other thread writes to (logging, progress bars).
+    ``inflate_data=False``: the chunks' CRCs only (a whole file's quick check: ``"broken"`` when a
+    critical chunk is damaged, where libpng would print "libpng error: …" before refusing it)."""
+    at, inflate, view = len(_PNG_SIGNATURE), zlib.decompressobj(), memoryview(data)
     while at + 12 <= len(data):
         length, kind = struct.unpack(">I4s", data[at : at + 8])
         end = at + 12 + length
         if end > len(data):
             break  # cut inside a chunk: repairable if the image data is complete
-        body = data[at + 8 : end - 4]
-        if kind[:1].isupper() and zlib.crc32(data[at + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
+        body = view[at + 8 : end - 4]
+        if kind[:1].isupper() and zlib.crc32(view[at + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
             return "broken", at  # a critical chunk damaged: libpng refuses it
         if kind == b"IEND":
             return "whole", end
-        if kind == b"IDAT":
+        if kind == b"IDAT" and inflate_data:
             try:
                 chunk = inflate.decompress(body, 1 << 20)  # checked, not kept: at most 1 MiB at a time
                 while chunk and inflate.unconsumed_tail:
@@ -361,7 +363,7 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
     end = _END_MARKERS.get(kind or "", b"")
     truncated = kind if end and data.size > len(end) and bytes(data[-len(end) :]) != end else None
     img = _tiff_read_elsewhere(path, data.data)  # (None: OpenCV decodes it)
-    repaired = False
+    repaired, png = False, "whole"
     if img is None:
         # A truncated file is decoded with its end marker appended and cvdenoise's one-line warning
         # below, but never by a decoder that writes to the process's stderr itself (libjpeg's and
@@ -370,7 +372,7 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
         # redirection of file descriptor 2, which other threads share. A repaired JPEG Pillow
         # cannot decode (12-bit, lossless) goes to OpenCV after all: libjpeg's one stderr line in
         # that rare case rather than refusing a file that used to be read.
-        png, complete = _png_state(data.tobytes()) if truncated == "PNG" else ("whole", data.size)
+        png, complete = ("whole", data.size) if kind != "PNG" else _png_state(data.tobytes(), truncated == "PNG")
         if png == "whole":
             img = _decode(path, data, flags)
         repaired = (img is None or img.size == 0) and truncated is not None and png != "broken"
@@ -391,7 +393,8 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
         if (kind := unread_image_format(bytes(data[:16]))) is not None:
             raise ImageReadError(f"{path}: cannot decode image ({kind}, a format cvdenoise does not read: "
                                  "convert it to PNG, TIFF or JPEG first)")
-        what = f"truncated or corrupt {truncated}" if truncated else "corrupt or unsupported format"
+        what = (f"truncated or corrupt {truncated}" if truncated else "corrupt PNG: a damaged chunk" if png == "broken"
+                else "corrupt or unsupported format")
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     if repaired:
         warnings.warn(f"{path}: truncated {truncated} (no end marker): only the part that is there was decoded", stacklevel=3)
