@@ -443,8 +443,9 @@ def _callers_settings_kept() -> Iterator[None]:
         random.setstate(py_state)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Train (or resume) and return the path of the exported EMA ``.safetensors``.
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) and return the path of the exported EMA ``.safetensors``. ``progress``:
+    a tqdm bar on stderr (the validation lines are printed either way).
 
     The caller's torch thread count, ``cudnn.benchmark`` and global random streams are as they
     were when it returns or raises (the run seeds and sets its own inside): torch's CPU
@@ -459,7 +460,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             checkpoint; raised before anything is written.
     """
     with _callers_settings_kept(), contextlib.ExitStack() as closing:
-        return _train(_named(cfg), resume, closing)
+        return _train(_named(cfg), resume, closing, progress)
 
 
 def _check_out(out: Path) -> None:
@@ -706,14 +707,15 @@ class _Run:
         p = self.progress()
         return self.step >= self.cfg.steps or (p is not None and p >= 1.0)
 
-    def progress_bar(self) -> Any:
+    def progress_bar(self, disable: bool = False) -> Any:
         """With a time budget the bar runs on the clock (seconds against the budget), else on steps."""
         cfg, budget = self.cfg, round(self.budget_s)
         if self.budget_s > 0:
             return progress_bar(total=budget, initial=min(round(self.elapsed_before), budget), desc=cfg.name,
                                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
-                                dynamic_ncols=True, mininterval=5)
-        return progress_bar(total=cfg.steps, initial=self.step, desc=cfg.name, dynamic_ncols=True, mininterval=5)
+                                dynamic_ncols=True, mininterval=5, disable=disable)
+        return progress_bar(total=cfg.steps, initial=self.step, desc=cfg.name, dynamic_ncols=True, mininterval=5,
+                            disable=disable)
 
     def save_checkpoint(self) -> None:
         """Write ``last.pt`` (atomically: a failed write keeps the earlier one and leaves no temporary file)."""
@@ -781,7 +783,7 @@ class _Run:
         return deferred
 
 
-def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Path:
+def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progress: bool = True) -> Path:
     """:func:`train` itself (its settings changes undone by the caller; the log file and the
     progress bar are closed by ``closing`` however it ends)."""
     _check_config(cfg)
@@ -843,7 +845,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
     batches = _batches(cfg, train_imgs, sampler, pair_kwargs, n_cpu, run.step, device)
     run.start = time.time() - run.elapsed_before  # the budget counts training only (not the set-up, the --init validation)
     last_ckpt = time.time()
-    bar = run.progress_bar()
+    bar = run.progress_bar(disable=not progress)
     closing.callback(bar.close)
     timed = run.budget_s > 0
     run.model.train()
@@ -861,6 +863,8 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack) -> Pat
                 bar.set_postfix(post)
             done = run.finished()
             if step % cfg.val_every == 0 or done:
+                if done:  # (tqdm.write would draw the finished bar again, and close() once more)
+                    bar.close()
                 v = run.validate()
                 log.write(json.dumps({"step": step, "loss": loss.item(), "val_psnr": v, "time": time.time()}) + "\n")
                 log.flush()
@@ -946,6 +950,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-exports", action="store_true",
                    help="also keep the weights of every validation as <out>/<name>-step<N>.safetensors "
                         "(by default each validation overwrites <out>/<name>.safetensors)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (the validation lines are printed)")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out>/last.pt with its recipe (options typed again are this run's, with a "
                         "warning where they change it; an error if there is none or it holds another architecture)")
@@ -991,7 +996,7 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
 
 #: options a resume never takes from the checkpoint's recipe: how and where this process runs
 #: (this machine's), and --init (last.pt holds the network and the --init file's record)
-_NOT_RECORDED = frozenset({"out", "resume", "func", "command", "device", "threads", "workers", "init"})
+_NOT_RECORDED = frozenset({"out", "resume", "quiet", "func", "command", "device", "threads", "workers", "init"})
 
 
 def _option_parser(typed_only: bool = False) -> argparse.ArgumentParser:
@@ -1071,7 +1076,7 @@ def main(args: argparse.Namespace) -> int:
         keep_exports=args.keep_exports,
     )
     try:
-        path = train(cfg, resume=args.resume)
+        path = train(cfg, resume=args.resume, progress=not getattr(args, "quiet", False))
     except TrainSetupError as e:
         print(f"cvdenoise train: error: {e}", file=sys.stderr)
         return 2

@@ -1056,3 +1056,21 @@ def test_the_card_says_whether_autocast_ran(tmp_path: Path, monkeypatch: pytest.
         assert _train_cli(out) == 0
         card = json.loads((out / "run" / "color-fast.json").read_text())
         assert card["training"]["recipe"]["amp"] is True and card["training"]["autocast"] == expected
+
+
+def test_train_quiet_has_no_bar_and_the_finished_bar_is_drawn_once(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``cvdenoise train`` took no ``-q`` (``denoise``/``video``/``detect`` do), and a log showed the
+    finished bar twice: the last validation's line redrew it, then ``close()`` drew it again."""
+    opts = ["--size", "fast", "--steps", "2", "--batch", "1", "--crop", "32", "--val-every", "1", "--val-size", "1",
+            "--threads", "1", "--workers", "0", "--warmup", "1"]
+    assert main(["train", "--out", str(tmp_path / "a"), *opts]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("2/2 [") == 1, err
+    assert "step 2: val PSNR" in out
+    assert main(["train", "--out", str(tmp_path / "b"), "-q", *opts]) == 0
+    out, err = capsys.readouterr()
+    assert "step 1: val PSNR" in out and "step 2: val PSNR" in out
+    assert "color-fast:" not in err + out and "it/s" not in err + out, err
+    recipe = json.loads((tmp_path / "b" / "log.jsonl").read_text().splitlines()[0])["recipe"]
+    assert "quiet" not in recipe
