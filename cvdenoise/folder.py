@@ -26,7 +26,7 @@ from .dicom import DICOM_SUFFIXES, NoPixelDataError, check_window, denoise_datas
 from .denoiser import Denoiser
 from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
-__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "record_problem", "not_ours", "written_here", "OutputRecords", "OUTPUT_MARKER"]
+__all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "record_problem", "not_ours", "written_here", "recorded_source", "OutputRecords", "OUTPUT_MARKER"]
 
 #: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
 #: relative to the folder, its size and modification time). A recorded file that is unchanged is
@@ -43,11 +43,13 @@ _SKIPPED_FOLDERS = ("@eaDir", "__MACOSX")
 @dataclass(frozen=True)
 class Job:
     """One input file and where its denoised copy goes (``marker``: the :data:`OUTPUT_MARKER`
-    file that records the copy once written; ``None``: not recorded)."""
+    file that records the copy once written; ``None``: not recorded; ``record_source``: the record
+    names ``src`` too, so a later run from another source can tell: :func:`recorded_source`)."""
 
     src: Path
     dst: Path
     marker: Path | None = None
+    record_source: bool = False
 
 
 def _read_record(folder: Path) -> dict[str, set[tuple[int, int]]]:
@@ -67,13 +69,38 @@ def _read_record(folder: Path) -> dict[str, set[tuple[int, int]]]:
 
 def _record_line(line: str) -> tuple[str, int, int] | None:
     """``(path, size, mtime_ns)`` of one :data:`OUTPUT_MARKER` line, or ``None`` for the head and
-    lines edited by hand (anything but a JSON ``[path, size, mtime_ns]``)."""
+    lines edited by hand (anything but a JSON ``[path, size, mtime_ns]``, or ``[path, size,
+    mtime_ns, source]`` where the run recorded the source it wrote the file from)."""
+    found = _record_source_line(line)
+    return None if found is None else found[:3]
+
+
+def _record_source_line(line: str) -> tuple[str, int, int, str | None] | None:
+    """:func:`_record_line` and the line's source (``None``: not recorded)."""
     try:
-        path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
+        record = json.loads(line) if line.startswith("[") else None
     except ValueError:
         return None
-    if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
-        return path, size, mtime
+    if not isinstance(record, list) or len(record) not in (3, 4):
+        return None
+    path, size, mtime, source = (*record, None) if len(record) == 3 else record
+    if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int) and isinstance(source, (str, type(None))):
+        return path, size, mtime, source
+    return None
+
+
+def recorded_source(path: Path) -> str | None:
+    """The source file (a resolved path) the record in ``path``'s own folder names for the file
+    there now, if cvdenoise wrote it with :attr:`Job.record_source`; else ``None``."""
+    try:
+        st = path.stat()
+        text = (path.parent / OUTPUT_MARKER).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(text.splitlines()):
+        found = _record_source_line(line)
+        if found is not None and found[:3] == (path.name, st.st_size, st.st_mtime_ns):
+            return found[3]
     return None
 
 
@@ -118,8 +145,9 @@ class OutputRecords:
         nobody changed since (:meth:`ours`), or ``overwrite`` (the user's ``--overwrite``)."""
         return overwrite or not path.exists() or self.ours(path)
 
-    def record(self, marker: Path, written: Path) -> None:
-        """Add ``written`` (just written, under ``marker``'s folder) to ``marker``; when the file
+    def record(self, marker: Path, written: Path, source: Path | None = None) -> None:
+        """Add ``written`` (just written, under ``marker``'s folder; from ``source``, recorded when
+        given) to ``marker``; when the file
         holds many stale lines (older versions of re-written copies, deleted copies) it is
         rewritten with only the live ones (:meth:`_compact`)."""
         folder = marker.parent
@@ -127,7 +155,7 @@ class OutputRecords:
         entry = written.relative_to(folder).as_posix()
         entries = self._entries(folder)
         version = (st.st_size, st.st_mtime_ns)
-        if version in entries.get(entry, ()):
+        if version in entries.get(entry, ()) and source is None:
             return
         with locked_for_append(marker) as f:  # (runs writing into one folder at once append whole lines)
             end = f.seek(0, os.SEEK_END)
@@ -136,7 +164,8 @@ class OutputRecords:
             else:
                 f.seek(end - 1)
                 head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
-            f.write((head + json.dumps([entry, *version]) + "\n").encode("utf-8"))
+            line = [entry, *version, *([str(source.resolve())] if source is not None else [])]
+            f.write((head + json.dumps(line) + "\n").encode("utf-8"))
             f.flush()
             entries.setdefault(entry, set()).add(version)
             if sum(map(len, entries.values())) > 2 * len(entries) + _COMPACT_AFTER:
@@ -586,7 +615,7 @@ def mark_output(job: Job, records: OutputRecords | None = None) -> None:
     ``records``: the run's reader of the records (one per run saves re-reading the file).
     """
     if job.marker is not None:
-        (records or OutputRecords()).record(job.marker, job.dst)
+        (records or OutputRecords()).record(job.marker, job.dst, job.src if job.record_source else None)
 
 
 def write_recorded(job: Job, write: Callable[[], object], records: OutputRecords | None = None) -> None:

@@ -412,6 +412,32 @@ def test_detect_after_a_failed_video_write_leaves_nothing_that_blocks_a_rerun(
     assert all(len(list(csv.DictReader((out / f"{n}.timing.csv").open()))) == 3 for n in ("clip", "other"))
 
 
+def test_detect_refuses_to_replace_another_clip_of_the_same_name(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two clips of one stem into one -o: the second used to replace the first's annotated video
+    and timing CSV silently (exit 0). The record names the clip each was written from."""
+    clips = [tmp_path / "clip.avi", tmp_path / "b" / "clip.avi"]
+    clips[1].parent.mkdir()
+    for shift, video in enumerate(clips):
+        wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+        for i in range(2):
+            wr.write(np.roll(frame[:160, :160], (i + shift) * 4, axis=1))
+        wr.release()
+    out = tmp_path / "out"
+    opts = ["--model", "yolo26n.yaml", "-o", str(out), "--imgsz", "160", "-q"]
+    assert main(["detect", str(clips[0]), *opts]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in (out / "clip.mp4", out / "clip.timing.csv")}
+    assert main(["detect", str(clips[1]), *opts]) == 2
+    err = capsys.readouterr().err
+    assert "another clip of the same name" in err and str(clips[0].resolve()) in err, err
+    assert {p.name: p.read_bytes() for p in (out / "clip.mp4", out / "clip.timing.csv")} == before
+    assert main(["detect", str(clips[0]), *opts]) == 0  # the same clip again: replaced, as before
+    assert main(["detect", str(clips[1]), *opts, "--overwrite"]) == 0
+    assert main(["detect", str(clips[1]), *opts]) == 0  # now the record names the second clip
+
+
 def test_detect_writes_gray_pgm_as_ppm_and_names_dicom_and_bad_files_once(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -373,7 +373,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     raises as :func:`run_detection` documents, before anything is built or written."""
     from .._checks import is_integer, is_real
     from ..dicom import is_dicom_file
-    from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem
+    from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem, recorded_source
     from ..io import IMAGE_SUFFIXES, creation_problem, file_above
     from ..video import VIDEO_SUFFIXES, same_file
 
@@ -416,10 +416,14 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     if not is_real(conf) or not 0.0 <= float(conf) <= 1.0:
         raise ValueError(f"conf must be a confidence in [0, 1], got {conf!r}")
     timing_name = _timing_name(src, is_images)
-    video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER) for p in (dst, out / timing_name))
+    video, timing = (Job(src, out.resolve() / p.name, out.resolve() / OUTPUT_MARKER, record_source=not is_images)
+                     for p in (dst, out / timing_name))
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
             raise not_ours(job.dst, can_skip=False)
+        if not is_images and not overwrite and (was := recorded_source(job.dst)) not in (None, str(src.resolve())):
+            raise ValueError(f"{job.dst} holds what an earlier run wrote for another clip of the same name, {was}: "
+                             "give this clip its own -o folder, or --overwrite to replace it")
         if job.marker is not None and (problem := record_problem(job.marker)) is not None:  # (before the work, as for images)
             raise ValueError(problem)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
