@@ -29,7 +29,9 @@ from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, r
 __all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "record_problem", "not_ours", "written_here", "recorded_source", "OutputRecords", "OUTPUT_MARKER"]
 
 #: File in an output folder recording the files cvdenoise wrote there (one JSON line each: the path
-#: relative to the folder, its size and modification time). A recorded file that is unchanged is
+#: relative to the folder, its size and modification time; for ``detect``'s video outputs also a
+#: line ``{"source": clip, "for": [path, size, mtime_ns]}`` naming the clip, by its absolute path,
+#: they were made from). A recorded file that is unchanged is
 #: cvdenoise's: folder walks do not read it as an input and later runs may replace it. Any other
 #: existing file at an output path (also a recorded one the user has since changed) is the user's.
 OUTPUT_MARKER = ".cvdenoise-output"
@@ -68,39 +70,47 @@ def _read_record(folder: Path) -> dict[str, set[tuple[int, int]]]:
 
 
 def _record_line(line: str) -> tuple[str, int, int] | None:
-    """``(path, size, mtime_ns)`` of one :data:`OUTPUT_MARKER` line, or ``None`` for the head and
-    lines edited by hand (anything but a JSON ``[path, size, mtime_ns]``, or ``[path, size,
-    mtime_ns, source]`` where the run recorded the source it wrote the file from)."""
-    found = _record_source_line(line)
-    return None if found is None else found[:3]
-
-
-def _record_source_line(line: str) -> tuple[str, int, int, str | None] | None:
-    """:func:`_record_line` and the line's source (``None``: not recorded)."""
+    """``(path, size, mtime_ns)`` of one :data:`OUTPUT_MARKER` line, or ``None`` for the head,
+    source lines (:func:`_source_line`) and lines edited by hand (anything but a JSON ``[path,
+    size, mtime_ns]``)."""
     try:
-        record = json.loads(line) if line.startswith("[") else None
+        path, size, mtime = json.loads(line) if line.startswith("[") else (None, 0, 0)
     except ValueError:
         return None
-    if not isinstance(record, list) or len(record) not in (3, 4):
+    if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int):
+        return path, size, mtime
+    return None
+
+
+def _source_line(line: str) -> tuple[tuple[str, int, int], str] | None:
+    """``((path, size, mtime_ns), source)`` of a source line of :data:`OUTPUT_MARKER` (a JSON
+    ``{"source": …, "for": [path, size, mtime_ns]}`` after the record of the file it names; older
+    cvdenoise versions skip it as a line edited by hand), else ``None``."""
+    try:
+        found = json.loads(line) if line.startswith("{") else None
+    except ValueError:
         return None
-    path, size, mtime, source = (*record, None) if len(record) == 3 else record
-    if isinstance(path, str) and isinstance(size, int) and isinstance(mtime, int) and isinstance(source, (str, type(None))):
-        return path, size, mtime, source
+    if not isinstance(found, dict) or not isinstance(source := found.get("source"), str):
+        return None
+    version = found.get("for")
+    if (isinstance(version, list) and len(version) == 3 and isinstance(version[0], str)
+            and all(isinstance(v, int) for v in version[1:])):
+        return (version[0], version[1], version[2]), source
     return None
 
 
 def recorded_source(path: Path) -> str | None:
-    """The source file (a resolved path) the record in ``path``'s own folder names for the file
+    """The source file (an absolute path) the record in ``path``'s own folder names for the file
     there now, if cvdenoise wrote it with :attr:`Job.record_source`; else ``None``."""
     try:
         st = path.stat()
         text = (path.parent / OUTPUT_MARKER).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    for line in reversed(text.splitlines()):
-        found = _record_source_line(line)
-        if found is not None and found[:3] == (path.name, st.st_size, st.st_mtime_ns):
-            return found[3]
+    for line in reversed(text.splitlines()):  # (the latest line for this version)
+        found = _source_line(line)
+        if found is not None and found[0] == (path.name, st.st_size, st.st_mtime_ns):
+            return found[1]
     return None
 
 
@@ -156,7 +166,7 @@ class OutputRecords:
         entries = self._entries(folder)
         version = (st.st_size, st.st_mtime_ns)
         if version in entries.get(entry, ()) and source is None:
-            return
+            return  # (with a source: its line is added, the latest one counts)
         with locked_for_append(marker) as f:  # (runs writing into one folder at once append whole lines)
             end = f.seek(0, os.SEEK_END)
             if end == 0:
@@ -164,8 +174,10 @@ class OutputRecords:
             else:
                 f.seek(end - 1)
                 head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
-            line = [entry, *version, *([str(source.resolve())] if source is not None else [])]
-            f.write((head + json.dumps(line) + "\n").encode("utf-8"))
+            lines = [json.dumps([entry, *version])] if version not in entries.get(entry, ()) else []
+            if source is not None:
+                lines.append(json.dumps({"source": str(source.absolute()), "for": [entry, *version]}))
+            f.write((head + "".join(line + "\n" for line in lines)).encode("utf-8"))
             f.flush()
             entries.setdefault(entry, set()).add(version)
             if sum(map(len, entries.values())) > 2 * len(entries) + _COMPACT_AFTER:
@@ -173,14 +185,15 @@ class OutputRecords:
 
     def _compact(self, marker: Path, f: BinaryIO) -> None:
         """Rewrite ``marker`` (open and locked as ``f``) keeping its head, the lines not written by
-        cvdenoise (edited by hand) and the records of the copies still there as recorded; the
-        records of older versions and of deleted copies go (they can match no file again)."""
+        cvdenoise (edited by hand) and the records (and source lines) of the copies still there as
+        recorded; those of older versions and of deleted copies go (they can match no file again)."""
         folder = marker.parent
         f.seek(0)
         kept: list[str] = []
         live: dict[str, set[tuple[int, int]]] = {}
         for line in f.read().decode("utf-8", errors="surrogateescape").splitlines():
-            if (record := _record_line(line)) is None:
+            source = _source_line(line)
+            if (record := _record_line(line) or (source and source[0])) is None:
                 kept.append(line)
                 continue
             path, size, mtime = record
@@ -188,7 +201,11 @@ class OutputRecords:
                 st = (folder / path).stat()
             except OSError:
                 continue
-            if (st.st_size, st.st_mtime_ns) == (size, mtime) and (size, mtime) not in live.get(path, ()):
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                continue
+            if source is not None:  # (each kept, in order: the latest still counts)
+                kept.append(line)
+            elif (size, mtime) not in live.get(path, ()):
                 kept.append(line)
                 live.setdefault(path, set()).add((size, mtime))
         text = "".join(line + "\n" for line in kept).encode("utf-8", errors="surrogateescape")

@@ -996,7 +996,7 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
 
 #: options a resume never takes from the checkpoint's recipe: how and where this process runs
 #: (this machine's), and --init (last.pt holds the network and the --init file's record)
-_NOT_RECORDED = frozenset({"out", "resume", "quiet", "func", "command", "device", "threads", "workers", "init"})
+_NOT_RECORDED = frozenset({"out", "resume", "func", "command", "device", "threads", "workers", "init"})
 
 
 def _option_parser(typed_only: bool = False) -> argparse.ArgumentParser:

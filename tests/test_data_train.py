@@ -1072,5 +1072,3 @@ def test_train_quiet_has_no_bar_and_the_finished_bar_is_drawn_once(tmp_path: Pat
     out, err = capsys.readouterr()
     assert "step 1: val PSNR" in out and "step 2: val PSNR" in out
     assert "color-fast:" not in err + out and "it/s" not in err + out, err
-    recipe = json.loads((tmp_path / "b" / "log.jsonl").read_text().splitlines()[0])["recipe"]
-    assert "quiet" not in recipe

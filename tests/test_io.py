@@ -65,10 +65,16 @@ def test_damaged_png_is_refused_before_libpng_prints_to_stderr(tmp_path: Path, c
         read_image(bad)
     err = capfd.readouterr().err
     assert "libpng" not in err, err
-    text = struct.pack(">I", 5) + b"tEXtk\0abc" + b"\0\0\0\0"  # an ancillary chunk's bad CRC: read as before
     good = cv2.imencode(".png", bgr)[1].tobytes()
+    chunk = b"ABCD" + b"xyz"  # a critical chunk libpng does not know: refused by it ("unhandled critical chunk")
+    (unknown := tmp_path / "unknown.png").write_bytes(
+        good[:33] + struct.pack(">I", 3) + chunk + struct.pack(">I", zlib.crc32(chunk)) + good[33:])
+    with pytest.raises(ImageReadError, match=r"unknown.png: cannot decode image \(corrupt PNG: a damaged chunk\)"):
+        read_image(unknown)
+    assert "libpng" not in capfd.readouterr().err
+    text = struct.pack(">I", 5) + b"tEXtk\0abc" + b"\0\0\0\0"  # an ancillary chunk's bad CRC: read as before
     (anc := tmp_path / "anc.png").write_bytes(good[:33] + text + good[33:])
-    assert np.array_equal(read_image(anc), bgr)
+    assert np.array_equal(read_image(anc), bgr)  # (libpng warns of it on stderr: a damaged file it reads)
 
 
 def test_formats_that_cannot_hold_the_depth_are_refused_not_cut_to_8_bits(tmp_path: Path) -> None:

@@ -438,6 +438,67 @@ def test_detect_refuses_to_replace_another_clip_of_the_same_name(
     assert main(["detect", str(clips[1]), *opts]) == 0  # now the record names the second clip
 
 
+def test_detect_plan_tells_another_clip_from_the_same_one_by_another_path(tmp_path: Path) -> None:
+    """Refused: a clip of the same stem that is another file while the recorded one is still
+    there. Not refused: the same clip through a link, a link since pointed elsewhere (a daily
+    ``latest.avi``), a recorded clip since moved or deleted, outputs recorded without their clip
+    (older versions: a 3-element line, no source line), ``overwrite``; and the record's source
+    lines survive its compaction, the latest counting."""
+    from cvdenoise.folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, recorded_source
+    from cvdenoise.integrations.ultralytics import _plan_detection
+
+    out = tmp_path / "out"
+    out.mkdir()
+    a, b = tmp_path / "a" / "clip.avi", tmp_path / "b" / "clip.avi"
+    for clip in (a, b):
+        clip.parent.mkdir()
+        clip.write_bytes(clip.parent.name.encode())
+
+    def made_from(src: Path) -> None:  # what a finished detect run leaves: the outputs and their record
+        for name in ("clip.mp4", "clip.timing.csv"):
+            (out / name).write_bytes(os.urandom(64))
+            mark_output(Job(src, out / name, out / OUTPUT_MARKER, record_source=True))
+
+    def plan(src: Path, overwrite: bool = False) -> object:
+        return _plan_detection(src, out, overwrite, 320, 0.25)
+
+    made_from(a)
+    assert recorded_source(out / "clip.mp4") == str(a.absolute())
+    with pytest.raises(ValueError, match=rf"another clip of the same name, {a.absolute()}"):
+        plan(b)
+    plan(b, overwrite=True)
+    plan(a)
+    link = tmp_path / "latest.avi"
+    link.symlink_to(a)
+    plan(link)  # the same file by another name
+    made_from(link)
+    link.unlink()
+    link.symlink_to(b)
+    plan(link)  # the link the record names, now to another file: the same path
+    (out / "clip.timing.csv").write_bytes(os.urandom(64))  # the CSV alone, made from `a` (record below)
+    mark_output(Job(a, out / "clip.timing.csv", out / OUTPUT_MARKER, record_source=True))
+    with pytest.raises(ValueError, match=r"clip.timing.csv holds what an earlier run wrote for another clip"):
+        plan(b)
+    moved = tmp_path / "moved.avi"
+    a.rename(moved)
+    plan(b)  # the recorded clip is gone: not taken for another one
+    moved.rename(a)
+    for name in ("clip.mp4", "clip.timing.csv"):  # an older version's record: no source line
+        (out / name).write_bytes(os.urandom(64))
+        OutputRecords().record(out / OUTPUT_MARKER, out / name)
+    assert recorded_source(out / "clip.mp4") is None
+    plan(b)
+    made_from(a)
+    made_from(b)  # the latest source line of each output counts, also after the record is compacted
+    records = OutputRecords()
+    with (out / OUTPUT_MARKER).open("r+b") as f:
+        records._compact(out / OUTPUT_MARKER, f)
+    text = (out / OUTPUT_MARKER).read_text()
+    assert text.count('"source"') == 2 and str(a.absolute()) not in text, text
+    assert recorded_source(out / "clip.mp4") == str(b.absolute())
+    assert records.ours(out / "clip.mp4")
+
+
 def test_detect_writes_gray_pgm_as_ppm_and_names_dicom_and_bad_files_once(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
 ) -> None:

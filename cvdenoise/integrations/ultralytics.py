@@ -368,6 +368,17 @@ def _timing_name(src: Path, is_images: bool) -> str:
     return "timing.csv" if is_images else f"{src.stem}.timing.csv"
 
 
+def _other_clip(recorded: str | None, src: Path) -> bool:
+    """The clip an output's record names (``recorded``) is still there and is not ``src`` (by
+    path, or the same file under another name); a clip since moved, renamed or deleted is not
+    taken for another one, nor is an output recorded without its clip (older versions)."""
+    from ..video import same_file
+
+    if recorded is None or Path(recorded) == src.absolute() or not Path(recorded).exists():
+        return False
+    return not same_file(recorded, src)
+
+
 def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: float) -> _DetectionPlan:
     """Check the arguments and plan the outputs (the folder rules of ``cvdenoise denoise``);
     raises as :func:`run_detection` documents, before anything is built or written."""
@@ -421,9 +432,9 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
             raise not_ours(job.dst, can_skip=False)
-        if not is_images and not overwrite and (was := recorded_source(job.dst)) not in (None, str(src.resolve())):
-            raise ValueError(f"{job.dst} holds what an earlier run wrote for another clip of the same name, {was}: "
-                             "give this clip its own -o folder, or --overwrite to replace it")
+        if not is_images and not overwrite and _other_clip(recorded_source(job.dst), src):
+            raise ValueError(f"{job.dst} holds what an earlier run wrote for another clip of the same name, "
+                             f"{recorded_source(job.dst)}: give this clip its own -o folder, or --overwrite to replace it")
         if job.marker is not None and (problem := record_problem(job.marker)) is not None:  # (before the work, as for images)
             raise ValueError(problem)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
@@ -524,7 +535,9 @@ def run_detection(
     :attr:`DetectionRun.failed` and the others are still processed. A video is written as
     ``out/<stem>.mp4`` (even width and height, as the codec needs). A CSV of timings (frame,
     denoise_ms, detect_ms, detections) is written to ``out``: ``timing.csv`` for images,
-    ``<stem>.timing.csv`` for a video (so clips of different stems run into one folder keep theirs); YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
+    ``<stem>.timing.csv`` for a video (so clips of different stems run into one folder keep theirs;
+    the output record names the clip, and a run of another clip of the same stem into the same
+    ``out`` is refused unless ``overwrite``); YOLO is warmed up first (for a video, the denoiser too, on its first frame), so the
     first row is not its start-up. YOLO runs on the denoiser's device. ``denoiser=None`` loads
     ``"fast"``; pass ``strength=0`` in it to measure YOLO alone.
 
@@ -533,8 +546,9 @@ def run_detection(
         ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], a classification model, ``out`` is a file, an
             output that would overwrite the input or (unless
             ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
-            :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), or a
-            model file Ultralytics cannot load.
+            :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), a
+            ``<stem>.mp4``/``<stem>.timing.csv`` an earlier run made from another clip that is
+            still there (unless ``overwrite``), or a model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
     from ..video import FrameFilter, ImageNotVideoError, close_frames, read_video

@@ -139,7 +139,11 @@ def _opencv_reason(error: cv2.error) -> str:
     return found.group(1) if found else text
 
 
-def _png_state(data: bytes, inflate_data: bool = True) -> tuple[str, int]:
+#: the critical PNG chunks libpng handles (an uppercase first letter marks a chunk critical)
+_PNG_CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+
+
+def _png_state(data: bytes | memoryview, inflate_data: bool = True) -> tuple[str, int]:
     """What the chunks of PNG bytes that do not end in an ``IEND`` chunk hold, and the offset just
     after the last complete chunk: ``"whole"`` (an ``IEND`` comes earlier: bytes after the image),
     ``"repairable"`` (the image data's zlib stream ends; what follows the last complete chunk, if
@@ -160,6 +164,8 @@ def _png_state(data: bytes, inflate_data: bool = True) -> tuple[str, int]:
         body = view[at + 8 : end - 4]
         if kind[:1].isupper() and zlib.crc32(view[at + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
             return "broken", at  # a critical chunk damaged: libpng refuses it
+        if kind[:1].isupper() and kind not in _PNG_CRITICAL:
+            return "broken", at  # a critical chunk libpng does not know: it refuses the file
         if kind == b"IEND":
             return "whole", end
         if kind == b"IDAT" and inflate_data:
@@ -372,7 +378,7 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
         # redirection of file descriptor 2, which other threads share. A repaired JPEG Pillow
         # cannot decode (12-bit, lossless) goes to OpenCV after all: libjpeg's one stderr line in
         # that rare case rather than refusing a file that used to be read.
-        png, complete = ("whole", data.size) if kind != "PNG" else _png_state(data.tobytes(), truncated == "PNG")
+        png, complete = ("whole", data.size) if kind != "PNG" else _png_state(data.data, truncated == "PNG")
         if png == "whole":
             img = _decode(path, data, flags)
         repaired = (img is None or img.size == 0) and truncated is not None and png != "broken"
