@@ -290,7 +290,7 @@ def test_the_linear_light_benchmark_runs_and_its_noise_lifts_blacks() -> None:
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "linear_light.py"
-    r = subprocess.run([sys.executable, str(script), "--weights", "fast", "--crop", "96", "--no-write"],
+    r = subprocess.run([sys.executable, str(script), "--weights", "fast", "gray-fast", "--crop", "96", "--no-write"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [line for line in r.stdout.splitlines() if line.startswith(("| colour, 60 / 2 |", "| colour, 1000 / 3 |"))]
@@ -300,3 +300,7 @@ def test_the_linear_light_benchmark_runs_and_its_noise_lifts_blacks() -> None:
     assert s_in > 1 and p_out > p_in + 3, cells  # the clipped read noise lifts the dark pixels; fast removes noise
     light = [float(c.split()[0]) for c in rows[1].strip("|").split("|")[1:3]]
     assert light[1] > light[0] > p_in + 10, rows[1]  # 1000 photons: much less noise, still removed
+    assert cells[3] == "-", cells  # a gray weights file: no colour rows
+    gray = next(line for line in r.stdout.splitlines() if line.startswith("| gray, 60 / 2 |"))
+    gray_cells = [c.strip() for c in gray.strip("|").split("|")]
+    assert float(gray_cells[3].split()[0]) > float(gray_cells[1].split()[0]) + 3, gray_cells  # gray-fast ran
