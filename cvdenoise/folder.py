@@ -165,7 +165,8 @@ class OutputRecords:
         entry = written.relative_to(folder).as_posix()
         entries = self._entries(folder)
         version = (st.st_size, st.st_mtime_ns)
-        if version in entries.get(entry, ()) and source is None:
+        known = version in entries.get(entry, ())
+        if known and source is None:
             return  # (with a source: its line is added, the latest one counts)
         with locked_for_append(marker) as f:  # (runs writing into one folder at once append whole lines)
             end = f.seek(0, os.SEEK_END)
@@ -174,7 +175,7 @@ class OutputRecords:
             else:
                 f.seek(end - 1)
                 head = "" if f.read(1) == b"\n" else "\n"  # a last line edited by hand without its line break
-            lines = [json.dumps([entry, *version])] if version not in entries.get(entry, ()) else []
+            lines = [] if known else [json.dumps([entry, *version])]
             if source is not None:
                 lines.append(json.dumps({"source": str(source.absolute()), "for": [entry, *version]}))
             f.write((head + "".join(line + "\n" for line in lines)).encode("utf-8"))

@@ -432,9 +432,9 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     for job in [timing] if is_images else [video, timing]:  # the files besides the images: also never a user's
         if not records.replaceable(job.dst, overwrite):
             raise not_ours(job.dst, can_skip=False)
-        if not is_images and not overwrite and _other_clip(recorded_source(job.dst), src):
+        if not is_images and not overwrite and _other_clip(was := recorded_source(job.dst), src):
             raise ValueError(f"{job.dst} holds what an earlier run wrote for another clip of the same name, "
-                             f"{recorded_source(job.dst)}: give this clip its own -o folder, or --overwrite to replace it")
+                             f"{was}: give this clip its own -o folder, or --overwrite to replace it")
         if job.marker is not None and (problem := record_problem(job.marker)) is not None:  # (before the work, as for images)
             raise ValueError(problem)
     skipped_dicom = [j.src for j in planned if is_dicom_file(j.src)]
