@@ -227,6 +227,21 @@ PRESETS: dict[str, DegradationConfig] = {
             ("saltpepper", 0.03),
         ),
     ),
+    # stage 28: "camera-mix-linear" with the near-clean pairs of "camera-mix-clean" (6 % untouched,
+    # 8 % of the rest JPEG, blur or rescaling alone, twice the JPEG steps, a quarter of the Gaussian σ
+    # log-uniform from 0.5/255): light and compressed inputs keep their texture
+    "camera-mix-linear-clean": replace(
+        _SENSOR,
+        p_clean=0.06,
+        p_noise=0.92,
+        p_jpeg=0.2,
+        noise_kinds=(
+            ("gaussian", 0.5), ("poisson", 0.1), ("camera", 0.22), ("linear", 0.1), ("speckle", 0.02), ("iso", 0.03),
+            ("saltpepper", 0.03),
+        ),
+        gaussian_sigma=(0.5 / 255, 52 / 255),
+        sigma_log_fraction=0.25,
+    ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
     "awgn": _fixed(
         p_clean=0.02,
