@@ -7,14 +7,17 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import re
 import signal
+import socket
 import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-__all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "locked_for_append", "signals_held"]
+__all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "locked_for_append", "signals_held",
+           "sweep_stale"]
 
 
 @functools.cache
@@ -48,19 +51,80 @@ def creation_problem(path: str | Path) -> str | None:
     return None
 
 
+@functools.cache
+def _host() -> str:
+    """This machine's name as temporary file names hold it (no path separators or dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+_swept: set[tuple[str, str, str]] = set()
+_swept_lock = threading.Lock()
+
+
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this machine (POSIX; ``False`` when unsure)."""
+    if os.name != "posix" or pid <= 0:
+        return False  # (os.kill on Windows terminates: never probe there)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # (another user's process: alive)
+        return False
+    return False
+
+
+def sweep_stale(folder: str | Path, prefix: str, suffix: str) -> list[Path]:
+    """Remove the temporary files :func:`atomic_path` left in ``folder`` (with this ``prefix`` and
+    ``suffix``) when a process was killed outright (``kill -9``, a power cut: no cleanup ran): those
+    named after this machine and a process that no longer runs here. A live process's file (another
+    run writing into the same folder), another machine's (a shared folder) and anything not named
+    exactly as :func:`atomic_path` names its files are left alone. Returns the files removed."""
+    pattern = re.compile(re.escape(prefix) + re.escape(_host()) + r"-(\d+)\.[a-z0-9_]{8}" + re.escape(suffix) + r"\Z")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        m = pattern.match(name)
+        if m is None or int(m.group(1)) == os.getpid() or not _process_gone(int(m.group(1))):
+            continue
+        f = Path(folder, name)
+        try:
+            if f.is_file() and not f.is_symlink():
+                f.unlink()
+                removed.append(f)
+        except OSError:
+            pass  # (gone meanwhile, or not ours to remove)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None,
                 then: Callable[[], object] | None = None) -> Iterator[str]:
     """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
     an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
     (an existing ``path`` is then left as it was). ``then()`` runs right after the rename with
-    SIGINT/SIGTERM held back (the rename and ``then`` happen both or neither), e.g. to record the file."""
+    SIGINT/SIGTERM held back (the rename and ``then`` happen both or neither), e.g. to record the file.
+
+    The temporary file is named ``prefix``, this machine's name, ``-``, the process id, ``.``, eight
+    random characters and ``suffix`` (``path``'s own by default), so that what a killed process
+    left behind is recognised: the first write of a process into a folder removes such leftovers
+    of dead processes there (:func:`sweep_stale`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix if suffix is None else suffix
+    key = (str(path.parent.absolute()), prefix, suffix)
+    if key not in _swept:
+        with _swept_lock:
+            if key not in _swept:
+                sweep_stale(path.parent, prefix, suffix)
+                _swept.add(key)
     tmp = ""
     try:
         with signals_held():  # (a Ctrl-C between the file's creation and the cleanup below would leave it behind)
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix, dir=str(path.parent))
+            fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{_host()}-{os.getpid()}.", suffix=suffix, dir=str(path.parent))
             os.close(fd)
         yield tmp
         os.chmod(tmp, _file_mode())  # mkstemp (and some writers) make 0600 files; give the usual permissions

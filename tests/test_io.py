@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import struct
+import os
 import sys
 import zlib
 from pathlib import Path
@@ -1014,6 +1015,36 @@ def test_a_ctrl_c_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path: 
     with pytest.raises(KeyboardInterrupt):
         atomic_write(tmp_path / "x.txt", lambda tmp: Path(tmp).write_text("x"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids are probed with os.kill(pid, 0)")
+def test_a_killed_runs_temporary_files_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    """kill -9 runs no cleanup: the temporary files it left beside its outputs (a frame, a video's
+    .partial file) go with the next write into that folder; a live process's, another machine's and
+    the user's own files stay."""
+    import subprocess
+
+    from cvdenoise import _fs
+    from cvdenoise.io import atomic_path, atomic_write
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = _fs._host()
+    left = tmp_path / f".cvdenoise-{host}-{dead.pid}.ab12cd_x.png"
+    clip = tmp_path / f".clip.{host}-{dead.pid}.zz9yy8xx.partial.mp4"
+    live = tmp_path / f".cvdenoise-{host}-{os.getppid()}.abcdefgh.png"  # (our parent runs)
+    other = tmp_path / f".cvdenoise-another_host-{dead.pid}.abcdefgh.png"
+    users = [tmp_path / f".cvdenoise-{host}-{dead.pid}.notours.png", tmp_path / "a.png",
+             tmp_path / f".cvdenoise-{host}-{dead.pid}.abcdefgh.jpg"]  # (another suffix: not this write's)
+    for f in (left, clip, live, other, *users):
+        f.write_bytes(b"x")
+    atomic_write(tmp_path / "b.png", lambda tmp: Path(tmp).write_bytes(b"new"))
+    assert not left.exists() and clip.exists()  # (a video's leftovers go with the next video written there)
+    assert live.exists() and other.exists() and all(f.exists() for f in users)
+    with atomic_path(tmp_path / "clip.mp4", prefix=".clip.", suffix=".partial.mp4") as tmp:
+        assert Path(tmp).name.startswith(f".clip.{host}-{os.getpid()}.") and tmp.endswith(".partial.mp4")
+        Path(tmp).write_bytes(b"video")
+    assert not clip.exists() and (tmp_path / "clip.mp4").read_bytes() == b"video"
 
 
 def test_two_runs_recording_one_copy_in_either_order_both_count(tmp_path: Path) -> None:
