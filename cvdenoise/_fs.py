@@ -11,13 +11,15 @@ import re
 import signal
 import socket
 import tempfile
+import stat
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 __all__ = ["atomic_csv", "atomic_path", "atomic_write", "creation_problem", "file_above", "locked_for_append", "signals_held",
-           "sweep_stale"]
+           "sweep_stale", "temp_name_pattern"]
 
 
 @functools.cache
@@ -53,9 +55,15 @@ def creation_problem(path: str | Path) -> str | None:
 
 @functools.cache
 def _host() -> str:
-    """This machine's name as temporary file names hold it (no path separators or dots)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    """This machine's name as temporary file names hold it: letters, digits, ``_`` and ``-``, at
+    most 16 characters (a long name would push long file names past the file system's limit)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:16] or "host"
 
+
+#: a leftover temporary file is removed only once it has not been written to for this long (seconds):
+#: a live writer — even in another container of the same host name, whose process ids this one
+#: cannot see — writes a video frame by frame and an image within moments
+STALE_AFTER = 15 * 60
 
 _swept: set[tuple[str, str, str]] = set()
 _swept_lock = threading.Lock()
@@ -69,22 +77,32 @@ def _process_gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except OSError:  # (another user's process: alive)
+    except (OSError, OverflowError, ValueError):  # (another user's process: alive; an id too large: unsure)
         return False
     return False
 
 
-def sweep_stale(folder: str | Path, prefix: str, suffix: str) -> list[Path]:
+def temp_name_pattern(prefix: str, suffix: str) -> re.Pattern[str]:
+    """The names :func:`atomic_path` gives its temporary files on this machine (group 1: the
+    process id): ``prefix``, the host name, ``-``, the process id, ``.``, ``mkstemp``'s eight random
+    characters, ``suffix``."""
+    return re.compile(re.escape(prefix) + re.escape(_host()) + r"-([0-9]{1,10})\.[a-z0-9_]{8}" + re.escape(suffix) + r"\Z")
+
+
+def sweep_stale(folder: str | Path, prefix: str, suffix: str, stale_after: float = STALE_AFTER) -> list[Path]:
     """Remove the temporary files :func:`atomic_path` left in ``folder`` (with this ``prefix`` and
-    ``suffix``) when a process was killed outright (``kill -9``, a power cut: no cleanup ran): those
-    named after this machine and a process that no longer runs here. A live process's file (another
-    run writing into the same folder), another machine's (a shared folder) and anything not named
-    exactly as :func:`atomic_path` names its files are left alone. Returns the files removed."""
-    pattern = re.compile(re.escape(prefix) + re.escape(_host()) + r"-(\d+)\.[a-z0-9_]{8}" + re.escape(suffix) + r"\Z")
-    removed = []
+    ``suffix``) when a process was killed outright (``kill -9``, a crash: no cleanup ran): those
+    named after this machine and a process that no longer runs here, untouched for ``stale_after``
+    seconds. A live process's file (another run writing into the same folder), another machine's
+    (a shared folder) and anything not named exactly as :func:`atomic_path` names its files are
+    left alone; so is a leftover whose process id a new process took since (after a reboot). Never
+    raises. Returns the files removed."""
+    removed: list[Path] = []
     try:
+        pattern = temp_name_pattern(prefix, suffix)
         names = os.listdir(folder)
-    except OSError:
+        now = time.time()
+    except (OSError, ValueError, re.error):
         return removed
     for name in names:
         m = pattern.match(name)
@@ -92,7 +110,8 @@ def sweep_stale(folder: str | Path, prefix: str, suffix: str) -> list[Path]:
             continue
         f = Path(folder, name)
         try:
-            if f.is_file() and not f.is_symlink():
+            st = f.lstat()
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= stale_after:
                 f.unlink()
                 removed.append(f)
         except OSError:
@@ -110,17 +129,18 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
 
     The temporary file is named ``prefix``, this machine's name, ``-``, the process id, ``.``, eight
     random characters and ``suffix`` (``path``'s own by default), so that what a killed process
-    left behind is recognised: the first write of a process into a folder removes such leftovers
-    of dead processes there (:func:`sweep_stale`)."""
+    left behind is recognised: a process's first write into a folder with this ``prefix`` and
+    suffix removes such leftovers of dead processes there (:func:`sweep_stale`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
     key = (str(path.parent.absolute()), prefix, suffix)
     if key not in _swept:
         with _swept_lock:
-            if key not in _swept:
-                sweep_stale(path.parent, prefix, suffix)
-                _swept.add(key)
+            first = key not in _swept
+            _swept.add(key)
+        if first:  # (outside the lock: a slow folder holds up no other thread's writes)
+            sweep_stale(path.parent, prefix, suffix)
     tmp = ""
     try:
         with signals_held():  # (a Ctrl-C between the file's creation and the cleanup below would leave it behind)

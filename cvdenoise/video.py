@@ -741,7 +741,7 @@ def video_writer(
     ext = dst.suffix.lower()
     fourcc = video_fourcc(dst, codec)
     even = even_size(src, size, fourcc)
-    with atomic_path(dst, prefix=f".{dst.stem}.", suffix=f".partial{ext}", then=on_written) as tmp:
+    with atomic_path(dst, prefix=f".{dst.stem[:120]}.", suffix=f".partial{ext}", then=on_written) as tmp:  # (a long name fits)
         tag = "jpeg" if fourcc == "MJPG" and Path(dst).suffix.lower() == ".mov" else fourcc  # (QuickTime's MJPEG tag:
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*tag), fps, even)  # OpenCV printed two lines finding it)
         if not writer.isOpened():

@@ -1019,10 +1019,12 @@ def test_a_ctrl_c_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path: 
 
 @pytest.mark.skipif(os.name != "posix", reason="process ids are probed with os.kill(pid, 0)")
 def test_a_killed_runs_temporary_files_are_removed_by_the_next_write(tmp_path: Path) -> None:
-    """kill -9 runs no cleanup: the temporary files it left beside its outputs (a frame, a video's
-    .partial file) go with the next write into that folder; a live process's, another machine's and
-    the user's own files stay."""
+    """kill -9 runs no cleanup: the temporary files it left beside its outputs go with the next
+    write of the same kind into that folder (an image of that format, that video) once they have
+    been untouched for a while; a live process's, a recent one's (perhaps a live writer in another
+    container of the same host name), another machine's and the user's own files stay."""
     import subprocess
+    import time
 
     from cvdenoise import _fs
     from cvdenoise.io import atomic_path, atomic_write
@@ -1034,17 +1036,24 @@ def test_a_killed_runs_temporary_files_are_removed_by_the_next_write(tmp_path: P
     clip = tmp_path / f".clip.{host}-{dead.pid}.zz9yy8xx.partial.mp4"
     live = tmp_path / f".cvdenoise-{host}-{os.getppid()}.abcdefgh.png"  # (our parent runs)
     other = tmp_path / f".cvdenoise-another_host-{dead.pid}.abcdefgh.png"
+    huge = tmp_path / f".cvdenoise-{host}-9999999999.abcdefgh.png"  # (no such process id: os.kill overflows)
     users = [tmp_path / f".cvdenoise-{host}-{dead.pid}.notours.png", tmp_path / "a.png",
              tmp_path / f".cvdenoise-{host}-{dead.pid}.abcdefgh.jpg"]  # (another suffix: not this write's)
-    for f in (left, clip, live, other, *users):
+    old = time.time() - _fs.STALE_AFTER - 60
+    for f in (left, clip, live, other, huge, *users):
         f.write_bytes(b"x")
+        os.utime(f, (old, old))
+    recent = tmp_path / f".cvdenoise-{host}-{dead.pid}.recent__.png"
+    recent.write_bytes(b"x")
     atomic_write(tmp_path / "b.png", lambda tmp: Path(tmp).write_bytes(b"new"))
-    assert not left.exists() and clip.exists()  # (a video's leftovers go with the next video written there)
-    assert live.exists() and other.exists() and all(f.exists() for f in users)
+    assert not left.exists() and clip.exists()  # (a video's leftovers go with the next write of that video)
+    assert live.exists() and other.exists() and huge.exists() and recent.exists() and all(f.exists() for f in users)
     with atomic_path(tmp_path / "clip.mp4", prefix=".clip.", suffix=".partial.mp4") as tmp:
-        assert Path(tmp).name.startswith(f".clip.{host}-{os.getpid()}.") and tmp.endswith(".partial.mp4")
+        m = _fs.temp_name_pattern(".clip.", ".partial.mp4").match(Path(tmp).name)  # (mkstemp's names, as the sweep reads them)
+        assert m is not None and int(m.group(1)) == os.getpid()
         Path(tmp).write_bytes(b"video")
     assert not clip.exists() and (tmp_path / "clip.mp4").read_bytes() == b"video"
+    assert len(_fs._host()) <= 16
 
 
 def test_two_runs_recording_one_copy_in_either_order_both_count(tmp_path: Path) -> None:
