@@ -6,7 +6,7 @@ cell (never trained on). Auto strength uses the shipped card's rule of the first
 Prints the mean PSNR gain over the input per condition (dB) and the mean over conditions."""
 import sys, warnings, numpy as np, torch, cv2
 warnings.simplefilter("ignore")
-torch.set_num_threads(2)
+torch.set_num_threads(int(__import__("os").environ.get("THREADS", "2")))
 sys.path.insert(0, "benchmarks")
 from quality import photos
 import cvdenoise, skimage.data as sd

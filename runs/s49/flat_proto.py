@@ -37,15 +37,25 @@ def curves(den, imgs, degrade):
 name = sys.argv[1]
 den = cvdenoise.load(name, half=False, ensemble=1)
 gray = den.channels == (1,)
+import cv2
+SCALE = float(__import__("os").environ.get("SCALE", "1"))
+if SCALE != 1:  # clean references: the training photos shrunk (INTER_AREA averages their own noise and JPEG blocks away)
+    orig = S.cv2.imread
+    def shrunk(f, flag=cv2.IMREAD_COLOR):
+        im = orig(f, flag)
+        return None if im is None else cv2.resize(im, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA)
+    S.cv2 = type("cv2shim", (), {"imread": staticmethod(shrunk), "IMREAD_COLOR": cv2.IMREAD_COLOR})
 train = S.training_crops(Path("P"), ["photos:4", "more:3"])
+S.cv2 = cv2
+print(len(train), "training crops, scale", SCALE, flush=True)
 bench = list(photos(320, False).values())
 if gray:
     train, bench = S._gray(train), S._gray(bench)
 out = {}
 for cond, f in S.conditions(with_presets=True).items():
-    for tag, imgs in (("train", train), ("bench", bench)):
+    for tag, imgs in (("train", train),) + ((("bench", bench),) if SCALE == 1 else ()):
         rs, rf, hh, ps = curves(den, imgs, f)
         for k, v in dict(rs=rs, rf=rf, hh=hh, ps=ps).items():
             out[f"{tag}|{cond}|{k}"] = v
-    print(name, cond, "train rs %.2f rf %.2f | bench rs %.2f rf %.2f" % (out[f"train|{cond}|rs"].mean(), out[f"train|{cond}|rf"].mean(), out[f"bench|{cond}|rs"].mean(), out[f"bench|{cond}|rf"].mean()), flush=True)
-np.savez(f"runs/s49/curves-{name}.npz", **out)
+    print(name, cond, "train rs %.2f rf %.2f" % (out[f"train|{cond}|rs"].mean(), out[f"train|{cond}|rf"].mean()), flush=True)
+np.savez(f"runs/s49/curves-{name}" + (f"-x{SCALE}" if SCALE != 1 else "") + ".npz", **out)
