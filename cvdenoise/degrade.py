@@ -188,6 +188,15 @@ _SENSOR = replace(
     sigma_log_fraction=0.0,
 )
 
+# "camera-mix-linear" (below), which "camera-mix-linear-clean" builds on
+_CAMERA_MIX_LINEAR = replace(
+    _SENSOR,
+    noise_kinds=(
+        ("gaussian", 0.5), ("poisson", 0.1), ("camera", 0.22), ("linear", 0.1), ("speckle", 0.02), ("iso", 0.03),
+        ("saltpepper", 0.03),
+    ),
+)
+
 #: Named configurations. ``mixed`` is the general training distribution, ``noise``, ``sensor``,
 #: ``camera-mix`` and ``camera-mix-linear`` the fine-tuning mixes of the shipped weights; the
 #: others are the fixed benchmark chains.
@@ -220,27 +229,13 @@ PRESETS: dict[str, DegradationConfig] = {
     ),
     # stage 26: "camera-mix" with a tenth of the noise draws the "linear" kind (sRGB-decoded,
     # per-pixel shot + read noise clipped in linear light: the dark regions it lifts are brought down)
-    "camera-mix-linear": replace(
-        _SENSOR,
-        noise_kinds=(
-            ("gaussian", 0.5), ("poisson", 0.1), ("camera", 0.22), ("linear", 0.1), ("speckle", 0.02), ("iso", 0.03),
-            ("saltpepper", 0.03),
-        ),
-    ),
+    "camera-mix-linear": _CAMERA_MIX_LINEAR,
     # stage 28: "camera-mix-linear" with the near-clean pairs of "camera-mix-clean" (6 % untouched,
     # 8 % of the rest JPEG, blur or rescaling alone, twice the JPEG steps, a quarter of the Gaussian σ
-    # log-uniform from 0.5/255): light and compressed inputs keep their texture
+    # log-uniform from 0.5/255), so that light and compressed inputs keep their texture (not shipped:
+    # weights/RECIPE.md)
     "camera-mix-linear-clean": replace(
-        _SENSOR,
-        p_clean=0.06,
-        p_noise=0.92,
-        p_jpeg=0.2,
-        noise_kinds=(
-            ("gaussian", 0.5), ("poisson", 0.1), ("camera", 0.22), ("linear", 0.1), ("speckle", 0.02), ("iso", 0.03),
-            ("saltpepper", 0.03),
-        ),
-        gaussian_sigma=(0.5 / 255, 52 / 255),
-        sigma_log_fraction=0.25,
+        _CAMERA_MIX_LINEAR, p_clean=0.06, p_noise=0.92, p_jpeg=0.2, gaussian_sigma=(0.5 / 255, 52 / 255), sigma_log_fraction=0.25
     ),
     # additive white Gaussian noise only, independent per channel, σ uniform in 1–55/255
     "awgn": _fixed(
