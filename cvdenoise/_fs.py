@@ -10,8 +10,8 @@ import os
 import re
 import signal
 import socket
-import tempfile
 import stat
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
