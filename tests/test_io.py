@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import struct
 import os
+import struct
 import sys
 import zlib
 from pathlib import Path

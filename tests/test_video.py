@@ -566,6 +566,18 @@ def test_a_failed_video_write_is_an_error_and_keeps_the_earlier_output(
     assert sorted(p.name for p in out.parent.iterdir()) == [".cvdenoise-output", out.name]  # no partial file left
 
 
+def test_a_video_with_a_long_name_is_written(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """An output name of 240 bytes is valid, but its hidden temporary file (name, host, process id,
+    random part, ``.partial.mp4``) would pass the 255-byte limit of common file systems: the
+    temporary name holds the first 120 characters of the stem only."""
+    src = tmp_path / "clip.avi"
+    _write_video(src, [cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)] * 3)
+    out = tmp_path / "out" / ("v" * 236 + ".mp4")
+    assert main(["video", str(src), "-o", str(out), "-q"]) == 0
+    assert read_video(out)[3] == 3
+    assert sorted(p.name for p in out.parent.iterdir()) == [".cvdenoise-output", out.name]
+
+
 @pytest.mark.parametrize("gate", [None, (3.0, 6.0)])
 def test_stream_keeps_each_frames_dtype_when_shapes_match(clean_rgb: np.ndarray, gate: tuple[float, float] | None) -> None:
     ff = FrameFilter("fast", gate=gate)
