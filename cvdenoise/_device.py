@@ -9,11 +9,12 @@ import platform
 from pathlib import Path
 from typing import Literal, Union
 
+import numpy as np
 import torch
 
 from .backends import TORCHSCRIPT_SUFFIXES
 
-__all__ = ["Half", "Precision", "Runtime", "cpu_bf16_units", "cpu_flags", "cpu_has_fast_bf16",
+__all__ = ["Half", "Precision", "Runtime", "check_half", "cpu_bf16_units", "cpu_flags", "cpu_has_fast_bf16",
            "cpu_runs_two_bf16_passes", "cpu_vendor", "exported_runtime", "resolve_device", "resolve_precision", "resolve_runtime"]
 
 #: where a :class:`~cvdenoise.model.DenoiseAutoencoder` runs: see :func:`resolve_runtime`
@@ -98,6 +99,21 @@ def cpu_has_fast_bf16() -> bool:
     return units == "amx" or (units == "avx512_bf16" and cpu_vendor() == "AuthenticAMD")
 
 
+def check_half(half: object) -> Half:
+    """``half`` as ``True``, ``False`` or ``"auto"``: a NumPy bool, ``1`` or ``0`` count as the bool
+    they equal (so ``half=np.True_`` means what ``half=True`` means on every machine).
+
+    Raises:
+        ValueError: anything else (``"yes"``, ``2``, ``None``, an array).
+    """
+    if isinstance(half, str):
+        if half == "auto":
+            return "auto"
+    elif isinstance(half, (bool, int, float, np.bool_, np.integer, np.floating)) and half in (0, 1):
+        return bool(half)
+    raise ValueError(f"half must be True, False or 'auto', got {half!r}")
+
+
 def resolve_precision(half: Half, device: torch.device) -> Precision:
     """What ``half`` means on ``device``: float16 on CUDA, bfloat16 on CPUs with bf16 units.
 
@@ -106,8 +122,7 @@ def resolve_precision(half: Half, device: torch.device) -> Precision:
     (bfloat16 on any CPU with bf16 units, also where it is slower than float32) and raises
     where there is no half type in hardware.
     """
-    if half not in (True, False, "auto"):
-        raise ValueError(f"half must be True, False or 'auto', got {half!r}")
+    half = check_half(half)
     if not half:
         return "fp32"
     if device.type == "cuda":

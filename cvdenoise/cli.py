@@ -168,7 +168,9 @@ def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> 
     (An output that is no regular file is refused by the command's own checks.)"""
     if not path.is_file() or records.replaceable(path, overwrite):
         return False
-    print(f"cvdenoise {command}: error: {path} exists and cvdenoise did not write it (or it changed since): "
+    who = ("`cvdenoise export` did not write it (what cvdenoise.export's functions write is not recorded)"
+           if command == "export" else "cvdenoise did not write it")
+    print(f"cvdenoise {command}: error: {path} exists and {who} (or it changed since): "
           "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
     return True
 

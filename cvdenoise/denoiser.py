@@ -40,9 +40,8 @@ from ._checks import (
 )
 from .backends import EXPORTED_SUFFIXES
 from ._device import (  # re-exported: part of this module's API
-    Half, Precision, Runtime, cpu_bf16_units, cpu_flags, cpu_has_fast_bf16, cpu_runs_two_bf16_passes, cpu_vendor,
-    exported_runtime,
-    resolve_device, resolve_precision, resolve_runtime,
+    Half, Precision, Runtime, check_half, cpu_bf16_units, cpu_flags, cpu_has_fast_bf16, cpu_runs_two_bf16_passes,
+    cpu_vendor, exported_runtime, resolve_device, resolve_precision, resolve_runtime,
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
 from .dicom import denoise_dataset, is_dicom_dataset
@@ -338,6 +337,7 @@ class Denoiser:
         if set(models) - {1, 3}:
             raise ValueError(f"models must be keyed by channel count 1 or 3, got {sorted(models)}")
         self._device = resolve_device(device)
+        half = check_half(half)
         if runtime == "onnxruntime" and half == "auto":  # "where fast": onnxruntime runs float32
             half = False
         self._precision: Precision = resolve_precision(half, self._device)
@@ -1014,6 +1014,7 @@ def load(
         raise WeightsError("weights is empty: give a name ('default', 'fast', …) or a file path")
     if ensemble != "auto" and (not is_integer(ensemble) or ensemble not in _ENSEMBLES):
         raise ValueError(f"ensemble must be 'auto' or one of {sorted(_ENSEMBLES)}, got {ensemble!r}")
+    half = check_half(half)
     if runtime == "onnxruntime" and half == "auto":  # (before the ensemble choice, which reads it)
         half = False
     kw: dict[str, Any] = dict(

@@ -42,8 +42,8 @@ from ._checks import (
     channels_last_hint, check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real,
 )
 from .denoiser import (
-    DEFAULT_OVERLAP, Denoiser, Strength, check_pil_mode, exported_runtime, load, resolve_device, resolve_precision,
-    resolve_runtime, will_run_models,
+    DEFAULT_OVERLAP, Denoiser, Strength, check_half, check_pil_mode, exported_runtime, load, resolve_device,
+    resolve_precision, resolve_runtime, will_run_models,
 )
 from .model import CONFIGS
 from .weights import FAMILIES, WEIGHTS_DIR, load_model, resolve
@@ -224,9 +224,7 @@ class Denoise(v2.Transform):
         runtime: Runtime | None = None,
     ) -> None:
         super().__init__()
-        if half not in (True, False, "auto"):
-            raise ValueError(f"half must be True, False or 'auto', got {half!r}")
-        self.half = half
+        self.half = half = check_half(half)
         self.weights = _check_weights(weights)
         self.device = _check_device(device)
         if self.device != "auto":  # half=True where the device has no fast half type: refused now

@@ -18,6 +18,7 @@ from PIL import Image
 import cvdenoise
 import cvdenoise._device as device_module
 import cvdenoise.denoiser as denoiser_module
+from cvdenoise._device import check_half
 from cvdenoise.weights import load_model
 
 from helpers import add_noise, psnr
@@ -475,6 +476,24 @@ def test_bad_options() -> None:
         cvdenoise.load("fast", tile=64, overlap=64)
     with pytest.raises(ValueError, match=r"tile must be an integer \(0: no tiling\), got None"):
         cvdenoise.load("fast", tile=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("like_true", [np.True_, 1, 1.0, np.int64(1)])
+def test_half_takes_a_value_equal_to_true_as_true(like_true: object) -> None:
+    # np.True_ / 1 passed the "half must be" check but not a later `half is True`: on a CPU with
+    # slow bf16 units half=np.True_ was refused ("no bfloat16 units") where half=True runs bf16
+    def outcome(half: object) -> str:
+        try:
+            return cvdenoise.load("fast", half=half).precision  # type: ignore[arg-type]
+        except ValueError as e:  # (half=True where this machine has no half type: the same refusal)
+            return str(e)
+
+    assert outcome(like_true) == outcome(True)
+    assert cvdenoise.load("fast", half=np.False_).precision == "fp32"
+    assert check_half(like_true) is True and check_half(0) is False and check_half("auto") == "auto"
+    for bad in (2, None, "true", np.array([1]), float("nan")):
+        with pytest.raises(ValueError, match="half must be True, False or 'auto'"):
+            check_half(bad)
 
 
 def test_options_set_after_loading_are_checked_at_the_call() -> None:

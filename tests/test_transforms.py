@@ -172,6 +172,11 @@ def test_v2_invalid_arguments(kwargs: dict, match: str) -> None:
         Denoise(**kwargs)
 
 
+def test_v2_half_takes_numpy_bools() -> None:
+    assert Denoise("fast", half=np.True_).half is True  # (a later `half is True` in the onnxruntime check)
+    assert Denoise("fast", half=0).half is False
+
+
 def test_v2_half_auto_matches_the_denoiser(noisy128: np.ndarray) -> None:
     t = Denoise("fast", half="auto")
     x = torch.from_numpy(noisy128).permute(2, 0, 1).contiguous()
