@@ -24,7 +24,7 @@ from ._checks import check_float_range
 from ._fs import atomic_path, locked_for_append, no_regular_file, signals_held
 from .dicom import DICOM_SUFFIXES, NoPixelDataError, check_window, denoise_dataset, is_dicom_file, read_dicom, write_dicom
 from .denoiser import Denoiser
-from .io import IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
+from .io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, check_encodable, creation_problem, file_above, read_image, read_metadata, write_image
 
 __all__ = ["Job", "FolderReport", "plan_jobs", "plan_file_job", "names_image_file", "denoise_files", "mark_output", "write_recorded", "record_problem", "not_ours", "written_here", "recorded_source", "OutputRecords", "OUTPUT_MARKER"]
 
@@ -398,7 +398,8 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
             if p.exists():
                 raise FileNotFoundError(f"input {p} is neither a file nor a folder")
             raise _input_not_found(p)
-    if unread:
+    named = {Path(item).resolve() for item in inputs if Path(item).is_file()}  # (taken, whatever their format)
+    if unread := [f for f in unread if f.resolve() not in named]:
         kinds = sorted({f.suffix.lower() for f in unread})
         warnings.warn(f"left out {len(unread)} image file(s) of formats a folder search does not take ({', '.join(kinds)}; "
                       f"e.g. {unread[0]}): name such a file directly if OpenCV reads it, or convert it to PNG or TIFF",
@@ -417,15 +418,22 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
 
 def _once_each(jobs: list[Job]) -> list[Job]:
     """Each source file once: one given twice, as a file and inside a folder, or through a link is
-    kept under the first name that is not a link (with a warning)."""
+    kept under a name that is not a link and, of those, the one below the outermost folder given
+    (``a a/sub`` and ``a/sub a`` both write ``a/sub/x.png`` to ``OUT/sub/x.png``), else the first
+    (with a warning)."""
     unique: dict[Path, Job] = {}
+
+    def rank(j: Job) -> tuple[bool, int]:  # (the deepest output path is the outermost folder's)
+        return (not j.src.is_symlink(), len(j.dst.parts))
+
     for j in jobs:
         key = j.src.resolve()
-        if key not in unique or (unique[key].src.is_symlink() and not j.src.is_symlink()):
+        if key not in unique or rank(j) > rank(unique[key]):
             unique[key] = j
     if len(unique) < len(jobs):
         kept = {id(j) for j in unique.values()}
-        extra = [f"{j.src} (as {unique[j.src.resolve()].src})" for j in jobs if id(j) not in kept]
+        extra = [f"{j.src} (as {k.src})" if (k := unique[j.src.resolve()]).src != j.src else f"{j.src} (once, to {k.dst})"
+                 for j in jobs if id(j) not in kept]
         shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
         warnings.warn(f"{len(extra)} file(s) reached twice (named twice, or through a link) are denoised once: "
                       f"{shown}", stacklevel=3)
@@ -546,10 +554,6 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
 #: video files a folder may hold: a folder search leaves them out with a warning
 #: (not .ts/.mts: TypeScript sources and TorchScript exports share them)
 _VIDEO_FILES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".m2ts", ".wmv", ".flv")
-#: other image formats a folder may hold: a folder search leaves them out with a warning, not silently
-OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
-                        ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
-                        ".pbm", ".pfm", ".pam", ".pxm", ".sr", ".ras")  # (OpenCV reads some of these when named directly)
 
 
 def _inode(path: Path) -> tuple[int, int] | None:

@@ -32,7 +32,8 @@ from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_u
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from ._fs import creation_problem, no_regular_file, opencv_can_open
-from .io import IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
+from .io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
+from .io._containers import unread_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
@@ -388,7 +389,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         raise VideoReadError(f"{path} is not a regular file (a pipe, socket or device), not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
-    if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or (suffix in OTHER_IMAGE_SUFFIXES and suffix != ".gif"):  # (OpenCV: a one-frame video)
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image)); "
                              "an animated image (WebP, APNG) is neither: convert it to a video first")
     with open(path, "rb") as fh:
@@ -401,6 +403,9 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     kind = still_image_format(head)
     if kind is not None and kind not in _MAY_BE_VIDEO:  # OpenCV would open it as a one-frame video
         raise ImageNotVideoError(f"{path} is a {kind} image, not a video: use cvdenoise denoise (or cvdenoise.load()(image))", kind)
+    if (other := unread_image_format(head)) is not None:  # (a JPEG 2000 or Radiance HDR file named .mp4, say)
+        raise VideoReadError(f"{path} is a {other} image, not a video: give it its format's suffix and use cvdenoise "
+                             "denoise (or cvdenoise.load()(image))")
     if not opencv_can_open(path):
         raise VideoReadError(f"{str(path)!r}: OpenCV's video reader cannot open a name that is not valid UTF-8; rename the file")
     cap = cv2.VideoCapture(str(path))
@@ -422,8 +427,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         ok, second = cap.read()
         if not ok or second is None:
             cap.release()
-            raise VideoReadError(f"{path} is a single {kind} image, not a video: {_AS_IMAGE[kind]} and use cvdenoise "
-                                 "denoise (or cvdenoise.load()(image))")
+            raise ImageNotVideoError(f"{path} is a single {kind} image, not a video: {_AS_IMAGE[kind]} and use cvdenoise "
+                                     "denoise (or cvdenoise.load()(image))", kind)
         ahead.append(second)
         stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0

@@ -292,6 +292,22 @@ def test_a_file_or_folder_in_the_way_of_an_output_is_refused_before_the_work(tmp
     assert not (tmp_path / "o3").exists()
 
 
+def test_nested_input_folders_give_one_layout_in_either_order(tmp_path: Path, clean_rgb: np.ndarray,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`denoise a/sub a` wrote a/sub's files at the top of -o (or refused a name clash), `a a/sub` below sub/."""
+    src = tmp_path / "a"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "x.png"), clean_rgb[:32, :32])
+    cv2.imwrite(str(src / "sub" / "x.png"), clean_rgb[32:64, :32])
+    cv2.imwrite(str(src / "sub" / "y.png"), clean_rgb[:32, 32:64])
+    for i, order in enumerate(((src, src / "sub"), (src / "sub", src))):
+        out = tmp_path / f"o{i}"
+        assert main(["denoise", *map(str, order), "-o", str(out), "-q", "-w", "fast"]) == 0
+        assert _images(out) == ["sub/x.png", "sub/y.png", "x.png"]
+        err = capsys.readouterr().err
+        assert "2 file(s) reached twice" in err and f"(once, to {out.resolve() / 'sub'}" in err
+
+
 def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Path, clean_rgb: np.ndarray,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
@@ -309,6 +325,12 @@ def test_images_of_other_formats_in_a_folder_are_named_in_a_warning(tmp_path: Pa
     assert main(["denoise", str(src), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 0
     err = capsys.readouterr().err
     assert "left out 2 video file(s) (e.g. " in err and "run cvdenoise video (or detect) on each" in err
+    cv2.imwrite(str(src / "e.ras"), clean_rgb[:32, :32])  # named as well as found: taken, and not "left out"
+    (src / "d.pfm").unlink()
+    assert main(["denoise", str(src), str(src / "e.ras"), "-o", str(tmp_path / "o"), "-q", "-w", "fast"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 image file(s) of formats a folder search does not take (.gif, .heic;" in err
+    assert (tmp_path / "o" / "e.ras").is_file()
 
 
 def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clean_rgb: np.ndarray,

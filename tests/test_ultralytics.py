@@ -263,8 +263,32 @@ def test_detect_reads_12_bit_and_float_stills_at_their_own_scale(
     out = tmp_path / "out"
     assert main(["detect", str(src), "-o", str(out), "--model", "yolo26n.yaml", "--imgsz", "160", "-q"]) == 0
     for name in ("scan12.png", "linear.tif", "maxval.ppm"):
-        seen = cv2.imread(str(out / name), cv2.IMREAD_GRAYSCALE)
+        seen = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED)
+        if name == "linear.tif":  # a float still's annotated copy is float in [0, 1] too (as denoise writes it)
+            assert seen.dtype == np.float32 and seen.max() <= 1.0
+            seen = seen * 255
         assert abs(float(seen.mean()) - float(gray8.mean())) < 8, name  # not a dark (÷65535) or failed frame
+
+
+def test_detect_takes_a_still_of_another_format_named_directly_as_an_image(
+    no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .pfm / .jp2 / .ras still came out as <stem>.mp4, a one-frame video (OpenCV opens it as one)."""
+    from PIL import Image
+
+    still = tmp_path / "scan.pfm"
+    assert cv2.imwrite(str(still), frame[:96, :128].astype(np.float32) / 255)
+    out = tmp_path / "out"
+    assert main(["detect", str(still), "-o", str(out), "--model", "yolo26n.yaml", "--imgsz", "128", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["scan.pfm", "timing.csv"]
+    seen = cv2.imread(str(out / "scan.pfm"), cv2.IMREAD_UNCHANGED)
+    assert seen.dtype == np.float32 and seen.shape == (96, 128, 3) and 0.0 <= seen.min() and seen.max() <= 1.0
+    assert abs(float(seen.mean()) * 255 - float(frame[:96, :128].mean())) < 8  # (not 0–255 floats)
+    one = tmp_path / "one.gif"
+    Image.fromarray(frame[:48, :64, ::-1]).save(one)
+    assert main(["detect", str(one), "-o", str(tmp_path / "g"), "--model", "yolo26n.yaml", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "is a single GIF image, not a clip: convert it to PNG and run detect on that" in err and "cvdenoise denoise" not in err
 
 
 def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
@@ -599,8 +623,16 @@ def test_configure_offline_after_importing_ultralytics_puts_fonts_where_it_looks
 
     monkeypatch.setattr(ultralytics.utils, "USER_CONFIG_DIR", tmp_path / "late")
     monkeypatch.setenv("YOLO_CONFIG_DIR", os.environ["YOLO_CONFIG_DIR"])
+    import ultralytics.utils.checks
+
+    for flag in ("AUTOINSTALL", "ONLINE"):  # read from the environment at its import: as if it had been online
+        monkeypatch.setattr(ultralytics.utils.checks, flag, True)
+        monkeypatch.setattr(ultralytics.utils, flag, True)
     configure_offline()
     assert (tmp_path / "late" / "Arial.ttf").is_file()  # else plotting downloads it (Ultralytics fixed its folder at import)
+    # else its PIL patch tries `pip install pi-heif` for any file PIL cannot identify (a .pfm, say)
+    assert not ultralytics.utils.checks.AUTOINSTALL and not ultralytics.utils.checks.ONLINE
+    assert not ultralytics.utils.AUTOINSTALL and not ultralytics.utils.ONLINE
 
 
 def test_an_interrupted_image_run_keeps_the_timing_of_what_it_wrote(no_network: list[object], tmp_path: Path,

@@ -11,12 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import cvdenoise
 from cvdenoise.cli import main
 from cvdenoise.degrade import Degrader
 from cvdenoise.noise import estimate_sigma, residual_sigma
-from cvdenoise.video import FrameFilter, VideoReadError, read_video
+from cvdenoise.video import FrameFilter, ImageNotVideoError, VideoReadError, read_video
 
 from helpers import add_noise, disk_full_writer, mjpeg_avi, psnr, sigint_after
 
@@ -669,6 +670,24 @@ def test_an_image_named_as_a_video_is_refused(tmp_path: Path, clean_rgb: np.ndar
     mjpeg.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames))
     got = list(read_video(mjpeg)[0])
     assert len(got) == 3 and all(np.abs(g.astype(int) - f).mean() < 3 for g, f in zip(got, frames))
+
+
+def test_a_still_of_another_format_is_refused_as_a_video(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """OpenCV opens a .jp2 / .ras / .pfm still as a one-frame video: `video` wrote a 1-frame mp4 of it."""
+    bgr = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    for ext in (".jp2", ".ras", ".pfm"):
+        still = tmp_path / f"still{ext}"
+        assert cv2.imwrite(str(still), bgr.astype(np.float32) / 255 if ext == ".pfm" else bgr)
+        with pytest.raises(VideoReadError, match="is an image, not a video"):
+            read_video(still)
+    named_as_video = tmp_path / "jp2.mp4"  # (by its content: JPEG 2000's signature)
+    named_as_video.write_bytes((tmp_path / "still.jp2").read_bytes())
+    with pytest.raises(VideoReadError, match="is a JPEG 2000 image, not a video"):
+        read_video(named_as_video)
+    one = tmp_path / "one.gif"  # a single-frame GIF: refused by its frame count, as ImageNotVideoError
+    Image.fromarray(clean_rgb[:48, :64]).save(one)
+    with pytest.raises(ImageNotVideoError, match="is a single GIF image, not a video"):
+        read_video(one)
 
 
 def test_report_never_replaces_the_input_under_another_name_nor_the_record_file(

@@ -64,6 +64,12 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
 
         SETTINGS.update({"sync": False})
         folders.append(Path(USER_CONFIG_DIR))  # fixed at its import: fonts there, or plotting downloads them
+        # the switches it read from the environment at its import (its PIL patch would try to pip-install
+        # a HEIF plugin for a file PIL cannot identify when AUTOINSTALL and ONLINE hold)
+        for name in ("ultralytics.utils", "ultralytics.utils.checks", "ultralytics.utils.events"):
+            for flag in ("AUTOINSTALL", "ONLINE"):
+                if hasattr(module := sys.modules.get(name), flag):
+                    setattr(module, flag, False)
     for sub in folders:
         _put_fonts(sub)
     return cfg
@@ -385,7 +391,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     from .._checks import is_integer, is_real
     from ..dicom import is_dicom_file
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem, recorded_source
-    from ..io import IMAGE_SUFFIXES, creation_problem, file_above
+    from ..io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, creation_problem, file_above
     from ..video import VIDEO_SUFFIXES, same_file
 
     if not src.exists():
@@ -396,12 +402,15 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
         raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
                          "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
-    is_images = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
+    # (an image of another format named directly — .jp2, .hdr, .ras … — is an image too, as denoise takes it;
+    # a GIF may be an animated clip)
+    still = (*IMAGE_SUFFIXES, *(s for s in OTHER_IMAGE_SUFFIXES if s != ".gif"))
+    is_images = src.is_dir() or src.suffix.lower() in still
     records = OutputRecords()  # (never over a user's file)
     planned = plan_jobs([src], out, overwrite=overwrite, records=records, can_skip=False) if is_images else []
     jobs: list[Job] = []
     for j in planned:
-        if j.src.suffix.lower() not in IMAGE_SUFFIXES:
+        if j.src.suffix.lower() not in still:  # (DICOM: skipped with a word; a folder search finds IMAGE_SUFFIXES)
             continue
         if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
             j = replace(j, dst=j.dst.with_suffix(".ppm"))
@@ -471,7 +480,10 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
         name = str(job.dst.relative_to(plan.out.resolve()))
         try:
             meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
-            annotated = process(name, _bgr8(read_image(job.src), meta.significant_bits, meta.pnm_maxval))
+            image = read_image(job.src)
+            annotated = process(name, _bgr8(image, meta.significant_bits, meta.pnm_maxval))
+            if image.dtype.kind == "f":  # (a float image — TIFF, PFM, HDR — holds [0, 1]: so does its annotated copy)
+                annotated = annotated.astype(np.float32) / 255
             write_recorded(job, lambda: write_image(job.dst, annotated), plan.records)  # (both or neither)
         except BaseException as e:
             if run and run[-1].name == name:  # timed, but not written (a failure, or Ctrl-C before the write): no row
@@ -558,6 +570,9 @@ def run_detection(
         try:
             close_frames(read_video(plan.src)[0])  # (opened again where its frames are read, not held open meanwhile)
         except ImageNotVideoError as e:  # (its advice, `cvdenoise denoise`, is not detect's: detect takes images)
+            if e.kind == "GIF":  # (a single-frame GIF: detect reads a GIF as a clip, an animated one)
+                raise ImageNotVideoError(f"{plan.src} is a single GIF image, not a clip: convert it to PNG and run "
+                                         "detect on that", e.kind) from None
             suffix = {"PNM": "ppm (or .pgm)"}.get(e.kind, e.kind.lower())
             raise ImageNotVideoError(f"{plan.src} is a {e.kind} image with a video's suffix: detect takes it as an "
                                      f"image under its own suffix (rename it .{suffix})", e.kind) from None

@@ -59,6 +59,7 @@ __all__ = [
     "creation_problem",
     "file_above",
     "IMAGE_SUFFIXES",
+    "OTHER_IMAGE_SUFFIXES",
     "check_encodable",
     "pixel_limit",
     "exif_orientation",
@@ -67,6 +68,11 @@ __all__ = [
 
 #: image suffixes a folder search takes (case-insensitive; ``cvdenoise.data`` lists training images by them too)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
+#: other image formats a folder may hold: a folder search leaves them out with a warning, not
+#: silently; a file of one named directly is read as an image (OpenCV reads some of these), never as a video
+OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
+                        ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
+                        ".pbm", ".pfm", ".pam", ".pxm", ".sr", ".ras")
 
 
 
