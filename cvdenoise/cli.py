@@ -116,7 +116,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
                            dicom_window=args.dicom_window)
     skipped = len(jobs) - len(report.written) - len(report.failed) - len(report.not_images)
     replaced = sum(1 for p in report.written if p in there_before)  # (a rerun said nothing of replacing its copies)
-    print(f"wrote {len(report.written)} of {len(jobs)} images to {args.output} "
+    where = f"to {args.output}" if os.path.isdir(args.output) else f"({args.output} was not made)"  # (all failed)
+    print(f"wrote {len(report.written)} of {len(jobs)} images {where} "
           f"({_model_words(den)})"
           + (f"; replaced {replaced} written before (keep such copies: --skip-existing)" if replaced else "")
           + (f"; skipped {skipped} that already existed" if skipped else ""))
@@ -153,7 +154,8 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
 def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
     """``--gate`` as FrameFilter takes it (False, True or LOW HIGH), or the error to print."""
     if args.gate is not None and len(args.gate) not in (0, 2):
-        return f"--gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)}"
+        return (f"--gate takes no value (σ 3 → 6) or two (LOW HIGH), got {len(args.gate)} value(s): "
+                f"{' '.join(f'{v:g}' for v in args.gate)}")
     gate: bool | tuple[float, ...] = False if args.gate is None else tuple(args.gate) or True
     if isinstance(gate, tuple) and not (0 <= gate[0] < gate[1] and math.isfinite(gate[1])):
         return f"--gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH, got {args.gate[0]:g} {args.gate[1]:g}"

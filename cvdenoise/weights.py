@@ -202,6 +202,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
         meta = _header(data)[1].get("__metadata__") or {}
     except (SafetensorError, OSError, ValueError) as e:  # corrupt header, truncated file, …
         from .backends import EXPORTED_SUFFIXES
+        from .dicom import DICOM_SUFFIXES
+        from .io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
         if path.suffix.lower() == ".safetensors":
             hint = ""
@@ -209,6 +211,8 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             hint = f" ({path.name} is a model card: pass the weights file next to it, {path.with_suffix('.safetensors').name})"
         elif path.suffix.lower() in EXPORTED_SUFFIXES:
             hint = " (an exported model, not weights: cvdenoise.load() runs it, the weights commands do not)"
+        elif path.suffix.lower() in (*IMAGE_SUFFIXES, *OTHER_IMAGE_SUFFIXES, *DICOM_SUFFIXES):
+            hint = " (an image, not weights)"
         else:
             hint = " (an exported model is loaded by its suffix: name an ONNX export .onnx, a TorchScript one .pt or .ts)"
         raise WeightsError(f"{path} is not a readable safetensors file: {e}{hint}") from e

@@ -72,6 +72,17 @@ def test_folder_with_corrupt_files(
     assert psnr(den, clean_rgb) > psnr(noisy, clean_rgb) + 3
 
 
+def test_a_run_where_every_file_fails_says_no_folder_was_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "bad"
+    src.mkdir()
+    for name in ("a.png", "b.jpg"):
+        (src / name).write_bytes(b"not an image")
+    out = tmp_path / "badout"
+    assert main(["denoise", str(src), "-o", str(out), "-q", "-w", "fast"]) == 1
+    said = capsys.readouterr().out
+    assert f"wrote 0 of 2 images ({out} was not made)" in said and not out.exists()  # (was "... images to badout")
+
+
 def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o2"
     code = main(["denoise", str(noisy_folder / "a.png"), str(noisy_folder / "sub" / "b.jpg"), "-o", str(out), "-q", "-w", "fast",

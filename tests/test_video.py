@@ -291,7 +291,9 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "cannot read video" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "1", "2", "3"]) == 2
-    assert "--gate takes no value" in capsys.readouterr().err
+    assert "--gate takes no value (σ 3 → 6) or two (LOW HIGH), got 3 value(s): 1 2 3" in capsys.readouterr().err
+    assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "5"]) == 2
+    assert "got 1 value(s): 5" in capsys.readouterr().err  # (was "got 1", read as the value)
     for lo, hi in (("6", "3"), ("-1", "3"), ("1", "inf")):  # in the command's own terms, not the Python API's
         assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", lo, hi]) == 2
         assert "--gate LOW HIGH needs finite numbers with 0 <= LOW < HIGH" in capsys.readouterr().err

@@ -90,6 +90,10 @@ def test_corrupt_and_unknown_files(tmp_path: Path) -> None:
     p.write_bytes(b"not a safetensors file at all")
     with pytest.raises(WeightsError, match="not a readable safetensors"):
         load_model(p)
+    photo = tmp_path / "photo.png"  # (was told to rename it .onnx or .pt)
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    with pytest.raises(WeightsError, match=r"not a readable safetensors file: .* \(an image, not weights\)$"):
+        load_model(photo)
     with pytest.raises(WeightsError, match="unknown weights"):
         load_model("no-such-model")
     with pytest.raises(WeightsError, match="not found"):
