@@ -116,8 +116,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
                            dicom_window=args.dicom_window)
     skipped = len(jobs) - len(report.written) - len(report.failed) - len(report.not_images)
     replaced = sum(1 for p in report.written if p in there_before)  # (a rerun said nothing of replacing its copies)
-    where = f"to {args.output}" if os.path.isdir(args.output) else f"({args.output} was not made)"  # (all failed)
-    print(f"wrote {len(report.written)} of {len(jobs)} images {where} "
+    where = f"to {args.output}" if os.path.exists(args.output) else f"({args.output} was not made)"  # (all failed)
+    print(f"wrote {len(report.written)} of {len(jobs) - len(report.not_images)} images {where} "
           f"({_model_words(den)})"
           + (f"; replaced {replaced} written before (keep such copies: --skip-existing)" if replaced else "")
           + (f"; skipped {skipped} that already existed" if skipped else ""))

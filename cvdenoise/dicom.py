@@ -82,8 +82,9 @@ _DICOMDIR = "1.2.840.10008.1.3.10"
 
 
 class NoPixelDataError(ValueError):
-    """A DICOM file holds no image: a ``DICOMDIR``, a structured report, an RT plan, a waveform (or
-    a file cut short before its pixel data). Folder runs skip such files with a notice."""
+    """A DICOM file holds no image: a ``DICOMDIR``, a structured report, an RT plan, a waveform.
+    Folder runs skip such files with a notice. (An image whose pixel data a cut took away — its
+    Rows, Columns and BitsAllocated are there — is a plain ``ValueError``: a failure.)"""
 
 
 def read_dicom(path: str | Path) -> "Dataset":
@@ -100,7 +101,11 @@ def read_dicom(path: str | Path) -> "Dataset":
     if "PixelData" not in ds:
         meta = getattr(ds, "file_meta", None)
         sop_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-        what = "a DICOMDIR: the index of a DICOM medium" if sop_class == _DICOMDIR else "a non-image object such as a report, or a truncated file"
+        if sop_class != _DICOMDIR and all(k in ds for k in ("Rows", "Columns", "BitsAllocated")):
+            # the Image Pixel module without its pixels: an image cut short before them, a failure (not a report)
+            raise ValueError(f"{path}: DICOM image ({ds.Rows}×{ds.Columns}) without its pixel data: the file is "
+                             "cut short (an interrupted copy?)")
+        what = "a DICOMDIR: the index of a DICOM medium" if sop_class == _DICOMDIR else "a non-image object such as a report"
         raise NoPixelDataError(f"{path}: DICOM file has no pixel data ({what})")
     return ds
 

@@ -92,7 +92,9 @@ def test_single_files_and_success_code(noisy_folder: Path, tmp_path: Path, capsy
     (ref := tmp_path / "ref").touch()
     for p in out.glob("[!.]*"):  # written atomically, yet with the permissions a plain open() gives
         assert stat.S_IMODE(p.stat().st_mode) == stat.S_IMODE(ref.stat().st_mode), p
-    assert "wrote 2 of 2 images" in (said := capsys.readouterr().out) and "(fast, fp32 ×1 on cpu)" in said
+    assert "wrote 2 of 2 images to " in (said := capsys.readouterr().out) and "(fast, fp32 ×1 on cpu)" in said
+    assert main(["denoise", str(noisy_folder / "a.png"), "-o", str(tmp_path / "one.png"), "-q", "-w", "fast"]) == 0
+    assert f"wrote 1 of 1 images to {tmp_path / 'one.png'} " in capsys.readouterr().out  # (a file: not "was not made")
 
 
 def test_refuses_to_overwrite_inputs(noisy_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -365,9 +365,17 @@ def test_a_dicom_medium_is_denoised_without_failing_on_its_index_reports_and_sie
     assert main(["denoise", str(media), "-o", str(out), "-q", "-w", "fast"]) == 0
     said = capsys.readouterr()
     assert "FAILED" not in said.err and "skipped 2 DICOM file(s) that hold no image" in said.out
+    assert "wrote 2 of 2 images" in said.out  # (the index and the report are no images: was "of 4")
     assert (out / "DICOM" / "IM00001").is_file() and (out / "scan.IMA").is_file()
     assert not np.array_equal(pydicom.dcmread(out / "scan.IMA").pixel_array, noisy)
     assert main(["denoise", str(media / "scan.IMA"), "-o", str(tmp_path / "one"), "-q", "-w", "fast"]) == 0
+    # an image cut short before its pixel data is a failure, not a non-image to skip (it exited 0)
+    whole = (media / "scan.IMA").read_bytes()
+    (media / "cut.dcm").write_bytes(whole[: whole.rindex(b"\xe0\x7f\x10\x00") + 6])  # into (7FE0,0010)'s header
+    assert main(["denoise", str(media), "-o", str(out), "-q", "-w", "fast"]) == 1
+    said = capsys.readouterr()
+    assert "cut.dcm: ValueError: DICOM image (256×256) without its pixel data: the file is cut short" in said.err
+    assert "skipped 2 DICOM file(s) that hold no image" in said.out
 
 
 def test_failed_dicom_lines_are_one_line_each_without_pydicoms_api_advice(
