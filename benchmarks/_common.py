@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import cv2
+import numpy as np
 import torch
 
 from cvdenoise.denoiser import cpu_bf16_units
@@ -126,3 +128,23 @@ def photo_args(doc: str, crop: int) -> argparse.Namespace:
     ap.add_argument("--crop", type=int, default=crop)
     add_write_option(ap)
     return ap.parse_args()
+
+
+def training_crops(root: Path, sets: list[str], crop: int = 256) -> list[np.ndarray]:
+    """Centre crops of every ``step``-th photo of each ``folder:step`` in ``sets`` under ``root``."""
+    files: list[Path] = []
+    for entry in sets:
+        folder, _, step = entry.partition(":")
+        files += sorted((root / folder).glob("*"))[:: int(step or 1)]
+    out = []
+    for f in files:
+        im = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if im is None or min(im.shape[:2]) < 200:
+            continue
+        h, w = im.shape[:2]
+        c = min(crop, h, w)
+        y, x = (h - c) // 2, (w - c) // 2
+        out.append(np.ascontiguousarray(im[y : y + c, x : x + c, ::-1]))
+    if not out:
+        raise SystemExit(f"no training photos under {root} (build them: python scripts/training_photos.py {root})")
+    return out

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, write_section  # noqa: E402
+from _common import machine, markdown_table, training_crops, write_section  # noqa: E402
 from gate import _camera  # noqa: E402
 from quality import noisy_copy, photos  # noqa: E402
 
@@ -173,26 +173,6 @@ def fit(data: dict[str, dict[str, np.ndarray]]) -> tuple[StrengthRule, dict[str,
             best = (score, rule)
     assert best is not None
     return best[1], _gains(best[1], data)
-
-
-def training_crops(root: Path, sets: list[str], crop: int = 256) -> list[np.ndarray]:
-    """Centre crops of every ``step``-th photo of each ``folder:step`` in ``sets`` under ``root``."""
-    files: list[Path] = []
-    for entry in sets:
-        folder, _, step = entry.partition(":")
-        files += sorted((root / folder).glob("*"))[:: int(step or 1)]
-    out = []
-    for f in files:
-        im = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if im is None or min(im.shape[:2]) < 200:
-            continue
-        h, w = im.shape[:2]
-        c = min(crop, h, w)
-        y, x = (h - c) // 2, (w - c) // 2
-        out.append(np.ascontiguousarray(im[y : y + c, x : x + c, ::-1]))
-    if not out:
-        raise SystemExit(f"no training photos under {root} (build them: python scripts/training_photos.py {root})")
-    return out
 
 
 def _gray(imgs: list[np.ndarray]) -> list[np.ndarray]:

@@ -44,6 +44,7 @@ from ._device import (  # re-exported: part of this module's API
     cpu_vendor, exported_runtime, resolve_device, resolve_precision, resolve_runtime,
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
+from .noise import GateReading
 from .dicom import denoise_dataset, is_dicom_dataset
 from .highlights import keep_highlight_level
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
@@ -308,6 +309,8 @@ class Denoiser:
         lazy: the channel counts whose entry in ``models`` is a loader, called once on first
             use (a backend and a loader are both callables: they cannot be told apart).
         rules: channel count of a model → its ``"auto"`` strength rule.
+        gate_readings: channel count of a model → its :class:`~cvdenoise.noise.GateReading`
+            (the model card's ``gate_reading``; FrameFilter's gate reads σ through it).
         runtime: where ``nn.Module`` models run: ``"torch"`` (default) or ``"onnxruntime"``
             (float32 on the CPU, :mod:`cvdenoise.ort_runtime`; the module must be a plain
             :class:`~cvdenoise.model.DenoiseAutoencoder`, copied into the graph when first
@@ -331,6 +334,7 @@ class Denoiser:
         lazy: Sequence[int] = (),
         rules: Mapping[int, StrengthRule] | None = None,
         runtime: Runtime = "torch",
+        gate_readings: Mapping[int, GateReading] | None = None,
     ) -> None:
         if not models:
             raise ValueError("Denoiser needs at least one model")
@@ -357,6 +361,8 @@ class Denoiser:
         self.tile_shape: tuple[int, int] | None = None
         self.batch_size, self.channel_order, self.strength, self.name = batch_size, channel_order, strength, name
         self.rules: dict[int, StrengthRule] = dict(rules or {})
+        #: channel count of a model → how its residual σ reads white noise (FrameFilter's gate)
+        self.gate_readings: dict[int, GateReading] = dict(gate_readings or {})
         self._calls = threading.local()  # per-thread record of the last call (last_strength)
         self._warned_depth = False  # unscaled 10/12-bit uint16 data: said once
         _LIVE.add(self)  # a forked child gives it a fresh _load_lock (_one_thread_after_fork)
@@ -1075,16 +1081,17 @@ def _load_family(name: str, kw: dict[str, Any], *, half: Half, auto_ensemble: bo
     if auto_ensemble:
         kw = {**kw, "ensemble": _auto_ensemble(color, half, kw["device"])}
     models: dict[int, Any] = {3: color}
-    rules = _rules({3: fam[3]})
+    names: dict[int, str | Path] = {3: fam[3]}
     lazy: list[int] = []
     try:
         resolve(fam[1])
         models[1] = functools.partial(load_model, fam[1])
         lazy.append(1)
-        rules.update(_rules({1: fam[1]}))
+        names[1] = fam[1]
     except WeightsError:
         pass
-    return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=rules, **kw)
+    return Denoiser(models, multiple=color.multiple, name=name, lazy=lazy, rules=_rules(names),
+                    gate_readings=_gate_readings(names), **kw)
 
 
 def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ensemble: bool) -> Denoiser:
@@ -1092,7 +1099,7 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
     model = load_model(weights)
     if auto_ensemble:
         kw = {**kw, "ensemble": _auto_ensemble(model, half, kw["device"])}
-    rules = _rules({model.config.channels: weights})
+    names: dict[int, str | Path] = {model.config.channels: weights}
     models: dict[int, Any] = {model.config.channels: model}
     lazy: list[int] = []
     shipped = resolve(weights)
@@ -1101,7 +1108,8 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
         resolve(twin)  # (a missing twin: a WeightsError now, not at the first gray image)
         models[1] = functools.partial(load_model, twin)
         lazy.append(1)
-        rules.update(_rules({1: twin}))
+        names[1] = twin
+    rules = _rules(names)
     card = shipped.with_suffix(".json")
     if kw["strength"] == "auto" and not card.is_file():
         _warn_no_rule(weights, f"no model card ({card.name}) next to the weights (copy the card along)")
@@ -1110,7 +1118,8 @@ def _load_file(weights: str | Path, kw: dict[str, Any], *, half: Half, auto_ense
         _warn_no_rule(weights, "its model card has no auto_strength rule (one is fitted for the shipped weights; "
                                "benchmarks/strength.py --calibrate of the source repository, not installed "
                                "with the package, fits one)")
-    return Denoiser(models, multiple=model.multiple, name=Path(str(weights)).stem, lazy=lazy, rules=rules, **kw)
+    return Denoiser(models, multiple=model.multiple, name=Path(str(weights)).stem, lazy=lazy, rules=rules,
+                    gate_readings=_gate_readings(names), **kw)
 
 
 def _warn_no_rule(weights: str | Path, why: str) -> None:
@@ -1120,14 +1129,27 @@ def _warn_no_rule(weights: str | Path, why: str) -> None:
                   "to silence this", UserWarning, stacklevel=4)
 
 
+def _gate_readings(names: Mapping[int, str | Path]) -> dict[int, GateReading]:
+    """Gate readings from the model cards of ``names`` (channel count → weights)."""
+    return _from_cards(names, GateReading.from_card)
+
+
 def _rules(names: Mapping[int, str | Path]) -> dict[int, StrengthRule]:
     """``"auto"`` strength rules from the model cards of ``names`` (channel count → weights)."""
+    return _from_cards(names, StrengthRule.from_card)
+
+
+_Entry = TypeVar("_Entry")
+
+
+def _from_cards(names: Mapping[int, str | Path], parse: Callable[[dict[str, Any]], _Entry | None]) -> dict[int, _Entry]:
+    """``parse`` of the model card of each of ``names`` (channel count → weights), where it has the entry."""
     out = {}
     for c, name in names.items():
         try:
-            rule = StrengthRule.from_card(read_card(name))
+            entry = parse(read_card(name))
         except ValueError as e:
             raise WeightsError(f"{name}: {e}") from e
-        if rule is not None:
-            out[c] = rule
+        if entry is not None:
+            out[c] = entry
     return out

@@ -27,14 +27,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, Mapping, overload
 
 import numpy as np
 import torch
 
 from ._checks import check_float_range, image_bchw, image_hwc
 
-__all__ = ["NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
+__all__ = ["GateReading", "NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
 
@@ -312,3 +312,50 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
         check_float_range(x, tol=UNCLIPPED_TOL)
         return x, batched
     return t.float() / scale, batched
+
+
+@dataclass(frozen=True)
+class GateReading:
+    """How a model's :func:`residual_sigma` reads white noise: ``residual[i]`` is the mean σ it
+    removes (8-bit units) from photos under white Gaussian noise of σ ``sigma[i]``.
+
+    A gray model removes less of light noise than a colour one (it reads σ 4 as about 2 where a
+    colour model reads about 4), so FrameFilter's gate maps the residual back to the white-noise σ
+    it stands for (:meth:`white_sigma`) before its thresholds. Stored in the model card as
+    ``gate_reading`` (``python benchmarks/gate.py --calibrate``); a model without one reads 1:1.
+    """
+
+    sigma: tuple[float, ...]
+    residual: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        s, r = np.asarray(self.sigma, float), np.asarray(self.residual, float)
+        if (len(s) < 2 or len(s) != len(r) or not (np.isfinite(s).all() and np.isfinite(r).all())
+                or s[0] <= 0 or r[0] <= 0 or (np.diff(s) <= 0).any() or (np.diff(r) <= 0).any()):
+            raise ValueError("GateReading needs two or more positive, increasing σ and residual values of one "
+                             f"length; got {self}")
+
+    def white_sigma(self, residual: float) -> float:
+        """The white-noise σ a residual σ stands for: linear between the points; below the first,
+        in proportion to it (0 stays 0); above the last, the last point's offset."""
+        s, r = self.sigma, self.residual
+        if residual <= r[0]:
+            return residual * s[0] / r[0]
+        if residual >= r[-1]:
+            return residual + s[-1] - r[-1]
+        return float(np.interp(residual, r, s))
+
+    def to_card(self) -> dict[str, list[float]]:
+        """The ``gate_reading`` entry of a model card."""
+        return {"sigma": [round(v, 3) for v in self.sigma], "residual": [round(v, 3) for v in self.residual]}
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> GateReading | None:
+        """The reading stored in a model card, or ``None`` when it has none."""
+        entry = card.get("gate_reading")
+        if not entry:
+            return None
+        try:
+            return cls(tuple(map(float, entry["sigma"])), tuple(map(float, entry["residual"])))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"malformed gate_reading entry in model card: {entry!r}") from e

@@ -80,7 +80,8 @@ class FrameInfo:
         index: the frame's number since the last :meth:`FrameFilter.reset` (from 0); in the
             records :func:`denoise_video` returns, the source frame's number (a damaged frame
             left out is skipped, not counted).
-        sigma: noise σ the model removed, in 8-bit units (``None`` when gating is off).
+        sigma: noise σ the gate read, in 8-bit units: what the model removed, read as white
+            noise's σ where the model card has a ``gate_reading`` (``None`` when gating is off).
         strength: 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's).
         ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
     """
@@ -117,7 +118,10 @@ class FrameFilter:
             the robust standard deviation of what the model removes
             (:func:`~cvdenoise.noise.residual_sigma`): on clean photos about 1 level for
             ``fast`` and 0.1 for ``default``, 1.5–1.9 on JPEG q70, 0.9 of white noise's σ,
-            0.64–0.75 of a camera's correlated noise (``python benchmarks/gate.py``). Every
+            0.64–0.75 of a camera's correlated noise (``python benchmarks/gate.py``). A gray
+            frame's model removes less of light noise (σ 4 reads about 2): its residual is read
+            as the white-noise σ it stands for through the model card's
+            :class:`~cvdenoise.noise.GateReading` (shipped gray models: fitted; other weights: as is). Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
             Salt-and-pepper values, which σ does not see, get the model output whatever the gate
             (:func:`~cvdenoise.blend.impulse_mask`); a clean drawing (text, line art, a screen
@@ -288,11 +292,14 @@ class FrameFilter:
             # on the blocks the auto rule reads too: within 0.1 level of the whole frame's value, 8–40× cheaper
             batch_sigma = residual_sigma(subsample_blocks(xf), subsample_blocks(yf))
             assert isinstance(batch_sigma, torch.Tensor)
-            gated = torch.tensor([self._strength(float(v)) for v in batch_sigma])
+            # read as the white-noise σ it stands for (a gray model removes less of light noise than a colour one)
+            reading = self.denoiser.gate_readings.get(xf.shape[1])
+            read = [reading.white_sigma(float(v)) if reading else float(v) for v in batch_sigma]
+            gated = torch.tensor([self._strength(v) for v in read])
             gated[is_drawing(xf, batch_sigma)] = 0.0  # clean text or line art: what the model removed is no noise
             blended, used, impulses = auto_blend(xf, yf, gated)  # impulse noise is taken out whole
             for k, i in enumerate(idx):
-                sigmas[i], strengths[i] = float(batch_sigma[k]), float(used[k])
+                sigmas[i], strengths[i] = read[k], float(used[k])
                 if strengths[i] > 0.0 or impulses[k] > 0:
                     out[i] = from_float(blended[k].permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone

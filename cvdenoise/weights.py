@@ -148,7 +148,7 @@ def save_weights(
     card = card or {}
     other = card.get("config", cfg) != cfg  # another model's card: its rule and figures are not these weights'
     # a card passed on adds what the file cannot say (training record, strength rule); the file's own facts win
-    full.update({k: v for k, v in card.items() if k not in full and not (other and k in ("auto_strength", "benchmark"))})
+    full.update({k: v for k, v in card.items() if k not in full and not (other and k in ("auto_strength", "gate_reading", "benchmark"))})
     full["file_sha256"] = hashlib.sha256(data).hexdigest()
     text = json.dumps(full, indent=2) + "\n"
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))

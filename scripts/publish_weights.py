@@ -195,10 +195,12 @@ def publish(runs: Path) -> None:
                 raise FileNotFoundError(src)
             keep = {"training": card.get("training", {}), "benchmark": card.get("benchmark", {})}
             shipped_card = HERE / f"{name}.json"
-            rule = card.get("auto_strength") or (
-                json.loads(shipped_card.read_text()).get("auto_strength") if shipped_card.is_file() else None)
-            if rule:  # strength="auto" rule of the weights before: refit with benchmarks/strength.py --calibrate
-                keep["auto_strength"] = rule
+            before = json.loads(shipped_card.read_text()) if shipped_card.is_file() else {}
+            # strength="auto" rule and gate reading of the weights before: refit with benchmarks/strength.py
+            # --calibrate and benchmarks/gate.py --calibrate
+            for entry in ("auto_strength", "gate_reading"):
+                if value := card.get(entry) or before.get(entry):
+                    keep[entry] = value
             _complete_training_record(name, keep["training"])
             save_weights(model, HERE / f"{name}.safetensors", keep, storage=_storage(model))
             print("published", name)

@@ -11,7 +11,7 @@ import torch
 from helpers import add_noise
 
 from cvdenoise.degrade import Degrader
-from cvdenoise.noise import NoiseProfile, estimate_sigma, noise_profile, residual_sigma
+from cvdenoise.noise import GateReading, NoiseProfile, estimate_sigma, noise_profile, residual_sigma
 
 
 def _profile(img: np.ndarray) -> NoiseProfile:
@@ -132,3 +132,16 @@ def test_noise_tools_take_big_endian_arrays_as_the_denoiser_does(clean_rgb: np.n
         assert noise_profile(swapped).sigma == pytest.approx(noise_profile(native).sigma)
     f = noisy.astype(np.float32) / 255
     assert float(residual_sigma(f.astype(">f4"), f)) == pytest.approx(0.0)
+
+
+def test_gate_reading_maps_a_residual_to_white_noise_sigma() -> None:
+    r = GateReading((2.0, 4.0, 10.0), (1.0, 2.5, 9.0))
+    assert r.white_sigma(0.0) == 0.0 and r.white_sigma(0.5) == pytest.approx(1.0)  # below: in proportion
+    assert r.white_sigma(1.75) == pytest.approx(3.0) and r.white_sigma(2.5) == pytest.approx(4.0)  # between: linear
+    assert r.white_sigma(20.0) == pytest.approx(21.0)  # above: the last point's offset
+    assert GateReading.from_card({"gate_reading": {**r.to_card(), "fitted_on": "x"}}) == r
+    assert GateReading.from_card({}) is None
+    for bad in ({"sigma": [2, 4]}, {"sigma": [2, 4], "residual": [3, 1]}, {"sigma": [2], "residual": [1]},
+                {"sigma": [2, 4], "residual": [1, float("nan")]}):
+        with pytest.raises(ValueError, match="gate_reading"):
+            GateReading.from_card({"gate_reading": bad})
