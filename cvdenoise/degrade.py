@@ -3,7 +3,8 @@
 Built on albumentations (which has each operation) with our own sampling of *which* operations
 run, in *which order* and at *what strength*, driven by one seeded ``numpy.random.Generator`` so
 every pair is reproducible. Works on RGB and single-channel images, ``uint8``, ``uint16`` and
-float (``[0, 1]``); the degraded image keeps the clean image's dtype, shape and range. Strengths
+float (``[0, 1]``); the degraded image keeps the clean image's dtype, shape and range (the JPEG
+step, where drawn, leaves it on the 8-bit codec's 256 levels, scaled back). Strengths
 are fractions of the dtype's full range (``uint16``: 65535), so 10/12-bit samples held unscaled in
 ``uint16`` get noise up to 16 times their own range's share (a warning says so): scale them first.
 

@@ -386,6 +386,8 @@ class TorchDegrader:
         if not torch.is_tensor(clean) or clean.ndim != 4 or clean.shape[1] not in (1, 3):
             shape = tuple(clean.shape) if torch.is_tensor(clean) else type(clean).__name__
             raise ValueError(f"expected a (B,C,H,W) tensor with C = 1 or 3, got {shape}")
+        if clean.numel() == 0:  # (as Degrader refuses an empty image; torch failed deep inside)
+            raise ValueError(f"expected a non-empty (B,C,H,W) batch, got shape {tuple(clean.shape)}")
         if not clean.is_floating_point():
             raise TypeError(f"expected a float tensor in [0, 1], got {clean.dtype}")
         check_float_range(clean, hint="divide 8-bit values by 255")  # (0-255 floats came back all white)

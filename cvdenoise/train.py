@@ -18,6 +18,7 @@ import glob
 import io
 import json
 import math
+import operator
 import os
 import pickle
 import random
@@ -44,6 +45,10 @@ from .model import CONFIGS, DenoiseAutoencoder, ModelConfig
 from .weights import FAMILIES, SafetensorError, WeightsError, color_to_gray, grow, load_model, read_card, save_weights
 
 __all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "main"]
+
+
+#: the most validation pairs a run holds (``--val-size``): each is made before step 1 and held in memory
+MAX_VAL_SIZE = 4096
 
 
 @dataclass
@@ -237,7 +242,8 @@ _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("batch", _int(lambda v: v >= 1), "an integer >= 1"),
     ("crop", _int(lambda v: v >= 1), "an integer >= 1"),
     ("val_every", _int(lambda v: v >= 1), "an integer >= 1"),
-    ("val_size", _int(lambda v: v >= 1), "an integer >= 1"),
+    ("val_size", _int(lambda v: 1 <= v <= MAX_VAL_SIZE),
+     f"an integer from 1 to {MAX_VAL_SIZE} (the pairs are held in memory and scored at every validation)"),
     ("warmup", _int(lambda v: v >= 0), "an integer >= 0"),
     ("lr", _real(lambda v: 0 < v < math.inf), "a number > 0"),
     ("weight_decay", _real(lambda v: 0 <= v < math.inf), "a number >= 0"),
@@ -382,8 +388,9 @@ def _recipe_changes(saved: dict[str, Any], cfg: TrainConfig) -> dict[str, list[A
     now, default = asdict(cfg), asdict(TrainConfig())
     then = {k: saved.get(k, default[k]) for k in now}
     norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
+    same = {"folders": lambda a, b: [os.path.realpath(f) for f in a] == [os.path.realpath(f) for f in b]}
     return {k: [norm(then[k]), norm(now[k])] for k in now
-            if k not in _RUN_FIELDS and norm(then[k]) != norm(now[k])}
+            if k not in _RUN_FIELDS and not same.get(k, operator.eq)(norm(then[k]), norm(now[k]))}
 
 
 def _load_images(cfg: TrainConfig) -> list[Any]:
@@ -554,18 +561,29 @@ def _check_resumed(state: dict[str, Any], cfg: TrainConfig, out: Path) -> None:
             raise TrainSetupError(f"--resume --name {cfg.name}: {out} already holds {', '.join(taken)}, which "
                                   f"this run did not write (it was named {state['config']['name']}); "
                                   "choose another --name")
-    if changes := _recipe_changes(state.get("config") or {}, cfg):
+    if changes := _recipe_changes(_saved_recipe(state), cfg):
         _warn("--resume with another recipe than the checkpoint's (logged in log.jsonl; the card records "
               "this run's): " + ", ".join(f"{_option(k)} {a} → {b}" for k, (a, b) in changes.items()))
 
 
-def _split_images(images: list[Any]) -> tuple[list[Any], list[Any]]:
-    """``(validation, training)`` images: every 10th held out (a lone image serves as both)."""
+def _split_images(images: list[np.ndarray], val_side: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(validation, training)`` images: every 10th of those at least ``val_side`` pixels on both
+    sides (the validation crop) held out — a smaller one would serve neither — and a lone image
+    serves as both."""
     if len(images) == 1:  # holding it out would leave nothing but dead leaves to train on
         _warn("only one usable image: it is used for training and for validation (the validation PSNR is "
               "optimistic); add more images for an honest hold-out")
         return images, images
-    return images[::10], [im for i, im in enumerate(images) if i % 10]
+    held = set([i for i, im in enumerate(images) if min(im.shape[:2]) >= val_side][::10])
+    if images and not held:
+        _warn(f"no image is {val_side} px on both sides (the validation crop) after --downscale: all of them train, "
+              "and validation runs on dead leaves")
+    return [images[i] for i in sorted(held)], [im for i, im in enumerate(images) if i not in held]
+
+
+def _val_crop(cfg: TrainConfig) -> int:
+    """The side of the validation crops: the training crop, at least 96 px."""
+    return max(cfg.crop, 96)
 
 
 def _validation_seed(seed: int) -> np.random.SeedSequence:
@@ -579,7 +597,7 @@ def _validation_pairs(cfg: TrainConfig, val_imgs: list[Any]) -> tuple[torch.Tens
     """``cfg.val_size`` fixed ``(noisy, clean)`` validation pairs ``(N,C,h,w)`` float32 in [0,1]
     (pairs the preset left clean dropped: they would score 100 dB for doing nothing)."""
     val_sampler = PairSampler(
-        val_imgs, crop=max(cfg.crop, 96), channels=cfg.channels, degradation=cfg.degradation,
+        val_imgs, crop=_val_crop(cfg), channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=0.0 if val_imgs else 1.0, seed=_validation_seed(cfg.seed), leaves_pool=8,
     )
     if val_imgs and not val_sampler.images:
@@ -724,6 +742,7 @@ class _Run:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
             "step": self.step, "best": self.best, "rng": self.sampler.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "config": asdict(self.cfg),
+            "cwd": os.getcwd(),  # (the folders are as typed: a resume from elsewhere finds them from here)
             "elapsed": time.time() - self.start, "init_val_psnr": self.init_psnr,
             # what a resumed fine-tune needs instead of its --init file: the network, and that file's own training
             "model_config": self.model.config.to_dict(), "previous_stage": self.previous,
@@ -814,7 +833,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
 
-    val_imgs, train_imgs = _split_images(images)
+    val_imgs, train_imgs = _split_images(images, _val_crop(cfg))
     pair_kwargs: dict[str, Any] = dict(
         crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0, p_colour_gain=cfg.p_colour_gain,
@@ -828,10 +847,11 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
         raise TrainSetupError(f"--out {out}: cannot write {out / 'log.jsonl'}: {e.strerror or e}") from e
     if state is not None:  # validations after this line repeat steps the earlier process logged
         log.write(json.dumps({"resumed_at_step": run.step, "time": time.time(), "recipe": asdict(cfg),
-                              "changed": _recipe_changes(state.get("config") or {}, cfg)}) + "\n")
+                              "changed": _recipe_changes(_saved_recipe(state), cfg)}) + "\n")
     else:
         log.write(json.dumps({"recipe": asdict(cfg), "time": time.time()}) + "\n")
     log.write(json.dumps({"val_pairs": len(run.val_noisy), "val_input_psnr": run.val_input_psnr}) + "\n")
+    log.flush()  # (the recipe is on disk before the first validation: a run killed before it left an empty log)
     if cfg.init and state is None:  # where a fine-tune starts: the --init weights on the validation pairs
         run.init_psnr = init_psnr = run.validate()
         log.write(json.dumps({"step": 0, "val_psnr": init_psnr, "init": cfg.init, "time": time.time()}) + "\n")
@@ -901,7 +921,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     p.add_argument("folders", nargs="*", type=path_argument, help="folders of clean images (none: dead leaves only)")
     p.add_argument("--out", default=d.out, type=path_argument, help=f"run folder for checkpoints, logs and weights (default {d.out})")
-    p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>, or -<the --init model's size>)")
+    p.add_argument("--name", default=None, help="weights name (default: <gray|color>-<size>; with --init: a shipped name as it is, "
+                        "a file by its network's size)")
     p.add_argument("--size", default=None, choices=sorted(CONFIGS),
                    help=f"architecture (default {d.size}; with --init: the starting network's)")
     p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3), help=f"3: colour, 1: gray (default {d.channels})")
@@ -990,8 +1011,19 @@ def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001  (missing, truncated, not a checkpoint: reported by train())
         return {}
-    config = state.get("config") if isinstance(state, dict) else None
-    return config if isinstance(config, dict) else {}
+    return _saved_recipe(state) if isinstance(state, dict) else {}
+
+
+def _saved_recipe(state: dict[str, Any]) -> dict[str, Any]:
+    """The recipe a checkpoint's ``state`` records, its photo folders found from the folder that
+    run was started in (they are recorded as typed: ``photos`` is ``CWD/photos`` from anywhere)."""
+    config = state.get("config")
+    if not isinstance(config, dict):
+        return {}
+    cwd = state.get("cwd")
+    if isinstance(cwd, str) and isinstance(config.get("folders"), (list, tuple)):
+        config = {**config, "folders": [os.path.join(cwd, f) for f in config["folders"]]}  # (an absolute f stays)
+    return config
 
 
 #: options a resume never takes from the checkpoint's recipe: how and where this process runs

@@ -262,7 +262,8 @@ def _write_image(path: Path, side: int) -> None:
     (["--steps", "0"], "--steps must be an integer >= 1"),
     (["--steps", "-5"], "--steps must be an integer >= 1"),
     (["--batch", "0"], "--batch must be an integer >= 1"),
-    (["--val-size", "0"], "--val-size must be an integer >= 1"),
+    (["--val-size", "0"], "--val-size must be an integer from 1 to 4096"),
+    (["--val-size", "100000"], "--val-size must be an integer from 1 to 4096"),  # (it held ~50 GB before step 1)
     (["--crop", "0"], "--crop must be an integer >= 1"),
     (["--crop", "4"], "--crop must be at least 8"),
     (["--val-every", "0"], "--val-every must be an integer >= 1"),
@@ -449,6 +450,56 @@ def test_resume_with_another_recipe_warns_and_logs_it(tmp_path: Path, capsys: py
     assert "--resume with another recipe" in err and "--lr 0.001 → 0.01" in err and "--steps" not in err
     last = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "resumed_at_step" in l][-1]
     assert last["changed"] == {"lr": [0.001, 0.01]}
+
+
+def test_resume_from_another_folder_finds_the_photos_the_run_was_started_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders are recorded as typed: a resume from elsewhere failed ("no such file or folder:
+    data") or, where a folder of that name was, trained on other photos without a word."""
+    for side in (96, 112, 128):
+        _write_image(tmp_path / "a" / "data" / f"{side}.png", side)
+    _write_image(tmp_path / "b" / "data" / "other.png", 100)  # a folder of the same name elsewhere
+    monkeypatch.chdir(tmp_path / "a")
+    assert _train_cli(tmp_path, "data", "--steps", "2", "--downscale", "1") == 0
+    log = tmp_path / "run" / "log.jsonl"
+    assert json.loads(log.read_text().splitlines()[0])["recipe"]["folders"] == ["data"]  # (as typed, in the card too)
+    monkeypatch.chdir(tmp_path / "b")
+    capsys.readouterr()
+    assert _train_cli(tmp_path, "--steps", "3", "--resume") == 0
+    assert "another recipe" not in capsys.readouterr().err
+    resumed = [json.loads(line) for line in log.read_text().splitlines() if "resumed_at_step" in line][-1]
+    assert resumed["recipe"]["folders"] == [str(tmp_path / "a" / "data")] and resumed["changed"] == {}
+    # the same folder typed again as an absolute path is no change of recipe
+    assert _train_cli(tmp_path, str(tmp_path / "a" / "data"), "--steps", "4", "--resume") == 0
+    assert "another recipe" not in capsys.readouterr().err
+
+
+def test_the_log_holds_the_recipe_before_the_first_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed before its first validation (kill -9 after 450 steps) left an empty log.jsonl."""
+    import cvdenoise.train as train_module
+
+    seen = {}
+    original = train_module._Run.validate
+
+    def look(self: train_module._Run) -> float:
+        seen.setdefault("log", (tmp_path / "run" / "log.jsonl").read_text())  # (at the first validation)
+        return original(self)
+
+    monkeypatch.setattr(train_module._Run, "validate", look)
+    assert _train_cli(tmp_path, "--steps", "2", "--val-every", "1") == 0
+    assert '"recipe"' in seen["log"] and '"val_pairs"' in seen["log"]
+
+
+def test_a_photo_smaller_than_the_validation_crop_is_not_held_out(recwarn: pytest.WarningsRecorder) -> None:
+    """The first photo held out under 96 px served neither validation (too small) nor training."""
+    from cvdenoise.train import _split_images
+
+    small, *big = [np.zeros((s, s + 10, 3), np.uint16) for s in (60, 100, 120, 140, 160)]
+    val, train_imgs = _split_images([small, *big], 96)
+    assert len(val) == 1 and val[0] is big[0] and any(im is small for im in train_imgs) and len(train_imgs) == 4
+    val, train_imgs = _split_images([small, small.copy()], 96)  # none large enough: all train
+    assert val == [] and len(train_imgs) == 2 and "validation runs on dead leaves" in str(recwarn[-1].message)
 
 
 def test_resume_of_a_checkpoint_older_than_a_recipe_field_reports_its_change() -> None:

@@ -131,6 +131,9 @@ def test_bad_inputs() -> None:
         d(torch.zeros(3, 8, 8))
     with pytest.raises(TypeError, match="float"):
         d(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    for empty in ((0, 3, 8, 8), (2, 1, 0, 8)):  # (a raw RuntimeError from deep inside torch)
+        with pytest.raises(ValueError, match="non-empty"):
+            d(torch.zeros(empty))
     with pytest.raises(ValueError, match="unknown degradation preset"):
         TorchDegrader("nope")
 
