@@ -192,7 +192,8 @@ def _build_model(cfg: TrainConfig, state: dict[str, Any] | None = None) -> Denoi
         if m.config.channels == 3 and cfg.channels == 1:
             m = color_to_gray(m)
         if m.config.channels != cfg.channels:
-            raise ValueError(f"--init has {m.config.channels} channels, training wants {cfg.channels}")
+            raise ValueError(f"--init has {m.config.channels} channels, training wants {cfg.channels}"
+                             + (" (a gray model trains with --channels 1)" if m.config.channels == 1 else ""))
         if overrides:  # more capacity, same function: weights.grow
             m = grow(m, ModelConfig(**{**m.config.__dict__, **overrides}), seed=cfg.seed)
         return m.train()

@@ -275,6 +275,7 @@ def _write_image(path: Path, side: int) -> None:
     (["--device", "cuda:99"], "--device: device 'cuda:99'"),
     (["--device", "tpu"], "--device: device must be"),
     (["--init", "{tmp}/missing.safetensors"], "--init: weights file not found"),
+    (["--init", "gray-fast"], "--init has 1 channels, training wants 3 (a gray model trains with --channels 1)"),
     (["--init", "{tmp}/junk.safetensors"], "--init: {tmp}/junk.safetensors is not a readable safetensors file"),
     (["{tmp}/empty"], "no image files"),
     (["{tmp}/missing"], "no such file or folder"),
