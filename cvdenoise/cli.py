@@ -350,9 +350,29 @@ def _cmd_weights(args: argparse.Namespace) -> int:
             f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
             f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
         )
+        if args.verbose and (training := _training_words(card.get("training") or {})):
+            print(f"  training: {training}")
         if bench and args.verbose:
             print("  benchmark: " + json.dumps(bench, indent=2, ensure_ascii=False).replace("\n", "\n  "))
     return 2 if bad else 0
+
+
+def _training_words(training: dict[str, Any]) -> str:
+    """One line of a card's training record: steps, preset, validation PSNR, a fine-tune's start, interruption."""
+    recipe = training.get("recipe") or {}
+    words = []
+    if "steps_done" in training:
+        words.append(f"{training['steps_done']} steps")
+    if recipe.get("degradation"):
+        words.append(f"on {recipe['degradation']}")
+    if recipe.get("init"):
+        words.append(f"from {recipe['init']}")
+    if "val_psnr_db" in training:
+        start = f" (start {training['init_val_psnr_db']} dB)" if "init_val_psnr_db" in training else ""
+        words.append(f"val PSNR {training['val_psnr_db']} dB{start}, input {training.get('val_input_psnr_db', '?')} dB")
+    if training.get("interrupted"):
+        words.append("interrupted (exported unvalidated)" if "val_psnr_db" not in training else "interrupted")
+    return ", ".join(map(str, words))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ import hashlib
 import stat
 import subprocess
 import sys
+import json
 import os
 from pathlib import Path
 
@@ -162,6 +163,12 @@ def test_weights_command_describes_a_file_without_its_card(tmp_path: Path, capsy
     shutil.copy(resolve("color-fast").with_suffix(".json"), cut.with_suffix(".json"))
     assert main(["weights", str(cut)]) == 2
     assert "cut.safetensors" in capsys.readouterr().err
+    # -v says how trained weights were trained (an interrupted, unvalidated export read like a finished run)
+    card = json.loads(resolve("color-fast").with_suffix(".json").read_text())
+    card["training"] = {"recipe": {"degradation": "sensor", "init": "fast"}, "steps_done": 84, "interrupted": True}
+    copy.with_suffix(".json").write_text(json.dumps(card))
+    assert main(["weights", "-v", str(copy)]) == 0
+    assert "  training: 84 steps, on sensor, from fast, interrupted (exported unvalidated)" in capsys.readouterr().out
 
 
 def test_precision_and_ensemble_options() -> None:
