@@ -464,7 +464,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("input", type=path_argument, help="input video")
     p.add_argument("-o", "--output", required=True, type=path_argument, help="output video file (.mp4, .m4v, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
-    p.add_argument("--gate", type=float, nargs="*", metavar=("LOW", "HIGH"), default=None,
+    p.add_argument("--gate", type=float, nargs="*", metavar="LOW HIGH", default=None,
                    help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
                         "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised; "
                         "for clips that are often clean, whose fine detail the model would otherwise smooth "
