@@ -291,6 +291,26 @@ def test_detect_takes_a_still_of_another_format_named_directly_as_an_image(
     assert "is a single GIF image, not a clip: convert it to PNG and run detect on that" in err and "cvdenoise denoise" not in err
 
 
+def test_detect_on_a_folder_of_unreadable_images_builds_no_yolo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every image corrupt: each was reported only after YOLO was built and warmed up."""
+    import cvdenoise.integrations.ultralytics as ul
+
+    def no_yolo(model: object) -> None:
+        raise AssertionError("YOLO was built for a folder with no readable image")
+
+    monkeypatch.setattr(ul, "load_yolo", no_yolo)
+    src = tmp_path / "bad"
+    src.mkdir()
+    (src / "a.png").write_bytes(b"not an image")
+    (src / "b.jpg").write_bytes(b"")
+    out = tmp_path / "out"
+    assert main(["detect", str(src), "-o", str(out), "--model", "yolo26n.yaml", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("FAILED ") == 2 and "a.png" in err and "b.jpg" in err and not out.exists()
+
+
 def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     no_network: list[object], tmp_path: Path, frame: np.ndarray, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -490,7 +490,7 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
                 run.pop()
             if not isinstance(e, (OSError, ValueError)):
                 raise
-            run.failed.append((job.src, f"{type(e).__name__}: {str(e).removeprefix(f'{job.src}: ')}"))
+            run.failed.append(_failure(job.src, e))
 
 
 def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray],
@@ -518,6 +518,30 @@ def _detect_video(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.
     if (truncated := warn_if_truncated(src, dst, len(run) + getattr(frames, "held_total", 0), count, stacklevel=4,
                                        stand_ins=getattr(frames, "stand_ins", 0))) is not None:  # (at run_detection's caller)
         run.failed.append((src, truncated))  # written, but not the whole clip: a failure for the exit code, as `video`
+
+
+#: the failure a DICOM file in an image folder is reported with
+_DICOM_SKIPPED = "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)"
+
+
+def _failure(src: Path, e: Exception) -> tuple[Path, str]:
+    """``(file, reason)`` of an image that could not be read or written, as ``failed`` holds it."""
+    return src, f"{type(e).__name__}: {str(e).removeprefix(f'{src}: ')}"
+
+
+def _none_readable(jobs: list[Any]) -> list[tuple[Path, str]] | None:
+    """The failures of ``jobs`` when not one of their images can be read (so no YOLO is built for
+    them), else ``None`` — found at the first image that reads."""
+    from ..io import read_image
+
+    failures = []
+    for job in jobs:
+        try:
+            read_image(job.src)
+            return None
+        except (OSError, ValueError) as e:
+            failures.append(_failure(job.src, e))
+    return failures if jobs else None
 
 
 def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
@@ -576,6 +600,10 @@ def run_detection(
             suffix = {"PNM": "ppm (or .pgm)"}.get(e.kind, e.kind.lower())
             raise ImageNotVideoError(f"{plan.src} is a {e.kind} image with a video's suffix: detect takes it as an "
                                      f"image under its own suffix (rename it .{suffix})", e.kind) from None
+    if plan.is_images and (unreadable := _none_readable(plan.jobs)) is not None:  # (before YOLO is built, `out` made)
+        run = DetectionRun(plan.out / plan.timing.dst.name)
+        run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom] + unreadable
+        return run
     yolo = load_yolo(model)
     if getattr(yolo, "task", None) == "classify":  # (its results hold no boxes: a TypeError per frame)
         raise ValueError(f"{model}: a classification model; detect draws what a model finds in a frame, so it "
@@ -587,8 +615,7 @@ def run_detection(
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
     run = DetectionRun(plan.out / plan.timing.dst.name)
-    run.failed += [(p, "DICOM: detect takes photos and videos (denoise DICOM with `cvdenoise denoise`)")
-                   for p in plan.skipped_dicom]
+    run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom]
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
