@@ -32,7 +32,7 @@ from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_u
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from ._fs import creation_problem, no_regular_file, opencv_can_open
-from .io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
+from .io import STILL_IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .io._containers import unread_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
@@ -396,8 +396,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         raise VideoReadError(f"{path} is not a regular file (a pipe, socket or device), not a video file")
     if not path.is_file():
         raise FileNotFoundError(f"no such video file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES or (suffix in OTHER_IMAGE_SUFFIXES and suffix != ".gif"):  # (OpenCV: a one-frame video)
+    if path.suffix.lower() in STILL_IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image)); "
                              "an animated image (WebP, APNG) is neither: convert it to a video first")
     with open(path, "rb") as fh:

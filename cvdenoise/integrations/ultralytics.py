@@ -391,7 +391,7 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     from .._checks import is_integer, is_real
     from ..dicom import is_dicom_file
     from ..folder import OUTPUT_MARKER, Job, OutputRecords, not_ours, plan_jobs, record_problem, recorded_source
-    from ..io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES, creation_problem, file_above
+    from ..io import IMAGE_SUFFIXES, STILL_IMAGE_SUFFIXES, creation_problem, file_above
     from ..video import VIDEO_SUFFIXES, same_file
 
     if not src.exists():
@@ -402,15 +402,13 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     if not out.exists() and out.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES):
         raise ValueError(f"-o {out} names the output folder, but looks like a file name: detect writes the "
                          "annotated images (or <stem>.mp4) and the timing CSV into a folder; give a folder")
-    # (an image of another format named directly — .jp2, .hdr, .ras … — is an image too, as denoise takes it;
-    # a GIF may be an animated clip)
-    still = (*IMAGE_SUFFIXES, *(s for s in OTHER_IMAGE_SUFFIXES if s != ".gif"))
-    is_images = src.is_dir() or src.suffix.lower() in still
+    # (an image of another format named directly — .jp2, .hdr, .ras … — is an image too, as denoise takes it)
+    is_images = src.is_dir() or src.suffix.lower() in STILL_IMAGE_SUFFIXES
     records = OutputRecords()  # (never over a user's file)
     planned = plan_jobs([src], out, overwrite=overwrite, records=records, can_skip=False) if is_images else []
     jobs: list[Job] = []
     for j in planned:
-        if j.src.suffix.lower() not in still:  # (DICOM: skipped with a word; a folder search finds IMAGE_SUFFIXES)
+        if j.src.suffix.lower() not in STILL_IMAGE_SUFFIXES:  # (DICOM: skipped with a word; a folder search finds IMAGE_SUFFIXES)
             continue
         if j.dst.suffix.lower() == ".pgm":  # the annotated frame is colour: PGM's colour twin, PPM
             j = replace(j, dst=j.dst.with_suffix(".ppm"))

@@ -60,6 +60,7 @@ __all__ = [
     "file_above",
     "IMAGE_SUFFIXES",
     "OTHER_IMAGE_SUFFIXES",
+    "STILL_IMAGE_SUFFIXES",
     "check_encodable",
     "pixel_limit",
     "exif_orientation",
@@ -73,6 +74,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".ti
 OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".psd", ".svg", ".ico", ".exr", ".hdr",
                         ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
                         ".pbm", ".pfm", ".pam", ".pxm", ".sr", ".ras")
+#: suffixes of a still image when named directly (never a video: a GIF may be an animated clip)
+STILL_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, *(s for s in OTHER_IMAGE_SUFFIXES if s != ".gif"))
 
 
 
