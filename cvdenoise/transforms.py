@@ -116,6 +116,12 @@ def _check_runtime(
     return resolve_runtime(runtime, dev, precision)  # type: ignore[arg-type]
 
 
+_ARRAY_TENSOR_HINT = ("this plain tensor was taken for the image because the sample's image is a numpy array, "
+                      "which torchvision v2 does not treat as an image: wrap it as "
+                      "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) before Denoise (v2.ToImage() would "
+                      "make this tensor an image too)")
+
+
 def _is_image(x: Any) -> bool:
     return isinstance(x, (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image)) or is_pure_tensor(x)
 
@@ -277,9 +283,7 @@ class Denoise(v2.Transform):
                 except (ValueError, TypeError) as e:
                     why = None  # a plain tensor taken for the image by torchvision's rule: say which and why
                     if has_array and is_pure_tensor(leaf):  # the likely cause is the array, not the tensor
-                        why = ("this plain tensor was taken for the image because the sample's image is a numpy "
-                               "array, which torchvision v2 does not treat as an image: wrap it as "
-                               "tv_tensors.Image(torch.from_numpy(a).permute(2, 0, 1)) or put v2.ToImage() first")
+                        why = _ARRAY_TENSOR_HINT
                     elif is_pure_tensor(leaf) and sum(map(is_pure_tensor, flat_inputs)) > 1:
                         why = ("the sample holds no tv_tensors.Image/Video or PIL image, so torchvision v2 took its "
                                "first plain tensor for the image: wrap the image as tv_tensors.Image(...) "
@@ -287,7 +291,11 @@ class Denoise(v2.Transform):
                     if why is None:
                         raise
                     raise type(e)(f"{e} — {why}") from None
-        if not any(_is_image(i) for i in flat_inputs) and any(isinstance(i, np.ndarray) for i in flat_inputs):
+        if has_array and any(needed and is_pure_tensor(leaf) for leaf, needed in zip(flat_inputs, needs)):
+            # (a valid float tensor in [0, 1] beside the array: a depth map or heatmap target, denoised in its place)
+            warnings.warn(f"Denoise: a plain tensor of the sample is denoised and its numpy array is not — "
+                          f"{_ARRAY_TENSOR_HINT}", UserWarning, stacklevel=user_stacklevel())
+        elif not any(_is_image(i) for i in flat_inputs) and has_array:
             warnings.warn(
                 "Denoise: a numpy array passes through torchvision v2 transforms untouched (nothing "
                 "was denoised); put v2.ToImage() before Denoise, or call cvdenoise.load(...) on arrays",

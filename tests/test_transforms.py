@@ -344,6 +344,22 @@ def test_numpy_input_warns_that_it_passes_through() -> None:
     assert caught[0].filename == __file__  # points at the user's line, not into torch
 
 
+def test_numpy_image_beside_a_valid_tensor_target_warns_that_the_tensor_is_denoised_instead() -> None:
+    # a depth map in [0, 1] passes every check, so torchvision's rule denoises it in the image's place
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    depth = torch.rand(1, 32, 32)
+    with pytest.warns(UserWarning, match="plain tensor of the sample is denoised and its numpy array is not.*"
+                                         r"tv_tensors.Image\(torch.from_numpy"):
+        out_img, target = Denoise("fast")(img, {"depth": depth})
+    assert out_img is img and not torch.equal(target["depth"], depth)  # what the warning says happened
+    wrapped = tv_tensors.Image(torch.from_numpy(img).permute(2, 0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fix the message gives: no warning, the image denoised, the target kept
+        out_img, target = Denoise("fast")(wrapped, {"depth": depth})
+    assert type(out_img) is tv_tensors.Image and not torch.equal(out_img, wrapped)
+    assert torch.equal(target["depth"], depth)
+
+
 def test_plain_labels_taken_for_the_image_get_the_torchvision_rule_explained() -> None:
     img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
     with pytest.raises(TypeError, match="torch.int64.*first plain tensor for the image.*tv_tensors.Image"):
@@ -580,11 +596,18 @@ def test_a_setting_changed_after_the_first_sample_is_used() -> None:
 def test_albumentations_twin_refuses_what_the_torchvision_one_refuses() -> None:
     """Pydantic's lax mode took ``strength=True`` as 1.0, ``"0.5"`` as 0.5 and ``tile=2048.0``,
     which the torchvision twin refuses; a torch tensor was denoised and returned as a tensor."""
-    for kw in ({"strength": True}, {"strength": "0.5"}, {"tile": 2048.0}):
+    for kw in ({"strength": True}, {"strength": "0.5"}, {"tile": 2048.0}, {"p": "0.5"}, {"p": True}):
         with pytest.raises(ValueError):
             ADenoise("fast", **kw)
         with pytest.raises(ValueError):
             Denoise("fast", **kw)
+    # a misspelt argument is an error, not a warning and the default weights (albumentations' own rule)
+    with pytest.raises(ValueError, match="'weigths' are not valid"):
+        ADenoise(weigths="fast")
+    with pytest.raises(TypeError, match="weigths"):
+        Denoise(weigths="fast")  # type: ignore[call-arg]
+    with pytest.warns(UserWarning, match="'weigths' are not valid"):  # albumentations' strict=False still works
+        assert ADenoise(weigths="fast", strict=False).weights == "default"
     with pytest.raises(TypeError, match="numpy images.*Tensor.*cvdenoise.transforms.Denoise"):
         ADenoise("fast")(image=torch.zeros(3, 16, 16, dtype=torch.uint8))
     with pytest.raises(TypeError, match="numpy images.*got list"):
@@ -616,3 +639,14 @@ def test_a_channels_last_video_or_batch_is_told_how_to_permute() -> None:
         Denoise("fast")(torch.zeros(2, 2, 16, 16, 3, dtype=torch.uint8))
     with pytest.raises(ValueError, match=re.escape("use t.permute(2, 0, 1)")):
         cvdenoise.load("fast")(torch.zeros(16, 16, 3))
+
+
+def test_a_mode_i_pil_image_after_to_image_is_told_how_to_convert() -> None:
+    # v2.ToImage() makes a PIL mode-I image (32-bit TIFF, .convert("I")) an int32 tensor, which Denoise refuses
+    pil = PIL.Image.fromarray(np.full((16, 16), 30000, np.int32))
+    with pytest.raises(TypeError, match=r"int32.*PIL mode-I image after v2.ToImage\(\).*torch.uint16"):
+        v2.Compose([v2.ToImage(), Denoise("fast")])(pil)
+    t = v2.ToImage()(pil).to(torch.uint16)  # the conversion the message gives works
+    assert Denoise("fast")(t).dtype == torch.uint16
+    with pytest.raises(TypeError, match=r"int32.*astype\(np.uint16\)"):
+        cvdenoise.load("fast")(np.full((16, 16), 30000, np.int32))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .. import _env  # noqa: F401  (must precede albumentations)
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +32,9 @@ from pydantic import Field, field_validator
 from .._defaults import DEFAULT_TILE
 from .._checks import check_array_dtype, check_float_range, image_hwc
 from ..denoiser import Denoiser, load, will_run_models
-from ..transforms import _check_device, _check_runtime, _check_strength, _check_tile, _check_weights, load_lock
+from ..transforms import (
+    _check_device, _check_runtime, _check_strength, _check_tile, _check_unit, _check_weights, load_lock,
+)
 
 __all__ = ["Denoise"]
 
@@ -104,6 +107,11 @@ class Denoise(ImageOnlyTransform):
         def _runtime(cls, v: str | None) -> str | None:
             return _check_runtime(v)
 
+        @field_validator("p", mode="before")  # (pydantic's lax mode would take "0.5" and True)
+        @classmethod
+        def _p(cls, v: float) -> float:
+            return _check_unit("p", v)
+
     def __init__(
         self,
         weights: str | Path = "default",
@@ -165,6 +173,22 @@ class Denoise(ImageOnlyTransform):
         state = self.__dict__.copy()
         state["_denoiser"] = None  # reloaded lazily in the unpickling process
         return state
+
+
+def _strict_by_default(cls: type[Denoise]) -> None:
+    """albumentations' metaclass drops an unknown argument with a warning (``Denoise(weigths="fast")``
+    would run the ``default`` weights): ``strict=True`` unless the caller says otherwise makes it a
+    ``ValueError``, as the torchvision twin's ``TypeError``."""
+    validated_init = cls.__init__
+
+    @functools.wraps(validated_init)
+    def __init__(self: Denoise, *args: Any, strict: bool = True, **kwargs: Any) -> None:
+        validated_init(self, *args, strict=strict, **kwargs)  # type: ignore[call-arg]
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+
+
+_strict_by_default(Denoise)
 
 
 def _check_images(value: Any, depth: int) -> None:
