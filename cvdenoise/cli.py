@@ -326,6 +326,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 def _cmd_weights(args: argparse.Namespace) -> int:
     import json
 
+    from .blend import StrengthRule
     from .model import count_macs, count_params
     from .weights import FAMILIES, WeightsError, available, load_model, read_card
 
@@ -334,6 +335,10 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     for name in dict.fromkeys(names or available()):  # (a family names its members: `weights fast`)
         try:
             card = read_card(name)
+            try:  # (as load() reads it: a malformed entry is this file's error, not a traceback)
+                rule = StrengthRule.from_card(card)
+            except ValueError as e:
+                raise WeightsError(f"{name}: {e}") from None
             if args.paths:  # a file named is opened and checked (a half-copied one with a good card fails)
                 model = load_model(name)
                 card = {"parameters": count_params(model), "macs_per_pixel": round(count_macs(model)), **card}
@@ -343,23 +348,25 @@ def _cmd_weights(args: argparse.Namespace) -> int:
             continue  # the other files are still described
         fam = [f for f, m in FAMILIES.items() if name in m.values()]
         bench = card.get("benchmark", {})
-        rule = card.get("auto_strength") or {}
-        auto = f"a={rule['a']} b={rule['b']} k={rule['k']}" if {"a", "b", "k"} <= set(rule) else "none (auto = 1)"
+        auto = f"a={rule.a:g} b={rule.b:g} k={rule.k:g}" if rule else "none (auto = 1)"
         print(
             f"{name:18s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
             f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
             f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
         )
-        if args.verbose and (training := _training_words(card.get("training") or {})):
+        if args.verbose and (training := _training_words(card.get("training"))):
             print(f"  training: {training}")
         if bench and args.verbose:
             print("  benchmark: " + json.dumps(bench, indent=2, ensure_ascii=False).replace("\n", "\n  "))
     return 2 if bad else 0
 
 
-def _training_words(training: dict[str, Any]) -> str:
-    """One line of a card's training record: steps, preset, validation PSNR, a fine-tune's start, interruption."""
-    recipe = training.get("recipe") or {}
+def _training_words(training: object) -> str:
+    """One line of a card's training record: steps, preset, validation PSNR, a fine-tune's start, interruption
+    (nothing from a record that is no mapping: a hand-edited card is described, not a traceback)."""
+    if not isinstance(training, dict):
+        return ""
+    recipe: dict[str, Any] = training["recipe"] if isinstance(training.get("recipe"), dict) else {}
     words = []
     if "steps_done" in training:
         words.append(f"{training['steps_done']} steps")
@@ -400,7 +407,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     record = functools.partial(mark_output, job, records)  # (with the export's end: a Ctrl-C waits for it)
     try:
         if args.format == "onnx":
-            report = to_onnx(args.output, args.weights, channels=args.channels, opset=args.opset or 18,
+            report = to_onnx(args.output, args.weights, channels=args.channels, opset=18 if args.opset is None else args.opset,
                              half=args.half, batch=args.batch, static=tuple(args.static) if args.static else None,
                              check=not args.no_check, on_start=announce, on_written=record)
         else:

@@ -349,8 +349,8 @@ class Denoiser:
         tile, overlap, border, batch_size = self._check_tiling(tile, overlap, border, batch_size, multiple)
         self._check_order(channel_order)
         self._check_strength(strength)
-        self.ensemble = ensemble  # (checked by its setter)
         self._models: dict[int, Any] = dict(models)
+        self.ensemble = ensemble  # (checked by its setter, against the models' fixed sizes too)
         self._lazy = set(lazy)
         self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
         self._load_lock = threading.Lock()
@@ -394,6 +394,10 @@ class Denoiser:
     def ensemble(self, value: object) -> None:
         if not is_integer(value) or value not in _ENSEMBLES:
             raise ValueError(f"ensemble must be one of {sorted(_ENSEMBLES)}, got {value!r}")
+        for be in self._models.values():  # (passes 3-8 transpose the tiles)
+            if int(value) > 2 and (size := getattr(be, "size", None)) is not None and size[0] != size[1]:
+                raise ValueError(f"{getattr(be, 'path', 'the model')}: ensemble={value} transposes tiles, which a "
+                                 f"non-square fixed-size export ({size[0]}×{size[1]}) cannot take")
         self._ensemble = int(value)
 
     @property
@@ -1026,7 +1030,7 @@ def load(
     kw: dict[str, Any] = dict(
         device=device, half=half, tile=tile, overlap=overlap, border=border, batch_size=batch_size,
         channel_order=channel_order, strength=strength, ensemble=1 if ensemble == "auto" else ensemble,
-        runtime=runtime or "torch",
+        runtime="torch" if runtime is None else runtime,
     )
     if Path(str(weights)).suffix.lower() in EXPORTED_SUFFIXES:  # exported graphs: cvdenoise.backends
         return _load_exported(str(weights), kw, half=half, runtime=runtime)
@@ -1046,9 +1050,10 @@ def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtim
     if half is True and be.metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
         raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
                          "(export an fp16 graph with cvdenoise export --half)")
-    if be.size is not None and be.size[0] != be.size[1] and kw["ensemble"] > 2:
-        raise ValueError(f"{name}: ensemble={kw['ensemble']} transposes tiles, which a non-square fixed-size export cannot take")
     if be.size is not None:  # fixed H×W export: every tile must fit it
+        # (the options' types and signs first; the tile's size against the overlap once both are capped below)
+        Denoiser._check_tiling(tile if not is_integer(tile) or int(tile) < 0 else 0,  # type: ignore[call-overload]
+                               overlap, kw["border"], kw["batch_size"], be.multiple)
         kw["tile"] = min(tile or min(be.size), *be.size)
         if is_integer(kw["tile"]) and 0 < int(kw["tile"]) < be.multiple:
             raise ValueError(f"tile ({kw['tile']}) must be at least the model's size multiple ({be.multiple}) for {name}")
@@ -1065,7 +1070,7 @@ def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtim
         raise WeightsError(f"{name}: bad auto_strength metadata: {e}") from e
     rules = {be.channels: rule} if rule else {}
     if kw["strength"] == "auto" and not rule:
-        _warn_no_rule(name, "the export carries no auto_strength rule (its weights had no model card)")
+        _warn_no_rule(name, "the export carries no auto_strength rule (its weights' model card had none)")
     den = Denoiser({be.channels: be}, multiple=be.multiple, name=Path(name).stem, rules=rules, **kw)
     den._runtime = own
     if be.size is not None and (not tile or tile >= max(be.size)):  # the whole fixed frame is the tile

@@ -55,7 +55,7 @@ import re
 import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
@@ -71,6 +71,7 @@ from .backends import (
     TorchScriptBackend,
 )
 from ._checks import is_integer
+from .blend import StrengthRule
 from ._fs import creation_problem, file_above, no_regular_file, signals_held
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
@@ -201,13 +202,23 @@ def _resolve(weights: str | Path, channels: int | None) -> tuple[str, DenoiseAut
         ch = int(channels or 3)
         if ch not in FAMILIES[name]:
             raise WeightsError(f"weights family {name!r} has no {ch}-channel model")
-        return FAMILIES[name][ch], load_model(FAMILIES[name][ch]), read_card(FAMILIES[name][ch])
+        return FAMILIES[name][ch], load_model(FAMILIES[name][ch]), _checked_card(name, read_card(FAMILIES[name][ch]))
     model = load_model(weights)
     if channels is not None and model.config.channels != channels:
         raise ExportArgumentError(
             f"weights {name!r} are a {model.config.channels}-channel model, but channels={channels} was asked for"
         )
-    return Path(name).stem, model, read_card(weights)
+    return Path(name).stem, model, _checked_card(name, read_card(weights))
+
+
+def _checked_card(name: str, card: dict[str, Any]) -> dict[str, Any]:
+    """``card``, after checking the entry the export carries (``auto_strength``) as
+    :func:`cvdenoise.load` reads it: ``WeightsError`` now, not a verified file that load refuses."""
+    try:
+        StrengthRule.from_card(card)
+    except ValueError as e:
+        raise WeightsError(f"{name}: {e}") from None
+    return card
 
 
 def _rule_notes(meta: dict[str, str]) -> list[str]:
@@ -251,9 +262,9 @@ def _metadata(name: str, model: DenoiseAutoencoder, fmt: Format, half: bool, car
     from . import __version__
 
     c = model.config.channels
-    rule = card.get("auto_strength")  # strength="auto" of cvdenoise.load(export)
+    rule = StrengthRule.from_card(card)  # strength="auto" of cvdenoise.load(export)
     return {
-        **({"auto_strength": json.dumps({k: rule[k] for k in ("a", "b", "k") if k in rule})} if rule else {}),
+        **({"auto_strength": json.dumps(asdict(rule))} if rule else {}),
         "cvdenoise_version": __version__,
         "weights": name,
         "weights_sha256": _weights_digest(model),

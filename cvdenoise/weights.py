@@ -264,6 +264,9 @@ def _check_card(path: Path, config: ModelConfig, state: dict[str, torch.Tensor],
     card = read_card(path)
     name = path.with_suffix(".json").name
     recorded = card.get("file_sha256")
+    if recorded is not None and not isinstance(recorded, str):  # (a hand-edited card: not a check skipped silently)
+        raise WeightsError(f"{path}: its model card {name} has a file_sha256 entry that is no hex string: {recorded!r} "
+                           f"(delete the entry, or the card, for weights of your own)")
     digest = hashlib.sha256(data).hexdigest() if isinstance(recorded, str) else ""
     if isinstance(recorded, str) and digest != recorded:
         raise WeightsError(

@@ -613,6 +613,32 @@ def test_weights_command_takes_a_family_and_goes_on_after_a_bad_file(tmp_path: P
     assert "card.json is a model card: pass the weights file next to it, card.safetensors" in capsys.readouterr().err
 
 
+def test_weights_command_reads_a_hand_edited_card_as_load_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from cvdenoise.weights import read_card, resolve
+
+    card = read_card("color-fast")
+
+    def copy(name: str, **entries: object) -> str:
+        shutil.copy(resolve("color-fast"), tmp_path / f"{name}.safetensors")
+        (tmp_path / f"{name}.json").write_text(json.dumps({**card, **entries}))
+        return str(tmp_path / f"{name}.safetensors")
+
+    # a rule without k: load() uses k = 0.3 (was shown as "none (auto = 1)")
+    assert main(["weights", copy("nok", auto_strength={"a": 0.5, "b": 0.25})]) == 0
+    assert "auto-strength a=0.5 b=0.25 k=0.3" in capsys.readouterr().out
+    # a malformed rule: this file's error line and rc 2 (was a TypeError traceback), the next file still described
+    assert main(["weights", copy("list", auto_strength=["a", "b", "k"]), "color-fast"]) == 2
+    captured = capsys.readouterr()
+    assert "error: " in captured.err and "list.safetensors: malformed auto_strength" in captured.err
+    assert captured.out.startswith("color-fast")
+    # a training record that is no mapping: described without it (was an AttributeError traceback)
+    for i, training in enumerate((["x"], {"recipe": "sensor", "steps_done": 5})):
+        assert main(["weights", "-v", copy(f"t{i}", training=training)]) == 0
+    assert "training: 5 steps" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
 def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(
         noisy_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -242,6 +243,48 @@ def test_a_static_export_off_the_grid_runs_an_ensemble(tmp_path: Path, clean_rgb
     assert out.shape == img.shape and out.dtype == np.uint8
 
 
+def test_a_non_square_static_export_refuses_a_transposing_ensemble_also_when_set_later(
+        tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    path = tmp_path / "odd.onnx"
+    to_onnx(path, "fast", static=(100, 140), batch=1, check=False)
+    with pytest.raises(ValueError, match=r"ensemble=4 transposes tiles.*non-square fixed-size export \(100×140\)"):
+        cvdenoise.load(path, ensemble=4)
+    den = cvdenoise.load(path)
+    with pytest.raises(ValueError, match=r"ensemble=8 transposes tiles"):  # was taken, and the next call failed
+        den.ensemble = 8
+    den.ensemble = 2  # flips only: fine
+    assert den(add_noise(clean_rgb[:90, :120], 25)).shape == (90, 120, 3)
+
+
+@pytest.mark.parametrize("kw, message", [({"tile": "big"}, "tile must be an integer"),
+                                         ({"tile": None}, "tile must be an integer"),
+                                         ({"overlap": None}, "overlap must be an integer"),
+                                         ({"border": "x"}, "border must be an integer"),
+                                         ({"tile": -5}, "tile must be >= 0")])
+def test_a_static_export_checks_the_tiling_options_as_weights_do(tmp_path: Path, kw: dict, message: str) -> None:
+    path = tmp_path / "fixed.onnx"
+    to_onnx(path, "fast", static=(96, 96), batch=1, check=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (tile=-5 warned of "tiles of -5 px" first)
+        with pytest.raises(ValueError, match=message):  # (a TypeError from min(), or tile=None taken)
+            cvdenoise.load(path, **kw)
+
+
+def test_an_export_refuses_weights_whose_card_rule_load_would_refuse(tmp_path: Path) -> None:
+    from cvdenoise.weights import read_card, resolve
+
+    card = read_card("color-fast")
+    for i, rule in enumerate(({"a": "x", "b": 1}, ["a", "b", "k"])):  # (verified and unloadable; a TypeError)
+        w = tmp_path / f"w{i}.safetensors"
+        shutil.copy(resolve("color-fast"), w)
+        w.with_suffix(".json").write_text(json.dumps({**card, "auto_strength": rule}))
+        with pytest.raises(WeightsError, match="malformed auto_strength"):
+            cvdenoise.load(w)
+        with pytest.raises(WeightsError, match="malformed auto_strength"):
+            to_torchscript(tmp_path / f"e{i}.pt", w, check=False)
+        assert not (tmp_path / f"e{i}.pt").exists()
+
+
 def test_a_static_export_too_small_for_the_border_says_so(tmp_path: Path, clean_rgb: np.ndarray) -> None:
     # --static 8 200: 8-row tiles without overlap, tens of levels off at every seam, and not a word
     path = tmp_path / "thin.onnx"
@@ -439,7 +482,7 @@ def test_export_argument_errors(tmp_path: Path) -> None:
 
 def test_cli_export_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # invalid arguments are usage errors (rc 2, "error:"); rc 1 / FAILED is kept for parity failures
-    for extra in (["--static", "3", "5"], ["--opset", "5"], ["--opset", "99"]):
+    for extra in (["--static", "3", "5"], ["--opset", "5"], ["--opset", "0"], ["--opset", "99"]):
         assert main(["export", "--format", "onnx", "-w", "fast", "-o", str(tmp_path / "f.onnx"), *extra]) == 2
         err = capsys.readouterr().err
         assert "cvdenoise export: error:" in err and "Traceback" not in err

@@ -51,6 +51,8 @@ def test_graph_matches_pytorch(cfg: dict) -> None:
 def test_unknown_or_impossible_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="runtime must be"):
         cvdenoise.load("fast", runtime="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runtime must be 'torch' or 'onnxruntime', got ''"):
+        cvdenoise.load("fast", runtime="")  # type: ignore[arg-type]  # (was taken as PyTorch)
     with pytest.raises(ValueError, match="float32 on the CPU"):
         resolve_runtime("onnxruntime", torch.device("cuda"), "fp16")
     with pytest.raises(ValueError, match="float32 on the CPU"):

@@ -343,6 +343,10 @@ def test_a_damaged_payload_or_another_models_card_is_a_weights_error(tmp_path: P
     swapped.with_suffix(".json").write_text(json.dumps({**card, "config": "fast"}))
     with pytest.raises(WeightsError, match="not readable"):
         load_model(swapped)
+    for recorded in (5, ["ab"]):  # a digest entry that is no string: said, not the check skipped without a word
+        swapped.with_suffix(".json").write_text(json.dumps({**card, "file_sha256": recorded}))
+        with pytest.raises(WeightsError, match="file_sha256 entry that is no hex string"):
+            load_model(swapped)
     swapped.with_suffix(".json").unlink()  # weights without a card still load
     assert load_model(swapped).config == load_model("color-fast").config
     m = DenoiseAutoencoder(CONFIGS["fast"])  # a card passed on from other weights: the file's own facts win
