@@ -20,6 +20,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
@@ -32,6 +33,7 @@ from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_u
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from ._fs import creation_problem, no_regular_file, opencv_can_open
+from ._warn import user_stacklevel
 from .io import STILL_IMAGE_SUFFIXES, atomic_path, file_above, still_image_format
 from .io._containers import unread_image_format
 from .noise import residual_sigma, subsample_blocks
@@ -177,6 +179,9 @@ class FrameFilter:
         if denoiser is not None and load_kwargs:  # they would be silently ignored
             raise TypeError(f"FrameFilter: {', '.join(sorted(load_kwargs))} has no effect with denoiser=; "
                             "pass it to cvdenoise.load() when building that Denoiser")
+        if "channel_order" in load_kwargs:  # (every call passes "bgr": it would be silently ignored)
+            raise TypeError("FrameFilter takes OpenCV's BGR frames, so channel_order has no effect; give RGB frames as "
+                            "frame[..., ::-1], or call cvdenoise.load(..., channel_order='rgb') on them")
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
         self._smoothed_gray: bool | None = None  # whether the smoother's last frame was gray content
         if gate is not False and gate is not None:
@@ -477,7 +482,33 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
 
 #: frame rates a variable-frame-rate clip's base rate is taken as when within 3 % of one
-_STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 240.0)
+_STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 239.76,
+                   240.0)
+#: the largest numerator of a frame rate MPEG-4's writer takes (its time base is a 16-bit fraction)
+_MAX_RATE_NUMERATOR = 65535
+
+
+def writable_fps(fps: float) -> float:
+    """The frame rate to give OpenCV's video writer for a clip at ``fps``: ``fps`` itself where
+    the writer can store it (it keeps 3 decimals: ``fps·1000 / 1000``, reduced, whose numerator
+    MPEG-4 takes up to 65535), else the standard rate within 0.1 % of it (120, 239.76, …), else
+    ``fps`` to fewer decimals — ``119.881`` (119881/1000) made the ``.mp4`` writer fail to open,
+    ``119.88`` does not."""
+    if _storable(fps):
+        return fps
+    near = min(_STANDARD_RATES, key=lambda r: abs(r - fps))
+    if abs(near - fps) <= 0.001 * fps:
+        return near
+    for digits in (2, 1, 0):
+        if _storable(rate := round(fps, digits)):
+            return rate
+    return fps
+
+
+def _storable(fps: float) -> bool:
+    """Whether OpenCV's writer stores ``fps`` in a form every container takes (see :func:`writable_fps`)."""
+    thousandths = round(fps * 1000)
+    return thousandths > 0 and Fraction(thousandths, 1000).numerator <= _MAX_RATE_NUMERATOR
 #: the frames whose timestamps show a clip's base rate
 _RATE_SCAN = 90
 #: the first frames that, one slot of the clip's rate apart each, show a constant rate (the scan stops)
@@ -644,13 +675,19 @@ class SourceFrames(Iterator[np.ndarray]):
             close()
 
 
+def check_encodable(src: str | Path, size: tuple[int, int]) -> None:
+    """``ValueError`` when frames of ``size`` (``(width, height)``) leave nothing to encode once
+    cropped to even sides (a side of 1 pixel): checked before a model is loaded, and by :func:`even_size`."""
+    if min(size) < 2:
+        raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
+
+
 def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, int]:
     """The ``(width, height)`` a ``codec`` writer takes for ``size`` frames: even sides (the
     last odd column/row is dropped, with a warning); ``ValueError`` when nothing is left."""
+    check_encodable(src, size)
     even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
     if even != size:
-        if min(even) == 0:
-            raise ValueError(f"{src}: frames of {size[0]}x{size[1]} are too small to encode")
         warnings.warn(
             f"{src}: {size[0]}x{size[1]} frames are written as {even[0]}x{even[1]} "
             f"(OpenCV's {codec} writer takes even sizes only; the last odd column/row is dropped)",
@@ -752,13 +789,19 @@ def video_writer(
     ext = dst.suffix.lower()
     fourcc = video_fourcc(dst, codec)
     even = even_size(src, size, fourcc)
+    stored = writable_fps(fps)
+    kept = round(stored * 1000) / 1000  # (what the file says: a timelapse at 1 frame / 900 s is written at 0.001 fps)
+    if not math.isclose(kept, fps, rel_tol=0.001):
+        warnings.warn(f"{dst}: written at {kept:g} fps; OpenCV's video writer cannot store the source's {fps:g} fps",
+                      UserWarning, stacklevel=user_stacklevel())
     with atomic_path(dst, prefix=f".{dst.stem[:120]}.", suffix=f".partial{ext}", then=on_written) as tmp:  # (a long name fits)
         tag = "jpeg" if fourcc == "MJPG" and Path(dst).suffix.lower() == ".mov" else fourcc  # (QuickTime's MJPEG tag:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*tag), fps, even)  # OpenCV printed two lines finding it)
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*tag), stored, even)  # OpenCV printed two lines finding it)
         if not writer.isOpened():
             if (free := _free_bytes(dst.parent)) is not None and free < _FULL_DISK:  # (OpenCV says no more than "no")
                 raise OSError(f"cannot write {dst}: no space left on its disk ({free} bytes free)")
-            raise OSError(f"cannot open a {fourcc} video writer for {dst} (this OpenCV build may lack the encoder"
+            raise OSError(f"cannot open a {fourcc} video writer for {dst} at {stored:g} fps, {even[0]}x{even[1]} (this "
+                          f"OpenCV build may lack the encoder, or the container cannot take that frame rate"
                           f"{'' if codec.lower() == 'auto' else '; try another codec'})")
 
         written = 0

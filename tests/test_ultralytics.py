@@ -21,7 +21,7 @@ configure_offline()
 import cvdenoise  # noqa: E402
 from cvdenoise.cli import main  # noqa: E402
 
-from helpers import add_noise, disk_full_writer  # noqa: E402
+from helpers import add_noise, disk_full_writer, mjpeg_avi  # noqa: E402
 
 
 @pytest.fixture()
@@ -357,6 +357,10 @@ def test_detect_checks_its_arguments_and_the_video_before_building_yolo(
     (blocked / ".cvdenoise-output").mkdir(parents=True)
     assert main(["detect", str(video), "--model", "yolo26n.yaml", "-o", str(blocked), "-q"]) == 2
     assert "cannot record the output in" in capsys.readouterr().err and not (blocked / "clip.mp4").exists()
+    thin = tmp_path / "thin.avi"  # frames 1 pixel wide: nothing to encode, said before YOLO is built or out made
+    mjpeg_avi(thin, [frame[:64, :1]] * 2, 10.0, [0, 1])
+    assert main(["detect", str(thin), *opts]) == 2
+    assert "frames of 1x64 are too small to encode" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")

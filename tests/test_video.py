@@ -248,6 +248,29 @@ def test_ffv1_video_reads_back_exactly_the_filtered_frames(tmp_path: Path, ff: F
     assert all(np.array_equal(g, cv2.cvtColor(e[..., 0], cv2.COLOR_GRAY2BGR)) for g, e in zip(read_video(out)[0], expected))
 
 
+def test_a_frame_rate_the_mp4_writer_cannot_store_is_written_at_the_nearest_it_can(tmp_path: Path,
+                                                                                   clean_rgb: np.ndarray) -> None:
+    # OpenCV keeps 3 decimals of fps and MPEG-4 takes a numerator up to 65535: 119.881 (a 120-fps clip's average
+    # frame rate) made the .mp4 writer fail to open, "this OpenCV build may lack the encoder"
+    from cvdenoise.video import video_writer, writable_fps
+
+    assert (writable_fps(119.881), writable_fps(66.001), writable_fps(239.871), writable_fps(12.5)) == (
+        119.88, 66.0, 239.76, 12.5)
+    assert writable_fps(29.97002997) == 29.97002997  # (what the writer stores as is: kept)
+    frame = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
+    src = tmp_path / "in.avi"
+    _write_video(src, [frame] * 2)
+    with video_writer(src, tmp_path / "o.mp4", 119.881, (64, 48)) as write:
+        write(frame)
+        write(frame)
+    cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 2 and abs(cap.get(cv2.CAP_PROP_FPS) - 119.88) < 0.01
+    cap.release()
+    with pytest.warns(UserWarning, match=r"written at 0.001 fps; OpenCV's video writer cannot store the source's 0.00111 fps"):
+        with video_writer(src, tmp_path / "t.avi", 0.00111, (64, 48)) as write:  # a timelapse: said, not silently slower
+            write(frame)
+
+
 def test_video_codec_choice_and_its_container(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
     from cvdenoise.video import video_fourcc
 
@@ -355,6 +378,8 @@ def test_gate_argument_and_passed_through_frames() -> None:
     den = cvdenoise.load("fast")
     with pytest.raises(TypeError, match="tile has no effect with denoiser="):
         FrameFilter(denoiser=den, tile=64)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"BGR frames, so channel_order has no effect.*frame\[\.\.\., ::-1\]"):
+        FrameFilter("fast", channel_order="rgb")  # was taken, and every frame still read as BGR
     for bad_temporal in ("0.5", float("nan"), 1.0):
         with pytest.raises(ValueError, match="temporal weight must be a number in"):
             FrameFilter(denoiser=den, temporal=bad_temporal)  # type: ignore[arg-type]
