@@ -85,7 +85,7 @@ def _model_words(den) -> str:  # noqa: ANN001  (a Denoiser; imported lazily)
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from .folder import denoise_files, names_image_file, plan_file_job, plan_jobs
+    from .folder import OutputRecords, denoise_files, names_image_file, plan_file_job, plan_jobs
     from .io import pixel_limit
 
     try:
@@ -112,14 +112,18 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
     there_before = set() if args.skip_existing else {j.dst for j in jobs if os.path.lexists(j.dst)}
+    records = OutputRecords()
+    theirs = {p for p in there_before if args.overwrite and not records.ours(p)}  # (--overwrite: the user's own)
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality,
                            dicom_window=args.dicom_window)
     skipped = len(jobs) - len(report.written) - len(report.failed) - len(report.not_images)
-    replaced = sum(1 for p in report.written if p in there_before)  # (a rerun said nothing of replacing its copies)
+    replaced = sum(1 for p in report.written if p in there_before - theirs)  # (a rerun said nothing of replacing its copies)
+    replaced_theirs = sum(1 for p in report.written if p in theirs)
     where = f"to {args.output}" if os.path.exists(args.output) else f"({args.output} was not made)"  # (all failed)
     print(f"wrote {len(report.written)} of {len(jobs) - len(report.not_images)} images {where} "
           f"({_model_words(den)})"
           + (f"; replaced {replaced} written before (keep such copies: --skip-existing)" if replaced else "")
+          + (f"; replaced {replaced_theirs} file(s) cvdenoise did not write (--overwrite)" if replaced_theirs else "")
           + (f"; skipped {skipped} that already existed" if skipped else ""))
     if report.not_images:  # a DICOM medium's DICOMDIR and reports: no image to denoise, not copied, no failure
         print(f"skipped {len(report.not_images)} DICOM file(s) that hold no image (a DICOMDIR, reports, RT plans; "

@@ -423,8 +423,9 @@ def _once_each(jobs: list[Job]) -> list[Job]:
     (with a warning)."""
     unique: dict[Path, Job] = {}
 
-    def rank(j: Job) -> tuple[bool, int]:  # (the deepest output path is the outermost folder's)
-        return (not j.src.is_symlink(), len(j.dst.parts))
+    def rank(j: Job) -> tuple[int, int]:  # (fewest links on the way, then the deepest output path: the outermost folder's)
+        path = Path(os.path.abspath(j.src))  # (a file reached through a linked folder is a link's name too)
+        return (-sum(q.is_symlink() for q in (path, *path.parents)), len(j.dst.parts))
 
     for j in jobs:
         key = j.src.resolve()

@@ -366,6 +366,17 @@ def test_a_folder_reached_through_links_keeps_its_real_path(tmp_path: Path, clea
     assert _images(out) == ["2024/x.png"]
     err = capsys.readouterr().err
     assert "reached twice" in err and f"alias.png (as {top / '2024' / 'x.png'})" in err  # merged, and said which
+    # two folders given, one holding a link to the other: the file under its real folder's layout, in either order
+    # (the path through the link was one level deeper and won: OUT/lnk/x.png)
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir()
+    b.mkdir()
+    cv2.imwrite(str(a / "a.png"), add_noise(clean_rgb[:32, :32], 20))
+    cv2.imwrite(str(b / "x.png"), add_noise(clean_rgb[:32, :32], 20))
+    (a / "lnk").symlink_to("../B", target_is_directory=True)
+    for i, order in enumerate(([a, b], [b, a])):
+        assert main(["denoise", *map(str, order), "-o", str(tmp_path / f"ab{i}"), "-q", "-w", "fast"]) == 0
+        assert _images(tmp_path / f"ab{i}") == ["a.png", "x.png"]
 
 
 def test_existing_folder_of_user_images_inside_an_input_is_refused_as_output(
@@ -959,6 +970,10 @@ def test_a_rerun_says_it_replaced_the_copies_written_before(tmp_path: Path, clea
     assert main([*argv, "--skip-existing"]) == 0
     out = capsys.readouterr().out
     assert "; replaced" not in out and "skipped 2 that already existed" in out
+    (tmp_path / "o" / "b.png").write_bytes(b"the user's own")  # --overwrite: the user's file is not "written before"
+    assert main([*argv, "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "replaced 1 written before" in out and "replaced 1 file(s) cvdenoise did not write (--overwrite)" in out
 
 
 def test_a_refused_rerun_counts_every_edited_copy(tmp_path: Path, clean_rgb: np.ndarray,
