@@ -24,10 +24,12 @@ from _common import machine, models_parser, parse_models_args, publish  # noqa: 
 
 import cvdenoise  # noqa: E402
 
-#: RGB patch colours: gray levels near both ends, and saturated colours with clipped channels
+#: RGB patch colours: gray levels near both ends, saturated colours with clipped channels, and
+#: full-scale ones with a channel clipped at each end (a yellow sign, a magenta logo)
 COLOURS: tuple[tuple[int, int, int], ...] = (
     (0, 0, 0), (20, 20, 20), (128, 128, 128), (250, 250, 250),
     (60, 5, 0), (120, 10, 10), (10, 90, 20), (0, 40, 120), (200, 200, 10),
+    (255, 255, 0), (255, 0, 255), (0, 200, 255),
 )
 SIDE = 96
 

@@ -79,6 +79,17 @@ def _blur(sigma: float) -> Degrade:
     return lambda im, i: cv2.GaussianBlur(im, (0, 0), sigma)
 
 
+def _resampled(factor: float) -> Degrade:
+    """Shrunk by ``factor`` (area average) and enlarged back by bicubic interpolation: a clean
+    resized photo or a digital zoom, no noise."""
+    def f(im: np.ndarray, i: int) -> np.ndarray:
+        h, w = im.shape[:2]
+        small = cv2.resize(im, (round(w / factor), round(h / factor)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+    return f
+
+
 def _cam(scale: float, read: float) -> Degrade:
     """The ``camera`` preset's sensor noise at another level (gray images: the luma of a colour frame)."""
     d = _camera(scale, read)
@@ -106,6 +117,7 @@ def conditions(with_presets: bool = False) -> dict[str, Degrade]:
     c: dict[str, Degrade] = {"lossless": lambda im, i: im}
     c.update({f"JPEG q{q}": _jpeg(q) for q in (95, 80, 60, 40, 20)})
     c.update({f"blur σ={s}": _blur(s) for s in (0.7, 1.2, 2.0)})
+    c.update({f"resampled ×{f:g}": _resampled(f) for f in (1.5, 2.0)})
     c.update({f"white σ={s}": _white(s) for s in (1, 2, 3, 5, 8, 12, 20)})
     cams = {"camera 0": (0.0002, 0.7), "camera 1": (0.0005, 1.0), "camera 2": (0.001, 1.5), "camera 3": (0.002, 2.0)}
     c.update({k: _cam(*v) for k, v in cams.items()})

@@ -47,7 +47,7 @@ from .blend import StrengthRule, auto_blend, check_strength, mix
 from .noise import GateReading
 from .dicom import denoise_dataset, is_dicom_dataset
 from .highlights import keep_highlight_level
-from .model import CONFIGS, DenoiseAutoencoder, pad_to, reflect_pad
+from .model import CONFIGS, DenoiseAutoencoder, pad_to, symmetric_pad
 from .weights import FAMILIES, GRAY_TWINS, WEIGHTS_DIR, WeightsError, load_model, read_card, resolve
 
 __all__ = [
@@ -291,7 +291,8 @@ class Denoiser:
             a side over ``tile − 2·border`` pixels) are processed in overlapping tiles, so memory
             stays bounded for any size; ``0`` disables tiling.
         overlap: tile overlap in pixels; overlaps are blended with linear ramps (no seams).
-        border: reflect-pad every image by this many pixels before denoising (and crop back),
+        border: mirror-pad every image by this many pixels before denoising (and crop back; the
+            edge pixel repeated, numpy's ``mode="symmetric"``),
             so image borders get natural context (and tiled and single-pass runs agree there).
         batch_size: tiles / images per forward pass.
         channel_order: ``"rgb"`` or ``"bgr"`` (OpenCV) for 3- and 4-channel inputs.
@@ -632,7 +633,8 @@ class Denoiser:
         return self._denoise_tensor(x)
 
     def _pads_for(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """The reflect padding ``(top, bottom, left, right)`` of an ``h×w`` image: :attr:`border`
+        """The context padding ``(top, bottom, left, right)`` of an ``h×w`` image (mirrored,
+        :func:`~cvdenoise.model.symmetric_pad`): :attr:`border`
         on every side, less where a fixed-size export takes the image in one pass only with less.
 
         There the top and left padding keep :attr:`border`'s place on the model's grid (a value
@@ -659,12 +661,12 @@ class Denoiser:
         with torch.inference_mode():
             # the padded copy is handed over, not kept here: _tiled may drop it once it has its own
             if c in self._models:
-                y = self._tiled(reflect_pad(x, pads), self._backend(c))
+                y = self._tiled(symmetric_pad(x, pads), self._backend(c))
             elif c == 1:  # only a colour model: run it on the replicated plane, average back
-                y = self._tiled(reflect_pad(x, pads).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
+                y = self._tiled(symmetric_pad(x, pads).expand(-1, 3, -1, -1), self._backend(3)).mean(1, keepdim=True)
             else:  # only a gray model: every colour plane on its own
                 hp, wp = h + top + bottom, w + left + right
-                y = self._tiled(reflect_pad(x, pads).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
+                y = self._tiled(symmetric_pad(x, pads).reshape(b * 3, 1, hp, wp), self._backend(1)).reshape(b, 3, hp, wp)
             return y[..., top : top + h, left : left + w] if any(pads) else y
 
     # ------------------------------------------------------------------ internals

@@ -754,7 +754,7 @@ def test_dataloader_workers_run_a_denoiser_on_an_onnx_export(exported: Exporter,
 
 
 def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter, clean_rgb: np.ndarray) -> None:
-    """docs/export.md (raw session): the graph is ``den(x, strength=1)`` without the 16-pixel reflect border
+    """docs/export.md (raw session): the graph is ``den(x, strength=1)`` without the 16-pixel mirrored border
     ``load()`` adds; padding by hand gives the library's result."""
     from cvdenoise.highlights import keep_highlight_level
 
@@ -764,14 +764,14 @@ def test_raw_onnx_session_with_the_readme_border_matches_load(exported: Exporter
     path, _ = exported("onnx")
     x = (add_noise(clean_rgb, 25)[:97, :161].astype(np.float32) / 255).transpose(2, 0, 1)[None].copy()
     sess = _session(path)
-    padded = np.pad(x, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="reflect")
+    padded = np.pad(x, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="symmetric")
     raw = held(padded, sess.run(None, {"image": padded})[0])[:, :, 16:-16, 16:-16]
     ref = cvdenoise.load(path)(torch.from_numpy(x), strength=1.0).numpy()
     assert np.abs(raw - ref).max() < 1e-5
     unpadded = sess.run(None, {"image": x})[0]
     assert np.abs(unpadded - ref).max() > 10 / 255  # without the border the edges differ
     for thin in (np.ascontiguousarray(x[:, :, :16]), np.ascontiguousarray(x[:, :, :5, :1])):  # sides of 16 or less:
-        padded = np.pad(thin, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="reflect")  # numpy reflects again
+        padded = np.pad(thin, ((0, 0), (0, 0), (16, 16), (16, 16)), mode="symmetric")  # numpy mirrors again
         raw = held(padded, sess.run(None, {"image": padded})[0])
         ref = cvdenoise.load(path)(torch.from_numpy(thin), strength=1.0).numpy()
         assert np.abs(raw[:, :, 16:-16, 16:-16] - ref).max() < 1e-5

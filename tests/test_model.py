@@ -105,3 +105,16 @@ def test_encode_names_a_wrong_type_or_dtype() -> None:
     with pytest.raises(TypeError, match="encode needs a torch tensor, got ndarray"):
         m.encode(np.zeros((1, 3, 64, 64), np.float32))  # type: ignore[arg-type]
     assert len(m.encode(torch.zeros(1, 3, 64, 64))) == len(CONFIGS["fast"].widths)
+
+
+@pytest.mark.parametrize("shape, pads", [((5, 7), 3), ((2, 9), (4, 1, 0, 6)), ((1, 4), (2, 3, 5, 0)), ((3, 3), (40, 2, 0, 35)),
+                                         ((6, 6), (2, 0, 1, 3)), ((40, 33), 16)])
+def test_symmetric_pad_is_numpys_symmetric_pad(shape: tuple[int, int], pads: int | tuple[int, int, int, int]) -> None:
+    # the Denoiser's context border (docs/export.md's raw-session recipe pads with numpy's mode="symmetric"),
+    # also mirror-tiled on short sides with unequal padding each side
+    from cvdenoise.model import symmetric_pad
+
+    x = np.arange(float(np.prod(shape)), dtype=np.float32).reshape(shape)
+    t, b, l, r = (pads,) * 4 if isinstance(pads, int) else pads
+    want = np.pad(x, ((t, b), (l, r)), mode="symmetric")
+    assert np.array_equal(symmetric_pad(torch.from_numpy(x)[None, None], pads)[0, 0].numpy(), want)
