@@ -509,6 +509,8 @@ def _storable(fps: float) -> bool:
     """Whether OpenCV's writer stores ``fps`` in a form every container takes (see :func:`writable_fps`)."""
     thousandths = round(fps * 1000)
     return thousandths > 0 and Fraction(thousandths, 1000).numerator <= _MAX_RATE_NUMERATOR
+
+
 #: the frames whose timestamps show a clip's base rate
 _RATE_SCAN = 90
 #: the first frames that, one slot of the clip's rate apart each, show a constant rate (the scan stops)
