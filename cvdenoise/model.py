@@ -243,16 +243,21 @@ def symmetric_pad(x: torch.Tensor, p: int | tuple[int, int, int, int]) -> torch.
     (``python runs/s51/edge_pad.py``).
     """
     top, bottom, left, right = (p, p, p, p) if isinstance(p, int) else p
-    for dim, (lo, hi) in ((-2, (top, bottom)), (-1, (left, right))):
+    if max(top, bottom, left, right) <= 0:
+        return x
+    h, w = x.shape[-2:]
+    if max(top, bottom) <= h and max(left, right) <= w:  # one mirror a side: one copy, as F.pad makes
+        out = x.new_empty(*x.shape[:-2], h + top + bottom, w + left + right)
+        out[..., top : top + h, left : left + w] = x
+        out[..., :top, left : left + w] = x[..., :top, :].flip(-2)
+        out[..., top + h :, left : left + w] = x[..., h - bottom :, :].flip(-2)
+        out[..., :left] = out[..., left : 2 * left].flip(-1)
+        out[..., left + w :] = out[..., left + w - right : left + w].flip(-1)
+        return out
+    for dim, (lo, hi) in ((-2, (top, bottom)), (-1, (left, right))):  # mirror-tiled: periodic with period 2n
         n = x.shape[dim]
-        if lo <= 0 and hi <= 0:
-            continue
-        if lo <= n and hi <= n:  # one mirror each side: two flipped slices
-            parts = [x.narrow(dim, 0, lo).flip(dim), x, x.narrow(dim, n - hi, hi).flip(dim)]
-            x = torch.cat([t for t in parts if t.shape[dim]], dim)
-        else:  # mirror-tiled: the padded side is periodic with period 2n
-            j = torch.arange(-lo, n + hi, device=x.device) % (2 * n)
-            x = x.index_select(dim % x.ndim, torch.where(j < n, j, 2 * n - 1 - j))
+        j = torch.arange(-lo, n + hi, device=x.device) % (2 * n)
+        x = x.index_select(dim % x.ndim, torch.where(j < n, j, 2 * n - 1 - j))
     return x
 
 
