@@ -138,9 +138,9 @@ def check_tensor_dtype(dtype: torch.dtype) -> None:
     """``TypeError`` unless ``dtype`` is one a tensor image may have: uint8, uint16 or float."""
     if dtype not in (torch.uint8, torch.uint16) and not dtype.is_floating_point:
         hint = ""
-        if dtype in (torch.int16, torch.int32, torch.int64):  # (PIL mode I after v2.ToImage() is int32)
-            hint = (" (a 16-bit image held as signed integers, e.g. a PIL mode-I image after v2.ToImage(): "
-                    "t.to(torch.uint16) if its values lie in 0..65535, or t / t.max() as float)")
+        if dtype in (torch.int8, torch.int16, torch.int32, torch.int64):  # (PIL mode I after v2.ToImage() is int32)
+            hint = (" (an image held as signed integers, e.g. a PIL mode-I image after v2.ToImage(): "
+                    "t.to(torch.uint8) for 8-bit values 0..255, t.to(torch.uint16) for 16-bit ones up to 65535)")
         raise TypeError(f"unsupported tensor dtype {dtype}; expected uint8, uint16 or float in [0,1]{hint}")
 
 
@@ -149,7 +149,7 @@ def check_array_dtype(dtype: np.dtype) -> None:
     if dtype not in (np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
         hint = ""
         if np.issubdtype(dtype, np.signedinteger):
-            hint = " (a.astype(np.uint16) if its values lie in 0..65535, or a / a.max() as float)"
+            hint = " (a.astype(np.uint8) for 8-bit values 0..255, a.astype(np.uint16) for 16-bit ones up to 65535)"
         raise TypeError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float (16/32/64 bit) in [0,1]{hint}")
 
 

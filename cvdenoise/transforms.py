@@ -122,6 +122,19 @@ _ARRAY_TENSOR_HINT = ("this plain tensor was taken for the image because the sam
                       "make this tensor an image too)")
 
 
+def _image_array_before_denoised_tensor(flat_inputs: list[Any], needs: list[bool]) -> bool:
+    """Whether an image-shaped numpy array ``(H,W,1|3|4)`` comes before the plain tensor
+    torchvision v2 will denoise: the sample's image is the array, and a target (a depth map, a
+    heatmap) is denoised in its place. (Numpy boxes or labels beside a tensor image are no
+    image: no warning for them.)"""
+    for leaf, needed in zip(flat_inputs, needs):
+        if needed and is_pure_tensor(leaf):
+            return False  # the tensor came first: it is the image
+        if isinstance(leaf, np.ndarray) and leaf.ndim == 3 and leaf.shape[-1] in (1, 3, 4) and min(leaf.shape[:2]) >= 8:
+            return any(nd and is_pure_tensor(x) for x, nd in zip(flat_inputs, needs))
+    return False
+
+
 def _is_image(x: Any) -> bool:
     return isinstance(x, (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image)) or is_pure_tensor(x)
 
@@ -291,8 +304,8 @@ class Denoise(v2.Transform):
                     if why is None:
                         raise
                     raise type(e)(f"{e} — {why}") from None
-        if has_array and any(needed and is_pure_tensor(leaf) for leaf, needed in zip(flat_inputs, needs)):
-            # (a valid float tensor in [0, 1] beside the array: a depth map or heatmap target, denoised in its place)
+        if _image_array_before_denoised_tensor(flat_inputs, needs):
+            # (a valid float tensor in [0, 1] after the image array: a depth map or heatmap target, denoised in its place)
             warnings.warn(f"Denoise: a plain tensor of the sample is denoised and its numpy array is not — "
                           f"{_ARRAY_TENSOR_HINT}", UserWarning, stacklevel=user_stacklevel())
         elif not any(_is_image(i) for i in flat_inputs) and has_array:

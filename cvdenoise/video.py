@@ -179,7 +179,7 @@ class FrameFilter:
         if denoiser is not None and load_kwargs:  # they would be silently ignored
             raise TypeError(f"FrameFilter: {', '.join(sorted(load_kwargs))} has no effect with denoiser=; "
                             "pass it to cvdenoise.load() when building that Denoiser")
-        if "channel_order" in load_kwargs:  # (every call passes "bgr": it would be silently ignored)
+        if load_kwargs.get("channel_order", "bgr") != "bgr":  # (every call passes "bgr": it would be silently ignored)
             raise TypeError("FrameFilter takes OpenCV's BGR frames, so channel_order has no effect; give RGB frames as "
                             "frame[..., ::-1], or call cvdenoise.load(..., channel_order='rgb') on them")
         self.smoother = TemporalSmoother(temporal, temporal_threshold)
@@ -482,24 +482,24 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
 
 #: frame rates a variable-frame-rate clip's base rate is taken as when within 3 % of one
-_STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 239.76,
-                   240.0)
+_STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 240.0)
 #: the largest numerator of a frame rate MPEG-4's writer takes (its time base is a 16-bit fraction)
 _MAX_RATE_NUMERATOR = 65535
+#: the slowest rate OpenCV's writer opens at (0.001 fps is refused; this one is stored as 1/1000)
+_SLOWEST_RATE = 0.0011
 
 
 def writable_fps(fps: float) -> float:
     """The frame rate to give OpenCV's video writer for a clip at ``fps``: ``fps`` itself where
     the writer can store it (it keeps 3 decimals: ``fps·1000 / 1000``, reduced, whose numerator
-    MPEG-4 takes up to 65535), else the standard rate within 0.1 % of it (120, 239.76, …), else
-    ``fps`` to fewer decimals — ``119.881`` (119881/1000) made the ``.mp4`` writer fail to open,
-    ``119.88`` does not."""
-    if _storable(fps):
-        return fps
-    near = min(_STANDARD_RATES, key=lambda r: abs(r - fps))
-    if abs(near - fps) <= 0.001 * fps:
-        return near
-    for digits in (2, 1, 0):
+    MPEG-4 takes up to 65535), else ``fps`` to fewer decimals — ``119.881`` (119881/1000) made
+    the ``.mp4`` writer fail to open, ``119.88`` does not; a timelapse slower than
+    :data:`_SLOWEST_RATE` gets that rate (stored as 0.001 fps, with a warning by the writer). ``ValueError`` for a rate that is not a positive number."""
+    if not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"cannot write a video at {fps} fps")
+    if round(fps * 1000) <= 1:  # (kept as 1/1000 fps; the writer refuses 0.001 itself)
+        return max(fps, _SLOWEST_RATE)
+    for digits in (3, 2, 1, 0):
         if _storable(rate := round(fps, digits)):
             return rate
     return fps
@@ -677,7 +677,7 @@ class SourceFrames(Iterator[np.ndarray]):
             close()
 
 
-def check_encodable(src: str | Path, size: tuple[int, int]) -> None:
+def check_frame_size(src: str | Path, size: tuple[int, int]) -> None:
     """``ValueError`` when frames of ``size`` (``(width, height)``) leave nothing to encode once
     cropped to even sides (a side of 1 pixel): checked before a model is loaded, and by :func:`even_size`."""
     if min(size) < 2:
@@ -687,7 +687,7 @@ def check_encodable(src: str | Path, size: tuple[int, int]) -> None:
 def even_size(src: str | Path, size: tuple[int, int], codec: str) -> tuple[int, int]:
     """The ``(width, height)`` a ``codec`` writer takes for ``size`` frames: even sides (the
     last odd column/row is dropped, with a warning); ``ValueError`` when nothing is left."""
-    check_encodable(src, size)
+    check_frame_size(src, size)
     even = (size[0] - size[0] % 2, size[1] - size[1] % 2)
     if even != size:
         warnings.warn(

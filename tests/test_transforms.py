@@ -360,6 +360,15 @@ def test_numpy_image_beside_a_valid_tensor_target_warns_that_the_tensor_is_denoi
     assert torch.equal(target["depth"], depth)
 
 
+def test_numpy_boxes_beside_a_tensor_image_give_no_warning() -> None:
+    # the tensor is the image and is denoised: the array-image warning is not for boxes or labels
+    img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, target = Denoise("fast")(img, {"boxes": np.array([[1.0, 2.0, 10.0, 12.0]]), "labels": np.array([3])})
+    assert out.shape == img.shape and target["labels"].tolist() == [3]
+
+
 def test_plain_labels_taken_for_the_image_get_the_torchvision_rule_explained() -> None:
     img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
     with pytest.raises(TypeError, match="torch.int64.*first plain tensor for the image.*tv_tensors.Image"):
@@ -648,5 +657,5 @@ def test_a_mode_i_pil_image_after_to_image_is_told_how_to_convert() -> None:
         v2.Compose([v2.ToImage(), Denoise("fast")])(pil)
     t = v2.ToImage()(pil).to(torch.uint16)  # the conversion the message gives works
     assert Denoise("fast")(t).dtype == torch.uint16
-    with pytest.raises(TypeError, match=r"int32.*astype\(np.uint16\)"):
+    with pytest.raises(TypeError, match=r"int32.*astype\(np.uint8\) for 8-bit values.*astype\(np.uint16\)"):
         cvdenoise.load("fast")(np.full((16, 16), 30000, np.int32))

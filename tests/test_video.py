@@ -255,8 +255,11 @@ def test_a_frame_rate_the_mp4_writer_cannot_store_is_written_at_the_nearest_it_c
     from cvdenoise.video import video_writer, writable_fps
 
     assert (writable_fps(119.881), writable_fps(66.001), writable_fps(239.871), writable_fps(12.5)) == (
-        119.88, 66.0, 239.76, 12.5)
-    assert writable_fps(29.97002997) == 29.97002997  # (what the writer stores as is: kept)
+        119.88, 66.0, 239.87, 12.5)
+    assert writable_fps(0.001) == writable_fps(0.0002) == 0.0011  # (the writer refuses 0.001 itself)
+    for bad in (float("nan"), float("inf"), 0.0):
+        with pytest.raises(ValueError, match="cannot write a video at"):
+            writable_fps(bad)
     frame = cv2.cvtColor(clean_rgb[:48, :64], cv2.COLOR_RGB2BGR)
     src = tmp_path / "in.avi"
     _write_video(src, [frame] * 2)
@@ -269,6 +272,9 @@ def test_a_frame_rate_the_mp4_writer_cannot_store_is_written_at_the_nearest_it_c
     with pytest.warns(UserWarning, match=r"written at 0.001 fps; OpenCV's video writer cannot store the source's 0.00111 fps"):
         with video_writer(src, tmp_path / "t.avi", 0.00111, (64, 48)) as write:  # a timelapse: said, not silently slower
             write(frame)
+    with video_writer(tmp_path / "t.avi", tmp_path / "t2.avi", 0.001, (64, 48)) as write:  # what it wrote, written again
+        write(frame)
+    assert read_video(tmp_path / "t2.avi")[3] == 1
 
 
 def test_video_codec_choice_and_its_container(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
@@ -380,6 +386,7 @@ def test_gate_argument_and_passed_through_frames() -> None:
         FrameFilter(denoiser=den, tile=64)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"BGR frames, so channel_order has no effect.*frame\[\.\.\., ::-1\]"):
         FrameFilter("fast", channel_order="rgb")  # was taken, and every frame still read as BGR
+    assert FrameFilter("fast", channel_order="bgr").denoiser.channel_order == "bgr"  # (what it does anyway: fine)
     for bad_temporal in ("0.5", float("nan"), 1.0):
         with pytest.raises(ValueError, match="temporal weight must be a number in"):
             FrameFilter(denoiser=den, temporal=bad_temporal)  # type: ignore[arg-type]

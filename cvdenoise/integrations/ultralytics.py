@@ -585,14 +585,14 @@ def run_detection(
             still there (unless ``overwrite``), or a model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
-    from ..video import FrameFilter, ImageNotVideoError, check_encodable, close_frames, read_video
+    from ..video import FrameFilter, ImageNotVideoError, check_frame_size, close_frames, read_video
 
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
         try:
             frames, _, size, _ = read_video(plan.src)
             close_frames(frames)  # (opened again where its frames are read, not held open meanwhile)
-            check_encodable(plan.src, size)  # (a 1×64 clip: said now, not after YOLO is built and warmed up)
+            check_frame_size(plan.src, size)  # (a 1×64 clip: said now, not after YOLO is built and warmed up)
         except ImageNotVideoError as e:  # (its advice, `cvdenoise denoise`, is not detect's: detect takes images)
             if e.kind == "GIF":  # (a single-frame GIF: detect reads a GIF as a clip, an animated one)
                 raise ImageNotVideoError(f"{plan.src} is a single GIF image, not a clip: convert it to PNG and run "
