@@ -448,3 +448,23 @@ def test_a_window_given_for_a_colour_dataset_is_left_out_with_a_warning() -> Non
         windowed = denoise_dataset(ds, den, window=(-200, 400))
     assert np.array_equal(windowed.pixel_array, denoise_dataset(ds, den).pixel_array)
     assert np.abs(windowed.pixel_array.astype(int) - 120).mean() < np.abs(noisy.astype(int) - 120).mean() / 2
+
+
+def test_bone_above_a_brain_window_does_not_darken_the_brain_beside_it() -> None:
+    """A skull far above the window reached the model at exactly white, and gray-default darkened the
+    brain beside it on one side (a learned halo next to saturated white: −7.4 HU at σ 20 HU)."""
+    import cv2
+    from skimage import data
+
+    from cvdenoise.dicom import denoise_dataset
+
+    p = data.shepp_logan_phantom()  # (400×400) its ring as a skull of 1000 HU, the brain at 40
+    hu = np.select([p > 0.9, np.abs(p - 0.2) < 0.01, p < 0.01], [1000, 40, -1000], default=55).astype(float)
+    stored = np.round(hu + 1024 + np.random.default_rng(0).normal(0, 20, hu.shape)).clip(0, 4095).astype(np.uint16)
+    ds = dataset_from_array(stored, 12, Modality="CT", RescaleSlope=1, RescaleIntercept=-1024)
+    out = denoise_dataset(ds, cvdenoise.load("default", half=False), window=(-200, 400)).pixel_array.astype(float) - 1024
+    to_skull = cv2.distanceTransform((hu < 500).astype(np.uint8), cv2.DIST_L2, 5)
+    beside = (hu == 40) & (to_skull >= 1) & (to_skull < 6)
+    beside[:, :300] = False  # the right side, where the halo was
+    assert abs(out[beside].mean() - 40) < 2.5, out[beside].mean() - 40
+    assert np.array_equal(out[hu == 1000], stored[hu == 1000].astype(float) - 1024)  # the skull as stored
