@@ -217,7 +217,8 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     excess = x - clipped  # what lies beyond the mapping in pixels denoised all the same: passed through
     x = clipped
     if outside.any():  # (returned as stored: the model sees them a little below white, see OUTSIDE_LEVEL)
-        x = np.where(outside & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
+        far = outside[..., None] if x.ndim == 3 else outside  # (a colour frame: one mask for its channels)
+        x = np.where(far & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
     if pad is not None:
         if pad.all():
             return frame, [0.0]
