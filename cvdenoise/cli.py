@@ -532,7 +532,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="WEIGHTS",
                    help="shipped names (a family such as 'fast': its colour and gray files) or .safetensors files "
                         "to describe (default: every shipped file)")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print the benchmark figures of each card")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print each card's training record and benchmark figures")
     p.set_defaults(func=_cmd_weights)
     return parser
 

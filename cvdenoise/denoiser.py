@@ -516,9 +516,12 @@ class Denoiser:
         elif is_dicom_dataset(image):
             return denoise_dataset(image, self, strength=s)  # type: ignore[arg-type]
         else:
+            hint = (" (cv2.imread returns None for a file it cannot read: check the path)" if image is None else
+                    " (a path: read the file first, e.g. cv2.imread(path) with channel_order='bgr')"
+                    if isinstance(image, (str, os.PathLike)) else "")
             raise TypeError(
                 "expected a numpy array, torch tensor, PIL image or pydicom Dataset, "
-                f"got {type(image).__module__}.{type(image).__name__}"
+                f"got {type(image).__module__}.{type(image).__name__}{hint}"
             )
         if s != "auto" and float(s) == 0.0:  # the input itself (checked above), bit for bit in any dtype
             self.last_strength = [0.0] * x.shape[0]
