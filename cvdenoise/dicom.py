@@ -99,6 +99,10 @@ def read_dicom(path: str | Path) -> "Dataset":
         why = str(e).replace(" Use force=True to force reading.", "")  # (pydicom's advice to its API's callers)
         raise ValueError(f"{path}: not a readable DICOM file: {why}") from e
     if "PixelData" not in ds:
+        floats = [k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds]
+        if floats:  # (a parametric map: its pixels are there, as floats)
+            raise ValueError(f"{path}: DICOM image with {floats[0]} (float pixel data, e.g. a parametric map): not "
+                             "supported; cvdenoise denoises integer PixelData")
         meta = getattr(ds, "file_meta", None)
         sop_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
         if sop_class != _DICOMDIR and all(k in ds for k in ("Rows", "Columns", "BitsAllocated")):

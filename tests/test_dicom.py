@@ -376,6 +376,16 @@ def test_a_dicom_medium_is_denoised_without_failing_on_its_index_reports_and_sie
     said = capsys.readouterr()
     assert "cut.dcm: ValueError: DICOM image (256×256) without its pixel data: the file is cut short" in said.err
     assert "skipped 2 DICOM file(s) that hold no image" in said.out
+    # a parametric map's float pixels: unsupported, said so (was "cut short (an interrupted copy?)")
+    from cvdenoise.dicom import read_dicom
+
+    ds = pydicom.dcmread(media / "scan.IMA")
+    del ds.PixelData
+    ds.BitsAllocated = 32
+    ds.FloatPixelData = np.zeros((256, 256), np.float32).tobytes()
+    ds.save_as(tmp_path / "map.dcm")
+    with pytest.raises(ValueError, match="map.dcm: DICOM image with FloatPixelData .float pixel data"):
+        read_dicom(tmp_path / "map.dcm")
 
 
 def test_failed_dicom_lines_are_one_line_each_without_pydicoms_api_advice(
