@@ -626,10 +626,20 @@ def _denoise_image(
     full = stored_full_scale(image, bits, maxval)
     if image.dtype.kind == "u" and full < np.iinfo(image.dtype).max:
         colour = image if image.ndim == 2 else image[..., :3]
-        out = denoiser(np.minimum(colour.astype(np.float32) / full, 1.0), channel_order="bgr")
-        out = np.rint(out.astype(np.float64) * full).clip(0, full).astype(image.dtype)
+        scaled = colour.astype(np.float32)  # (in place from here: a 48 MP frame made 2 GB of temporaries)
+        scaled /= full
+        np.minimum(scaled, 1.0, out=scaled)
+        y = denoiser(scaled, channel_order="bgr")
+        del scaled
+        out = np.empty(y.shape, image.dtype)
+        for r in range(0, len(y), _ROWS):  # back to the stored scale in float64, a band of rows at a time
+            out[r : r + _ROWS] = np.rint(y[r : r + _ROWS].astype(np.float64) * full).clip(0, full)
         return out if image.ndim == 2 or image.shape[2] == 3 else np.dstack([out, image[..., 3:]])
     return denoiser(image, channel_order="bgr")
+
+
+#: rows requantised at a time by :func:`_denoise_image` (bounded float64 temporaries)
+_ROWS = 256
 
 
 def mark_output(job: Job, records: OutputRecords | None = None) -> None:

@@ -1158,3 +1158,24 @@ def test_a_tiff_of_more_than_four_samples_is_named_as_such(tmp_path: Path) -> No
     tifffile.imwrite(tmp_path / "five.tif", np.dstack([rgb, alpha, alpha]), photometric="rgb", extrasamples=[2, 0])
     with pytest.raises(ImageReadError, match="a TIFF with 5 samples per pixel.*gray, RGB and RGBA"):
         read_image(tmp_path / "five.tif")
+
+
+def test_12_bit_data_is_rescaled_without_full_size_float64_temporaries() -> None:
+    """A 12-bit 8000×6000 TIFF made 2 GB of float64 temporaries around the model (its scaling, then its
+    requantisation); now in place and in bands of rows, with the same output."""
+    import tracemalloc
+
+    from cvdenoise.folder import _denoise_image
+
+    img = np.random.default_rng(0).integers(0, 4096, (1000, 1500, 3)).astype(np.uint16)
+
+    def model(x: np.ndarray, channel_order: str) -> np.ndarray:  # (a stand-in: the model's own memory apart)
+        return x * np.float32(0.5)
+
+    tracemalloc.start()
+    out = _denoise_image(img, model, 12, None)  # type: ignore[arg-type]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    expected = np.rint(np.minimum(img / 4095.0, 1.0).astype(np.float32) * np.float32(0.5) * 4095.0).astype(np.uint16)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    assert peak < 3 * img.size * 4, peak / (img.size * 4)  # the float32 input, the model's output, the uint16 result (was 5×)
