@@ -18,7 +18,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(src: Path = HERE / "data", dst: Path = HERE / "out") -> int:
-    jobs = plan_jobs([src], dst)
+    try:  # a missing input, an output over the input or files of yours in the way: one line, exit 2
+        jobs = plan_jobs([src], dst)
+    except (OSError, ValueError) as e:
+        print(f"denoise_folder.py: error: {e}", file=sys.stderr)
+        return 2
     report = denoise_files(jobs, cvdenoise.load("default"))
     print(f"wrote {len(report.written)} of {len(jobs)} images to {dst}")
     for path, reason in report.failed:

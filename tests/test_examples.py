@@ -23,6 +23,13 @@ def test_denoise_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("[!.]*")) == sorted(p.name for p in (EXAMPLES / "data").iterdir())
 
 
+def test_denoise_folder_says_a_usage_error_in_one_line(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, str(EXAMPLES / "denoise_folder.py"), str(tmp_path / "missing"), str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr  # (was a traceback, exit 1)
+    assert r.stderr.startswith("denoise_folder.py: error:") and "missing" in r.stderr
+
+
 def test_dataloader_transform() -> None:
     out = run("dataloader_transform.py")
     line = [l for l in out.splitlines() if l.startswith("mean PSNR")][0]
