@@ -97,8 +97,10 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
                 check_window(args.dicom_window)
             except ValueError as e:
                 raise ValueError(f"--dicom-window {' '.join(f'{v:g}' for v in args.dicom_window)}: {e}") from None
+        records = OutputRecords()  # (read once: the plan and the summary's count of the user's replaced files)
         if not names_image_file(args.output):
-            jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
+            jobs = plan_jobs(args.inputs, args.output, skip_existing=args.skip_existing, overwrite=args.overwrite,
+                             records=records)
         elif len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir():  # `denoise photo.jpg -o clean.jpg`
             jobs = plan_file_job(args.inputs[0], args.output, skip_existing=args.skip_existing, overwrite=args.overwrite)
         else:
@@ -112,7 +114,6 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         print(f"cvdenoise denoise: error: {e}", file=sys.stderr)
         return 2
     there_before = set() if args.skip_existing else {j.dst for j in jobs if os.path.lexists(j.dst)}
-    records = OutputRecords()
     theirs = {p for p in there_before if args.overwrite and not records.ours(p)}  # (--overwrite: the user's own)
     report = denoise_files(jobs, den, progress=not args.quiet, skip_existing=args.skip_existing, quality=args.quality,
                            dicom_window=args.dicom_window)

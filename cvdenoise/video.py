@@ -483,34 +483,6 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
 
 #: frame rates a variable-frame-rate clip's base rate is taken as when within 3 % of one
 _STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 90.0, 100.0, 119.88, 120.0, 144.0, 240.0)
-#: the largest numerator of a frame rate MPEG-4's writer takes (its time base is a 16-bit fraction)
-_MAX_RATE_NUMERATOR = 65535
-#: the slowest rate OpenCV's writer opens at (0.001 fps is refused; this one is stored as 1/1000)
-_SLOWEST_RATE = 0.0011
-
-
-def writable_fps(fps: float) -> float:
-    """The frame rate to give OpenCV's video writer for a clip at ``fps``: ``fps`` itself where
-    the writer can store it (it keeps 3 decimals: ``fps·1000 / 1000``, reduced, whose numerator
-    MPEG-4 takes up to 65535), else ``fps`` to fewer decimals — ``119.881`` (119881/1000) made
-    the ``.mp4`` writer fail to open, ``119.88`` does not; a timelapse slower than
-    :data:`_SLOWEST_RATE` gets that rate (stored as 0.001 fps, with a warning by the writer). ``ValueError`` for a rate that is not a positive number."""
-    if not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"cannot write a video at {fps} fps")
-    if round(fps * 1000) <= 1:  # (kept as 1/1000 fps; the writer refuses 0.001 itself)
-        return max(fps, _SLOWEST_RATE)
-    for digits in (3, 2, 1, 0):
-        if _storable(rate := round(fps, digits)):
-            return rate
-    return fps
-
-
-def _storable(fps: float) -> bool:
-    """Whether OpenCV's writer stores ``fps`` in a form every container takes (see :func:`writable_fps`)."""
-    thousandths = round(fps * 1000)
-    return thousandths > 0 and Fraction(thousandths, 1000).numerator <= _MAX_RATE_NUMERATOR
-
-
 #: the frames whose timestamps show a clip's base rate
 _RATE_SCAN = 90
 #: the first frames that, one slot of the clip's rate apart each, show a constant rate (the scan stops)
@@ -765,6 +737,35 @@ def check_video_output(src: str | Path, dst: str | Path, codec: str = "auto") ->
     video_fourcc(dst, codec)
     if (problem := creation_problem(dst)) is not None:  # (now, not after the model has loaded, naming a temp file)
         raise ValueError(f"cannot write {dst}: {problem}")
+
+
+#: the largest numerator of a frame rate MPEG-4's writer takes (its time base is a 16-bit fraction)
+_MAX_RATE_NUMERATOR = 65535
+#: the slowest rate OpenCV's writer opens at (0.001 fps is refused; this one is stored as 1/1000)
+_SLOWEST_RATE = 0.0011
+
+
+def writable_fps(fps: float) -> float:
+    """The frame rate to give OpenCV's video writer for a clip at ``fps``: ``fps`` itself where
+    the writer can store it (it keeps 3 decimals: ``fps·1000 / 1000``, reduced, whose numerator
+    MPEG-4 takes up to 65535), else ``fps`` to fewer decimals — ``119.881`` (119881/1000) made
+    the ``.mp4`` writer fail to open, ``119.88`` does not; a timelapse slower than
+    :data:`_SLOWEST_RATE` gets that rate (stored as 0.001 fps, with a warning by the writer).
+    ``ValueError`` for a rate that is not a positive number."""
+    if not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"cannot write a video at {fps} fps")
+    if round(fps * 1000) <= 1:  # (kept as 1/1000 fps; the writer refuses 0.001 itself)
+        return max(fps, _SLOWEST_RATE)
+    for digits in (3, 2, 1, 0):
+        if _storable(rate := round(fps, digits)):
+            return rate
+    return fps
+
+
+def _storable(fps: float) -> bool:
+    """Whether OpenCV's writer stores ``fps`` in a form every container takes (see :func:`writable_fps`)."""
+    thousandths = round(fps * 1000)
+    return thousandths > 0 and Fraction(thousandths, 1000).numerator <= _MAX_RATE_NUMERATOR
 
 
 @contextmanager
