@@ -15,7 +15,7 @@ import torch
 import cvdenoise
 from cvdenoise.cli import build_parser, main
 
-from cvdenoise.data import PairBatches, PairSampler, dead_leaves, drawing, list_images, load_clean_images
+from cvdenoise.data import PairBatches, PairSampler, add_lights, dead_leaves, drawing, list_images, load_clean_images
 from cvdenoise.train import TrainConfig, _build_model, _loss, _lr_at, psnr, train
 from cvdenoise.weights import load_model
 
@@ -80,6 +80,26 @@ def test_drawings_are_flat_backgrounds_with_strokes_on_exact_8_bit_values() -> N
     with pytest.raises(ValueError, match="p-drawing"):
         train(TrainConfig(p_drawing=-0.1, steps=1))
     assert build_parser().parse_args(["train", "--p-drawing", "0.2"]).p_drawing == 0.2
+
+
+def test_lights_darken_the_crop_and_draw_full_white_or_saturated_structures() -> None:
+    mid = np.full((64, 64, 3), 0.6, np.float32)
+    outs = [add_lights(mid.copy(), np.random.default_rng(i)) for i in range(40)]
+    for o in outs:
+        assert o.shape == (64, 64, 3) and o.dtype == np.float32 and 0 <= o.min() and o.max() <= 1
+        assert np.median(o) <= 0.6 * 0.5 + 1e-6  # the background darkened to a night scene
+    assert np.mean([o.max() == 1.0 for o in outs]) > 0.8  # lights at exactly full scale (a thin AA stroke may not reach it)
+    assert np.mean([np.all(o == 1.0, axis=2).any() for o in outs]) > 0.5  # most crops hold exact white pixels
+    assert np.array_equal(outs[5], add_lights(mid.copy(), np.random.default_rng(5)))  # seeded
+    s = PairSampler([mid], crop=32, p_dead_leaves=0.0, p_lights=1.0, seed=4)
+    assert np.mean([s.clean_crop().max() == 1.0 for _ in range(20)]) > 0.6
+    plain = PairSampler([mid], crop=32, p_dead_leaves=0.0, seed=4)
+    assert all(np.allclose(plain.clean_crop(), 0.6) for _ in range(10))
+    gray = PairSampler([mid], crop=32, channels=1, p_dead_leaves=0.0, p_lights=1.0, seed=4)
+    assert gray.clean_crop().shape == (32, 32, 1)
+    with pytest.raises(ValueError, match="p-lights"):
+        train(TrainConfig(p_lights=2.0, steps=1))
+    assert build_parser().parse_args(["train", "--p-lights", "0.1"]).p_lights == 0.1
 
 
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
