@@ -444,6 +444,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that an option taking none or a few values named by one
+    metavar with spaces (``--gate``'s ``"LOW HIGH"``) reads ``[LOW HIGH]``, not ``[LOW HIGH ...]``."""
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if action.nargs == argparse.ZERO_OR_MORE and isinstance(action.metavar, str) and " " in action.metavar:
+            return f"[{action.metavar}]"
+        return super()._format_args(action, default_metavar)
+
+
 def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     """The ``cvdenoise`` argument parser. ``train_options=False`` leaves the ``train`` subcommand's
     options out (they import the training code: albumentations, scipy) for a command line that
@@ -472,7 +482,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     _add_denoiser_options(p)
     p.set_defaults(func=_cmd_denoise)
 
-    p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)")
+    p = sub.add_parser("video", help="denoise a video file (any OpenCV-readable container)", formatter_class=_HelpFormatter)
     p.add_argument("input", type=path_argument, help="input video")
     p.add_argument("-o", "--output", required=True, type=path_argument, help="output video file (.mp4, .m4v, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")

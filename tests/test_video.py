@@ -365,6 +365,7 @@ def test_video_and_detect_help_give_their_default_weights_and_the_run_names_them
     for cmd, expected in (("video", "fast"), ("detect", "fast"), ("denoise", "default")):
         assert subcommands[cmd].parse_args(["x", "-o", "y", "--model", "m.yaml"][: 3 if cmd != "detect" else 5]).weights == expected
         assert f"'{expected}' (default)" in " ".join(subcommands[cmd].format_help().split())
+    assert "[--gate [LOW HIGH]]" in " ".join(subcommands["video"].format_usage().split())  # 0 or 2 values, not "LOW HIGH ..."
     src = tmp_path / "in.avi"
     _write_video(src, [add_noise(cv2.cvtColor(clean_rgb[:64, :64], cv2.COLOR_RGB2BGR), 20, seed=i) for i in range(2)])
     assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "-q"]) == 0
