@@ -291,9 +291,11 @@ def _rescale(ds: "Dataset") -> tuple[float, float]:
 
 def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | None) -> tuple[float, float]:
     """The stored values mapped to 0 and 1: the window (modality values, through ``RescaleSlope``
-    and ``RescaleIntercept``) or the values' range less :data:`OUTLIER_SHARE` at each end, widened
+    and ``RescaleIntercept`` or the Modality LUT) or the values' range less :data:`OUTLIER_SHARE` at each end, widened
     by :data:`HEADROOM` on each side."""
-    if window is not None:
+    if window is not None and "ModalityLUTSequence" in ds:
+        lo, hi = _window_through_lut(ds, valid, window)
+    elif window is not None:
         slope, intercept = _rescale(ds)
         a, b = ((float(w) - intercept) / slope for w in window)
         lo, hi = min(a, b), max(a, b)
@@ -303,6 +305,30 @@ def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | Non
             lo, hi = float(valid.min()), float(valid.max())
     room = HEADROOM * (hi - lo)
     return lo - room, hi + room
+
+
+def _window_through_lut(ds: "Dataset", valid: np.ndarray, window: tuple[float, float]) -> tuple[float, float]:
+    """The stored values whose Modality LUT values (``ModalityLUTSequence``, which replaces
+    ``RescaleSlope``/``RescaleIntercept`` where a dataset has one) lie in ``window``: their lowest
+    and highest, among those from ``valid``'s minimum to its maximum. ``ValueError`` when the LUT
+    is not monotonic (no range of stored values is one range of modality values) or no stored value
+    of the dataset maps into the window."""
+    from pydicom.pixels import apply_modality_lut
+
+    stored = np.arange(int(valid.min()), int(valid.max()) + 1)
+    try:
+        values = np.asarray(apply_modality_lut(stored.astype(valid.dtype), ds), np.float64)
+    except Exception as e:  # (a malformed LUT: pydicom raises several types)
+        raise ValueError(f"window=: cannot read this dataset's Modality LUT: {e}") from e
+    steps = np.diff(values)
+    if (steps < 0).any() and (steps > 0).any():
+        raise ValueError("window=: this dataset's Modality LUT is not monotonic, so a window of modality values is "
+                         "no range of stored values; denoise it without a window")
+    inside = stored[(values >= window[0]) & (values <= window[1])]
+    if not len(inside):
+        raise ValueError(f"window=: no stored value of this dataset maps into {window[0]:g}…{window[1]:g} through its "
+                         f"Modality LUT (it gives {values.min():g}…{values.max():g})")
+    return float(inside.min()), float(inside.max())
 
 
 def check_window(window: object) -> tuple[float, float] | None:
@@ -329,7 +355,8 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     0.1 % most extreme values at each end (a metal or hot pixel does not set the scale), with 10 %
     room beyond it at each end (values at 0 or 1 would read as clipped). ``window=(low, high)`` in
     modality values (HU for CT, through ``RescaleSlope`` and ``RescaleIntercept``, also from the
-    functional groups of an enhanced multi-frame dataset) maps that range instead: the noise of
+    functional groups of an enhanced multi-frame dataset, or through a ``ModalityLUTSequence``
+    where the dataset has one) maps that range instead: the noise of
     soft tissue (10–20 HU) is a small part of a CT's whole range (−1000 … 3000 HU), where the model
     reads it as nearly clean. Regions beyond the mapping and its room (by their 3×3 median) and
     lone values more than the room beyond it are kept as stored; a structure within the room is

@@ -316,6 +316,37 @@ def test_a_window_reads_the_rescale_of_an_enhanced_dataset_from_its_functional_g
         denoise_dataset(ds, den, window=(-200, 400))
 
 
+def test_a_window_reads_the_modality_lut_of_a_dataset_that_has_one() -> None:
+    """A Modality LUT (``ModalityLUTSequence``, instead of a rescale) was ignored: the window was
+    taken as stored values, and the soft tissue it was meant for was left noisy."""
+    from pydicom.dataset import Dataset
+
+    from cvdenoise.dicom import denoise_dataset
+
+    def with_lut(stored: np.ndarray, lut: list[int]) -> "pydicom.Dataset":
+        ds = dataset_from_array(stored, 12, Modality="CT")
+        item = Dataset()
+        item.LUTDescriptor, item.ModalityLUTType = [4096, 0, 16], "US"
+        item.add_new("LUTData", "US", lut)
+        ds.ModalityLUTSequence = [item]
+        return ds
+
+    den = cvdenoise.load("default", half=False)
+    hu, stored, regions = _phantom(10)
+    twice = [2 * v for v in range(4096)]  # modality value = 2 × stored = 2 × (HU + 1024)
+    window = (2 * (-200 + 1024), 2 * (400 + 1024))
+    out = denoise_dataset(with_lut(stored, twice), den, strength=1.0, window=window).pixel_array.astype(np.float64) - 1024
+    tissue = regions["tissue"]
+    noisy = stored.astype(np.float64) - 1024
+    assert np.sqrt(np.mean((out - hu)[tissue] ** 2)) < 0.5 * np.sqrt(np.mean((noisy - hu)[tissue] ** 2))
+    away = (noisy < -200 - 60) | (noisy > 400 + 60)
+    assert np.array_equal(out[away], noisy[away])  # outside the window (and its room): as stored
+    with pytest.raises(ValueError, match="Modality LUT is not monotonic"):
+        denoise_dataset(with_lut(stored, [(v * 37) % 4096 for v in range(4096)]), den, window=window)
+    with pytest.raises(ValueError, match="no stored value of this dataset maps into"):
+        denoise_dataset(with_lut(stored, twice), den, window=(9000, 9500))
+
+
 def test_the_folder_command_takes_a_dicom_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`cvdenoise denoise` had no way to denoise CT soft tissue: at the whole range it read 10 HU of
     noise as clean (10.0 → 10.0 HU) and still wrote a new instance."""
