@@ -137,7 +137,7 @@ def add_lights(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     white (70 %) or a saturated warm or cold colour with one channel at 1, anti-aliased, a third
     of them with a faint glow. Street lamps, headlights, stars, lit windows and overlays on a
     dark frame: under noise the models darkened the background beside such full-white structures
-    (up to 19 levels on a background of 20 at σ=20, ``python runs/s52/halo.py``) as if removing a
+    (up to 19 levels on a background of 20 at σ=20, ``python benchmarks/lights.py``) as if removing a
     blur's glow that was never there. Returns a new float32 array."""
     h, w = crop.shape[:2]
     gain = float(np.exp(rng.uniform(np.log(0.04), np.log(0.5))))
