@@ -61,6 +61,10 @@ def _data_text(recipe: dict) -> str:
     if drawings:
         text += (f"; {round(100 * drawings, 1):g} % procedural drawings (cvdenoise.data.drawing: text in OpenCV's "
                  "fonts, lines and shapes on flat backgrounds)")
+    lights = recipe.get("p_lights") or 0
+    if lights:
+        text += (f"; {round(100 * lights, 1):g} % of the photo crops made night scenes with full-white or saturated "
+                 "lights (cvdenoise.data.add_lights)")
     return text
 
 

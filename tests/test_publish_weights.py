@@ -61,7 +61,8 @@ def test_unpublished_run_card_gets_its_own_history(pw, tmp_path):
 def test_data_text_follows_the_recipe(pw):
     text = pw._data_text({"folders": ["P/photos", "P/extra"], "p_dead_leaves": 0.05, "downscale": 0.5, "degradation": "sensor"})
     assert "plus 5 % procedural dead-leaves" in text and "×0.5" in text and "'sensor'" in text
-    assert "56 more images" in text and "high-resolution" not in text
+    assert "56 more images" in text and "high-resolution" not in text and "night scenes" not in text
+    assert "10 % of the photo crops made night scenes" in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1})
 
 
 def test_data_lines_of_the_whole_history_follow_their_recipes(pw):
