@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# stage 30 evaluation: the runs' exports against the shipped weights (STEP: a step number, or "final")
+# stage 30 evaluation: the runs' final exports against the shipped weights
 set -x
 cd "$(dirname "$0")/../.."
 P=.venv/bin/python
-STEP=${1:-final}
-if [ "$STEP" = final ]; then CD=runs/s52/color-default/color-default.safetensors; CF=runs/s52/color-fast/color-fast.safetensors
-else CD=runs/s52/color-default/color-default-step$STEP.safetensors; CF=runs/s52/color-fast/color-fast-step$STEP.safetensors; fi
-$P benchmarks/lights.py --no-write --weights color-default $CD color-fast $CF
-$P benchmarks/compare_weights.py color-default $CD --heldout P/photos P/extra P/more --heldout-seeds 3
-$P benchmarks/compare_weights.py color-fast $CF --heldout P/photos P/extra P/more --heldout-seeds 3
-$P benchmarks/linear_light.py --weights default $CD fast $CF --no-write
+CD=runs/s52/color-default/color-default.safetensors
+CF=runs/s52/color-fast/color-fast.safetensors
+GD=runs/s52/gray-default/gray-default.safetensors
+H="--heldout P/photos P/extra P/more --heldout-seeds 3"
+$P benchmarks/lights.py --no-write --weights color-default $CD color-fast $CF gray-default $GD
+$P benchmarks/compare_weights.py color-default $CD $H
+$P benchmarks/compare_weights.py color-fast $CF $H
+$P benchmarks/compare_weights.py gray-default $GD $H
+$P benchmarks/linear_light.py --weights default $CD fast $CF gray-default $GD --no-write
 $P benchmarks/dark_colours.py --sigma 25 --no-write --weights default $CD fast $CF
+$P benchmarks/clean_inputs.py --no-write --weights default $CD fast $CF
 echo EVAL DONE
