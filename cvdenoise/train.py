@@ -949,7 +949,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share of procedural drawing crops — text, lines, shapes on flat backgrounds, as in "
                         f"documents and screen captures (default {d.p_drawing})")
     p.add_argument("--p-lights", type=float, default=d.p_lights,
-                   help="share of photo crops made night scenes with full-white or saturated lights (lamps, "
+                   help="share of photo (and dead-leaves) crops made night scenes with full-white or saturated lights (lamps, "
                         f"headlights, stars, overlays) on them (default {d.p_lights})")
     p.add_argument("--degradation", default=d.degradation, choices=sorted(PRESETS), metavar="PRESET",
                    help=f"degradation preset for the noisy inputs: {', '.join(sorted(PRESETS))} (default: {d.degradation})")
