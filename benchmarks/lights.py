@@ -1,6 +1,6 @@
 """Full-white lights on a dark background: is the background beside them kept, or darkened?
 
-Run:  python benchmarks/lights.py [--weights default fast gray-default gray-fast] [--no-write]
+Run:  python benchmarks/lights.py [--weights color-default color-fast gray-default gray-fast] [--no-write]
 
 A flat gray background (levels 10–128) with one full-white (255) line 2, 4 or 8 px wide, vertical
 or horizontal — a street lamp, a headlight, a star trail, a text overlay on a dark frame — plus white
@@ -55,7 +55,7 @@ def side_errors(den: cvdenoise.Denoiser, level: int, width: int, sigma: float, v
 
 def main() -> int:
     ap = models_parser(__doc__)
-    ap.set_defaults(weights=["default", "fast", "gray-default", "gray-fast"])
+    ap.set_defaults(weights=["color-default", "color-fast", "gray-default", "gray-fast"])  # (a family would take the gray image to its gray model)
     args = parse_models_args(ap)
 
     models = {w: cvdenoise.load(w, half=False, ensemble=1, strength=1.0) for w in args.weights}
