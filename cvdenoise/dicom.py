@@ -196,9 +196,7 @@ def _outside(x: np.ndarray) -> np.ndarray:
 #: the level the model sees pixels far above the window at (they are returned as stored): at exactly
 #: white, the skull of a CT phantom above a brain window made `gray-default` darken the brain beside
 #: it on one side by 2.8 / 7.4 HU at σ 10 / 20 HU (a learned halo next to saturated white); at 0.9
-#: the error there was +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``). The stage-30 `gray-default`,
-#: trained on such lights, leaves no dark band there: +2.6 / +2.1 HU at 1.0, +1.8 / +2.3 at 0.9, whose
-#: worst local dips are the smaller (−3.4 / −6.6 HU against −3.8 / −7.7), so 0.9 stays
+#: the error there is +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``)
 OUTSIDE_LEVEL = 0.9
 
 
