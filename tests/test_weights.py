@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import cvdenoise
 from cvdenoise.model import CONFIGS, DenoiseAutoencoder, ModelConfig, count_params
 from cvdenoise.weights import (
     FAMILIES, WeightsError, available, color_to_gray, grow, load_model, read_card, save_weights,
@@ -379,3 +380,23 @@ def test_a_save_stopped_before_its_card_leaves_loadable_weights(tmp_path: Path, 
     monkeypatch.undo()
     assert not p.with_suffix(".json").exists()
     assert torch.equal(next(load_model(p).parameters()), next(other.parameters()))
+
+
+@pytest.mark.parametrize("name", ["color-default", "color-fast"])
+def test_a_dark_background_beside_a_full_white_light_keeps_its_level(name: str) -> None:
+    """Under noise the colour models darkened a dark background beside a sharp full-white line to
+    near black (stage 26/29 weights: 13-18 levels on a background of 20 at σ=20), taking it for a
+    blurred light's glow; the stage-30 weights, trained on night scenes with lights, keep it
+    (``python benchmarks/lights.py``)."""
+    den = cvdenoise.load(name, half=False, strength=1.0)
+    sides = []
+    for width in (2, 8):
+        img = np.full((96, 96), 20.0)
+        img[:, 44:44 + width] = 255
+        outs = []
+        for seed in range(2):
+            noisy = np.clip(np.rint(img + np.random.default_rng(seed).normal(0, 20, img.shape)), 0, 255).astype(np.uint8)
+            outs.append(den(np.repeat(noisy[..., None], 3, 2)).astype(np.float64).mean(2) - img)
+        err = np.mean(outs, 0)[10:-10]
+        sides += [err[:, 38:44].mean(), err[:, 44 + width:50 + width].mean()]
+    assert np.mean(sides) > -3 and min(sides) > -6, sides
