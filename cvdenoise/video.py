@@ -43,6 +43,8 @@ __all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "Trunca
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
+DEFAULT_MAX_HISTORY = 100_000
+"""Records a :class:`FrameFilter` keeps by default (about 23 MB; an hour of a 30 fps stream)."""
 
 
 def _equal_planes(frame: np.ndarray) -> bool:
@@ -139,8 +141,10 @@ class FrameFilter:
         denoiser: use this :class:`~cvdenoise.Denoiser` instead of loading ``weights`` (then
             ``weights``, ``device`` and ``half`` are not used and ``load_kwargs`` are refused).
         max_history: keep only the last this many :class:`FrameInfo` records in ``history``
-            (``None``, the default: every frame since :meth:`reset`); :meth:`stream` keeps at
-            least the records of the batch it is yielding, also where ``batch_size`` is larger.
+            (default :data:`DEFAULT_MAX_HISTORY`, 100 000: an hour of a 30 fps stream, so an
+            endless live stream does not grow without end; ``None``: every frame since
+            :meth:`reset`); :meth:`stream` keeps at least the records of the batch it is
+            yielding, also where ``batch_size`` is larger.
         **load_kwargs: further :func:`cvdenoise.load` options (``tile``, ``strength``,
             ``runtime="onnxruntime"``, …).
 
@@ -150,9 +154,9 @@ class FrameFilter:
     gray model on its luma and returned with three equal planes, so it stays gray.
 
     ``info`` holds a :class:`FrameInfo` for the last frame and ``history`` for the frames since
-    the last :meth:`reset`, in order: all of them, or the last ``max_history`` (one small record
-    per frame, about 230 bytes: bound it on an endless live stream; ``history.clear()`` empties it
-    and leaves the temporal state and the frame numbering alone).
+    the last :meth:`reset`, in order: the last ``max_history`` of them (one small record per frame,
+    about 230 bytes; ``history.clear()`` empties it and leaves the temporal state and the frame
+    numbering alone).
 
     Example:
         >>> import numpy as np
@@ -170,7 +174,7 @@ class FrameFilter:
         temporal: float = 0.0,
         temporal_threshold: float = DEFAULT_THRESHOLD,
         denoiser: Denoiser | None = None,
-        max_history: int | None = None,
+        max_history: int | None = DEFAULT_MAX_HISTORY,
         **load_kwargs: object,
     ) -> None:
         if max_history is not None and (not is_integer(max_history) or max_history < 1):

@@ -885,6 +885,19 @@ def test_max_history_bounds_the_records_and_keeps_the_numbering(tmp_path: Path, 
             FrameFilter(denoiser=fast, max_history=bad)  # type: ignore[arg-type]
 
 
+def test_a_filter_bounds_its_records_by_default(fast: cvdenoise.Denoiser) -> None:
+    """The default kept a record for every frame since reset(): an endless live stream grew ~25 MB an hour."""
+    from cvdenoise.video import DEFAULT_MAX_HISTORY
+
+    f = FrameFilter(denoiser=fast)
+    assert f.max_history == DEFAULT_MAX_HISTORY and 1000 <= DEFAULT_MAX_HISTORY <= 1_000_000
+    assert FrameFilter(denoiser=fast, max_history=None).max_history is None  # every record, when asked
+    f.max_history = 2  # the bound a default filter holds is the one it trims to
+    for i in range(4):
+        f(np.full((16, 16, 3), 60 + i, np.uint8))
+    assert [i.index for i in f.history] == [2, 3]
+
+
 def _open_fds_on(path: Path) -> int:
     """How many of this process's file descriptors point at ``path`` (Linux /proc)."""
     fds = Path("/proc/self/fd")
