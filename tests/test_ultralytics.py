@@ -698,3 +698,25 @@ def test_an_interrupted_image_run_keeps_the_timing_of_what_it_wrote(no_network: 
         run_detection(src, "yolo26n.yaml", tmp_path / "out2", imgsz=96, progress=False,
                       denoiser=cvdenoise.load("fast", half=False))
     assert not (tmp_path / "out2" / "timing.csv").exists()  # (nothing written, no rows)
+
+
+def test_detect_decodes_each_image_once(no_network: list[object], tmp_path: Path, frame: np.ndarray,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check that some image reads (before YOLO is built) decoded the first image, then the run again."""
+    import cvdenoise.io as io
+
+    real, decoded = io.read_image, []
+
+    def counting(path: object, *a: object, **k: object) -> np.ndarray:
+        decoded.append(Path(str(path)).name)
+        return real(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(io, "read_image", counting)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(b"not an image")  # a bad file before the first good one: reported once
+    for name in ("b.png", "c.png"):
+        cv2.imwrite(str(src / name), frame[:96, :128])
+    assert main(["detect", str(src), "-o", str(tmp_path / "out"), "--model", "yolo26n.yaml", "--imgsz", "96", "-q"]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["b.png", "c.png"]
+    assert decoded.count("b.png") == 1 and decoded.count("c.png") == 1, decoded

@@ -468,8 +468,9 @@ def _bgr8(frame: np.ndarray, bits: int | None = None, maxval: int | None = None)
 
 
 def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray], run: DetectionRun,
-                   progress: bool) -> None:
-    """Annotate each planned image; one that cannot be read or written goes to ``run.failed``."""
+                   progress: bool, first: tuple[Path, np.ndarray] | None = None) -> None:
+    """Annotate each planned image; one that cannot be read or written goes to ``run.failed``.
+    ``first``: an image already decoded, ``(path, pixels)`` (not read again)."""
     from .._progress import progress_bar
     from ..folder import write_recorded
     from ..io import read_image, read_metadata, write_image
@@ -478,7 +479,8 @@ def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np
         name = str(job.dst.relative_to(plan.out.resolve()))
         try:
             meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
-            image = read_image(job.src)
+            image = first[1] if first is not None and first[0] == job.src else read_image(job.src)
+            first = None  # (decoded once: the array is not held for the rest of the run)
             annotated = process(name, _bgr8(image, meta.significant_bits, meta.pnm_maxval))
             if image.dtype.kind == "f":  # (a float image — TIFF, PFM, HDR — holds [0, 1]: so does its annotated copy)
                 annotated = annotated.astype(np.float32) / 255
@@ -527,19 +529,18 @@ def _failure(src: Path, e: Exception) -> tuple[Path, str]:
     return src, f"{type(e).__name__}: {str(e).removeprefix(f'{src}: ')}"
 
 
-def _none_readable(jobs: list[Any]) -> list[tuple[Path, str]] | None:
-    """The failures of ``jobs`` when not one of their images can be read (so no YOLO is built for
-    them), else ``None`` — found at the first image that reads."""
+def _first_readable(jobs: list[Any]) -> tuple[list[tuple[Path, str]], tuple[Path, np.ndarray] | None]:
+    """The failures of ``jobs`` up to the first image that reads, and that image as
+    ``(path, decoded)`` (``None`` when not one reads: then no YOLO is built for them)."""
     from ..io import read_image
 
     failures = []
     for job in jobs:
         try:
-            read_image(job.src)
-            return None
+            return failures, (job.src, read_image(job.src))
         except (OSError, ValueError) as e:
             failures.append(_failure(job.src, e))
-    return failures if jobs else None
+    return failures, None
 
 
 def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
@@ -600,7 +601,8 @@ def run_detection(
             suffix = {"PNM": "ppm (or .pgm)"}.get(e.kind, e.kind.lower())
             raise ImageNotVideoError(f"{plan.src} is a {e.kind} image with a video's suffix: detect takes it as an "
                                      f"image under its own suffix (rename it .{suffix})", e.kind) from None
-    if plan.is_images and (unreadable := _none_readable(plan.jobs)) is not None:  # (before YOLO is built, `out` made)
+    unreadable, first = _first_readable(plan.jobs) if plan.is_images else ([], None)
+    if plan.is_images and first is None:  # not one image reads: said before YOLO is built or `out` made
         run = DetectionRun(plan.out / plan.timing.dst.name)
         run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom] + unreadable
         return run
@@ -637,7 +639,7 @@ def run_detection(
 
     try:
         if plan.is_images:
-            _detect_images(plan, process, run, progress)
+            _detect_images(plan, process, run, progress, first)
         else:
             _detect_video(plan, process, warm_up, run, progress)
     except KeyboardInterrupt:  # (Ctrl-C, SIGTERM): the annotated images kept get their timing rows
