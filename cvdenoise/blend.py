@@ -38,6 +38,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from ._checks import is_real
@@ -95,10 +96,15 @@ BLOCKINESS_CROP = 1024
 
 
 def check_strength(value: object) -> float | str:
-    """A valid ``strength``: ``"auto"`` or a number in ``[0, 1]`` (as a float); anything else
-    raises ``ValueError`` naming it."""
+    """A valid ``strength``: ``"auto"`` or a number in ``[0, 1]`` (as a float; also a 0-d real
+    torch tensor or numpy array, as a sampled value often is); anything else raises ``ValueError``
+    naming it."""
     if isinstance(value, str) and value == "auto":  # (not `value == "auto"`: numpy arrays compare elementwise)
         return "auto"
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex() and value.dtype != torch.bool:
+        value = value.detach().item()
+    elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
     if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"strength must be a number in [0, 1] or 'auto', got {value!r}")
     return float(value)

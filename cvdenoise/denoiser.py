@@ -65,10 +65,11 @@ _Array = TypeVar("_Array", bound=np.ndarray)  # the caller's array type (dtype, 
 _Tensor = TypeVar("_Tensor", bound=torch.Tensor)  # the caller's tensor type (tv_tensors.Image) comes back
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset as DicomDataset  # optional dependency: for the type only
-#: PIL image modes a :class:`Denoiser` takes (gray, RGB, RGBA, 16-bit gray in either byte order,
-#: and 32-bit integer ``I`` holding 16-bit values, as Pillow < 10 opens 16-bit PNGs): denoised as
-#: the numpy array they hold (``I``: as uint16) and returned as a PIL image of the same mode.
-PIL_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N", "I")
+#: PIL image modes a :class:`Denoiser` takes (gray, gray + alpha, RGB, RGBA, 16-bit gray in either
+#: byte order, and 32-bit integer ``I`` holding 16-bit values, as Pillow < 10 opens 16-bit PNGs):
+#: denoised as the numpy array they hold (``I``: as uint16; ``LA``: its gray plane, the alpha
+#: plane kept as it is) and returned as a PIL image of the same mode.
+PIL_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def _pil_hint(image: PIL.Image.Image) -> str:
@@ -79,11 +80,20 @@ def _pil_hint(image: PIL.Image.Image) -> str:
         return "np.asarray(image): a float32 array in [0, 1] is accepted"
     if mode.startswith("I"):
         return "image.convert('I;16')"
-    if mode == "La":  # premultiplied: Pillow converts it to LA only
-        return "image.convert('LA').convert('RGBA')"
-    if mode in ("LA", "PA", "RGBa") or mode.endswith("A") or "transparency" in image.info:
-        return "image.convert('RGBA')"
-    return "image.convert('RGB')"
+    gray = mode == "1" or (mode in ("P", "PA") and _gray_palette(image))  # (bilevel, or a palette of grays)
+    if mode == "La":  # premultiplied: Pillow converts it to LA
+        return "image.convert('LA')"
+    if mode in ("PA", "RGBa") or mode.endswith("A") or "transparency" in image.info:
+        return "image.convert('LA')" if gray else "image.convert('RGBA')"
+    return "image.convert('L')" if gray else "image.convert('RGB')"
+
+
+def _gray_palette(image: PIL.Image.Image) -> bool:
+    """Whether every palette colour a palette image uses is a gray (``R = G = B``)."""
+    palette, used = image.getpalette() or [], image.getcolors(256) or []
+    indices = {c[0] if isinstance(c, tuple) else c for _, c in used}  # (a PA image's colours: (index, alpha))
+    return bool(indices) and all(len(palette) >= 3 * i + 3 and palette[3 * i] == palette[3 * i + 1] == palette[3 * i + 2]
+                                 for i in indices)
 
 
 def check_pil_mode(image: PIL.Image.Image) -> None:
@@ -552,6 +562,11 @@ class Denoiser:
         """A PIL image (RGB order), denoised as its array; a new image of the same mode, size and info."""
         check_pil_mode(image)
         pixels = np.asarray(image)
+        if image.mode == "LA":  # the gray plane denoised, the alpha plane kept as it is (as RGBA's)
+            gray = self(np.ascontiguousarray(pixels[..., 0]), channel_order="rgb", strength=s)
+            result = PIL.Image.merge("LA", (PIL.Image.fromarray(gray), image.getchannel("A")))
+            result.info.update(image.info)
+            return result
         if image.mode == "I":  # 32-bit integers: 16-bit data (Pillow < 10 opens a 16-bit PNG so)
             if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
                 raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "

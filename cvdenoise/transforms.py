@@ -76,6 +76,8 @@ def _check_weights(weights: str | Path) -> str:
             else:
                 load_model(path)
             return os.fspath(path.resolve())
+        if name != path.stem:  # a shipped file named by a path (maybe relative: a later chdir would lose it)
+            return path.stem  # → its shipped name
     return name
 
 
@@ -186,7 +188,7 @@ class Denoise(v2.Transform):
       (RGB, alpha kept): any leading dims are flattened into one batch;
     * a plain ``torch.Tensor`` ``(..., C, H, W)``, only when the sample holds no Image, Video
       or PIL image (then the first plain tensor is the image);
-    * ``PIL.Image.Image`` of a mode in :data:`cvdenoise.denoiser.PIL_MODES` (``L``, ``RGB``, ``RGBA``, ``I;16``/``I;16B``/``I;16L``/``I;16N``, ``I``).
+    * ``PIL.Image.Image`` of a mode in :data:`cvdenoise.denoiser.PIL_MODES` (``L``, ``LA``, ``RGB``, ``RGBA``, ``I;16``/``I;16B``/``I;16L``/``I;16N``, ``I``).
 
     Dtypes: ``uint8``, ``uint16`` or float in ``[0, 1]``. The output keeps the input's type
     (tv_tensor class, PIL mode), shape, dtype and device.

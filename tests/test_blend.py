@@ -119,9 +119,16 @@ def test_strength_option_parsing() -> None:
     with pytest.raises(ValueError, match="'auto'"):
         cvdenoise.load("fast", strength="full")  # type: ignore[arg-type]
     assert check_strength(1) == 1.0 and isinstance(check_strength(1), float) and check_strength("auto") == "auto"
-    for bad in (True, 1.5, "0.5", None):
+    for bad in (True, 1.5, "0.5", None, torch.tensor(True), torch.tensor([0.5]), torch.tensor(1.5), np.array([0.5])):
         with pytest.raises(ValueError, match="strength must be"):
             check_strength(bad)
+    # a sampled strength held as a 0-d tensor or array was refused, where np.float32(0.5) was taken
+    for good, value in ((torch.tensor(0.5), 0.5), (torch.tensor(0.25, requires_grad=True), 0.25), (torch.tensor(1), 1.0),
+                        (np.array(0.5, np.float32), 0.5)):
+        assert check_strength(good) == value and isinstance(check_strength(good), float)
+    x = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    fast = cvdenoise.load("fast")
+    assert np.array_equal(fast(x, strength=torch.tensor(0.5)), fast(x, strength=0.5))
 
 
 def test_transforms_take_auto(clean_rgb: np.ndarray) -> None:

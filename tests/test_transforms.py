@@ -554,6 +554,12 @@ def test_a_weights_file_given_by_relative_path_survives_a_change_of_folder(
     assert tv(torch.from_numpy(img).permute(2, 0, 1)).shape == (3, 32, 32)
     assert albu(image=img)["image"].shape == img.shape
     assert tv.weights == str(tmp_path / "models" / "mine.safetensors") and Denoise("fast").weights == "fast"
+    # a shipped file named by a path relative to the shipped folder was kept relative: lost after a chdir
+    monkeypatch.chdir(WEIGHTS_DIR)
+    tv, albu = Denoise("color-fast.safetensors"), AlbuDenoise("./color-fast.safetensors")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert tv(torch.from_numpy(img).permute(2, 0, 1)).shape == (3, 32, 32)
+    assert albu(image=img)["image"].shape == img.shape and tv.weights == "color-fast"
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "register_at_fork"), reason="needs fork (POSIX)")
