@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import shutil
 import struct
 import time
@@ -39,7 +40,8 @@ from .io._containers import unread_image_format
 from .noise import residual_sigma, subsample_blocks
 from .temporal import DEFAULT_THRESHOLD, TemporalSmoother
 
-__all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "TruncatedVideoWarning", "read_video", "denoise_video"]
+__all__ = ["FrameFilter", "FrameInfo", "SourceFrames", "VideoReadError", "TruncatedVideoWarning", "image_sequence_message",
+           "read_video", "denoise_video"]
 
 #: default gate: σ (8-bit units) below the first value → untouched, above the second → full.
 DEFAULT_GATE = (3.0, 6.0)
@@ -375,6 +377,28 @@ _MAX_BAD_FRAMES = 16
 _MAX_HELD = 256
 
 
+def image_sequence_message(path: str | Path, command: str = "denoise") -> str | None:
+    """What to do instead, where ``path`` does not exist but is an image-sequence pattern
+    (``frames/f%04d.png``, as OpenCV's and FFmpeg's readers take) whose frames do; else ``None``.
+    ``command``: the ``cvdenoise`` command that takes the frames' folder."""
+    name = Path(path).name
+    match = re.search(r"%(0?)(\d*)d", name)
+    if match is None:
+        return None
+    width = int(match.group(2) or 0)
+    stem = re.escape(name[:match.start()]) + (r"\d{%d,}" % width if match.group(1) else r"\d+") + re.escape(name[match.end():])
+    folder = Path(path).parent
+    try:
+        frames = sum(1 for p in folder.iterdir() if re.fullmatch(stem, p.name) and p.is_file())
+    except OSError:
+        return None
+    if not frames:
+        return None
+    return (f"{path}: an image-sequence pattern ({frames} frames in {folder}), not a video file; give the frames "
+            f"as images — cvdenoise {command} {folder} -o OUT — or make a video of them first "
+            f"(ffmpeg -framerate 25 -i '{path}' clip.mp4)")
+
+
 def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], int]:
     """Open a video: ``(frames, fps, (width, height), frame_count)``; frames are BGR uint8.
 
@@ -404,6 +428,8 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
     if path.exists() and not path.is_file():  # a FIFO, socket or device: reading would block or never end
         raise VideoReadError(f"{path} is not a regular file (a pipe, socket or device), not a video file")
     if not path.is_file():
+        if (sequence := image_sequence_message(path)) is not None:
+            raise VideoReadError(sequence)
         raise FileNotFoundError(f"no such video file: {path}")
     if path.suffix.lower() in STILL_IMAGE_SUFFIXES:  # OpenCV would open it as a one-frame video
         raise VideoReadError(f"{path} is an image, not a video: use cvdenoise denoise (or cvdenoise.load()(image)); "

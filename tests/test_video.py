@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import copy
 import os
 import sys
@@ -656,6 +657,25 @@ def test_an_empty_video_is_called_empty_not_corrupt(tmp_path: Path) -> None:
     wr.release()
     with pytest.raises(VideoReadError, match="holds no frames"):
         read_video(empty)
+
+
+def test_an_image_sequence_pattern_is_named_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """frames/f%03d.png (OpenCV's image-sequence source) was reported as "no such video file"."""
+    (tmp_path / "frames").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / "frames" / f"f{i:03d}.png"), np.full((24, 32, 3), 90 + i, np.uint8))
+    pattern = tmp_path / "frames" / "f%03d.png"
+    with pytest.raises(VideoReadError, match=r"image-sequence pattern \(3 frames in .*cvdenoise denoise .*frames -o OUT"):
+        read_video(pattern)
+    with pytest.raises(FileNotFoundError, match="no such video file"):
+        read_video(tmp_path / "frames" / "g%03d.png")  # a pattern no file matches: missing, as before
+    assert main(["video", str(pattern), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "image-sequence pattern" in err and "cvdenoise denoise " in err
+    if importlib.util.find_spec("ultralytics") is not None:  # (the yolo extra)
+        assert main(["detect", str(pattern), "-o", str(tmp_path / "det"), "--model", "yolo26n.yaml", "-q"]) == 2
+        err = capsys.readouterr().err
+        assert "image-sequence pattern" in err and "cvdenoise detect " in err and not (tmp_path / "det").exists()
 
 
 def test_cli_video_error_is_one_line_without_ffmpeg_log(tmp_path: Path) -> None:

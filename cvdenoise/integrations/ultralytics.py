@@ -395,6 +395,10 @@ def _plan_detection(src: Path, out: Path, overwrite: bool, imgsz: int, conf: flo
     from ..video import VIDEO_SUFFIXES, same_file
 
     if not src.exists():
+        from ..video import VideoReadError, image_sequence_message
+
+        if (sequence := image_sequence_message(src, "detect")) is not None:  # (frames/f%04d.png: what to do instead)
+            raise VideoReadError(sequence)
         raise FileNotFoundError(f"source not found: {src}")
     if src.is_file() and is_dicom_file(src):
         raise ValueError(f"{src}: detect takes photos and videos, not DICOM; denoise it with `cvdenoise denoise` "
