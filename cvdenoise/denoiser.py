@@ -91,7 +91,7 @@ def _pil_hint(image: PIL.Image.Image) -> str:
 def _gray_palette(image: PIL.Image.Image) -> bool:
     """Whether every palette colour a palette image uses is a gray (``R = G = B``)."""
     palette, used = image.getpalette() or [], image.getcolors(256) or []
-    indices = {c[0] if isinstance(c, tuple) else c for _, c in used}  # (a PA image's colours: (index, alpha))
+    indices = {int(c[0] if isinstance(c, tuple) else c) for _, c in used}  # (a PA image's colours: (index, alpha))
     return bool(indices) and all(len(palette) >= 3 * i + 3 and palette[3 * i] == palette[3 * i + 1] == palette[3 * i + 2]
                                  for i in indices)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, overload
 
 import numpy as np
+import PIL.Image
 import torch
 
 from ._checks import check_float_range, image_bchw, image_hwc
@@ -103,15 +104,16 @@ class NoiseProfile:
 
 
 @overload
-def estimate_sigma(image: np.ndarray) -> float: ...
+def estimate_sigma(image: np.ndarray | PIL.Image.Image) -> float: ...
 @overload
 def estimate_sigma(image: torch.Tensor) -> float | torch.Tensor: ...
-def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
+def estimate_sigma(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> float | torch.Tensor:
     """Noise standard deviation of an image, in 8-bit units (0–255 scale).
 
     Args:
-        image: numpy ``(H,W)`` / ``(H,W,C)`` (uint8, uint16 or float in ``[0,1]``), or a torch
-            tensor ``(C,H,W)`` / ``(B,C,H,W)`` (same dtypes).
+        image: numpy ``(H,W)`` / ``(H,W,C)`` (uint8, uint16 or float in ``[0,1]``), a torch
+            tensor ``(C,H,W)`` / ``(B,C,H,W)`` (same dtypes), or a PIL image of a mode in
+            :data:`cvdenoise.denoiser.PIL_MODES`.
 
     Returns:
         a float for numpy input and for ``(C,H,W)`` tensors, a ``(B,)`` tensor for batches.
@@ -125,7 +127,7 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
     """
     x, batched = _as_float_batch(image)
     if x.shape[-1] < 2 or x.shape[-2] < 2:
-        raise ValueError(f"image too small or malformed for noise estimation: {tuple(image.shape)}")
+        raise ValueError(f"image too small or malformed for noise estimation: {_shape_of(image)}")
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     x = x[..., :h, :w]
     _, hh = _haar_ll_hh(x)
@@ -135,10 +137,11 @@ def estimate_sigma(image: np.ndarray | torch.Tensor) -> float | torch.Tensor:
 
 
 @overload
-def residual_sigma(noisy: np.ndarray, denoised: np.ndarray | torch.Tensor) -> float: ...
+def residual_sigma(noisy: np.ndarray | PIL.Image.Image, denoised: np.ndarray | torch.Tensor | PIL.Image.Image) -> float: ...
 @overload
-def residual_sigma(noisy: torch.Tensor, denoised: np.ndarray | torch.Tensor) -> float | torch.Tensor: ...
-def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torch.Tensor) -> float | torch.Tensor:
+def residual_sigma(noisy: torch.Tensor, denoised: np.ndarray | torch.Tensor | PIL.Image.Image) -> float | torch.Tensor: ...
+def residual_sigma(noisy: np.ndarray | torch.Tensor | PIL.Image.Image,
+                   denoised: np.ndarray | torch.Tensor | PIL.Image.Image) -> float | torch.Tensor:
     """Noise standard deviation that a denoiser removed, in 8-bit units (0–255 scale).
 
     The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
@@ -159,7 +162,7 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
     x, batched = _as_float_batch(noisy)
     y, _ = _as_float_batch(denoised)
     if x.shape != y.shape:
-        raise ValueError(f"noisy and denoised differ in shape: {tuple(noisy.shape)} vs {tuple(denoised.shape)}")
+        raise ValueError(f"noisy and denoised differ in shape: {_shape_of(noisy)} vs {_shape_of(denoised)}")
     r = x - y.to(x.device)
     keep = _unclipped(x)
     blocks = flat_blocks(x)
@@ -174,10 +177,10 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor, denoised: np.ndarray | torc
 
 
 @overload
-def noise_profile(image: np.ndarray) -> NoiseProfile: ...
+def noise_profile(image: np.ndarray | PIL.Image.Image) -> NoiseProfile: ...
 @overload
 def noise_profile(image: torch.Tensor) -> NoiseProfile | list[NoiseProfile]: ...
-def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[NoiseProfile]:
+def noise_profile(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> NoiseProfile | list[NoiseProfile]:
     """The :class:`NoiseProfile` of an image (a list of them for a ``(B,C,H,W)`` batch).
 
     Reads at most about :data:`MAX_PIXELS` pixels per channel (4×4 blocks on a grid, taken
@@ -195,7 +198,7 @@ def noise_profile(image: np.ndarray | torch.Tensor) -> NoiseProfile | list[Noise
     """
     x, batched = _as_float_batch(image, block=4)  # subsampled before the float conversion
     if x.shape[-1] < 8 or x.shape[-2] < 8:
-        raise ValueError(f"image too small for a noise profile (needs 8×8): {tuple(image.shape)}")
+        raise ValueError(f"image too small for a noise profile (needs 8×8): {_shape_of(image)}")
     h, w = x.shape[-2] // 4 * 4, x.shape[-1] // 4 * 4
     x = x[..., :h, :w]
     ll, hh = _haar_ll_hh(x)
@@ -276,7 +279,30 @@ def _masked_median(v: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(m, nan=0.0)
 
 
-def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) -> tuple[torch.Tensor, bool]:
+def _shape_of(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> tuple[int, ...]:
+    """The shape of an array or tensor; a PIL image's ``(H, W[, C])``."""
+    if isinstance(image, PIL.Image.Image):
+        return (image.height, image.width, *([len(image.getbands())] if len(image.getbands()) > 1 else []))
+    return tuple(image.shape)
+
+
+def _pil_array(image: PIL.Image.Image) -> np.ndarray:
+    """The pixels of a PIL image of a mode :class:`cvdenoise.Denoiser` takes (``ValueError`` with
+    a conversion otherwise): ``LA`` → its gray plane, ``I`` (16-bit data in 32-bit integers) → uint16."""
+    from .denoiser import check_pil_mode
+
+    check_pil_mode(image)
+    a = np.asarray(image)
+    if image.mode == "LA":
+        return a[..., 0]
+    if image.mode == "I":
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ValueError("PIL image of mode 'I' with values outside 0..65535: only 16-bit data is supported")
+        return a.astype(np.uint16)
+    return a
+
+
+def _as_float_batch(image: np.ndarray | torch.Tensor | PIL.Image.Image, block: int | None = None) -> tuple[torch.Tensor, bool]:
     """numpy ``(H,W[,C])`` or tensor ``(C,H,W)``/``(B,C,H,W)`` → float ``(B,C,H,W)`` in [0,1]
     (with ``block``: :func:`subsample_blocks` first, so a large image is never converted whole).
 
@@ -284,7 +310,10 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
     uint8 or uint16; floats finite and in ``[0, 1]``, give or take :data:`UNCLIPPED_TOL` for
     noise that was not clipped (checked on the pixels read). Anything else
     raises ``ValueError``/``TypeError`` naming the problem, as :class:`cvdenoise.Denoiser` does.
+    A PIL image of a mode the Denoiser takes is read as the array it holds (``LA``: its gray plane).
     """
+    if isinstance(image, PIL.Image.Image):
+        image = _pil_array(image)
     if isinstance(image, np.ndarray):
         a = image_hwc(image)
         if not a.dtype.isnative:  # (big-endian data of FITS and some scientific readers, as the Denoiser takes it)
@@ -301,7 +330,7 @@ def _as_float_batch(image: np.ndarray | torch.Tensor, block: int | None = None) 
             raise TypeError(f"unsupported tensor dtype {t.dtype}; expected uint8, uint16 or float in [0,1]")
         batched = image.ndim == 4
     else:
-        raise TypeError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
+        raise TypeError(f"expected a numpy array, torch tensor or PIL image, got {type(image).__name__}")
     if t.shape[1] == 4:
         t = t[:, :3]
     scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else None

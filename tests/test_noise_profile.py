@@ -68,7 +68,7 @@ def test_noise_helpers_refuse_what_they_cannot_read(clean_rgb: np.ndarray) -> No
         (np.ascontiguousarray(noisy.transpose(2, 0, 1)), ValueError, r"\(C,H,W\)"),
         (torch.from_numpy(noisy), ValueError, r"\(H,W,C\)"),
         (noisy[:, :, :2], ValueError, "channels"),
-        ("image.png", TypeError, "numpy array or torch tensor"),
+        ("image.png", TypeError, "numpy array, torch tensor or PIL image"),
     ]
     for bad, exc, msg in bad_values:
         for fn in (estimate_sigma, noise_profile, lambda im: residual_sigma(im, im)):
@@ -88,6 +88,25 @@ def test_noise_helpers_refuse_what_they_cannot_read(clean_rgb: np.ndarray) -> No
         warnings.simplefilter("error")
         assert estimate_sigma(ro) == estimate_sigma(noisy)
         assert estimate_sigma(grad) == pytest.approx(estimate_sigma(noisy), abs=1e-3)
+
+
+def test_noise_helpers_read_pil_images_as_the_denoiser_does(clean_rgb: np.ndarray) -> None:
+    """A PIL image, which the Denoiser takes, was refused (TypeError) by the noise helpers."""
+    from PIL import Image
+
+    noisy = add_noise(clean_rgb, 15)
+    den = add_noise(clean_rgb, 2)
+    assert estimate_sigma(Image.fromarray(noisy)) == estimate_sigma(noisy)
+    assert noise_profile(Image.fromarray(noisy)) == noise_profile(noisy)
+    assert residual_sigma(Image.fromarray(noisy), Image.fromarray(den)) == residual_sigma(noisy, den)
+    gray = noisy[..., 1]
+    la = Image.merge("LA", [Image.fromarray(gray), Image.fromarray(np.full_like(gray, 255))])
+    assert estimate_sigma(la) == estimate_sigma(gray)  # gray + alpha: the gray plane
+    assert estimate_sigma(Image.fromarray(gray.astype(np.uint16) * 257)) == pytest.approx(estimate_sigma(gray), rel=1e-4)
+    with pytest.raises(ValueError, match=r"mode 'P'.*convert\('L'\)"):
+        estimate_sigma(Image.fromarray(gray).convert("P"))
+    with pytest.raises(ValueError, match=r"needs 8×8\): \(4, 6, 3\)"):
+        noise_profile(Image.fromarray(noisy[:4, :6]))
 
 
 @pytest.mark.parametrize("shape", [(8, 8200), (16, 50000), (100000, 16), (3000, 2000)])

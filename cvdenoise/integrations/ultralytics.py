@@ -538,7 +538,7 @@ def _first_readable(jobs: list[Any]) -> tuple[list[tuple[Path, str]], tuple[Path
     ``(path, decoded)`` (``None`` when not one reads: then no YOLO is built for them)."""
     from ..io import read_image
 
-    failures = []
+    failures: list[tuple[Path, str]] = []
     for job in jobs:
         try:
             return failures, (job.src, read_image(job.src))
