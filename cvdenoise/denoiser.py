@@ -96,6 +96,21 @@ def _gray_palette(image: PIL.Image.Image) -> bool:
                                  for i in indices)
 
 
+def pil_pixels(image: PIL.Image.Image) -> np.ndarray:
+    """The pixels of a PIL image of a mode in :data:`PIL_MODES` as the array a :class:`Denoiser`
+    takes (``ValueError`` naming a conversion otherwise): ``(H,W[,C])``; mode ``I`` (16-bit data
+    in 32-bit integers, as Pillow < 10 opens a 16-bit PNG) as uint16."""
+    check_pil_mode(image)
+    pixels = np.asarray(image)
+    if image.mode == "I":
+        if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
+            raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
+                             "only 16-bit data (0..65535) is supported; scale it into that range or pass "
+                             "a float32 array in [0, 1]")
+        pixels = pixels.astype(np.uint16)
+    return pixels
+
+
 def check_pil_mode(image: PIL.Image.Image) -> None:
     """Raise ``ValueError`` (with a conversion that keeps what it can) unless ``image``'s mode is
     one of :data:`PIL_MODES`, or when it has a transparent colour key (``info["transparency"]``,
@@ -560,19 +575,12 @@ class Denoiser:
 
     def _call_pil(self, image: PIL.Image.Image, s: Strength) -> PIL.Image.Image:
         """A PIL image (RGB order), denoised as its array; a new image of the same mode, size and info."""
-        check_pil_mode(image)
-        pixels = np.asarray(image)
+        pixels = pil_pixels(image)
         if image.mode == "LA":  # the gray plane denoised, the alpha plane kept as it is (as RGBA's)
             gray = self(np.ascontiguousarray(pixels[..., 0]), channel_order="rgb", strength=s)
             result = PIL.Image.merge("LA", (PIL.Image.fromarray(gray), image.getchannel("A")))
             result.info.update(image.info)
             return result
-        if image.mode == "I":  # 32-bit integers: 16-bit data (Pillow < 10 opens a 16-bit PNG so)
-            if pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) > 65535):
-                raise ValueError(f"PIL image of mode 'I' with values in [{int(pixels.min())}, {int(pixels.max())}]: "
-                                 "only 16-bit data (0..65535) is supported; scale it into that range or pass "
-                                 "a float32 array in [0, 1]")
-            pixels = pixels.astype(np.uint16)
         pixels = self(pixels, channel_order="rgb", strength=s)
         if image.mode == "I":
             result = PIL.Image.fromarray(pixels.astype(np.int32))  # mode "I" again

@@ -287,19 +287,11 @@ def _shape_of(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> tuple[int, 
 
 
 def _pil_array(image: PIL.Image.Image) -> np.ndarray:
-    """The pixels of a PIL image of a mode :class:`cvdenoise.Denoiser` takes (``ValueError`` with
-    a conversion otherwise): ``LA`` → its gray plane, ``I`` (16-bit data in 32-bit integers) → uint16."""
-    from .denoiser import check_pil_mode
+    """The pixels of a PIL image as :class:`cvdenoise.Denoiser` reads them (``LA``: its gray plane)."""
+    from .denoiser import pil_pixels
 
-    check_pil_mode(image)
-    a = np.asarray(image)
-    if image.mode == "LA":
-        return a[..., 0]
-    if image.mode == "I":
-        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
-            raise ValueError("PIL image of mode 'I' with values outside 0..65535: only 16-bit data is supported")
-        return a.astype(np.uint16)
-    return a
+    a = pil_pixels(image)
+    return a[..., 0] if image.mode == "LA" else a
 
 
 def _as_float_batch(image: np.ndarray | torch.Tensor | PIL.Image.Image, block: int | None = None) -> tuple[torch.Tensor, bool]:
