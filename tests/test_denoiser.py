@@ -800,8 +800,9 @@ def test_argument_checks_found_by_the_api_audit(tmp_path: Path) -> None:
         den(np.zeros((8, 8, 3), np.uint8), channel_order="")
     with pytest.raises(cvdenoise.weights.WeightsError, match="folder"):
         cvdenoise.load(str(tmp_path))
-    with pytest.raises(ValueError, match=r"convert\('RGBA'\)"):  # keeps the alpha of an LA image
-        den(Image.new("LA", (8, 8)))
+    assert den(Image.new("LA", (8, 8))).mode == "LA"  # gray + alpha is taken as it is (was: convert('RGBA'))
+    with pytest.raises(ValueError, match=r"convert\('RGBA'\)"):  # keeps the alpha of a colour palette image
+        den(Image.new("RGBA", (8, 8), (200, 10, 10, 128)).convert("PA"))
 
 
 def test_float64_tensor_alpha_comes_back_exactly() -> None:
