@@ -566,11 +566,26 @@ _FFMPEG_LOGLEVEL = "OPENCV_FFMPEG_LOGLEVEL"
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a job scheduler): unwinds like Ctrl-C, so partial outputs are removed."""
+    """SIGTERM (``kill``, a job scheduler) or SIGHUP (the terminal or SSH session closed): unwinds
+    like Ctrl-C, so partial outputs are removed and a training run keeps a checkpoint."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = int(signum)
 
 
 def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated
+    raise _Terminated(signum)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """Turn SIGTERM and, where it is not ignored (``nohup``), SIGHUP into :class:`_Terminated`;
+    returns the handlers they had."""
+    previous: dict[int, Any] = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated)}
+    hup = getattr(signal, "SIGHUP", None)  # (POSIX)
+    if hup is not None and signal.getsignal(hup) is signal.SIG_DFL:
+        previous[hup] = signal.signal(hup, _terminated)
+    return previous
 
 
 class _ReaderGone:
@@ -681,28 +696,33 @@ def _command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(train_options=_command(argv) == "train").parse_args(argv)
-    if args.command == "train":  # (a resume takes the recorded recipe for the options not typed)
-        from .train import typed_options
+    try:  # (the training options import torch and albumentations: seconds in which Ctrl-C may come)
+        args = build_parser(train_options=_command(argv) == "train").parse_args(argv)
+        if args.command == "train":  # (a resume takes the recorded recipe for the options not typed)
+            from .train import typed_options
 
-        args.typed = typed_options(argv[argv.index("train") + 1 :])
+            args.typed = typed_options(argv[argv.index("train") + 1 :])
+    except KeyboardInterrupt:
+        print(f"cvdenoise {_command(argv) or ''}: interrupted".replace(" :", ":"), file=sys.stderr)
+        return 128 + signal.SIGINT
     with _process_settings():
         return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    previous = _catch_signals() if main_thread else {}
     try:
         return int(args.func(args))
     except KeyboardInterrupt as e:
         resume = "; the images written are kept: add --skip-existing to go on" if args.command == "denoise" else ""
-        print(f"cvdenoise {args.command}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}{resume}",
-              file=sys.stderr)
-        return 143 if isinstance(e, _Terminated) else 130  # the shell's 128 + signal number
+        hung_up = isinstance(e, _Terminated) and e.signum == getattr(signal, "SIGHUP", None)
+        what = "hung up" if hung_up else "terminated" if isinstance(e, _Terminated) else "interrupted"
+        print(f"cvdenoise {args.command}: {what}{resume}", file=sys.stderr)
+        return 128 + (e.signum if isinstance(e, _Terminated) else signal.SIGINT)  # as the shell reports it
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

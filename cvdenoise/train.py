@@ -928,7 +928,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "a file by its network's size)")
     p.add_argument("--size", default=None, choices=sorted(CONFIGS),
                    help=f"architecture (default {d.size}; with --init: the starting network's)")
-    p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3), help=f"3: colour, 1: gray (default {d.channels})")
+    p.add_argument("--channels", type=int, default=d.channels, choices=(1, 3),
+                   help=f"3: colour, 1: gray (default {d.channels}; with --init of a gray model: 1)")
     arch = "overrides --size's architecture, or grows the --init model to it (same output at the start)"
     p.add_argument("--widths", type=int, nargs="+", default=None, metavar="W", help=f"feature channels per level, {arch}")
     p.add_argument("--enc-blocks", type=int, nargs="+", default=None, metavar="N", help=f"residual blocks per encoder level, {arch}")
@@ -955,7 +956,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"degradation preset for the noisy inputs: {', '.join(sorted(PRESETS))} (default: {d.degradation})")
     p.add_argument("--val-every", type=int, default=d.val_every, help=f"validate and export every N steps (default {d.val_every})")
     p.add_argument("--val-size", type=int, default=d.val_size, help=f"validation pairs (default {d.val_size})")
-    p.add_argument("--ckpt-minutes", type=float, default=d.ckpt_minutes, help=f"checkpoint for --resume every N minutes (default {d.ckpt_minutes})")
+    p.add_argument("--ckpt-minutes", type=float, default=d.ckpt_minutes,
+                   help=f"checkpoint for --resume every N minutes (default {d.ckpt_minutes}; 0: after every step, "
+                        "slow for the default size: a 140 MB file each time); also at each validation and at the end")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads, help=f"torch CPU threads (0: torch default; default {d.threads})")
     p.add_argument("--device", default=d.device, help=f"training device: cpu, cuda, cuda:N, mps or auto (default {d.device})")
@@ -991,23 +994,26 @@ def _tuple(v: list[int] | None) -> tuple[int, ...] | None:
 CUSTOM_SIZE = "custom"
 
 
-def _init_network(init: str) -> tuple[str, str | None]:
-    """``(kind, size)`` of an ``--init`` run: ``kind`` names its weights (``color-<kind>``: a family
-    name, a shipped name's part after ``color-``, else the size of the file's network, else the
-    file's own name); ``size`` is the named size of the network in the weights, checked from its
-    config (:data:`CUSTOM_SIZE`: none of them; ``None``: the weights cannot be read, which
-    :func:`train` reports, or a resume whose --init file is gone, whose checkpoint holds the network)."""
+def _init_network(init: str) -> tuple[str, str | None, int | None]:
+    """``(kind, size, channels)`` of an ``--init`` run: ``kind`` names its weights (``color-<kind>``:
+    a family name, a shipped name's part after ``color-``, else the size of the file's network,
+    else the file's own name); ``size`` is the named size of the network in the weights, checked
+    from its config (:data:`CUSTOM_SIZE`: none of them; ``None``: the weights cannot be read, which
+    :func:`train` reports, or a resume whose --init file is gone, whose checkpoint holds the
+    network); ``channels`` the network's (``None`` for a family name, whose member the run's
+    ``--channels`` picks, and for weights that cannot be read)."""
     if init in FAMILIES:  # --init fast trains the fast network
-        return init, init
+        return init, init, None
     try:
         config: ModelConfig | None = load_model(init).config
     except WeightsError:
         config = None
     sizes = [k for k, c in CONFIGS.items() if config is not None and replace(config, channels=c.channels) == c]
     size = sizes[0] if sizes else None if config is None else CUSTOM_SIZE
+    channels = None if config is None else config.channels
     if init.startswith(("color-", "gray-")) and "/" not in init and not init.endswith(".safetensors"):
-        return init.split("-", 1)[1], size  # a shipped name: color-default-awgn → default-awgn
-    return (sizes[0] if sizes else Path(init).stem.split("-", 1)[-1]), size
+        return init.split("-", 1)[1], size, channels  # a shipped name: color-default-awgn → default-awgn
+    return (sizes[0] if sizes else Path(init).stem.split("-", 1)[-1]), size, channels
 
 
 def _recorded_recipe(ckpt: Path) -> dict[str, Any]:
@@ -1082,6 +1088,11 @@ def _recorded_defaults(args: argparse.Namespace, recorded: dict[str, Any], given
 def main(args: argparse.Namespace) -> int:
     recorded = _recorded_recipe(Path(args.out) / "last.pt") if args.resume else {}
     given = _given(args)
+    if recorded and "init" in given and args.init != recorded.get("init"):  # (it would be recorded, not used)
+        print(f"cvdenoise train: error: --resume goes on from the checkpoint's network, which started from "
+              f"{recorded.get('init') or 'scratch'}; --init {args.init} cannot change that: drop --init (or start a "
+              "new run in another --out)", file=sys.stderr)
+        return 2
     if recorded:
         args = _recorded_defaults(args, recorded, given)
     elif args.init and "lr" not in given:  # (a new fine-tune that gives no --lr)
@@ -1089,7 +1100,9 @@ def main(args: argparse.Namespace) -> int:
     size = args.size or TrainConfig.size
     kind, network = size, None
     if args.init and not (recorded and args.size is None):  # (a resume: last.pt records name and network)
-        kind, network = _init_network(str(args.init))
+        kind, network, init_channels = _init_network(str(args.init))
+        if init_channels == 1 and "channels" not in given and not recorded:  # a gray model fine-tunes as gray
+            args = argparse.Namespace(**{**vars(args), "channels": 1})
         if network is not None and args.size is not None and args.size != network:
             what = network if network != CUSTOM_SIZE else "a custom one, none of the named sizes"
             print(f"cvdenoise train: error: --size {args.size} and --init {args.init} disagree: --init trains the "
@@ -1113,6 +1126,9 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
         keep_exports=args.keep_exports,
     )
+    if args.name is None and not cfg.init and cfg.size in CONFIGS and (arch := _arch_overrides(cfg)):
+        if replace(CONFIGS[cfg.size], **arch) != CONFIGS[cfg.size]:  # (--widths … from scratch: not the named network)
+            cfg = replace(cfg, name=f"{'gray' if cfg.channels == 1 else 'color'}-{CUSTOM_SIZE}")
     try:
         path = train(cfg, resume=args.resume, progress=not getattr(args, "quiet", False))
     except TrainSetupError as e:

@@ -295,7 +295,7 @@ def _write_image(path: Path, side: int) -> None:
     (["--device", "cuda:99"], "--device: device 'cuda:99'"),
     (["--device", "tpu"], "--device: device must be"),
     (["--init", "{tmp}/missing.safetensors"], "--init: weights file not found"),
-    (["--init", "gray-fast"], "--init has 1 channels, training wants 3 (a gray model trains with --channels 1)"),
+    (["--init", "gray-fast", "--channels", "3"], "--init has 1 channels, training wants 3 (a gray model trains with --channels 1)"),
     (["--init", "{tmp}/junk.safetensors"], "--init: {tmp}/junk.safetensors is not a readable safetensors file"),
     (["{tmp}/empty"], "no image files"),
     (["{tmp}/missing"], "no such file or folder"),
@@ -428,6 +428,76 @@ def test_init_names_the_run_after_the_network_it_starts_from(tmp_path: Path, cap
              "--p-dead-leaves", "1"]
     assert main(again) == 0
     assert (tmp_path / "ft2" / "color-fast.safetensors").is_file() and not (tmp_path / "ft2" / "color-default.safetensors").exists()
+
+
+def test_init_from_a_gray_model_trains_gray_without_channels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--init gray-fast failed with "--init has 1 channels, training wants 3" unless --channels 1 was given."""
+    args = ["--steps", "2", "--batch", "2", "--crop", "32", "--val-every", "2", "--val-size", "2", "--warmup", "1",
+            "--p-dead-leaves", "1"]
+    assert main(["train", "--init", "gray-fast", *args, "--out", str(tmp_path / "g")]) == 0
+    assert (tmp_path / "g" / "gray-fast.safetensors").is_file()
+    assert main(["train", "--init", str(tmp_path / "g" / "gray-fast.safetensors"), *args, "--out", str(tmp_path / "g2")]) == 0
+    assert (tmp_path / "g2" / "gray-fast.safetensors").is_file()
+    # a colour model still trains colour, and a gray one asked for colour is refused as before
+    assert main(["train", "--init", "gray-fast", "--channels", "3", *args, "--out", str(tmp_path / "g3")]) == 2
+    assert "trains with --channels 1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGHUP"), reason="POSIX hangup signal")
+def test_a_closed_terminal_leaves_a_checkpoint_unless_nohup_ignores_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGHUP (the terminal or SSH session closed) ended a run with no checkpoint, where SIGTERM keeps one."""
+    import os
+    import signal
+
+    import cvdenoise.train as train_mod
+
+    calls = {"n": 0}
+
+    def loss_then_hangup(pred: torch.Tensor, target: torch.Tensor, kind: str = "charbonnier") -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGHUP)
+        return _loss(pred, target, kind)
+
+    monkeypatch.setattr(train_mod, "_loss", loss_then_hangup)
+    before = signal.getsignal(signal.SIGHUP)
+    assert _train_cli(tmp_path, "--steps", "8", "--ckpt-minutes", "60", "--p-dead-leaves", "1") == 128 + signal.SIGHUP
+    assert "cvdenoise train: hung up" in capsys.readouterr().err
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] >= 2
+    assert signal.getsignal(signal.SIGHUP) == before
+    # under nohup (SIGHUP ignored) it stays ignored: the run goes on to its end
+    monkeypatch.setattr(signal, "getsignal", lambda s, real=signal.getsignal: signal.SIG_IGN if s == signal.SIGHUP else real(s))
+    calls["n"] = 100
+    seen = []
+    real_signal = signal.signal
+    monkeypatch.setattr(signal, "signal", lambda s, h: (seen.append(s), real_signal(s, h))[1])
+    assert _train_cli(tmp_path, "--steps", "2", "--p-dead-leaves", "1", "--out", str(tmp_path / "r2")) == 0
+    assert signal.SIGHUP not in seen
+
+
+def test_training_cli_audit_s53(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network of other widths trained from scratch was named after the size it was changed from
+    (color-fast); --resume --init X recorded an --init it never used; Ctrl-C while the training
+    options were imported printed a traceback."""
+    assert _train_cli(tmp_path, "--widths", "8", "16", "32", "--p-dead-leaves", "1") == 0
+    assert (tmp_path / "run" / "color-custom.safetensors").is_file()
+    assert not (tmp_path / "run" / "color-fast.safetensors").exists()
+    assert _train_cli(tmp_path, "--widths", "8", "16", "32", "--p-dead-leaves", "1", "--steps", "2", "--resume") == 0
+    assert (tmp_path / "run" / "color-custom.safetensors").is_file()  # a resume keeps the run's name
+    assert _train_cli(tmp_path, "--p-dead-leaves", "1", "--out", str(tmp_path / "same"), "--widths", "28", "56", "112") == 0
+    assert (tmp_path / "same" / "color-fast.safetensors").is_file()  # fast's own widths: still "fast"
+    capsys.readouterr()
+    assert _train_cli(tmp_path, "--steps", "3", "--resume", "--init", "fast") == 2
+    assert "--init fast cannot change that" in capsys.readouterr().err
+    import cvdenoise.train as train_mod
+
+    def interrupted(parser: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "add_arguments", interrupted)
+    assert main(["train", "--steps", "1"]) == 130
+    assert capsys.readouterr().err.strip() == "cvdenoise train: interrupted"
 
 
 def test_warm_up_is_shortened_for_short_runs_and_time_budgets() -> None:
@@ -971,11 +1041,11 @@ def test_size_with_init_is_checked_against_the_network_in_the_file(tmp_path: Pat
         in capsys.readouterr().err
     assert _tiny(tmp_path, "--widths", "8", "16", "--enc-blocks", "1", "1", "--dec-blocks", "1", "--out",
                  str(tmp_path / "s2")) == 0
-    custom = str(tmp_path / "s2" / "color-fast.safetensors")  # (named after --size fast, but a 2-level network)
+    custom = str(tmp_path / "s2" / "color-custom.safetensors")  # (a 2-level network: none of the named sizes)
     assert main([*argv, "--init", custom, "--size", "fast", "--out", str(tmp_path / "s12")]) == 2
     assert "(a custom one, none of the named sizes)" in capsys.readouterr().err
     assert main([*argv, "--init", custom, "--out", str(tmp_path / "s12")]) == 0
-    card = json.loads((tmp_path / "s12" / "color-fast.json").read_text())
+    card = json.loads((tmp_path / "s12" / "color-custom.json").read_text())
     assert card["config"]["widths"] == [8, 16] and card["training"]["recipe"]["size"] == "custom"
 
 
@@ -1006,7 +1076,7 @@ def test_a_one_level_architecture_can_be_given(tmp_path: Path) -> None:
     assert _tiny(tmp_path, "--widths", "16", "--enc-blocks", "1") == 0
     assert _tiny(tmp_path, "--widths", "16", "--enc-blocks", "1", "--dec-blocks", "--out", str(tmp_path / "r2")) == 0
     for out in ("run", "r2"):
-        m = load_model(tmp_path / out / "color-fast.safetensors")
+        m = load_model(tmp_path / out / "color-custom.safetensors")
         assert m.config.widths == (16,) and m.config.dec_blocks == ()
 
 
