@@ -878,7 +878,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
             loss = run.train_step(noisy, clean, device_degrader, n_cpu)
             step = run.step
             bar.update(min(bar.total, round(time.time() - run.start)) - bar.n if timed else 1)
-            if step % 50 == 0:
+            if step % 50 == 0 or step == run.start_step + 1:  # (and at a run's first step: a short run shows one too)
                 run.check_finite(loss.item())  # (.item() syncs here anyway)
                 post = {"loss": f"{loss.item():.3f}", "lr": f"{run.opt.param_groups[0]['lr']:.1e}"}
                 if timed:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import random
 from pathlib import Path
@@ -498,6 +499,13 @@ def test_training_cli_audit_s53(tmp_path: Path, capsys: pytest.CaptureFixture[st
     monkeypatch.setattr(train_mod, "add_arguments", interrupted)
     assert main(["train", "--steps", "1"]) == 130
     assert capsys.readouterr().err.strip() == "cvdenoise train: interrupted"
+
+
+def test_the_progress_bar_shows_the_loss_of_a_short_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bar's loss and lr were set every 50 steps: a run of fewer never showed them."""
+    assert main(["train", "--size", "fast", "--steps", "3", "--batch", "2", "--crop", "32", "--val-size", "2",
+                 "--warmup", "1", "--p-dead-leaves", "1", "--out", str(tmp_path / "run")]) == 0
+    assert re.search(r"loss=-?[0-9.]+, lr=", capsys.readouterr().err)
 
 
 def test_warm_up_is_shortened_for_short_runs_and_time_budgets() -> None:
