@@ -907,6 +907,10 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
         if isinstance(e, RuntimeError) and not _worker_killed(e):
             raise
         deferred = run.on_interrupt(e, batches)
+        with contextlib.suppress(OSError, ValueError):  # (the log's record of it: a full disk loses only that line)
+            log.write(json.dumps({"interrupted_at_step": run.step, "checkpoint": run.step > run.start_step,
+                                  "why": type(e).__name__, "time": time.time()}) + "\n")
+            log.flush()
         if deferred is not None:  # the signal itself arrived while the checkpoint was written
             raise deferred from e
         raise

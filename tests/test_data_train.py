@@ -404,6 +404,8 @@ def test_an_interrupted_run_saves_a_checkpoint_to_resume(tmp_path: Path, monkeyp
     card = json.loads((tmp_path / "run" / f"{cfg.name}.json").read_text())
     assert card["training"]["steps_done"] == 2 and card["training"]["interrupted"] is True
     assert card["training"]["val_psnr_db"] is None
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["interrupted_at_step"] == 2 and records[-1]["checkpoint"] is True  # (the log said nothing)
     cvdenoise.load(tmp_path / "run" / f"{cfg.name}.safetensors", strength=1.0)
     with pytest.raises(cvdenoise.weights.WeightsError, match="torch.save checkpoint.*cvdenoise train --resume"):
         cvdenoise.load(tmp_path / "run" / "last.pt")  # not torch's "likely corrupted"
