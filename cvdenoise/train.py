@@ -422,6 +422,8 @@ def _load_images(cfg: TrainConfig) -> list[Any]:
     need = math.ceil(cfg.crop / cfg.downscale - 1e-9)  # short side before --downscale
     limit = f"a short side of at least {need} px (--crop {cfg.crop} at --downscale {cfg.downscale})"
     shown = "; ".join(f"{p}: {why}" for p, why in skipped[:5]) + ("; …" if len(skipped) > 5 else "")
+    if any(why.endswith("is too small") for _, why in skipped):  # what takes smaller photos
+        shown += f" (smaller photos take a smaller --crop{' or --downscale 1' if cfg.downscale < 1 else ''})"
     if not images:
         raise TrainSetupError(f"none of the {len(files)} image files in {where} is usable (readable, float data "
                               f"in [0, 1], {limit}): {shown}")

@@ -333,6 +333,7 @@ def test_train_size_error_states_real_minimum(tmp_path: Path, capsys: pytest.Cap
     assert _train_cli(tmp_path, str(tmp_path / "photos"), "--crop", "64", "--downscale", "0.5") == 2
     err = capsys.readouterr().err
     assert "none of the 2 image files" in err and "at least 128 px (--crop 64 at --downscale 0.5)" in err
+    assert "(smaller photos take a smaller --crop or --downscale 1)" in err  # (it said no way out)
     _write_image(tmp_path / "photos" / "big.png", 160)  # one usable, one skipped: a warning, then training
     assert _train_cli(tmp_path, str(tmp_path / "photos"), "--crop", "64", "--downscale", "0.5") == 0
     assert "skipped 1 of 2 image files" in capsys.readouterr().err
