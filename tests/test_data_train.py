@@ -465,11 +465,14 @@ def test_a_closed_terminal_leaves_a_checkpoint_unless_nohup_ignores_it(tmp_path:
         return _loss(pred, target, kind)
 
     monkeypatch.setattr(train_mod, "_loss", loss_then_hangup)
-    before = signal.getsignal(signal.SIGHUP)
-    assert _train_cli(tmp_path, "--steps", "8", "--ckpt-minutes", "60", "--p-dead-leaves", "1") == 128 + signal.SIGHUP
+    inherited = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # (a test run under nohup inherits SIG_IGN)
+    try:
+        assert _train_cli(tmp_path, "--steps", "8", "--ckpt-minutes", "60", "--p-dead-leaves", "1") == 128 + signal.SIGHUP
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL  # put back
+    finally:
+        signal.signal(signal.SIGHUP, inherited)
     assert "cvdenoise train: hung up" in capsys.readouterr().err
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] >= 2
-    assert signal.getsignal(signal.SIGHUP) == before
     # under nohup (SIGHUP ignored) it stays ignored: the run goes on to its end
     monkeypatch.setattr(signal, "getsignal", lambda s, real=signal.getsignal: signal.SIG_IGN if s == signal.SIGHUP else real(s))
     calls["n"] = 100
