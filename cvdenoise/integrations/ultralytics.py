@@ -472,19 +472,18 @@ def _bgr8(frame: np.ndarray, bits: int | None = None, maxval: int | None = None)
 
 
 def _detect_images(plan: _DetectionPlan, process: Callable[[str, np.ndarray], np.ndarray], run: DetectionRun,
-                   progress: bool, first: tuple[Path, np.ndarray] | None = None) -> None:
-    """Annotate each planned image; one that cannot be read or written goes to ``run.failed``.
-    ``first``: an image already decoded, ``(path, pixels)`` (not read again)."""
+                   progress: bool, jobs: list[Any], first: np.ndarray | None = None) -> None:
+    """Annotate each image of ``jobs`` (planned); one that cannot be read or written goes to
+    ``run.failed``. ``first``: the first job's image, already decoded (not read again)."""
     from .._progress import progress_bar
     from ..folder import write_recorded
     from ..io import read_image, read_metadata, write_image
 
-    for job in progress_bar(plan.jobs, desc="detect", unit="img", disable=not progress):
+    for job in progress_bar(jobs, desc="detect", unit="img", disable=not progress):
         name = str(job.dst.relative_to(plan.out.resolve()))
         try:
             meta = read_metadata(job.src)  # (the declared full scale, as denoise reads the file)
-            image = first[1] if first is not None and first[0] == job.src else read_image(job.src)
-            first = None  # (decoded once: the array is not held for the rest of the run)
+            image, first = (read_image(job.src) if first is None else first), None  # (not held for the rest of the run)
             annotated = process(name, _bgr8(image, meta.significant_bits, meta.pnm_maxval))
             if image.dtype.kind == "f":  # (a float image — TIFF, PFM, HDR — holds [0, 1]: so does its annotated copy)
                 annotated = annotated.astype(np.float32) / 255
@@ -533,18 +532,18 @@ def _failure(src: Path, e: Exception) -> tuple[Path, str]:
     return src, f"{type(e).__name__}: {str(e).removeprefix(f'{src}: ')}"
 
 
-def _first_readable(jobs: list[Any]) -> tuple[list[tuple[Path, str]], tuple[Path, np.ndarray] | None]:
-    """The failures of ``jobs`` up to the first image that reads, and that image as
-    ``(path, decoded)`` (``None`` when not one reads: then no YOLO is built for them)."""
+def _first_readable(jobs: list[Any]) -> tuple[list[tuple[Path, str]], list[Any], np.ndarray | None]:
+    """The failures of ``jobs`` up to the first image that reads, the jobs from that one on, and
+    its decoded image (``None`` when not one reads: then no YOLO is built for them)."""
     from ..io import read_image
 
     failures: list[tuple[Path, str]] = []
-    for job in jobs:
+    for k, job in enumerate(jobs):
         try:
-            return failures, (job.src, read_image(job.src))
+            return failures, jobs[k:], read_image(job.src)
         except (OSError, ValueError) as e:
             failures.append(_failure(job.src, e))
-    return failures, None
+    return failures, [], None
 
 
 def _write_timing(run: DetectionRun, job: Any, records: Any) -> None:
@@ -605,7 +604,7 @@ def run_detection(
             suffix = {"PNM": "ppm (or .pgm)"}.get(e.kind, e.kind.lower())
             raise ImageNotVideoError(f"{plan.src} is a {e.kind} image with a video's suffix: detect takes it as an "
                                      f"image under its own suffix (rename it .{suffix})", e.kind) from None
-    unreadable, first = _first_readable(plan.jobs) if plan.is_images else ([], None)
+    unreadable, jobs, first = _first_readable(plan.jobs) if plan.is_images else ([], [], None)
     if plan.is_images and first is None:  # not one image reads: said before YOLO is built or `out` made
         run = DetectionRun(plan.out / plan.timing.dst.name)
         run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom] + unreadable
@@ -621,7 +620,7 @@ def run_detection(
     ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
     device = str(ff.denoiser.device)
     run = DetectionRun(plan.out / plan.timing.dst.name)
-    run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom]
+    run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom] + unreadable  # (the images before the first that reads)
     try:  # warm-up; Ultralytics opens a model file that is not a .pt (.onnx, an image, ...) only here
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
@@ -643,7 +642,7 @@ def run_detection(
 
     try:
         if plan.is_images:
-            _detect_images(plan, process, run, progress, first)
+            _detect_images(plan, process, run, progress, jobs, first)
         else:
             _detect_video(plan, process, warm_up, run, progress)
     except KeyboardInterrupt:  # (Ctrl-C, SIGTERM): the annotated images kept get their timing rows
