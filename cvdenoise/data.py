@@ -131,14 +131,15 @@ def drawing(size: int, rng: np.random.Generator) -> np.ndarray:
     return img.astype(np.float32) * np.float32(1 / 255)
 
 
-def add_lights(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33) -> np.ndarray:
     """``crop`` (``(H,W,3)`` float32 in ``[0, 1]``) darkened to a night scene (gain log-uniform in
     0.04–0.5) with 1–6 lights drawn on it: lines 1–8 px wide, discs, rectangles or text at exact
-    white (70 %) or a saturated warm or cold colour with one channel at 1, anti-aliased, a third
-    of them with a faint glow. Street lamps, headlights, stars, lit windows and overlays on a
+    white (70 %) or a saturated warm or cold colour with one channel at 1, anti-aliased, a share
+    ``p_glow`` of them (a third by default) with a faint glow. Street lamps, headlights, stars, lit windows and overlays on a
     dark frame: under noise the models darkened the background beside such full-white structures
     (up to 19 levels on a background of 20 at σ=20, ``python benchmarks/lights.py``) as if removing a
-    blur's glow that was never there. Returns a new float32 array."""
+    blur's glow that was never there. ``p_glow=0`` draws every light without one (the random
+    draws are the same, so a seed gives the same lights either way). Returns a new float32 array."""
     h, w = crop.shape[:2]
     gain = float(np.exp(rng.uniform(np.log(0.04), np.log(0.5))))
     out = crop * np.float32(gain)
@@ -166,7 +167,7 @@ def add_lights(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             cv2.putText(mask, text, org, int(rng.choice(_FONTS)), float(rng.uniform(0.3, 1.2)), 255,
                         1 if rng.random() < 0.7 else 2, aa)
         m = mask.astype(np.float32) * np.float32(1 / 255)
-        if rng.random() < 0.33:  # a faint glow around the light, part of the clean scene
+        if rng.random() < p_glow:  # a faint glow around the light, part of the clean scene
             glow = cv2.GaussianBlur(m, (0, 0), float(rng.uniform(1.5, 6.0)))
             m = np.maximum(m, glow * np.float32(rng.uniform(0.1, 0.5)))
         colour = np.ones(3, np.float32)
@@ -264,6 +265,8 @@ class PairSampler:
             instead of photos or dead leaves.
         p_lights: share of photo and dead-leaves crops made night scenes with full-white or
             saturated lights on them (:func:`add_lights`).
+        lights_glow: share of those lights drawn with a faint glow around them (``p_glow`` of
+            :func:`add_lights`).
 
     ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
     """
@@ -280,6 +283,7 @@ class PairSampler:
         p_colour_gain: float = 0.0,
         p_drawing: float = 0.0,
         p_lights: float = 0.0,
+        lights_glow: float = 0.33,
     ) -> None:
         if not images and p_dead_leaves < 1.0:
             raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
@@ -293,6 +297,7 @@ class PairSampler:
         self.p_colour_gain = p_colour_gain
         self.p_drawing = p_drawing
         self.p_lights = p_lights
+        self.lights_glow = lights_glow
 
     def _leaf(self) -> np.ndarray:
         if len(self._leaves) < self._leaves_pool:
@@ -321,7 +326,7 @@ class PairSampler:
         if self.rng.random() < 0.5:
             c = c[:, ::-1]
         if self.p_lights and not drawn and self.rng.random() < self.p_lights:
-            c = add_lights(np.ascontiguousarray(c), self.rng)
+            c = add_lights(np.ascontiguousarray(c), self.rng, self.lights_glow)
         if self.channels == 1:
             c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
         elif self.p_colour_gain and self.rng.random() < self.p_colour_gain:

@@ -103,6 +103,30 @@ def test_lights_darken_the_crop_and_draw_full_white_or_saturated_structures() ->
     assert build_parser().parse_args(["train", "--p-lights", "0.1"]).p_lights == 0.1
 
 
+def test_lights_glow_share_is_a_knob_and_zero_draws_no_halo() -> None:
+    """``--lights-glow 0`` (stage 32, gray-default): no faint halo around the lights in the clean
+    target, the same lights otherwise (the same random draws)."""
+    black = np.zeros((64, 64, 3), np.float32)
+
+    def faint(p_glow: float) -> float:  # pixels lit a little: a halo, or an anti-aliased edge
+        outs = [add_lights(black.copy(), np.random.default_rng(i), p_glow) for i in range(30)]
+        return float(np.mean([((o.max(2) > 0.02) & (o.max(2) < 0.5)).mean() for o in outs]))
+
+    assert faint(1.0) > 5 * faint(0.0)
+    assert faint(0.33) > 2 * faint(0.0)
+    assert np.array_equal(add_lights(black.copy(), np.random.default_rng(3)),
+                          add_lights(black.copy(), np.random.default_rng(3), 0.33))  # the default as before
+    lit = [add_lights(black.copy(), np.random.default_rng(i), 0.0) for i in range(30)]
+    assert np.mean([o.max() == 1.0 for o in lit]) > 0.8  # the lights themselves still drawn
+    s = PairSampler([np.full((64, 64, 3), 0.0, np.float32)], crop=64, p_dead_leaves=0.0, p_lights=1.0, lights_glow=0.0, seed=2)
+    g = PairSampler([np.full((64, 64, 3), 0.0, np.float32)], crop=64, p_dead_leaves=0.0, p_lights=1.0, lights_glow=1.0, seed=2)
+    halo = lambda c: ((c.max(2) > 0.02) & (c.max(2) < 0.5)).mean()  # noqa: E731
+    assert sum(halo(s.clean_crop()) for _ in range(20)) * 3 < sum(halo(g.clean_crop()) for _ in range(20))
+    with pytest.raises(ValueError, match="lights-glow"):
+        train(TrainConfig(lights_glow=1.5, steps=1))
+    assert build_parser().parse_args(["train", "--lights-glow", "0"]).lights_glow == 0.0
+
+
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg = TrainConfig(
         out=str(tmp_path / "run"), name="tiny", size="fast", steps=6, batch=2, crop=32,

@@ -63,6 +63,8 @@ def test_data_text_follows_the_recipe(pw):
     assert "plus 5 % procedural dead-leaves" in text and "×0.5" in text and "'sensor'" in text
     assert "56 more images" in text and "high-resolution" not in text and "night scenes" not in text
     assert "10 % of the photo crops made night scenes" in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1})
+    assert "add_lights, 0 % of them with a glow)" in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1, "lights_glow": 0.0})
+    assert "glow" not in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1, "lights_glow": 0.33})
 
 
 def test_data_lines_of_the_whole_history_follow_their_recipes(pw):
