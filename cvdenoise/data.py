@@ -131,9 +131,9 @@ def drawing(size: int, rng: np.random.Generator) -> np.ndarray:
     return img.astype(np.float32) * np.float32(1 / 255)
 
 
-def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33) -> np.ndarray:
+def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33, max_gain: float = 0.5) -> np.ndarray:
     """``crop`` (``(H,W,3)`` float32 in ``[0, 1]``) darkened to a night scene (gain log-uniform in
-    0.04–0.5) with 1–6 lights drawn on it: lines 1–8 px wide, discs, rectangles or text at exact
+    0.04–``max_gain``, 0.5 by default; 1 also keeps day scenes with white in them) with 1–6 lights drawn on it: lines 1–8 px wide, discs, rectangles or text at exact
     white (70 %) or a saturated warm or cold colour with one channel at 1, anti-aliased, a share
     ``p_glow`` of them (a third by default) with a faint glow. Street lamps, headlights, stars, lit windows and overlays on a
     dark frame: under noise the models darkened the background beside such full-white structures
@@ -141,7 +141,9 @@ def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33)
     blur's glow that was never there. ``p_glow=0`` draws every light without one (the random
     draws are the same, so a seed gives the same lights either way). Returns a new float32 array."""
     h, w = crop.shape[:2]
-    gain = float(np.exp(rng.uniform(np.log(0.04), np.log(0.5))))
+    if not 0.04 <= max_gain <= 1:
+        raise ValueError(f"max_gain must be in [0.04, 1], got {max_gain}")
+    gain = float(np.exp(rng.uniform(np.log(0.04), np.log(max_gain))))
     out = crop * np.float32(gain)
     for _ in range(int(rng.integers(1, 7))):
         mask = np.zeros((h, w), np.uint8)
@@ -267,6 +269,7 @@ class PairSampler:
             saturated lights on them (:func:`add_lights`).
         lights_glow: share of those lights drawn with a faint glow around them (``p_glow`` of
             :func:`add_lights`).
+        lights_max_gain: the brightest those scenes are kept (``max_gain`` of :func:`add_lights`).
 
     ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
     """
@@ -284,6 +287,7 @@ class PairSampler:
         p_drawing: float = 0.0,
         p_lights: float = 0.0,
         lights_glow: float = 0.33,
+        lights_max_gain: float = 0.5,
     ) -> None:
         if not images and p_dead_leaves < 1.0:
             raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
@@ -298,6 +302,7 @@ class PairSampler:
         self.p_drawing = p_drawing
         self.p_lights = p_lights
         self.lights_glow = lights_glow
+        self.lights_max_gain = lights_max_gain
 
     def _leaf(self) -> np.ndarray:
         if len(self._leaves) < self._leaves_pool:
@@ -326,7 +331,7 @@ class PairSampler:
         if self.rng.random() < 0.5:
             c = c[:, ::-1]
         if self.p_lights and not drawn and self.rng.random() < self.p_lights:
-            c = add_lights(np.ascontiguousarray(c), self.rng, self.lights_glow)
+            c = add_lights(np.ascontiguousarray(c), self.rng, self.lights_glow, self.lights_max_gain)
         if self.channels == 1:
             c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
         elif self.p_colour_gain and self.rng.random() < self.p_colour_gain:

@@ -127,6 +127,21 @@ def test_lights_glow_share_is_a_knob_and_zero_draws_no_halo() -> None:
     assert build_parser().parse_args(["train", "--lights-glow", "0"]).lights_glow == 0.0
 
 
+def test_lights_max_gain_keeps_some_scenes_bright() -> None:
+    mid = np.full((64, 64, 3), 0.6, np.float32)
+    night = [np.median(add_lights(mid.copy(), np.random.default_rng(i))) for i in range(40)]
+    day = [np.median(add_lights(mid.copy(), np.random.default_rng(i), max_gain=1.0)) for i in range(40)]
+    assert max(night) <= 0.6 * 0.5 + 1e-6 and max(day) > 0.45  # (the median pixel is background)
+    assert np.all(np.array(day) >= np.array(night) - 1e-6)  # the same draws, a wider gain range
+    with pytest.raises(ValueError, match="max_gain"):
+        add_lights(mid.copy(), np.random.default_rng(0), max_gain=2.0)
+    s = PairSampler([mid], crop=32, p_dead_leaves=0.0, p_lights=1.0, lights_max_gain=1.0, seed=1)
+    assert max(np.median(s.clean_crop()) for _ in range(30)) > 0.45
+    with pytest.raises(ValueError, match="lights-max-gain"):
+        train(TrainConfig(lights_max_gain=0.01, steps=1))
+    assert build_parser().parse_args(["train", "--lights-max-gain", "1"]).lights_max_gain == 1.0
+
+
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg = TrainConfig(
         out=str(tmp_path / "run"), name="tiny", size="fast", steps=6, batch=2, crop=32,
