@@ -315,7 +315,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             timings = run_detection(args.source, args.model, args.output, denoiser=den, conf=args.conf,
                                     imgsz=args.imgsz, progress=not args.quiet, overwrite=args.overwrite)
     except ImportError as e:
-        print(f"cvdenoise detect: error: {e} (install the extra: pip install 'cvdenoise[yolo]')", file=sys.stderr)
+        print(f"cvdenoise detect: error: {import_problem(e, 'yolo')}", file=sys.stderr)
         return 2
     except (FileNotFoundError, VideoReadError, ValueError, OSError) as e:
         print(f"cvdenoise detect: error: {e}", file=sys.stderr)
@@ -548,11 +548,32 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def import_problem(e: ImportError, extra: str | None = None) -> str:
+    """One line for an ``ImportError`` a command met: its own advice (a missing optional package
+    names its extra), else the command's ``extra`` to install; for an OpenCV that cannot be imported (``opencv-python``,
+    which Ultralytics installs, needs libGL and shares the ``cv2/`` folder with the headless
+    wheel cvdenoise depends on) how to keep the headless one."""
+    text = str(e) or type(e).__name__
+    if e.name == "cv2" or "cv2" in text or "libGL" in text or "libgthread" in text:
+        return (f"OpenCV cannot be imported ({text}). Ultralytics installs opencv-python, which needs libGL and "
+                "shares the cv2 folder with opencv-python-headless: keep the headless one (in a checkout: bash "
+                "scripts/fix-opencv-headless.sh PIP; by hand: pip uninstall -y opencv-python, then pip install "
+                "--force-reinstall --no-deps opencv-python-headless==VERSION, the version pip show opencv-python-headless gives)")
+    if extra and "pip install" not in text:
+        return f"{text} (install the extra: pip install 'cvdenoise[{extra}]')"
+    return text
+
+
 def _quiet_opencv(level: int | None = None) -> int | None:
     """Set OpenCV's log level (default: silent, so ``[ WARN:0@…] global loadsave.cpp …`` lines do
     not repeat what cvdenoise reports as one line naming the file); returns the previous level.
-    (FFmpeg's log: ``OPENCV_FFMPEG_LOGLEVEL``, in :func:`_process_settings`.)"""
-    import cv2
+    (FFmpeg's log: ``OPENCV_FFMPEG_LOGLEVEL``, in :func:`_process_settings`.) ``None`` without
+    touching anything where OpenCV cannot be imported: a command that needs it says so
+    (:func:`import_problem`), one that does not (``weights``) runs."""
+    try:
+        import cv2
+    except ImportError:
+        return None
 
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is None or not hasattr(logging, "setLogLevel"):
@@ -720,6 +741,9 @@ def _run(args: argparse.Namespace) -> int:
         what = "hung up" if hung_up else "terminated" if isinstance(e, _Terminated) else "interrupted"
         print(f"cvdenoise {args.command}: {what}{resume}", file=sys.stderr)
         return 128 + (e.signum if isinstance(e, _Terminated) else signal.SIGINT)  # as the shell reports it
+    except ImportError as e:  # a missing extra (onnxruntime for a .onnx file, pydicom, …) or a broken OpenCV
+        print(f"cvdenoise {args.command}: error: {import_problem(e)}", file=sys.stderr)
+        return 2
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -990,3 +990,49 @@ def test_a_refused_rerun_counts_every_edited_copy(tmp_path: Path, clean_rgb: np.
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "a.png exists and cvdenoise did not write it" in err and "and so do 1 more output file(s): refusing to replace them" in err
+
+
+def test_a_missing_optional_package_is_one_error_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--runtime onnxruntime`` without onnxruntime: ``denoise`` and ``video`` printed a traceback
+    (exit 1); ``detect`` added the ``[yolo]`` extra to the ``[onnx]`` advice."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # (import onnxruntime: ImportError)
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((32, 32, 3), 100, np.uint8))
+    for argv in (["denoise", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
+                 ["video", str(tmp_path / "v.mp4"), "-o", str(tmp_path / "o.mp4")],
+                 ["detect", str(tmp_path / "a.png"), "--model", "yolo26n.yaml", "-o", str(tmp_path / "det")]):
+        assert main([*argv, "--runtime", "onnxruntime", "-q"]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"cvdenoise {argv[0]}: error: runtime='onnxruntime' needs onnxruntime"), err
+        assert "pip install 'cvdenoise[onnx]'" in err and "[yolo]" not in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and not (tmp_path / "det").exists()
+
+
+def test_an_opencv_that_cannot_import_names_the_fix_and_spares_commands_without_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """opencv-python (Ultralytics' dependency) without libGL: every command died in a traceback,
+    even ``cvdenoise weights``."""
+    from cvdenoise import cli
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # (the import OpenCV's log settings make: ImportError)
+    assert main(["weights"]) == 0
+    assert "color-default" in capsys.readouterr().out
+    broken = ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+    text = cli.import_problem(broken)
+    assert text.startswith("OpenCV cannot be imported (libGL.so.1") and "fix-opencv-headless.sh" in text
+    assert "opencv-python-headless" in cli.import_problem(ModuleNotFoundError("No module named 'cv2'", name="cv2"))
+    assert cli.import_problem(ModuleNotFoundError("No module named 'ultralytics'", name="ultralytics"), "yolo") == \
+        "No module named 'ultralytics' (install the extra: pip install 'cvdenoise[yolo]')"
+
+    def fails(args: object) -> int:
+        raise broken
+
+    parser = cli.build_parser(train_options=False)
+    args = parser.parse_args(["weights"])
+    args.func = fails
+    assert cli._run(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cvdenoise weights: error: OpenCV cannot be imported") and len(err.strip().splitlines()) == 1
