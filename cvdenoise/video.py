@@ -337,14 +337,23 @@ class FrameFilter:
 
         Each frame is checked and copied as it arrives, so a reader that fills one array for every
         frame (``cap.read(buf)``, a camera SDK's buffer) may do so; a frame that is no frame (e.g.
-        ``None`` from a failed read) raises once the good frames before it are yielded.
+        ``None`` from a failed read), or an error raised by ``frames`` itself (a camera that
+        disconnects), is raised once the good frames before it are yielded.
         """
         if not is_integer(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         batch_size = int(batch_size)
         buf: list[np.ndarray] = []
         problem: Exception | None = None
-        for f in frames:
+        source = iter(frames)
+        while True:
+            try:
+                f = next(source)
+            except StopIteration:
+                break
+            except Exception as e:  # noqa: BLE001 - the reader's own error, raised again below
+                problem = e
+                break
             try:
                 self._check(f)
             except (TypeError, ValueError) as e:

@@ -78,6 +78,22 @@ def test_stream_yields_the_good_frames_before_a_bad_one(ff: FrameFilter, clean_r
     assert len(got) == 2
 
 
+def test_stream_yields_the_frames_read_before_the_reader_fails(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
+    """A reader that raises (a camera disconnecting) lost the frames of its unfinished batch."""
+    good = add_noise(clean_rgb, 20)
+
+    def camera() -> Iterator[np.ndarray]:
+        for _ in range(6):
+            yield good
+        raise OSError("camera disconnected")
+
+    got: list[np.ndarray] = []
+    with pytest.raises(OSError, match="camera disconnected"):
+        for o in ff.stream(camera(), batch_size=4):
+            got.append(o)
+    assert len(got) == 6 and np.array_equal(got[5], got[0])
+
+
 def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
     clean16 = clean_gray.astype(np.uint16) * 257
     noisy = add_noise(clean16, 20)
