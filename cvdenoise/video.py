@@ -731,6 +731,9 @@ def video_fourcc(dst: str | Path, codec: str = "auto") -> str:
             (``ffv1`` in ``.mp4``).
     """
     ext = Path(dst).suffix.lower()
+    if not ext:
+        raise ValueError(f"output {os.fspath(dst)!r} has no video suffix; name it "
+                         f"{os.fspath(dst)}.mp4 (or another of {', '.join(sorted(_FOURCC))})")
     if ext not in _FOURCC:
         raise ValueError(f"unsupported output container {ext!r}; use one of {sorted(_FOURCC)}")
     codec = codec.lower()  # any case: the summary prints MJPG, FFV1

@@ -800,6 +800,8 @@ def test_report_never_replaces_the_input_under_another_name_nor_the_record_file(
     # output names are checked before the model is loaded and the video opened
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "v.webm"), "-q"]) == 2
     assert "unsupported output container" in capsys.readouterr().err
+    assert main(["video", str(src), "-o", str(tmp_path / "out" / "x"), "-q"]) == 2  # (said "container ''")
+    assert f"{tmp_path / 'out' / 'x'}' has no video suffix; name it {tmp_path / 'out' / 'x'}.mp4" in capsys.readouterr().err
     assert main(["video", str(src), "-o", str(tmp_path / "mine.avi"), "-q"]) == 2
     assert "refusing to overwrite the input" in capsys.readouterr().err
 
