@@ -225,13 +225,14 @@ def _denoise_clip(args: argparse.Namespace, ff: Any, on_written: Callable[[], ob
 
 
 def _write_frame_report(job: Any, infos: list[Any], records: Any) -> None:
-    """The per-frame CSV of ``cvdenoise video --report`` (frame, sigma, strength, ms), written
-    atomically and recorded."""
+    """The per-frame CSV of ``cvdenoise video --report`` (frame, sigma, strength, ms, impulses),
+    written atomically and recorded."""
     from ._fs import atomic_csv
     from .folder import write_recorded
 
-    rows = ([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}"] for i in infos)
-    write_recorded(job, lambda: atomic_csv(job.dst, ["frame", "sigma", "strength", "ms"], rows), records)
+    rows = ([i.index, "" if i.sigma is None else f"{i.sigma:.3f}", f"{i.strength:.3f}", f"{i.ms:.2f}", i.impulses]
+            for i in infos)
+    write_recorded(job, lambda: atomic_csv(job.dst, ["frame", "sigma", "strength", "ms", "impulses"], rows), records)
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
@@ -273,9 +274,11 @@ def _cmd_video(args: argparse.Namespace) -> int:
     print(f"wrote {max(slots, len(infos))} frame{'' if max(slots, len(infos)) == 1 else 's'} to {args.output}{repeated} "
           f"({fourcc}{', lossless' if fourcc == 'FFV1' else ''}; median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
     if gate:
-        passed = sum(i.strength == 0 for i in infos)
+        passed = sum(i.strength == 0 and not i.impulses for i in infos)
+        spotted = sum(i.strength == 0 and i.impulses > 0 for i in infos)
+        spots = f", {spotted} with only their impulse pixels (salt-and-pepper) replaced" if spotted else ""
         sig = [i.sigma for i in infos if i.sigma is not None]
-        print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged")
+        print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged{spots}")
     return 1 if truncated else 0  # (frames missing: written, but not the whole clip, as a failed file of `denoise`)
 
 

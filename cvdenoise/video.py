@@ -88,14 +88,18 @@ class FrameInfo:
             left out is skipped, not counted).
         sigma: noise σ the gate read, in 8-bit units: what the model removed, read as white
             noise's σ where the model card has a ``gate_reading`` (``None`` when gating is off).
-        strength: 0 = passed through, 1 = fully denoised (the gate's, else the denoiser's).
+        strength: 0 = passed through (but for ``impulses``), 1 = fully denoised (the gate's, else
+            the denoiser's).
         ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
+        impulses: pixels replaced as salt-and-pepper impulses whatever the gate's strength (stuck
+            or hot pixels on an otherwise clean frame; counted by gated filters, else 0).
     """
 
     index: int
     sigma: float | None
     strength: float
     ms: float
+    impulses: int = 0
 
 
 class FrameFilter:
@@ -281,6 +285,7 @@ class FrameFilter:
         frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if g else f for f, g in zip(frames, gray3)]
         sigmas: list[float | None] = [None] * len(frames)
         strengths = [1.0] * len(frames)
+        replaced = [0] * len(frames)
         out: list[np.ndarray] = list(frames)
         # frames of equal shape and dtype are denoised as one batch tensor
         groups: dict[tuple[tuple[int, ...], np.dtype], list[int]] = {}
@@ -310,7 +315,7 @@ class FrameFilter:
             gated[is_drawing(xf, batch_sigma)] = 0.0  # clean text or line art: what the model removed is no noise
             blended, used, impulses = auto_blend(xf, yf, gated)  # impulse noise is taken out whole
             for k, i in enumerate(idx):
-                sigmas[i], strengths[i] = read[k], float(used[k])
+                sigmas[i], strengths[i], replaced[i] = read[k], float(used[k]), int(impulses[k])
                 if strengths[i] > 0.0 or impulses[k] > 0:
                     out[i] = from_float(blended[k].permute(1, 2, 0).numpy(), arr.dtype).reshape(shape)
                 else:  # passed through: a copy, so drawing on the output leaves the caller's frame alone
@@ -326,7 +331,7 @@ class FrameFilter:
                 out[i] = self.smoother(o, s)  # (strength 0, a passed-through frame: observed, untouched)
         ms = (time.perf_counter() - t0) * 1e3 / max(1, len(frames))
         n0, self._frames = self._frames, self._frames + len(frames)
-        self.history.extend(FrameInfo(n0 + k, sigmas[k], strengths[k], ms) for k in range(len(frames)))
+        self.history.extend(FrameInfo(n0 + k, sigmas[k], strengths[k], ms, replaced[k]) for k in range(len(frames)))
         keep = None if self.max_history is None else max(self.max_history, len(frames))  # (stream(): the batch
         if keep is not None and len(self.history) > keep:  # it is about to yield keeps its records)
             del self.history[: len(self.history) - keep]

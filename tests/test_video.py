@@ -94,6 +94,36 @@ def test_stream_yields_the_frames_read_before_the_reader_fails(ff: FrameFilter, 
     assert len(got) == 6 and np.array_equal(got[5], got[0])
 
 
+def test_a_gated_clean_frame_with_stuck_pixels_counts_them_and_is_not_called_unchanged(
+    tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gate passed such frames at strength 0 but replaced their impulses, and the summary said
+    they passed through unchanged."""
+    bgr = cv2.cvtColor(clean_rgb[:96, :128], cv2.COLOR_RGB2BGR)
+    spots = bgr.copy()
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(4, 92, 12), rng.integers(4, 124, 12)
+    spots[ys[:6], xs[:6]], spots[ys[6:], xs[6:]] = 0, 255
+    gated = FrameFilter("fast", gate=True)
+    out = gated(spots)
+    info = gated.info
+    assert info is not None and info.strength == 0.0 and info.impulses > 0
+    assert not np.array_equal(out, spots)
+    clean_out = gated(bgr)
+    assert gated.info is not None and gated.info.impulses == 0 and np.array_equal(clean_out, bgr)
+    src = tmp_path / "in.mkv"  # lossless, so the stuck pixels reach the filter as they are
+    wr = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"FFV1"), 10.0, (128, 96))
+    assert wr.isOpened()
+    for _ in range(3):
+        wr.write(spots)
+    wr.release()
+    report = tmp_path / "r.csv"
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mkv"), "--codec", "ffv1", "--gate", "--report", str(report), "-q"]) == 0
+    said = capsys.readouterr().out
+    assert "0 frame(s) passed through unchanged, 3 with only their impulse pixels (salt-and-pepper) replaced" in said, said
+    assert all(int(r.split(",")[4]) > 0 for r in report.read_text().splitlines()[1:])
+
+
 def test_gray16_frames(ff: FrameFilter, clean_gray: np.ndarray) -> None:
     clean16 = clean_gray.astype(np.uint16) * 257
     noisy = add_noise(clean16, 20)
@@ -230,7 +260,7 @@ def test_video_cli_round_trip(tmp_path: Path, clean_rgb: np.ndarray, capsys: pyt
     code = main(["video", str(src), "-o", str(out), "-q", "--gate", "3", "6", "--report", str(report)])
     assert code == 0, capsys.readouterr().err
     rows = report.read_text().splitlines()
-    assert rows[0] == "frame,sigma,strength,ms" and len(rows) == 9
+    assert rows[0] == "frame,sigma,strength,ms,impulses" and len(rows) == 9
     assert all(float(r.split(",")[1]) > 10 and float(r.split(",")[2]) == 1.0 for r in rows[1:])
     assert "wrote 8 frames" in capsys.readouterr().out
     assert src.read_bytes() == before
