@@ -119,12 +119,33 @@ def sweep_stale(folder: str | Path, prefix: str, suffix: str, stale_after: float
     return removed
 
 
+def missing_folders(folder: str | Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would make, deepest first (none if it exists)."""
+    made: list[Path] = []
+    folder = Path(folder).absolute()
+    while not os.path.lexists(folder) and folder.parent != folder:
+        made.append(folder)
+        folder = folder.parent
+    return made
+
+
+def remove_empty(folders: Sequence[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is still empty: what a stopped run made and
+    left nothing in. One that holds something (another writer's file) stays, with those above it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 @contextmanager
 def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | None = None,
                 then: Callable[[], object] | None = None) -> Iterator[str]:
     """Yield a uniquely named temporary file beside ``path`` to write; when the block ends without
     an error it gets the usual file permissions and is renamed onto ``path``, else it is removed
-    (an existing ``path`` is then left as it was). ``then()`` runs right after the rename with
+    (an existing ``path`` is then left as it was), and so are the folders made for it when Ctrl-C
+    or SIGTERM stopped the block and they are empty. ``then()`` runs right after the rename with
     SIGINT/SIGTERM held back (the rename and ``then`` happen both or neither), e.g. to record the file.
 
     The temporary file is named ``prefix``, this machine's name, ``-``, the process id, ``.``, eight
@@ -132,6 +153,7 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
     left behind is recognised: a process's first write into a folder with this ``prefix`` and
     suffix removes such leftovers of dead processes there (:func:`sweep_stale`)."""
     path = Path(path)
+    made = missing_folders(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
     key = (str(path.parent.absolute()), prefix, suffix)
@@ -152,9 +174,11 @@ def atomic_path(path: str | Path, prefix: str = ".cvdenoise-", suffix: str | Non
             os.replace(tmp, path)
             if then is not None:
                 then()
-    except BaseException:
+    except BaseException as e:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, KeyboardInterrupt):  # (a stopped run leaves nothing behind; a failed write's folders stay)
+            remove_empty(made)
         raise
 
 

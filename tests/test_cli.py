@@ -997,8 +997,18 @@ def test_a_missing_optional_package_is_one_error_line_not_a_traceback(
 ) -> None:
     """``--runtime onnxruntime`` without onnxruntime: ``denoise`` and ``video`` printed a traceback
     (exit 1); ``detect`` added the ``[yolo]`` extra to the ``[onnx]`` advice."""
+    from cvdenoise.ort_runtime import unavailable_reason
+
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # (import onnxruntime: ImportError)
+    unavailable_reason.cache_clear()  # (its answer is cached per process)
     cv2.imwrite(str(tmp_path / "a.png"), np.full((32, 32, 3), 100, np.uint8))
+    try:
+        _missing_onnxruntime_runs(tmp_path, capsys)
+    finally:
+        unavailable_reason.cache_clear()
+
+
+def _missing_onnxruntime_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["denoise", str(tmp_path / "a.png"), "-o", str(tmp_path / "out")],
                  ["video", str(tmp_path / "v.mp4"), "-o", str(tmp_path / "o.mp4")],
                  ["detect", str(tmp_path / "a.png"), "--model", "yolo26n.yaml", "-o", str(tmp_path / "det")]):

@@ -1056,6 +1056,28 @@ def test_a_killed_runs_temporary_files_are_removed_by_the_next_write(tmp_path: P
     assert len(_fs._host()) <= 16
 
 
+def test_atomic_path_stopped_removes_the_empty_folders_it_made_and_a_failure_keeps_them(tmp_path: Path) -> None:
+    """A video or detect run stopped by Ctrl-C/SIGTERM left the output folders it had made, empty."""
+    from cvdenoise.io import atomic_path
+
+    (tmp_path / "there").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "there" / "a" / "b" / "clip.mp4") as tmp:
+            Path(tmp).write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["there"] and not any((tmp_path / "there").iterdir())
+    with pytest.raises(OSError):
+        with atomic_path(tmp_path / "x" / "clip.mp4"):
+            raise OSError("disk full")
+    assert (tmp_path / "x").is_dir() and not any((tmp_path / "x").iterdir())  # (an error, not a stop: as before)
+    (tmp_path / "y").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "y" / "z" / "clip.mp4"):
+            (tmp_path / "y" / "z" / "other.png").write_bytes(b"another writer's")
+            raise KeyboardInterrupt
+    assert (tmp_path / "y" / "z" / "other.png").exists()  # a folder with something in it stays
+
+
 def test_two_runs_recording_one_copy_in_either_order_both_count(tmp_path: Path) -> None:
     """Two runs writing the same copy at once can append their lines out of order: every recorded
     version of a file counts as cvdenoise's (only the last one did)."""

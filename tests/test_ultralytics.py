@@ -698,6 +698,7 @@ def test_an_interrupted_image_run_keeps_the_timing_of_what_it_wrote(no_network: 
         run_detection(src, "yolo26n.yaml", tmp_path / "out2", imgsz=96, progress=False,
                       denoiser=cvdenoise.load("fast", half=False))
     assert not (tmp_path / "out2" / "timing.csv").exists()  # (nothing written, no rows)
+    assert not (tmp_path / "out2").exists()  # nor the folder made for them (it was left, empty)
 
 
 def test_detect_decodes_each_image_once(no_network: list[object], tmp_path: Path, frame: np.ndarray,

@@ -602,6 +602,10 @@ def test_sigterm_mid_video_removes_the_partial_output(
     assert "cvdenoise video: terminated" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
     assert signal.getsignal(signal.SIGTERM) == before
+    # the folders it made for the output go too (they were left, empty); one that was there stays
+    (tmp_path / "kept").mkdir()
+    assert main(["video", str(src), "-o", str(tmp_path / "kept" / "new" / "er" / "out.avi"), "-q", "-w", "fast"]) == 143
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi", "kept"] and not any((tmp_path / "kept").iterdir())
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

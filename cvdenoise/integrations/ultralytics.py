@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..denoiser import Denoiser, load
+from .._fs import missing_folders, remove_empty
 
 __all__ = [
     "configure_offline", "attach", "detach", "hooks_of", "load_yolo", "DenoiseHooks", "DetectionRun", "FrameTiming",
@@ -625,6 +626,7 @@ def run_detection(
         yolo.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False, device=device)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # (not e.g. CUDA out of memory)
         raise _not_yolo(model, e) from e
+    made = missing_folders(plan.out)
     plan.out.mkdir(parents=True, exist_ok=True)
 
     def process(name: str, frame: np.ndarray) -> np.ndarray:  # (frame: BGR uint8, see _bgr8)
@@ -648,6 +650,7 @@ def run_detection(
     except KeyboardInterrupt:  # (Ctrl-C, SIGTERM): the annotated images kept get their timing rows
         if plan.is_images and run:
             _write_timing(run, plan.timing, plan.records)
+        remove_empty(made)  # (a video's, or an image run stopped before its first image: nothing left behind)
         raise
     _write_timing(run, plan.timing, plan.records)
     return run
