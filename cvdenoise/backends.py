@@ -268,7 +268,7 @@ class OnnxBackend:
                     "(cvdenoise.load caps the tile size for such models; or export without static)"
                 )
             if (h, w) != (fh, fw):
-                xc = pad_to(xc, fh, fw)  # reflect, as the model pads: the fixed-size result matches a dynamic one
+                xc = pad_to(xc, fh, fw)  # reflect, as the model pads (the graph sees the reflection past its 16-px border: a few levels from a dynamic result near the bottom/right)
         arr = np.ascontiguousarray(xc.numpy())
         if self.batch is None:
             y = self._run(arr)

@@ -398,6 +398,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, record_problem
     from .weights import WeightsError
 
+    from ._fs import no_regular_file
+
+    if (problem := no_regular_file(args.output)) is not None:
+        print(f"cvdenoise export: error: -o {args.output} {problem}", file=sys.stderr)
+        return 2
+    if os.path.islink(args.output):  # written through, as every command's -o: the file it leads to is replaced and recorded
+        args.output = os.path.realpath(args.output)  # (the link was replaced by a new file, and its target recorded)
     out, records = Path(args.output), OutputRecords()
     source = weights_file(args.weights)  # -o the weights file itself: refused by the export, more precisely
     same_as_weights = source is not None and out.exists() and out.samefile(source)

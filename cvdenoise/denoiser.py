@@ -1067,6 +1067,14 @@ def load(
     return _load_file(weights, kw, half=half, auto_ensemble=ensemble == "auto")
 
 
+def check_export_half(name: str | Path, metadata: Mapping[str, Any], half: object) -> None:
+    """``ValueError`` for ``half=True`` with a float32 export: an exported model's precision is
+    fixed when it is exported (an fp16 export runs in fp16 whatever ``half`` says)."""
+    if half is True and metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
+        raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
+                         "(export an fp16 graph with cvdenoise export --half)")
+
+
 def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtime | None) -> Denoiser:
     """:func:`load` of an exported ``.onnx``/TorchScript file (``kw``: the Denoiser's arguments)."""
     from .backends import load_backend
@@ -1075,9 +1083,7 @@ def _load_exported(name: str, kw: dict[str, Any], *, half: Half, runtime: Runtim
     tile, overlap = kw["tile"], kw["overlap"]
     kw = {**kw, "runtime": "torch", "half": False}  # no nn.Module to convert; den.runtime names the file's runtime below
     be = load_backend(name, resolve_device(kw["device"]))
-    if half is True and be.metadata.get("precision") != "fp16":  # (an fp16 export asked for as such is fine)
-        raise ValueError(f"{name}: a float32 export; an exported model's precision is fixed at export time "
-                         "(export an fp16 graph with cvdenoise export --half)")
+    check_export_half(name, be.metadata, half)
     if be.size is not None:  # fixed H×W export: every tile must fit it
         # (the options' types and signs first; the tile's size against the overlap once both are capped below)
         Denoiser._check_tiling(tile if not is_integer(tile) or int(tile) < 0 else 0,  # type: ignore[call-overload]

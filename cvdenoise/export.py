@@ -47,7 +47,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -72,7 +71,7 @@ from .backends import (
 )
 from ._checks import is_integer
 from .blend import StrengthRule
-from ._fs import creation_problem, file_above, no_regular_file, signals_held
+from ._fs import creation_problem, file_above, missing_folders, no_regular_file, remove_empty, signals_held
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
 
@@ -413,7 +412,7 @@ def _replace_on_success(path: Path, then: Callable[[], object] | None = None) ->
     the folders the block made for it. ``then()`` runs once the new file stands, with
     SIGINT/SIGTERM held back (it and the end of the export happen both or neither)."""
     backup: Path | None = None
-    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]  # made by the block, if at all
+    missing = missing_folders(path.parent)  # made by the block, if at all
     if path.is_file():
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".previous", dir=path.parent)
         os.close(fd)
@@ -425,9 +424,7 @@ def _replace_on_success(path: Path, then: Callable[[], object] | None = None) ->
         path.unlink(missing_ok=True)
         if backup is not None:
             os.replace(backup, path)
-        for folder in missing:  # innermost first; only if still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty(missing)
         raise
     with signals_held():
         if backup is not None:

@@ -42,7 +42,7 @@ from ._checks import (
     channels_last_hint, check_float_range, check_tensor_dtype, check_tensor_kind, image_bchw, is_integer, is_real,
 )
 from .denoiser import (
-    DEFAULT_OVERLAP, Denoiser, Strength, check_half, check_pil_mode, exported_runtime, load, resolve_device,
+    DEFAULT_OVERLAP, Denoiser, Strength, check_export_half, check_half, check_pil_mode, exported_runtime, load, resolve_device,
     resolve_precision, resolve_runtime, will_run_models,
 )
 from .model import CONFIGS
@@ -58,11 +58,12 @@ _MIN_TILE = 2 * DEFAULT_OVERLAP + max(config.multiple for config in CONFIGS.valu
 
 # ---------------------------------------------------------------------- argument checks
 # (shared with cvdenoise.integrations.albumentations)
-def _check_weights(weights: str | Path) -> str:
+def _check_weights(weights: str | Path, half: object = False) -> str:
     """Shipped family / file name, ``.safetensors`` path or exported file → ``str``.
 
     A file of the user's is opened once here (and dropped), so one that cannot be loaded — not
-    safetensors, not a cvdenoise export, weights that do not match — fails at construction,
+    safetensors, not a cvdenoise export, weights that do not match, a float32 export asked for
+    with ``half=True`` — fails at construction,
     not at the first sample in a ``DataLoader`` worker; it is kept as an absolute path, so a
     later ``os.chdir`` (Hydra's run folder, a worker's set-up) does not make it another file."""
     if not isinstance(weights, (str, os.PathLike)):
@@ -72,7 +73,7 @@ def _check_weights(weights: str | Path) -> str:
         path = resolve(name)  # WeightsError (a ValueError) listing the shipped names
         if path.parent.resolve() != WEIGHTS_DIR.resolve() or path.suffix.lower() != ".safetensors":  # (a card, RECIPE.md)
             if path.suffix.lower() in EXPORTED_SUFFIXES:
-                load_backend(path)
+                check_export_half(name, load_backend(path).metadata, half)
             else:
                 load_model(path)
             return os.fspath(path.resolve())
@@ -238,6 +239,7 @@ class Denoise(v2.Transform):
         self,
         weights: str | Path = "default",
         device: str | torch.device | None = "cpu",
+        *,
         p: float = 1.0,
         strength: Strength = "auto",
         tile: int = DEFAULT_TILE,
@@ -246,7 +248,7 @@ class Denoise(v2.Transform):
     ) -> None:
         super().__init__()
         self.half = half = check_half(half)
-        self.weights = _check_weights(weights)
+        self.weights = _check_weights(weights, half)
         self.device = _check_device(device)
         if self.device != "auto":  # half=True where the device has no fast half type: refused now
             resolve_precision(half, torch.device(self.device))  # type: ignore[arg-type]

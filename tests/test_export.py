@@ -814,6 +814,11 @@ def test_fp16_export_accepts_half_and_the_cli_names_its_graph(exported: Exporter
     assert "fp16 graph" in _model_words(cvdenoise.load(path))
     with pytest.raises(ValueError, match="a float32 export.*cvdenoise export --half"):
         cvdenoise.load(exported("onnx", 3)[0], half=True)
+    from cvdenoise.transforms import Denoise
+
+    with pytest.raises(ValueError, match="a float32 export.*cvdenoise export --half"):
+        Denoise(exported("onnx", 3)[0], half=True)  # at construction (it failed at the first sample, in a worker)
+    assert Denoise(path, half=True).half is True
     with pytest.raises(ValueError, match=r"omit runtime / --runtime"):
         cvdenoise.load(path, runtime="torch")
 
@@ -898,3 +903,28 @@ def test_a_ctrl_c_as_an_export_ends_still_records_it(tmp_path: Path, capsys: pyt
     (tmp_path / "b" / OUTPUT_MARKER).mkdir(parents=True)
     assert main(["export", "-w", "fast", "-o", str(tmp_path / "b" / "f.pt"), "--format", "torchscript", "--no-check"]) == 2
     assert "cannot record the output in" in capsys.readouterr().err and not (tmp_path / "b" / "f.pt").exists()
+
+
+def test_export_through_a_symlinked_output_writes_through_and_records_what_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o link.pt --overwrite` replaced the link with a new file but recorded the link's target,
+    the user's file, as its own: a later export to the target replaced it without --overwrite."""
+    from cvdenoise.folder import OutputRecords
+
+    mine = tmp_path / "users" / "model.pt"
+    mine.parent.mkdir()
+    mine.write_bytes(b"the user's own file")
+    link = tmp_path / "link.pt"
+    link.symlink_to(mine)
+    argv = ["export", "-w", "fast", "--format", "torchscript", "--no-check"]
+    assert main([*argv, "-o", str(link)]) == 2  # the file it leads to is the user's: refused
+    assert "exists and `cvdenoise export` did not write it" in capsys.readouterr().err
+    assert main([*argv, "-o", str(link), "--overwrite"]) == 0
+    assert link.is_symlink() and mine.read_bytes()[:2] == b"PK"  # written through: a TorchScript zip at the target
+    assert OutputRecords().ours(mine)
+    assert main([*argv, "-o", str(mine)]) == 0  # its own output now: replaced without --overwrite
+    broken = tmp_path / "broken.pt"
+    broken.symlink_to(tmp_path / "nowhere" / "x.pt")
+    assert main([*argv, "-o", str(broken)]) == 2
+    assert "broken symbolic link" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()

@@ -623,6 +623,12 @@ def test_albumentations_twin_refuses_what_the_torchvision_one_refuses() -> None:
         Denoise(weigths="fast")  # type: ignore[call-arg]
     with pytest.warns(UserWarning, match="'weigths' are not valid"):  # albumentations' strict=False still works
         assert ADenoise(weigths="fast", strict=False).weights == "default"
+    # a third positional argument was strength here and p there: both refuse it, naming what to do
+    with pytest.raises(TypeError, match="name the others"):
+        ADenoise("fast", "cpu", 0.5)
+    with pytest.raises(TypeError, match="positional"):
+        Denoise("fast", "cpu", 0.5)  # type: ignore[misc]
+    assert ADenoise("fast", "cpu", strength=0.5).strength == 0.5 and Denoise("fast", "cpu", p=0.5).p == 0.5
     with pytest.raises(TypeError, match="numpy images.*Tensor.*cvdenoise.transforms.Denoise"):
         ADenoise("fast")(image=torch.zeros(3, 16, 16, dtype=torch.uint8))
     with pytest.raises(TypeError, match="numpy images.*got list"):

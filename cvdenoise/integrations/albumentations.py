@@ -116,6 +116,7 @@ class Denoise(ImageOnlyTransform):
         self,
         weights: str | Path = "default",
         device: str | torch.device | None = "cpu",
+        *,
         strength: float | Literal["auto"] = "auto",
         channel_order: Literal["rgb", "bgr"] = "rgb",
         tile: int = DEFAULT_TILE,
@@ -178,11 +179,15 @@ class Denoise(ImageOnlyTransform):
 def _strict_by_default(cls: type[Denoise]) -> None:
     """albumentations' metaclass drops an unknown argument with a warning (``Denoise(weigths="fast")``
     would run the ``default`` weights): ``strict=True`` unless the caller says otherwise makes it a
-    ``ValueError``, as the torchvision twin's ``TypeError``."""
+    ``ValueError``, as the torchvision twin's ``TypeError``. Only ``weights`` and ``device`` are
+    taken positionally, as by the twin (``Denoise("fast", "cpu", 0.5)`` was strength 0.5 here, p 0.5 there)."""
     validated_init = cls.__init__
 
     @functools.wraps(validated_init)
     def __init__(self: Denoise, *args: Any, strict: bool = True, **kwargs: Any) -> None:
+        if len(args) > 2:  # (the metaclass would map them in its own order: the twins' third differ, p and strength)
+            raise TypeError(f"Denoise() takes weights and device positionally, {len(args)} were given: name the "
+                            "others (strength=..., p=...)")
         validated_init(self, *args, strict=strict, **kwargs)  # type: ignore[call-arg]
 
     cls.__init__ = __init__  # type: ignore[method-assign]
