@@ -131,15 +131,18 @@ def drawing(size: int, rng: np.random.Generator) -> np.ndarray:
     return img.astype(np.float32) * np.float32(1 / 255)
 
 
-def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33, max_gain: float = 0.5) -> np.ndarray:
+def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33, max_gain: float = 0.5,
+               p_aa: float = 0.7) -> np.ndarray:
     """``crop`` (``(H,W,3)`` float32 in ``[0, 1]``) darkened to a night scene (gain log-uniform in
-    0.04–``max_gain``, 0.5 by default; 1 also keeps day scenes with white in them) with 1–6 lights drawn on it: lines 1–8 px wide, discs, rectangles or text at exact
-    white (70 %) or a saturated warm or cold colour with one channel at 1, anti-aliased, a share
-    ``p_glow`` of them (a third by default) with a faint glow. Street lamps, headlights, stars, lit windows and overlays on a
-    dark frame: under noise the models darkened the background beside such full-white structures
-    (up to 19 levels on a background of 20 at σ=20, ``python benchmarks/lights.py``) as if removing a
-    blur's glow that was never there. ``p_glow=0`` draws every light without one (the random
-    draws are the same, so a seed gives the same lights either way). Returns a new float32 array."""
+    0.04–``max_gain``, 0.5 by default; 1 also keeps day scenes with white in them) with 1–6 lights
+    drawn on it: lines 1–8 px wide, discs, rectangles or text at exact white (70 %) or a saturated
+    warm or cold colour with one channel at 1, a share ``p_aa`` of them anti-aliased (70 % by
+    default; OpenCV 5 draws text anti-aliased always), a share ``p_glow`` (a third by default) with
+    a faint glow. Street lamps, headlights, stars, lit windows and overlays on a dark frame: under
+    noise the models darkened the background beside such full-white structures (up to 19 levels
+    on a background of 20 at σ=20, ``python benchmarks/lights.py``) as if removing a blur's glow
+    that was never there. The random draws do not depend on ``p_glow`` and ``p_aa``, so a seed
+    gives the same lights, with or without glow and anti-aliasing. Returns a new float32 array."""
     h, w = crop.shape[:2]
     if not 0.04 <= max_gain <= 1:
         raise ValueError(f"max_gain must be in [0.04, 1], got {max_gain}")
@@ -147,7 +150,7 @@ def add_lights(crop: np.ndarray, rng: np.random.Generator, p_glow: float = 0.33,
     out = crop * np.float32(gain)
     for _ in range(int(rng.integers(1, 7))):
         mask = np.zeros((h, w), np.uint8)
-        aa = cv2.LINE_AA if rng.random() < 0.7 else cv2.LINE_8
+        aa = cv2.LINE_AA if rng.random() < p_aa else cv2.LINE_8
         kind = rng.random()
         if kind < 0.45:
             p, q = rng.integers(-w // 4, w + w // 4, 2), rng.integers(-h // 4, h + h // 4, 2)
@@ -270,6 +273,7 @@ class PairSampler:
         lights_glow: share of those lights drawn with a faint glow around them (``p_glow`` of
             :func:`add_lights`).
         lights_max_gain: the brightest those scenes are kept (``max_gain`` of :func:`add_lights`).
+        lights_aa: share of those lights drawn anti-aliased (``p_aa`` of :func:`add_lights`).
 
     ``batch(n)`` returns two ``(n, channels, crop, crop)`` float32 tensors: degraded, clean.
     """
@@ -288,6 +292,7 @@ class PairSampler:
         p_lights: float = 0.0,
         lights_glow: float = 0.33,
         lights_max_gain: float = 0.5,
+        lights_aa: float = 0.7,
     ) -> None:
         if not images and p_dead_leaves < 1.0:
             raise ValueError("no clean images given: pass image folders or set p_dead_leaves=1")
@@ -303,6 +308,7 @@ class PairSampler:
         self.p_lights = p_lights
         self.lights_glow = lights_glow
         self.lights_max_gain = lights_max_gain
+        self.lights_aa = lights_aa
 
     def _leaf(self) -> np.ndarray:
         if len(self._leaves) < self._leaves_pool:
@@ -331,7 +337,7 @@ class PairSampler:
         if self.rng.random() < 0.5:
             c = c[:, ::-1]
         if self.p_lights and not drawn and self.rng.random() < self.p_lights:
-            c = add_lights(np.ascontiguousarray(c), self.rng, self.lights_glow, self.lights_max_gain)
+            c = add_lights(np.ascontiguousarray(c), self.rng, self.lights_glow, self.lights_max_gain, self.lights_aa)
         if self.channels == 1:
             c = cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY)[:, :, None]
         elif self.p_colour_gain and self.rng.random() < self.p_colour_gain:

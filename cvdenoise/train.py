@@ -72,6 +72,7 @@ class TrainConfig:
     p_lights: float = 0.0  # share of crops made night scenes with full-white lights (data.add_lights)
     lights_glow: float = 0.33  # share of those lights drawn with a faint glow (data.add_lights' p_glow)
     lights_max_gain: float = 0.5  # the brightest those scenes are kept (data.add_lights' max_gain)
+    lights_aa: float = 0.7  # share of those lights drawn anti-aliased (data.add_lights' p_aa)
     degradation: str = "mixed"
     crop: int = 64
     batch: int = 16
@@ -259,6 +260,7 @@ _CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("p_lights", _real(lambda v: 0 <= v <= 1), "a probability in [0, 1]"),
     ("lights_glow", _real(lambda v: 0 <= v <= 1), "a probability in [0, 1]"),
     ("lights_max_gain", _real(lambda v: 0.04 <= v <= 1), "a gain in [0.04, 1]"),
+    ("lights_aa", _real(lambda v: 0 <= v <= 1), "a probability in [0, 1]"),
     ("device_degrade", _real(lambda v: 0 <= v <= 1), "a share of the batch in [0, 1]"),
     ("minutes", _real(lambda v: 0 <= v < math.inf), ">= 0 (0: no time budget)"),
     ("ckpt_minutes", _real(lambda v: 0 <= v < math.inf), ">= 0"),
@@ -847,7 +849,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
         crop=cfg.crop, channels=cfg.channels, degradation=cfg.degradation,
         p_dead_leaves=cfg.p_dead_leaves if train_imgs else 1.0, p_colour_gain=cfg.p_colour_gain,
         p_drawing=cfg.p_drawing, p_lights=cfg.p_lights, lights_glow=cfg.lights_glow,
-        lights_max_gain=cfg.lights_max_gain,
+        lights_max_gain=cfg.lights_max_gain, lights_aa=cfg.lights_aa,
     )
     sampler = PairSampler(train_imgs, seed=cfg.seed, **pair_kwargs)
     run = _Run(cfg, model, device, out, state, sampler, _validation_pairs(cfg, val_imgs))
@@ -969,6 +971,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lights-max-gain", type=float, default=d.lights_max_gain,
                    help="those scenes are the photo crop times a gain log-uniform in 0.04 to this (default "
                         f"{d.lights_max_gain}: night scenes; 1 keeps some at day brightness, e.g. windowed CT bone beside tissue)")
+    p.add_argument("--lights-aa", type=float, default=d.lights_aa,
+                   help=f"share of those lights drawn anti-aliased (default {d.lights_aa}; 0: hard edges, whose clean "
+                        "target has no brighter rim beside the light)")
     p.add_argument("--degradation", default=d.degradation, choices=sorted(PRESETS), metavar="PRESET",
                    help=f"degradation preset for the noisy inputs: {', '.join(sorted(PRESETS))} (default: {d.degradation})")
     p.add_argument("--val-every", type=int, default=d.val_every, help=f"validate and export every N steps (default {d.val_every})")
@@ -1137,7 +1142,7 @@ def main(args: argparse.Namespace) -> int:
         unshuffle=args.unshuffle,
         downscale=args.downscale, p_dead_leaves=args.p_dead_leaves, p_colour_gain=args.p_colour_gain,
         p_drawing=args.p_drawing, p_lights=args.p_lights, lights_glow=args.lights_glow,
-        lights_max_gain=args.lights_max_gain, degradation=args.degradation,
+        lights_max_gain=args.lights_max_gain, lights_aa=args.lights_aa, degradation=args.degradation,
         crop=args.crop, batch=args.batch, steps=args.steps, lr=args.lr, warmup=args.warmup,
         val_every=args.val_every, val_size=args.val_size, ckpt_minutes=args.ckpt_minutes, seed=args.seed, threads=args.threads,
         device=args.device, init=args.init, loss=args.loss, amp=args.amp,

@@ -63,10 +63,11 @@ def _data_text(recipe: dict) -> str:
                  "fonts, lines and shapes on flat backgrounds)")
     lights = recipe.get("p_lights") or 0
     if lights:
-        glow, gain = recipe.get("lights_glow", 0.33), recipe.get("lights_max_gain", 0.5)
+        glow, gain, aa = recipe.get("lights_glow", 0.33), recipe.get("lights_max_gain", 0.5), recipe.get("lights_aa", 0.7)
         text += (f"; {round(100 * lights, 1):g} % of the photo crops made night scenes with full-white or saturated "
                  "lights (cvdenoise.data.add_lights" + ("" if glow == 0.33 else f", {round(100 * glow, 1):g} % of them with a glow")
-                 + ("" if gain == 0.5 else f", scene gain up to {gain:g}") + ")")
+                 + ("" if gain == 0.5 else f", scene gain up to {gain:g}")
+                 + ("" if aa == 0.7 else f", {round(100 * aa, 1):g} % anti-aliased") + ")")
     return text
 
 

@@ -142,6 +142,21 @@ def test_lights_max_gain_keeps_some_scenes_bright() -> None:
     assert build_parser().parse_args(["train", "--lights-max-gain", "1"]).lights_max_gain == 1.0
 
 
+def test_lights_aa_zero_draws_hard_edges_with_the_same_lights() -> None:
+    black = np.zeros((64, 64, 3), np.float32)
+    rim = lambda o: ((o.max(2) > 0.02) & (o.max(2) < 0.19)).mean()  # noqa: E731  (below the dimmest lit channel)
+    soft = [add_lights(black.copy(), np.random.default_rng(i), 0.0, p_aa=1.0) for i in range(30)]
+    hard = [add_lights(black.copy(), np.random.default_rng(i), 0.0, p_aa=0.0) for i in range(30)]
+    assert sum(rim(o) for o in hard) < 0.3 * sum(rim(o) for o in soft)  # (OpenCV 5 draws text anti-aliased always)
+    assert np.mean([(h.max(2) > 0).mean() for h in hard]) > 0.5 * np.mean([(s.max(2) > 0).mean() for s in soft])
+    s = PairSampler([black], crop=64, p_dead_leaves=0.0, p_lights=1.0, lights_glow=0.0, lights_aa=0.0, seed=2)
+    a = PairSampler([black], crop=64, p_dead_leaves=0.0, p_lights=1.0, lights_glow=0.0, lights_aa=1.0, seed=2)
+    assert sum(rim(s.clean_crop()) for _ in range(20)) < 0.3 * sum(rim(a.clean_crop()) for _ in range(20))
+    with pytest.raises(ValueError, match="lights-aa"):
+        train(TrainConfig(lights_aa=-1.0, steps=1))
+    assert build_parser().parse_args(["train", "--lights-aa", "0"]).lights_aa == 0.0
+
+
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     cfg = TrainConfig(
         out=str(tmp_path / "run"), name="tiny", size="fast", steps=6, batch=2, crop=32,

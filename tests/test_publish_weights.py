@@ -66,6 +66,7 @@ def test_data_text_follows_the_recipe(pw):
     assert "add_lights, 0 % of them with a glow)" in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1, "lights_glow": 0.0})
     assert "glow" not in pw._data_text({"folders": ["P/photos"], "p_lights": 0.1, "lights_glow": 0.33})
     assert "with a glow, scene gain up to 1)" in pw._data_text({"p_lights": 0.1, "lights_glow": 0, "lights_max_gain": 1.0})
+    assert "with a glow, 0 % anti-aliased)" in pw._data_text({"p_lights": 0.1, "lights_glow": 0, "lights_aa": 0.0})
 
 
 def test_data_lines_of_the_whole_history_follow_their_recipes(pw):

@@ -1,7 +1,8 @@
 """stage 32d: as runs/s54/gd.sh (lights without glow) with every light drawn without anti-aliasing (cv2.LINE_8 for
 LINE_AA in cvdenoise.data, patched here only): stages 32/32b lifted the CT brain beside the skull +3 to +4.7 HU and
 the lights-free control (runs/s54/gd3.sh) did not; an anti-aliased rim beside each light is the clean target's only
-other brightening. Run: NO_ALBUMENTATIONS_UPDATE=1 nohup .venv/bin/python runs/s54/gd4.py > runs/s54/gd4.log 2>&1 &"""
+other brightening. (Written before `cvdenoise train --lights-aa` existed: the same as runs/s54/gd.sh with
+`--lights-aa 0 --seed 112 --out runs/s54/gray-default-noaa`, the same random draws.) Run: NO_ALBUMENTATIONS_UPDATE=1 nohup .venv/bin/python runs/s54/gd4.py > runs/s54/gd4.log 2>&1 &"""
 import os
 import sys
 import types
