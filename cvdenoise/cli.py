@@ -396,15 +396,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     from .export import ExportArgumentError, ExportError, to_onnx, to_torchscript, weights_file
     from .folder import OUTPUT_MARKER, Job, OutputRecords, mark_output, record_problem
-    from .weights import WeightsError
-
     from ._fs import no_regular_file
+    from .weights import WeightsError
 
     if (problem := no_regular_file(args.output)) is not None:
         print(f"cvdenoise export: error: -o {args.output} {problem}", file=sys.stderr)
         return 2
     if os.path.islink(args.output):  # written through, as every command's -o: the file it leads to is replaced and recorded
-        args.output = os.path.realpath(args.output)  # (the link was replaced by a new file, and its target recorded)
+        args.output = os.path.realpath(args.output)  # (it replaced the link itself, yet recorded the target as its own)
     out, records = Path(args.output), OutputRecords()
     source = weights_file(args.weights)  # -o the weights file itself: refused by the export, more precisely
     same_as_weights = source is not None and out.exists() and out.samefile(source)
@@ -560,9 +559,9 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
 
 def import_problem(e: ImportError, extra: str | None = None) -> str:
     """One line for an ``ImportError`` a command met: its own advice (a missing optional package
-    names its extra), else the command's ``extra`` to install; for an OpenCV that cannot be imported (``opencv-python``,
-    which Ultralytics installs, needs libGL and shares the ``cv2/`` folder with the headless
-    wheel cvdenoise depends on) how to keep the headless one."""
+    names its extra), else the command's ``extra`` to install; for an OpenCV that cannot be
+    imported (``opencv-python``, which Ultralytics installs, needs libGL and shares the ``cv2/``
+    folder with the headless wheel cvdenoise depends on), how to keep the headless one."""
     text = str(e) or type(e).__name__
     if e.name == "cv2" or "cv2" in text or "libGL" in text or "libgthread" in text:
         return (f"OpenCV cannot be imported ({text}). Ultralytics installs opencv-python, which needs libGL and "
