@@ -30,6 +30,7 @@ import albumentations as A
 import numpy as np
 
 from ._checks import LOW_BIT_LIMIT, check_float_range, from_float, is_integer, is_real, low_bit_uint16
+from ._warn import user_stacklevel
 
 __all__ = [
     "DegradationConfig",
@@ -116,17 +117,20 @@ class DegradationConfig:
             ("gaussian_sigma", 0, 1), ("poisson_scale", 1e-6, 1), ("read_sigma", 0, 1), ("speckle_sigma", 0, 1),
             ("iso_intensity", 0, 1), ("saltpepper_amount", 0, 1), ("camera_scale", 1e-6, 1), ("camera_read", 0, 1),
             ("linear_read", 0, 1),
-            ("camera_red_gain", 0, 100), ("camera_blue_gain", 0, 100), ("camera_saturation", 0, 1),
+            ("camera_red_gain", 1e-3, 100), ("camera_blue_gain", 1e-3, 100), ("camera_saturation", 0, 1),
             ("blur_sigma", 0.05, 100), ("motion_kernel", 3, 999), ("defocus_radius", 1, 999),
             ("resize_scale", 1e-3, 1), ("jpeg_quality", 1, 100),
         )
         for name, lowest, highest in ranges:
             r = getattr(self, name)
+            if isinstance(r, np.ndarray) and r.shape == (2,):  # (a numpy pair: taken as the tuple it holds)
+                r = tuple(r.tolist())
             if not (isinstance(r, (tuple, list)) and len(r) == 2 and all(is_real(v) for v in r)
                     and lowest <= r[0] <= r[1] <= highest):
                 raise ValueError(f"DegradationConfig.{name} must be a (low, high) pair with "
                                  f"{lowest} <= low <= high <= {highest}, got {r!r}"
                                  + (" (no blur at all: p_blur=0)" if name == "blur_sigma" else ""))
+            object.__setattr__(self, name, (float(r[0]), float(r[1])))  # (a list: hashable, equal to its tuple)
         for name in ("motion_kernel", "defocus_radius", "jpeg_quality"):  # sizes and qualities are whole numbers
             r = getattr(self, name)
             if not all(is_integer(v) or float(v).is_integer() for v in r):
@@ -138,14 +142,16 @@ class DegradationConfig:
             raise ValueError(f"DegradationConfig.motion_kernel must be odd sizes (a kernel has a centre pixel), "
                              f"got {self.motion_kernel!r}")
         try:  # (name, weight) pairs, or a {name: weight} dict
-            kinds = dict(self.noise_kinds.items() if isinstance(self.noise_kinds, Mapping) else self.noise_kinds)
+            pairs = list(self.noise_kinds.items() if isinstance(self.noise_kinds, Mapping) else self.noise_kinds)
+            kinds = dict(pairs)
         except (TypeError, ValueError):
-            kinds = {}
+            pairs, kinds = [], {}
         weights = list(kinds.values())
-        if (not kinds or set(kinds) - set(NOISE_KINDS) or not all(is_real(w) and float(w) >= 0 for w in weights)
-                or sum(weights) <= 0):
-            raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS} with "
-                             f"weights >= 0 and a positive sum, got {self.noise_kinds!r}")
+        if (not kinds or len(kinds) != len(pairs) or set(kinds) - set(NOISE_KINDS)
+                or not all(is_real(w) and 0 <= float(w) < math.inf for w in weights)
+                or not 0 < sum(float(w) for w in weights) < math.inf):
+            raise ValueError(f"DegradationConfig.noise_kinds must be (name, weight) pairs of {NOISE_KINDS}, each "
+                             f"name once, with finite weights >= 0 and a positive sum, got {self.noise_kinds!r}")
         object.__setattr__(self, "noise_kinds", tuple(kinds.items()))
 
 
@@ -415,7 +421,10 @@ class Degrader:
         # albumentations' Downscale, whose two OpenCV resizes these are, runs them on uint8: a
         # float (or 16-bit) image came back on 256 levels — a dark 16-bit ramp of 256 values kept 5
         h, w = img.shape[:2]
-        small = cv2.resize(img, None, fx=s, fy=s, interpolation=interp)
+        if round(h * s) >= 1 and round(w * s) >= 1:
+            small = cv2.resize(img, None, fx=s, fy=s, interpolation=interp)
+        else:  # a side that would shrink to nothing keeps one pixel (OpenCV refuses an empty size)
+            small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         # (cubic interpolation overshoots: values below 0 made the shot-noise step's gamma NaN)
         return np.clip(out, 0.0, 1.0).reshape(img.shape)  # (OpenCV drops a single channel's axis)
@@ -500,14 +509,22 @@ class Degrader:
         return _apply(jpeg, img, rng)
 
     # -- the chain -------------------------------------------------------------------------
+    @staticmethod
+    def _generator(seed: object) -> np.random.Generator:
+        """``seed`` (``None``, an integer >= 0, a numpy ``Generator``, ``SeedSequence`` or ``BitGenerator``)
+        → a ``Generator``; anything else (``True``, ``-1``, ``1.5``) is a ``ValueError`` saying so."""
+        if not (seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator))
+                or (is_integer(seed) and int(seed) >= 0)):  # type: ignore[call-overload]
+            raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, got {seed!r}")
+        return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)  # type: ignore[arg-type]
+
     def __call__(self, image: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
         if not isinstance(image, np.ndarray):
             hint = " (cvdenoise.degrade_torch.TorchDegrader takes tensors)" if type(image).__module__.startswith("torch") else ""
             raise TypeError(f"expected a numpy image, got {type(image).__module__}.{type(image).__name__}{hint}")
-        if not (rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator))
-                or (is_integer(rng) and int(rng) >= 0)):  # type: ignore[arg-type]
-            raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, got {rng!r}")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = self._generator(rng)
+        if not image.dtype.isnative:  # big-endian 16-bit (FITS, some scientific readers): degraded as native, given back alike
+            return self(image.astype(image.dtype.newbyteorder("=")), rng).astype(image.dtype)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
             raise ValueError(f"expected (H,W), (H,W,1) or (H,W,3) image, got shape {image.shape}")
         if image.size == 0:
@@ -517,7 +534,7 @@ class Degrader:
             warnings.warn(f"Degrader: uint16 image with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) "
                           "is degraded on the 16-bit scale: its noise is up to 16x stronger than on the same image "
                           "scaled to 16 bits; scale it first (image << 4 for 12-bit data) or pass floats in [0, 1]",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=user_stacklevel())
         x = to_float(image)
         if np.issubdtype(dtype, np.floating):
             check_float_range(x)
@@ -556,7 +573,12 @@ def degrade(
 def degrade_batch(
     images: Sequence[np.ndarray], preset: DegradationConfig | str = "mixed", seed: int | np.random.Generator | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Degrade several images with one seeded generator (reproducible as a whole)."""
+    """Degrade several images with one seeded generator (reproducible as a whole): a list of
+    ``(degraded, clean)`` pairs, one per image. ``images``: a sequence of images, or an
+    ``(N,H,W[,C])`` numpy stack (one image alone is refused: ``degrade`` takes it)."""
+    if isinstance(images, np.ndarray) and images.ndim < 4:
+        raise ValueError(f"degrade_batch takes a sequence of images or an (N,H,W,C) stack, got one array of shape "
+                         f"{images.shape}: pass [image] (or a gray stack as list(stack)), or call degrade(image)")
     d = Degrader(preset)
-    rng = np.random.default_rng(seed)
+    rng = d._generator(seed)
     return [(d(im, rng), im) for im in images]

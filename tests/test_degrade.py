@@ -179,7 +179,18 @@ def test_config_values_no_degradation_can_take_are_refused_naming_the_field() ->
     for kinds in ((), (("gaussian", 0.0),), (("pink", 1.0),), (("gaussian", "x"),)):
         with pytest.raises(ValueError, match="noise_kinds"):
             DegradationConfig(noise_kinds=kinds)
-    assert DegradationConfig(gaussian_sigma=[0.01, 0.1]).gaussian_sigma == [0.01, 0.1]  # lists (from JSON) are fine
+    listed = DegradationConfig(gaussian_sigma=[0.01, 0.1])  # lists (from JSON) are fine, held as the tuple
+    assert listed.gaussian_sigma == (0.01, 0.1) and listed == DegradationConfig(gaussian_sigma=(0.01, 0.1))
+    assert hash(listed) == hash(DegradationConfig(gaussian_sigma=(0.01, 0.1)))  # (a list made it unhashable)
+    assert DegradationConfig(gaussian_sigma=np.array([0.01, 0.1])).gaussian_sigma == (0.01, 0.1)  # (was refused)
+    # values that passed and failed at a random later draw: a zero channel gain, an infinite weight, a name twice
+    for field, value in (("camera_red_gain", (0.0, 1.0)), ("camera_blue_gain", (0.0, 0.0))):
+        with pytest.raises(ValueError, match=f"DegradationConfig.{field} must be"):
+            DegradationConfig(**{field: value})
+    for kinds in ((("gaussian", float("inf")),), (("gaussian", 1e308), ("camera", 1e308)),
+                  (("gaussian", 1.0), ("gaussian", 2.0))):
+        with pytest.raises(ValueError, match="noise_kinds must be.*each name once, with finite weights"):
+            DegradationConfig(noise_kinds=kinds)
     assert DegradationConfig(p_noise=np.float32(0.5), jpeg_quality=(np.int64(40), 90)).p_noise == 0.5  # numpy numbers too
     # values that passed and failed later: NaN or black blur, a torch chain crash, "no" taken as True
     for field, value, why in (("blur_sigma", (0, 0), "p_blur=0"), ("jpeg_quality", (40.5, 90), "whole numbers"),
@@ -304,3 +315,43 @@ def test_the_linear_light_benchmark_runs_and_its_noise_lifts_blacks() -> None:
     gray = next(line for line in r.stdout.splitlines() if line.startswith("| gray, 60 / 2 |"))
     gray_cells = [c.strip() for c in gray.strip("|").split("|")]
     assert float(gray_cells[3].split()[0]) > float(gray_cells[1].split()[0]) + 3, gray_cells  # gray-fast ran
+
+
+def test_resize_keeps_a_pixel_where_a_side_would_shrink_to_nothing() -> None:
+    """OpenCV's empty-size assertion (a 1×64 image at ×0.5, a 16×16 one at ×0.02)."""
+    from cvdenoise.degrade import DegradationConfig
+
+    for shape, scale in (((1, 64, 3), 0.5), ((2, 3), 0.25), ((16, 16, 3), 0.02)):
+        cfg = DegradationConfig(p_clean=0.0, p_blur=0.0, p_noise=0.0, p_jpeg=0.0, p_resize=1.0, resize_scale=(scale, scale))
+        img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        out, clean = degrade(img, cfg, seed=1)
+        assert out.shape == img.shape and out.dtype == np.uint8 and clean is img
+
+
+def test_degrade_batch_refuses_one_image_and_checks_its_seed_as_degrade() -> None:
+    """One (480, 640, 3) array came back as 480 pairs of (640, 3) gray images."""
+    from cvdenoise.degrade import degrade_batch
+
+    img = np.full((24, 32, 3), 100, np.uint8)
+    with pytest.raises(ValueError, match=r"one array of shape \(24, 32, 3\).*pass \[image\]"):
+        degrade_batch(img, "gaussian25", seed=0)
+    pairs = degrade_batch(np.stack([img, img]), "gaussian25", seed=0)  # an (N,H,W,C) stack is a batch
+    assert len(pairs) == 2 and pairs[0][0].shape == img.shape
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(pairs, degrade_batch([img, img], "gaussian25", seed=0)))
+    for bad in (True, -1, 1.5):
+        with pytest.raises(ValueError, match="seed must be None, an integer >= 0"):
+            degrade_batch([img], "gaussian25", seed=bad)  # type: ignore[arg-type]
+
+
+def test_big_endian_16_bit_is_degraded_like_native() -> None:
+    img = np.random.default_rng(0).integers(0, 65536, (16, 16), dtype=np.uint16)
+    big = img.astype(">u2")
+    out, _ = degrade(big, "gaussian25", seed=3)
+    assert out.dtype == np.dtype(">u2") and np.array_equal(out.astype(np.uint16), degrade(img, "gaussian25", seed=3)[0])
+
+
+def test_the_12_bit_warning_points_at_the_callers_line() -> None:
+    img = np.full((16, 16), 1000, np.uint16)
+    with pytest.warns(UserWarning, match="10/12-bit") as caught:
+        degrade(img, "gaussian25", seed=0)
+    assert caught[0].filename == __file__
