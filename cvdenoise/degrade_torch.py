@@ -123,10 +123,28 @@ def jpeg(x: torch.Tensor, quality: torch.Tensor | int) -> torch.Tensor:
     ``quality`` is an int or a ``(B,)`` tensor of 1..100. Colour images are coded as YCbCr
     with 4:2:0 chroma (box-filtered down, bilinear up). Returns float32 in ``[0,1]`` on the
     8-bit grid, like a decoded file.
+
+    Raises:
+        ValueError: not a float ``(B,C,H,W)`` tensor with C 1 or 3 in ``[0, 1]``, or a quality
+            outside 1..100.
     """
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point or x.ndim != 4:
+        what = f"a {x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"jpeg expects a float (B,C,H,W) tensor in [0, 1], got {what} (uint8: x.float() / 255; "
+                         "one image: x[None])")
     b, c, h, w = x.shape
     if c not in (1, 3):
         raise ValueError(f"jpeg expects 1 or 3 channels, got {c}")
+    check_float_range(x, hint="divide 8-bit values by 255")
+    q = torch.as_tensor(quality, device=x.device).expand(b)
+    if q.is_floating_point() and not bool((q == q.round()).all()) or not bool(((q >= 1) & (q <= 100)).all()):
+        raise ValueError(f"jpeg quality must be whole numbers in 1..100, got {quality!r}")
+    return _jpeg(x, q)
+
+
+def _jpeg(x: torch.Tensor, quality: torch.Tensor | int) -> torch.Tensor:
+    """:func:`jpeg` without its checks (the chain's own, already checked, calls)."""
+    b, c, h, w = x.shape
     q = torch.as_tensor(quality, device=x.device).expand(b)
     ph, pw = (-h) % 16, (-w) % 16
     xp = F.pad(x.float(), (0, pw, 0, ph), mode="replicate") if ph or pw else x.float()
@@ -408,5 +426,5 @@ class TorchDegrader:
                 self._apply_to(x, x, chosen[name] & (rank[:, j] == slot), ops[name])
         use_jpeg = active & (self._rand(n) < c.p_jpeg)
         quality = self._randint(n, c.jpeg_quality[0], c.jpeg_quality[1])
-        self._apply_to(x, x, use_jpeg, jpeg, quality)
+        self._apply_to(x, x, use_jpeg, _jpeg, quality)
         return x.clamp_(0, 1).to(clean.dtype)

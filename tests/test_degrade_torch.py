@@ -178,3 +178,18 @@ def test_tiny_images_every_preset(shape: tuple[int, int, int, int]) -> None:
             y = d(x)
             assert y.shape == x.shape and torch.isfinite(y).all(), preset
             assert 0 <= float(y.min()) and float(y.max()) <= 1, preset
+
+
+def test_public_jpeg_refuses_what_it_cannot_code() -> None:
+    """uint8 tensors and 0-255 floats came out all white, a quality of 0 or 500 was clamped, and a
+    (C,H,W) tensor failed with "not enough values to unpack"."""
+    from cvdenoise.degrade_torch import jpeg
+
+    x = torch.rand(1, 3, 16, 16)
+    for bad, match in ((x * 255, r"\[0, 1\].*255"), ((x * 255).to(torch.uint8), "float"), (x[0], r"\(B,C,H,W\).*x\[None\]")):
+        with pytest.raises(ValueError, match=match):
+            jpeg(bad, 50)
+    for q in (0, 101, 50.5, torch.tensor([500])):
+        with pytest.raises(ValueError, match="quality must be whole numbers in 1..100"):
+            jpeg(x, q)  # type: ignore[arg-type]
+    assert jpeg(x, torch.tensor([40])).shape == x.shape and jpeg(x, 40.0).shape == x.shape  # type: ignore[arg-type]
