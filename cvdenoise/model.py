@@ -170,8 +170,8 @@ class DenoiseAutoencoder(nn.Module):
         ``[0,1]`` of the model's dtype (float32 as loaded), ``H`` and ``W`` already multiples of
         :attr:`multiple`.
 
-        Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level; the last is the
-        bottleneck code. Call it under ``torch.inference_mode()`` (or ``no_grad``) unless you
+        Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level (unbatched,
+        ``(widths[i], …)``, for a ``(C,H,W)`` input); the last is the bottleneck code. Call it under ``torch.inference_mode()`` (or ``no_grad``) unless you
         train through it: the parameters require grad, so the features otherwise keep an autograd graph.
         """
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager calls: say what is wrong
@@ -208,7 +208,7 @@ class DenoiseAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B,C,H,W)`` float in ``[0,1]`` (any H, W: reflect-padded to :attr:`multiple` at the
-        bottom/right, cropped back) → the denoised image, same shape (not clamped)."""
+        bottom/right, cropped back) → the denoised image, same shape, clamped to ``[0, 1]``."""
         h, w = x.shape[-2], x.shape[-1]
         xp = self._pad(x)
         out = xp + self.decode(self.encode(xp))
