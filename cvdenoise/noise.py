@@ -33,7 +33,8 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ._checks import check_float_range, image_bchw, image_hwc
+from ._checks import LOW_BIT_LIMIT, check_float_range, image_bchw, image_hwc, low_bit_uint16
+from ._warn import user_stacklevel
 
 __all__ = ["GateReading", "NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
@@ -118,6 +119,13 @@ def estimate_sigma(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> float 
     Returns:
         a float for numpy input and for ``(C,H,W)`` tensors, a ``(B,)`` tensor for batches.
         Channels are estimated separately and averaged.
+
+    Limits (the median absolute finest-scale Haar coefficient, over 2×2 blocks without a clipped
+    pixel): on 8-bit data the reading moves in steps of about 0.74 levels (light noise of σ ≲ 3
+    reads up to a quarter off; a clean smooth image reads 0 or 0.74); near black or white the
+    blocks kept are those of the smaller noise draws, so it reads 25–40 % low at levels ≲ 30 or
+    ≳ 230; on a mostly flat image with a small noisy part it reads the flat majority (0), where
+    :func:`residual_sigma` reads the noisy part.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -323,6 +331,11 @@ def _as_float_batch(image: np.ndarray | torch.Tensor | PIL.Image.Image, block: i
         batched = image.ndim == 4
     else:
         raise TypeError(f"expected a numpy array, torch tensor or PIL image, got {type(image).__name__}")
+    if low_bit_uint16(t):  # (after the dtype checks; the whole array's max, before any subsampling)
+        warnings.warn("cvdenoise.noise: uint16 image with all values below "
+                      f"{LOW_BIT_LIMIT} (10/12-bit data held unscaled?) is read on the 16-bit scale, so its σ reads up "
+                      "to 16x low; scale it to 16 bits (image << 4 for 12-bit data) or pass floats in [0, 1]",
+                      UserWarning, stacklevel=user_stacklevel())
     if t.shape[1] == 4:
         t = t[:, :3]
     scale = 255.0 if t.dtype == torch.uint8 else 65535.0 if t.dtype == torch.uint16 else None

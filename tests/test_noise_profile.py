@@ -164,3 +164,15 @@ def test_gate_reading_maps_a_residual_to_white_noise_sigma() -> None:
                 {"sigma": [2, 4], "residual": [1, float("nan")]}):
         with pytest.raises(ValueError, match="gate_reading"):
             GateReading.from_card({"gate_reading": bad})
+
+
+def test_the_noise_helpers_warn_on_unscaled_12_bit_data_at_the_callers_line() -> None:
+    """12-bit data held in uint16 read 16x low with no warning (the Denoiser and Degrader warn)."""
+    a12 = np.clip(np.rint(2048 + np.random.default_rng(0).normal(0, 160, (64, 64))), 0, 4095).astype(np.uint16)
+    for helper in (estimate_sigma, noise_profile):
+        with pytest.warns(UserWarning, match="10/12-bit data held unscaled.*16x low") as caught:
+            helper(a12)
+        assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(estimate_sigma(a12 << 4) - 10.0) < 0.5  # scaled: no warning, the σ it holds
