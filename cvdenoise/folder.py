@@ -331,6 +331,7 @@ def plan_jobs(
     foreign = _check_output_folder(out, outdir, records)
     jobs = _collect(inputs, out, outdir, foreign, records)
     jobs = _once_each(jobs)
+    _check_input_folders(jobs, inputs, out)
     _check_destinations(jobs, skip_existing)
     if not (skip_existing or overwrite):
         theirs = [j.dst for j in jobs if not records.replaceable(j.dst)]
@@ -439,6 +440,20 @@ def _once_each(jobs: list[Job]) -> list[Job]:
         warnings.warn(f"{len(extra)} file(s) reached twice (named twice, or through a link) are denoised once: "
                       f"{shown}", stacklevel=3)
     return list(unique.values())
+
+
+def _check_input_folders(jobs: list[Job], inputs: Sequence[str | Path], out: Path) -> None:
+    """Refuse a copy that would land inside a folder given as input (``denoise t/sub -o t`` with
+    ``t/sub/sub/y.png`` wrote ``t/sub/y.png``; ``denoise cam1 work/cam2 -o work`` wrote ``cam1``'s
+    ``cam2/f.png`` into ``work/cam2``): the next run read it as an input and refused to replace
+    it. An output folder inside an input folder is fine: its walk leaves the output folder out."""
+    roots = {Path(item).resolve(): item for item in inputs if Path(item).is_dir()}
+    for root, item in roots.items():
+        if root in out.parents:  # (-o inside this input folder: its copies are under -o, which the walk skips)
+            continue
+        if (j := next((j for j in jobs if root in j.dst.parents), None)) is not None:
+            raise ValueError(f"refusing to write {j.src} to {j.dst}, inside the input folder {item} (a later run would "
+                             "read it as an input): choose an output folder outside the input folders")
 
 
 def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:

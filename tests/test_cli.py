@@ -449,6 +449,27 @@ def test_output_folder_above_an_input_folder(tmp_path: Path, clean_rgb: np.ndarr
     assert "is a file" in capsys.readouterr().err
 
 
+def test_no_copy_lands_inside_an_input_folder(tmp_path: Path, clean_rgb: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+    """`denoise t/sub -o t` with t/sub/sub/y.png wrote t/sub/y.png into the input folder, and the same command
+    run again was refused (the copy read as an input); so did a second input's path (`cam1 work/cam2 -o work`)."""
+    t = tmp_path / "t"
+    (t / "sub" / "sub").mkdir(parents=True)
+    cv2.imwrite(str(t / "sub" / "sub" / "y.png"), add_noise(clean_rgb[:32, :32], 20))
+    cv2.imwrite(str(t / "sub" / "z.png"), add_noise(clean_rgb[:32, :32], 20))
+    before = _digest(t)
+    assert main(["denoise", str(t / "sub"), "-o", str(t), "-q", "-w", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to write {t / 'sub' / 'sub' / 'y.png'} to {t / 'sub' / 'y.png'}, inside the input folder" in err
+    assert _digest(t) == before
+    (tmp_path / "cam1" / "cam2").mkdir(parents=True)
+    (tmp_path / "work" / "cam2").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "cam1" / "cam2" / "f.png"), add_noise(clean_rgb[:32, :32], 20))
+    cv2.imwrite(str(tmp_path / "work" / "cam2" / "g.png"), add_noise(clean_rgb[:32, :32], 20))
+    args = [str(tmp_path / "cam1"), str(tmp_path / "work" / "cam2"), "-o", str(tmp_path / "work"), "-q", "-w", "fast"]
+    assert main(["denoise", *args]) == 2 and "inside the input folder" in capsys.readouterr().err
+    assert not (tmp_path / "work" / "cam2" / "f.png").exists()
+
+
 def test_hidden_and_thumbnail_folders_are_not_entered(tmp_path: Path, clean_rgb: np.ndarray) -> None:
     from cvdenoise.folder import plan_jobs
 
