@@ -472,8 +472,9 @@ def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:
         if j.dst.is_dir() and not skip_existing:
             raise ValueError(f"cannot write {j.src} to {j.dst}: a folder of that name is there")
         if j.dst in srcs or (j.dst.exists() and _inode(j.dst) in inodes):
-            raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input"
-                             f"{'' if j.dst in srcs else ' (it is a hard link to an input)'}")
+            how = "" if j.dst in srcs else " (it is a symbolic link to an input)" if j.dst.is_symlink() else \
+                " (it is a hard link to an input)"
+            raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input{how}")
         if j.dst in folders:  # (a/x.png beside b/x.png/y.png: found half-way, as FileExistsError)
             raise ValueError(f"cannot write {j.src} to {j.dst}: the output of {folders[j.dst]} needs a folder of "
                              "that name (give the inputs their own -o)")
@@ -561,7 +562,8 @@ def plan_file_job(src: str | Path, dst: str | Path, skip_existing: bool = False,
     if (problem := record_problem(out.parent / OUTPUT_MARKER)) is not None:
         raise ValueError(problem)
     if not (skip_existing or OutputRecords().replaceable(out, overwrite)):
-        raise ValueError(f"{dst} exists and cvdenoise did not write it (or it changed since: see {OUTPUT_MARKER}): "
+        since = f" (or it changed since: see {OUTPUT_MARKER})" if (out.parent / OUTPUT_MARKER).is_file() else ""
+        raise ValueError(f"{dst} exists and cvdenoise did not write it{since}: "
                          "refusing to replace it; choose another name, or replace it with --overwrite "
                          "(keep it: --skip-existing)")
     return [Job(src, out, out.parent / OUTPUT_MARKER)]

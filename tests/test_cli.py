@@ -112,6 +112,10 @@ def test_refuses_to_overwrite_inputs(noisy_folder: Path, capsys: pytest.CaptureF
     code = main(["denoise", str(noisy_folder / "a.png"), "-o", str(out), "-q", "-w", "fast", "--overwrite"])
     assert code == 2 and "it is a hard link to an input" in capsys.readouterr().err
     assert os.path.samefile(noisy_folder / "a.png", out / "a.png") and _digest(noisy_folder) == before
+    (linked := noisy_folder.parent / "symlinked_out").mkdir()  # a symbolic link to it (was called a hard link)
+    (linked / "a.png").symlink_to(noisy_folder / "a.png")
+    code = main(["denoise", str(noisy_folder / "a.png"), "-o", str(linked), "-q", "-w", "fast", "--overwrite"])
+    assert code == 2 and "it is a symbolic link to an input" in capsys.readouterr().err
 
 
 def test_output_inside_input_folder_is_not_reprocessed(noisy_folder: Path) -> None:
@@ -971,6 +975,10 @@ def test_a_users_file_in_a_folder_cvdenoise_never_wrote_to_is_not_sent_to_its_re
     (out := tmp_path / "out").mkdir()
     (out / "a.png").write_bytes(b"the user's")
     assert main(["denoise", str(tmp_path / "raw"), "-o", str(out), "-q", "-w", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert "a.png exists and cvdenoise did not write it: refusing" in err and ".cvdenoise-output" not in err
+    # the same for one file named as -o (it always pointed at a record file)
+    assert main(["denoise", str(tmp_path / "raw" / "a.png"), "-o", str(out / "a.png"), "-q", "-w", "fast"]) == 2
     err = capsys.readouterr().err
     assert "a.png exists and cvdenoise did not write it: refusing" in err and ".cvdenoise-output" not in err
 
