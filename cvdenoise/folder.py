@@ -719,6 +719,9 @@ def denoise_files(
             continue
         except Exception as e:  # noqa: BLE001 - one bad file never ends the run (cv2.error, MemoryError, ...)
             message = str(e)
+            temp = getattr(e, "filename", None) if isinstance(e, OSError) else None
+            if isinstance(temp, str) and Path(temp).name.startswith(".cvdenoise-"):  # the write's temporary file:
+                message = message.replace(temp, str(job.dst))  # the output it stood for
             for p in (f"{job.src}: ", f"{job.dst}: "):  # the FAILED line names the file already
                 message = message.removeprefix(p)
             report.failed.append((job.src, f"{type(e).__name__}: {message}"))

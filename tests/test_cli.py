@@ -1075,3 +1075,23 @@ def test_an_opencv_that_cannot_import_names_the_fix_and_spares_commands_without_
     assert cli._run(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("cvdenoise weights: error: OpenCV cannot be imported") and len(err.strip().splitlines()) == 1
+
+
+def test_a_failed_write_names_the_output_not_its_temporary_file(
+    tmp_path: Path, clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    _noisy_png(tmp_path / "in" / "a.png", clean_rgb)
+    real = tempfile.mkstemp
+
+    def refused(*a: object, **k: object) -> tuple[int, str]:
+        if str(k.get("prefix", "")).startswith(".cvdenoise-"):
+            name = os.path.join(str(k["dir"]), f"{k['prefix']}x1y2z3{k.get('suffix', '')}")
+            raise PermissionError(1, "Operation not permitted", name)
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
+    err = capsys.readouterr().err
+    assert f"Operation not permitted: '{tmp_path / 'out' / 'a.png'}'" in err and ".cvdenoise-" not in err, err
