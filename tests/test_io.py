@@ -1110,6 +1110,13 @@ def test_a_file_of_a_format_opencv_cannot_decode_is_named_by_its_format(tmp_path
     junk.write_bytes(b"not an image at all")
     with pytest.raises(ImageReadError, match="corrupt or unsupported format"):
         read_image(junk)
+    # a damaged file of such a format that this OpenCV does read (JPEG 2000 with OpenJPEG) is damaged, not unsupported
+    broken = tmp_path / "scan.jp2"
+    broken.write_bytes(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(65))
+    if not cv2.haveImageReader(str(broken)):
+        pytest.skip("this OpenCV reads no JPEG 2000")
+    with pytest.raises(ImageReadError, match=r"scan.jp2: cannot decode image \(truncated or corrupt JPEG 2000\)"):
+        read_image(broken)
 
 
 def test_the_output_records_drop_stale_lines_once_they_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

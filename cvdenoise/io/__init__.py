@@ -311,6 +311,16 @@ def _over_limit(path: Path, size: tuple[int, int], limit: int) -> ImageReadError
     )
 
 
+def _opencv_has_reader(path: str | Path) -> bool:
+    """Whether this OpenCV build has a decoder for the format ``path``'s signature names (JPEG 2000
+    where it was built with OpenJPEG; never PSD or HEIC): a file of such a format that does not
+    decode is damaged, not unsupported."""
+    try:
+        return opencv_can_open(path) and bool(cv2.haveImageReader(str(path)))
+    except (cv2.error, OSError):
+        return False
+
+
 def read_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     """Decode ``path`` into an OpenCV-order array of the file's own dtype and channels.
 
@@ -405,10 +415,11 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
                 name = copy.name
             img = cv2.imread(name, flags)
     if img is None or img.size == 0:
-        if (kind := unread_image_format(bytes(data[:16]))) is not None:
+        kind = unread_image_format(bytes(data[:16]))
+        if kind is not None and not _opencv_has_reader(path):
             raise ImageReadError(f"{path}: cannot decode image ({kind}, a format cvdenoise does not read: "
                                  "convert it to PNG, TIFF or JPEG first)")
-        what = (f"truncated or corrupt {truncated}" if truncated else "corrupt PNG: a damaged chunk" if png == "broken"
+        what = (f"truncated or corrupt {truncated}" if truncated else f"truncated or corrupt {kind}" if kind else "corrupt PNG: a damaged chunk" if png == "broken"
                 else "corrupt or unsupported format")
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     if repaired:
