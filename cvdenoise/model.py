@@ -171,8 +171,9 @@ class DenoiseAutoencoder(nn.Module):
         :attr:`multiple`.
 
         Returns one ``(B, widths[i], H/(f·2^i), W/(f·2^i))`` tensor per level (unbatched,
-        ``(widths[i], …)``, for a ``(C,H,W)`` input); the last is the bottleneck code. Call it under ``torch.inference_mode()`` (or ``no_grad``) unless you
-        train through it: the parameters require grad, so the features otherwise keep an autograd graph.
+        ``(widths[i], …)``, for a ``(C,H,W)`` input); the last is the bottleneck code. Call it
+        under ``torch.inference_mode()`` (or ``no_grad``) unless you train through it: the
+        parameters require grad, so the features otherwise keep an autograd graph.
         """
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager calls: say what is wrong
             if not isinstance(x, torch.Tensor):
