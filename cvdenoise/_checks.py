@@ -68,11 +68,12 @@ def uint16_scale(peak: float) -> int:
     return (1 << max(8, level.bit_length())) - 1
 
 
-def low_bit_message(who: str, what: str = "image") -> str:
-    """The warning for :func:`low_bit_uint16` data, said by ``who`` of its ``what`` (image, frame)."""
-    return (f"{who}: uint16 {what} with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) is denoised "
-            f"as a dark 16-bit {what} and comes back nearly unchanged; scale it to 16 bits ({what} << 4 for 12-bit data) "
-            "or pass floats in [0, 1]")
+def low_bit_message(who: str, what: str = "image", effect: str | None = None) -> str:
+    """The warning for :func:`low_bit_uint16` data, said by ``who`` of its ``what`` (image, frame);
+    ``effect``: what ``who`` does with such data (default: the Denoiser's)."""
+    effect = effect or f"is denoised as a dark 16-bit {what} and comes back nearly unchanged"
+    return (f"{who}: uint16 {what} with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) {effect}; "
+            f"scale it to 16 bits ({what} << 4 for 12-bit data) or pass floats in [0, 1]")
 
 
 def is_real(value: object) -> TypeGuard[numbers.Real]:

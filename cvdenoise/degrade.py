@@ -29,7 +29,7 @@ from typing import Callable, Mapping, Sequence
 import albumentations as A
 import numpy as np
 
-from ._checks import LOW_BIT_LIMIT, check_float_range, from_float, is_integer, is_real, low_bit_uint16
+from ._checks import check_float_range, from_float, is_integer, is_real, low_bit_message, low_bit_uint16
 from ._warn import user_stacklevel
 
 __all__ = [
@@ -531,10 +531,8 @@ class Degrader:
             raise ValueError(f"expected a non-empty image, got shape {image.shape}")
         dtype = image.dtype
         if low_bit_uint16(image):
-            warnings.warn(f"Degrader: uint16 image with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) "
-                          "is degraded on the 16-bit scale: its noise is up to 16x stronger than on the same image "
-                          "scaled to 16 bits; scale it first (image << 4 for 12-bit data) or pass floats in [0, 1]",
-                          UserWarning, stacklevel=user_stacklevel())
+            effect = "is degraded on the 16-bit scale: its noise is up to 16x stronger than on the same image scaled"
+            warnings.warn(low_bit_message("Degrader", effect=effect), UserWarning, stacklevel=user_stacklevel())
         x = to_float(image)
         if np.issubdtype(dtype, np.floating):
             check_float_range(x)

@@ -472,8 +472,8 @@ def _check_destinations(jobs: list[Job], skip_existing: bool) -> None:
         if j.dst.is_dir() and not skip_existing:
             raise ValueError(f"cannot write {j.src} to {j.dst}: a folder of that name is there")
         if j.dst in srcs or (j.dst.exists() and _inode(j.dst) in inodes):
-            how = "" if j.dst in srcs else " (it is a symbolic link to an input)" if j.dst.is_symlink() else \
-                " (it is a hard link to an input)"
+            how = ("" if j.dst in srcs else
+                   f" (it is a {'symbolic' if j.dst.is_symlink() else 'hard'} link to an input)")
             raise ValueError(f"refusing to overwrite input {j.dst}: choose an output folder that is not an input{how}")
         if j.dst in folders:  # (a/x.png beside b/x.png/y.png: found half-way, as FileExistsError)
             raise ValueError(f"cannot write {j.src} to {j.dst}: the output of {folders[j.dst]} needs a folder of "

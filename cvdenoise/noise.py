@@ -33,7 +33,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ._checks import LOW_BIT_LIMIT, check_float_range, image_bchw, image_hwc, low_bit_uint16
+from ._checks import check_float_range, image_bchw, image_hwc, low_bit_message, low_bit_uint16
 from ._warn import user_stacklevel
 
 __all__ = ["GateReading", "NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
@@ -332,9 +332,7 @@ def _as_float_batch(image: np.ndarray | torch.Tensor | PIL.Image.Image, block: i
     else:
         raise TypeError(f"expected a numpy array, torch tensor or PIL image, got {type(image).__name__}")
     if low_bit_uint16(t):  # (after the dtype checks; the whole array's max, before any subsampling)
-        warnings.warn("cvdenoise.noise: uint16 image with all values below "
-                      f"{LOW_BIT_LIMIT} (10/12-bit data held unscaled?) is read on the 16-bit scale, so its σ reads up "
-                      "to 16x low; scale it to 16 bits (image << 4 for 12-bit data) or pass floats in [0, 1]",
+        warnings.warn(low_bit_message("cvdenoise.noise", effect="is read on the 16-bit scale, so its σ reads up to 16x low"),
                       UserWarning, stacklevel=user_stacklevel())
     if t.shape[1] == 4:
         t = t[:, :3]

@@ -419,8 +419,8 @@ def _decode_repairing(path: Path, data: np.ndarray) -> np.ndarray:
         if kind is not None and not _opencv_has_reader(path):
             raise ImageReadError(f"{path}: cannot decode image ({kind}, a format cvdenoise does not read: "
                                  "convert it to PNG, TIFF or JPEG first)")
-        what = (f"truncated or corrupt {truncated}" if truncated else f"truncated or corrupt {kind}" if kind else "corrupt PNG: a damaged chunk" if png == "broken"
-                else "corrupt or unsupported format")
+        what = (f"truncated or corrupt {truncated or kind}" if truncated or kind
+                else "corrupt PNG: a damaged chunk" if png == "broken" else "corrupt or unsupported format")
         raise ImageReadError(f"{path}: cannot decode image ({what})")
     if repaired:
         warnings.warn(f"{path}: truncated {truncated} (no end marker): only the part that is there was decoded", stacklevel=3)
