@@ -394,7 +394,8 @@ def _collect(inputs: Sequence[str | Path], out: Path, outdir: str | Path, foreig
                     continue  # (DICOM media name files IM00001: no suffix, found by their DICM mark)
                 if f.name.startswith(".cvdenoise-"):
                     continue  # a temporary file left by an interrupted write
-                jobs.append(Job(f, out / f.relative_to(root)))
+                rel = f.relative_to(root)
+                jobs.append(Job(p / rel, out / rel))  # (named as typed: FAILED lines and warnings show the path given)
         else:
             if p.exists():
                 raise FileNotFoundError(f"input {p} is neither a file nor a folder")

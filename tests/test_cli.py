@@ -73,6 +73,20 @@ def test_folder_with_corrupt_files(
     assert psnr(den, clean_rgb) > psnr(noisy, clean_rgb) + 3
 
 
+def test_failed_lines_name_files_as_the_folder_was_typed(
+    noisy_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a folder given relatively: its bad files are named below that folder as typed (they were
+    # absolute, while a file named directly was shown as typed)
+    monkeypatch.chdir(noisy_folder.parent)
+    code = main(["denoise", noisy_folder.name, "-o", "rel_out", "-q", "-w", "fast"])
+    err = capsys.readouterr().err
+    assert code == 1 and (tmp_path / "rel_out" / "sub" / "b.jpg").is_file()
+    failed = sorted(line for line in err.splitlines() if line.startswith("FAILED "))
+    assert [line.split(":")[0] for line in failed] == [f"FAILED {Path(noisy_folder.name) / 'empty.jpg'}",
+                                                        f"FAILED {Path(noisy_folder.name) / 'sub' / 'corrupt.png'}"]
+
+
 def test_a_run_where_every_file_fails_says_no_folder_was_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "bad"
     src.mkdir()
