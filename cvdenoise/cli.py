@@ -336,6 +336,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
     from .blend import StrengthRule
     from .model import count_macs, count_params
+    from .noise import GateReading
     from .weights import FAMILIES, WeightsError, available, load_model, read_card
 
     names = [member for n in args.paths for member in (FAMILIES[n].values() if n in FAMILIES else [n])]
@@ -343,8 +344,9 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     for name in dict.fromkeys(names or available()):  # (a family names its members: `weights fast`)
         try:
             card = read_card(name)
-            try:  # (as load() reads it: a malformed entry is this file's error, not a traceback)
+            try:  # (as load() reads them: a malformed entry is this file's error, not a traceback)
                 rule = StrengthRule.from_card(card)
+                GateReading.from_card(card)
             except ValueError as e:
                 raise WeightsError(f"{name}: {e}") from None
             if args.paths:  # a file named is opened and checked (a half-copied one with a good card fails)

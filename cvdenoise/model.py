@@ -17,6 +17,7 @@ multiply-adds per pixel low enough for CPU video.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "pad_to", "CONFIGS"]
+
+
+def _is_int(value: object) -> bool:
+    """A Python or numpy integer, not a bool (nor a float of integral value)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 #: bounds of :class:`ModelConfig` (the shipped models: 3–4 levels, widths ≤ 256, ≤ 4 blocks, unshuffle 2)
@@ -50,10 +56,18 @@ class ModelConfig:
     unshuffle: int = 2
 
     def __post_init__(self) -> None:
+        # types first (a weights file's header is JSON: 28.0, "3" or true must not reach a layer's constructor)
+        for key in ("channels", "unshuffle"):
+            if not _is_int(getattr(self, key)):
+                raise TypeError(f"{key} must be an integer, got {getattr(self, key)!r}")
+        for key in ("widths", "enc_blocks", "dec_blocks"):
+            seq = getattr(self, key)
+            if not isinstance(seq, (tuple, list)) or not all(_is_int(n) for n in seq):
+                raise TypeError(f"{key} must be a sequence of integers, got {seq!r}")
         if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
         if len(self.widths) < 1 or any(w <= 0 for w in self.widths):
-            raise ValueError(f"widths must be positive, got {self.widths}")
+            raise ValueError(f"widths must be positive, got {self.widths!r}")
         if len(self.enc_blocks) != len(self.widths):
             raise ValueError(
                 f"enc_blocks (--enc-blocks) needs one entry per level: {len(self.widths)} for widths "
@@ -88,6 +102,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise TypeError(f"the config must be a JSON object of {sorted(cls.__dataclass_fields__)}, got {d!r:.80}")
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
@@ -180,12 +196,13 @@ class DenoiseAutoencoder(nn.Module):
                 raise TypeError(f"encode needs a torch tensor, got {type(x).__name__} (torch.from_numpy(...))")
             want = self.head.weight.dtype
             if x.dtype != want:  # (uint8 and float64 batches failed inside a convolution)
+                to = "x.float()" if want == torch.float32 else f"x.to({want})"
                 raise TypeError(f"encode needs a {want} tensor in [0, 1] (the model's dtype), got {x.dtype} "
-                                "(uint8: x.float() / 255; float64: x.float())")
+                                f"(uint8: {to} / 255; other floats: {to})")
             m, c = self.config.multiple, self.config.channels
-            if x.ndim not in (3, 4) or x.shape[-3] != c or x.shape[-2] % m or x.shape[-1] % m:
+            if x.ndim not in (3, 4) or x.shape[-3] != c or x.shape[-2] % m or x.shape[-1] % m or not x.numel():
                 raise ValueError(
-                    f"encode needs a (B,{c},H,W) or ({c},H,W) tensor with H and W multiples of {m} (model.multiple; "
+                    f"encode needs a non-empty (B,{c},H,W) or ({c},H,W) tensor with H and W multiples of {m} (model.multiple; "
                     f"pad first, as forward does); got shape {tuple(x.shape)}"
                 )
         h = self.head(F.pixel_unshuffle(x, self.config.unshuffle))

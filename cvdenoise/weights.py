@@ -7,6 +7,7 @@ architecture config is also embedded in the safetensors header, so a file is sel
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -64,7 +65,8 @@ def resolve(name: str | Path) -> Path:
 
     A shipped name given as a ``str`` means the shipped file even where a file or folder of that
     name exists in the working directory (e.g. an output folder named ``color-default``); a
-    ``Path``, a name with a folder part or the ``.safetensors`` suffix means that path.
+    ``Path``, a name with a folder part or the ``.safetensors`` suffix means that path (found
+    without its suffix too: ``runs/x/color-fast`` is ``runs/x/color-fast.safetensors``).
     """
     p = Path(name)
     if isinstance(name, str) and p.name == name and p.suffix != ".safetensors":
@@ -75,11 +77,13 @@ def resolve(name: str | Path) -> Path:
         if p.is_dir():
             raise WeightsError(f"weights must be a .safetensors file, got a folder: {p}")
         if not p.is_file():
-            raise WeightsError(f"weights file not found: {p}")
+            shipped_name = p.stem if p.name == str(name) and (WEIGHTS_DIR / p.name).is_file() else None
+            raise WeightsError(f"weights file not found: {p}"
+                               + (f" (the shipped weights of that name: pass {shipped_name!r})" if shipped_name else ""))
         return p
-    cand = WEIGHTS_DIR / f"{name}.safetensors"
-    if cand.is_file():
-        return cand
+    for cand in (WEIGHTS_DIR / f"{name}.safetensors", Path(f"{name}.safetensors")):  # shipped, then a path without its suffix
+        if cand.is_file():
+            return cand
     if str(name) in FAMILIES:
         pair = FAMILIES[str(name)]
         raise WeightsError(
@@ -87,7 +91,32 @@ def resolve(name: str | Path) -> Path:
             f"(cvdenoise.load({str(name)!r}) picks the one matching each image's channels)"
         )
     names = sorted(set(available()) | set(FAMILIES))
-    raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}")
+    near = [n for n in names if n.lower() == p.name.lower().removesuffix(".safetensors")]
+    hint = f" (did you mean {near[0]!r}? names are lower-case)" if near else ""
+    raise WeightsError(f"unknown weights {str(name)!r}: not a file and not one of {names}{hint}")
+
+
+#: the first bytes of files that get renamed .safetensors by mistake
+_SIGNATURES = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"II*\x00": "a TIFF image",
+               b"MM\x00*": "a TIFF image", b"{": "a JSON or text file", b"\x08": "an ONNX model (protobuf)"}
+
+
+def _damage_hint(path: Path) -> str:
+    """What an unreadable ``.safetensors`` file is instead: truncated (its header describes more
+    bytes than it holds), or another kind of file by its first bytes; ``""`` if neither is seen."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    with contextlib.suppress(ValueError, UnicodeDecodeError, TypeError, AttributeError):
+        n, header = _header(data)
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+        need, have = 8 + n + max(ends, default=0), len(data)
+        if have < need:
+            return (f" (truncated: its header describes {need} bytes, the file holds {have}; an interrupted copy or "
+                    "download? copy it again)")
+    kind = next((what for sig, what in _SIGNATURES.items() if data.startswith(sig)), None)
+    return f" (its first bytes are those of {kind}, not of weights)" if kind else ""
 
 
 def _header(data: bytes) -> tuple[int, dict[str, Any]]:
@@ -205,10 +234,11 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
         from .dicom import DICOM_SUFFIXES
         from .io import IMAGE_SUFFIXES, OTHER_IMAGE_SUFFIXES
 
+        if path.suffix.lower() == ".json":  # (safetensors' own words, "header too large", would only mislead)
+            raise WeightsError(f"{path} is a model card, not weights: pass the weights file next to it, "
+                               f"{path.with_suffix('.safetensors').name}") from e
         if path.suffix.lower() == ".safetensors":
-            hint = ""
-        elif path.suffix.lower() == ".json":
-            hint = f" ({path.name} is a model card: pass the weights file next to it, {path.with_suffix('.safetensors').name})"
+            hint = _damage_hint(path)
         elif path.suffix.lower() in EXPORTED_SUFFIXES:
             hint = " (an exported model, not weights: cvdenoise.load() runs it, the weights commands do not)"
         elif path.suffix.lower() in (*IMAGE_SUFFIXES, *OTHER_IMAGE_SUFFIXES, *DICOM_SUFFIXES):
@@ -223,8 +253,11 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             config = ModelConfig.from_dict(json.loads(meta["config"]))
         except (ValueError, TypeError, RecursionError) as e:
             raise WeightsError(f"{path}: invalid architecture config: {e}") from e
-    with torch.device("meta"):  # shapes only: a hostile header's config allocates nothing before the check
-        expected = DenoiseAutoencoder(config).to(torch.float32).state_dict()  # (float32 whatever the default dtype)
+    try:
+        with torch.device("meta"):  # shapes only: a hostile header's config allocates nothing before the check
+            expected = DenoiseAutoencoder(config).to(torch.float32).state_dict()  # (float32 whatever the default dtype)
+    except (TypeError, ValueError, RuntimeError) as e:  # (a config ModelConfig's checks let through)
+        raise WeightsError(f"{path}: cannot build the architecture {config}: {e}") from e
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [

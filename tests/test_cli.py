@@ -660,7 +660,7 @@ def test_weights_command_takes_a_family_and_goes_on_after_a_bad_file(tmp_path: P
     card = tmp_path / "card.json"
     card.write_text("{}")
     assert main(["weights", str(card)]) == 2
-    assert "card.json is a model card: pass the weights file next to it, card.safetensors" in capsys.readouterr().err
+    assert "card.json is a model card, not weights: pass the weights file next to it, card.safetensors" in capsys.readouterr().err
 
 
 def test_weights_command_reads_a_hand_edited_card_as_load_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

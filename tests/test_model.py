@@ -118,3 +118,12 @@ def test_symmetric_pad_is_numpys_symmetric_pad(shape: tuple[int, int], pads: int
     t, b, l, r = (pads,) * 4 if isinstance(pads, int) else pads
     want = np.pad(x, ((t, b), (l, r)), mode="symmetric")
     assert np.array_equal(symmetric_pad(torch.from_numpy(x)[None, None], pads)[0, 0].numpy(), want)
+
+
+def test_encode_refuses_empty_input_and_names_the_models_dtype() -> None:
+    m = DenoiseAutoencoder(CONFIGS["fast"]).eval()
+    for x in (torch.rand(0, 3, 16, 16), torch.rand(1, 3, 0, 0)):  # (a wrong channel count came from inside torch)
+        with pytest.raises(ValueError, match="non-empty"):
+            m.encode(x)
+    with pytest.raises(TypeError, match=r"x.to\(torch.float16\)"):
+        m.half().encode(torch.rand(1, 3, 16, 16))

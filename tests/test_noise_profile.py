@@ -176,3 +176,16 @@ def test_the_noise_helpers_warn_on_unscaled_12_bit_data_at_the_callers_line() ->
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert abs(estimate_sigma(a12 << 4) - 10.0) < 0.5  # scaled: no warning, the σ it holds
+
+
+def test_noise_helpers_refuse_masked_sparse_and_meta_input_and_name_the_argument() -> None:
+    a = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    with pytest.raises(TypeError, match="masked array"):  # (its masked cells were read as pixels)
+        estimate_sigma(np.ma.masked_array(a, mask=np.zeros_like(a, bool)))
+    with pytest.raises(TypeError, match="to_dense"):
+        estimate_sigma(torch.rand(3, 64, 64).to_sparse())
+    with pytest.raises(TypeError, match="meta"):
+        noise_profile(torch.empty(3, 64, 64, device="meta"))
+    with pytest.raises(ValueError, match="^denoised: image contains NaN"):
+        residual_sigma(a, np.full_like(a, np.nan))
+    assert noise_profile(np.full((64, 64, 3), 0.5, np.float32)).whiteness == float("inf")  # flat: was 0, "white"

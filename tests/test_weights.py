@@ -400,3 +400,73 @@ def test_a_dark_background_beside_a_full_white_light_keeps_its_level(name: str) 
         err = np.mean(outs, 0)[10:-10]
         sides += [err[:, 38:44].mean(), err[:, 44 + width:50 + width].mean()]
     assert np.mean(sides) > -3 and min(sides) > -6, sides
+
+
+def _with_config(tmp_path: Path, name: str, **changes: object) -> Path:
+    """color-fast's tensors under a header config with ``changes``, no card."""
+    from safetensors.torch import load, save
+
+    st = load((cvdenoise.weights.WEIGHTS_DIR / "color-fast.safetensors").read_bytes())
+    cfg = {**CONFIGS["fast"].to_dict(), **changes}
+    path = tmp_path / f"{name}.safetensors"
+    path.write_bytes(save(st, metadata={"format": "cvdenoise", "config": json.dumps(cfg)}))
+    return path
+
+
+@pytest.mark.parametrize("changes, said", [({"widths": [28.0, 56, 112]}, "widths must be a sequence of integers"),
+                                           ({"channels": 3.0}, "channels must be an integer, got 3.0"),
+                                           ({"enc_blocks": [0, 1.5, 2]}, "enc_blocks must be a sequence of integers"),
+                                           ({"channels": "3"}, "channels must be an integer, got '3'"),
+                                           ({"unshuffle": True}, "unshuffle must be an integer, got True")])
+def test_a_header_config_of_floats_or_strings_is_a_weights_error(tmp_path: Path, changes: dict[str, object], said: str) -> None:
+    # floats reached a layer's constructor: a TypeError from inside torch, no file named (the CLI: a traceback)
+    path = _with_config(tmp_path, "bad", **changes)
+    with pytest.raises(WeightsError, match="bad.safetensors: invalid architecture config") as e:
+        load_model(path)
+    assert said in str(e.value)
+    with pytest.raises(TypeError, match="the config must be a JSON object"):
+        ModelConfig.from_dict(None)  # type: ignore[arg-type]
+
+
+def test_the_weights_command_goes_on_past_a_bad_config_and_checks_the_gate_reading(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from cvdenoise.cli import main
+
+    bad = _with_config(tmp_path, "floats", widths=[28.0, 56, 112])
+    good = tmp_path / "gate.safetensors"
+    good.write_bytes((cvdenoise.weights.WEIGHTS_DIR / "color-fast.safetensors").read_bytes())
+    card = read_card("color-fast")
+    card["gate_reading"] = {"sigma": [1], "residual": [1]}  # malformed: load() refuses it
+    good.with_suffix(".json").write_text(json.dumps(card))
+    assert main(["weights", str(bad), str(good)]) == 2
+    err = capsys.readouterr().err
+    assert "floats.safetensors: invalid architecture config" in err and "gate.safetensors: malformed gate_reading" in err
+    with pytest.raises(WeightsError, match="malformed gate_reading"):
+        cvdenoise.load(good)
+
+
+def test_damaged_weights_files_say_what_they_are(tmp_path: Path) -> None:
+    data = (cvdenoise.weights.WEIGHTS_DIR / "color-fast.safetensors").read_bytes()
+    (half := tmp_path / "half.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match=f"truncated: its header describes {len(data)} bytes, the file holds {len(data) // 2}"):
+        load_model(half)
+    (png := tmp_path / "photo.safetensors").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(WeightsError, match="first bytes are those of a PNG image"):
+        load_model(png)
+    (card := tmp_path / "w.json").write_text("{}")
+    with pytest.raises(WeightsError, match=r"w.json is a model card, not weights: pass .* w.safetensors$"):
+        load_model(card)
+
+
+def test_names_in_the_wrong_case_and_paths_without_their_suffix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for typed, meant in (("Default", "default"), ("FAST", "fast"), ("Color-Fast", "color-fast")):
+        with pytest.raises(WeightsError, match=f"did you mean '{meant}'"):
+            cvdenoise.weights.resolve(typed)
+    with pytest.raises(WeightsError, match="the shipped weights of that name: pass 'color-default'"):
+        cvdenoise.weights.resolve("color-default.safetensors")
+    (tmp_path / "sub").mkdir()
+    mine = save_weights(DenoiseAutoencoder(CONFIGS["fast"]), tmp_path / "sub" / "mine.safetensors")
+    monkeypatch.chdir(tmp_path)
+    # an absolute path without its suffix was found, a relative one was not
+    assert cvdenoise.weights.resolve("sub/mine").resolve() == mine.resolve()
+    assert cvdenoise.weights.resolve(str(tmp_path / "sub" / "mine")) == mine
