@@ -193,10 +193,11 @@ def _outside(x: np.ndarray) -> np.ndarray:
     return np.asarray(both.any(axis=-1) if both.ndim == 3 else both, dtype=bool)
 
 
-#: the level the model sees pixels far above the window at (they are returned as stored): at exactly
-#: white, the skull of a CT phantom above a brain window made `gray-default` darken the brain beside
-#: it on one side by 2.8 / 7.4 HU at σ 10 / 20 HU (a learned halo next to saturated white); at 0.9
-#: the error there is +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``)
+#: the level the model sees pixels of a colour frame far above the mapping at (they are returned as
+#: stored; a gray frame's are filled in, see :func:`_denoise_frame`): at exactly white, the skull of
+#: a CT phantom above a brain window made `gray-default` darken the brain beside it on one side by
+#: 2.8 / 7.4 HU at σ 10 / 20 HU (a learned halo next to saturated white); at 0.9 the error there was
+#: +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``), with the fill −0.1 / −0.5 HU (``runs/s55/dicom_skull.py``)
 OUTSIDE_LEVEL = 0.9
 
 
@@ -207,10 +208,10 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     ``bounds``, the dataset's own range: the mapping's room goes beyond it); its strength.
     Pixels :func:`_outside` the mapping are returned as stored; other values beyond it reach the
     model clipped and get their excess back (``strength=0`` returns the stored values).
-    ``pad`` (``(H,W)`` bool): padding pixels, filled for the model with a smooth continuation of
-    the imaged area plus noise of its level (a blind model reads the noise level from what it
-    sees: a flat fill made it denoise the whole frame less, and the edge next to the fill hardly
-    at all), and returned exactly as stored."""
+    ``pad`` (``(H,W)`` bool): padding pixels, returned exactly as stored. Padding and, in a gray
+    frame, the pixels outside the mapping reach the model filled with a smooth continuation of the
+    rest plus noise of its level (a blind model reads the noise level from what it sees: a flat
+    fill made it denoise the whole frame less, and the edge next to the fill hardly at all)."""
     if hi <= lo:  # a constant dataset: nothing to denoise
         return frame, [0.0]
     x = (frame.astype(np.float32) - lo) / (hi - lo)
@@ -220,19 +221,24 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     clipped = x.clip(0, 1)
     excess = x - clipped  # what lies beyond the mapping in pixels denoised all the same: passed through
     x = clipped
-    if outside.any():  # (returned as stored: the model sees them a little below white, see OUTSIDE_LEVEL)
-        far = outside[..., None] if x.ndim == 3 else outside  # (a colour frame: one mask for its channels)
-        x = np.where(far & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
-    if pad is not None:
-        if pad.all():
-            return frame, [0.0]
+    hidden = pad  # pixels returned as stored that the model sees filled in (see below)
+    if outside.any() and x.ndim == 2:
+        hidden = outside if pad is None else pad | outside
+    elif outside.any():  # a colour frame: the model sees them a little below white, see OUTSIDE_LEVEL
+        x = np.where(outside[..., None] & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
+    if hidden is not None and hidden.all():
+        return frame, [0.0]
+    if hidden is not None:
+        # A smooth continuation of what is denoised plus noise of its level. Flat padding, or a
+        # brain window's air and bone held at 0 and near 1, read as a clean drawing or flat page
+        # to the automatic strength (a window holding 4 % of a frame was not denoised at all)
         from .noise import estimate_sigma
 
-        sigma = float(estimate_sigma(np.where(pad, 0.0, x).astype(np.float32))) / 255  # (padding reads as clipped: left out)
-        fill = cv2.inpaint(x, pad.astype(np.uint8), 3, cv2.INPAINT_NS)  # (Telea oscillates on float data)
-        noise = np.random.default_rng(0).normal(0.0, sigma, int(pad.sum())).astype(np.float32)
+        sigma = float(estimate_sigma(np.where(hidden, 0.0, x).astype(np.float32))) / 255  # (read as clipped: left out)
+        fill = cv2.inpaint(x, hidden.astype(np.uint8), 3, cv2.INPAINT_NS)  # (Telea oscillates on float data)
+        noise = np.random.default_rng(0).normal(0.0, sigma, int(hidden.sum())).astype(np.float32)
         x = x.copy()
-        x[pad] = np.clip(fill[pad] + noise, 0.0, 1.0)
+        x[hidden] = np.clip(fill[hidden] + noise, 0.0, 1.0)
     y = denoiser(x, channel_order="rgb", strength=strength)
     out = np.rint((y.astype(np.float64) + excess) * (hi - lo) + lo)
     if bounds is not None:

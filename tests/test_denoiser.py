@@ -18,6 +18,7 @@ from PIL import Image
 import cvdenoise
 import cvdenoise._device as device_module
 import cvdenoise.denoiser as denoiser_module
+from cvdenoise.model import pad_to, symmetric_pad
 from cvdenoise._device import check_half
 from cvdenoise.weights import load_model
 
@@ -320,6 +321,30 @@ def test_tiling_matches_single_pass_at_odd_sizes(clean_rgb: np.ndarray, hw: tupl
     tiled = cvdenoise.load("fast", tile=200, half=False, ensemble=ensemble)(noisy)
     diff = np.abs(whole - tiled)
     assert diff.max() <= 6 and diff.mean() < 0.1, (diff.max(), diff.mean())
+
+
+@pytest.mark.parametrize("n, before, after, multiple", [(37, 16, 16, 8), (5, 16, 16, 16), (1, 3, 4, 8), (64, 0, 0, 16),
+                                                        (20, 16, 5, 16), (2, 0, 0, 8)])
+def test_padded_index_reads_the_rows_of_the_padded_image(n: int, before: int, after: int, multiple: int) -> None:
+    # a tile gathers its rows and columns from the unpadded image: the same values as a slice of
+    # the whole image padded (mirrored border, then reflected to the model's multiple)
+    x = torch.rand(2, 3, n, 11)
+    padded = symmetric_pad(x, (before, after, 0, 0))
+    padded = pad_to(padded, -(-padded.shape[-2] // multiple) * multiple, 11)
+    rows = denoiser_module._padded_index(n, before, after, multiple, x.device)
+    assert torch.equal(x[:, :, rows], padded)
+
+
+def test_a_tiled_image_is_never_padded_whole(clean_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the whole-image padded copy was a full-size float32 buffer (580 MB for 48 MP): each tile now
+    # gathers its own pixels, with the same result
+    img = add_noise(np.concatenate([clean_rgb, clean_rgb[::-1]], 0), 20)  # 256×256
+    sizes: list[int] = []
+    real_pad = denoiser_module.symmetric_pad
+    monkeypatch.setattr(denoiser_module, "symmetric_pad", lambda x, p: (sizes.append(x.numel()), real_pad(x, p))[1])
+    out = cvdenoise.load("fast", tile=128, overlap=32, half=False)(img)
+    assert sizes and max(sizes) < img.size / 8, sizes  # (only the index vectors of the rows and columns)
+    assert psnr(out, np.concatenate([clean_rgb, clean_rgb[::-1]], 0)) > psnr(img, np.concatenate([clean_rgb, clean_rgb[::-1]], 0)) + 3
 
 
 def test_tiling_batch_tensor(clean_rgb: np.ndarray) -> None:

@@ -256,6 +256,26 @@ def test_a_dicom_window_denoises_soft_tissue_and_keeps_the_rest_as_stored() -> N
             denoise_dataset(_ct(stored), den, window=bad)  # type: ignore[arg-type]
 
 
+def test_a_window_holding_little_of_the_frame_is_denoised_at_the_automatic_strength() -> None:
+    """What lies beyond the window, held flat at the mapping's ends, read as a clean drawing to the
+    automatic strength: examples/medical_dicom.py's frame under a 600-HU window (4 % of it inside)
+    came back exactly as stored."""
+    from skimage import data
+
+    from cvdenoise.dicom import denoise_dataset
+
+    truth = data.camera().astype(np.float64) / 255 * 3000 - 1000
+    noisy = np.clip(truth + np.random.default_rng(0).normal(0, 120, truth.shape), -2048, 2047).astype(np.int16)
+    den = cvdenoise.load("fast", half=False)
+    out = denoise_dataset(make_dicom(noisy, 12), den, window=(-200, 400)).pixel_array.astype(np.float64)
+    assert den.last_strength[0] > 0.8, den.last_strength  # (was 0)
+    inside = (truth > -150) & (truth < 350)
+    rmse = lambda v: float(np.sqrt(np.mean((v - truth)[inside] ** 2)))  # noqa: E731
+    assert rmse(out) < 0.9 * rmse(noisy.astype(np.float64))
+    away = (truth < -200 - 500) | (truth > 400 + 500)  # (far beyond the window and its room, whatever the noise)
+    assert np.array_equal(out[away], noisy[away])  # still as stored
+
+
 def test_dicom_data_cvdenoise_cannot_write_back_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydicom.uid import ExplicitVRBigEndian
 
