@@ -73,7 +73,7 @@ def low_bit_message(who: str, what: str = "image", effect: str | None = None) ->
     ``effect``: what ``who`` does with such data (default: the Denoiser's)."""
     effect = effect or f"is denoised as a dark 16-bit {what} and comes back nearly unchanged"
     return (f"{who}: uint16 {what} with all values below {LOW_BIT_LIMIT} (10/12-bit data held unscaled?) {effect}; "
-            f"scale it to 16 bits ({what} << 4 for 12-bit data) or pass floats in [0, 1]")
+            f"pass floats in [0, 1] (the values / 4095 for 12-bit data) or scale it to 16 bits ({what} << 4)")
 
 
 def is_real(value: object) -> TypeGuard[numbers.Real]:

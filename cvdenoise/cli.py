@@ -175,9 +175,9 @@ def _foreign_output(command: str, path: Path, records: Any, overwrite: bool) -> 
     (An output that is no regular file is refused by the command's own checks.)"""
     if not path.is_file() or records.replaceable(path, overwrite):
         return False
-    who = ("`cvdenoise export` did not write it (what cvdenoise.export's functions write is not recorded)"
-           if command == "export" else "cvdenoise did not write it")
-    print(f"cvdenoise {command}: error: {path} exists and {who} (or it changed since): "
+    who = ("`cvdenoise export` did not write it, or it changed since (what cvdenoise.export's functions write is not "
+           "recorded)" if command == "export" else "cvdenoise did not write it (or it changed since)")
+    print(f"cvdenoise {command}: error: {path} exists and {who}: "
           "refusing to replace it; choose another name, or replace it with --overwrite", file=sys.stderr)
     return True
 
@@ -417,7 +417,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check = "" if args.no_check else ", then checking it against PyTorch"
 
     def announce() -> None:  # once the arguments have passed the export's own checks
-        print(f"cvdenoise export: exporting {args.weights} to {out}{check} (a minute or two on a CPU) …", file=sys.stderr, flush=True)
+        print(f"cvdenoise export: exporting {args.weights} to {out}{check} (seconds to a minute on a CPU) …", file=sys.stderr, flush=True)
 
     job = Job(Path(str(args.weights)), out.resolve(), out.resolve().parent / OUTPUT_MARKER)
     record = functools.partial(mark_output, job, records)  # (with the export's end: a Ctrl-C waits for it)

@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from skimage import data
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+
+try:
+    from skimage import data
+except ImportError as e:  # (this example's own dependency: its photos)
+    raise SystemExit(f"{e}: this example needs scikit-image for its photos: pip install scikit-image") from None
 
 from cvdenoise.degrade import degrade
 from cvdenoise.transforms import Denoise

@@ -13,8 +13,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset
-from skimage import data
+
+try:
+    from pydicom.dataset import Dataset
+    from skimage import data
+except ImportError as e:  # (this example's own dependencies)
+    raise SystemExit(f"{e}: this example needs pip install 'cvdenoise[dicom]' scikit-image") from None
 
 import cvdenoise
 from cvdenoise.dicom import dataset_from_array

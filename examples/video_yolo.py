@@ -22,10 +22,12 @@ import numpy as np
 
 from cvdenoise.integrations.ultralytics import attach, configure_offline, hooks_of
 
-configure_offline()  # before importing ultralytics: no downloads, no update checks
-
-from ultralytics import YOLO  # noqa: E402
-from ultralytics.utils import ASSETS  # noqa: E402
+try:
+    configure_offline()  # before importing ultralytics: no downloads, no update checks
+    from ultralytics import YOLO
+    from ultralytics.utils import ASSETS
+except ImportError as e:  # (this example's own dependency)
+    raise SystemExit(f"{e}: this example needs the yolo extra: pip install 'cvdenoise[yolo]'") from None
 
 import cvdenoise  # noqa: E402
 from cvdenoise.degrade import Degrader  # noqa: E402

@@ -49,3 +49,14 @@ def test_video_yolo(tmp_path: Path) -> None:
     pytest.importorskip("ultralytics")
     out = run("video_yolo.py", str(tmp_path))
     assert out.count("denoise") >= 6 and "6 frames" in out
+
+
+@pytest.mark.parametrize("script, missing, advice", [("dataloader_transform.py", "skimage", "pip install scikit-image"),
+                                                     ("medical_dicom.py", "pydicom", "cvdenoise[dicom]"),
+                                                     ("video_yolo.py", "ultralytics", "cvdenoise[yolo]")])
+def test_an_example_without_its_own_dependency_says_what_to_install(script: str, missing: str, advice: str) -> None:
+    # (was a bare ModuleNotFoundError traceback; README lists the examples without their extras)
+    code = (f"import sys, runpy; sys.modules[{missing!r}] = None; "
+            f"runpy.run_path({str(EXAMPLES / script)!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and advice in r.stderr, r.stderr[-2000:]
