@@ -4,7 +4,7 @@
 returns the same, ready for a detector. With ``gate`` it measures each frame's noise level by
 what the model removes (:func:`cvdenoise.noise.residual_sigma`) and passes clean frames through
 unchanged, blending linearly up to full denoising between the two gate thresholds (impulse
-noise, which that σ does not see, gets the model output whatever the gate: :func:`cvdenoise.blend.auto_blend`). With
+noise, which that σ does not see, is taken out whatever the gate: :func:`cvdenoise.blend.auto_blend`). With
 ``temporal`` it smooths residual flicker over time where the scene is static
 (:mod:`cvdenoise.temporal`).
 """
@@ -133,7 +133,7 @@ class FrameFilter:
             as the white-noise σ it stands for through the model card's
             :class:`~cvdenoise.noise.GateReading` (shipped gray models: fitted; other weights: as is). Every
             frame still goes through the model (the gate protects clean frames, it saves no time).
-            Salt-and-pepper values, which σ does not see, get the model output whatever the gate
+            Salt-and-pepper values, which σ does not see, are taken out whatever the gate
             (:func:`~cvdenoise.blend.impulse_mask`); a clean drawing (text, line art, a screen
             capture: :func:`~cvdenoise.blend.is_drawing`), whose strokes a model smooths, is
             passed through whatever its σ.

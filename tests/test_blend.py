@@ -255,6 +255,18 @@ def test_auto_blend_takes_impulses_whole_and_raises_the_strength_with_their_dens
     assert torch.equal(out3, x[:1, :, 50:]) and out3.data_ptr() != x.data_ptr() and float(used3) == 0.0
 
 
+def test_an_impulse_the_model_left_as_a_gray_dot_gets_the_median_around_it() -> None:
+    # (the model output as it was: a third of the impulses of a photo stayed gray dots)
+    x = torch.full((1, 1, 100, 100), 0.5)
+    for k, (r, c) in enumerate(_isolated_points(40, 100)):
+        x[0, 0, r, c] = float(k % 2)
+    y = torch.full_like(x, 0.4)
+    y[0, 0, r, c] = 0.8  # the last impulse: a dot the model did not take out
+    out, _, found = auto_blend(x, y, torch.zeros(1))
+    assert int(found) == 40 and float(out[0, 0, r, c]) == pytest.approx(0.4)
+    assert float(y[0, 0, r, c]) == pytest.approx(0.8)  # (the caller's tensor untouched)
+
+
 @pytest.mark.parametrize("amount", [0.005, 0.03])
 def test_auto_takes_salt_and_pepper_out(clean_rgb: np.ndarray, amount: float) -> None:
     # The rule reads noise where the input is not clipped, so it saw no impulse noise: auto kept
@@ -263,7 +275,7 @@ def test_auto_takes_salt_and_pepper_out(clean_rgb: np.ndarray, amount: float) ->
     noisy = _salt_and_pepper(clean_rgb[:128, :128], amount)
     clean = clean_rgb[:128, :128]
     auto, plain = den(noisy), den(noisy, strength=1.0)
-    assert psnr(auto, clean) > psnr(plain, clean) - 1.0
+    assert psnr(auto, clean) > psnr(plain, clean) + 0.3  # the gray dots the model leaves are taken out too
     assert psnr(auto, clean) > psnr(noisy, clean) + 10
     assert np.array_equal(den(clean), den(clean)) and den.last_strength[0] < 0.5  # clean: left alone as before
 
