@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+
+#: held around every ``warnings.catch_warnings()`` block of cvdenoise: before Python 3.14 such a block
+#: saves and restores the process-wide filter list, so two threads' blocks interleaved left one's
+#: "ignore" in place for the whole process (every later UserWarning dropped)
+WARNINGS_LOCK = threading.RLock()
 
 #: packages whose frames stand between a user's call and cvdenoise (a v2 transform pipeline, an
 #: albumentations Compose): a warning points past them too (only those already imported are looked up)

@@ -31,6 +31,7 @@ import torch
 
 from .model import pad_to
 from .weights import WeightsError
+from ._warn import WARNINGS_LOCK
 
 __all__ = [
     "METADATA_KEYS",
@@ -327,7 +328,7 @@ class TorchScriptBackend:
         self.sha256 = hashlib.sha256(data).hexdigest()
         extra: dict[str, Any] = {TORCHSCRIPT_META: ""}
         try:
-            with warnings.catch_warnings():
+            with WARNINGS_LOCK, warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
                 self.module = torch.jit.load(io.BytesIO(data), map_location=self.device, _extra_files=extra)
         except Exception as e:  # RuntimeError from the zip reader / deserializer, and friends

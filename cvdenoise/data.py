@@ -20,6 +20,7 @@ import torch
 from ._checks import check_float_range
 from .degrade import Degrader, DegradationConfig, to_float
 from .io import IMAGE_SUFFIXES
+from ._warn import WARNINGS_LOCK
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "dead_leaves", "drawing", "add_lights", "load_clean_images", "PairSampler", "PairBatches"]
 
@@ -192,7 +193,7 @@ def _read_rgb(path: Path) -> np.ndarray:
     from .folder import stored_full_scale  # (on use, as above)
     from .io import read_image, read_metadata
 
-    with warnings.catch_warnings(record=True) as caught:
+    with WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             img = read_image(path)

@@ -74,6 +74,7 @@ from .blend import StrengthRule
 from ._fs import creation_problem, file_above, missing_folders, no_regular_file, remove_empty, signals_held
 from .model import DenoiseAutoencoder
 from .weights import FAMILIES, WeightsError, blank_model, load_model, read_card, resolve
+from ._warn import WARNINGS_LOCK
 
 __all__ = [
     "to_onnx",
@@ -532,7 +533,7 @@ def to_onnx(
         dims[2], dims[3] = Dim("height", min=m), Dim("width", min=m)
     net: nn.Module = _HalfIO(_copy_model(model)) if half else model
     try:
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # exporter chatter; failures raise
             program = torch.onnx.export(
                 net.eval(), (example,), None, dynamo=True, dynamic_shapes=(dims,) if dims else None,
@@ -669,7 +670,7 @@ def to_torchscript(
     example = torch.rand(2, c, max(64, 4 * m), max(64, 4 * m), generator=_example_generator())
     notes: list[str] = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with torch.no_grad():
                 traced = torch.jit.trace(net.eval().to(trace_device), (example.to(trace_device),), check_trace=False)
@@ -682,7 +683,7 @@ def to_torchscript(
         notes.append(f"trace warning ({wmsg.category.__name__}): {text.splitlines()[0]}")
     with _replace_on_success(path, on_written):  # an existing file is kept until the new one passes its checks
         path.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
             torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_META: json.dumps(meta)})
 

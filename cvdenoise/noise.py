@@ -329,9 +329,8 @@ def _as_float_batch(image: np.ndarray | torch.Tensor | PIL.Image.Image, block: i
             a = a.astype(a.dtype.newbyteorder("="))
         if a.dtype not in (np.uint8, np.uint16) and not np.issubdtype(a.dtype, np.floating):
             raise TypeError(f"unsupported image dtype {a.dtype}; expected uint8, uint16 or float in [0,1]")
-        with warnings.catch_warnings():  # read-only arrays: nothing here writes to them
-            warnings.simplefilter("ignore", UserWarning)
-            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+        a = np.ascontiguousarray(a)
+        t = torch.from_numpy(a if a.flags.writeable else a.copy()).permute(2, 0, 1)[None]  # (torch warns on read-only memory)
         batched = False
     elif isinstance(image, torch.Tensor):
         check_tensor_kind(image)

@@ -189,3 +189,17 @@ def test_noise_helpers_refuse_masked_sparse_and_meta_input_and_name_the_argument
     with pytest.raises(ValueError, match="^denoised: image contains NaN"):
         residual_sigma(a, np.full_like(a, np.nan))
     assert noise_profile(np.full((64, 64, 3), 0.5, np.float32)).whiteness == float("inf")  # flat: was 0, "white"
+
+
+def test_noise_helpers_leave_the_process_wide_warning_filters_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a catch_warnings block per call (to hide torch's read-only warning) saved and restored the
+    # process-wide filters: from several threads it left an "ignore" in place (every later UserWarning dropped)
+    a = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    a.flags.writeable = False
+    real = warnings.catch_warnings
+    calls: list[int] = []
+    with real(record=True) as caught:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "catch_warnings", lambda *args, **kw: (calls.append(1), real(*args, **kw))[1])
+        estimate_sigma(a), noise_profile(a), residual_sigma(a, a)
+    assert not calls and not caught

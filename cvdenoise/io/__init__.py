@@ -42,6 +42,7 @@ from ._containers import (
 from ._errors import ImageReadError, ImageWriteError
 from ._tiff import _check_tiff_layout, _tiff_first_page_tags, _tiff_half_float, _tiff_read_elsewhere
 from .metadata import _PNM_HEADER, ImageMetadata, _with_metadata, exif_orientation, orient, read_metadata
+from .._warn import WARNINGS_LOCK
 
 for _public in (ImageReadError, ImageWriteError, ImageMetadata, read_metadata, exif_orientation, orient):
     _public.__module__ = __name__  # named where users import them from
@@ -288,7 +289,7 @@ def _declared_pixels(buf: _Buffer, path: Path) -> tuple[int, int] | None:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow is a declared dependency
         return None
-    with warnings.catch_warnings():
+    with WARNINGS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (Pillow's own DecompressionBombWarning: this check says it)
         try:
             with Image.open(path) as im:

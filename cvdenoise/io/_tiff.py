@@ -17,6 +17,7 @@ from ._containers import (
 )
 from ._errors import ImageReadError
 from .metadata import _ORIENTATION, orient
+from .._warn import WARNINGS_LOCK
 
 
 def _check_tiff_layout(path: Path, buf: _Buffer, img: np.ndarray) -> np.ndarray:
@@ -139,7 +140,7 @@ def _unassociated_rgba_tiff(path: Path, buf: _Buffer, orientation: int) -> np.nd
         with TiffImagePlugin.TiffImageFile(io.BytesIO(bytes(buf))) as im:
             limit = Image.MAX_IMAGE_PIXELS
             lift = limit is not None and im.size[0] * im.size[1] > limit
-            with _PILLOW_LIMIT_LOCK if lift else contextlib.nullcontext(), warnings.catch_warnings():
+            with _PILLOW_LIMIT_LOCK if lift else contextlib.nullcontext(), WARNINGS_LOCK, warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 if lift:
                     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
