@@ -111,7 +111,8 @@ moving squares and the strip of background they just uncovered, vs. no smoothing
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
+    p.add_argument("--temporal", "--weights", dest="weights", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7],
+                   help="FrameFilter temporal weights to compare (the model is always fast; --weights: the old name)")
     add_write_option(p)
     run(p.parse_args())
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path, PureWindowsPath
 
 import torch
@@ -181,7 +180,7 @@ def _complete_training_record(name: str, training: dict) -> None:
     training["recipe_doc"] = RECIPE_DOC
 
 
-def publish(runs: Path) -> None:
+def publish(runs: Path, keep_missing: bool = False) -> None:
     for size in ("default", "fast"):
         for ch in ("color", "gray"):
             name = f"{ch}-{size}"
@@ -190,7 +189,7 @@ def publish(runs: Path) -> None:
             if src.is_file():
                 model = load_model(src)
                 card = json.loads(src.with_suffix(".json").read_text())
-            elif (HERE / f"{name}.safetensors").is_file() and "--keep-missing" in sys.argv:
+            elif (HERE / f"{name}.safetensors").is_file() and keep_missing:
                 print("kept", name)  # not retrained in this round: the shipped file stays
                 continue
             elif ch == "gray":
@@ -232,8 +231,22 @@ def publish_specialist(src: Path, name: str) -> None:
     print("published", name)
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--specialist":
-        publish_specialist(Path(sys.argv[2]), sys.argv[3])
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 1)[1])
+    p.add_argument("runs", type=Path, nargs="?", help="RUNS_DIR holding <name>/<name>.safetensors per shipped model")
+    p.add_argument("--keep-missing", action="store_true", help="a missing run keeps its shipped file")
+    p.add_argument("--specialist", nargs=2, metavar=("RUN", "NAME"), help="publish RUN.safetensors as weights/NAME")
+    args = p.parse_args(argv)
+    if args.specialist:
+        publish_specialist(Path(args.specialist[0]), args.specialist[1])
+    elif args.runs is None:
+        p.error("give RUNS_DIR, or --specialist RUN NAME")
     else:
-        publish(Path(sys.argv[1]))
+        publish(args.runs, keep_missing=args.keep_missing)
+
+
+if __name__ == "__main__":
+    main()

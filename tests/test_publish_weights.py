@@ -108,3 +108,14 @@ def test_republishing_a_run_with_absolute_paths_still_finds_its_history(pw, tmp_
     _card(pw.HERE / "color-fast.json", {"recipe": pw._portable_recipe(this), "previous_stage": first})
     assert pw._portable_recipe(this)["out"] == "ft"
     assert pw._previous_stage("color-fast", this) == first
+
+
+def test_the_script_has_a_help_and_says_what_it_needs(pw, capsys) -> None:  # type: ignore[no-untyped-def]
+    # (--help was taken for the runs folder: a FileNotFoundError traceback; no argument: an IndexError)
+    with pytest.raises(SystemExit) as e:
+        pw.main(["--help"])
+    assert e.value.code == 0 and "--keep-missing" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        pw.main([])
+    assert e.value.code == 2 and "give RUNS_DIR" in capsys.readouterr().err
+    assert not list((pw.HERE).iterdir())  # nothing published
