@@ -27,8 +27,8 @@ of the range of (isolated: not a stroke, line or highlight), scattered as noise 
 regular pattern of lights), in images holding both salt and pepper that are no black-and-white
 drawings — or pepper alone on a white page, where salt hides in the strokes — and
 :func:`auto_blend` gives each the median of the model output around it (the model alone left a
-gray dot at a third of them) and raises the image's strength with their share of the image (``s = 1`` from 0.6 % of the values
-found), so the model's clean-up around denser impulses is kept too
+gray dot at a third of them) and raises the image's strength with their share of the image
+(``s = 1`` from 0.6 % of the values found), so the model's clean-up around denser impulses is kept too
 (``python benchmarks/impulse.py`` measures it).
 """
 

@@ -101,13 +101,10 @@ _SIGNATURES = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"II*
                b"MM\x00*": "a TIFF image", b"{": "a JSON or text file", b"\x08": "an ONNX model (protobuf)"}
 
 
-def _damage_hint(path: Path) -> str:
-    """What an unreadable ``.safetensors`` file is instead: truncated (its header describes more
-    bytes than it holds), or another kind of file by its first bytes; ``""`` if neither is seen."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return ""
+def _damage_hint(data: bytes) -> str:
+    """What the bytes of an unreadable ``.safetensors`` file are instead: truncated (its header
+    describes more bytes than it holds), or another kind of file by its first bytes; ``""`` if
+    neither is seen."""
     with contextlib.suppress(ValueError, UnicodeDecodeError, TypeError, AttributeError):
         n, header = _header(data)
         ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
@@ -225,6 +222,7 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             "loads weights only from .safetensors (a run's last.pt continues with cvdenoise train --resume; "
             "a TorchScript export is loaded by its .pt or .ts suffix)"
         )
+    data = b""
     try:
         data = path.read_bytes()  # (read once: the bytes loaded are the bytes the card's digest is checked on)
         state = load(data)
@@ -238,7 +236,7 @@ def load_model(name: str | Path, config: ModelConfig | None = None) -> DenoiseAu
             raise WeightsError(f"{path} is a model card, not weights: pass the weights file next to it, "
                                f"{path.with_suffix('.safetensors').name}") from e
         if path.suffix.lower() == ".safetensors":
-            hint = _damage_hint(path)
+            hint = _damage_hint(data)
         elif path.suffix.lower() in EXPORTED_SUFFIXES:
             hint = " (an exported model, not weights: cvdenoise.load() runs it, the weights commands do not)"
         elif path.suffix.lower() in (*IMAGE_SUFFIXES, *OTHER_IMAGE_SUFFIXES, *DICOM_SUFFIXES):
