@@ -75,6 +75,9 @@ def main() -> int:
     ap.add_argument("--heldout-seeds", type=int, default=1, metavar="N", help="sets of 64 held-out crops (see above)")
     ap.add_argument("--write", action="store_true", help="write the table into RESULTS.md (section 'weights')")
     args = ap.parse_args()
+    from cvdenoise.weights import FAMILIES
+    if family := next((w for w in args.weights if w in FAMILIES), None):
+        ap.error(f"{family!r} names a colour + gray pair: compare one file, {FAMILIES[family][3]!r} or {FAMILIES[family][1]!r}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     imgs = list(photos(args.crop, False).values())
     color = {p: [(c, noisy_copy(c, p, i)) for i, c in enumerate(imgs)] for p in PRESETS}

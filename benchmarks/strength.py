@@ -268,12 +268,15 @@ def main() -> None:
     ap.add_argument("--photos", default=".gpudata", help="training-photo root (scripts/training_photos.py OUT)")
     ap.add_argument("--sets", nargs="+", default=["photos:4", "more:3"], metavar="FOLDER:STEP",
                     help="--calibrate: every STEP-th photo of each FOLDER under --photos")
-    ap.add_argument("--weights", nargs="+", default=MODELS)
+    ap.add_argument("--weights", nargs="+", default=MODELS,
+                    help="shipped files (color-fast, …); a family name (fast, default) stands for its colour and gray files")
     ap.add_argument("--rule", nargs="+", default=[], metavar="NAME=A,B,K",
                     help="check: try these rules instead of the cards' (implies --no-write)")
     ap.add_argument("--crop", type=int, default=320)
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md (and the cards) alone")
     args = ap.parse_args()
+    from cvdenoise.weights import FAMILIES
+    args.weights = list(dict.fromkeys(m for w in args.weights for m in ([FAMILIES[w][3], FAMILIES[w][1]] if w in FAMILIES else [w])))
     torch.set_num_threads(min(2, torch.get_num_threads()))
     args.no_write = args.no_write or bool(args.rule)
     calibrate(args) if args.calibrate else check(args)
