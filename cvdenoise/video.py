@@ -91,8 +91,9 @@ class FrameInfo:
         strength: 0 = passed through (but for ``impulses``), 1 = fully denoised (the gate's, else
             the denoiser's).
         ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
-        impulses: pixels replaced as salt-and-pepper impulses whatever the gate's strength (stuck
-            or hot pixels on an otherwise clean frame; counted by gated filters, else 0).
+        impulses: pixels replaced as salt-and-pepper impulses whatever the gate's strength (dead
+            and hot pixels together on an otherwise clean frame; white points alone are no
+            impulses; counted by gated filters, else 0).
     """
 
     index: int
