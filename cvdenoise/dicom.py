@@ -197,8 +197,17 @@ def _outside(x: np.ndarray) -> np.ndarray:
 #: stored; a gray frame's are filled in, see :func:`_denoise_frame`): at exactly white, the skull of
 #: a CT phantom above a brain window made `gray-default` darken the brain beside it on one side by
 #: 2.8 / 7.4 HU at σ 10 / 20 HU (a learned halo next to saturated white); at 0.9 the error there was
-#: +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``), with the fill −0.1 / −0.5 HU (``runs/s55/dicom_skull.py``)
+#: +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``); with OUTSIDE_BAND's fill beyond 8 pixels −1.4 / −1.3 HU
+#: (``python runs/s55/dicom_skull.py``)
 OUTSIDE_LEVEL = 0.9
+
+#: pixels outside the mapping within this many pixels of what is denoised are shown to the model at
+#: their clipped level (or OUTSIDE_LEVEL); beyond it, filled in. Filled up to the edge, bone under
+#: a soft-tissue window lost its edge to the model: the partial-volume ring beside it came out
+#: −5 / −10 HU at σ 10 / 20, worse than the noisy input; 8 pixels give +0.3 / +0.8 HU, below the
+#: input's error, the brain beside a skull −0.7 HU, and a window holding 4 % of a frame still the
+#: full strength (16: 0.93, 24: 0.69). ``python runs/s55/dicom_edge.py``
+OUTSIDE_BAND = 8
 
 
 def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser",
@@ -209,9 +218,10 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     Pixels :func:`_outside` the mapping are returned as stored; other values beyond it reach the
     model clipped and get their excess back (``strength=0`` returns the stored values).
     ``pad`` (``(H,W)`` bool): padding pixels, returned exactly as stored. Padding and, in a gray
-    frame, the pixels outside the mapping reach the model filled with a smooth continuation of the
-    rest plus noise of its level (a blind model reads the noise level from what it sees: a flat
-    fill made it denoise the whole frame less, and the edge next to the fill hardly at all)."""
+    frame, the pixels outside the mapping farther than :data:`OUTSIDE_BAND` from the rest reach
+    the model filled with a smooth continuation of the rest plus noise of its level (a blind model
+    reads the noise level from what it sees: a flat fill made it denoise the whole frame less, and
+    the edge next to the fill hardly at all)."""
     if hi <= lo:  # a constant dataset: nothing to denoise
         return frame, [0.0]
     x = (frame.astype(np.float32) - lo) / (hi - lo)
@@ -222,19 +232,22 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
     excess = x - clipped  # what lies beyond the mapping in pixels denoised all the same: passed through
     x = clipped
     hidden = pad  # pixels returned as stored that the model sees filled in (see below)
-    if outside.any() and x.ndim == 2:
-        hidden = outside if pad is None else pad | outside
-    elif outside.any():  # a colour frame: the model sees them a little below white, see OUTSIDE_LEVEL
-        x = np.where(outside[..., None] & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
+    if outside.any():  # the model sees them a little below white where they are above the mapping, see OUTSIDE_LEVEL ...
+        x = np.where((outside[..., None] if x.ndim == 3 else outside) & (x >= 1.0), np.float32(OUTSIDE_LEVEL), x)
+        if x.ndim == 2:  # ... and, in a gray frame, beyond OUTSIDE_BAND pixels from what is denoised, filled in
+            near = cv2.dilate((~outside).astype(np.uint8), np.ones((2 * OUTSIDE_BAND + 1,) * 2, np.uint8)).astype(bool)
+            far = outside & ~near
+            hidden = far if pad is None else pad | far
     if hidden is not None and hidden.all():
         return frame, [0.0]
-    if hidden is not None:
+    if hidden is not None and hidden.any():
         # A smooth continuation of what is denoised plus noise of its level. Flat padding, or a
         # brain window's air and bone held at 0 and near 1, read as a clean drawing or flat page
         # to the automatic strength (a window holding 4 % of a frame was not denoised at all)
         from .noise import estimate_sigma
 
-        sigma = float(estimate_sigma(np.where(hidden, 0.0, x).astype(np.float32))) / 255  # (read as clipped: left out)
+        unread = hidden | outside if x.ndim == 2 else hidden  # (flat: read as clipped, left out)
+        sigma = float(estimate_sigma(np.where(unread, 0.0, x).astype(np.float32))) / 255
         fill = cv2.inpaint(x, hidden.astype(np.uint8), 3, cv2.INPAINT_NS)  # (Telea oscillates on float data)
         noise = np.random.default_rng(0).normal(0.0, sigma, int(hidden.sum())).astype(np.float32)
         x = x.copy()
