@@ -410,6 +410,13 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     valid = arr if pad is None or pad.all() else arr[~pad]
     lo, hi = _mapping(ds, valid, window)  # one mapping for every frame: no flicker between them
     bounds = (float(valid.min()), float(valid.max()))
+    room = HEADROOM / (1 + 2 * HEADROOM) * (hi - lo)  # (the window itself, without the mapping's room)
+    if window is not None and not bool(((valid >= lo + room) & (valid <= hi - room)).any()):
+        from ._warn import user_stacklevel
+
+        warnings.warn(f"no pixel of this dataset lies in the window {window[0]:g}…{window[1]:g}: it comes back as "
+                      "stored (check the window's units: modality values, HU for CT)", UserWarning,
+                      stacklevel=user_stacklevel())
     strengths: list[float] = []
     outs = []
     for i, frame in enumerate(arr if frames > 1 else arr[None]):

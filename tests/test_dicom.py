@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 
@@ -296,6 +297,19 @@ def test_a_window_keeps_the_edge_of_what_lies_beyond_it(sigma: float) -> None:
     out = denoise_dataset(_ct(stored), cvdenoise.load("default", half=False), window=(-160, 240)).pixel_array
     err, noisy_err = (v.astype(float)[ring] - 1024 - clean[ring] for v in (out, stored))
     assert abs(err.mean()) < 2.5 and np.sqrt((err**2).mean()) < 0.9 * np.sqrt((noisy_err**2).mean()), (err.mean(), sigma)
+
+
+def test_a_window_no_pixel_lies_in_says_so() -> None:
+    # (it passed silently: the frame came back as stored, marked derived and denoised)
+    from cvdenoise.dicom import denoise_dataset
+
+    _, stored, _ = _phantom(10)
+    with pytest.warns(UserWarning, match="no pixel of this dataset lies in the window 3000…3100"):
+        out = denoise_dataset(_ct(stored), cvdenoise.load("fast", half=False), window=(3000, 3100))
+    assert np.array_equal(out.pixel_array, stored)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a window that holds pixels: no such warning
+        denoise_dataset(_ct(stored), cvdenoise.load("fast", half=False), window=(-200, 400))
 
 
 def test_dicom_data_cvdenoise_cannot_write_back_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
