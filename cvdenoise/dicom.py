@@ -302,8 +302,8 @@ def _rescale(ds: "Dataset") -> tuple[float, float]:
         shared = [of(t) for t in transforms(getattr(ds, "SharedFunctionalGroupsSequence", None))]
         per_frame = {of(t) for t in transforms(getattr(ds, "PerFrameFunctionalGroupsSequence", None))} - {None}
         if len(per_frame) > 1:
-            raise ValueError("window=: the frames of this dataset have different RescaleSlope/RescaleIntercept; "
-                             "denoise them one frame at a time")
+            raise ValueError("window=: the frames of this dataset have different RescaleSlope/RescaleIntercept, so "
+                             "one window is a different range of stored values in each; denoise it without a window")
         found = next((t for t in shared if t is not None), None) or next(iter(per_frame), None)
     return found or (1.0, 0.0)
 
@@ -394,7 +394,11 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     try:
         arr = ds.pixel_array
     except Exception as e:  # pydicom raises many types for missing decoders / bad data
-        raise ValueError(f"cannot decode DICOM pixel data: {e}") from e
+        said = str(e)
+        # (Pillow decodes 8-bit JPEG only; pydicom's own message names no plugin for 12-bit JPEG)
+        hint = ("" if "pylibjpeg" in said or "JPEG" not in said else
+                " (JPEG Lossless, JPEG-LS and 12-bit JPEG need: pip install pylibjpeg pylibjpeg-libjpeg pyjpegls)")
+        raise ValueError(f"cannot decode DICOM pixel data: {said}{hint}") from e
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
     if photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB") and not photometric.startswith("YBR"):
         hint = " (apply the palette first: pydicom.pixels.apply_color_lut)" if photometric == "PALETTE COLOR" else ""

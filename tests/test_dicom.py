@@ -565,3 +565,17 @@ def test_bone_above_a_brain_window_does_not_darken_the_brain_beside_it() -> None
     beside[:, :300] = False  # the right side, where the halo was
     assert abs(out[beside].mean() - 40) < 2.5, out[beside].mean() - 40
     assert np.array_equal(out[hu == 1000], stored[hu == 1000].astype(float) - 1024)  # the skull as stored
+
+
+def test_a_pixel_data_decoder_missing_for_jpeg_names_the_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (pydicom's words for 12-bit JPEG name no plugin; the docs had the install line, the FAILED line did not)
+    from cvdenoise.dicom import denoise_dataset
+
+    ds = _ct(np.full((16, 16), 1064, np.uint16))
+
+    def undecodable(self: object) -> np.ndarray:
+        raise RuntimeError("Pillow does not support 'JPEG Extended' for samples with 12-bit precision")
+
+    monkeypatch.setattr(type(ds), "pixel_array", property(undecodable))
+    with pytest.raises(ValueError, match="12-bit precision .*pip install pylibjpeg pylibjpeg-libjpeg pyjpegls"):
+        denoise_dataset(ds, cvdenoise.load("fast", half=False))
