@@ -269,6 +269,13 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
 _LABEL_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4",)
 
 
+def _named(ds: "Dataset") -> str:
+    """``"<file>: "`` for a dataset read from a file (pydicom keeps its name), else ``""``: a folder
+    run's warnings say which file they are about."""
+    name = getattr(ds, "filename", None)
+    return f"{name}: " if isinstance(name, (str, os.PathLike)) and str(name) else ""
+
+
 def _check_supported(ds: "Dataset") -> None:
     """``ValueError`` for pixel data cvdenoise cannot write back or should not touch, before any work."""
     bits = int(getattr(ds, "BitsAllocated", 16) or 16)
@@ -407,8 +414,8 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     rgb = int(getattr(ds, "SamplesPerPixel", 1)) == 3
     if rgb and window is not None:  # (a folder run's --dicom-window meets the ultrasound of a study too)
-        warnings.warn("a DICOM window maps gray modality values (HU); this colour dataset is denoised without it",
-                      stacklevel=2)
+        warnings.warn(f"{_named(ds)}a DICOM window maps gray modality values (HU); this colour dataset is denoised "
+                      "without it", stacklevel=2)
         window = None
     pad = padding_mask(ds, arr)  # PixelPaddingValue: outside the image, kept as stored and out of the mapping
     valid = arr if pad is None or pad.all() else arr[~pad]
@@ -418,7 +425,7 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     if window is not None and not bool(((valid >= lo + room) & (valid <= hi - room)).any()):
         from ._warn import user_stacklevel
 
-        warnings.warn(f"no pixel of this dataset lies in the window {window[0]:g}…{window[1]:g}: it comes back as "
+        warnings.warn(f"{_named(ds)}no pixel of this dataset lies in the window {window[0]:g}…{window[1]:g}: it comes back as "
                       "stored (check the window's units: modality values, HU for CT)", UserWarning,
                       stacklevel=user_stacklevel())
     strengths: list[float] = []

@@ -299,14 +299,17 @@ def test_a_window_keeps_the_edge_of_what_lies_beyond_it(sigma: float) -> None:
     assert abs(err.mean()) < 2.5 and np.sqrt((err**2).mean()) < 0.9 * np.sqrt((noisy_err**2).mean()), (err.mean(), sigma)
 
 
-def test_a_window_no_pixel_lies_in_says_so() -> None:
+def test_a_window_no_pixel_lies_in_says_so(tmp_path: Path) -> None:
     # (it passed silently: the frame came back as stored, marked derived and denoised)
-    from cvdenoise.dicom import denoise_dataset
+    from cvdenoise.dicom import denoise_dataset, read_dicom
 
     _, stored, _ = _phantom(10)
-    with pytest.warns(UserWarning, match="no pixel of this dataset lies in the window 3000…3100"):
+    with pytest.warns(UserWarning, match="^no pixel of this dataset lies in the window 3000…3100"):
         out = denoise_dataset(_ct(stored), cvdenoise.load("fast", half=False), window=(3000, 3100))
     assert np.array_equal(out.pixel_array, stored)
+    _ct(stored).save_as(tmp_path / "slice.dcm", enforce_file_format=True)  # read from a file: the warning names it
+    with pytest.warns(UserWarning, match=r"slice\.dcm: no pixel of this dataset lies in the window"):
+        denoise_dataset(read_dicom(tmp_path / "slice.dcm"), cvdenoise.load("fast", half=False), window=(3000, 3100))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a window that holds pixels: no such warning
         denoise_dataset(_ct(stored), cvdenoise.load("fast", half=False), window=(-200, 400))
