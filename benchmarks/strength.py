@@ -276,7 +276,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md (and the cards) alone")
     args = ap.parse_args()
     from cvdenoise.weights import FAMILIES
-    args.weights = list(dict.fromkeys(m for w in args.weights for m in ([FAMILIES[w][3], FAMILIES[w][1]] if w in FAMILIES else [w])))
+    args.weights = list(dict.fromkeys(m for w in args.weights for m in (FAMILIES[w].values() if w in FAMILIES else [w])))
     torch.set_num_threads(min(2, torch.get_num_threads()))
     args.no_write = args.no_write or bool(args.rule)
     calibrate(args) if args.calibrate else check(args)

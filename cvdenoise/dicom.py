@@ -197,8 +197,8 @@ def _outside(x: np.ndarray) -> np.ndarray:
 #: stored; a gray frame's are filled in, see :func:`_denoise_frame`): at exactly white, the skull of
 #: a CT phantom above a brain window made `gray-default` darken the brain beside it on one side by
 #: 2.8 / 7.4 HU at σ 10 / 20 HU (a learned halo next to saturated white); at 0.9 the error there was
-#: +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``); with OUTSIDE_BAND's fill beyond 8 pixels −1.4 / −1.3 HU
-#: (``python runs/s55/dicom_skull.py``)
+#: +0.3 / −0.8 HU (``python runs/s51/dicom_skull.py``, its 0.9 row); with OUTSIDE_BAND's fill beyond 8 pixels
+#: −1.4 / −1.3 HU (the same script rerun at s55: runs/s55/dicom_skull.log)
 OUTSIDE_LEVEL = 0.9
 
 #: pixels outside the mapping within this many pixels of what is denoised are shown to the model at
@@ -269,7 +269,7 @@ def _denoise_frame(frame: np.ndarray, lo: float, hi: float, denoiser: "Denoiser"
 _LABEL_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4",)
 
 
-def _named(ds: "Dataset") -> str:
+def _file_prefix(ds: "Dataset") -> str:
     """``"<file>: "`` for a dataset read from a file (pydicom keeps its name), else ``""``: a folder
     run's warnings say which file they are about."""
     name = getattr(ds, "filename", None)
@@ -316,9 +316,9 @@ def _rescale(ds: "Dataset") -> tuple[float, float]:
 
 
 def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | None) -> tuple[float, float]:
-    """The stored values mapped to 0 and 1: the window (modality values, through ``RescaleSlope``
-    and ``RescaleIntercept`` or the Modality LUT) or the values' range less :data:`OUTLIER_SHARE` at each end, widened
-    by :data:`HEADROOM` on each side."""
+    """The range of stored values to denoise: the window (modality values, through ``RescaleSlope``
+    and ``RescaleIntercept`` or the Modality LUT) or the values' range less :data:`OUTLIER_SHARE`
+    at each end (:func:`_widened` gives the values mapped to 0 and 1)."""
     if window is not None and "ModalityLUTSequence" in ds:
         lo, hi = _window_through_lut(ds, valid, window)
     elif window is not None:
@@ -329,6 +329,11 @@ def _mapping(ds: "Dataset", valid: np.ndarray, window: tuple[float, float] | Non
         lo, hi = (float(v) for v in np.quantile(valid, [OUTLIER_SHARE, 1 - OUTLIER_SHARE]))
         if hi <= lo:  # (mostly one value: the whole range)
             lo, hi = float(valid.min()), float(valid.max())
+    return lo, hi
+
+
+def _widened(lo: float, hi: float) -> tuple[float, float]:
+    """The stored values mapped to 0 and 1: ``[lo, hi]`` widened by :data:`HEADROOM` on each side."""
     room = HEADROOM * (hi - lo)
     return lo - room, hi + room
 
@@ -414,20 +419,20 @@ def denoise_dataset(ds: "Dataset", denoiser: "Denoiser", strength: "Strength | N
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     rgb = int(getattr(ds, "SamplesPerPixel", 1)) == 3
     if rgb and window is not None:  # (a folder run's --dicom-window meets the ultrasound of a study too)
-        warnings.warn(f"{_named(ds)}a DICOM window maps gray modality values (HU); this colour dataset is denoised "
+        warnings.warn(f"{_file_prefix(ds)}a DICOM window maps gray modality values (HU); this colour dataset is denoised "
                       "without it", stacklevel=2)
         window = None
     pad = padding_mask(ds, arr)  # PixelPaddingValue: outside the image, kept as stored and out of the mapping
     valid = arr if pad is None or pad.all() else arr[~pad]
     lo, hi = _mapping(ds, valid, window)  # one mapping for every frame: no flicker between them
-    bounds = (float(valid.min()), float(valid.max()))
-    room = HEADROOM / (1 + 2 * HEADROOM) * (hi - lo)  # (the window itself, without the mapping's room)
-    if window is not None and not bool(((valid >= lo + room) & (valid <= hi - room)).any()):
+    if window is not None and not bool(((valid >= lo) & (valid <= hi)).any()):
         from ._warn import user_stacklevel
 
-        warnings.warn(f"{_named(ds)}no pixel of this dataset lies in the window {window[0]:g}…{window[1]:g}: it comes back as "
-                      "stored (check the window's units: modality values, HU for CT)", UserWarning,
+        warnings.warn(f"{_file_prefix(ds)}no pixel of this dataset lies in the window {window[0]:g}…{window[1]:g}: it "
+                      "comes back as stored (check the window's units: modality values, HU for CT)", UserWarning,
                       stacklevel=user_stacklevel())
+    lo, hi = _widened(lo, hi)
+    bounds = (float(valid.min()), float(valid.max()))
     strengths: list[float] = []
     outs = []
     for i, frame in enumerate(arr if frames > 1 else arr[None]):
