@@ -50,6 +50,10 @@ __all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "
 #: the most validation pairs a run holds (``--val-size``): each is made before step 1 and held in memory
 MAX_VAL_SIZE = 4096
 
+#: an interrupted run's unvalidated weights go to ``<name>-interrupted.safetensors`` when
+#: ``<name>.safetensors`` already holds a validation's export (the next validation removes them)
+INTERRUPTED_TAG = "-interrupted"
+
 
 @dataclass
 class TrainConfig:
@@ -704,6 +708,20 @@ class _Run:
         except (OSError, SafetensorError) as e:
             raise RunWriteError(f"cannot write weights {path}: {_write_reason(e)}") from e
 
+    def _validated_export_exists(self) -> bool:
+        """Whether ``<name>.safetensors`` holds a validation's export (of this run or the one it resumes)."""
+        try:
+            card = json.loads((self.out / f"{self.cfg.name}.json").read_text())
+            return (self.out / f"{self.cfg.name}.safetensors").is_file() and card["training"]["val_psnr_db"] is not None
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def drop_interrupted_export(self) -> None:
+        """Remove an earlier interruption's ``<name>-interrupted`` export: a validation has passed it."""
+        for suffix in (".safetensors", ".json"):
+            with contextlib.suppress(OSError):
+                (self.out / f"{self.cfg.name}{INTERRUPTED_TAG}{suffix}").unlink(missing_ok=True)
+
     def check_finite(self, loss: float = 0.0) -> None:
         """``TrainingDiverged`` when ``loss`` or an EMA weight is NaN/inf: such weights would be
         exported (and refused by ``cvdenoise.load`` as damaged) and the run would go on to its end."""
@@ -799,13 +817,20 @@ class _Run:
         deferred = None
         if self.step > self.start_step:
             deferred = _with_signals_held(self.save_checkpoint)
+            main = self.out / f"{self.cfg.name}.safetensors"
+            weights = str(main)
             if not self.validated:  # the weights so far, usable at once (last.pt is for --resume only)
+                # beside a validation's export, never over it: that file stays the last validated weights
+                tag = INTERRUPTED_TAG if self._validated_export_exists() else ""
+
                 def export_unvalidated() -> None:
-                    self.export("", None)
+                    self.export(tag, None)
 
                 deferred = _with_signals_held(export_unvalidated) or deferred
+                weights = f"{self.out / f'{self.cfg.name}{tag}.safetensors'} (not validated)"
+                if tag:
+                    weights += f"; the last validated ones stay in {main}"
             why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
-            weights = f"{self.out / f'{self.cfg.name}.safetensors'}{'' if self.validated else ' (not validated)'}"
             tqdm.write(f"{why} at step {self.step}: checkpoint saved and weights {weights}; continue with --resume")
         shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
         if shutdown is not None:                                # prints the dead worker's error at exit)
@@ -903,6 +928,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
                 tqdm.write(f"step {step}: val PSNR {v:.2f} dB ({v - run.val_input_psnr:+.2f} dB vs the input)")
                 run.export("", v)
                 run.validated = True  # (at once: an interrupt during the copy below must not replace this card)
+                run.drop_interrupted_export()
                 if cfg.keep_exports:
                     run.export(f"-step{step}", v)
                 run.best = max(run.best, v)

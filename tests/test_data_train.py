@@ -1282,3 +1282,32 @@ def test_train_quiet_has_no_bar_and_the_finished_bar_is_drawn_once(tmp_path: Pat
     out, err = capsys.readouterr()
     assert "step 1: val PSNR" in out and "step 2: val PSNR" in out
     assert "color-fast:" not in err + out and "it/s" not in err + out, err
+
+
+def test_an_interrupt_after_a_validation_keeps_the_validated_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The unvalidated export of an interrupted run overwrote the last validated weights."""
+    import cvdenoise.train as train_mod
+
+    cfg = _eight_step_run(tmp_path)
+    run = tmp_path / "run"
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(6, KeyboardInterrupt()))  # after step 4's validation
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    validated, card = (run / "tiny.safetensors").read_bytes(), json.loads((run / "tiny.json").read_text())
+    assert card["training"]["steps_done"] == 4 and card["training"]["val_psnr_db"] is not None
+    late = json.loads((run / "tiny-interrupted.json").read_text())["training"]
+    assert late["steps_done"] == 5 and late["interrupted"] is True and late["val_psnr_db"] is None
+    assert "the last validated ones stay in" in capsys.readouterr().out
+    cvdenoise.load(run / "tiny-interrupted.safetensors", strength=1.0)
+    # a second interrupt before the next validation replaces the interrupted export, not the validated one
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(2, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, resume=True)
+    assert (run / "tiny.safetensors").read_bytes() == validated
+    assert json.loads((run / "tiny-interrupted.json").read_text())["training"]["steps_done"] == 6
+    # the next validation exports over the validated file and removes the stale interrupted one
+    monkeypatch.setattr(train_mod, "_loss", _loss)
+    train(cfg, resume=True)
+    assert json.loads((run / "tiny.json").read_text())["training"]["steps_done"] == 8
+    assert not (run / "tiny-interrupted.safetensors").exists() and not (run / "tiny-interrupted.json").exists()
