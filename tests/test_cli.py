@@ -1109,3 +1109,22 @@ def test_a_failed_write_names_the_output_not_its_temporary_file(
     assert main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q", "-w", "fast"]) == 1
     err = capsys.readouterr().err
     assert f"Operation not permitted: '{tmp_path / 'out' / 'a.png'}'" in err and ".cvdenoise-" not in err, err
+
+
+def test_weights_keeps_its_columns_for_a_long_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A path longer than the name column pushed that row's fields out of line with the others."""
+    import shutil
+
+    from cvdenoise.weights import resolve
+
+    folder = tmp_path / ("a_long_folder_name_" * 3)
+    folder.mkdir()
+    src = resolve("color-fast")
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(src.with_suffix(suffix), folder / f"color-fast{suffix}")
+    path = str(folder / "color-fast.safetensors")
+    assert main(["weights", path, "fast"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == path
+    starts = {line.index("alias=") for line in lines[1:]}
+    assert len(lines) == 4 and starts == {19}
