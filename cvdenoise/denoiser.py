@@ -448,6 +448,15 @@ class Denoiser:
         del state["_load_lock"], state["_calls"]
         return state
 
+    def __copy__(self) -> "Denoiser":
+        """A shallow copy shares the models (and their lazy loading, so the load lock too); its
+        settings (``strength``, ``tile``, …) and ``last_strength`` are its own."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._calls = threading.local()
+        _LIVE.add(new)
+        return new
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._load_lock = threading.Lock()

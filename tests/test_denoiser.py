@@ -1145,3 +1145,33 @@ def test_the_white_noise_specialist_denoises_gray_images_with_the_gray_model(cle
     assert gain > 5, gain
     planes = awgn(np.repeat(noisy[:, :, None], 3, axis=2))  # a gray photo as cv2.imread gives it
     assert np.array_equal(planes[..., 0], awgn(noisy)) and np.array_equal(planes[..., 0], planes[..., 2])
+
+
+def test_a_shallow_copy_shares_the_lazy_load_with_its_original() -> None:
+    """copy.copy shared the models' dict and lazy set but made a new load lock: the original and the
+    copy, first called at once from two threads, both ran the lazy loader."""
+    import copy
+    import threading
+    import time
+
+    den = cvdenoise.load("fast", half=False)
+    loader, calls = den._models[1], []
+    assert 1 in den._lazy
+
+    def slow_loader() -> object:
+        calls.append(1)
+        time.sleep(0.3)
+        return loader()
+
+    den._models[1] = slow_loader
+    twin = copy.copy(den)
+    twin.strength = 1.0  # its own settings
+    gray = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    threads = [threading.Thread(target=d, args=(gray,)) for d in (den, twin)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and den.strength == "auto"
+    twin(gray)  # (last_strength is per thread and per Denoiser)
+    assert twin.last_strength == [1.0] and den.last_strength == []
