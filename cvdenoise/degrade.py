@@ -102,6 +102,9 @@ class DegradationConfig:
     motion_kernel: tuple[int, int] = (3, 7)
     defocus_radius: tuple[int, int] = (1, 3)
     resize_scale: Range = (0.5, 0.9)
+    # how the resize step enlarges the shrunk image back, one drawn per image: "linear", "cubic",
+    # "lanczos" (the device degrader, torch, has no Lanczos: bicubic stands in for it there)
+    resize_up: tuple[str, ...] = ("linear",)
     jpeg_quality: tuple[int, int] = (30, 95)
     shuffle: bool = True  # random order of blur / resize / noise (JPEG always last)
 
@@ -136,6 +139,10 @@ class DegradationConfig:
             if not all(is_integer(v) or float(v).is_integer() for v in r):
                 raise ValueError(f"DegradationConfig.{name} must be whole numbers, got {r!r}")
             object.__setattr__(self, name, (int(r[0]), int(r[1])))
+        up = self.resize_up
+        if isinstance(up, str) or not (isinstance(up, (tuple, list)) and up and set(up) <= set(RESIZE_UP)):
+            raise ValueError(f"DegradationConfig.resize_up must be a non-empty tuple of {RESIZE_UP}, got {up!r}")
+        object.__setattr__(self, "resize_up", tuple(up))
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise ValueError(f"DegradationConfig.shuffle must be True or False, got {self.shuffle!r}")
         if any(k != int(k) or int(k) % 2 == 0 for k in self.motion_kernel):  # (the kernels drawn are odd)
@@ -154,6 +161,9 @@ class DegradationConfig:
                              f"name once, with finite weights >= 0 and a positive sum, got {self.noise_kinds!r}")
         object.__setattr__(self, "noise_kinds", tuple(kinds.items()))
 
+
+#: how the resize step may enlarge (``DegradationConfig.resize_up``)
+RESIZE_UP = ("linear", "cubic", "lanczos")
 
 #: noise models a :class:`DegradationConfig` may weight in ``noise_kinds``
 NOISE_KINDS = ("gaussian", "poisson", "speckle", "iso", "saltpepper", "camera", "linear")
@@ -237,6 +247,11 @@ PRESETS: dict[str, DegradationConfig] = {
     # stage 26: "camera-mix" with a tenth of the noise draws the "linear" kind (sRGB-decoded,
     # per-pixel shot + read noise clipped in linear light: the dark regions it lifts are brought down)
     "camera-mix-linear": _CAMERA_MIX_LINEAR,
+    # s56 (for the next accelerator stage; no shipped model has seen it): "camera-mix-linear" with
+    # the shrunk images enlarged back bicubic or Lanczos as well as bilinear, and twice the resize
+    # steps — bilinear alone taught the models to sharpen every enlargement, and they over-sharpen
+    # the sharper bicubic and Lanczos ones (docs/strength.md, runs/s56/upscale_interp.py)
+    "camera-mix-linear-resample": replace(_CAMERA_MIX_LINEAR, p_resize=0.1, resize_up=RESIZE_UP),
     # stage 28: "camera-mix-linear" with the near-clean pairs of "camera-mix-clean" (6 % untouched,
     # 8 % of the rest JPEG, blur or rescaling alone, twice the JPEG steps, a quarter of the Gaussian σ
     # log-uniform from 0.5/255), so that light and compressed inputs keep their texture (not shipped:
@@ -425,7 +440,10 @@ class Degrader:
             small = cv2.resize(img, None, fx=s, fy=s, interpolation=interp)
         else:  # a side that would shrink to nothing keeps one pixel (OpenCV refuses an empty size)
             small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        up = self.config.resize_up  # (drawn only where there is a choice: the older presets' draws stay)
+        kind = up[int(rng.integers(len(up)))] if len(up) > 1 else up[0]
+        enlarge = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}[kind]
+        out = cv2.resize(small, (w, h), interpolation=enlarge)
         # (cubic interpolation overshoots: values below 0 made the shot-noise step's gamma NaN)
         return np.clip(out, 0.0, 1.0).reshape(img.shape)  # (OpenCV drops a single channel's axis)
 

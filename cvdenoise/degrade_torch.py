@@ -268,13 +268,16 @@ class TorchDegrader:
         h, w = x.shape[-2:]
         scale = self._uniform(x.shape[0], self.config.resize_scale)
         modes = self._randint(x.shape[0], 0, 2)
+        up = self.config.resize_up  # (drawn only where there is a choice: the older presets' draws stay)
+        ups = self._randint(x.shape[0], 0, len(up) - 1) if len(up) > 1 else torch.zeros(x.shape[0], dtype=torch.long)
         out = torch.empty_like(x)
         for i in range(x.shape[0]):  # one size per sample: a short loop over the few samples
             size = (max(1, round(h * float(scale[i]))), max(1, round(w * float(scale[i]))))
             mode = ("bilinear", "area", "bicubic")[int(modes[i])]
             aa = {"antialias": True} if mode != "area" else {}
             small = F.interpolate(x[i : i + 1], size=size, mode=mode, **aa)
-            out[i] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
+            enlarge = "bilinear" if up[int(ups[i])] == "linear" else "bicubic"  # (torch has no Lanczos)
+            out[i] = F.interpolate(small, size=(h, w), mode=enlarge, align_corners=False)[0]
         return out.clamp(0, 1)
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One accelerator stage with the current recipe (weights/RECIPE.md, stages 17–19 and 26–27: the
-# `camera-mix-linear` degradations, per-image PSNR loss, 5 % dead leaves): the shipped colour default and colour fast
+# `camera-mix-linear` degradations, from s56 on its `-resample` variant (bicubic and Lanczos enlargements too), per-image PSNR loss, 5 % dead leaves): the shipped colour default and colour fast
 # models trained on from their shipped weights side by side on one CUDA GPU, the pairs degraded on
 # the GPU, then the gray default from the gray twin of the new colour default. (`gray-fast` is
 # not trained: it is derived from `color-fast` when published, scripts/publish_weights.py.)
@@ -16,7 +16,7 @@
 # Compare and publish afterwards (on the CPU): benchmarks/compare_weights.py OLD NEW, then
 # scripts/publish_weights.py RUNS --keep-missing (see its docstring).
 # Environment: PYTHON (default python3), DEVICE (default cuda), DEGRADATION (default
-# camera-mix-linear; camera-mix-linear-clean adds near-clean pairs, stage 28), ARCH (options that grow the default,
+# camera-mix-linear-resample; camera-mix-linear for the shipped models' own mix; camera-mix-linear-clean adds near-clean pairs, stage 28), ARCH (options that grow the default,
 # e.g. "--widths 80 112 176 256": 304 k MACs/px, 912 ms per 640² frame on 2 CPU cores,
 # python benchmarks/arch.py — close to the 1 s target; empty: keep the shipped architecture).
 set -uo pipefail
@@ -29,7 +29,7 @@ PY=${PYTHON:-python3}
 CORES=$(nproc)
 ARCH=${ARCH:-}
 mkdir -p "$RUNS"
-common=(train "$@" --device "${DEVICE:-cuda}" --steps 10000000 --crop 128 --degradation "${DEGRADATION:-camera-mix-linear}"
+common=(train "$@" --device "${DEVICE:-cuda}" --steps 10000000 --crop 128 --degradation "${DEGRADATION:-camera-mix-linear-resample}"
         --p-dead-leaves 0.05 --loss psnr --val-every 2000 --threads 2 --ckpt-minutes 4 --device-degrade 0.9)
 lim=$(( ${MIN%.*} * 60 + 120 ))
 # shellcheck disable=SC2086  # ARCH is a list of options

@@ -355,3 +355,29 @@ def test_the_12_bit_warning_points_at_the_callers_line() -> None:
     with pytest.warns(UserWarning, match="10/12-bit") as caught:
         degrade(img, "gaussian25", seed=0)
     assert caught[0].filename == __file__
+
+
+def test_resize_up_enlarges_with_the_interpolations_named() -> None:
+    """The resize step enlarged bilinearly only; ``resize_up`` draws how (bicubic, Lanczos) per image."""
+    import cv2
+    from dataclasses import replace
+
+    from cvdenoise.degrade import PRESETS
+
+    base = DegradationConfig(p_clean=0, p_blur=0, p_resize=1, p_noise=0, p_jpeg=0, shuffle=False, resize_scale=(0.5, 0.5))
+    img = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    f = img.astype(np.float32) / 255  # (the chain works on floats)
+    small = [cv2.resize(f, None, fx=0.5, fy=0.5, interpolation=i) for i in (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_CUBIC)]
+    flags = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+    for kind in flags:
+        out, _ = degrade(img, replace(base, resize_up=(kind,)), seed=3)
+        near = {k: min(np.abs(np.clip(cv2.resize(s, (64, 48), interpolation=fl), 0, 1) * 255 - out).max() for s in small)
+                for k, fl in flags.items()}
+        assert near[kind] <= 1 and min(v for k, v in near.items() if k != kind) > 5, (kind, near)
+    drawn = {degrade(img, replace(base, resize_up=("linear", "cubic", "lanczos")), seed=s)[0].tobytes() for s in range(12)}
+    assert len(drawn) > 3  # more than the three shrinking interpolations alone give
+    assert PRESETS["camera-mix-linear-resample"].resize_up == ("linear", "cubic", "lanczos")
+    assert PRESETS["camera-mix-linear"].resize_up == ("linear",)
+    for bad in ((), "cubic", ("nearest",)):
+        with pytest.raises(ValueError, match="resize_up must be a non-empty tuple"):
+            replace(base, resize_up=bad)

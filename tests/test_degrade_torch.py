@@ -193,3 +193,15 @@ def test_public_jpeg_refuses_what_it_cannot_code() -> None:
         with pytest.raises(ValueError, match="quality must be whole numbers in 1..100"):
             jpeg(x, q)  # type: ignore[arg-type]
     assert jpeg(x, torch.tensor([40])).shape == x.shape and jpeg(x, 40.0).shape == x.shape  # type: ignore[arg-type]
+
+
+def test_resize_up_enlarges_bicubic_on_the_device_too() -> None:
+    cfg = dataclasses.replace(PRESETS["mixed"], p_clean=0.0, p_blur=0.0, p_noise=0.0, p_jpeg=0.0, p_resize=1.0,
+                              shuffle=False, resize_scale=(0.5, 0.5))
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    linear = TorchDegrader(cfg, seed=1)(x.clone())
+    cubic = TorchDegrader(dataclasses.replace(cfg, resize_up=("cubic",)), seed=1)(x.clone())
+    assert cubic.shape == x.shape and float(cubic.min()) >= 0 and float(cubic.max()) <= 1
+    assert (cubic - linear).abs().mean() > 1e-3
+    # bicubic keeps more of the image's detail than bilinear
+    assert float((cubic - x).abs().mean()) < float((linear - x).abs().mean())
