@@ -1,7 +1,6 @@
 """Per-op CPU time of one fp32 channels-last forward (640x640 RGB), 2 threads."""
 import sys, torch
 from torch.profiler import profile, ProfilerActivity
-import cvdenoise
 torch.set_num_threads(2)
 name = sys.argv[1] if len(sys.argv) > 1 else "fast"
 from cvdenoise.weights import load_model
