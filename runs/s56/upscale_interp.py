@@ -19,7 +19,7 @@ from quality import photos  # noqa: E402
 
 import cvdenoise  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "2")))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
