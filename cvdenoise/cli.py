@@ -386,11 +386,12 @@ def _training_words(training: object) -> str:
         words.append(f"on {recipe['degradation']}")
     if recipe.get("init"):
         words.append(f"from {recipe['init']}")
-    if "val_psnr_db" in training:
+    validated = training.get("val_psnr_db") is not None  # (an interrupted export records None)
+    if validated:
         start = f" (start {training['init_val_psnr_db']} dB)" if "init_val_psnr_db" in training else ""
         words.append(f"val PSNR {training['val_psnr_db']} dB{start}, input {training.get('val_input_psnr_db', '?')} dB")
     if training.get("interrupted"):
-        words.append("interrupted (exported unvalidated)" if "val_psnr_db" not in training else "interrupted")
+        words.append("interrupted (exported unvalidated)" if not validated else "interrupted")
     return ", ".join(map(str, words))
 
 

@@ -555,6 +555,7 @@ def _write_run_file(path: Path, what: str, write: Callable[[str], object]) -> No
 def _refuse_earlier_run(cfg: TrainConfig, out: Path, ckpt: Path) -> None:
     """A new run never writes over an earlier one's checkpoint or weights."""
     earlier = [p.name for p in (ckpt, out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
+                                out / f"{cfg.name}{INTERRUPTED_TAG}.safetensors",
                                 *sorted(out.glob(f"{glob.escape(str(cfg.name))}-step*.safetensors"))) if p.exists()]
     if earlier and not ckpt.exists():  # weights of a run that ended before its first checkpoint
         raise TrainSetupError(
@@ -571,7 +572,8 @@ def _refuse_earlier_run(cfg: TrainConfig, out: Path, ckpt: Path) -> None:
 def _check_resumed(state: dict[str, Any], cfg: TrainConfig, out: Path) -> None:
     """Refuse a resumed run renamed onto weights it did not write; warn about a changed recipe."""
     if (state.get("config") or {}).get("name", cfg.name) != cfg.name:
-        taken = [p.name for p in (out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json") if p.exists()]
+        taken = [p.name for p in (out / f"{cfg.name}.safetensors", out / f"{cfg.name}.json",
+                                  out / f"{cfg.name}{INTERRUPTED_TAG}.safetensors") if p.exists()]
         if taken:
             raise TrainSetupError(f"--resume --name {cfg.name}: {out} already holds {', '.join(taken)}, which "
                                   f"this run did not write (it was named {state['config']['name']}); "
@@ -686,6 +688,7 @@ class _Run:
         self.init_psnr: float | None = state.get("init_val_psnr") if state is not None else None
         self.budget_s = cfg.minutes * 60
         self.validated = False  # whether the weights of the current step were exported by a validation
+        self.interrupt_export: Path | None = None  # where an interrupt left the weights (on_interrupt)
 
     def export(self, tag: str, val_psnr: float | None) -> Path:
         """The EMA weights as ``<name><tag>.safetensors`` with their card (``val_psnr`` None: an
@@ -708,13 +711,17 @@ class _Run:
         except (OSError, SafetensorError) as e:
             raise RunWriteError(f"cannot write weights {path}: {_write_reason(e)}") from e
 
-    def _validated_export_exists(self) -> bool:
-        """Whether ``<name>.safetensors`` holds a validation's export (of this run or the one it resumes)."""
-        try:
-            card = json.loads((self.out / f"{self.cfg.name}.json").read_text())
-            return (self.out / f"{self.cfg.name}.safetensors").is_file() and card["training"]["val_psnr_db"] is not None
-        except (OSError, ValueError, KeyError, TypeError):
+    def _keep_main_export(self) -> bool:
+        """Whether ``<name>.safetensors`` must be kept: it exists, and its card does not say that it
+        is an interrupted run's unvalidated export (a card lost to a save cut short, or unreadable,
+        keeps it too: weights that cannot be vouched for are not written over)."""
+        main = self.out / f"{self.cfg.name}.safetensors"
+        if not main.is_file():
             return False
+        try:
+            return json.loads(main.with_suffix(".json").read_text())["training"]["val_psnr_db"] is not None
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return True
 
     def drop_interrupted_export(self) -> None:
         """Remove an earlier interruption's ``<name>-interrupted`` export: a validation has passed it."""
@@ -818,18 +825,19 @@ class _Run:
         if self.step > self.start_step:
             deferred = _with_signals_held(self.save_checkpoint)
             main = self.out / f"{self.cfg.name}.safetensors"
-            weights = str(main)
+            self.interrupt_export = main
             if not self.validated:  # the weights so far, usable at once (last.pt is for --resume only)
-                # beside a validation's export, never over it: that file stays the last validated weights
-                tag = INTERRUPTED_TAG if self._validated_export_exists() else ""
-
                 def export_unvalidated() -> None:
-                    self.export(tag, None)
+                    # beside a validation's export, never over it: that file stays the last validated weights
+                    tag = INTERRUPTED_TAG if self._keep_main_export() else ""
+                    self.interrupt_export = self.export(tag, None)
 
                 deferred = _with_signals_held(export_unvalidated) or deferred
-                weights = f"{self.out / f'{self.cfg.name}{tag}.safetensors'} (not validated)"
-                if tag:
-                    weights += f"; the last validated ones stay in {main}"
+            weights = str(self.interrupt_export)
+            if self.interrupt_export != main:
+                weights += f" (not validated); the last validated ones stay in {main}"
+            elif not self.validated:
+                weights += " (not validated)"
             why = "interrupted" if isinstance(e, KeyboardInterrupt) or deferred is not None else "a data-loader worker died"
             tqdm.write(f"{why} at step {self.step}: checkpoint saved and weights {weights}; continue with --resume")
         shutdown = getattr(batches, "_shutdown_workers", None)  # (a DataLoader's; else its __del__
@@ -944,6 +952,7 @@ def _train(cfg: TrainConfig, resume: bool, closing: contextlib.ExitStack, progre
         deferred = run.on_interrupt(e, batches)
         with contextlib.suppress(OSError, ValueError):  # (the log's record of it: a full disk loses only that line)
             log.write(json.dumps({"interrupted_at_step": run.step, "checkpoint": run.step > run.start_step,
+                                  "weights": None if run.interrupt_export is None else str(run.interrupt_export),
                                   "why": type(e).__name__, "time": time.time()}) + "\n")
             log.flush()
         if deferred is not None:  # the signal itself arrived while the checkpoint was written

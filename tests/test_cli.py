@@ -183,7 +183,8 @@ def test_weights_command_describes_a_file_without_its_card(tmp_path: Path, capsy
     assert "cut.safetensors" in capsys.readouterr().err
     # -v says how trained weights were trained (an interrupted, unvalidated export read like a finished run)
     card = json.loads(resolve("color-fast").with_suffix(".json").read_text())
-    card["training"] = {"recipe": {"degradation": "sensor", "init": "fast"}, "steps_done": 84, "interrupted": True}
+    card["training"] = {"recipe": {"degradation": "sensor", "init": "fast"}, "steps_done": 84, "interrupted": True,
+                        "val_psnr_db": None, "val_input_psnr_db": 21.1}  # (as cvdenoise train writes it)
     copy.with_suffix(".json").write_text(json.dumps(card))
     assert main(["weights", "-v", str(copy)]) == 0
     assert "  training: 84 steps, on sensor, from fast, interrupted (exported unvalidated)" in capsys.readouterr().out

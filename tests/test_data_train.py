@@ -1306,6 +1306,21 @@ def test_an_interrupt_after_a_validation_keeps_the_validated_weights(tmp_path: P
         train(cfg, resume=True)
     assert (run / "tiny.safetensors").read_bytes() == validated
     assert json.loads((run / "tiny-interrupted.json").read_text())["training"]["steps_done"] == 6
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["weights"] == str(run / "tiny-interrupted.safetensors")
+    # weights whose card a cut-short save lost are not written over either: they cannot be told unvalidated
+    (run / "tiny.json").unlink()
+    monkeypatch.setattr(train_mod, "_loss", _loss_failing_at(2, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, resume=True)
+    assert (run / "tiny.safetensors").read_bytes() == validated
+    assert json.loads((run / "tiny-interrupted.json").read_text())["training"]["steps_done"] == 7
+    # a new run refuses a folder holding an interrupted export alone, as it refuses other weights
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tiny-interrupted.safetensors").write_bytes((run / "tiny-interrupted.safetensors").read_bytes())
+    with pytest.raises(train_mod.TrainSetupError, match="already holds weights tiny-interrupted.safetensors"):
+        train(replace(cfg, out=str(other)))
     # the next validation exports over the validated file and removes the stale interrupted one
     monkeypatch.setattr(train_mod, "_loss", _loss)
     train(cfg, resume=True)
