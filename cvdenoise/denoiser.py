@@ -195,6 +195,27 @@ def will_run_models() -> None:
 _LIVE: "weakref.WeakSet[Denoiser]" = weakref.WeakSet()
 
 
+class _LoadLock:
+    """A :class:`Denoiser`'s model-loading lock. It pickles and deep-copies as a fresh, unlocked
+    one, once per pickle or copy: Denoisers that share their models (``copy.copy``) and are
+    pickled or deep-copied together keep sharing one lock, as they keep sharing the models."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "_LoadLock":
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_LoadLock, ())
+
+
 def _one_thread_after_fork() -> None:
     """In a forked child (``multiprocessing.Pool`` on Linux) of a process that made a
     :class:`Denoiser`: one intra-op torch thread. The parent's OpenMP pool does not survive
@@ -206,8 +227,9 @@ def _one_thread_after_fork() -> None:
     it (lazily loading or placing a model) would leave the child's copy locked for good, and the
     child's first call would wait on it forever (as ``transforms._fresh_load_lock`` does for the
     transforms' lock)."""
+    fresh: dict[int, _LoadLock] = {}  # (Denoisers that shared a lock, copies, share the fresh one)
     for den in list(_LIVE):
-        den._load_lock = threading.Lock()
+        den._load_lock = fresh.setdefault(id(den._load_lock), _LoadLock())
     if _made_a_denoiser:
         torch.set_num_threads(1)
 
@@ -379,7 +401,7 @@ class Denoiser:
         self.ensemble = ensemble  # (checked by its setter, against the models' fixed sizes too)
         self._lazy = set(lazy)
         self._unplaced = set(self._models) - self._lazy  # nn.Modules still to move to the device
-        self._load_lock = threading.Lock()
+        self._load_lock = _LoadLock()
         self.multiple, self.tile, self.overlap = multiple, tile, overlap
         self.border = border
         #: ``(H, W)`` of a fixed-size backend whose whole frame is the tile (set by :func:`load`
@@ -443,23 +465,25 @@ class Denoiser:
     def last_strength(self, value: list[float]) -> None:
         self._calls.strength = value
 
-    def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable: the lock is not
+    def __getstate__(self) -> dict[str, Any]:  # picklable and deep-copyable (the lock comes back fresh)
         state = self.__dict__.copy()
-        del state["_load_lock"], state["_calls"]
+        del state["_calls"]
         return state
 
     def __copy__(self) -> "Denoiser":
         """A shallow copy shares the models (and their lazy loading, so the load lock too); its
-        settings (``strength``, ``tile``, …) and ``last_strength`` are its own."""
+        settings (``strength``, ``tile``, ``rules``, …) and ``last_strength`` are its own."""
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new.rules, new.gate_readings = dict(self.rules), dict(self.gate_readings)
         new._calls = threading.local()
         _LIVE.add(new)
         return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._load_lock = threading.Lock()
+        if "_load_lock" not in state:  # (pickled by cvdenoise 0.1.0 before s56)
+            self._load_lock = _LoadLock()
         self._calls = threading.local()
         _LIVE.add(self)
 

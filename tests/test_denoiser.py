@@ -1175,3 +1175,27 @@ def test_a_shallow_copy_shares_the_lazy_load_with_its_original() -> None:
     assert len(calls) == 1 and den.strength == "auto"
     twin(gray)  # (last_strength is per thread and per Denoiser)
     assert twin.last_strength == [1.0] and den.last_strength == []
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork (POSIX)")
+def test_a_copy_shares_its_load_lock_after_pickling_and_fork_too() -> None:
+    """Pickled together, or in a forked child, a Denoiser and its shallow copy shared their models
+    but got a lock each (and ``rules`` was shared with the copy)."""
+    import copy
+    import pickle
+
+    den = cvdenoise.load("fast", half=False)
+    twin = copy.copy(den)
+    twin.rules[3] = None  # type: ignore[assignment]
+    assert den.rules[3] is not None
+    a, b = pickle.loads(pickle.dumps((den, twin)))
+    assert a._models is b._models and a._load_lock is b._load_lock and a._load_lock is not den._load_lock
+    c, d = copy.deepcopy((den, twin))
+    assert c._load_lock is d._load_lock and copy.deepcopy(den)._load_lock is not den._load_lock
+    with den._load_lock:  # (a lock held at the fork: the child's comes back free)
+        pid = os.fork()
+        if pid == 0:
+            ok = den._load_lock is twin._load_lock and den._load_lock._lock.acquire(blocking=False)
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
