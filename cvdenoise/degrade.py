@@ -35,6 +35,7 @@ from ._warn import user_stacklevel
 __all__ = [
     "DegradationConfig",
     "NOISE_KINDS",
+    "RESIZE_UP",
     "PRESETS",
     "Degrader",
     "degrade",
@@ -63,7 +64,8 @@ class DegradationConfig:
     ``iso_intensity``: albumentations' ``ISONoise`` scales its noise by the image's own colour
     spread, so it adds nothing to a flat crop and more to a colourful one. ``motion_kernel``
     sizes are odd.
-    ``noise_kinds`` weights which noise model runs when noise is applied.
+    ``noise_kinds`` weights which noise model runs when noise is applied; ``resize_up`` names the
+    interpolations the resize step enlarges with (one drawn per image).
     """
 
     p_clean: float = 0.05
@@ -102,11 +104,11 @@ class DegradationConfig:
     motion_kernel: tuple[int, int] = (3, 7)
     defocus_radius: tuple[int, int] = (1, 3)
     resize_scale: Range = (0.5, 0.9)
-    # how the resize step enlarges the shrunk image back, one drawn per image: "linear", "cubic",
-    # "lanczos" (the device degrader, torch, has no Lanczos: bicubic stands in for it there)
-    resize_up: tuple[str, ...] = ("linear",)
     jpeg_quality: tuple[int, int] = (30, 95)
     shuffle: bool = True  # random order of blur / resize / noise (JPEG always last)
+    # how the resize step enlarges the shrunk image back, one of these drawn per image (each name
+    # once): "linear", "cubic", "lanczos" (RESIZE_UP)
+    resize_up: tuple[str, ...] = ("linear",)
 
     def __post_init__(self) -> None:
         """Refuse values no degradation can take, naming the field (not at a random later draw)."""
@@ -139,9 +141,11 @@ class DegradationConfig:
             if not all(is_integer(v) or float(v).is_integer() for v in r):
                 raise ValueError(f"DegradationConfig.{name} must be whole numbers, got {r!r}")
             object.__setattr__(self, name, (int(r[0]), int(r[1])))
-        up = self.resize_up
-        if isinstance(up, str) or not (isinstance(up, (tuple, list)) and up and set(up) <= set(RESIZE_UP)):
-            raise ValueError(f"DegradationConfig.resize_up must be a non-empty tuple of {RESIZE_UP}, got {up!r}")
+        up = self.resize_up.tolist() if isinstance(self.resize_up, np.ndarray) else self.resize_up
+        if (not isinstance(up, (tuple, list)) or not up or not all(isinstance(u, str) and u in RESIZE_UP for u in up)
+                or len(set(up)) != len(up)):
+            raise ValueError(f"DegradationConfig.resize_up must be a non-empty tuple of {RESIZE_UP}, each "
+                             f"name once, got {self.resize_up!r}")
         object.__setattr__(self, "resize_up", tuple(up))
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise ValueError(f"DegradationConfig.shuffle must be True or False, got {self.shuffle!r}")
@@ -215,8 +219,9 @@ _CAMERA_MIX_LINEAR = replace(
 )
 
 #: Named configurations. ``mixed`` is the general training distribution, ``noise``, ``sensor``,
-#: ``camera-mix`` and ``camera-mix-linear`` the fine-tuning mixes of the shipped weights; the
-#: others are the fixed benchmark chains.
+#: ``camera-mix`` and ``camera-mix-linear`` the fine-tuning mixes of the shipped weights,
+#: ``camera-mix-clean``, ``camera-mix-linear-clean`` and ``camera-mix-linear-resample`` mixes no
+#: shipped model ended on, ``awgn`` white noise alone; the others are the fixed benchmark chains.
 PRESETS: dict[str, DegradationConfig] = {
     "mixed": DegradationConfig(),
     "noise": _NOISE,
@@ -247,10 +252,10 @@ PRESETS: dict[str, DegradationConfig] = {
     # stage 26: "camera-mix" with a tenth of the noise draws the "linear" kind (sRGB-decoded,
     # per-pixel shot + read noise clipped in linear light: the dark regions it lifts are brought down)
     "camera-mix-linear": _CAMERA_MIX_LINEAR,
-    # s56 (for the next accelerator stage; no shipped model has seen it): "camera-mix-linear" with
-    # the shrunk images enlarged back bicubic or Lanczos as well as bilinear, and twice the resize
-    # steps — bilinear alone taught the models to sharpen every enlargement, and they over-sharpen
-    # the sharper bicubic and Lanczos ones (docs/strength.md, runs/s56/upscale_interp.py)
+    # s56 (for the next accelerator stage): "camera-mix-linear" with the shrunk images enlarged
+    # back bicubic or Lanczos as well as bilinear, and twice the resize steps — trained on bilinear
+    # enlargements alone, the models lose 0.9–1.2 dB on bicubic and Lanczos ones at strength 1
+    # (docs/strength.md, runs/s56/upscale_interp.py)
     "camera-mix-linear-resample": replace(_CAMERA_MIX_LINEAR, p_resize=0.1, resize_up=RESIZE_UP),
     # stage 28: "camera-mix-linear" with the near-clean pairs of "camera-mix-clean" (6 % untouched,
     # 8 % of the rest JPEG, blur or rescaling alone, twice the JPEG steps, a quarter of the Gaussian σ

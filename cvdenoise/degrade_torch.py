@@ -12,7 +12,7 @@ Operations: Gaussian / Poisson (shot, on linear intensities) + read / speckle / 
 noise, per channel or shared across channels; camera noise (shot + read noise on a Bayer mosaic,
 bilinearly demosaiced); linear-light shot + read noise per pixel (sRGB-decoded, clipped there);
 Gaussian, motion and defocus blur (per-sample
-kernels in one grouped convolution); down/up-scaling; JPEG as the codec's lossy steps
+kernels in one grouped convolution); down/up-scaling (enlarged bilinear, bicubic or Lanczos); JPEG as the codec's lossy steps
 (YCbCr, 4:2:0 chroma subsampling, 8×8 DCT quantised with the IJG tables scaled by quality,
 rounding to 8 bit) — entropy coding is lossless and left out.
 
@@ -41,7 +41,8 @@ from .degrade import (
 )
 from .model import reflect_pad
 
-__all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb", "srgb_to_linear", "linear_to_srgb"]
+__all__ = ["TorchDegrader", "jpeg", "blur_kernels", "filter2d", "rgb_to_ycbcr", "ycbcr_to_rgb", "srgb_to_linear", "linear_to_srgb",
+           "lanczos_resize"]
 
 # IJG (libjpeg) base quantisation tables, Annex K of the JPEG standard
 _LUMA_Q = torch.tensor([
@@ -195,6 +196,31 @@ def filter2d(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return F.conv2d(xp, weight, groups=n * c).view(n, c, h, w)
 
 
+@functools.lru_cache(maxsize=64)
+def _lanczos_matrix(dst: int, src: int) -> torch.Tensor:
+    """``(dst, src)`` float32 weights of OpenCV's ``INTER_LANCZOS4`` along one axis: the 8 taps
+    around each output pixel's centre mapped into the source, ``sinc(d)·sinc(d/4)`` normalised to
+    sum 1; taps beyond the edge take the edge pixel."""
+    x = (np.arange(dst) + 0.5) * (src / dst) - 0.5
+    base = np.floor(x)
+    d = (x - base)[:, None] + 3 - np.arange(8)[None, :]  # distance of each tap (base-3 … base+4)
+    w = np.sinc(d) * np.sinc(d / 4)
+    w /= w.sum(1, keepdims=True)
+    taps = np.clip(base[:, None].astype(np.int64) - 3 + np.arange(8)[None, :], 0, src - 1)
+    m = np.zeros((dst, src), np.float64)
+    np.add.at(m, (np.repeat(np.arange(dst), 8), taps.ravel()), w.ravel())
+    return torch.from_numpy(m.astype(np.float32))
+
+
+def lanczos_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(B,C,h,w)`` float → ``(B,C,H,W)`` resized with OpenCV's ``INTER_LANCZOS4`` kernel (``size``
+    is ``(H, W)``; separable, as two small matrix products; for enlarging, where OpenCV applies
+    the kernel as it is). Values may overshoot ``[0, 1]`` as OpenCV's do."""
+    mh = _lanczos_matrix(size[0], x.shape[-2]).to(x)
+    mw = _lanczos_matrix(size[1], x.shape[-1]).to(x)
+    return torch.einsum("Hh,bchw,Ww->bcHW", mh, x, mw)
+
+
 class TorchDegrader:
     """Random degradation of whole ``(B,C,H,W)`` batches, on the batch's device.
 
@@ -276,8 +302,12 @@ class TorchDegrader:
             mode = ("bilinear", "area", "bicubic")[int(modes[i])]
             aa = {"antialias": True} if mode != "area" else {}
             small = F.interpolate(x[i : i + 1], size=size, mode=mode, **aa)
-            enlarge = "bilinear" if up[int(ups[i])] == "linear" else "bicubic"  # (torch has no Lanczos)
-            out[i] = F.interpolate(small, size=(h, w), mode=enlarge, align_corners=False)[0]
+            enlarge = up[int(ups[i])]
+            if enlarge == "lanczos":  # (torch's interpolate has no Lanczos)
+                out[i] = lanczos_resize(small, (h, w))[0]
+            else:
+                out[i] = F.interpolate(small, size=(h, w), mode="bilinear" if enlarge == "linear" else "bicubic",
+                                       align_corners=False)[0]
         return out.clamp(0, 1)
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:

@@ -378,6 +378,7 @@ def test_resize_up_enlarges_with_the_interpolations_named() -> None:
     assert len(drawn) > 3  # more than the three shrinking interpolations alone give
     assert PRESETS["camera-mix-linear-resample"].resize_up == ("linear", "cubic", "lanczos")
     assert PRESETS["camera-mix-linear"].resize_up == ("linear",)
-    for bad in ((), "cubic", ("nearest",)):
+    assert replace(base, resize_up=np.array(["cubic", "linear"])).resize_up == ("cubic", "linear")
+    for bad in ((), "cubic", ("nearest",), [["linear"]], ("cubic", "cubic")):
         with pytest.raises(ValueError, match="resize_up must be a non-empty tuple"):
             replace(base, resize_up=bad)

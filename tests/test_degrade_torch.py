@@ -205,3 +205,27 @@ def test_resize_up_enlarges_bicubic_on_the_device_too() -> None:
     assert (cubic - linear).abs().mean() > 1e-3
     # bicubic keeps more of the image's detail than bilinear
     assert float((cubic - x).abs().mean()) < float((linear - x).abs().mean())
+
+
+def test_lanczos_resize_matches_opencv() -> None:
+    from cvdenoise.degrade_torch import lanczos_resize
+
+    rng = np.random.default_rng(0)
+    for (h, w), (hh, ww) in (((16, 24), (32, 48)), ((20, 30), (37, 51)), ((7, 5), (21, 9))):
+        a = rng.random((h, w, 3)).astype(np.float32)
+        ref = cv2.resize(a, (ww, hh), interpolation=cv2.INTER_LANCZOS4)
+        out = lanczos_resize(torch.from_numpy(a).permute(2, 0, 1)[None], (hh, ww))[0].permute(1, 2, 0).numpy()
+        assert out.shape == ref.shape and np.abs(out - ref).max() < 1e-4
+
+
+def test_resize_up_draws_one_enlargement_per_sample() -> None:
+    """Each sample is enlarged by one of the interpolations named, the draws before it untouched."""
+    cfg = dataclasses.replace(PRESETS["mixed"], p_clean=0.0, p_blur=0.0, p_noise=0.0, p_jpeg=0.0, p_resize=1.0,
+                              shuffle=False, resize_scale=(0.5, 0.8))
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    alone = {k: TorchDegrader(dataclasses.replace(cfg, resize_up=(k,)), seed=4)(x.clone())
+             for k in ("linear", "cubic", "lanczos")}
+    mixed = TorchDegrader(dataclasses.replace(cfg, resize_up=("linear", "cubic", "lanczos")), seed=4)(x.clone())
+    kinds = [[k for k, y in alone.items() if torch.equal(y[i], mixed[i])] for i in range(8)]
+    assert all(len(k) == 1 for k in kinds), kinds
+    assert len({k[0] for k in kinds}) >= 2
