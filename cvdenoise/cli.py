@@ -359,10 +359,12 @@ def _cmd_weights(args: argparse.Namespace) -> int:
         fam = [f for f, m in FAMILIES.items() if name in m.values()]
         bench = card.get("benchmark", {})
         auto = f"a={rule.a:g} b={rule.b:g} k={rule.k:g}" if rule else "none (auto = 1)"
+        column = name
         if len(name) > 18:  # a path longer than the column: on a line of its own, the columns kept below it
             print(name)
+            column = ""
         print(
-            f"{'' if len(name) > 18 else name:18s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
+            f"{column:18s} alias={','.join(fam) or '-':8s} params={card.get('parameters', '?'):>9} "
             f"MACs/px={card.get('macs_per_pixel', '?'):>7}  auto-strength {auto}"
             f"{'  ' + str(card['role']).split(':')[0] if card.get('role') else ''}"
         )

@@ -51,7 +51,7 @@ __all__ = ["TrainConfig", "TrainSetupError", "train", "psnr", "add_arguments", "
 MAX_VAL_SIZE = 4096
 
 #: an interrupted run's unvalidated weights go to ``<name>-interrupted.safetensors`` when
-#: ``<name>.safetensors`` already holds a validation's export (the next validation removes them)
+#: ``<name>.safetensors`` must be kept (``_Run._keep_main_export``); the next validation removes them
 INTERRUPTED_TAG = "-interrupted"
 
 
