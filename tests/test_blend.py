@@ -494,3 +494,23 @@ def test_a_nearest_neighbour_upscale_is_no_jpeg_grid(clean_gray: np.ndarray, fac
     if factor == 2:  # noise upscaled ×2 too: still denoised fully (×4 noise is 4-pixel blobs the models leave)
         den(np.repeat(add_noise(clean_gray[:128, :96], 20), factor, axis=1))
         assert den.last_strength[0] > 0.9
+
+
+def test_the_upscale_benchmark_runs_and_reads_each_enlargement() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "upscale.py"
+    r = subprocess.run([sys.executable, str(script), "--weights", "fast", "--crop", "96", "--factors", "2", "--no-write"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
+            for line in r.stdout.splitlines() if line.startswith("| 2×")}
+    assert set(rows) == {"2× bilinear", "2× bicubic", "2× Lanczos"}, r.stdout
+    inputs = {k: float(v[0]) for k, v in rows.items()}
+    assert inputs["2× bilinear"] < inputs["2× bicubic"] < inputs["2× Lanczos"]  # sharper kernels keep more detail
+    for cells in rows.values():
+        plain, rest = cells[1].split(" / ")
+        auto, strength = rest.split(" (")
+        assert 20 < float(plain) < 60 and 20 < float(auto) < 60 and 0 <= float(strength.rstrip(")")) <= 1
