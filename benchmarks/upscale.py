@@ -21,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from skimage.metrics import peak_signal_noise_ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, models_parser, parse_models_args, publish  # noqa: E402
@@ -33,9 +34,8 @@ ENLARGE = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "Lanczos": 
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR (dB) of uint8 ``a`` against ``b``."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255**2 / mse)
+    """PSNR (dB) of uint8 ``a`` against the original ``b`` (as ``quality.py`` scores)."""
+    return float(peak_signal_noise_ratio(b, a, data_range=255))
 
 
 def enlarged(img: np.ndarray, factor: float, interpolation: int) -> np.ndarray:

@@ -197,7 +197,7 @@ def filter2d(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=64)
-def _lanczos_matrix(dst: int, src: int) -> torch.Tensor:
+def _lanczos_matrix(dst: int, src: int, device: torch.device) -> torch.Tensor:
     """``(dst, src)`` float32 weights of OpenCV's ``INTER_LANCZOS4`` along one axis: the 8 taps
     around each output pixel's centre mapped into the source, ``sinc(d)·sinc(d/4)`` normalised to
     sum 1; taps beyond the edge take the edge pixel."""
@@ -209,15 +209,15 @@ def _lanczos_matrix(dst: int, src: int) -> torch.Tensor:
     taps = np.clip(base[:, None].astype(np.int64) - 3 + np.arange(8)[None, :], 0, src - 1)
     m = np.zeros((dst, src), np.float64)
     np.add.at(m, (np.repeat(np.arange(dst), 8), taps.ravel()), w.ravel())
-    return torch.from_numpy(m.astype(np.float32))
+    return torch.from_numpy(m.astype(np.float32)).to(device)  # (made once per device, not copied per call)
 
 
 def lanczos_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``(B,C,h,w)`` float → ``(B,C,H,W)`` resized with OpenCV's ``INTER_LANCZOS4`` kernel (``size``
     is ``(H, W)``; separable, as two small matrix products; for enlarging, where OpenCV applies
     the kernel as it is). Values may overshoot ``[0, 1]`` as OpenCV's do."""
-    mh = _lanczos_matrix(size[0], x.shape[-2]).to(x)
-    mw = _lanczos_matrix(size[1], x.shape[-1]).to(x)
+    mh = _lanczos_matrix(size[0], x.shape[-2], x.device).to(x.dtype)
+    mw = _lanczos_matrix(size[1], x.shape[-1], x.device).to(x.dtype)
     return torch.einsum("Hh,bchw,Ww->bcHW", mh, x, mw)
 
 
