@@ -17,7 +17,8 @@ photo, capped at 60):
 
 Cases: clean; salt and pepper at 0.1–10 % of the pixels (all channels of a pixel hit alike, as
 ``skimage.util.random_noise`` on a gray image or a dead/hot sensor pixel after demosaicing
-spreads it); 1 % hitting each channel value on its own; white noise σ = 10 plus 1 %. The last two
+spreads it); 1 % hitting each channel value on its own; white noise σ = 10 or 25 plus 1 %; white
+noise σ = 50 alone (its clipped values are no impulses: the step must leave it as it is). The last two
 rows are clean images: a synthetic drawing (black anti-aliased text, blue 1-pixel lines at 0–80°, a
 red 1-pixel grid) and a flat dark scene with regular one-pixel lights and specks; their PSNR against
 themselves shows whether the drawing rule and the impulse step leave thin strokes and lone points alone. Writes the ``impulse``
@@ -59,9 +60,15 @@ def cases() -> dict[str, Case]:
     for a in (0.001, 0.005, 0.01, 0.03, 0.1):
         out[f"s&p {a:.1%}"] = lambda im, rng, a=a: salt_and_pepper(im, a, rng)
     out["s&p 1.0% per value"] = lambda im, rng: salt_and_pepper(im, 0.01, rng, per_value=True)
-    out["white σ=10 + s&p 1.0%"] = lambda im, rng: salt_and_pepper(
-        np.clip(im + rng.normal(0, 10, im.shape), 0, 255).round().astype(np.uint8), 0.01, rng)
+    for sigma in (10, 25):
+        out[f"white σ={sigma} + s&p 1.0%"] = lambda im, rng, sigma=sigma: salt_and_pepper(white(im, sigma, rng), 0.01, rng)
+    out["white σ=50, no impulses"] = lambda im, rng: white(im, 50, rng)
     return out
+
+
+def white(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (uint8) with white Gaussian noise of ``sigma`` levels, clipped and rounded."""
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).round().astype(np.uint8)
 
 
 def drawing(size: int) -> np.ndarray:

@@ -29,7 +29,9 @@ drawings — or pepper alone on a white page, where salt hides in the strokes �
 :func:`auto_blend` gives each the median of the model output around it (the model alone left a
 gray dot at a third of them) and raises the image's strength with their share of the image
 (``s = 1`` from 0.6 % of the values found), so the model's clean-up around denser impulses is kept too
-(``python benchmarks/impulse.py`` measures it).
+(``python benchmarks/impulse.py`` measures it). This runs at every strength, also on top of white noise
+that gets the full output; heavy white noise clips values too, so an image counts only if some of
+its impulses lie farther from the model's output than its noise reaches (:data:`IMPULSE_BEYOND_NOISE`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ IMPULSE_PAGE_VALUES = 30
 IMPULSE_MOVED = 0.1
 #: ... with no neighbour within this of it ...
 IMPULSE_ALIKE = 0.1
+#: ... in images that pass the tests below also with only the values moved by more than this many
+#: times the input's noise level (:func:`~cvdenoise.noise.estimate_sigma`): white noise clips values
+#: within a few σ of 0 or full scale, impulses land anywhere (σ = 50 alone: none past 3.5 σ on the
+#: benchmark photos, 3 σ found some; ``python runs/s57/impulse_sigma.py --detect 3 3.5 4``)
+IMPULSE_BEYOND_NOISE = 3.5
 #: ... and their share of an image's values that raises its strength from nothing to 1
 IMPULSE_DENSITY = (0.001, 0.006)
 #: an image is blocky (JPEG's 8×8 grid) when its pixels step across one phase of the grid this many
@@ -327,7 +334,7 @@ def _drawing(x: torch.Tensor, removed: torch.Tensor, level: torch.Tensor, full: 
 
 
 def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,
-                 alike: float = IMPULSE_ALIKE) -> torch.Tensor:
+                 alike: float = IMPULSE_ALIKE, beyond_noise: float = IMPULSE_BEYOND_NOISE) -> torch.Tensor:
     """Salt-and-pepper noise in ``noisy``: a bool ``(B,C,H,W)`` mask of the values at 0 or at full
     scale (1.0, or beyond for unclipped floats) that the model moved by more than ``moved`` and
     that differ by more than ``alike`` from each of their 8 neighbours in that channel, in the
@@ -349,18 +356,53 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     higher rate (scattered too: a dot grid is not); on a black page lone white points may be stars,
     and salt alone never counts.
 
+    Heavy white noise clips values too, isolated ones the model moves: an image counts only if it
+    passes these tests also with the values moved by more than ``beyond_noise`` times its noise
+    level (:func:`~cvdenoise.noise.estimate_sigma`, which skips clipped blocks), since clipped
+    noise lies within a few σ of its clean value and impulses anywhere. Then all its values found
+    with ``moved`` are in the mask.
+
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
         denoised: the plain model output for it, same shape.
+        beyond_noise: that multiple of the noise level (``0``: no such test).
     """
-    mask = ((denoised - noisy).abs_() > moved) & ((noisy - 0.5).abs_() >= 0.5)
+    mask = torch.zeros_like(noisy, dtype=torch.bool)
+    mask[tuple(_impulses_at(noisy, denoised, moved, alike, beyond_noise).unbind(1))] = True
+    return mask
+
+
+def _impulses_at(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,
+                 alike: float = IMPULSE_ALIKE, beyond_noise: float = IMPULSE_BEYOND_NOISE) -> torch.Tensor:
+    """:func:`impulse_mask` as the ``(N, 4)`` indices (batch, channel, row, column) of its values."""
+    mask = (noisy >= 1) | (noisy <= 0)
+    for i in range(len(noisy)):  # plane by plane: one plane of temporaries, however large the image
+        for ch in range(noisy.shape[1]):
+            mask[i, ch] &= (denoised[i, ch] - noisy[i, ch]).abs_() > moved
     at = mask.nonzero()  # (N, 4): few, so the neighbours are looked up where they matter only
     if not len(at):
-        return mask
+        return at
+    if beyond_noise > 0 and min(noisy.shape[-2:]) >= 2:  # the tests on the values moved beyond the noise first
+        b, c, y, x = at.unbind(1)
+        level = estimate_sigma(subsample_blocks(noisy))
+        assert isinstance(level, torch.Tensor)  # (a batch: one per image)
+        far = (beyond_noise * level.to(noisy.device) / 255).clamp_min(moved)
+        sure = torch.zeros(len(noisy), dtype=torch.bool, device=noisy.device)
+        beyond = at[(denoised[b, c, y, x] - noisy[b, c, y, x]).abs() > far[b]]
+        sure[beyond[_isolated_noise(noisy, beyond, alike), 0]] = True
+        at = at[sure[at[:, 0]]]
+    return at[_isolated_noise(noisy, at, alike)]
+
+
+def _isolated_noise(noisy: torch.Tensor, at: torch.Tensor, alike: float) -> torch.Tensor:
+    """:func:`impulse_mask`'s tests after the model's move: ``(N,)`` bool, which of the candidate values
+    at ``at`` ``(N, 4)`` (batch, channel, row, column) are impulse noise."""
     b, c, y, x = at.unbind(1)
     v = noisy[b, c, y, x]
     h, w = noisy.shape[-2:]
     keep = torch.ones_like(v, dtype=torch.bool)
+    if not len(at):
+        return keep
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             if dy or dx:  # a neighbour inside the image nearly as dark/bright: a line or a speck, no noise
@@ -368,11 +410,11 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
                 inside_image = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
                 near = noisy[b, c, ny.clamp(0, h - 1), nx.clamp(0, w - 1)]
                 keep &= ~(inside_image & ((near - v).abs() <= alike))
-    if not keep.any():
-        mask[b, c, y, x] = False
-        return mask
     salt = torch.bincount(b[keep & (v >= 1)], minlength=len(noisy)).float()  # per image
     pepper = torch.bincount(b[keep & (v <= 0)], minlength=len(noisy)).float()
+    found = (salt + pepper) / max(1, noisy[0].numel())
+    if not bool((found >= IMPULSE_DENSITY[0] / 4).any()):  # too few anywhere (the tests below cost more)
+        return torch.zeros_like(keep)
     sub = subsample_blocks(noisy)  # the image's shares, read on a grid of blocks
     part = sub.flatten(1)
 
@@ -385,7 +427,6 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
 
     inside = ((part > 0) & (part < 1)).float().mean(1)
     page = flat_share(sub) >= IMPULSE_FLAT
-    found = (salt + pepper) / max(1, noisy[0].numel())
     # where each kind shows lies between `alike` (its isolation test: a dark-gray page shows pepper)
     # and a quarter of the range (the model must move it too: on a dark sky it hardly moves pepper)
     salt_rate, pepper_rate, salt_room = rates(alike)
@@ -401,10 +442,7 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         pixel = torch.unique((b[keep] * h + y[keep]) * w + x[keep])  # one point per pixel, whatever its channels
         pb, py, px = pixel // (h * w), pixel // w % h, pixel % w
         noise &= _scattered(pb, py, len(noisy), h) & _scattered(pb, px, len(noisy), w)
-    keep &= noise[b]
-    drop = ~keep
-    mask[b[drop], c[drop], y[drop], x[drop]] = False
-    return mask
+    return keep & noise[b]
 
 
 def _scattered(image: torch.Tensor, line: torch.Tensor, batch: int, lines: int) -> torch.Tensor:
@@ -432,29 +470,27 @@ def auto_blend(
         strength: ``(B,)`` strengths in ``[0, 1]`` (a rule's or a gate's).
 
     Returns:
-        the output ``(B,C,H,W)`` (``denoised`` itself where every strength is 1, else a new
-        tensor), the strengths used ``(B,)`` and the impulses found per image ``(B,)`` (not
-        looked for when every given strength is 1 already).
+        the output ``(B,C,H,W)`` (``denoised`` itself where every strength is 1 and no impulse was
+        found, else a new tensor), the strengths used ``(B,)`` and the impulses found per image
+        ``(B,)``.
     """
     strength = strength.to(noisy.device, torch.float32)
-    if bool((strength == 1).all()):  # the plain output everywhere already: no impulse to look for
-        return denoised, strength, torch.zeros(len(noisy), dtype=torch.long, device=noisy.device)
-    mask = impulse_mask(noisy, denoised)
-    found = mask.flatten(1).sum(1)
+    at = _impulses_at(noisy, denoised)
+    found = torch.bincount(at[:, 0], minlength=len(noisy))
     lo, hi = IMPULSE_DENSITY
-    share = found.float() / max(1, mask[0].numel())
+    share = found.float() / max(1, noisy[0].numel())
     s = torch.maximum(strength, ((share - lo) / (hi - lo)).clamp(0.0, 1.0))
     out = mix(noisy, denoised, s)
-    if bool(found.any()):
+    if len(at):
         out = out.clone() if out is denoised else out  # (the caller's tensor is left as it is)
-        out[mask] = _neighbour_median(denoised, mask)
+        out[tuple(at.unbind(1))] = _neighbour_median(denoised, at)
     return out, s, found
 
 
-def _neighbour_median(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _neighbour_median(x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
     """The median of the 3×3 neighbourhood (the value itself among the nine; the edge repeated
-    beyond the image) of each value of ``(B,C,H,W)`` ``x`` that ``mask`` flags, in ``mask``'s order."""
-    b, c, y, x0 = mask.nonzero().unbind(1)
+    beyond the image) of each value of ``(B,C,H,W)`` ``x`` at the ``(N, 4)`` indices ``at``, in their order."""
+    b, c, y, x0 = at.unbind(1)
     h, w = x.shape[-2:]
     around = [x[b, c, (y + dy).clamp(0, h - 1), (x0 + dx).clamp(0, w - 1)] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     return torch.stack(around, 1).median(1).values
