@@ -663,8 +663,10 @@ class Denoiser:
             self.last_strength = [float(strength)] * len(x)
             return mix(x, out, torch.full((len(x),), float(strength)))
         rule = self.rule_for(x.shape[1])
-        chosen = rule(x, out) if rule else torch.ones(len(x))
-        blended, used, _ = auto_blend(x, out, chosen)
+        if rule is None:  # weights without a rule: the plain output (impulses, which auto_blend takes out at any strength, too)
+            self.last_strength = [1.0] * len(x)
+            return out
+        blended, used, _ = auto_blend(x, out, rule(x, out))
         self.last_strength = used.tolist()
         return blended
 

@@ -91,7 +91,8 @@ class FrameInfo:
         strength: 0 = passed through (but for ``impulses``), 1 = fully denoised (the gate's, else
             the denoiser's).
         ms: filter time for this frame in milliseconds (batch time / batch size when streaming).
-        impulses: pixels replaced as salt-and-pepper impulses whatever the gate's strength (dead
+        impulses: values replaced as salt-and-pepper impulses (a colour pixel hit in all three
+            channels counts 3) whatever the gate's strength (dead
             and hot pixels together on an otherwise clean frame; white points alone are no
             impulses; counted by gated filters, else 0).
     """
@@ -523,7 +524,7 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         finally:
             cap.release()
 
-    return SourceFrames(frames(), state), float(fps), size, count
+    return SourceFrames(frames(), state, cap.release), float(fps), size, count
 
 
 #: frame rates a variable-frame-rate clip's base rate is taken as when within 3 % of one
@@ -655,8 +656,9 @@ class SourceFrames(Iterator[np.ndarray]):
     :attr:`held_total` all of them so far. Dropping it releases the video at once (the generator
     holds no reference back to it)."""
 
-    def __init__(self, frames: Iterator[np.ndarray], numbering: _Numbering) -> None:
-        self._frames, self._numbering = frames, numbering
+    def __init__(self, frames: Iterator[np.ndarray], numbering: _Numbering,
+                 release: Callable[[], object] | None = None) -> None:
+        self._frames, self._numbering, self._release = frames, numbering, release
 
     @property
     def index(self) -> int:
@@ -688,10 +690,13 @@ class SourceFrames(Iterator[np.ndarray]):
         return next(self._frames)
 
     def close(self) -> None:
-        """Stop reading and release the file (as a generator's ``close``)."""
+        """Stop reading and release the file (as a generator's ``close``; also before the first
+        frame was asked for, where closing a generator runs none of its code)."""
         close = getattr(self._frames, "close", None)
         if close is not None:
             close()
+        if self._release is not None:
+            self._release()
 
 
 def check_frame_size(src: str | Path, size: tuple[int, int]) -> None:

@@ -1000,6 +1000,21 @@ def test_a_failed_video_run_does_not_keep_the_input_open(tmp_path: Path, ff: Fra
     assert _open_fds_on(src) == 0  # while both errors (and their tracebacks) are alive
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")
+def test_closing_frames_before_the_first_releases_the_video(tmp_path: Path, clean_rgb: np.ndarray) -> None:
+    """Closing a generator that never ran runs none of its code, and from Python 3.12 on it keeps
+    what it holds: the capture stayed open while the frames lived (a failed run's traceback kept
+    them: the test above failed on 3.12 and 3.13; 3.11 happened to free it)."""
+    src = tmp_path / "in.avi"
+    _write_video(src, [clean_rgb[:64, :64, ::-1].copy()] * 3)
+    frames, *_ = read_video(src)
+    assert _open_fds_on(src) == 1
+    frames.close()
+    assert _open_fds_on(src) == 0
+    assert list(frames) == []  # (closed: no frame after it)
+    frames.close()  # (twice: nothing more to do)
+
+
 def test_copy_is_a_filter_for_another_stream_and_repr_names_its_settings(ff: FrameFilter, clean_rgb: np.ndarray) -> None:
     """copy.copy shared the temporal state and the history list: two streams fed one smoother."""
     import copy
