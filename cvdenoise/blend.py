@@ -88,9 +88,9 @@ IMPULSE_PAGE_VALUES = 30
 IMPULSE_MOVED = 0.1
 #: ... with no neighbour within this of it ...
 IMPULSE_ALIKE = 0.1
-#: ... in images that pass the tests below also with only the values moved by more than this many
-#: times the input's noise level (:func:`~cvdenoise.noise.estimate_sigma`, which reads heavy clipped
-#: noise low: σ = 50 as 44, σ = 75 as 58): white noise clips values within a few σ of 0 or full
+#: ... in images that pass the tests below also with only the values farther than this many times the
+#: input's noise level from the model output around them (:func:`~cvdenoise.noise.estimate_sigma`,
+#: which reads heavy clipped noise low): white noise clips values within a few σ of 0 or full
 #: scale, impulses land anywhere. White noise alone on ramps with an ideal model: none taken up to
 #: σ = 75 at 4, from σ = 55 on at 3.5; 1 % of impulses on σ = 25 still found in the 6 benchmark
 #: photos, on σ = 50 in 2 (``python runs/s57/beyond_z.py``). Not on a page (:data:`IMPULSE_FLAT`),
