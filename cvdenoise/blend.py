@@ -93,8 +93,8 @@ IMPULSE_ALIKE = 0.1
 #: which reads heavy clipped noise low): white noise clips values within a few σ of 0 or full
 #: scale, impulses land anywhere. White noise alone on ramps with an ideal model: none taken up to
 #: σ = 75 at 4, from σ = 55 on at 3.5; 1 % of impulses on σ = 25 still found in the 6 benchmark
-#: photos, on σ = 50 in 2 (``python runs/s57/beyond_z.py``). Not on a page (:data:`IMPULSE_FLAT`),
-#: which has no white noise and reads its strokes as the level.
+#: photos, on σ = 50 in 2 (``python runs/s57/beyond_z.py``). Not on a white page (:data:`IMPULSE_FLAT`,
+#: :data:`IMPULSE_ROOM`), which reads its strokes as the level.
 IMPULSE_BEYOND_NOISE = 4.0
 #: ... and their share of an image's values that raises its strength from nothing to 1
 IMPULSE_DENSITY = (0.001, 0.006)
@@ -366,8 +366,9 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
     ``moved``), since clipped noise lies within a few σ of its clean value and impulses anywhere.
     The distance is read from the median of the model output around each value (where the model
     left a gray dot it moved the value itself less). Then all its values found with ``moved`` are
-    in the mask. Images under 2 pixels on a side have no noise level, and a page (at least
-    :data:`IMPULSE_FLAT` of its 2×2 blocks flat) has no white noise: there the test is skipped.
+    in the mask. Images under 2 pixels on a side have no noise level, and a white page (at least
+    :data:`IMPULSE_FLAT` of its 2×2 blocks flat, under :data:`IMPULSE_ROOM` of its values off
+    white) reads its strokes as one: there the test is skipped.
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]`` (C in 1, 3, 4; no NaN: the noise level's
@@ -383,8 +384,6 @@ def impulse_mask(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
 def _impulses_at(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMPULSE_MOVED,
                  alike: float = IMPULSE_ALIKE, beyond_noise: float = IMPULSE_BEYOND_NOISE) -> torch.Tensor:
     """:func:`impulse_mask` as the ``(N, 4)`` indices (batch, channel, row, column) of its values."""
-    if not noisy.numel():
-        return torch.zeros(0, 4, dtype=torch.long, device=noisy.device)
     mask = (noisy >= 1) | (noisy <= 0)
     for i in range(len(noisy)):  # plane by plane: one plane of temporaries, however large the image
         for ch in range(noisy.shape[1]):
@@ -397,8 +396,10 @@ def _impulses_at(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         sub = subsample_blocks(noisy)
         level = estimate_sigma(sub)
         assert isinstance(level, torch.Tensor)  # (a batch: one per image)
-        # a page (flat blocks: no white noise) reads its strokes as the level, and its strokes hide the salt
-        level[(flat_share(sub) >= IMPULSE_FLAT).to(level.device)] = 0.0
+        # a white page (flat blocks, little room for salt) reads its strokes as the level; not a photo's
+        # flat black or white areas (borders, clipped highlights), which estimate_sigma leaves out anyway
+        white_page = (flat_share(sub) >= IMPULSE_FLAT) & ((sub.flatten(1) < 1 - alike).float().mean(1) < IMPULSE_ROOM)
+        level[white_page.to(level.device)] = 0.0
         far = (beyond_noise * level.to(noisy.device) / 255).clamp_min(moved)
         sure = torch.zeros(len(noisy), dtype=torch.bool, device=noisy.device)
         # (from the output around each: where the model left a gray dot, it moved the value itself less)

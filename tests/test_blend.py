@@ -297,6 +297,17 @@ def test_impulse_mask_takes_no_clipped_white_noise_for_impulses() -> None:
     noisy = _white(ramp, 50)
     assert impulse_mask(noisy, ramp, beyond_noise=0).any()  # (without the noise-level test: taken)
     assert not impulse_mask(noisy, ramp).any()
+    # heavier (estimate_sigma reads clipped noise low: 3.5 σ took 4 of these 6), and beside flat black or
+    # white areas (a border, clipped highlights: no white page, whose strokes would be read as noise)
+    wide = torch.linspace(0.15, 0.85, 128).view(1, 1, 1, 128).expand(1, 3, 128, 128).contiguous()
+    assert not any(impulse_mask(_white(wide, 65, seed), wide).any() for seed in range(6))
+    for end in (0.0, 1.0):
+        bordered = wide.clone()
+        bordered[..., :45, :] = end
+        flat_end = [_white(bordered, 50, seed) for seed in range(3)]
+        for n in flat_end:
+            n[..., :45, :] = end  # clipped whole (a border, a blown highlight): flat
+        assert not any(impulse_mask(n, bordered).any() for n in flat_end)
     # impulses on top of that noise are still found, those near their clean value too (not where
     # the noise clipped a neighbour at the same end: no isolated value there)
     points = _isolated_points(300, 96, seed=1)

@@ -1002,9 +1002,8 @@ def test_a_failed_video_run_does_not_keep_the_input_open(tmp_path: Path, ff: Fra
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors through /proc")
 def test_closing_frames_before_the_first_releases_the_video(tmp_path: Path, clean_rgb: np.ndarray) -> None:
-    """Closing a generator that never ran runs none of its code, and from Python 3.12 on it keeps
-    what it holds: the capture stayed open while the frames lived (a failed run's traceback kept
-    them: the test above failed on 3.12 and 3.13; 3.11 happened to free it)."""
+    """Closing a generator that never ran runs none of its code: the capture stayed open while the
+    frames lived (a failed run's traceback kept them: the test above failed on Python 3.12 and 3.13)."""
     src = tmp_path / "in.avi"
     _write_video(src, [clean_rgb[:64, :64, ::-1].copy()] * 3)
     frames, *_ = read_video(src)
