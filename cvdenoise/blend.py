@@ -398,7 +398,7 @@ def _impulses_at(noisy: torch.Tensor, denoised: torch.Tensor, moved: float = IMP
         assert isinstance(level, torch.Tensor)  # (a batch: one per image)
         # a white page (flat blocks, little room for salt) reads its strokes as the level; not a photo's
         # flat black or white areas (borders, clipped highlights), which estimate_sigma leaves out anyway
-        white_page = (flat_share(sub) >= IMPULSE_FLAT) & ((sub.flatten(1) < 1 - alike).float().mean(1) < IMPULSE_ROOM)
+        white_page = (flat_share(sub) >= IMPULSE_FLAT) & (_room(sub.flatten(1), 1 - alike, below=True) < IMPULSE_ROOM)
         level[white_page.to(level.device)] = 0.0
         far = (beyond_noise * level.to(noisy.device) / 255).clamp_min(moved)
         sure = torch.zeros(len(noisy), dtype=torch.bool, device=noisy.device)
@@ -436,7 +436,7 @@ def _isolated_noise(noisy: torch.Tensor, at: torch.Tensor, alike: float) -> torc
     def rates(margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Salt and pepper per value where each can show — salt on values more than ``margin``
         below full scale, pepper on values more than ``margin`` above 0 — and salt's room."""
-        salt_room, pepper_room = (part < 1 - margin).float().mean(1), (part > margin).float().mean(1)
+        salt_room, pepper_room = _room(part, 1 - margin, below=True), _room(part, margin, below=False)
         return (salt / (salt_room * noisy[0].numel()).clamp_min(1),
                 pepper / (pepper_room * noisy[0].numel()).clamp_min(1), salt_room)
 
@@ -458,6 +458,12 @@ def _isolated_noise(noisy: torch.Tensor, at: torch.Tensor, alike: float) -> torc
         pb, py, px = pixel // (h * w), pixel // w % h, pixel % w
         noise &= _scattered(pb, py, len(noisy), h) & _scattered(pb, px, len(noisy), w)
     return keep & noise[b]
+
+
+def _room(part: torch.Tensor, level: float, below: bool) -> torch.Tensor:
+    """``(B,)``: the share of each image's values ``(B, N)`` below ``level`` (where salt can show) or,
+    with ``below=False``, above it (where pepper can)."""
+    return ((part < level) if below else (part > level)).float().mean(1)
 
 
 def _scattered(image: torch.Tensor, line: torch.Tensor, batch: int, lines: int) -> torch.Tensor:
