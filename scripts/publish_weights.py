@@ -109,6 +109,8 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
         # (compared as published: a shipped card's paths are portable, a run card's may not be)
         if _portable_recipe(record.get("recipe")) == _portable_recipe(recipe):  # this very run, already published
             return record.get("previous_stage")
+        if shipped:
+            _graft_history(record, shipped)
         if (shipped and "previous_stage" not in record
                 and _portable_recipe(shipped.get("recipe")) == _portable_recipe(record.get("recipe"))):
             return shipped  # that run is the shipped model: its card keeps the earlier stages too
@@ -118,6 +120,18 @@ def _previous_stage(name: str, recipe: dict, depth: int = 0) -> dict | None:
                 record["previous_stage"] = earlier
         return record
     return shipped
+
+
+def _graft_history(record: dict, shipped: dict) -> None:
+    """Complete ``record``'s chain of ``previous_stage`` in place where it ends at the shipped model's own
+    stage without that stage's history (a run card written at training time records the stage it started
+    from, not the stages before that): the shipped card holds them."""
+    node = record
+    while isinstance(node.get("previous_stage"), dict):
+        node = node["previous_stage"]
+    if (node is not record and "previous_stage" in shipped
+            and _portable_recipe(node.get("recipe")) == _portable_recipe(shipped.get("recipe"))):
+        node["previous_stage"] = shipped["previous_stage"]
 
 
 def _portable_path(value: str) -> str:

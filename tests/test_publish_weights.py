@@ -119,3 +119,20 @@ def test_the_script_has_a_help_and_says_what_it_needs(pw, capsys) -> None:  # ty
         pw.main([])
     assert e.value.code == 2 and "give RUNS_DIR" in capsys.readouterr().err
     assert not list((pw.HERE).iterdir())  # nothing published
+
+
+def test_a_run_card_that_stops_at_the_shipped_stage_gets_the_shipped_history(pw, tmp_path):
+    # the shipped card: stage 2, started from stage 1 (its history); a run started from it (stage 3) records
+    # stage 2 without its history; the next run (stage 4) starts from that run's file
+    stage1 = {"recipe": _recipe("color-default", None, 1)}
+    stage2 = {"recipe": _recipe("color-default", "weights/color-default.safetensors", 2)}
+    _card(pw.HERE / "color-default.json", {**stage2, "previous_stage": stage1})
+    stage3 = {"recipe": _recipe("color-default", "weights/color-default.safetensors", 3), "previous_stage": dict(stage2)}
+    _card(tmp_path / "run3" / "color-default.json", stage3)
+    stage4 = _recipe("color-default", str(tmp_path / "run3" / "color-default.safetensors"), 4)
+    prev = pw._previous_stage("color-default", stage4)
+    chain = []
+    while prev:
+        chain.append(prev["recipe"]["steps"])
+        prev = prev.get("previous_stage")
+    assert chain == [3, 2, 1]
