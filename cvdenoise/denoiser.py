@@ -44,7 +44,7 @@ from ._device import (  # re-exported: part of this module's API
     cpu_vendor, exported_runtime, resolve_device, resolve_precision, resolve_runtime,
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
-from .noise import GateReading
+from .noise import GateReading, border_bands
 from .dicom import denoise_dataset, is_dicom_dataset
 from .highlights import keep_highlight_level
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, symmetric_pad
@@ -657,8 +657,14 @@ class Denoiser:
 
     def _blend(self, x: torch.Tensor, strength: Strength) -> torch.Tensor:
         """``(B,C,H,W)`` float input → the output at ``strength``: ``"auto"`` (per image, impulse
-        noise taken out whole) or a number in ``(0, 1]`` (``__call__`` answers 0 itself)."""
-        out = self._denoise_tensor(x)
+        noise taken out whole) or a number in ``(0, 1]`` (``__call__`` answers 0 itself).
+
+        Bars of one exact colour along the edges (:func:`~cvdenoise.noise.border_bands`: a letterbox
+        or pillarbox, padding) are kept as they are: the model denoises the picture between them
+        alone (it sees no bar edge, and the bars cost no time), and the rule's noise readings leave
+        them out."""
+        bands = border_bands(x)
+        out = self._denoise_pictures(x, bands) if bool(bands.any()) else self._denoise_tensor(x)
         if strength != "auto":
             self.last_strength = [float(strength)] * len(x)
             return mix(x, out, torch.full((len(x),), float(strength)))
@@ -669,6 +675,20 @@ class Denoiser:
         blended, used, _ = auto_blend(x, out, rule(x, out))
         self.last_strength = used.tolist()
         return blended
+
+    def _denoise_pictures(self, x: torch.Tensor, bands: torch.Tensor) -> torch.Tensor:
+        """The plain model output of ``(B,C,H,W)`` float images whose ``(B, 4)`` :func:`border_bands`
+        are kept as they are (the output equals ``x`` there): each picture between bars goes alone,
+        images with the same bars as one batch."""
+        out = x.float().clone()
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, b in enumerate(bands.tolist()):
+            groups.setdefault(tuple(b), []).append(i)
+        h, w = x.shape[-2:]
+        for (top, bottom, left, right), idx in groups.items():
+            rows, cols = slice(top, h - bottom), slice(left, w - right)
+            out[idx, :, rows, cols] = self._denoise_tensor(x[idx, :, rows, cols])
+        return out
 
     def rule_for(self, channels: int) -> StrengthRule | None:
         """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""

@@ -38,7 +38,7 @@ from ._warn import user_stacklevel
 
 _T = TypeVar("_T")
 
-__all__ = ["GateReading", "NoiseProfile", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
+__all__ = ["GateReading", "NoiseProfile", "border_bands", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
 
@@ -47,6 +47,9 @@ UNCLIPPED_TOL = 0.5
 
 #: residual_sigma leaves exactly flat 2×2 blocks out of images with at least this share of them
 FLAT_MAJORITY = 0.5
+
+#: border bands (:func:`border_bands`) are read as bars only where they leave at least this many rows and columns
+MIN_CONTENT = 16
 
 #: pixels per channel the noise statistics read at most (pixel blocks on a regular grid beyond it)
 MAX_PIXELS = 1 << 16
@@ -124,7 +127,7 @@ def estimate_sigma(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> float 
         Channels are estimated separately and averaged.
 
     Limits (the median absolute finest-scale Haar coefficient, over 2×2 blocks without a clipped
-    pixel): on 8-bit data the reading moves in steps of about 0.74 levels (light noise of σ ≲ 3
+    pixel, outside letterbox bars: :func:`border_bands`): on 8-bit data the reading moves in steps of about 0.74 levels (light noise of σ ≲ 3
     reads up to a quarter off; a clean smooth image reads 0 or 0.74); near black or white the
     blocks kept are those of the smaller noise draws, so it reads 25–40 % low at levels ≲ 30 or
     ≳ 230; on a mostly flat image with a small noisy part it reads the flat majority (0), where
@@ -144,7 +147,8 @@ def estimate_sigma(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> float 
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     x = x[..., :h, :w]
     _, hh = _haar_ll_hh(x)
-    unclipped = _blocks_unclipped(x)  # 2×2 blocks without a clipped pixel, per channel
+    unclipped = _blocks_unclipped(x) & ~_in_bands(x)[..., 0::2, 0::2]  # 2×2 blocks without a clipped pixel, per channel,
+    # outside letterbox bars (band widths are counted in whole rows: a block on a band's inner edge is kept)
     sigma = _masked_median(hh.abs(), unclipped).mean(1) * _MAD_TO_SIGMA * 255.0
     return sigma if batched else float(sigma[0])
 
@@ -159,7 +163,7 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor | PIL.Image.Image,
 
     The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
     channel, averaged, over the pixels of ``noisy`` that can hold noise: not clipped (at 0 or
-    full scale) and, in an image at least :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly
+    full scale), not in letterbox bars (:func:`border_bands`) and, in an image at least :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly
     flat, not in those (a flat background, which a model leaves alone: a noisy thumbnail on a
     flat page would otherwise read as clean), unless no pixel is left. Give it float images (a
     denoiser's float output) rather than rounded integers: rounding quantises the median to
@@ -177,7 +181,7 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor | PIL.Image.Image,
     if x.shape != y.shape:
         raise ValueError(f"noisy and denoised differ in shape: {_shape_of(noisy)} vs {_shape_of(denoised)}")
     r = x - y.to(x.device)
-    keep = _unclipped(x)
+    keep = _unclipped(x) & ~_in_bands(x)
     blocks = flat_blocks(x)
     if blocks[0].numel():  # mostly flat (a thumbnail on a page): read the rest, where noise can be
         detail = keep & ~flat_pixels(x, blocks)
@@ -217,7 +221,9 @@ def noise_profile(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> NoisePr
     ll, hh = _haar_ll_hh(x)
     _, hh2 = _haar_ll_hh(ll)
     lum = ll.mean(1).flatten(1)  # (B, N) local means (×2)
-    unclipped = _blocks_unclipped(x).all(1).flatten(1)  # (B, N): no channel clipped
+    bars = _in_bands(x)[:, 0]  # (B, H, W): letterbox bars hold no noise
+    unclipped = (_blocks_unclipped(x).all(1) & ~bars[:, 0::2, 0::2]).flatten(1)  # (B, N): no channel clipped, no bar
+    coarse = ~bars[:, 0::4, 0::4].flatten(1)  # (B, N/4): the second level's blocks outside bars
     out = []
     for i in range(x.shape[0]):
         h1 = hh[i].flatten(1)  # (C, N)
@@ -226,7 +232,7 @@ def noise_profile(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> NoisePr
             keep = torch.ones_like(keep)
         hk = h1[:, keep]
         s1 = _mad(hk)  # (C,)
-        s2 = _mad(hh2[i].flatten(1))
+        s2 = _mad(hh2[i].flatten(1)[:, coarse[i]])
         sigma = float(s1.mean()) * 255.0
         # (no finest-scale signal at all, a flat image: as clean as can be, the large end)
         white = float(s2.mean() / s1.mean()) if float(s1.mean()) > 0 else math.inf
@@ -244,6 +250,48 @@ def noise_profile(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> NoisePr
         ratio = float(bright / dark) if float(dark) > 1e-6 else (1.0 if float(bright) <= 1e-6 else math.inf)
         out.append(NoiseProfile(sigma=sigma, channel_corr=corr, whiteness=white, level_ratio=ratio))
     return out if batched else out[0]
+
+
+def border_bands(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 4)`` int64: how many rows at the top and bottom, and columns at the left and right,
+    of ``(B,C,H,W)`` images are bands of one exact colour — letterbox or pillarbox bars, padding
+    (each row or column in a band holds only the colour of its corner of the image).
+
+    All four are 0 for an image whose bands would leave fewer than :data:`MIN_CONTENT` rows or
+    columns between them (an image of nearly one colour has no bars). Noise is never exactly
+    constant along a row, so a noisy photo has none; only its digital padding counts.
+
+    Example:
+        >>> x = torch.full((1, 3, 64, 48), 114 / 255)
+        >>> x[..., 10:50, :] = torch.rand(1, 3, 40, 48)
+        >>> border_bands(x).tolist()
+        [[10, 14, 0, 0]]
+    """
+    b, _, h, w = x.shape
+    out = torch.zeros(b, 4, dtype=torch.int64, device=x.device)
+    if h == 0 or w == 0:
+        return out
+    corners = (x[..., :1, :1], x[..., -1:, -1:])
+    edges = ((x[..., :1, :], corners[0]), (x[..., -1:, :], corners[1]), (x[..., :, :1], corners[0]), (x[..., :, -1:], corners[1]))
+    if not any(bool((e == c).all(dim=(1, 2, 3)).any()) for e, c in edges):
+        return out  # (no edge line of one colour: the common case costs four line reads)
+    for side, (dims, corner, flip) in enumerate((((1, 3), corners[0], False), ((1, 3), corners[1], True),
+                                                 ((1, 2), corners[0], False), ((1, 2), corners[1], True))):
+        line = (x == corner).all(dim=dims)  # (B, H) rows or (B, W) columns of the corner's colour
+        out[:, side] = (line.flip(1) if flip else line).long().cumprod(1).sum(1)
+    short = (out[:, 0] + out[:, 1] > h - MIN_CONTENT) | (out[:, 2] + out[:, 3] > w - MIN_CONTENT)
+    return torch.where(short[:, None], torch.zeros_like(out), out)
+
+
+def _in_bands(x: torch.Tensor) -> torch.Tensor:
+    """``(B,1,H,W)`` bool: the pixels of ``(B,C,H,W)`` images in their :func:`border_bands`."""
+    bands = border_bands(x)
+    h, w = x.shape[-2:]
+    rows = torch.arange(h, device=x.device)[None]
+    cols = torch.arange(w, device=x.device)[None]
+    in_rows = (rows < bands[:, :1]) | (rows >= h - bands[:, 1:2])  # (B, H)
+    in_cols = (cols < bands[:, 2:3]) | (cols >= w - bands[:, 3:4])  # (B, W)
+    return (in_rows[:, :, None] | in_cols[:, None, :])[:, None]
 
 
 def _haar_ll_hh(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

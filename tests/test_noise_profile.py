@@ -11,7 +11,7 @@ import torch
 from helpers import add_noise
 
 from cvdenoise.degrade import Degrader
-from cvdenoise.noise import GateReading, NoiseProfile, estimate_sigma, noise_profile, residual_sigma
+from cvdenoise.noise import MIN_CONTENT, GateReading, NoiseProfile, border_bands, estimate_sigma, noise_profile, residual_sigma
 
 
 def _profile(img: np.ndarray) -> NoiseProfile:
@@ -203,3 +203,36 @@ def test_noise_helpers_leave_the_process_wide_warning_filters_alone(monkeypatch:
         monkeypatch.setattr(warnings, "catch_warnings", lambda *args, **kw: (calls.append(1), real(*args, **kw))[1])
         estimate_sigma(a), noise_profile(a), residual_sigma(a, a)
     assert not calls and not caught
+
+
+def _letterbox(img: np.ndarray, pad: int, value: int) -> np.ndarray:
+    """``img`` with ``pad`` rows of one gray ``value`` above and below (YOLO's letterbox uses 114)."""
+    return cv2.copyMakeBorder(img, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(value,) * 3)
+
+
+def test_border_bands_finds_letterbox_and_pillarbox_bars(clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 5)
+    t = torch.from_numpy(np.stack([_letterbox(noisy, 40, 114),
+                                   cv2.copyMakeBorder(noisy, 40, 40, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))]))
+    assert border_bands(t.permute(0, 3, 1, 2)).tolist() == [[40, 40, 0, 0], [40, 40, 0, 0]]
+    side = cv2.copyMakeBorder(noisy, 40, 40, 7, 30, cv2.BORDER_CONSTANT, value=(20, 200, 90))  # one colour, not gray
+    assert border_bands(torch.from_numpy(side).permute(2, 0, 1)[None]).tolist() == [[40, 40, 7, 30]]
+    assert border_bands(torch.from_numpy(noisy).permute(2, 0, 1)[None]).tolist() == [[0, 0, 0, 0]]  # noise: no bars
+    # nearly one colour: no bars (the bands would leave fewer than MIN_CONTENT rows)
+    thin = np.full((100, 100, 3), 114, np.uint8)
+    thin[50:50 + MIN_CONTENT - 1] = noisy[: MIN_CONTENT - 1, :100]
+    assert border_bands(torch.from_numpy(thin).permute(2, 0, 1)[None]).tolist() == [[0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize("value", [114, 200])
+def test_noise_estimates_leave_letterbox_bars_out(clean_rgb: np.ndarray, value: int) -> None:
+    """Gray bars (a letterboxed frame: 40 % of it here) hold no noise; read with the picture they made
+    both estimates read low (the rule then kept much of the input: ~2 dB lost on lightly noisy frames,
+    `python runs/s58/letterbox.py`)."""
+    noisy = add_noise(clean_rgb, 8)
+    boxed = _letterbox(noisy, 86, value)
+    assert abs(estimate_sigma(boxed) - estimate_sigma(noisy)) < 0.3
+    assert abs(residual_sigma(boxed, _letterbox(clean_rgb, 86, value)) - residual_sigma(noisy, clean_rgb)) < 0.3
+    assert estimate_sigma(boxed) > 6.5
+    alone, with_bars = _profile(noisy), _profile(boxed)
+    assert abs(with_bars.sigma - alone.sigma) < 0.5 and abs(with_bars.whiteness - alone.whiteness) < 0.15
