@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ._checks import is_real
-from .noise import estimate_sigma, flat_blocks, flat_pixels, residual_sigma, subsample_blocks
+from .noise import _border_bands, band_pictures, estimate_sigma, flat_blocks, flat_pixels, residual_sigma, subsample_blocks
 
 __all__ = ["StrengthRule", "auto_blend", "check_strength", "grid_blockiness", "flat_share", "impulse_mask", "is_drawing", "mix",
            "palette_share"]
@@ -483,7 +483,9 @@ def auto_blend(
 
     The :func:`impulse_mask` values get the median of the model output's 3×3 neighbourhood (the
     model alone left a gray dot at a third of them), and each image's strength is raised to at
-    least the ramp of their share over :data:`IMPULSE_DENSITY`.
+    least the ramp of their share over :data:`IMPULSE_DENSITY`. An image with letterbox bars
+    (:func:`~cvdenoise.noise.border_bands`) is read as the picture between them alone; the bars get
+    the plain blend.
 
     Args:
         noisy: ``(B,C,H,W)`` float input in ``[0,1]``.
@@ -496,6 +498,22 @@ def auto_blend(
         ``(B,)``.
     """
     strength = strength.to(noisy.device, torch.float32)
+    bands = _border_bands(noisy)
+    if not bool(bands.any()):
+        return _auto_blend_whole(noisy, denoised, strength)
+    out = mix(noisy, denoised, strength)
+    out = out.clone() if out is denoised else out  # (the caller's tensor is left as it is)
+    used, found = strength.clone(), torch.zeros(len(noisy), dtype=torch.int64, device=noisy.device)
+    for idx, rows, cols in band_pictures(bands, *noisy.shape[-2:]):
+        out[idx, :, rows, cols], used[idx], found[idx] = _auto_blend_whole(
+            noisy[idx, :, rows, cols], denoised[idx, :, rows, cols], strength[idx])
+    return out, used, found
+
+
+def _auto_blend_whole(
+    noisy: torch.Tensor, denoised: torch.Tensor, strength: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`auto_blend` of images without bars (``strength`` float32 on ``noisy``'s device)."""
     at = _impulses_at(noisy, denoised)
     found = torch.bincount(at[:, 0], minlength=len(noisy))
     lo, hi = IMPULSE_DENSITY

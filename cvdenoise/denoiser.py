@@ -44,7 +44,7 @@ from ._device import (  # re-exported: part of this module's API
     cpu_vendor, exported_runtime, resolve_device, resolve_precision, resolve_runtime,
 )
 from .blend import StrengthRule, auto_blend, check_strength, mix
-from .noise import GateReading, border_bands
+from .noise import GateReading, _border_bands, band_pictures
 from .dicom import denoise_dataset, is_dicom_dataset
 from .highlights import keep_highlight_level
 from .model import CONFIGS, DenoiseAutoencoder, pad_to, symmetric_pad
@@ -660,11 +660,16 @@ class Denoiser:
         noise taken out whole) or a number in ``(0, 1]`` (``__call__`` answers 0 itself).
 
         Bars of one exact colour along the edges (:func:`~cvdenoise.noise.border_bands`: a letterbox
-        or pillarbox, padding) are kept as they are: the model denoises the picture between them
-        alone (it sees no bar edge, and the bars cost no time), and the rule's noise readings leave
-        them out."""
-        bands = border_bands(x)
-        out = self._denoise_pictures(x, bands) if bool(bands.any()) else self._denoise_tensor(x)
+        or pillarbox, padding) are kept as they are: the model and the impulse step see the picture
+        between them alone (no bar edge; the bars cost no time), and the strength rule, which reads
+        the whole image (a page's margins tell a drawing), leaves them out of its noise readings."""
+        bands = _border_bands(x)
+        if not bool(bands.any()):
+            out = self._denoise_tensor(x)
+        else:
+            out = x.float().clone()  # (the bars: as they are)
+            for idx, rows, cols in band_pictures(bands, *x.shape[-2:]):
+                out[idx, :, rows, cols] = self._denoise_tensor(x[idx, :, rows, cols])
         if strength != "auto":
             self.last_strength = [float(strength)] * len(x)
             return mix(x, out, torch.full((len(x),), float(strength)))
@@ -672,23 +677,9 @@ class Denoiser:
         if rule is None:  # weights without a rule: the plain output (impulses, which auto_blend takes out at any strength, too)
             self.last_strength = [1.0] * len(x)
             return out
-        blended, used, _ = auto_blend(x, out, rule(x, out))
+        blended, used, _ = auto_blend(x, out, rule(x, out))  # (the impulse step reads each picture alone)
         self.last_strength = used.tolist()
         return blended
-
-    def _denoise_pictures(self, x: torch.Tensor, bands: torch.Tensor) -> torch.Tensor:
-        """The plain model output of ``(B,C,H,W)`` float images whose ``(B, 4)`` :func:`border_bands`
-        are kept as they are (the output equals ``x`` there): each picture between bars goes alone,
-        images with the same bars as one batch."""
-        out = x.float().clone()
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, b in enumerate(bands.tolist()):
-            groups.setdefault(tuple(b), []).append(i)
-        h, w = x.shape[-2:]
-        for (top, bottom, left, right), idx in groups.items():
-            rows, cols = slice(top, h - bottom), slice(left, w - right)
-            out[idx, :, rows, cols] = self._denoise_tensor(x[idx, :, rows, cols])
-        return out
 
     def rule_for(self, channels: int) -> StrengthRule | None:
         """The ``"auto"`` strength rule of the model that denoises ``channels``-channel images."""

@@ -38,7 +38,7 @@ from ._warn import user_stacklevel
 
 _T = TypeVar("_T")
 
-__all__ = ["GateReading", "NoiseProfile", "border_bands", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
+__all__ = ["GateReading", "NoiseProfile", "band_pictures", "border_bands", "estimate_sigma", "noise_profile", "residual_sigma", "subsample_blocks"]
 
 _MAD_TO_SIGMA = 1.0 / 0.6745
 
@@ -50,6 +50,10 @@ FLAT_MAJORITY = 0.5
 
 #: border bands (:func:`border_bands`) are read as bars only where they leave at least this many rows and columns
 MIN_CONTENT = 16
+#: ... and where each is at least this many rows or columns wide ...
+MIN_BAR = 8
+#: ... and this share of the height or width
+MIN_BAR_SHARE = 0.01
 
 #: pixels per channel the noise statistics read at most (pixel blocks on a regular grid beyond it)
 MAX_PIXELS = 1 << 16
@@ -252,40 +256,91 @@ def noise_profile(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> NoisePr
     return out if batched else out[0]
 
 
-def border_bands(x: torch.Tensor) -> torch.Tensor:
-    """``(B, 4)`` int64: how many rows at the top and bottom, and columns at the left and right,
-    of ``(B,C,H,W)`` images are bands of one exact colour — letterbox or pillarbox bars, padding
-    (each row or column in a band holds only the colour of its corner of the image).
+@overload
+def border_bands(image: np.ndarray | PIL.Image.Image) -> tuple[int, int, int, int]: ...
+@overload
+def border_bands(image: torch.Tensor) -> tuple[int, int, int, int] | torch.Tensor: ...
+def border_bands(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> tuple[int, int, int, int] | torch.Tensor:
+    """How many rows at the top and bottom, and columns at the left and right, of an image are
+    bars of one exact colour — a letterbox or pillarbox, padding (each row or column of a bar
+    holds only the colour of its corner of the image: top and left bars the top-left corner's,
+    bottom and right bars the bottom-right corner's).
 
-    All four are 0 for an image whose bands would leave fewer than :data:`MIN_CONTENT` rows or
-    columns between them (an image of nearly one colour has no bars). Noise is never exactly
-    constant along a row, so a noisy photo has none; only its digital padding counts.
+    A side counts only with at least :data:`MIN_BAR` rows or columns and :data:`MIN_BAR_SHARE` of
+    the height or width (a single flat edge row, a blown-out strip of sky, is no bar), and an image
+    whose bars would leave fewer than :data:`MIN_CONTENT` rows or columns between them has none
+    (an image of nearly one colour). Noise is never exactly constant along a row, so a noisy
+    photo's own rows never count; only digital padding does.
+
+    Args:
+        image: as :func:`estimate_sigma`.
+
+    Returns:
+        ``(top, bottom, left, right)``, or a ``(B, 4)`` int64 tensor for a ``(B,C,H,W)`` batch.
 
     Example:
-        >>> x = torch.full((1, 3, 64, 48), 114 / 255)
-        >>> x[..., 10:50, :] = torch.rand(1, 3, 40, 48)
-        >>> border_bands(x).tolist()
-        [[10, 14, 0, 0]]
+        >>> x = torch.full((3, 64, 48), 114 / 255)
+        >>> x[:, 10:50, :] = torch.rand(3, 40, 48)
+        >>> border_bands(x)
+        (10, 14, 0, 0)
     """
+    x, batched = _as_float_batch(image)
+    bands = _border_bands(x)
+    if batched:
+        return bands
+    top, bottom, left, right = (int(v) for v in bands[0])
+    return top, bottom, left, right
+
+
+def _border_bands(x: torch.Tensor) -> torch.Tensor:
+    """:func:`border_bands` of ``(B,C,H,W)`` float images: ``(B, 4)`` int64."""
     b, _, h, w = x.shape
     out = torch.zeros(b, 4, dtype=torch.int64, device=x.device)
     if h == 0 or w == 0:
         return out
-    corners = (x[..., :1, :1], x[..., -1:, -1:])
-    edges = ((x[..., :1, :], corners[0]), (x[..., -1:, :], corners[1]), (x[..., :, :1], corners[0]), (x[..., :, -1:], corners[1]))
-    if not any(bool((e == c).all(dim=(1, 2, 3)).any()) for e, c in edges):
-        return out  # (no edge line of one colour: the common case costs four line reads)
-    for side, (dims, corner, flip) in enumerate((((1, 3), corners[0], False), ((1, 3), corners[1], True),
-                                                 ((1, 2), corners[0], False), ((1, 2), corners[1], True))):
-        line = (x == corner).all(dim=dims)  # (B, H) rows or (B, W) columns of the corner's colour
-        out[:, side] = (line.flip(1) if flip else line).long().cumprod(1).sum(1)
+    first, last = x[..., :1, :1], x[..., -1:, -1:]
+    for side, (dim, corner, from_end) in enumerate(((2, first, False), (2, last, True), (3, first, False), (3, last, True))):
+        out[:, side] = _edge_run(x, corner, dim, from_end)
+    for sides, n in (((0, 1), h), ((2, 3), w)):  # (too thin for a bar: none)
+        least = max(MIN_BAR, math.ceil(MIN_BAR_SHARE * n))
+        out[:, sides] = torch.where(out[:, sides] >= least, out[:, sides], torch.zeros_like(out[:, sides]))
     short = (out[:, 0] + out[:, 1] > h - MIN_CONTENT) | (out[:, 2] + out[:, 3] > w - MIN_CONTENT)
     return torch.where(short[:, None], torch.zeros_like(out), out)
 
 
+def _edge_run(x: torch.Tensor, corner: torch.Tensor, dim: int, from_end: bool) -> torch.Tensor:
+    """``(B,)``: how many rows (``dim=2``) or columns (``dim=3``) of ``(B,C,H,W)`` images, counted from
+    the first or (``from_end``) the last, hold only the ``(B,C,1,1)`` ``corner``'s colour. Read in
+    doubling chunks from the edge, so an image without bars costs one line."""
+    n = x.shape[dim]
+    run = torch.zeros(len(x), dtype=torch.int64, device=x.device)
+    going = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    pos, step = 0, 1
+    while pos < n and bool(going.any()):
+        k = min(step, n - pos)
+        seg = x.narrow(dim, n - pos - k if from_end else pos, k)
+        line = (seg == corner).all(dim=(1, 3) if dim == 2 else (1, 2))  # (B, k)
+        lead = (line.flip(1) if from_end else line).long().cumprod(1).sum(1)
+        run += torch.where(going, lead, torch.zeros_like(lead))
+        going &= lead == k
+        pos, step = pos + k, step * 4
+    return run
+
+
+def band_pictures(bands: torch.Tensor, h: int, w: int) -> list[tuple[slice | list[int], slice, slice]]:
+    """The pictures between the ``(B, 4)`` :func:`border_bands` of ``h×w`` images, as ``(images, rows,
+    columns)`` indices, one entry per set of images with the same bars (one batch each; ``images`` a
+    slice when the bars of every image are the same, so indexing gives a view)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, band in enumerate(bands.tolist()):
+        groups.setdefault(tuple(band), []).append(i)
+    every: slice | None = slice(None) if len(groups) == 1 else None
+    return [(every or idx, slice(top, h - bottom), slice(left, w - right)) for (top, bottom, left, right), idx in groups.items()]
+
+
 def _in_bands(x: torch.Tensor) -> torch.Tensor:
     """``(B,1,H,W)`` bool: the pixels of ``(B,C,H,W)`` images in their :func:`border_bands`."""
-    bands = border_bands(x)
+    bands = _border_bands(x)
     h, w = x.shape[-2:]
     rows = torch.arange(h, device=x.device)[None]
     cols = torch.arange(w, device=x.device)[None]

@@ -636,3 +636,21 @@ def test_bars_are_read_per_image_in_a_batch(fast: cvdenoise.Denoiser, clean_rgb:
     for k, img in enumerate(boxes):
         assert np.abs(out[k].astype(int) - fast(img).astype(int)).max() <= 1
         assert abs(fast.last_strength[0] - together[k]) < 0.01
+
+
+def test_salt_and_pepper_in_a_letterboxed_frame_is_found_as_in_the_picture_alone(fast: cvdenoise.Denoiser,
+                                                                                  clean_rgb: np.ndarray) -> None:
+    """A 2.39:1 film in YOLO's square (61 % bars): the impulse step read the whole frame, and found none
+    of 3 % salt and pepper (found alone: 1500; the picture 1.2 dB worse). It reads the picture alone now."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    pic = add_noise(clean_rgb[:100], 3)
+    hit = rng.random(pic.shape) < 0.03
+    pic[hit] = np.where(rng.random(int(hit.sum())) < 0.5, 0, 255)
+    boxed = cv2.copyMakeBorder(pic, 78, 78, 0, 0, cv2.BORDER_CONSTANT, value=(114,) * 3)
+    alone = fast(pic)
+    s_alone = fast.last_strength[0]
+    out = fast(boxed)
+    assert np.array_equal(out[78:-78], alone) and fast.last_strength[0] == s_alone
+    assert psnr(alone, clean_rgb[:100]) > psnr(pic, clean_rgb[:100]) + 5

@@ -215,13 +215,31 @@ def test_border_bands_finds_letterbox_and_pillarbox_bars(clean_rgb: np.ndarray) 
     t = torch.from_numpy(np.stack([_letterbox(noisy, 40, 114),
                                    cv2.copyMakeBorder(noisy, 40, 40, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))]))
     assert border_bands(t.permute(0, 3, 1, 2)).tolist() == [[40, 40, 0, 0], [40, 40, 0, 0]]
-    side = cv2.copyMakeBorder(noisy, 40, 40, 7, 30, cv2.BORDER_CONSTANT, value=(20, 200, 90))  # one colour, not gray
-    assert border_bands(torch.from_numpy(side).permute(2, 0, 1)[None]).tolist() == [[40, 40, 7, 30]]
-    assert border_bands(torch.from_numpy(noisy).permute(2, 0, 1)[None]).tolist() == [[0, 0, 0, 0]]  # noise: no bars
+    # uneven sides, in one colour that is no gray; numpy in, a tuple out
+    side = cv2.copyMakeBorder(noisy, 40, 25, 9, 30, cv2.BORDER_CONSTANT, value=(20, 200, 90))
+    assert border_bands(side) == (40, 25, 9, 30)
+    # top bars in one colour, bottom bars in another (each side reads its own corner)
+    two = cv2.copyMakeBorder(noisy, 33, 0, 0, 0, cv2.BORDER_CONSTANT, value=(114,) * 3)
+    two = cv2.copyMakeBorder(two, 0, 12, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    assert border_bands(two) == (33, 12, 0, 0)
+    assert border_bands(torch.from_numpy(noisy).permute(2, 0, 1)) == (0, 0, 0, 0)  # noise: no bars
+    # too thin for bars: a flat edge row, a 5-column strip (under MIN_BAR)
+    assert border_bands(cv2.copyMakeBorder(noisy, 1, 0, 5, 0, cv2.BORDER_CONSTANT, value=(255,) * 3)) == (0, 0, 0, 0)
     # nearly one colour: no bars (the bands would leave fewer than MIN_CONTENT rows)
     thin = np.full((100, 100, 3), 114, np.uint8)
     thin[50:50 + MIN_CONTENT - 1] = noisy[: MIN_CONTENT - 1, :100]
-    assert border_bands(torch.from_numpy(thin).permute(2, 0, 1)[None]).tolist() == [[0, 0, 0, 0]]
+    assert border_bands(thin) == (0, 0, 0, 0)
+
+
+def test_the_band_mask_covers_each_side_exactly() -> None:
+    from cvdenoise.noise import _in_bands
+
+    x = torch.full((1, 1, 60, 50), 0.4)
+    x[..., 10:48, 9:41] = torch.rand(38, 32) * 0.5 + 0.5  # top 10, bottom 12, left 9, right 9
+    mask = _in_bands(x)[0, 0]
+    want = torch.ones(60, 50, dtype=torch.bool)
+    want[10:48, 9:41] = False
+    assert torch.equal(mask, want)
 
 
 @pytest.mark.parametrize("value", [114, 200])
@@ -236,3 +254,11 @@ def test_noise_estimates_leave_letterbox_bars_out(clean_rgb: np.ndarray, value: 
     assert estimate_sigma(boxed) > 6.5
     alone, with_bars = _profile(noisy), _profile(boxed)
     assert abs(with_bars.sigma - alone.sigma) < 0.5 and abs(with_bars.whiteness - alone.whiteness) < 0.15
+
+
+def test_noise_estimates_leave_pillarbox_bars_out(clean_rgb: np.ndarray) -> None:
+    noisy = add_noise(clean_rgb, 8)
+    boxed = cv2.copyMakeBorder(noisy, 0, 0, 100, 60, cv2.BORDER_CONSTANT, value=(90,) * 3)  # 38 % bars
+    assert abs(estimate_sigma(boxed) - estimate_sigma(noisy)) < 0.3
+    clean_boxed = cv2.copyMakeBorder(clean_rgb, 0, 0, 100, 60, cv2.BORDER_CONSTANT, value=(90,) * 3)
+    assert abs(residual_sigma(boxed, clean_boxed) - residual_sigma(noisy, clean_rgb)) < 0.3

@@ -188,20 +188,13 @@ class DenoiseHooks:
         validator.preprocess = preprocess
 
     def _denoise_letterboxed(self, img: torch.Tensor) -> torch.Tensor:
-        """A validation batch ``(B,3,H,W)`` uint8 RGB, denoised: each image's content without the
-        letterbox padding around it (rows and columns of :data:`LETTERBOX_VALUE` alone), which
-        stays as it is. (The padding lowered the automatic strength of what it surrounds: one
-        image got 0.80 in a batch of one and 0.63 in a batch of three, so mAP with the hooks
-        depended on ``batch`` and on which images shared one.)"""
-        boxes = [_content_box(im) for im in img]
-        h, w = img.shape[-2:]
-        if all(box == (0, h, 0, w) for box in boxes):
-            return self.denoiser(img, channel_order="rgb")  # Format() gives RGB
-        out = img.clone()
-        for i, (y0, y1, x0, x1) in enumerate(boxes):
-            if y1 > y0 and x1 > x0:
-                out[i, :, y0:y1, x0:x1] = self.denoiser(img[i, :, y0:y1, x0:x1], channel_order="rgb")
-        return out
+        """A validation batch ``(B,3,H,W)`` uint8 RGB, denoised. Each image's letterbox padding (rows
+        and columns of 114) stays as it is and its content is denoised as if alone, whatever the
+        batch holds beside it: the :class:`~cvdenoise.Denoiser` does so for any bars of one colour
+        (:func:`~cvdenoise.noise.border_bands`). (The padding had lowered the automatic strength of
+        what it surrounds: one image got 0.80 in a batch of one and 0.63 in a batch of three, so
+        mAP with the hooks depended on ``batch`` and on which images shared one.)"""
+        return self.denoiser(img, channel_order="rgb")  # Format() gives RGB
 
     def on_pretrain_routine_start(self, trainer: Any) -> None:
         """Ultralytics callback: training does not see denoised images; say so, and leave every
@@ -221,20 +214,6 @@ class DenoiseHooks:
     def on_val_end(self, validator: Any) -> None:
         """Ultralytics callback: restore the validator's own ``preprocess``."""
         validator.preprocess = getattr(validator.preprocess, "_original", validator.preprocess)
-
-
-#: the value Ultralytics' letterbox pads images with (every channel)
-LETTERBOX_VALUE = 114
-
-
-def _content_box(image: torch.Tensor) -> tuple[int, int, int, int]:
-    """``(top, bottom, left, right)`` of what a letterboxed ``(C,H,W)`` uint8 image holds inside
-    its padding (rows and columns at the edges whose every value is :data:`LETTERBOX_VALUE`)."""
-    content = (image != LETTERBOX_VALUE).any(0)
-    rows, cols = content.any(1).nonzero(), content.any(0).nonzero()
-    if not len(rows):
-        return 0, 0, 0, 0
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
