@@ -131,10 +131,10 @@ def estimate_sigma(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> float 
         Channels are estimated separately and averaged.
 
     Limits (the median absolute finest-scale Haar coefficient, over 2×2 blocks without a clipped
-    pixel, outside letterbox bars: :func:`border_bands`): on 8-bit data the reading moves in steps of about 0.74 levels (light noise of σ ≲ 3
-    reads up to a quarter off; a clean smooth image reads 0 or 0.74); near black or white the
-    blocks kept are those of the smaller noise draws, so it reads 25–40 % low at levels ≲ 30 or
-    ≳ 230; on a mostly flat image with a small noisy part it reads the flat majority (0), where
+    pixel, outside letterbox bars: :func:`border_bands`): on 8-bit data the reading moves in steps
+    of about 0.74 levels (light noise of σ ≲ 3 reads up to a quarter off; a clean smooth image
+    reads 0 or 0.74); near black or white the blocks kept are those of the smaller noise draws, so
+    it reads 25–40 % low at levels ≲ 30 or ≳ 230; on a mostly flat image with a small noisy part it reads the flat majority (0), where
     :func:`residual_sigma` reads the noisy part; fine texture at the finest scale (grass,
     foliage, gravel) reads as noise: a clean ``grass`` photo of scikit-image reads about 12, and 2
     or 5 levels of noise added to it read 12–13.
@@ -167,8 +167,8 @@ def residual_sigma(noisy: np.ndarray | torch.Tensor | PIL.Image.Image,
 
     The robust (median absolute deviation) standard deviation of ``noisy − denoised``, per
     channel, averaged, over the pixels of ``noisy`` that can hold noise: not clipped (at 0 or
-    full scale), not in letterbox bars (:func:`border_bands`) and, in an image at least :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly
-    flat, not in those (a flat background, which a model leaves alone: a noisy thumbnail on a
+    full scale), not in letterbox bars (:func:`border_bands`) and, in an image at least
+    :data:`FLAT_MAJORITY` of whose 2×2 blocks are exactly flat, not in those (a flat background, which a model leaves alone: a noisy thumbnail on a
     flat page would otherwise read as clean), unless no pixel is left. Give it float images (a
     denoiser's float output) rather than rounded integers: rounding quantises the median to
     steps of 1.5 levels.
@@ -267,7 +267,7 @@ def border_bands(image: np.ndarray | torch.Tensor | PIL.Image.Image) -> tuple[in
     bottom and right bars the bottom-right corner's).
 
     A side counts only with at least :data:`MIN_BAR` rows or columns and :data:`MIN_BAR_SHARE` of
-    the height or width (a single flat edge row, a blown-out strip of sky, is no bar), and an image
+    the height or width (a single flat edge row is no bar), and an image
     whose bars would leave fewer than :data:`MIN_CONTENT` rows or columns between them has none
     (an image of nearly one colour). Noise is never exactly constant along a row, so a noisy
     photo's own rows never count; only digital padding does.
@@ -311,7 +311,7 @@ def _border_bands(x: torch.Tensor) -> torch.Tensor:
 def _edge_run(x: torch.Tensor, corner: torch.Tensor, dim: int, from_end: bool) -> torch.Tensor:
     """``(B,)``: how many rows (``dim=2``) or columns (``dim=3``) of ``(B,C,H,W)`` images, counted from
     the first or (``from_end``) the last, hold only the ``(B,C,1,1)`` ``corner``'s colour. Read in
-    doubling chunks from the edge, so an image without bars costs one line."""
+    chunks growing fourfold from the edge, so an image without bars costs one line."""
     n = x.shape[dim]
     run = torch.zeros(len(x), dtype=torch.int64, device=x.device)
     going = torch.ones(len(x), dtype=torch.bool, device=x.device)
