@@ -171,7 +171,10 @@ class DenoiseHooks:
             img = batch["img"]
             if isinstance(img, torch.Tensor) and img.dtype == torch.uint8:
                 t = time.perf_counter()
-                batch["img"] = self._denoise_letterboxed(img)
+                # (Format() gives RGB.) The letterbox padding (114) stays as it is and each image is denoised
+                # as if alone, whatever the batch holds beside it: the Denoiser's bars (noise.border_bands). The
+                # padding had lowered the strength of what it surrounds (0.80 alone, 0.63 in a batch of three).
+                batch["img"] = self.denoiser(img, channel_order="rgb")
                 self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / max(1, img.shape[0])] * img.shape[0])
             elif not self.warned_val:  # (a classification dataset: resized and normalised floats)
                 self.warned_val = True
@@ -186,15 +189,6 @@ class DenoiseHooks:
         preprocess._cvdenoise = True  # type: ignore[attr-defined]
         preprocess._original = original  # type: ignore[attr-defined]
         validator.preprocess = preprocess
-
-    def _denoise_letterboxed(self, img: torch.Tensor) -> torch.Tensor:
-        """A validation batch ``(B,3,H,W)`` uint8 RGB, denoised. Each image's letterbox padding (rows
-        and columns of 114) stays as it is and its content is denoised as if alone, whatever the
-        batch holds beside it: the :class:`~cvdenoise.Denoiser` does so for any bars of one colour
-        (:func:`~cvdenoise.noise.border_bands`). (The padding had lowered the automatic strength of
-        what it surrounds: one image got 0.80 in a batch of one and 0.63 in a batch of three, so
-        mAP with the hooks depended on ``batch`` and on which images shared one.)"""
-        return self.denoiser(img, channel_order="rgb")  # Format() gives RGB
 
     def on_pretrain_routine_start(self, trainer: Any) -> None:
         """Ultralytics callback: training does not see denoised images; say so, and leave every
