@@ -1184,6 +1184,8 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers, minutes=args.minutes, device_degrade=args.device_degrade,
         keep_exports=args.keep_exports,
     )
+    if recorded.get("init") and not cfg.init:  # a resumed fine-tune is still one (its card records where it began;
+        cfg = replace(cfg, init=str(recorded["init"]))  # _build_model takes the network from last.pt, not that file)
     if args.name is None and not cfg.init and cfg.size in CONFIGS and (arch := _arch_overrides(cfg)):
         if replace(CONFIGS[cfg.size], **arch) != CONFIGS[cfg.size]:  # (--widths … from scratch: not the named network)
             cfg = replace(cfg, name=f"{'gray' if cfg.channels == 1 else 'color'}-{CUSTOM_SIZE}")

@@ -759,6 +759,25 @@ def test_training_reads_photos_as_the_folder_command_does(tmp_path: Path) -> Non
     assert [(p.name, why) for p, why in skipped] == [("cut.jpg", "truncated JPEG (no end marker)")]
 
 
+def test_a_resumed_fine_tune_keeps_its_init_in_the_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--resume --out RUN` of a fine-tune warned "--init X → None" (a change nobody typed) and its card's recipe
+    said init None: the run looked trained from scratch. The --init file is not read again (it may be gone)."""
+    start = tmp_path / "start"
+    assert _train_cli(tmp_path, "--p-dead-leaves", "1", "--out", str(start)) == 0
+    init = start / "color-fast.safetensors"
+    assert _train_cli(tmp_path, "--p-dead-leaves", "1", "--init", str(init)) == 0
+    (start / "color-fast.json").unlink()
+    init.unlink()  # gone since the run started
+    capsys.readouterr()
+    assert main(["train", "--resume", "--steps", "2", "--out", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    assert "resumed" in out and "another recipe" not in err
+    resumed = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "resumed_at_step" in l][-1]
+    assert resumed["recipe"]["init"] == str(init) and resumed["changed"] == {}
+    card = json.loads((tmp_path / "run" / "color-fast.json").read_text())
+    assert card["training"]["recipe"]["init"] == str(init) and card["training"]["steps_done"] == 2
+
+
 def test_size_and_init_that_disagree_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["train", "--steps", "1", "--batch", "2", "--crop", "32", "--val-size", "2", "--warmup", "1",
             "--out", str(tmp_path / "run"), "--init", "fast"]
