@@ -36,6 +36,7 @@ from ._checks import (
     is_integer,
     LOW_BIT_LIMIT,
     low_bit_message,
+    not_an_image_hint,
     uint16_scale,
 )
 from .backends import EXPORTED_SUFFIXES
@@ -179,6 +180,17 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     if tv is not None and isinstance(like, tv.TVTensor):
         return tv.wrap(out, like=like)
     return out
+
+
+def _refuse_targets(t: torch.Tensor) -> None:
+    """``TypeError`` for a torchvision ``tv_tensors`` type other than ``Image``/``Video`` (a ``Mask``'s
+    class indices, boxes, keypoints): denoised as pixels they would come back silently changed."""
+    tv = sys.modules.get("torchvision.tv_tensors")
+    if tv is not None and isinstance(t, tv.TVTensor) and not isinstance(t, (tv.Image, tv.Video)):
+        raise TypeError(
+            f"tv_tensors.{type(t).__name__} holds targets (labels, boxes or points), not an image: pass "
+            "tv_tensors.Image / Video or a plain tensor (in a torchvision v2 pipeline, cvdenoise.transforms.Denoise "
+            "denoises the images and leaves the targets as they are)")
 
 
 _made_a_denoiser = False  # set by Denoiser(): this process has run torch's thread pool
@@ -565,7 +577,8 @@ class Denoiser:
         if isinstance(image, np.ndarray):
             x, restore = self._from_numpy(image, self._staging_device(image.shape[:2]))
         elif isinstance(image, torch.Tensor):
-            if type(image) is not torch.Tensor:  # a subclass: tv_tensors come back wrapped alike, others plain
+            if type(image) is not torch.Tensor:  # a subclass: tv_tensors images come back wrapped alike, others plain
+                _refuse_targets(image)
                 return _rewrap(self(image.as_subclass(torch.Tensor), channel_order=order, strength=s), image)
             check_tensor_kind(image)
             x, restore = self._from_torch(image, self._staging_device(tuple(image.shape[-2:])))
@@ -576,7 +589,7 @@ class Denoiser:
         else:
             hint = (" (cv2.imread returns None for a file it cannot read: check the path)" if image is None else
                     " (a path: read the file first, e.g. cv2.imread(path) with channel_order='bgr')"
-                    if isinstance(image, (str, os.PathLike)) else "")
+                    if isinstance(image, (str, os.PathLike)) else not_an_image_hint(image))
             raise TypeError(
                 "expected a numpy array, torch tensor, PIL image or pydicom Dataset, "
                 f"got {type(image).__module__}.{type(image).__name__}{hint}"

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import check_float_range
+
 __all__ = ["ModelConfig", "DenoiseAutoencoder", "ResBlock", "count_macs", "count_params", "pad_to", "CONFIGS"]
 
 
@@ -191,6 +193,13 @@ class DenoiseAutoencoder(nn.Module):
         under ``torch.inference_mode()`` (or ``no_grad``) unless you train through it: the
         parameters require grad, so the features otherwise keep an autograd graph.
         """
+        if self._check_input(x):
+            check_float_range(x)  # (a 0..255 batch gave features 255 times too large without a word)
+        return self._features(x)
+
+    def _check_input(self, x: torch.Tensor) -> bool:
+        """Whether this is an eager call (not traced or compiled); if so, refuse an ``x`` that :meth:`encode`
+        cannot take, naming what is wrong."""
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager calls: say what is wrong
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"encode needs a torch tensor, got {type(x).__name__} (torch.from_numpy(...))")
@@ -205,6 +214,10 @@ class DenoiseAutoencoder(nn.Module):
                     f"encode needs a non-empty (B,{c},H,W) or ({c},H,W) tensor with H and W multiples of {m} (model.multiple; "
                     f"pad first, as forward does); got shape {tuple(x.shape)}"
                 )
+            return True
+        return False
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         h = self.head(F.pixel_unshuffle(x, self.config.unshuffle))
         feats: list[torch.Tensor] = []
         for i, enc in enumerate(self.encoders):
@@ -229,7 +242,8 @@ class DenoiseAutoencoder(nn.Module):
         bottom/right, cropped back) → the denoised image, same shape, clamped to ``[0, 1]``."""
         h, w = x.shape[-2], x.shape[-1]
         xp = self._pad(x)
-        out = xp + self.decode(self.encode(xp))
+        self._check_input(xp)  # (the range is the caller's: forward clamps its output)
+        out = xp + self.decode(self._features(xp))
         return out[..., :h, :w].clamp(0.0, 1.0)
 
 

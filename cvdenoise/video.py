@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from ._progress import progress_bar
 
-from ._checks import from_float, is_integer, is_real, low_bit_message, low_bit_uint16, uint16_scale
+from ._checks import (from_float, is_integer, is_real, low_bit_message, low_bit_uint16, not_an_image_hint,
+                      uint16_scale)
 from .blend import auto_blend, is_drawing
 from .denoiser import GRAY_STRAY_FACTOR, GRAY_STRAY_SHARE, GRAY_TOLERANCE, Denoiser, Half, load
 from ._fs import creation_problem, no_regular_file, opencv_can_open
@@ -249,7 +250,8 @@ class FrameFilter:
     @staticmethod
     def _check(frame: np.ndarray) -> None:
         if not isinstance(frame, np.ndarray):
-            hint = " (cap.read() returns None when no frame could be read: check its ok flag)" if frame is None else ""
+            hint = (" (cap.read() returns None when no frame could be read: check its ok flag)" if frame is None
+                    else not_an_image_hint(frame))
             raise TypeError(f"FrameFilter expects numpy frames, got {type(frame).__name__}{hint}")
         if frame.dtype not in (np.uint8, np.uint16):
             if frame.dtype.kind == "u" and frame.dtype.itemsize == 2:  # big-endian uint16
@@ -477,6 +479,10 @@ def read_video(path: str | Path) -> tuple[SourceFrames, float, tuple[int, int], 
         cap.release()
         if opened and listed == 0:
             raise VideoReadError(f"{path}: the video holds no frames")
+        if _mp4_without_index(path):
+            raise VideoReadError(f"{path}: an MP4/MOV file without its index (no 'moov' box after the media data): the "
+                                 "recording was most likely cut off before it was closed; a repair tool such as untrunc, "
+                                 "given an intact clip from the same camera, can rebuild the index")
         raise VideoReadError(f"{path}: cannot read video (not a video, corrupt, or unsupported codec)")
     stamps = [cap.get(cv2.CAP_PROP_POS_MSEC)]  # (each frame's timestamp, read right after the frame)
     ahead: list[np.ndarray] = []
@@ -582,6 +588,17 @@ def _shown_seconds(path: Path) -> float | None:
     except (OSError, struct.error):
         return None
     return None
+
+
+def _mp4_without_index(path: Path) -> bool:
+    """Whether ``path`` is an MP4/MOV file that holds media data (``mdat``) but no index (``moov``): a
+    recording stopped before the writer finished it, which no reader can open."""
+    try:
+        with open(path, "rb") as fh:
+            kinds = {kind for kind, _, _ in _mp4_boxes(fh, 0, os.fstat(fh.fileno()).st_size)}
+    except (OSError, struct.error):
+        return False
+    return b"mdat" in kinds and b"moov" not in kinds
 
 
 def _mp4_boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:

@@ -241,6 +241,12 @@ def test_tv_tensor_image_comes_back_wrapped(fast: cvdenoise.Denoiser) -> None:
     assert type(out) is tv_tensors.Image and out.shape == x.shape
     assert torch.equal(out.as_subclass(torch.Tensor), fast(x.as_subclass(torch.Tensor)))
     assert type(fast(torch.nn.Parameter(torch.rand(3, 24, 24)))) is torch.Tensor  # other subclasses: plain
+    video = tv_tensors.Video(torch.rand(2, 3, 24, 24))
+    assert type(fast(video)) is tv_tensors.Video
+    # targets are refused: a Mask of class indices came back a Mask with 95 % of its labels changed (audit s59)
+    labels = tv_tensors.Mask(torch.randint(0, 21, (1, 24, 24), dtype=torch.uint8))
+    with pytest.raises(TypeError, match="tv_tensors.Mask holds targets"):
+        fast(labels)
 
 
 def test_tensors_without_values_are_refused_by_kind(fast: cvdenoise.Denoiser) -> None:
@@ -491,6 +497,8 @@ def test_gray_content_is_told_apart_from_toned_and_deep_colour(fast: cvdenoise.D
         (torch.zeros(3, 0, 8), ValueError, "empty"),
         (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
         ([[0, 1], [2, 3]], TypeError, "numpy array, torch tensor, PIL image or pydicom Dataset"),
+        ([np.zeros((8, 8, 3), np.uint8)] * 2, TypeError, "got builtins.list (one image per call, or np.stack"),
+        (cv2.UMat(np.zeros((8, 8, 3), np.uint8)), TypeError, "UMat (umat.get() gives its numpy array)"),
         ("image.png", TypeError, "got builtins.str (a path: read the file first, e.g. cv2.imread(path)"),
         (None, TypeError, "got builtins.NoneType (cv2.imread returns None for a file it cannot read: check the path)"),
     ],

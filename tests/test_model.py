@@ -105,6 +105,8 @@ def test_encode_names_a_wrong_type_or_dtype() -> None:
     with pytest.raises(TypeError, match="encode needs a torch tensor, got ndarray"):
         m.encode(np.zeros((1, 3, 64, 64), np.float32))  # type: ignore[arg-type]
     assert len(m.encode(torch.zeros(1, 3, 64, 64))) == len(CONFIGS["fast"].widths)
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]"):  # (a 0..255 batch went through)
+        m.encode(torch.full((1, 3, 64, 64), 200.0))
 
 
 @pytest.mark.parametrize("shape, pads", [((5, 7), 3), ((2, 9), (4, 1, 0, 6)), ((1, 4), (2, 3, 5, 0)), ((3, 3), (40, 2, 0, 35)),

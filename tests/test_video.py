@@ -143,6 +143,8 @@ def test_bad_frames(ff: FrameFilter) -> None:
         ff(np.zeros((8, 8, 3), ">u2"))
     with pytest.raises(TypeError, match=r"got NoneType \(cap.read\(\) returns None"):
         ff(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got UMat \(umat.get\(\) gives its numpy array\)"):  # OpenCV's T-API
+        ff(cv2.UMat(np.zeros((8, 8, 3), np.uint8)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"empty frame of shape \(0, 8, 3\)"):  # the caller's shape
         ff(np.zeros((0, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="gate"):
@@ -390,6 +392,17 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
     assert "cannot read video" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q"]) == 2
+    # an MP4 cut off before its writer finished (no index: OpenCV's mp4v writer puts `moov` after the media data)
+    whole = tmp_path / "whole.mp4"
+    wr = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(6):
+        wr.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    wr.release()
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: data.index(b"moov") - 4])
+    with pytest.raises(VideoReadError, match="without its index .no 'moov' box"):
+        read_video(cut)
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "1", "2", "3"]) == 2
     assert "--gate takes no value (σ 3 → 6) or two (LOW HIGH), got 3 value(s): 1 2 3" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "5"]) == 2
