@@ -297,6 +297,19 @@ def _is_torch_save_archive(data: bytes) -> bool:
     return any(n.endswith("/data.pkl") for n in names) and not any(n.endswith("/constants.pkl") for n in names)
 
 
+def _pickles_ultralytics(data: bytes) -> bool:
+    """Whether a ``torch.save`` zip's pickle names Ultralytics classes (a YOLO ``.pt``); read as bytes, never
+    unpickled."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            pickles = [n for n in z.namelist() if n.endswith("/data.pkl")]
+            return any(b"ultralytics." in z.read(n) for n in pickles[:1])
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return False
+
+
 class TorchScriptBackend:
     """A TorchScript module (``torch.jit.load``) behind the backend interface.
 
@@ -332,6 +345,11 @@ class TorchScriptBackend:
                 warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=FutureWarning)
                 self.module = torch.jit.load(io.BytesIO(data), map_location=self.device, _extra_files=extra)
         except Exception as e:  # RuntimeError from the zip reader / deserializer, and friends
+            if _is_torch_save_archive(data) and _pickles_ultralytics(data):
+                raise WeightsError(
+                    f"{self.path} is an Ultralytics (YOLO) checkpoint, not denoiser weights: give the detector as "
+                    "the YOLO model (YOLO(path), `detect --model`) and the denoiser's weights here "
+                    "(attach(model, denoiser): the model first)") from None
             if _is_torch_save_archive(data):  # (torch's own message calls it "likely corrupted")
                 raise WeightsError(
                     f"{self.path} is a torch.save checkpoint, not a TorchScript export: a `cvdenoise train` run's "

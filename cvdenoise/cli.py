@@ -156,6 +156,18 @@ def _report_failures(failed: Sequence[tuple[Path, str]]) -> int:
     return 1 if failed else 0
 
 
+def _add_gate_options(p: argparse.ArgumentParser, source: str, temporal: str = "") -> None:
+    """``--gate`` and ``--temporal`` (``video`` and ``detect``: a :class:`~cvdenoise.FrameFilter`'s options)."""
+    p.add_argument("--gate", type=float, nargs="*", metavar="LOW HIGH", default=None,
+                   help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
+                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised; "
+                        "for frames that are often clean, whose fine detail the model would otherwise smooth "
+                        f"(a bare --gate takes the numbers after it: put it after {source})")
+    p.add_argument("--temporal", type=float, default=0.0, metavar="W",
+                   help=f"temporal smoothing of {temporal}frames: weight 0..<1 of the previous frame in static regions, "
+                        "times each frame's strength (less flicker; default 0: off)")
+
+
 def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
     """``--gate`` as FrameFilter takes it (False, True or LOW HIGH), or the error to print."""
     if args.gate is not None and len(args.gate) not in (0, 2):
@@ -305,6 +317,10 @@ def _report_problem(report: Path, src: Path, dst: Path) -> str | None:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     os.environ.setdefault("YOLO_VERBOSE", "False")  # (Ultralytics' settings-file and model-summary chatter; its warnings run_detection says)
+    gate = _video_gate(args)
+    if isinstance(gate, str):
+        print(f"cvdenoise detect: error: {gate}", file=sys.stderr)
+        return 2
     try:
         from .integrations.ultralytics import run_detection
         from .io import pixel_limit
@@ -316,7 +332,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():  # (a clip missing frames is a FAILED line below; not said twice)
             warnings.simplefilter("ignore", TruncatedVideoWarning)
             timings = run_detection(args.source, args.model, args.output, denoiser=den, conf=args.conf,
-                                    imgsz=args.imgsz, progress=not args.quiet, overwrite=args.overwrite)
+                                    imgsz=args.imgsz, progress=not args.quiet, overwrite=args.overwrite,
+                                    gate=gate, temporal=args.temporal)  # type: ignore[arg-type]
     except ImportError as e:
         print(f"cvdenoise detect: error: {import_problem(e, 'yolo')}", file=sys.stderr)
         return 2
@@ -502,13 +519,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("input", type=path_argument, help="input video")
     p.add_argument("-o", "--output", required=True, type=path_argument, help="output video file (.mp4, .m4v, .avi, .mkv, .mov)")
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per forward pass (default 4)")
-    p.add_argument("--gate", type=float, nargs="*", metavar="LOW HIGH", default=None,
-                   help="noise gate, `--gate` (σ 3 → 6) or `--gate LOW HIGH`: frames whose noise σ (8-bit units, "
-                        "what the model removes) is below LOW pass through unchanged, above HIGH are fully denoised; "
-                        "for clips that are often clean, whose fine detail the model would otherwise smooth "
-                        "(a bare --gate takes the numbers after it: put it after the input video)")
-    p.add_argument("--temporal", type=float, default=0.0, metavar="W",
-                   help="temporal smoothing: weight 0..<1 of the previous frame in static regions, times each frame's strength (less flicker; default 0: off)")
+    _add_gate_options(p, "the input video")
     p.add_argument("--report", default=None, metavar="CSV", type=_report_argument, help="write a CSV of per-frame noise σ (with --gate), strength and ms (frames run in batches: each frame gets its batch's mean)")
     p.add_argument("--codec", type=str.lower, choices=("auto", "mp4v", "mjpg", "ffv1"), default="auto",
                    help="auto (default): by the suffix, mp4v for .mp4/.m4v/.mov, MJPG for .avi/.mkv (both lossy); "
@@ -528,6 +539,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--imgsz", type=_positive_int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files in the output folder even if cvdenoise did not write them")
+    _add_gate_options(p, "SOURCE", temporal="a video's ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p, weights="fast")
     p.set_defaults(func=_cmd_detect)

@@ -105,6 +105,19 @@ class FrameInfo:
     impulses: int = 0
 
 
+def check_gate(gate: object) -> tuple[float, float] | None:
+    """A :class:`FrameFilter` ``gate`` as its ``(low, high)`` thresholds (``None``: no gate; ``True``:
+    :data:`DEFAULT_GATE`); ``ValueError`` naming anything else."""
+    if gate is False or gate is None:
+        return None
+    if gate is True:
+        gate = DEFAULT_GATE
+    pair = tuple(gate) if isinstance(gate, (tuple, list, np.ndarray)) else ()
+    if len(pair) != 2 or not all(is_real(v) for v in pair) or not 0 <= float(pair[0]) < float(pair[1]) < float("inf"):
+        raise ValueError(f"gate must be True, False or (low, high) finite numbers with 0 <= low < high, got {gate!r}")
+    return float(pair[0]), float(pair[1])
+
+
 class FrameFilter:
     """Denoise OpenCV video frames: BGR ``uint8`` in, BGR ``uint8`` out.
 
@@ -203,16 +216,7 @@ class FrameFilter:
                                  "(drop strength, or gate=False to use it)")
             load_kwargs["strength"] = 1.0  # the gate is the blend: no "auto" rule is read
         self.denoiser = denoiser or load(weights, device=device, half=half, **load_kwargs)  # type: ignore[arg-type]
-        if gate is True:
-            gate = DEFAULT_GATE
-        if gate is not False and gate is not None:
-            pair = tuple(gate) if isinstance(gate, (tuple, list, np.ndarray)) else ()
-            if (len(pair) != 2 or not all(is_real(v) for v in pair)
-                    or not 0 <= float(pair[0]) < float(pair[1]) < float("inf")):
-                raise ValueError(f"gate must be True, False or (low, high) finite numbers with 0 <= low < high, got {gate!r}")
-            self.gate: tuple[float, float] | None = (float(pair[0]), float(pair[1]))
-        else:
-            self.gate = None
+        self.gate: tuple[float, float] | None = check_gate(gate)
         self.history: list[FrameInfo] = []
         self._frames = 0  # frames since reset(): the next FrameInfo.index
         self._warned_depth = False  # the low-bit-depth uint16 warning: once per filter

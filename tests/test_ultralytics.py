@@ -159,6 +159,61 @@ def test_detect_cli_folder_and_video(no_network: list[object], tmp_path: Path, f
     cap.release()
 
 
+def test_detect_gate_passes_clean_images_through(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
+    """`detect` had no gate: on the clean bus.jpg it changed pixels by 2 levels on average (up to 90), where the
+    README's loop, FrameFilter(gate=True), passes the frame through (audit s59)."""
+    from ultralytics.utils import ASSETS
+
+    src = tmp_path / "clean.png"
+    clean = cv2.resize(cv2.imread(str(ASSETS / "bus.jpg")), (240, 320), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(src), clean)
+    cv2.imwrite(str(tmp_path / "noisy.png"), frame[:320, :240])
+    opts = ["--model", "yolo26n.yaml", "--imgsz", "160", "--conf", "1", "-q"]  # (conf 1: no box is drawn)
+    assert main(["detect", str(src), "-o", str(tmp_path / "plain"), *opts]) == 0
+    assert not np.array_equal(cv2.imread(str(tmp_path / "plain" / "clean.png")), clean)
+    assert main(["detect", str(src), "-o", str(tmp_path / "gated"), *opts, "--gate"]) == 0
+    assert np.array_equal(cv2.imread(str(tmp_path / "gated" / "clean.png")), clean)  # passed through
+    assert main(["detect", str(tmp_path / "noisy.png"), "-o", str(tmp_path / "gated"), *opts, "--gate", "3", "6"]) == 0
+    assert not np.array_equal(cv2.imread(str(tmp_path / "gated" / "noisy.png")), frame[:320, :240])  # σ 25: denoised
+    assert main(["detect", str(src), "-o", str(tmp_path / "t"), *opts, "--temporal", "0.5"]) == 2  # images: no sequence
+    assert main(["detect", str(src), "-o", str(tmp_path / "t"), *opts, "--gate", "6", "3"]) == 2
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_yolo_checkpoint_given_as_denoiser_weights_is_named(no_network: list[object], tmp_path: Path) -> None:
+    """attach(model, "yolo.pt") (the arguments swapped) or --weights yolo.pt was told how to resume `cvdenoise train`."""
+    from ultralytics import YOLO
+
+    from cvdenoise.weights import WeightsError
+
+    model = YOLO("yolo26n.yaml")
+    pt = tmp_path / "rand26n.pt"
+    model.save(str(pt))
+    with pytest.raises(WeightsError, match=r"an Ultralytics \(YOLO\) checkpoint, not denoiser weights"):
+        attach(model, str(pt))
+    with pytest.raises(WeightsError, match="Ultralytics"):
+        cvdenoise.load(pt)
+
+
+def test_load_yolo_without_ultralytics_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from cvdenoise.integrations.ultralytics import load_yolo
+
+    class NotInstalled:  # import ultralytics fails as where it is not installed
+        @staticmethod
+        def find_spec(name: str, path: object = None, target: object = None) -> None:
+            if name.split(".")[0] == "ultralytics":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "ultralytics"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled, *sys.meta_path])
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "cfg"))
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'cvdenoise\[yolo\]'"):
+        load_yolo("yolo26n.yaml")
+
+
 def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
     from ultralytics import YOLO
 
@@ -619,13 +674,24 @@ def test_validation_inside_training_is_left_alone_and_training_warns() -> None:
 def test_offline_config_folder_is_private_and_font_links_are_replaced_not_followed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import importlib.util
     import os
 
     import cvdenoise.integrations.ultralytics as integration
 
     monkeypatch.setattr(integration.tempfile, "gettempdir", lambda: str(tmp_path))
     cfg = integration._private_config_dir()
-    assert cfg.name == f"cvdenoise-ultralytics-{os.getuid()}" and (os.stat(cfg).st_mode & 0o777) == 0o700
+    tag = integration._installation_tag()
+    assert len(tag) == 8 and cfg.name == f"cvdenoise-ultralytics-{os.getuid()}-{tag}" and (os.stat(cfg).st_mode & 0o777) == 0o700
+    # another installation (another checkout's venv) gets its own folder: one shared folder kept the settings of
+    # the checkout that made it, so the second checkout's val(plots=True) wrote into the first one's runs/ (audit s59)
+    class Spec:
+        origin = str(tmp_path / "other-venv" / "ultralytics" / "__init__.py")
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: Spec())
+    assert integration._private_config_dir() not in (cfg, None) and integration._installation_tag() != tag
+    monkeypatch.undo()
+    monkeypatch.setattr(integration.tempfile, "gettempdir", lambda: str(tmp_path))
     cfg.rmdir()
     cfg.symlink_to(tmp_path / "elsewhere")  # the name taken by a link (another user's trap): not used
     other = integration._private_config_dir()

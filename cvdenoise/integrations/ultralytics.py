@@ -48,8 +48,8 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     """Switch Ultralytics to offline operation; returns its config folder.
 
     Sets ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=0`` and a private ``YOLO_CONFIG_DIR`` (default
-    ``$TMPDIR/cvdenoise-ultralytics-<uid>``, made for this user alone: one that another user made
-    first is not used) holding matplotlib's DejaVuSans as ``Arial.ttf`` so plotting never
+    ``$TMPDIR/cvdenoise-ultralytics-<uid>-<installation>``, made for this user alone — one that another
+    user made first is not used — and for this Ultralytics installation alone) holding matplotlib's DejaVuSans as ``Arial.ttf`` so plotting never
     downloads a font. Call it before ``import ultralytics``; called after, it also turns settings
     sync off and puts the fonts where the already imported Ultralytics looks for them.
     """
@@ -60,7 +60,7 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     os.environ["YOLO_AUTOINSTALL"] = "0"
     os.environ["YOLO_CONFIG_DIR"] = str(cfg)
     folders = [cfg, cfg / "Ultralytics"]
-    if "ultralytics" in sys.modules:
+    if sys.modules.get("ultralytics") is not None:
         from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
 
         SETTINGS.update({"sync": False})
@@ -76,15 +76,34 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
     return cfg
 
 
+def _installation_tag() -> str:
+    """8 hex digits naming the Ultralytics installation this process would import (its package folder), or
+    ``""`` where none is found. Its settings file records the folders of the checkout it was first made in
+    (``runs_dir``: ``<that checkout>/runs``), so each installation keeps its own."""
+    import hashlib
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("ultralytics")  # (locates the package without importing it)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    return hashlib.sha256(str(Path(spec.origin).resolve().parent).encode()).hexdigest()[:8]
+
+
 def _private_config_dir() -> Path:
-    """``$TMPDIR/cvdenoise-ultralytics-<uid>``, made 0700 for this user; a fresh temporary folder if
-    that name is taken by a link or by a folder of another user's (whose settings and font
-    links would steer this process)."""
+    """``$TMPDIR/cvdenoise-ultralytics-<uid>-<installation>``, made 0700 for this user; a fresh temporary
+    folder if that name is taken by a link or by a folder of another user's (whose settings and font
+    links would steer this process). One per Ultralytics installation (:func:`_installation_tag`): a
+    folder shared by two checkouts sent the second one's ``runs/`` into the first one's tree."""
     uid = os.getuid() if hasattr(os, "getuid") else None
     import getpass
 
     try:
-        cfg = Path(tempfile.gettempdir()) / f"cvdenoise-ultralytics-{uid if uid is not None else getpass.getuser()}"
+        tag = _installation_tag()
+        who = uid if uid is not None else getpass.getuser()
+        cfg = Path(tempfile.gettempdir()) / f"cvdenoise-ultralytics-{who}{f'-{tag}' if tag else ''}"
         cfg.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(cfg)
         if os.path.islink(cfg) or (uid is not None and st.st_uid != uid):
@@ -295,11 +314,18 @@ def load_yolo(model: str | Path) -> Any:
     local file is refused here, because Ultralytics would try to download it.
 
     Raises:
+        ModuleNotFoundError: Ultralytics is not installed (the message names the ``yolo`` extra).
         FileNotFoundError: a weights file (``.pt``, …) that does not exist.
         ValueError: a file Ultralytics cannot build a model from.
     """
     configure_offline()
-    from ultralytics import YOLO
+    try:
+        from ultralytics import YOLO
+    except ModuleNotFoundError as e:
+        if e.name != "ultralytics":
+            raise
+        raise ModuleNotFoundError("cvdenoise's YOLO integration needs Ultralytics (AGPL-3.0, an optional extra): "
+                                  "pip install 'cvdenoise[yolo]'", name="ultralytics") from e
 
     path = Path(model)
     if path.suffix.lower() not in _CONFIG_SUFFIXES and not path.exists():  # (a folder: an OpenVINO/NCNN export)
@@ -538,8 +564,13 @@ def run_detection(
     imgsz: int = 640,
     progress: bool = True,
     overwrite: bool = False,
+    gate: bool | tuple[float, float] = False,
+    temporal: float = 0.0,
 ) -> DetectionRun:
     """Denoise → YOLO on an image folder/file or a video; write annotated output and timings.
+
+    The frames go through a :class:`~cvdenoise.FrameFilter` with ``gate`` (clean frames pass through
+    unchanged, as in the documented OpenCV loop) and, for a video, ``temporal`` smoothing.
 
     Images are written as ``out/<relative path>`` (the folder rules of ``cvdenoise denoise``:
     never over an input, never into an input folder, earlier outputs inside an input folder are
@@ -555,7 +586,8 @@ def run_detection(
 
     Raises:
         FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
-        ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], a classification model, ``out`` is a file, an
+        ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], a bad ``gate`` or ``temporal`` (or
+            ``temporal`` on images, which are no sequence), a classification model, ``out`` is a file, an
             output that would overwrite the input or (unless
             ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
             :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), a
@@ -563,9 +595,13 @@ def run_detection(
             still there (unless ``overwrite``), or a model file Ultralytics cannot load.
         cvdenoise.video.VideoReadError: an unreadable video.
     """
-    from ..video import FrameFilter, ImageNotVideoError, check_frame_size, close_frames, read_video
+    from ..temporal import TemporalSmoother
+    from ..video import FrameFilter, ImageNotVideoError, check_frame_size, check_gate, close_frames, read_video
 
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
+    if temporal and plan.is_images:  # (smoothing would blend unrelated images of one size into each other)
+        raise ValueError(f"temporal smoothing needs a video; {source} is images")
+    check_gate(gate), TemporalSmoother(temporal)  # a bad gate or weight: said before YOLO is built or `out` made
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
         try:
             frames, _, size, _ = read_video(plan.src)
@@ -591,7 +627,7 @@ def run_detection(
     if imgsz % stride:  # (Ultralytics rounds it up, saying so only when its logging is on)
         warnings.warn(f"imgsz {imgsz} is no multiple of the model's stride {stride}: YOLO runs at "
                       f"{-(-imgsz // stride) * stride}", UserWarning, stacklevel=2)
-    ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"))
+    ff = FrameFilter(denoiser=denoiser or load("fast", half="auto"), gate=gate, temporal=temporal)
     device = str(ff.denoiser.device)
     run = DetectionRun(plan.out / plan.timing.dst.name)
     run.failed += [(p, _DICOM_SKIPPED) for p in plan.skipped_dicom] + unreadable  # (the images before the first that reads)
