@@ -49,8 +49,8 @@ def configure_offline(config_dir: str | Path | None = None) -> Path:
 
     Sets ``YOLO_OFFLINE=1``, ``YOLO_AUTOINSTALL=0`` and a private ``YOLO_CONFIG_DIR`` (default
     ``$TMPDIR/cvdenoise-ultralytics-<uid>-<installation>``, made for this user alone — one that another
-    user made first is not used — and for this Ultralytics installation alone) holding matplotlib's DejaVuSans as ``Arial.ttf`` so plotting never
-    downloads a font. Call it before ``import ultralytics``; called after, it also turns settings
+    user made first is not used — and for this Ultralytics installation alone) holding matplotlib's
+    DejaVuSans as ``Arial.ttf`` so plotting never downloads a font. Call it before ``import ultralytics``; called after, it also turns settings
     sync off and puts the fonts where the already imported Ultralytics looks for them.
     """
     import sys
@@ -601,7 +601,8 @@ def run_detection(
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
     if temporal and plan.is_images:  # (smoothing would blend unrelated images of one size into each other)
         raise ValueError(f"temporal smoothing needs a video; {source} is images")
-    check_gate(gate), TemporalSmoother(temporal)  # a bad gate or weight: said before YOLO is built or `out` made
+    check_gate(gate)  # a bad gate or temporal weight: said before YOLO is built or `out` made
+    TemporalSmoother(temporal)
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
         try:
             frames, _, size, _ = read_video(plan.src)
