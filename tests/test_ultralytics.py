@@ -214,6 +214,38 @@ def test_load_yolo_without_ultralytics_names_the_extra(monkeypatch: pytest.Monke
         load_yolo("yolo26n.yaml")
 
 
+def test_attach_with_a_gate_passes_clean_frames_through(no_network: list[object], frame: np.ndarray) -> None:
+    """attach() had no gate: a clean frame was smoothed by the automatic strength, where the documented loop,
+    FrameFilter(gate=True), passes it through (audit s59)."""
+    from types import SimpleNamespace
+
+    from ultralytics import YOLO
+    from ultralytics.utils import ASSETS
+
+    from cvdenoise.integrations.ultralytics import DenoiseHooks
+
+    den = cvdenoise.load("fast", half=False)
+    clean = cv2.resize(cv2.imread(str(ASSETS / "bus.jpg")), (240, 320), interpolation=cv2.INTER_AREA)
+    model = attach(YOLO("yolo26n.yaml"), den, gate=True)
+    got = model.predict([clean, frame], imgsz=160, verbose=False)
+    assert np.array_equal(got[0].orig_img, clean)  # passed through
+    assert np.array_equal(got[1].orig_img, cvdenoise.FrameFilter(denoiser=den, gate=True)(frame))  # σ 25: denoised
+    assert not np.array_equal(attach(model, den).predict(clean, imgsz=160, verbose=False)[0].orig_img, clean)
+    with pytest.raises(ValueError, match="gate must be"):
+        attach(model, den, gate=(6, 3))
+    # validation batches (RGB, letterboxed) are gated image by image too
+    hooks = DenoiseHooks(den, gate=(3.0, 6.0))
+    seen: list[torch.Tensor] = []
+    validator = SimpleNamespace(training=False, preprocess=lambda batch: seen.append(batch["img"]) or batch)
+    hooks.on_val_start(validator)
+    batch = torch.full((2, 3, 352, 352), 114, dtype=torch.uint8)
+    batch[0, :, 16:336, 56:296] = torch.from_numpy(np.ascontiguousarray(clean[..., ::-1])).permute(2, 0, 1)
+    batch[1, :, 16:336, 56:296] = torch.from_numpy(np.ascontiguousarray(frame[:320, :240, ::-1])).permute(2, 0, 1)
+    validator.preprocess({"img": batch.clone()})
+    assert torch.equal(seen[-1][0], batch[0]) and not torch.equal(seen[-1][1], batch[1])
+    assert (seen[-1][1, :, :16] == 114).all()  # the padding as it was
+
+
 def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
     from ultralytics import YOLO
 

@@ -150,6 +150,8 @@ class DenoiseHooks:
     on an endless ``stream=True`` source read and ``clear()`` it as you go."""
 
     denoiser: Denoiser
+    #: the noise gate (``(low, high)`` σ; ``None``: the denoiser's own strength), as ``FrameFilter(gate=)``
+    gate: tuple[float, float] | None = None
     denoise_ms: list[float] = field(default_factory=list)
     callbacks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     warned: bool = False
@@ -165,7 +167,7 @@ class DenoiseHooks:
         done = 0
         for i, im in enumerate(im0s):
             if isinstance(im, np.ndarray) and im.dtype == np.uint8:
-                im0s[i] = self.denoiser(im, channel_order="bgr")  # list mutated in place
+                im0s[i] = self._bgr(im)  # list mutated in place
                 done += 1
         if done:  # one entry per frame denoised (the batch's mean), lined up with the results
             self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / done] * done)
@@ -176,6 +178,27 @@ class DenoiseHooks:
                 "source?) and sees them undenoised; pass numpy frames, paths or videos, or denoise "
                 "the tensor with the Denoiser first", RuntimeWarning, stacklevel=2,
             )
+
+    def _gated(self) -> Any:
+        """A :class:`~cvdenoise.FrameFilter` on this denoiser with :attr:`gate` (no temporal state: each frame alone)."""
+        from ..video import FrameFilter
+
+        return FrameFilter(denoiser=self.denoiser, gate=self.gate, max_history=1)
+
+    def _bgr(self, im: np.ndarray) -> np.ndarray:
+        """One BGR uint8 frame denoised (gated where :attr:`gate` is set)."""
+        if self.gate is None or (im.ndim == 3 and im.shape[2] == 4):  # (BGRA: no FrameFilter frame; its own strength)
+            return self.denoiser(im, channel_order="bgr")
+        return self._gated()(im)
+
+    def _rgb_batch(self, img: torch.Tensor) -> torch.Tensor:
+        """A ``(B,3,H,W)`` uint8 RGB batch denoised (each image gated alone where :attr:`gate` is set)."""
+        if self.gate is None:
+            return self.denoiser(img, channel_order="rgb")
+        gated = self._gated()
+        frames = [np.ascontiguousarray(im.permute(1, 2, 0).cpu().numpy()[..., ::-1]) for im in img]
+        out = [torch.from_numpy(np.ascontiguousarray(gated(f)[..., ::-1])).permute(2, 0, 1) for f in frames]
+        return torch.stack(out).to(img.device)
 
     def on_val_start(self, validator: Any) -> None:
         """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch
@@ -193,7 +216,7 @@ class DenoiseHooks:
                 # (Format() gives RGB.) The letterbox padding (114) stays as it is and each image is denoised
                 # as if alone, whatever the batch holds beside it: the Denoiser's bars (noise.border_bands). The
                 # padding had lowered the strength of what it surrounds (0.80 alone, 0.63 in a batch of three).
-                batch["img"] = self.denoiser(img, channel_order="rgb")
+                batch["img"] = self._rgb_batch(img)
                 self.denoise_ms.extend([(time.perf_counter() - t) * 1e3 / max(1, img.shape[0])] * img.shape[0])
             elif not self.warned_val:  # (a classification dataset: resized and normalised floats)
                 self.warned_val = True
@@ -229,7 +252,8 @@ class DenoiseHooks:
         validator.preprocess = getattr(validator.preprocess, "_original", validator.preprocess)
 
 
-def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
+def attach(model: Any, denoiser: Denoiser | str | Path | None = None,
+           gate: bool | tuple[float, float] = False) -> Any:
     """Make ``model`` (an ``ultralytics.YOLO``) denoise every frame it predicts, tracks or validates.
 
     Args:
@@ -237,9 +261,13 @@ def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
         denoiser: a :class:`~cvdenoise.Denoiser`, or weights to load one from (``"default"``,
             a file; ``cvdenoise.load(name, half="auto")``); defaults to
             ``cvdenoise.load("fast", half="auto")`` (bfloat16 on AMX CPUs).
+        gate: the noise gate of :class:`~cvdenoise.FrameFilter` (``True``: σ 3 → 6, or ``(low, high)``):
+            clean frames pass through unchanged, as in the documented OpenCV loop; ``False`` (default):
+            each frame gets the denoiser's own ``strength``.
 
     Raises:
         TypeError: ``model`` is no YOLO model, or ``denoiser`` none of the above.
+        ValueError: a bad ``gate``.
 
     Returns ``model`` (attached). Attaching twice replaces the earlier hooks.
     """
@@ -250,8 +278,11 @@ def attach(model: Any, denoiser: Denoiser | str | Path | None = None) -> Any:
     if denoiser is not None and not isinstance(denoiser, Denoiser):  # (failed at the first predict, in a callback)
         hint = " (a FrameFilter's is its .denoiser)" if hasattr(denoiser, "denoiser") else ""
         raise TypeError(f"attach() expects a cvdenoise.Denoiser, a weights name or None, got {type(denoiser).__name__}{hint}")
+    from ..video import check_gate
+
+    thresholds = check_gate(gate)
     detach(model)
-    hooks = DenoiseHooks(denoiser or load("fast", half="auto"))
+    hooks = DenoiseHooks(denoiser or load("fast", half="auto"), gate=thresholds)
     hooks.callbacks = {
         "on_predict_batch_start": hooks.on_predict_batch_start,
         "on_val_start": hooks.on_val_start,
