@@ -183,7 +183,7 @@ class DenoiseHooks:
         """A :class:`~cvdenoise.FrameFilter` on this denoiser with :attr:`gate` (no temporal state: each frame alone)."""
         from ..video import FrameFilter
 
-        return FrameFilter(denoiser=self.denoiser, gate=self.gate, max_history=1)
+        return FrameFilter(denoiser=self.denoiser, gate=self.gate or False, max_history=1)
 
     def _bgr(self, im: np.ndarray) -> np.ndarray:
         """One BGR uint8 frame denoised (gated where :attr:`gate` is set)."""
