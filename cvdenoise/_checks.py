@@ -26,7 +26,7 @@ def not_an_image_hint(obj: object) -> str:
     if type(obj).__name__ == "UMat":
         return " (umat.get() gives its numpy array)"
     if isinstance(obj, (list, tuple)):
-        return " (one image per call, or np.stack / torch.stack the images into a batch)"
+        return " (one image per call, or a (B,C,H,W) torch tensor for a batch: torch.stack of (C,H,W) tensors)"
     return ""
 
 

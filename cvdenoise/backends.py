@@ -305,7 +305,7 @@ def _pickles_ultralytics(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             pickles = [n for n in z.namelist() if n.endswith("/data.pkl")]
-            return any(b"ultralytics." in z.read(n) for n in pickles[:1])
+            return any(b"ultralytics.nn." in z.read(n) for n in pickles[:1])
     except (OSError, zipfile.BadZipFile, KeyError):
         return False
 

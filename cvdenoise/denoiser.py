@@ -183,10 +183,11 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _refuse_targets(t: torch.Tensor) -> None:
-    """``TypeError`` for a torchvision ``tv_tensors`` type other than ``Image``/``Video`` (a ``Mask``'s
-    class indices, boxes, keypoints): denoised as pixels they would come back silently changed."""
+    """``TypeError`` for torchvision's target ``tv_tensors`` (``Mask``: class indices, ``BoundingBoxes``,
+    ``KeyPoints``): denoised as pixels they would come back silently changed."""
     tv = sys.modules.get("torchvision.tv_tensors")
-    if tv is not None and isinstance(t, tv.TVTensor) and not isinstance(t, (tv.Image, tv.Video)):
+    targets = tuple(getattr(tv, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv, name))
+    if tv is not None and isinstance(t, targets):
         raise TypeError(
             f"tv_tensors.{type(t).__name__} holds targets (labels, boxes or points), not an image: pass "
             "tv_tensors.Image / Video or a plain tensor (in a torchvision v2 pipeline, cvdenoise.transforms.Denoise "

@@ -46,7 +46,7 @@ def main(out: Path = Path(__file__).resolve().parent / "out") -> None:
     out.mkdir(parents=True, exist_ok=True)
     clip = out / "noisy_bus.avi"
     make_clip(clip)
-    model = attach(YOLO("yolo26n.yaml"), cvdenoise.load("fast"))
+    model = attach(YOLO("yolo26n.yaml"), cvdenoise.load("fast"), gate=True)  # clean frames pass through
     cap = cv2.VideoCapture(str(clip))
     n = 0
     while True:

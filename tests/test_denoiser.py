@@ -497,7 +497,7 @@ def test_gray_content_is_told_apart_from_toned_and_deep_colour(fast: cvdenoise.D
         (torch.zeros(3, 0, 8), ValueError, "empty"),
         (torch.zeros(3, 8, 8, dtype=torch.int64), TypeError, "dtype"),
         ([[0, 1], [2, 3]], TypeError, "numpy array, torch tensor, PIL image or pydicom Dataset"),
-        ([np.zeros((8, 8, 3), np.uint8)] * 2, TypeError, "got builtins.list (one image per call, or np.stack"),
+        ([np.zeros((8, 8, 3), np.uint8)] * 2, TypeError, "got builtins.list (one image per call, or a (B,C,H,W) torch tensor for a batch"),
         (cv2.UMat(np.zeros((8, 8, 3), np.uint8)), TypeError, "UMat (umat.get() gives its numpy array)"),
         ("image.png", TypeError, "got builtins.str (a path: read the file first, e.g. cv2.imread(path)"),
         (None, TypeError, "got builtins.NoneType (cv2.imread returns None for a file it cannot read: check the path)"),

@@ -244,6 +244,14 @@ def test_attach_with_a_gate_passes_clean_frames_through(no_network: list[object]
     validator.preprocess({"img": batch.clone()})
     assert torch.equal(seen[-1][0], batch[0]) and not torch.equal(seen[-1][1], batch[1])
     assert (seen[-1][1, :, :16] == 114).all()  # the padding as it was
+    gray = batch[:, :1].clone()  # a gray dataset's (B,1,H,W) batch (it failed: negative strides), and a 4-channel one
+    validator.preprocess({"img": gray.clone()})
+    assert seen[-1].shape == gray.shape and torch.equal(seen[-1][0], gray[0]) and not torch.equal(seen[-1][1], gray[1])
+    four = torch.cat([batch, batch[:, :1]], 1)
+    validator.preprocess({"img": four.clone()})
+    assert seen[-1].shape == four.shape
+    with pytest.raises(ValueError, match="strength=0.5 with a gate"):
+        attach(model, cvdenoise.load("fast", half=False, strength=0.5), gate=True)
 
 
 def test_attach_val_sees_denoised_batches(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:

@@ -143,6 +143,14 @@ def _put_fonts(folder: Path) -> None:
                       "Ultralytics may try to download Arial.ttf when it draws results", RuntimeWarning, stacklevel=3)
 
 
+def _check_gate_strength(denoiser: Denoiser, gate: tuple[float, float] | None) -> None:
+    """``ValueError`` for a gate on a Denoiser of a fixed strength other than 1, which the gate would silently
+    replace (as ``FrameFilter(strength=..., gate=...)`` and ``--strength`` with ``--gate`` are refused)."""
+    if gate is not None and denoiser.strength not in (1.0, "auto"):
+        raise ValueError(f"a Denoiser of strength={denoiser.strength!r} with a gate: the gate sets each frame's strength "
+                         "(load it with the default strength, or drop the gate)")
+
+
 @dataclass
 class DenoiseHooks:
     """The callbacks :func:`attach` registers, and the time they spent: ``denoise_ms`` holds one
@@ -150,8 +158,6 @@ class DenoiseHooks:
     on an endless ``stream=True`` source read and ``clear()`` it as you go."""
 
     denoiser: Denoiser
-    #: the noise gate (``(low, high)`` σ; ``None``: the denoiser's own strength), as ``FrameFilter(gate=)``
-    gate: tuple[float, float] | None = None
     denoise_ms: list[float] = field(default_factory=list)
     callbacks: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     warned: bool = False
@@ -159,6 +165,15 @@ class DenoiseHooks:
     #: the trainer of the last ``model.train()`` (weakly): its validator is left alone — also
     #: after a run that raised, when Ultralytics never calls ``on_train_end``
     _trainer: Callable[[], Any] = field(default=lambda: None, repr=False)
+    #: the noise gate as ``FrameFilter(gate=)`` takes it (``True``, ``(low, high)`` σ; ``False``/``None``: the
+    #: denoiser's own strength); held as ``(low, high)`` or ``None``. 4-channel frames keep the denoiser's strength.
+    gate: bool | tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        from ..video import check_gate
+
+        self.gate = check_gate(self.gate)
+        _check_gate_strength(self.denoiser, self.gate)
 
     def on_predict_batch_start(self, predictor: Any) -> None:
         """Ultralytics callback: replace the batch's original frames (``im0s``) by denoised copies."""
@@ -183,7 +198,7 @@ class DenoiseHooks:
         """A :class:`~cvdenoise.FrameFilter` on this denoiser with :attr:`gate` (no temporal state: each frame alone)."""
         from ..video import FrameFilter
 
-        return FrameFilter(denoiser=self.denoiser, gate=self.gate or False, max_history=1)
+        return FrameFilter(denoiser=self.denoiser, gate=self.gate or False, max_history=None)
 
     def _bgr(self, im: np.ndarray) -> np.ndarray:
         """One BGR uint8 frame denoised (gated where :attr:`gate` is set)."""
@@ -192,13 +207,15 @@ class DenoiseHooks:
         return self._gated()(im)
 
     def _rgb_batch(self, img: torch.Tensor) -> torch.Tensor:
-        """A ``(B,3,H,W)`` uint8 RGB batch denoised (each image gated alone where :attr:`gate` is set)."""
-        if self.gate is None:
+        """A ``(B,C,H,W)`` uint8 RGB (or gray) batch denoised; with :attr:`gate`, each image gated alone (as one batch
+        through the FrameFilter), 4-channel ones at the denoiser's own strength."""
+        if self.gate is None or img.shape[1] not in (1, 3):
             return self.denoiser(img, channel_order="rgb")
-        gated = self._gated()
-        frames = [np.ascontiguousarray(im.permute(1, 2, 0).cpu().numpy()[..., ::-1]) for im in img]
-        out = [torch.from_numpy(np.ascontiguousarray(gated(f)[..., ::-1])).permute(2, 0, 1) for f in frames]
-        return torch.stack(out).to(img.device)
+        hwc = img.permute(0, 2, 3, 1).cpu().numpy()
+        frames = [np.ascontiguousarray(f[..., 0] if f.shape[-1] == 1 else f[..., ::-1]) for f in hwc]  # BGR / (H,W)
+        out = self._gated()._process(frames)
+        back = [o[..., None] if o.ndim == 2 else o[..., ::-1] for o in out]
+        return torch.from_numpy(np.ascontiguousarray(np.stack(back))).permute(0, 3, 1, 2).to(img.device)
 
     def on_val_start(self, validator: Any) -> None:
         """Ultralytics callback: wrap the validator's ``preprocess`` so it denoises each batch
@@ -267,7 +284,7 @@ def attach(model: Any, denoiser: Denoiser | str | Path | None = None,
 
     Raises:
         TypeError: ``model`` is no YOLO model, or ``denoiser`` none of the above.
-        ValueError: a bad ``gate``.
+        ValueError: a bad ``gate``, or a gate on a Denoiser of a fixed strength other than 1.
 
     Returns ``model`` (attached). Attaching twice replaces the earlier hooks.
     """
@@ -278,11 +295,8 @@ def attach(model: Any, denoiser: Denoiser | str | Path | None = None,
     if denoiser is not None and not isinstance(denoiser, Denoiser):  # (failed at the first predict, in a callback)
         hint = " (a FrameFilter's is its .denoiser)" if hasattr(denoiser, "denoiser") else ""
         raise TypeError(f"attach() expects a cvdenoise.Denoiser, a weights name or None, got {type(denoiser).__name__}{hint}")
-    from ..video import check_gate
-
-    thresholds = check_gate(gate)
+    hooks = DenoiseHooks(denoiser or load("fast", half="auto"), gate=gate)  # (a bad gate: said before detaching)
     detach(model)
-    hooks = DenoiseHooks(denoiser or load("fast", half="auto"), gate=thresholds)
     hooks.callbacks = {
         "on_predict_batch_start": hooks.on_predict_batch_start,
         "on_val_start": hooks.on_val_start,
@@ -618,7 +632,7 @@ def run_detection(
     Raises:
         FileNotFoundError: ``source`` or a weights file ``model`` does not exist.
         ValueError: no images, ``imgsz`` < 1, ``conf`` outside [0, 1], a bad ``gate`` or ``temporal`` (or
-            ``temporal`` on images, which are no sequence), a classification model, ``out`` is a file, an
+            ``temporal`` on images, which are no sequence; or a gate on a ``denoiser`` of a fixed strength), a classification model, ``out`` is a file, an
             output that would overwrite the input or (unless
             ``overwrite``) a file in ``out`` that cvdenoise did not write (the rules of
             :func:`cvdenoise.folder.plan_jobs`; ``timing.csv`` and the video are recorded too), a
@@ -632,7 +646,9 @@ def run_detection(
     plan = _plan_detection(Path(source), Path(out), overwrite, imgsz, conf)
     if temporal and plan.is_images:  # (smoothing would blend unrelated images of one size into each other)
         raise ValueError(f"temporal smoothing needs a video; {source} is images")
-    check_gate(gate)  # a bad gate or temporal weight: said before YOLO is built or `out` made
+    thresholds = check_gate(gate)  # a bad gate or temporal weight: said before YOLO is built or `out` made
+    if denoiser is not None:
+        _check_gate_strength(denoiser, thresholds)
     TemporalSmoother(temporal)
     if not plan.is_images:  # an unreadable video fails here, before YOLO is built or `out` made
         try:
