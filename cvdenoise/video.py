@@ -599,15 +599,20 @@ def _mp4_without_index(path: Path) -> bool:
     recording stopped before the writer finished it, which no reader can open."""
     try:
         with open(path, "rb") as fh:
-            kinds = {kind for kind, _, _ in _mp4_boxes(fh, 0, os.fstat(fh.fileno()).st_size)}
+            kinds = {kind for kind, _, _ in _mp4_boxes(fh, 0, os.fstat(fh.fileno()).st_size, _QUICKTIME_FIRST)}
     except (OSError, struct.error):
         return False
     return b"mdat" in kinds and b"moov" not in kinds
 
 
-def _mp4_boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+#: the boxes an MP4/MOV file may start with: ``ftyp``, or in an older QuickTime file (no ``ftyp``) these
+_QUICKTIME_FIRST = (b"ftyp", b"wide", b"free", b"skip", b"mdat")
+
+
+def _mp4_boxes(fh: BinaryIO, start: int, end: int,
+               first: tuple[bytes, ...] = (b"ftyp",)) -> Iterator[tuple[bytes, int, int]]:
     """``(type, content start, end)`` of the ISO BMFF boxes between ``start`` and ``end`` of ``fh``;
-    nothing for a file that is no MP4 (its first box must be ``ftyp`` at offset 0)."""
+    nothing for a file that is no MP4 (its first box must be one of ``first`` at offset 0)."""
     pos = start
     while pos + 8 <= end:
         fh.seek(pos)
@@ -617,7 +622,7 @@ def _mp4_boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int,
             size, head = struct.unpack(">Q", fh.read(8))[0], 16
         elif size == 0:
             size = end - pos
-        if size < head or (pos == 0 and kind != b"ftyp"):
+        if size < head or (pos == 0 and kind not in first):
             return
         yield kind, pos + head, min(pos + size, end)
         pos += size

@@ -403,6 +403,10 @@ def test_video_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     cut.write_bytes(data[: data.index(b"moov") - 4])
     with pytest.raises(VideoReadError, match="without its index .no 'moov' box"):
         read_video(cut)
+    start = data.index(b"mdat") - 4  # an older QuickTime recording: no ftyp, the media data first
+    (tmp_path / "cut.mov").write_bytes(data[start: data.index(b"moov") - 4])
+    with pytest.raises(VideoReadError, match="without its index"):
+        read_video(tmp_path / "cut.mov")
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "1", "2", "3"]) == 2
     assert "--gate takes no value (σ 3 → 6) or two (LOW HIGH), got 3 value(s): 1 2 3" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "o.mp4"), "-q", "--gate", "5"]) == 2
