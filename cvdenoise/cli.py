@@ -539,7 +539,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--imgsz", type=_positive_int, default=640, help="YOLO inference size in pixels (default 640)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files in the output folder even if cvdenoise did not write them")
-    _add_gate_options(p, "SOURCE", temporal="a video's ")
+    _add_gate_options(p, "the source", temporal="a video's ")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_denoiser_options(p, weights="fast")
     p.set_defaults(func=_cmd_detect)
