@@ -6,7 +6,7 @@ set -x
 cd "$(dirname "$0")/../.."
 P=.venv/bin/python
 R=runs/s58/color-default
-C=("$R/color-default-step4000.safetensors" "$R/color-default-step8000.safetensors" "$R/color-default.safetensors")
+C=("$R/color-default-step4000.safetensors" "$R/color-default-step6000.safetensors" "$R/color-default.safetensors")
 $P benchmarks/compare_weights.py color-default "${C[@]}"
 $P runs/s56/upscale_interp.py default "${C[@]}" 2>&1 | grep -v -i "warn\|den = "
 $P benchmarks/compare_weights.py color-default "$R/color-default.safetensors" --heldout P/photos P/extra P/more --heldout-seeds 3
