@@ -168,6 +168,17 @@ def _add_gate_options(p: argparse.ArgumentParser, source: str, temporal: str = "
                         "times each frame's strength (less flicker; default 0: off)")
 
 
+def _print_gate_summary(infos: Sequence[Any]) -> None:
+    """The noise gate's line of ``video`` and ``detect``: the median σ it read and the frames it passed through."""
+    sig = [i.sigma for i in infos if i.sigma is not None]
+    if not sig:
+        return
+    passed = sum(i.strength == 0 and not i.impulses for i in infos)
+    spotted = sum(i.strength == 0 and i.impulses > 0 for i in infos)
+    spots = f", {spotted} with only their impulse pixels (salt-and-pepper) replaced" if spotted else ""
+    print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged{spots}")
+
+
 def _video_gate(args: argparse.Namespace) -> bool | tuple[float, ...] | str:
     """``--gate`` as FrameFilter takes it (False, True or LOW HIGH), or the error to print."""
     if args.gate is not None and len(args.gate) not in (0, 2):
@@ -286,11 +297,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
     print(f"wrote {max(slots, len(infos))} frame{'' if max(slots, len(infos)) == 1 else 's'} to {args.output}{repeated} "
           f"({fourcc}{', lossless' if fourcc == 'FFV1' else ''}; median {ms[len(ms) // 2]:.1f} ms/frame; {_model_words(den)})")
     if gate:
-        passed = sum(i.strength == 0 and not i.impulses for i in infos)
-        spotted = sum(i.strength == 0 and i.impulses > 0 for i in infos)
-        spots = f", {spotted} with only their impulse pixels (salt-and-pepper) replaced" if spotted else ""
-        sig = [i.sigma for i in infos if i.sigma is not None]
-        print(f"noise gate: median σ {sorted(sig)[len(sig) // 2]:.2f}, {passed} frame(s) passed through unchanged{spots}")
+        _print_gate_summary(infos)
     return 1 if truncated else 0  # (frames missing: written, but not the whole clip, as a failed file of `denoise`)
 
 
@@ -345,6 +352,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         y = sorted(t.detect_ms for t in timings)
         print(f"{len(timings)} frame(s) → {args.output}; median denoise {d[len(d) // 2]:.1f} ms, "
               f"detect {y[len(y) // 2]:.1f} ms per frame ({timings.timing_file}; {_model_words(den)})")
+        if gate:
+            _print_gate_summary(timings.frames)
     return _report_failures(timings.failed)
 
 

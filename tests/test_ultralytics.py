@@ -159,7 +159,8 @@ def test_detect_cli_folder_and_video(no_network: list[object], tmp_path: Path, f
     cap.release()
 
 
-def test_detect_gate_passes_clean_images_through(no_network: list[object], tmp_path: Path, frame: np.ndarray) -> None:
+def test_detect_gate_passes_clean_images_through(no_network: list[object], tmp_path: Path, frame: np.ndarray,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """`detect` had no gate: on the clean bus.jpg it changed pixels by 2 levels on average (up to 90), where the
     README's loop, FrameFilter(gate=True), passes the frame through (audit s59)."""
     from ultralytics.utils import ASSETS
@@ -171,8 +172,10 @@ def test_detect_gate_passes_clean_images_through(no_network: list[object], tmp_p
     opts = ["--model", "yolo26n.yaml", "--imgsz", "160", "--conf", "1", "-q"]  # (conf 1: no box is drawn)
     assert main(["detect", str(src), "-o", str(tmp_path / "plain"), *opts]) == 0
     assert not np.array_equal(cv2.imread(str(tmp_path / "plain" / "clean.png")), clean)
+    capsys.readouterr()
     assert main(["detect", str(src), "-o", str(tmp_path / "gated"), *opts, "--gate"]) == 0
     assert np.array_equal(cv2.imread(str(tmp_path / "gated" / "clean.png")), clean)  # passed through
+    assert "noise gate: median σ" in (out := capsys.readouterr().out) and "1 frame(s) passed through unchanged" in out
     assert main(["detect", str(tmp_path / "noisy.png"), "-o", str(tmp_path / "gated"), *opts, "--gate", "3", "6"]) == 0
     assert not np.array_equal(cv2.imread(str(tmp_path / "gated" / "noisy.png")), frame[:320, :240])  # σ 25: denoised
     assert main(["detect", str(src), "-o", str(tmp_path / "t"), *opts, "--temporal", "0.5"]) == 2  # images: no sequence

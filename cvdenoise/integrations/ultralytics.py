@@ -347,6 +347,9 @@ class DetectionRun(list[FrameTiming]):
         self.failed: list[tuple[Path, str]] = []
         #: the CSV of the per-frame timings (``out/timing.csv``, ``out/<stem>.timing.csv`` for a video)
         self.timing_file = timing_file
+        #: the frame filter's record of each frame it denoised (:class:`cvdenoise.video.FrameInfo`: the gate's σ
+        #: and strength, impulses), in order; its last ``max_history`` (100 000) of a longer run
+        self.frames: list[Any] = []
 
 
 #: model suffixes Ultralytics builds from a config (bundled with the package: no download)
@@ -710,4 +713,5 @@ def run_detection(
         remove_empty(made)  # (a video's, or an image run stopped before its first image: nothing left behind)
         raise
     _write_timing(run, plan.timing, plan.records)
+    run.frames = list(ff.history)
     return run
