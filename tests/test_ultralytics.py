@@ -252,7 +252,9 @@ def test_attach_with_a_gate_passes_clean_frames_through(no_network: list[object]
     assert seen[-1].shape == gray.shape and torch.equal(seen[-1][0], gray[0]) and not torch.equal(seen[-1][1], gray[1])
     four = torch.cat([batch, batch[:, :1]], 1)
     validator.preprocess({"img": four.clone()})
-    assert seen[-1].shape == four.shape
+    assert seen[-1].shape == four.shape and torch.equal(seen[-1][0], four[0]) and torch.equal(seen[-1][:, 3], four[:, 3])
+    bgra = np.dstack([clean, np.full(clean.shape[:2], 200, np.uint8)])
+    assert np.array_equal(hooks._bgr(bgra), bgra)  # a clean BGRA frame passes the gate too, alpha kept
     with pytest.raises(ValueError, match="strength=0.5 with a gate"):
         attach(model, cvdenoise.load("fast", half=False, strength=0.5), gate=True)
 

@@ -166,7 +166,7 @@ class DenoiseHooks:
     #: after a run that raised, when Ultralytics never calls ``on_train_end``
     _trainer: Callable[[], Any] = field(default=lambda: None, repr=False)
     #: the noise gate as ``FrameFilter(gate=)`` takes it (``True``, ``(low, high)`` σ; ``False``/``None``: the
-    #: denoiser's own strength); held as ``(low, high)`` or ``None``. 4-channel frames keep the denoiser's strength.
+    #: denoiser's own strength); held as ``(low, high)`` or ``None``
     gate: bool | tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
@@ -201,16 +201,22 @@ class DenoiseHooks:
         return FrameFilter(denoiser=self.denoiser, gate=self.gate or False, max_history=None)
 
     def _bgr(self, im: np.ndarray) -> np.ndarray:
-        """One BGR uint8 frame denoised (gated where :attr:`gate` is set)."""
-        if self.gate is None or (im.ndim == 3 and im.shape[2] == 4):  # (BGRA: no FrameFilter frame; its own strength)
+        """One BGR(A) uint8 frame denoised (gated where :attr:`gate` is set; an alpha plane kept as it is)."""
+        if self.gate is None:
             return self.denoiser(im, channel_order="bgr")
+        if im.ndim == 3 and im.shape[2] == 4:  # (a FrameFilter takes no BGRA frame: its colour planes, alpha kept)
+            out = im.copy()
+            out[..., :3] = self._gated()(np.ascontiguousarray(im[..., :3]))
+            return out
         return self._gated()(im)
 
     def _rgb_batch(self, img: torch.Tensor) -> torch.Tensor:
-        """A ``(B,C,H,W)`` uint8 RGB (or gray) batch denoised; with :attr:`gate`, each image gated alone (as one batch
-        through the FrameFilter), 4-channel ones at the denoiser's own strength."""
-        if self.gate is None or img.shape[1] not in (1, 3):
+        """A ``(B,C,H,W)`` uint8 RGB (or gray, or RGBA) batch denoised; with :attr:`gate`, each image gated alone (as
+        one batch through the FrameFilter; an alpha plane kept as it is)."""
+        if self.gate is None:
             return self.denoiser(img, channel_order="rgb")
+        if img.shape[1] == 4:
+            return torch.cat([self._rgb_batch(img[:, :3]), img[:, 3:]], 1)
         hwc = img.permute(0, 2, 3, 1).cpu().numpy()
         frames = [np.ascontiguousarray(f[..., 0] if f.shape[-1] == 1 else f[..., ::-1]) for f in hwc]  # BGR / (H,W)
         out = self._gated()._process(frames)
