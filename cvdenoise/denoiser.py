@@ -186,8 +186,9 @@ def _refuse_targets(t: torch.Tensor) -> None:
     """``TypeError`` for torchvision's target ``tv_tensors`` (``Mask``: class indices, ``BoundingBoxes``,
     ``KeyPoints``): denoised as pixels they would come back silently changed."""
     tv = sys.modules.get("torchvision.tv_tensors")
-    targets = tuple(getattr(tv, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv, name))
-    if tv is not None and isinstance(t, targets):
+    if tv is None:  # (no torchvision loaded: no tv_tensors either)
+        return
+    if isinstance(t, tuple(getattr(tv, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv, name))):
         raise TypeError(
             f"tv_tensors.{type(t).__name__} holds targets (labels, boxes or points), not an image: pass "
             "tv_tensors.Image / Video or a plain tensor (in a torchvision v2 pipeline, cvdenoise.transforms.Denoise "

@@ -170,10 +170,13 @@ class DenoiseHooks:
     gate: bool | tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        from ..video import check_gate
+        from ..video import FrameFilter, check_gate
 
         self.gate = check_gate(self.gate)
         _check_gate_strength(self.denoiser, self.gate)
+        # one filter for every gated frame: it holds no state between frames but its last record (no temporal)
+        self._filter: FrameFilter | None = (
+            None if self.gate is None else FrameFilter(denoiser=self.denoiser, gate=self.gate, max_history=1))
 
     def on_predict_batch_start(self, predictor: Any) -> None:
         """Ultralytics callback: replace the batch's original frames (``im0s``) by denoised copies."""
@@ -194,32 +197,26 @@ class DenoiseHooks:
                 "the tensor with the Denoiser first", RuntimeWarning, stacklevel=2,
             )
 
-    def _gated(self) -> Any:
-        """A :class:`~cvdenoise.FrameFilter` on this denoiser with :attr:`gate` (no temporal state: each frame alone)."""
-        from ..video import FrameFilter
-
-        return FrameFilter(denoiser=self.denoiser, gate=self.gate or False, max_history=None)
-
     def _bgr(self, im: np.ndarray) -> np.ndarray:
         """One BGR(A) uint8 frame denoised (gated where :attr:`gate` is set; an alpha plane kept as it is)."""
-        if self.gate is None:
+        if self._filter is None:
             return self.denoiser(im, channel_order="bgr")
         if im.ndim == 3 and im.shape[2] == 4:  # (a FrameFilter takes no BGRA frame: its colour planes, alpha kept)
             out = im.copy()
-            out[..., :3] = self._gated()(np.ascontiguousarray(im[..., :3]))
+            out[..., :3] = self._filter(np.ascontiguousarray(im[..., :3]))
             return out
-        return self._gated()(im)
+        return self._filter(im)
 
     def _rgb_batch(self, img: torch.Tensor) -> torch.Tensor:
         """A ``(B,C,H,W)`` uint8 RGB (or gray, or RGBA) batch denoised; with :attr:`gate`, each image gated alone (as
         one batch through the FrameFilter; an alpha plane kept as it is)."""
-        if self.gate is None:
+        if self._filter is None:
             return self.denoiser(img, channel_order="rgb")
         if img.shape[1] == 4:
             return torch.cat([self._rgb_batch(img[:, :3]), img[:, 3:]], 1)
         hwc = img.permute(0, 2, 3, 1).cpu().numpy()
         frames = [np.ascontiguousarray(f[..., 0] if f.shape[-1] == 1 else f[..., ::-1]) for f in hwc]  # BGR / (H,W)
-        out = self._gated()._process(frames)
+        out = self._filter._process(frames)
         back = [o[..., None] if o.ndim == 2 else o[..., ::-1] for o in out]
         return torch.from_numpy(np.ascontiguousarray(np.stack(back))).permute(0, 3, 1, 2).to(img.device)
 
